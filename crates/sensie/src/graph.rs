@@ -1,0 +1,1 @@
+//! Editing ONNX graphs.

@@ -1,0 +1,26 @@
+//! sensie: probe trained neural networks.
+//!
+//! Every computation on a model is an ONNX graph run by ONNX Runtime. Gradients
+//! come from rewriting the model's own graph into a forward+backward graph
+//! ([`autodiff`]), so one engine, the fastest available on CPU, serves
+//! prediction, sensitivity analysis, attribution and feature visualisation.
+//!
+//! The layers, bottom up:
+//! - [`onnx`]: the ONNX protobuf types, reading and writing models.
+//! - [`graph`]: editing a graph (new nodes, constants, exposed tensors) and
+//!   learning the shape of every tensor in it.
+//! - [`autodiff`]: reverse-mode differentiation as an ONNX-to-ONNX rewrite.
+//! - [`runtime`]: ONNX Runtime, found and loaded without global state.
+//! - [`model`]: a user's model with what sensie reads from it (input layout,
+//!   classes, whether it outputs logits).
+//! - [`engine`]: batched forward passes, feature maps and gradients.
+
+pub mod autodiff;
+pub mod engine;
+pub mod error;
+pub mod graph;
+pub mod model;
+pub mod onnx;
+pub mod runtime;
+
+pub use error::{Error, Result};

@@ -1,0 +1,102 @@
+//! ONNX Runtime: finding its shared library, and making sessions.
+//!
+//! sensie loads `libonnxruntime.so` at run time (the `ort` crate's
+//! `load-dynamic` mode) because no prebuilt binary can be downloaded at build
+//! time. The library is looked for, in order, at:
+//! 1. `$SENSIE_ORT_LIB`, then `$ORT_DYLIB_PATH`;
+//! 2. beside the running executable, or in `lib/` beside or above it;
+//! 3. where `scripts/setup.sh` installed it for the checkout this crate was
+//!    built from (`.sensie/lib/`).
+//!
+//! ONNX Runtime allows one environment per process, so [`Runtime`] is a cheap
+//! handle onto that one environment; everything else (threads, sessions)
+//! belongs to the caller.
+
+use std::path::PathBuf;
+use std::sync::OnceLock;
+
+use ort::session::Session;
+use ort::session::builder::GraphOptimizationLevel;
+
+use crate::{Error, Result};
+
+/// A handle onto the process's ONNX Runtime environment.
+#[derive(Clone)]
+pub struct Runtime {
+    env: ort::environment::Environment,
+}
+
+/// How sessions run.
+#[derive(Clone, Copy, Debug)]
+pub struct SessionOptions {
+    /// Threads inside one operator; 0 lets ONNX Runtime choose (one per core).
+    pub threads: usize,
+}
+
+impl Default for SessionOptions {
+    fn default() -> Self {
+        SessionOptions { threads: 0 }
+    }
+}
+
+static ENVIRONMENT: OnceLock<std::result::Result<ort::environment::Environment, String>> = OnceLock::new();
+
+impl Runtime {
+    /// Loads ONNX Runtime (once per process) and returns a handle onto it.
+    pub fn new() -> Result<Runtime> {
+        let env = ENVIRONMENT.get_or_init(|| {
+            let lib = find_library()?;
+            let builder = ort::init_from(&lib).map_err(|e| format!("{}: {e}", lib.display()))?;
+            builder.with_name("sensie").build().map_err(|e| format!("{}: {e}", lib.display()))
+        });
+        match env {
+            Ok(env) => Ok(Runtime { env: env.clone() }),
+            Err(message) => Err(Error::RuntimeLibrary(message.clone())),
+        }
+    }
+
+    /// A session for a serialised model, with full graph optimisation (lower
+    /// levels were about 3 times slower on gradient graphs).
+    pub fn session(&self, model_bytes: &[u8], what: &str, options: SessionOptions) -> Result<Session> {
+        let fail = |e: ort::Error| Error::runtime(what, e);
+        let mut builder = Session::builder(&self.env).map_err(fail)?;
+        builder = builder.with_optimization_level(GraphOptimizationLevel::All).map_err(|e| fail(e.into()))?;
+        if options.threads > 0 {
+            builder = builder.with_intra_threads(options.threads).map_err(|e| fail(e.into()))?;
+        }
+        builder.commit_from_memory(model_bytes).map_err(fail)
+    }
+}
+
+/// Where ONNX Runtime's library is, or a message saying where it was sought
+/// and how to install it.
+fn find_library() -> std::result::Result<PathBuf, String> {
+    const NAME: &str = "libonnxruntime.so";
+    let mut tried = Vec::new();
+    for var in ["SENSIE_ORT_LIB", "ORT_DYLIB_PATH"] {
+        if let Some(path) = std::env::var_os(var) {
+            let path = PathBuf::from(path);
+            if path.is_file() {
+                return Ok(path);
+            }
+            return Err(format!("${var} names {}, which does not exist", path.display()));
+        }
+    }
+    if let Some(dir) = std::env::current_exe().ok().and_then(|p| p.parent().map(PathBuf::from)) {
+        tried.push(dir.join(NAME));
+        tried.push(dir.join("lib").join(NAME));
+        if let Some(up) = dir.parent() {
+            tried.push(up.join("lib").join(NAME));
+        }
+    }
+    tried.push(PathBuf::from(env!("SENSIE_SETUP_ORT_LIB")));
+    if let Some(found) = tried.iter().find(|p| p.is_file()) {
+        return Ok(found.clone());
+    }
+    let list: Vec<String> = tried.iter().map(|p| p.display().to_string()).collect();
+    Err(format!(
+        "{NAME} not found (looked at {}); run scripts/setup.sh from the sensie checkout, \
+         or set SENSIE_ORT_LIB to the path of libonnxruntime.so (ONNX Runtime 1.24 or later, e.g. from the onnxruntime wheel)",
+        list.join(", ")
+    ))
+}
