@@ -1,1 +1,356 @@
-//! engine
+//! Running a model: batched forward passes, feature maps and gradients.
+//!
+//! An [`Engine`] owns one model and the ONNX Runtime sessions made from it:
+//! the forward graph, graphs with intermediate tensors exposed, and
+//! forward+backward graphs built by [`crate::autodiff`]. Each session is
+//! built once and reused, keyed by what it computes (rule set, score,
+//! tensors), so a method that asks for the same gradients again pays only the
+//! run.
+
+use std::collections::HashMap;
+
+use ndarray::{Array2, ArrayD, ArrayView2, ArrayViewD, Axis, IxDyn, s};
+use ort::session::Session;
+
+use crate::autodiff::{self, Request, RuleSet};
+use crate::graph::{self, Builder, TensorShapes, attr_int};
+use crate::model::{Model, OutputKind};
+use crate::onnx::{self, ModelProto};
+use crate::runtime::{Runtime, SessionOptions};
+use crate::{Error, Result};
+
+/// How an engine runs.
+#[derive(Clone, Copy, Debug)]
+pub struct EngineOptions {
+    /// Examples per ONNX Runtime call.
+    pub batch_size: usize,
+    /// Threads inside one operator; 0 lets ONNX Runtime choose.
+    pub threads: usize,
+}
+
+impl Default for EngineOptions {
+    fn default() -> Self {
+        EngineOptions { batch_size: 32, threads: 0 }
+    }
+}
+
+/// Which score of each example a gradient is taken of.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Score {
+    /// The class logit (the input of a final Softmax, or the output itself
+    /// when the model outputs logits). What saliency, Grad-CAM and Captum on
+    /// a logit model explain.
+    Logit,
+    /// The class probability (softmax of the logits).
+    Probability,
+}
+
+/// What to differentiate, and by which rules.
+pub struct GradientRequest<'a> {
+    pub score: Score,
+    pub rules: &'a dyn RuleSet,
+    /// Tensors to differentiate with respect to: the model's input name
+    /// and/or intermediate tensor names.
+    pub wrt: Vec<String>,
+}
+
+/// The result of a gradient run over a batch.
+#[derive(Debug)]
+pub struct Gradients {
+    /// The score tensor (N x classes): logits or probabilities.
+    pub scores: Array2<f32>,
+    /// Per requested tensor: its value.
+    pub values: Vec<ArrayD<f32>>,
+    /// Per requested tensor: the gradient of the seeded score.
+    pub grads: Vec<ArrayD<f32>>,
+}
+
+/// A compiled graph and the names of what it reads and writes.
+struct Compiled {
+    session: Session,
+    outputs: Vec<String>,
+}
+
+/// Runs one model in ONNX Runtime.
+pub struct Engine {
+    runtime: Runtime,
+    model: Model,
+    options: EngineOptions,
+    /// The model, plus a Softmax node when it outputs logits (the probability score).
+    prepared: ModelProto,
+    probabilities: String,
+    shapes: Option<TensorShapes>,
+    compiled: HashMap<String, Compiled>,
+}
+
+impl Engine {
+    pub fn new(runtime: Runtime, model: Model, options: EngineOptions) -> Result<Engine> {
+        if options.batch_size == 0 {
+            return Err(Error::invalid("batch size 0", "the batch size must be at least 1"));
+        }
+        let (prepared, probabilities) = prepare(&model);
+        let mut engine = Engine { runtime, model, options, prepared, probabilities, shapes: None, compiled: HashMap::new() };
+        let forward = engine.model.proto().clone();
+        let outputs = engine.model.info().outputs.iter().map(|o| o.name.clone()).collect();
+        engine.compile("forward", &forward, outputs)?;
+        Ok(engine)
+    }
+
+    pub fn model(&self) -> &Model {
+        &self.model
+    }
+
+    pub fn options(&self) -> EngineOptions {
+        self.options
+    }
+
+    /// The model's first output for every example, flattened to N x (rest),
+    /// in batches of the configured size.
+    pub fn predict(&mut self, x: ArrayViewD<f32>) -> Result<Array2<f32>> {
+        let out = self.batched(x, |engine, batch| Ok(vec![engine.run("forward", batch, None)?.remove(0)]))?;
+        Ok(flatten2(out.into_iter().next().expect("one output")))
+    }
+
+    /// The values of named tensors (feature maps) for every example.
+    pub fn tensors(&mut self, x: ArrayViewD<f32>, names: &[String]) -> Result<Vec<ArrayD<f32>>> {
+        self.check_tensors(names)?;
+        let key = format!("tensors:{}", names.join("\u{1f}"));
+        if !self.compiled.contains_key(&key) {
+            let mut proto = self.model.proto().clone();
+            let g = proto.graph.as_mut().expect("checked on load");
+            g.output.clear();
+            for n in names {
+                graph::expose(g, n);
+            }
+            self.compile(&key, &proto, names.to_vec())?;
+        }
+        self.batched(x, |engine, batch| engine.run(&key, batch, None))
+    }
+
+    /// Gradients of `sum(seed * score)` for every example (seed: N x classes).
+    pub fn gradients(&mut self, x: ArrayViewD<f32>, seed: ArrayView2<f32>, request: &GradientRequest) -> Result<Gradients> {
+        if seed.nrows() != x.shape()[0] {
+            return Err(Error::invalid("the gradient seed", format!("has {} rows for {} examples", seed.nrows(), x.shape()[0])));
+        }
+        let key = self.gradient_graph(request)?;
+        let mut offset = 0;
+        let seed = seed.to_owned();
+        let mut out = self.batched(x, |engine, batch| {
+            let n = batch.shape()[0];
+            let mut rows = seed.slice(s![offset.min(seed.nrows())..(offset + n).min(seed.nrows()), ..]).to_owned();
+            offset += n;
+            if rows.nrows() < n {
+                // Padding rows of a fixed-batch model get zero seeds.
+                let pad = Array2::zeros((n - rows.nrows(), rows.ncols()));
+                rows = ndarray::concatenate(Axis(0), &[rows.view(), pad.view()]).expect("same width");
+            }
+            engine.run(&key, batch, Some(rows.view()))
+        })?;
+        let k = request.wrt.len();
+        let grads = out.split_off(1 + k);
+        let values = out.split_off(1);
+        Ok(Gradients { scores: flatten2(out.remove(0)), values, grads })
+    }
+
+    /// One-hot seeds selecting `classes[i]` for example `i`, checked against
+    /// the number of classes.
+    pub fn class_seed(&mut self, classes: &[usize]) -> Result<Array2<f32>> {
+        let k = self.score_width()?;
+        let mut seed = Array2::zeros((classes.len(), k));
+        for (i, &c) in classes.iter().enumerate() {
+            if c >= k {
+                return Err(Error::invalid(format!("target class {c} (example {i})"), format!("the model has {k} classes (0 to {})", k - 1)));
+            }
+            seed[[i, c]] = 1.0;
+        }
+        Ok(seed)
+    }
+
+    /// The number of scores per example (classes).
+    pub fn score_width(&mut self) -> Result<usize> {
+        let name = self.model.logit_tensor();
+        let dims = &self.shapes()?.get(&name).expect("the logit tensor is in the graph").dims;
+        Ok(dims.iter().skip(1).map(|&d| d.max(1) as usize).product())
+    }
+
+    /// The learned shapes of every tensor of the model (learned on first use).
+    pub fn shapes(&mut self) -> Result<&TensorShapes> {
+        if self.shapes.is_none() {
+            let sample = self.sample_input()?;
+            let free = self.model.info().fixed_batch().is_none();
+            let shapes = TensorShapes::learn(&self.runtime, &self.prepared, &self.model.info().input.name, &sample, free)?;
+            self.shapes = Some(shapes);
+        }
+        Ok(self.shapes.as_ref().expect("just learned"))
+    }
+
+    /// Builds (once) the forward+backward graph for a request; returns its key.
+    fn gradient_graph(&mut self, request: &GradientRequest) -> Result<String> {
+        self.check_tensors(&request.wrt)?;
+        let score = match request.score {
+            Score::Logit => self.model.logit_tensor(),
+            Score::Probability => self.probabilities.clone(),
+        };
+        let key = format!("grad:{}:{score}:{}", request.rules.name(), request.wrt.join("\u{1f}"));
+        if !self.compiled.contains_key(&key) {
+            let prepared = self.prepared.clone();
+            let shapes = self.shapes()?.clone();
+            let built = autodiff::differentiate(&prepared, &shapes, &Request { score: &score, wrt: &request.wrt, rules: request.rules })?;
+            let outputs = [built.score.clone()].into_iter().chain(request.wrt.iter().cloned()).chain(built.grads.iter().cloned()).collect();
+            let mut proto = built.model;
+            let g = proto.graph.as_mut().expect("checked on load");
+            g.output.retain(|o| o.name.as_deref().is_some_and(|n| n.starts_with("sensie/") || request.wrt.iter().any(|w| w == n) || n == score));
+            self.compile(&key, &proto, outputs)?;
+        }
+        Ok(key)
+    }
+
+    fn check_tensors(&mut self, names: &[String]) -> Result<()> {
+        let shapes = self.shapes()?;
+        for n in names {
+            if shapes.get(n).is_none() {
+                return Err(Error::UnknownTensor { name: n.clone(), closest: graph::closest_names(n, shapes.names()) });
+            }
+        }
+        Ok(())
+    }
+
+    fn compile(&mut self, key: &str, proto: &ModelProto, outputs: Vec<String>) -> Result<()> {
+        let what = format!("model {} ({key})", self.model.path().display());
+        let session = self.runtime.session(&onnx::encode_model(proto), &what, SessionOptions { threads: self.options.threads })?;
+        self.compiled.insert(key.to_string(), Compiled { session, outputs });
+        Ok(())
+    }
+
+    /// Runs compiled graph `key` on one batch.
+    fn run(&mut self, key: &str, x: ArrayViewD<f32>, seed: Option<ArrayView2<f32>>) -> Result<Vec<ArrayD<f32>>> {
+        let input = self.model.info().input.name.clone();
+        let compiled = self.compiled.get_mut(key).expect("compiled before running");
+        let fail = |e: ort::Error| Error::runtime(format!("running {key}"), e);
+        let x = ort::value::TensorRef::from_array_view(x).map_err(fail)?;
+        let outputs = match seed {
+            Some(seed) => {
+                let seed = ort::value::TensorRef::from_array_view(seed).map_err(fail)?;
+                compiled.session.run(ort::inputs![input.as_str() => x, autodiff::SEED => seed])
+            }
+            None => compiled.session.run(ort::inputs![input.as_str() => x]),
+        }
+        .map_err(fail)?;
+        compiled
+            .outputs
+            .iter()
+            .map(|name| {
+                let value = outputs.get(name).ok_or_else(|| Error::runtime(format!("running {key}"), format!("no output '{name}'")))?;
+                let array = value.try_extract_array::<f32>().map_err(|e| Error::runtime(format!("output '{name}'"), e))?;
+                Ok(array.to_owned())
+            })
+            .collect()
+    }
+
+    /// Splits `x` into batches, checks its shape, pads the last batch of a
+    /// fixed-batch model, runs `f` on each and concatenates the results.
+    fn batched(
+        &mut self,
+        x: ArrayViewD<f32>,
+        mut f: impl FnMut(&mut Engine, ArrayViewD<f32>) -> Result<Vec<ArrayD<f32>>>,
+    ) -> Result<Vec<ArrayD<f32>>> {
+        self.check_input(&x)?;
+        let n = x.shape()[0];
+        let fixed = self.model.info().fixed_batch();
+        let step = fixed.unwrap_or(self.options.batch_size);
+        let mut parts: Vec<Vec<ArrayD<f32>>> = Vec::new();
+        let mut start = 0;
+        while start < n {
+            let end = (start + step).min(n);
+            let batch = x.slice_axis(Axis(0), (start..end).into());
+            let out = match fixed {
+                Some(b) if end - start < b => {
+                    let last = batch.index_axis(Axis(0), end - start - 1).insert_axis(Axis(0));
+                    let mut views = vec![batch.view()];
+                    views.extend(std::iter::repeat_n(last.view(), b - (end - start)));
+                    let padded = ndarray::concatenate(Axis(0), &views).expect("same shapes");
+                    f(self, padded.view())?.into_iter().map(|a| a.slice_axis(Axis(0), (0..end - start).into()).to_owned()).collect()
+                }
+                _ => f(self, batch)?,
+            };
+            parts.push(out);
+            start = end;
+        }
+        let count = parts.first().map_or(0, Vec::len);
+        (0..count)
+            .map(|i| {
+                let views: Vec<_> = parts.iter().map(|p| p[i].view()).collect();
+                ndarray::concatenate(Axis(0), &views).map_err(|e| Error::runtime("joining batches", e))
+            })
+            .collect()
+    }
+
+    fn check_input(&self, x: &ArrayViewD<f32>) -> Result<()> {
+        let info = &self.model.info().input;
+        let ok = x.ndim() == info.shape.len() && info.shape.iter().zip(x.shape()).skip(1).all(|(d, &n)| d.is_none_or(|d| d == n));
+        if !ok || x.shape()[0] == 0 {
+            return Err(Error::invalid(
+                format!("data of shape {:?}", x.shape()),
+                format!("model input '{}' expects {} (N examples first, in the model's own layout)", info.name, describe_shape(&info.shape)),
+            ));
+        }
+        Ok(())
+    }
+
+    /// A deterministic batch-1 input in [0, 1) with the model's input size.
+    fn sample_input(&self) -> Result<ArrayD<f32>> {
+        let info = &self.model.info().input;
+        let dims = info
+            .shape
+            .iter()
+            .enumerate()
+            .map(|(i, d)| match (i, d) {
+                (0, _) => Ok(self.model.info().fixed_batch().unwrap_or(1)),
+                (_, Some(d)) => Ok(*d),
+                (_, None) => Err(Error::UnsupportedModel {
+                    path: self.model.path().to_path_buf(),
+                    reason: format!("input '{}' has a symbolic size in dimension {i}; export it with a fixed image size", info.name),
+                }),
+            })
+            .collect::<Result<Vec<usize>>>()?;
+        let mut state = 0x9e3779b97f4a7c15u64;
+        Ok(ArrayD::from_shape_fn(IxDyn(&dims), |_| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            (state >> 40) as f32 / (1u64 << 24) as f32
+        }))
+    }
+}
+
+/// The model plus, when it outputs logits, a Softmax giving probabilities;
+/// returns the graph and the probability tensor's name.
+///
+/// The graph is raised to opset 16 when it can be (gradient graphs need it),
+/// so that the shapes learned on it cover every tensor the rules see.
+fn prepare(model: &Model) -> (ModelProto, String) {
+    let mut proto = autodiff::at_least_16(model.proto()).unwrap_or_else(|_| model.proto().clone());
+    let first = model.info().outputs[0].name.clone();
+    let g = proto.graph.as_mut().expect("checked on load");
+    let mut b = Builder::new(g, "score");
+    let probabilities = match model.info().output_kind {
+        OutputKind::Probabilities | OutputKind::Sigmoid => first,
+        OutputKind::LogProbabilities => b.node("Exp", &[&first], vec![]),
+        OutputKind::Logits => {
+            let logits = model.logit_tensor();
+            b.node("Softmax", &[&logits], vec![attr_int("axis", -1)])
+        }
+    };
+    (proto, probabilities)
+}
+
+fn flatten2(a: ArrayD<f32>) -> Array2<f32> {
+    let n = a.shape()[0];
+    let rest = a.len() / n.max(1);
+    a.into_shape_with_order((n, rest)).expect("contiguous output")
+}
+
+fn describe_shape(shape: &[Option<usize>]) -> String {
+    let dims: Vec<String> = shape.iter().map(|d| d.map_or("N".into(), |d| d.to_string())).collect();
+    format!("[{}]", dims.join(", "))
+}

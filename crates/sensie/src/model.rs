@@ -1,1 +1,238 @@
-//! model
+//! A user's model and what sensie reads from it: the image input (name,
+//! layout, size), the outputs, the number of classes, and whether the output
+//! is logits or probabilities.
+
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+use crate::graph::{self, NodeExt};
+use crate::onnx::{self, ModelProto, NodeProto, ValueInfoProto};
+use crate::{Error, Result};
+
+/// How an image input is laid out.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum Layout {
+    /// Batch, channels, height, width (PyTorch).
+    Nchw,
+    /// Batch, height, width, channels (Keras / TensorFlow).
+    Nhwc,
+}
+
+/// What the model's first output holds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum OutputKind {
+    /// Unnormalised class scores.
+    Logits,
+    /// Probabilities from a final Softmax.
+    Probabilities,
+    /// Log-probabilities from a final LogSoftmax.
+    LogProbabilities,
+    /// Independent probabilities from a final Sigmoid (binary or multi-label).
+    Sigmoid,
+}
+
+impl std::str::FromStr for OutputKind {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self> {
+        match s {
+            "logits" => Ok(OutputKind::Logits),
+            "probabilities" | "softmax" => Ok(OutputKind::Probabilities),
+            "log-probabilities" | "log-softmax" => Ok(OutputKind::LogProbabilities),
+            "sigmoid" => Ok(OutputKind::Sigmoid),
+            other => Err(Error::invalid(
+                format!("output kind '{other}'"),
+                "expected one of: logits, probabilities, log-probabilities, sigmoid",
+            )),
+        }
+    }
+}
+
+/// A tensor's name and declared shape (`None` for a symbolic dimension).
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct TensorInfo {
+    pub name: String,
+    pub shape: Vec<Option<usize>>,
+}
+
+/// What sensie reads from a model.
+#[derive(Clone, Debug, Serialize)]
+pub struct ModelInfo {
+    pub input: TensorInfo,
+    /// The layout of a 4-D image input; `None` for other ranks.
+    pub layout: Option<Layout>,
+    pub outputs: Vec<TensorInfo>,
+    pub output_kind: OutputKind,
+    /// Whether [`ModelInfo::output_kind`] was read from the graph (`false`: set by the user).
+    pub output_kind_detected: bool,
+    pub opset: i64,
+    pub producer: String,
+}
+
+impl ModelInfo {
+    /// The input's (channels, height, width), when it is a 4-D image with static sizes.
+    pub fn image_size(&self) -> Option<(usize, usize, usize)> {
+        let s = &self.input.shape;
+        let (c, h, w) = match self.layout? {
+            Layout::Nchw => (s[1], s[2], s[3]),
+            Layout::Nhwc => (s[3], s[1], s[2]),
+        };
+        Some((c?, h?, w?))
+    }
+
+    /// The number of classes (the first output's last dimension), when static.
+    pub fn classes(&self) -> Option<usize> {
+        self.outputs.first().and_then(|o| o.shape.last().copied().flatten())
+    }
+
+    /// The input's batch size when the model fixes it.
+    pub fn fixed_batch(&self) -> Option<usize> {
+        self.input.shape.first().copied().flatten()
+    }
+}
+
+/// A loaded ONNX model.
+#[derive(Clone, Debug)]
+pub struct Model {
+    path: PathBuf,
+    proto: ModelProto,
+    info: ModelInfo,
+}
+
+impl Model {
+    /// Reads a model and works out its input, outputs and output kind.
+    pub fn load(path: impl AsRef<Path>) -> Result<Model> {
+        let path = path.as_ref();
+        let proto = onnx::read_model(path)?;
+        let info = describe(path, &proto)?;
+        Ok(Model { path: path.to_path_buf(), proto, info })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    pub fn proto(&self) -> &ModelProto {
+        &self.proto
+    }
+
+    pub fn info(&self) -> &ModelInfo {
+        &self.info
+    }
+
+    pub fn nodes(&self) -> &[NodeProto] {
+        &self.proto.graph.as_ref().expect("checked on load").node
+    }
+
+    /// Overrides the detected output kind (the user knows best).
+    pub fn set_output_kind(&mut self, kind: OutputKind) {
+        self.info.output_kind = kind;
+        self.info.output_kind_detected = false;
+    }
+
+    /// The tensor holding the class logits: the first output, or the input of
+    /// its final Softmax, LogSoftmax or Sigmoid.
+    pub fn logit_tensor(&self) -> String {
+        match final_activation(self.nodes(), &self.info.outputs[0].name) {
+            Some(node) => node.input[0].clone(),
+            None => self.info.outputs[0].name.clone(),
+        }
+    }
+}
+
+fn tensor_info(v: &ValueInfoProto) -> TensorInfo {
+    use onnx::proto::type_proto::Value;
+    use onnx::proto::tensor_shape_proto::dimension::Value as Dim;
+    let shape = match v.r#type.as_ref().and_then(|t| t.value.as_ref()) {
+        Some(Value::TensorType(t)) => t
+            .shape
+            .as_ref()
+            .map(|s| s.dim.iter().map(|d| match d.value {
+                Some(Dim::DimValue(n)) if n > 0 => Some(n as usize),
+                _ => None,
+            }).collect())
+            .unwrap_or_default(),
+        _ => Vec::new(),
+    };
+    TensorInfo { name: v.name.clone().unwrap_or_default(), shape }
+}
+
+fn elem_type(v: &ValueInfoProto) -> Option<i32> {
+    use onnx::proto::type_proto::Value;
+    match v.r#type.as_ref()?.value.as_ref()? {
+        Value::TensorType(t) => t.elem_type,
+        _ => None,
+    }
+}
+
+fn describe(path: &Path, proto: &ModelProto) -> Result<ModelInfo> {
+    let graph = proto.graph.as_ref().expect("read_model checks the graph");
+    let unsupported = |reason: String| Error::UnsupportedModel { path: path.to_path_buf(), reason };
+    let inputs = graph::real_inputs(graph);
+    let input = match inputs.as_slice() {
+        [one] => *one,
+        [] => return Err(unsupported("it has no input".into())),
+        many => {
+            let names: Vec<&str> = many.iter().filter_map(|i| i.name.as_deref()).collect();
+            return Err(unsupported(format!("it has {} inputs ({}); sensie needs one image input", names.len(), names.join(", "))));
+        }
+    };
+    if elem_type(input) != Some(onnx::dtype::FLOAT) {
+        return Err(unsupported(format!(
+            "input '{}' is not float32 (ONNX element type {:?}); export the model with a float32 input",
+            input.name.as_deref().unwrap_or(""),
+            elem_type(input)
+        )));
+    }
+    let input = tensor_info(input);
+    if graph.output.is_empty() {
+        return Err(unsupported("it has no outputs".into()));
+    }
+    let outputs: Vec<TensorInfo> = graph.output.iter().map(tensor_info).collect();
+    let layout = (input.shape.len() == 4).then(|| detect_layout(&graph.node, &input));
+    let output_kind = match final_activation(&graph.node, &outputs[0].name).map(|n| n.op()) {
+        Some("Softmax") => OutputKind::Probabilities,
+        Some("LogSoftmax") => OutputKind::LogProbabilities,
+        Some("Sigmoid") => OutputKind::Sigmoid,
+        _ => OutputKind::Logits,
+    };
+    Ok(ModelInfo {
+        input,
+        layout,
+        outputs,
+        output_kind,
+        output_kind_detected: true,
+        opset: onnx::default_opset(proto),
+        producer: format!("{} {}", proto.producer_name.as_deref().unwrap_or(""), proto.producer_version.as_deref().unwrap_or("")).trim().to_string(),
+    })
+}
+
+/// NHWC when the input goes straight into a Transpose to NCHW (the tf2onnx
+/// pattern) or when its last dimension looks like channels; NCHW otherwise.
+fn detect_layout(nodes: &[NodeProto], input: &TensorInfo) -> Layout {
+    let to_nchw = nodes
+        .iter()
+        .any(|n| n.op() == "Transpose" && n.input_name(0) == Some(input.name.as_str()) && n.attr_ints("perm").as_deref() == Some(&[0, 3, 1, 2]));
+    if to_nchw {
+        return Layout::Nhwc;
+    }
+    let channel_like = |d: Option<usize>| matches!(d, Some(1 | 2 | 3 | 4));
+    let s = &input.shape;
+    if channel_like(s[3]) && !channel_like(s[1]) { Layout::Nhwc } else { Layout::Nchw }
+}
+
+/// The Softmax, LogSoftmax or Sigmoid that produces `output`, looking through
+/// shape-only ops (Identity, Reshape, Flatten, Squeeze) after it.
+fn final_activation<'a>(nodes: &'a [NodeProto], output: &str) -> Option<&'a NodeProto> {
+    let mut name = output;
+    loop {
+        let node = nodes.iter().find(|n| n.output.iter().any(|o| o == name))?;
+        match node.op() {
+            "Softmax" | "LogSoftmax" | "Sigmoid" => return Some(node),
+            "Identity" | "Reshape" | "Flatten" | "Squeeze" => name = node.input_name(0)?,
+            _ => return None,
+        }
+    }
+}

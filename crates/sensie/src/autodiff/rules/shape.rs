@@ -1,0 +1,147 @@
+//! Ops that move values without changing them: their gradients move the
+//! gradient back (reshape, inverse transpose, split for concat, pad for
+//! slice, ...).
+
+use crate::Result;
+use crate::autodiff::Ctx;
+use crate::autodiff::rules::arithmetic::unbroadcast;
+use crate::graph::shapes::{BATCH, normalize_axis};
+use crate::graph::{NodeExt, attr_int};
+
+type Grads = Result<Vec<Option<String>>>;
+
+/// Reshape, Flatten, Squeeze, Unsqueeze: reshape back.
+pub fn reshape(ctx: &mut Ctx, g: &[Option<String>]) -> Grads {
+    let g = ctx.g0(g);
+    let x = ctx.input(0);
+    Ok(vec![Some(ctx.b.reshape_like(&g, &x))])
+}
+
+/// Identity, Dropout (inference) and float-to-float Cast pass the gradient.
+pub fn identity(ctx: &mut Ctx, g: &[Option<String>]) -> Grads {
+    Ok(vec![Some(ctx.g0(g))])
+}
+
+pub fn expand(ctx: &mut Ctx, g: &[Option<String>]) -> Grads {
+    let g = ctx.g0(g);
+    Ok(vec![Some(unbroadcast(ctx, &g, 0)?)])
+}
+
+pub fn transpose(ctx: &mut Ctx, g: &[Option<String>]) -> Grads {
+    let g = ctx.g0(g);
+    let rank = ctx.shape(&ctx.input(0))?.rank();
+    let perm = ctx.node.attr_ints("perm").filter(|p| !p.is_empty()).unwrap_or_else(|| (0..rank as i64).rev().collect());
+    let mut inverse = vec![0i64; perm.len()];
+    for (i, &p) in perm.iter().enumerate() {
+        inverse[p as usize] = i as i64;
+    }
+    Ok(vec![Some(ctx.b.transpose(&g, &inverse))])
+}
+
+/// The static size of `name` along `axis`, refusing the batch axis.
+fn static_dim(ctx: &Ctx, name: &str, axis: usize) -> Result<i64> {
+    let d = ctx.shape(name)?.dims[axis];
+    if d == BATCH { Err(ctx.fail("splitting or slicing along the batch axis is not supported")) } else { Ok(d) }
+}
+
+/// Concat: split the gradient into the inputs' sizes.
+pub fn concat(ctx: &mut Ctx, g: &[Option<String>]) -> Grads {
+    let g = ctx.g0(g);
+    let rank = ctx.shape(&ctx.output(0))?.rank();
+    let axis = normalize_axis(ctx.node.attr_i("axis").unwrap_or(0), rank);
+    let sizes = (0..ctx.node.input.len()).map(|i| static_dim(ctx, &ctx.input(i), axis)).collect::<Result<Vec<_>>>()?;
+    let split = ctx.b.const_i64(&sizes);
+    let parts = ctx.b.node_n("Split", &[&g, &split], sizes.len(), vec![attr_int("axis", axis as i64)]);
+    Ok(parts.into_iter().map(Some).collect())
+}
+
+/// Split: concatenate the outputs' gradients, zeros for outputs without one.
+pub fn split(ctx: &mut Ctx, g: &[Option<String>]) -> Grads {
+    let rank = ctx.shape(&ctx.input(0))?.rank();
+    let axis = ctx.node.attr_i("axis").unwrap_or(0);
+    let mut parts = Vec::new();
+    for (i, gi) in g.iter().enumerate() {
+        parts.push(match gi {
+            Some(gi) => gi.clone(),
+            None => {
+                let y = ctx.output(i);
+                ctx.b.zeros_like(&y)
+            }
+        });
+    }
+    let refs: Vec<&str> = parts.iter().map(String::as_str).collect();
+    let dx = ctx.b.node("Concat", &refs, vec![attr_int("axis", normalize_axis(axis, rank) as i64)]);
+    Ok(vec![Some(dx)])
+}
+
+/// Slice (positive steps of 1): pad the gradient back with zeros.
+pub fn slice(ctx: &mut Ctx, g: &[Option<String>]) -> Grads {
+    let g = ctx.g0(g);
+    let x = ctx.input(0);
+    let dims = ctx.shape(&x)?.dims;
+    let rank = dims.len();
+    let (starts, ends) = (ctx.const_ints(1)?, ctx.const_ints(2)?);
+    let axes = if ctx.node.input_name(3).is_some() { ctx.const_ints(3)? } else { (0..starts.len() as i64).collect() };
+    let steps = if ctx.node.input_name(4).is_some() { ctx.const_ints(4)? } else { vec![1; starts.len()] };
+    if steps.iter().any(|&s| s != 1) {
+        return Err(ctx.fail("Slice with steps other than 1 is not supported"));
+    }
+    let mut pads = vec![0i64; 2 * rank];
+    for (k, &axis) in axes.iter().enumerate() {
+        let a = normalize_axis(axis, rank);
+        if dims[a] == BATCH {
+            if starts[k] == 0 && ends[k] >= i32::MAX as i64 {
+                continue;
+            }
+            return Err(ctx.fail("slicing the batch axis is not supported"));
+        }
+        let d = dims[a];
+        let clamp = |v: i64| if v < 0 { (v + d).max(0) } else { v.min(d) };
+        let (s, e) = (clamp(starts[k]), clamp(ends[k]).max(clamp(starts[k])));
+        pads[a] = s;
+        pads[rank + a] = d - e;
+    }
+    let pads = ctx.b.const_i64(&pads);
+    Ok(vec![Some(ctx.b.node("Pad", &[&g, &pads], vec![]))])
+}
+
+/// Constant-mode Pad: slice the gradient back out.
+pub fn pad(ctx: &mut Ctx, g: &[Option<String>]) -> Grads {
+    let g = ctx.g0(g);
+    let x = ctx.input(0);
+    let dims = ctx.shape(&x)?.dims;
+    let rank = dims.len();
+    let mode = ctx.node.attr_s("mode").unwrap_or_else(|| "constant".into());
+    if mode != "constant" {
+        return Err(ctx.fail(format!("Pad mode '{mode}' is not supported (only constant)")));
+    }
+    let raw = match ctx.node.attr_ints("pads") {
+        Some(p) if !p.is_empty() => p,
+        _ => ctx.const_ints(1)?,
+    };
+    let axes: Vec<usize> = if ctx.node.input_name(3).is_some() {
+        ctx.const_ints(3)?.iter().map(|&a| normalize_axis(a, rank)).collect()
+    } else {
+        (0..rank).collect()
+    };
+    let n = axes.len();
+    let (mut starts, mut ends, mut which) = (vec![], vec![], vec![]);
+    for (k, &a) in axes.iter().enumerate() {
+        let (pb, pe) = (raw[k], raw[n + k]);
+        if pb == 0 && pe == 0 {
+            continue;
+        }
+        if pb < 0 || pe < 0 || dims[a] == BATCH {
+            return Err(ctx.fail("Pad with negative pads or along the batch axis is not supported"));
+        }
+        starts.push(pb);
+        ends.push(pb + dims[a]);
+        which.push(a as i64);
+    }
+    if which.is_empty() {
+        return Ok(vec![Some(g)]);
+    }
+    let (s, e, a) = (ctx.b.const_i64(&starts), ctx.b.const_i64(&ends), ctx.b.const_i64(&which));
+    Ok(vec![Some(ctx.b.node("Slice", &[&g, &s, &e, &a], vec![]))])
+}
+

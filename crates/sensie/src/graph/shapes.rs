@@ -1,0 +1,126 @@
+//! The shape of every tensor in a graph, learned by running it.
+//!
+//! ONNX shape inference is not available in Rust, and exporters leave many
+//! intermediate shapes out. Instead the graph is run once with every
+//! intermediate exposed as an output, at batch 1 and again at batch 2: a
+//! dimension that changes with the batch is the (symbolic) batch dimension,
+//! every other one is static. The gradient rules need exactly this: static
+//! sizes for padding and broadcasting arithmetic, with the batch left free.
+
+use std::collections::HashMap;
+
+use ndarray::ArrayD;
+use ort::value::{TensorElementType, ValueType};
+
+use crate::graph::{NodeExt, expose};
+use crate::onnx::{self, ModelProto};
+use crate::runtime::{Runtime, SessionOptions};
+use crate::{Error, Result};
+
+/// One tensor's shape: `dims[i] == BATCH` marks the batch dimension.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Shape {
+    pub dims: Vec<i64>,
+    /// Whether the elements are 32-bit floats (the only ones differentiated).
+    pub is_float: bool,
+}
+
+/// Marks the batch dimension in [`Shape::dims`].
+pub const BATCH: i64 = -1;
+
+impl Shape {
+    pub fn rank(&self) -> usize {
+        self.dims.len()
+    }
+
+    /// The static size of dimension `axis` (negative counts from the end), or
+    /// `None` for the batch dimension.
+    pub fn dim(&self, axis: i64) -> Option<usize> {
+        let a = normalize_axis(axis, self.rank());
+        self.dims.get(a).copied().filter(|&d| d != BATCH).map(|d| d as usize)
+    }
+}
+
+/// An axis attribute made non-negative for a tensor of the given rank.
+pub fn normalize_axis(axis: i64, rank: usize) -> usize {
+    if axis < 0 { (axis + rank as i64).max(0) as usize } else { axis as usize }
+}
+
+/// Shapes of the tensors of one graph.
+#[derive(Clone, Debug, Default)]
+pub struct TensorShapes {
+    map: HashMap<String, Shape>,
+}
+
+impl TensorShapes {
+    /// Runs `model` on `input` (a batch of 1) and, if `batch_free`, on the same
+    /// example repeated twice, and records the shape of every tensor.
+    pub fn learn(runtime: &Runtime, model: &ModelProto, input_name: &str, input: &ArrayD<f32>, batch_free: bool) -> Result<TensorShapes> {
+        let mut probe = model.clone();
+        {
+            let graph = probe.graph.as_mut().expect("models are checked to have a graph on load");
+            let names: Vec<String> = graph.node.iter().flat_map(|n| n.output.iter().cloned()).filter(|n| !n.is_empty()).collect();
+            for name in &names {
+                expose(graph, name);
+            }
+        }
+        let graph = model.graph.as_ref().expect("models are checked to have a graph on load");
+        let mut session = runtime.session(&onnx::encode_model(&probe), "the model with its intermediate tensors exposed", SessionOptions::default())?;
+        let run = |session: &mut ort::session::Session, x: &ArrayD<f32>| -> Result<HashMap<String, (Vec<i64>, bool)>> {
+            let tensor = ort::value::TensorRef::from_array_view(x.view()).map_err(|e| Error::runtime("the input tensor", e))?;
+            let outputs = session
+                .run(ort::inputs![input_name => tensor])
+                .map_err(|e| Error::runtime("running the model to learn tensor shapes", e))?;
+            let mut found = HashMap::new();
+            for (name, value) in outputs.iter() {
+                if let ValueType::Tensor { ty, shape, .. } = value.dtype() {
+                    found.insert(name.to_string(), (shape.iter().copied().collect(), *ty == TensorElementType::Float32));
+                }
+            }
+            Ok(found)
+        };
+        let one = run(&mut session, input)?;
+        let two = if batch_free {
+            let doubled = ndarray::concatenate(ndarray::Axis(0), &[input.view(), input.view()]).expect("same shapes");
+            Some(run(&mut session, &doubled)?)
+        } else {
+            None
+        };
+        let mut map = HashMap::new();
+        for (name, (dims, is_float)) in one {
+            let dims = match two.as_ref().and_then(|t| t.get(&name)) {
+                Some((dims2, _)) if dims2.len() == dims.len() => {
+                    dims.iter().zip(dims2).map(|(&a, &b)| if a != b { BATCH } else { a }).collect()
+                }
+                _ => dims,
+            };
+            map.insert(name, Shape { dims, is_float });
+        }
+        let mut in_dims: Vec<i64> = input.shape().iter().map(|&d| d as i64).collect();
+        if batch_free {
+            in_dims[0] = BATCH;
+        }
+        map.insert(input_name.to_string(), Shape { dims: in_dims, is_float: true });
+        for init in &graph.initializer {
+            let name = init.name.clone().unwrap_or_default();
+            let is_float = init.data_type == Some(onnx::dtype::FLOAT);
+            map.entry(name).or_insert(Shape { dims: init.dims.clone(), is_float });
+        }
+        for node in graph.node.iter().filter(|n| n.op() == "Constant") {
+            for out in &node.output {
+                if let Some(t) = node.attr("value").and_then(|a| a.t.as_ref()) {
+                    map.entry(out.clone()).or_insert(Shape { dims: t.dims.clone(), is_float: t.data_type == Some(onnx::dtype::FLOAT) });
+                }
+            }
+        }
+        Ok(TensorShapes { map })
+    }
+
+    pub fn get(&self, name: &str) -> Option<&Shape> {
+        self.map.get(name)
+    }
+
+    pub fn names(&self) -> impl Iterator<Item = &str> {
+        self.map.keys().map(String::as_str)
+    }
+}
