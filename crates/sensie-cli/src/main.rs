@@ -1,1 +1,40 @@
-fn main() {}
+//! `sensie`: probe trained neural networks from the command line. A thin
+//! layer over the `sensie` library: each subcommand parses its options, calls
+//! the library, and prints or writes what it returns.
+
+mod inspect;
+mod predict;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(name = "sensie", version, about = "Probe trained neural networks (ONNX): sensitivity, explanations, visualisation")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Show a model's inputs, outputs and every node with its output shape.
+    Inspect(inspect::Args),
+    /// Run a model on a .npy of inputs and write its outputs.
+    Predict(predict::Args),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Inspect(args) => inspect::run(args),
+        Command::Predict(args) => predict::run(args),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}

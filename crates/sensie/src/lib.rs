@@ -19,8 +19,12 @@ pub mod autodiff;
 pub mod engine;
 pub mod error;
 pub mod graph;
+pub mod inspect;
 pub mod model;
+pub mod npy;
 pub mod onnx;
 pub mod runtime;
 
 pub use error::{Error, Result};
+/// The ONNX Runtime bindings sensie runs on, for callers that need them directly.
+pub use ort;
