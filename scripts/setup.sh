@@ -4,6 +4,7 @@
 #     into .sensie/lib/ (sensie finds it there without environment variables);
 #   - the release build of the `sensie` binary (target/release/sensie).
 # Safe to run again: what is already there is kept.
+# With --no-build only ONNX Runtime is installed (scripts/test.sh uses this).
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 ort_version=1.32.0
@@ -31,5 +32,8 @@ shutil.copyfile(os.path.join(libdir, os.path.basename(main)), os.path.join(libdi
 PY
 fi
 
+if [ "${1:-}" = "--no-build" ]; then
+    exit 0
+fi
 cargo build --release --quiet --manifest-path "$root/Cargo.toml" -p sensie-cli
 echo "setup: ready: $root/target/release/sensie (ONNX Runtime in $libdir)" >&2
