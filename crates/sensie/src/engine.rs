@@ -43,6 +43,9 @@ pub enum Score {
     Logit,
     /// The class probability (softmax of the logits).
     Probability,
+    /// The model's first output as it is (log-probabilities, a regression
+    /// value, ...).
+    Output,
 }
 
 /// What to differentiate, and by which rules.
@@ -190,6 +193,7 @@ impl Engine {
         let score = match request.score {
             Score::Logit => self.model.logit_tensor(),
             Score::Probability => self.probabilities.clone(),
+            Score::Output => self.model.info().outputs[0].name.clone(),
         };
         let key = format!("grad:{}:{score}:{}", request.rules.name(), request.wrt.join("\u{1f}"));
         if !self.compiled.contains_key(&key) {

@@ -48,10 +48,16 @@ fn check_case(name: &str) {
     let got = c.engine.predict(c.x.view()).unwrap();
     assert_close(&format!("{name}: outputs vs onnxruntime"), &got.into_dyn(), &want.to_shape(got_shape(&want)).unwrap().to_owned().into_dyn(), 1e-5);
 
-    if let Some(score_tensor) = c.meta["score_tensor"].as_str() {
-        assert_eq!(c.engine.model().logit_tensor(), score_tensor, "{name}: logit tensor found behind the final Softmax");
-    }
-    let g = input_grad(&mut c, Score::Logit, &Standard);
+    // The fixture differentiates its `score_tensor`: the logits (found behind
+    // a final Softmax) or, for a LogSoftmax model, the output itself.
+    let score_tensor = c.meta["score_tensor"].as_str().unwrap_or_default().to_string();
+    let score = if score_tensor == c.engine.model().logit_tensor() {
+        Score::Logit
+    } else {
+        assert_eq!(score_tensor, c.engine.model().info().outputs[0].name, "{name}: score tensor is neither the logits nor the output");
+        Score::Output
+    };
+    let g = input_grad(&mut c, score, &Standard);
     assert_close(&format!("{name}: d logit / d input"), &g, &npz_f32(&c.npz, "grad_input").unwrap(), TOL);
 
     if let Some(want) = npz_f32(&c.npz, "grad_input_prob") {
@@ -59,14 +65,14 @@ fn check_case(name: &str) {
         assert_close(&format!("{name}: d probability / d input"), &g, &want, TOL);
     }
     if c.meta["relu_rules"].as_bool() == Some(true) {
-        let g = input_grad(&mut c, Score::Logit, &GuidedBackprop);
+        let g = input_grad(&mut c, score, &GuidedBackprop);
         assert_close(&format!("{name}: guided backprop"), &g, &npz_f32(&c.npz, "grad_input_guided").unwrap(), TOL);
-        let g = input_grad(&mut c, Score::Logit, &Deconvnet);
+        let g = input_grad(&mut c, score, &Deconvnet);
         assert_close(&format!("{name}: deconvnet"), &g, &npz_f32(&c.npz, "grad_input_deconvnet").unwrap(), TOL);
     }
     if let Some(layer) = c.meta["layer"].as_str() {
         let seed = c.engine.class_seed(&c.target).unwrap();
-        let req = GradientRequest { score: Score::Logit, rules: &Standard, wrt: vec![layer.to_string()] };
+        let req = GradientRequest { score, rules: &Standard, wrt: vec![layer.to_string()] };
         let mut out = c.engine.gradients(c.x.view(), seed.view(), &req).unwrap();
         assert_close(&format!("{name}: layer {layer} value"), &out.values.remove(0), &npz_f32(&c.npz, "layer_value").unwrap(), 1e-5);
         assert_close(&format!("{name}: d logit / d {layer}"), &out.grads.remove(0), &npz_f32(&c.npz, "grad_layer").unwrap(), TOL);
@@ -87,4 +93,7 @@ macro_rules! cases {
     )*};
 }
 
-cases!(mnist_cnn, mnist_cnn_external, resnet18, mobilenet_v3_small, bn_preserved, dynamo, nhwc_tf2onnx, vit_block, vit_block_gelu);
+cases!(
+    mnist_cnn, mnist_cnn_external, resnet18, mobilenet_v3_small, bn_preserved, dynamo, nhwc_tf2onnx, vit_block, vit_block_gelu,
+    ops_zoo_a, ops_zoo_b, ops_zoo_c,
+);

@@ -72,7 +72,8 @@ impl Ctx<'_, '_> {
         self.consts
             .i64(&name)
             .map(|a| a.iter().copied().collect())
-            .ok_or_else(|| self.fail(format!("input {i} ('{name}') must be a constant")))
+            .or_else(|| self.shapes.int_value(&name).map(<[i64]>::to_vec))
+            .ok_or_else(|| self.fail(format!("input {i} ('{name}') must be a constant or computed from shapes alone")))
     }
 
     /// The first output's gradient (every single-output rule starts here).

@@ -189,6 +189,13 @@ impl<'g> Builder<'g> {
         name
     }
 
+    /// An INT64 constant of any shape.
+    pub fn const_i64_shaped(&mut self, dims: &[usize], values: &[i64]) -> String {
+        let name = self.fresh("const");
+        self.graph.initializer.push(onnx::i64_tensor(&name, dims, values));
+        name
+    }
+
     pub fn const_f32(&mut self, dims: &[usize], values: &[f32]) -> String {
         let name = self.fresh("const");
         self.graph.initializer.push(onnx::f32_tensor(&name, dims, values));

@@ -50,6 +50,28 @@ pub fn normalize_axis(axis: i64, rank: usize) -> usize {
 #[derive(Clone, Debug, Default)]
 pub struct TensorShapes {
     map: HashMap<String, Shape>,
+    ints: HashMap<String, Vec<i64>>,
+}
+
+/// Integer tensors up to this many elements have their values recorded.
+const MAX_VALUES: i64 = 64;
+
+/// A run's record of one tensor: dims, whether float, small int64 values.
+type Learned = (Vec<i64>, bool, Option<Vec<i64>>);
+
+/// Tensors whose values depend on the input's values (not just its shape):
+/// everything downstream of the input, except through Shape and Size.
+fn data_dependent<'g>(graph: &'g crate::onnx::GraphProto, input: &'g str) -> std::collections::HashSet<&'g str> {
+    let mut set = std::collections::HashSet::from([input]);
+    for node in &graph.node {
+        if matches!(node.op(), "Shape" | "Size") {
+            continue;
+        }
+        if node.input.iter().any(|i| set.contains(i.as_str())) {
+            set.extend(node.output.iter().map(String::as_str));
+        }
+    }
+    set
 }
 
 impl TensorShapes {
@@ -66,7 +88,7 @@ impl TensorShapes {
         }
         let graph = model.graph.as_ref().expect("models are checked to have a graph on load");
         let mut session = runtime.session(&onnx::encode_model(&probe), "the model with its intermediate tensors exposed", SessionOptions::default())?;
-        let run = |session: &mut ort::session::Session, x: &ArrayD<f32>| -> Result<HashMap<String, (Vec<i64>, bool)>> {
+        let run = |session: &mut ort::session::Session, x: &ArrayD<f32>| -> Result<HashMap<String, Learned>> {
             let tensor = ort::value::TensorRef::from_array_view(x.view()).map_err(|e| Error::runtime("the input tensor", e))?;
             let outputs = session
                 .run(ort::inputs![input_name => tensor])
@@ -74,7 +96,13 @@ impl TensorShapes {
             let mut found = HashMap::new();
             for (name, value) in outputs.iter() {
                 if let ValueType::Tensor { ty, shape, .. } = value.dtype() {
-                    found.insert(name.to_string(), (shape.iter().copied().collect(), *ty == TensorElementType::Float32));
+                    let ints = match ty {
+                        TensorElementType::Int64 if shape.iter().product::<i64>() <= MAX_VALUES => {
+                            value.try_extract_array::<i64>().ok().map(|a| a.iter().copied().collect())
+                        }
+                        _ => None,
+                    };
+                    found.insert(name.to_string(), (shape.iter().copied().collect(), *ty == TensorElementType::Float32, ints));
                 }
             }
             Ok(found)
@@ -86,14 +114,21 @@ impl TensorShapes {
         } else {
             None
         };
+        let data_dependent = data_dependent(graph, input_name);
         let mut map = HashMap::new();
-        for (name, (dims, is_float)) in one {
-            let dims = match two.as_ref().and_then(|t| t.get(&name)) {
-                Some((dims2, _)) if dims2.len() == dims.len() => {
+        let mut ints = HashMap::new();
+        for (name, (dims, is_float, values)) in one {
+            let other = two.as_ref().and_then(|t| t.get(&name));
+            let dims = match other {
+                Some((dims2, _, _)) if dims2.len() == dims.len() => {
                     dims.iter().zip(dims2).map(|(&a, &b)| if a != b { BATCH } else { a }).collect()
                 }
                 _ => dims,
             };
+            let same_at_both_batches = other.is_none_or(|(_, _, v2)| *v2 == values);
+            if let Some(values) = values.filter(|_| same_at_both_batches && !data_dependent.contains(name.as_str())) {
+                ints.insert(name.clone(), values);
+            }
             map.insert(name, Shape { dims, is_float });
         }
         let mut in_dims: Vec<i64> = input.shape().iter().map(|&d| d as i64).collect();
@@ -113,7 +148,14 @@ impl TensorShapes {
                 }
             }
         }
-        Ok(TensorShapes { map })
+        Ok(TensorShapes { map, ints })
+    }
+
+    /// The value of a small integer tensor computed from shapes alone (no
+    /// input data), such as the pads PyTorch computes for `F.pad`; the
+    /// gradient rules use these as constants.
+    pub fn int_value(&self, name: &str) -> Option<&[i64]> {
+        self.ints.get(name).map(Vec::as_slice)
     }
 
     pub fn get(&self, name: &str) -> Option<&Shape> {

@@ -60,6 +60,7 @@ pub fn standard(op: &str) -> Option<Rule> {
         "Identity" | "Dropout" | "Cast" => shape::identity,
         "Expand" => shape::expand,
         "Transpose" => shape::transpose,
+        "Gather" => shape::gather,
         "Concat" => shape::concat,
         "Split" => shape::split,
         "Slice" => shape::slice,

@@ -77,15 +77,14 @@ pub fn average_pool(ctx: &mut Ctx, g: &[Option<String>]) -> Grads {
     let inv = ctx.b.const_f32(&dims, &inv);
     let scaled = ctx.b.node("Mul", &[&g, &inv], vec![]);
 
-    // ConvTranspose's natural output is s(out-1) + span - pads; trim or pad to the input size.
+    // ConvTranspose's full output, s(out-1) + span long, covers input
+    // positions from -pads_begin on: crop the front padding, then crop the
+    // end to the input size, or zero-pad it where no window reached.
     let mut extra = vec![0i64; n];
     for i in 0..n {
-        let natural = win.strides[i] * (output[i] - 1) + win.span(i) - win.pads_begin[i] - win.pads_end[i];
-        if natural > input[i] {
-            win.pads_end[i] += natural - input[i];
-        } else {
-            extra[i] = input[i] - natural;
-        }
+        let end = win.strides[i] * (output[i] - 1) + win.span(i) - win.pads_begin[i] - input[i];
+        win.pads_end[i] = end.max(0);
+        extra[i] = (-end).max(0);
     }
     let ones_dims: Vec<usize> = [channels as usize, 1].into_iter().chain(win.kernel.iter().map(|&k| k as usize)).collect();
     let ones = ctx.b.const_f32(&ones_dims, &vec![1.0; ones_dims.iter().product()]);

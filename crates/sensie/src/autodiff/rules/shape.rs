@@ -145,3 +145,48 @@ pub fn pad(ctx: &mut Ctx, g: &[Option<String>]) -> Grads {
     Ok(vec![Some(ctx.b.node("Slice", &[&g, &s, &e, &a], vec![]))])
 }
 
+
+/// Gather with constant indices: scatter-add the gradient back into zeros,
+/// with the gathered axis moved to the front so ScatterND can address it.
+pub fn gather(ctx: &mut Ctx, g: &[Option<String>]) -> Grads {
+    let g = ctx.g0(g);
+    let x = ctx.input(0);
+    let dims = ctx.shape(&x)?.dims;
+    let rank = dims.len();
+    let axis = normalize_axis(ctx.node.attr_i("axis").unwrap_or(0), rank);
+    let indices = ctx.consts.i64(&ctx.input(1)).ok_or_else(|| ctx.fail("Gather's indices must be constant"))?;
+    let size = dims[axis];
+    if size == BATCH {
+        return Err(ctx.fail("gathering along the batch axis is not supported"));
+    }
+    let q = indices.ndim();
+    let flat: Vec<i64> = indices.iter().map(|&i| if i < 0 { i + size } else { i }).collect();
+    let b = &mut *ctx.b;
+    // data' = data with `axis` first; g' = g with the index axes first, flattened to one.
+    let perm: Vec<i64> = std::iter::once(axis).chain((0..rank).filter(|&a| a != axis)).map(|a| a as i64).collect();
+    let zeros = b.zeros_like(&x);
+    let zeros = b.transpose(&zeros, &perm);
+    let g_perm: Vec<i64> = (axis..axis + q).chain(0..axis).chain(axis + q..rank + q - 1).map(|a| a as i64).collect();
+    let gt = if q > 0 {
+        b.transpose(&g, &g_perm)
+    } else {
+        let restored = b.unsqueeze(&g, &[axis as i64]);
+        b.transpose(&restored, &perm)
+    };
+    let rest = {
+        let shape = b.node("Shape", &[&zeros], vec![]);
+        let one = b.const_i64(&[1]);
+        let big = b.const_i64(&[i64::MAX]);
+        b.node("Slice", &[&shape, &one, &big], vec![])
+    };
+    let m = b.const_i64(&[flat.len() as i64]);
+    let upd_shape = b.node("Concat", &[&m, &rest], vec![attr_int("axis", 0)]);
+    let updates = b.node("Reshape", &[&gt, &upd_shape], vec![]);
+    let idx = b.const_i64_shaped(&[flat.len(), 1], &flat);
+    let scattered = b.node("ScatterND", &[&zeros, &idx, &updates], vec![crate::graph::attr_string("reduction", "add")]);
+    let mut inverse = vec![0i64; rank];
+    for (i, &p) in perm.iter().enumerate() {
+        inverse[p as usize] = i as i64;
+    }
+    Ok(vec![Some(b.transpose(&scattered, &inverse)), None])
+}
