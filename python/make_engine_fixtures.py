@@ -20,7 +20,8 @@ For every case writes crates/sensie/tests/data/engine/<case>/:
       logits                (nhwc_tf2onnx) the score tensor (pre-softmax) by onnxruntime
   meta.json             case, opset, exporter, layout, layer, relu_rules, notes, and more
 
-Deterministic; needs python/.cache/mnist_cnn.pt from train_mnist.py.
+Deterministic. Needs examples/mnist/ from train_mnist.py (the MNIST weights are read from
+examples/mnist/mnist_cnn.onnx, so no retraining is needed on a fresh checkout).
 Usage: python/.venv/bin/python python/make_engine_fixtures.py [case ...]
 """
 from __future__ import annotations
@@ -45,7 +46,7 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(HERE))
 import fixture_lib as fl  # noqa: E402
-from sensie_models import MnistCnn  # noqa: E402
+from sensie_models import MnistCnn, load_mnist_cnn  # noqa: E402
 
 OUT = ROOT / "crates" / "sensie" / "tests" / "data" / "engine"
 MNIST_DIR = ROOT / "examples" / "mnist"
@@ -70,15 +71,14 @@ class Case:
     external: bool = False
     require_clear_kinks: bool = False
     post_check: object = None               # f(tensors by ORT) -> dict, merged into meta
+    module: nn.Module | None = None         # for the Captum cross-check of the ReLU rules
     meta: dict = field(default_factory=dict)
 
 
 # =============================================================== cases
 
 def case_mnist() -> Case:
-    model = MnistCnn()
-    model.load_state_dict(torch.load(HERE / ".cache" / "mnist_cnn.pt", weights_only=True))
-    model.eval()
+    model = load_mnist_cnn(ROOT)
     onnx_model = onnx.load(MNIST_DIR / "mnist_cnn.onnx")
     xs = np.load(MNIST_DIR / "data" / "test_x.npy")
     ys = np.load(MNIST_DIR / "data" / "test_y.npy")
@@ -95,7 +95,7 @@ def case_mnist() -> Case:
               "gradient to the first maximum in row-major order). Layer = output of the second "
               "conv block's ReLU (before its MaxPool).",
         meta={"test_indices": idx, "labels": [int(ys[i]) for i in idx]},
-        post_check=lambda t: _mnist_tie_check(model, t),
+        post_check=lambda t: _mnist_tie_check(model, t), module=model,
     )
 
 
@@ -139,7 +139,7 @@ def case_resnet18() -> Case:
         name="resnet18", model=m, x=x,
         fwd=fl.module_forward(model, model.layer3[-1]),
         rule_fwds={r: fl.module_forward(fl.with_relu_rule(model, r), None) for r in ("guided", "deconvnet")},
-        exporter="legacy", layout="NCHW",
+        exporter="legacy", layout="NCHW", module=model,
         notes="torchvision resnet18, weights=None, torch.manual_seed(0), num_classes=10, random "
               "BatchNorm statistics/affine (seed 1), eval. The legacy exporter folds BatchNorm "
               "into the Conv weights. x = torch.randn (seed 2). Layer = output of layer3's last "
@@ -258,6 +258,13 @@ def case_dynamo() -> Case:
                                          input_names=["input"], output_names=["logits"])
         prog.save(str(Path(d) / "m.onnx"), external_data=False)
         m = onnx.load(str(Path(d) / "m.onnx"))
+    # The exporter's per-node metadata_props include Python stack traces with absolute paths
+    # and line numbers of this script; drop those (only) so the file does not depend on them.
+    for item in list(m.graph.node) + list(m.graph.value_info) + list(m.graph.input) + list(m.graph.output):
+        keep = [(p.key, p.value) for p in item.metadata_props if p.key != "pkg.torch.onnx.stack_trace"]
+        del item.metadata_props[:]
+        for k, v in keep:
+            item.metadata_props.add(key=k, value=v)
     meta = {"dynamo_default_opset": fl.opset_of(m)}
     if fixed:
         meta["fixed_batch"] = 3
@@ -265,10 +272,12 @@ def case_dynamo() -> Case:
         name="dynamo", model=m, x=x,
         fwd=fl.module_forward(model, model.relu2),
         rule_fwds={r: fl.module_forward(fl.with_relu_rule(model, r), None) for r in ("guided", "deconvnet")},
-        exporter="dynamo", layout="NCHW", meta=meta,
+        exporter="dynamo", layout="NCHW", meta=meta, module=model,
         notes="Small CNN (Conv-ReLU-MaxPool x2, Linear) exported by torch.onnx.export(dynamo=True) "
               "with its default opset and dynamic batch (dynamic_shapes). Tensor names are the "
-              "FX node names (e.g. 'relu_1'), not '/module/Op_output_0'. Layer = second ReLU output.",
+              "FX node names (e.g. 'relu_1'), not '/module/Op_output_0'; nodes carry metadata_props "
+              "(namespace, class_hierarchy, fx_node, name_scopes; the script drops the stack_trace "
+              "entries). Flatten is a Reshape with allowzero=1. Layer = second ReLU output.",
     )
 
 
@@ -673,6 +682,24 @@ def _rel_close(a: np.ndarray, b: np.ndarray) -> float:
     return float(np.abs(a - b).max() / max(1e-12, float(np.abs(b).max())))
 
 
+def _captum_check(model: nn.Module, x: np.ndarray, target: np.ndarray, npz: dict) -> dict:
+    """Captum's Saliency / GuidedBackprop / Deconvolution must give the same gradients."""
+    from captum.attr import Deconvolution, GuidedBackprop, Saliency
+
+    res = {}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for key, make, kw in (("grad_input", Saliency, {"abs": False}),
+                              ("grad_input_guided", GuidedBackprop, {}),
+                              ("grad_input_deconvnet", Deconvolution, {})):
+            xt = torch.tensor(x, requires_grad=True)
+            a = make(model).attribute(xt, target=torch.as_tensor(target), **kw).detach().numpy()
+            d = float(np.abs(a - npz[key]).max())
+            assert d <= 1e-6 * max(1.0, float(np.abs(npz[key]).max())), (key, d)
+            res[key] = d
+    return res
+
+
 def write_case(c: Case) -> dict:
     d = OUT / c.name
     if d.exists():
@@ -729,6 +756,8 @@ def write_case(c: Case) -> dict:
             npz[f"grad_input_{rule}"] = g.astype(np.float32)
             relu_checks[rule] = {"relu_calls": fl.RuleReLU.calls}
         assert not np.array_equal(npz["grad_input_guided"], npz["grad_input"])
+        if c.module is not None:
+            relu_checks["captum_max_abs_diff"] = _captum_check(c.module, c.x, c.target, npz)
     for k, v in npz.items():
         assert np.all(np.isfinite(v)), (c.name, k)
         if k.startswith("grad"):
@@ -772,6 +801,8 @@ def write_case(c: Case) -> dict:
         "notes": c.notes,
         "versions": {"torch": torch.__version__, "onnx": onnx.__version__, "onnxruntime": ort.__version__},
     }
+    if relu_checks:
+        meta["relu_rule_checks"] = relu_checks
     meta.update(c.meta)
     meta.update(extra)
     (d / "meta.json").write_text(json.dumps(meta, indent=2) + "\n")

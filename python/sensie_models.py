@@ -33,3 +33,29 @@ class MnistCnn(nn.Module):
         x = self.pool2(self.relu2(self.conv2(x)))
         x = self.relu3(self.fc1(self.flatten(x)))
         return self.fc2(x)
+
+
+def load_mnist_cnn(root) -> MnistCnn:
+    """The trained MNIST CNN in eval mode.
+
+    Weights come from the committed examples/mnist/mnist_cnn.onnx (its initializers carry
+    the state_dict names), so fixtures can be rebuilt from a fresh checkout without
+    retraining; when python/.cache/mnist_cnn.pt exists it must hold the same weights.
+    """
+    from pathlib import Path
+
+    import onnx
+    from onnx import numpy_helper
+
+    root = Path(root)
+    model = MnistCnn()
+    inits = {i.name: numpy_helper.to_array(i) for i in
+             onnx.load(str(root / "examples" / "mnist" / "mnist_cnn.onnx")).graph.initializer}
+    state = {k: torch.from_numpy(inits[k].copy()) for k in model.state_dict()}
+    model.load_state_dict(state)
+    cached = root / "python" / ".cache" / "mnist_cnn.pt"
+    if cached.exists():
+        pt = torch.load(cached, weights_only=True)
+        for k, v in state.items():
+            assert torch.equal(pt[k], v), f"{cached} and mnist_cnn.onnx differ in {k}"
+    return model.eval()

@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Regenerates every fixture that the Rust tests compare against. Deterministic; runs
+# offline once python/.venv exists (setup.sh installs it from PyPI).
+#
+#   1. python/setup.sh                     the pinned Python environment
+#   2. python/train_mnist.py               only if examples/mnist/ outputs are missing
+#   3. python/make_engine_fixtures.py      crates/sensie/tests/data/engine/<case>/
+#   4. python/copy_onnx_backend_data.py    crates/sensie/tests/data/onnx-backend/
+#
+# Usage: python/make-fixtures.sh [engine case ...]   (no arguments: every case)
+set -euo pipefail
+here="$(cd "$(dirname "$0")" && pwd)"
+root="$(dirname "$here")"
+cd "$root"
+"$here/setup.sh"
+py="$here/.venv/bin/python"
+mnist="$root/examples/mnist"
+if [ ! -f "$mnist/mnist_cnn.onnx" ] || [ ! -f "$mnist/data/test_x.npy" ] \
+    || [ ! -f "$mnist/data/test_y.npy" ] || [ ! -f "$mnist/model-card.json" ]; then
+    "$py" "$here/train_mnist.py"
+fi
+"$py" "$here/make_engine_fixtures.py" "$@"
+"$py" "$here/copy_onnx_backend_data.py"
