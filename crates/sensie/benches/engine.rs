@@ -1,0 +1,70 @@
+//! Times sensie's engine on one model and batch size: forward throughput
+//! (`Engine::predict`) and forward + input gradient of the target logits
+//! (`Engine::gradients`). Prints one JSON object; `bench/run.sh` runs it
+//! beside onnxruntime's Python API and PyTorch autograd and writes the ratios.
+//!
+//! `cargo bench -p sensie --bench engine -- MODEL BATCH SECONDS`
+
+use std::time::{Duration, Instant};
+
+use ndarray::{ArrayD, IxDyn};
+use sensie::autodiff::Standard;
+use sensie::engine::{Engine, EngineOptions, GradientRequest, Score};
+use sensie::model::Model;
+use sensie::runtime::Runtime;
+
+/// Median seconds per call of `f`, after warm-up, over at least `budget`.
+fn median_seconds(budget: Duration, mut f: impl FnMut()) -> (f64, usize) {
+    for _ in 0..3 {
+        f();
+    }
+    let mut times = Vec::new();
+    let start = Instant::now();
+    while start.elapsed() < budget || times.len() < 5 {
+        let t = Instant::now();
+        f();
+        times.push(t.elapsed().as_secs_f64());
+    }
+    times.sort_by(f64::total_cmp);
+    (times[times.len() / 2], times.len())
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).filter(|a| a != "--bench").collect();
+    let [model, batch, seconds] = args.as_slice() else {
+        eprintln!("usage: engine MODEL BATCH SECONDS");
+        std::process::exit(2);
+    };
+    let batch: usize = batch.parse().expect("batch is a number");
+    let budget = Duration::from_secs_f64(seconds.parse().expect("seconds is a number"));
+    let model = Model::load(model).unwrap_or_else(|e| panic!("{e}"));
+    let input = model.info().input.clone();
+    let mut dims: Vec<usize> = input.shape.iter().map(|d| d.unwrap_or(1)).collect();
+    dims[0] = batch;
+    let mut state = 1u32;
+    let x = ArrayD::from_shape_fn(IxDyn(&dims), |_| {
+        state = state.wrapping_mul(1664525).wrapping_add(1013904223);
+        (state >> 8) as f32 / (1u32 << 24) as f32
+    });
+    let mut engine = Engine::new(Runtime::new().unwrap(), model, EngineOptions { batch_size: batch, threads: 0 }).unwrap();
+    let (forward, forward_reps) = median_seconds(budget, || {
+        engine.predict(x.view()).unwrap();
+    });
+    let classes: Vec<usize> = (0..batch).map(|i| i % engine.score_width().unwrap()).collect();
+    let seed = engine.class_seed(&classes).unwrap();
+    let request = GradientRequest { score: Score::Logit, rules: &Standard, wrt: vec![input.name.clone()] };
+    let (gradient, gradient_reps) = median_seconds(budget, || {
+        engine.gradients(x.view(), seed.view(), &request).unwrap();
+    });
+    println!(
+        "{}",
+        serde_json::json!({
+            "batch": batch,
+            "forward_s": forward,
+            "forward_images_per_s": batch as f64 / forward,
+            "forward_reps": forward_reps,
+            "gradient_s": gradient,
+            "gradient_reps": gradient_reps,
+        })
+    );
+}
