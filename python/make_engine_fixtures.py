@@ -586,6 +586,40 @@ class ZooC(nn.Module):
         return self.forward_with_layer(x)[0]
 
 
+class ZooD(nn.Module):
+    """opset 17: HardSwish (a single op from opset 14), dilated MaxPool, Squeeze; a Dropout
+    node is inserted into the exported graph (eval-mode exports drop it)."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(4, 8, 3, padding=1)
+        self.act = nn.Hardswish()
+        self.pool = nn.MaxPool2d(3, stride=1, dilation=2)
+        self.fc = nn.Linear(8, 10)
+
+    def forward_with_layer(self, x):
+        layer = self.act(self.conv(x) * 2.0)                            # 8 x 9 x 9, spans the kinks at +-3
+        p = self.pool(layer)                                            # 8 x 5 x 5
+        v = p.mean(dim=(2, 3), keepdim=True).squeeze(3).squeeze(2)      # N x 8
+        return self.fc(v), layer
+
+    def forward(self, x):
+        return self.forward_with_layer(x)[0]
+
+
+def _insert_dropout(m: onnx.ModelProto) -> onnx.ModelProto:
+    """Puts an inference-mode Dropout (ratio 0.5 as an input) in front of the final Gemm."""
+    gemm = next(n for n in m.graph.node if n.op_type == "Gemm")
+    ratio = onnx.helper.make_tensor("dropout_ratio", onnx.TensorProto.FLOAT, [], [0.5])
+    m.graph.initializer.append(ratio)
+    dropped = gemm.input[0] + "_dropout"
+    node = onnx.helper.make_node("Dropout", [gemm.input[0], "dropout_ratio"], [dropped], name="/dropout/Dropout")
+    gemm.input[0] = dropped
+    m.graph.node.insert(list(m.graph.node).index(gemm), node)
+    onnx.checker.check_model(m)
+    return m
+
+
 def _with_layer_forward(model) -> fl.Forward:
     def fwd(x):
         out, layer = model.forward_with_layer(x)
@@ -611,6 +645,9 @@ def _replace_full_maxpool_by_global(m: onnx.ModelProto, tensors: dict) -> tuple[
 
 
 ZOO_NOTES = {
+    "d": "Conv - x2 - HardSwish (one op at opset 17) - MaxPool(k3, stride 1, dilation 2) - mean over "
+         "H, W with keepdim then two squeezes (Squeeze) - Dropout (inserted into the graph, inference "
+         "mode) - Gemm. Layer = HardSwish output.",
     "a": "Conv - PReLU - ConvTranspose(k3, stride 2, padding 1, output_padding 1) - x3 - ReLU6 (Clip "
          "0..6) - InstanceNorm(affine) - Split [2,2,2] - Sigmoid / Tanh / HardSigmoid(2x) / ELU / "
          "Softplus - Concat - Pad(constant 0.25; left 1, right 2, top 0, bottom 1) - Conv (stride 2, "
@@ -644,6 +681,7 @@ def case_zoo(which: str) -> Case:
                                       "ReduceMax", "GlobalMaxPool", "Concat", "Gemm", "LogSoftmax"]),
         "c": (ZooC, 21, (8, 10, 10), ["Conv", "Softplus", "Tanh", "MatMul", "Softmax", "Sub", "Div",
                                       "Gemm", "Transpose", "ReduceMean"]),
+        "d": (ZooD, 17, (4, 9, 9), ["HardSwish", "MaxPool", "Squeeze", "Dropout", "Gemm"]),
     }[which]
     torch.manual_seed(0)
     model = cls().eval()
@@ -652,6 +690,8 @@ def case_zoo(which: str) -> Case:
     for seed in range(100, 200):
         x = torch.randn(3, *shape, generator=torch.Generator().manual_seed(seed)).numpy()
         m = fl.export_legacy(model, torch.from_numpy(x), opset)
+        if which == "d":
+            m = _insert_dropout(m)
         tensors = fl.ort_all_tensors(m, {"input": x})
         replaced = 0
         if which == "b":
@@ -825,6 +865,7 @@ CASES = {
     "ops_zoo_a": lambda: case_zoo("a"),
     "ops_zoo_b": lambda: case_zoo("b"),
     "ops_zoo_c": lambda: case_zoo("c"),
+    "ops_zoo_d": lambda: case_zoo("d"),
 }
 
 

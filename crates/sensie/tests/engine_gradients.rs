@@ -95,5 +95,22 @@ macro_rules! cases {
 
 cases!(
     mnist_cnn, mnist_cnn_external, resnet18, mobilenet_v3_small, bn_preserved, dynamo, nhwc_tf2onnx, vit_block, vit_block_gelu,
-    ops_zoo_a, ops_zoo_b, ops_zoo_c,
+    ops_zoo_a, ops_zoo_b, ops_zoo_c, ops_zoo_d,
 );
+
+/// Every op the engine issue names appears in a fixture model above, so its
+/// rule is exercised against PyTorch autograd.
+#[test]
+fn fixtures_cover_every_op_with_a_rule() {
+    let required = "Conv ConvTranspose Relu LeakyRelu PRelu Clip Sigmoid Tanh HardSigmoid HardSwish Gelu Erf Elu Softplus \
+        MaxPool AveragePool GlobalAveragePool GlobalMaxPool BatchNormalization InstanceNormalization LayerNormalization \
+        Gemm MatMul Add Sub Mul Div Pow Sqrt Exp Neg Reshape Flatten Squeeze Unsqueeze Transpose Concat Split Slice Pad \
+        Resize ReduceMean ReduceSum ReduceMax Softmax LogSoftmax Dropout Identity Constant Gather Shape";
+    let mut seen = std::collections::HashSet::new();
+    for entry in std::fs::read_dir(data("engine")).unwrap() {
+        let model = sensie::onnx::read_model(&entry.unwrap().path().join("model.onnx")).unwrap();
+        seen.extend(model.graph.unwrap().node.into_iter().filter_map(|n| n.op_type));
+    }
+    let missing: Vec<&str> = required.split_whitespace().filter(|op| !seen.contains(*op)).collect();
+    assert!(missing.is_empty(), "ops without a fixture: {missing:?}");
+}
