@@ -96,3 +96,15 @@ fn an_unknown_option_is_refused() {
     assert_eq!(out.status.code(), Some(2));
     assert!(stderr(&out).contains("--modle"), "{}", stderr(&out));
 }
+
+#[test]
+fn a_missing_onnx_runtime_library_says_what_to_do() {
+    let out = Command::new(env!("CARGO_BIN_EXE_sensie"))
+        .args(["inspect", "--model", &repo("examples/mnist/mnist_cnn.onnx")])
+        .env("SENSIE_ORT_LIB", "/nonexistent/libonnxruntime.so")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = stderr(&out);
+    assert!(err.contains("SENSIE_ORT_LIB") && err.contains("/nonexistent/libonnxruntime.so"), "{err}");
+}
