@@ -79,7 +79,7 @@ fn find_library() -> std::result::Result<PathBuf, String> {
             if path.is_file() {
                 return Ok(path);
             }
-            return Err(format!("${var} names {}, which does not exist", path.display()));
+            return Err(format!("${var} names {}, which does not exist; point it at libonnxruntime.so or unset it", path.display()));
         }
     }
     if let Some(dir) = std::env::current_exe().ok().and_then(|p| p.parent().map(PathBuf::from)) {
