@@ -23,6 +23,7 @@ pub mod inspect;
 pub mod model;
 pub mod npy;
 pub mod onnx;
+pub mod render;
 pub mod runtime;
 
 pub use error::{Error, Result};
