@@ -19,10 +19,12 @@ pub mod autodiff;
 pub mod engine;
 pub mod error;
 pub mod graph;
+pub mod html;
 pub mod inspect;
 pub mod model;
 pub mod npy;
 pub mod onnx;
+pub mod plot;
 pub mod render;
 pub mod runtime;
 

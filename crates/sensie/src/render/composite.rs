@@ -45,7 +45,10 @@ pub enum Colouring {
     /// astropy's `make_lupton_rgb` normalisation; a pixel brighter than 1
     /// in any channel is scaled down as a whole, keeping its colour.
     Lupton {
-        /// Asinh softening: larger shows more of the faint end (astropy uses 8).
+        /// Asinh softening: how far the faint end is lifted. Full brightness
+        /// is reached at about `sinh(asinh(0.1 Q) / 0.1) / Q` times the
+        /// stretch: 7 for Q = 2 (gentle), 95 for Q = 8 (astropy's default,
+        /// which lifts faint arcs and sky noise alike).
         q: f32,
         /// The intensity where the stretch turns from linear to logarithmic,
         /// in data units; `None` chooses it so that the 99.5th percentile of

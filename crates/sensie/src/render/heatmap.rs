@@ -13,7 +13,7 @@
 //! ONNX's `Resize` do, so an upscaled map lines up with the image.
 
 use image::{Rgb, RgbImage};
-use ndarray::{Array2, ArrayView2};
+use ndarray::{Array2, ArrayView2, ArrayView3};
 
 use super::colormap::Colormap;
 use super::composite::picture_size;
@@ -103,6 +103,23 @@ pub fn heatmap(map: ArrayView2<f32>, scale: &HeatScale) -> Result<RgbImage> {
     Ok(RgbImage::from_fn(w, h, |x, y| Rgb(scale.rgb(map[[y as usize, x as usize]]))))
 }
 
+/// Each of `maps` (N x H x W: feature-map channels, kernels, or one map per
+/// example) as a heat map with the scale it was drawn on: one scale fitted
+/// to all of them when `shared`, so strengths compare across tiles, or each
+/// map's own, so each shows its structure.
+pub fn heatmaps(maps: ArrayView3<f32>, shared: bool, clip: f32) -> Result<Vec<(RgbImage, HeatScale)>> {
+    let common = if shared { Some(HeatScale::fit(maps.iter().copied(), clip)?) } else { None };
+    maps.outer_iter()
+        .map(|map| {
+            let scale = match common {
+                Some(scale) => scale,
+                None => HeatScale::fit(map.iter().copied(), clip)?,
+            };
+            Ok((heatmap(map, &scale)?, scale))
+        })
+        .collect()
+}
+
 /// How a map is laid over an image.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Overlay {
@@ -128,9 +145,7 @@ pub fn overlay(base: &RgbImage, map: ArrayView2<f32>, scale: &HeatScale, how: &O
     Ok(RgbImage::from_fn(w, h, |x, y| {
         let under = base.get_pixel(x, y).0;
         let over = scale.rgb(resized[[y as usize, x as usize]]);
-        Rgb(std::array::from_fn(|k| {
-            (f32::from(under[k]) * (1.0 - a) + f32::from(over[k]) * a).round() as u8
-        }))
+        Rgb(std::array::from_fn(|k| (f32::from(under[k]) * (1.0 - a) + f32::from(over[k]) * a).round() as u8))
     }))
 }
 
@@ -209,6 +224,17 @@ mod tests {
         assert_eq!(shared.position(1.0), 0.25);
         let own = HeatScale::fit(a.iter().copied(), 100.0).unwrap();
         assert_eq!(own.position(1.0), 1.0);
+    }
+
+    #[test]
+    fn many_maps_on_a_shared_or_their_own_scale() {
+        let maps = ndarray::Array3::from_shape_vec((2, 1, 2), vec![0.0f32, 1.0, 0.0, 4.0]).unwrap();
+        let shared = heatmaps(maps.view(), true, 100.0).unwrap();
+        assert_eq!(shared[0].1, HeatScale::Unsigned { high: 4.0 });
+        assert_eq!(shared[0].0.get_pixel(1, 0).0, Colormap::Viridis.rgb(0.25));
+        let own = heatmaps(maps.view(), false, 100.0).unwrap();
+        assert_eq!(own[0].0.get_pixel(1, 0).0, Colormap::Viridis.rgb(1.0));
+        assert_eq!(own[1].1, HeatScale::Unsigned { high: 4.0 });
     }
 
     #[test]

@@ -20,7 +20,7 @@ use std::path::Path;
 pub use colormap::{Colormap, Orientation};
 pub use composite::{Colouring, Composite, composite, mono};
 pub use grid::{Grid, grid, upscale};
-pub use heatmap::{HeatScale, Overlay, Resample, heatmap, overlay, resize};
+pub use heatmap::{HeatScale, Overlay, Resample, heatmap, heatmaps, overlay, resize};
 pub use image::RgbImage;
 pub use stretch::{Scale, Stretch};
 

@@ -106,9 +106,7 @@ impl Stretch {
         let (min, max) = (finite[0], finite[finite.len() - 1]);
         let (low, high, curve) = match *self {
             Stretch::Linear => (min, max, Curve::Linear),
-            Stretch::Percentile { low, high } => {
-                (percentile(&finite, low), percentile(&finite, high), Curve::Linear)
-            }
+            Stretch::Percentile { low, high } => (percentile(&finite, low), percentile(&finite, high), Curve::Linear),
             Stretch::Asinh { softening } => (min, max, Curve::Asinh(softening)),
             Stretch::Log { a } => (min, max, Curve::Log(a)),
             Stretch::ZScale => {
@@ -129,7 +127,9 @@ impl Stretch {
             Stretch::Asinh { softening } if !(softening > 0.0 && softening.is_finite()) => {
                 bad("the softening must be a positive number (0.1 is typical)")
             }
-            Stretch::Log { a } if !(a > 0.0 && a.is_finite()) => bad("the log scale factor must be positive (1000 is typical)"),
+            Stretch::Log { a } if !(a > 0.0 && a.is_finite()) => {
+                bad("the log scale factor must be positive (1000 is typical)")
+            }
             _ => Ok(()),
         }
     }
