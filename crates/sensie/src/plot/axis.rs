@@ -29,7 +29,12 @@ impl Axis {
         let fixed = self.range.filter(|(lo, hi)| lo.is_finite() && hi.is_finite() && lo < hi);
         let (lo, hi) = fixed.unwrap_or_else(|| data_range(data));
         let step = step(lo, hi, TARGET);
-        let ticks = |first: i64, last: i64| (first..=last).map(|k| k as f64 * step).collect();
+        // Ranges at the edge of f64 (subnormal or overflowing spans) get no
+        // ticks rather than a step of 0 or infinity.
+        let ticks = |first: i64, last: i64| match last.checked_sub(first) {
+            Some(0..=100) if step.is_finite() && step > 0.0 => (first..=last).map(|k| k as f64 * step).collect(),
+            _ => Vec::new(),
+        };
         if fixed.is_some() || tight {
             let (first, last) = ((lo / step - 1e-9).ceil() as i64, (hi / step + 1e-9).floor() as i64);
             Ticks { low: lo, high: hi, values: ticks(first, last), step }
@@ -135,6 +140,10 @@ mod tests {
         assert!(t.low < 3.0 && t.high > 3.0);
         let t = Axis::new("y").ticks([f64::NAN], false);
         assert_eq!((t.low, t.high), (0.0, 1.0));
+        for extreme in [[0.0, 1e-320], [-1e308, 1e308], [f64::MIN_POSITIVE, 2.0 * f64::MIN_POSITIVE]] {
+            assert!(Axis::new("y").ticks(extreme, false).values.len() <= 101);
+            assert!(Axis::new("y").ticks(extreme, true).values.len() <= 101);
+        }
     }
 
     #[test]
