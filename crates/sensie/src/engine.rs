@@ -9,7 +9,7 @@
 
 use std::collections::HashMap;
 
-use ndarray::{Array2, ArrayD, ArrayView2, ArrayViewD, Axis, IxDyn, s};
+use ndarray::{Array2, ArrayD, ArrayView, ArrayViewD, Axis, Dimension, IxDyn};
 use ort::session::Session;
 
 use crate::autodiff::{self, Request, RuleSet};
@@ -35,7 +35,9 @@ impl Default for EngineOptions {
 }
 
 /// Which score of each example a gradient is taken of.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+///
+/// Not `Copy`, because [`Score::Tensor`] names a tensor: clone it to reuse it.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum Score {
     /// The class logit (the input of a final Softmax, or the output itself
     /// when the model outputs logits). What saliency, Grad-CAM and Captum on
@@ -46,6 +48,11 @@ pub enum Score {
     /// The model's first output as it is (log-probabilities, a regression
     /// value, ...).
     Output,
+    /// Any tensor of the model, by name: a layer's activations, for
+    /// activation maximisation of a channel or neuron and for Deep Dream. Its
+    /// seed has one row per example holding the tensor's per-example
+    /// elements (shaped like the tensor, or flattened).
+    Tensor(String),
 }
 
 /// What to differentiate, and by which rules.
@@ -60,7 +67,8 @@ pub struct GradientRequest<'a> {
 /// The result of a gradient run over a batch.
 #[derive(Debug)]
 pub struct Gradients {
-    /// The score tensor (N x classes): logits or probabilities.
+    /// The score tensor, one row per example (N x classes for class
+    /// scores; a [`Score::Tensor`] flattened to N x its per-example size).
     pub scores: Array2<f32>,
     /// Per requested tensor: its value.
     pub values: Vec<ArrayD<f32>>,
@@ -130,22 +138,29 @@ impl Engine {
         self.batched(x, |engine, batch| engine.run(&key, batch, None))
     }
 
-    /// Gradients of `sum(seed * score)` for every example (seed: N x classes).
-    pub fn gradients(&mut self, x: ArrayViewD<f32>, seed: ArrayView2<f32>, request: &GradientRequest) -> Result<Gradients> {
-        if seed.nrows() != x.shape()[0] {
-            return Err(Error::invalid("the gradient seed", format!("has {} rows for {} examples", seed.nrows(), x.shape()[0])));
+    /// Gradients of `sum(seed * score)` for every example. The seed has one
+    /// row per example: N x classes for class scores (see
+    /// [`Engine::class_seed`]), and for [`Score::Tensor`] the tensor's shape
+    /// or N x its per-example size.
+    pub fn gradients<D: Dimension>(&mut self, x: ArrayViewD<f32>, seed: ArrayView<f32, D>, request: &GradientRequest) -> Result<Gradients> {
+        let n_seed = seed.shape().first().copied().unwrap_or(0);
+        if n_seed != x.shape()[0] {
+            return Err(Error::invalid("the gradient seed", format!("has {n_seed} rows for {} examples", x.shape()[0])));
         }
-        let key = self.gradient_graph(request)?;
+        let (key, score) = self.gradient_graph(request)?;
+        let seed = self.shape_seed(seed.into_dyn(), &score)?;
         let mut offset = 0;
-        let seed = seed.to_owned();
         let mut out = self.batched(x, |engine, batch| {
             let n = batch.shape()[0];
-            let mut rows = seed.slice(s![offset.min(seed.nrows())..(offset + n).min(seed.nrows()), ..]).to_owned();
+            let end = (offset + n).min(seed.shape()[0]);
+            let mut rows = seed.slice_axis(Axis(0), (offset.min(end)..end).into()).to_owned();
             offset += n;
-            if rows.nrows() < n {
+            if rows.shape()[0] < n {
                 // Padding rows of a fixed-batch model get zero seeds.
-                let pad = Array2::zeros((n - rows.nrows(), rows.ncols()));
-                rows = ndarray::concatenate(Axis(0), &[rows.view(), pad.view()]).expect("same width");
+                let mut dims = rows.shape().to_vec();
+                dims[0] = n - rows.shape()[0];
+                let pad = ArrayD::zeros(dims);
+                rows = ndarray::concatenate(Axis(0), &[rows.view(), pad.view()]).expect("same shapes");
             }
             engine.run(&key, batch, Some(rows.view()))
         })?;
@@ -187,13 +202,35 @@ impl Engine {
         Ok(self.shapes.as_ref().expect("just learned"))
     }
 
-    /// Builds (once) the forward+backward graph for a request; returns its key.
-    fn gradient_graph(&mut self, request: &GradientRequest) -> Result<String> {
+    /// A seed with one row per example, reshaped to the score tensor's shape
+    /// (the seed input of a gradient graph has that shape).
+    fn shape_seed(&mut self, seed: ArrayViewD<f32>, score: &str) -> Result<ArrayD<f32>> {
+        let n = seed.shape()[0];
+        let dims = &self.shapes()?.get(score).expect("checked when the graph was built").dims;
+        let mut shape = vec![n];
+        shape.extend(dims.iter().skip(1).map(|&d| d.max(1) as usize));
+        let per_example: usize = shape[1..].iter().product();
+        if seed.len() != n * per_example {
+            return Err(Error::invalid(
+                format!("the gradient seed of shape {:?}", seed.shape()),
+                format!("score tensor '{score}' has {per_example} elements per example (shape {:?} after the batch)", &shape[1..]),
+            ));
+        }
+        Ok(seed.as_standard_layout().into_owned().into_shape_with_order(shape).expect("sizes checked"))
+    }
+
+    /// Builds (once) the forward+backward graph for a request; returns its
+    /// key and the score tensor's name.
+    fn gradient_graph(&mut self, request: &GradientRequest) -> Result<(String, String)> {
         self.check_tensors(&request.wrt)?;
-        let score = match request.score {
+        let score = match &request.score {
             Score::Logit => self.model.logit_tensor(),
             Score::Probability => self.probabilities.clone(),
             Score::Output => self.model.info().outputs[0].name.clone(),
+            Score::Tensor(name) => {
+                self.check_tensors(std::slice::from_ref(name))?;
+                name.clone()
+            }
         };
         let key = format!("grad:{}:{score}:{}", request.rules.name(), request.wrt.join("\u{1f}"));
         if !self.compiled.contains_key(&key) {
@@ -206,7 +243,7 @@ impl Engine {
             g.output.retain(|o| o.name.as_deref().is_some_and(|n| n.starts_with("sensie/") || request.wrt.iter().any(|w| w == n) || n == score));
             self.compile(&key, &proto, outputs)?;
         }
-        Ok(key)
+        Ok((key, score))
     }
 
     fn check_tensors(&mut self, names: &[String]) -> Result<()> {
@@ -227,7 +264,7 @@ impl Engine {
     }
 
     /// Runs compiled graph `key` on one batch.
-    fn run(&mut self, key: &str, x: ArrayViewD<f32>, seed: Option<ArrayView2<f32>>) -> Result<Vec<ArrayD<f32>>> {
+    fn run(&mut self, key: &str, x: ArrayViewD<f32>, seed: Option<ArrayViewD<f32>>) -> Result<Vec<ArrayD<f32>>> {
         let input = self.model.info().input.name.clone();
         let compiled = self.compiled.get_mut(key).expect("compiled before running");
         let fail = |e: ort::Error| Error::runtime(format!("running {key}"), e);

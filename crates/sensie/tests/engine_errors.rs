@@ -122,6 +122,19 @@ fn a_target_class_out_of_range_is_refused() {
 }
 
 #[test]
+fn a_tensor_score_refuses_a_seed_of_the_wrong_size_and_an_unknown_tensor() {
+    let mut engine = Engine::new(runtime(), Model::load(mnist()).unwrap(), EngineOptions::default()).unwrap();
+    let x = Array4::<f32>::zeros((2, 1, 28, 28)).into_dyn();
+    let wrt = vec!["input".to_string()];
+    let req = GradientRequest { score: Score::Tensor("/relu2/Relu_output_0".into()), rules: &Standard, wrt: wrt.clone() };
+    let err = engine.gradients(x.view(), Array2::<f32>::ones((2, 10)).view(), &req).unwrap_err();
+    assert!(err.to_string().contains("3136 elements per example") && err.to_string().contains("[16, 14, 14]"), "{err}");
+    let req = GradientRequest { score: Score::Tensor("/relu2/Relu".into()), rules: &Standard, wrt };
+    let err = engine.gradients(x.view(), Array2::<f32>::ones((2, 10)).view(), &req).unwrap_err();
+    assert!(matches!(err, Error::UnknownTensor { .. }) && err.to_string().contains("/relu2/Relu_output_0"), "{err}");
+}
+
+#[test]
 fn data_of_the_wrong_shape_is_refused_with_the_expected_shape() {
     let mut engine = Engine::new(runtime(), Model::load(mnist()).unwrap(), EngineOptions::default()).unwrap();
     let x = Array4::<f32>::zeros((2, 28, 28, 1)).into_dyn();

@@ -57,7 +57,7 @@ fn check_case(name: &str) {
         assert_eq!(score_tensor, c.engine.model().info().outputs[0].name, "{name}: score tensor is neither the logits nor the output");
         Score::Output
     };
-    let g = input_grad(&mut c, score, &Standard);
+    let g = input_grad(&mut c, score.clone(), &Standard);
     assert_close(&format!("{name}: d logit / d input"), &g, &npz_f32(&c.npz, "grad_input").unwrap(), TOL);
 
     if let Some(want) = npz_f32(&c.npz, "grad_input_prob") {
@@ -65,9 +65,9 @@ fn check_case(name: &str) {
         assert_close(&format!("{name}: d probability / d input"), &g, &want, TOL);
     }
     if c.meta["relu_rules"].as_bool() == Some(true) {
-        let g = input_grad(&mut c, score, &GuidedBackprop);
+        let g = input_grad(&mut c, score.clone(), &GuidedBackprop);
         assert_close(&format!("{name}: guided backprop"), &g, &npz_f32(&c.npz, "grad_input_guided").unwrap(), TOL);
-        let g = input_grad(&mut c, score, &Deconvnet);
+        let g = input_grad(&mut c, score.clone(), &Deconvnet);
         assert_close(&format!("{name}: deconvnet"), &g, &npz_f32(&c.npz, "grad_input_deconvnet").unwrap(), TOL);
     }
     if let Some(layer) = c.meta["layer"].as_str() {
@@ -113,4 +113,27 @@ fn fixtures_cover_every_op_with_a_rule() {
     }
     let missing: Vec<&str> = required.split_whitespace().filter(|op| !seen.contains(*op)).collect();
     assert!(missing.is_empty(), "ops without a fixture: {missing:?}");
+}
+
+/// `Score::Tensor`: the gradient of `sum(seed * layer)` w.r.t. the input,
+/// seeded with PyTorch's d logit / d layer, is PyTorch's d logit / d input
+/// (the chain rule; the fixtures' layers are cuts of their graphs), and the
+/// score returned is the layer's value.
+fn check_tensor_score(name: &str) {
+    let mut c = case(name);
+    let layer = c.meta["layer"].as_str().unwrap().to_string();
+    let input = c.engine.model().info().input.name.clone();
+    let seed = npz_f32(&c.npz, "grad_layer").unwrap();
+    let req = GradientRequest { score: Score::Tensor(layer.clone()), rules: &Standard, wrt: vec![input] };
+    let out = c.engine.gradients(c.x.view(), seed.view(), &req).unwrap();
+    assert_close(&format!("{name}: d(seed . {layer}) / d input"), &out.grads[0], &npz_f32(&c.npz, "grad_input").unwrap(), TOL);
+    let value = npz_f32(&c.npz, "layer_value").unwrap();
+    let flat = value.to_shape(got_shape(&value)).unwrap().to_owned().into_dyn();
+    assert_close(&format!("{name}: score {layer}"), &out.scores.into_dyn(), &flat, 1e-5);
+}
+
+#[test]
+fn tensor_score_follows_the_chain_rule() {
+    check_tensor_score("mnist_cnn");
+    check_tensor_score("nhwc_tf2onnx");
 }
