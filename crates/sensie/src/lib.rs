@@ -14,6 +14,9 @@
 //! - [`model`]: a user's model with what sensie reads from it (input layout,
 //!   classes, whether it outputs logits).
 //! - [`engine`]: batched forward passes, feature maps and gradients.
+//!
+//! On top of the engine:
+//! - [`visualize`]: kernels, feature maps, activation maximisation and Deep Dream.
 
 pub mod autodiff;
 pub mod engine;
@@ -27,6 +30,7 @@ pub mod onnx;
 pub mod plot;
 pub mod render;
 pub mod runtime;
+pub mod visualize;
 
 pub use error::{Error, Result};
 /// The ONNX Runtime bindings sensie runs on, for callers that need them directly.

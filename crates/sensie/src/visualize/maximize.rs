@@ -1,0 +1,262 @@
+//! Activation maximisation ("input optimisation"): train the input, not the
+//! weights, to maximise a class score (Simonyan et al. 2014), one channel of
+//! a layer or one neuron (Erhan et al. 2009; Olah et al. 2017).
+//!
+//! Each step renders the images from their parameterisation, applies a
+//! random jitter, scale and rotation per restart, runs the engine's gradient
+//! graph on the batch of restarts (one ONNX Runtime call), carries the
+//! gradient back through the transform and the parameterisation, subtracts
+//! the penalties' gradients, and takes an Adam step up. Adam, because it is
+//! what Lucid uses with the Fourier parameterisation: each coefficient moves
+//! by about the learning rate, whatever its frequency.
+//!
+//! The objective of a class is its logit by default, as in Simonyan et al.:
+//! maximising the probability can succeed by lowering the other classes
+//! instead of building evidence for this one. The objective of a channel is
+//! its mean activation, of a neuron its value.
+
+use ndarray::{Array2, Array3, Array4, ArrayD, Zip};
+use rand::SeedableRng;
+use rand_pcg::Pcg64Mcg;
+use serde::Serialize;
+
+use super::adam::Adam;
+use super::diversity;
+use super::fourier::{Images, Parameterisation};
+use super::regularise::Regularisers;
+use super::transform::Warp;
+use super::{Layer, ValueRange};
+use crate::autodiff::Standard;
+use crate::engine::{Engine, GradientRequest, Score};
+use crate::{Error, Result};
+
+/// What to maximise.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Target {
+    /// A class's score ([`MaximizeOptions::class_score`]).
+    Class(usize),
+    /// The mean activation of one channel of a layer (for a layer of
+    /// units, one unit).
+    Channel { layer: String, channel: usize },
+    /// One neuron: a channel of a layer at one position of its maps.
+    Neuron { layer: String, channel: usize, y: usize, x: usize },
+}
+
+/// How to optimise.
+#[derive(Clone, Debug)]
+pub struct MaximizeOptions {
+    pub steps: usize,
+    /// Independent starts, optimised together as one batch.
+    pub restarts: usize,
+    /// Adam's learning rate, in the units of the parameterisation (pixels in
+    /// [0, 1] of the range, or Fourier coefficients).
+    pub learning_rate: f32,
+    pub parameterisation: Parameterisation,
+    /// Band mixing of the Fourier parameterisation (see
+    /// [`super::colour_decorrelation`]); the identity when `None`.
+    pub colour: Option<Array2<f32>>,
+    pub regularisers: Regularisers,
+    /// Strength of the diversity term between restarts (0: none).
+    pub diversity: f32,
+    /// The layer whose Gram matrices are compared for diversity; `None`: the
+    /// target's layer, or for a class the last convolutional layer.
+    pub diversity_layer: Option<String>,
+    /// The inputs the model expects; images never leave it.
+    pub range: ValueRange,
+    /// Per band, the value images start from and the L2 penalty pulls
+    /// towards, in the model's units: the data's mean suits a model trained
+    /// on dark skies or black backgrounds. `None`: the middle of the range.
+    pub start: Option<Vec<f32>>,
+    /// The score a class target maximises: [`Score::Logit`] or [`Score::Probability`].
+    pub class_score: Score,
+    pub seed: u64,
+}
+
+impl MaximizeOptions {
+    /// Defaults for images of `h` x `w`: 256 Adam steps at Lucid's rate
+    /// 0.05 in the decorrelated Fourier space, 4 restarts, Lucid's
+    /// transformation robustness ([`Regularisers::for_size`]).
+    pub fn for_size(h: usize, w: usize) -> MaximizeOptions {
+        MaximizeOptions {
+            steps: 256,
+            restarts: 4,
+            learning_rate: 0.05,
+            parameterisation: Parameterisation::default(),
+            colour: None,
+            regularisers: Regularisers::for_size(h, w),
+            diversity: 0.0,
+            diversity_layer: None,
+            range: ValueRange::default(),
+            start: None,
+            class_score: Score::Logit,
+            seed: 0,
+        }
+    }
+}
+
+/// Optimised inputs and how well they do.
+#[derive(Clone, Debug, Serialize)]
+pub struct Maximized {
+    /// The inputs, one per restart, in the model's input layout and value range.
+    #[serde(skip)]
+    pub inputs: ArrayD<f32>,
+    /// Per restart, the objective at the optimised input (no transform).
+    pub objective: Vec<f32>,
+    /// Per step and restart, the objective at that step's transformed input.
+    pub history: Vec<Vec<f32>>,
+    /// Per restart, the model's class probabilities at the optimised input.
+    pub probabilities: Vec<Vec<f32>>,
+    /// The restarts' mean pairwise similarity at the last step (with diversity).
+    pub similarity: Option<f32>,
+}
+
+/// Optimises `options.restarts` inputs to maximise `target`.
+pub fn maximize(engine: &mut Engine, target: &Target, options: &MaximizeOptions) -> Result<Maximized> {
+    check(options)?;
+    let input = Layer::input(engine)?;
+    let (c, h, w) = input.chw();
+    let n = options.restarts;
+    let (score, seed) = objective_seed(engine, target, n, options)?;
+    let diversity = diversity_layer(engine, target, options)?;
+    let mut wrt = vec![input.tensor.clone()];
+    wrt.extend(diversity.iter().map(|l| l.tensor.clone()));
+    let request = GradientRequest { score: score.clone(), rules: &Standard, wrt };
+
+    let mut rng = Pcg64Mcg::seed_from_u64(options.seed);
+    let centre = start(options, c)?;
+    let mut images = Images::new(options.parameterisation, n, (c, h, w), options.range, options.colour.clone(), &centre, &mut rng);
+    let mut adam = Adam::new(options.learning_rate, images.params.shape());
+    let reg = &options.regularisers;
+    let mut history = Vec::with_capacity(options.steps);
+    let mut similarity = None;
+    for step in 0..options.steps {
+        let x = images.render();
+        let warps: Vec<Warp> = (0..n).map(|_| Warp::random(&mut rng, (h, w), reg.jitter, reg.scale, reg.rotate)).collect();
+        let warped = per_image(&x, |i, image| warps[i].apply(image));
+        let fed = input.from_nchw(warped.view());
+        let out = engine.gradients(fed.view(), seed.view(), &request)?;
+        history.push(objective_values(&out.scores, &seed));
+        let mut grad = input.to_nchw(out.grads[0].view());
+        if let Some(layer) = &diversity {
+            let activations = layer.to_nchw(out.values[1].view());
+            let (sim, d_sim) = diversity::similarity(activations.view());
+            similarity = Some(sim);
+            let div_seed = layer.from_nchw((d_sim * -options.diversity).view());
+            let div_request = GradientRequest { score: Score::Tensor(layer.tensor.clone()), rules: &Standard, wrt: vec![input.tensor.clone()] };
+            grad += &input.to_nchw(engine.gradients(fed.view(), div_seed.view(), &div_request)?.grads[0].view());
+        }
+        let mut grad = per_image(&grad, |i, g| warps[i].adjoint(g));
+        let unit = (&x - options.range.low) / options.range.width();
+        let (_, penalty) = reg.penalty(unit.view(), &centre);
+        grad.scaled_add(-1.0 / options.range.width(), &penalty);
+        let step_grad = images.backward(grad.view());
+        adam.ascend(&mut images.params, step_grad.view());
+        images.project();
+        if reg.blur_every > 0 && (step + 1) % reg.blur_every == 0 && step + 1 < options.steps {
+            images.blur(reg.blur_sigma);
+        }
+    }
+
+    let inputs = input.from_nchw(images.render().view());
+    let out = engine.gradients(inputs.view(), seed.view(), &request)?;
+    let objective = objective_values(&out.scores, &seed);
+    let probabilities = class_probabilities(engine, &inputs, &input.tensor)?;
+    Ok(Maximized { inputs, objective, history, probabilities, similarity })
+}
+
+fn check(options: &MaximizeOptions) -> Result<()> {
+    if options.restarts == 0 {
+        return Err(Error::invalid("0 restarts", "at least one restart is needed"));
+    }
+    if !(options.learning_rate > 0.0 && options.learning_rate.is_finite()) {
+        return Err(Error::invalid(format!("learning rate {}", options.learning_rate), "it must be positive"));
+    }
+    if !matches!(options.class_score, Score::Logit | Score::Probability) {
+        return Err(Error::invalid(format!("class score {:?}", options.class_score), "maximise a class's logit or its probability"));
+    }
+    if options.diversity != 0.0 && options.restarts < 2 {
+        return Err(Error::invalid("diversity with 1 restart", "diversity compares restarts; use at least 2"));
+    }
+    Ok(())
+}
+
+/// Per band, where images start, in units of the range; kept off the range's
+/// ends, which the Fourier parameterisation's sigmoid reaches only at infinity.
+fn start(options: &MaximizeOptions, bands: usize) -> Result<Vec<f32>> {
+    let range = options.range;
+    match &options.start {
+        None => Ok(vec![0.5; bands]),
+        Some(values) if values.len() == bands => Ok(values.iter().map(|v| ((v - range.low) / range.width()).clamp(0.02, 0.98)).collect()),
+        Some(values) => Err(Error::invalid(format!("{} start values", values.len()), format!("the model's input has {bands} bands"))),
+    }
+}
+
+/// The score tensor and the seed (one row per restart) whose weighted sum
+/// is the objective.
+fn objective_seed(engine: &mut Engine, target: &Target, n: usize, options: &MaximizeOptions) -> Result<(Score, ArrayD<f32>)> {
+    let (layer, channel, position) = match target {
+        Target::Class(k) => return Ok((options.class_score.clone(), engine.class_seed(&vec![*k; n])?.into_dyn())),
+        Target::Channel { layer, channel } => (layer, *channel, None),
+        Target::Neuron { layer, channel, y, x } => (layer, *channel, Some((*y, *x))),
+    };
+    let layer = Layer::find(engine, layer)?;
+    layer.check(channel, position)?;
+    let (c, h, w) = layer.chw();
+    let mut seed = Array4::<f32>::zeros((n, c, h, w));
+    match position {
+        Some((y, x)) => seed.slice_mut(ndarray::s![.., channel, y, x]).fill(1.0),
+        None => seed.slice_mut(ndarray::s![.., channel, .., ..]).fill(1.0 / (h * w) as f32),
+    }
+    Ok((Score::Tensor(layer.tensor.clone()), layer.from_nchw(seed.view())))
+}
+
+/// The layer compared for diversity, when diversity is asked for.
+fn diversity_layer(engine: &mut Engine, target: &Target, options: &MaximizeOptions) -> Result<Option<Layer>> {
+    if options.diversity == 0.0 {
+        return Ok(None);
+    }
+    let name = match (&options.diversity_layer, target) {
+        (Some(name), _) => name.clone(),
+        (None, Target::Channel { layer, .. } | Target::Neuron { layer, .. }) => layer.clone(),
+        (None, Target::Class(_)) => super::conv_outputs(engine.model()).pop().ok_or_else(|| {
+            Error::invalid("diversity for a class", "the model has no convolutional layer to compare restarts at; name a layer for diversity")
+        })?,
+    };
+    Layer::find(engine, &name).map(Some)
+}
+
+/// Per row, `sum(seed * scores)`.
+fn objective_values(scores: &Array2<f32>, seed: &ArrayD<f32>) -> Vec<f32> {
+    let seed = seed.to_shape(scores.raw_dim()).expect("the seed has the score's size");
+    Zip::from(scores.rows()).and(seed.rows()).map_collect(|s, k| s.dot(&k)).to_vec()
+}
+
+/// The model's class probabilities for some inputs.
+fn class_probabilities(engine: &mut Engine, inputs: &ArrayD<f32>, input: &str) -> Result<Vec<Vec<f32>>> {
+    let k = engine.score_width()?;
+    let zeros = Array2::<f32>::zeros((inputs.shape()[0], k));
+    let request = GradientRequest { score: Score::Probability, rules: &Standard, wrt: vec![input.to_string()] };
+    let out = engine.gradients(inputs.view(), zeros.view(), &request)?;
+    Ok(out.scores.rows().into_iter().map(|r| r.to_vec()).collect())
+}
+
+/// `f(i, image)` for every image of a batch.
+pub(crate) fn per_image(x: &Array4<f32>, mut f: impl FnMut(usize, ndarray::ArrayView3<f32>) -> Array3<f32>) -> Array4<f32> {
+    let mut out = Array4::zeros(x.raw_dim());
+    for (i, (image, mut dst)) in x.outer_iter().zip(out.outer_iter_mut()).enumerate() {
+        dst.assign(&f(i, image));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn objective_is_the_seeded_sum_per_row() {
+        let scores = ndarray::arr2(&[[1.0f32, 2.0, 3.0], [4.0, 5.0, 6.0]]);
+        let seed = ndarray::arr2(&[[0.0f32, 1.0, 0.0], [0.5, 0.0, 0.5]]).into_dyn();
+        assert_eq!(objective_values(&scores, &seed), vec![2.0, 5.0]);
+    }
+}

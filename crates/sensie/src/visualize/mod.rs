@@ -1,0 +1,219 @@
+//! Feature visualisation: what a trained network has learned, seen the ways
+//! the talk's first attempts saw it (the slides "Convolutional kernels",
+//! "Feature maps", "Input optimisation" and "Deep Dream").
+//!
+//! - [`kernels`]: a convolutional layer's weights, read from the model.
+//! - [`features`]: a layer's activation maps for chosen examples, the most
+//!   active channels first.
+//! - [`maximize`]: an input optimised to maximise a class score, a channel or
+//!   one neuron, with the regularisers that make the result readable.
+//! - [`dream`]: Deep Dream, a given image changed to amplify a layer.
+//!
+//! Feature maps come from the engine exposing intermediate tensors, and the
+//! optimisations run in the model's own input space on the engine's gradient
+//! graphs ([`crate::engine::Score::Tensor`] for layers), so any ONNX model the
+//! engine differentiates can be visualised. The pieces the optimisations
+//! share each have a file: the image parameterisations ([`Parameterisation`],
+//! Lucid's decorrelated Fourier space among them), the random transforms and
+//! resampling, the penalties and blur, Adam, and the diversity term.
+//!
+//! Inside this module images are N x C x H x W in the model's value units;
+//! results are handed back in the model's own input layout, so they can be
+//! fed straight back to it. Layers are N x C x H x W too (a layer of units is
+//! N x C x 1 x 1), whatever their layout in the graph ([`Layer`]).
+
+mod adam;
+mod diversity;
+pub mod dream;
+pub mod features;
+mod fourier;
+pub mod kernels;
+pub mod maximize;
+mod regularise;
+mod transform;
+
+use ndarray::{Array4, ArrayD, ArrayView4, ArrayViewD, Ix4};
+use serde::Serialize;
+
+use crate::engine::Engine;
+use crate::graph::{self, NodeExt};
+use crate::model::{Layout, Model};
+use crate::{Error, Result};
+
+pub use dream::{DreamOptions, Dreamed, dream};
+pub use features::{FeatureMaps, feature_maps};
+pub use fourier::{Parameterisation, colour_decorrelation};
+pub use kernels::{Kernels, kernels};
+pub use maximize::{MaximizeOptions, Maximized, Target, maximize};
+pub use regularise::Regularisers;
+
+/// The values a model's inputs take: optimised images are kept inside it.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+pub struct ValueRange {
+    pub low: f32,
+    pub high: f32,
+}
+
+impl Default for ValueRange {
+    /// [0, 1], the range of most image models' inputs (MNIST's among them).
+    fn default() -> Self {
+        ValueRange { low: 0.0, high: 1.0 }
+    }
+}
+
+impl ValueRange {
+    pub fn new(low: f32, high: f32) -> Result<ValueRange> {
+        if !(low.is_finite() && high.is_finite() && low < high) {
+            return Err(Error::invalid(format!("value range [{low}, {high}]"), "it needs finite low < high"));
+        }
+        Ok(ValueRange { low, high })
+    }
+
+    /// The smallest and largest finite value of some data.
+    pub fn of_data(x: ArrayViewD<f32>) -> Result<ValueRange> {
+        let (low, high) = x.iter().filter(|v| v.is_finite()).fold((f32::INFINITY, f32::NEG_INFINITY), |(l, h), &v| (l.min(v), h.max(v)));
+        ValueRange::new(low, high)
+            .map_err(|_| Error::invalid("the data's value range", format!("[{low}, {high}] is empty; give the range explicitly")))
+    }
+
+    pub fn width(&self) -> f32 {
+        self.high - self.low
+    }
+}
+
+/// A tensor of the model, chosen by its name or by the name of the node
+/// that makes it, seen per example as C x H x W.
+#[derive(Clone, Debug)]
+pub struct Layer {
+    /// The tensor's name in the graph.
+    pub tensor: String,
+    /// Its shape after the batch dimension, as stored in the graph.
+    pub dims: Vec<usize>,
+    /// Whether the stored shape is H x W x C: the input of an NHWC model, or
+    /// a tensor transposed back to NHWC (tf2onnx does this before Flatten).
+    /// Every other 3-D shape is ONNX's C x H x W.
+    pub channels_last: bool,
+}
+
+impl Layer {
+    /// The layer named `name` (a tensor, or a node whose first output is
+    /// taken); an unknown name is an error listing the closest names.
+    pub fn find(engine: &mut Engine, name: &str) -> Result<Layer> {
+        let node_output = engine.model().nodes().iter().find(|n| n.name.as_deref() == Some(name)).and_then(|n| n.output.first().cloned());
+        let tensor = match node_output {
+            Some(output) if engine.shapes()?.get(name).is_none() => output,
+            _ => name.to_string(),
+        };
+        let Some(shape) = engine.shapes()?.get(&tensor).cloned() else {
+            let mut names: Vec<String> = engine.shapes()?.names().map(str::to_string).collect();
+            names.extend(engine.model().nodes().iter().filter_map(|n| n.name.clone()));
+            return Err(Error::UnknownTensor { name: name.to_string(), closest: graph::closest_names(name, names.iter().map(String::as_str)) });
+        };
+        let dims: Vec<usize> = shape.dims.iter().skip(1).map(|&d| d.max(1) as usize).collect();
+        let model = engine.model();
+        let channels_last = if tensor == model.info().input.name {
+            model.info().layout == Some(Layout::Nhwc)
+        } else {
+            model.nodes().iter().any(|n| {
+                n.op() == "Transpose" && n.output.first() == Some(&tensor) && n.attr_ints("perm").as_deref() == Some(&[0, 2, 3, 1])
+            })
+        };
+        let layer = Layer { tensor, dims, channels_last };
+        if !matches!(layer.dims.len(), 1 | 3) {
+            return Err(Error::invalid(
+                format!("layer '{name}' of shape [N, {}]", join(&layer.dims)),
+                format!("sensie visualises layers of feature maps (N x C x H x W) or of units (N x C); such layers: {}", layer_names(engine)?),
+            ));
+        }
+        Ok(layer)
+    }
+
+    /// Like [`Layer::find`], for a layer that must hold feature maps (C x H x W
+    /// per example); the error for any other names the convolutional layers.
+    pub fn feature_map(engine: &mut Engine, name: &str) -> Result<Layer> {
+        let layer = Layer::find(engine, name)?;
+        if layer.dims.len() != 3 {
+            return Err(Error::invalid(
+                format!("layer '{name}' of shape [N, {}]", join(&layer.dims)),
+                format!("it has no feature maps (N x C x H x W); convolutional layers: {}", conv_outputs(engine.model()).join(", ")),
+            ));
+        }
+        Ok(layer)
+    }
+
+    /// The model's input as a layer (its images, C x H x W per example).
+    pub fn input(engine: &mut Engine) -> Result<Layer> {
+        let name = engine.model().info().input.name.clone();
+        if engine.model().info().image_size().is_none() {
+            return Err(Error::invalid(
+                format!("model input '{name}'"),
+                "feature visualisation needs a 4-D image input with a fixed size (N x C x H x W or N x H x W x C)",
+            ));
+        }
+        Layer::find(engine, &name)
+    }
+
+    /// (channels, height, width) per example; units are C x 1 x 1.
+    pub fn chw(&self) -> (usize, usize, usize) {
+        match (self.dims.as_slice(), self.channels_last) {
+            ([h, w, c], true) => (*c, *h, *w),
+            ([c, h, w], false) => (*c, *h, *w),
+            ([c], _) => (*c, 1, 1),
+            _ => unreachable!("Layer::find admits ranks 1 and 3 only"),
+        }
+    }
+
+    /// Values of this tensor (N first, stored layout) as N x C x H x W.
+    pub fn to_nchw(&self, a: ArrayViewD<f32>) -> Array4<f32> {
+        let (c, h, w) = self.chw();
+        let n = a.shape()[0];
+        if self.channels_last {
+            let a = a.into_dimensionality::<Ix4>().expect("an N x H x W x C tensor");
+            a.permuted_axes([0, 3, 1, 2]).as_standard_layout().into_owned()
+        } else {
+            a.as_standard_layout().into_owned().into_shape_with_order((n, c, h, w)).expect("the layer's size")
+        }
+    }
+
+    /// N x C x H x W values in this tensor's stored layout (N first).
+    pub fn from_nchw(&self, a: ArrayView4<f32>) -> ArrayD<f32> {
+        let n = a.shape()[0];
+        let mut dims = vec![n];
+        dims.extend(&self.dims);
+        let a = if self.channels_last { a.permuted_axes([0, 2, 3, 1]) } else { a };
+        a.as_standard_layout().into_owned().into_shape_with_order(dims).expect("the layer's size")
+    }
+
+    /// Checks that `channel` (and a position, for one neuron) lies in the
+    /// layer, naming the valid choices otherwise.
+    pub fn check(&self, channel: usize, position: Option<(usize, usize)>) -> Result<()> {
+        let (c, h, w) = self.chw();
+        if channel >= c {
+            return Err(Error::invalid(format!("channel {channel} of layer '{}'", self.tensor), format!("it has {c} channels (0 to {})", c - 1)));
+        }
+        match position {
+            Some((y, x)) if y >= h || x >= w => Err(Error::invalid(
+                format!("position ({y}, {x}) in layer '{}'", self.tensor),
+                format!("its maps are {h} x {w} (rows 0 to {}, columns 0 to {})", h - 1, w - 1),
+            )),
+            _ => Ok(()),
+        }
+    }
+}
+
+/// The output tensors of the model's convolutional nodes, in graph order.
+pub fn conv_outputs(model: &Model) -> Vec<String> {
+    model.nodes().iter().filter(|n| matches!(n.op(), "Conv" | "ConvTranspose")).filter_map(|n| n.output.first().cloned()).collect()
+}
+
+/// The model's tensors that [`Layer::find`] admits, for error messages.
+fn layer_names(engine: &mut Engine) -> Result<String> {
+    let outputs: Vec<String> = engine.model().nodes().iter().filter_map(|n| n.output.first().cloned()).collect();
+    let shapes = engine.shapes()?;
+    let admitted: Vec<String> = outputs.into_iter().filter(|o| shapes.get(o).is_some_and(|s| matches!(s.rank(), 2 | 4))).collect();
+    Ok(admitted.join(", "))
+}
+
+fn join(dims: &[usize]) -> String {
+    dims.iter().map(usize::to_string).collect::<Vec<_>>().join(", ")
+}
