@@ -4,6 +4,7 @@
 
 mod inspect;
 mod predict;
+mod visualize;
 
 use std::process::ExitCode;
 
@@ -22,6 +23,8 @@ enum Command {
     Inspect(inspect::Args),
     /// Run a model on a .npy of inputs and write its outputs.
     Predict(predict::Args),
+    /// See what a model has learned: kernels, feature maps, activation maximisation, Deep Dream.
+    Visualize(visualize::Args),
 }
 
 fn main() -> ExitCode {
@@ -29,6 +32,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Inspect(args) => inspect::run(args),
         Command::Predict(args) => predict::run(args),
+        Command::Visualize(args) => visualize::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -14,7 +14,8 @@ use common::{data, runtime};
 use ndarray::{Array4, ArrayD, Axis, s};
 use sensie::engine::{Engine, EngineOptions};
 use sensie::model::Model;
-use sensie::visualize::{self, DreamOptions, MaximizeOptions, Target, ValueRange};
+use sensie::render::HeatScale;
+use sensie::visualize::{self, DreamOptions, MaximizeOptions, Picture, Target, ValueRange};
 
 fn repo(rel: &str) -> std::path::PathBuf {
     std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..").join(rel)
@@ -32,6 +33,16 @@ fn digits() -> (ArrayD<f32>, Vec<usize>) {
     let x = sensie::npy::read_f32(&repo("examples/mnist/data/test_x.npy")).unwrap();
     let y = sensie::npy::read_f32(&repo("examples/mnist/data/test_y.npy")).unwrap();
     (x, y.iter().map(|&v| v as usize).collect())
+}
+
+/// The colour at source pixel (y, x) of tile `k` of a grid picture.
+fn tile_pixel(picture: &Picture, (tile_h, tile_w): (usize, usize), k: usize, y: usize, x: usize) -> [u8; 3] {
+    let g = &picture.grid;
+    let (pad, up) = (g.padding as usize, g.upscale as usize);
+    let (col, row) = (k % g.columns, k / g.columns);
+    let px = pad + col * (tile_w * up + pad) + x * up;
+    let py = pad + row * (tile_h * up + pad) + y * up;
+    picture.image.get_pixel(px as u32, py as u32).0
 }
 
 /// conv1's output for an image, from ONNX Runtime.
@@ -57,17 +68,44 @@ fn kernels_are_the_models_weights() {
         assert!((seen - w).abs() < 1e-6, "kernel {o} ({i}, {j}): {w} in the grid, {seen} from the model");
     }
 
-    // Any convolution on request, by output tensor, per input channel.
+    // The grid: kernel o is tile o, every value one block coloured on one
+    // diverging scale whose limit is the largest |weight|.
+    let picture = k.picture().unwrap();
+    let limit = k.weights.iter().fold(0.0f32, |a, w| a.max(w.abs()));
+    assert_eq!(picture.scale, Some(HeatScale::Signed { limit }));
+    for ((o, _, i, j), &w) in k.weights.indexed_iter() {
+        assert_eq!(tile_pixel(&picture, (3, 3), o, i, j), HeatScale::Signed { limit }.rgb(w), "kernel {o} ({i}, {j})");
+    }
+
+    // Any convolution on request, by output tensor, per input channel: a row
+    // per output channel, a column per input channel.
     let k2 = visualize::kernels(engine.model(), Some("/conv2/Conv_output_0")).unwrap();
     assert_eq!((k2.weights.shape(), k2.colour), (&[16, 8, 3, 3][..], false));
+    let picture = k2.picture().unwrap();
+    let scale = picture.scale.unwrap();
+    assert_eq!(picture.grid.columns, 8);
+    for ((o, c, i, j), &w) in k2.weights.indexed_iter() {
+        assert_eq!(tile_pixel(&picture, (3, 3), o * 8 + c, i, j), scale.rgb(w), "kernel ({o}, {c}) ({i}, {j})");
+    }
 
     // Three input bands: the first layer's kernels are colour pictures, in
     // NCHW (resnet18) and NHWC (tf2onnx-style) models alike.
+    // Each colour tile is its kernel's bands as red, green, blue, stretched
+    // linearly between that kernel's extremes.
     for (case, shape) in [("resnet18", [64, 3, 7, 7]), ("nhwc_tf2onnx", [8, 3, 3, 3])] {
         let model = Model::load(data(&format!("engine/{case}/model.onnx"))).unwrap();
         let k = visualize::kernels(&model, None).unwrap();
         assert!(k.colour, "{case}");
         assert_eq!(k.weights.shape(), &shape, "{case}");
+        let picture = k.picture().unwrap();
+        for (o, kernel) in k.weights.outer_iter().enumerate() {
+            let (low, high) = kernel.iter().fold((f32::MAX, f32::MIN), |(l, h), &v| (l.min(v), h.max(v)));
+            for ((band, i, j), &w) in kernel.indexed_iter() {
+                let want = ((w - low) / (high - low) * 255.0).round() as u8;
+                let got = tile_pixel(&picture, (shape[2], shape[3]), o, i, j)[band];
+                assert!(got.abs_diff(want) <= 1, "{case} kernel {o} band {band} ({i}, {j}): {got} vs {want}");
+            }
+        }
     }
 }
 
@@ -98,6 +136,16 @@ fn feature_maps_are_the_layers_values_most_active_first() {
         let means: Vec<f32> = order.iter().map(|&c| maps.maps.slice(s![n, c, .., ..]).mean().unwrap()).collect();
         assert!(means.windows(2).all(|m| m[0] >= m[1]), "example {n}: {means:?}");
         assert!((means[0] - maps.mean[[n, order[0]]]).abs() < 1e-6);
+        // The grid: tile t is channel order[t], on one scale (after a ReLU,
+        // viridis from 0 to the example's largest activation).
+        let picture = maps.picture(n, &format!("example {n}")).unwrap();
+        let high = maps.maps.index_axis(Axis(0), n).fold(0.0f32, |a, &v| a.max(v));
+        assert_eq!(picture.scale, Some(HeatScale::Unsigned { high }));
+        for (t, &c) in order.iter().enumerate() {
+            for ((y, xx), &v) in maps.maps.slice(s![n, c, .., ..]).indexed_iter() {
+                assert_eq!(tile_pixel(&picture, (28, 28), t, y, xx), HeatScale::Unsigned { high }.rgb(v), "example {n} tile {t} ({y}, {xx})");
+            }
+        }
     }
 }
 

@@ -19,7 +19,7 @@ use serde::Serialize;
 
 use super::maximize::per_image;
 use super::transform::{Warp, interpolation, resize};
-use super::{Layer, ValueRange};
+use super::{Layer, Picture, Report, Table, ValueRange, image_picture, tiled};
 use crate::autodiff::Standard;
 use crate::engine::{Engine, GradientRequest, Score};
 use crate::{Error, Result};
@@ -55,6 +55,11 @@ pub struct Dreamed {
     /// The images, in the model's input layout and value range.
     #[serde(skip)]
     pub inputs: ArrayD<f32>,
+    /// The images given and the dreamed ones, N x C x H x W.
+    #[serde(skip)]
+    pub originals: Array4<f32>,
+    #[serde(skip)]
+    pub images: Array4<f32>,
     /// Per image, the layer's L2 norm before and after.
     pub norm_before: Vec<f32>,
     pub norm_after: Vec<f32>,
@@ -71,7 +76,8 @@ pub fn dream(engine: &mut Engine, x: ArrayViewD<f32>, layer: &str, options: &Dre
     let layer = Layer::find(engine, layer)?;
     let input = Layer::input(engine)?;
     let (_, h, w) = input.chw();
-    let mut images = input.to_nchw(x);
+    let originals = input.to_nchw(x);
+    let mut images = originals.clone();
     let norm_before = norms(&activations(engine, &layer, &input.from_nchw(images.view()))?);
     let request = GradientRequest { score: Score::Tensor(layer.tensor.clone()), rules: &Standard, wrt: vec![input.tensor.clone()] };
     let mut rng = Pcg64Mcg::seed_from_u64(options.seed);
@@ -98,7 +104,39 @@ pub fn dream(engine: &mut Engine, x: ArrayViewD<f32>, layer: &str, options: &Dre
     }
     let inputs = input.from_nchw(images.view());
     let norm_after = norms(&activations(engine, &layer, &inputs)?);
-    Ok(Dreamed { layer: layer.tensor, inputs, norm_before, norm_after })
+    Ok(Dreamed { layer: layer.tensor, inputs, originals, images, norm_before, norm_after })
+}
+
+impl Dreamed {
+    /// Each image beside its dream, and a page with the layer's norms;
+    /// `labels` name the images (e.g. by their index in the data).
+    pub fn report(&self, labels: &[String]) -> Result<Report> {
+        let mut tiles = Vec::new();
+        for (original, dreamed) in self.originals.outer_iter().zip(self.images.outer_iter()) {
+            tiles.push(image_picture(original)?);
+            tiles.push(image_picture(dreamed)?);
+        }
+        let (image, grid) = tiled(&tiles, 2)?;
+        let caption = format!("Each image (left) and its dream at {} (right), each stretched between its own extremes.", self.layer);
+        let picture = Picture { file: "dream.png".into(), image, grid, scale: None, caption };
+        let rows = labels
+            .iter()
+            .zip(self.norm_before.iter().zip(&self.norm_after))
+            .map(|(label, (before, after))| vec![label.clone(), format!("{before:.4}"), format!("{after:.4}"), format!("{:.3}", after / before)])
+            .collect();
+        Ok(Report {
+            name: "dream",
+            title: format!("Deep Dream at {}", self.layer),
+            text: format!(
+                "Images changed by gradient ascent on the L2 norm of {}, over octaves with jitter. inputs.npy holds the dreams in the model's layout and value range.",
+                self.layer
+            ),
+            pictures: vec![picture],
+            table: Some(Table { header: vec!["example", "norm before", "norm after", "ratio"], rows, caption: format!("L2 norm of {} per example.", self.layer) }),
+            summary: serde_json::json!({ "examples": labels, "result": self }),
+            inputs: Some(self.inputs.clone()),
+        })
+    }
 }
 
 fn activations(engine: &mut Engine, layer: &Layer, x: &ArrayD<f32>) -> Result<Array4<f32>> {

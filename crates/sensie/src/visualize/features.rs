@@ -5,9 +5,10 @@
 use ndarray::{Array2, Array4, ArrayViewD, Axis};
 use serde::Serialize;
 
-use super::Layer;
-use crate::Result;
+use super::{Layer, Picture, Report, Table, scale_text, square_columns, tiled};
 use crate::engine::Engine;
+use crate::render;
+use crate::{Error, Result};
 
 /// A layer's feature maps for some examples.
 #[derive(Clone, Debug, Serialize)]
@@ -41,4 +42,55 @@ pub fn feature_maps(engine: &mut Engine, x: ArrayViewD<f32>, layer: &str) -> Res
         })
         .collect();
     Ok(FeatureMaps { layer: layer.tensor, maps, mean, order })
+}
+
+impl FeatureMaps {
+    /// Example `n`'s maps as a grid, the most active channel first (row by
+    /// row), on one scale fitted to all of this example's maps: diverging
+    /// about 0 when any value is negative, viridis from 0 otherwise, so the
+    /// channels' strengths compare.
+    pub fn picture(&self, n: usize, label: &str) -> Result<Picture> {
+        let count = self.maps.shape()[0];
+        if n >= count {
+            return Err(Error::invalid(format!("example {n}"), format!("there are {count} examples (0 to {})", count.saturating_sub(1))));
+        }
+        let ordered = self.maps.index_axis(Axis(0), n).select(Axis(0), &self.order[n]);
+        let drawn = render::heatmaps(ordered.view(), true, 100.0)?;
+        let scale = drawn.first().map(|(_, s)| *s);
+        let tiles: Vec<_> = drawn.into_iter().map(|(tile, _)| tile).collect();
+        let (image, grid) = tiled(&tiles, square_columns(tiles.len()))?;
+        let leaders: Vec<String> = self.order[n].iter().take(5).map(usize::to_string).collect();
+        let caption = format!(
+            "{label}: {} channels of {}, most active first (channels {}, ...); {}.",
+            tiles.len(),
+            self.layer,
+            leaders.join(", "),
+            scale.as_ref().map(scale_text).unwrap_or_default()
+        );
+        Ok(Picture { file: format!("features_{label}.png").replace(' ', "_"), image, grid, scale, caption })
+    }
+
+    /// A picture per example (`labels` name them, e.g. by their index in the
+    /// data) with a page and a summary.
+    pub fn report(&self, labels: &[String]) -> Result<Report> {
+        let pictures = labels.iter().enumerate().map(|(n, label)| self.picture(n, label)).collect::<Result<Vec<_>>>()?;
+        let rows = labels
+            .iter()
+            .zip(&self.order)
+            .enumerate()
+            .map(|(n, (label, order))| {
+                let top: Vec<String> = order.iter().take(5).map(|&c| format!("{c} ({:.3})", self.mean[[n, c]])).collect();
+                vec![label.clone(), top.join(", ")]
+            })
+            .collect();
+        Ok(Report {
+            name: "features",
+            title: format!("Feature maps of {}", self.layer),
+            text: format!("Every channel's activation map at {} for each example, ranked by the map's mean activation.", self.layer),
+            pictures,
+            table: Some(Table { header: vec!["example", "most active channels (mean activation)"], rows, caption: String::new() }),
+            summary: serde_json::json!({ "layer": self.layer, "examples": labels, "order": self.order, "mean": self.mean.outer_iter().map(|r| r.to_vec()).collect::<Vec<_>>() }),
+            inputs: None,
+        })
+    }
 }

@@ -3,10 +3,12 @@
 //! bands each kernel is a small colour picture (as in Krizhevsky et al.'s
 //! AlexNet figure); every other layer's kernels are shown per input channel.
 
-use ndarray::Array4;
+use ndarray::{Array4, Axis};
 use serde::Serialize;
 
+use super::{Picture, Report, image_picture, scale_text, square_columns, tiled};
 use crate::graph::{Constants, NodeExt};
+use crate::render;
 use crate::model::Model;
 use crate::onnx::NodeProto;
 use crate::{Error, Result};
@@ -67,4 +69,54 @@ pub fn kernels(model: &Model, layer: Option<&str>) -> Result<Kernels> {
     let bands = model.info().image_size().map(|(c, _, _)| c);
     let colour = std::ptr::eq(node, *first) && bands == Some(3) && weights.shape()[1] == 3;
     Ok(Kernels { layer: node.label(), output: node.output[0].clone(), weights, groups, colour })
+}
+
+impl Kernels {
+    /// The kernels as one grid. In colour, a tile per kernel, its three bands
+    /// as red, green and blue, each kernel stretched between its own extremes
+    /// (as kernels are usually shown: a weak kernel's pattern stays visible).
+    /// Otherwise a row per output channel and a column per input channel (one
+    /// input channel: a near-square grid of output channels), all on one
+    /// diverging scale symmetric about 0 (blue negative, red positive), so
+    /// strengths compare across the layer.
+    pub fn picture(&self) -> Result<Picture> {
+        let (o, i, kh, kw) = self.weights.dim();
+        let file = "kernels.png".to_string();
+        if self.colour {
+            let tiles = self.weights.outer_iter().map(image_picture).collect::<Result<Vec<_>>>()?;
+            let (image, grid) = tiled(&tiles, square_columns(o))?;
+            let caption = format!("{o} kernels of {} ({kh} x {kw}), input bands as red, green, blue; each stretched to its own extremes.", self.layer);
+            return Ok(Picture { file, image, grid, scale: None, caption });
+        }
+        let maps = self.weights.to_shape((o * i, kh, kw)).expect("contiguous weights");
+        let drawn = render::heatmaps(maps.view(), true, 100.0)?;
+        let scale = drawn.first().map(|(_, s)| *s);
+        let tiles: Vec<_> = drawn.into_iter().map(|(tile, _)| tile).collect();
+        let (image, grid) = tiled(&tiles, if i > 1 { i } else { square_columns(o) })?;
+        let caption = format!(
+            "Kernels of {} ({kh} x {kw}): a row per output channel ({o}), a column per input channel ({i}{}); {}.",
+            self.layer,
+            if self.groups > 1 { format!(" of each of {} groups", self.groups) } else { String::new() },
+            scale.as_ref().map(scale_text).unwrap_or_default()
+        );
+        Ok(Picture { file, image, grid, scale, caption })
+    }
+
+    /// The picture with a page and a summary.
+    pub fn report(&self) -> Result<Report> {
+        let (o, i, kh, kw) = self.weights.dim();
+        let norms: Vec<f32> = self.weights.axis_iter(Axis(0)).map(|k| k.iter().map(|v| v * v).sum::<f32>().sqrt()).collect();
+        Ok(Report {
+            name: "kernels",
+            title: format!("Kernels of {}", self.layer),
+            text: format!(
+                "The weights of convolution {} (output {}), read from the model: {o} output channels, {i} input channels per group, {kh} x {kw}.",
+                self.layer, self.output
+            ),
+            pictures: vec![self.picture()?],
+            table: None,
+            summary: serde_json::json!({ "kernels": self, "shape": [o, i, kh, kw], "norms": norms }),
+            inputs: None,
+        })
+    }
 }

@@ -25,7 +25,7 @@ use super::diversity;
 use super::fourier::{Images, Parameterisation};
 use super::regularise::Regularisers;
 use super::transform::Warp;
-use super::{Layer, ValueRange};
+use super::{Layer, Picture, Report, Table, ValueRange, image_picture, tiled};
 use crate::autodiff::Standard;
 use crate::engine::{Engine, GradientRequest, Score};
 use crate::{Error, Result};
@@ -35,11 +35,24 @@ use crate::{Error, Result};
 pub enum Target {
     /// A class's score ([`MaximizeOptions::class_score`]).
     Class(usize),
+    /// The mean activation of a whole layer.
+    Layer { layer: String },
     /// The mean activation of one channel of a layer (for a layer of
     /// units, one unit).
     Channel { layer: String, channel: usize },
     /// One neuron: a channel of a layer at one position of its maps.
     Neuron { layer: String, channel: usize, y: usize, x: usize },
+}
+
+impl std::fmt::Display for Target {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Target::Class(k) => write!(f, "class {k}"),
+            Target::Layer { layer } => write!(f, "layer {layer}"),
+            Target::Channel { layer, channel } => write!(f, "channel {channel} of {layer}"),
+            Target::Neuron { layer, channel, y, x } => write!(f, "neuron ({channel}, {y}, {x}) of {layer}"),
+        }
+    }
 }
 
 /// How to optimise.
@@ -100,6 +113,9 @@ pub struct Maximized {
     /// The inputs, one per restart, in the model's input layout and value range.
     #[serde(skip)]
     pub inputs: ArrayD<f32>,
+    /// The same, N x C x H x W.
+    #[serde(skip)]
+    pub images: Array4<f32>,
     /// Per restart, the objective at the optimised input (no transform).
     pub objective: Vec<f32>,
     /// Per step and restart, the objective at that step's transformed input.
@@ -157,11 +173,59 @@ pub fn maximize(engine: &mut Engine, target: &Target, options: &MaximizeOptions)
         }
     }
 
-    let inputs = input.from_nchw(images.render().view());
+    let images = images.render();
+    let inputs = input.from_nchw(images.view());
     let out = engine.gradients(inputs.view(), seed.view(), &request)?;
     let objective = objective_values(&out.scores, &seed);
     let probabilities = class_probabilities(engine, &inputs, &input.tensor)?;
-    Ok(Maximized { inputs, objective, history, probabilities, similarity })
+    Ok(Maximized { inputs, images, objective, history, probabilities, similarity })
+}
+
+impl Maximized {
+    /// The restarts side by side, and a page with their numbers.
+    pub fn report(&self, target: &Target) -> Result<Report> {
+        let tiles = self.images.outer_iter().map(image_picture).collect::<Result<Vec<_>>>()?;
+        let (image, grid) = tiled(&tiles, tiles.len())?;
+        let caption = format!("{} restarts maximising {target}, each stretched between its own extremes.", tiles.len());
+        let picture = Picture { file: "maximize.png".into(), image, grid, scale: None, caption };
+        let rows = self
+            .objective
+            .iter()
+            .zip(&self.probabilities)
+            .enumerate()
+            .map(|(r, (objective, p))| {
+                let (best, pb) = p.iter().enumerate().fold((0, f32::MIN), |a, (k, &v)| if v > a.1 { (k, v) } else { a });
+                let mut row = vec![r.to_string(), format!("{objective:.4}"), format!("{best} ({pb:.4})")];
+                if let Target::Class(k) = target {
+                    row.push(format!("{:.4}", p.get(*k).copied().unwrap_or(f32::NAN)));
+                }
+                row
+            })
+            .collect();
+        let mut header = vec!["restart", "objective", "predicted class (probability)"];
+        if let Target::Class(_) = target {
+            header.push("probability of the target");
+        }
+        let objective = match target {
+            Target::Class(_) => "the class score",
+            Target::Layer { .. } => "the layer's mean activation",
+            Target::Channel { .. } => "the channel's mean activation",
+            Target::Neuron { .. } => "the neuron's activation",
+        };
+        Ok(Report {
+            name: "maximize",
+            title: format!("Maximising {target}"),
+            text: format!(
+                "Inputs optimised to maximise {target}, in {} steps from {} restarts; the objective is {objective} at the optimised input, without the random transforms of the optimisation. inputs.npy holds them in the model's layout and value range.",
+                self.history.len(),
+                self.objective.len()
+            ),
+            pictures: vec![picture],
+            table: Some(Table { header, rows, caption: String::new() }),
+            summary: serde_json::json!({ "target": target.to_string(), "result": self }),
+            inputs: Some(self.inputs.clone()),
+        })
+    }
 }
 
 fn check(options: &MaximizeOptions) -> Result<()> {
@@ -196,16 +260,23 @@ fn start(options: &MaximizeOptions, bands: usize) -> Result<Vec<f32>> {
 fn objective_seed(engine: &mut Engine, target: &Target, n: usize, options: &MaximizeOptions) -> Result<(Score, ArrayD<f32>)> {
     let (layer, channel, position) = match target {
         Target::Class(k) => return Ok((options.class_score.clone(), engine.class_seed(&vec![*k; n])?.into_dyn())),
-        Target::Channel { layer, channel } => (layer, *channel, None),
-        Target::Neuron { layer, channel, y, x } => (layer, *channel, Some((*y, *x))),
+        Target::Layer { layer } => (layer, None, None),
+        Target::Channel { layer, channel } => (layer, Some(*channel), None),
+        Target::Neuron { layer, channel, y, x } => (layer, Some(*channel), Some((*y, *x))),
     };
     let layer = Layer::find(engine, layer)?;
-    layer.check(channel, position)?;
     let (c, h, w) = layer.chw();
     let mut seed = Array4::<f32>::zeros((n, c, h, w));
-    match position {
-        Some((y, x)) => seed.slice_mut(ndarray::s![.., channel, y, x]).fill(1.0),
-        None => seed.slice_mut(ndarray::s![.., channel, .., ..]).fill(1.0 / (h * w) as f32),
+    match (channel, position) {
+        (None, _) => seed.fill(1.0 / (c * h * w) as f32),
+        (Some(channel), None) => {
+            layer.check(channel, None)?;
+            seed.slice_mut(ndarray::s![.., channel, .., ..]).fill(1.0 / (h * w) as f32);
+        }
+        (Some(channel), Some((y, x))) => {
+            layer.check(channel, Some((y, x)))?;
+            seed.slice_mut(ndarray::s![.., channel, y, x]).fill(1.0);
+        }
     }
     Ok((Score::Tensor(layer.tensor.clone()), layer.from_nchw(seed.view())))
 }
@@ -217,7 +288,7 @@ fn diversity_layer(engine: &mut Engine, target: &Target, options: &MaximizeOptio
     }
     let name = match (&options.diversity_layer, target) {
         (Some(name), _) => name.clone(),
-        (None, Target::Channel { layer, .. } | Target::Neuron { layer, .. }) => layer.clone(),
+        (None, Target::Layer { layer } | Target::Channel { layer, .. } | Target::Neuron { layer, .. }) => layer.clone(),
         (None, Target::Class(_)) => super::conv_outputs(engine.model()).pop().ok_or_else(|| {
             Error::invalid("diversity for a class", "the model has no convolutional layer to compare restarts at; name a layer for diversity")
         })?,

@@ -21,6 +21,9 @@
 //! results are handed back in the model's own input layout, so they can be
 //! fed straight back to it. Layers are N x C x H x W too (a layer of units is
 //! N x C x 1 x 1), whatever their layout in the graph ([`Layer`]).
+//!
+//! Every result has a `report`: its pictures (grids from [`crate::render`]),
+//! a table of its numbers and a self-contained HTML page ([`Report`]).
 
 mod adam;
 mod diversity;
@@ -32,12 +35,16 @@ pub mod maximize;
 mod regularise;
 mod transform;
 
-use ndarray::{Array4, ArrayD, ArrayView4, ArrayViewD, Ix4};
+use std::path::{Path, PathBuf};
+
+use ndarray::{Array4, ArrayD, ArrayView3, ArrayView4, ArrayViewD, Ix4};
 use serde::Serialize;
 
 use crate::engine::Engine;
 use crate::graph::{self, NodeExt};
+use crate::html::{Figure, Page};
 use crate::model::{Layout, Model};
+use crate::render::{self, Colouring, Composite, Grid, HeatScale, RgbImage, Stretch};
 use crate::{Error, Result};
 
 pub use dream::{DreamOptions, Dreamed, dream};
@@ -216,4 +223,102 @@ fn layer_names(engine: &mut Engine) -> Result<String> {
 
 fn join(dims: &[usize]) -> String {
     dims.iter().map(usize::to_string).collect::<Vec<_>>().join(", ")
+}
+
+/// A picture a visualisation made, with how it was laid out and coloured.
+pub struct Picture {
+    /// Its file name in the output folder.
+    pub file: String,
+    pub image: RgbImage,
+    /// The tiles' layout: tile `k` at column `k % columns`, row `k / columns`,
+    /// each source pixel a block of `upscale` x `upscale`.
+    pub grid: Grid,
+    /// The colour scale of the values, when one scale colours every tile.
+    pub scale: Option<HeatScale>,
+    pub caption: String,
+}
+
+/// A table of numbers: header, rows and caption.
+pub struct Table {
+    pub header: Vec<&'static str>,
+    pub rows: Vec<Vec<String>>,
+    pub caption: String,
+}
+
+/// What a visualisation writes to its output folder.
+pub struct Report {
+    /// The stem of its page and summary (`kernels.html`, `kernels.json`).
+    pub name: &'static str,
+    pub title: String,
+    /// What the pictures show and how they were made, for the page.
+    pub text: String,
+    pub pictures: Vec<Picture>,
+    pub table: Option<Table>,
+    /// The numbers behind the page, written as JSON.
+    pub summary: serde_json::Value,
+    /// Optimised inputs, in the model's layout and value range.
+    pub inputs: Option<ArrayD<f32>>,
+}
+
+impl Report {
+    /// Writes the pictures (PNG), NAME.html (a self-contained page of the
+    /// pictures and the table), NAME.json and, for optimised inputs,
+    /// `inputs.npy`, creating `dir` if needed; returns the paths written.
+    pub fn write(&self, dir: &Path) -> Result<Vec<PathBuf>> {
+        std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+        let mut written = Vec::new();
+        let mut page = Page::new(&self.title);
+        let section = page.section(&self.title);
+        section.paragraph(&self.text);
+        if let Some(table) = &self.table {
+            section.table(&table.header, table.rows.clone(), &table.caption);
+        }
+        for picture in &self.pictures {
+            let path = dir.join(&picture.file);
+            render::write_png(&picture.image, &path)?;
+            section.figure(Figure::picture(&picture.image, &picture.file, &picture.caption)?);
+            written.push(path);
+        }
+        if let Some(inputs) = &self.inputs {
+            let path = dir.join("inputs.npy");
+            crate::npy::write(&path, inputs)?;
+            written.push(path);
+        }
+        let json = dir.join(format!("{}.json", self.name));
+        let text = serde_json::to_string_pretty(&self.summary).map_err(|e| Error::invalid("the summary", e.to_string()))?;
+        std::fs::write(&json, text + "\n").map_err(|e| Error::io(&json, e))?;
+        let html = dir.join(format!("{}.html", self.name));
+        page.write(&html)?;
+        written.extend([json, html]);
+        Ok(written)
+    }
+}
+
+/// Tiles laid out in `columns`, each enlarged to about 48 pixels across
+/// (whole factors only, so every value stays one crisp block), on dark grey:
+/// neither white (0 on the diverging scale) nor black (an empty sky).
+fn tiled(tiles: &[RgbImage], columns: usize) -> Result<(RgbImage, Grid)> {
+    let size = tiles.iter().map(|t| t.width().max(t.height())).max().unwrap_or(1).max(1);
+    let grid = Grid { columns: columns.max(1), upscale: 48u32.div_ceil(size), background: [96, 96, 96], ..Grid::default() };
+    Ok((render::grid(tiles, &grid)?, grid))
+}
+
+/// Columns for a near-square grid of `n` tiles.
+fn square_columns(n: usize) -> usize {
+    (n as f64).sqrt().ceil().max(1.0) as usize
+}
+
+/// An image (C x H x W) as a picture: one band in grey, three or more as a
+/// colour composite, each stretched linearly between the image's extremes.
+fn image_picture(image: ArrayView3<f32>) -> Result<RgbImage> {
+    render::composite(image, &Composite { bands: None, colouring: Colouring::Stretch(Stretch::Linear) })
+}
+
+/// The `(low, high)` of a colour scale as caption text.
+fn scale_text(scale: &HeatScale) -> String {
+    let (low, high) = scale.range();
+    match scale {
+        HeatScale::Signed { .. } => format!("blue {low:.3} to white 0 to red {high:.3}"),
+        HeatScale::Unsigned { .. } => format!("viridis from {low:.3} (dark) to {high:.3} (yellow)"),
+    }
 }

@@ -1,0 +1,334 @@
+//! `sensie visualize`: kernels, feature maps, activation maximisation and
+//! Deep Dream. Each subcommand reads its options, calls
+//! `sensie::visualize`, and writes the report (PNGs, an HTML page, a JSON
+//! summary and, for optimisation, `inputs.npy`) into `--out`.
+
+use std::path::{Path, PathBuf};
+
+use ndarray::{ArrayD, Axis};
+use sensie::engine::{Engine, EngineOptions, Score};
+use sensie::model::Model;
+use sensie::runtime::Runtime;
+use sensie::visualize::{self, DreamOptions, Layer, MaximizeOptions, Parameterisation, Report, Target, ValueRange};
+use sensie::{Error, Result};
+
+#[derive(clap::Args)]
+pub struct Args {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(clap::Subcommand)]
+enum Command {
+    /// A convolutional layer's kernels as a grid (the first layer's in colour when the input has 3 bands).
+    Kernels(KernelsArgs),
+    /// Every channel's activation map of a layer for chosen examples, most active first.
+    Features(FeaturesArgs),
+    /// Optimise inputs to maximise a class score, or a layer, channel or neuron.
+    Maximize(MaximizeArgs),
+    /// Deep Dream: amplify a layer's activations on given images, over octaves.
+    Dream(DreamArgs),
+}
+
+/// Options every subcommand takes.
+#[derive(clap::Args)]
+struct Common {
+    /// The ONNX model.
+    #[arg(long)]
+    model: PathBuf,
+    /// The folder to write pictures, the HTML page and the results into.
+    #[arg(long)]
+    out: PathBuf,
+    /// Threads per operator (0: one per core).
+    #[arg(long, default_value_t = 0)]
+    threads: usize,
+}
+
+impl Common {
+    fn engine(&self, batch_size: usize) -> Result<Engine> {
+        Engine::new(Runtime::new()?, Model::load(&self.model)?, EngineOptions { batch_size: batch_size.max(1), threads: self.threads })
+    }
+}
+
+/// Where examples come from.
+#[derive(clap::Args)]
+struct Examples {
+    /// A .npy of inputs in the model's own layout and value range, examples first.
+    #[arg(long)]
+    data: PathBuf,
+    /// Which examples (0-based, comma-separated); the first four by default.
+    #[arg(long, value_delimiter = ',', default_values_t = [0usize, 1, 2, 3])]
+    indices: Vec<usize>,
+}
+
+impl Examples {
+    /// The whole data set and the chosen examples.
+    fn load(&self) -> Result<(ArrayD<f32>, ArrayD<f32>)> {
+        let data = sensie::npy::read_f32(&self.data)?;
+        let n = data.shape().first().copied().unwrap_or(0);
+        if let Some(&bad) = self.indices.iter().find(|&&i| i >= n) {
+            return Err(Error::InvalidInput {
+                what: format!("{}: example {bad}", self.data.display()),
+                reason: format!("the data has {n} examples (0 to {})", n.saturating_sub(1)),
+            });
+        }
+        let chosen = data.select(Axis(0), &self.indices);
+        Ok((data, chosen))
+    }
+
+    fn labels(&self) -> Vec<String> {
+        self.indices.iter().map(|i| format!("example {i}")).collect()
+    }
+}
+
+#[derive(clap::Args)]
+struct KernelsArgs {
+    #[command(flatten)]
+    common: Common,
+    /// A convolution's node name or output tensor; the first convolution by default.
+    #[arg(long)]
+    layer: Option<String>,
+}
+
+#[derive(clap::Args)]
+struct FeaturesArgs {
+    #[command(flatten)]
+    common: Common,
+    #[command(flatten)]
+    examples: Examples,
+    /// The layer (a tensor or node name with N x C x H x W feature maps).
+    #[arg(long)]
+    layer: String,
+}
+
+#[derive(clap::Args)]
+#[command(group(clap::ArgGroup::new("target").required(true).args(["class", "layer"])))]
+struct MaximizeArgs {
+    #[command(flatten)]
+    common: Common,
+    /// Maximise this class's score.
+    #[arg(long)]
+    class: Option<usize>,
+    /// Maximise this layer's mean activation (or, with --channel, a channel's).
+    #[arg(long)]
+    layer: Option<String>,
+    /// The channel (or unit, for a layer of units) of --layer to maximise.
+    #[arg(long, requires = "layer")]
+    channel: Option<usize>,
+    /// Maximise one neuron of --channel: its row and column in the maps, as Y,X.
+    #[arg(long, requires = "channel", value_delimiter = ',', num_args = 2)]
+    neuron: Option<Vec<usize>>,
+    /// The class score maximised.
+    #[arg(long, value_enum, default_value_t = ClassScore::Logit)]
+    score: ClassScore,
+    /// Adam steps.
+    #[arg(long, default_value_t = 256)]
+    steps: usize,
+    /// Independent starts, optimised together as one batch.
+    #[arg(long, default_value_t = 4)]
+    restarts: usize,
+    /// Adam's learning rate.
+    #[arg(long, default_value_t = 0.05)]
+    lr: f32,
+    /// How images are represented.
+    #[arg(long, value_enum, default_value_t = Param::Fourier)]
+    param: Param,
+    /// The power of 1/frequency scaling Fourier coefficients.
+    #[arg(long, default_value_t = 1.0)]
+    decay: f32,
+    /// Random shift per step, in pixels (default: the image size / 28, at least 1).
+    #[arg(long)]
+    jitter: Option<usize>,
+    /// Random scale per step: a factor in [1 - s, 1 + s].
+    #[arg(long, default_value_t = 0.1)]
+    scale: f32,
+    /// Random rotation per step, up to this many degrees either way.
+    #[arg(long, default_value_t = 10.0)]
+    rotate: f32,
+    /// Strength of the L2 penalty (towards the data's mean, or the middle of the range).
+    #[arg(long, default_value_t = 0.0)]
+    l2: f32,
+    /// Strength of the total-variation penalty.
+    #[arg(long, default_value_t = 0.0)]
+    tv: f32,
+    /// Blur the images every this many steps (0: never).
+    #[arg(long, default_value_t = 0)]
+    blur_every: usize,
+    /// The blur's standard deviation, in pixels.
+    #[arg(long, default_value_t = 0.5)]
+    blur_sigma: f32,
+    /// Strength of the diversity term between restarts (around 100 for a logit).
+    #[arg(long, default_value_t = 0.0)]
+    diversity: f32,
+    /// The layer whose Gram matrices diversity compares (default: the target's layer, or the last convolution).
+    #[arg(long)]
+    diversity_layer: Option<String>,
+    /// The model's input range as LOW,HIGH (default: from --data, else 0,1).
+    #[arg(long, value_delimiter = ',', num_args = 2, allow_negative_numbers = true)]
+    range: Option<Vec<f32>>,
+    /// A .npy of real inputs (model layout): the default range, the starting
+    /// value (the data's mean per band) and the Fourier colour decorrelation.
+    #[arg(long)]
+    data: Option<PathBuf>,
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum ClassScore {
+    Logit,
+    Probability,
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum Param {
+    /// Lucid's decorrelated Fourier space.
+    Fourier,
+    /// Plain pixels, clamped to the range.
+    Pixel,
+}
+
+#[derive(clap::Args)]
+struct DreamArgs {
+    #[command(flatten)]
+    common: Common,
+    #[command(flatten)]
+    examples: Examples,
+    /// The layer whose activations are amplified.
+    #[arg(long)]
+    layer: String,
+    #[arg(long, default_value_t = 4)]
+    octaves: usize,
+    /// Size ratio between octaves.
+    #[arg(long, default_value_t = 1.4)]
+    octave_scale: f32,
+    /// Gradient steps per octave.
+    #[arg(long, default_value_t = 10)]
+    steps: usize,
+    /// Mean change of a pixel per step, as a fraction of the value range.
+    #[arg(long, default_value_t = 1.5 / 255.0)]
+    step_size: f32,
+    /// Random shift per step, in pixels.
+    #[arg(long, default_value_t = 1)]
+    jitter: usize,
+    /// The model's input range as LOW,HIGH (default: from --data).
+    #[arg(long, value_delimiter = ',', num_args = 2, allow_negative_numbers = true)]
+    range: Option<Vec<f32>>,
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+}
+
+pub fn run(args: Args) -> Result<()> {
+    match args.command {
+        Command::Kernels(a) => kernels(a),
+        Command::Features(a) => features(a),
+        Command::Maximize(a) => maximize(a),
+        Command::Dream(a) => dream(a),
+    }
+}
+
+fn kernels(args: KernelsArgs) -> Result<()> {
+    let model = Model::load(&args.common.model)?;
+    let kernels = visualize::kernels(&model, args.layer.as_deref())?;
+    eprintln!("{}: kernels {:?}{}", kernels.layer, kernels.weights.shape(), if kernels.colour { " in colour" } else { "" });
+    finish(&kernels.report()?, &args.common.out)
+}
+
+fn features(args: FeaturesArgs) -> Result<()> {
+    let (_, x) = args.examples.load()?;
+    let mut engine = args.common.engine(x.shape()[0])?;
+    let maps = visualize::feature_maps(&mut engine, x.view(), &args.layer).map_err(|e| in_data(e, &args.examples.data))?;
+    eprintln!("{}: maps {:?}", maps.layer, maps.maps.shape());
+    finish(&maps.report(&args.examples.labels())?, &args.common.out)
+}
+
+fn maximize(args: MaximizeArgs) -> Result<()> {
+    let mut engine = args.common.engine(args.restarts)?;
+    let target = match (args.class, &args.layer, args.channel, &args.neuron) {
+        (Some(k), _, _, _) => Target::Class(k),
+        (None, Some(layer), None, _) => Target::Layer { layer: layer.clone() },
+        (None, Some(layer), Some(channel), None) => Target::Channel { layer: layer.clone(), channel },
+        (None, Some(layer), Some(channel), Some(yx)) => Target::Neuron { layer: layer.clone(), channel, y: yx[0], x: yx[1] },
+        (None, None, _, _) => unreachable!("clap requires --class or --layer"),
+    };
+    let (_, h, w) = Layer::input(&mut engine)?.chw();
+    let mut options = MaximizeOptions::for_size(h, w);
+    options.steps = args.steps;
+    options.restarts = args.restarts;
+    options.learning_rate = args.lr;
+    options.parameterisation = match args.param {
+        Param::Fourier => Parameterisation::Fourier { decay: args.decay },
+        Param::Pixel => Parameterisation::Pixel,
+    };
+    options.class_score = match args.score {
+        ClassScore::Logit => Score::Logit,
+        ClassScore::Probability => Score::Probability,
+    };
+    let reg = &mut options.regularisers;
+    reg.jitter = args.jitter.unwrap_or(reg.jitter);
+    (reg.scale, reg.rotate, reg.l2, reg.tv) = (args.scale, args.rotate, args.l2, args.tv);
+    (reg.blur_every, reg.blur_sigma) = (args.blur_every, args.blur_sigma);
+    options.diversity = args.diversity;
+    options.diversity_layer = args.diversity_layer.clone();
+    options.seed = args.seed;
+    let data = args.data.as_deref().map(sensie::npy::read_f32).transpose()?;
+    options.range = range(args.range.as_deref(), data.as_ref())?;
+    if let Some(data) = &data {
+        let images = Layer::input(&mut engine)?.to_nchw(data.view());
+        options.start = Some(images.mean_axis(Axis(0)).and_then(|m| m.mean_axis(Axis(1))).and_then(|m| m.mean_axis(Axis(1))).map(|m| m.to_vec()).unwrap_or_default());
+        options.colour = Some(visualize::colour_decorrelation(images.view(), options.range));
+    }
+    let result = visualize::maximize(&mut engine, &target, &options)?;
+    for (r, objective) in result.objective.iter().enumerate() {
+        let probability = match target {
+            Target::Class(k) => format!(", probability {:.4}", result.probabilities[r][k]),
+            _ => String::new(),
+        };
+        eprintln!("restart {r}: objective {objective:.4}{probability}");
+    }
+    finish(&result.report(&target)?, &args.common.out)
+}
+
+fn dream(args: DreamArgs) -> Result<()> {
+    let (data, x) = args.examples.load()?;
+    let mut engine = args.common.engine(x.shape()[0])?;
+    let options = DreamOptions {
+        octaves: args.octaves,
+        octave_scale: args.octave_scale,
+        steps: args.steps,
+        step_size: args.step_size,
+        jitter: args.jitter,
+        range: range(args.range.as_deref(), Some(&data))?,
+        seed: args.seed,
+    };
+    let dreamed = visualize::dream(&mut engine, x.view(), &args.layer, &options).map_err(|e| in_data(e, &args.examples.data))?;
+    for (label, (before, after)) in args.examples.labels().iter().zip(dreamed.norm_before.iter().zip(&dreamed.norm_after)) {
+        eprintln!("{label}: |{}| {before:.4} -> {after:.4}", dreamed.layer);
+    }
+    finish(&dreamed.report(&args.examples.labels())?, &args.common.out)
+}
+
+/// The value range: given (clap checks there are two numbers), else the
+/// data's, else [0, 1].
+fn range(given: Option<&[f32]>, data: Option<&ArrayD<f32>>) -> Result<ValueRange> {
+    match (given, data) {
+        (Some(range), _) => ValueRange::new(range[0], range[1]),
+        (None, Some(data)) => ValueRange::of_data(data.view()),
+        (None, None) => Ok(ValueRange::default()),
+    }
+}
+
+/// Names the data file in an error about the data's shape.
+fn in_data(e: Error, path: &Path) -> Error {
+    match e {
+        Error::InvalidInput { what, reason } if what.starts_with("data of shape") => Error::InvalidInput { what: format!("{}: {what}", path.display()), reason },
+        other => other,
+    }
+}
+
+fn finish(report: &Report, out: &Path) -> Result<()> {
+    for path in report.write(out)? {
+        eprintln!("wrote {}", path.display());
+    }
+    Ok(())
+}
