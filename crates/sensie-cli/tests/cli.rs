@@ -1,23 +1,13 @@
 //! The `sensie` binary end to end: what a user types, what they get back,
 //! and the exit status.
 
-use std::path::PathBuf;
-use std::process::{Command, Output};
+mod common;
 
+use std::process::Command;
+
+use common::{repo, sensie, stderr};
 use ndarray::{Array2, ArrayD};
 use ndarray_npy::{ReadNpyExt, WriteNpyExt};
-
-fn sensie(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_sensie")).args(args).output().expect("the binary runs")
-}
-
-fn repo(rel: &str) -> String {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..").join(rel).to_string_lossy().into_owned()
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
 
 #[test]
 fn inspect_marks_convolutional_layers_with_their_shapes() {

@@ -2,27 +2,17 @@
 //! subcommand writes, checked by reading it back (pixels against the model's
 //! weights, optimised inputs against the model), and its errors.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+mod common;
 
+use std::path::Path;
+
+use common::{repo, sensie, stderr};
 use ndarray::ArrayD;
 use ndarray_npy::ReadNpyExt;
 use sensie::engine::{Engine, EngineOptions};
 use sensie::model::Model;
 use sensie::render::HeatScale;
 use sensie::runtime::Runtime;
-
-fn sensie(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_sensie")).args(args).output().expect("the binary runs")
-}
-
-fn repo(rel: &str) -> String {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..").join(rel).to_string_lossy().into_owned()
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
 
 const MODEL: &str = "examples/mnist/mnist_cnn.onnx";
 const DATA: &str = "examples/mnist/data/test_x.npy";
