@@ -24,7 +24,7 @@ enum Command {
     /// Run a model on a .npy of inputs and write its outputs.
     Predict(predict::Args),
     /// See what a model has learned: kernels, feature maps, activation maximisation, Deep Dream.
-    Visualize(visualize::Args),
+    Visualize(Box<visualize::Args>),
 }
 
 fn main() -> ExitCode {
@@ -32,7 +32,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Inspect(args) => inspect::run(args),
         Command::Predict(args) => predict::run(args),
-        Command::Visualize(args) => visualize::run(args),
+        Command::Visualize(args) => visualize::run(*args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -271,12 +271,12 @@ fn maximize(args: MaximizeArgs) -> Result<()> {
     options.diversity = args.diversity;
     options.diversity_layer = args.diversity_layer.clone();
     options.seed = args.seed;
-    let data = args.data.as_deref().map(sensie::npy::read_f32).transpose()?;
-    options.range = range(args.range.as_deref(), data.as_ref())?;
-    if let Some(data) = &data {
-        let images = Layer::input(&mut engine)?.to_nchw(data.view());
-        options.start = Some(images.mean_axis(Axis(0)).and_then(|m| m.mean_axis(Axis(1))).and_then(|m| m.mean_axis(Axis(1))).map(|m| m.to_vec()).unwrap_or_default());
-        options.colour = Some(visualize::colour_decorrelation(images.view(), options.range));
+    options.range = range(args.range.as_deref(), None)?;
+    if let Some(path) = &args.data {
+        let data = sensie::npy::read_f32(path)?;
+        let images = Layer::input(&mut engine)?.to_nchw(data.view()).map_err(|e| in_data(e, path))?;
+        options.range = range(args.range.as_deref(), Some(&data))?;
+        options.fit_to_data(images.view());
     }
     let result = visualize::maximize(&mut engine, &target, &options)?;
     for (r, objective) in result.objective.iter().enumerate() {
@@ -321,7 +321,7 @@ fn range(given: Option<&[f32]>, data: Option<&ArrayD<f32>>) -> Result<ValueRange
 /// Names the data file in an error about the data's shape.
 fn in_data(e: Error, path: &Path) -> Error {
     match e {
-        Error::InvalidInput { what, reason } if what.starts_with("data of shape") => Error::InvalidInput { what: format!("{}: {what}", path.display()), reason },
+        Error::InvalidInput { what, reason } if what.contains("of shape") => Error::InvalidInput { what: format!("{}: {what}", path.display()), reason },
         other => other,
     }
 }

@@ -113,13 +113,18 @@ fn bad_choices_fail_with_the_valid_ones() {
     let out = dir.path().to_str().unwrap();
     let model = repo(MODEL);
     let data = repo(DATA);
-    let cases: [(&[&str], &str); 6] = [
+    let wrong = dir.path().join("wrong.npy");
+    ndarray_npy::WriteNpyExt::write_npy(&ndarray::Array4::<f32>::from_shape_fn((2, 28, 28, 1), |(n, _, _, _)| n as f32), std::fs::File::create(&wrong).unwrap()).unwrap();
+    let wrong = wrong.to_str().unwrap();
+    let cases: [(&[&str], &str); 8] = [
         (&["kernels", "--layer", "/fc1/Gemm_output_0"], "/conv1/Conv_output_0, /conv2/Conv_output_0"),
         (&["features", "--data", &data, "--layer", "/fc1/Gemm_output_0"], "convolutional layers: /conv1/Conv_output_0"),
         (&["features", "--data", &data, "--indices", "1000", "--layer", "/relu1/Relu_output_0"], "1000 examples (0 to 999)"),
         (&["maximize", "--class", "10"], "10 classes (0 to 9)"),
         (&["maximize", "--layer", "/conv2/Conv_output_0", "--channel", "16"], "16 channels (0 to 15)"),
         (&["dream", "--data", &data, "--layer", "/relu9"], "closest"),
+        (&["maximize", "--class", "1", "--data", wrong], "wrong.npy: an array of shape [2, 28, 28, 1]: 'input' holds [N, 1, 28, 28]"),
+        (&["dream", "--data", wrong, "--indices", "0", "--layer", "/relu2/Relu_output_0"], "wrong.npy: an array of shape [1, 28, 28, 1]"),
     ];
     for (args, expected) in cases {
         let mut full = vec!["visualize", args[0], "--model", &model, "--out", out];

@@ -166,7 +166,7 @@ fn mnist_options(data: &ArrayD<f32>) -> MaximizeOptions {
     let mut options = MaximizeOptions::for_size(28, 28);
     options.restarts = 2;
     options.range = ValueRange::of_data(data.view()).unwrap();
-    options.start = Some(vec![data.mean().unwrap()]);
+    options.fit_to_data(data.view().into_dimensionality().unwrap());
     options
 }
 
@@ -236,8 +236,7 @@ fn maximize_in_colour_on_an_nhwc_model() {
     let mut options = MaximizeOptions::for_size(32, 32);
     options.steps = 32;
     options.range = ValueRange::new(0.0, 1.0).unwrap();
-    let nchw = x.view().permuted_axes(vec![0, 3, 1, 2]).into_dimensionality().unwrap();
-    options.colour = Some(visualize::colour_decorrelation(nchw, options.range));
+    options.fit_to_data(x.view().permuted_axes(vec![0, 3, 1, 2]).into_dimensionality().unwrap());
     options.regularisers.tv = 0.05;
     options.regularisers.blur_every = 4;
     let result = visualize::maximize(&mut engine, &Target::Class(3), &options).unwrap();
@@ -291,4 +290,10 @@ fn bad_choices_are_refused_with_the_valid_ones() {
     let target = Target::Channel { layer: "/fc1/Gemm_output_0".into(), channel: 64 };
     let e = text(visualize::maximize(&mut engine, &target, &options).unwrap_err());
     assert!(e.contains("64 channels (0 to 63)"), "{e}");
+    let mut wild = options.clone();
+    wild.regularisers.scale = 1.5;
+    let e = text(visualize::maximize(&mut engine, &Target::Class(1), &wild).unwrap_err());
+    assert!(e.contains("scale must be in [0, 1)"), "{e}");
+    let e = text(visualize::dream(&mut engine, x.view(), "/relu2/Relu_output_0", &DreamOptions { octave_scale: 0.5, ..DreamOptions::default() }).unwrap_err());
+    assert!(e.contains("octave scale of at least 1"), "{e}");
 }

@@ -67,7 +67,7 @@ pub struct Dreamed {
 
 /// Deep Dream on images `x` (in the model's layout) at `layer`.
 pub fn dream(engine: &mut Engine, x: ArrayViewD<f32>, layer: &str, options: &DreamOptions) -> Result<Dreamed> {
-    if options.octaves == 0 || !(options.octave_scale >= 1.0) || !(options.step_size > 0.0) {
+    if options.octaves == 0 || options.octave_scale.is_nan() || options.octave_scale < 1.0 || options.step_size.is_nan() || options.step_size <= 0.0 {
         return Err(Error::invalid(
             format!("Deep Dream with {} octaves {} apart and step {}", options.octaves, options.octave_scale, options.step_size),
             "it needs at least 1 octave, an octave scale of at least 1 and a positive step",
@@ -76,9 +76,9 @@ pub fn dream(engine: &mut Engine, x: ArrayViewD<f32>, layer: &str, options: &Dre
     let layer = Layer::find(engine, layer)?;
     let input = Layer::input(engine)?;
     let (_, h, w) = input.chw();
-    let originals = input.to_nchw(x);
+    let originals = input.to_nchw(x)?;
     let mut images = originals.clone();
-    let norm_before = norms(&activations(engine, &layer, &input.from_nchw(images.view()))?);
+    let norm_before = norms(&activations(engine, &layer, &input.to_stored(images.view()))?);
     let request = GradientRequest { score: Score::Tensor(layer.tensor.clone()), rules: &Standard, wrt: vec![input.tensor.clone()] };
     let mut rng = Pcg64Mcg::seed_from_u64(options.seed);
     for octave in 0..options.octaves {
@@ -87,10 +87,10 @@ pub fn dream(engine: &mut Engine, x: ArrayViewD<f32>, layer: &str, options: &Dre
         let (rows, cols) = (interpolation(h, small.0), interpolation(w, small.1));
         for _ in 0..options.steps {
             let warps: Vec<Warp> = (0..images.shape()[0]).map(|_| Warp::random(&mut rng, (h, w), options.jitter, 0.0, 0.0)).collect();
-            let fed = input.from_nchw(per_image(&images, |i, image| warps[i].apply(image)).view());
+            let fed = input.to_stored(per_image(&images, |i, image| warps[i].apply(image)).view());
             // d(|A|^2 / 2) / dx is the gradient of the layer seeded with itself.
             let seed = engine.tensors(fed.view(), std::slice::from_ref(&layer.tensor))?.remove(0);
-            let grad = input.to_nchw(engine.gradients(fed.view(), seed.view(), &request)?.grads[0].view());
+            let grad = input.to_nchw(engine.gradients(fed.view(), seed.view(), &request)?.grads[0].view())?;
             let grad = per_image(&grad, |i, g| warps[i].adjoint(g));
             let step = per_image(&grad, |_, g| {
                 let coarse = resize(g, rows.t(), cols.t());
@@ -102,7 +102,7 @@ pub fn dream(engine: &mut Engine, x: ArrayViewD<f32>, layer: &str, options: &Dre
             images.mapv_inplace(|v| v.clamp(options.range.low, options.range.high));
         }
     }
-    let inputs = input.from_nchw(images.view());
+    let inputs = input.to_stored(images.view());
     let norm_after = norms(&activations(engine, &layer, &inputs)?);
     Ok(Dreamed { layer: layer.tensor, inputs, originals, images, norm_before, norm_after })
 }
@@ -140,7 +140,7 @@ impl Dreamed {
 }
 
 fn activations(engine: &mut Engine, layer: &Layer, x: &ArrayD<f32>) -> Result<Array4<f32>> {
-    Ok(layer.to_nchw(engine.tensors(x.view(), std::slice::from_ref(&layer.tensor))?[0].view()))
+    layer.to_nchw(engine.tensors(x.view(), std::slice::from_ref(&layer.tensor))?[0].view())
 }
 
 /// Per example, the L2 norm of its activations.

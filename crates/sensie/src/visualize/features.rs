@@ -30,7 +30,7 @@ pub struct FeatureMaps {
 pub fn feature_maps(engine: &mut Engine, x: ArrayViewD<f32>, layer: &str) -> Result<FeatureMaps> {
     let layer = Layer::feature_map(engine, layer)?;
     let values = engine.tensors(x, std::slice::from_ref(&layer.tensor))?.remove(0);
-    let maps = layer.to_nchw(values.view());
+    let maps = layer.to_nchw(values.view())?;
     let mean = maps.map_axis(Axis(3), |row| row.sum()).map_axis(Axis(2), |col| col.sum()) / (maps.shape()[2] * maps.shape()[3]) as f32;
     let order = mean
         .rows()

@@ -215,7 +215,7 @@ fn real_fourier_basis(n: usize) -> (Array2<f32>, Vec<f32>) {
         freq[row + 1] = k as f32 / nf;
         row += 2;
     }
-    if n % 2 == 0 {
+    if n.is_multiple_of(2) {
         for t in 0..n {
             basis[[row, t]] = if t % 2 == 0 { 1.0 } else { -1.0 } / nf.sqrt();
         }
@@ -234,7 +234,7 @@ pub fn colour_decorrelation(x: ArrayView4<f32>, range: ValueRange) -> Array2<f32
         .axis_iter(Axis(1))
         .map(|band| band.iter().map(|&v| f64::from((v - range.low) / range.width())).collect())
         .collect();
-    let count = bands[0].len().max(1) as f64;
+    let count = bands.first().map_or(1, Vec::len).max(1) as f64;
     let means: Vec<f64> = bands.iter().map(|b| b.iter().sum::<f64>() / count).collect();
     let mut cov = Array2::<f64>::zeros((c, c));
     for i in 0..c {

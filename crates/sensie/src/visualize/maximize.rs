@@ -15,7 +15,7 @@
 //! instead of building evidence for this one. The objective of a channel is
 //! its mean activation, of a neuron its value.
 
-use ndarray::{Array2, Array3, Array4, ArrayD, Zip};
+use ndarray::{Array2, Array3, Array4, ArrayD, ArrayView4, Axis, Zip};
 use rand::SeedableRng;
 use rand_pcg::Pcg64Mcg;
 use serde::Serialize;
@@ -105,6 +105,15 @@ impl MaximizeOptions {
             seed: 0,
         }
     }
+
+    /// Takes from real inputs (N x C x H x W, in [`MaximizeOptions::range`])
+    /// where images start (each band's mean) and the Fourier colour
+    /// decorrelation.
+    pub fn fit_to_data(&mut self, images: ArrayView4<f32>) {
+        let means = images.axis_iter(Axis(1)).map(|band| band.mean().unwrap_or(0.0)).collect();
+        self.start = Some(means);
+        self.colour = Some(super::colour_decorrelation(images, self.range));
+    }
 }
 
 /// Optimised inputs and how well they do.
@@ -128,9 +137,9 @@ pub struct Maximized {
 
 /// Optimises `options.restarts` inputs to maximise `target`.
 pub fn maximize(engine: &mut Engine, target: &Target, options: &MaximizeOptions) -> Result<Maximized> {
-    check(options)?;
     let input = Layer::input(engine)?;
     let (c, h, w) = input.chw();
+    check(options, c)?;
     let n = options.restarts;
     let (score, seed) = objective_seed(engine, target, n, options)?;
     let diversity = diversity_layer(engine, target, options)?;
@@ -149,17 +158,17 @@ pub fn maximize(engine: &mut Engine, target: &Target, options: &MaximizeOptions)
         let x = images.render();
         let warps: Vec<Warp> = (0..n).map(|_| Warp::random(&mut rng, (h, w), reg.jitter, reg.scale, reg.rotate)).collect();
         let warped = per_image(&x, |i, image| warps[i].apply(image));
-        let fed = input.from_nchw(warped.view());
+        let fed = input.to_stored(warped.view());
         let out = engine.gradients(fed.view(), seed.view(), &request)?;
         history.push(objective_values(&out.scores, &seed));
-        let mut grad = input.to_nchw(out.grads[0].view());
+        let mut grad = input.to_nchw(out.grads[0].view())?;
         if let Some(layer) = &diversity {
-            let activations = layer.to_nchw(out.values[1].view());
+            let activations = layer.to_nchw(out.values[1].view())?;
             let (sim, d_sim) = diversity::similarity(activations.view());
             similarity = Some(sim);
-            let div_seed = layer.from_nchw((d_sim * -options.diversity).view());
+            let div_seed = layer.to_stored((d_sim * -options.diversity).view());
             let div_request = GradientRequest { score: Score::Tensor(layer.tensor.clone()), rules: &Standard, wrt: vec![input.tensor.clone()] };
-            grad += &input.to_nchw(engine.gradients(fed.view(), div_seed.view(), &div_request)?.grads[0].view());
+            grad += &input.to_nchw(engine.gradients(fed.view(), div_seed.view(), &div_request)?.grads[0].view())?;
         }
         let mut grad = per_image(&grad, |i, g| warps[i].adjoint(g));
         let unit = (&x - options.range.low) / options.range.width();
@@ -174,7 +183,7 @@ pub fn maximize(engine: &mut Engine, target: &Target, options: &MaximizeOptions)
     }
 
     let images = images.render();
-    let inputs = input.from_nchw(images.view());
+    let inputs = input.to_stored(images.view());
     let out = engine.gradients(inputs.view(), seed.view(), &request)?;
     let objective = objective_values(&out.scores, &seed);
     let probabilities = class_probabilities(engine, &inputs, &input.tensor)?;
@@ -228,7 +237,19 @@ impl Maximized {
     }
 }
 
-fn check(options: &MaximizeOptions) -> Result<()> {
+fn check(options: &MaximizeOptions, bands: usize) -> Result<()> {
+    if let Some(colour) = &options.colour
+        && colour.dim() != (bands, bands)
+    {
+        return Err(Error::invalid(format!("a {:?} colour matrix", colour.dim()), format!("the model's input has {bands} bands")));
+    }
+    let reg = &options.regularisers;
+    if !((0.0..1.0).contains(&reg.scale) && reg.rotate >= 0.0 && reg.rotate.is_finite()) {
+        return Err(Error::invalid(
+            format!("random scale {} and rotation {}", reg.scale, reg.rotate),
+            "the scale must be in [0, 1) (a factor in [1 - s, 1 + s]) and the rotation a non-negative number of degrees",
+        ));
+    }
     if options.restarts == 0 {
         return Err(Error::invalid("0 restarts", "at least one restart is needed"));
     }
@@ -278,7 +299,7 @@ fn objective_seed(engine: &mut Engine, target: &Target, n: usize, options: &Maxi
             seed.slice_mut(ndarray::s![.., channel, y, x]).fill(1.0);
         }
     }
-    Ok((Score::Tensor(layer.tensor.clone()), layer.from_nchw(seed.view())))
+    Ok((Score::Tensor(layer.tensor.clone()), layer.to_stored(seed.view())))
 }
 
 /// The layer compared for diversity, when diversity is asked for.

@@ -93,13 +93,13 @@ impl ValueRange {
 #[derive(Clone, Debug)]
 pub struct Layer {
     /// The tensor's name in the graph.
-    pub tensor: String,
+    pub(crate) tensor: String,
     /// Its shape after the batch dimension, as stored in the graph.
-    pub dims: Vec<usize>,
+    dims: Vec<usize>,
     /// Whether the stored shape is H x W x C: the input of an NHWC model, or
     /// a tensor transposed back to NHWC (tf2onnx does this before Flatten).
     /// Every other 3-D shape is ONNX's C x H x W.
-    pub channels_last: bool,
+    channels_last: bool,
 }
 
 impl Layer {
@@ -160,6 +160,11 @@ impl Layer {
         Layer::find(engine, &name)
     }
 
+    /// The tensor's name in the graph.
+    pub fn tensor(&self) -> &str {
+        &self.tensor
+    }
+
     /// (channels, height, width) per example; units are C x 1 x 1.
     pub fn chw(&self) -> (usize, usize, usize) {
         match (self.dims.as_slice(), self.channels_last) {
@@ -170,20 +175,27 @@ impl Layer {
         }
     }
 
-    /// Values of this tensor (N first, stored layout) as N x C x H x W.
-    pub fn to_nchw(&self, a: ArrayViewD<f32>) -> Array4<f32> {
+    /// Values of this tensor (N first, in its stored layout, such as data
+    /// for the model's input) as N x C x H x W.
+    pub fn to_nchw(&self, a: ArrayViewD<f32>) -> Result<Array4<f32>> {
         let (c, h, w) = self.chw();
+        if a.ndim() != self.dims.len() + 1 || a.shape()[1..] != self.dims[..] {
+            return Err(Error::invalid(
+                format!("an array of shape {:?}", a.shape()),
+                format!("'{}' holds [N, {}] (N examples first)", self.tensor, join(&self.dims)),
+            ));
+        }
         let n = a.shape()[0];
-        if self.channels_last {
-            let a = a.into_dimensionality::<Ix4>().expect("an N x H x W x C tensor");
+        Ok(if self.channels_last {
+            let a = a.into_dimensionality::<Ix4>().expect("shape checked");
             a.permuted_axes([0, 3, 1, 2]).as_standard_layout().into_owned()
         } else {
-            a.as_standard_layout().into_owned().into_shape_with_order((n, c, h, w)).expect("the layer's size")
-        }
+            a.as_standard_layout().into_owned().into_shape_with_order((n, c, h, w)).expect("shape checked")
+        })
     }
 
     /// N x C x H x W values in this tensor's stored layout (N first).
-    pub fn from_nchw(&self, a: ArrayView4<f32>) -> ArrayD<f32> {
+    pub(crate) fn to_stored(&self, a: ArrayView4<f32>) -> ArrayD<f32> {
         let n = a.shape()[0];
         let mut dims = vec![n];
         dims.extend(&self.dims);
