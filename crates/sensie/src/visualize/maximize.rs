@@ -145,7 +145,7 @@ pub fn maximize(engine: &mut Engine, target: &Target, options: &MaximizeOptions)
     let diversity = diversity_layer(engine, target, options)?;
     let mut wrt = vec![input.tensor.clone()];
     wrt.extend(diversity.iter().map(|l| l.tensor.clone()));
-    let request = GradientRequest { score: score.clone(), rules: &Standard, wrt };
+    let request = GradientRequest { score, rules: &Standard, wrt };
 
     let mut rng = Pcg64Mcg::seed_from_u64(options.seed);
     let centre = start(options, c)?;
