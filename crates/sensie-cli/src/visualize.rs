@@ -23,7 +23,7 @@ enum Command {
     /// A convolutional layer's kernels as a grid (the first layer's in colour when the input has 3 bands).
     Kernels(KernelsArgs),
     /// Every channel's activation map of a layer for chosen examples, most active first.
-    Features(FeaturesArgs),
+    Features(AtLayer),
     /// Optimise inputs to maximise a class score, or a layer, channel or neuron.
     Maximize(MaximizeArgs),
     /// Deep Dream: amplify a layer's activations on given images, over octaves.
@@ -90,13 +90,14 @@ struct KernelsArgs {
     layer: Option<String>,
 }
 
+/// A layer seen on chosen examples (features, dream).
 #[derive(clap::Args)]
-struct FeaturesArgs {
+struct AtLayer {
     #[command(flatten)]
     common: Common,
     #[command(flatten)]
     examples: Examples,
-    /// The layer (a tensor or node name with N x C x H x W feature maps).
+    /// The layer: a tensor or node name, as `sensie inspect` lists them.
     #[arg(long)]
     layer: String,
 }
@@ -116,8 +117,8 @@ struct MaximizeArgs {
     #[arg(long, requires = "layer")]
     channel: Option<usize>,
     /// Maximise one neuron of --channel: its row and column in the maps, as Y,X.
-    #[arg(long, requires = "channel", value_delimiter = ',', num_args = 2)]
-    neuron: Option<Vec<usize>>,
+    #[arg(long, requires = "channel", value_name = "Y,X", value_parser = pair::<usize>)]
+    neuron: Option<(usize, usize)>,
     /// The class score maximised.
     #[arg(long, value_enum, default_value_t = ClassScore::Logit)]
     score: ClassScore,
@@ -164,12 +165,13 @@ struct MaximizeArgs {
     #[arg(long)]
     diversity_layer: Option<String>,
     /// The model's input range as LOW,HIGH (default: from --data, else 0,1).
-    #[arg(long, value_delimiter = ',', num_args = 2, allow_negative_numbers = true)]
-    range: Option<Vec<f32>>,
+    #[arg(long, value_name = "LOW,HIGH", value_parser = pair::<f32>, allow_hyphen_values = true)]
+    range: Option<(f32, f32)>,
     /// A .npy of real inputs (model layout): the default range, the starting
     /// value (the data's mean per band) and the Fourier colour decorrelation.
     #[arg(long)]
     data: Option<PathBuf>,
+    /// Seed of the random draws (starting images, jitter, scale, rotation).
     #[arg(long, default_value_t = 0)]
     seed: u64,
 }
@@ -191,12 +193,8 @@ enum Param {
 #[derive(clap::Args)]
 struct DreamArgs {
     #[command(flatten)]
-    common: Common,
-    #[command(flatten)]
-    examples: Examples,
-    /// The layer whose activations are amplified.
-    #[arg(long)]
-    layer: String,
+    at: AtLayer,
+    /// Scales worked at, coarse to fine.
     #[arg(long, default_value_t = 4)]
     octaves: usize,
     /// Size ratio between octaves.
@@ -212,8 +210,9 @@ struct DreamArgs {
     #[arg(long, default_value_t = 1)]
     jitter: usize,
     /// The model's input range as LOW,HIGH (default: from --data).
-    #[arg(long, value_delimiter = ',', num_args = 2, allow_negative_numbers = true)]
-    range: Option<Vec<f32>>,
+    #[arg(long, value_name = "LOW,HIGH", value_parser = pair::<f32>, allow_hyphen_values = true)]
+    range: Option<(f32, f32)>,
+    /// Seed of the random draws (starting images, jitter, scale, rotation).
     #[arg(long, default_value_t = 0)]
     seed: u64,
 }
@@ -234,7 +233,7 @@ fn kernels(args: KernelsArgs) -> Result<()> {
     finish(&kernels.report()?, &args.common.out)
 }
 
-fn features(args: FeaturesArgs) -> Result<()> {
+fn features(args: AtLayer) -> Result<()> {
     let (_, x) = args.examples.load()?;
     let mut engine = args.common.engine(x.shape()[0])?;
     let maps = visualize::feature_maps(&mut engine, x.view(), &args.layer).map_err(|e| in_data(e, &args.examples.data))?;
@@ -244,11 +243,11 @@ fn features(args: FeaturesArgs) -> Result<()> {
 
 fn maximize(args: MaximizeArgs) -> Result<()> {
     let mut engine = args.common.engine(args.restarts)?;
-    let target = match (args.class, &args.layer, args.channel, &args.neuron) {
+    let target = match (args.class, &args.layer, args.channel, args.neuron) {
         (Some(k), _, _, _) => Target::Class(k),
         (None, Some(layer), None, _) => Target::Layer { layer: layer.clone() },
         (None, Some(layer), Some(channel), None) => Target::Channel { layer: layer.clone(), channel },
-        (None, Some(layer), Some(channel), Some(yx)) => Target::Neuron { layer: layer.clone(), channel, y: yx[0], x: yx[1] },
+        (None, Some(layer), Some(channel), Some((y, x))) => Target::Neuron { layer: layer.clone(), channel, y, x },
         (None, None, _, _) => unreachable!("clap requires --class or --layer"),
     };
     let (_, h, w) = Layer::input(&mut engine)?.chw();
@@ -271,11 +270,11 @@ fn maximize(args: MaximizeArgs) -> Result<()> {
     options.diversity = args.diversity;
     options.diversity_layer = args.diversity_layer.clone();
     options.seed = args.seed;
-    options.range = range(args.range.as_deref(), None)?;
+    options.range = range(args.range, None)?;
     if let Some(path) = &args.data {
         let data = sensie::npy::read_f32(path)?;
         let images = Layer::input(&mut engine)?.to_nchw(data.view()).map_err(|e| in_data(e, path))?;
-        options.range = range(args.range.as_deref(), Some(&data))?;
+        options.range = range(args.range, Some(&data))?;
         options.fit_to_data(images.view());
     }
     let result = visualize::maximize(&mut engine, &target, &options)?;
@@ -290,29 +289,38 @@ fn maximize(args: MaximizeArgs) -> Result<()> {
 }
 
 fn dream(args: DreamArgs) -> Result<()> {
-    let (data, x) = args.examples.load()?;
-    let mut engine = args.common.engine(x.shape()[0])?;
+    let at = &args.at;
+    let (data, x) = at.examples.load()?;
+    let mut engine = at.common.engine(x.shape()[0])?;
     let options = DreamOptions {
         octaves: args.octaves,
         octave_scale: args.octave_scale,
         steps: args.steps,
         step_size: args.step_size,
         jitter: args.jitter,
-        range: range(args.range.as_deref(), Some(&data))?,
+        range: range(args.range, Some(&data))?,
         seed: args.seed,
     };
-    let dreamed = visualize::dream(&mut engine, x.view(), &args.layer, &options).map_err(|e| in_data(e, &args.examples.data))?;
-    for (label, (before, after)) in args.examples.labels().iter().zip(dreamed.norm_before.iter().zip(&dreamed.norm_after)) {
+    let dreamed = visualize::dream(&mut engine, x.view(), &at.layer, &options).map_err(|e| in_data(e, &at.examples.data))?;
+    for (label, (before, after)) in at.examples.labels().iter().zip(dreamed.norm_before.iter().zip(&dreamed.norm_after)) {
         eprintln!("{label}: |{}| {before:.4} -> {after:.4}", dreamed.layer);
     }
-    finish(&dreamed.report(&args.examples.labels())?, &args.common.out)
+    finish(&dreamed.report(&at.examples.labels())?, &at.common.out)
 }
 
-/// The value range: given (clap checks there are two numbers), else the
-/// data's, else [0, 1].
-fn range(given: Option<&[f32]>, data: Option<&ArrayD<f32>>) -> Result<ValueRange> {
+/// Two comma-separated values, as in `--range 0,255` or `--neuron 7,7`.
+fn pair<T: std::str::FromStr>(text: &str) -> std::result::Result<(T, T), String> {
+    let parse = |part: &str| part.trim().parse::<T>().map_err(|_| format!("'{part}' is not a number"));
+    match text.split_once(',') {
+        Some((a, b)) => Ok((parse(a)?, parse(b)?)),
+        None => Err(format!("expected two values separated by a comma, got '{text}'")),
+    }
+}
+
+/// The value range: given, else the data's, else [0, 1].
+fn range(given: Option<(f32, f32)>, data: Option<&ArrayD<f32>>) -> Result<ValueRange> {
     match (given, data) {
-        (Some(range), _) => ValueRange::new(range[0], range[1]),
+        (Some((low, high)), _) => ValueRange::new(low, high),
         (None, Some(data)) => ValueRange::of_data(data.view()),
         (None, None) => Ok(ValueRange::default()),
     }

@@ -94,6 +94,18 @@ fn maximize_writes_inputs_the_model_reads_as_the_class() {
     check_page(&dir.path().join("maximize.html"), 1);
 }
 
+/// A neuron, and a range given on the command line: inputs stay inside it.
+#[test]
+fn maximize_a_neuron_in_a_given_range() {
+    let dir = tempfile::tempdir().unwrap();
+    let args = ["--layer", "/conv2/Conv_output_0", "--channel", "3", "--neuron", "7,7", "--range", "-0.5,1.5", "--restarts", "1", "--steps", "32"];
+    run_ok("maximize", dir.path(), &args);
+    let inputs = read_npy(&dir.path().join("inputs.npy"));
+    assert!(inputs.iter().all(|v| (-0.5..=1.5).contains(v)));
+    let summary: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(dir.path().join("maximize.json")).unwrap()).unwrap();
+    assert_eq!(summary["target"], "neuron (3, 7, 7) of /conv2/Conv_output_0");
+}
+
 #[test]
 fn dream_writes_dreamed_inputs_with_a_higher_norm() {
     let dir = tempfile::tempdir().unwrap();
