@@ -307,13 +307,25 @@ impl Report {
 }
 
 /// Tiles laid out in `columns`, each enlarged to about 48 pixels across
-/// (whole factors only, so every value stays one crisp block), on dark grey:
+/// (whole factors only, so every value stays one crisp block) unless that
+/// would make the picture wider or taller than [`MAX_SIDE`], on dark grey:
 /// neither white (0 on the diverging scale) nor black (an empty sky).
 fn tiled(tiles: &[RgbImage], columns: usize) -> Result<(RgbImage, Grid)> {
-    let size = tiles.iter().map(|t| t.width().max(t.height())).max().unwrap_or(1).max(1);
-    let grid = Grid { columns: columns.max(1), upscale: 48u32.div_ceil(size), background: [96, 96, 96], ..Grid::default() };
+    let columns = columns.clamp(1, tiles.len().max(1));
+    let (w, h) = tiles.iter().fold((1, 1), |(w, h), t| (w.max(t.width()), h.max(t.height())));
+    let rows = tiles.len().div_ceil(columns) as u32;
+    let padding = 2;
+    let side = |up: u32| (columns as u32 * (w * up + padding)).max(rows * (h * up + padding)) + padding;
+    let mut upscale = 48u32.div_ceil(w.max(h));
+    while upscale > 1 && side(upscale) > MAX_SIDE {
+        upscale -= 1;
+    }
+    let grid = Grid { columns, padding, upscale, background: [96, 96, 96] };
     Ok((render::grid(tiles, &grid)?, grid))
 }
+
+/// The longest side of a grid picture when its tiles are enlarged.
+const MAX_SIDE: u32 = 4096;
 
 /// Columns for a near-square grid of `n` tiles.
 fn square_columns(n: usize) -> usize {
@@ -332,5 +344,20 @@ fn scale_text(scale: &HeatScale) -> String {
     match scale {
         HeatScale::Signed { .. } => format!("blue {low:.3} to white 0 to red {high:.3}"),
         HeatScale::Unsigned { .. } => format!("viridis from {low:.3} (dark) to {high:.3} (yellow)"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn small_tiles_are_enlarged_but_big_grids_stay_within_the_largest_side() {
+        let tile = RgbImage::new(3, 3);
+        let (image, grid) = tiled(&vec![tile.clone(); 8], 3).unwrap();
+        assert_eq!((grid.upscale, image.width()), (16, 3 * (48 + 2) + 2));
+        // A 512 x 512 layer of 3 x 3 kernels: one row per output channel.
+        let (image, grid) = tiled(&vec![tile; 512 * 16], 512).unwrap();
+        assert!(image.width() <= MAX_SIDE && image.height() <= MAX_SIDE && grid.upscale >= 1, "{:?}", image.dimensions());
     }
 }
