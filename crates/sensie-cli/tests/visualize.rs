@@ -92,6 +92,8 @@ fn maximize_writes_inputs_the_model_reads_as_the_class() {
         assert!(1.0 / total > 0.9, "probability of 3: {}", 1.0 / total);
     }
     check_page(&dir.path().join("maximize.html"), 1);
+    let html = std::fs::read_to_string(dir.path().join("maximize.html")).unwrap();
+    assert_eq!(html.matches("<svg").count(), 1, "the objective's chart");
 }
 
 /// A neuron, and a range given on the command line: inputs stay inside it.

@@ -132,6 +132,7 @@ impl Dreamed {
                 self.layer
             ),
             pictures: vec![picture],
+            charts: Vec::new(),
             table: Some(Table { header: vec!["example", "norm before", "norm after", "ratio"], rows, caption: format!("L2 norm of {} per example.", self.layer) }),
             summary: serde_json::json!({ "examples": labels, "result": self }),
             inputs: Some(self.inputs.clone()),

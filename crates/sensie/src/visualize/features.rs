@@ -88,6 +88,7 @@ impl FeatureMaps {
             title: format!("Feature maps of {}", self.layer),
             text: format!("Every channel's activation map at {} for each example, ranked by the map's mean activation.", self.layer),
             pictures,
+            charts: Vec::new(),
             table: Some(Table { header: vec!["example", "most active channels (mean activation)"], rows, caption: String::new() }),
             summary: serde_json::json!({ "layer": self.layer, "examples": labels, "order": self.order, "mean": self.mean.outer_iter().map(|r| r.to_vec()).collect::<Vec<_>>() }),
             inputs: None,

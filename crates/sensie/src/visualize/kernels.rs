@@ -114,6 +114,7 @@ impl Kernels {
                 self.layer, self.output
             ),
             pictures: vec![self.picture()?],
+            charts: Vec::new(),
             table: None,
             summary: serde_json::json!({ "kernels": self, "shape": [o, i, kh, kw], "norms": norms }),
             inputs: None,

@@ -28,6 +28,7 @@ use super::transform::Warp;
 use super::{Layer, Picture, Report, Table, ValueRange, image_picture, tiled};
 use crate::autodiff::Standard;
 use crate::engine::{Engine, GradientRequest, Score};
+use crate::plot::{Axis as PlotAxis, LineChart, Series};
 use crate::{Error, Result};
 
 /// What to maximise.
@@ -191,6 +192,15 @@ pub fn maximize(engine: &mut Engine, target: &Target, options: &MaximizeOptions)
 }
 
 impl Maximized {
+    /// The objective against the step, a line per restart.
+    fn history_chart(&self, target: &Target) -> String {
+        let series = (0..self.objective.len())
+            .map(|r| Series::new(format!("restart {r}"), self.history.iter().enumerate().map(|(step, o)| (step as f64, f64::from(o[r]))).collect()))
+            .collect();
+        let chart = LineChart { title: format!("Maximising {target}"), x: PlotAxis::new("step"), y: PlotAxis::new("objective"), series, ..LineChart::default() };
+        chart.svg()
+    }
+
     /// The restarts side by side, and a page with their numbers.
     pub fn report(&self, target: &Target) -> Result<Report> {
         let tiles = self.images.outer_iter().map(image_picture).collect::<Result<Vec<_>>>()?;
@@ -230,6 +240,7 @@ impl Maximized {
                 self.objective.len()
             ),
             pictures: vec![picture],
+            charts: vec![(self.history_chart(target), "The objective at each step's randomly transformed input, per restart.".to_string())],
             table: Some(Table { header, rows, caption: String::new() }),
             summary: serde_json::json!({ "target": target.to_string(), "result": self }),
             inputs: Some(self.inputs.clone()),

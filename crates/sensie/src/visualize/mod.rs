@@ -265,6 +265,8 @@ pub struct Report {
     /// What the pictures show and how they were made, for the page.
     pub text: String,
     pub pictures: Vec<Picture>,
+    /// Charts (SVG from [`crate::plot`]) with their captions.
+    pub charts: Vec<(String, String)>,
     pub table: Option<Table>,
     /// The numbers behind the page, written as JSON.
     pub summary: serde_json::Value,
@@ -274,7 +276,7 @@ pub struct Report {
 
 impl Report {
     /// Writes the pictures (PNG), NAME.html (a self-contained page of the
-    /// pictures and the table), NAME.json and, for optimised inputs,
+    /// pictures, charts and table), NAME.json and, for optimised inputs,
     /// `inputs.npy`, creating `dir` if needed; returns the paths written.
     pub fn write(&self, dir: &Path) -> Result<Vec<PathBuf>> {
         std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
@@ -290,6 +292,9 @@ impl Report {
             render::write_png(&picture.image, &path)?;
             section.figure(Figure::picture(&picture.image, &picture.file, &picture.caption)?);
             written.push(path);
+        }
+        for (svg, caption) in &self.charts {
+            section.figure(Figure::svg(svg, caption)?);
         }
         if let Some(inputs) = &self.inputs {
             let path = dir.join("inputs.npy");
