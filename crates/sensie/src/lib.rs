@@ -14,15 +14,28 @@
 //! - [`model`]: a user's model with what sensie reads from it (input layout,
 //!   classes, whether it outputs logits).
 //! - [`engine`]: batched forward passes, feature maps and gradients.
+//!
+//! Sensitivity analysis, on top of the engine:
+//! - [`data`]: test data (npy/npz, FITS, image folders, CSV metadata) as raw
+//!   images in physical units, N x C x H x W.
+//! - [`perturb`]: one change to an image, varied by one strength parameter.
+//! - [`preprocess`]: the declared step from raw images to the model's input.
+//! - [`stats`]: per-level statistics, effect sizes, slopes, thresholds and
+//!   verdicts that respect the paired design of a sweep.
+//! - [`rng`]: seeded random numbers independent of batching and threads.
 
 pub mod autodiff;
+pub mod data;
 pub mod engine;
 pub mod error;
 pub mod graph;
 pub mod inspect;
+pub mod layout;
 pub mod model;
 pub mod npy;
 pub mod onnx;
+pub mod perturb;
+pub mod rng;
 pub mod runtime;
 
 pub use error::{Error, Result};

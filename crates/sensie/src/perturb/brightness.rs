@@ -1,0 +1,45 @@
+//! `brightness`: multiply every pixel by a factor.
+
+use ndarray::{Array3, ArrayView3};
+
+use super::{Builtin, Parameter, Perturbation, scaled};
+use crate::Result;
+use crate::rng::SeededRng;
+
+pub(super) const BUILTIN: Builtin = Builtin {
+    name: "brightness",
+    summary: "multiply every pixel of every band by a factor",
+    parameter: "factor",
+    unit: "factor",
+    identity: "1",
+    options: &[],
+    build: |_| Ok(Box::new(Brightness)),
+};
+
+struct Brightness;
+
+impl Perturbation for Brightness {
+    fn name(&self) -> &str {
+        BUILTIN.name
+    }
+
+    fn parameter(&self) -> Parameter {
+        Parameter { name: BUILTIN.parameter, unit: BUILTIN.unit, identity: 1.0 }
+    }
+
+    fn apply(&self, image: ArrayView3<f32>, factor: f64, _: &mut SeededRng) -> Result<Array3<f32>> {
+        self.check(factor)?;
+        Ok(scaled(image, factor))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::perturb::test_support::*;
+
+    #[test]
+    fn scales_every_pixel() {
+        let image = ramp(2, 3, 3);
+        assert_eq!(apply(built("brightness", &[]).as_ref(), image.view(), 0.5), image.mapv(|v| v * 0.5));
+    }
+}
