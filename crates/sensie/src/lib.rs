@@ -37,6 +37,7 @@ pub mod onnx;
 pub mod perturb;
 pub mod rng;
 pub mod runtime;
+pub mod stats;
 
 pub use error::{Error, Result};
 /// The ONNX Runtime bindings sensie runs on, for callers that need them directly.
