@@ -35,6 +35,7 @@ pub mod model;
 pub mod npy;
 pub mod onnx;
 pub mod perturb;
+pub mod preprocess;
 pub mod rng;
 pub mod runtime;
 pub mod stats;
