@@ -30,7 +30,6 @@ pub mod engine;
 pub mod error;
 pub mod graph;
 pub mod inspect;
-pub mod layout;
 pub mod model;
 pub mod npy;
 pub mod onnx;

@@ -11,7 +11,7 @@
 use ndarray::{Array4, ArrayView4, Axis, s};
 use serde::Deserialize;
 
-use crate::layout::Layout;
+use crate::model::Layout;
 use crate::{Error, Result};
 
 /// How images reach the model's input size when theirs differs.

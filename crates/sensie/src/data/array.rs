@@ -13,7 +13,7 @@ use ndarray::{Array4, ArrayD, Axis, Ix4};
 use ndarray_npy::{NpzReader, ReadNpyError, ReadNpyExt, ReadNpzError, ReadableElement};
 
 use super::fits;
-use crate::layout::Layout;
+use crate::model::Layout;
 use crate::{Error, Result};
 
 /// An array as stored, before it is read as images or labels.

@@ -31,7 +31,7 @@ pub use array::{guess_layout, read_array};
 pub use labels::{Labels, Task};
 pub use metadata::{Column, Metadata};
 
-use crate::layout::Layout;
+use crate::model::Layout;
 use crate::{Error, Result};
 
 /// Where the data is and how to read it: the `[data]` table of a probe
