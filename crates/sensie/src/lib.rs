@@ -23,6 +23,8 @@
 //! - [`stats`]: per-level statistics, effect sizes, slopes, thresholds and
 //!   verdicts that respect the paired design of a sweep.
 //! - [`rng`]: seeded random numbers independent of batching and threads.
+//! - [`probe`]: the runner: several tests in one streamed pass over the
+//!   data, and the results.json / results.csv it writes.
 
 pub mod autodiff;
 pub mod data;
@@ -35,6 +37,7 @@ pub mod npy;
 pub mod onnx;
 pub mod perturb;
 pub mod preprocess;
+pub mod probe;
 pub mod rng;
 pub mod runtime;
 pub mod stats;

@@ -45,6 +45,18 @@ impl Binning {
     }
 }
 
+impl std::fmt::Display for Binning {
+    /// The text [`Binning::parse`] reads back.
+    fn fmt(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        match self {
+            Binning::EqualWidth(k) => write!(f, "{k}"),
+            Binning::Quantile(k) => write!(f, "q{k}"),
+            Binning::Discrete => write!(f, "discrete"),
+            Binning::Auto => write!(f, "auto"),
+        }
+    }
+}
+
 /// One group of examples and where it sits on the property's axis.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Bin {
@@ -195,5 +207,8 @@ mod tests {
         assert_eq!(text[1].members, vec![0, 2]);
         assert_eq!(Binning::parse("q5").unwrap(), Binning::Quantile(5));
         assert!(Binning::parse("q0").is_err() && Binning::parse("five").is_err());
+        for text in ["7", "q3", "discrete", "auto"] {
+            assert_eq!(Binning::parse(text).unwrap().to_string(), text);
+        }
     }
 }
