@@ -3,7 +3,9 @@
 //! the library, and prints or writes what it returns.
 
 mod inspect;
+mod perturbations;
 mod predict;
+mod probe;
 
 use std::process::ExitCode;
 
@@ -22,6 +24,10 @@ enum Command {
     Inspect(inspect::Args),
     /// Run a model on a .npy of inputs and write its outputs.
     Predict(predict::Args),
+    /// Sensitivity tests: perturbation sweeps, properties of the data, classes.
+    Probe(Box<probe::Args>),
+    /// Every perturbation, its parameter, unit and options.
+    Perturbations(perturbations::Args),
 }
 
 fn main() -> ExitCode {
@@ -29,6 +35,8 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Inspect(args) => inspect::run(args),
         Command::Predict(args) => predict::run(args),
+        Command::Probe(args) => probe::run(*args),
+        Command::Perturbations(args) => perturbations::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
