@@ -76,6 +76,29 @@ pub(crate) mod tests {
         }
     }
 
+    fn astropy(name: &str) -> std::path::PathBuf {
+        std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/data/probe/fits").join(name)
+    }
+
+    #[test]
+    fn reads_astropys_test_cube_and_compressed_image() {
+        // arange.fits: a 7 x 10 x 11 int32 cube of (almost) numpy.arange(770),
+        // its data big-endian right after one 2880-byte header block. The
+        // reference decodes those bytes directly, without cfitsio.
+        let cube = read(&astropy("arange.fits")).unwrap();
+        assert_eq!(cube.shape(), &[7, 10, 11]);
+        assert_eq!(cube[[3, 2, 5]], 357.0);
+        let bytes = std::fs::read(astropy("arange.fits")).unwrap();
+        let expected: Vec<f32> = bytes[2880..2880 + 770 * 4].chunks(4).map(|b| i32::from_be_bytes(b.try_into().unwrap()) as f32).collect();
+        assert_eq!(cube.iter().copied().collect::<Vec<_>>(), expected);
+        // RICE_1 is lossless on integers: the compressed file reads as the plain one.
+        let plain = read(&astropy("m13.fits")).unwrap();
+        let rice = read(&astropy("m13_rice.fits")).unwrap();
+        assert_eq!(plain.shape(), &[300, 300]);
+        assert_eq!(plain, rice);
+        assert!(plain.iter().any(|&v| v != plain[[0, 0]]));
+    }
+
     #[test]
     fn truncated_and_missing_files_are_named() {
         let dir = tempfile::tempdir().unwrap();

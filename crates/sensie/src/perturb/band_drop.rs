@@ -5,35 +5,29 @@
 
 use ndarray::{Array3, ArrayView3, Axis};
 
-use super::{Builtin, OptionSpec, Parameter, Perturbation, band_index, finite};
+use super::{Builtin, Effect, OptionSpec, band_index, described};
 use crate::rng::SeededRng;
 use crate::{Error, Result};
 
-pub(super) const BUILTIN: Builtin = Builtin {
+pub(super) static BUILTIN: Builtin = Builtin {
     name: "band-drop",
     summary: "replace the band with the given index by the fill value; -1 drops none",
     parameter: "band",
     unit: "band index",
     identity: "-1",
+    unchanged: -1.0,
     options: &[OptionSpec { name: "fill", default: "0", help: "value written over the dropped band" }],
-    build: |options| Ok(Box::new(BandDrop { fill: options.number("fill", 0.0)? as f32 })),
+    build: |options| Ok(described(&BUILTIN, BandDrop { fill: options.number("fill", 0.0)? as f32 })),
 };
 
 struct BandDrop {
     fill: f32,
 }
 
-impl Perturbation for BandDrop {
-    fn name(&self) -> &str {
-        BUILTIN.name
-    }
+impl Effect for BandDrop {
 
-    fn parameter(&self) -> Parameter {
-        Parameter { name: BUILTIN.parameter, unit: BUILTIN.unit, identity: -1.0 }
-    }
 
     fn check(&self, band: f64) -> Result<()> {
-        finite(BUILTIN.name, band)?;
         if band.fract() != 0.0 || band < -1.0 {
             return Err(Error::invalid("strength of perturbation 'band-drop'", format!("{band} is not a band index (0, 1, ...) or -1 for none")));
         }
@@ -41,7 +35,6 @@ impl Perturbation for BandDrop {
     }
 
     fn apply(&self, image: ArrayView3<f32>, band: f64, _: &mut SeededRng) -> Result<Array3<f32>> {
-        self.check(band)?;
         let mut out = image.to_owned();
         if band >= 0.0 {
             out.index_axis_mut(Axis(0), band_index(BUILTIN.name, image, band)?).fill(self.fill);

@@ -2,35 +2,29 @@
 
 use ndarray::{Array3, ArrayView3, Axis};
 
-use super::{Builtin, OptionSpec, Parameter, Perturbation, band_index};
+use super::{Builtin, Effect, OptionSpec, band_index, described};
 use crate::Result;
 use crate::rng::SeededRng;
 
-pub(super) const BUILTIN: Builtin = Builtin {
+pub(super) static BUILTIN: Builtin = Builtin {
     name: "band-scale",
     summary: "multiply one band (option band) by a factor, leaving the others",
     parameter: "factor",
     unit: "factor",
     identity: "1",
+    unchanged: 1.0,
     options: &[OptionSpec { name: "band", default: "0", help: "index of the band to scale, from 0" }],
-    build: |options| Ok(Box::new(BandScale { band: options.index("band", 0)? })),
+    build: |options| Ok(described(&BUILTIN, BandScale { band: options.index("band", 0)? })),
 };
 
 struct BandScale {
     band: usize,
 }
 
-impl Perturbation for BandScale {
-    fn name(&self) -> &str {
-        BUILTIN.name
-    }
+impl Effect for BandScale {
 
-    fn parameter(&self) -> Parameter {
-        Parameter { name: BUILTIN.parameter, unit: BUILTIN.unit, identity: 1.0 }
-    }
 
     fn apply(&self, image: ArrayView3<f32>, factor: f64, _: &mut SeededRng) -> Result<Array3<f32>> {
-        self.check(factor)?;
         let band = band_index(BUILTIN.name, image, self.band as f64)?;
         let mut out = image.to_owned();
         out.index_axis_mut(Axis(0), band).mapv_inplace(|v| (f64::from(v) * factor) as f32);

@@ -3,37 +3,31 @@
 use ndarray::{Array3, ArrayView3};
 
 use super::kernel::{convolve_separable, gaussian_1d};
-use super::{Builtin, Parameter, Perturbation, at_least};
+use super::{Builtin, Effect, at_least, described};
 use crate::Result;
 use crate::rng::SeededRng;
 
-pub(super) const BUILTIN: Builtin = Builtin {
+pub(super) static BUILTIN: Builtin = Builtin {
     name: "blur",
     summary: "convolve with a Gaussian (flux-conserving, reflected edges)",
     parameter: "sigma",
     unit: "pixels",
     identity: "0",
+    unchanged: 0.0,
     options: &[],
-    build: |_| Ok(Box::new(Blur)),
+    build: |_| Ok(described(&BUILTIN, Blur)),
 };
 
 struct Blur;
 
-impl Perturbation for Blur {
-    fn name(&self) -> &str {
-        BUILTIN.name
-    }
+impl Effect for Blur {
 
-    fn parameter(&self) -> Parameter {
-        Parameter { name: BUILTIN.parameter, unit: BUILTIN.unit, identity: 0.0 }
-    }
 
     fn check(&self, sigma: f64) -> Result<()> {
         at_least(BUILTIN.name, sigma, 0.0, true)
     }
 
     fn apply(&self, image: ArrayView3<f32>, sigma: f64, _: &mut SeededRng) -> Result<Array3<f32>> {
-        self.check(sigma)?;
         Ok(convolve_separable(image, &gaussian_1d(sigma)))
     }
 }

@@ -2,33 +2,27 @@
 
 use ndarray::{Array3, ArrayView3};
 
-use super::{Builtin, Parameter, Perturbation, scaled};
+use super::{Builtin, Effect, described, scaled};
 use crate::Result;
 use crate::rng::SeededRng;
 
-pub(super) const BUILTIN: Builtin = Builtin {
+pub(super) static BUILTIN: Builtin = Builtin {
     name: "brightness",
     summary: "multiply every pixel of every band by a factor",
     parameter: "factor",
     unit: "factor",
     identity: "1",
+    unchanged: 1.0,
     options: &[],
-    build: |_| Ok(Box::new(Brightness)),
+    build: |_| Ok(described(&BUILTIN, Brightness)),
 };
 
 struct Brightness;
 
-impl Perturbation for Brightness {
-    fn name(&self) -> &str {
-        BUILTIN.name
-    }
+impl Effect for Brightness {
 
-    fn parameter(&self) -> Parameter {
-        Parameter { name: BUILTIN.parameter, unit: BUILTIN.unit, identity: 1.0 }
-    }
 
     fn apply(&self, image: ArrayView3<f32>, factor: f64, _: &mut SeededRng) -> Result<Array3<f32>> {
-        self.check(factor)?;
         Ok(scaled(image, factor))
     }
 }

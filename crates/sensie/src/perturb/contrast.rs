@@ -5,33 +5,27 @@
 
 use ndarray::{Array3, ArrayView3, Axis};
 
-use super::{Builtin, Parameter, Perturbation};
+use super::{Builtin, Effect, described};
 use crate::Result;
 use crate::rng::SeededRng;
 
-pub(super) const BUILTIN: Builtin = Builtin {
+pub(super) static BUILTIN: Builtin = Builtin {
     name: "contrast",
     summary: "scale each band about its mean: mean + factor (x - mean); 0 gives a flat band",
     parameter: "factor",
     unit: "factor",
     identity: "1",
+    unchanged: 1.0,
     options: &[],
-    build: |_| Ok(Box::new(Contrast)),
+    build: |_| Ok(described(&BUILTIN, Contrast)),
 };
 
 struct Contrast;
 
-impl Perturbation for Contrast {
-    fn name(&self) -> &str {
-        BUILTIN.name
-    }
+impl Effect for Contrast {
 
-    fn parameter(&self) -> Parameter {
-        Parameter { name: BUILTIN.parameter, unit: BUILTIN.unit, identity: 1.0 }
-    }
 
     fn apply(&self, image: ArrayView3<f32>, factor: f64, _: &mut SeededRng) -> Result<Array3<f32>> {
-        self.check(factor)?;
         let mut out = image.to_owned();
         for mut band in out.axis_iter_mut(Axis(0)) {
             let mean = band.iter().map(|&v| f64::from(v)).sum::<f64>() / band.len() as f64;

@@ -2,16 +2,17 @@
 
 use ndarray::{Array3, ArrayView3, Axis};
 
-use super::{Builtin, OptionSpec, Options, Parameter, Perturbation, finite};
+use super::{Builtin, Effect, OptionSpec, Options, Perturbation, described};
 use crate::rng::SeededRng;
 use crate::{Error, Result};
 
-pub(super) const BUILTIN: Builtin = Builtin {
+pub(super) static BUILTIN: Builtin = Builtin {
     name: "flip",
     summary: "mirror the image: 0 leaves it, 1 flips it",
     parameter: "flipped",
     unit: "0 or 1",
     identity: "0",
+    unchanged: 0.0,
     options: &[OptionSpec {
         name: "axis",
         default: "horizontal",
@@ -25,7 +26,7 @@ fn build(options: &Options) -> Result<Box<dyn Perturbation>> {
         "vertical" => Axis(1),
         _ => Axis(2),
     };
-    Ok(Box::new(Flip { axis }))
+    Ok(described(&BUILTIN, Flip { axis }))
 }
 
 struct Flip {
@@ -33,17 +34,10 @@ struct Flip {
     axis: Axis,
 }
 
-impl Perturbation for Flip {
-    fn name(&self) -> &str {
-        BUILTIN.name
-    }
+impl Effect for Flip {
 
-    fn parameter(&self) -> Parameter {
-        Parameter { name: BUILTIN.parameter, unit: BUILTIN.unit, identity: 0.0 }
-    }
 
     fn check(&self, value: f64) -> Result<()> {
-        finite(BUILTIN.name, value)?;
         if value == 0.0 || value == 1.0 {
             Ok(())
         } else {
@@ -52,7 +46,6 @@ impl Perturbation for Flip {
     }
 
     fn apply(&self, image: ArrayView3<f32>, value: f64, _: &mut SeededRng) -> Result<Array3<f32>> {
-        self.check(value)?;
         let mut out = image.to_owned();
         if value == 1.0 {
             out.invert_axis(self.axis);

@@ -9,37 +9,31 @@
 
 use ndarray::{Array3, ArrayView3, Axis};
 
-use super::{Builtin, Parameter, Perturbation, at_least};
+use super::{Builtin, Effect, at_least, described};
 use crate::Result;
 use crate::rng::SeededRng;
 
-pub(super) const BUILTIN: Builtin = Builtin {
+pub(super) static BUILTIN: Builtin = Builtin {
     name: "gamma",
     summary: "power-law stretch of each band between its min and max: lo + (hi - lo) t^gamma",
     parameter: "gamma",
     unit: "exponent",
     identity: "1",
+    unchanged: 1.0,
     options: &[],
-    build: |_| Ok(Box::new(Gamma)),
+    build: |_| Ok(described(&BUILTIN, Gamma)),
 };
 
 struct Gamma;
 
-impl Perturbation for Gamma {
-    fn name(&self) -> &str {
-        BUILTIN.name
-    }
+impl Effect for Gamma {
 
-    fn parameter(&self) -> Parameter {
-        Parameter { name: BUILTIN.parameter, unit: BUILTIN.unit, identity: 1.0 }
-    }
 
     fn check(&self, gamma: f64) -> Result<()> {
         at_least(BUILTIN.name, gamma, 0.0, false)
     }
 
     fn apply(&self, image: ArrayView3<f32>, gamma: f64, _: &mut SeededRng) -> Result<Array3<f32>> {
-        self.check(gamma)?;
         let mut out = image.to_owned();
         for mut band in out.axis_iter_mut(Axis(0)) {
             let lo = f64::from(band.iter().copied().fold(f32::INFINITY, f32::min));

@@ -2,37 +2,31 @@
 
 use ndarray::{Array3, ArrayView3};
 
-use super::{Builtin, Parameter, Perturbation, at_least};
+use super::{Builtin, Effect, at_least, described};
 use crate::Result;
 use crate::rng::SeededRng;
 
-pub(super) const BUILTIN: Builtin = Builtin {
+pub(super) static BUILTIN: Builtin = Builtin {
     name: "gaussian-noise",
     summary: "add Gaussian noise of the given standard deviation to every pixel of every band",
     parameter: "sigma",
     unit: "image units",
     identity: "0",
+    unchanged: 0.0,
     options: &[],
-    build: |_| Ok(Box::new(GaussianNoise)),
+    build: |_| Ok(described(&BUILTIN, GaussianNoise)),
 };
 
 struct GaussianNoise;
 
-impl Perturbation for GaussianNoise {
-    fn name(&self) -> &str {
-        BUILTIN.name
-    }
+impl Effect for GaussianNoise {
 
-    fn parameter(&self) -> Parameter {
-        Parameter { name: BUILTIN.parameter, unit: BUILTIN.unit, identity: 0.0 }
-    }
 
     fn check(&self, sigma: f64) -> Result<()> {
         at_least(BUILTIN.name, sigma, 0.0, true)
     }
 
     fn apply(&self, image: ArrayView3<f32>, sigma: f64, rng: &mut SeededRng) -> Result<Array3<f32>> {
-        self.check(sigma)?;
         Ok(image.mapv(|v| (f64::from(v) + sigma * rng.normal()) as f32))
     }
 }

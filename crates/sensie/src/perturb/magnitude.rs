@@ -7,33 +7,27 @@
 
 use ndarray::{Array3, ArrayView3};
 
-use super::{Builtin, Parameter, Perturbation, scaled};
+use super::{Builtin, Effect, described, scaled};
 use crate::Result;
 use crate::rng::SeededRng;
 
-pub(super) const BUILTIN: Builtin = Builtin {
+pub(super) static BUILTIN: Builtin = Builtin {
     name: "magnitude",
     summary: "shift by dm magnitudes: flux x 10^(-0.4 dm), so positive dm is fainter",
     parameter: "dm",
     unit: "magnitudes",
     identity: "0",
+    unchanged: 0.0,
     options: &[],
-    build: |_| Ok(Box::new(Magnitude)),
+    build: |_| Ok(described(&BUILTIN, Magnitude)),
 };
 
 struct Magnitude;
 
-impl Perturbation for Magnitude {
-    fn name(&self) -> &str {
-        BUILTIN.name
-    }
+impl Effect for Magnitude {
 
-    fn parameter(&self) -> Parameter {
-        Parameter { name: BUILTIN.parameter, unit: BUILTIN.unit, identity: 0.0 }
-    }
 
     fn apply(&self, image: ArrayView3<f32>, dm: f64, _: &mut SeededRng) -> Result<Array3<f32>> {
-        self.check(dm)?;
         Ok(scaled(image, 10f64.powf(-0.4 * dm)))
     }
 }

@@ -87,32 +87,81 @@ pub struct Builtin {
     /// The parameter value that means "unchanged", as text (it may depend on
     /// an option, as for `seeing`).
     pub identity: &'static str,
+    /// The same as a number, when no option changes it.
+    unchanged: f64,
     pub options: &'static [OptionSpec],
     build: fn(&Options) -> Result<Box<dyn Perturbation>>,
 }
 
 /// Every built-in perturbation, in the order `sensie perturbations` lists them.
-pub fn builtins() -> &'static [Builtin] {
-    const BUILTINS: &[Builtin] = &[
-        rotate::BUILTIN,
-        flip::BUILTIN,
-        translate::BUILTIN,
-        zoom::BUILTIN,
-        blur::BUILTIN,
-        psf::BUILTIN,
-        seeing::BUILTIN,
-        gaussian_noise::BUILTIN,
-        poisson_noise::BUILTIN,
-        brightness::BUILTIN,
-        magnitude::BUILTIN,
-        contrast::BUILTIN,
-        gamma::BUILTIN,
-        saturation::BUILTIN,
-        band_scale::BUILTIN,
-        band_drop::BUILTIN,
-        occlude::BUILTIN,
+pub fn builtins() -> &'static [&'static Builtin] {
+    static BUILTINS: [&Builtin; 17] = [
+        &rotate::BUILTIN,
+        &flip::BUILTIN,
+        &translate::BUILTIN,
+        &zoom::BUILTIN,
+        &blur::BUILTIN,
+        &psf::BUILTIN,
+        &seeing::BUILTIN,
+        &gaussian_noise::BUILTIN,
+        &poisson_noise::BUILTIN,
+        &brightness::BUILTIN,
+        &magnitude::BUILTIN,
+        &contrast::BUILTIN,
+        &gamma::BUILTIN,
+        &saturation::BUILTIN,
+        &band_scale::BUILTIN,
+        &band_drop::BUILTIN,
+        &occlude::BUILTIN,
     ];
-    BUILTINS
+    &BUILTINS
+}
+
+/// What a built-in implements; its [`Builtin`] entry supplies the name and
+/// parameter, and [`described`] makes the pair a [`Perturbation`] that checks
+/// every value before applying it.
+trait Effect: Send + Sync + 'static {
+    /// Refuses finite values that make no sense here.
+    fn check(&self, _value: f64) -> Result<()> {
+        Ok(())
+    }
+
+    /// The perturbed copy of one image; `value` has passed [`Effect::check`].
+    fn apply(&self, image: ArrayView3<f32>, value: f64, rng: &mut SeededRng) -> Result<Array3<f32>>;
+
+    /// The parameter, for built-ins whose options change it.
+    fn parameter(&self) -> Option<Parameter> {
+        None
+    }
+}
+
+struct Described<E> {
+    builtin: &'static Builtin,
+    effect: E,
+}
+
+fn described(builtin: &'static Builtin, effect: impl Effect) -> Box<dyn Perturbation> {
+    Box::new(Described { builtin, effect })
+}
+
+impl<E: Effect> Perturbation for Described<E> {
+    fn name(&self) -> &str {
+        self.builtin.name
+    }
+
+    fn parameter(&self) -> Parameter {
+        self.effect.parameter().unwrap_or(Parameter { name: self.builtin.parameter, unit: self.builtin.unit, identity: self.builtin.unchanged })
+    }
+
+    fn check(&self, value: f64) -> Result<()> {
+        finite(self.builtin.name, value)?;
+        self.effect.check(value)
+    }
+
+    fn apply(&self, image: ArrayView3<f32>, value: f64, rng: &mut SeededRng) -> Result<Array3<f32>> {
+        self.check(value)?;
+        self.effect.apply(image, value, rng)
+    }
 }
 
 /// Builds the built-in perturbation `name` with `options` (option name to

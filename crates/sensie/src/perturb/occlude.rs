@@ -8,16 +8,17 @@
 
 use ndarray::{Array3, ArrayView3, s};
 
-use super::{Builtin, OptionSpec, Options, Parameter, Perturbation, at_least};
+use super::{Builtin, Effect, OptionSpec, Options, Perturbation, at_least, described};
 use crate::rng::SeededRng;
 use crate::{Error, Result};
 
-pub(super) const BUILTIN: Builtin = Builtin {
+pub(super) static BUILTIN: Builtin = Builtin {
     name: "occlude",
     summary: "cover a square of side L pixels with the fill value (centre, random or given position)",
     parameter: "side",
     unit: "pixels",
     identity: "0",
+    unchanged: 0.0,
     options: &[
         OptionSpec { name: "position", default: "centre", help: "centre, random, or X,Y: the square's centre (column, row)" },
         OptionSpec { name: "fill", default: "0", help: "value written over the square" },
@@ -53,7 +54,7 @@ fn build(options: &Options) -> Result<Box<dyn Perturbation>> {
             }
         }
     };
-    Ok(Box::new(Occlude { position, fill: options.number("fill", 0.0)? as f32 }))
+    Ok(described(&BUILTIN, Occlude { position, fill: options.number("fill", 0.0)? as f32 }))
 }
 
 /// The first pixel of a run of `side` pixels centred on `centre`, clipped.
@@ -61,21 +62,14 @@ fn start(centre: f64, side: usize) -> i64 {
     (centre - side as f64 / 2.0 + 0.5).floor() as i64
 }
 
-impl Perturbation for Occlude {
-    fn name(&self) -> &str {
-        BUILTIN.name
-    }
+impl Effect for Occlude {
 
-    fn parameter(&self) -> Parameter {
-        Parameter { name: BUILTIN.parameter, unit: BUILTIN.unit, identity: 0.0 }
-    }
 
     fn check(&self, side: f64) -> Result<()> {
         at_least(BUILTIN.name, side, 0.0, true)
     }
 
     fn apply(&self, image: ArrayView3<f32>, side: f64, rng: &mut SeededRng) -> Result<Array3<f32>> {
-        self.check(side)?;
         let side = side.round() as usize;
         let (_, h, w) = image.dim();
         let mut out = image.to_owned();

@@ -9,37 +9,31 @@
 
 use ndarray::{Array3, ArrayView3};
 
-use super::{Builtin, Parameter, Perturbation, at_least};
+use super::{Builtin, Effect, at_least, described};
 use crate::Result;
 use crate::rng::SeededRng;
 
-pub(super) const BUILTIN: Builtin = Builtin {
+pub(super) static BUILTIN: Builtin = Builtin {
     name: "poisson-noise",
     summary: "photon noise: Poisson(x * gain) / gain per pixel; negative pixels mirrored",
     parameter: "gain",
     unit: "counts per image unit",
     identity: "infinity (no noise)",
+    unchanged: f64::INFINITY,
     options: &[],
-    build: |_| Ok(Box::new(PoissonNoise)),
+    build: |_| Ok(described(&BUILTIN, PoissonNoise)),
 };
 
 struct PoissonNoise;
 
-impl Perturbation for PoissonNoise {
-    fn name(&self) -> &str {
-        BUILTIN.name
-    }
+impl Effect for PoissonNoise {
 
-    fn parameter(&self) -> Parameter {
-        Parameter { name: BUILTIN.parameter, unit: BUILTIN.unit, identity: f64::INFINITY }
-    }
 
     fn check(&self, gain: f64) -> Result<()> {
         at_least(BUILTIN.name, gain, 0.0, false)
     }
 
     fn apply(&self, image: ArrayView3<f32>, gain: f64, rng: &mut SeededRng) -> Result<Array3<f32>> {
-        self.check(gain)?;
         Ok(image.mapv(|v| {
             let counts = f64::from(v) * gain;
             (counts.signum() * rng.poisson(counts.abs()) / gain) as f32

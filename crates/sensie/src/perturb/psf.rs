@@ -12,7 +12,7 @@ use std::path::Path;
 use ndarray::{Array2, Array3, ArrayView3, Ix2};
 
 use super::kernel::{convolve_2d, convolve_separable, fwhm_per_sigma, gaussian_1d, normalised, radial_kernel};
-use super::{Builtin, OptionSpec, Options, Parameter, Perturbation, at_least};
+use super::{Builtin, Effect, OptionSpec, Options, Parameter, Perturbation, at_least, described};
 use crate::rng::SeededRng;
 use crate::{Error, Result, data};
 
@@ -22,12 +22,13 @@ pub(super) const PIXEL_SCALE: OptionSpec = OptionSpec {
     help: "arcsec per pixel; when given, FWHM values are in arcsec instead of pixels",
 };
 
-pub(super) const BUILTIN: Builtin = Builtin {
+pub(super) static BUILTIN: Builtin = Builtin {
     name: "psf",
     summary: "convolve with a Gaussian or Moffat PSF of the given FWHM, or a user kernel (flux-conserving)",
     parameter: "fwhm",
     unit: "pixels (arcsec with pixel-scale; with kernel: x the kernel's size)",
     identity: "0",
+    unchanged: 0.0,
     options: &[
         OptionSpec { name: "profile", default: "gaussian", help: "gaussian or moffat" },
         OptionSpec { name: "beta", default: "4.765", help: "Moffat power index (> 1)" },
@@ -85,7 +86,7 @@ fn build(options: &Options) -> Result<Box<dyn Perturbation>> {
     } else {
         Profile::Gaussian
     };
-    Ok(Box::new(Psf { profile, unit: FwhmUnit::from_options(options)? }))
+    Ok(described(&BUILTIN, Psf { profile, unit: FwhmUnit::from_options(options)? }))
 }
 
 fn read_kernel(path: &Path) -> Result<Array2<f64>> {
@@ -135,18 +136,15 @@ fn scaled_kernel(kernel: &Array2<f64>, scale: f64) -> Result<Array2<f64>> {
     Ok(Array2::from_shape_vec(shape, normalised(sampled.into_raw_vec_and_offset().0)?).expect("same shape"))
 }
 
-impl Perturbation for Psf {
-    fn name(&self) -> &str {
-        BUILTIN.name
-    }
+impl Effect for Psf {
 
-    fn parameter(&self) -> Parameter {
+    fn parameter(&self) -> Option<Parameter> {
         let unit = match self.profile {
             Profile::Kernel(_) => "x kernel size",
             _ => self.unit.name(),
         };
         let name = if matches!(self.profile, Profile::Kernel(_)) { "scale" } else { BUILTIN.parameter };
-        Parameter { name, unit, identity: 0.0 }
+        Some(Parameter { name, unit, identity: 0.0 })
     }
 
     fn check(&self, value: f64) -> Result<()> {
@@ -154,7 +152,6 @@ impl Perturbation for Psf {
     }
 
     fn apply(&self, image: ArrayView3<f32>, value: f64, _: &mut SeededRng) -> Result<Array3<f32>> {
-        self.check(value)?;
         if value == 0.0 {
             return Ok(image.to_owned());
         }

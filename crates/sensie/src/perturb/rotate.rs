@@ -3,18 +3,19 @@
 use ndarray::{Array3, ArrayView3};
 
 use super::resample::{self, Resampling};
-use super::{Builtin, Parameter, Perturbation};
+use super::{Builtin, Effect, described};
 use crate::Result;
 use crate::rng::SeededRng;
 
-pub(super) const BUILTIN: Builtin = Builtin {
+pub(super) static BUILTIN: Builtin = Builtin {
     name: "rotate",
     summary: "turn the image counter-clockwise (as displayed, row 0 at the top) about its centre",
     parameter: "angle",
     unit: "degrees",
     identity: "0",
+    unchanged: 0.0,
     options: &[resample::INTERPOLATION, resample::FILL],
-    build: |options| Ok(Box::new(Rotate { resampling: Resampling::from_options(options)? })),
+    build: |options| Ok(described(&BUILTIN, Rotate { resampling: Resampling::from_options(options)? })),
 };
 
 struct Rotate {
@@ -33,14 +34,8 @@ fn sin_cos_degrees(degrees: f64) -> (f64, f64) {
     }
 }
 
-impl Perturbation for Rotate {
-    fn name(&self) -> &str {
-        BUILTIN.name
-    }
+impl Effect for Rotate {
 
-    fn parameter(&self) -> Parameter {
-        Parameter { name: BUILTIN.parameter, unit: BUILTIN.unit, identity: 0.0 }
-    }
 
     fn apply(&self, image: ArrayView3<f32>, degrees: f64, _: &mut SeededRng) -> Result<Array3<f32>> {
         let (sin, cos) = sin_cos_degrees(degrees);

@@ -8,33 +8,27 @@
 
 use ndarray::{Array3, ArrayView3, Axis};
 
-use super::{Builtin, Parameter, Perturbation};
+use super::{Builtin, Effect, described};
 use crate::Result;
 use crate::rng::SeededRng;
 
-pub(super) const BUILTIN: Builtin = Builtin {
+pub(super) static BUILTIN: Builtin = Builtin {
     name: "saturation",
     summary: "blend bands towards their per-pixel mean: 0 grey, 1 unchanged (identity for 1-band images)",
     parameter: "saturation",
     unit: "factor",
     identity: "1",
+    unchanged: 1.0,
     options: &[],
-    build: |_| Ok(Box::new(Saturation)),
+    build: |_| Ok(described(&BUILTIN, Saturation)),
 };
 
 struct Saturation;
 
-impl Perturbation for Saturation {
-    fn name(&self) -> &str {
-        BUILTIN.name
-    }
+impl Effect for Saturation {
 
-    fn parameter(&self) -> Parameter {
-        Parameter { name: BUILTIN.parameter, unit: BUILTIN.unit, identity: 1.0 }
-    }
 
     fn apply(&self, image: ArrayView3<f32>, s: f64, _: &mut SeededRng) -> Result<Array3<f32>> {
-        self.check(s)?;
         let grey = image.mapv(f64::from).mean_axis(Axis(0)).expect("an image has at least one band");
         let mut out = image.to_owned();
         for mut band in out.axis_iter_mut(Axis(0)) {

@@ -10,16 +10,17 @@ use ndarray::{Array3, ArrayView3};
 
 use super::kernel::{convolve_separable, fwhm_per_sigma, gaussian_1d};
 use super::psf::{FwhmUnit, PIXEL_SCALE};
-use super::{Builtin, OptionSpec, Options, Parameter, Perturbation, finite};
+use super::{Builtin, Effect, OptionSpec, Options, Parameter, Perturbation, described};
 use crate::rng::SeededRng;
 use crate::{Error, Result};
 
-pub(super) const BUILTIN: Builtin = Builtin {
+pub(super) static BUILTIN: Builtin = Builtin {
     name: "seeing",
     summary: "re-convolve from the data's seeing FWHM (option current) to a worse target FWHM",
     parameter: "fwhm",
     unit: "pixels (arcsec with pixel-scale)",
     identity: "the current FWHM",
+    unchanged: 0.0,
     options: &[
         OptionSpec { name: "current", default: "", help: "FWHM of the data's PSF, in the same unit as the target (required)" },
         PIXEL_SCALE,
@@ -32,7 +33,7 @@ fn build(options: &Options) -> Result<Box<dyn Perturbation>> {
     if current < 0.0 {
         return Err(Error::invalid("option 'current' of perturbation 'seeing'", format!("{current} must be at least 0")));
     }
-    Ok(Box::new(Seeing { current, unit: FwhmUnit::from_options(options)? }))
+    Ok(described(&BUILTIN, Seeing { current, unit: FwhmUnit::from_options(options)? }))
 }
 
 struct Seeing {
@@ -40,17 +41,13 @@ struct Seeing {
     unit: FwhmUnit,
 }
 
-impl Perturbation for Seeing {
-    fn name(&self) -> &str {
-        BUILTIN.name
-    }
+impl Effect for Seeing {
 
-    fn parameter(&self) -> Parameter {
-        Parameter { name: BUILTIN.parameter, unit: self.unit.name(), identity: self.current }
+    fn parameter(&self) -> Option<Parameter> {
+        Some(Parameter { name: BUILTIN.parameter, unit: self.unit.name(), identity: self.current })
     }
 
     fn check(&self, target: f64) -> Result<()> {
-        finite(BUILTIN.name, target)?;
         if target < self.current {
             return Err(Error::invalid(
                 "strength of perturbation 'seeing'",
@@ -61,7 +58,6 @@ impl Perturbation for Seeing {
     }
 
     fn apply(&self, image: ArrayView3<f32>, target: f64, _: &mut SeededRng) -> Result<Array3<f32>> {
-        self.check(target)?;
         let fwhm = self.unit.to_pixels((target * target - self.current * self.current).sqrt());
         Ok(convolve_separable(image, &gaussian_1d(fwhm / fwhm_per_sigma())))
     }

@@ -3,16 +3,17 @@
 use ndarray::{Array3, ArrayView3};
 
 use super::resample::{self, Resampling};
-use super::{Builtin, OptionSpec, Parameter, Perturbation};
+use super::{Builtin, Effect, OptionSpec, described};
 use crate::Result;
 use crate::rng::SeededRng;
 
-pub(super) const BUILTIN: Builtin = Builtin {
+pub(super) static BUILTIN: Builtin = Builtin {
     name: "translate",
     summary: "shift the image; whole-pixel shifts along an axis are exact, others interpolate",
     parameter: "distance",
     unit: "pixels",
     identity: "0",
+    unchanged: 0.0,
     options: &[
         OptionSpec {
             name: "direction",
@@ -24,7 +25,7 @@ pub(super) const BUILTIN: Builtin = Builtin {
     ],
     build: |options| {
         let direction = options.number("direction", 0.0)?.to_radians();
-        Ok(Box::new(Translate { resampling: Resampling::from_options(options)?, direction }))
+        Ok(described(&BUILTIN, Translate { resampling: Resampling::from_options(options)?, direction }))
     },
 };
 
@@ -34,14 +35,8 @@ struct Translate {
     direction: f64,
 }
 
-impl Perturbation for Translate {
-    fn name(&self) -> &str {
-        BUILTIN.name
-    }
+impl Effect for Translate {
 
-    fn parameter(&self) -> Parameter {
-        Parameter { name: BUILTIN.parameter, unit: BUILTIN.unit, identity: 0.0 }
-    }
 
     fn apply(&self, image: ArrayView3<f32>, distance: f64, _: &mut SeededRng) -> Result<Array3<f32>> {
         // Round away the 6e-17 of cos(90 degrees) so axis-aligned shifts stay exact.

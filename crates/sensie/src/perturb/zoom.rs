@@ -3,39 +3,33 @@
 use ndarray::{Array3, ArrayView3};
 
 use super::resample::{self, Resampling};
-use super::{Builtin, Parameter, Perturbation, at_least};
+use super::{Builtin, Effect, at_least, described};
 use crate::Result;
 use crate::rng::SeededRng;
 
-pub(super) const BUILTIN: Builtin = Builtin {
+pub(super) static BUILTIN: Builtin = Builtin {
     name: "zoom",
     summary: "magnify (> 1) or shrink (< 1) the image about its centre, keeping its size",
     parameter: "factor",
     unit: "factor",
     identity: "1",
+    unchanged: 1.0,
     options: &[resample::INTERPOLATION, resample::FILL],
-    build: |options| Ok(Box::new(Zoom { resampling: Resampling::from_options(options)? })),
+    build: |options| Ok(described(&BUILTIN, Zoom { resampling: Resampling::from_options(options)? })),
 };
 
 struct Zoom {
     resampling: Resampling,
 }
 
-impl Perturbation for Zoom {
-    fn name(&self) -> &str {
-        BUILTIN.name
-    }
+impl Effect for Zoom {
 
-    fn parameter(&self) -> Parameter {
-        Parameter { name: BUILTIN.parameter, unit: BUILTIN.unit, identity: 1.0 }
-    }
 
     fn check(&self, factor: f64) -> Result<()> {
         at_least(BUILTIN.name, factor, 0.0, false)
     }
 
     fn apply(&self, image: ArrayView3<f32>, factor: f64, _: &mut SeededRng) -> Result<Array3<f32>> {
-        self.check(factor)?;
         let (cx, cy) = resample::centre(image);
         Ok(self.resampling.warp(image, |x, y| (cx + (x - cx) / factor, cy + (y - cy) / factor)))
     }
