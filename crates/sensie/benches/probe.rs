@@ -9,7 +9,8 @@
 //! every level is perturbed and run, plus the shared unperturbed pass and
 //! the statistics (2000 bootstrap replicates). Throughput is images through
 //! the model per second: N for the forward pass, N x (LEVELS + 1) for the
-//! sweep. Peak memory is the process's VmHWM after both. Prints one JSON object.
+//! sweep; each is the median of three runs, alternated. Peak memory is the
+//! process's VmHWM after both. Prints one JSON object.
 
 use std::time::Instant;
 
@@ -52,30 +53,54 @@ fn main() {
     let mut engine = Engine::new(Runtime::new().unwrap(), model, EngineOptions { batch_size: batch, threads: 0 }).unwrap();
     let prepared = Preprocess::default().apply(data.images.view(), None, Layout::Nchw).unwrap();
 
-    engine.predict(prepared.slice(ndarray::s![..batch.min(n), .., .., ..]).into_dyn()).unwrap();
-    let mut forward_times = Vec::new();
-    for _ in 0..3 {
-        let t = Instant::now();
-        engine.predict(prepared.view().into_dyn()).unwrap();
-        forward_times.push(t.elapsed().as_secs_f64());
-    }
-    forward_times.sort_by(f64::total_cmp);
-    let forward = n as f64 / forward_times[1];
-
     let values: Vec<f64> = (1..=levels).map(|l| l as f64).collect();
     let sweep = Sweep { name: "rotate".into(), perturbation: perturb::build("rotate", &Default::default()).unwrap(), values, options: Default::default() };
     let plan = Plan { sweeps: vec![sweep], ..Plan::default() };
     let options = RunOptions { batch_size: batch, ..RunOptions::default() };
-    let t = Instant::now();
-    probe::run(&mut engine, &data, &Preprocess::default(), &plan, &options, &mut |_, _| {}).unwrap();
-    let seconds = t.elapsed().as_secs_f64();
+
+    // Forward and sweep alternate, three times each, and the medians are
+    // compared, so that a change in the machine's load hits both alike.
+    engine.predict(prepared.slice(ndarray::s![..batch.min(n), .., .., ..]).into_dyn()).unwrap();
+    let (mut forward_times, mut sweep_times) = (Vec::new(), Vec::new());
+    for _ in 0..3 {
+        let t = Instant::now();
+        engine.predict(prepared.view().into_dyn()).unwrap();
+        forward_times.push(t.elapsed().as_secs_f64());
+        let t = Instant::now();
+        probe::run(&mut engine, &data, &Preprocess::default(), &plan, &options, &mut |_, _| {}).unwrap();
+        sweep_times.push(t.elapsed().as_secs_f64());
+    }
+    forward_times.sort_by(f64::total_cmp);
+    sweep_times.sort_by(f64::total_cmp);
+    let forward = n as f64 / forward_times[1];
+    let seconds = sweep_times[1];
     let sweep_rate = (n * (levels + 1)) as f64 / seconds;
+
+    // The producer's work alone (perturb and preprocess every level), which
+    // shares the cores with ONNX Runtime during the sweep.
+    let t = Instant::now();
+    for &value in &plan.sweeps[0].values {
+        for start in (0..n).step_by(batch) {
+            let raw = data.images.slice(ndarray::s![start..(start + batch).min(n), .., .., ..]);
+            let perturbed = perturb::perturb_batch(plan.sweeps[0].perturbation.as_ref(), raw, value, 0, start).unwrap();
+            Preprocess::default().apply(perturbed.view(), None, Layout::Nchw).unwrap();
+        }
+    }
+    let producer = t.elapsed().as_secs_f64();
+
+    // The statistics alone, on scores of the same size: part of the sweep's time.
+    let scores = ndarray::Array2::from_shape_fn((n, levels), |(i, l)| ((i * 7 + l * 13) % 100) as f64 / 100.0);
+    let reference = ndarray::Array1::from_shape_fn(n, |i| (i % 100) as f64 / 100.0);
+    let input = sensie::stats::PairedScores { values: &plan.sweeps[0].values, scores: scores.view(), correct: None, reference: reference.view() };
+    let t = Instant::now();
+    sensie::stats::paired(&input, sensie::stats::Direction::HigherIsBetter, &sensie::stats::Settings::default()).unwrap();
+    let statistics = t.elapsed().as_secs_f64();
     println!(
         "{}",
         serde_json::json!({
             "images": n, "levels": levels, "batch": batch,
             "forward_images_per_s": forward, "sweep_images_per_s": sweep_rate, "ratio": sweep_rate / forward,
-            "sweep_seconds": seconds, "peak_rss_mib": peak_rss_mib(),
+            "sweep_seconds": seconds, "statistics_seconds": statistics, "producer_seconds": producer, "peak_rss_mib": peak_rss_mib(),
         })
     );
 }

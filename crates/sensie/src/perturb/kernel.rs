@@ -61,18 +61,23 @@ pub(super) fn convolve_separable(image: ArrayView3<f32>, kernel: &[f64]) -> Arra
     convolve_axis(along_x.view(), kernel, Axis(1))
 }
 
+/// For each output index i of a length-`n` axis, the source index read by
+/// tap k of a kernel of `taps` (odd) values: `reflect(i + r - k)`, laid out
+/// as `n` rows of `taps`. Computed once per axis, not per pixel.
+fn taps_table(n: usize, taps: usize) -> Vec<usize> {
+    let r = (taps / 2) as i64;
+    (0..n).flat_map(|i| (0..taps).map(move |k| reflect(i as i64 + r - k as i64, n))).collect()
+}
+
 fn convolve_axis(image: ArrayView3<f32>, kernel: &[f64], axis: Axis) -> Array3<f32> {
-    let radius = (kernel.len() / 2) as i64;
+    let n = image.len_of(axis);
+    let table = taps_table(n, kernel.len());
     let mut out = Array3::zeros(image.raw_dim());
+    let mut lane: Vec<f64> = vec![0.0; n];
     for (lane_in, mut lane_out) in image.lanes(axis).into_iter().zip(out.lanes_mut(axis)) {
-        let n = lane_in.len();
-        for (i, o) in lane_out.iter_mut().enumerate() {
-            let sum: f64 = kernel
-                .iter()
-                .enumerate()
-                .map(|(k, w)| w * f64::from(lane_in[reflect(i as i64 + radius - k as i64, n)]))
-                .sum();
-            *o = sum as f32;
+        lane.iter_mut().zip(lane_in).for_each(|(l, &v)| *l = f64::from(v));
+        for (o, sources) in lane_out.iter_mut().zip(table.chunks_exact(kernel.len())) {
+            *o = kernel.iter().zip(sources).map(|(w, &j)| w * lane[j]).sum::<f64>() as f32;
         }
     }
     out
@@ -81,14 +86,14 @@ fn convolve_axis(image: ArrayView3<f32>, kernel: &[f64], axis: Axis) -> Array3<f
 /// Convolves every band with a 2-D kernel of odd height and width, centred.
 pub(super) fn convolve_2d(image: ArrayView3<f32>, kernel: ArrayView2<f64>) -> Array3<f32> {
     let (kh, kw) = kernel.dim();
-    let (ry, rx) = ((kh / 2) as i64, (kw / 2) as i64);
     let (c, h, w) = image.dim();
+    let (rows, cols) = (taps_table(h, kh), taps_table(w, kw));
     Array3::from_shape_fn((c, h, w), |(band, y, x)| {
         let mut sum = 0.0;
-        for ((ky, kx), weight) in kernel.indexed_iter() {
-            let sy = reflect(y as i64 + ry - ky as i64, h);
-            let sx = reflect(x as i64 + rx - kx as i64, w);
-            sum += weight * f64::from(image[[band, sy, sx]]);
+        for (ky, &sy) in rows[y * kh..(y + 1) * kh].iter().enumerate() {
+            for (kx, &sx) in cols[x * kw..(x + 1) * kw].iter().enumerate() {
+                sum += kernel[[ky, kx]] * f64::from(image[[band, sy, sx]]);
+            }
         }
         sum as f32
     })

@@ -195,26 +195,19 @@ pub fn perturb_batch(
     first_example: usize,
 ) -> Result<Array4<f32>> {
     let stream = name_hash(perturbation.name());
-    let perturbed: Vec<Array3<f32>> = images
-        .axis_iter(Axis(0))
-        .into_par_iter()
-        .enumerate()
-        .map(|(i, image)| {
-            let mut rng = SeededRng::new(seed, &[stream, (first_example + i) as u64, value.to_bits()]);
-            let out = perturbation.apply(image, value, &mut rng)?;
-            if out.dim() != image.dim() {
-                return Err(Error::invalid(
-                    format!("perturbation '{}'", perturbation.name()),
-                    format!("returned an image of shape {:?} for one of shape {:?}; perturbations must keep the shape", out.dim(), image.dim()),
-                ));
-            }
-            Ok(out)
-        })
-        .collect::<Result<_>>()?;
     let mut out = Array4::zeros(images.raw_dim());
-    for (mut slot, image) in out.axis_iter_mut(Axis(0)).zip(perturbed) {
-        slot.assign(&image);
-    }
+    out.axis_iter_mut(Axis(0)).into_par_iter().zip(images.axis_iter(Axis(0))).enumerate().try_for_each(|(i, (mut slot, image))| {
+        let mut rng = SeededRng::new(seed, &[stream, (first_example + i) as u64, value.to_bits()]);
+        let perturbed = perturbation.apply(image, value, &mut rng)?;
+        if perturbed.dim() != image.dim() {
+            return Err(Error::invalid(
+                format!("perturbation '{}'", perturbation.name()),
+                format!("returned an image of shape {:?} for one of shape {:?}; perturbations must keep the shape", perturbed.dim(), image.dim()),
+            ));
+        }
+        slot.assign(&perturbed);
+        Ok(())
+    })?;
     Ok(out)
 }
 

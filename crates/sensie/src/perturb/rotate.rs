@@ -2,7 +2,7 @@
 
 use ndarray::{Array3, ArrayView3};
 
-use super::resample::{self, Resampling};
+use super::resample::{self, Affine, Resampling};
 use super::{Builtin, Effect, described};
 use crate::Result;
 use crate::rng::SeededRng;
@@ -40,12 +40,15 @@ impl Effect for Rotate {
     fn apply(&self, image: ArrayView3<f32>, degrees: f64, _: &mut SeededRng) -> Result<Array3<f32>> {
         let (sin, cos) = sin_cos_degrees(degrees);
         let (cx, cy) = resample::centre(image);
-        // In a frame with v pointing up the screen, the output point (u, v)
-        // comes from the source point rotated back by the angle.
-        Ok(self.resampling.warp(image, |x, y| {
-            let (u, v) = (x - cx, cy - y);
-            let (su, sv) = (u * cos + v * sin, -u * sin + v * cos);
-            (cx + su, cy - sv)
+        // In a frame with v = cy - y pointing up the screen, output point
+        // (u, v) comes from the source point (u cos + v sin, -u sin + v cos).
+        Ok(self.resampling.warp(image, Affine {
+            a: cos,
+            b: -sin,
+            c: cx - cx * cos + cy * sin,
+            d: sin,
+            e: cos,
+            f: cy - cx * sin - cy * cos,
         }))
     }
 }

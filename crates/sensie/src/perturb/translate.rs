@@ -2,7 +2,7 @@
 
 use ndarray::{Array3, ArrayView3};
 
-use super::resample::{self, Resampling};
+use super::resample::{self, Affine, Resampling};
 use super::{Builtin, Effect, OptionSpec, described};
 use crate::Result;
 use crate::rng::SeededRng;
@@ -43,7 +43,7 @@ impl Effect for Translate {
         let snap = |v: f64| if v.abs() < 1e-12 { 0.0 } else { v };
         let dx = snap(distance * self.direction.cos());
         let dy = snap(-distance * self.direction.sin());
-        Ok(self.resampling.warp(image, |x, y| (x - dx, y - dy)))
+        Ok(self.resampling.warp(image, Affine { a: 1.0, b: 0.0, c: -dx, d: 0.0, e: 1.0, f: -dy }))
     }
 }
 

@@ -2,7 +2,7 @@
 
 use ndarray::{Array3, ArrayView3};
 
-use super::resample::{self, Resampling};
+use super::resample::{self, Affine, Resampling};
 use super::{Builtin, Effect, at_least, described};
 use crate::Result;
 use crate::rng::SeededRng;
@@ -31,7 +31,8 @@ impl Effect for Zoom {
 
     fn apply(&self, image: ArrayView3<f32>, factor: f64, _: &mut SeededRng) -> Result<Array3<f32>> {
         let (cx, cy) = resample::centre(image);
-        Ok(self.resampling.warp(image, |x, y| (cx + (x - cx) / factor, cy + (y - cy) / factor)))
+        let scale = 1.0 / factor;
+        Ok(self.resampling.warp(image, Affine { a: scale, b: 0.0, c: cx - cx * scale, d: 0.0, e: scale, f: cy - cy * scale }))
     }
 }
 

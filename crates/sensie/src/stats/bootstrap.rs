@@ -13,22 +13,29 @@ use rayon::prelude::*;
 use crate::rng::SeededRng;
 
 /// Replicate means of each column of `rows` (examples x columns) under the
-/// paired bootstrap: replicates x columns.
+/// paired bootstrap: replicates x columns. Each replicate's draws become a
+/// row of counts (how often each example was drawn), so a block of
+/// replicates is one matrix product, counts x rows.
 pub(super) fn paired_means(rows: ArrayView2<f64>, replicates: usize, seed: u64) -> Array2<f64> {
-    let (n, columns) = rows.dim();
-    let means: Vec<Vec<f64>> = (0..replicates)
+    const BLOCK: usize = 32;
+    let n = rows.nrows();
+    let blocks: Vec<Array2<f64>> = (0..replicates.div_ceil(BLOCK))
         .into_par_iter()
-        .map(|b| {
-            let mut rng = SeededRng::new(seed, &[b as u64]);
-            let mut sum = vec![0.0; columns];
-            for _ in 0..n {
-                let row = rows.row(rng.below(n));
-                sum.iter_mut().zip(row).for_each(|(s, v)| *s += v);
+        .map(|block| {
+            let first = block * BLOCK;
+            let count = BLOCK.min(replicates - first);
+            let mut counts = Array2::<f64>::zeros((count, n));
+            for (j, mut row) in counts.axis_iter_mut(Axis(0)).enumerate() {
+                let mut rng = SeededRng::new(seed, &[(first + j) as u64]);
+                for _ in 0..n {
+                    row[rng.below(n)] += 1.0;
+                }
             }
-            sum.into_iter().map(|s| s / n as f64).collect()
+            counts.dot(&rows) / n as f64
         })
         .collect();
-    to_array(means, columns)
+    let views: Vec<_> = blocks.iter().map(|b| b.view()).collect();
+    ndarray::concatenate(Axis(0), &views).expect("blocks of the same width")
 }
 
 /// Replicate means of each group, each resampled within itself: replicates x groups.
