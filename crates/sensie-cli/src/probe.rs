@@ -183,7 +183,7 @@ pub fn run(args: Args) -> Result<()> {
     });
     bar.finish_and_clear();
     let report = report?;
-    println!("{:<24} {:<8} {:>8}  {}", "test", "verdict", "effect", "levels");
+    println!("{:<24} {:<8} {:>8}  levels", "test", "verdict", "effect");
     for t in &report.tests {
         let verdict = serde_json::to_value(t.stats.verdict).expect("a plain enum");
         println!("{:<24} {:<8} {:>8.3}  {}", t.name, verdict.as_str().unwrap_or(""), t.stats.effect.size, t.stats.levels.len());

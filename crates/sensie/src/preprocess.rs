@@ -65,7 +65,7 @@ impl Preprocess {
                 return Err(Error::invalid(format!("preprocessing {name}"), "values must be finite"));
             }
         }
-        if self.std.iter().any(|&v| v == 0.0) {
+        if self.std.contains(&0.0) {
             return Err(Error::invalid("preprocessing std", "a standard deviation of 0 would divide by zero"));
         }
         Ok(())

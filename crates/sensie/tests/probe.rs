@@ -90,7 +90,7 @@ fn rotation_matters_and_nothing_else_does() {
         assert!(!first["levels"][0][key].is_null(), "a level lacks '{key}'");
     }
     assert_eq!(json["tests"][0]["kind"], "perturbation");
-    assert_eq!(json["tests"][2]["levels"][0]["lo"].is_number(), true);
+    assert!(json["tests"][2]["levels"][0]["lo"].is_number());
     let csv = std::fs::read_to_string(dir.path().join("out/results.csv")).unwrap();
     // Header, 5 + 3 sweep levels, 4 bins, 10 classes.
     assert_eq!(csv.lines().count(), 1 + 5 + 3 + 4 + 10);

@@ -18,7 +18,7 @@ pub(super) static BUILTIN: Builtin = Builtin {
         default: "horizontal",
         help: "horizontal (mirror left-right) or vertical (mirror top-bottom)",
     }],
-    build: build,
+    build,
 };
 
 fn build(options: &Options) -> Result<Box<dyn Perturbation>> {

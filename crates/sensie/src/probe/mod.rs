@@ -18,7 +18,7 @@ mod score;
 use std::collections::BTreeMap;
 use std::sync::mpsc::sync_channel;
 
-use ndarray::{Array2, Array4, ArrayView4, Axis, s};
+use ndarray::{Array2, Array4, Axis, s};
 use serde::Serialize;
 
 pub use config::{OptionValue, ProbeConfig, PropertySpec, SweepSpec, Values};
@@ -219,8 +219,8 @@ pub fn run(
     }
 
     let jobs = jobs(data.len(), plan, options.batch_size);
-    let target = size.map(|s| s.1);
-    let (scores, metric) = stream(engine, data, preprocess, plan, options, &jobs, layout, target, progress)?;
+    let pass = Pass { data, preprocess, plan, seed: options.seed, layout, target: size.map(|s| s.1) };
+    let (scores, metric) = stream(engine, &pass, &jobs, progress)?;
 
     let scale = match &data.labels {
         Labels::Targets(t) => target_scale(t),
@@ -256,19 +256,35 @@ fn jobs(n: usize, plan: &Plan, batch: usize) -> Vec<Job> {
     jobs
 }
 
-/// Runs the jobs through the producer/consumer pipeline and scores every example.
-#[allow(clippy::too_many_arguments)]
-fn stream(
-    engine: &mut Engine,
-    data: &Dataset,
-    preprocess: &Preprocess,
-    plan: &Plan,
-    options: &RunOptions,
-    jobs: &[Job],
+/// What every batch of a run shares: the data, the tests and how to prepare
+/// a batch for the model (its layout and, when fixed, its height and width).
+struct Pass<'a> {
+    data: &'a Dataset,
+    preprocess: &'a Preprocess,
+    plan: &'a Plan,
+    seed: u64,
     layout: Layout,
     target: Option<(usize, usize)>,
-    progress: &mut dyn FnMut(usize, usize),
-) -> Result<(Scores, Metric)> {
+}
+
+impl Pass<'_> {
+    /// One batch perturbed (for a sweep level) and preprocessed.
+    fn prepare(&self, job: &Job) -> Result<Array4<f32>> {
+        let raw = self.data.images.slice(s![job.start..job.end, .., .., ..]);
+        match job.sweep {
+            None => self.preprocess.apply(raw, self.target, self.layout),
+            Some((sweep, level)) => {
+                let sweep = &self.plan.sweeps[sweep];
+                let perturbed = perturb_batch(sweep.perturbation.as_ref(), raw, sweep.values[level], self.seed, job.start)?;
+                self.preprocess.apply(perturbed.view(), self.target, self.layout)
+            }
+        }
+    }
+}
+
+/// Runs the jobs through the producer/consumer pipeline and scores every example.
+fn stream(engine: &mut Engine, pass: &Pass, jobs: &[Job], progress: &mut dyn FnMut(usize, usize)) -> Result<(Scores, Metric)> {
+    let (data, plan) = (pass.data, pass.plan);
     let n = data.len();
     let mut scores = Scores {
         reference: vec![Scored::default(); n],
@@ -280,8 +296,7 @@ fn stream(
         let (tx, rx) = sync_channel::<Result<Prepared>>(2);
         scope.spawn(move || {
             for (index, job) in jobs.iter().enumerate() {
-                let raw = data.images.slice(s![job.start..job.end, .., .., ..]);
-                let prepared = prepare(raw, job, plan, preprocess, options.seed, layout, target).map(|input| Prepared { job: index, input });
+                let prepared = pass.prepare(job).map(|input| Prepared { job: index, input });
                 let failed = prepared.is_err();
                 if tx.send(prepared).is_err() || failed {
                     break;
@@ -321,26 +336,6 @@ fn stream(
         }
     }
     Ok((scores, metric.expect("at least one batch ran")))
-}
-
-/// Perturbs (for a sweep level) and preprocesses one batch.
-fn prepare(
-    raw: ArrayView4<f32>,
-    job: &Job,
-    plan: &Plan,
-    preprocess: &Preprocess,
-    seed: u64,
-    layout: Layout,
-    target: Option<(usize, usize)>,
-) -> Result<Array4<f32>> {
-    match job.sweep {
-        None => preprocess.apply(raw, target, layout),
-        Some((sweep, level)) => {
-            let sweep = &plan.sweeps[sweep];
-            let perturbed = perturb_batch(sweep.perturbation.as_ref(), raw, sweep.values[level], seed, job.start)?;
-            preprocess.apply(perturbed.view(), target, layout)
-        }
-    }
 }
 
 /// The verdict's scale for regression: the standard deviation of the targets
@@ -393,9 +388,12 @@ fn sweep_result(sweep: &Sweep, grid: &Array2<Scored>, reference: &[Scored], metr
 /// A group of examples from the unperturbed pass: value, label, range, members.
 type Members = (f64, Option<String>, Option<(f64, f64)>, Vec<usize>);
 
+/// A test's statistics with its regression extras (squared error, bias) per level.
+type WithExtras = (TestStats, Option<Vec<f64>>, Option<Vec<f64>>);
+
 /// Statistics of groups of examples from the unperturbed pass, with the
 /// regression extras per group.
-fn grouped_stats(groups: &[Members], ordered: bool, reference: &[Scored], metric: Metric, settings: &Settings) -> Result<(TestStats, Option<Vec<f64>>, Option<Vec<f64>>)> {
+fn grouped_stats(groups: &[Members], ordered: bool, reference: &[Scored], metric: Metric, settings: &Settings) -> Result<WithExtras> {
     let scores: Vec<Vec<f64>> = groups.iter().map(|g| g.3.iter().map(|&i| reference[i].score).collect()).collect();
     let correct: Vec<Vec<bool>> = groups.iter().map(|g| g.3.iter().map(|&i| reference[i].correct).collect()).collect();
     let classifier = matches!(metric, Metric::Classifier(_));
