@@ -17,13 +17,14 @@ use crate::rng::SeededRng;
 /// row of counts (how often each example was drawn), so a block of
 /// replicates is one matrix product, counts x rows.
 pub(super) fn paired_means(rows: ArrayView2<f64>, replicates: usize, seed: u64) -> Array2<f64> {
-    const BLOCK: usize = 32;
     let n = rows.nrows();
-    let blocks: Vec<Array2<f64>> = (0..replicates.div_ceil(BLOCK))
+    // Up to 32 replicates a block, fewer for large data (8 MiB of counts at most).
+    let per_block = ((1 << 20) / n.max(1)).clamp(1, 32);
+    let blocks: Vec<Array2<f64>> = (0..replicates.div_ceil(per_block))
         .into_par_iter()
         .map(|block| {
-            let first = block * BLOCK;
-            let count = BLOCK.min(replicates - first);
+            let first = block * per_block;
+            let count = per_block.min(replicates - first);
             let mut counts = Array2::<f64>::zeros((count, n));
             for (j, mut row) in counts.axis_iter_mut(Axis(0)).enumerate() {
                 let mut rng = SeededRng::new(seed, &[(first + j) as u64]);
