@@ -2,9 +2,11 @@
 # Sets up what sensie needs on a fresh machine and builds it:
 #   - ONNX Runtime's shared library, taken from the onnxruntime wheel on PyPI
 #     into .sensie/lib/ (sensie finds it there without environment variables);
+#   - DejaVu fonts (Debian's fonts-dejavu-core) for PNG charts, when apt-get
+#     can install them; without them charts are still written as SVG;
 #   - the release build of the `sensie` binary (target/release/sensie).
 # Safe to run again: what is already there is kept.
-# With --no-build only ONNX Runtime is installed (scripts/test.sh uses this).
+# With --no-build nothing is built (scripts/test.sh uses this).
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 ort_version=1.32.0
@@ -30,6 +32,14 @@ with zipfile.ZipFile(wheel) as z:
 main = [n for n in libs if os.path.basename(n).startswith("libonnxruntime.so")][0]
 shutil.copyfile(os.path.join(libdir, os.path.basename(main)), os.path.join(libdir, "libonnxruntime.so"))
 PY
+fi
+
+if [ ! -f /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ]; then
+    if command -v apt-get >/dev/null && [ "$(id -u)" = 0 ]; then
+        apt-get update -qq && apt-get install -y -qq fonts-dejavu-core
+    else
+        echo "setup: no DejaVu fonts and no root apt-get: PNG charts need a font (SVG charts do not)" >&2
+    fi
 fi
 
 if [ "${1:-}" = "--no-build" ]; then

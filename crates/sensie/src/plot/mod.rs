@@ -1,0 +1,33 @@
+//! Charts for papers and reports, written as SVG by hand and rasterised to
+//! PNG from that same SVG.
+//!
+//! Each chart is a plain struct (fill its fields, call `svg()`), drawn with
+//! one layout: title on top, y axis with nice ticks and faint grid lines,
+//! legend to the right of the plot area, Okabe-Ito colours. The charts sensie
+//! needs:
+//! - [`LineChart`]: a score against a parameter with a shaded interval, more
+//!   series on the same axis, reference lines (unperturbed level, threshold);
+//! - [`BarChart`]: values sorted largest first, with error bars;
+//! - [`curves_chart`]: deletion and insertion curves with their [`auc`];
+//! - [`ColourBar`]: the key to a heat map.
+//!
+//! SVG is the primary output (scalable, editable, searchable text); PNG comes
+//! from [`Rasteriser`].
+
+mod axis;
+mod bar;
+mod colorbar;
+mod curves;
+mod frame;
+mod line;
+mod raster;
+mod svg;
+
+pub use axis::Axis;
+pub use bar::{Bar, BarChart};
+pub use colorbar::ColourBar;
+pub use curves::{auc, curves_chart};
+pub use frame::Size;
+pub use line::{LineChart, RefLine, Series};
+pub use raster::Rasteriser;
+pub(crate) use svg::escape;

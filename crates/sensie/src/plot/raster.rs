@@ -1,0 +1,130 @@
+//! PNG charts, rasterised from the same SVG the vector charts are.
+//!
+//! Why this route: one drawing code path gives identical SVG and PNG figures,
+//! and resvg (with tiny-skia and fontdb) is pure Rust, so it builds offline
+//! with no system libraries. plotters' bitmap backend was the alternative,
+//! but its text needs fontconfig and freetype (or fonts registered in global
+//! state) and would have meant drawing every chart twice.
+//!
+//! Text still needs a font file. [`Rasteriser::new`] loads the system's fonts
+//! once (DejaVu Sans from Debian's `fonts-dejavu-core`, which
+//! `scripts/setup.sh` installs); with none it returns an error that says so,
+//! and callers fall back to the SVG, which needs no font until a reader's
+//! browser draws it.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use image::RgbImage;
+use resvg::{tiny_skia, usvg};
+
+use crate::{Error, Result};
+
+/// Turns SVG documents into pictures; holds the font database, so make one
+/// and reuse it.
+pub struct Rasteriser {
+    options: usvg::Options<'static>,
+}
+
+impl Rasteriser {
+    /// A rasteriser with the system's fonts, preferring DejaVu Sans.
+    pub fn new() -> Result<Self> {
+        let mut fonts = usvg::fontdb::Database::new();
+        fonts.load_system_fonts();
+        Self::with_fonts(fonts, "no fonts were found on this system (install fonts-dejavu-core, or pass a font file)")
+    }
+
+    /// A rasteriser that draws all text with the font in `path` (TTF or OTF).
+    pub fn with_font_file(path: &Path) -> Result<Self> {
+        let mut fonts = usvg::fontdb::Database::new();
+        fonts.load_font_file(path).map_err(|e| Error::io(path, e))?;
+        Self::with_fonts(fonts, &format!("{} holds no usable font", path.display()))
+    }
+
+    fn with_fonts(mut fonts: usvg::fontdb::Database, missing: &str) -> Result<Self> {
+        let family = |name: &str| fonts.faces().any(|f| f.families.iter().any(|(n, _)| n == name));
+        let preferred = if family("DejaVu Sans") {
+            Some("DejaVu Sans".to_string())
+        } else {
+            fonts.faces().next().and_then(|f| f.families.first()).map(|(n, _)| n.clone())
+        };
+        let Some(preferred) = preferred else {
+            return Err(Error::invalid("PNG charts", format!("{missing}; SVG charts need no font")));
+        };
+        fonts.set_sans_serif_family(preferred.clone());
+        let options = usvg::Options { font_family: preferred, fontdb: Arc::new(fonts), ..usvg::Options::default() };
+        Ok(Rasteriser { options })
+    }
+
+    /// `svg` drawn at `scale` times its size (2 for print-quality PNGs from
+    /// sensie's charts), on white.
+    pub fn rgb(&self, svg: &str, scale: f32) -> Result<RgbImage> {
+        let tree =
+            usvg::Tree::from_str(svg, &self.options).map_err(|e| Error::invalid("SVG to rasterise", e.to_string()))?;
+        let size = tree.size().to_int_size().scale_by(scale);
+        let pixmap = size.and_then(|s| tiny_skia::Pixmap::new(s.width(), s.height()));
+        let Some(mut pixmap) = pixmap.filter(|p| u64::from(p.width()) * u64::from(p.height()) <= 1 << 28) else {
+            return Err(Error::invalid(
+                "SVG to rasterise",
+                format!(
+                    "a {} x {} document at scale {scale} gives no picture of a usable size",
+                    tree.size().width(),
+                    tree.size().height()
+                ),
+            ));
+        };
+        pixmap.fill(tiny_skia::Color::WHITE);
+        resvg::render(&tree, tiny_skia::Transform::from_scale(scale, scale), &mut pixmap.as_mut());
+        // Opaque white under everything: premultiplied equals straight RGB.
+        let rgb: Vec<u8> = pixmap.data().chunks_exact(4).flat_map(|p| [p[0], p[1], p[2]]).collect();
+        RgbImage::from_raw(pixmap.width(), pixmap.height(), rgb)
+            .ok_or_else(|| Error::invalid("SVG to rasterise", "the rendered buffer has the wrong size"))
+    }
+
+    /// `svg` as PNG bytes at `scale` times its size.
+    pub fn png(&self, svg: &str, scale: f32) -> Result<Vec<u8>> {
+        crate::render::encode_png(&self.rgb(svg, scale)?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plot::line::tests::probe_chart;
+
+    #[test]
+    fn a_chart_rasterises_at_its_size_times_the_scale_with_text_drawn() {
+        let Ok(raster) = Rasteriser::new() else {
+            // No system font: the error path is what can be checked here.
+            let e = Rasteriser::new().err().unwrap().to_string();
+            assert!(e.contains("fonts-dejavu-core"), "{e}");
+            return;
+        };
+        let chart = probe_chart();
+        let png = raster.png(&chart.svg(), 2.0).unwrap();
+        let img = image::load_from_memory(&png).unwrap().to_rgb8();
+        assert_eq!(img.dimensions(), (1280, 800));
+        // The title is drawn: dark pixels in the top band, centred.
+        let dark_in_title = (0..1280)
+            .flat_map(|x| (10..50).map(move |y| (x, y)))
+            .filter(|&(x, y)| img.get_pixel(x, y).0[0] < 100)
+            .count();
+        assert!(dark_in_title > 200, "title text rendered ({dark_in_title} dark pixels)");
+        assert_eq!(img.get_pixel(2, 2).0, [255, 255, 255]);
+    }
+
+    #[test]
+    fn bad_svg_and_missing_font_files_are_errors() {
+        let dir = tempfile::tempdir().unwrap();
+        let e = Rasteriser::with_font_file(&dir.path().join("none.ttf")).err().unwrap().to_string();
+        assert!(e.contains("none.ttf"), "{e}");
+        let empty = dir.path().join("empty.ttf");
+        std::fs::write(&empty, b"").unwrap();
+        let e = Rasteriser::with_font_file(&empty).err().unwrap().to_string();
+        assert!(e.contains("no usable font"), "{e}");
+        if let Ok(raster) = Rasteriser::new() {
+            assert!(raster.rgb("<svg", 1.0).is_err());
+            assert!(raster.rgb(&probe_chart().svg(), 0.0).is_err());
+        }
+    }
+}

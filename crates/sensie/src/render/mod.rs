@@ -1,0 +1,58 @@
+//! Arrays as pictures: colour maps, stretches, colour composites, attribution
+//! overlays and image grids, written as PNG.
+//!
+//! Inputs are `ndarray` views of f32 in sensie's raw layout (C x H x W, or
+//! H x W for one band or one map); outputs are [`image::RgbImage`]s, so the
+//! pieces compose: a composite is the base of an overlay, overlays are the
+//! tiles of a grid, and any of them becomes PNG bytes for a file or a report.
+//! Everything is computed from the data given: no state is kept between
+//! calls.
+
+mod colormap;
+mod composite;
+mod grid;
+mod heatmap;
+mod stretch;
+mod viridis;
+
+use std::path::Path;
+
+pub use colormap::{Colormap, Orientation};
+pub use composite::{Colouring, Composite, composite, mono};
+pub use grid::{Grid, grid, upscale};
+pub use heatmap::{HeatScale, Overlay, Resample, heatmap, heatmaps, overlay, resize};
+pub use image::RgbImage;
+pub use stretch::{Scale, Stretch};
+
+use crate::{Error, Result};
+
+/// `image` as PNG bytes.
+pub fn encode_png(image: &RgbImage) -> Result<Vec<u8>> {
+    let mut bytes = std::io::Cursor::new(Vec::new());
+    image
+        .write_to(&mut bytes, image::ImageFormat::Png)
+        .map_err(|e| Error::invalid(format!("a {} x {} picture", image.width(), image.height()), e.to_string()))?;
+    Ok(bytes.into_inner())
+}
+
+/// `image` written to `path` as PNG.
+pub fn write_png(image: &RgbImage, path: &Path) -> Result<()> {
+    std::fs::write(path, encode_png(image)?).map_err(|e| Error::io(path, e))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn png_decodes_back_to_the_same_pixels() {
+        let img = RgbImage::from_fn(5, 3, |x, y| image::Rgb([x as u8, y as u8, 200]));
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("p.png");
+        write_png(&img, &path).unwrap();
+        let back = image::open(&path).unwrap().to_rgb8();
+        assert_eq!(back, img);
+        let e = write_png(&img, &dir.path().join("missing/p.png")).unwrap_err().to_string();
+        assert!(e.contains("missing"), "{e}");
+    }
+}
