@@ -3,7 +3,9 @@
 //! the library, and prints or writes what it returns.
 
 mod inspect;
+mod perturbations;
 mod predict;
+mod probe;
 mod visualize;
 
 use std::process::ExitCode;
@@ -25,6 +27,10 @@ enum Command {
     Predict(predict::Args),
     /// See what a model has learned: kernels, feature maps, activation maximisation, Deep Dream.
     Visualize(Box<visualize::Args>),
+    /// Sensitivity tests: perturbation sweeps, properties of the data, classes.
+    Probe(Box<probe::Args>),
+    /// Every perturbation, its parameter, unit and options.
+    Perturbations(perturbations::Args),
 }
 
 fn main() -> ExitCode {
@@ -33,6 +39,8 @@ fn main() -> ExitCode {
         Command::Inspect(args) => inspect::run(args),
         Command::Predict(args) => predict::run(args),
         Command::Visualize(args) => visualize::run(*args),
+        Command::Probe(args) => probe::run(*args),
+        Command::Perturbations(args) => perturbations::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

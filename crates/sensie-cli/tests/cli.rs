@@ -98,3 +98,82 @@ fn a_missing_onnx_runtime_library_says_what_to_do() {
     let err = stderr(&out);
     assert!(err.contains("SENSIE_ORT_LIB") && err.contains("/nonexistent/libonnxruntime.so"), "{err}");
 }
+
+// `sensie probe` and `sensie perturbations`: what lands in --out, and the exit status.
+
+#[test]
+fn perturbations_lists_every_builtin_with_its_unit() {
+    let out = sensie(&["perturbations", "--json"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let list: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let names: Vec<&str> = list.as_array().unwrap().iter().map(|p| p["name"].as_str().unwrap()).collect();
+    assert_eq!(names.len(), 17);
+    assert!(names.contains(&"magnitude") && names.contains(&"poisson-noise"));
+    let text = String::from_utf8_lossy(&sensie(&["perturbations"]).stdout).into_owned();
+    assert!(text.contains("dm (magnitudes); unchanged at 0"), "{text}");
+}
+
+#[test]
+fn a_config_file_and_flags_make_one_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("probe.toml");
+    let out = dir.path().join("out");
+    std::fs::write(
+        &config,
+        format!(
+            r#"
+model = "{model}"
+replicates = 200
+[data]
+path = "{x}"
+labels = "{y}"
+[[perturb]]
+name = "translate"
+values = [0, 3, 6]
+options = {{ direction = 90, interpolation = "nearest" }}
+"#,
+            model = repo("examples/mnist/mnist_cnn.onnx"),
+            x = repo("examples/mnist/data/test_x.npy"),
+            y = repo("examples/mnist/data/test_y.npy"),
+        ),
+    )
+    .unwrap();
+    let run = |extra: &[&str]| {
+        let mut args = vec!["probe", "--config", config.to_str().unwrap(), "--out", out.to_str().unwrap(), "--quiet"];
+        args.extend_from_slice(extra);
+        sensie(&args)
+    };
+    let first = run(&["--perturb", "magnitude=0,1"]);
+    assert!(first.status.success(), "{}", stderr(&first));
+    assert!(stderr(&first).is_empty(), "--quiet prints nothing on stderr: {}", stderr(&first));
+    let json: serde_json::Value = serde_json::from_slice(&std::fs::read(out.join("results.json")).unwrap()).unwrap();
+    let tests = json["tests"].as_array().unwrap();
+    assert_eq!(tests.len(), 2);
+    assert_eq!(tests[0]["options"]["direction"], "90");
+    assert_eq!(tests[1]["unit"], "magnitudes");
+
+    let again = run(&[]);
+    assert_eq!(again.status.code(), Some(1));
+    assert!(stderr(&again).contains("--force"), "{}", stderr(&again));
+    assert!(run(&["--force"]).status.success());
+}
+
+#[test]
+fn unknown_perturbations_and_options_list_the_valid_ones() {
+    let dir = tempfile::tempdir().unwrap();
+    let base = [
+        "probe", "--model", &repo("examples/mnist/mnist_cnn.onnx"), "--data", &repo("examples/mnist/data/test_x.npy"),
+        "--labels", &repo("examples/mnist/data/test_y.npy"), "--out", dir.path().to_str().unwrap(),
+    ];
+    let with = |perturb: &str| {
+        let mut args = base.to_vec();
+        args.extend(["--perturb", perturb]);
+        sensie(&args)
+    };
+    let out = with("gausian-noise=0,1");
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("did you mean 'gaussian-noise'"), "{}", stderr(&out));
+    let out = with("rotate(fil=1)=0,90");
+    assert!(stderr(&out).contains("valid: interpolation, fill"), "{}", stderr(&out));
+    assert!(!dir.path().join("results.json").exists());
+}

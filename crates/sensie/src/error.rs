@@ -34,6 +34,21 @@ pub enum Error {
 
     #[error("{path}: {reason}")]
     Data { path: PathBuf, reason: String },
+
+    #[error("unknown {what} '{name}'{}; valid: {}", did_you_mean(.name, .valid), .valid.join(", "))]
+    Unknown { what: String, name: String, valid: Vec<String> },
+}
+
+/// The valid name closest to a misspelt one, when one is close enough to be
+/// what the user meant.
+fn did_you_mean(name: &str, valid: &[String]) -> String {
+    valid
+        .iter()
+        .map(|v| (strsim::jaro_winkler(name, v), v))
+        .filter(|(score, _)| *score > 0.8)
+        .max_by(|a, b| a.0.total_cmp(&b.0))
+        .map(|(_, v)| format!(" (did you mean '{v}'?)"))
+        .unwrap_or_default()
 }
 
 fn suggestions(closest: &[String]) -> String {
@@ -51,6 +66,14 @@ impl Error {
 
     pub(crate) fn invalid(what: impl Into<String>, reason: impl Into<String>) -> Self {
         Error::InvalidInput { what: what.into(), reason: reason.into() }
+    }
+
+    pub(crate) fn data(path: impl Into<PathBuf>, reason: impl Into<String>) -> Self {
+        Error::Data { path: path.into(), reason: reason.into() }
+    }
+
+    pub(crate) fn unknown(what: impl Into<String>, name: impl Into<String>, valid: impl IntoIterator<Item = impl Into<String>>) -> Self {
+        Error::Unknown { what: what.into(), name: name.into(), valid: valid.into_iter().map(Into::into).collect() }
     }
 
     pub(crate) fn runtime(what: impl Into<String>, err: impl std::fmt::Display) -> Self {

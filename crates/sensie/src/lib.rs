@@ -15,10 +15,22 @@
 //!   classes, whether it outputs logits).
 //! - [`engine`]: batched forward passes, feature maps and gradients.
 //!
-//! On top of the engine:
+//! Sensitivity analysis, on top of the engine:
+//! - [`data`]: test data (npy/npz, FITS, image folders, CSV metadata) as raw
+//!   images in physical units, N x C x H x W.
+//! - [`perturb`]: one change to an image, varied by one strength parameter.
+//! - [`preprocess`]: the declared step from raw images to the model's input.
+//! - [`stats`]: per-level statistics, effect sizes, slopes, thresholds and
+//!   verdicts that respect the paired design of a sweep.
+//! - [`rng`]: seeded random numbers independent of batching and threads.
+//! - [`probe`]: the runner: several tests in one streamed pass over the
+//!   data, and the results.json / results.csv it writes.
+//!
+//! Seeing inside the network:
 //! - [`visualize`]: kernels, feature maps, activation maximisation and Deep Dream.
 
 pub mod autodiff;
+pub mod data;
 pub mod engine;
 pub mod error;
 pub mod graph;
@@ -27,9 +39,14 @@ pub mod inspect;
 pub mod model;
 pub mod npy;
 pub mod onnx;
+pub mod perturb;
 pub mod plot;
+pub mod preprocess;
+pub mod probe;
 pub mod render;
+pub mod rng;
 pub mod runtime;
+pub mod stats;
 pub mod visualize;
 
 pub use error::{Error, Result};

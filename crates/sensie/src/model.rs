@@ -4,20 +4,33 @@
 
 use std::path::{Path, PathBuf};
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::graph::{self, NodeExt};
 use crate::onnx::{self, ModelProto, NodeProto, ValueInfoProto};
 use crate::{Error, Result};
 
-/// How an image input is laid out.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "UPPERCASE")]
+/// How a batch of images is laid out: a model's image input, an image array
+/// in a data file, or a batch prepared for a model. Raw images inside sensie
+/// are always NCHW.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all(serialize = "UPPERCASE", deserialize = "lowercase"))]
 pub enum Layout {
     /// Batch, channels, height, width (PyTorch).
     Nchw,
     /// Batch, height, width, channels (Keras / TensorFlow).
     Nhwc,
+}
+
+impl Layout {
+    /// Reads `nchw` or `nhwc` (any case), as given to `--data-layout` or `layout`.
+    pub fn parse(text: &str) -> Result<Self> {
+        match text.to_ascii_lowercase().as_str() {
+            "nchw" => Ok(Layout::Nchw),
+            "nhwc" => Ok(Layout::Nhwc),
+            _ => Err(Error::unknown("layout", text, ["nchw", "nhwc"])),
+        }
+    }
 }
 
 /// What the model's first output holds.
@@ -234,5 +247,18 @@ fn final_activation<'a>(nodes: &'a [NodeProto], output: &str) -> Option<&'a Node
             "Identity" | "Reshape" | "Flatten" | "Squeeze" => name = node.input_name(0)?,
             _ => return None,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn layouts_parse_in_any_case_and_name_the_valid_ones_otherwise() {
+        assert_eq!(Layout::parse("NHWC").unwrap(), Layout::Nhwc);
+        assert_eq!(Layout::parse("nchw").unwrap(), Layout::Nchw);
+        let message = Layout::parse("nwhc").unwrap_err().to_string();
+        assert!(message.contains("nchw, nhwc"), "{message}");
     }
 }

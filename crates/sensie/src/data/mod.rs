@@ -1,0 +1,393 @@
+//! Test data: raw images in physical units, the right answers, and optional
+//! per-example metadata.
+//!
+//! Whatever the file layout, images are held as float32 N x C x H x W with
+//! their stored values (counts, fluxes, 0-255 pixels): perturbations such as
+//! `magnitude` or `poisson-noise` need physical units, and the model's own
+//! scaling is the separate, declared [`crate::preprocess`] step.
+//!
+//! Sources, chosen by what `path` names:
+//! - a folder of class subfolders holding PNG, JPEG or FITS images ([`folder`]);
+//! - an `.npz` archive with an image array and a label array (`x`, `y` by default);
+//! - an `.npy` or FITS file holding all images (N x H x W, N x C x H x W or
+//!   N x H x W x C), with labels from a second `.npy` file or a metadata column;
+//! - one such file per band: a path containing `{band}`, filled in with each
+//!   of `bands` (e.g. `cutouts_{band}.fits` with g, r, i), each N x H x W.
+
+mod array;
+mod fits;
+mod folder;
+mod labels;
+mod metadata;
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+use ndarray::{Array4, ArrayD, Axis, Ix3};
+use rayon::prelude::*;
+use serde::Deserialize;
+
+pub use array::{guess_layout, read_array};
+pub use labels::{Labels, Task};
+pub use metadata::{Column, Metadata};
+
+use crate::model::Layout;
+use crate::{Error, Result};
+
+/// Where the data is and how to read it: the `[data]` table of a probe
+/// config, or the command line's data flags.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DataSpec {
+    /// A class folder, `.npz`, `.npy` or FITS file, or a per-band path with `{band}`.
+    pub path: PathBuf,
+    /// An `.npy` file of labels, for `.npy` and FITS image files.
+    pub labels: Option<PathBuf>,
+    /// Take the labels from this metadata column instead (numbers, or class
+    /// names that become classes in sorted order).
+    pub label_column: Option<String>,
+    /// Layout of a 4-D image array in its file; guessed when absent (see [`guess_layout`]).
+    pub layout: Option<Layout>,
+    /// Names of the image and label arrays in an `.npz` archive.
+    pub x: String,
+    pub y: String,
+    /// Band names, for per-band FITS files.
+    pub bands: Vec<String>,
+    pub task: Task,
+    /// A CSV table of per-example properties.
+    pub metadata: Option<PathBuf>,
+    /// The metadata column that identifies examples; rows join by order without it.
+    pub metadata_key: Option<String>,
+    /// Leave out examples whose images hold NaN or infinite values instead of refusing the data.
+    pub skip_bad: bool,
+    /// Names of the classes, in index order, when the files do not give them.
+    pub class_names: Option<Vec<String>>,
+}
+
+impl Default for DataSpec {
+    fn default() -> Self {
+        DataSpec {
+            path: PathBuf::new(),
+            labels: None,
+            label_column: None,
+            layout: None,
+            x: "x".into(),
+            y: "y".into(),
+            bands: Vec::new(),
+            task: Task::Auto,
+            metadata: None,
+            metadata_key: None,
+            skip_bad: false,
+            class_names: None,
+        }
+    }
+}
+
+/// A loaded data set, every per-example field in the same order.
+#[derive(Clone, Debug)]
+pub struct Dataset {
+    /// Raw images, N x C x H x W, physical units.
+    pub images: Array4<f32>,
+    pub labels: Labels,
+    /// Per-example ids: the path under the data folder, or the index in the array file.
+    pub ids: Vec<String>,
+    pub class_names: Option<Vec<String>>,
+    /// Metadata rows, already joined to the examples.
+    pub metadata: Option<Metadata>,
+    /// Ids of examples left out because their images held NaN or infinite values.
+    pub skipped: Vec<String>,
+    pub path: PathBuf,
+}
+
+impl Dataset {
+    pub fn len(&self) -> usize {
+        self.images.len_of(Axis(0))
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Refuses class labels that a model with `n_classes` outputs cannot score,
+    /// and class names that do not match that count.
+    pub fn check_classes(&self, n_classes: usize) -> Result<()> {
+        if let Some(names) = self.class_names.as_ref().filter(|names| names.len() > n_classes) {
+            return Err(Error::data(&self.path, format!("the data has {} classes but the model scores {n_classes}", names.len())));
+        }
+        if let Labels::Classes(classes) = &self.labels
+            && let Some(i) = classes.iter().position(|&c| c >= n_classes)
+        {
+            return Err(Error::data(
+                &self.path,
+                format!("label {} of example {i} ('{}') is out of range for a model with {n_classes} classes (0 to {})", classes[i], self.ids[i], n_classes - 1),
+            ));
+        }
+        Ok(())
+    }
+
+    fn select(self, keep: &[usize], skipped: Vec<String>) -> Dataset {
+        Dataset {
+            images: self.images.select(Axis(0), keep),
+            labels: self.labels.select(keep),
+            ids: keep.iter().map(|&i| self.ids[i].clone()).collect(),
+            class_names: self.class_names,
+            metadata: self.metadata.map(|m| m.select(keep)),
+            skipped,
+            path: self.path,
+        }
+    }
+}
+
+/// Reads the data `spec` describes, joins its metadata and checks that every
+/// count agrees and every pixel is finite.
+pub fn load(spec: &DataSpec) -> Result<Dataset> {
+    let path = &spec.path;
+    if path.as_os_str().is_empty() {
+        return Err(Error::invalid("data", "no data path given (--data, or path in [data])"));
+    }
+    let refuse_labels_file = |source: &str| match &spec.labels {
+        Some(labels) => Err(Error::data(labels, format!("a separate labels file is only read for .npy and FITS image files; {source}"))),
+        None => Ok(()),
+    };
+    let (images, stored, mut class_names) = if path.is_dir() {
+        refuse_labels_file("a folder's labels are its class subfolders")?;
+        let folder = folder::read(path, &spec.bands)?;
+        (folder.images, Some((Labels::Classes(folder.classes), folder.ids)), Some(folder.class_names))
+    } else if path.extension().is_some_and(|e| e.eq_ignore_ascii_case("npz")) {
+        refuse_labels_file("an .npz archive holds its labels as an array (y)")?;
+        let images = array::images_from_array(array::read_npz(path, &spec.x)?.into_f32(), spec.layout, path)?;
+        let labels = match spec.label_column {
+            Some(_) => None,
+            None => Some(labels::from_array(array::read_npz(path, &spec.y)?, spec.task, path)?),
+        };
+        (images, labels.map(|l| (l, Vec::new())), None)
+    } else {
+        let images = read_images(path, &spec.bands, spec.layout)?;
+        let labels = spec.labels.as_ref().map(|l| labels::from_array(array::read_npy(l)?, spec.task, l)).transpose()?;
+        (images, labels.map(|l| (l, Vec::new())), None)
+    };
+    let n = images.len_of(Axis(0));
+    let ids = match &stored {
+        Some((_, ids)) if !ids.is_empty() => ids.clone(),
+        _ => (0..n).map(|i| i.to_string()).collect(),
+    };
+    let metadata = spec.metadata.as_ref().map(|m| Metadata::read(m)?.join(&ids, spec.metadata_key.as_deref())).transpose()?;
+    let labels = match (&spec.label_column, stored, &metadata) {
+        (Some(column), _, Some(metadata)) => {
+            let (labels, names) = labels_from_column(metadata, column, spec.task)?;
+            class_names = names.or(class_names);
+            labels
+        }
+        (Some(column), _, None) => {
+            return Err(Error::invalid(format!("label column '{column}'"), "needs a metadata table (--metadata)"));
+        }
+        (None, Some((labels, _)), _) => labels,
+        (None, None, _) => {
+            return Err(Error::data(path, "no labels: give a labels .npy file (--labels) or a metadata column (--label-column)"));
+        }
+    };
+    if labels.len() != n {
+        let source = spec.labels.as_deref().unwrap_or(path);
+        return Err(Error::data(path, format!("{n} images but {} labels in {}; every image needs one label", labels.len(), source.display())));
+    }
+    let dataset = Dataset {
+        images,
+        labels,
+        ids,
+        class_names: spec.class_names.clone().or(class_names),
+        metadata,
+        skipped: Vec::new(),
+        path: path.clone(),
+    };
+    if let Some(names) = &dataset.class_names {
+        dataset.check_classes(names.len())?;
+    }
+    finite_only(dataset, spec.skip_bad)
+}
+
+/// The images of an `.npy` or FITS file, or of one such file per band.
+fn read_images(path: &Path, bands: &[String], layout: Option<Layout>) -> Result<Array4<f32>> {
+    let template = path.to_string_lossy();
+    if !template.contains("{band}") {
+        return array::images_from_array(read_array(path)?, layout, path);
+    }
+    if bands.is_empty() {
+        return Err(Error::data(path, "the path holds {band} but no bands are given (--bands g,r,i)"));
+    }
+    let planes: Vec<(PathBuf, ArrayD<f32>)> = bands
+        .iter()
+        .map(|band| {
+            let file = PathBuf::from(template.replace("{band}", band));
+            read_array(&file).map(|a| (file, a))
+        })
+        .collect::<Result<_>>()?;
+    let shape = planes[0].1.shape().to_vec();
+    for (file, plane) in &planes {
+        if plane.ndim() != 3 || plane.shape() != shape.as_slice() {
+            return Err(Error::data(file, format!("is {:?}; each band file must be N x H x W and match {} ({shape:?})", plane.shape(), planes[0].0.display())));
+        }
+    }
+    let views: Vec<_> = planes.iter().map(|(_, p)| p.view().into_dimensionality::<Ix3>().expect("3-D")).collect();
+    Ok(ndarray::stack(Axis(1), &views).expect("same shapes"))
+}
+
+/// Labels from a metadata column: numbers as the task says, or text as class
+/// names (classes in sorted order, returned as the class names).
+fn labels_from_column(metadata: &Metadata, column: &str, task: Task) -> Result<(Labels, Option<Vec<String>>)> {
+    match metadata.column(column)? {
+        Column::Numeric(values) => {
+            if let Some(row) = values.iter().position(Option::is_none) {
+                return Err(Error::data(metadata.path(), format!("column '{column}' has no value for example {row}")));
+            }
+            Ok((labels::from_values(values.into_iter().flatten().collect(), task, metadata.path())?, None))
+        }
+        Column::Text(values) => {
+            let names: Vec<String> = values.iter().cloned().collect::<BTreeSet<_>>().into_iter().collect();
+            let classes = values.iter().map(|v| names.binary_search(v).expect("every value is a name")).collect();
+            Ok((Labels::Classes(classes), Some(names)))
+        }
+    }
+}
+
+/// Refuses images holding NaN or infinite pixels, or leaves them out when
+/// `skip` is set (their ids are kept in [`Dataset::skipped`]).
+fn finite_only(dataset: Dataset, skip: bool) -> Result<Dataset> {
+    let bad: Vec<usize> = dataset
+        .images
+        .axis_iter(Axis(0))
+        .into_par_iter()
+        .enumerate()
+        .filter(|(_, image)| image.iter().any(|v| !v.is_finite()))
+        .map(|(i, _)| i)
+        .collect();
+    let Some(&first) = bad.first() else { return Ok(dataset) };
+    if !skip {
+        return Err(Error::data(
+            &dataset.path,
+            format!(
+                "{} of {} images hold NaN or infinite pixels (first: example {first}, '{}'); fix them, or leave them out with --skip-bad",
+                bad.len(),
+                dataset.len(),
+                dataset.ids[first]
+            ),
+        ));
+    }
+    let skipped = bad.iter().map(|&i| dataset.ids[i].clone()).collect();
+    let keep: Vec<usize> = (0..dataset.len()).filter(|i| bad.binary_search(i).is_err()).collect();
+    Ok(dataset.select(&keep, skipped))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::fs::File;
+
+    use ndarray::{Array1, Array2, Array4};
+    use ndarray_npy::{NpzWriter, WriteNpyExt};
+
+    use super::*;
+
+    fn npy(path: &Path, array: &impl WriteNpyExt) -> PathBuf {
+        array.write_npy(File::create(path).unwrap()).unwrap();
+        path.to_path_buf()
+    }
+
+    fn spec(path: PathBuf) -> DataSpec {
+        DataSpec { path, ..DataSpec::default() }
+    }
+
+    #[test]
+    fn npy_images_with_npy_labels_and_metadata_by_row() {
+        let dir = tempfile::tempdir().unwrap();
+        let x = npy(&dir.path().join("x.npy"), &Array4::<f32>::from_elem((3, 8, 8, 1), 2.0));
+        let y = npy(&dir.path().join("y.npy"), &Array1::from(vec![0i64, 2, 1]));
+        std::fs::write(dir.path().join("m.csv"), "mag\n20\n21\n22\n").unwrap();
+        let data = load(&DataSpec { labels: Some(y.clone()), metadata: Some(dir.path().join("m.csv")), ..spec(x.clone()) }).unwrap();
+        assert_eq!(data.images.dim(), (3, 1, 8, 8));
+        assert_eq!(data.labels, Labels::Classes(vec![0, 2, 1]));
+        assert_eq!(data.ids, vec!["0", "1", "2"]);
+        assert_eq!(data.metadata.unwrap().column("mag").unwrap(), Column::Numeric(vec![Some(20.0), Some(21.0), Some(22.0)]));
+        assert!(load(&spec(x)).unwrap_err().to_string().contains("--labels"));
+        assert!(data.class_names.is_none());
+    }
+
+    #[test]
+    fn disagreeing_counts_are_refused_with_both_files_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let x = npy(&dir.path().join("x.npy"), &Array4::<f32>::zeros((4, 1, 5, 5)));
+        let y = npy(&dir.path().join("y.npy"), &Array1::from(vec![0i64, 1, 1]));
+        let err = load(&DataSpec { labels: Some(y), ..spec(x.clone()) }).unwrap_err().to_string();
+        assert!(err.contains("4 images but 3 labels") && err.contains("y.npy"), "{err}");
+        std::fs::write(dir.path().join("m.csv"), "mag\n1\n2\n").unwrap();
+        let y = npy(&dir.path().join("y4.npy"), &Array1::from(vec![0i64, 1, 1, 0]));
+        let err = load(&DataSpec { labels: Some(y), metadata: Some(dir.path().join("m.csv")), ..spec(x) }).unwrap_err();
+        assert!(err.to_string().contains("2 rows for 4 examples"), "{err}");
+    }
+
+    #[test]
+    fn npz_with_named_arrays_and_one_hot_labels() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("d.npz");
+        let mut npz = NpzWriter::new(File::create(&path).unwrap());
+        npz.add_array("images", &Array4::<f64>::ones((2, 3, 6, 6))).unwrap();
+        npz.add_array("onehot", &Array2::from_shape_vec((2, 3), vec![0f32, 1., 0., 0., 0., 1.]).unwrap()).unwrap();
+        npz.finish().unwrap();
+        let data = load(&DataSpec { x: "images".into(), y: "onehot".into(), ..spec(path) }).unwrap();
+        assert_eq!(data.images.dim(), (2, 3, 6, 6));
+        assert_eq!(data.labels, Labels::Classes(vec![1, 2]));
+    }
+
+    #[test]
+    fn non_finite_images_are_counted_then_refused_or_skipped() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut images = Array4::<f32>::zeros((5, 1, 4, 4));
+        images[[1, 0, 2, 2]] = f32::NAN;
+        images[[3, 0, 0, 0]] = f32::INFINITY;
+        let x = npy(&dir.path().join("x.npy"), &images);
+        let y = npy(&dir.path().join("y.npy"), &Array1::from(vec![0i64, 1, 2, 3, 4]));
+        std::fs::write(dir.path().join("m.csv"), "z\n0\n1\n2\n3\n4\n").unwrap();
+        let base = DataSpec { labels: Some(y), metadata: Some(dir.path().join("m.csv")), ..spec(x) };
+        let err = load(&base).unwrap_err().to_string();
+        assert!(err.contains("2 of 5 images") && err.contains("first: example 1") && err.contains("--skip-bad"), "{err}");
+        let data = load(&DataSpec { skip_bad: true, ..base }).unwrap();
+        assert_eq!(data.len(), 3);
+        assert_eq!(data.skipped, vec!["1", "3"]);
+        assert_eq!(data.labels, Labels::Classes(vec![0, 2, 4]));
+        assert_eq!(data.metadata.unwrap().column("z").unwrap(), Column::Numeric(vec![Some(0.0), Some(2.0), Some(4.0)]));
+    }
+
+    #[test]
+    fn labels_from_a_text_column_become_sorted_classes_and_are_range_checked() {
+        let dir = tempfile::tempdir().unwrap();
+        let x = npy(&dir.path().join("x.npy"), &Array4::<f32>::zeros((3, 1, 4, 4)));
+        std::fs::write(dir.path().join("m.csv"), "id,kind\n0,ring\n1,arc\n2,ring\n").unwrap();
+        let data = load(&DataSpec {
+            metadata: Some(dir.path().join("m.csv")),
+            metadata_key: Some("id".into()),
+            label_column: Some("kind".into()),
+            ..spec(x)
+        })
+        .unwrap();
+        assert_eq!(data.labels, Labels::Classes(vec![1, 0, 1]));
+        assert_eq!(data.class_names.as_deref(), Some(&["arc".to_string(), "ring".to_string()][..]));
+        let err = data.check_classes(1).unwrap_err().to_string();
+        assert!(err.contains("2 classes but the model scores 1"), "{err}");
+        let plain = Dataset { class_names: None, ..data };
+        assert!(plain.check_classes(1).unwrap_err().to_string().contains("label 1 of example 0 ('0')"));
+    }
+
+    #[test]
+    fn one_fits_file_per_band_is_stacked_into_channels() {
+        let dir = tempfile::tempdir().unwrap();
+        for (band, v) in [("g", 1.0f32), ("r", 2.0)] {
+            fits::tests::write(&dir.path().join(format!("cut_{band}.fits")), &[2, 3, 3], &[v; 18], false);
+        }
+        let y = npy(&dir.path().join("y.npy"), &Array1::from(vec![1.5f64, 0.25]));
+        let template = dir.path().join("cut_{band}.fits");
+        let data = load(&DataSpec { labels: Some(y), bands: vec!["g".into(), "r".into()], ..spec(template.clone()) }).unwrap();
+        assert_eq!(data.images.dim(), (2, 2, 3, 3));
+        assert_eq!((data.images[[1, 0, 0, 0]], data.images[[1, 1, 2, 2]]), (1.0, 2.0));
+        assert_eq!(data.labels, Labels::Targets(vec![1.5, 0.25]));
+        let err = load(&DataSpec { bands: vec!["g".into(), "z".into()], ..spec(template) }).unwrap_err().to_string();
+        assert!(err.contains("cut_z.fits"), "{err}");
+    }
+}

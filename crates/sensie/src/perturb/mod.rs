@@ -1,0 +1,335 @@
+//! Perturbations: one thing about an image, varied by one strength parameter.
+//!
+//! A perturbation works on one raw image (C x H x W, physical units, every
+//! band) before preprocessing, so its parameter keeps a physical meaning:
+//! degrees, pixels, magnitudes, a PSF's FWHM. Each one has a value that leaves
+//! the image unchanged, and is deterministic for a given seed: random draws
+//! come from a [`SeededRng`] seeded by (seed, perturbation, example index,
+//! level), so results do not depend on batching or threads.
+//!
+//! Every built-in lives in its own file behind the [`Perturbation`] trait and
+//! is listed in [`builtins`], with its parameter, unit and options; users add
+//! their own by implementing the trait.
+
+mod kernel;
+mod options;
+mod resample;
+
+mod band_drop;
+mod band_scale;
+mod blur;
+mod brightness;
+mod contrast;
+mod flip;
+mod gamma;
+mod gaussian_noise;
+mod magnitude;
+mod occlude;
+mod poisson_noise;
+mod psf;
+mod rotate;
+mod saturation;
+mod seeing;
+mod translate;
+mod zoom;
+
+use std::collections::BTreeMap;
+
+use ndarray::{Array3, Array4, ArrayView3, ArrayView4, Axis};
+use rayon::prelude::*;
+
+pub use options::{OptionSpec, Options};
+pub use resample::Interpolation;
+
+use crate::rng::{SeededRng, name_hash};
+use crate::{Error, Result};
+
+/// What a perturbation's strength parameter means.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Parameter {
+    /// The parameter's name, e.g. `angle`, `sigma`, `fwhm`.
+    pub name: &'static str,
+    /// Its unit, e.g. `degrees`, `pixels`, `magnitudes`, `factor`.
+    pub unit: &'static str,
+    /// The value that leaves an image unchanged (infinite for Poisson noise,
+    /// whose noise vanishes only as the gain grows without bound).
+    pub identity: f64,
+}
+
+/// One way of changing an image, with one strength parameter.
+///
+/// Implementations must treat every band, keep the image's shape, and draw
+/// random numbers only from the `rng` they are given.
+pub trait Perturbation: Send + Sync {
+    /// The name used on the command line and in results.
+    fn name(&self) -> &str;
+
+    /// What the strength parameter means, given the options chosen.
+    fn parameter(&self) -> Parameter;
+
+    /// Refuses strength values that make no sense (a negative blur, a target
+    /// seeing below the current one) before any model work is spent.
+    fn check(&self, value: f64) -> Result<()> {
+        finite(self.name(), value)
+    }
+
+    /// The perturbed copy of one image (C x H x W) at strength `value`.
+    fn apply(&self, image: ArrayView3<f32>, value: f64, rng: &mut SeededRng) -> Result<Array3<f32>>;
+}
+
+/// A built-in perturbation as listed by `sensie perturbations`.
+pub struct Builtin {
+    pub name: &'static str,
+    /// One line: what it does.
+    pub summary: &'static str,
+    pub parameter: &'static str,
+    pub unit: &'static str,
+    /// The parameter value that means "unchanged", as text (it may depend on
+    /// an option, as for `seeing`).
+    pub identity: &'static str,
+    /// The same as a number, when no option changes it.
+    unchanged: f64,
+    pub options: &'static [OptionSpec],
+    build: fn(&Options) -> Result<Box<dyn Perturbation>>,
+}
+
+/// Every built-in perturbation, in the order `sensie perturbations` lists them.
+pub fn builtins() -> &'static [&'static Builtin] {
+    static BUILTINS: [&Builtin; 17] = [
+        &rotate::BUILTIN,
+        &flip::BUILTIN,
+        &translate::BUILTIN,
+        &zoom::BUILTIN,
+        &blur::BUILTIN,
+        &psf::BUILTIN,
+        &seeing::BUILTIN,
+        &gaussian_noise::BUILTIN,
+        &poisson_noise::BUILTIN,
+        &brightness::BUILTIN,
+        &magnitude::BUILTIN,
+        &contrast::BUILTIN,
+        &gamma::BUILTIN,
+        &saturation::BUILTIN,
+        &band_scale::BUILTIN,
+        &band_drop::BUILTIN,
+        &occlude::BUILTIN,
+    ];
+    &BUILTINS
+}
+
+/// What a built-in implements; its [`Builtin`] entry supplies the name and
+/// parameter, and [`described`] makes the pair a [`Perturbation`] that checks
+/// every value before applying it.
+trait Effect: Send + Sync + 'static {
+    /// Refuses finite values that make no sense here.
+    fn check(&self, _value: f64) -> Result<()> {
+        Ok(())
+    }
+
+    /// The perturbed copy of one image; `value` has passed [`Effect::check`].
+    fn apply(&self, image: ArrayView3<f32>, value: f64, rng: &mut SeededRng) -> Result<Array3<f32>>;
+
+    /// The parameter, for built-ins whose options change it.
+    fn parameter(&self) -> Option<Parameter> {
+        None
+    }
+}
+
+struct Described<E> {
+    builtin: &'static Builtin,
+    effect: E,
+}
+
+fn described(builtin: &'static Builtin, effect: impl Effect) -> Box<dyn Perturbation> {
+    Box::new(Described { builtin, effect })
+}
+
+impl<E: Effect> Perturbation for Described<E> {
+    fn name(&self) -> &str {
+        self.builtin.name
+    }
+
+    fn parameter(&self) -> Parameter {
+        self.effect.parameter().unwrap_or(Parameter { name: self.builtin.parameter, unit: self.builtin.unit, identity: self.builtin.unchanged })
+    }
+
+    fn check(&self, value: f64) -> Result<()> {
+        finite(self.builtin.name, value)?;
+        self.effect.check(value)
+    }
+
+    fn apply(&self, image: ArrayView3<f32>, value: f64, rng: &mut SeededRng) -> Result<Array3<f32>> {
+        self.check(value)?;
+        self.effect.apply(image, value, rng)
+    }
+}
+
+/// Builds the built-in perturbation `name` with `options` (option name to
+/// value as text). Unknown names and options are refused with the valid ones.
+pub fn build(name: &str, options: &BTreeMap<String, String>) -> Result<Box<dyn Perturbation>> {
+    let builtin = builtins()
+        .iter()
+        .find(|b| b.name == name)
+        .ok_or_else(|| Error::unknown("perturbation", name, builtins().iter().map(|b| b.name)))?;
+    if let Some(key) = options.keys().find(|key| !builtin.options.iter().any(|o| o.name == key.as_str())) {
+        let valid: Vec<&str> = builtin.options.iter().map(|o| o.name).collect();
+        return Err(if valid.is_empty() {
+            Error::invalid(format!("option '{key}' of perturbation '{name}'"), "this perturbation takes no options")
+        } else {
+            Error::unknown(format!("option of perturbation '{name}'"), key.as_str(), valid)
+        });
+    }
+    (builtin.build)(&Options::new(name, options))
+}
+
+/// Applies `perturbation` at strength `value` to a batch of raw images
+/// (N x C x H x W) in parallel. Example `i` of the batch is example
+/// `first_example + i` of the data set; its random stream is seeded by
+/// (seed, perturbation name, example, value), so the result is the same
+/// whatever the batch boundaries and thread count.
+pub fn perturb_batch(
+    perturbation: &dyn Perturbation,
+    images: ArrayView4<f32>,
+    value: f64,
+    seed: u64,
+    first_example: usize,
+) -> Result<Array4<f32>> {
+    let stream = name_hash(perturbation.name());
+    let mut out = Array4::zeros(images.raw_dim());
+    out.axis_iter_mut(Axis(0)).into_par_iter().zip(images.axis_iter(Axis(0))).enumerate().try_for_each(|(i, (mut slot, image))| {
+        let mut rng = SeededRng::new(seed, &[stream, (first_example + i) as u64, value.to_bits()]);
+        let perturbed = perturbation.apply(image, value, &mut rng)?;
+        if perturbed.dim() != image.dim() {
+            return Err(Error::invalid(
+                format!("perturbation '{}'", perturbation.name()),
+                format!("returned an image of shape {:?} for one of shape {:?}; perturbations must keep the shape", perturbed.dim(), image.dim()),
+            ));
+        }
+        slot.assign(&perturbed);
+        Ok(())
+    })?;
+    Ok(out)
+}
+
+/// The default [`Perturbation::check`]: the value must be a finite number.
+fn finite(name: &str, value: f64) -> Result<()> {
+    if value.is_finite() {
+        Ok(())
+    } else {
+        Err(Error::invalid(format!("strength of perturbation '{name}'"), format!("{value} is not a finite number")))
+    }
+}
+
+/// Refuses a strength below `min` (or at it, when `inclusive` is false).
+fn at_least(name: &str, value: f64, min: f64, inclusive: bool) -> Result<()> {
+    finite(name, value)?;
+    if value > min || (inclusive && value == min) {
+        Ok(())
+    } else {
+        let bound = if inclusive { "at least" } else { "greater than" };
+        Err(Error::invalid(format!("strength of perturbation '{name}'"), format!("{value} must be {bound} {min}")))
+    }
+}
+
+/// `band` as an index into the image's bands, refused when the image has too few.
+fn band_index(name: &str, image: ArrayView3<f32>, band: f64) -> Result<usize> {
+    let bands = image.dim().0;
+    if band >= 0.0 && (band as usize) < bands {
+        Ok(band as usize)
+    } else {
+        Err(Error::invalid(format!("perturbation '{name}'"), format!("band {band} does not exist: the images have {bands} band(s), numbered from 0")))
+    }
+}
+
+/// Every pixel of every band multiplied by `factor` (brightness, magnitude).
+fn scaled(image: ArrayView3<f32>, factor: f64) -> Array3<f32> {
+    image.mapv(|v| (f64::from(v) * factor) as f32)
+}
+
+#[cfg(test)]
+pub(crate) mod test_support {
+    use ndarray::{Array3, ArrayView3};
+
+    use super::*;
+
+    /// Builds a built-in from `key=value` option pairs.
+    pub fn built(name: &str, options: &[(&str, &str)]) -> Box<dyn Perturbation> {
+        let options = options.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        build(name, &options).unwrap()
+    }
+
+    /// Applies a perturbation to one image with a fixed seed.
+    pub fn apply(p: &dyn Perturbation, image: ArrayView3<f32>, value: f64) -> Array3<f32> {
+        p.apply(image, value, &mut SeededRng::new(0, &[])).unwrap()
+    }
+
+    /// A C x H x W image whose every pixel differs: c*100 + y*10 + x.
+    pub fn ramp(c: usize, h: usize, w: usize) -> Array3<f32> {
+        Array3::from_shape_fn((c, h, w), |(c, y, x)| (c * 100 + y * 10 + x) as f32)
+    }
+
+    pub fn max_abs_diff(a: &Array3<f32>, b: &Array3<f32>) -> f32 {
+        assert_eq!(a.dim(), b.dim());
+        a.iter().zip(b).map(|(x, y)| (x - y).abs()).fold(0.0, f32::max)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::test_support::*;
+    use super::*;
+
+    #[test]
+    fn every_builtin_is_unchanged_at_its_identity_value() {
+        let image = ramp(3, 9, 11);
+        for builtin in builtins() {
+            let options: &[(&str, &str)] = match builtin.name {
+                "seeing" => &[("current", "2")],
+                _ => &[],
+            };
+            let p = built(builtin.name, options);
+            let identity = p.parameter().identity;
+            if identity.is_infinite() {
+                continue; // Poisson noise: no finite gain is noise-free.
+            }
+            p.check(identity).unwrap();
+            let out = apply(p.as_ref(), image.view(), identity);
+            assert!(max_abs_diff(&out, &image) < 1e-4, "{} at {identity}", builtin.name);
+        }
+    }
+
+    #[test]
+    fn unknown_names_and_options_list_the_valid_ones() {
+        let err = build("rotat", &BTreeMap::new()).err().unwrap().to_string();
+        assert!(err.contains("did you mean 'rotate'") && err.contains("occlude"), "{err}");
+        let options = BTreeMap::from([("interp".to_string(), "nearest".to_string())]);
+        let err = build("rotate", &options).err().unwrap().to_string();
+        assert!(err.contains("interpolation, fill"), "{err}");
+        let options = BTreeMap::from([("axis".to_string(), "1".to_string())]);
+        let err = build("brightness", &options).err().unwrap().to_string();
+        assert!(err.contains("takes no options"), "{err}");
+    }
+
+    #[test]
+    fn a_batch_does_not_depend_on_its_boundaries() {
+        let p = built("gaussian-noise", &[]);
+        let images = Array4::from_shape_fn((6, 2, 5, 5), |(n, c, y, x)| (n + c + y * x) as f32);
+        let whole = perturb_batch(p.as_ref(), images.view(), 0.5, 42, 10).unwrap();
+        let first = perturb_batch(p.as_ref(), images.slice(ndarray::s![..2, .., .., ..]), 0.5, 42, 10).unwrap();
+        let rest = perturb_batch(p.as_ref(), images.slice(ndarray::s![2.., .., .., ..]), 0.5, 42, 12).unwrap();
+        let joined = ndarray::concatenate(Axis(0), &[first.view(), rest.view()]).unwrap();
+        assert_eq!(whole, joined);
+        let other_seed = perturb_batch(p.as_ref(), images.view(), 0.5, 43, 10).unwrap();
+        assert_ne!(whole, other_seed);
+    }
+
+    #[test]
+    fn every_builtin_documents_its_options() {
+        for builtin in builtins() {
+            assert!(!builtin.summary.is_empty() && !builtin.unit.is_empty(), "{}", builtin.name);
+            for option in builtin.options {
+                assert!(!option.help.is_empty(), "{}.{}", builtin.name, option.name);
+            }
+        }
+    }
+}

@@ -1,0 +1,193 @@
+//! The declared step from raw images (physical units, N x C x H x W) to what
+//! the model expects.
+//!
+//! Perturbations work on raw images, where their parameters mean something;
+//! only then is each batch prepared for the model, in this order: resize
+//! (bilinear) or centre-crop to the model's input size, then
+//! `(x * scale - mean[c]) / std[c]` per channel, then the model's layout.
+//! Resizing before the per-channel affine step gives the same result as after
+//! it (bilinear weights sum to 1) and touches fewer pixels when shrinking.
+
+use ndarray::{Array4, ArrayView4, Axis, s};
+use serde::Deserialize;
+
+use crate::model::Layout;
+use crate::{Error, Result};
+
+/// How images reach the model's input size when theirs differs.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Fit {
+    /// Bilinear resampling with half-pixel centres (PyTorch's
+    /// `interpolate(mode="bilinear", align_corners=False)`, OpenCV's
+    /// `INTER_LINEAR`), without antialiasing.
+    #[default]
+    Resize,
+    /// The central region of the model's size; images must be at least that large.
+    Crop,
+}
+
+/// Preprocessing, as the `[preprocess]` table of a probe config or the
+/// command line's preprocessing flags.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Preprocess {
+    /// Raw values are multiplied by this first (e.g. 1/255 for 8-bit images).
+    pub scale: f32,
+    /// Subtracted per channel after scaling: one value for every channel, or
+    /// one per channel; empty for none.
+    pub mean: Vec<f32>,
+    /// Divided per channel after the mean; empty for none.
+    pub std: Vec<f32>,
+    pub fit: Fit,
+}
+
+impl Default for Preprocess {
+    fn default() -> Self {
+        Preprocess { scale: 1.0, mean: Vec::new(), std: Vec::new(), fit: Fit::Resize }
+    }
+}
+
+impl Preprocess {
+    /// Refuses settings that cannot apply to images with `channels` channels.
+    pub fn check(&self, channels: usize) -> Result<()> {
+        if !self.scale.is_finite() || self.scale == 0.0 {
+            return Err(Error::invalid("preprocessing scale", format!("{} must be a finite, non-zero number", self.scale)));
+        }
+        for (name, values) in [("mean", &self.mean), ("std", &self.std)] {
+            if !(values.is_empty() || values.len() == 1 || values.len() == channels) {
+                return Err(Error::invalid(
+                    format!("preprocessing {name}"),
+                    format!("{} values for images with {channels} channels; give one value, or one per channel", values.len()),
+                ));
+            }
+            if values.iter().any(|v| !v.is_finite()) {
+                return Err(Error::invalid(format!("preprocessing {name}"), "values must be finite"));
+            }
+        }
+        if self.std.contains(&0.0) {
+            return Err(Error::invalid("preprocessing std", "a standard deviation of 0 would divide by zero"));
+        }
+        Ok(())
+    }
+
+    /// A batch of raw images prepared for a model taking `size` (height,
+    /// width; `None` keeps the images' own) in `layout`.
+    pub fn apply(&self, raw: ArrayView4<f32>, size: Option<(usize, usize)>, layout: Layout) -> Result<Array4<f32>> {
+        let (_, channels, h, w) = raw.dim();
+        self.check(channels)?;
+        let (th, tw) = size.unwrap_or((h, w));
+        let fitted = if (th, tw) == (h, w) {
+            raw.to_owned()
+        } else {
+            match self.fit {
+                Fit::Resize => resize_bilinear(raw, th, tw),
+                Fit::Crop => {
+                    if th > h || tw > w {
+                        return Err(Error::invalid(
+                            "centre crop",
+                            format!("the images are {h} x {w}, smaller than the model's {th} x {tw}; resize instead (fit = resize)"),
+                        ));
+                    }
+                    let (y0, x0) = ((h - th) / 2, (w - tw) / 2);
+                    raw.slice(s![.., .., y0..y0 + th, x0..x0 + tw]).to_owned()
+                }
+            }
+        };
+        let per_channel = |values: &[f32], c: usize, default: f32| match values.len() {
+            0 => default,
+            1 => values[0],
+            _ => values[c],
+        };
+        let mut prepared = fitted;
+        for (c, mut channel) in prepared.axis_iter_mut(Axis(1)).enumerate() {
+            let (mean, std) = (per_channel(&self.mean, c, 0.0), per_channel(&self.std, c, 1.0));
+            channel.mapv_inplace(|v| (v * self.scale - mean) / std);
+        }
+        Ok(match layout {
+            Layout::Nchw => prepared,
+            Layout::Nhwc => prepared.permuted_axes([0, 2, 3, 1]).as_standard_layout().into_owned(),
+        })
+    }
+}
+
+/// Source coordinate and weights of each output position along one axis
+/// (half-pixel centres, clamped at the edges as PyTorch does).
+fn taps(output: usize, input: usize) -> Vec<(usize, usize, f32)> {
+    let ratio = input as f64 / output as f64;
+    (0..output)
+        .map(|o| {
+            let x = ((o as f64 + 0.5) * ratio - 0.5).max(0.0);
+            let x0 = (x.floor() as usize).min(input - 1);
+            let x1 = (x0 + 1).min(input - 1);
+            (x0, x1, (x - x0 as f64) as f32)
+        })
+        .collect()
+}
+
+fn resize_bilinear(raw: ArrayView4<f32>, th: usize, tw: usize) -> Array4<f32> {
+    let (n, c, h, w) = raw.dim();
+    let (rows, cols) = (taps(th, h), taps(tw, w));
+    Array4::from_shape_fn((n, c, th, tw), |(i, ch, y, x)| {
+        let ((y0, y1, fy), (x0, x1, fx)) = (rows[y], cols[x]);
+        let at = |yy: usize, xx: usize| raw[[i, ch, yy, xx]];
+        let top = at(y0, x0) * (1.0 - fx) + at(y0, x1) * fx;
+        let bottom = at(y1, x0) * (1.0 - fx) + at(y1, x1) * fx;
+        top * (1.0 - fy) + bottom * fy
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use ndarray::Array4;
+
+    use super::*;
+
+    #[test]
+    fn bilinear_upsampling_matches_pytorch() {
+        // torch.nn.functional.interpolate(torch.tensor([[[[0., 1.], [2., 3.]]]]),
+        // size=(4, 4), mode="bilinear", align_corners=False):
+        let expected = [
+            [0.0, 0.25, 0.75, 1.0],
+            [0.5, 0.75, 1.25, 1.5],
+            [1.5, 1.75, 2.25, 2.5],
+            [2.0, 2.25, 2.75, 3.0],
+        ];
+        let raw = Array4::from_shape_vec((1, 1, 2, 2), vec![0.0f32, 1.0, 2.0, 3.0]).unwrap();
+        let out = Preprocess::default().apply(raw.view(), Some((4, 4)), Layout::Nchw).unwrap();
+        for (y, row) in expected.iter().enumerate() {
+            for (x, e) in row.iter().enumerate() {
+                assert!((out[[0, 0, y, x]] - e).abs() < 1e-6, "({y}, {x})");
+            }
+        }
+        // Halving a 4 x 4 samples at 0.5, 2.5: the mean of each 2 x 2 block.
+        let ramp = Array4::from_shape_fn((1, 1, 4, 4), |(_, _, y, x)| (y * 4 + x) as f32);
+        let half = Preprocess::default().apply(ramp.view(), Some((2, 2)), Layout::Nchw).unwrap();
+        assert_eq!(half.into_raw_vec_and_offset().0, vec![2.5, 4.5, 10.5, 12.5]);
+    }
+
+    #[test]
+    fn scale_mean_std_per_channel_then_layout() {
+        let raw = Array4::from_shape_fn((2, 3, 2, 2), |(n, c, y, x)| (n + c * 10 + y + x) as f32 * 255.0);
+        let prep = Preprocess { scale: 1.0 / 255.0, mean: vec![0.0, 10.0, 20.0], std: vec![1.0, 2.0, 4.0], fit: Fit::Resize };
+        let out = prep.apply(raw.view(), None, Layout::Nhwc).unwrap();
+        assert_eq!(out.dim(), (2, 2, 2, 3));
+        // Example 1, channel 2, pixel (1, 1): raw (1 + 20 + 2) * 255 -> 23 -> (23 - 20) / 4.
+        assert!((out[[1, 1, 1, 2]] - 0.75).abs() < 1e-6);
+        assert!((out[[0, 0, 0, 1]] - 0.0).abs() < 1e-6);
+    }
+
+    #[test]
+    fn centre_crop_and_bad_settings() {
+        let raw = Array4::from_shape_fn((1, 1, 5, 6), |(_, _, y, x)| (y * 10 + x) as f32);
+        let prep = Preprocess { fit: Fit::Crop, ..Preprocess::default() };
+        let out = prep.apply(raw.view(), Some((3, 2)), Layout::Nchw).unwrap();
+        assert_eq!(out.into_raw_vec_and_offset().0, vec![12.0, 13.0, 22.0, 23.0, 32.0, 33.0]);
+        assert!(prep.apply(raw.view(), Some((7, 2)), Layout::Nchw).unwrap_err().to_string().contains("smaller"));
+        let two_means = Preprocess { mean: vec![0.1, 0.2], ..Preprocess::default() };
+        assert!(two_means.check(3).unwrap_err().to_string().contains("2 values for images with 3 channels"));
+        assert!(Preprocess { std: vec![0.0], ..Preprocess::default() }.check(1).is_err());
+        let parsed: Preprocess = serde_json::from_str(r#"{"scale": 0.5, "mean": [0.5], "fit": "crop"}"#).unwrap();
+        assert_eq!((parsed.scale, parsed.fit), (0.5, Fit::Crop));
+    }
+}

@@ -1,0 +1,251 @@
+//! What a probe run does: the `probe.toml` file, and the command line's
+//! flags, which fill in the same structure.
+//!
+//! ```toml
+//! model = "model.onnx"
+//! out = "results"
+//! classes = true
+//!
+//! [data]
+//! path = "images.npy"
+//! labels = "labels.npy"
+//!
+//! [preprocess]
+//! scale = 0.00392156862745098
+//!
+//! [[perturb]]
+//! name = "rotate"
+//! values = "0:180:10"            # or a list: [0, 45, 90]
+//! options = { interpolation = "nearest" }
+//!
+//! [[property]]
+//! column = "magnitude"
+//! bins = "q5"                    # 5 (equal width), q5 (quantile), discrete, auto
+//! ```
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use serde::Deserialize;
+
+use crate::data::DataSpec;
+use crate::preprocess::Preprocess;
+use crate::{Error, Result};
+
+/// A whole probe run.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ProbeConfig {
+    pub model: PathBuf,
+    /// The output directory for results.json and results.csv.
+    pub out: PathBuf,
+    /// Overwrite results already in `out`.
+    pub force: bool,
+    /// What the model outputs when sensie's detection is wrong: logits,
+    /// probabilities, log-probabilities or sigmoid.
+    pub output_kind: Option<String>,
+    pub batch_size: usize,
+    /// ONNX Runtime threads per operator; 0 lets it choose.
+    pub threads: usize,
+    pub seed: u64,
+    /// Bootstrap replicates for every interval.
+    pub replicates: usize,
+    /// The score whose crossing each test reports (default: halfway between
+    /// the best and worst level).
+    pub threshold: Option<f64>,
+    /// Run a class test.
+    pub classes: bool,
+    pub data: DataSpec,
+    pub preprocess: Preprocess,
+    pub perturb: Vec<SweepSpec>,
+    pub property: Vec<PropertySpec>,
+}
+
+impl Default for ProbeConfig {
+    fn default() -> Self {
+        ProbeConfig {
+            model: PathBuf::new(),
+            out: PathBuf::new(),
+            force: false,
+            output_kind: None,
+            batch_size: 32,
+            threads: 0,
+            seed: 0,
+            replicates: 2000,
+            threshold: None,
+            classes: false,
+            data: DataSpec::default(),
+            preprocess: Preprocess::default(),
+            perturb: Vec::new(),
+            property: Vec::new(),
+        }
+    }
+}
+
+/// One perturbation sweep.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SweepSpec {
+    pub name: String,
+    pub values: Values,
+    #[serde(default)]
+    pub options: BTreeMap<String, OptionValue>,
+}
+
+/// The levels of a sweep: a list, or `a:b:n` (n evenly spaced values from a
+/// to b) or `a,b,c` as text.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(untagged)]
+pub enum Values {
+    List(Vec<f64>),
+    Spec(String),
+}
+
+/// An option value as written in TOML.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(untagged)]
+pub enum OptionValue {
+    Number(f64),
+    Text(String),
+    Flag(bool),
+}
+
+impl OptionValue {
+    fn text(&self) -> String {
+        match self {
+            OptionValue::Number(v) => v.to_string(),
+            OptionValue::Text(t) => t.clone(),
+            OptionValue::Flag(b) => b.to_string(),
+        }
+    }
+}
+
+/// One property test: a metadata column and how to bin it.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PropertySpec {
+    pub column: String,
+    #[serde(default = "auto")]
+    pub bins: String,
+}
+
+fn auto() -> String {
+    "auto".into()
+}
+
+impl SweepSpec {
+    /// Parses the command line's `NAME=SPEC` or `NAME(key=value,...)=SPEC`,
+    /// e.g. `rotate=0:180:10` or `psf(profile=moffat)=0,1,2`.
+    pub fn parse(text: &str) -> Result<SweepSpec> {
+        let bad = |why: &str| Error::invalid(format!("--perturb '{text}'"), why.to_string());
+        let (head, values) = text.rsplit_once('=').ok_or_else(|| bad("expected NAME=SPEC, e.g. rotate=0:180:10 or blur=0,1,2"))?;
+        let (name, options) = match head.split_once('(') {
+            None => (head, BTreeMap::new()),
+            Some((name, rest)) => {
+                let inner = rest.strip_suffix(')').ok_or_else(|| bad("options go in parentheses: NAME(key=value,...)=SPEC"))?;
+                let options = inner
+                    .split(',')
+                    .filter(|p| !p.trim().is_empty())
+                    .map(|pair| {
+                        pair.split_once('=')
+                            .map(|(k, v)| (k.trim().to_string(), OptionValue::Text(v.trim().to_string())))
+                            .ok_or_else(|| bad("each option is key=value"))
+                    })
+                    .collect::<Result<_>>()?;
+                (name, options)
+            }
+        };
+        let spec = SweepSpec { name: name.trim().to_string(), values: Values::Spec(values.to_string()), options };
+        spec.levels()?;
+        Ok(spec)
+    }
+
+    /// The options as text, as perturbations read them.
+    pub fn option_text(&self) -> BTreeMap<String, String> {
+        self.options.iter().map(|(k, v)| (k.clone(), v.text())).collect()
+    }
+
+    /// The parameter values to test, in order.
+    pub fn levels(&self) -> Result<Vec<f64>> {
+        let bad = |why: String| Error::invalid(format!("values of perturbation '{}'", self.name), why);
+        let values = match &self.values {
+            Values::List(list) => list.clone(),
+            Values::Spec(text) => {
+                let parts: Vec<&str> = text.split(':').collect();
+                let number = |t: &str| t.trim().parse::<f64>().map_err(|_| bad(format!("'{t}' is not a number")));
+                match parts.as_slice() {
+                    [a, b, n] => {
+                        let (a, b) = (number(a)?, number(b)?);
+                        let n: usize = n.trim().parse().ok().filter(|&n| n >= 2).ok_or_else(|| bad(format!("'{n}' must be a count of at least 2 in a:b:n")))?;
+                        (0..n).map(|i| a + (b - a) * i as f64 / (n - 1) as f64).collect()
+                    }
+                    [list] => list.split(',').map(number).collect::<Result<_>>()?,
+                    _ => return Err(bad(format!("'{text}' is neither a:b:n nor a comma-separated list"))),
+                }
+            }
+        };
+        if values.is_empty() || values.iter().any(|v| !v.is_finite()) {
+            return Err(bad("give at least one finite value".into()));
+        }
+        Ok(values)
+    }
+}
+
+impl PropertySpec {
+    /// Parses the command line's `COLUMN` or `COLUMN=BINS`.
+    pub fn parse(text: &str) -> PropertySpec {
+        match text.split_once('=') {
+            Some((column, bins)) => PropertySpec { column: column.to_string(), bins: bins.to_string() },
+            None => PropertySpec { column: text.to_string(), bins: auto() },
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ranges_and_lists_give_the_levels() {
+        let spec = SweepSpec::parse("rotate=0:180:5").unwrap();
+        assert_eq!(spec.levels().unwrap(), vec![0.0, 45.0, 90.0, 135.0, 180.0]);
+        let spec = SweepSpec::parse("psf(profile=moffat, beta=3)=0,0.5,2").unwrap();
+        assert_eq!(spec.name, "psf");
+        assert_eq!(spec.levels().unwrap(), vec![0.0, 0.5, 2.0]);
+        assert_eq!(spec.option_text()["beta"], "3");
+        for bad in ["rotate", "rotate=0:1", "rotate=0:1:1", "blur=a,b", "psf(beta)=1", "psf(beta=3=1"] {
+            assert!(SweepSpec::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn a_toml_config_fills_every_section() {
+        let text = r#"
+            model = "m.onnx"
+            out = "res"
+            classes = true
+            [data]
+            path = "x.npy"
+            labels = "y.npy"
+            layout = "nhwc"
+            [preprocess]
+            scale = 0.5
+            [[perturb]]
+            name = "rotate"
+            values = [0, 90]
+            options = { fill = 1, interpolation = "nearest" }
+            [[perturb]]
+            name = "blur"
+            values = "0:2:3"
+            [[property]]
+            column = "mag"
+        "#;
+        let config: ProbeConfig = toml::from_str(text).unwrap();
+        assert_eq!(config.perturb[0].levels().unwrap(), vec![0.0, 90.0]);
+        assert_eq!(config.perturb[0].option_text()["fill"], "1");
+        assert_eq!(config.perturb[1].levels().unwrap(), vec![0.0, 1.0, 2.0]);
+        assert_eq!(config.property[0].bins, "auto");
+        assert_eq!(config.batch_size, 32);
+        assert_eq!(config.data.layout, Some(crate::model::Layout::Nhwc));
+    }
+}

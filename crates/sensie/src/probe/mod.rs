@@ -1,0 +1,456 @@
+//! The probe: several sensitivity tests over one model and one data set.
+//!
+//! A run streams batches through a two-stage pipeline. A producer thread
+//! perturbs (in parallel, with rayon) and preprocesses the next batch while
+//! the calling thread runs the model on the current one; a channel of two
+//! batches joins them, so memory holds a few batches of images, never
+//! examples x levels of them. What is kept per example and level is its
+//! score (a few bytes), which the paired statistics need.
+//!
+//! The unperturbed pass runs once and is shared: it is the reference of every
+//! sweep, the level of any sweep at its perturbation's identity value, and
+//! the data of the property and class tests.
+
+mod config;
+mod results;
+mod score;
+
+use std::collections::BTreeMap;
+use std::sync::mpsc::sync_channel;
+
+use ndarray::{Array2, Array4, Axis, s};
+use serde::Serialize;
+
+pub use config::{OptionValue, ProbeConfig, PropertySpec, SweepSpec, Values};
+pub use results::{Report, write_results};
+pub use score::{Metric, Scored};
+
+use crate::data::{Dataset, Labels};
+use crate::engine::{Engine, EngineOptions};
+use crate::model::{Layout, Model, OutputKind};
+use crate::perturb::{self, Perturbation, perturb_batch};
+use crate::preprocess::Preprocess;
+use crate::runtime::Runtime;
+use crate::stats::{self, Binning, Group, PairedScores, Settings, TestStats};
+use crate::{Error, Result};
+
+/// One perturbation sweep, ready to run.
+pub struct Sweep {
+    /// The test's name in results (the perturbation's, made unique).
+    pub name: String,
+    pub perturbation: Box<dyn Perturbation>,
+    pub values: Vec<f64>,
+    pub options: BTreeMap<String, String>,
+}
+
+/// One property test.
+pub struct PropertyTest {
+    pub column: String,
+    pub binning: Binning,
+}
+
+/// The tests of one run.
+#[derive(Default)]
+pub struct Plan {
+    pub sweeps: Vec<Sweep>,
+    pub properties: Vec<PropertyTest>,
+    pub classes: bool,
+}
+
+/// How a run goes.
+#[derive(Clone, Debug)]
+pub struct RunOptions {
+    pub batch_size: usize,
+    pub seed: u64,
+    pub replicates: usize,
+    pub threshold: Option<f64>,
+}
+
+impl Default for RunOptions {
+    fn default() -> Self {
+        RunOptions { batch_size: 32, seed: 0, replicates: 2000, threshold: None }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TestKind {
+    Perturbation,
+    Property,
+    Class,
+}
+
+/// The unperturbed pass, summarised.
+#[derive(Clone, Debug, Serialize)]
+pub struct Reference {
+    pub n: usize,
+    pub mean_score: f64,
+    pub accuracy: Option<f64>,
+}
+
+/// One test's result, as written to results.json.
+#[derive(Clone, Debug, Serialize)]
+pub struct TestResult {
+    pub name: String,
+    pub kind: TestKind,
+    pub parameter: String,
+    pub unit: String,
+    /// The parameter value that leaves the data unchanged (sweeps; null when infinite).
+    pub identity: Option<f64>,
+    pub options: BTreeMap<String, String>,
+    pub metric: &'static str,
+    /// Examples left out of a property test for having no value.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub missing: Option<usize>,
+    #[serde(flatten)]
+    pub stats: TestStats,
+    /// Regression only: mean squared error and mean signed error per level.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub squared_error: Option<Vec<f64>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bias: Option<Vec<f64>>,
+}
+
+/// Turns specs into a runnable plan, refusing unknown perturbations,
+/// options and impossible values before any model work.
+pub fn plan(config: &ProbeConfig) -> Result<Plan> {
+    let mut sweeps: Vec<Sweep> = Vec::new();
+    for spec in &config.perturb {
+        let options = spec.option_text();
+        let perturbation = perturb::build(&spec.name, &options)?;
+        let values = spec.levels()?;
+        for &v in &values {
+            perturbation.check(v)?;
+        }
+        let repeats = sweeps.iter().filter(|s| s.perturbation.name() == spec.name).count();
+        let name = if repeats == 0 { spec.name.clone() } else { format!("{}#{}", spec.name, repeats + 1) };
+        sweeps.push(Sweep { name, perturbation, values, options });
+    }
+    let properties = config
+        .property
+        .iter()
+        .map(|p| Ok(PropertyTest { column: p.column.clone(), binning: Binning::parse(&p.bins)? }))
+        .collect::<Result<_>>()?;
+    Ok(Plan { sweeps, properties, classes: config.classes })
+}
+
+/// Everything `sensie probe` does: loads the model and data, runs the plan
+/// and writes results.json and results.csv into `config.out`.
+pub fn execute(config: &ProbeConfig, progress: &mut dyn FnMut(usize, usize)) -> Result<Report> {
+    if config.out.as_os_str().is_empty() {
+        return Err(Error::invalid("output directory", "none given (--out DIR, or out in the config)"));
+    }
+    results::check_out(&config.out, config.force)?;
+    let plan = plan(config)?;
+    if plan.sweeps.is_empty() && plan.properties.is_empty() && !plan.classes {
+        return Err(Error::invalid("probe", "no test asked for: add --perturb, --property or --classes"));
+    }
+    let mut model = Model::load(&config.model)?;
+    if let Some(kind) = &config.output_kind {
+        model.set_output_kind(kind.parse::<OutputKind>()?);
+    }
+    let data = crate::data::load(&config.data)?;
+    let options = EngineOptions { batch_size: config.batch_size, threads: config.threads };
+    let mut engine = Engine::new(Runtime::new()?, model, options)?;
+    let run_options =
+        RunOptions { batch_size: config.batch_size, seed: config.seed, replicates: config.replicates, threshold: config.threshold };
+    let tests = run(&mut engine, &data, &config.preprocess, &plan, &run_options, progress)?;
+    let report = Report::new(engine.model(), &data, &run_options, tests);
+    write_results(&config.out, &report)?;
+    Ok(report)
+}
+
+/// What the producer hands the model: a prepared batch and where it belongs.
+struct Prepared {
+    job: usize,
+    input: Array4<f32>,
+}
+
+/// One batch of work: the unperturbed pass (`sweep` none) or one level of a sweep.
+#[derive(Clone, Copy)]
+struct Job {
+    sweep: Option<(usize, usize)>,
+    start: usize,
+    end: usize,
+}
+
+/// Per-example results of the unperturbed pass and of every sweep level.
+struct Scores {
+    reference: Vec<Scored>,
+    /// Per sweep: examples x levels.
+    sweeps: Vec<Array2<Scored>>,
+}
+
+/// Runs every test of `plan` on `data`. `progress` hears (batches done, batches in all).
+pub fn run(
+    engine: &mut Engine,
+    data: &Dataset,
+    preprocess: &Preprocess,
+    plan: &Plan,
+    options: &RunOptions,
+    progress: &mut dyn FnMut(usize, usize),
+) -> Result<Vec<TestResult>> {
+    if data.is_empty() {
+        return Err(Error::data(&data.path, "no examples to probe"));
+    }
+    if options.batch_size == 0 {
+        return Err(Error::invalid("batch size 0", "the batch size must be at least 1"));
+    }
+    let info = engine.model().info().clone();
+    let layout = info.layout.ok_or_else(|| {
+        Error::UnsupportedModel { path: engine.model().path().to_path_buf(), reason: "its input is not a 4-D image (N x C x H x W or N x H x W x C)".into() }
+    })?;
+    let (_, channels, _, _) = data.images.dim();
+    let size = info.image_size().map(|(c, h, w)| (c, (h, w)));
+    if let Some((c, _)) = size
+        && c != channels
+    {
+        return Err(Error::data(&data.path, format!("the images have {channels} band(s) but the model takes {c} channel(s)")));
+    }
+    preprocess.check(channels)?;
+    for property in &plan.properties {
+        data.metadata
+            .as_ref()
+            .ok_or_else(|| Error::invalid(format!("property '{}'", property.column), "needs a metadata table (--metadata)"))?
+            .column(&property.column)?;
+    }
+    if plan.classes && !matches!(data.labels, Labels::Classes(_)) {
+        return Err(Error::invalid("class test", "the labels are regression targets, not classes"));
+    }
+
+    let jobs = jobs(data.len(), plan, options.batch_size);
+    let pass = Pass { data, preprocess, plan, seed: options.seed, layout, target: size.map(|s| s.1) };
+    let (scores, metric) = stream(engine, &pass, &jobs, progress)?;
+
+    let scale = match &data.labels {
+        Labels::Targets(t) => target_scale(t),
+        Labels::Classes(_) => 1.0,
+    };
+    let settings = Settings { replicates: options.replicates, seed: options.seed, threshold: options.threshold, scale };
+    let mut results = Vec::new();
+    for (sweep, grid) in plan.sweeps.iter().zip(&scores.sweeps) {
+        results.push(sweep_result(sweep, grid, &scores.reference, metric, &settings)?);
+    }
+    for property in &plan.properties {
+        results.push(property_result(property, data, &scores.reference, metric, &settings)?);
+    }
+    if plan.classes {
+        results.push(class_result(data, &scores.reference, metric, &settings)?);
+    }
+    Ok(results)
+}
+
+/// The batches to run: the unperturbed pass, then every sweep level whose
+/// value is not its perturbation's identity (those reuse the unperturbed pass).
+fn jobs(n: usize, plan: &Plan, batch: usize) -> Vec<Job> {
+    let batches = |sweep: Option<(usize, usize)>| (0..n).step_by(batch).map(move |start| Job { sweep, start, end: (start + batch).min(n) });
+    let mut jobs: Vec<Job> = batches(None).collect();
+    for (i, sweep) in plan.sweeps.iter().enumerate() {
+        let identity = sweep.perturbation.parameter().identity;
+        for (l, &value) in sweep.values.iter().enumerate() {
+            if value != identity {
+                jobs.extend(batches(Some((i, l))));
+            }
+        }
+    }
+    jobs
+}
+
+/// What every batch of a run shares: the data, the tests and how to prepare
+/// a batch for the model (its layout and, when fixed, its height and width).
+struct Pass<'a> {
+    data: &'a Dataset,
+    preprocess: &'a Preprocess,
+    plan: &'a Plan,
+    seed: u64,
+    layout: Layout,
+    target: Option<(usize, usize)>,
+}
+
+impl Pass<'_> {
+    /// One batch perturbed (for a sweep level) and preprocessed.
+    fn prepare(&self, job: &Job) -> Result<Array4<f32>> {
+        let raw = self.data.images.slice(s![job.start..job.end, .., .., ..]);
+        match job.sweep {
+            None => self.preprocess.apply(raw, self.target, self.layout),
+            Some((sweep, level)) => {
+                let sweep = &self.plan.sweeps[sweep];
+                let perturbed = perturb_batch(sweep.perturbation.as_ref(), raw, sweep.values[level], self.seed, job.start)?;
+                self.preprocess.apply(perturbed.view(), self.target, self.layout)
+            }
+        }
+    }
+}
+
+/// Runs the jobs through the producer/consumer pipeline and scores every example.
+fn stream(engine: &mut Engine, pass: &Pass, jobs: &[Job], progress: &mut dyn FnMut(usize, usize)) -> Result<(Scores, Metric)> {
+    let (data, plan) = (pass.data, pass.plan);
+    let n = data.len();
+    let mut scores = Scores {
+        reference: vec![Scored::default(); n],
+        sweeps: plan.sweeps.iter().map(|s| Array2::from_elem((n, s.values.len()), Scored::default())).collect(),
+    };
+    let mut metric: Option<Metric> = None;
+    let kind = engine.model().info().output_kind;
+    std::thread::scope(|scope| -> Result<()> {
+        let (tx, rx) = sync_channel::<Result<Prepared>>(2);
+        scope.spawn(move || {
+            for (index, job) in jobs.iter().enumerate() {
+                let prepared = pass.prepare(job).map(|input| Prepared { job: index, input });
+                let failed = prepared.is_err();
+                if tx.send(prepared).is_err() || failed {
+                    break;
+                }
+            }
+        });
+        for (done, message) in rx.into_iter().enumerate() {
+            let Prepared { job, input } = message?;
+            let job = jobs[job];
+            let outputs = engine.predict(input.view().into_dyn())?;
+            let metric = match metric {
+                Some(m) => m,
+                None => {
+                    let m = Metric::new(&data.labels, kind, outputs.ncols())?;
+                    if let Metric::Classifier(_) = m {
+                        // One output scores two classes (0 and 1).
+                        data.check_classes(outputs.ncols().max(2))?;
+                    }
+                    *metric.insert(m)
+                }
+            };
+            for (row, example) in outputs.axis_iter(Axis(0)).zip(job.start..job.end) {
+                let scored = metric.score(row, &data.labels, example);
+                match job.sweep {
+                    None => scores.reference[example] = scored,
+                    Some((sweep, level)) => scores.sweeps[sweep][[example, level]] = scored,
+                }
+            }
+            progress(done + 1, jobs.len());
+        }
+        Ok(())
+    })?;
+    for (sweep, grid) in plan.sweeps.iter().zip(scores.sweeps.iter_mut()) {
+        let identity = sweep.perturbation.parameter().identity;
+        for (l, _) in sweep.values.iter().enumerate().filter(|(_, v)| **v == identity) {
+            grid.column_mut(l).assign(&ndarray::ArrayView1::from(&scores.reference));
+        }
+    }
+    Ok((scores, metric.expect("at least one batch ran")))
+}
+
+/// The verdict's scale for regression: the standard deviation of the targets
+/// (1 when they do not vary), so an effect reads as a fraction of their spread.
+fn target_scale(targets: &[f32]) -> f64 {
+    let n = targets.len() as f64;
+    let mean = targets.iter().map(|&t| f64::from(t)).sum::<f64>() / n;
+    let var = targets.iter().map(|&t| (f64::from(t) - mean).powi(2)).sum::<f64>() / (n - 1.0).max(1.0);
+    if var > 0.0 { var.sqrt() } else { 1.0 }
+}
+
+/// Per-level mean squared error and bias of a regression test's groups of errors.
+fn regression_extras(metric: Metric, levels: &[Vec<f64>]) -> (Option<Vec<f64>>, Option<Vec<f64>>) {
+    if !matches!(metric, Metric::Regressor) {
+        return (None, None);
+    }
+    let mean = |v: &[f64], f: fn(f64) -> f64| v.iter().map(|&e| f(e)).sum::<f64>() / v.len() as f64;
+    (Some(levels.iter().map(|e| mean(e, |e| e * e)).collect()), Some(levels.iter().map(|e| mean(e, |e| e)).collect()))
+}
+
+fn sweep_result(sweep: &Sweep, grid: &Array2<Scored>, reference: &[Scored], metric: Metric, settings: &Settings) -> Result<TestResult> {
+    let scores = grid.mapv(|s| s.score);
+    let correct = grid.mapv(|s| s.correct);
+    let reference_scores = ndarray::Array1::from_iter(reference.iter().map(|s| s.score));
+    let input = PairedScores {
+        values: &sweep.values,
+        scores: scores.view(),
+        correct: matches!(metric, Metric::Classifier(_)).then_some(correct.view()),
+        reference: reference_scores.view(),
+    };
+    let stats = stats::paired(&input, metric.direction(), settings)?;
+    let errors: Vec<Vec<f64>> = grid.axis_iter(Axis(1)).map(|c| c.iter().map(|s| s.error).collect()).collect();
+    let (squared_error, bias) = regression_extras(metric, &errors);
+    let parameter = sweep.perturbation.parameter();
+    Ok(TestResult {
+        name: sweep.name.clone(),
+        kind: TestKind::Perturbation,
+        parameter: parameter.name.to_string(),
+        unit: parameter.unit.to_string(),
+        identity: parameter.identity.is_finite().then_some(parameter.identity),
+        options: sweep.options.clone(),
+        metric: metric.name(),
+        missing: None,
+        stats,
+        squared_error,
+        bias,
+    })
+}
+
+/// A group of examples from the unperturbed pass: value, label, range, members.
+type Members = (f64, Option<String>, Option<(f64, f64)>, Vec<usize>);
+
+/// A test's statistics with its regression extras (squared error, bias) per level.
+type WithExtras = (TestStats, Option<Vec<f64>>, Option<Vec<f64>>);
+
+/// Statistics of groups of examples from the unperturbed pass, with the
+/// regression extras per group.
+fn grouped_stats(groups: &[Members], ordered: bool, reference: &[Scored], metric: Metric, settings: &Settings) -> Result<WithExtras> {
+    let scores: Vec<Vec<f64>> = groups.iter().map(|g| g.3.iter().map(|&i| reference[i].score).collect()).collect();
+    let correct: Vec<Vec<bool>> = groups.iter().map(|g| g.3.iter().map(|&i| reference[i].correct).collect()).collect();
+    let classifier = matches!(metric, Metric::Classifier(_));
+    let input: Vec<Group> = groups
+        .iter()
+        .enumerate()
+        .map(|(j, g)| Group { value: g.0, label: g.1.clone(), range: g.2, scores: &scores[j], correct: classifier.then_some(correct[j].as_slice()) })
+        .collect();
+    let stats = stats::grouped(&input, metric.direction(), settings, ordered)?;
+    let errors: Vec<Vec<f64>> = groups.iter().map(|g| g.3.iter().map(|&i| reference[i].error).collect()).collect();
+    let (squared_error, bias) = regression_extras(metric, &errors);
+    Ok((stats, squared_error, bias))
+}
+
+fn property_result(property: &PropertyTest, data: &Dataset, reference: &[Scored], metric: Metric, settings: &Settings) -> Result<TestResult> {
+    let metadata = data.metadata.as_ref().expect("checked before the run");
+    let bins = stats::bin(&metadata.column(&property.column)?, property.binning)?;
+    let binned: usize = bins.iter().map(|b| b.members.len()).sum();
+    let groups: Vec<Members> = bins.into_iter().map(|b| (b.value, b.label, (b.lo != b.hi).then_some((b.lo, b.hi)), b.members)).collect();
+    let (stats, squared_error, bias) = grouped_stats(&groups, true, reference, metric, settings)?;
+    Ok(TestResult {
+        name: format!("property:{}", property.column),
+        kind: TestKind::Property,
+        parameter: property.column.clone(),
+        unit: "metadata value".into(),
+        identity: None,
+        options: BTreeMap::from([("bins".to_string(), property.binning.to_string())]),
+        metric: metric.name(),
+        missing: Some(data.len() - binned),
+        stats,
+        squared_error,
+        bias,
+    })
+}
+
+fn class_result(data: &Dataset, reference: &[Scored], metric: Metric, settings: &Settings) -> Result<TestResult> {
+    let Labels::Classes(classes) = &data.labels else { unreachable!("checked before the run") };
+    let mut members: BTreeMap<usize, Vec<usize>> = BTreeMap::new();
+    for (i, &c) in classes.iter().enumerate() {
+        members.entry(c).or_default().push(i);
+    }
+    let groups: Vec<Members> = members
+        .into_iter()
+        .map(|(c, m)| (c as f64, data.class_names.as_ref().and_then(|names| names.get(c).cloned()), None, m))
+        .collect();
+    let (stats, squared_error, bias) = grouped_stats(&groups, false, reference, metric, settings)?;
+    Ok(TestResult {
+        name: "classes".into(),
+        kind: TestKind::Class,
+        parameter: "class".into(),
+        unit: "class index".into(),
+        identity: None,
+        options: BTreeMap::new(),
+        metric: metric.name(),
+        missing: None,
+        stats,
+        squared_error,
+        bias,
+    })
+}

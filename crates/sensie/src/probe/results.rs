@@ -1,0 +1,129 @@
+//! results.json and results.csv: the contract other tools read.
+//!
+//! Keys may be added to results.json, never renamed. Every file is written
+//! to a temporary file in the output directory and renamed into place, so a
+//! reader never sees half a result, and a crash leaves the old one intact.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+use super::{RunOptions, TestResult};
+use crate::data::Dataset;
+use crate::model::{Model, TensorInfo};
+use crate::{Error, Result};
+
+/// The whole of results.json.
+#[derive(Clone, Debug, Serialize)]
+pub struct Report {
+    pub sensie_version: &'static str,
+    pub model: ModelSummary,
+    pub data: DataSummary,
+    pub seed: u64,
+    pub replicates: usize,
+    pub tests: Vec<TestResult>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct ModelSummary {
+    pub path: PathBuf,
+    pub inputs: Vec<TensorInfo>,
+    pub outputs: Vec<TensorInfo>,
+    pub output_kind: crate::model::OutputKind,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct DataSummary {
+    pub path: PathBuf,
+    pub n: usize,
+    /// Ids of examples left out for NaN or infinite pixels.
+    pub skipped: Vec<String>,
+}
+
+impl Report {
+    pub fn new(model: &Model, data: &Dataset, options: &RunOptions, tests: Vec<TestResult>) -> Report {
+        let info = model.info();
+        Report {
+            sensie_version: env!("CARGO_PKG_VERSION"),
+            model: ModelSummary {
+                path: model.path().to_path_buf(),
+                inputs: vec![info.input.clone()],
+                outputs: info.outputs.clone(),
+                output_kind: info.output_kind,
+            },
+            data: DataSummary { path: data.path.clone(), n: data.len(), skipped: data.skipped.clone() },
+            seed: options.seed,
+            replicates: options.replicates,
+            tests,
+        }
+    }
+}
+
+const FILES: [&str; 2] = ["results.json", "results.csv"];
+
+/// Refuses an output directory that already holds results, unless `force`.
+pub(super) fn check_out(out: &Path, force: bool) -> Result<()> {
+    if let Some(existing) = FILES.iter().map(|f| out.join(f)).find(|p| p.exists())
+        && !force
+    {
+        return Err(Error::invalid(
+            format!("output directory {}", out.display()),
+            format!("it already holds {}; choose another directory or pass --force to overwrite", existing.display()),
+        ));
+    }
+    Ok(())
+}
+
+/// Writes results.json and results.csv into `out` (created if missing).
+pub fn write_results(out: &Path, report: &Report) -> Result<()> {
+    std::fs::create_dir_all(out).map_err(|e| Error::io(out, e))?;
+    let json = serde_json::to_vec_pretty(report).map_err(|e| Error::invalid("results", e.to_string()))?;
+    write_atomic(&out.join(FILES[0]), &json)?;
+    write_atomic(&out.join(FILES[1]), csv_text(report).as_bytes())
+}
+
+fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let mut file = tempfile::NamedTempFile::new_in(dir).map_err(|e| Error::io(dir, e))?;
+    file.write_all(bytes).map_err(|e| Error::io(file.path(), e))?;
+    file.persist(path).map_err(|e| Error::io(path, e.error))?;
+    Ok(())
+}
+
+/// One row per test and level.
+fn csv_text(report: &Report) -> String {
+    let mut writer = csv::Writer::from_writer(Vec::new());
+    let header = [
+        "test", "kind", "parameter", "unit", "value", "label", "lo", "hi", "n", "mean_score", "std_score", "ci95_lo", "ci95_hi", "accuracy",
+        "verdict",
+    ];
+    writer.write_record(header).expect("writing to memory");
+    let number = |v: Option<f64>| v.filter(|v| v.is_finite()).map(|v| v.to_string()).unwrap_or_default();
+    for test in &report.tests {
+        let kind = serde_json::to_value(test.kind).expect("a plain enum");
+        let verdict = serde_json::to_value(test.stats.verdict).expect("a plain enum");
+        for level in &test.stats.levels {
+            writer
+                .write_record([
+                    test.name.clone(),
+                    kind.as_str().unwrap_or_default().to_string(),
+                    test.parameter.clone(),
+                    test.unit.clone(),
+                    number(Some(level.value)),
+                    level.label.clone().unwrap_or_default(),
+                    number(level.lo),
+                    number(level.hi),
+                    level.n.to_string(),
+                    number(Some(level.mean_score)),
+                    number(Some(level.std_score)),
+                    number(Some(level.score_ci95[0])),
+                    number(Some(level.score_ci95[1])),
+                    number(level.accuracy),
+                    verdict.as_str().unwrap_or_default().to_string(),
+                ])
+                .expect("writing to memory");
+        }
+    }
+    String::from_utf8(writer.into_inner().expect("writing to memory")).expect("CSV of UTF-8 fields")
+}

@@ -1,0 +1,139 @@
+//! From a model's outputs to the score a test follows, per example.
+//!
+//! Classifiers: the probability of the correct class, whatever the model
+//! outputs (logits go through a softmax, log-probabilities through exp; a
+//! single logit or sigmoid output is the probability of class 1), and
+//! whether the top class is the correct one. Regression models: the signed
+//! error (prediction - target); the score is its absolute value, and squared
+//! error and bias are reported beside it.
+
+use ndarray::ArrayView1;
+
+use crate::data::Labels;
+use crate::model::OutputKind;
+use crate::stats::Direction;
+use crate::{Error, Result};
+
+/// How a test scores one example.
+#[derive(Clone, Copy, Debug)]
+pub enum Metric {
+    Classifier(OutputKind),
+    Regressor,
+}
+
+/// One example's result.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct Scored {
+    /// Correct-class probability, or absolute error.
+    pub score: f64,
+    /// Whether the top class is the correct one (classifiers).
+    pub correct: bool,
+    /// Prediction minus target (regression).
+    pub error: f64,
+}
+
+impl Metric {
+    /// The metric for these labels and a model whose output has `width` values per example.
+    pub fn new(labels: &Labels, kind: OutputKind, width: usize) -> Result<Metric> {
+        match labels {
+            Labels::Classes(_) => Ok(Metric::Classifier(kind)),
+            Labels::Targets(_) if width == 1 => Ok(Metric::Regressor),
+            Labels::Targets(_) => Err(Error::invalid(
+                "regression targets",
+                format!("the model outputs {width} values per example; a regression test needs exactly one (or class labels for a classifier)"),
+            )),
+        }
+    }
+
+    /// The metric's name in results.
+    pub fn name(self) -> &'static str {
+        match self {
+            Metric::Classifier(_) => "correct-class probability",
+            Metric::Regressor => "absolute error",
+        }
+    }
+
+    pub fn direction(self) -> Direction {
+        match self {
+            Metric::Classifier(_) => Direction::HigherIsBetter,
+            Metric::Regressor => Direction::LowerIsBetter,
+        }
+    }
+
+    /// Scores example `index` from its output row.
+    pub fn score(self, row: ArrayView1<f32>, labels: &Labels, index: usize) -> Scored {
+        match (self, labels) {
+            (Metric::Classifier(kind), Labels::Classes(classes)) => classify(kind, row, classes[index]),
+            (_, Labels::Targets(targets)) => {
+                let error = f64::from(row[0]) - f64::from(targets[index]);
+                Scored { score: error.abs(), correct: false, error }
+            }
+            (Metric::Regressor, Labels::Classes(_)) => unreachable!("Metric::new pairs class labels with a classifier"),
+        }
+    }
+}
+
+fn classify(kind: OutputKind, row: ArrayView1<f32>, class: usize) -> Scored {
+    let z: Vec<f64> = row.iter().map(|&v| f64::from(v)).collect();
+    if z.len() == 1 {
+        // One output: the probability (or logit) of class 1.
+        let p1 = match kind {
+            OutputKind::Logits => 1.0 / (1.0 + (-z[0]).exp()),
+            OutputKind::LogProbabilities => z[0].exp(),
+            OutputKind::Probabilities | OutputKind::Sigmoid => z[0],
+        };
+        let score = if class == 1 { p1 } else { 1.0 - p1 };
+        return Scored { score, correct: (p1 >= 0.5) == (class == 1), error: 0.0 };
+    }
+    let top = z.iter().enumerate().max_by(|a, b| a.1.total_cmp(b.1)).map(|(k, _)| k).expect("a non-empty row");
+    let score = match kind {
+        OutputKind::Logits => {
+            let max = z[top];
+            let total: f64 = z.iter().map(|v| (v - max).exp()).sum();
+            (z[class] - max).exp() / total
+        }
+        OutputKind::LogProbabilities => z[class].exp(),
+        OutputKind::Probabilities | OutputKind::Sigmoid => z[class],
+    };
+    Scored { score, correct: top == class, error: 0.0 }
+}
+
+#[cfg(test)]
+mod tests {
+    use ndarray::arr1;
+
+    use super::*;
+
+    #[test]
+    fn logits_become_the_softmax_probability_of_the_label() {
+        // softmax([1, 2, 3])[0] = e^1 / (e^1 + e^2 + e^3) = 0.0900306
+        let labels = Labels::Classes(vec![0, 2]);
+        let metric = Metric::new(&labels, OutputKind::Logits, 3).unwrap();
+        let s = metric.score(arr1(&[1.0f32, 2.0, 3.0]).view(), &labels, 0);
+        assert!((s.score - 0.090_030_57).abs() < 1e-7 && !s.correct);
+        let s = metric.score(arr1(&[1000.0f32, 0.0, 1001.0]).view(), &labels, 1);
+        assert!((s.score - 0.731_058_58).abs() < 1e-7 && s.correct, "overflow-safe: {}", s.score);
+        let log = Metric::Classifier(OutputKind::LogProbabilities).score(arr1(&[-0.5f32, -1.0]).view(), &labels, 0);
+        assert!((log.score - (-0.5f64).exp()).abs() < 1e-7);
+    }
+
+    #[test]
+    fn one_output_is_the_probability_of_class_one() {
+        let labels = Labels::Classes(vec![0, 1]);
+        let sigmoid = Metric::Classifier(OutputKind::Sigmoid);
+        assert!((sigmoid.score(arr1(&[0.8f32]).view(), &labels, 0).score - 0.2).abs() < 1e-6);
+        assert!(sigmoid.score(arr1(&[0.8f32]).view(), &labels, 1).correct);
+        let logit = Metric::Classifier(OutputKind::Logits).score(arr1(&[0.0f32]).view(), &labels, 1);
+        assert_eq!(logit.score, 0.5);
+    }
+
+    #[test]
+    fn regression_scores_the_absolute_error_and_keeps_its_sign() {
+        let labels = Labels::Targets(vec![2.0, 1.0]);
+        let metric = Metric::new(&labels, OutputKind::Logits, 1).unwrap();
+        let s = metric.score(arr1(&[1.5f32]).view(), &labels, 0);
+        assert_eq!((s.score, s.error), (0.5, -0.5));
+        assert!(Metric::new(&labels, OutputKind::Logits, 3).is_err());
+        assert_eq!(metric.direction(), Direction::LowerIsBetter);
+    }
+}
