@@ -84,19 +84,41 @@ fn convolve_axis(image: ArrayView3<f32>, kernel: &[f64], axis: Axis) -> Array3<f
 }
 
 /// Convolves every band with a 2-D kernel of odd height and width, centred.
+///
+/// Each band is copied once into a reflect-padded buffer and the kernel is
+/// flipped once, so the inner loop is a dot product over contiguous rows
+/// (wide PSF kernels have thousands of taps; this loop is where a PSF sweep
+/// spends its time).
 pub(super) fn convolve_2d(image: ArrayView3<f32>, kernel: ArrayView2<f64>) -> Array3<f32> {
     let (kh, kw) = kernel.dim();
     let (c, h, w) = image.dim();
-    let (rows, cols) = (taps_table(h, kh), taps_table(w, kw));
-    Array3::from_shape_fn((c, h, w), |(band, y, x)| {
-        let mut sum = 0.0;
-        for (ky, &sy) in rows[y * kh..(y + 1) * kh].iter().enumerate() {
-            for (kx, &sx) in cols[x * kw..(x + 1) * kw].iter().enumerate() {
-                sum += kernel[[ky, kx]] * f64::from(image[[band, sy, sx]]);
+    let (ry, rx) = (kh / 2, kw / 2);
+    let (ph, pw) = (h + 2 * ry, w + 2 * rx);
+    let mut flipped: Vec<f64> = kernel.iter().copied().collect();
+    flipped.reverse();
+    let mut out = Array3::zeros((c, h, w));
+    let mut padded = vec![0.0f64; ph * pw];
+    let mut row = vec![0.0f64; w];
+    for band in 0..c {
+        for (i, slot) in padded.iter_mut().enumerate() {
+            let (y, x) = (reflect((i / pw) as i64 - ry as i64, h), reflect((i % pw) as i64 - rx as i64, w));
+            *slot = f64::from(image[[band, y, x]]);
+        }
+        for y in 0..h {
+            row.iter_mut().for_each(|v| *v = 0.0);
+            for ky in 0..kh {
+                let taps = &flipped[ky * kw..(ky + 1) * kw];
+                let source = &padded[(y + ky) * pw..(y + ky + 1) * pw];
+                for (x, acc) in row.iter_mut().enumerate() {
+                    *acc += taps.iter().zip(&source[x..x + kw]).map(|(k, v)| k * v).sum::<f64>();
+                }
+            }
+            for (x, v) in row.iter().enumerate() {
+                out[[band, y, x]] = *v as f32;
             }
         }
-        sum as f32
-    })
+    }
+    out
 }
 
 /// A normalised 2-D kernel of radius `radius` from a radial profile `f(r)`
