@@ -5,5 +5,10 @@
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 "$root/scripts/setup.sh" --no-build
+# The browser test (crates/sensie-cli/tests/browser.rs) loads a report in
+# headless Chromium.
+if ! command -v chromium >/dev/null && [ "$(id -u)" = 0 ]; then
+    apt-get update -qq && apt-get install -y -qq chromium
+fi
 cd "$root"
 cargo test --workspace --quiet 2>&1

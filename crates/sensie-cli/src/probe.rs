@@ -92,7 +92,7 @@ pub struct Args {
     /// No progress bar.
     #[arg(long)]
     quiet: bool,
-    /// Where results.json and results.csv go.
+    /// Where results.json, results.csv, plots/, examples/ and report.html go.
     #[arg(long)]
     out: Option<PathBuf>,
     /// Overwrite results already in --out.
@@ -183,14 +183,23 @@ pub fn run(args: Args) -> Result<()> {
     });
     bar.finish_and_clear();
     let report = report?;
+    let notes = probe::write_report(&config.out, &report, &config, &command_line())?;
     println!("{:<24} {:<8} {:>8}  levels", "test", "verdict", "effect");
     for t in &report.tests {
-        let verdict = serde_json::to_value(t.stats.verdict).expect("a plain enum");
-        println!("{:<24} {:<8} {:>8.3}  {}", t.name, verdict.as_str().unwrap_or(""), t.stats.effect.size, t.stats.levels.len());
+        println!("{:<24} {:<8} {:>8.3}  {}", t.name, probe::word(t.stats.verdict), t.stats.effect.size, t.stats.levels.len());
+    }
+    for note in notes {
+        eprintln!("note: {note}");
     }
     if !report.data.skipped.is_empty() {
         eprintln!("note: {} example(s) with NaN or infinite pixels were left out", report.data.skipped.len());
     }
-    println!("wrote {} and results.csv", config.out.join("results.json").display());
+    println!("wrote {} (results.json, results.csv, plots/, examples/)", config.out.join("report.html").display());
     Ok(())
+}
+
+/// This run's command line, for the report, with arguments that hold spaces quoted.
+fn command_line() -> String {
+    let quote = |a: String| if a.contains(char::is_whitespace) { format!("'{a}'") } else { a };
+    std::env::args().map(quote).collect::<Vec<_>>().join(" ")
 }

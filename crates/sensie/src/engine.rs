@@ -391,7 +391,8 @@ fn flatten2(a: ArrayD<f32>) -> Array2<f32> {
     a.into_shape_with_order((n, rest)).expect("contiguous output")
 }
 
-fn describe_shape(shape: &[Option<usize>]) -> String {
+/// `[N, 1, 28, 28]`-style text for a shape, N for a dimension the model leaves open.
+pub(crate) fn describe_shape(shape: &[Option<usize>]) -> String {
     let dims: Vec<String> = shape.iter().map(|d| d.map_or("N".into(), |d| d.to_string())).collect();
     format!("[{}]", dims.join(", "))
 }

@@ -24,7 +24,8 @@
 //!   verdicts that respect the paired design of a sweep.
 //! - [`rng`]: seeded random numbers independent of batching and threads.
 //! - [`probe`]: the runner: several tests in one streamed pass over the
-//!   data, and the results.json / results.csv it writes.
+//!   data, the results.json / results.csv it writes, and its plots, example
+//!   grids and report.html.
 //!
 //! Seeing inside the network:
 //! - [`visualize`]: kernels, feature maps, activation maximisation and Deep Dream.

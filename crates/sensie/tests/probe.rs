@@ -129,3 +129,80 @@ fn bad_requests_are_refused_before_any_model_work() {
     let err = probe::execute(&with_property, &mut |_, _| {}).err().unwrap().to_string();
     assert!(err.contains("did you mean 'noise'"), "{err}");
 }
+
+/// (top, bottom) of a chart's plot area in pixels: the ends of its y axis,
+/// the vertical axis-coloured line that spans the plot.
+fn plot_area(doc: &roxmltree::Document) -> (f64, f64) {
+    let number = |n: &roxmltree::Node, a: &str| n.attribute(a).unwrap().parse::<f64>().unwrap();
+    let axis = doc
+        .descendants()
+        .filter(|n| n.has_tag_name("line") && n.attribute("stroke") == Some("#333333"))
+        .filter(|n| n.attribute("x1") == n.attribute("x2"))
+        .max_by(|a, b| (number(a, "y2") - number(a, "y1")).total_cmp(&(number(b, "y2") - number(b, "y1"))))
+        .unwrap();
+    (number(&axis, "y1"), number(&axis, "y2"))
+}
+
+#[test]
+fn the_report_draws_what_the_run_found() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = config(dir.path(), subset(dir.path(), 60), &["rotate=0:180:5"]);
+    config.property = vec![PropertySpec::parse("noise=q4")];
+    config.classes = true;
+    config.replicates = 200;
+    let report = probe::execute(&config, &mut |_, _| {}).unwrap();
+    let out = dir.path().join("out");
+    probe::write_report(&out, &report, &config, "sensie probe --perturb rotate=0:180:5").unwrap();
+    let rotate = &report.tests[0];
+
+    // The sweep's chart: one point per level, at its mean score on the
+    // chart's fixed 0 to 1 axis, and the same SVG on disk.
+    let svg = probe::chart(rotate);
+    assert_eq!(std::fs::read_to_string(out.join("plots/rotate.svg")).unwrap(), svg);
+    let doc = roxmltree::Document::parse(&svg).unwrap();
+    let (top, bottom) = plot_area(&doc);
+    let score_line = doc.descendants().find(|n| n.has_tag_name("polyline")).unwrap();
+    let ys: Vec<f64> =
+        score_line.attribute("points").unwrap().split(' ').map(|p| p.split_once(',').unwrap().1.parse().unwrap()).collect();
+    assert_eq!(ys.len(), rotate.stats.levels.len());
+    for (y, level) in ys.iter().zip(&rotate.stats.levels) {
+        let expected = bottom - level.mean_score * (bottom - top);
+        assert!((y - expected).abs() < 0.01, "point at {y}, mean score {} puts it at {expected}", level.mean_score);
+    }
+    let texts: Vec<&str> = doc.descendants().filter_map(|n| n.text()).collect();
+    assert!(texts.contains(&"angle (degrees)") && texts.contains(&"unperturbed"), "{texts:?}");
+
+    // The example grid: the tile of example 0 at rotation 0 is the raw image
+    // through the row's stretch (fitted over the example at every level),
+    // enlarged to 112 pixels; at 90 degrees the tile differs.
+    let grid = image::open(out.join("examples/rotate.png")).unwrap().to_rgb8();
+    let plan = probe::plan(&config).unwrap();
+    assert_eq!(grid, probe::example_grid(&plan.sweeps[0], report.examples.view(), report.seed).unwrap());
+    let first = report.examples.slice(s![0..1, .., .., ..]);
+    let mut row: Vec<f32> = Vec::new();
+    for &angle in &plan.sweeps[0].values {
+        let perturbed = sensie::perturb::perturb_batch(plan.sweeps[0].perturbation.as_ref(), first, angle, report.seed, 0).unwrap();
+        row.extend(perturbed.iter());
+    }
+    let scale = probe::EXAMPLE_STRETCH.fit(row).unwrap();
+    let how = sensie::render::Composite { bands: None, colouring: sensie::render::Colouring::Scale(scale) };
+    let unperturbed = sensie::render::composite(report.examples.slice(s![0, .., .., ..]), &how).unwrap();
+    let expected = sensie::render::upscale(&unperturbed, 4).unwrap();
+    let tile = |column: u32| image::imageops::crop_imm(&grid, 4 + column * (112 + 4), 4, 112, 112).to_image();
+    assert_eq!(tile(0), expected);
+    assert_ne!(tile(2), expected);
+    assert_eq!(grid.dimensions(), (5 * 116 + 4, 4 * 116 + 4));
+
+    // The page: well-formed, a summary row per test, and every test's chart inline.
+    let html = std::fs::read_to_string(out.join("report.html")).unwrap();
+    let page = roxmltree::Document::parse(html.trim_start_matches("<!DOCTYPE html>")).unwrap();
+    let cells: Vec<&str> = page.descendants().filter(|n| n.has_tag_name("td")).filter_map(|n| n.text()).collect();
+    for test in &report.tests {
+        assert!(cells.contains(&test.name.as_str()), "no summary row for {}", test.name);
+        let title = format!("{}: {} by {}", test.name, test.metric, test.parameter);
+        let chart = page.descendants().filter(|n| n.has_tag_name("svg")).find(|svg| svg.descendants().any(|t| t.text() == Some(&title)));
+        assert!(chart.is_some(), "no chart titled {title}");
+    }
+    assert_eq!(page.descendants().filter(|n| n.has_tag_name("img")).count(), 1, "one example grid (the sweep's)");
+    assert!(page.descendants().any(|n| n.text().is_some_and(|t| t.contains(sensie::stats::VERDICT_RULE))), "the verdict rule is on the page");
+}

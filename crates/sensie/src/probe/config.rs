@@ -37,7 +37,7 @@ use crate::{Error, Result};
 #[serde(default, deny_unknown_fields)]
 pub struct ProbeConfig {
     pub model: PathBuf,
-    /// The output directory for results.json and results.csv.
+    /// The output directory for results.json, results.csv and the report.
     pub out: PathBuf,
     /// Overwrite results already in `out`.
     pub force: bool,

@@ -12,6 +12,7 @@
 //! the data of the property and class tests.
 
 mod config;
+mod report;
 mod results;
 mod score;
 
@@ -22,7 +23,8 @@ use ndarray::{Array2, Array4, Axis, s};
 use serde::Serialize;
 
 pub use config::{OptionValue, ProbeConfig, PropertySpec, SweepSpec, Values};
-pub use results::{Report, write_results};
+pub use report::{EXAMPLE_STRETCH, EXAMPLES, chart, example_grid, file_stem, write_report};
+pub use results::{Report, word, write_results};
 pub use score::{Metric, Scored};
 
 use crate::data::{Dataset, Labels};
@@ -135,7 +137,8 @@ pub fn plan(config: &ProbeConfig) -> Result<Plan> {
 }
 
 /// Everything `sensie probe` does: loads the model and data, runs the plan
-/// and writes results.json and results.csv into `config.out`.
+/// and writes results.json and results.csv into `config.out` (the report
+/// with its pictures follows from [`write_report`]).
 pub fn execute(config: &ProbeConfig, progress: &mut dyn FnMut(usize, usize)) -> Result<Report> {
     if config.out.as_os_str().is_empty() {
         return Err(Error::invalid("output directory", "none given (--out DIR, or out in the config)"));

@@ -7,6 +7,7 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
+use ndarray::{Array4, s};
 use serde::Serialize;
 
 use super::{RunOptions, TestResult};
@@ -23,6 +24,10 @@ pub struct Report {
     pub seed: u64,
     pub replicates: usize,
     pub tests: Vec<TestResult>,
+    /// The first few raw images (N x C x H x W), kept for the report's
+    /// example grids so that drawing them needs no second pass over the data.
+    #[serde(skip)]
+    pub examples: Array4<f32>,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -56,6 +61,7 @@ impl Report {
             seed: options.seed,
             replicates: options.replicates,
             tests,
+            examples: data.images.slice(s![..data.len().min(super::report::EXAMPLES), .., .., ..]).to_owned(),
         }
     }
 }
@@ -83,7 +89,7 @@ pub fn write_results(out: &Path, report: &Report) -> Result<()> {
     write_atomic(&out.join(FILES[1]), csv_text(report).as_bytes())
 }
 
-fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+pub(super) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     let dir = path.parent().unwrap_or(Path::new("."));
     let mut file = tempfile::NamedTempFile::new_in(dir).map_err(|e| Error::io(dir, e))?;
     file.write_all(bytes).map_err(|e| Error::io(file.path(), e))?;
@@ -101,13 +107,12 @@ fn csv_text(report: &Report) -> String {
     writer.write_record(header).expect("writing to memory");
     let number = |v: Option<f64>| v.filter(|v| v.is_finite()).map(|v| v.to_string()).unwrap_or_default();
     for test in &report.tests {
-        let kind = serde_json::to_value(test.kind).expect("a plain enum");
-        let verdict = serde_json::to_value(test.stats.verdict).expect("a plain enum");
+        let (kind, verdict) = (word(test.kind), word(test.stats.verdict));
         for level in &test.stats.levels {
             writer
                 .write_record([
                     test.name.clone(),
-                    kind.as_str().unwrap_or_default().to_string(),
+                    kind.clone(),
                     test.parameter.clone(),
                     test.unit.clone(),
                     number(Some(level.value)),
@@ -120,10 +125,15 @@ fn csv_text(report: &Report) -> String {
                     number(Some(level.score_ci95[0])),
                     number(Some(level.score_ci95[1])),
                     number(level.accuracy),
-                    verdict.as_str().unwrap_or_default().to_string(),
+                    verdict.clone(),
                 ])
                 .expect("writing to memory");
         }
     }
     String::from_utf8(writer.into_inner().expect("writing to memory")).expect("CSV of UTF-8 fields")
+}
+
+/// A plain enum's name as results.json spells it ("perturbation", "high").
+pub fn word(value: impl Serialize) -> String {
+    serde_json::to_value(value).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default()
 }

@@ -23,7 +23,7 @@ use image::{Rgb, RgbImage};
 use ndarray::{Array2, ArrayView2, ArrayView3, Axis};
 
 use super::colormap::{Colormap, unit_to_u8};
-use super::stretch::{Stretch, percentile};
+use super::stretch::{Scale, Stretch, percentile};
 use crate::{Error, Result};
 
 /// How a multi-band image becomes a colour picture.
@@ -40,6 +40,9 @@ pub struct Composite {
 pub enum Colouring {
     /// One stretch fitted over the three chosen bands together.
     Stretch(Stretch),
+    /// A stretch already fitted, e.g. over several images, so that they are
+    /// shown on one scale and their differences in brightness stay visible.
+    Scale(Scale),
     /// Lupton et al. (2004): intensity `I` = mean of the bands minus
     /// `minimum`, each band scaled by `asinh(Q I / stretch) / (Q I)`, in
     /// astropy's `make_lupton_rgb` normalisation; a pixel brighter than 1
@@ -78,11 +81,12 @@ pub fn composite(image: ArrayView3<f32>, how: &Composite) -> Result<RgbImage> {
     let (height, width) = picture_size((h, w))?;
     let channels = channels(image, how.bands)?;
     let [r, g, b] = [channels[0].view(), channels[1].view(), channels[2].view()];
-    let pixel: Box<dyn Fn(usize, usize) -> [f32; 3]> = match &how.colouring {
-        Colouring::Stretch(stretch) => {
-            let scale = stretch.fit(r.iter().chain(g.iter()).chain(b.iter()).copied())?;
-            Box::new(move |i, j| [r[[i, j]], g[[i, j]], b[[i, j]]].map(|v| scale.apply(v)))
-        }
+    let scaled = |scale: Scale| -> Box<dyn Fn(usize, usize) -> [f32; 3]> {
+        Box::new(move |i, j| [r[[i, j]], g[[i, j]], b[[i, j]]].map(|v| scale.apply(v)))
+    };
+    let pixel = match &how.colouring {
+        Colouring::Stretch(stretch) => scaled(stretch.fit(r.iter().chain(g.iter()).chain(b.iter()).copied())?),
+        Colouring::Scale(scale) => scaled(*scale),
         Colouring::Lupton { q, stretch, minimum } => {
             let lupton = Lupton::fit([r, g, b], *q, *stretch, *minimum, c)?;
             Box::new(move |i, j| lupton.apply([r[[i, j]], g[[i, j]], b[[i, j]]]))

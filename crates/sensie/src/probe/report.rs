@@ -1,0 +1,263 @@
+//! The probe's pictures and page, written beside results.json:
+//! - `plots/<test>.svg` and `.png`: the score against the parameter (mean
+//!   with its 95% interval, accuracy, the unperturbed level and the
+//!   threshold), the classes as sorted bars, a property along its bins;
+//! - `examples/<test>.png`: for each sweep, the first few examples (rows)
+//!   at every level (columns), perturbed exactly as the run perturbed them;
+//! - `report.html`: one self-contained page with the run, a summary table
+//!   and every test's plot and examples.
+//!
+//! Everything here is drawn from the [`Report`] and the raw images it keeps,
+//! after the run: a failure to draw cannot lose the results, which are
+//! already written. PNG charts need a font; without one the SVGs (which the
+//! page inlines) are still written, and the returned notes say so.
+
+use std::path::Path;
+
+use ndarray::{Array4, ArrayView4, Axis as ArrayAxis};
+
+use super::results::{word, write_atomic};
+use super::{ProbeConfig, Sweep, TestKind, TestResult, plan};
+use crate::engine::describe_shape;
+use crate::html::{Figure, Page};
+use crate::perturb::perturb_batch;
+use crate::plot::{Axis, Bar, BarChart, LineChart, Rasteriser, RefLine, Series};
+use crate::render::{self, Colouring, Composite, Grid, RgbImage, Stretch};
+use crate::stats::{Direction, VERDICT_RULE};
+use crate::{Error, Result};
+
+use super::Report;
+
+/// How many examples the example grids show: the first ones of the data set,
+/// so the choice is deterministic and the same in every test.
+pub const EXAMPLES: usize = 4;
+
+/// Tiles of the example grids are enlarged to at least this many pixels a side.
+const TILE_PIXELS: usize = 96;
+
+/// Charts are rasterised at twice their size, for sharp text on any screen.
+const PNG_SCALE: f32 = 2.0;
+
+/// The stretch of the example grids, fitted once per example over all its
+/// levels, so that a perturbation that dims or brightens shows as such.
+pub const EXAMPLE_STRETCH: Stretch = Stretch::Percentile { low: 1.0, high: 99.5 };
+
+/// Writes plots/, examples/ and report.html into `out` for `report`, the
+/// results of running `config`; `command` is how the run was asked for.
+/// Returns notes for the user about what could not be made (PNG charts
+/// without a font).
+pub fn write_report(out: &Path, report: &Report, config: &ProbeConfig, command: &str) -> Result<Vec<String>> {
+    let plots = out.join("plots");
+    let examples = out.join("examples");
+    for dir in [&plots, &examples] {
+        std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+    }
+    let mut notes = Vec::new();
+    let rasteriser = Rasteriser::new()
+        .inspect_err(|e| notes.push(format!("PNG charts were not written, only SVG: {e}")))
+        .ok();
+    let sweeps = plan(config)?.sweeps;
+
+    let mut page = Page::new(format!("sensie probe: {}", file_name(&report.model.path)));
+    run_section(&mut page, report, command);
+    summary_section(&mut page, report);
+    for test in &report.tests {
+        let stem = file_stem(&test.name);
+        let svg = chart(test);
+        write_atomic(&plots.join(format!("{stem}.svg")), svg.as_bytes())?;
+        if let Some(r) = &rasteriser {
+            write_atomic(&plots.join(format!("{stem}.png")), &r.png(&svg, PNG_SCALE)?)?;
+        }
+        let mut figures = vec![Figure::svg(&svg, chart_caption(test))?];
+        if let Some(sweep) = sweeps.iter().find(|s| s.name == test.name) {
+            let png = render::encode_png(&example_grid(sweep, report.examples.view(), report.seed)?)?;
+            write_atomic(&examples.join(format!("{stem}.png")), &png)?;
+            figures.push(Figure::png(&png, &format!("examples of {}", test.name), grid_caption(sweep, report)));
+        }
+        let section = page.section(format!("{} ({})", test.name, word(test.kind)));
+        section.paragraph(finding(test)).figures(figures);
+    }
+    write_atomic(&out.join("report.html"), page.html().as_bytes())?;
+    Ok(notes)
+}
+
+fn run_section(page: &mut Page, report: &Report, command: &str) {
+    let shapes = |t: &[crate::model::TensorInfo]| t.iter().map(|t| format!("{} {}", t.name, describe_shape(&t.shape))).collect::<Vec<_>>().join(", ");
+    let rows = [
+        ("model", report.model.path.display().to_string()),
+        ("model input", shapes(&report.model.inputs)),
+        ("model output", format!("{} ({})", shapes(&report.model.outputs), word(report.model.output_kind))),
+        ("data", report.data.path.display().to_string()),
+        ("examples", format!("{} ({} left out for NaN or infinite pixels)", report.data.n, report.data.skipped.len())),
+        ("seed", report.seed.to_string()),
+        ("bootstrap replicates", report.replicates.to_string()),
+    ];
+    page.section("Run")
+        .code(command)
+        .table(&["setting", "value"], rows.into_iter().map(|(k, v)| vec![k.to_string(), v]).collect(), "");
+}
+
+fn summary_section(page: &mut Page, report: &Report) {
+    let rows = report
+        .tests
+        .iter()
+        .map(|t| {
+            let (change, interval) = match t.stats.effect.largest_drop.or(t.stats.effect.spread) {
+                Some(e) => (format!("{:.3}", e.value), format!("[{:.3}, {:.3}]", e.ci95[0], e.ci95[1])),
+                None => (String::new(), String::new()),
+            };
+            vec![
+                t.name.clone(),
+                word(t.kind),
+                t.parameter.clone(),
+                t.unit.clone(),
+                change,
+                interval,
+                format!("{:.3}", t.stats.effect.size),
+                word(t.stats.verdict),
+            ]
+        })
+        .collect();
+    page.section("Summary")
+        .table(
+            &["test", "kind", "parameter", "unit", "change", "95% interval", "effect", "verdict"],
+            rows,
+            "change: the largest drop from the unperturbed images (sweeps) or best minus worst group (property and class tests), \
+             with its simultaneous 95% interval; effect: what the verdict reads.",
+        )
+        .paragraph(format!("Verdict rule: {VERDICT_RULE}"));
+}
+
+/// A test's chart as SVG: sweeps and binned properties as lines, classes
+/// and discrete properties as bars sorted by mean score.
+pub fn chart(test: &TestResult) -> String {
+    let levels = &test.stats.levels;
+    let higher_better = matches!(test.stats.direction, Direction::HigherIsBetter);
+    // Classifier scores are probabilities: show all of [0, 1], so charts compare.
+    let y = if higher_better { Axis::new(test.metric).with_range(0.0, 1.0) } else { Axis::new(test.metric) };
+    let discrete = levels.iter().any(|l| l.label.is_some());
+    if test.kind == TestKind::Class || discrete {
+        let bars = levels
+            .iter()
+            .map(|l| Bar {
+                label: l.label.clone().unwrap_or_else(|| format!("{}", l.value)),
+                value: l.mean_score,
+                interval: Some((l.score_ci95[0], l.score_ci95[1])),
+            })
+            .collect();
+        return BarChart { title: title(test), x_label: test.parameter.clone(), y, bars, ..BarChart::default() }.svg();
+    }
+    let mean = Series { markers: true, ..Series::new("mean score (95% interval)", levels.iter().map(|l| (l.value, l.mean_score)).collect()) }
+        .with_band(levels.iter().map(|l| (l.value, l.score_ci95[0], l.score_ci95[1])).collect());
+    let mut series = vec![mean];
+    if levels.iter().all(|l| l.accuracy.is_some()) {
+        let points = levels.iter().map(|l| (l.value, l.accuracy.unwrap_or(f64::NAN))).collect();
+        series.push(Series { dashed: true, markers: true, ..Series::new("accuracy", points) });
+    }
+    let mut lines = Vec::new();
+    if let Some(y) = test.stats.effect.reference_mean {
+        lines.push(RefLine::AtY { y, label: "unperturbed".into() });
+    }
+    if let Some(t) = &test.stats.threshold
+        && let Some(x) = t.value
+    {
+        lines.push(RefLine::AtX { x, label: format!("score {:.2} crossed", t.score) });
+    }
+    let x_label = if test.kind == TestKind::Property { test.parameter.clone() } else { format!("{} ({})", test.parameter, test.unit) };
+    LineChart { title: title(test), x: Axis::new(x_label), y, series, lines, ..LineChart::default() }.svg()
+}
+
+fn title(test: &TestResult) -> String {
+    format!("{}: {} by {}", test.name, test.metric, test.parameter)
+}
+
+fn chart_caption(test: &TestResult) -> String {
+    match test.kind {
+        TestKind::Perturbation => "Mean score per level with its 95% bootstrap interval (paired over examples), accuracy, \
+                                   the mean score on the unperturbed images and, where the curve crosses it, the threshold."
+            .into(),
+        TestKind::Property => "Mean score per bin of the property (at the bin centre, or one bar per value) with 95% intervals.".into(),
+        TestKind::Class => "Mean score per class with 95% intervals, sorted from best to worst.".into(),
+    }
+}
+
+/// The numbers behind a test's verdict, in a sentence or two.
+fn finding(test: &TestResult) -> String {
+    let effect = &test.stats.effect;
+    let mut text = format!("Verdict: {} (effect {:.3}).", word(test.stats.verdict), effect.size);
+    if let (Some(drop), Some(at)) = (effect.largest_drop, effect.largest_drop_at) {
+        text += &format!(
+            " Largest drop from the unperturbed images: {:.3} [{:.3}, {:.3}] at {} = {at} {}.",
+            drop.value, drop.ci95[0], drop.ci95[1], test.parameter, test.unit
+        );
+    }
+    if let Some(spread) = effect.spread {
+        text += &format!(" Best minus worst group: {:.3} [{:.3}, {:.3}].", spread.value, spread.ci95[0], spread.ci95[1]);
+    }
+    if let Some(t) = &test.stats.threshold {
+        text += &match (t.value, t.ci95) {
+            (Some(v), Some([lo, hi])) => format!(" The mean score crosses {:.3} at {v:.3} [{lo:.3}, {hi:.3}].", t.score),
+            (Some(v), None) => format!(" The mean score crosses {:.3} at {v:.3}.", t.score),
+            (None, _) => format!(" The mean score never crosses {:.3}.", t.score),
+        };
+    }
+    text
+}
+
+fn grid_caption(sweep: &Sweep, report: &Report) -> String {
+    let values: Vec<String> = sweep.values.iter().map(|v| v.to_string()).collect();
+    let colours = match report.examples.len_of(ArrayAxis(1)) {
+        1 => "",
+        3 => " Bands 2, 1, 0 (i, r, g for g, r, i data) are shown as red, green, blue.",
+        2 => " Band 0 is shown as red, band 1 as blue and their mean as green.",
+        _ => " Bands 0, 1 and 2 are shown as red, green and blue.",
+    };
+    format!(
+        "The first {} examples (rows) at {} = {} (columns), perturbed with the run's seed ({}), as the model saw them before \
+         preprocessing. Each row has one stretch (percentiles 1 to 99.5 over all its levels), so dimming shows.{colours}",
+        report.examples.len_of(ArrayAxis(0)),
+        sweep.perturbation.parameter().name,
+        values.join(", "),
+        report.seed,
+    )
+}
+
+/// Examples x levels as one picture: row `i` is example `i` of `images`
+/// (the data set's first examples) at every level of `sweep`. Each level is
+/// perturbed as the run did it: the same seed and example indices, and the
+/// raw image itself at the identity value (the run reuses the unperturbed
+/// pass there).
+pub fn example_grid(sweep: &Sweep, images: ArrayView4<f32>, seed: u64) -> Result<RgbImage> {
+    let (n, c, h, w) = images.dim();
+    if n == 0 {
+        return Err(Error::invalid("example grid", "there are no examples to show"));
+    }
+    let identity = sweep.perturbation.parameter().identity;
+    let levels = sweep
+        .values
+        .iter()
+        .map(|&v| if v == identity { Ok(images.to_owned()) } else { perturb_batch(sweep.perturbation.as_ref(), images, v, seed, 0) })
+        .collect::<Result<Vec<Array4<f32>>>>()?;
+    let bands = (c == 3).then_some([2, 1, 0]);
+    let mut tiles = Vec::with_capacity(n * levels.len());
+    for example in 0..n {
+        let row: Vec<_> = levels.iter().map(|l| l.index_axis(ArrayAxis(0), example)).collect();
+        let scale = EXAMPLE_STRETCH.fit(row.iter().flat_map(|image| image.iter().copied()))?;
+        let how = Composite { bands, colouring: Colouring::Scale(scale) };
+        for image in &row {
+            tiles.push(render::composite(*image, &how)?);
+        }
+    }
+    let upscale = (TILE_PIXELS.div_ceil(h.max(w).max(1))).max(1) as u32;
+    render::grid(&tiles, &Grid { columns: levels.len().max(1), padding: 4, upscale, background: [255, 255, 255] })
+}
+
+/// A test name as a file name: letters, digits, `-` and `_` kept, anything
+/// else (the `:` of `property:x`, the `#` of a repeated sweep) made `_`.
+pub fn file_stem(name: &str) -> String {
+    name.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '_' }).collect()
+}
+
+fn file_name(path: &Path) -> String {
+    path.file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or_else(|| path.display().to_string())
+}
