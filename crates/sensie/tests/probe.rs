@@ -199,7 +199,7 @@ fn the_report_draws_what_the_run_found() {
     let cells: Vec<&str> = page.descendants().filter(|n| n.has_tag_name("td")).filter_map(|n| n.text()).collect();
     for test in &report.tests {
         assert!(cells.contains(&test.name.as_str()), "no summary row for {}", test.name);
-        let title = format!("{}: {} by {}", test.name, test.metric, test.parameter);
+        let title = format!("{}: {}", test.name, test.metric);
         let chart = page.descendants().filter(|n| n.has_tag_name("svg")).find(|svg| svg.descendants().any(|t| t.text() == Some(&title)));
         assert!(chart.is_some(), "no chart titled {title}");
     }

@@ -167,8 +167,10 @@ pub fn chart(test: &TestResult) -> String {
     LineChart { title: title(test), x: Axis::new(x_label), y, series, lines, ..LineChart::default() }.svg()
 }
 
+/// The test and the score; the parameter is the x axis's label, and a
+/// longer title would not fit a property's name beside it.
 fn title(test: &TestResult) -> String {
-    format!("{}: {} by {}", test.name, test.metric, test.parameter)
+    format!("{}: {}", test.name, test.metric)
 }
 
 fn chart_caption(test: &TestResult) -> String {
