@@ -1,0 +1,145 @@
+//! The geometry of an image input, in either layout, and the image
+//! operations the methods share: per-pixel views of an example, bilinear
+//! upsampling of CAMs, and the Gaussian blur of a blurred baseline.
+
+use std::ops::Range;
+
+use ndarray::{Array2, Array3, ArrayBase, ArrayView2, ArrayView3, ArrayViewD, ArrayViewMutD, Axis, Ix3, IxDyn, RawData, Slice};
+
+use crate::model::{Layout, Model};
+use crate::{Error, Result};
+
+/// Where the channels, rows and columns of one example are.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Geometry {
+    pub layout: Layout,
+    pub channels: usize,
+    pub height: usize,
+    pub width: usize,
+}
+
+impl Geometry {
+    /// The model's image geometry, or an error naming `what` needs it.
+    pub fn of(model: &Model, what: &str) -> Result<Geometry> {
+        let info = model.info();
+        match (info.layout, info.image_size()) {
+            (Some(layout), Some((channels, height, width))) => Ok(Geometry { layout, channels, height, width }),
+            _ => Err(Error::invalid(
+                what,
+                format!(
+                    "needs a 4-D image input with static sizes; input '{}' has shape {:?}",
+                    info.input.name, info.input.shape
+                ),
+            )),
+        }
+    }
+
+    /// The channel axis of one example (C x H x W or H x W x C).
+    fn channel_axis(&self) -> Axis {
+        match self.layout {
+            Layout::Nchw => Axis(0),
+            Layout::Nhwc => Axis(2),
+        }
+    }
+
+    /// One example (a view, mutable or not) as C x H x W, whatever the layout.
+    pub fn chw<S: RawData<Elem = f32>>(&self, example: ArrayBase<S, IxDyn>) -> ArrayBase<S, Ix3> {
+        let example = example.into_dimensionality::<Ix3>().expect("an example of a 4-D input is 3-D");
+        match self.layout {
+            Layout::Nchw => example,
+            Layout::Nhwc => example.permuted_axes([2, 0, 1]),
+        }
+    }
+
+    /// The rows x cols region of one example, all channels.
+    pub fn region_mut<'a>(&self, example: ArrayViewMutD<'a, f32>, rows: Range<usize>, cols: Range<usize>) -> ArrayViewMutD<'a, f32> {
+        let (r, c) = match self.layout {
+            Layout::Nchw => (1, 2),
+            Layout::Nhwc => (0, 1),
+        };
+        let mut region = example;
+        region.slice_axis_inplace(Axis(r), Slice::from(rows));
+        region.slice_axis_inplace(Axis(c), Slice::from(cols));
+        region
+    }
+
+    /// A per-pixel value of one example: the sum over its channels (H x W).
+    pub fn pixel_sum(&self, example: ArrayViewD<f32>) -> Array2<f32> {
+        example.sum_axis(self.channel_axis()).into_dimensionality().expect("3-D minus one axis")
+    }
+
+    /// `example * map` with an H x W map applied to every channel.
+    pub fn scale_pixels(&self, mut example: ArrayViewMutD<f32>, map: ArrayView2<f32>) {
+        for mut channel in example.axis_iter_mut(self.channel_axis()) {
+            channel *= &map;
+        }
+    }
+
+    /// An H x W map copied to every channel, in the example's layout.
+    pub fn spread(&self, mut example: ArrayViewMutD<f32>, map: ArrayView2<f32>) {
+        for mut channel in example.axis_iter_mut(self.channel_axis()) {
+            channel.assign(&map);
+        }
+    }
+}
+
+/// Bilinear resampling of N x h x w maps to N x `height` x `width`, as
+/// PyTorch's `F.interpolate(mode="bilinear", align_corners=False)` does it
+/// (Captum's `LayerAttribution.interpolate`): pixel centres are aligned,
+/// source coordinates below 0 are clamped to 0 and the last row and column
+/// are repeated beyond the edge.
+pub fn upsample_bilinear(maps: ArrayView3<f32>, height: usize, width: usize) -> Array3<f32> {
+    let (n, h, w) = maps.dim();
+    let taps = |from: usize, to: usize| -> Vec<(usize, usize, f32)> {
+        let scale = from as f32 / to as f32;
+        (0..to)
+            .map(|d| {
+                let src = (scale * (d as f32 + 0.5) - 0.5).max(0.0);
+                let i0 = (src.floor() as usize).min(from - 1);
+                let i1 = (i0 + 1).min(from - 1);
+                (i0, i1, src - i0 as f32)
+            })
+            .collect()
+    };
+    let (rows, cols) = (taps(h, height), taps(w, width));
+    Array3::from_shape_fn((n, height, width), |(k, y, x)| {
+        let (y0, y1, ly) = rows[y];
+        let (x0, x1, lx) = cols[x];
+        let m = |yy, xx| maps[[k, yy, xx]];
+        (1.0 - ly) * ((1.0 - lx) * m(y0, x0) + lx * m(y0, x1)) + ly * ((1.0 - lx) * m(y1, x0) + lx * m(y1, x1))
+    })
+}
+
+/// Each channel of a C x H x W image convolved with a Gaussian of `sigma`
+/// pixels (truncated at 4 sigma and renormalised), edges reflected
+/// half-sample symmetrically so that the image's flux is kept: the blurred
+/// baseline of Integrated Gradients and the starting image of the insertion
+/// curve (Petsiuk et al. 2018).
+pub fn gaussian_blur(image: ArrayView3<f32>, sigma: f32) -> Array3<f32> {
+    if sigma <= 0.0 {
+        return image.to_owned();
+    }
+    let radius = (4.0 * sigma).ceil() as i64;
+    let weights: Vec<f32> = (-radius..=radius).map(|k| (-0.5 * (k as f32 / sigma).powi(2)).exp()).collect();
+    let total: f32 = weights.iter().sum();
+    let kernel: Vec<f32> = weights.iter().map(|w| w / total).collect();
+    let reflect = |p: i64, n: usize| {
+        let n = n as i64;
+        let m = p.rem_euclid(2 * n);
+        (if m < n { m } else { 2 * n - 1 - m }) as usize
+    };
+    let along = |src: &Array3<f32>, axis: usize| {
+        let len = src.shape()[axis];
+        Array3::from_shape_fn(src.dim(), |(c, y, x)| {
+            kernel
+                .iter()
+                .enumerate()
+                .map(|(k, w)| {
+                    let p = reflect([y, x][axis - 1] as i64 + k as i64 - radius, len);
+                    w * if axis == 1 { src[[c, p, x]] } else { src[[c, y, p]] }
+                })
+                .sum()
+        })
+    };
+    along(&along(&image.to_owned(), 2), 1)
+}
