@@ -16,7 +16,7 @@ use ndarray::{Array2, Array3, ArrayViewD, Axis};
 use serde::Serialize;
 
 use super::image::gaussian_blur;
-use super::noise::{Stream, name_hash};
+use super::noise::{Stream, content_hash, name_hash};
 use super::{Attribution, Geometry, MapKind, Targets, check_targets, in_batches};
 use crate::engine::{Engine, Score};
 use crate::{Error, Result};
@@ -87,9 +87,10 @@ pub fn curves(engine: &mut Engine, inputs: ArrayViewD<f32>, targets: &Targets, m
             (name.to_string(), order)
         })
         .collect();
-    let random = (0..inputs.shape()[0])
-        .map(|e| {
-            let mut stream = Stream::new(options.seed, &[name_hash("random ranking"), e as u64]);
+    let random = inputs
+        .outer_iter()
+        .map(|x| {
+            let mut stream = Stream::new(options.seed, &[name_hash("random ranking"), content_hash(x)]);
             let keys = Array2::from_shape_simple_fn((geometry.height, geometry.width), || stream.uniform() as f32);
             ranking(&keys)
         })
@@ -150,10 +151,4 @@ fn summarise(values: Array2<f64>, fractions: &[f64]) -> Curve {
     let mean_auc = auc.iter().sum::<f64>() / auc.len().max(1) as f64;
     let mean = values.mean_axis(Axis(0)).map_or_else(Vec::new, |m| m.to_vec());
     Curve { mean, auc, mean_auc }
-}
-
-/// The blur used for insertion when none is given: a tenth of the image's
-/// larger side, enough to remove the detail a classifier reads.
-pub fn default_blur(geometry: &Geometry) -> f32 {
-    geometry.height.max(geometry.width) as f32 / 10.0
 }

@@ -42,6 +42,14 @@ impl Geometry {
         }
     }
 
+    /// The Gaussian blur (sigma in pixels) of a blurred baseline or of the
+    /// insertion curve's start when none is given: a tenth of the image's
+    /// larger side, which removes the detail a classifier reads and keeps
+    /// the overall light.
+    pub fn default_blur(&self) -> f32 {
+        self.height.max(self.width) as f32 / 10.0
+    }
+
     /// One example (a view, mutable or not) as C x H x W, whatever the layout.
     pub fn chw<S: RawData<Elem = f32>>(&self, example: ArrayBase<S, IxDyn>) -> ArrayBase<S, Ix3> {
         let example = example.into_dimensionality::<Ix3>().expect("an example of a 4-D input is 3-D");

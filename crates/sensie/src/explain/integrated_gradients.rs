@@ -18,7 +18,7 @@
 use ndarray::{ArrayD, ArrayViewD, Axis, IxDyn, Zip};
 
 use super::image::gaussian_blur;
-use super::noise::{Stream, name_hash};
+use super::noise::{Stream, content_hash, name_hash};
 use super::{Attribution, Completeness, Geometry, MapKind, Method, Targets, check_targets, variant_gradients};
 use crate::engine::Engine;
 use crate::{Error, Result};
@@ -92,7 +92,8 @@ pub enum Baseline {
     /// The input blurred by a Gaussian of `sigma` pixels (Sturmfels et al.
     /// 2020): removes the fine detail a classifier uses, keeps the flux.
     Blur { sigma: f32 },
-    /// Uniform noise over each example's value range, seeded.
+    /// Uniform noise over each example's value range, seeded (by the seed
+    /// and the example's values).
     Noise { seed: u64 },
     /// Given values: one example's shape (used for every example), or one
     /// baseline per example.
@@ -117,9 +118,9 @@ impl Baseline {
             }
             Baseline::Noise { seed } => {
                 let mut out = inputs.to_owned();
-                for (e, mut row) in out.axis_iter_mut(Axis(0)).enumerate() {
+                for mut row in out.axis_iter_mut(Axis(0)) {
                     let (lo, hi) = row.iter().fold((f32::INFINITY, f32::NEG_INFINITY), |(a, b), &v| (a.min(v), b.max(v)));
-                    let mut stream = Stream::new(*seed, &[name_hash("baseline"), e as u64]);
+                    let mut stream = Stream::new(*seed, &[name_hash("baseline"), content_hash(row.view())]);
                     row.mapv_inplace(|_| lo + (hi - lo) * stream.uniform() as f32);
                 }
                 out
@@ -135,7 +136,7 @@ impl Baseline {
                 } else {
                     return Err(Error::invalid(
                         format!("a baseline of shape {:?}", values.shape()),
-                        format!("expected one example's shape {example:?}, [1, ...] of it, or one per example {:?} ({n} examples)", inputs.shape()),
+                        format!("expected one example's shape {example:?} (with or without a leading 1), or one baseline per example {:?} ({n} examples)", inputs.shape()),
                     ));
                 }
             }

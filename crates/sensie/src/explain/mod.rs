@@ -121,6 +121,16 @@ impl std::str::FromStr for TargetSpec {
     }
 }
 
+impl std::fmt::Display for TargetSpec {
+    fn fmt(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        match self {
+            TargetSpec::Label => write!(f, "label"),
+            TargetSpec::Predicted => write!(f, "predicted"),
+            TargetSpec::Class(k) => write!(f, "{k}"),
+        }
+    }
+}
+
 impl Targets {
     /// Resolves `spec` for `inputs`: labels are checked against the number of
     /// classes, the predicted class is the argmax of the explained score.
@@ -249,8 +259,8 @@ pub fn build(name: &str, options: &Options) -> Result<Box<dyn Method>> {
         "guided-gradcam" => Box::new(guided_gradcam::GuidedGradCam { layer: options.layer.clone() }),
         "occlusion" => Box::new(occlusion::Occlusion::new(options.window, options.stride, options.fill)?),
         other => {
-            let closest = crate::graph::closest_names(other, METHODS.iter().copied());
-            return Err(Error::invalid(format!("method '{other}'"), format!("unknown; closest: {} (all: {})", closest[..2].join(", "), METHODS.join(", "))));
+            let closest = crate::graph::closest_names(other, METHODS.iter().copied()).into_iter().next().unwrap_or_default();
+            return Err(Error::invalid(format!("method '{other}'"), format!("unknown; did you mean {closest}? (methods: {})", METHODS.join(", "))));
         }
     })
 }

@@ -2,9 +2,9 @@
 //! sanity check's random weights.
 //!
 //! Each stream is seeded from the user's seed and the coordinates of what it
-//! draws for (method, example, sample), so a map depends only on the seed and
-//! the example, never on the batch size or on which other examples are
-//! explained with it. The generator is SplitMix64 (Steele, Lea & Flood 2014):
+//! draws for (method, the example's values, sample), so a map depends only on
+//! the seed and the example, never on the batch size, on the example's
+//! position or on which other examples are explained with it. The generator is SplitMix64 (Steele, Lea & Flood 2014):
 //! small, fast and well mixed, enough for noise that only has to look random.
 
 /// A stream of uniform and Gaussian draws.
@@ -53,7 +53,16 @@ impl Stream {
 
 /// A stable number for a name, to tell streams of different methods apart.
 pub fn name_hash(name: &str) -> u64 {
-    name.bytes().fold(0xCBF2_9CE4_8422_2325, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01B3))
+    fnv1a(name.bytes())
+}
+
+fn fnv1a(bytes: impl Iterator<Item = u8>) -> u64 {
+    bytes.fold(0xCBF2_9CE4_8422_2325, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01B3))
+}
+
+/// A stable number for an example's values (FNV-1a over their bits).
+pub fn content_hash(values: ndarray::ArrayViewD<f32>) -> u64 {
+    fnv1a(values.iter().flat_map(|v| v.to_bits().to_le_bytes()))
 }
 
 #[cfg(test)]

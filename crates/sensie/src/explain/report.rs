@@ -3,10 +3,13 @@
 //! method's files and shapes, Integrated Gradients' completeness gaps.
 
 use std::path::Path;
+use std::time::Instant;
 
+use ndarray::ArrayViewD;
 use serde::Serialize;
 
-use super::{Attribution, MapKind};
+use super::{Attribution, MapKind, Method, Targets};
+use crate::engine::Engine;
 use crate::{Error, Result, npy};
 
 /// One method's entry in `explain.json`.
@@ -17,12 +20,17 @@ pub struct MethodSummary {
     pub file: String,
     pub shape: Vec<usize>,
     /// CAM methods: the layer and the file of the map at its resolution.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub layer: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub layer_file: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub layer_shape: Option<Vec<usize>>,
     /// Integrated Gradients: per example, `sum(attributions) - (f(x) - f(baseline))`.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub completeness_gap: Option<Vec<f32>>,
     /// The same divided by `|f(x) - f(baseline)|`.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub relative_completeness_gap: Option<Vec<f32>>,
     /// Seconds the method took.
     pub seconds: f64,
@@ -30,7 +38,7 @@ pub struct MethodSummary {
 
 /// Writes `DIR/<method>.npy` (and `DIR/<method>-layer.npy`) and returns the
 /// method's summary.
-pub fn write_maps(dir: &Path, method: &str, kind: MapKind, attribution: &Attribution, seconds: f64) -> Result<MethodSummary> {
+fn write_maps(dir: &Path, method: &str, kind: MapKind, attribution: &Attribution, seconds: f64) -> Result<MethodSummary> {
     let file = format!("{method}.npy");
     npy::write(&dir.join(&file), &attribution.map)?;
     let mut summary = MethodSummary {
@@ -57,6 +65,20 @@ pub fn write_maps(dir: &Path, method: &str, kind: MapKind, attribution: &Attribu
         summary.completeness_gap = Some(c.gap.clone());
     }
     Ok(summary)
+}
+
+/// Runs each method on `inputs` and writes its maps into `dir`; returns each
+/// attribution with its summary, in the order of `methods`.
+pub fn run_methods(engine: &mut Engine, inputs: ArrayViewD<f32>, targets: &Targets, methods: &[Box<dyn Method>], dir: &Path) -> Result<Vec<(Attribution, MethodSummary)>> {
+    methods
+        .iter()
+        .map(|method| {
+            let start = Instant::now();
+            let attribution = method.attribute(engine, inputs.view(), targets)?;
+            let summary = write_maps(dir, method.name(), method.kind(), &attribution, start.elapsed().as_secs_f64())?;
+            Ok((attribution, summary))
+        })
+        .collect()
 }
 
 /// Writes a value as pretty JSON through a temporary file and a rename.

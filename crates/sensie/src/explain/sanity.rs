@@ -22,7 +22,7 @@ use serde::Serialize;
 use super::noise::{Stream, name_hash};
 use super::{Attribution, Method, Targets};
 use crate::Result;
-use crate::engine::{Engine, EngineOptions};
+use crate::engine::Engine;
 use crate::graph::NodeExt;
 use crate::model::Model;
 use crate::onnx::{self, ModelProto};
@@ -49,17 +49,17 @@ pub struct MethodSanity {
 }
 
 /// Runs the cascading randomisation for `methods`, whose maps on the trained
-/// model are `originals`.
+/// model (the engine's) are `originals`.
 pub fn cascading_randomisation(
-    runtime: &Runtime,
-    model: &Model,
-    options: EngineOptions,
+    engine: &Engine,
     inputs: ArrayViewD<f32>,
     targets: &Targets,
     methods: &[Box<dyn Method>],
     originals: &[Attribution],
     seed: u64,
 ) -> Result<Sanity> {
+    let (model, options) = (engine.model(), engine.options());
+    let runtime = Runtime::new()?;
     let layers = weighted_nodes(model.proto());
     let mut proto = model.proto().clone();
     let mut methods_out: Vec<MethodSanity> = methods

@@ -7,12 +7,13 @@
 //!
 //! Noise sigma is a fraction of each example's value range (max - min), as
 //! in the paper, so one setting suits images in [0, 1], [0, 255] or flux
-//! units. Each example's noise is drawn from its own seeded stream, so its
-//! map does not depend on the batch it was explained in.
+//! units. Each example's noise is drawn from a stream seeded by the seed and
+//! the example's values, so its map does not depend on the batch it was
+//! explained in.
 
 use ndarray::{ArrayD, ArrayViewD, Axis, Zip};
 
-use super::noise::{Stream, name_hash};
+use super::noise::{Stream, content_hash, name_hash};
 use super::{Attribution, MapKind, Method, Targets, check_targets, variant_gradients};
 use crate::engine::Engine;
 use crate::{Error, Result};
@@ -71,8 +72,9 @@ impl Method for SmoothGrad {
             .collect();
         let mut sum = ArrayD::<f64>::zeros(inputs.raw_dim());
         let mut sum_sq = ArrayD::<f64>::zeros(inputs.raw_dim());
+        let examples: Vec<u64> = inputs.outer_iter().map(content_hash).collect();
         let fill = |e: usize, sample: usize, mut row: ndarray::ArrayViewMutD<f32>| {
-            let mut stream = Stream::new(self.seed, &[name_hash("smoothgrad"), e as u64, sample as u64]);
+            let mut stream = Stream::new(self.seed, &[name_hash("smoothgrad"), examples[e], sample as u64]);
             Zip::from(&mut row).and(inputs.index_axis(Axis(0), e)).for_each(|r, &x| *r = x + sigmas[e] * stream.normal() as f32);
         };
         variant_gradients(engine, inputs.view(), targets, self.samples, fill, |e, _, g| {
