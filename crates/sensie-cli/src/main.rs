@@ -34,7 +34,7 @@ enum Command {
     Perturbations(perturbations::Args),
     /// Attribution maps (saliency, Integrated Gradients, Grad-CAM, occlusion, ...)
     /// for chosen examples, with optional sanity and faithfulness checks.
-    Explain(explain::Args),
+    Explain(Box<explain::Args>),
 }
 
 fn main() -> ExitCode {
@@ -45,7 +45,7 @@ fn main() -> ExitCode {
         Command::Visualize(args) => visualize::run(*args),
         Command::Probe(args) => probe::run(*args),
         Command::Perturbations(args) => perturbations::run(args),
-        Command::Explain(args) => explain::run(args),
+        Command::Explain(args) => explain::run(*args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

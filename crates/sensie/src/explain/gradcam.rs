@@ -119,7 +119,7 @@ pub fn default_layer(model: &Model) -> Result<String> {
     let mut name = conv.output[0].clone();
     let outputs: Vec<&str> = model.info().outputs.iter().map(|o| o.name.as_str()).collect();
     loop {
-        let consumers: Vec<_> = nodes.iter().filter(|n| n.input.iter().any(|i| *i == name)).collect();
+        let consumers: Vec<_> = nodes.iter().filter(|n| n.input.contains(&name)).collect();
         match consumers.as_slice() {
             [next] if FOLLOWED.contains(&next.op()) && next.input_name(0) == Some(name.as_str()) && !outputs.contains(&name.as_str()) => {
                 name = next.output[0].clone();

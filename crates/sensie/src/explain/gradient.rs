@@ -13,7 +13,7 @@
 
 use ndarray::ArrayViewD;
 
-use super::{Attribution, MapKind, Method, Targets, input_gradient};
+use super::{Attribution, Method, Targets, input_gradient};
 use crate::Result;
 use crate::autodiff::{Deconvnet, GuidedBackprop, RuleSet, Standard};
 use crate::engine::Engine;
@@ -41,10 +41,6 @@ impl Gradient {
 impl Method for Gradient {
     fn name(&self) -> &str {
         self.name
-    }
-
-    fn kind(&self) -> MapKind {
-        MapKind::Pixel
     }
 
     fn attribute(&self, engine: &mut Engine, inputs: ArrayViewD<f32>, targets: &Targets) -> Result<Attribution> {

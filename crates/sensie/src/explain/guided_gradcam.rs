@@ -6,7 +6,7 @@
 
 use ndarray::{ArrayViewD, Axis};
 
-use super::{Attribution, Geometry, MapKind, Method, Targets, gradcam, input_gradient};
+use super::{Attribution, Geometry, Method, Targets, gradcam, input_gradient};
 use crate::Result;
 use crate::autodiff::GuidedBackprop;
 use crate::engine::Engine;
@@ -19,10 +19,6 @@ pub struct GuidedGradCam {
 impl Method for GuidedGradCam {
     fn name(&self) -> &str {
         "guided-gradcam"
-    }
-
-    fn kind(&self) -> MapKind {
-        MapKind::Pixel
     }
 
     fn attribute(&self, engine: &mut Engine, inputs: ArrayViewD<f32>, targets: &Targets) -> Result<Attribution> {

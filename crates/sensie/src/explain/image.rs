@@ -34,8 +34,9 @@ impl Geometry {
         }
     }
 
-    /// The channel axis of one example (C x H x W or H x W x C).
-    fn channel_axis(&self) -> Axis {
+    /// The channel axis of one example (C x H x W or H x W x C); of a batch,
+    /// the next one.
+    pub fn channel_axis(&self) -> Axis {
         match self.layout {
             Layout::Nchw => Axis(0),
             Layout::Nhwc => Axis(2),

@@ -4,7 +4,7 @@
 
 use ndarray::ArrayViewD;
 
-use super::{Attribution, MapKind, Method, Targets, input_gradient};
+use super::{Attribution, Method, Targets, input_gradient};
 use crate::Result;
 use crate::autodiff::Standard;
 use crate::engine::Engine;
@@ -14,10 +14,6 @@ pub struct InputXGradient;
 impl Method for InputXGradient {
     fn name(&self) -> &str {
         "gradient-x-input"
-    }
-
-    fn kind(&self) -> MapKind {
-        MapKind::Pixel
     }
 
     fn attribute(&self, engine: &mut Engine, inputs: ArrayViewD<f32>, targets: &Targets) -> Result<Attribution> {

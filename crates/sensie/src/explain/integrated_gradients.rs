@@ -19,7 +19,7 @@ use ndarray::{ArrayD, ArrayViewD, Axis, IxDyn, Zip};
 
 use super::image::gaussian_blur;
 use super::noise::{Stream, content_hash, name_hash};
-use super::{Attribution, Completeness, Geometry, MapKind, Method, Targets, check_targets, variant_gradients};
+use super::{Attribution, Completeness, Geometry, Method, Targets, check_targets, variant_gradients};
 use crate::engine::Engine;
 use crate::{Error, Result};
 
@@ -166,10 +166,6 @@ impl IntegratedGradients {
 impl Method for IntegratedGradients {
     fn name(&self) -> &str {
         "integrated-gradients"
-    }
-
-    fn kind(&self) -> MapKind {
-        MapKind::Pixel
     }
 
     fn attribute(&self, engine: &mut Engine, inputs: ArrayViewD<f32>, targets: &Targets) -> Result<Attribution> {

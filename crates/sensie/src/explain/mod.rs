@@ -169,7 +169,10 @@ fn argmax(values: impl Iterator<Item = f32>) -> usize {
 pub trait Method {
     /// The name used on the command line and for output files.
     fn name(&self) -> &str;
-    fn kind(&self) -> MapKind;
+    /// What the map covers; most methods give one value per input element.
+    fn kind(&self) -> MapKind {
+        MapKind::Pixel
+    }
     /// Attributes the target score of every example of `inputs` (examples
     /// first, in the model's layout).
     fn attribute(&self, engine: &mut Engine, inputs: ArrayViewD<f32>, targets: &Targets) -> Result<Attribution>;

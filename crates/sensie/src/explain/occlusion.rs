@@ -13,7 +13,7 @@ use std::ops::Range;
 
 use ndarray::{Array2, Array3, ArrayD, ArrayViewD, Axis};
 
-use super::{Attribution, Geometry, MapKind, Method, Targets, check_targets, in_batches};
+use super::{Attribution, Geometry, Method, Targets, check_targets, in_batches};
 use crate::engine::Engine;
 use crate::{Error, Result};
 
@@ -41,10 +41,6 @@ impl Occlusion {
 impl Method for Occlusion {
     fn name(&self) -> &str {
         "occlusion"
-    }
-
-    fn kind(&self) -> MapKind {
-        MapKind::Pixel
     }
 
     fn attribute(&self, engine: &mut Engine, inputs: ArrayViewD<f32>, targets: &Targets) -> Result<Attribution> {

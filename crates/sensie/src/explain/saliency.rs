@@ -4,11 +4,10 @@
 
 use ndarray::{ArrayViewD, Axis};
 
-use super::{Attribution, Geometry, MapKind, Method, Targets, input_gradient};
+use super::{Attribution, Geometry, Method, Targets, input_gradient};
 use crate::Result;
 use crate::autodiff::Standard;
 use crate::engine::Engine;
-use crate::model::Layout;
 
 pub struct Saliency;
 
@@ -17,17 +16,10 @@ impl Method for Saliency {
         "saliency"
     }
 
-    fn kind(&self) -> MapKind {
-        MapKind::Pixel
-    }
-
     fn attribute(&self, engine: &mut Engine, inputs: ArrayViewD<f32>, targets: &Targets) -> Result<Attribution> {
         let geometry = Geometry::of(engine.model(), "saliency")?;
         let grad = input_gradient(engine, inputs, targets, &Standard)?;
-        let channels = Axis(match geometry.layout {
-            Layout::Nchw => 1,
-            Layout::Nhwc => 3,
-        });
+        let channels = Axis(geometry.channel_axis().index() + 1);
         let map = grad.map_axis(channels, |g| g.iter().fold(0.0f32, |m, v| m.max(v.abs()))).insert_axis(channels);
         Ok(Attribution::pixels(map))
     }

@@ -14,7 +14,7 @@
 use ndarray::{ArrayD, ArrayViewD, Axis, Zip};
 
 use super::noise::{Stream, content_hash, name_hash};
-use super::{Attribution, MapKind, Method, Targets, check_targets, variant_gradients};
+use super::{Attribution, Method, Targets, check_targets, variant_gradients};
 use crate::engine::Engine;
 use crate::{Error, Result};
 
@@ -55,10 +55,6 @@ impl Method for SmoothGrad {
             Variant::Squared => "smoothgrad-squared",
             Variant::Variance => "smoothgrad-variance",
         }
-    }
-
-    fn kind(&self) -> MapKind {
-        MapKind::Pixel
     }
 
     fn attribute(&self, engine: &mut Engine, inputs: ArrayViewD<f32>, targets: &Targets) -> Result<Attribution> {

@@ -1,23 +1,15 @@
 //! `sensie explain` end to end: the files it writes, and a clear error with a
 //! non-zero exit status for each kind of bad input.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+mod common;
+
+use std::path::Path;
+use std::process::Output;
 
 use ndarray::{Array4, ArrayD};
 use ndarray_npy::{ReadNpyExt, WriteNpyExt};
 
-fn sensie(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_sensie")).args(args).output().expect("the binary runs")
-}
-
-fn repo(rel: &str) -> String {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..").join(rel).to_string_lossy().into_owned()
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
+use common::{repo, sensie, stderr};
 
 fn read(path: &Path) -> ArrayD<f32> {
     ArrayD::read_npy(std::fs::File::open(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))).unwrap()
