@@ -6,7 +6,8 @@ mod common;
 use common::{data, npz_f32, runtime};
 use ndarray::{ArrayD, IxDyn};
 use sensie::engine::{Engine, EngineOptions, Score};
-use sensie::explain::{self, Baseline, Options, Quadrature, TargetSpec, Targets};
+use sensie::explain::faithfulness::{self, CurveOptions};
+use sensie::explain::{self, Baseline, MapKind, Options, Quadrature, TargetSpec, Targets};
 use sensie::model::Model;
 use sensie::Error;
 
@@ -95,4 +96,23 @@ fn bad_method_names_and_parameters_are_refused() {
     assert!(text.contains("at least 2"), "{text}");
     let text = attribute_err(&mut engine, &x, "smoothgrad", &Options { noise: -1.0, ..Options::default() }).to_string();
     assert!(text.contains("noise -1"), "{text}");
+}
+
+/// Inputs that do not fit the model: every method, the curves and the
+/// baselines refuse them with the model's expected shape.
+#[test]
+fn inputs_of_the_wrong_shape_are_refused_by_every_method() {
+    let (mut engine, x) = mnist();
+    let wrong = ArrayD::<f32>::zeros(IxDyn(&[2, 1, 27, 28]));
+    for &method in explain::METHODS {
+        let text = attribute_err(&mut engine, &wrong, method, &Options::default()).to_string();
+        assert!(text.contains("[2, 1, 27, 28]") && text.contains("[N, 1, 28, 28]"), "{method}: {text}");
+    }
+    let targets = Targets { classes: vec![0, 0], score: Score::Logit };
+    let gradient = explain::build("gradient", &Options::default()).unwrap().attribute(&mut engine, x.view(), &Targets { classes: vec![0; 5], score: Score::Logit }).unwrap();
+    let options = CurveOptions { steps: 4, fill: 0.0, blur_sigma: 1.0, seed: 0 };
+    let curves = faithfulness::curves(&mut engine, wrong.view(), &targets, &[("gradient", &gradient, MapKind::Pixel)], options);
+    assert!(curves.unwrap_err().to_string().contains("[N, 1, 28, 28]"));
+    let text = Baseline::Blur { sigma: 1.0 }.for_inputs(&engine, wrong.view()).unwrap_err().to_string();
+    assert!(text.contains("[N, 1, 28, 28]"), "{text}");
 }

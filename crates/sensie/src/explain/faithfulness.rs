@@ -17,7 +17,7 @@ use serde::Serialize;
 
 use super::image::gaussian_blur;
 use super::noise::{Stream, content_hash, name_hash};
-use super::{Attribution, Geometry, MapKind, Targets, check_targets, in_batches};
+use super::{Attribution, Geometry, MapKind, Targets, check, in_batches};
 use crate::engine::{Engine, Score};
 use crate::{Error, Result};
 
@@ -63,11 +63,20 @@ pub struct Curve {
 
 /// Deletion and insertion curves for each named map.
 pub fn curves(engine: &mut Engine, inputs: ArrayViewD<f32>, targets: &Targets, maps: &[(&str, &Attribution, MapKind)], options: CurveOptions) -> Result<Faithfulness> {
-    check_targets(&inputs, targets)?;
+    check(engine, &inputs, targets)?;
     if options.steps == 0 {
         return Err(Error::invalid("0 curve steps", "at least 1 is needed"));
     }
     let geometry = Geometry::of(engine.model(), "deletion and insertion curves")?;
+    for (name, attribution, kind) in maps {
+        let want = match kind {
+            MapKind::Pixel => inputs.shape().to_vec(),
+            MapKind::Cam => vec![inputs.shape()[0], geometry.height, geometry.width],
+        };
+        if attribution.map.shape() != want.as_slice() {
+            return Err(Error::invalid(format!("the {name} map of shape {:?}", attribution.map.shape()), format!("the curves need {want:?}")));
+        }
+    }
     let pixels = geometry.height * geometry.width;
     let counts: Vec<usize> = (0..=options.steps).map(|j| (j * pixels).div_ceil(options.steps).min(pixels)).collect();
     let fractions: Vec<f64> = counts.iter().map(|&c| c as f64 / pixels as f64).collect();

@@ -24,7 +24,7 @@
 use ndarray::{Array3, ArrayD, ArrayViewD, Axis, Ix4};
 
 use super::image::upsample_bilinear;
-use super::{Attribution, Geometry, LayerMap, MapKind, Method, Targets, check_targets, gradients};
+use super::{Attribution, Geometry, LayerMap, MapKind, Method, Targets, check, gradients};
 use crate::autodiff::Standard;
 use crate::engine::Engine;
 use crate::graph::{self, NodeExt};
@@ -55,7 +55,7 @@ impl Method for GradCam {
 /// Grad-CAM at `layer` (or the default layer): the layer's name and the map
 /// at its resolution (N x h x w) and at the input's (N x H x W).
 pub(super) fn cam(engine: &mut Engine, inputs: ArrayViewD<f32>, targets: &Targets, layer: Option<&str>, negative: bool) -> Result<(String, Array3<f32>, Array3<f32>)> {
-    check_targets(&inputs, targets)?;
+    check(engine, &inputs, targets)?;
     let geometry = Geometry::of(engine.model(), "Grad-CAM")?;
     let layer = resolve_layer(engine, layer)?;
     let sign = if negative { -1.0 } else { 1.0 };

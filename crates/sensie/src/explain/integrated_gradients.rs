@@ -19,7 +19,7 @@ use ndarray::{ArrayD, ArrayViewD, Axis, IxDyn, Zip};
 
 use super::image::gaussian_blur;
 use super::noise::{Stream, content_hash, name_hash};
-use super::{Attribution, Completeness, Geometry, Method, Targets, check_targets, variant_gradients};
+use super::{Attribution, Completeness, Geometry, Method, Targets, check, variant_gradients};
 use crate::engine::Engine;
 use crate::{Error, Result};
 
@@ -103,6 +103,7 @@ pub enum Baseline {
 impl Baseline {
     /// The baseline of every example of `inputs`.
     pub fn for_inputs(&self, engine: &Engine, inputs: ArrayViewD<f32>) -> Result<ArrayD<f32>> {
+        engine.check_input(&inputs)?;
         let n = inputs.shape()[0];
         let example = &inputs.shape()[1..];
         Ok(match self {
@@ -169,7 +170,7 @@ impl Method for IntegratedGradients {
     }
 
     fn attribute(&self, engine: &mut Engine, inputs: ArrayViewD<f32>, targets: &Targets) -> Result<Attribution> {
-        check_targets(&inputs, targets)?;
+        check(engine, &inputs, targets)?;
         let baselines = self.baseline.for_inputs(engine, inputs.view())?;
         let (alphas, weights) = self.quadrature.rule(self.steps);
         let delta = &inputs - &baselines;

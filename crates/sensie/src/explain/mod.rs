@@ -135,7 +135,8 @@ impl Targets {
     /// Resolves `spec` for `inputs`: labels are checked against the number of
     /// classes, the predicted class is the argmax of the explained score.
     pub fn resolve(engine: &mut Engine, inputs: ArrayViewD<f32>, spec: TargetSpec, labels: Option<&[usize]>, score: Score) -> Result<Targets> {
-        let n = inputs.shape().first().copied().unwrap_or(0);
+        engine.check_input(&inputs)?;
+        let n = inputs.shape()[0];
         let classes = match spec {
             TargetSpec::Class(k) => vec![k; n],
             TargetSpec::Label => {
@@ -268,9 +269,11 @@ pub fn build(name: &str, options: &Options) -> Result<Box<dyn Method>> {
     })
 }
 
-/// Checks that there is one target per example.
-fn check_targets(inputs: &ArrayViewD<f32>, targets: &Targets) -> Result<()> {
-    let n = inputs.shape().first().copied().unwrap_or(0);
+/// Checks that `inputs` fit the model and that there is one target per
+/// example, before any array arithmetic relies on either.
+fn check(engine: &Engine, inputs: &ArrayViewD<f32>, targets: &Targets) -> Result<()> {
+    engine.check_input(inputs)?;
+    let n = inputs.shape()[0];
     if targets.classes.len() != n {
         return Err(Error::invalid("the targets", format!("there are {} targets for {n} examples", targets.classes.len())));
     }
@@ -286,7 +289,7 @@ fn gradients(engine: &mut Engine, inputs: ArrayViewD<f32>, classes: &[usize], sc
 
 /// The gradient of each example's target score with respect to the input.
 fn input_gradient(engine: &mut Engine, inputs: ArrayViewD<f32>, targets: &Targets, rules: &dyn RuleSet) -> Result<ArrayD<f32>> {
-    check_targets(&inputs, targets)?;
+    check(engine, &inputs, targets)?;
     let input = engine.model().info().input.name.clone();
     Ok(gradients(engine, inputs, &targets.classes, targets.score, 1.0, rules, vec![input])?.grads.remove(0))
 }
@@ -327,7 +330,7 @@ fn variant_gradients(
     fill: impl FnMut(usize, usize, ArrayViewMutD<f32>),
     mut visit: impl FnMut(usize, usize, ArrayViewD<f32>),
 ) -> Result<()> {
-    check_targets(&inputs, targets)?;
+    check(engine, &inputs, targets)?;
     let input = engine.model().info().input.name.clone();
     in_batches(engine, inputs, variants, fill, |engine, batch, pairs| {
         let classes: Vec<usize> = pairs.iter().map(|&(e, _)| targets.classes[e]).collect();

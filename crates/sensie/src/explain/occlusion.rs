@@ -13,7 +13,7 @@ use std::ops::Range;
 
 use ndarray::{Array2, Array3, ArrayD, ArrayViewD, Axis};
 
-use super::{Attribution, Geometry, Method, Targets, check_targets, in_batches};
+use super::{Attribution, Geometry, Method, Targets, check, in_batches};
 use crate::engine::Engine;
 use crate::{Error, Result};
 
@@ -44,7 +44,7 @@ impl Method for Occlusion {
     }
 
     fn attribute(&self, engine: &mut Engine, inputs: ArrayViewD<f32>, targets: &Targets) -> Result<Attribution> {
-        check_targets(&inputs, targets)?;
+        check(engine, &inputs, targets)?;
         let geometry = Geometry::of(engine.model(), "occlusion")?;
         if self.window > geometry.height || self.window > geometry.width {
             return Err(Error::invalid(

@@ -21,7 +21,7 @@ use serde::Serialize;
 
 use super::noise::{Stream, name_hash};
 use super::{Attribution, Method, Targets};
-use crate::Result;
+use crate::{Error, Result};
 use crate::engine::Engine;
 use crate::graph::NodeExt;
 use crate::model::Model;
@@ -58,6 +58,9 @@ pub fn cascading_randomisation(
     originals: &[Attribution],
     seed: u64,
 ) -> Result<Sanity> {
+    if originals.len() != methods.len() || originals.iter().any(|a| a.map.shape().first() != inputs.shape().first()) {
+        return Err(Error::invalid("the sanity check's reference maps", "need one map per method, one row per example"));
+    }
     let (model, options) = (engine.model(), engine.options());
     let runtime = Runtime::new()?;
     let layers = weighted_nodes(model.proto());

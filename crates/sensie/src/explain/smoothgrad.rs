@@ -14,7 +14,7 @@
 use ndarray::{ArrayD, ArrayViewD, Axis, Zip};
 
 use super::noise::{Stream, content_hash, name_hash};
-use super::{Attribution, Method, Targets, check_targets, variant_gradients};
+use super::{Attribution, Method, Targets, variant_gradients};
 use crate::engine::Engine;
 use crate::{Error, Result};
 
@@ -58,7 +58,6 @@ impl Method for SmoothGrad {
     }
 
     fn attribute(&self, engine: &mut Engine, inputs: ArrayViewD<f32>, targets: &Targets) -> Result<Attribution> {
-        check_targets(&inputs, targets)?;
         let sigmas: Vec<f32> = inputs
             .axis_iter(Axis(0))
             .map(|x| {
