@@ -19,6 +19,7 @@ use super::image::gaussian_blur;
 use super::noise::{Stream, content_hash, name_hash};
 use super::{Attribution, Geometry, MapKind, Targets, check, in_batches};
 use crate::engine::{Engine, Score};
+use crate::plot;
 use crate::{Error, Result};
 
 /// How the curves are drawn.
@@ -155,8 +156,7 @@ fn ranking(map: &Array2<f32>) -> Vec<usize> {
 /// Mean curve and per-example areas of an examples x points array whose
 /// points lie at `fractions`.
 fn summarise(values: Array2<f64>, fractions: &[f64]) -> Curve {
-    let area = |r: ndarray::ArrayView1<f64>| (1..r.len()).map(|j| (fractions[j] - fractions[j - 1]) * (r[j] + r[j - 1]) / 2.0).sum();
-    let auc: Vec<f64> = values.rows().into_iter().map(area).collect();
+    let auc: Vec<f64> = values.rows().into_iter().map(|r| plot::auc(&fractions.iter().copied().zip(r.iter().copied()).collect::<Vec<_>>())).collect();
     let mean_auc = auc.iter().sum::<f64>() / auc.len().max(1) as f64;
     let mean = values.mean_axis(Axis(0)).map_or_else(Vec::new, |m| m.to_vec());
     Curve { mean, auc, mean_auc }

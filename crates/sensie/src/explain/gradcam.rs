@@ -23,12 +23,12 @@
 
 use ndarray::{Array3, ArrayD, ArrayViewD, Axis, Ix4};
 
-use super::image::upsample_bilinear;
 use super::{Attribution, Geometry, LayerMap, MapKind, Method, Targets, check, gradients};
 use crate::autodiff::Standard;
 use crate::engine::Engine;
 use crate::graph::{self, NodeExt};
 use crate::model::Model;
+use crate::render::{self, Resample};
 use crate::{Error, Result};
 
 pub struct GradCam {
@@ -71,7 +71,11 @@ pub(super) fn cam(engine: &mut Engine, inputs: ArrayViewD<f32>, targets: &Target
         }
     }
     small.mapv_inplace(|v| v.max(0.0));
-    let large = upsample_bilinear(small.view(), geometry.height, geometry.width);
+    // render::resize's bilinear resampling is PyTorch's align_corners=False.
+    let mut large = Array3::zeros((n, geometry.height, geometry.width));
+    for (mut out, map) in large.outer_iter_mut().zip(small.outer_iter()) {
+        out.assign(&render::resize(map, geometry.height, geometry.width, Resample::Bilinear)?);
+    }
     Ok((layer, small, large))
 }
 

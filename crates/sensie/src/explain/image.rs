@@ -1,6 +1,6 @@
 //! The geometry of an image input, in either layout, and the image
-//! operations the methods share: per-pixel views of an example, bilinear
-//! upsampling of CAMs, and the Gaussian blur of a blurred baseline.
+//! operations the methods share: per-pixel views of an example and the
+//! Gaussian blur of a blurred baseline.
 
 use std::ops::Range;
 
@@ -90,33 +90,6 @@ impl Geometry {
             channel.assign(&map);
         }
     }
-}
-
-/// Bilinear resampling of N x h x w maps to N x `height` x `width`, as
-/// PyTorch's `F.interpolate(mode="bilinear", align_corners=False)` does it
-/// (Captum's `LayerAttribution.interpolate`): pixel centres are aligned,
-/// source coordinates below 0 are clamped to 0 and the last row and column
-/// are repeated beyond the edge.
-pub fn upsample_bilinear(maps: ArrayView3<f32>, height: usize, width: usize) -> Array3<f32> {
-    let (n, h, w) = maps.dim();
-    let taps = |from: usize, to: usize| -> Vec<(usize, usize, f32)> {
-        let scale = from as f32 / to as f32;
-        (0..to)
-            .map(|d| {
-                let src = (scale * (d as f32 + 0.5) - 0.5).max(0.0);
-                let i0 = (src.floor() as usize).min(from - 1);
-                let i1 = (i0 + 1).min(from - 1);
-                (i0, i1, src - i0 as f32)
-            })
-            .collect()
-    };
-    let (rows, cols) = (taps(h, height), taps(w, width));
-    Array3::from_shape_fn((n, height, width), |(k, y, x)| {
-        let (y0, y1, ly) = rows[y];
-        let (x0, x1, lx) = cols[x];
-        let m = |yy, xx| maps[[k, yy, xx]];
-        (1.0 - ly) * ((1.0 - lx) * m(y0, x0) + lx * m(y0, x1)) + ly * ((1.0 - lx) * m(y1, x0) + lx * m(y1, x1))
-    })
 }
 
 /// Each channel of a C x H x W image convolved with a Gaussian of `sigma`
