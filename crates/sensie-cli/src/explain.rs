@@ -6,9 +6,11 @@ use std::path::{Path, PathBuf};
 use ndarray::{ArrayD, ArrayViewD, Axis};
 use sensie::engine::{Engine, EngineOptions, Score};
 use sensie::explain::faithfulness::{self, CurveOptions};
-use sensie::explain::report::{self, MethodSummary};
+use sensie::explain::figures::Drawing;
+use sensie::explain::report::{self, MethodSummary, Summary};
 use sensie::explain::{self, Baseline, Geometry, Options, Quadrature, TargetSpec, Targets, sanity};
 use sensie::model::Model;
+use sensie::render::Stretch;
 use sensie::runtime::Runtime;
 use sensie::{Error, Result};
 
@@ -83,6 +85,13 @@ pub struct Args {
     /// Points of the deletion and insertion curves after the first.
     #[arg(long, default_value_t = 20)]
     curve_steps: usize,
+    /// How inputs are drawn: linear, percentile:LOW,HIGH, asinh, asinh:SOFTENING,
+    /// log, log:A or zscale (multi-band inputs are shown as colour composites).
+    #[arg(long, default_value = "percentile:1,99.5")]
+    stretch: Stretch,
+    /// Draw every example of a method on one colour scale, to compare strengths.
+    #[arg(long)]
+    shared_scale: bool,
     /// Examples per ONNX Runtime call.
     #[arg(long, default_value_t = 32)]
     batch_size: usize,
@@ -129,32 +138,35 @@ pub fn run(args: Args) -> Result<()> {
     for (_, s) in &results {
         eprintln!("{:<22} {:>8.3} s  {}{}", s.method, s.seconds, args.out.join(&s.file).display(), gap_note(s));
     }
-    let attributions: Vec<_> = results.iter().map(|(a, _)| a.clone()).collect();
-    let predicted = Targets::resolve(&mut engine, inputs.view(), TargetSpec::Predicted, None, Score::Logit)?.classes;
-    let summary = serde_json::json!({
-        "model": args.model,
-        "data": args.data,
-        "examples": indices,
-        "labels": labels,
-        "predicted": predicted,
-        "targets": targets.classes,
-        "target": spec.to_string(),
-        "score": args.score,
-        "layout": engine.model().info().layout,
-        "methods": results.iter().map(|(_, s)| s).collect::<Vec<&MethodSummary>>(),
-    });
+    let (attributions, methods_summary): (Vec<_>, Vec<_>) = results.into_iter().unzip();
+    let summary = Summary {
+        model: args.model.clone(),
+        data: args.data.clone(),
+        examples: indices,
+        labels,
+        predicted: Targets::resolve(&mut engine, inputs.view(), TargetSpec::Predicted, None, Score::Logit)?.classes,
+        targets: targets.classes.clone(),
+        target: spec.to_string(),
+        score: args.score.clone(),
+        layout: engine.model().info().layout,
+        methods: methods_summary,
+    };
     report::write_json(&args.out.join("explain.json"), &summary)?;
 
-    if args.sanity {
+    let sanity = if args.sanity {
         let sanity = sanity::cascading_randomisation(&engine, inputs.view(), &targets, &methods, &attributions, args.seed)?;
         report::write_json(&args.out.join("sanity.json"), &sanity)?;
         for m in &sanity.methods {
             let last = m.mean_spearman_abs.last().copied().flatten();
             eprintln!("sanity {:<15} rank correlation (abs) after randomising all {} layers: {}", m.method, sanity.layers.len(), last.map_or("-".into(), |r| format!("{r:.3}")));
         }
-    }
-    if args.faithfulness {
-        let geometry = Geometry::of(engine.model(), "--faithfulness")?;
+        Some(sanity)
+    } else {
+        None
+    };
+    let geometry = Geometry::of(engine.model(), "pictures").ok();
+    let curves = if args.faithfulness {
+        let geometry = geometry.ok_or_else(|| invalid("--faithfulness", "deletion and insertion curves need a 4-D image input"))?;
         let curve_options = CurveOptions { steps: args.curve_steps, fill: args.fill, blur_sigma: geometry.default_blur(), seed: args.seed };
         let maps: Vec<_> = methods.iter().zip(&attributions).map(|(m, a)| (m.name(), a, m.kind())).collect();
         let curves = faithfulness::curves(&mut engine, inputs.view(), &targets, &maps, curve_options)?;
@@ -162,8 +174,16 @@ pub fn run(args: Args) -> Result<()> {
         for m in &curves.methods {
             eprintln!("faithfulness {:<15} deletion AUC {:.3}  insertion AUC {:.3}", m.method, m.deletion.mean_auc, m.insertion.mean_auc);
         }
+        Some(curves)
+    } else {
+        None
+    };
+    let drawing = Drawing { stretch: args.stretch, shared_scale: args.shared_scale };
+    let notes = report::write_figures(&args.out, geometry.as_ref(), inputs.view(), &summary, &attributions, sanity.as_ref(), curves.as_ref(), &drawing)?;
+    for note in notes {
+        eprintln!("note: {note}");
     }
-    eprintln!("wrote {}", args.out.join("explain.json").display());
+    eprintln!("wrote {}", args.out.join("explain.html").display());
     Ok(())
 }
 

@@ -49,6 +49,17 @@ fn explain_writes_one_map_per_method_and_a_summary() {
     assert_eq!(json("sanity.json")["layers"].as_array().unwrap().len(), 4);
     let curves = json("faithfulness.json");
     assert_eq!(curves["methods"].as_array().unwrap().len(), 5, "four methods and the random ranking");
+    // Per example and method a picture (input, map, overlay), the charts, the page.
+    for method in ["saliency", "integrated-gradients", "gradcam", "occlusion"] {
+        for example in [0, 5, 13] {
+            assert!(dir.path().join(format!("{method}/{example}.png")).is_file(), "{method} {example}");
+        }
+    }
+    for chart in ["sanity", "faithfulness-deletion", "faithfulness-insertion"] {
+        assert!(dir.path().join(format!("{chart}.svg")).is_file(), "{chart}");
+    }
+    let page = std::fs::read_to_string(dir.path().join("explain.html")).unwrap();
+    assert!(page.contains("integrated-gradients") && page.contains("data:image/png;base64") && page.contains("<svg"));
 }
 
 #[test]

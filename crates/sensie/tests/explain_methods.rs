@@ -10,6 +10,7 @@ use common::{assert_close, data, npz_f32, npz_i64, runtime};
 use ndarray::{ArrayD, Axis, Slice};
 use sensie::engine::{Engine, EngineOptions, Score};
 use sensie::explain::faithfulness::{self, CurveOptions};
+use sensie::explain::figures::{self, Drawing};
 use sensie::explain::{self, Baseline, MapKind, Options, TargetSpec, Targets, sanity};
 use sensie::model::Model;
 
@@ -185,4 +186,30 @@ fn faithfulness_curves_rank_a_good_map_above_random() {
     let probs = engine.scores(x.view(), Score::Probability).unwrap();
     let mean_p: f64 = (0..5).map(|e| probs[[e, targets.classes[e]]] as f64).sum::<f64>() / 5.0;
     assert!((ours.deletion.mean[0] - mean_p).abs() < 1e-6 && (ours.insertion.mean[10] - mean_p).abs() < 1e-6);
+}
+
+/// Pictures of a 3-band NHWC input: one colour composite per example beside
+/// its map and overlay; a shared scale is one scale for all examples, an
+/// unshared one each map's own.
+#[test]
+fn pictures_of_multiband_inputs_with_shared_or_own_scales() {
+    let dir = data("engine/nhwc_tf2onnx");
+    let mut engine = Engine::new(runtime(), Model::load(dir.join("model.onnx")).unwrap(), EngineOptions { batch_size: 8, threads: 1 }).unwrap();
+    let npz = dir.join("reference.npz");
+    let x = npz_f32(&npz, "x").unwrap();
+    let targets = logit_targets(npz_i64(&npz, "target").unwrap().iter().map(|&t| t as usize).collect());
+    let ig = explain::build("integrated-gradients", &Options { steps: 8, ..Options::default() }).unwrap().attribute(&mut engine, x.view(), &targets).unwrap();
+    let geometry = explain::Geometry::of(engine.model(), "pictures").unwrap();
+    assert_eq!((geometry.channels, geometry.height, geometry.width), (3, 32, 32));
+    let asinh = Drawing { stretch: "asinh".parse().unwrap(), shared_scale: true };
+    let shared = figures::example_pictures(&geometry, x.view(), &ig, MapKind::Pixel, &asinh).unwrap();
+    assert_eq!(shared.len(), 3);
+    assert!(shared.iter().all(|(_, s)| *s == shared[0].1), "one scale");
+    let (picture, _) = &shared[0];
+    // Three 32-pixel tiles enlarged 4 times, 2 pixels of padding around and between.
+    assert_eq!(picture.dimensions(), (3 * 128 + 4 * 2, 128 + 2 * 2));
+    let own = figures::example_pictures(&geometry, x.view(), &ig, MapKind::Pixel, &Drawing::default()).unwrap();
+    assert!(own.iter().any(|(_, s)| *s != own[0].1), "each map's own scale");
+    // The composite is in colour: some pixel of the input tile has unequal channels.
+    assert!(picture.enumerate_pixels().filter(|(x, _, _)| *x < 130).any(|(_, _, p)| p[0] != p[1] || p[1] != p[2]));
 }

@@ -19,6 +19,7 @@
 //! [`sanity`] and [`faithfulness`] then ask whether a map is any good.
 
 pub mod faithfulness;
+pub mod figures;
 pub mod gradcam;
 pub mod gradient;
 pub mod guided_gradcam;
