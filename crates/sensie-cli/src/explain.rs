@@ -7,7 +7,7 @@ use ndarray::{ArrayD, ArrayViewD, Axis};
 use sensie::engine::{Engine, EngineOptions, Score};
 use sensie::explain::faithfulness::{self, CurveOptions};
 use sensie::explain::figures::Drawing;
-use sensie::explain::report::{self, MethodSummary, Summary};
+use sensie::explain::report::{self, Checks, MethodSummary, Summary};
 use sensie::explain::{self, Baseline, Geometry, Options, Quadrature, TargetSpec, Targets, sanity};
 use sensie::model::Model;
 use sensie::render::Stretch;
@@ -178,8 +178,9 @@ pub fn run(args: Args) -> Result<()> {
     } else {
         None
     };
+    let checks = Checks { sanity: sanity.as_ref(), faithfulness: curves.as_ref() };
     let drawing = Drawing { stretch: args.stretch, shared_scale: args.shared_scale };
-    let notes = report::write_figures(&args.out, geometry.as_ref(), inputs.view(), &summary, &attributions, sanity.as_ref(), curves.as_ref(), &drawing)?;
+    let notes = report::write_figures(&args.out, geometry.as_ref(), inputs.view(), &summary, &attributions, checks, &drawing)?;
     for note in notes {
         eprintln!("note: {note}");
     }

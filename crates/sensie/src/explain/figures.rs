@@ -22,18 +22,12 @@ use crate::plot::{self, LineChart, Series};
 use crate::render::{self, Colouring, Composite, Grid, HeatScale, Overlay, Stretch};
 
 /// How example pictures are drawn.
-#[derive(Clone, Copy, Debug, PartialEq)]
+#[derive(Clone, Copy, Debug, PartialEq, Default)]
 pub struct Drawing {
     /// The input's stretch.
     pub stretch: Stretch,
     /// One heat scale for all examples of a method.
     pub shared_scale: bool,
-}
-
-impl Default for Drawing {
-    fn default() -> Self {
-        Drawing { stretch: Stretch::default(), shared_scale: false }
-    }
 }
 
 /// Percentile of |value| that a heat scale reaches (a few extreme pixels do

@@ -109,6 +109,13 @@ pub fn run_methods(engine: &mut Engine, inputs: ArrayViewD<f32>, targets: &Targe
         .collect()
 }
 
+/// The checks that were run, for the page.
+#[derive(Clone, Copy, Default)]
+pub struct Checks<'a> {
+    pub sanity: Option<&'a Sanity>,
+    pub faithfulness: Option<&'a Faithfulness>,
+}
+
 /// Writes the pictures, the charts and `explain.html` for a run: `results`
 /// in the order of `summary.methods`. Charts are SVG, and also PNG when a
 /// font is found; pictures need an image input (a 4-D model input), without
@@ -120,10 +127,10 @@ pub fn write_figures(
     inputs: ArrayViewD<f32>,
     summary: &Summary,
     results: &[Attribution],
-    sanity: Option<&Sanity>,
-    curves: Option<&Faithfulness>,
+    checks: Checks,
     drawing: &Drawing,
 ) -> Result<Vec<String>> {
+    let Checks { sanity, faithfulness: curves } = checks;
     let mut notes = Vec::new();
     let mut page = Page::new(format!("sensie explain: {}", summary.model.display()));
     let examples = page.section("Examples");
