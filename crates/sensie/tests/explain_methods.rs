@@ -35,6 +35,17 @@ fn logit_targets(classes: Vec<usize>) -> Targets {
     Targets { classes, score: Score::Logit }
 }
 
+/// The engine fixture `nhwc_tf2onnx` (3-band 32 x 32 NHWC inputs): its
+/// engine, reference file, inputs and targets.
+fn nhwc() -> (Engine, std::path::PathBuf, ArrayD<f32>, Targets) {
+    let dir = data("engine/nhwc_tf2onnx");
+    let engine = Engine::new(runtime(), Model::load(dir.join("model.onnx")).unwrap(), EngineOptions { batch_size: 8, threads: 1 }).unwrap();
+    let npz = dir.join("reference.npz");
+    let x = npz_f32(&npz, "x").unwrap();
+    let targets = logit_targets(npz_i64(&npz, "target").unwrap().iter().map(|&t| t as usize).collect());
+    (engine, npz, x, targets)
+}
+
 /// With no noise every sample is the input: SmoothGrad is the gradient, its
 /// squared variant the squared gradient, its variance zero.
 #[test]
@@ -125,11 +136,7 @@ fn integrated_gradients_is_complete_from_blur_and_noise_baselines() {
 /// (the engine fixture `nhwc_tf2onnx`).
 #[test]
 fn nhwc_models_get_maps_in_their_own_layout() {
-    let dir = data("engine/nhwc_tf2onnx");
-    let mut engine = Engine::new(runtime(), Model::load(dir.join("model.onnx")).unwrap(), EngineOptions { batch_size: 16, threads: 1 }).unwrap();
-    let npz = dir.join("reference.npz");
-    let x = npz_f32(&npz, "x").unwrap();
-    let targets = logit_targets(npz_i64(&npz, "target").unwrap().iter().map(|&t| t as usize).collect());
+    let (mut engine, npz, x, targets) = nhwc();
     let options = Options { window: 8, stride: 8, ..Options::default() };
     assert_close("NHWC gradient", &run(&mut engine, "gradient", &options, &x, &targets), &npz_f32(&npz, "grad_input").unwrap(), 1e-4);
     assert_eq!(run(&mut engine, "saliency", &options, &x, &targets).shape(), &[3, 32, 32, 1]);
@@ -193,11 +200,7 @@ fn faithfulness_curves_rank_a_good_map_above_random() {
 /// unshared one each map's own.
 #[test]
 fn pictures_of_multiband_inputs_with_shared_or_own_scales() {
-    let dir = data("engine/nhwc_tf2onnx");
-    let mut engine = Engine::new(runtime(), Model::load(dir.join("model.onnx")).unwrap(), EngineOptions { batch_size: 8, threads: 1 }).unwrap();
-    let npz = dir.join("reference.npz");
-    let x = npz_f32(&npz, "x").unwrap();
-    let targets = logit_targets(npz_i64(&npz, "target").unwrap().iter().map(|&t| t as usize).collect());
+    let (mut engine, _, x, targets) = nhwc();
     let ig = explain::build("integrated-gradients", &Options { steps: 8, ..Options::default() }).unwrap().attribute(&mut engine, x.view(), &targets).unwrap();
     let geometry = explain::Geometry::of(engine.model(), "pictures").unwrap();
     assert_eq!((geometry.channels, geometry.height, geometry.width), (3, 32, 32));
