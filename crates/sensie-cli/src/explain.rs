@@ -1,5 +1,7 @@
 //! `sensie explain`: attribution maps for chosen examples, written to a
-//! directory, with the optional sanity and faithfulness checks.
+//! directory, with the optional sanity and faithfulness checks. Data is read
+//! and prepared for the model as `probe` does it (the same flags); the maps
+//! are of the prepared input, the pictures show the raw images.
 
 use std::path::{Path, PathBuf};
 
@@ -9,22 +11,23 @@ use sensie::explain::faithfulness::{self, CurveOptions};
 use sensie::explain::figures::Drawing;
 use sensie::explain::report::{self, Checks, MethodSummary, Summary};
 use sensie::explain::{self, Baseline, Geometry, Options, Quadrature, TargetSpec, Targets, sanity};
-use sensie::model::Model;
+use sensie::data::{self, DataSpec, Labels};
+use sensie::model::{Layout, Model};
+use sensie::preprocess::Preprocess;
 use sensie::render::Stretch;
 use sensie::runtime::Runtime;
 use sensie::{Error, Result};
+
+use crate::data_args::DataArgs;
 
 #[derive(clap::Args)]
 pub struct Args {
     /// The ONNX model.
     #[arg(long)]
     model: PathBuf,
-    /// A .npy of inputs in the model's own layout, examples first.
-    #[arg(long)]
-    data: PathBuf,
-    /// A .npy of integer class labels, one per example of --data.
-    #[arg(long)]
-    labels: Option<PathBuf>,
+    /// Data and preprocessing (labels are optional unless --target label).
+    #[command(flatten)]
+    input: DataArgs,
     /// Which examples to explain (0-based, comma-separated).
     #[arg(long, value_delimiter = ',', conflicts_with = "limit")]
     indices: Option<Vec<usize>>,
@@ -37,7 +40,7 @@ pub struct Args {
     #[arg(long, value_delimiter = ',', required = true)]
     method: Vec<String>,
     /// The class explained: label, predicted or a class index (default: label
-    /// when --labels is given, else predicted).
+    /// when the data has labels, else predicted).
     #[arg(long)]
     target: Option<TargetSpec>,
     /// The score explained: logit (the class logit, as in Captum on a logit
@@ -105,18 +108,31 @@ pub struct Args {
 
 pub fn run(args: Args) -> Result<()> {
     let model = Model::load(&args.model)?;
-    let data = sensie::npy::read_f32(&args.data)?;
-    let total = data.shape().first().copied().unwrap_or(0);
-    let indices = select(total, args.indices.as_deref(), args.limit, &args.data)?;
-    let inputs = data.select(Axis(0), &indices);
-    let labels = args.labels.as_deref().map(|path| read_labels(path, total)).transpose()?;
-    let labels: Option<Vec<usize>> = labels.map(|l| indices.iter().map(|&i| l[i]).collect());
+    let geometry = Geometry::of(&model, "sensie explain")?;
+    let (mut data_spec, mut preprocess) = (DataSpec::default(), Preprocess::default());
+    args.input.merge(&mut data_spec, &mut preprocess);
+    let (images, labels) = data::load_images(&data_spec)?;
+    let total = images.len_of(Axis(0));
+    let indices = select(total, args.indices.as_deref(), args.limit, &data_spec.path)?;
+    let raw = images.select(Axis(0), &indices);
+    let size = Some((geometry.height, geometry.width));
+    let inputs = preprocess.apply(raw.view(), size, geometry.layout)?.into_dyn();
+    // The raw images at the model's size, for the pictures.
+    let display = Preprocess { fit: preprocess.fit, ..Preprocess::default() }.apply(raw.view(), size, Layout::Nchw)?;
+    let labels: Option<Vec<usize>> = match labels {
+        Some(Labels::Classes(classes)) => Some(indices.iter().map(|&i| classes[i]).collect()),
+        Some(Labels::Targets(_)) => {
+            let reason = "its labels are continuous; explanations need class labels (or --target predicted)".into();
+            return Err(Error::Data { path: data_spec.path.clone(), reason });
+        }
+        None => None,
+    };
 
     let mut engine = Engine::new(Runtime::new()?, model, EngineOptions { batch_size: args.batch_size, threads: args.threads })?;
     let score = if args.score == "probability" { Score::Probability } else { Score::Logit };
     let spec = args.target.unwrap_or(if labels.is_some() { TargetSpec::Label } else { TargetSpec::Predicted });
     let targets = Targets::resolve(&mut engine, inputs.view(), spec, labels.as_deref(), score).map_err(|e| match e {
-        Error::InvalidInput { what, reason } => Error::InvalidInput { what: format!("{}: {what}", args.data.display()), reason },
+        Error::InvalidInput { what, reason } => Error::InvalidInput { what: format!("{}: {what}", data_spec.path.display()), reason },
         other => other,
     })?;
     let options = Options {
@@ -141,7 +157,7 @@ pub fn run(args: Args) -> Result<()> {
     let (attributions, methods_summary): (Vec<_>, Vec<_>) = results.into_iter().unzip();
     let summary = Summary {
         model: args.model.clone(),
-        data: args.data.clone(),
+        data: data_spec.path.clone(),
         examples: indices,
         labels,
         predicted: Targets::resolve(&mut engine, inputs.view(), TargetSpec::Predicted, None, Score::Logit)?.classes,
@@ -164,9 +180,7 @@ pub fn run(args: Args) -> Result<()> {
     } else {
         None
     };
-    let geometry = Geometry::of(engine.model(), "pictures").ok();
     let curves = if args.faithfulness {
-        let geometry = geometry.ok_or_else(|| invalid("--faithfulness", "deletion and insertion curves need a 4-D image input"))?;
         let curve_options = CurveOptions { steps: args.curve_steps, fill: args.fill, blur_sigma: geometry.default_blur(), seed: args.seed };
         let maps: Vec<_> = methods.iter().zip(&attributions).map(|(m, a)| (m.name(), a, m.kind())).collect();
         let curves = faithfulness::curves(&mut engine, inputs.view(), &targets, &maps, curve_options)?;
@@ -180,7 +194,7 @@ pub fn run(args: Args) -> Result<()> {
     };
     let checks = Checks { sanity: sanity.as_ref(), faithfulness: curves.as_ref() };
     let drawing = Drawing { stretch: args.stretch, shared_scale: args.shared_scale };
-    let notes = report::write_figures(&args.out, geometry.as_ref(), inputs.view(), &summary, &attributions, checks, &drawing)?;
+    let notes = report::write_figures(&args.out, &geometry, display.view(), &summary, &attributions, checks, &drawing)?;
     for note in notes {
         eprintln!("note: {note}");
     }
@@ -202,19 +216,6 @@ fn select(total: usize, indices: Option<&[usize]>, limit: Option<usize>, data: &
         return Err(invalid("the examples to explain", "none were chosen"));
     }
     Ok(chosen)
-}
-
-/// Class labels from a .npy of integers, one per example.
-fn read_labels(path: &Path, examples: usize) -> Result<Vec<usize>> {
-    let values = sensie::npy::read_f32(path)?;
-    let bad = |reason: String| Error::Data { path: path.to_path_buf(), reason };
-    if values.len() != examples {
-        return Err(bad(format!("{} labels for {examples} examples", values.len())));
-    }
-    values
-        .iter()
-        .map(|&v| if v >= 0.0 && v.fract() == 0.0 { Ok(v as usize) } else { Err(bad(format!("label {v} is not a class index"))) })
-        .collect()
 }
 
 /// `--baseline`: a name, `blur:SIGMA`, or a .npy file.

@@ -2,6 +2,7 @@
 //! layer over the `sensie` library: each subcommand parses its options, calls
 //! the library, and prints or writes what it returns.
 
+mod data_args;
 mod explain;
 mod inspect;
 mod perturbations;

@@ -71,6 +71,28 @@ fn explain_targets_the_predicted_class_without_labels() {
     assert_eq!(summary["targets"], summary["predicted"]);
 }
 
+/// Data is read and prepared as `probe` does it: 8-bit digits with
+/// `--scale 1/255` give the maps of the digits in [0, 1].
+#[test]
+fn explain_prepares_data_with_the_probe_flags() {
+    let dir = tempfile::tempdir().unwrap();
+    let x: ArrayD<f32> = read(Path::new(&repo("examples/mnist/data/test_x.npy")));
+    let bytes = dir.path().join("x255.npy");
+    x.mapv(|v| (v * 255.0).round()).write_npy(std::fs::File::create(&bytes).unwrap()).unwrap();
+    let (plain, scaled) = (dir.path().join("plain"), dir.path().join("scaled"));
+    let args = ["--limit", "3", "--method", "gradient,gradcam", "--target", "predicted"];
+    assert!(explain(&plain, &args).status.success());
+    let mut with_scale = vec!["--scale", "0.00392156862745098"];
+    with_scale.extend_from_slice(&args);
+    let out = sensie(&[&["explain", "--model", &repo("examples/mnist/mnist_cnn.onnx"), "--data", bytes.to_str().unwrap(), "--out", scaled.to_str().unwrap()], with_scale.as_slice()].concat());
+    assert!(out.status.success(), "{}", stderr(&out));
+    for file in ["gradient.npy", "gradcam.npy"] {
+        let (a, b) = (read(&plain.join(file)), read(&scaled.join(file)));
+        let err = (&a - &b).mapv(f32::abs).sum() / a.mapv(f32::abs).sum();
+        assert!(err < 1e-5, "{file}: relative difference {err}");
+    }
+}
+
 /// Each bad input: exit status 1 and a message naming what is wrong.
 #[test]
 fn explain_refuses_bad_input_clearly() {
@@ -84,7 +106,7 @@ fn explain_refuses_bad_input_clearly() {
         (vec!["--indices", "3,1000", "--method", "gradient"], vec!["example index 1000", "1000 examples"]),
         (vec!["--limit", "2", "--method", "gradcam", "--layer", "relu2"], vec!["no tensor named 'relu2'", "closest: /relu2/Relu_output_0"]),
         (vec!["--limit", "2", "--method", "integrated-gradients", "--baseline", wrong.to_str().unwrap()], vec!["baseline.npy", "[1, 1, 14, 14]"]),
-        (vec!["--limit", "2", "--method", "saliency,gradcamm"], vec!["method 'gradcamm'", "did you mean gradcam"]),
+        (vec!["--limit", "2", "--method", "saliency,gradcamm"], vec!["unknown method 'gradcamm' (did you mean 'gradcam'?)"]),
         (vec!["--limit", "2", "--method", "gradient", "--target", "10"], vec!["target class 10", "0 to 9"]),
         (vec!["--limit", "2", "--method", "gradient", "--target", "label"], vec!["no labels"]),
     ];

@@ -16,7 +16,8 @@ use ndarray::{Array2, Array3, ArrayViewD, Axis};
 use serde::Serialize;
 
 use super::image::gaussian_blur;
-use super::noise::{Stream, content_hash, name_hash};
+use super::content_hash;
+use crate::rng::{SeededRng, name_hash};
 use super::{Attribution, Geometry, MapKind, Targets, check, in_batches};
 use crate::engine::{Engine, Score};
 use crate::plot;
@@ -81,7 +82,7 @@ pub fn curves(engine: &mut Engine, inputs: ArrayViewD<f32>, targets: &Targets, m
     let pixels = geometry.height * geometry.width;
     let counts: Vec<usize> = (0..=options.steps).map(|j| (j * pixels).div_ceil(options.steps).min(pixels)).collect();
     let fractions: Vec<f64> = counts.iter().map(|&c| c as f64 / pixels as f64).collect();
-    let blurred: Vec<Array3<f32>> = inputs.axis_iter(Axis(0)).map(|x| gaussian_blur(geometry.chw(x), options.blur_sigma)).collect();
+    let blurred: Vec<Array3<f32>> = inputs.axis_iter(Axis(0)).map(|x| gaussian_blur(geometry.chw(x), options.blur_sigma)).collect::<Result<_>>()?;
 
     let mut rankings: Vec<(String, Vec<Vec<usize>>)> = maps
         .iter()
@@ -100,7 +101,7 @@ pub fn curves(engine: &mut Engine, inputs: ArrayViewD<f32>, targets: &Targets, m
     let random = inputs
         .outer_iter()
         .map(|x| {
-            let mut stream = Stream::new(options.seed, &[name_hash("random ranking"), content_hash(x)]);
+            let mut stream = SeededRng::new(options.seed, &[name_hash("random ranking"), content_hash(x)]);
             let keys = Array2::from_shape_simple_fn((geometry.height, geometry.width), || stream.uniform() as f32);
             ranking(&keys)
         })
@@ -131,7 +132,7 @@ pub fn curves(engine: &mut Engine, inputs: ArrayViewD<f32>, targets: &Targets, m
                 }
             };
             in_batches(engine, inputs.view(), 2 * points, fill, |engine, batch, pairs| {
-                let scores = engine.scores(batch, Score::Probability)?;
+                let scores = engine.scores(batch, &Score::Probability)?;
                 for (s, &(e, v)) in probability.pick(&scores, pairs.iter().map(|&(e, _)| e)).into_iter().zip(pairs) {
                     values[[e, v / points, v % points]] = s as f64;
                 }

@@ -12,7 +12,7 @@
 //! and as a colour composite when it has several bands.
 
 use image::RgbImage;
-use ndarray::{Array2, ArrayViewD, Ix2};
+use ndarray::{Array2, ArrayView4, Ix2};
 
 use super::faithfulness::Faithfulness;
 use super::sanity::Sanity;
@@ -37,9 +37,11 @@ const CLIP: f32 = 99.0;
 /// Smallest side, in screen pixels, a tile is enlarged to (by a whole factor).
 const TILE: usize = 112;
 
-/// One picture per example: input, map and overlay side by side, with the
-/// heat scale the map was drawn on.
-pub fn example_pictures(geometry: &Geometry, inputs: ArrayViewD<f32>, attribution: &Attribution, kind: MapKind, how: &Drawing) -> Result<Vec<(RgbImage, HeatScale)>> {
+/// One picture per example: the image, the map and the map over the image
+/// side by side, with the heat scale the map was drawn on. `images` are what
+/// to show (N x C x H x W at the model's input size, e.g. the raw images
+/// before preprocessing); `geometry` says how the maps are laid out.
+pub fn example_pictures(geometry: &Geometry, images: ArrayView4<f32>, attribution: &Attribution, kind: MapKind, how: &Drawing) -> Result<Vec<(RgbImage, HeatScale)>> {
     let maps: Vec<Array2<f32>> = attribution
         .map
         .outer_iter()
@@ -50,7 +52,7 @@ pub fn example_pictures(geometry: &Geometry, inputs: ArrayViewD<f32>, attributio
         .collect();
     let shared = if how.shared_scale { Some(HeatScale::fit(maps.iter().flat_map(|m| m.iter().copied()), CLIP)?) } else { None };
     let layout = Grid { columns: 3, padding: 2, upscale: TILE.div_ceil(geometry.height.min(geometry.width)).max(1) as u32, background: [255; 3] };
-    inputs
+    images
         .outer_iter()
         .zip(&maps)
         .map(|(x, map)| {
@@ -58,7 +60,7 @@ pub fn example_pictures(geometry: &Geometry, inputs: ArrayViewD<f32>, attributio
                 Some(s) => s,
                 None => HeatScale::fit(map.iter().copied(), CLIP)?,
             };
-            let picture = render::composite(geometry.chw(x), &Composite { bands: None, colouring: Colouring::Stretch(how.stretch) })?;
+            let picture = render::composite(x, &Composite { bands: None, colouring: Colouring::Stretch(how.stretch) })?;
             let heat = render::heatmap(map.view(), &scale)?;
             let over = render::overlay(&picture, map.view(), &scale, &Overlay::default())?;
             Ok((render::grid(&[picture, heat, over], &layout)?, scale))

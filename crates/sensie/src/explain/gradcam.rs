@@ -59,7 +59,7 @@ pub(super) fn cam(engine: &mut Engine, inputs: ArrayViewD<f32>, targets: &Target
     let geometry = Geometry::of(engine.model(), "Grad-CAM")?;
     let layer = resolve_layer(engine, layer)?;
     let sign = if negative { -1.0 } else { 1.0 };
-    let mut out = gradients(engine, inputs, &targets.classes, targets.score, sign, &Standard, vec![layer.clone()])?;
+    let mut out = gradients(engine, inputs, &targets.classes, &targets.score, sign, &Standard, vec![layer.clone()])?;
     let activations = four_d(out.values.remove(0), &layer)?;
     let grads = four_d(out.grads.remove(0), &layer)?;
     let (n, k, h, w) = activations.dim();

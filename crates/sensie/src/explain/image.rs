@@ -2,11 +2,14 @@
 //! operations the methods share: per-pixel views of an example and the
 //! Gaussian blur of a blurred baseline.
 
+use std::collections::BTreeMap;
 use std::ops::Range;
 
 use ndarray::{Array2, Array3, ArrayBase, ArrayView2, ArrayView3, ArrayViewD, ArrayViewMutD, Axis, Ix3, IxDyn, RawData, Slice};
 
 use crate::model::{Layout, Model};
+use crate::perturb;
+use crate::rng::SeededRng;
 use crate::{Error, Result};
 
 /// Where the channels, rows and columns of one example are.
@@ -92,36 +95,11 @@ impl Geometry {
     }
 }
 
-/// Each channel of a C x H x W image convolved with a Gaussian of `sigma`
-/// pixels (truncated at 4 sigma and renormalised), edges reflected
-/// half-sample symmetrically so that the image's flux is kept: the blurred
-/// baseline of Integrated Gradients and the starting image of the insertion
-/// curve (Petsiuk et al. 2018).
-pub fn gaussian_blur(image: ArrayView3<f32>, sigma: f32) -> Array3<f32> {
-    if sigma <= 0.0 {
-        return image.to_owned();
-    }
-    let radius = (4.0 * sigma).ceil() as i64;
-    let weights: Vec<f32> = (-radius..=radius).map(|k| (-0.5 * (k as f32 / sigma).powi(2)).exp()).collect();
-    let total: f32 = weights.iter().sum();
-    let kernel: Vec<f32> = weights.iter().map(|w| w / total).collect();
-    let reflect = |p: i64, n: usize| {
-        let n = n as i64;
-        let m = p.rem_euclid(2 * n);
-        (if m < n { m } else { 2 * n - 1 - m }) as usize
-    };
-    let along = |src: &Array3<f32>, axis: usize| {
-        let len = src.shape()[axis];
-        Array3::from_shape_fn(src.dim(), |(c, y, x)| {
-            kernel
-                .iter()
-                .enumerate()
-                .map(|(k, w)| {
-                    let p = reflect([y, x][axis - 1] as i64 + k as i64 - radius, len);
-                    w * if axis == 1 { src[[c, p, x]] } else { src[[c, y, p]] }
-                })
-                .sum()
-        })
-    };
-    along(&along(&image.to_owned(), 2), 1)
+/// Each band of a C x H x W image blurred by a Gaussian of `sigma` pixels:
+/// the `blur` perturbation (flux-conserving, edges reflected), for the
+/// blurred baseline of Integrated Gradients and the starting image of the
+/// insertion curve (Petsiuk et al. 2018).
+pub fn gaussian_blur(image: ArrayView3<f32>, sigma: f32) -> Result<Array3<f32>> {
+    let blur = perturb::build("blur", &BTreeMap::new())?;
+    blur.apply(image, f64::from(sigma), &mut SeededRng::new(0, &[]))
 }

@@ -18,7 +18,8 @@
 use ndarray::{ArrayD, ArrayViewD, Axis, IxDyn, Zip};
 
 use super::image::gaussian_blur;
-use super::noise::{Stream, content_hash, name_hash};
+use super::content_hash;
+use crate::rng::{SeededRng, name_hash};
 use super::{Attribution, Completeness, Geometry, Method, Targets, check, variant_gradients};
 use crate::engine::Engine;
 use crate::{Error, Result};
@@ -36,7 +37,7 @@ impl std::str::FromStr for Quadrature {
         match s {
             "gauss-legendre" | "gausslegendre" => Ok(Quadrature::GaussLegendre),
             "riemann-trapezoid" | "trapezoid" => Ok(Quadrature::RiemannTrapezoid),
-            _ => Err(Error::invalid(format!("quadrature rule '{s}'"), "expected gauss-legendre or riemann-trapezoid")),
+            _ => Err(Error::unknown("quadrature rule", s, ["gauss-legendre", "riemann-trapezoid"])),
         }
     }
 }
@@ -112,7 +113,7 @@ impl Baseline {
                 let geometry = Geometry::of(engine.model(), "a blurred baseline")?;
                 let mut out = inputs.to_owned();
                 for mut row in out.axis_iter_mut(Axis(0)) {
-                    let blurred = gaussian_blur(geometry.chw(row.view()), *sigma);
+                    let blurred = gaussian_blur(geometry.chw(row.view()), *sigma)?;
                     geometry.chw(row.view_mut()).assign(&blurred);
                 }
                 out
@@ -121,7 +122,7 @@ impl Baseline {
                 let mut out = inputs.to_owned();
                 for mut row in out.axis_iter_mut(Axis(0)) {
                     let (lo, hi) = row.iter().fold((f32::INFINITY, f32::NEG_INFINITY), |(a, b), &v| (a.min(v), b.max(v)));
-                    let mut stream = Stream::new(*seed, &[name_hash("baseline"), content_hash(row.view())]);
+                    let mut stream = SeededRng::new(*seed, &[name_hash("baseline"), content_hash(row.view())]);
                     row.mapv_inplace(|_| lo + (hi - lo) * stream.uniform() as f32);
                 }
                 out
@@ -185,8 +186,8 @@ impl Method for IntegratedGradients {
         })?;
         let map = Zip::from(&path_sum).and(&delta).map_collect(|&s, &d| (s * d as f64) as f32);
 
-        let f_x = engine.scores(inputs, targets.score)?;
-        let f_b = engine.scores(baselines.view(), targets.score)?;
+        let f_x = engine.scores(inputs, &targets.score)?;
+        let f_b = engine.scores(baselines.view(), &targets.score)?;
         let score_change: Vec<f32> = (0..targets.classes.len()).map(|e| f_x[[e, targets.classes[e]]] - f_b[[e, targets.classes[e]]]).collect();
         let gap = map.axis_iter(Axis(0)).zip(&score_change).map(|(a, &c)| a.iter().map(|&v| v as f64).sum::<f64>() as f32 - c).collect();
         Ok(Attribution { map, layer: None, completeness: Some(Completeness { gap, score_change }) })

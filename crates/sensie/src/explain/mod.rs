@@ -32,7 +32,6 @@ pub mod sanity;
 pub mod smoothgrad;
 
 mod image;
-mod noise;
 
 use ndarray::{Array2, ArrayD, ArrayViewD, ArrayViewMutD, Axis, IxDyn};
 
@@ -148,7 +147,7 @@ impl Targets {
                 labels.to_vec()
             }
             TargetSpec::Predicted => {
-                let scores = engine.scores(inputs, score)?;
+                let scores = engine.scores(inputs, &score)?;
                 scores.rows().into_iter().map(|r| argmax(r.iter().copied())).collect()
             }
         };
@@ -263,10 +262,7 @@ pub fn build(name: &str, options: &Options) -> Result<Box<dyn Method>> {
         "gradcam-negative" => Box::new(gradcam::GradCam { layer: options.layer.clone(), negative: true }),
         "guided-gradcam" => Box::new(guided_gradcam::GuidedGradCam { layer: options.layer.clone() }),
         "occlusion" => Box::new(occlusion::Occlusion::new(options.window, options.stride, options.fill)?),
-        other => {
-            let closest = crate::graph::closest_names(other, METHODS.iter().copied()).into_iter().next().unwrap_or_default();
-            return Err(Error::invalid(format!("method '{other}'"), format!("unknown; did you mean {closest}? (methods: {})", METHODS.join(", "))));
-        }
+        other => return Err(Error::unknown("method", other, METHODS.iter().copied())),
     })
 }
 
@@ -283,16 +279,16 @@ fn check(engine: &Engine, inputs: &ArrayViewD<f32>, targets: &Targets) -> Result
 
 /// Gradients of each example's target score (`sign` = -1 negates the seed)
 /// with respect to the tensors `wrt`, under `rules`.
-fn gradients(engine: &mut Engine, inputs: ArrayViewD<f32>, classes: &[usize], score: Score, sign: f32, rules: &dyn RuleSet, wrt: Vec<String>) -> Result<Gradients> {
+fn gradients(engine: &mut Engine, inputs: ArrayViewD<f32>, classes: &[usize], score: &Score, sign: f32, rules: &dyn RuleSet, wrt: Vec<String>) -> Result<Gradients> {
     let seed = engine.class_seed(classes)? * sign;
-    engine.gradients(inputs, seed.view(), &GradientRequest { score, rules, wrt })
+    engine.gradients(inputs, seed.view(), &GradientRequest { score: score.clone(), rules, wrt })
 }
 
 /// The gradient of each example's target score with respect to the input.
 fn input_gradient(engine: &mut Engine, inputs: ArrayViewD<f32>, targets: &Targets, rules: &dyn RuleSet) -> Result<ArrayD<f32>> {
     check(engine, &inputs, targets)?;
     let input = engine.model().info().input.name.clone();
-    Ok(gradients(engine, inputs, &targets.classes, targets.score, 1.0, rules, vec![input])?.grads.remove(0))
+    Ok(gradients(engine, inputs, &targets.classes, &targets.score, 1.0, rules, vec![input])?.grads.remove(0))
 }
 
 /// Runs `variants` variants of every example through the engine, a batch
@@ -335,10 +331,17 @@ fn variant_gradients(
     let input = engine.model().info().input.name.clone();
     in_batches(engine, inputs, variants, fill, |engine, batch, pairs| {
         let classes: Vec<usize> = pairs.iter().map(|&(e, _)| targets.classes[e]).collect();
-        let grads = gradients(engine, batch, &classes, targets.score, 1.0, &Standard, vec![input.clone()])?.grads.remove(0);
+        let grads = gradients(engine, batch, &classes, &targets.score, 1.0, &Standard, vec![input.clone()])?.grads.remove(0);
         for (g, &(e, v)) in grads.axis_iter(Axis(0)).zip(pairs) {
             visit(e, v, g);
         }
         Ok(())
     })
+}
+
+/// A number standing for an example's values, to seed its random draws: a
+/// map then depends on the seed and the example, not on the example's
+/// position or the batch it came in.
+fn content_hash(values: ArrayViewD<f32>) -> u64 {
+    values.iter().fold(0, |h, v| crate::rng::derive_seed(h, &[u64::from(v.to_bits())]))
 }

@@ -62,7 +62,7 @@ impl Method for Occlusion {
             coverage.slice_mut(ndarray::s![rows.clone(), cols.clone()]).mapv_inplace(|c| c + 1.0);
         }
 
-        let clean = engine.scores(inputs.view(), targets.score)?;
+        let clean = engine.scores(inputs.view(), &targets.score)?;
         let clean = targets.pick(&clean, 0..targets.classes.len());
         let n = inputs.shape()[0];
         let mut drops = Array3::<f32>::zeros((n, geometry.height, geometry.width));
@@ -72,7 +72,7 @@ impl Method for Occlusion {
             geometry.region_mut(row, rows, cols).fill(self.fill);
         };
         in_batches(engine, inputs.view(), windows.len(), fill, |engine, batch, pairs| {
-            let scores = engine.scores(batch, targets.score)?;
+            let scores = engine.scores(batch, &targets.score)?;
             let occluded = targets.pick(&scores, pairs.iter().map(|&(e, _)| e));
             for (&(e, w), s) in pairs.iter().zip(occluded) {
                 let (rows, cols) = windows[w].clone();

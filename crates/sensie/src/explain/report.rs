@@ -8,7 +8,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use ndarray::ArrayViewD;
+use ndarray::{ArrayView4, ArrayViewD};
 use serde::Serialize;
 
 use super::faithfulness::Faithfulness;
@@ -117,14 +117,13 @@ pub struct Checks<'a> {
 }
 
 /// Writes the pictures, the charts and `explain.html` for a run: `results`
-/// in the order of `summary.methods`. Charts are SVG, and also PNG when a
-/// font is found; pictures need an image input (a 4-D model input), without
-/// one the page shows the tables and charts only. Returns notes for the user
-/// (what was skipped and why).
+/// in the order of `summary.methods`, `images` what the pictures show (see
+/// [`figures::example_pictures`]). Charts are SVG, and also PNG when a font
+/// is found. Returns notes for the user (what was skipped and why).
 pub fn write_figures(
     dir: &Path,
-    geometry: Option<&Geometry>,
-    inputs: ArrayViewD<f32>,
+    geometry: &Geometry,
+    images: ArrayView4<f32>,
     summary: &Summary,
     results: &[Attribution],
     checks: Checks,
@@ -159,8 +158,7 @@ pub fn write_figures(
     for (m, attribution) in summary.methods.iter().zip(results) {
         let section = page.section(&m.method);
         section.paragraph(method_note(m));
-        let Some(geometry) = geometry else { continue };
-        let pictures = figures::example_pictures(geometry, inputs.view(), attribution, m.kind, drawing)?;
+        let pictures = figures::example_pictures(geometry, images.view(), attribution, m.kind, drawing)?;
         let folder = dir.join(&m.method);
         std::fs::create_dir_all(&folder).map_err(|e| Error::io(&folder, e))?;
         let mut row = Vec::new();
@@ -169,9 +167,6 @@ pub fn write_figures(
             row.push(Figure::picture(picture, &format!("{} of example {example}", m.method), caption(example, scale))?);
         }
         section.figures(row);
-    }
-    if geometry.is_none() {
-        notes.push("no pictures: the model's input is not a 4-D image".into());
     }
     if let Some(sanity) = sanity {
         let figure = chart(dir, "sanity", &figures::sanity_chart(sanity), rasteriser.as_ref())?;

@@ -19,7 +19,7 @@ use std::collections::HashSet;
 use ndarray::{ArrayViewD, Axis};
 use serde::Serialize;
 
-use super::noise::{Stream, name_hash};
+use crate::rng::{SeededRng, name_hash};
 use super::{Attribution, Method, Targets};
 use crate::{Error, Result};
 use crate::engine::Engine;
@@ -113,7 +113,7 @@ fn randomise(proto: &mut ModelProto, names: &[String], seed: u64, step: u64) {
         let mean = values.iter().map(|&v| v as f64).sum::<f64>() / n;
         let std = (values.iter().map(|&v| (v as f64 - mean).powi(2)).sum::<f64>() / n).sqrt();
         let name = tensor.name.clone().unwrap_or_default();
-        let mut stream = Stream::new(seed, &[name_hash("sanity"), step, name_hash(&name)]);
+        let mut stream = SeededRng::new(seed, &[name_hash("sanity"), step, name_hash(&name)]);
         let fresh: Vec<f32> = values.iter().map(|_| (std * stream.normal()) as f32).collect();
         let dims: Vec<usize> = values.shape().to_vec();
         *tensor = onnx::f32_tensor(&name, &dims, &fresh);

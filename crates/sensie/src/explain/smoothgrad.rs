@@ -13,7 +13,8 @@
 
 use ndarray::{ArrayD, ArrayViewD, Axis, Zip};
 
-use super::noise::{Stream, content_hash, name_hash};
+use super::content_hash;
+use crate::rng::{SeededRng, name_hash};
 use super::{Attribution, Method, Targets, variant_gradients};
 use crate::engine::Engine;
 use crate::{Error, Result};
@@ -69,7 +70,7 @@ impl Method for SmoothGrad {
         let mut sum_sq = ArrayD::<f64>::zeros(inputs.raw_dim());
         let examples: Vec<u64> = inputs.outer_iter().map(content_hash).collect();
         let fill = |e: usize, sample: usize, mut row: ndarray::ArrayViewMutD<f32>| {
-            let mut stream = Stream::new(self.seed, &[name_hash("smoothgrad"), examples[e], sample as u64]);
+            let mut stream = SeededRng::new(self.seed, &[name_hash("smoothgrad"), examples[e], sample as u64]);
             Zip::from(&mut row).and(inputs.index_axis(Axis(0), e)).for_each(|r, &x| *r = x + sigmas[e] * stream.normal() as f32);
         };
         variant_gradients(engine, inputs.view(), targets, self.samples, fill, |e, _, g| {
