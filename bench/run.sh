@@ -9,8 +9,10 @@ cd "$root"
 scripts/setup.sh --no-build
 cargo build --release --quiet -p sensie --benches
 bin="$(ls -t target/release/deps/engine-* | grep -v '\.d$' | head -n 1)"
+explain_bin="$(ls -t target/release/deps/explain-* | grep -v '\.d$' | head -n 1)"
 if [ "${1:-}" = "--smoke" ]; then
     "$bin" "$root/examples/mnist/mnist_cnn.onnx" 32 1
+    "$explain_bin" "$root/examples/mnist/mnist_cnn.onnx" "$root/examples/mnist/data/test_x.npy" 32 1
     exit 0
 fi
 if [ ! -x bench/.venv/bin/python ]; then
@@ -19,3 +21,4 @@ fi
 bench/.venv/bin/pip install --quiet --disable-pip-version-check -r bench/requirements.txt
 mkdir -p bench/work
 bench/.venv/bin/python bench/engine.py --sensie-bench "$bin" --out BENCHMARKS.md
+bench/.venv/bin/python bench/explain.py --sensie-bench "$explain_bin" --out BENCHMARKS.md

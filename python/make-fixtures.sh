@@ -5,7 +5,9 @@
 #   1. python/setup.sh                     the pinned Python environment
 #   2. python/train_mnist.py               only if examples/mnist/ outputs are missing
 #   3. python/make_engine_fixtures.py      crates/sensie/tests/data/engine/<case>/
-#   4. python/copy_onnx_backend_data.py    crates/sensie/tests/data/onnx-backend/
+#   4. python/make_explain_fixtures.py     crates/sensie/tests/data/explain/ (Captum references;
+#                                          reads the engine fixture nhwc_tf2onnx)
+#   5. python/copy_onnx_backend_data.py    crates/sensie/tests/data/onnx-backend/
 #
 # Usage: python/make-fixtures.sh [engine case ...]   (no arguments: every case)
 set -euo pipefail
@@ -20,4 +22,5 @@ if [ ! -f "$mnist/mnist_cnn.onnx" ] || [ ! -f "$mnist/data/test_x.npy" ] \
     "$py" "$here/train_mnist.py"
 fi
 "$py" "$here/make_engine_fixtures.py" "$@"
+"$py" "$here/make_explain_fixtures.py"
 "$py" "$here/copy_onnx_backend_data.py"

@@ -2,6 +2,8 @@
 //! layer over the `sensie` library: each subcommand parses its options, calls
 //! the library, and prints or writes what it returns.
 
+mod data_args;
+mod explain;
 mod inspect;
 mod perturbations;
 mod predict;
@@ -31,6 +33,9 @@ enum Command {
     Probe(Box<probe::Args>),
     /// Every perturbation, its parameter, unit and options.
     Perturbations(perturbations::Args),
+    /// Attribution maps (saliency, Integrated Gradients, Grad-CAM, occlusion, ...)
+    /// for chosen examples, with optional sanity and faithfulness checks.
+    Explain(Box<explain::Args>),
 }
 
 fn main() -> ExitCode {
@@ -41,6 +46,7 @@ fn main() -> ExitCode {
         Command::Visualize(args) => visualize::run(*args),
         Command::Probe(args) => probe::run(*args),
         Command::Perturbations(args) => perturbations::run(args),
+        Command::Explain(args) => explain::run(*args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

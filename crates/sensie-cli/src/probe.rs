@@ -7,10 +7,10 @@ use std::path::PathBuf;
 
 use indicatif::{ProgressBar, ProgressStyle};
 use sensie::data::Task;
-use sensie::model::Layout;
-use sensie::preprocess::Fit;
 use sensie::probe::{self, ProbeConfig, PropertySpec, SweepSpec};
 use sensie::{Error, Result};
+
+use crate::data_args::DataArgs;
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -20,50 +20,12 @@ pub struct Args {
     /// The ONNX model.
     #[arg(long)]
     model: Option<PathBuf>,
-    /// Test data: a class folder, .npz, .npy or FITS file, or a per-band path with {band}.
-    #[arg(long)]
-    data: Option<PathBuf>,
-    /// Labels (.npy) for .npy and FITS images.
-    #[arg(long)]
-    labels: Option<PathBuf>,
-    /// Take the labels from this metadata column.
-    #[arg(long)]
-    label_column: Option<String>,
-    /// A CSV of per-example properties.
-    #[arg(long)]
-    metadata: Option<PathBuf>,
-    /// The metadata column naming each example (rows join by order without it).
-    #[arg(long)]
-    metadata_key: Option<String>,
-    /// Layout of a 4-D image array in its file: nchw or nhwc (guessed if absent).
-    #[arg(long, value_parser = Layout::parse)]
-    data_layout: Option<Layout>,
-    /// Names of the image and label arrays in an .npz.
-    #[arg(long)]
-    npz_x: Option<String>,
-    #[arg(long)]
-    npz_y: Option<String>,
-    /// Band names for per-band FITS files, e.g. g,r,i.
-    #[arg(long, value_delimiter = ',')]
-    bands: Vec<String>,
+    /// Data and preprocessing.
+    #[command(flatten)]
+    input: DataArgs,
     /// auto, classify or regress.
     #[arg(long, value_parser = Task::parse)]
     task: Option<Task>,
-    /// Leave out images with NaN or infinite pixels instead of refusing the data.
-    #[arg(long)]
-    skip_bad: bool,
-    /// Multiply raw pixel values by this before the model (e.g. 0.00392 for 1/255).
-    #[arg(long)]
-    scale: Option<f32>,
-    /// Per-channel mean subtracted after scaling (one value, or one per channel).
-    #[arg(long, value_delimiter = ',', allow_hyphen_values = true)]
-    mean: Vec<f32>,
-    /// Per-channel standard deviation divided after the mean.
-    #[arg(long, value_delimiter = ',')]
-    std: Vec<f32>,
-    /// How images reach the model's input size: resize or crop.
-    #[arg(long, value_parser = parse_fit)]
-    fit: Option<Fit>,
     /// A perturbation sweep NAME=a:b:n or NAME=v1,v2,...; repeat for several.
     #[arg(long, allow_hyphen_values = true)]
     perturb: Vec<String>,
@@ -100,14 +62,6 @@ pub struct Args {
     force: bool,
 }
 
-fn parse_fit(text: &str) -> Result<Fit> {
-    match text {
-        "resize" => Ok(Fit::Resize),
-        "crop" => Ok(Fit::Crop),
-        _ => Err(Error::Unknown { what: "fit".into(), name: text.into(), valid: vec!["resize".into(), "crop".into()] }),
-    }
-}
-
 fn read_config(path: &PathBuf) -> Result<ProbeConfig> {
     let text = std::fs::read_to_string(path).map_err(|e| Error::Io { path: path.clone(), source: e })?;
     toml::from_str(&text).map_err(|e| Error::Data { path: path.clone(), reason: format!("not a valid probe config: {e}") })
@@ -134,33 +88,14 @@ fn merge(args: Args) -> Result<(ProbeConfig, bool)> {
     };
     set(&mut c.model, args.model);
     set(&mut c.out, args.out);
-    set(&mut c.data.path, args.data);
-    set(&mut c.data.x, args.npz_x);
-    set(&mut c.data.y, args.npz_y);
+    args.input.merge(&mut c.data, &mut c.preprocess);
     set(&mut c.data.task, args.task);
-    set(&mut c.preprocess.scale, args.scale);
-    set(&mut c.preprocess.fit, args.fit);
     set(&mut c.batch_size, args.batch_size);
     set(&mut c.threads, args.threads);
     set(&mut c.seed, args.seed);
     set(&mut c.replicates, args.replicates);
-    some(&mut c.data.labels, args.labels);
-    some(&mut c.data.label_column, args.label_column);
-    some(&mut c.data.metadata, args.metadata);
-    some(&mut c.data.metadata_key, args.metadata_key);
-    some(&mut c.data.layout, args.data_layout);
     some(&mut c.output_kind, args.output_kind);
     some(&mut c.threshold, args.threshold);
-    if !args.bands.is_empty() {
-        c.data.bands = args.bands;
-    }
-    if !args.mean.is_empty() {
-        c.preprocess.mean = args.mean;
-    }
-    if !args.std.is_empty() {
-        c.preprocess.std = args.std;
-    }
-    c.data.skip_bad |= args.skip_bad;
     c.classes |= args.classes;
     c.force |= args.force;
     for p in &args.perturb {

@@ -5,7 +5,9 @@
 //!
 //! `cargo bench -p sensie --bench engine -- MODEL BATCH SECONDS`
 
-use std::time::{Duration, Instant};
+mod common;
+
+use std::time::Duration;
 
 use ndarray::{ArrayD, IxDyn};
 use sensie::autodiff::Standard;
@@ -13,21 +15,7 @@ use sensie::engine::{Engine, EngineOptions, GradientRequest, Score};
 use sensie::model::Model;
 use sensie::runtime::Runtime;
 
-/// Median seconds per call of `f`, after warm-up, over at least `budget`.
-fn median_seconds(budget: Duration, mut f: impl FnMut()) -> (f64, usize) {
-    for _ in 0..3 {
-        f();
-    }
-    let mut times = Vec::new();
-    let start = Instant::now();
-    while start.elapsed() < budget || times.len() < 5 {
-        let t = Instant::now();
-        f();
-        times.push(t.elapsed().as_secs_f64());
-    }
-    times.sort_by(f64::total_cmp);
-    (times[times.len() / 2], times.len())
-}
+use common::median_seconds;
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).filter(|a| a != "--bench").collect();

@@ -138,6 +138,22 @@ impl Engine {
         self.batched(x, |engine, batch| engine.run(&key, batch, None))
     }
 
+    /// The score tensor (one row per example: N x classes for the logits or
+    /// probabilities) for every example; a forward pass only.
+    pub fn scores(&mut self, x: ArrayViewD<f32>, score: &Score) -> Result<Array2<f32>> {
+        let name = self.score_tensor(score)?;
+        let key = format!("scores:{name}");
+        if !self.compiled.contains_key(&key) {
+            let mut proto = self.prepared.clone();
+            let g = proto.graph.as_mut().expect("checked on load");
+            g.output.clear();
+            graph::expose(g, &name);
+            self.compile(&key, &proto, vec![name])?;
+        }
+        let out = self.batched(x, |engine, batch| engine.run(&key, batch, None))?;
+        Ok(flatten2(out.into_iter().next().expect("one output")))
+    }
+
     /// Gradients of `sum(seed * score)` for every example. The seed has one
     /// row per example: N x classes for class scores (see
     /// [`Engine::class_seed`]), and for [`Score::Tensor`] the tensor's shape
@@ -223,15 +239,7 @@ impl Engine {
     /// key and the score tensor's name.
     fn gradient_graph(&mut self, request: &GradientRequest) -> Result<(String, String)> {
         self.check_tensors(&request.wrt)?;
-        let score = match &request.score {
-            Score::Logit => self.model.logit_tensor(),
-            Score::Probability => self.probabilities.clone(),
-            Score::Output => self.model.info().outputs[0].name.clone(),
-            Score::Tensor(name) => {
-                self.check_tensors(std::slice::from_ref(name))?;
-                name.clone()
-            }
-        };
+        let score = self.score_tensor(&request.score)?;
         let key = format!("grad:{}:{score}:{}", request.rules.name(), request.wrt.join("\u{1f}"));
         if !self.compiled.contains_key(&key) {
             let prepared = self.prepared.clone();
@@ -244,6 +252,19 @@ impl Engine {
             self.compile(&key, &proto, outputs)?;
         }
         Ok((key, score))
+    }
+
+    /// The name of the tensor holding `score`, checked to exist.
+    fn score_tensor(&mut self, score: &Score) -> Result<String> {
+        Ok(match score {
+            Score::Logit => self.model.logit_tensor(),
+            Score::Probability => self.probabilities.clone(),
+            Score::Output => self.model.info().outputs[0].name.clone(),
+            Score::Tensor(name) => {
+                self.check_tensors(std::slice::from_ref(name))?;
+                name.clone()
+            }
+        })
     }
 
     fn check_tensors(&mut self, names: &[String]) -> Result<()> {
@@ -326,7 +347,8 @@ impl Engine {
             .collect()
     }
 
-    fn check_input(&self, x: &ArrayViewD<f32>) -> Result<()> {
+    /// Checks that `x` is a non-empty batch of the model's input shape.
+    pub fn check_input(&self, x: &ArrayViewD<f32>) -> Result<()> {
         let info = &self.model.info().input;
         let ok = x.ndim() == info.shape.len() && info.shape.iter().zip(x.shape()).skip(1).all(|(d, &n)| d.is_none_or(|d| d == n));
         if !ok || x.shape()[0] == 0 {

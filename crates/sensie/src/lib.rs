@@ -29,11 +29,16 @@
 //!
 //! Seeing inside the network:
 //! - [`visualize`]: kernels, feature maps, activation maximisation and Deep Dream.
+//!
+//! Explaining decisions:
+//! - [`explain`]: attribution maps (saliency, Integrated Gradients, Grad-CAM,
+//!   occlusion, ...) and checks of whether they are any good.
 
 pub mod autodiff;
 pub mod data;
 pub mod engine;
 pub mod error;
+pub mod explain;
 pub mod graph;
 pub mod html;
 pub mod inspect;

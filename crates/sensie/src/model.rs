@@ -118,7 +118,17 @@ impl Model {
     /// Reads a model and works out its input, outputs and output kind.
     pub fn load(path: impl AsRef<Path>) -> Result<Model> {
         let path = path.as_ref();
-        let proto = onnx::read_model(path)?;
+        Model::from_proto(path, onnx::read_model(path)?)
+    }
+
+    /// A model from a graph already in memory, such as a loaded model whose
+    /// weights were replaced (the model-randomisation sanity check). `path`
+    /// names it in messages.
+    pub fn from_proto(path: impl AsRef<Path>, proto: ModelProto) -> Result<Model> {
+        let path = path.as_ref();
+        if proto.graph.as_ref().is_none_or(|g| g.node.is_empty()) {
+            return Err(Error::NotOnnx { path: path.to_path_buf(), reason: "the model has no nodes".into() });
+        }
         let info = describe(path, &proto)?;
         Ok(Model { path: path.to_path_buf(), proto, info })
     }

@@ -153,7 +153,7 @@ pub fn load(spec: &DataSpec) -> Result<Dataset> {
         refuse_labels_file("a folder's labels are its class subfolders")?;
         let folder = folder::read(path, &spec.bands)?;
         (folder.images, Some((Labels::Classes(folder.classes), folder.ids)), Some(folder.class_names))
-    } else if path.extension().is_some_and(|e| e.eq_ignore_ascii_case("npz")) {
+    } else if is_npz(path) {
         refuse_labels_file("an .npz archive holds its labels as an array (y)")?;
         let images = array::images_from_array(array::read_npz(path, &spec.x)?.into_f32(), spec.layout, path)?;
         let labels = match spec.label_column {
@@ -203,6 +203,29 @@ pub fn load(spec: &DataSpec) -> Result<Dataset> {
         dataset.check_classes(names.len())?;
     }
     finite_only(dataset, spec.skip_bad)
+}
+
+/// Images and, when the data has them, their labels: [`load`] for work that
+/// can do without right answers (explaining the class a model predicts). An
+/// `.npy` or FITS source given without labels or a label column is read
+/// without labels; every other source goes through [`load`]. Unlabelled
+/// images with NaN or infinite pixels are refused (no ids are kept to say
+/// which were left out).
+pub fn load_images(spec: &DataSpec) -> Result<(Array4<f32>, Option<Labels>)> {
+    let path = &spec.path;
+    if spec.labels.is_some() || spec.label_column.is_some() || path.is_dir() || is_npz(path) {
+        let data = load(spec)?;
+        return Ok((data.images, Some(data.labels)));
+    }
+    let images = read_images(path, &spec.bands, spec.layout)?;
+    if let Some(i) = images.outer_iter().position(|image| image.iter().any(|v| !v.is_finite())) {
+        return Err(Error::data(path, format!("example {i} has NaN or infinite pixels")));
+    }
+    Ok((images, None))
+}
+
+fn is_npz(path: &Path) -> bool {
+    path.extension().is_some_and(|e| e.eq_ignore_ascii_case("npz"))
 }
 
 /// The images of an `.npy` or FITS file, or of one such file per band.
@@ -308,6 +331,21 @@ mod tests {
         assert_eq!(data.metadata.unwrap().column("mag").unwrap(), Column::Numeric(vec![Some(20.0), Some(21.0), Some(22.0)]));
         assert!(load(&spec(x)).unwrap_err().to_string().contains("--labels"));
         assert!(data.class_names.is_none());
+    }
+
+    #[test]
+    fn images_without_labels_when_none_are_given() {
+        let dir = tempfile::tempdir().unwrap();
+        let x = npy(&dir.path().join("x.npy"), &Array4::<f32>::from_elem((2, 1, 4, 4), 1.0));
+        let (images, labels) = load_images(&spec(x.clone())).unwrap();
+        assert_eq!((images.dim(), labels), ((2, 1, 4, 4), None));
+        let y = npy(&dir.path().join("y.npy"), &Array1::from(vec![1i64, 0]));
+        let (_, labels) = load_images(&DataSpec { labels: Some(y), ..spec(x) }).unwrap();
+        assert_eq!(labels, Some(Labels::Classes(vec![1, 0])));
+        let mut bad = Array4::<f32>::zeros((2, 1, 4, 4));
+        bad[[1, 0, 2, 2]] = f32::NAN;
+        let err = load_images(&spec(npy(&dir.path().join("bad.npy"), &bad))).unwrap_err().to_string();
+        assert!(err.contains("example 1 has NaN"), "{err}");
     }
 
     #[test]

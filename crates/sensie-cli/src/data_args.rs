@@ -1,0 +1,94 @@
+//! The data and preprocessing flags that `probe` and `explain` share: where
+//! the test data is and how to read it ([`DataSpec`]), and the declared step
+//! from raw images to the model's input ([`Preprocess`]).
+
+use std::path::PathBuf;
+
+use sensie::data::DataSpec;
+use sensie::model::Layout;
+use sensie::preprocess::{Fit, Preprocess};
+use sensie::{Error, Result};
+
+#[derive(clap::Args, Debug)]
+pub struct DataArgs {
+    /// Test data: a class folder, .npz, .npy or FITS file, or a per-band path with {band}.
+    #[arg(long)]
+    pub data: Option<PathBuf>,
+    /// Labels (.npy) for .npy and FITS images.
+    #[arg(long)]
+    pub labels: Option<PathBuf>,
+    /// Take the labels from this metadata column.
+    #[arg(long)]
+    pub label_column: Option<String>,
+    /// A CSV of per-example properties.
+    #[arg(long)]
+    pub metadata: Option<PathBuf>,
+    /// The metadata column naming each example (rows join by order without it).
+    #[arg(long)]
+    pub metadata_key: Option<String>,
+    /// Layout of a 4-D image array in its file: nchw or nhwc (guessed if absent).
+    #[arg(long, value_parser = Layout::parse)]
+    pub data_layout: Option<Layout>,
+    /// Names of the image and label arrays in an .npz.
+    #[arg(long)]
+    pub npz_x: Option<String>,
+    #[arg(long)]
+    pub npz_y: Option<String>,
+    /// Band names for per-band FITS files, e.g. g,r,i.
+    #[arg(long, value_delimiter = ',')]
+    pub bands: Vec<String>,
+    /// Leave out images with NaN or infinite pixels instead of refusing the data.
+    #[arg(long)]
+    pub skip_bad: bool,
+    /// Multiply raw pixel values by this before the model (e.g. 0.00392 for 1/255).
+    #[arg(long)]
+    pub scale: Option<f32>,
+    /// Per-channel mean subtracted after scaling (one value, or one per channel).
+    #[arg(long, value_delimiter = ',', allow_hyphen_values = true)]
+    pub mean: Vec<f32>,
+    /// Per-channel standard deviation divided after the mean.
+    #[arg(long, value_delimiter = ',')]
+    pub std: Vec<f32>,
+    /// How images reach the model's input size: resize or crop.
+    #[arg(long, value_parser = parse_fit)]
+    pub fit: Option<Fit>,
+}
+
+impl DataArgs {
+    /// Puts the flags that were given over `spec` and `preprocess` (a config
+    /// file's values, or the defaults); list flags replace, switches add.
+    pub fn merge(self, spec: &mut DataSpec, preprocess: &mut Preprocess) {
+        fn set<T>(slot: &mut T, value: Option<T>) {
+            if let Some(v) = value {
+                *slot = v;
+            }
+        }
+        fn replace<T>(slot: &mut Vec<T>, values: Vec<T>) {
+            if !values.is_empty() {
+                *slot = values;
+            }
+        }
+        set(&mut spec.path, self.data);
+        set(&mut spec.x, self.npz_x);
+        set(&mut spec.y, self.npz_y);
+        spec.labels = self.labels.or(spec.labels.take());
+        spec.label_column = self.label_column.or(spec.label_column.take());
+        spec.metadata = self.metadata.or(spec.metadata.take());
+        spec.metadata_key = self.metadata_key.or(spec.metadata_key.take());
+        spec.layout = self.data_layout.or(spec.layout);
+        replace(&mut spec.bands, self.bands);
+        spec.skip_bad |= self.skip_bad;
+        set(&mut preprocess.scale, self.scale);
+        set(&mut preprocess.fit, self.fit);
+        replace(&mut preprocess.mean, self.mean);
+        replace(&mut preprocess.std, self.std);
+    }
+}
+
+fn parse_fit(text: &str) -> Result<Fit> {
+    match text {
+        "resize" => Ok(Fit::Resize),
+        "crop" => Ok(Fit::Crop),
+        _ => Err(Error::Unknown { what: "fit".into(), name: text.into(), valid: vec!["resize".into(), "crop".into()] }),
+    }
+}

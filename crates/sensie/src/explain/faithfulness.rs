@@ -1,0 +1,164 @@
+//! Deletion and insertion curves (Petsiuk et al. 2018, RISE): does the map
+//! rank pixels by how much the model needs them?
+//!
+//! Pixels are ranked by the map (summed over channels for pixel methods;
+//! most positive first, so a signed map's evidence *for* the class comes
+//! first). Deletion fills the top-ranked pixels, all channels, with a
+//! constant in growing fractions and records the target's probability: a
+//! faithful map makes it fall fast (low area under the curve). Insertion
+//! starts from the input blurred and puts the top-ranked pixels back: a
+//! faithful map makes it rise fast (high area). The probability, not the
+//! logit, is used so that the areas lie in [0, 1] and compare across
+//! examples. A random ranking (seeded) is reported beside the methods as
+//! the level a map must beat.
+
+use ndarray::{Array2, Array3, ArrayViewD, Axis};
+use serde::Serialize;
+
+use super::image::gaussian_blur;
+use super::content_hash;
+use crate::rng::{SeededRng, name_hash};
+use super::{Attribution, Geometry, MapKind, Targets, check, in_batches};
+use crate::engine::{Engine, Score};
+use crate::plot;
+use crate::{Error, Result};
+
+/// How the curves are drawn.
+#[derive(Clone, Copy, Debug)]
+pub struct CurveOptions {
+    /// Points after the first: fractions 0, 1/steps, ..., 1 of the pixels.
+    pub steps: usize,
+    /// What deleted pixels become.
+    pub fill: f32,
+    /// The Gaussian blur (pixels) of insertion's starting image.
+    pub blur_sigma: f32,
+    pub seed: u64,
+}
+
+/// The curves of every method and of the random ranking.
+#[derive(Clone, Debug, Serialize)]
+pub struct Faithfulness {
+    /// The fraction of pixels deleted or inserted at each point.
+    pub fractions: Vec<f64>,
+    pub fill: f32,
+    pub blur_sigma: f32,
+    /// The methods', then `random`.
+    pub methods: Vec<MethodCurves>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct MethodCurves {
+    pub method: String,
+    pub deletion: Curve,
+    pub insertion: Curve,
+}
+
+/// The target probability along one curve.
+#[derive(Clone, Debug, Serialize)]
+pub struct Curve {
+    /// Per point, the mean over examples.
+    pub mean: Vec<f64>,
+    /// Per example, the area under its curve (trapezoid rule over [0, 1]).
+    pub auc: Vec<f64>,
+    pub mean_auc: f64,
+}
+
+/// Deletion and insertion curves for each named map.
+pub fn curves(engine: &mut Engine, inputs: ArrayViewD<f32>, targets: &Targets, maps: &[(&str, &Attribution, MapKind)], options: CurveOptions) -> Result<Faithfulness> {
+    check(engine, &inputs, targets)?;
+    if options.steps == 0 {
+        return Err(Error::invalid("0 curve steps", "at least 1 is needed"));
+    }
+    let geometry = Geometry::of(engine.model(), "deletion and insertion curves")?;
+    for (name, attribution, kind) in maps {
+        let want = match kind {
+            MapKind::Pixel => inputs.shape().to_vec(),
+            MapKind::Cam => vec![inputs.shape()[0], geometry.height, geometry.width],
+        };
+        if attribution.map.shape() != want.as_slice() {
+            return Err(Error::invalid(format!("the {name} map of shape {:?}", attribution.map.shape()), format!("the curves need {want:?}")));
+        }
+    }
+    let pixels = geometry.height * geometry.width;
+    let counts: Vec<usize> = (0..=options.steps).map(|j| (j * pixels).div_ceil(options.steps).min(pixels)).collect();
+    let fractions: Vec<f64> = counts.iter().map(|&c| c as f64 / pixels as f64).collect();
+    let blurred: Vec<Array3<f32>> = inputs.axis_iter(Axis(0)).map(|x| gaussian_blur(geometry.chw(x), options.blur_sigma)).collect::<Result<_>>()?;
+
+    let mut rankings: Vec<(String, Vec<Vec<usize>>)> = maps
+        .iter()
+        .map(|(name, attribution, kind)| {
+            let order = attribution
+                .map
+                .axis_iter(Axis(0))
+                .map(|m| match kind {
+                    MapKind::Pixel => ranking(&geometry.pixel_sum(m)),
+                    MapKind::Cam => ranking(&m.into_dimensionality().expect("CAM maps are N x H x W").to_owned()),
+                })
+                .collect();
+            (name.to_string(), order)
+        })
+        .collect();
+    let random = inputs
+        .outer_iter()
+        .map(|x| {
+            let mut stream = SeededRng::new(options.seed, &[name_hash("random ranking"), content_hash(x)]);
+            let keys = Array2::from_shape_simple_fn((geometry.height, geometry.width), || stream.uniform() as f32);
+            ranking(&keys)
+        })
+        .collect();
+    rankings.push(("random".into(), random));
+
+    let probability = Targets { classes: targets.classes.clone(), score: Score::Probability };
+    let points = options.steps + 1;
+    let methods = rankings
+        .iter()
+        .map(|(name, order)| {
+            // Variants 0..points are deletion, points..2 points insertion.
+            let mut values = Array3::<f64>::zeros((inputs.shape()[0], 2, points));
+            let fill = |e: usize, v: usize, mut row: ndarray::ArrayViewMutD<f32>| {
+                let (insert, j) = (v >= points, v % points);
+                let x = geometry.chw(inputs.index_axis(Axis(0), e));
+                if insert {
+                    geometry.chw(row.view_mut()).assign(&blurred[e]);
+                } else {
+                    row.assign(&inputs.index_axis(Axis(0), e));
+                }
+                let mut out = geometry.chw(row);
+                for &p in &order[e][..counts[j]] {
+                    let (y, col) = (p / geometry.width, p % geometry.width);
+                    for c in 0..geometry.channels {
+                        out[[c, y, col]] = if insert { x[[c, y, col]] } else { options.fill };
+                    }
+                }
+            };
+            in_batches(engine, inputs.view(), 2 * points, fill, |engine, batch, pairs| {
+                let scores = engine.scores(batch, &Score::Probability)?;
+                for (s, &(e, v)) in probability.pick(&scores, pairs.iter().map(|&(e, _)| e)).into_iter().zip(pairs) {
+                    values[[e, v / points, v % points]] = s as f64;
+                }
+                Ok(())
+            })?;
+            let curve = |k: usize| summarise(values.index_axis(Axis(1), k).to_owned(), &fractions);
+            Ok(MethodCurves { method: name.clone(), deletion: curve(0), insertion: curve(1) })
+        })
+        .collect::<Result<Vec<_>>>()?;
+    Ok(Faithfulness { fractions, fill: options.fill, blur_sigma: options.blur_sigma, methods })
+}
+
+/// Pixel indices (row-major) from the highest value down; ties keep
+/// row-major order.
+fn ranking(map: &Array2<f32>) -> Vec<usize> {
+    let flat: Vec<f32> = map.iter().copied().collect();
+    let mut order: Vec<usize> = (0..flat.len()).collect();
+    order.sort_by(|&a, &b| flat[b].total_cmp(&flat[a]));
+    order
+}
+
+/// Mean curve and per-example areas of an examples x points array whose
+/// points lie at `fractions`.
+fn summarise(values: Array2<f64>, fractions: &[f64]) -> Curve {
+    let auc: Vec<f64> = values.rows().into_iter().map(|r| plot::auc(&fractions.iter().copied().zip(r.iter().copied()).collect::<Vec<_>>())).collect();
+    let mean_auc = auc.iter().sum::<f64>() / auc.len().max(1) as f64;
+    let mean = values.mean_axis(Axis(0)).map_or_else(Vec::new, |m| m.to_vec());
+    Curve { mean, auc, mean_auc }
+}

@@ -1,0 +1,347 @@
+//! Attribution maps: which input pixels drove a decision.
+//!
+//! Every method is one file behind one trait, [`Method`], shaped like
+//! Captum's `attribute(inputs, target, baselines, ...)`: a method holds its
+//! own parameters (steps, window, baseline, layer) and attributes a batch of
+//! inputs for a per-example target class. All of them run on the engine's
+//! ONNX graphs (forward passes and the forward+backward graphs of
+//! [`crate::autodiff`]), so there is no second engine and every ONNX model
+//! the engine can differentiate can be explained.
+//!
+//! Conventions that decide whether the numbers match Captum (DESIGN.md §7):
+//! the score explained is the target's logit unless the probability is asked
+//! for; maps are float32 in the model's own input layout (pixel methods) or
+//! N x H x W at the input's resolution (CAM methods); methods that evaluate
+//! many variants of an example (Integrated Gradients' steps, SmoothGrad's
+//! samples, occlusion's windows) run them in batches of the engine's batch
+//! size, so memory is bounded by the batch, never by examples times variants.
+//!
+//! [`sanity`] and [`faithfulness`] then ask whether a map is any good.
+
+pub mod faithfulness;
+pub mod figures;
+pub mod gradcam;
+pub mod gradient;
+pub mod guided_gradcam;
+pub mod input_x_gradient;
+pub mod integrated_gradients;
+pub mod occlusion;
+pub mod report;
+pub mod saliency;
+pub mod sanity;
+pub mod smoothgrad;
+
+mod image;
+
+use ndarray::{Array2, ArrayD, ArrayViewD, ArrayViewMutD, Axis, IxDyn};
+
+use crate::autodiff::{RuleSet, Standard};
+use crate::engine::{Engine, GradientRequest, Gradients, Score};
+use crate::{Error, Result};
+
+pub use image::Geometry;
+pub use integrated_gradients::{Baseline, Quadrature};
+
+/// What a map covers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum MapKind {
+    /// One value per input element: N x C x H x W in the model's layout.
+    Pixel,
+    /// A class activation map: N x H x W at the input's resolution, plus the
+    /// map at the layer's own resolution.
+    Cam,
+}
+
+/// The result of one method on a batch.
+#[derive(Clone, Debug)]
+pub struct Attribution {
+    /// Pixel methods: the input's shape and layout. CAM methods: N x H x W.
+    pub map: ArrayD<f32>,
+    /// CAM methods: the map at the layer's resolution.
+    pub layer: Option<LayerMap>,
+    /// Integrated Gradients: how far the attributions are from summing to
+    /// the score change they explain.
+    pub completeness: Option<Completeness>,
+}
+
+impl Attribution {
+    fn pixels(map: ArrayD<f32>) -> Attribution {
+        Attribution { map, layer: None, completeness: None }
+    }
+}
+
+/// A class activation map at its layer's own resolution.
+#[derive(Clone, Debug)]
+pub struct LayerMap {
+    /// The tensor the map was computed from.
+    pub name: String,
+    /// N x h x w.
+    pub map: ArrayD<f32>,
+}
+
+/// Integrated Gradients' completeness check, per example.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct Completeness {
+    /// `sum(attributions) - (f(x) - f(baseline))` (Captum's convergence delta).
+    pub gap: Vec<f32>,
+    /// `f(x) - f(baseline)`.
+    pub score_change: Vec<f32>,
+}
+
+/// The class whose score is explained, per example, and which score.
+#[derive(Clone, Debug)]
+pub struct Targets {
+    pub classes: Vec<usize>,
+    pub score: Score,
+}
+
+/// How targets are chosen.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TargetSpec {
+    /// Each example's true label.
+    Label,
+    /// The class the model predicts for each example.
+    Predicted,
+    /// The same class for every example.
+    Class(usize),
+}
+
+impl std::str::FromStr for TargetSpec {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self> {
+        match s {
+            "label" => Ok(TargetSpec::Label),
+            "predicted" => Ok(TargetSpec::Predicted),
+            _ => s
+                .parse()
+                .map(TargetSpec::Class)
+                .map_err(|_| Error::invalid(format!("target '{s}'"), "expected label, predicted or a class index")),
+        }
+    }
+}
+
+impl std::fmt::Display for TargetSpec {
+    fn fmt(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        match self {
+            TargetSpec::Label => write!(f, "label"),
+            TargetSpec::Predicted => write!(f, "predicted"),
+            TargetSpec::Class(k) => write!(f, "{k}"),
+        }
+    }
+}
+
+impl Targets {
+    /// Resolves `spec` for `inputs`: labels are checked against the number of
+    /// classes, the predicted class is the argmax of the explained score.
+    pub fn resolve(engine: &mut Engine, inputs: ArrayViewD<f32>, spec: TargetSpec, labels: Option<&[usize]>, score: Score) -> Result<Targets> {
+        engine.check_input(&inputs)?;
+        let n = inputs.shape()[0];
+        let classes = match spec {
+            TargetSpec::Class(k) => vec![k; n],
+            TargetSpec::Label => {
+                let labels = labels.ok_or_else(|| Error::invalid("target 'label'", "no labels were given; pass labels or choose predicted or a class"))?;
+                if labels.len() != n {
+                    return Err(Error::invalid("the labels", format!("there are {} labels for {n} examples", labels.len())));
+                }
+                labels.to_vec()
+            }
+            TargetSpec::Predicted => {
+                let scores = engine.scores(inputs, &score)?;
+                scores.rows().into_iter().map(|r| argmax(r.iter().copied())).collect()
+            }
+        };
+        let targets = Targets { classes, score };
+        engine.class_seed(&targets.classes)?;
+        Ok(targets)
+    }
+
+    /// The target's score of each example, from an N x classes score array.
+    fn pick(&self, scores: &Array2<f32>, rows: impl Iterator<Item = usize>) -> Vec<f32> {
+        rows.enumerate().map(|(i, example)| scores[[i, self.classes[example]]]).collect()
+    }
+}
+
+fn argmax(values: impl Iterator<Item = f32>) -> usize {
+    values.enumerate().fold((0, f32::NEG_INFINITY), |best, (i, v)| if v > best.1 { (i, v) } else { best }).0
+}
+
+/// An attribution method.
+pub trait Method {
+    /// The name used on the command line and for output files.
+    fn name(&self) -> &str;
+    /// What the map covers; most methods give one value per input element.
+    fn kind(&self) -> MapKind {
+        MapKind::Pixel
+    }
+    /// Attributes the target score of every example of `inputs` (examples
+    /// first, in the model's layout).
+    fn attribute(&self, engine: &mut Engine, inputs: ArrayViewD<f32>, targets: &Targets) -> Result<Attribution>;
+}
+
+/// Every method's name, in the order the command line lists them.
+pub const METHODS: &[&str] = &[
+    "gradient",
+    "saliency",
+    "gradient-x-input",
+    "smoothgrad",
+    "smoothgrad-squared",
+    "smoothgrad-variance",
+    "integrated-gradients",
+    "deconvnet",
+    "guided-backprop",
+    "gradcam",
+    "gradcam-negative",
+    "guided-gradcam",
+    "occlusion",
+];
+
+/// The parameters methods are built from (the command line's flags).
+#[derive(Clone, Debug)]
+pub struct Options {
+    /// Grad-CAM's layer; `None`: the last convolutional layer.
+    pub layer: Option<String>,
+    /// Integrated Gradients' steps.
+    pub steps: usize,
+    pub quadrature: Quadrature,
+    pub baseline: Baseline,
+    /// SmoothGrad's samples.
+    pub samples: usize,
+    /// SmoothGrad's noise sigma as a fraction of each example's value range.
+    pub noise: f32,
+    /// Occlusion's square window and stride, in pixels, and its fill value.
+    pub window: usize,
+    pub stride: usize,
+    pub fill: f32,
+    /// Seed of every random draw (SmoothGrad's noise, a noise baseline).
+    pub seed: u64,
+}
+
+impl Default for Options {
+    /// Captum's defaults where it has them (50 Gauss-Legendre steps, zero
+    /// baseline), Smilkov et al.'s for SmoothGrad (50 samples, 15% noise).
+    fn default() -> Self {
+        Options {
+            layer: None,
+            steps: 50,
+            quadrature: Quadrature::GaussLegendre,
+            baseline: Baseline::Zeros,
+            samples: 50,
+            noise: 0.15,
+            window: 4,
+            stride: 2,
+            fill: 0.0,
+            seed: 0,
+        }
+    }
+}
+
+/// The method called `name`, configured by `options`.
+pub fn build(name: &str, options: &Options) -> Result<Box<dyn Method>> {
+    use smoothgrad::Variant;
+    Ok(match name {
+        "gradient" => Box::new(gradient::Gradient::plain()),
+        "deconvnet" => Box::new(gradient::Gradient::deconvnet()),
+        "guided-backprop" => Box::new(gradient::Gradient::guided_backprop()),
+        "saliency" => Box::new(saliency::Saliency),
+        "gradient-x-input" => Box::new(input_x_gradient::InputXGradient),
+        "smoothgrad" | "smoothgrad-squared" | "smoothgrad-variance" => {
+            let variant = match name {
+                "smoothgrad" => Variant::Mean,
+                "smoothgrad-squared" => Variant::Squared,
+                _ => Variant::Variance,
+            };
+            Box::new(smoothgrad::SmoothGrad::new(options.samples, options.noise, variant, options.seed)?)
+        }
+        "integrated-gradients" => Box::new(integrated_gradients::IntegratedGradients::new(
+            options.steps,
+            options.quadrature,
+            options.baseline.clone(),
+        )?),
+        "gradcam" => Box::new(gradcam::GradCam { layer: options.layer.clone(), negative: false }),
+        "gradcam-negative" => Box::new(gradcam::GradCam { layer: options.layer.clone(), negative: true }),
+        "guided-gradcam" => Box::new(guided_gradcam::GuidedGradCam { layer: options.layer.clone() }),
+        "occlusion" => Box::new(occlusion::Occlusion::new(options.window, options.stride, options.fill)?),
+        other => return Err(Error::unknown("method", other, METHODS.iter().copied())),
+    })
+}
+
+/// Checks that `inputs` fit the model and that there is one target per
+/// example, before any array arithmetic relies on either.
+fn check(engine: &Engine, inputs: &ArrayViewD<f32>, targets: &Targets) -> Result<()> {
+    engine.check_input(inputs)?;
+    let n = inputs.shape()[0];
+    if targets.classes.len() != n {
+        return Err(Error::invalid("the targets", format!("there are {} targets for {n} examples", targets.classes.len())));
+    }
+    Ok(())
+}
+
+/// Gradients of each example's target score (`sign` = -1 negates the seed)
+/// with respect to the tensors `wrt`, under `rules`.
+fn gradients(engine: &mut Engine, inputs: ArrayViewD<f32>, classes: &[usize], score: &Score, sign: f32, rules: &dyn RuleSet, wrt: Vec<String>) -> Result<Gradients> {
+    let seed = engine.class_seed(classes)? * sign;
+    engine.gradients(inputs, seed.view(), &GradientRequest { score: score.clone(), rules, wrt })
+}
+
+/// The gradient of each example's target score with respect to the input.
+fn input_gradient(engine: &mut Engine, inputs: ArrayViewD<f32>, targets: &Targets, rules: &dyn RuleSet) -> Result<ArrayD<f32>> {
+    check(engine, &inputs, targets)?;
+    let input = engine.model().info().input.name.clone();
+    Ok(gradients(engine, inputs, &targets.classes, &targets.score, 1.0, rules, vec![input])?.grads.remove(0))
+}
+
+/// Runs `variants` variants of every example through the engine, a batch
+/// of the engine's batch size at a time. `fill(example, variant, row)`
+/// writes one variant; `take(engine, batch, pairs)` runs a batch whose rows
+/// are the (example, variant) pairs in `pairs`. Memory: one batch.
+fn in_batches(
+    engine: &mut Engine,
+    inputs: ArrayViewD<f32>,
+    variants: usize,
+    mut fill: impl FnMut(usize, usize, ArrayViewMutD<f32>),
+    mut take: impl FnMut(&mut Engine, ArrayViewD<f32>, &[(usize, usize)]) -> Result<()>,
+) -> Result<()> {
+    let n = inputs.shape().first().copied().unwrap_or(0);
+    let pairs: Vec<(usize, usize)> = (0..n).flat_map(|e| (0..variants).map(move |v| (e, v))).collect();
+    let mut dims = inputs.shape().to_vec();
+    for chunk in pairs.chunks(engine.options().batch_size) {
+        dims[0] = chunk.len();
+        let mut batch = ArrayD::zeros(IxDyn(&dims));
+        for (row, &(e, v)) in batch.axis_iter_mut(Axis(0)).zip(chunk) {
+            fill(e, v, row);
+        }
+        take(engine, batch.view(), chunk)?;
+    }
+    Ok(())
+}
+
+/// Gradients of the target score with respect to the input for `variants`
+/// variants of every example (written by `fill` as in [`in_batches`]);
+/// `visit(example, variant, gradient)` sees each row's gradient.
+fn variant_gradients(
+    engine: &mut Engine,
+    inputs: ArrayViewD<f32>,
+    targets: &Targets,
+    variants: usize,
+    fill: impl FnMut(usize, usize, ArrayViewMutD<f32>),
+    mut visit: impl FnMut(usize, usize, ArrayViewD<f32>),
+) -> Result<()> {
+    check(engine, &inputs, targets)?;
+    let input = engine.model().info().input.name.clone();
+    in_batches(engine, inputs, variants, fill, |engine, batch, pairs| {
+        let classes: Vec<usize> = pairs.iter().map(|&(e, _)| targets.classes[e]).collect();
+        let grads = gradients(engine, batch, &classes, &targets.score, 1.0, &Standard, vec![input.clone()])?.grads.remove(0);
+        for (g, &(e, v)) in grads.axis_iter(Axis(0)).zip(pairs) {
+            visit(e, v, g);
+        }
+        Ok(())
+    })
+}
+
+/// A number standing for an example's values, to seed its random draws: a
+/// map then depends on the seed and the example, not on the example's
+/// position or the batch it came in.
+fn content_hash(values: ArrayViewD<f32>) -> u64 {
+    values.iter().fold(0, |h, v| crate::rng::derive_seed(h, &[u64::from(v.to_bits())]))
+}

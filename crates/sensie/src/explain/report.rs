@@ -1,0 +1,244 @@
+//! What `sensie explain` writes: one `.npy` per method (and per CAM layer);
+//! `explain.json` summarising the run (the examples, their targets, each
+//! method's files and shapes, Integrated Gradients' completeness gaps); per
+//! example and method a PNG of the input, the map and the overlay; the
+//! sanity and faithfulness charts (SVG, and PNG where fonts are found); and
+//! `explain.html`, one self-contained page with all of it.
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use ndarray::{ArrayView4, ArrayViewD};
+use serde::Serialize;
+
+use super::faithfulness::Faithfulness;
+use super::figures::{self, Drawing};
+use super::sanity::Sanity;
+use super::{Attribution, Geometry, MapKind, Method, Targets};
+use crate::engine::Engine;
+use crate::html::{Figure, Page};
+use crate::model::Layout;
+use crate::plot::{LineChart, Rasteriser};
+use crate::render::{self, HeatScale};
+use crate::{Error, Result, npy};
+
+/// `explain.json`.
+#[derive(Clone, Debug, Serialize)]
+pub struct Summary {
+    pub model: PathBuf,
+    pub data: PathBuf,
+    /// The examples' indices in the data.
+    pub examples: Vec<usize>,
+    pub labels: Option<Vec<usize>>,
+    pub predicted: Vec<usize>,
+    pub targets: Vec<usize>,
+    /// How the targets were chosen: label, predicted or a class.
+    pub target: String,
+    /// The score explained: logit or probability.
+    pub score: String,
+    pub layout: Option<Layout>,
+    pub methods: Vec<MethodSummary>,
+}
+
+/// One method's entry in `explain.json`.
+#[derive(Clone, Debug, Serialize)]
+pub struct MethodSummary {
+    pub method: String,
+    pub kind: MapKind,
+    pub file: String,
+    pub shape: Vec<usize>,
+    /// CAM methods: the layer and the file of the map at its resolution.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub layer: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub layer_file: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub layer_shape: Option<Vec<usize>>,
+    /// Integrated Gradients: per example, `sum(attributions) - (f(x) - f(baseline))`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub completeness_gap: Option<Vec<f32>>,
+    /// The same divided by `|f(x) - f(baseline)|`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub relative_completeness_gap: Option<Vec<f32>>,
+    /// Seconds the method took.
+    pub seconds: f64,
+}
+
+/// Writes `DIR/<method>.npy` (and `DIR/<method>-layer.npy`) and returns the
+/// method's summary.
+fn write_maps(dir: &Path, method: &str, kind: MapKind, attribution: &Attribution, seconds: f64) -> Result<MethodSummary> {
+    let file = format!("{method}.npy");
+    npy::write(&dir.join(&file), &attribution.map)?;
+    let mut summary = MethodSummary {
+        method: method.to_string(),
+        kind,
+        file,
+        shape: attribution.map.shape().to_vec(),
+        layer: None,
+        layer_file: None,
+        layer_shape: None,
+        completeness_gap: None,
+        relative_completeness_gap: None,
+        seconds,
+    };
+    if let Some(layer) = &attribution.layer {
+        let file = format!("{method}-layer.npy");
+        npy::write(&dir.join(&file), &layer.map)?;
+        summary.layer = Some(layer.name.clone());
+        summary.layer_file = Some(file);
+        summary.layer_shape = Some(layer.map.shape().to_vec());
+    }
+    if let Some(c) = &attribution.completeness {
+        summary.relative_completeness_gap = Some(c.gap.iter().zip(&c.score_change).map(|(g, d)| g / d.abs()).collect());
+        summary.completeness_gap = Some(c.gap.clone());
+    }
+    Ok(summary)
+}
+
+/// Runs each method on `inputs` and writes its maps into `dir`; returns each
+/// attribution with its summary, in the order of `methods`.
+pub fn run_methods(engine: &mut Engine, inputs: ArrayViewD<f32>, targets: &Targets, methods: &[Box<dyn Method>], dir: &Path) -> Result<Vec<(Attribution, MethodSummary)>> {
+    methods
+        .iter()
+        .map(|method| {
+            let start = Instant::now();
+            let attribution = method.attribute(engine, inputs.view(), targets)?;
+            let summary = write_maps(dir, method.name(), method.kind(), &attribution, start.elapsed().as_secs_f64())?;
+            Ok((attribution, summary))
+        })
+        .collect()
+}
+
+/// The checks that were run, for the page.
+#[derive(Clone, Copy, Default)]
+pub struct Checks<'a> {
+    pub sanity: Option<&'a Sanity>,
+    pub faithfulness: Option<&'a Faithfulness>,
+}
+
+/// Writes the pictures, the charts and `explain.html` for a run: `results`
+/// in the order of `summary.methods`, `images` what the pictures show (see
+/// [`figures::example_pictures`]). Charts are SVG, and also PNG when a font
+/// is found. Returns notes for the user (what was skipped and why).
+pub fn write_figures(
+    dir: &Path,
+    geometry: &Geometry,
+    images: ArrayView4<f32>,
+    summary: &Summary,
+    results: &[Attribution],
+    checks: Checks,
+    drawing: &Drawing,
+) -> Result<Vec<String>> {
+    let Checks { sanity, faithfulness: curves } = checks;
+    let mut notes = Vec::new();
+    let mut page = Page::new(format!("sensie explain: {}", summary.model.display()));
+    let examples = page.section("Examples");
+    examples.paragraph(format!(
+        "Model {}, data {}; the score explained is the target's {}; targets: {}.",
+        summary.model.display(),
+        summary.data.display(),
+        summary.score,
+        summary.target
+    ));
+    let rows = (0..summary.examples.len())
+        .map(|i| {
+            let label = summary.labels.as_ref().map_or("-".to_string(), |l| l[i].to_string());
+            vec![summary.examples[i].to_string(), label, summary.predicted[i].to_string(), summary.targets[i].to_string()]
+        })
+        .collect();
+    examples.table(&["example", "label", "predicted", "target"], rows, "The examples explained.");
+
+    let rasteriser = match Rasteriser::new() {
+        Ok(r) => Some(r),
+        Err(e) => {
+            notes.push(format!("charts written as SVG only: {e}"));
+            None
+        }
+    };
+    for (m, attribution) in summary.methods.iter().zip(results) {
+        let section = page.section(&m.method);
+        section.paragraph(method_note(m));
+        let pictures = figures::example_pictures(geometry, images.view(), attribution, m.kind, drawing)?;
+        let folder = dir.join(&m.method);
+        std::fs::create_dir_all(&folder).map_err(|e| Error::io(&folder, e))?;
+        let mut row = Vec::new();
+        for ((picture, scale), &example) in pictures.iter().zip(&summary.examples) {
+            render::write_png(picture, &folder.join(format!("{example}.png")))?;
+            row.push(Figure::picture(picture, &format!("{} of example {example}", m.method), caption(example, scale))?);
+        }
+        section.figures(row);
+    }
+    if let Some(sanity) = sanity {
+        let figure = chart(dir, "sanity", &figures::sanity_chart(sanity), rasteriser.as_ref())?;
+        let section = page.section("Sanity: model randomisation");
+        section.paragraph(format!(
+            "Adebayo et al. (2018): the layers are randomised from the top down, cascading ({}), and each map is compared \
+             with the trained model's by Spearman rank correlation. A method that explains the model decorrelates; one whose \
+             maps stay alike shows the input rather than the model. Numbers per example: sanity.json.",
+            sanity.layers.join(", ")
+        ));
+        section.figure(figure);
+    }
+    if let Some(curves) = curves {
+        let [deletion, insertion] = figures::faithfulness_charts(curves);
+        let section = page.section("Faithfulness: deletion and insertion");
+        section.paragraph(format!(
+            "Petsiuk et al. (2018): the most attributed pixels are deleted (set to {}) or inserted into the input blurred by \
+             a Gaussian of {:.1} pixels, and the target's probability is recorded. A faithful map makes deletion fall fast \
+             and insertion rise fast; `random` ranks pixels at random. Numbers per example: faithfulness.json.",
+            curves.fill, curves.blur_sigma
+        ));
+        let rows = curves
+            .methods
+            .iter()
+            .map(|m| vec![m.method.clone(), format!("{:.3}", m.deletion.mean_auc), format!("{:.3}", m.insertion.mean_auc)])
+            .collect();
+        section.table(&["method", "deletion AUC", "insertion AUC"], rows, "Mean areas under the curves.");
+        section.figures(vec![
+            chart(dir, "faithfulness-deletion", &deletion, rasteriser.as_ref())?,
+            chart(dir, "faithfulness-insertion", &insertion, rasteriser.as_ref())?,
+        ]);
+    }
+    page.write(&dir.join("explain.html"))?;
+    Ok(notes)
+}
+
+/// A method's section text: its files and, for Integrated Gradients, the
+/// completeness gaps.
+fn method_note(m: &MethodSummary) -> String {
+    let mut text = format!("Maps: {} {:?}", m.file, m.shape);
+    if let (Some(layer), Some(file)) = (&m.layer, &m.layer_file) {
+        text += &format!("; at layer {layer}: {file}");
+    }
+    if let Some(gaps) = &m.relative_completeness_gap {
+        let worst = gaps.iter().fold(0.0f32, |w, g| w.max(g.abs()));
+        text += &format!("; completeness gap at most {:.3}% of f(x) - f(baseline)", 100.0 * worst);
+    }
+    text + ". Each picture: the input, the map, the map over the input."
+}
+
+fn caption(example: usize, scale: &HeatScale) -> String {
+    let (low, high) = scale.range();
+    format!("example {example}; colours span {low:.3} to {high:.3}")
+}
+
+/// Writes a chart as `DIR/<name>.svg` (and `.png` with a rasteriser) and
+/// returns it as a page figure.
+fn chart(dir: &Path, name: &str, chart: &LineChart, rasteriser: Option<&Rasteriser>) -> Result<Figure> {
+    let svg = chart.svg();
+    let path = dir.join(format!("{name}.svg"));
+    std::fs::write(&path, &svg).map_err(|e| Error::io(&path, e))?;
+    if let Some(r) = rasteriser {
+        let path = dir.join(format!("{name}.png"));
+        std::fs::write(&path, r.png(&svg, 2.0)?).map_err(|e| Error::io(&path, e))?;
+    }
+    Figure::svg(&svg, chart.title.clone())
+}
+
+/// Writes a value as pretty JSON through a temporary file and a rename.
+pub fn write_json(path: &Path, value: &impl Serialize) -> Result<()> {
+    let text = serde_json::to_string_pretty(value).map_err(|e| Error::invalid(format!("{}", path.display()), e.to_string()))?;
+    let tmp = path.with_extension("json.partial");
+    std::fs::write(&tmp, text + "\n").map_err(|e| Error::io(&tmp, e))?;
+    std::fs::rename(&tmp, path).map_err(|e| Error::io(path, e))
+}
