@@ -135,14 +135,19 @@ fn integrated_gradients_is_complete_from_blur_and_noise_baselines() {
 
 /// An NHWC model gets maps in its own layout: saliency N x H x W x 1,
 /// occlusion equal over the channels, gradient equal to PyTorch's
-/// (the engine fixture `nhwc_tf2onnx`).
+/// (the engine fixture `nhwc_tf2onnx`); the curves take both kinds of map.
 #[test]
 fn nhwc_models_get_maps_in_their_own_layout() {
     let (mut engine, npz, x, targets) = nhwc();
     let options = Options { window: 8, stride: 8, ..Options::default() };
     assert_close("NHWC gradient", &run(&mut engine, "gradient", &options, &x, &targets), &npz_f32(&npz, "grad_input").unwrap(), 1e-4);
-    assert_eq!(run(&mut engine, "saliency", &options, &x, &targets).shape(), &[3, 32, 32, 1]);
-    let occlusion = run(&mut engine, "occlusion", &options, &x, &targets);
+    let saliency = explain::build("saliency", &options).unwrap().attribute(&mut engine, x.view(), &targets).unwrap();
+    assert_eq!(saliency.map.shape(), &[3, 32, 32, 1]);
+    let occluded = explain::build("occlusion", &options).unwrap().attribute(&mut engine, x.view(), &targets).unwrap();
+    let maps = [("saliency", &saliency, MapKind::Pixel), ("occlusion", &occluded, MapKind::Pixel)];
+    let curves = faithfulness::curves(&mut engine, x.view(), &targets, &maps, CurveOptions { steps: 4, fill: 0.0, blur_sigma: 2.0, seed: 0 }).unwrap();
+    assert_eq!(curves.methods.len(), 3);
+    let occlusion = occluded.map;
     assert_eq!(occlusion.shape(), x.shape());
     for pixel in occlusion.lanes(Axis(3)) {
         assert!(pixel.iter().all(|&v| v == pixel[0]), "one value over the channels");

@@ -70,13 +70,17 @@ pub fn curves(engine: &mut Engine, inputs: ArrayViewD<f32>, targets: &Targets, m
         return Err(Error::invalid("0 curve steps", "at least 1 is needed"));
     }
     let geometry = Geometry::of(engine.model(), "deletion and insertion curves")?;
+    // Pixel maps have the input's shape, or one channel (saliency).
+    let channel = geometry.channel_axis().index() + 1;
+    let mut one_channel = inputs.shape().to_vec();
+    one_channel[channel] = 1;
     for (name, attribution, kind) in maps {
         let want = match kind {
-            MapKind::Pixel => inputs.shape().to_vec(),
-            MapKind::Cam => vec![inputs.shape()[0], geometry.height, geometry.width],
+            MapKind::Pixel => vec![inputs.shape().to_vec(), one_channel.clone()],
+            MapKind::Cam => vec![vec![inputs.shape()[0], geometry.height, geometry.width]],
         };
-        if attribution.map.shape() != want.as_slice() {
-            return Err(Error::invalid(format!("the {name} map of shape {:?}", attribution.map.shape()), format!("the curves need {want:?}")));
+        if !want.iter().any(|w| attribution.map.shape() == w.as_slice()) {
+            return Err(Error::invalid(format!("the {name} map of shape {:?}", attribution.map.shape()), format!("the curves need {:?}", want[0])));
         }
     }
     let pixels = geometry.height * geometry.width;
