@@ -60,25 +60,10 @@ pub(super) fn cam(engine: &mut Engine, inputs: ArrayViewD<f32>, targets: &Target
     let geometry = Geometry::of(engine.model(), "Grad-CAM")?;
     let layer = resolve_layer(engine, layer)?;
     let sign = if negative { -1.0 } else { 1.0 };
-    let (activations, weights) = match pooled(engine.model(), &layer) {
-        // Each pooled element's gradient goes to exactly one element of its
-        // window, so the gradient's sum over a channel is the same above and
-        // below the pool: the backward pass can stop above it, and ONNX
-        // Runtime's slow MaxPool-with-indices kernel (40% of the MNIST CNN's
-        // Grad-CAM graph) never runs. The activations come from a forward pass.
-        Some(pool) => {
-            let mut out = gradients(engine, inputs.view(), &targets.classes, &targets.score, sign, &Standard, vec![pool.clone()])?;
-            let sums = four_d(out.grads.remove(0), &pool)?.sum_axis(Axis(3)).sum_axis(Axis(2));
-            let activations = four_d(engine.tensors(inputs, std::slice::from_ref(&layer))?.remove(0), &layer)?;
-            let (_, _, h, w) = activations.dim();
-            (activations, sums / (h * w) as f32)
-        }
-        None => {
-            let mut out = gradients(engine, inputs, &targets.classes, &targets.score, sign, &Standard, vec![layer.clone()])?;
-            let grads = four_d(out.grads.remove(0), &layer)?;
-            (four_d(out.values.remove(0), &layer)?, grads.mean_axis(Axis(3)).and_then(|g| g.mean_axis(Axis(2))).expect("a layer has rows and columns"))
-        }
-    };
+    let mut out = gradients(engine, inputs, &targets.classes, &targets.score, sign, &Standard, vec![layer.clone()])?;
+    let activations = four_d(out.values.remove(0), &layer)?;
+    let grads = four_d(out.grads.remove(0), &layer)?;
+    let weights = grads.mean_axis(Axis(3)).and_then(|g| g.mean_axis(Axis(2))).expect("a layer has rows and columns");
     let (n, k, h, w) = activations.dim();
     let mut small = Array3::zeros((n, h, w));
     for e in 0..n {
@@ -125,16 +110,6 @@ pub fn resolve_layer(engine: &mut Engine, layer: Option<&str>) -> Result<String>
 /// The nodes that read `tensor`.
 fn consumers<'m>(model: &'m Model, tensor: &str) -> Vec<&'m NodeProto> {
     model.nodes().iter().filter(|n| n.input.iter().any(|i| i == tensor)).collect()
-}
-
-/// The output of the MaxPool (or GlobalMaxPool) that is `layer`'s only
-/// consumer, if there is one.
-fn pooled(model: &Model, layer: &str) -> Option<String> {
-    let is_output = model.info().outputs.iter().any(|o| o.name == layer);
-    match consumers(model, layer).as_slice() {
-        [pool] if matches!(pool.op(), "MaxPool" | "GlobalMaxPool") && !is_output => Some(pool.output[0].clone()),
-        _ => None,
-    }
 }
 
 /// Ops that keep a feature map's channels and positions, followed from the

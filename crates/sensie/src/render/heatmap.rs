@@ -168,18 +168,24 @@ pub fn resize(map: ArrayView2<f32>, height: usize, width: usize, how: Resample) 
         Resample::Bilinear => {
             // Source coordinate of an output pixel centre, clamped to the
             // outer source centres: (index, next index, weight of next).
+            // Computed once per row and per column, not per pixel: Grad-CAM
+            // upsamples every example's map.
             let source = |i: usize, scale: f32, n: usize| {
                 let s = ((i as f32 + 0.5) * scale - 0.5).clamp(0.0, (n - 1) as f32);
                 let lo = s.floor() as usize;
                 (lo, (lo + 1).min(n - 1), s - lo as f32)
             };
-            Array2::from_shape_fn((height, width), |(i, j)| {
-                let (i0, i1, fi) = source(i, sy, h);
-                let (j0, j1, fj) = source(j, sx, w);
-                let top = map[[i0, j0]] * (1.0 - fj) + map[[i0, j1]] * fj;
-                let bottom = map[[i1, j0]] * (1.0 - fj) + map[[i1, j1]] * fj;
-                top * (1.0 - fi) + bottom * fi
-            })
+            let rows: Vec<_> = (0..height).map(|i| source(i, sy, h)).collect();
+            let cols: Vec<_> = (0..width).map(|j| source(j, sx, w)).collect();
+            let mut out = Array2::zeros((height, width));
+            for (mut row, &(i0, i1, fi)) in out.rows_mut().into_iter().zip(&rows) {
+                for (v, &(j0, j1, fj)) in row.iter_mut().zip(&cols) {
+                    let top = map[[i0, j0]] * (1.0 - fj) + map[[i0, j1]] * fj;
+                    let bottom = map[[i1, j0]] * (1.0 - fj) + map[[i1, j1]] * fj;
+                    *v = top * (1.0 - fi) + bottom * fi;
+                }
+            }
+            out
         }
     })
 }
