@@ -1,19 +1,26 @@
-//! `sensie predict`.
+//! `sensie predict`: the model's outputs for every example. Images are read
+//! and prepared as `probe` reads them (the same data flags); a model whose
+//! input is not an image takes a `.npy` in its own shape as it is.
 
 use std::path::PathBuf;
 
+use sensie::data::{self, DataSpec};
 use sensie::engine::{Engine, EngineOptions};
+use sensie::explain::Geometry;
 use sensie::model::Model;
+use sensie::preprocess::Preprocess;
 use sensie::runtime::Runtime;
+use sensie::Error;
+
+use crate::data_args::DataArgs;
 
 #[derive(clap::Args)]
 pub struct Args {
     /// The ONNX model.
     #[arg(long)]
     model: PathBuf,
-    /// A .npy of inputs in the model's own layout, examples first.
-    #[arg(long)]
-    data: PathBuf,
+    #[command(flatten)]
+    input: DataArgs,
     /// Where to write the outputs (.npy, float32, N x outputs).
     #[arg(long)]
     out: PathBuf,
@@ -27,10 +34,19 @@ pub struct Args {
 
 pub fn run(args: Args) -> sensie::Result<()> {
     let model = Model::load(&args.model)?;
-    let x = sensie::npy::read_f32(&args.data)?;
+    let (mut spec, mut preprocess) = (DataSpec::default(), Preprocess::default());
+    args.input.merge(&mut spec, &mut preprocess);
+    let x = match Geometry::of(&model, "predict") {
+        Ok(geometry) => {
+            let (images, _) = data::load_images(&spec)?;
+            preprocess.apply(images.view(), Some((geometry.height, geometry.width)), geometry.layout)?.into_dyn()
+        }
+        Err(_) if spec.path.as_os_str().is_empty() => return Err(Error::InvalidInput { what: "data".into(), reason: "no data path given (--data)".into() }),
+        Err(_) => sensie::npy::read_f32(&spec.path)?,
+    };
     let mut engine = Engine::new(Runtime::new()?, model, EngineOptions { batch_size: args.batch_size, threads: args.threads })?;
     let y = engine.predict(x.view()).map_err(|e| match e {
-        sensie::Error::InvalidInput { what, reason } => sensie::Error::InvalidInput { what: format!("{}: {what}", args.data.display()), reason },
+        Error::InvalidInput { what, reason } => Error::InvalidInput { what: format!("{}: {what}", spec.path.display()), reason },
         other => other,
     })?;
     sensie::npy::write(&args.out, &y)?;

@@ -6,7 +6,7 @@ mod common;
 use std::process::Command;
 
 use common::{repo, sensie, stderr};
-use ndarray::{Array2, ArrayD};
+use ndarray::{Array2, Array4, ArrayD};
 use ndarray_npy::{ReadNpyExt, WriteNpyExt};
 
 #[test]
@@ -55,11 +55,39 @@ fn predict_writes_the_models_outputs() {
     assert_eq!(correct, 965, "accuracy differs from the model card");
 }
 
+/// Images are read and prepared as `probe` reads them: the digits as 8-bit
+/// NHWC with `--scale 1/255` give the float NCHW digits' outputs.
+#[test]
+fn predict_prepares_images_with_the_data_flags() {
+    let dir = tempfile::tempdir().unwrap();
+    let x: Array4<f32> = Array4::read_npy(std::fs::File::open(repo("examples/mnist/data/test_x.npy")).unwrap()).unwrap();
+    let x = x.slice(ndarray::s![..20, .., .., ..]).to_owned();
+    let float_path = dir.path().join("float.npy");
+    x.write_npy(std::fs::File::create(&float_path).unwrap()).unwrap();
+    let bytes = x.permuted_axes([0, 2, 3, 1]).mapv(|v| (v * 255.0).round() as u8).as_standard_layout().into_owned();
+    let bytes_path = dir.path().join("bytes.npy");
+    bytes.write_npy(std::fs::File::create(&bytes_path).unwrap()).unwrap();
+    let predict = |data: &std::path::Path, extra: &[&str], out: &str| {
+        let out_path = dir.path().join(out);
+        let mut args = vec!["predict", "--model", &repo("examples/mnist/mnist_cnn.onnx")].into_iter().map(String::from).collect::<Vec<_>>();
+        args.extend(["--data", data.to_str().unwrap(), "--out", out_path.to_str().unwrap()].map(String::from));
+        args.extend(extra.iter().map(|s| s.to_string()));
+        let out = sensie(&args.iter().map(String::as_str).collect::<Vec<_>>());
+        assert!(out.status.success(), "{}", stderr(&out));
+        Array2::<f32>::read_npy(std::fs::File::open(out_path).unwrap()).unwrap()
+    };
+    let reference = predict(&float_path, &[], "a.npy");
+    let prepared = predict(&bytes_path, &["--data-layout", "nhwc", "--scale", "0.003921569"], "b.npy");
+    let worst = (&reference - &prepared).mapv(f32::abs).fold(0.0f32, |m, &v| m.max(v));
+    // The stored digits are multiples of 1/255, so only float rounding differs.
+    assert!(worst < 1e-4, "largest logit difference {worst}");
+}
+
 #[test]
 fn predict_refuses_data_of_the_wrong_shape() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("wrong.npy");
-    ndarray::Array3::<f32>::zeros((4, 28, 28)).write_npy(std::fs::File::create(&data).unwrap()).unwrap();
+    ndarray::Array4::<f32>::zeros((4, 3, 28, 28)).write_npy(std::fs::File::create(&data).unwrap()).unwrap();
     let out = sensie(&[
         "predict", "--model", &repo("examples/mnist/mnist_cnn.onnx"), "--data", data.to_str().unwrap(),
         "--out", dir.path().join("p.npy").to_str().unwrap(),
