@@ -59,3 +59,26 @@ def load_mnist_cnn(root) -> MnistCnn:
         for k, v in state.items():
             assert torch.equal(pt[k], v), f"{cached} and mnist_cnn.onnx differ in {k}"
     return model.eval()
+
+
+def export_onnx(model: nn.Module, path, input_shape: tuple[int, ...], opset: int) -> None:
+    """Exports `model` as the bundled examples are exported: the legacy
+    (TorchScript) exporter, input `input` and output `logits` with a dynamic
+    batch axis; `input_shape` is one example's shape."""
+    import warnings
+    from pathlib import Path
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(
+            model,
+            (torch.zeros(1, *input_shape),),
+            str(path),
+            dynamo=False,
+            opset_version=opset,
+            input_names=["input"],
+            output_names=["logits"],
+            dynamic_axes={"input": {0: "batch"}, "logits": {0: "batch"}},
+        )

@@ -32,7 +32,7 @@ import torch.nn.functional as F
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(HERE))
-from sensie_models import MnistCnn  # noqa: E402
+from sensie_models import MnistCnn, export_onnx  # noqa: E402
 
 SEED = 20240611
 EPOCHS = 15
@@ -111,7 +111,7 @@ def main() -> None:
     (OUT_DIR / "data").mkdir(parents=True, exist_ok=True)
     np.save(OUT_DIR / "data" / "test_x.npy", xte.astype(np.float32))
     np.save(OUT_DIR / "data" / "test_y.npy", yte.astype(np.int64))
-    export_onnx(model, OUT_DIR / "mnist_cnn.onnx")
+    export_onnx(model, OUT_DIR / "mnist_cnn.onnx", (1, 28, 28), OPSET)
 
     # The exported model must agree with PyTorch on the held-out digits.
     import onnxruntime as ort
@@ -144,23 +144,6 @@ def main() -> None:
     }
     (OUT_DIR / "model-card.json").write_text(json.dumps(card, indent=2) + "\n")
     print(f"wrote {OUT_DIR}")
-
-
-def export_onnx(model: torch.nn.Module, path: Path) -> None:
-    import warnings
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        torch.onnx.export(
-            model,
-            (torch.zeros(1, 1, 28, 28),),
-            str(path),
-            dynamo=False,
-            opset_version=OPSET,
-            input_names=["input"],
-            output_names=["logits"],
-            dynamic_axes={"input": {0: "batch"}, "logits": {0: "batch"}},
-        )
 
 
 if __name__ == "__main__":

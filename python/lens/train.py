@@ -37,8 +37,10 @@ import torch.nn.functional as F
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent.parent
 sys.path.insert(0, str(HERE))
+sys.path.insert(0, str(HERE.parent))
 import simulate  # noqa: E402
 from model import LensFinder  # noqa: E402
+from sensie_models import export_onnx  # noqa: E402
 
 SEED = 20260827
 EPOCHS = 24
@@ -167,7 +169,7 @@ def main() -> None:
     CACHE.mkdir(parents=True, exist_ok=True)
     torch.save(model.state_dict(), CACHE / "lens_finder.pt")
     onnx_path = OUT_DIR / "lens_finder.onnx"
-    export_onnx(model, onnx_path)
+    export_onnx(model, onnx_path, (3, 64, 64), OPSET)
     diff, ort_acc, committed = check_onnx(model, onnx_path, x[te], y[te])
 
     card = {
@@ -237,24 +239,6 @@ def versions() -> dict:
             "numpy": np.__version__, "onnx": onnx.__version__,
             "onnxruntime": onnxruntime.__version__, "lenstronomy": lenstronomy.__version__,
             "astropy": astropy.__version__}
-
-
-def export_onnx(model: torch.nn.Module, path: Path) -> None:
-    import warnings
-
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        torch.onnx.export(
-            model,
-            (torch.zeros(1, 3, 64, 64),),
-            str(path),
-            dynamo=False,
-            opset_version=OPSET,
-            input_names=["input"],
-            output_names=["logits"],
-            dynamic_axes={"input": {0: "batch"}, "logits": {0: "batch"}},
-        )
 
 
 def check_onnx(model, path: Path, xte: np.ndarray, yte: np.ndarray):
