@@ -229,7 +229,7 @@ fn baseline(text: &str, engine: &Engine, inputs: ArrayViewD<f32>, total: usize, 
             Baseline::Blur { sigma: sigma.ok_or_else(|| invalid(format!("--baseline {text}"), "blur:SIGMA needs a sigma >= 0 in pixels"))? }
         }
         file => {
-            let values: ArrayD<f32> = sensie::npy::read_f32(Path::new(file))?;
+            let values: ArrayD<f32> = sensie::data::read_array(Path::new(file))?;
             // One baseline per example of the data file: keep the chosen ones.
             let example_rank = engine.model().info().input.shape.len() - 1;
             let baseline = if values.ndim() == example_rank + 1 && values.shape()[0] == total && total > 1 {

@@ -42,7 +42,7 @@ pub fn run(args: Args) -> sensie::Result<()> {
             preprocess.apply(images.view(), Some((geometry.height, geometry.width)), geometry.layout)?.into_dyn()
         }
         Err(_) if spec.path.as_os_str().is_empty() => return Err(Error::InvalidInput { what: "data".into(), reason: "no data path given (--data)".into() }),
-        Err(_) => sensie::npy::read_f32(&spec.path)?,
+        Err(_) => sensie::data::read_array(&spec.path)?,
     };
     let mut engine = Engine::new(Runtime::new()?, model, EngineOptions { batch_size: args.batch_size, threads: args.threads })?;
     let y = engine.predict(x.view()).map_err(|e| match e {

@@ -64,7 +64,7 @@ struct Examples {
 impl Examples {
     /// The whole data set and the chosen examples.
     fn load(&self) -> Result<(ArrayD<f32>, ArrayD<f32>)> {
-        let data = sensie::npy::read_f32(&self.data)?;
+        let data = sensie::data::read_array(&self.data)?;
         let n = data.shape().first().copied().unwrap_or(0);
         if let Some(&bad) = self.indices.iter().find(|&&i| i >= n) {
             return Err(Error::InvalidInput {
@@ -272,7 +272,7 @@ fn maximize(args: MaximizeArgs) -> Result<()> {
     options.seed = args.seed;
     options.range = range(args.range, None)?;
     if let Some(path) = &args.data {
-        let data = sensie::npy::read_f32(path)?;
+        let data = sensie::data::read_array(path)?;
         let images = Layer::input(&mut engine)?.to_nchw(data.view()).map_err(|e| in_data(e, path))?;
         options.range = range(args.range, Some(&data))?;
         options.fit_to_data(images.view());

@@ -27,7 +27,7 @@ fn main() {
     let batch: usize = batch.parse().expect("batch is a number");
     let budget = Duration::from_secs_f64(seconds.parse().expect("seconds is a number"));
     let model = Model::load(model).unwrap_or_else(|e| panic!("{e}"));
-    let x = sensie::npy::read_f32(std::path::Path::new(data)).unwrap_or_else(|e| panic!("{e}"));
+    let x = sensie::data::read_array(std::path::Path::new(data)).unwrap_or_else(|e| panic!("{e}"));
     let x = x.slice_axis(Axis(0), Slice::from(0..batch)).to_owned();
     let mut engine = Engine::new(Runtime::new().unwrap(), model, EngineOptions { batch_size: 32, threads: 0 }).unwrap();
     let targets = Targets::resolve(&mut engine, x.view(), TargetSpec::Predicted, None, Score::Logit).unwrap();

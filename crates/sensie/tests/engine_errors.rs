@@ -154,14 +154,14 @@ fn an_unknown_layer_lists_the_closest_names() {
 fn data_of_the_wrong_dtype_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("x.npy");
-    // A .npy of booleans.
+    // A .npy of complex numbers.
     let mut bytes = b"\x93NUMPY\x01\x00".to_vec();
-    let header = "{'descr': '|b1', 'fortran_order': False, 'shape': (2,), }";
+    let header = "{'descr': '<c8', 'fortran_order': False, 'shape': (2,), }";
     let padded = format!("{header:<117}\n");
     bytes.extend_from_slice(&(padded.len() as u16).to_le_bytes());
     bytes.extend_from_slice(padded.as_bytes());
-    bytes.extend_from_slice(&[1, 0]);
+    bytes.extend_from_slice(&[0; 16]);
     std::fs::write(&path, bytes).unwrap();
-    let err = sensie::npy::read_f32(&path).unwrap_err();
+    let err = sensie::data::read_array(&path).unwrap_err();
     assert!(err.to_string().contains("x.npy") && err.to_string().contains("dtype"), "{err}");
 }

@@ -30,8 +30,8 @@ fn mnist() -> Engine {
 }
 
 fn digits() -> (ArrayD<f32>, Vec<usize>) {
-    let x = sensie::npy::read_f32(&repo("examples/mnist/data/test_x.npy")).unwrap();
-    let y = sensie::npy::read_f32(&repo("examples/mnist/data/test_y.npy")).unwrap();
+    let x = sensie::data::read_array(&repo("examples/mnist/data/test_x.npy")).unwrap();
+    let y = sensie::data::read_array(&repo("examples/mnist/data/test_y.npy")).unwrap();
     (x, y.iter().map(|&v| v as usize).collect())
 }
 
