@@ -36,7 +36,7 @@ pub fn run(args: Args) -> sensie::Result<()> {
     }
     println!("scores  {:?}{}", info.output_kind, if info.output_kind_detected { " (detected)" } else { "" });
     println!();
-    println!("{:>4}  {:<20} {:<40} {}", "#", "op", "output", "shape");
+    println!("{:>4}  {:<20} {:<40} shape", "#", "op", "output");
     for n in &nodes {
         for (k, out) in n.outputs.iter().enumerate() {
             let op = if k == 0 { format!("{}{}", n.op, if n.convolutional { " [conv]" } else { "" }) } else { String::new() };

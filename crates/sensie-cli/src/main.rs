@@ -25,8 +25,8 @@ struct Cli {
 enum Command {
     /// Show a model's inputs, outputs and every node with its output shape.
     Inspect(inspect::Args),
-    /// Run a model on a .npy of inputs and write its outputs.
-    Predict(predict::Args),
+    /// Run a model on a data set and write its outputs.
+    Predict(Box<predict::Args>),
     /// See what a model has learned: kernels, feature maps, activation maximisation, Deep Dream.
     Visualize(Box<visualize::Args>),
     /// Sensitivity tests: perturbation sweeps, properties of the data, classes.
@@ -42,7 +42,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Inspect(args) => inspect::run(args),
-        Command::Predict(args) => predict::run(args),
+        Command::Predict(args) => predict::run(*args),
         Command::Visualize(args) => visualize::run(*args),
         Command::Probe(args) => probe::run(*args),
         Command::Perturbations(args) => perturbations::run(args),

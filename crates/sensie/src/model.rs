@@ -241,7 +241,7 @@ fn detect_layout(nodes: &[NodeProto], input: &TensorInfo) -> Layout {
     if to_nchw {
         return Layout::Nhwc;
     }
-    let channel_like = |d: Option<usize>| matches!(d, Some(1 | 2 | 3 | 4));
+    let channel_like = |d: Option<usize>| matches!(d, Some(1..=4));
     let s = &input.shape;
     if channel_like(s[3]) && !channel_like(s[1]) { Layout::Nhwc } else { Layout::Nchw }
 }

@@ -27,17 +27,12 @@ pub struct Runtime {
 }
 
 /// How sessions run.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, Default)]
 pub struct SessionOptions {
     /// Threads inside one operator; 0 lets ONNX Runtime choose (one per core).
     pub threads: usize,
 }
 
-impl Default for SessionOptions {
-    fn default() -> Self {
-        SessionOptions { threads: 0 }
-    }
-}
 
 static ENVIRONMENT: OnceLock<std::result::Result<ort::environment::Environment, String>> = OnceLock::new();
 

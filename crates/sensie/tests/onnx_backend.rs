@@ -59,15 +59,15 @@ fn backend_models_match_their_stored_outputs() {
             assert_within(&format!("{name}: output {i}"), got.iter(), got.shape(), &expected(i), tol);
         }
         // Single float-input models also run through sensie's engine.
-        if case["inputs"].as_array().is_some_and(|i| i.len() == 1 && i[0]["dtype"] == "float32") {
-            if let Ok(model) = Model::load(dir.join("model.onnx")) {
-                let x = onnx::tensor_to_f32(&read_tensor(&set.join("input_0.pb"))).unwrap();
-                let mut engine = Engine::new(rt.clone(), model, EngineOptions::default()).unwrap_or_else(|e| panic!("{name}: {e}"));
-                let got = engine.predict(x.view()).unwrap_or_else(|e| panic!("{name}: {e}"));
-                let want = expected(0);
-                assert_within(&format!("{name}: engine"), got.iter(), &[got.len()], &want.to_shape(want.len()).unwrap().into_dyn().to_owned(), tol);
-                through_engine += 1;
-            }
+        if case["inputs"].as_array().is_some_and(|i| i.len() == 1 && i[0]["dtype"] == "float32")
+            && let Ok(model) = Model::load(dir.join("model.onnx"))
+        {
+            let x = onnx::tensor_to_f32(&read_tensor(&set.join("input_0.pb"))).unwrap();
+            let mut engine = Engine::new(rt.clone(), model, EngineOptions::default()).unwrap_or_else(|e| panic!("{name}: {e}"));
+            let got = engine.predict(x.view()).unwrap_or_else(|e| panic!("{name}: {e}"));
+            let want = expected(0);
+            assert_within(&format!("{name}: engine"), got.iter(), &[got.len()], &want.to_shape(want.len()).unwrap().into_dyn().to_owned(), tol);
+            through_engine += 1;
         }
         passed += 1;
     }

@@ -57,15 +57,16 @@ pub fn add_sub(ctx: &mut Ctx, g: &[Option<String>]) -> Grads {
 /// `d(ab) = g b, g a`.
 pub fn mul(ctx: &mut Ctx, g: &[Option<String>]) -> Grads {
     let g = ctx.g0(g);
-    let mut out = vec![None, None];
-    for i in 0..2 {
-        if ctx.wants(i) {
+    (0..2)
+        .map(|i| {
+            if !ctx.wants(i) {
+                return Ok(None);
+            }
             let other = ctx.input(1 - i);
             let prod = ctx.b.node("Mul", &[&g, &other], vec![]);
-            out[i] = Some(unbroadcast(ctx, &prod, i)?);
-        }
-    }
-    Ok(out)
+            unbroadcast(ctx, &prod, i).map(Some)
+        })
+        .collect()
 }
 
 /// `d(a/b) = g / b, -g y / b`.
