@@ -37,6 +37,9 @@ pub struct DataArgs {
     /// Band names for per-band FITS files, e.g. g,r,i.
     #[arg(long, value_delimiter = ',')]
     pub bands: Vec<String>,
+    /// Keep only the examples whose metadata column has this value, COLUMN=VALUE (e.g. class=lens).
+    #[arg(long)]
+    pub only: Option<String>,
     /// Leave out images with NaN or infinite pixels instead of refusing the data.
     #[arg(long)]
     pub skip_bad: bool,
@@ -75,6 +78,7 @@ impl DataArgs {
         spec.label_column = self.label_column.or(spec.label_column.take());
         spec.metadata = self.metadata.or(spec.metadata.take());
         spec.metadata_key = self.metadata_key.or(spec.metadata_key.take());
+        spec.only = self.only.or(spec.only.take());
         spec.layout = self.data_layout.or(spec.layout);
         replace(&mut spec.bands, self.bands);
         spec.skip_bad |= self.skip_bad;

@@ -62,6 +62,10 @@ pub struct DataSpec {
     pub skip_bad: bool,
     /// Names of the classes, in index order, when the files do not give them.
     pub class_names: Option<Vec<String>>,
+    /// Keep only the examples whose metadata cell in a column is a value,
+    /// written `column=value` (e.g. `class=lens`: probe a regression model of
+    /// lenses on the lenses of a mixed test set).
+    pub only: Option<String>,
 }
 
 impl Default for DataSpec {
@@ -79,6 +83,7 @@ impl Default for DataSpec {
             metadata_key: None,
             skip_bad: false,
             class_names: None,
+            only: None,
         }
     }
 }
@@ -202,7 +207,34 @@ pub fn load(spec: &DataSpec) -> Result<Dataset> {
     if let Some(names) = &dataset.class_names {
         dataset.check_classes(names.len())?;
     }
+    let dataset = match &spec.only {
+        Some(only) => only_where(dataset, only)?,
+        None => dataset,
+    };
     finite_only(dataset, spec.skip_bad)
+}
+
+/// The examples whose metadata cell in `column` is `value`, for
+/// `only = "column=value"`.
+fn only_where(dataset: Dataset, only: &str) -> Result<Dataset> {
+    let what = || format!("only '{only}'");
+    let Some((column, value)) = only.split_once('=') else {
+        return Err(Error::invalid(what(), "write it as COLUMN=VALUE, e.g. class=lens"));
+    };
+    let Some(metadata) = &dataset.metadata else {
+        return Err(Error::invalid(what(), "needs a metadata table (--metadata)"));
+    };
+    let cells = metadata.text(column.trim())?;
+    let keep: Vec<usize> = (0..cells.len()).filter(|&i| cells[i] == value.trim()).collect();
+    if keep.is_empty() {
+        let mut seen: Vec<&str> = cells.iter().map(String::as_str).collect();
+        seen.sort_unstable();
+        seen.dedup();
+        let shown = seen.iter().take(10).copied().collect::<Vec<_>>().join(", ");
+        return Err(Error::invalid(what(), format!("no example has that value; the column holds {shown}")));
+    }
+    let skipped = dataset.skipped.clone();
+    Ok(dataset.select(&keep, skipped))
 }
 
 /// Images and, when the data has them, their labels: [`load`] for work that
@@ -213,7 +245,7 @@ pub fn load(spec: &DataSpec) -> Result<Dataset> {
 /// which were left out).
 pub fn load_images(spec: &DataSpec) -> Result<(Array4<f32>, Option<Labels>)> {
     let path = &spec.path;
-    if spec.labels.is_some() || spec.label_column.is_some() || path.is_dir() || is_npz(path) {
+    if spec.labels.is_some() || spec.label_column.is_some() || spec.only.is_some() || path.is_dir() || is_npz(path) {
         let data = load(spec)?;
         return Ok((data.images, Some(data.labels)));
     }
@@ -316,6 +348,25 @@ mod tests {
 
     fn spec(path: PathBuf) -> DataSpec {
         DataSpec { path, ..DataSpec::default() }
+    }
+
+    #[test]
+    fn only_keeps_the_examples_with_a_metadata_value() {
+        let dir = tempfile::tempdir().unwrap();
+        let x = npy(&dir.path().join("x.npy"), &Array4::<f32>::from_shape_fn((4, 1, 2, 2), |(i, ..)| i as f32));
+        std::fs::write(dir.path().join("m.csv"), "class,radius\nlens,1.5\nnonlens,0.9\nlens,2.5\nnonlens,1.1\n").unwrap();
+        let base = DataSpec { metadata: Some(dir.path().join("m.csv")), label_column: Some("radius".into()), ..spec(x) };
+        let data = load(&DataSpec { only: Some("class=lens".into()), ..base.clone() }).unwrap();
+        assert_eq!(data.ids, vec!["0", "2"]);
+        assert_eq!(data.labels, Labels::Targets(vec![1.5, 2.5]));
+        assert_eq!(data.images[[1, 0, 0, 0]], 2.0);
+        assert_eq!(data.metadata.unwrap().text("class").unwrap(), ["lens", "lens"]);
+        let err = load(&DataSpec { only: Some("class=star".into()), ..base.clone() }).unwrap_err().to_string();
+        assert!(err.contains("class=star") && err.contains("lens, nonlens"), "{err}");
+        let err = load(&DataSpec { only: Some("class".into()), ..base.clone() }).unwrap_err().to_string();
+        assert!(err.contains("COLUMN=VALUE"), "{err}");
+        let err = load(&DataSpec { only: Some("kind=lens".into()), ..base }).unwrap_err().to_string();
+        assert!(err.contains("kind") && err.contains("class"), "{err}");
     }
 
     #[test]
