@@ -61,10 +61,10 @@ def load_mnist_cnn(root) -> MnistCnn:
     return model.eval()
 
 
-def export_onnx(model: nn.Module, path, input_shape: tuple[int, ...], opset: int) -> None:
+def export_onnx(model: nn.Module, path, input_shape: tuple[int, ...], opset: int, output: str = "logits") -> None:
     """Exports `model` as the bundled examples are exported: the legacy
-    (TorchScript) exporter, input `input` and output `logits` with a dynamic
-    batch axis; `input_shape` is one example's shape."""
+    (TorchScript) exporter, input `input` and one output (`logits`) with a
+    dynamic batch axis; `input_shape` is one example's shape."""
     import warnings
     from pathlib import Path
 
@@ -79,6 +79,6 @@ def export_onnx(model: nn.Module, path, input_shape: tuple[int, ...], opset: int
             dynamo=False,
             opset_version=opset,
             input_names=["input"],
-            output_names=["logits"],
-            dynamic_axes={"input": {0: "batch"}, "logits": {0: "batch"}},
+            output_names=[output],
+            dynamic_axes={"input": {0: "batch"}, output: {0: "batch"}},
         )

@@ -3,6 +3,7 @@
 #   1. python/setup.sh            (the pinned Python environment, python/.venv)
 #   2. python/lens/simulate.py    -> python/.cache/lens/, examples/lens/data/
 #   3. python/lens/train.py       -> examples/lens/lens_finder.onnx, model-card.json
+#   4. python/lens/train_radius.py -> examples/lens/einstein_radius.onnx, einstein-radius-card.json
 # A step whose outputs exist is skipped; --force reruns every step.
 # Deterministic: a rerun with --force reproduces the simulated images bit for bit, and
 # the model too with the same torch version and thread count (train.py uses 2).
@@ -18,7 +19,7 @@ while [ $# -gt 0 ]; do
     case "$1" in
         --force) force=1 ;;
         --workers) shift; workers="$1" ;;
-        -h|--help) sed -n '2,10p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,11p' "$0"; exit 0 ;;
         *) echo "make.sh: unknown argument '$1' (try --help)" >&2; exit 2 ;;
     esac
     shift
@@ -43,4 +44,12 @@ if [ "$force" = 1 ] || [ ! -f "$root/examples/lens/lens_finder.onnx" ] \
     "$py" "$here/train.py"
 else
     echo "== train: outputs exist, skipped (--force to rerun)"
+fi
+
+if [ "$force" = 1 ] || [ ! -f "$root/examples/lens/einstein_radius.onnx" ] \
+    || [ ! -f "$root/examples/lens/einstein-radius-card.json" ]; then
+    echo "== train the Einstein-radius regressor"
+    "$py" "$here/train_radius.py"
+else
+    echo "== train the Einstein-radius regressor: outputs exist, skipped (--force to rerun)"
 fi

@@ -47,12 +47,13 @@ def conv_block(cin: int, cout: int, k: int, pool: bool) -> list[nn.Module]:
 class LensFinder(nn.Module):
     """AsinhPreprocess - [Conv5x5(3->16)-BN-ReLU-MaxPool2] - [Conv3x3(16->32)-BN-ReLU-MaxPool2]
     - [Conv3x3(32->64)-BN-ReLU-MaxPool2] - [Conv3x3(64->64)-BN-ReLU] (8 x 8, the Grad-CAM layer)
-    - GlobalAveragePool - Linear(64->64)-ReLU-Dropout(0.3)-Linear(64->2).
+    - GlobalAveragePool - Linear(64->64)-ReLU-Dropout(0.3)-Linear(64->outputs): 2 logits for
+    the lens finder, 1 value for the Einstein-radius regressor (train_radius.py).
 
     BatchNorm folds into the convolutions when exported in eval mode.
     """
 
-    def __init__(self, soft=(1.0, 1.0, 1.0), mean=(0.0, 0.0, 0.0), std=(1.0, 1.0, 1.0)) -> None:
+    def __init__(self, soft=(1.0, 1.0, 1.0), mean=(0.0, 0.0, 0.0), std=(1.0, 1.0, 1.0), outputs: int = 2) -> None:
         super().__init__()
         self.preprocess = AsinhPreprocess(soft, mean, std)
         self.features = nn.Sequential(
@@ -63,7 +64,7 @@ class LensFinder(nn.Module):
         )
         self.pool = nn.AdaptiveAvgPool2d(1)
         self.head = nn.Sequential(
-            nn.Flatten(), nn.Linear(64, 64), nn.ReLU(), nn.Dropout(0.3), nn.Linear(64, 2))
+            nn.Flatten(), nn.Linear(64, 64), nn.ReLU(), nn.Dropout(0.3), nn.Linear(64, outputs))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.head(self.pool(self.features(self.preprocess(x))))

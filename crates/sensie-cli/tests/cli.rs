@@ -205,3 +205,39 @@ fn unknown_perturbations_and_options_list_the_valid_ones() {
     assert!(stderr(&out).contains("valid: interpolation, fill"), "{}", stderr(&out));
     assert!(!dir.path().join("results.json").exists());
 }
+
+/// The lens example's regression config end to end: the Einstein-radius
+/// regressor on the lenses of the mixed test set (`only = "class=lens"`),
+/// scored by absolute error. The unperturbed mean squared error must equal the
+/// one its training script computed in PyTorch (einstein-radius-card.json).
+#[test]
+fn a_regression_model_is_probed_on_the_lenses_of_a_mixed_set() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    // The example's paths are relative to the repository root, where its comment says to run it.
+    let run = Command::new(env!("CARGO_BIN_EXE_sensie"))
+        .current_dir(repo(""))
+        .args(["probe", "--config", "examples/lens/regression.toml", "--out", out.to_str().unwrap(), "--replicates", "200", "--quiet"])
+        .output()
+        .unwrap();
+    assert!(run.status.success(), "{}", stderr(&run));
+    let json: serde_json::Value = serde_json::from_slice(&std::fs::read(out.join("results.json")).unwrap()).unwrap();
+    let card: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(repo("examples/lens/einstein-radius-card.json")).unwrap()).unwrap();
+    let reference = &card["committed_test_lenses"];
+    assert_eq!(json["data"]["n"], reference["n"], "only the lenses are probed");
+    let tests = json["tests"].as_array().unwrap();
+    let rotate = tests.iter().find(|t| t["name"] == "rotate").unwrap();
+    assert_eq!(rotate["metric"], "absolute error");
+    let level = |t: &serde_json::Value, value: f64| t["levels"].as_array().unwrap().iter().position(|l| l["value"] == value).unwrap();
+    let mse = rotate["squared_error"][level(rotate, 0.0)].as_f64().unwrap();
+    let bias = rotate["bias"][level(rotate, 0.0)].as_f64().unwrap();
+    let (want_mse, want_bias) = (reference["mse"].as_f64().unwrap(), reference["bias_arcsec"].as_f64().unwrap());
+    // float32 ONNX Runtime against float32 PyTorch, summed in float64: 1e-4 relative.
+    assert!((mse - want_mse).abs() <= 1e-4 * want_mse, "MSE {mse} against PyTorch's {want_mse}");
+    assert!((bias - want_bias).abs() <= 1e-4, "bias {bias} against PyTorch's {want_bias} (rounded to 1e-5)");
+    let radius = tests.iter().find(|t| t["name"] == "property:einstein_radius").unwrap();
+    assert_eq!(radius["bias"].as_array().unwrap().len(), radius["levels"].as_array().unwrap().len());
+    let seeing = tests.iter().find(|t| t["name"] == "seeing").unwrap();
+    assert_eq!(seeing["squared_error"].as_array().unwrap().len(), 5);
+}
