@@ -171,6 +171,14 @@ fn the_report_draws_what_the_run_found() {
     }
     let texts: Vec<&str> = doc.descendants().filter_map(|n| n.text()).collect();
     assert!(texts.contains(&"angle (degrees)") && texts.contains(&"unperturbed"), "{texts:?}");
+    // The threshold's crossing is drawn where a test found an effect, and
+    // only there: rotation's is; a low verdict's chance crossing is not.
+    assert!(texts.iter().any(|t| t.ends_with(" crossed")), "{texts:?}");
+    for test in &report.tests {
+        let crossing = test.stats.threshold.as_ref().is_some_and(|t| t.value.is_some());
+        let drawn = probe::chart(test).contains(" crossed<");
+        assert_eq!(drawn, crossing && test.stats.verdict != sensie::stats::Verdict::Low, "{}", test.name);
+    }
 
     // The example grid: the tile of example 0 at rotation 0 is the raw image
     // through the row's stretch (fitted over the example at every level),

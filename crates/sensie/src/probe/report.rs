@@ -23,7 +23,7 @@ use crate::html::{Figure, Page};
 use crate::perturb::perturb_batch;
 use crate::plot::{Axis, Bar, BarChart, LineChart, Rasteriser, RefLine, Series};
 use crate::render::{self, Colouring, Composite, Grid, RgbImage, Stretch};
-use crate::stats::{Direction, VERDICT_RULE};
+use crate::stats::{Direction, VERDICT_RULE, Verdict};
 use crate::{Error, Result};
 
 use super::Report;
@@ -158,8 +158,11 @@ pub fn chart(test: &TestResult) -> String {
     if let Some(y) = test.stats.effect.reference_mean {
         lines.push(RefLine::AtY { y, label: "unperturbed".into() });
     }
+    // A crossing is drawn only where the test found an effect: with a low
+    // verdict the curve's wiggles cross the halfway score by chance.
     if let Some(t) = &test.stats.threshold
         && let Some(x) = t.value
+        && test.stats.verdict != Verdict::Low
     {
         lines.push(RefLine::AtX { x, label: format!("score {:.2} crossed", t.score) });
     }
