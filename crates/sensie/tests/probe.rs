@@ -201,6 +201,23 @@ fn the_report_draws_what_the_run_found() {
     assert_ne!(tile(2), expected);
     assert_eq!(grid.dimensions(), (5 * 116 + 4, 4 * 116 + 4));
 
+    // The class test's grid: a row per class, the first 4 digits of that
+    // class (in the data's order) in it, each with its own stretch.
+    let classes = report.tests.iter().find(|t| t.name == "classes").unwrap();
+    let grid = image::open(out.join("examples/classes.png")).unwrap().to_rgb8();
+    assert_eq!(grid, probe::group_grid(&classes.group_examples).unwrap());
+    assert_eq!(grid.dimensions(), (4 * 116 + 4, 10 * 116 + 4), "10 digit classes");
+    let digits = ndarray::Array4::<f32>::read_npy(std::fs::File::open(dir.path().join("x.npy")).unwrap()).unwrap();
+    let labels = Array1::<i64>::read_npy(std::fs::File::open(dir.path().join("y.npy")).unwrap()).unwrap();
+    let first_seven = labels.iter().position(|&l| l == 7).unwrap();
+    let image = digits.slice(s![first_seven, .., .., ..]);
+    let how = sensie::render::Composite {
+        bands: None,
+        colouring: sensie::render::Colouring::Scale(probe::EXAMPLE_STRETCH.fit(image.iter().copied()).unwrap()),
+    };
+    let expected = sensie::render::upscale(&sensie::render::composite(image, &how).unwrap(), 4).unwrap();
+    assert_eq!(image::imageops::crop_imm(&grid, 4, 4 + 7 * 116, 112, 112).to_image(), expected);
+
     // The page: well-formed, a summary row per test, and every test's chart inline.
     let html = std::fs::read_to_string(out.join("report.html")).unwrap();
     let page = roxmltree::Document::parse(html.trim_start_matches("<!DOCTYPE html>")).unwrap();
@@ -211,6 +228,7 @@ fn the_report_draws_what_the_run_found() {
         let chart = page.descendants().filter(|n| n.has_tag_name("svg")).find(|svg| svg.descendants().any(|t| t.text() == Some(&title)));
         assert!(chart.is_some(), "no chart titled {title}");
     }
-    assert_eq!(page.descendants().filter(|n| n.has_tag_name("img")).count(), 1, "one example grid (the sweep's)");
+    let grids = page.descendants().filter(|n| n.has_tag_name("img")).count();
+    assert_eq!(grids, 3, "an example grid for the sweep, the property and the classes");
     assert!(page.descendants().any(|n| n.text().is_some_and(|t| t.contains(sensie::stats::VERDICT_RULE))), "the verdict rule is on the page");
 }

@@ -23,7 +23,7 @@ use ndarray::{Array2, Array4, Axis, s};
 use serde::Serialize;
 
 pub use config::{OptionValue, ProbeConfig, PropertySpec, SweepSpec, Values};
-pub use report::{EXAMPLE_STRETCH, EXAMPLES, chart, example_grid, file_stem, write_report};
+pub use report::{EXAMPLE_STRETCH, EXAMPLES, chart, example_grid, file_stem, group_grid, write_report};
 pub use results::{Report, word, write_results};
 pub use score::{Metric, Scored};
 
@@ -111,6 +111,10 @@ pub struct TestResult {
     pub squared_error: Option<Vec<f64>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub bias: Option<Vec<f64>>,
+    /// Property and class tests: the first few raw images of each group (a
+    /// bin, a class), for the report's grids; empty for sweeps.
+    #[serde(skip)]
+    pub group_examples: Vec<Array4<f32>>,
 }
 
 /// Turns specs into a runnable plan, refusing unknown perturbations,
@@ -385,6 +389,7 @@ fn sweep_result(sweep: &Sweep, grid: &Array2<Scored>, reference: &[Scored], metr
         stats,
         squared_error,
         bias,
+        group_examples: Vec::new(),
     })
 }
 
@@ -429,6 +434,7 @@ fn property_result(property: &PropertyTest, data: &Dataset, reference: &[Scored]
         stats,
         squared_error,
         bias,
+        group_examples: first_of_each(data, &groups),
     })
 }
 
@@ -455,5 +461,11 @@ fn class_result(data: &Dataset, reference: &[Scored], metric: Metric, settings: 
         stats,
         squared_error,
         bias,
+        group_examples: first_of_each(data, &groups),
     })
+}
+
+/// The first [`EXAMPLES`] raw images of each group, in the data set's order.
+fn first_of_each(data: &Dataset, groups: &[Members]) -> Vec<Array4<f32>> {
+    groups.iter().map(|g| data.images.select(Axis(0), &g.3[..g.3.len().min(EXAMPLES)])).collect()
 }

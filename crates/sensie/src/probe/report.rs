@@ -4,6 +4,8 @@
 //!   threshold), the classes as sorted bars, a property along its bins;
 //! - `examples/<test>.png`: for each sweep, the first few examples (rows)
 //!   at every level (columns), perturbed exactly as the run perturbed them;
+//!   for a property or class test, the first few examples (columns) of each
+//!   bin or class (rows);
 //! - `report.html`: one self-contained page with the run, a summary table
 //!   and every test's plot and examples.
 //!
@@ -73,6 +75,10 @@ pub fn write_report(out: &Path, report: &Report, config: &ProbeConfig, command: 
             let png = render::encode_png(&example_grid(sweep, report.examples.view(), report.seed)?)?;
             write_atomic(&examples.join(format!("{stem}.png")), &png)?;
             figures.push(Figure::png(&png, &format!("examples of {}", test.name), grid_caption(sweep, report)));
+        } else if !test.group_examples.is_empty() {
+            let png = render::encode_png(&group_grid(&test.group_examples)?)?;
+            write_atomic(&examples.join(format!("{stem}.png")), &png)?;
+            figures.push(Figure::png(&png, &format!("examples of {}", test.name), group_caption(test)));
         }
         let section = page.section(format!("{} ({})", test.name, word(test.kind)));
         section.paragraph(finding(test)).figures(figures);
@@ -255,6 +261,51 @@ pub fn example_grid(sweep: &Sweep, images: ArrayView4<f32>, seed: u64) -> Result
     }
     let upscale = (TILE_PIXELS.div_ceil(h.max(w).max(1))).max(1) as u32;
     render::grid(&tiles, &Grid { columns: levels.len().max(1), padding: 4, upscale, background: [255, 255, 255] })
+}
+
+/// Groups x examples as one picture: row `j` holds the first examples of
+/// group `j` (a property's bin, a class) as the data set has them, each with
+/// its own stretch; a group with fewer examples leaves its cells blank.
+pub fn group_grid(groups: &[Array4<f32>]) -> Result<RgbImage> {
+    let Some(first) = groups.iter().find(|g| !g.is_empty()) else {
+        return Err(Error::invalid("example grid", "there are no examples to show"));
+    };
+    let (_, c, h, w) = first.dim();
+    let bands = (c == 3).then_some([2, 1, 0]);
+    let blank = RgbImage::from_pixel(w as u32, h as u32, image::Rgb([255, 255, 255]));
+    let mut tiles = Vec::with_capacity(groups.len() * EXAMPLES);
+    for group in groups {
+        for i in 0..EXAMPLES {
+            if i >= group.len_of(ArrayAxis(0)) {
+                tiles.push(blank.clone());
+                continue;
+            }
+            let example = group.index_axis(ArrayAxis(0), i);
+            let scale = EXAMPLE_STRETCH.fit(example.iter().copied())?;
+            tiles.push(render::composite(example, &Composite { bands, colouring: Colouring::Scale(scale) })?);
+        }
+    }
+    let upscale = (TILE_PIXELS.div_ceil(h.max(w).max(1))).max(1) as u32;
+    render::grid(&tiles, &Grid { columns: EXAMPLES, padding: 4, upscale, background: [255, 255, 255] })
+}
+
+fn group_caption(test: &TestResult) -> String {
+    let groups: Vec<String> = test
+        .stats
+        .levels
+        .iter()
+        .map(|l| match (&l.label, l.lo, l.hi) {
+            (Some(label), ..) => label.clone(),
+            (None, Some(lo), Some(hi)) => format!("{lo:.3} to {hi:.3}"),
+            _ => format!("{}", l.value),
+        })
+        .collect();
+    format!(
+        "The first {EXAMPLES} examples (columns) of each group of {} (rows: {}), as the data set holds them, each with its own \
+         stretch (percentiles 1 to 99.5).",
+        test.parameter,
+        groups.join("; "),
+    )
 }
 
 /// A test name as a file name: letters, digits, `-` and `_` kept, anything
