@@ -101,14 +101,49 @@ def read_rows(path: Path) -> list[dict]:
         return list(csv.DictReader(f))
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+def parse_args(doc: str, epochs: int) -> argparse.Namespace:
+    """The lens training scripts' flags (--threads, --epochs); seeds torch and makes it
+    deterministic before any weight is drawn."""
+    ap = argparse.ArgumentParser(description=doc.split("\n")[0])
     ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--epochs", type=int, default=EPOCHS)
+    ap.add_argument("--epochs", type=int, default=epochs)
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     torch.manual_seed(SEED)
     torch.use_deterministic_algorithms(True)
+    return args
+
+
+def fit(model: torch.nn.Module, forward, xtr: torch.Tensor, targets: torch.Tensor, loss_fn, epochs: int,
+        after_epoch) -> float:
+    """Trains `model` as both lens models are trained: AdamW with a one-cycle learning
+    rate, batches of BATCH in a seeded random order, a random element of D4 per batch.
+    `forward` maps a batch of images to what `loss_fn` compares with `targets`;
+    `after_epoch(epoch, mean loss, seconds)` reports. Returns the seconds taken."""
+    opt = torch.optim.AdamW(model.parameters(), lr=LR, weight_decay=WEIGHT_DECAY)
+    steps = epochs * ((len(xtr) + BATCH - 1) // BATCH)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=LR, total_steps=steps, pct_start=0.15)
+    gen = torch.Generator().manual_seed(SEED)
+    t0 = time.time()
+    for epoch in range(epochs):
+        model.train()
+        order = torch.randperm(len(xtr), generator=gen)
+        total = 0.0
+        for i in range(0, len(xtr), BATCH):
+            idx = order[i:i + BATCH]
+            loss = loss_fn(forward(augment(xtr[idx], gen)), targets[idx])
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            sched.step()
+            total += float(loss.detach()) * len(idx)
+        after_epoch(epoch, total / len(xtr), time.time() - t0)
+    model.eval()
+    return time.time() - t0
+
+
+def main() -> None:
+    args = parse_args(__doc__, EPOCHS)
 
     data = np.load(CACHE / "sim.npz")
     x, y, split = data["x"], data["y"], data["split"]
@@ -121,30 +156,14 @@ def main() -> None:
           f"std {np.round(std, 4)}")
 
     model = LensFinder(SOFT, mean, std)
-    opt = torch.optim.AdamW(model.parameters(), lr=LR, weight_decay=WEIGHT_DECAY)
-    steps = args.epochs * ((len(tr) + BATCH - 1) // BATCH)
-    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=LR, total_steps=steps, pct_start=0.15)
-    xtr_t, ytr_t = torch.from_numpy(xtr), torch.from_numpy(ytr)
-    gen = torch.Generator().manual_seed(SEED)
-    t0 = time.time()
-    for epoch in range(args.epochs):
-        model.train()
-        order = torch.randperm(len(tr), generator=gen)
-        total = 0.0
-        for i in range(0, len(tr), BATCH):
-            idx = order[i:i + BATCH]
-            xb = augment(xtr_t[idx], gen)
-            loss = F.cross_entropy(model(xb), ytr_t[idx])
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-            sched.step()
-            total += float(loss.detach()) * len(idx)
+
+    def after_epoch(epoch, loss, seconds):
         val_acc = float((predict(model, x[va]).argmax(1) == y[va]).mean())
-        print(f"epoch {epoch + 1}/{args.epochs}: loss {total / len(tr):.4f}, "
-              f"val accuracy {val_acc:.4f} ({time.time() - t0:.0f} s)", flush=True)
-    model.eval()
-    train_seconds = time.time() - t0
+        print(f"epoch {epoch + 1}/{args.epochs}: loss {loss:.4f}, val accuracy {val_acc:.4f} ({seconds:.0f} s)",
+              flush=True)
+
+    train_seconds = fit(model, model, torch.from_numpy(xtr), torch.from_numpy(ytr), F.cross_entropy, args.epochs,
+                        after_epoch)
 
     logits = predict(model, x[te])
     p = lens_prob(logits)

@@ -20,17 +20,15 @@ Usage: python/.venv/bin/python python/lens/train_radius.py [--threads N] [--epoc
 """
 from __future__ import annotations
 
-import argparse
 import json
-import time
 
 import numpy as np
 import onnxruntime
 import torch
 import torch.nn.functional as F
 
-from train import (BATCH, CACHE, LR, OPSET, OUT_DIR, SEED, SOFT, WEIGHT_DECAY, asinh_stats,
-                   augment, predict, read_rows, versions)
+from train import (BATCH, CACHE, LR, OPSET, OUT_DIR, SEED, SOFT, WEIGHT_DECAY, asinh_stats, fit, parse_args,
+                   predict, read_rows, versions)
 from model import LensFinder
 from sensie_models import export_onnx
 
@@ -58,13 +56,7 @@ def errors(pred: np.ndarray, target: np.ndarray) -> dict:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--epochs", type=int, default=EPOCHS)
-    args = ap.parse_args()
-    torch.set_num_threads(args.threads)
-    torch.manual_seed(SEED)
-    torch.use_deterministic_algorithms(True)
+    args = parse_args(__doc__, EPOCHS)
 
     data = np.load(CACHE / "sim.npz")
     x, y, split = data["x"], data["y"], data["split"]
@@ -75,30 +67,15 @@ def main() -> None:
     print(f"lenses: train {len(tr)}, val {len(va)}, test {len(te)}; radius {centre:.3f} +- {scale:.3f}")
 
     model = RadiusRegressor(mean, std, centre, scale)
-    opt = torch.optim.AdamW(model.parameters(), lr=LR, weight_decay=WEIGHT_DECAY)
-    steps = args.epochs * ((len(tr) + BATCH - 1) // BATCH)
-    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=LR, total_steps=steps, pct_start=0.15)
-    xtr = torch.from_numpy(x[tr])
-    ztr = torch.from_numpy(((radius[tr] - centre) / scale).astype(np.float32))
-    gen = torch.Generator().manual_seed(SEED)
-    t0 = time.time()
-    for epoch in range(args.epochs):
-        model.train()
-        order = torch.randperm(len(tr), generator=gen)
-        total = 0.0
-        for i in range(0, len(tr), BATCH):
-            idx = order[i:i + BATCH]
-            loss = F.mse_loss(model.net(augment(xtr[idx], gen)).squeeze(1), ztr[idx])
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-            sched.step()
-            total += float(loss.detach()) * len(idx)
+
+    def after_epoch(epoch, loss, seconds):
         val = errors(predict(model, x[va]), radius[va])
-        print(f"epoch {epoch + 1}/{args.epochs}: loss {total / len(tr):.4f}, val RMSE "
-              f"{val['rmse_arcsec']:.4f} arcsec ({time.time() - t0:.0f} s)", flush=True)
-    model.eval()
-    train_seconds = time.time() - t0
+        print(f"epoch {epoch + 1}/{args.epochs}: loss {loss:.4f}, val RMSE {val['rmse_arcsec']:.4f} arcsec "
+              f"({seconds:.0f} s)", flush=True)
+
+    standardised = torch.from_numpy(((radius[tr] - centre) / scale).astype(np.float32))
+    train_seconds = fit(model, lambda xb: model.net(xb).squeeze(1), torch.from_numpy(x[tr]), standardised, F.mse_loss,
+                        args.epochs, after_epoch)
 
     onnx_path = OUT_DIR / "einstein_radius.onnx"
     export_onnx(model, onnx_path, (3, 64, 64), OPSET, output="radius")
