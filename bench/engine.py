@@ -1,6 +1,6 @@
 """Engine benchmark: sensie against onnxruntime's Python API (forward) and
 PyTorch autograd (forward + input gradient), same models and batches, one
-sitting. Writes the table into BENCHMARKS.md.
+sitting. Writes the Engine section of BENCHMARKS.md (bench/run.sh puts the sections together).
 
 Models: the bundled MNIST CNN (weights read from examples/mnist/mnist_cnn.onnx
 into the PyTorch module) and torchvision resnet18 at 224x224 (random weights,
@@ -10,9 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
 import statistics
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -27,6 +25,8 @@ from onnx import numpy_helper
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "python"))
 from sensie_models import MnistCnn  # noqa: E402
+
+from common import run_json  # noqa: E402
 
 SECONDS = 3.0
 
@@ -93,8 +93,7 @@ def main():
     for label, make in [("MNIST CNN", mnist_model), ("resnet18 @224", resnet_model)]:
         model, path, shape = make()
         for batch in (1, 32):
-            ours = json.loads(subprocess.run([args.sensie_bench, str(path), str(batch), str(SECONDS)], check=True,
-                                             capture_output=True, text=True).stdout.strip().splitlines()[-1])
+            ours = run_json([args.sensie_bench, path, batch, SECONDS])
             theirs = peers(model, path, shape, batch)
             row = {"model": label, "batch": batch, **ours, **theirs}
             rows.append(row)
@@ -104,12 +103,6 @@ def main():
 
 def write(rows, out: Path):
     lines = [
-        "# Benchmarks",
-        "",
-        "Written by `bench/run.sh` (one sitting, medians of repeated calls after warm-up).",
-        f"Machine: {platform.machine()}, {torch.get_num_threads()} threads, Python {platform.python_version()}; "
-        f"onnxruntime {ort.__version__}, torch {torch.__version__}.",
-        "",
         "## Engine",
         "",
         "Forward: images per second of sensie's `Engine::predict` and of onnxruntime's Python API on the same ONNX file.",
