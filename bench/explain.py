@@ -29,6 +29,7 @@ import argparse
 import json
 import statistics
 import sys
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -45,8 +46,11 @@ ROUNDS = 5
 SECONDS = 0.5
 BATCHES = (1, 32)
 MEMORY_BATCH = 32
+TARGET = 0.5
 METHODS = ("saliency", "integrated-gradients", "gradcam", "guided-backprop", "occlusion")
 MODEL = ROOT / "examples/mnist/mnist_cnn.onnx"
+# Captum warns on every call that it set requires_grad and hooked the ReLUs, as asked.
+warnings.filterwarnings("ignore", category=UserWarning, module="captum")
 
 
 def captum_methods(batch: int, ppe: int) -> dict:
@@ -140,7 +144,9 @@ def main():
         low, high = r["ratio_range"]
         lines.append(f"| {r['method']} | {r['batch']} | {1e3 * r['sensie_s'] / r['batch']:.3f} | "
                      f"{1e3 * r['captum_s'] / r['batch']:.3f} | {r['ratio']:.2f} | {low:.2f} to {high:.2f} |")
-    lines += ["", "Target (explanations issue): sensie / Captum at most 0.5 for each method.", ""]
+    missed = [f"{r['method']} at batch {r['batch']} ({r['ratio']:.2f})" for r in rows if r["ratio"] > TARGET]
+    lines += ["", f"Target (explanations issue): sensie / Captum at most {TARGET} for each method. "
+              + (f"Not met: {', '.join(missed)}." if missed else "Met by every method at both batch sizes."), ""]
     lines += [
         f"Memory, MiB, batch {MEMORY_BATCH}: each method in a fresh process of its own, on each side; what the method adds is the",
         "resident peak while it runs (VmHWM, reset with /proc/self/clear_refs once the model, digits and targets are",

@@ -78,6 +78,9 @@ bench/.venv/bin/pip install --quiet --disable-pip-version-check -r bench/require
 mkdir -p bench/work
 rm -f bench/work/commands.txt
 py=bench/.venv/bin/python
+if awk '{ exit !($1 >= 1) }' /proc/loadavg; then
+    echo "bench/run.sh: the machine is busy (load average $(cut -d' ' -f1-3 /proc/loadavg)): ratios will be noisy" >&2
+fi
 load_before="$(cut -d' ' -f1-3 /proc/loadavg)"
 $py bench/engine.py --sensie-bench "$engine" --out bench/work/engine.md
 $py bench/sweep.py --sensie "$sensie" --probe-bench "$probe" ${original:+--sensie-original "$original"} \
