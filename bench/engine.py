@@ -1,6 +1,6 @@
 """Engine benchmark: sensie against onnxruntime's Python API (forward) and
 PyTorch autograd (forward + input gradient), same models and batches, one
-sitting. Writes the table into BENCHMARKS.md.
+sitting. Writes the Engine section of BENCHMARKS.md (bench/run.sh puts the sections together).
 
 Models: the bundled MNIST CNN (weights read from examples/mnist/mnist_cnn.onnx
 into the PyTorch module) and torchvision resnet18 at 224x224 (random weights,
@@ -10,9 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
 import statistics
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -27,6 +25,8 @@ from onnx import numpy_helper
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "python"))
 from sensie_models import MnistCnn  # noqa: E402
+
+from common import run_json  # noqa: E402
 
 SECONDS = 1.0
 ROUNDS = 3
@@ -107,8 +107,7 @@ def alternate(args, model, path, shape, batch):
     and the range of the gradient ratio over the rounds."""
     rounds = []
     for _ in range(args.rounds):
-        ours = json.loads(subprocess.run([args.sensie_bench, str(path), str(batch), str(SECONDS)], check=True,
-                                         capture_output=True, text=True).stdout.strip().splitlines()[-1])
+        ours = run_json([args.sensie_bench, path, batch, SECONDS])
         rounds.append({**ours, **peers(model, path, shape, batch)})
     ratios = [r["gradient_s"] / r["torch_autograd_s"] for r in rounds]
     keys = ["forward_s", "gradient_s", "ort_forward_s", "torch_forward_s", "torch_autograd_s"]
@@ -117,12 +116,6 @@ def alternate(args, model, path, shape, batch):
 
 def write(rows, out: Path):
     lines = [
-        "# Benchmarks",
-        "",
-        "Written by `bench/run.sh` (one sitting, medians of repeated calls after warm-up).",
-        f"Machine: {platform.machine()}, {torch.get_num_threads()} threads, Python {platform.python_version()}; "
-        f"onnxruntime {ort.__version__}, torch {torch.__version__}.",
-        "",
         "## Engine",
         "",
         "Forward: images per second of sensie's `Engine::predict` and of onnxruntime's Python API on the same ONNX file.",

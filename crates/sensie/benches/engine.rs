@@ -15,16 +15,14 @@ use sensie::engine::{Engine, EngineOptions, GradientRequest, Score};
 use sensie::model::Model;
 use sensie::runtime::Runtime;
 
-use common::median_seconds;
+use common::{median_seconds, parse};
+
+const USAGE: &str = "engine MODEL BATCH SECONDS";
 
 fn main() {
-    let args: Vec<String> = std::env::args().skip(1).filter(|a| a != "--bench").collect();
-    let [model, batch, seconds] = args.as_slice() else {
-        eprintln!("usage: engine MODEL BATCH SECONDS");
-        std::process::exit(2);
-    };
-    let batch: usize = batch.parse().expect("batch is a number");
-    let budget = Duration::from_secs_f64(seconds.parse().expect("seconds is a number"));
+    let [model, batch, seconds] = common::args(USAGE);
+    let batch: usize = parse(USAGE, "BATCH", &batch);
+    let budget = Duration::from_secs_f64(parse(USAGE, "SECONDS", &seconds));
     let model = Model::load(model).unwrap_or_else(|e| panic!("{e}"));
     let input = model.info().input.clone();
     let mut dims: Vec<usize> = input.shape.iter().map(|d| d.unwrap_or(1)).collect();
