@@ -19,13 +19,14 @@ mod score;
 use std::collections::BTreeMap;
 use std::sync::mpsc::sync_channel;
 
-use ndarray::{Array2, Array4, Axis, s};
+use ndarray::{Array4, Axis, s};
 use serde::Serialize;
 
 pub use config::{OptionValue, ProbeConfig, PropertySpec, SweepSpec, Values};
 pub use report::{EXAMPLE_STRETCH, EXAMPLES, chart, example_grid, file_stem, group_grid, write_report};
 pub use results::{Report, word, write_results};
 pub use score::{Metric, Scored};
+use score::ScoreGrid;
 
 use crate::data::{Dataset, Labels};
 use crate::engine::{Engine, EngineOptions};
@@ -185,7 +186,7 @@ struct Job {
 struct Scores {
     reference: Vec<Scored>,
     /// Per sweep: examples x levels.
-    sweeps: Vec<Array2<Scored>>,
+    sweeps: Vec<ScoreGrid>,
 }
 
 /// Runs every test of `plan` on `data`. `progress` hears (batches done, batches in all).
@@ -295,7 +296,7 @@ fn stream(engine: &mut Engine, pass: &Pass, jobs: &[Job], progress: &mut dyn FnM
     let n = data.len();
     let mut scores = Scores {
         reference: vec![Scored::default(); n],
-        sweeps: plan.sweeps.iter().map(|s| Array2::from_elem((n, s.values.len()), Scored::default())).collect(),
+        sweeps: plan.sweeps.iter().map(|s| ScoreGrid::new(n, s.values.len(), matches!(data.labels, Labels::Targets(_)))).collect(),
     };
     let mut metric: Option<Metric> = None;
     let kind = engine.model().info().output_kind;
@@ -329,7 +330,7 @@ fn stream(engine: &mut Engine, pass: &Pass, jobs: &[Job], progress: &mut dyn FnM
                 let scored = metric.score(row, &data.labels, example);
                 match job.sweep {
                     None => scores.reference[example] = scored,
-                    Some((sweep, level)) => scores.sweeps[sweep][[example, level]] = scored,
+                    Some((sweep, level)) => scores.sweeps[sweep].set(example, level, scored),
                 }
             }
             progress(done + 1, jobs.len());
@@ -339,7 +340,7 @@ fn stream(engine: &mut Engine, pass: &Pass, jobs: &[Job], progress: &mut dyn FnM
     for (sweep, grid) in plan.sweeps.iter().zip(scores.sweeps.iter_mut()) {
         let identity = sweep.perturbation.parameter().identity;
         for (l, _) in sweep.values.iter().enumerate().filter(|(_, v)| **v == identity) {
-            grid.column_mut(l).assign(&ndarray::ArrayView1::from(&scores.reference));
+            grid.set_level(l, &scores.reference);
         }
     }
     Ok((scores, metric.expect("at least one batch ran")))
@@ -354,28 +355,35 @@ fn target_scale(targets: &[f32]) -> f64 {
     if var > 0.0 { var.sqrt() } else { 1.0 }
 }
 
-/// Per-level mean squared error and bias of a regression test's groups of errors.
-fn regression_extras(metric: Metric, levels: &[Vec<f64>]) -> (Option<Vec<f64>>, Option<Vec<f64>>) {
+/// Per-level mean squared error and bias of a regression test's levels (or
+/// groups) of errors; none for classifiers.
+fn regression_extras<L: IntoIterator<Item = f64>>(metric: Metric, levels: impl Iterator<Item = L>) -> (Option<Vec<f64>>, Option<Vec<f64>>) {
     if !matches!(metric, Metric::Regressor) {
         return (None, None);
     }
-    let mean = |v: &[f64], f: fn(f64) -> f64| v.iter().map(|&e| f(e)).sum::<f64>() / v.len() as f64;
-    (Some(levels.iter().map(|e| mean(e, |e| e * e)).collect()), Some(levels.iter().map(|e| mean(e, |e| e)).collect()))
+    let (squared, bias): (Vec<f64>, Vec<f64>) = levels
+        .map(|errors| {
+            let (mut n, mut sum, mut sum_sq) = (0usize, 0.0, 0.0);
+            for e in errors {
+                (n, sum, sum_sq) = (n + 1, sum + e, sum_sq + e * e);
+            }
+            (sum_sq / n as f64, sum / n as f64)
+        })
+        .unzip();
+    (Some(squared), Some(bias))
 }
 
-fn sweep_result(sweep: &Sweep, grid: &Array2<Scored>, reference: &[Scored], metric: Metric, settings: &Settings) -> Result<TestResult> {
-    let scores = grid.mapv(|s| s.score);
-    let correct = grid.mapv(|s| s.correct);
+fn sweep_result(sweep: &Sweep, grid: &ScoreGrid, reference: &[Scored], metric: Metric, settings: &Settings) -> Result<TestResult> {
     let reference_scores = ndarray::Array1::from_iter(reference.iter().map(|s| s.score));
     let input = PairedScores {
         values: &sweep.values,
-        scores: scores.view(),
-        correct: matches!(metric, Metric::Classifier(_)).then_some(correct.view()),
+        scores: grid.score.view(),
+        correct: matches!(metric, Metric::Classifier(_)).then_some(grid.correct.view()),
         reference: reference_scores.view(),
     };
     let stats = stats::paired(&input, metric.direction(), settings)?;
-    let errors: Vec<Vec<f64>> = grid.axis_iter(Axis(1)).map(|c| c.iter().map(|s| s.error).collect()).collect();
-    let (squared_error, bias) = regression_extras(metric, &errors);
+    let errors = grid.error.iter().flat_map(|e| e.axis_iter(Axis(1))).map(|level| level.into_iter().copied());
+    let (squared_error, bias) = regression_extras(metric, errors);
     let parameter = sweep.perturbation.parameter();
     Ok(TestResult {
         name: sweep.name.clone(),
@@ -411,8 +419,8 @@ fn grouped_stats(groups: &[Members], ordered: bool, reference: &[Scored], metric
         .map(|(j, g)| Group { value: g.0, label: g.1.clone(), range: g.2, scores: &scores[j], correct: classifier.then_some(correct[j].as_slice()) })
         .collect();
     let stats = stats::grouped(&input, metric.direction(), settings, ordered)?;
-    let errors: Vec<Vec<f64>> = groups.iter().map(|g| g.3.iter().map(|&i| reference[i].error).collect()).collect();
-    let (squared_error, bias) = regression_extras(metric, &errors);
+    let errors = groups.iter().map(|g| g.3.iter().map(|&i| reference[i].error));
+    let (squared_error, bias) = regression_extras(metric, errors);
     Ok((stats, squared_error, bias))
 }
 

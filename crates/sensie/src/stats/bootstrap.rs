@@ -12,12 +12,13 @@ use rayon::prelude::*;
 
 use crate::rng::SeededRng;
 
-/// Replicate means of each column of `rows` (examples x columns) under the
-/// paired bootstrap: replicates x columns. Each replicate's draws become a
-/// row of counts (how often each example was drawn), so a block of
-/// replicates is one matrix product, counts x rows.
-pub(super) fn paired_means(rows: ArrayView2<f64>, replicates: usize, seed: u64) -> Array2<f64> {
-    let n = rows.nrows();
+/// Replicate means of each column of `parts` (blocks of columns over the
+/// same examples, examples x columns each, read in place) under the paired
+/// bootstrap: replicates x all columns, in order. Each replicate's draws
+/// become a row of counts (how often each example was drawn), so a block of
+/// replicates is one matrix product per part, counts x part.
+pub(super) fn paired_means(parts: &[ArrayView2<f64>], replicates: usize, seed: u64) -> Array2<f64> {
+    let n = parts.first().map_or(0, |p| p.nrows());
     // Up to 32 replicates a block, fewer for large data (8 MiB of counts at most).
     let per_block = ((1 << 20) / n.max(1)).clamp(1, 32);
     let blocks: Vec<Array2<f64>> = (0..replicates.div_ceil(per_block))
@@ -32,7 +33,9 @@ pub(super) fn paired_means(rows: ArrayView2<f64>, replicates: usize, seed: u64) 
                     row[rng.below(n)] += 1.0;
                 }
             }
-            counts.dot(&rows) / n as f64
+            let means: Vec<Array2<f64>> = parts.iter().map(|part| counts.dot(part) / n as f64).collect();
+            let views: Vec<_> = means.iter().map(|m| m.view()).collect();
+            ndarray::concatenate(Axis(1), &views).expect("parts with the same examples")
         })
         .collect();
     let views: Vec<_> = blocks.iter().map(|b| b.view()).collect();
@@ -128,7 +131,7 @@ mod tests {
     #[test]
     fn a_constant_resamples_to_itself() {
         let rows = Array2::from_elem((20, 3), 0.7);
-        let means = paired_means(rows.view(), 200, 1);
+        let means = paired_means(&[rows.view()], 200, 1);
         assert!(means.iter().all(|&m| (m - 0.7).abs() < 1e-12));
         let interval = percentile_interval(&means.column(0).to_vec(), 0.95);
         assert!((interval[0] - 0.7).abs() < 1e-12 && (interval[1] - 0.7).abs() < 1e-12);
@@ -141,7 +144,7 @@ mod tests {
         // Column 1 is column 0 plus 1 for every example: a paired resample
         // keeps the difference of means exactly 1 in every replicate.
         let rows = Array2::from_shape_fn((50, 2), |(i, j)| (i * i % 17) as f64 + j as f64);
-        let means = paired_means(rows.view(), 100, 3);
+        let means = paired_means(&[rows.view()], 100, 3);
         assert!(means.axis_iter(Axis(0)).all(|r| (r[1] - r[0] - 1.0).abs() < 1e-9));
         assert!(means.column(0).std(1.0) > 0.1);
     }

@@ -27,7 +27,7 @@ mod bootstrap;
 mod ols;
 mod threshold;
 
-use ndarray::{Array2, ArrayView1, ArrayView2, Axis, concatenate};
+use ndarray::{Array2, ArrayView1, ArrayView2, Axis};
 use serde::Serialize;
 
 pub use bins::{Bin, Binning, bin};
@@ -246,8 +246,8 @@ pub fn paired(input: &PairedScores, direction: Direction, settings: &Settings) -
         ));
     }
     check_finite("scores", input.scores.iter().chain(input.reference.iter()))?;
-    let rows = concatenate(Axis(1), &[input.scores, input.reference.insert_axis(Axis(1))]).expect("same number of examples");
-    let replicates = bootstrap::paired_means(rows.view(), settings.replicates, settings.seed);
+    // The reference's replicate means are the last column.
+    let replicates = bootstrap::paired_means(&[input.scores, input.reference.insert_axis(Axis(1))], settings.replicates, settings.seed);
     let means: Vec<f64> = (0..levels).map(|l| mean(input.scores.column(l).iter().copied())).collect();
     let reference = mean(input.reference.iter().copied());
 
@@ -295,8 +295,8 @@ pub fn paired(input: &PairedScores, direction: Direction, settings: &Settings) -
         ci95: [drops.iter().map(|d| d.1).fold(f64::NEG_INFINITY, f64::max), drops.iter().map(|d| d.2).fold(f64::NEG_INFINITY, f64::max)],
     };
 
-    let points: Vec<(f64, f64)> =
-        (0..levels).flat_map(|l| input.scores.column(l).iter().map(move |&s| (input.values[l], s)).collect::<Vec<_>>()).collect();
+    let (scores, values) = (input.scores, input.values);
+    let points = || (0..levels).flat_map(move |l| (0..n).map(move |i| (values[l], scores[[i, l]])));
     let weights = vec![1.0; levels];
     Ok(TestStats {
         direction,
@@ -310,7 +310,7 @@ pub fn paired(input: &PairedScores, direction: Direction, settings: &Settings) -
             size,
             scale: settings.scale,
         },
-        slope: fit_slope(input.values, &means, &weights, replicates.view(), &points),
+        slope: fit_slope(input.values, &means, &weights, replicates.view(), points),
         threshold: Some(find_threshold(input.values, &means, replicates.view(), direction, settings)),
         verdict: Verdict::from_effect(size),
         verdict_rule: VERDICT_RULE,
@@ -364,9 +364,9 @@ pub fn grouped(groups: &[Group], direction: Direction, settings: &Settings, orde
     let (slope, threshold, range) = if ordered {
         let values: Vec<f64> = groups.iter().map(|g| g.value).collect();
         let weights: Vec<f64> = groups.iter().map(|g| g.scores.len() as f64).collect();
-        let points: Vec<(f64, f64)> = groups.iter().flat_map(|g| g.scores.iter().map(|&s| (g.value, s))).collect();
+        let points = || groups.iter().flat_map(|g| g.scores.iter().map(|&s| (g.value, s)));
         (
-            fit_slope(&values, &means, &weights, replicates.view(), &points),
+            fit_slope(&values, &means, &weights, replicates.view(), points),
             Some(find_threshold(&values, &means, replicates.view(), direction, settings)),
             Some(range_change(&means, replicates.view())),
         )
@@ -400,7 +400,15 @@ fn range_change(means: &[f64], replicates: ArrayView2<f64>) -> Estimate {
     Estimate { value: means[last] - means[0], ci95: bootstrap::percentile_interval(&differences, 0.95) }
 }
 
-fn fit_slope(values: &[f64], means: &[f64], weights: &[f64], replicates: ArrayView2<f64>, points: &[(f64, f64)]) -> Option<Slope> {
+/// `points()` iterates over every (parameter, score) pair, for the naive
+/// intervals, without holding them all.
+fn fit_slope<I: Iterator<Item = (f64, f64)>>(
+    values: &[f64],
+    means: &[f64],
+    weights: &[f64],
+    replicates: ArrayView2<f64>,
+    points: impl Fn() -> I,
+) -> Option<Slope> {
     let value = ols::slope(values, means, weights)?;
     let slopes: Vec<f64> = replicates
         .axis_iter(Axis(0))

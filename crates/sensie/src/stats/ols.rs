@@ -27,19 +27,19 @@ const Z75: f64 = 0.674_489_750_196_081_7;
 
 /// The textbook OLS slope intervals [50%, 95%] over individual points
 /// `(x, y)`, treating them as independent.
-pub(super) fn naive_intervals(points: &[(f64, f64)]) -> Option<([f64; 2], [f64; 2])> {
-    let n = points.len() as f64;
+pub(super) fn naive_intervals<I: Iterator<Item = (f64, f64)>>(points: impl Fn() -> I) -> Option<([f64; 2], [f64; 2])> {
+    let n = points().count() as f64;
     if n < 3.0 {
         return None;
     }
-    let x_bar = points.iter().map(|p| p.0).sum::<f64>() / n;
-    let y_bar = points.iter().map(|p| p.1).sum::<f64>() / n;
-    let sxx: f64 = points.iter().map(|p| (p.0 - x_bar).powi(2)).sum();
+    let x_bar = points().map(|p| p.0).sum::<f64>() / n;
+    let y_bar = points().map(|p| p.1).sum::<f64>() / n;
+    let sxx: f64 = points().map(|p| (p.0 - x_bar).powi(2)).sum();
     if sxx <= 0.0 {
         return None;
     }
-    let b = points.iter().map(|p| (p.0 - x_bar) * (p.1 - y_bar)).sum::<f64>() / sxx;
-    let residual: f64 = points.iter().map(|p| (p.1 - y_bar - b * (p.0 - x_bar)).powi(2)).sum();
+    let b = points().map(|p| (p.0 - x_bar) * (p.1 - y_bar)).sum::<f64>() / sxx;
+    let residual: f64 = points().map(|p| (p.1 - y_bar - b * (p.0 - x_bar)).powi(2)).sum();
     let se = (residual / (n - 2.0) / sxx).sqrt();
     Some(([b - Z75 * se, b + Z75 * se], [b - Z95 * se, b + Z95 * se]))
 }
@@ -66,7 +66,7 @@ mod tests {
         // (0.06, -0.12, 0, 0.12, -0.06) sum to squares 0.036; se = sqrt(0.036 / 3 / 10).
         let e = [0.1, -0.1, 0.0, 0.1, -0.1];
         let points: Vec<(f64, f64)> = (0..5).map(|i| (i as f64, i as f64 + e[i])).collect();
-        let (ci50, ci95) = naive_intervals(&points).unwrap();
+        let (ci50, ci95) = naive_intervals(|| points.iter().copied()).unwrap();
         let se = (0.036f64 / 3.0 / 10.0).sqrt();
         assert!((ci95[1] - ci95[0] - 2.0 * 1.959_964 * se).abs() < 1e-6);
         assert!(((ci50[0] + ci50[1]) / 2.0 - 0.98).abs() < 1e-12);
