@@ -229,9 +229,10 @@ def write(args, n, times, checks, rows, load, load_after, out: Path):
     lines += [
         "",
         "Images are never held per level: the producer thread perturbs a batch at a time and a channel of two batches",
-        "bounds them. What grows with the digits is what the paired statistics keep per digit and angle (the score, whether",
-        f"it was correct, and their copies while the statistics run): {grown:.1f} MiB more working memory for "
-        f"{cells} more digit-angles, {grown * 2**20 / cells:.0f} bytes each.",
+        "bounds them. What grows with the digits is what the paired statistics need: the score and whether it was correct",
+        "per digit and angle (9 bytes, read in place), and the bootstrap's blocks of draw counts (32 replicates x digits",
+        "x 8 bytes per thread, so at most 8 MiB a thread from 32768 digits up to a million): "
+        f"{grown:.1f} MiB more working memory for {cells} more digit-angles.",
         "",
     ]
     out.write_text("\n".join(lines))
