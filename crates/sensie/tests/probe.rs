@@ -232,3 +232,25 @@ fn the_report_draws_what_the_run_found() {
     assert_eq!(grids, 3, "an example grid for the sweep, the property and the classes");
     assert!(page.descendants().any(|n| n.text().is_some_and(|t| t.contains(sensie::stats::VERDICT_RULE))), "the verdict rule is on the page");
 }
+
+/// A test with many groups shows example rows for the first 20 only, and
+/// its caption says so: the 60 digits' ids as a discrete property are 60
+/// groups of one digit each.
+#[test]
+fn example_grids_show_at_most_twenty_groups() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = config(dir.path(), subset(dir.path(), 60), &[]);
+    config.property = vec![PropertySpec::parse("id=discrete")];
+    config.replicates = 100;
+    let report = probe::execute(&config, &mut |_, _| {}).unwrap();
+    let ids = &report.tests[0];
+    assert_eq!(ids.stats.levels.len(), 60);
+    assert_eq!(ids.group_examples.len(), 20);
+    assert!(ids.group_examples.iter().all(|g| g.dim().0 == 1));
+    let out = dir.path().join("out");
+    probe::write_report(&out, &report, &config, "sensie probe --property id=discrete").unwrap();
+    let grid = image::open(out.join("examples/property_id.png")).unwrap().to_rgb8();
+    assert_eq!(grid.dimensions(), (4 * 116 + 4, 20 * 116 + 4));
+    let html = std::fs::read_to_string(out.join("report.html")).unwrap();
+    assert!(html.contains("Only the first 20 of 60 groups are shown."));
+}

@@ -113,7 +113,7 @@ pub struct TestResult {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub bias: Option<Vec<f64>>,
     /// Property and class tests: the first few raw images of each group (a
-    /// bin, a class), for the report's grids; empty for sweeps.
+    /// bin, a class; the first 20 groups), for the report's grids; empty for sweeps.
     #[serde(skip)]
     pub group_examples: Vec<Array4<f32>>,
 }
@@ -473,7 +473,13 @@ fn class_result(data: &Dataset, reference: &[Scored], metric: Metric, settings: 
     })
 }
 
-/// The first [`EXAMPLES`] raw images of each group, in the data set's order.
+/// At most this many groups (bins, classes) get a row of example images:
+/// a class test of a thousand-class model would otherwise copy 4000 images
+/// and draw a picture no one can read.
+const GROUP_ROWS: usize = 20;
+
+/// The first [`EXAMPLES`] raw images of each of the first [`GROUP_ROWS`]
+/// groups, in the data set's order.
 fn first_of_each(data: &Dataset, groups: &[Members]) -> Vec<Array4<f32>> {
-    groups.iter().map(|g| data.images.select(Axis(0), &g.3[..g.3.len().min(EXAMPLES)])).collect()
+    groups.iter().take(GROUP_ROWS).map(|g| data.images.select(Axis(0), &g.3[..g.3.len().min(EXAMPLES)])).collect()
 }

@@ -259,8 +259,14 @@ pub fn example_grid(sweep: &Sweep, images: ArrayView4<f32>, seed: u64) -> Result
             tiles.push(render::composite(*image, &how)?);
         }
     }
+    tile_grid(&tiles, levels.len().max(1), (h, w))
+}
+
+/// The example grids' layout: tiles of `size` (height, width) enlarged to
+/// at least [`TILE_PIXELS`], on white.
+fn tile_grid(tiles: &[RgbImage], columns: usize, (h, w): (usize, usize)) -> Result<RgbImage> {
     let upscale = (TILE_PIXELS.div_ceil(h.max(w).max(1))).max(1) as u32;
-    render::grid(&tiles, &Grid { columns: levels.len().max(1), padding: 4, upscale, background: [255, 255, 255] })
+    render::grid(tiles, &Grid { columns, padding: 4, upscale, background: [255, 255, 255] })
 }
 
 /// Groups x examples as one picture: row `j` holds the first examples of
@@ -285,8 +291,7 @@ pub fn group_grid(groups: &[Array4<f32>]) -> Result<RgbImage> {
             tiles.push(render::composite(example, &Composite { bands, colouring: Colouring::Scale(scale) })?);
         }
     }
-    let upscale = (TILE_PIXELS.div_ceil(h.max(w).max(1))).max(1) as u32;
-    render::grid(&tiles, &Grid { columns: EXAMPLES, padding: 4, upscale, background: [255, 255, 255] })
+    tile_grid(&tiles, EXAMPLES, (h, w))
 }
 
 fn group_caption(test: &TestResult) -> String {
@@ -294,15 +299,18 @@ fn group_caption(test: &TestResult) -> String {
         .stats
         .levels
         .iter()
+        .take(test.group_examples.len())
         .map(|l| match (&l.label, l.lo, l.hi) {
             (Some(label), ..) => label.clone(),
             (None, Some(lo), Some(hi)) => format!("{lo:.3} to {hi:.3}"),
             _ => format!("{}", l.value),
         })
         .collect();
+    let (shown, all) = (test.group_examples.len(), test.stats.levels.len());
+    let left_out = if shown < all { format!(" Only the first {shown} of {all} groups are shown.") } else { String::new() };
     format!(
         "The first {EXAMPLES} examples (columns) of each group of {} (rows: {}), as the data set holds them, each with its own \
-         stretch (percentiles 1 to 99.5).",
+         stretch (percentiles 1 to 99.5).{left_out}",
         test.parameter,
         groups.join("; "),
     )
