@@ -38,7 +38,7 @@ pub fn run(args: Args) -> sensie::Result<()> {
     args.input.merge(&mut spec, &mut preprocess);
     let x = match Geometry::of(&model, "predict") {
         Ok(geometry) => {
-            let (images, _) = data::load_images(&spec)?;
+            let images = data::load_images(&spec)?.images;
             preprocess.apply(images.view(), Some((geometry.height, geometry.width)), geometry.layout)?.into_dyn()
         }
         Err(_) if spec.path.as_os_str().is_empty() => return Err(Error::InvalidInput { what: "data".into(), reason: "no data path given (--data)".into() }),

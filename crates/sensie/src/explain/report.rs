@@ -17,6 +17,7 @@ use super::sanity::Sanity;
 use super::{Attribution, Geometry, MapKind, Method, Targets};
 use crate::engine::Engine;
 use crate::html::{Figure, Page};
+use crate::data::name::Name;
 use crate::model::Layout;
 use crate::plot::{LineChart, Rasteriser};
 use crate::render::{self, HeatScale};
@@ -29,6 +30,8 @@ pub struct Summary {
     pub data: PathBuf,
     /// The examples' indices in the data.
     pub examples: Vec<usize>,
+    /// The examples' names: path under the data folder (or index) and stem.
+    pub names: Vec<Name>,
     pub labels: Option<Vec<usize>>,
     pub predicted: Vec<usize>,
     pub targets: Vec<usize>,
@@ -143,10 +146,10 @@ pub fn write_figures(
     let rows = (0..summary.examples.len())
         .map(|i| {
             let label = summary.labels.as_ref().map_or("-".to_string(), |l| l[i].to_string());
-            vec![summary.examples[i].to_string(), label, summary.predicted[i].to_string(), summary.targets[i].to_string()]
+            vec![summary.examples[i].to_string(), summary.names[i].id.clone(), label, summary.predicted[i].to_string(), summary.targets[i].to_string()]
         })
         .collect();
-    examples.table(&["example", "label", "predicted", "target"], rows, "The examples explained.");
+    examples.table(&["example", "name", "label", "predicted", "target"], rows, "The examples explained.");
 
     let rasteriser = match Rasteriser::new() {
         Ok(r) => Some(r),
@@ -162,9 +165,9 @@ pub fn write_figures(
         let folder = dir.join(&m.method);
         std::fs::create_dir_all(&folder).map_err(|e| Error::io(&folder, e))?;
         let mut row = Vec::new();
-        for ((picture, scale), &example) in pictures.iter().zip(&summary.examples) {
+        for (((picture, scale), &example), name) in pictures.iter().zip(&summary.examples).zip(&summary.names) {
             render::write_png(picture, &folder.join(format!("{example}.png")))?;
-            row.push(Figure::picture(picture, &format!("{} of example {example}", m.method), caption(example, scale))?);
+            row.push(Figure::picture(picture, &format!("{} of example {example}", m.method), caption(example, &name.id, scale))?);
         }
         section.figures(row);
     }
@@ -217,9 +220,10 @@ fn method_note(m: &MethodSummary) -> String {
     text + ". Each picture: the input, the map, the map over the input."
 }
 
-fn caption(example: usize, scale: &HeatScale) -> String {
+fn caption(example: usize, name: &str, scale: &HeatScale) -> String {
     let (low, high) = scale.range();
-    format!("example {example}; colours span {low:.3} to {high:.3}")
+    let named = if name == example.to_string() { String::new() } else { format!(" ({name})") };
+    format!("example {example}{named}; colours span {low:.3} to {high:.3}")
 }
 
 /// Writes a chart as `DIR/<name>.svg` (and `.png` with a rasteriser) and
