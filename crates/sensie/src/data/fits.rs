@@ -256,7 +256,7 @@ pub(crate) fn read_bands(path: &Path, extensions: &Extensions, bands: &[String])
         _ => None,
     };
     if let Some(names) = cube {
-        let picks = pick(bands, &names, path, "its header's FILTERn/BANDn")?;
+        let picks = pick(bands, &names, path, "its header (FILTERn or BANDn) names the bands")?;
         let mut pixels = reader.pixels::<f32>(&science)?;
         reader.mark_bad(&mut pixels, extensions)?;
         return Ok(pixels.select(Axis(dims.len() - 3), &picks));
@@ -273,7 +273,7 @@ pub(crate) fn read_bands(path: &Path, extensions: &Extensions, bands: &[String])
         ));
     }
     let names: Vec<String> = found.iter().map(|(name, _)| name.clone()).collect();
-    let picks = pick(bands, &names, path, "the FILTER of its extensions")?;
+    let picks = pick(bands, &names, path, "the FILTER keywords of its extensions name the bands")?;
     let planes: Vec<ArrayD<f32>> = picks.iter().map(|&k| reader.pixels::<f32>(&found[k].1)).collect::<Result<_>>()?;
     let views: Vec<_> = planes.iter().map(|p| p.view()).collect();
     let mut pixels = ndarray::stack(Axis(0), &views).expect("extensions of one shape");
@@ -287,7 +287,7 @@ fn pick(wanted: &[String], names: &[String], path: &Path, source: &str) -> Resul
         .iter()
         .map(|band| {
             names.iter().position(|n| n == band).or_else(|| names.iter().position(|n| n.eq_ignore_ascii_case(band))).ok_or_else(|| {
-                Error::data(path, format!("has no band '{band}'; {source} names {}", names.join(", ")))
+                Error::data(path, format!("has no band '{band}'; {source} {}", names.join(", ")))
             })
         })
         .collect()
