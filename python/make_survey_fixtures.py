@@ -22,6 +22,8 @@ Deterministic (seeded). Run from the repository root:
 from __future__ import annotations
 
 import csv
+import gzip
+import io
 from pathlib import Path
 
 import numpy as np
@@ -31,6 +33,15 @@ ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "crates/sensie/tests/data/survey"
 BANDS = ["g", "r", "i"]
 SHAPE = (8, 8)
+
+
+def write(hdus: fits.HDUList | fits.PrimaryHDU, path: Path) -> None:
+    """Writes a FITS file, gzip'd when `path` ends in .gz, with no timestamp
+    in the gzip header, so that a rerun writes the same bytes."""
+    buffer = io.BytesIO()
+    hdus.writeto(buffer)
+    data = buffer.getvalue()
+    path.write_bytes(gzip.compress(data, mtime=0) if path.suffix == ".gz" else data)
 
 
 def scene(rng: np.random.Generator, lens: bool) -> np.ndarray:
@@ -75,7 +86,7 @@ def main() -> None:
         hdu.header["OBJECT"] = name
         band_cards(hdu.header, "FILTER", order)
         path = cutouts / "lens" / f"{name}.fits.gz"
-        hdu.writeto(path, overwrite=True)
+        write(hdu, path)
         with fits.open(path) as f:
             reference[f"lens/{path.name}"] = gri(f[0].data.astype(np.float64), order)
         names.append(name)
@@ -86,7 +97,7 @@ def main() -> None:
     hdu.scale("int16", bscale=1.0 / 4096, bzero=3.0)
     band_cards(hdu.header, "BAND", BANDS)
     path = cutouts / "nonlens" / "nl000.fits"
-    hdu.writeto(path, overwrite=True)
+    write(hdu, path)
     with fits.open(path) as f:
         assert f[0].header["BITPIX"] == 16 and f[0].header["BSCALE"] == 1.0 / 4096
         reference[f"nonlens/{path.name}"] = f[0].data.astype(np.float64)
@@ -94,10 +105,10 @@ def main() -> None:
 
     # Rice tile-compressed floats (quantised, with dither, as fpack does).
     data = scene(rng, False)
-    comp = fits.CompImageHDU(data, compression_type="RICE_1", quantize_level=16.0)
+    comp = fits.CompImageHDU(data, compression_type="RICE_1", quantize_level=16.0, tile_shape=(1, 8, 8), dither_seed=18)
     band_cards(comp.header, "FILTER", BANDS)
     path = cutouts / "nonlens" / "nl001.fits.fz"
-    fits.HDUList([fits.PrimaryHDU(), comp]).writeto(path, overwrite=True)
+    write(fits.HDUList([fits.PrimaryHDU(), comp]), path)
     with fits.open(path) as f:
         reference[f"nonlens/{path.name}"] = f[1].data.astype(np.float64)
     names.append("nl001")
@@ -133,7 +144,7 @@ def main() -> None:
             weight[p] = 0
         hdus += [fits.ImageHDU(mask, name="MASK"), fits.ImageHDU(weight, name="WEIGHT")]
         path = mef / folder / f"{name}.fits.gz"
-        fits.HDUList(hdus).writeto(path, overwrite=True)
+        write(fits.HDUList(hdus), path)
         with fits.open(path) as f:
             if per_extension:
                 planes = {h.header["FILTER"]: h.data for h in f if h.name == "SCI"}

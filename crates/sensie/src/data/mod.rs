@@ -204,7 +204,8 @@ pub fn load(spec: &DataSpec) -> Result<Dataset> {
     let labels = match (&spec.label_column, stored, &metadata) {
         (Some(column), _, Some(metadata)) => {
             let (labels, names) = labels_from_column(metadata, column, spec.task)?;
-            class_names = names.or(class_names);
+            // A folder's class names belong to its folder labels, not to these.
+            class_names = names;
             labels
         }
         (Some(column), _, None) => {
