@@ -359,6 +359,25 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn a_mask_of_another_shape_is_refused_with_both_shapes() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("cube.fits");
+        write(&path, &[2, 3, 4], &[1.0; 24], true);
+        let mut file = FitsFile::edit(&path).unwrap();
+        let description = ImageDescription { data_type: ImageType::UnsignedByte, dimensions: &[5, 5] };
+        file.create_image("MASK", &description).unwrap().write_image(&mut file, &[0u8; 25]).unwrap();
+        drop(file);
+        let extensions = Extensions { mask: Some(Hdu::Name("MASK".into())), ..Extensions::default() };
+        let err = read(&path, &extensions).err().unwrap().to_string();
+        assert!(err.contains("cube.fits") && err.contains("[5, 5]") && err.contains("[2, 3, 4]"), "{err}");
+        // Without the mask the cube reads, and its header names no bands.
+        let image = read(&path, &Extensions::default()).unwrap();
+        assert!(image.bands.is_none());
+        let err = read_bands(&path, &Extensions::default(), &["g".to_string()]).err().unwrap().to_string();
+        assert!(err.contains("has no band 'g'") && err.contains("names no bands"), "{err}");
+    }
+
+    #[test]
     fn truncated_and_missing_files_are_named() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("cut.fits");
