@@ -182,3 +182,26 @@ fn a_non_finite_score_names_the_examples_file_and_what_to_check() {
         "{err}"
     );
 }
+
+/// The lens example's survey cutouts (examples/lens/data/cutouts) hold the
+/// first 16 images of test.npz. The gzip'd float32 ones are lossless, so the
+/// model's outputs on them must equal its outputs on the .npz arrays exactly,
+/// whichever order their headers store the bands in (sim05011 is i, r, g).
+#[test]
+fn the_lens_examples_lossless_cutouts_predict_as_the_npz_arrays() {
+    let dir = tempfile::tempdir().unwrap();
+    let predict = |data: &str, out: &str, extra: &[&str]| {
+        let out = dir.path().join(out);
+        let mut args = vec!["predict", "--model", "examples/lens/lens_finder.onnx", "--data", data, "--out", out.to_str().unwrap()];
+        args.extend_from_slice(extra);
+        let run = std::process::Command::new(env!("CARGO_BIN_EXE_sensie")).current_dir(repo("")).args(&args).output().unwrap();
+        assert!(run.status.success(), "{}", stderr(&run));
+        ndarray_npy::read_npy::<_, ndarray::Array2<f32>>(out).unwrap()
+    };
+    let cutouts = predict("examples/lens/data/cutouts", "cutouts.npy", &["--bands", "g,r,i"]);
+    let arrays = predict("examples/lens/data/test.npz", "npz.npy", &[]);
+    // Folder order: lens/sim05001, sim05002, sim05003 (.fits.gz, g r i), ..., sim05011 (.fits.gz, i r g).
+    for (row, index) in [(2, 3), (8, 11)] {
+        assert_eq!(cutouts.row(row), arrays.row(index), "cutout row {row} against test.npz example {index}");
+    }
+}

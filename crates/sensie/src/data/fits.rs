@@ -206,7 +206,7 @@ impl Reader {
                 continue;
             }
             if let Some(Hdu::Name(name)) = &extensions.science
-                && self.key(&hdu, "EXTNAME").as_deref() != Some(name.as_str())
+                && !self.key(&hdu, "EXTNAME").is_some_and(|extname| extname.eq_ignore_ascii_case(name))
             {
                 continue;
             }

@@ -276,7 +276,8 @@ pub struct Images {
 /// work that can do without right answers (explaining the class a model
 /// predicts). An `.npy` or FITS source given without labels or a label
 /// column is read without labels; every other source goes through [`load`].
-/// Unlabelled images with NaN, infinite or bad pixels are refused.
+/// Unlabelled images with NaN, infinite or bad pixels are refused, or left
+/// out with `skip_bad` (the ids say which remain).
 pub fn load_images(spec: &DataSpec) -> Result<Images> {
     let path = &spec.path;
     if spec.labels.is_some() || spec.label_column.is_some() || spec.only.is_some() || path.is_dir() || is_npz(path) {
@@ -286,10 +287,14 @@ pub fn load_images(spec: &DataSpec) -> Result<Images> {
     let images = read_images(path, &spec.bands, spec.layout, &spec.extensions())?;
     let ids: Vec<String> = (0..images.len_of(Axis(0))).map(|i| i.to_string()).collect();
     let bad = bad_images(&images);
-    if !bad.is_empty() {
-        return Err(Error::data(path, bad_message(&bad, &ids, "leave them out of the file")));
+    if bad.is_empty() {
+        return Ok(Images { images, labels: None, ids });
     }
-    Ok(Images { images, labels: None, ids })
+    if !spec.skip_bad {
+        return Err(Error::data(path, bad_message(&bad, &ids, "leave them out with --skip-bad")));
+    }
+    let keep = good(ids.len(), &bad);
+    Ok(Images { images: images.select(Axis(0), &keep), labels: None, ids: keep.iter().map(|&i| ids[i].clone()).collect() })
 }
 
 impl DataSpec {
@@ -402,8 +407,13 @@ fn finite_only(dataset: Dataset, skip: bool) -> Result<Dataset> {
         return Err(Error::data(&dataset.path, bad_message(&bad, &dataset.ids, "leave them out with --skip-bad")));
     }
     let skipped = bad.iter().map(|&(i, _)| dataset.ids[i].clone()).collect();
-    let keep: Vec<usize> = (0..dataset.len()).filter(|i| bad.binary_search_by_key(i, |&(b, _)| b).is_err()).collect();
+    let keep = good(dataset.len(), &bad);
     Ok(dataset.select(&keep, skipped))
+}
+
+/// The indices below `n` that are not among the `bad` images (sorted).
+fn good(n: usize, bad: &[(usize, usize)]) -> Vec<usize> {
+    (0..n).filter(|i| bad.binary_search_by_key(i, |&(b, _)| b).is_err()).collect()
 }
 
 #[cfg(test)]
@@ -469,8 +479,11 @@ mod tests {
         assert_eq!(read.labels, Some(Labels::Classes(vec![1, 0])));
         let mut bad = Array4::<f32>::zeros((2, 1, 4, 4));
         bad[[1, 0, 2, 2]] = f32::NAN;
-        let err = load_images(&spec(npy(&dir.path().join("bad.npy"), &bad))).unwrap_err().to_string();
+        let bad = npy(&dir.path().join("bad.npy"), &bad);
+        let err = load_images(&spec(bad.clone())).unwrap_err().to_string();
         assert!(err.contains("1 of 2 images hold 1 bad pixel(s)") && err.contains("first: example 1"), "{err}");
+        let kept = load_images(&DataSpec { skip_bad: true, ..spec(bad) }).unwrap();
+        assert_eq!((kept.images.dim(), kept.ids), ((1, 1, 4, 4), vec!["0".to_string()]));
     }
 
     #[test]
