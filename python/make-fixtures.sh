@@ -8,6 +8,8 @@
 #   4. python/make_explain_fixtures.py     crates/sensie/tests/data/explain/ (Captum references;
 #                                          reads the engine fixture nhwc_tf2onnx)
 #   5. python/copy_onnx_backend_data.py    crates/sensie/tests/data/onnx-backend/
+#   6. python/make_survey_fixtures.py      crates/sensie/tests/data/survey/ (astropy-written
+#                                          survey cutouts and astropy's reading of them)
 #
 # Usage: python/make-fixtures.sh [engine case ...]   (no arguments: every case)
 set -euo pipefail
@@ -24,3 +26,4 @@ fi
 "$py" "$here/make_engine_fixtures.py" "$@"
 "$py" "$here/make_explain_fixtures.py"
 "$py" "$here/copy_onnx_backend_data.py"
+"$py" "$here/make_survey_fixtures.py"

@@ -4,6 +4,7 @@
 #   2. python/lens/simulate.py    -> python/.cache/lens/, examples/lens/data/
 #   3. python/lens/train.py       -> examples/lens/lens_finder.onnx, model-card.json
 #   4. python/lens/train_radius.py -> examples/lens/einstein_radius.onnx, einstein-radius-card.json
+#   5. python/lens/make_cutouts.py -> examples/lens/data/cutouts/, cutouts-catalogue.csv
 # A step whose outputs exist is skipped; --force reruns every step.
 # Deterministic: a rerun with --force reproduces the simulated images bit for bit, and
 # the model too with the same torch version and thread count (train.py uses 2).
@@ -19,7 +20,7 @@ while [ $# -gt 0 ]; do
     case "$1" in
         --force) force=1 ;;
         --workers) shift; workers="$1" ;;
-        -h|--help) sed -n '2,11p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,12p' "$0"; exit 0 ;;
         *) echo "make.sh: unknown argument '$1' (try --help)" >&2; exit 2 ;;
     esac
     shift
@@ -52,4 +53,11 @@ if [ "$force" = 1 ] || [ ! -f "$root/examples/lens/einstein_radius.onnx" ] \
     "$py" "$here/train_radius.py"
 else
     echo "== train the Einstein-radius regressor: outputs exist, skipped (--force to rerun)"
+fi
+
+if [ "$force" = 1 ] || [ ! -d "$data/cutouts" ] || [ ! -f "$data/cutouts-catalogue.csv" ]; then
+    echo "== survey-style cutouts and their catalogue"
+    "$py" "$here/make_cutouts.py"
+else
+    echo "== survey-style cutouts: outputs exist, skipped (--force to rerun)"
 fi

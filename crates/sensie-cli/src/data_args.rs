@@ -4,7 +4,7 @@
 
 use std::path::PathBuf;
 
-use sensie::data::DataSpec;
+use sensie::data::{DataSpec, Hdu};
 use sensie::model::Layout;
 use sensie::preprocess::{Fit, Preprocess};
 use sensie::{Error, Result};
@@ -34,13 +34,23 @@ pub struct DataArgs {
     pub npz_x: Option<String>,
     #[arg(long)]
     pub npz_y: Option<String>,
-    /// Band names for per-band FITS files, e.g. g,r,i.
+    /// Band names, e.g. g,r,i: per-band FITS files, or the bands of FITS cubes and
+    /// multi-extension files picked and ordered by their header (FILTERn, BANDn, FILTER per extension).
     #[arg(long, value_delimiter = ',')]
     pub bands: Vec<String>,
+    /// The FITS HDU holding the image: EXTNAME (e.g. SCI) or index (0 = primary); default the first image.
+    #[arg(long, value_parser = parse_hdu)]
+    pub hdu: Option<Hdu>,
+    /// A FITS mask HDU (EXTNAME or index): nonzero pixels are bad, treated as NaN pixels.
+    #[arg(long, value_parser = parse_hdu)]
+    pub mask_hdu: Option<Hdu>,
+    /// A FITS weight HDU (EXTNAME or index): pixels of zero weight are bad, treated as NaN pixels.
+    #[arg(long, value_parser = parse_hdu)]
+    pub weight_hdu: Option<Hdu>,
     /// Keep only the examples whose metadata column has this value, COLUMN=VALUE (e.g. class=lens).
     #[arg(long)]
     pub only: Option<String>,
-    /// Leave out images with NaN or infinite pixels instead of refusing the data.
+    /// Leave out images with NaN, infinite or bad (masked, zero-weight) pixels instead of refusing the data.
     #[arg(long)]
     pub skip_bad: bool,
     /// Multiply raw pixel values by this before the model (e.g. 0.00392 for 1/255).
@@ -81,12 +91,19 @@ impl DataArgs {
         spec.only = self.only.or(spec.only.take());
         spec.layout = self.data_layout.or(spec.layout);
         replace(&mut spec.bands, self.bands);
+        spec.hdu = self.hdu.or(spec.hdu.take());
+        spec.mask_hdu = self.mask_hdu.or(spec.mask_hdu.take());
+        spec.weight_hdu = self.weight_hdu.or(spec.weight_hdu.take());
         spec.skip_bad |= self.skip_bad;
         set(&mut preprocess.scale, self.scale);
         set(&mut preprocess.fit, self.fit);
         replace(&mut preprocess.mean, self.mean);
         replace(&mut preprocess.std, self.std);
     }
+}
+
+fn parse_hdu(text: &str) -> Result<Hdu> {
+    text.parse()
 }
 
 fn parse_fit(text: &str) -> Result<Fit> {

@@ -6,6 +6,7 @@
 use std::path::{Path, PathBuf};
 
 use ndarray::{ArrayD, ArrayViewD, Axis};
+use sensie::data::name::Name;
 use sensie::data::{self, DataSpec, Labels};
 use sensie::engine::{Engine, EngineOptions, Score};
 use sensie::explain::faithfulness::{self, CurveOptions};
@@ -111,7 +112,11 @@ pub fn run(args: Args) -> Result<()> {
     let geometry = Geometry::of(&model, "sensie explain")?;
     let (mut data_spec, mut preprocess) = (DataSpec::default(), Preprocess::default());
     args.input.merge(&mut data_spec, &mut preprocess);
-    let (images, labels) = data::load_images(&data_spec)?;
+    let data::Images {
+        images,
+        labels,
+        ids,
+    } = data::load_images(&data_spec)?;
     let total = images.len_of(Axis(0));
     let indices = select(total, args.indices.as_deref(), args.limit, &data_spec.path)?;
     let raw = images.select(Axis(0), &indices);
@@ -208,6 +213,7 @@ pub fn run(args: Args) -> Result<()> {
     let summary = Summary {
         model: args.model.clone(),
         data: data_spec.path.clone(),
+        names: indices.iter().map(|&i| Name::of(&ids[i])).collect(),
         examples: indices,
         labels,
         predicted: Targets::resolve(

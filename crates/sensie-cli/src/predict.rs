@@ -38,7 +38,7 @@ pub fn run(args: Args) -> sensie::Result<()> {
     args.input.merge(&mut spec, &mut preprocess);
     let x = match Geometry::of(&model, "predict") {
         Ok(geometry) => {
-            let (images, _) = data::load_images(&spec)?;
+            let images = data::load_images(&spec)?.images;
             preprocess
                 .apply(
                     images.view(),

@@ -12,7 +12,8 @@ use std::path::Path;
 use ndarray::{Array4, ArrayD, Axis, Ix4};
 use ndarray_npy::{NpzReader, ReadNpyError, ReadNpyExt, ReadNpzError, ReadableElement};
 
-use super::fits;
+use super::fits::{self, Extensions};
+use super::name::is_fits;
 use crate::model::Layout;
 use crate::{Error, Result};
 
@@ -156,22 +157,16 @@ pub(crate) fn read_npz(path: &Path, name: &str) -> Result<Numeric> {
     )
 }
 
-pub(crate) fn is_fits(path: &Path) -> bool {
-    let name = path
-        .file_name()
-        .and_then(|n| n.to_str())
-        .unwrap_or("")
-        .to_ascii_lowercase();
-    [".fits", ".fit", ".fts", ".fits.fz", ".fits.gz"]
-        .iter()
-        .any(|ext| name.ends_with(ext))
-}
-
 /// A float32 array from an `.npy` or FITS file (chosen by extension), as
 /// used for whole data sets and for PSF kernels.
 pub fn read_array(path: &Path) -> Result<ArrayD<f32>> {
+    read_array_from(path, &Extensions::default())
+}
+
+/// [`read_array`] with the HDUs to read from a FITS file (its bad pixels NaN).
+pub(crate) fn read_array_from(path: &Path, extensions: &Extensions) -> Result<ArrayD<f32>> {
     if is_fits(path) {
-        fits::read(path)
+        Ok(fits::read(path, extensions)?.pixels)
     } else if path
         .extension()
         .is_some_and(|e| e.eq_ignore_ascii_case("npy"))
@@ -180,7 +175,7 @@ pub fn read_array(path: &Path) -> Result<ArrayD<f32>> {
     } else {
         Err(Error::data(
             path,
-            "expected a .npy or FITS (.fits, .fit, .fts, .fits.fz) file",
+            "expected a .npy or FITS (.fits, .fit, .fts, .fits.gz, .fits.fz) file",
         ))
     }
 }

@@ -1,52 +1,379 @@
 //! FITS images through cfitsio (the `fitsio` crate, built from source), which
-//! reads every variant we tried, tile-compressed images included, and applies
-//! BSCALE/BZERO.
+//! reads every variant we tried: gzip'd and tile-compressed files, floats and
+//! scaled integers (BSCALE/BZERO applied in double precision).
 //!
-//! The array read is the first HDU holding image data: the primary HDU, or the
-//! first image extension when the primary is empty (as in compressed files).
-//! Axes come out in C order, slowest first: a cube of NAXIS3 = bands is
-//! bands x H x W.
+//! The science image is the HDU the user names ([`Extensions::science`], by
+//! EXTNAME or index), else the first HDU holding image data: the primary HDU,
+//! or the first image extension when the primary is empty (as in compressed
+//! files). Axes come out in C order, slowest first: a cube of NAXIS3 = bands
+//! is bands x H x W.
+//!
+//! Survey cutouts record their band order in the header: `FILTER1..n` or
+//! `BAND1..n` on a cube, or one `FILTER` (or `BAND`) keyword on each of
+//! several single-band extensions. [`read_bands`] picks the bands asked for by
+//! those names, in the order asked, so that files written in different orders
+//! come out alike. A mask extension (nonzero = bad) or a weight extension
+//! (zero, negative or NaN weight = bad), of the image's shape or its H x W,
+//! marks bad pixels, which become NaN: the data loader then treats them as it
+//! treats any NaN pixel (refused with their count, or the image left out).
 
-use std::path::Path;
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
 
 use fitsio::FitsFile;
-use fitsio::hdu::HduInfo;
-use ndarray::{ArrayD, IxDyn};
+use fitsio::hdu::{FitsHdu, HduInfo};
+use ndarray::{ArrayD, Axis, IxDyn, Zip};
+use serde::Deserialize;
 
 use crate::{Error, Result};
 
-/// The first image in the FITS file at `path`, as float32 in C axis order.
-pub(crate) fn read(path: &Path) -> Result<ArrayD<f32>> {
-    let fail =
-        |e: fitsio::errors::Error| Error::data(path, format!("not a readable FITS file ({e})"));
-    if !path.exists() {
-        return Err(Error::io(
-            path,
-            std::io::Error::from(std::io::ErrorKind::NotFound),
-        ));
+/// One HDU of a FITS file: its EXTNAME (e.g. `SCI`) or its index (0 is the
+/// primary HDU, 1 the first extension, as astropy counts).
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[serde(untagged)]
+pub enum Hdu {
+    Index(usize),
+    Name(String),
+}
+
+impl FromStr for Hdu {
+    type Err = Error;
+
+    /// A number is an index, anything else an EXTNAME.
+    fn from_str(text: &str) -> Result<Hdu> {
+        let text = text.trim();
+        if text.is_empty() {
+            return Err(Error::invalid(
+                "HDU",
+                "give an EXTNAME (e.g. SCI) or an index (0 = primary)",
+            ));
+        }
+        Ok(text
+            .parse()
+            .map_or_else(|_| Hdu::Name(text.to_string()), Hdu::Index))
     }
-    let mut file = FitsFile::open(path).map_err(fail)?;
-    let hdus = file.num_hdus().map_err(fail)?;
-    for index in 0..hdus {
-        let hdu = file.hdu(index).map_err(fail)?;
-        if let HduInfo::ImageInfo { shape, .. } = &hdu.info
-            && !shape.is_empty()
-            && shape.iter().all(|&d| d > 0)
-        {
-            let shape = shape.clone();
-            let values: Vec<f32> = hdu.read_image(&mut file).map_err(fail)?;
-            return ArrayD::from_shape_vec(IxDyn(&shape), values).map_err(|_| {
-                Error::data(
-                    path,
-                    format!("HDU {index} holds fewer values than its shape {shape:?}"),
-                )
-            });
+}
+
+impl fmt::Display for Hdu {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Hdu::Index(i) => write!(f, "{i}"),
+            Hdu::Name(name) => write!(f, "'{name}'"),
         }
     }
-    Err(Error::data(
+}
+
+/// Which HDUs of each FITS file to read: the science image and, optionally,
+/// a mask or weight image marking its bad pixels.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Extensions {
+    pub science: Option<Hdu>,
+    pub mask: Option<Hdu>,
+    pub weight: Option<Hdu>,
+}
+
+/// A science image and the band names its header gives, if any.
+pub(crate) struct Image {
+    pub pixels: ArrayD<f32>,
+    /// `FILTER1..n` or `BAND1..n` of a cube, one per plane of its band axis.
+    pub bands: Option<Vec<String>>,
+}
+
+/// Header keywords that name a band, tried in order.
+const BAND_KEYS: [&str; 2] = ["FILTER", "BAND"];
+
+/// An open FITS file and its path, for messages.
+struct Reader {
+    file: FitsFile,
+    path: PathBuf,
+}
+
+impl Reader {
+    fn open(path: &Path) -> Result<Reader> {
+        if !path.exists() {
+            return Err(Error::io(
+                path,
+                std::io::Error::from(std::io::ErrorKind::NotFound),
+            ));
+        }
+        let file = FitsFile::open(path).map_err(|e| unreadable(path, e))?;
+        Ok(Reader {
+            file,
+            path: path.to_path_buf(),
+        })
+    }
+
+    fn fail(&self, e: fitsio::errors::Error) -> Error {
+        unreadable(&self.path, e)
+    }
+
+    fn count(&mut self) -> Result<usize> {
+        self.file.num_hdus().map_err(|e| self.fail(e))
+    }
+
+    fn at(&mut self, index: usize) -> Result<FitsHdu> {
+        self.file.hdu(index).map_err(|e| unreadable(&self.path, e))
+    }
+
+    /// A header keyword as text, trimmed; `None` when absent or empty.
+    fn key(&mut self, hdu: &FitsHdu, name: &str) -> Option<String> {
+        hdu.read_key::<String>(&mut self.file, name)
+            .ok()
+            .map(|v| v.trim().to_string())
+            .filter(|v| !v.is_empty())
+    }
+
+    /// Every HDU as `index (EXTNAME)`, for messages.
+    fn listing(&mut self) -> Result<String> {
+        let mut names = Vec::new();
+        for index in 0..self.count()? {
+            let hdu = self.at(index)?;
+            let kind = if shape(&hdu).is_some() {
+                "image"
+            } else if matches!(hdu.info, HduInfo::ImageInfo { .. }) {
+                "empty"
+            } else {
+                "table"
+            };
+            names.push(match self.key(&hdu, "EXTNAME") {
+                Some(name) => format!("{index} {name} ({kind})"),
+                None => format!("{index} ({kind})"),
+            });
+        }
+        Ok(names.join(", "))
+    }
+
+    /// The HDU `which`, which must hold an image; `role` names it in messages.
+    fn named(&mut self, which: &Hdu, role: &str) -> Result<FitsHdu> {
+        let found = match which {
+            Hdu::Index(i) => (*i < self.count()?).then(|| self.at(*i)).transpose()?,
+            Hdu::Name(name) => self.file.hdu(name.as_str()).ok(),
+        };
+        let Some(hdu) = found.filter(|h| shape(h).is_some()) else {
+            let listing = self.listing()?;
+            return Err(Error::data(
+                &self.path,
+                format!("has no {role} image HDU {which}; its HDUs are {listing}"),
+            ));
+        };
+        Ok(hdu)
+    }
+
+    /// The science HDU: the one named, else the first holding an image.
+    fn science(&mut self, extensions: &Extensions) -> Result<FitsHdu> {
+        if let Some(which) = &extensions.science {
+            return self.named(which, "science");
+        }
+        let hdus = self.count()?;
+        for index in 0..hdus {
+            let hdu = self.at(index)?;
+            if shape(&hdu).is_some() {
+                return Ok(hdu);
+            }
+        }
+        Err(Error::data(
+            &self.path,
+            format!("none of its {hdus} HDUs holds an image"),
+        ))
+    }
+
+    fn pixels<T>(&mut self, hdu: &FitsHdu) -> Result<ArrayD<T>>
+    where
+        Vec<T>: fitsio::images::ReadImage,
+    {
+        let shape = shape(hdu).expect("an image HDU");
+        let values: Vec<T> = hdu.read_image(&mut self.file).map_err(|e| self.fail(e))?;
+        ArrayD::from_shape_vec(IxDyn(&shape), values).map_err(|_| {
+            Error::data(
+                &self.path,
+                format!(
+                    "HDU {} holds fewer values than its shape {shape:?}",
+                    hdu.number
+                ),
+            )
+        })
+    }
+
+    /// Bad pixels from the mask and weight HDUs, NaN in `pixels`.
+    fn mark_bad(&mut self, pixels: &mut ArrayD<f32>, extensions: &Extensions) -> Result<()> {
+        for (which, role) in [(&extensions.mask, "mask"), (&extensions.weight, "weight")] {
+            let Some(which) = which else { continue };
+            let hdu = self.named(which, role)?;
+            let values: ArrayD<f64> = self.pixels(&hdu)?;
+            let bad = values.mapv(|v| {
+                if role == "mask" {
+                    v != 0.0
+                } else {
+                    v.is_nan() || v <= 0.0
+                }
+            });
+            let Some(bad) = bad.broadcast(pixels.raw_dim()) else {
+                return Err(Error::data(
+                    &self.path,
+                    format!(
+                        "the {role} HDU {which} is {:?} but the image is {:?}; it must match the image or its last two axes (H x W)",
+                        bad.shape(),
+                        pixels.shape()
+                    ),
+                ));
+            };
+            Zip::from(&mut *pixels).and(&bad).for_each(|p, &b| {
+                if b {
+                    *p = f32::NAN;
+                }
+            });
+        }
+        Ok(())
+    }
+
+    /// The band names of a cube HDU with `planes` planes on its band axis.
+    fn cube_bands(&mut self, hdu: &FitsHdu, planes: usize) -> Option<Vec<String>> {
+        BAND_KEYS.iter().find_map(|key| {
+            (1..=planes)
+                .map(|k| self.key(hdu, &format!("{key}{k}")))
+                .collect()
+        })
+    }
+
+    /// The single-band image HDUs with a `FILTER` (or `BAND`) keyword and the
+    /// science image's shape, in file order: a multi-extension file holding
+    /// one band per extension. When the science HDU was named by EXTNAME,
+    /// only extensions of that name count (HST's SCI,1 SCI,2 ...).
+    fn band_extensions(
+        &mut self,
+        science: &FitsHdu,
+        extensions: &Extensions,
+    ) -> Result<Vec<(String, FitsHdu)>> {
+        let mut skip = Vec::new();
+        for which in [&extensions.mask, &extensions.weight].into_iter().flatten() {
+            skip.push(self.named(which, "mask or weight")?.number);
+        }
+        let wanted = shape(science);
+        let mut found = Vec::new();
+        for index in (0..self.count()?).filter(|i| !skip.contains(i)) {
+            let hdu = self.at(index)?;
+            if shape(&hdu) != wanted {
+                continue;
+            }
+            if let Some(Hdu::Name(name)) = &extensions.science
+                && !self
+                    .key(&hdu, "EXTNAME")
+                    .is_some_and(|extname| extname.eq_ignore_ascii_case(name))
+            {
+                continue;
+            }
+            if let Some(band) = BAND_KEYS.iter().find_map(|key| self.key(&hdu, key)) {
+                found.push((band, hdu));
+            }
+        }
+        Ok(found)
+    }
+}
+
+fn unreadable(path: &Path, e: fitsio::errors::Error) -> Error {
+    Error::data(path, format!("not a readable FITS file ({e})"))
+}
+
+/// An HDU's image shape in C order, when it holds image data.
+fn shape(hdu: &FitsHdu) -> Option<Vec<usize>> {
+    match &hdu.info {
+        HduInfo::ImageInfo { shape, .. } if !shape.is_empty() && shape.iter().all(|&d| d > 0) => {
+            Some(shape.clone())
+        }
+        _ => None,
+    }
+}
+
+/// The science image of the FITS file at `path`, as float32 in C axis order,
+/// its bad pixels NaN, with the band names of a cube's header.
+pub(crate) fn read(path: &Path, extensions: &Extensions) -> Result<Image> {
+    let mut reader = Reader::open(path)?;
+    let science = reader.science(extensions)?;
+    let mut pixels = reader.pixels::<f32>(&science)?;
+    reader.mark_bad(&mut pixels, extensions)?;
+    let dims = pixels.ndim();
+    let bands = if dims >= 3 {
+        reader.cube_bands(&science, pixels.shape()[dims - 3])
+    } else {
+        None
+    };
+    Ok(Image { pixels, bands })
+}
+
+/// The bands named `bands`, in that order, of the FITS file at `path`: the
+/// planes of a cube whose header names them (`FILTER1..n`, `BAND1..n`; the
+/// band axis is the third from last, so an N x bands x H x W array works
+/// too), or single-band extensions each with a `FILTER` or `BAND` keyword,
+/// stacked (bands x H x W). Bad pixels are NaN.
+pub(crate) fn read_bands(
+    path: &Path,
+    extensions: &Extensions,
+    bands: &[String],
+) -> Result<ArrayD<f32>> {
+    let mut reader = Reader::open(path)?;
+    let science = reader.science(extensions)?;
+    let dims = shape(&science).expect("an image HDU");
+    let cube = match dims.len() {
+        3.. => reader.cube_bands(&science, dims[dims.len() - 3]),
+        _ => None,
+    };
+    if let Some(names) = cube {
+        let picks = pick(
+            bands,
+            &names,
+            path,
+            "its header (FILTERn or BANDn) names the bands",
+        )?;
+        let mut pixels = reader.pixels::<f32>(&science)?;
+        reader.mark_bad(&mut pixels, extensions)?;
+        return Ok(pixels.select(Axis(dims.len() - 3), &picks));
+    }
+    let found = reader.band_extensions(&science, extensions)?;
+    if found.is_empty() {
+        return Err(Error::data(
+            path,
+            format!(
+                "has no band '{}': its header names no bands (FILTER1..n or BAND1..n on a cube, or FILTER on each extension); \
+                 name them in the header, give one file per band (STEM_g.fits), or leave out --bands",
+                bands[0]
+            ),
+        ));
+    }
+    let names: Vec<String> = found.iter().map(|(name, _)| name.clone()).collect();
+    let picks = pick(
+        bands,
+        &names,
         path,
-        format!("none of its {hdus} HDUs holds an image"),
-    ))
+        "the FILTER keywords of its extensions name the bands",
+    )?;
+    let planes: Vec<ArrayD<f32>> = picks
+        .iter()
+        .map(|&k| reader.pixels::<f32>(&found[k].1))
+        .collect::<Result<_>>()?;
+    let views: Vec<_> = planes.iter().map(|p| p.view()).collect();
+    let mut pixels = ndarray::stack(Axis(0), &views).expect("extensions of one shape");
+    reader.mark_bad(&mut pixels, extensions)?;
+    Ok(pixels)
+}
+
+/// The index in `names` of each of `wanted`: exact, else ignoring case.
+fn pick(wanted: &[String], names: &[String], path: &Path, source: &str) -> Result<Vec<usize>> {
+    wanted
+        .iter()
+        .map(|band| {
+            names
+                .iter()
+                .position(|n| n == band)
+                .or_else(|| names.iter().position(|n| n.eq_ignore_ascii_case(band)))
+                .ok_or_else(|| {
+                    Error::data(
+                        path,
+                        format!("has no band '{band}'; {source} {}", names.join(", ")),
+                    )
+                })
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -82,6 +409,10 @@ pub(crate) mod tests {
         hdu.write_image(&mut file, values).unwrap();
     }
 
+    fn read_plain(path: &Path) -> Result<ArrayD<f32>> {
+        read(path, &Extensions::default()).map(|image| image.pixels)
+    }
+
     #[test]
     fn reads_a_cube_in_c_order_from_the_primary_or_an_extension() {
         let dir = tempfile::tempdir().unwrap();
@@ -89,7 +420,7 @@ pub(crate) mod tests {
         for in_extension in [false, true] {
             let path = dir.path().join(format!("cube{in_extension}.fits"));
             write(&path, &[2, 3, 4], &values, in_extension);
-            let cube: ArrayD<f32> = read(&path).unwrap();
+            let cube: ArrayD<f32> = read(&path, &Extensions::default()).unwrap().pixels;
             assert_eq!(cube.shape(), &[2, 3, 4]);
             // Band 1, row 2, column 3 is the last value written.
             assert_eq!(cube[[1, 2, 3]], 23.0);
@@ -108,7 +439,7 @@ pub(crate) mod tests {
         // arange.fits: a 7 x 10 x 11 int32 cube of (almost) numpy.arange(770),
         // its data big-endian right after one 2880-byte header block. The
         // reference decodes those bytes directly, without cfitsio.
-        let cube = read(&astropy("arange.fits")).unwrap();
+        let cube = read_plain(&astropy("arange.fits")).unwrap();
         assert_eq!(cube.shape(), &[7, 10, 11]);
         assert_eq!(cube[[3, 2, 5]], 357.0);
         let bytes = std::fs::read(astropy("arange.fits")).unwrap();
@@ -118,11 +449,48 @@ pub(crate) mod tests {
             .collect();
         assert_eq!(cube.iter().copied().collect::<Vec<_>>(), expected);
         // RICE_1 is lossless on integers: the compressed file reads as the plain one.
-        let plain = read(&astropy("m13.fits")).unwrap();
-        let rice = read(&astropy("m13_rice.fits")).unwrap();
+        let plain = read_plain(&astropy("m13.fits")).unwrap();
+        let rice = read_plain(&astropy("m13_rice.fits")).unwrap();
         assert_eq!(plain.shape(), &[300, 300]);
         assert_eq!(plain, rice);
         assert!(plain.iter().any(|&v| v != plain[[0, 0]]));
+    }
+
+    #[test]
+    fn a_mask_of_another_shape_is_refused_with_both_shapes() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("cube.fits");
+        write(&path, &[2, 3, 4], &[1.0; 24], true);
+        let mut file = FitsFile::edit(&path).unwrap();
+        let description = ImageDescription {
+            data_type: ImageType::UnsignedByte,
+            dimensions: &[5, 5],
+        };
+        file.create_image("MASK", &description)
+            .unwrap()
+            .write_image(&mut file, &[0u8; 25])
+            .unwrap();
+        drop(file);
+        let extensions = Extensions {
+            mask: Some(Hdu::Name("MASK".into())),
+            ..Extensions::default()
+        };
+        let err = read(&path, &extensions).err().unwrap().to_string();
+        assert!(
+            err.contains("cube.fits") && err.contains("[5, 5]") && err.contains("[2, 3, 4]"),
+            "{err}"
+        );
+        // Without the mask the cube reads, and its header names no bands.
+        let image = read(&path, &Extensions::default()).unwrap();
+        assert!(image.bands.is_none());
+        let err = read_bands(&path, &Extensions::default(), &["g".to_string()])
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(
+            err.contains("has no band 'g'") && err.contains("names no bands"),
+            "{err}"
+        );
     }
 
     #[test]
@@ -132,10 +500,10 @@ pub(crate) mod tests {
         write(&path, &[64, 64], &vec![1.0; 64 * 64], false);
         let bytes = std::fs::read(&path).unwrap();
         std::fs::write(&path, &bytes[..bytes.len() / 2]).unwrap();
-        let err = read(&path).unwrap_err().to_string();
+        let err = read_plain(&path).unwrap_err().to_string();
         assert!(err.contains("cut.fits"), "{err}");
         assert!(
-            read(&dir.path().join("absent.fits"))
+            read_plain(&dir.path().join("absent.fits"))
                 .unwrap_err()
                 .to_string()
                 .contains("absent.fits")

@@ -4,9 +4,12 @@
 //! PNG and JPEG pixels keep their stored values (0-255 for 8-bit, 0-65535
 //! for 16-bit); grey images have one band, colour images three, and alpha is
 //! dropped, being no part of the scene. A FITS file is a 2-D image (one band)
-//! or a bands x H x W cube. With `bands` (e.g. g, r, i), each example is
-//! instead one 2-D FITS file per band, named `STEM_g.fits`, `STEM-g.fits` or
-//! `STEM.g.fits`, stacked in the order the bands are given. Files with other
+//! or a bands x H x W cube. With `bands` (e.g. g, r, i), an example is either
+//! one 2-D FITS file per band, named `STEM_g.fits`, `STEM-g.fits` or
+//! `STEM.g.fits`, or one FITS file whose header names its bands (a cube with
+//! `FILTER1..n` or `BAND1..n`, or one `FILTER` per extension); either way its
+//! bands are stacked in the order given. Without `bands`, cubes whose headers
+//! name their bands must all name them in the same order. Files with other
 //! extensions, and hidden files, are not images and are passed over.
 
 use std::collections::BTreeMap;
@@ -15,8 +18,8 @@ use std::path::{Path, PathBuf};
 use ndarray::{Array3, Array4, ArrayD, Axis, Ix3};
 use rayon::prelude::*;
 
-use super::array::is_fits;
-use super::fits;
+use super::fits::{self, Extensions};
+use super::name::{self, is_fits};
 use crate::{Error, Result};
 
 /// What a class folder yields.
@@ -27,11 +30,29 @@ pub(crate) struct Folder {
     pub class_names: Vec<String>,
 }
 
-/// One example: its id (path under the root) and its file, or files by band.
+/// One example: its id (path under the root) and where its bands are.
 struct Example {
     id: String,
     class: usize,
-    files: Vec<PathBuf>,
+    source: Source,
+}
+
+enum Source {
+    /// One image file, read whole.
+    Whole(PathBuf),
+    /// One 2-D FITS file per band, in the order of the bands asked for.
+    PerBand(Vec<PathBuf>),
+    /// One FITS file whose header names its bands.
+    HeaderBands(PathBuf),
+}
+
+impl Source {
+    fn file(&self) -> &Path {
+        match self {
+            Source::Whole(file) | Source::HeaderBands(file) => file,
+            Source::PerBand(files) => &files[0],
+        }
+    }
 }
 
 fn entries(dir: &Path) -> Result<Vec<PathBuf>> {
@@ -58,89 +79,94 @@ fn file_name(path: &Path) -> &str {
     path.file_name().and_then(|n| n.to_str()).unwrap_or("")
 }
 
-/// The FITS file's name without its FITS extension(s).
-fn fits_stem(path: &Path) -> &str {
-    let name = file_name(path);
-    let lower = name.to_ascii_lowercase();
-    [".fits.fz", ".fits.gz", ".fits", ".fit", ".fts"]
-        .iter()
-        .find(|ext| lower.ends_with(*ext))
-        .map_or(name, |ext| &name[..name.len() - ext.len()])
-}
-
 /// The examples of one class folder.
 fn examples(dir: &Path, class: usize, class_name: &str, bands: &[String]) -> Result<Vec<Example>> {
     let files = entries(dir)?.into_iter().filter(|p| p.is_file());
+    let id = |p: &Path| format!("{class_name}/{}", file_name(p));
     if bands.is_empty() {
         return Ok(files
             .filter(|p| is_fits(p) || is_picture(p))
             .map(|p| Example {
-                id: format!("{class_name}/{}", file_name(&p)),
+                id: id(&p),
                 class,
-                files: vec![p],
+                source: Source::Whole(p),
             })
             .collect());
     }
+    let mut whole = Vec::new();
     let mut groups: BTreeMap<String, Vec<Option<PathBuf>>> = BTreeMap::new();
     for path in files.filter(|p| is_fits(p)) {
-        let stem = fits_stem(&path);
+        let stem = name::stem(file_name(&path));
         let band = bands.iter().position(|b| {
             ["_", "-", "."]
                 .iter()
                 .any(|sep| stem.ends_with(&format!("{sep}{b}")))
         });
-        if let Some(band) = band {
-            let stem = stem[..stem.len() - bands[band].len() - 1].to_string();
-            groups
-                .entry(stem)
-                .or_insert_with(|| vec![None; bands.len()])[band] = Some(path);
+        match band {
+            Some(band) => {
+                let stem = stem[..stem.len() - bands[band].len() - 1].to_string();
+                groups
+                    .entry(stem)
+                    .or_insert_with(|| vec![None; bands.len()])[band] = Some(path);
+            }
+            None => whole.push(Example {
+                id: id(&path),
+                class,
+                source: Source::HeaderBands(path),
+            }),
         }
     }
-    groups
-        .into_iter()
-        .map(|(stem, found)| {
-            let missing: Vec<&str> = bands
-                .iter()
-                .zip(&found)
-                .filter(|(_, f)| f.is_none())
-                .map(|(b, _)| b.as_str())
-                .collect();
-            if !missing.is_empty() {
-                return Err(Error::data(
-                    dir,
-                    format!(
-                        "example '{stem}' has no file for band(s) {}",
-                        missing.join(", ")
-                    ),
-                ));
-            }
-            Ok(Example {
-                id: format!("{class_name}/{stem}"),
-                class,
-                files: found.into_iter().flatten().collect(),
-            })
+    let grouped = groups.into_iter().map(|(stem, found)| {
+        let missing: Vec<&str> = bands
+            .iter()
+            .zip(&found)
+            .filter(|(_, f)| f.is_none())
+            .map(|(b, _)| b.as_str())
+            .collect();
+        if !missing.is_empty() {
+            return Err(Error::data(
+                dir,
+                format!(
+                    "example '{stem}' has no file for band(s) {}",
+                    missing.join(", ")
+                ),
+            ));
+        }
+        Ok(Example {
+            id: format!("{class_name}/{stem}"),
+            class,
+            source: Source::PerBand(found.into_iter().flatten().collect()),
         })
-        .collect()
+    });
+    let mut all: Vec<Example> = grouped.collect::<Result<_>>()?;
+    all.extend(whole);
+    all.sort_by(|a, b| a.id.cmp(&b.id));
+    Ok(all)
 }
 
-/// One image as C x H x W.
-fn read_image(path: &Path) -> Result<Array3<f32>> {
+/// A FITS image as C x H x W.
+fn bands_first(array: ArrayD<f32>, path: &Path) -> Result<Array3<f32>> {
+    match array.ndim() {
+        2 => Ok(array
+            .insert_axis(Axis(0))
+            .into_dimensionality::<Ix3>()
+            .expect("3-D")),
+        3 => Ok(array.into_dimensionality::<Ix3>().expect("3-D")),
+        _ => Err(Error::data(
+            path,
+            format!(
+                "a FITS image must be 2-D or a bands x H x W cube; this one is {:?}",
+                array.shape()
+            ),
+        )),
+    }
+}
+
+/// One image as C x H x W, with the band names of a FITS cube's header.
+fn read_image(path: &Path, extensions: &Extensions) -> Result<(Array3<f32>, Option<Vec<String>>)> {
     if is_fits(path) {
-        let array = fits::read(path)?;
-        return match array.ndim() {
-            2 => Ok(array
-                .insert_axis(Axis(0))
-                .into_dimensionality::<Ix3>()
-                .expect("3-D")),
-            3 => Ok(array.into_dimensionality::<Ix3>().expect("3-D")),
-            _ => Err(Error::data(
-                path,
-                format!(
-                    "a FITS image must be 2-D or a bands x H x W cube; this one is {:?}",
-                    array.shape()
-                ),
-            )),
-        };
+        let image = fits::read(path, extensions)?;
+        return Ok((bands_first(image.pixels, path)?, image.bands));
     }
     let picture = image::open(path)
         .map_err(|e| Error::data(path, format!("cannot decode the image ({e})")))?;
@@ -189,15 +215,20 @@ fn read_image(path: &Path) -> Result<Array3<f32>> {
     };
     let hwc = ndarray::Array3::from_shape_vec((h, w, bands), values)
         .expect("the decoder's buffer is h x w x bands");
-    Ok(hwc
-        .permuted_axes([2, 0, 1])
-        .as_standard_layout()
-        .into_owned())
+    Ok((
+        hwc.permuted_axes([2, 0, 1])
+            .as_standard_layout()
+            .into_owned(),
+        None,
+    ))
 }
 
 /// The bands of one example, each a 2-D FITS image, stacked.
-fn read_bands(files: &[PathBuf]) -> Result<Array3<f32>> {
-    let planes: Vec<ArrayD<f32>> = files.iter().map(|f| fits::read(f)).collect::<Result<_>>()?;
+fn read_bands(files: &[PathBuf], extensions: &Extensions) -> Result<Array3<f32>> {
+    let planes: Vec<ArrayD<f32>> = files
+        .iter()
+        .map(|f| fits::read(f, extensions).map(|image| image.pixels))
+        .collect::<Result<_>>()?;
     for (plane, file) in planes.iter().zip(files) {
         if plane.ndim() != 2 || plane.shape() != planes[0].shape() {
             return Err(Error::data(
@@ -218,8 +249,25 @@ fn read_bands(files: &[PathBuf]) -> Result<Array3<f32>> {
     Ok(ndarray::stack(Axis(0), &views).expect("same shapes"))
 }
 
-/// Reads every example under `root`, in parallel.
-pub(crate) fn read(root: &Path, bands: &[String]) -> Result<Folder> {
+/// One example's image (C x H x W) and the band names its header gave.
+fn read_example(
+    example: &Example,
+    bands: &[String],
+    extensions: &Extensions,
+) -> Result<(Array3<f32>, Option<Vec<String>>)> {
+    match &example.source {
+        Source::Whole(file) => read_image(file, extensions),
+        Source::PerBand(files) => Ok((read_bands(files, extensions)?, None)),
+        Source::HeaderBands(file) => Ok((
+            bands_first(fits::read_bands(file, extensions, bands)?, file)?,
+            None,
+        )),
+    }
+}
+
+/// Reads every example under `root`, in parallel, taking the HDUs
+/// `extensions` names from each FITS file.
+pub(crate) fn read(root: &Path, bands: &[String], extensions: &Extensions) -> Result<Folder> {
     let class_dirs: Vec<PathBuf> = entries(root)?.into_iter().filter(|p| p.is_dir()).collect();
     if class_dirs.is_empty() {
         return Err(Error::data(
@@ -236,25 +284,27 @@ pub(crate) fn read(root: &Path, bands: &[String]) -> Result<Folder> {
         all.extend(examples(dir, class, name, bands)?);
     }
     if all.is_empty() {
+        let what = if bands.is_empty() {
+            "PNG, JPEG or FITS images"
+        } else {
+            "FITS images"
+        };
         return Err(Error::data(
             root,
-            "the class subfolders hold no PNG, JPEG or FITS images",
+            format!("the class subfolders hold no {what}"),
         ));
     }
-    let images: Vec<Array3<f32>> = all
+    let (images, named): (Vec<Array3<f32>>, Vec<Option<Vec<String>>>) = all
         .par_iter()
-        .map(|e| {
-            if bands.is_empty() {
-                read_image(&e.files[0])
-            } else {
-                read_bands(&e.files)
-            }
-        })
-        .collect::<Result<_>>()?;
+        .map(|e| read_example(e, bands, extensions))
+        .collect::<Result<Vec<_>>>()?
+        .into_iter()
+        .unzip();
+    same_band_order(&all, &named)?;
     let shape = images[0].dim();
     if let Some(i) = images.iter().position(|im| im.dim() != shape) {
         return Err(Error::data(
-            &all[i].files[0],
+            all[i].source.file(),
             format!(
                 "image is {:?} (bands, height, width) but {} is {shape:?}; every image must have the same shape",
                 images[i].dim(),
@@ -269,6 +319,32 @@ pub(crate) fn read(root: &Path, bands: &[String]) -> Result<Folder> {
         classes: all.iter().map(|e| e.class).collect(),
         class_names,
     })
+}
+
+/// Refuses cubes whose headers name their bands in different orders, read
+/// without `bands`: their planes would be mixed up silently.
+fn same_band_order(all: &[Example], named: &[Option<Vec<String>>]) -> Result<()> {
+    let mut first: Option<(usize, &Vec<String>)> = None;
+    for (i, bands) in named.iter().enumerate() {
+        let Some(bands) = bands else { continue };
+        match first {
+            None => first = Some((i, bands)),
+            Some((j, other)) if other != bands => {
+                return Err(Error::data(
+                    all[i].source.file(),
+                    format!(
+                        "its header names the bands {} but '{}' has {}; give --bands {} to read every file in one order",
+                        bands.join(", "),
+                        all[j].id,
+                        other.join(", "),
+                        other.join(",")
+                    ),
+                ));
+            }
+            Some(_) => {}
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -286,7 +362,7 @@ mod tests {
             grey.save(dir.path().join(class).join("a.png")).unwrap();
         }
         std::fs::write(dir.path().join("ant").join("notes.txt"), "not an image").unwrap();
-        let folder = read(dir.path(), &[]).unwrap();
+        let folder = read(dir.path(), &[], &Extensions::default()).unwrap();
         assert_eq!(folder.class_names, vec!["ant", "zebra"]);
         assert_eq!(folder.ids, vec!["ant/a.png", "zebra/a.png"]);
         assert_eq!(folder.classes, vec![0, 1]);
@@ -302,14 +378,17 @@ mod tests {
         image::RgbImage::from_pixel(4, 4, image::Rgb([255, 0, 0]))
             .save(dir.path().join("c/x.jpg"))
             .unwrap();
-        let folder = read(dir.path(), &[]).unwrap();
+        let folder = read(dir.path(), &[], &Extensions::default()).unwrap();
         assert_eq!(folder.images.dim(), (1, 3, 4, 4));
         // JPEG is lossy: pure red comes back within a few levels.
         assert!(folder.images[[0, 0, 1, 1]] > 240.0 && folder.images[[0, 2, 1, 1]] < 15.0);
         image::RgbImage::from_pixel(5, 4, image::Rgb([0, 0, 0]))
             .save(dir.path().join("c/y.png"))
             .unwrap();
-        let err = read(dir.path(), &[]).err().unwrap().to_string();
+        let err = read(dir.path(), &[], &Extensions::default())
+            .err()
+            .unwrap()
+            .to_string();
         assert!(err.contains("y.png") && err.contains("same shape"), "{err}");
     }
 
@@ -328,7 +407,7 @@ mod tests {
             );
         }
         let bands: Vec<String> = ["g", "r", "i"].map(String::from).to_vec();
-        let folder = read(dir.path(), &bands).unwrap();
+        let folder = read(dir.path(), &bands, &Extensions::default()).unwrap();
         assert_eq!(folder.ids, vec!["lens/obj1"]);
         assert_eq!(folder.images.dim(), (1, 3, 2, 3));
         assert_eq!(
@@ -336,7 +415,10 @@ mod tests {
             (1.0, 3.0)
         );
         std::fs::remove_file(lens.join("obj1_r.fits")).unwrap();
-        let err = read(dir.path(), &bands).err().unwrap().to_string();
+        let err = read(dir.path(), &bands, &Extensions::default())
+            .err()
+            .unwrap()
+            .to_string();
         assert!(err.contains("'obj1'") && err.contains("band(s) r"), "{err}");
         let cubes = tempfile::tempdir().unwrap();
         std::fs::create_dir(cubes.path().join("a")).unwrap();
@@ -346,7 +428,7 @@ mod tests {
             &(0..12).map(|v| v as f32).collect::<Vec<_>>(),
             true,
         );
-        let folder = read(cubes.path(), &[]).unwrap();
+        let folder = read(cubes.path(), &[], &Extensions::default()).unwrap();
         assert_eq!(folder.images.dim(), (1, 3, 2, 2));
         assert_eq!(folder.images[[0, 2, 1, 1]], 11.0);
     }

@@ -4,13 +4,15 @@
 //! Rows are joined to examples by order (the table must have one row per
 //! example) or by a key column. With a key, a row belongs to the example whose
 //! id (its path under the data folder, or its index for array files), file
-//! name or file stem equals the key; every example must find exactly one row,
+//! name or stem (the file name without its FITS, image or compression suffix:
+//! `hl000.fits.gz` is `hl000`; see [`super::name`]) equals the key; every example must find exactly one row,
 //! and rows that match no example are ignored, so a larger catalogue can serve
 //! a subset of it.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
+use super::name;
 use crate::{Error, Result};
 
 /// A metadata column's values.
@@ -155,13 +157,8 @@ impl Metadata {
         let mut order = Vec::with_capacity(ids.len());
         let mut missing = Vec::new();
         for id in ids {
-            let file = Path::new(id);
-            let candidates = [
-                Some(id.as_str()),
-                file.file_name().and_then(|n| n.to_str()),
-                file.file_stem().and_then(|n| n.to_str()),
-            ];
-            match candidates.into_iter().flatten().find_map(|c| rows.get(c)) {
+            let candidates = [id.as_str(), name::file_name(id), name::stem(id)];
+            match candidates.into_iter().find_map(|c| rows.get(c)) {
                 Some(&row) => order.push(row),
                 None => missing.push(id.as_str()),
             }
@@ -170,7 +167,7 @@ impl Metadata {
             return Err(Error::data(
                 &self.path,
                 format!(
-                    "{} example(s) have no row with a matching '{key}' (first: '{first}'); keys are matched to the example's id, file name or file stem",
+                    "{} example(s) have no row with a matching '{key}' (first: '{first}'); keys are matched to the example's id (e.g. 'lens/hl000.fits.gz'), file name or stem ('hl000')",
                     missing.len()
                 ),
             ));
@@ -234,6 +231,20 @@ mod tests {
             .join(&ids[..1], Some("name"))
             .unwrap();
         assert_eq!(stems.len(), 1);
+        // Compressed FITS files join by their object name.
+        let cutouts = [
+            "lens/hl001.fits.gz",
+            "lens/hl000.fits.fz",
+            "nonlens/nl000.fz",
+        ]
+        .map(String::from);
+        let names = table(dir.path(), "name,z\nnl000,3\nhl000,1\nhl001,2\nextra,9\n")
+            .join(&cutouts, Some("name"))
+            .unwrap();
+        assert_eq!(
+            names.column("z").unwrap(),
+            Column::Numeric(vec![Some(2.0), Some(1.0), Some(3.0)])
+        );
         let dup = table(dir.path(), "name,z\na,1\na,2\n")
             .join(&ids[..1], Some("name"))
             .unwrap_err()

@@ -13,12 +13,19 @@
 //!   N x H x W x C), with labels from a second `.npy` file or a metadata column;
 //! - one such file per band: a path containing `{band}`, filled in with each
 //!   of `bands` (e.g. `cutouts_{band}.fits` with g, r, i), each N x H x W.
+//!
+//! FITS files may be gzip'd or tile-compressed; `bands` picks and orders the
+//! bands of cubes and multi-extension files by the names in their headers
+//! ([`fits`]), and mask or weight extensions mark bad pixels, which are
+//! treated as NaN pixels are. Every example has one name ([`name`]): its id
+//! and its stem, used by metadata joins and in every output.
 
 mod array;
 mod fits;
 mod folder;
 mod labels;
 mod metadata;
+pub mod name;
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -28,6 +35,7 @@ use rayon::prelude::*;
 use serde::Deserialize;
 
 pub use array::{guess_layout, read_array};
+pub use fits::{Extensions, Hdu};
 pub use labels::{Labels, Task};
 pub use metadata::{Column, Metadata};
 
@@ -51,14 +59,22 @@ pub struct DataSpec {
     /// Names of the image and label arrays in an `.npz` archive.
     pub x: String,
     pub y: String,
-    /// Band names, for per-band FITS files.
+    /// Band names: for per-band FITS files, or to pick and order the bands
+    /// of cubes and multi-extension files by the names in their headers.
     pub bands: Vec<String>,
+    /// The FITS HDU holding the science image: EXTNAME (e.g. "SCI") or index
+    /// (0 = primary); the first HDU holding an image when absent.
+    pub hdu: Option<Hdu>,
+    /// A FITS HDU whose nonzero pixels mark bad pixels of the science image.
+    pub mask_hdu: Option<Hdu>,
+    /// A FITS HDU of weights; pixels of zero (or negative, or NaN) weight are bad.
+    pub weight_hdu: Option<Hdu>,
     pub task: Task,
     /// A CSV table of per-example properties.
     pub metadata: Option<PathBuf>,
     /// The metadata column that identifies examples; rows join by order without it.
     pub metadata_key: Option<String>,
-    /// Leave out examples whose images hold NaN or infinite values instead of refusing the data.
+    /// Leave out examples whose images hold NaN, infinite or bad (masked, zero-weight) pixels instead of refusing the data.
     pub skip_bad: bool,
     /// Names of the classes, in index order, when the files do not give them.
     pub class_names: Option<Vec<String>>,
@@ -78,6 +94,9 @@ impl Default for DataSpec {
             x: "x".into(),
             y: "y".into(),
             bands: Vec::new(),
+            hdu: None,
+            mask_hdu: None,
+            weight_hdu: None,
             task: Task::Auto,
             metadata: None,
             metadata_key: None,
@@ -94,12 +113,13 @@ pub struct Dataset {
     /// Raw images, N x C x H x W, physical units.
     pub images: Array4<f32>,
     pub labels: Labels,
-    /// Per-example ids: the path under the data folder, or the index in the array file.
+    /// Per-example ids: the path under the data folder, or the index in the
+    /// array file (see [`name`] for the stem derived from it).
     pub ids: Vec<String>,
     pub class_names: Option<Vec<String>>,
     /// Metadata rows, already joined to the examples.
     pub metadata: Option<Metadata>,
-    /// Ids of examples left out because their images held NaN or infinite values.
+    /// Ids of examples left out because their images held NaN, infinite or bad (masked, zero-weight) pixels.
     pub skipped: Vec<String>,
     pub path: PathBuf,
 }
@@ -175,9 +195,10 @@ pub fn load(spec: &DataSpec) -> Result<Dataset> {
         )),
         None => Ok(()),
     };
+    let extensions = spec.extensions();
     let (images, stored, mut class_names) = if path.is_dir() {
         refuse_labels_file("a folder's labels are its class subfolders")?;
-        let folder = folder::read(path, &spec.bands)?;
+        let folder = folder::read(path, &spec.bands, &extensions)?;
         (
             folder.images,
             Some((Labels::Classes(folder.classes), folder.ids)),
@@ -185,6 +206,9 @@ pub fn load(spec: &DataSpec) -> Result<Dataset> {
         )
     } else if is_npz(path) {
         refuse_labels_file("an .npz archive holds its labels as an array (y)")?;
+        if let Some(band) = spec.bands.first() {
+            return Err(no_bands(path, band));
+        }
         let images = array::images_from_array(
             array::read_npz(path, &spec.x)?.into_f32(),
             spec.layout,
@@ -200,7 +224,7 @@ pub fn load(spec: &DataSpec) -> Result<Dataset> {
         };
         (images, labels.map(|l| (l, Vec::new())), None)
     } else {
-        let images = read_images(path, &spec.bands, spec.layout)?;
+        let images = read_images(path, &spec.bands, spec.layout, &extensions)?;
         let labels = spec
             .labels
             .as_ref()
@@ -221,7 +245,8 @@ pub fn load(spec: &DataSpec) -> Result<Dataset> {
     let labels = match (&spec.label_column, stored, &metadata) {
         (Some(column), _, Some(metadata)) => {
             let (labels, names) = labels_from_column(metadata, column, spec.task)?;
-            class_names = names.or(class_names);
+            // A folder's class names belong to its folder labels, not to these.
+            class_names = names;
             labels
         }
         (Some(column), _, None) => {
@@ -302,13 +327,23 @@ fn only_where(dataset: Dataset, only: &str) -> Result<Dataset> {
     Ok(dataset.select(&keep, skipped))
 }
 
-/// Images and, when the data has them, their labels: [`load`] for work that
-/// can do without right answers (explaining the class a model predicts). An
-/// `.npy` or FITS source given without labels or a label column is read
-/// without labels; every other source goes through [`load`]. Unlabelled
-/// images with NaN or infinite pixels are refused (no ids are kept to say
-/// which were left out).
-pub fn load_images(spec: &DataSpec) -> Result<(Array4<f32>, Option<Labels>)> {
+/// What [`load_images`] reads.
+#[derive(Clone, Debug)]
+pub struct Images {
+    /// Raw images, N x C x H x W, physical units.
+    pub images: Array4<f32>,
+    pub labels: Option<Labels>,
+    /// Per-example ids, as [`Dataset::ids`].
+    pub ids: Vec<String>,
+}
+
+/// Images, their ids and, when the data has them, their labels: [`load`] for
+/// work that can do without right answers (explaining the class a model
+/// predicts). An `.npy` or FITS source given without labels or a label
+/// column is read without labels; every other source goes through [`load`].
+/// Unlabelled images with NaN, infinite or bad pixels are refused, or left
+/// out with `skip_bad` (the ids say which remain).
+pub fn load_images(spec: &DataSpec) -> Result<Images> {
     let path = &spec.path;
     if spec.labels.is_some()
         || spec.label_column.is_some()
@@ -317,19 +352,55 @@ pub fn load_images(spec: &DataSpec) -> Result<(Array4<f32>, Option<Labels>)> {
         || is_npz(path)
     {
         let data = load(spec)?;
-        return Ok((data.images, Some(data.labels)));
+        return Ok(Images {
+            images: data.images,
+            labels: Some(data.labels),
+            ids: data.ids,
+        });
     }
-    let images = read_images(path, &spec.bands, spec.layout)?;
-    if let Some(i) = images
-        .outer_iter()
-        .position(|image| image.iter().any(|v| !v.is_finite()))
-    {
+    let images = read_images(path, &spec.bands, spec.layout, &spec.extensions())?;
+    let ids: Vec<String> = (0..images.len_of(Axis(0))).map(|i| i.to_string()).collect();
+    let bad = bad_images(&images);
+    if bad.is_empty() {
+        return Ok(Images {
+            images,
+            labels: None,
+            ids,
+        });
+    }
+    if !spec.skip_bad {
         return Err(Error::data(
             path,
-            format!("example {i} has NaN or infinite pixels"),
+            bad_message(&bad, &ids, "leave them out with --skip-bad"),
         ));
     }
-    Ok((images, None))
+    let keep = good(ids.len(), &bad);
+    Ok(Images {
+        images: images.select(Axis(0), &keep),
+        labels: None,
+        ids: keep.iter().map(|&i| ids[i].clone()).collect(),
+    })
+}
+
+impl DataSpec {
+    /// The FITS HDUs to read, as the spec names them.
+    pub fn extensions(&self) -> Extensions {
+        Extensions {
+            science: self.hdu.clone(),
+            mask: self.mask_hdu.clone(),
+            weight: self.weight_hdu.clone(),
+        }
+    }
+}
+
+/// The error for `bands` asked of a source that holds no band names (`.npy`, `.npz`).
+fn no_bands(path: &Path, band: &str) -> Error {
+    Error::data(
+        path,
+        format!(
+            "has no band '{band}': bands are picked from FITS headers, per-band files ({{band}} in the path) or class folders; leave out --bands"
+        ),
+    )
 }
 
 fn is_npz(path: &Path) -> bool {
@@ -337,11 +408,34 @@ fn is_npz(path: &Path) -> bool {
         .is_some_and(|e| e.eq_ignore_ascii_case("npz"))
 }
 
-/// The images of an `.npy` or FITS file, or of one such file per band.
-fn read_images(path: &Path, bands: &[String], layout: Option<Layout>) -> Result<Array4<f32>> {
+/// The images of an `.npy` or FITS file, or of one such file per band; with
+/// `bands`, a FITS file's bands are picked by the names in its header (an
+/// N x bands x H x W array, or one bands x H x W cube).
+fn read_images(
+    path: &Path,
+    bands: &[String],
+    layout: Option<Layout>,
+    extensions: &Extensions,
+) -> Result<Array4<f32>> {
     let template = path.to_string_lossy();
     if !template.contains("{band}") {
-        return array::images_from_array(read_array(path)?, layout, path);
+        if bands.is_empty() {
+            return array::images_from_array(
+                array::read_array_from(path, extensions)?,
+                layout,
+                path,
+            );
+        }
+        if !name::is_fits(path) {
+            return Err(no_bands(path, &bands[0]));
+        }
+        let picked = fits::read_bands(path, extensions, bands)?;
+        let picked = if picked.ndim() == 3 {
+            picked.insert_axis(Axis(0))
+        } else {
+            picked
+        };
+        return array::images_from_array(picked, Some(Layout::Nchw), path);
     }
     if bands.is_empty() {
         return Err(Error::data(
@@ -353,7 +447,7 @@ fn read_images(path: &Path, bands: &[String], layout: Option<Layout>) -> Result<
         .iter()
         .map(|band| {
             let file = PathBuf::from(template.replace("{band}", band));
-            read_array(&file).map(|a| (file, a))
+            array::read_array_from(&file, extensions).map(|a| (file, a))
         })
         .collect::<Result<_>>()?;
     let shape = planes[0].1.shape().to_vec();
@@ -416,36 +510,55 @@ fn labels_from_column(
     }
 }
 
-/// Refuses images holding NaN or infinite pixels, or leaves them out when
-/// `skip` is set (their ids are kept in [`Dataset::skipped`]).
-fn finite_only(dataset: Dataset, skip: bool) -> Result<Dataset> {
-    let bad: Vec<usize> = dataset
-        .images
+/// The images holding NaN or infinite pixels (bad pixels of a FITS mask or
+/// weight extension are NaN by now): their indices and bad pixel counts.
+fn bad_images(images: &Array4<f32>) -> Vec<(usize, usize)> {
+    images
         .axis_iter(Axis(0))
         .into_par_iter()
         .enumerate()
-        .filter(|(_, image)| image.iter().any(|v| !v.is_finite()))
-        .map(|(i, _)| i)
-        .collect();
-    let Some(&first) = bad.first() else {
+        .map(|(i, image)| (i, image.iter().filter(|v| !v.is_finite()).count()))
+        .filter(|&(_, count)| count > 0)
+        .collect()
+}
+
+/// What a refusal of `bad` images says: how many, how many pixels, the
+/// first one by name, and `remedy`.
+fn bad_message(bad: &[(usize, usize)], ids: &[String], remedy: &str) -> String {
+    let pixels: usize = bad.iter().map(|&(_, count)| count).sum();
+    let (first, count) = bad[0];
+    format!(
+        "{} of {} images hold {pixels} bad pixel(s): NaN, infinite, masked or of zero weight (first: example {first}, '{}', {count} pixel(s)); \
+         check those pixels, or {remedy}",
+        bad.len(),
+        ids.len(),
+        ids[first],
+    )
+}
+
+/// Refuses images holding NaN, infinite or bad pixels, or leaves them out
+/// when `skip` is set (their ids are kept in [`Dataset::skipped`]).
+fn finite_only(dataset: Dataset, skip: bool) -> Result<Dataset> {
+    let bad = bad_images(&dataset.images);
+    if bad.is_empty() {
         return Ok(dataset);
-    };
+    }
     if !skip {
         return Err(Error::data(
             &dataset.path,
-            format!(
-                "{} of {} images hold NaN or infinite pixels (first: example {first}, '{}'); fix them, or leave them out with --skip-bad",
-                bad.len(),
-                dataset.len(),
-                dataset.ids[first]
-            ),
+            bad_message(&bad, &dataset.ids, "leave them out with --skip-bad"),
         ));
     }
-    let skipped = bad.iter().map(|&i| dataset.ids[i].clone()).collect();
-    let keep: Vec<usize> = (0..dataset.len())
-        .filter(|i| bad.binary_search(i).is_err())
-        .collect();
+    let skipped = bad.iter().map(|&(i, _)| dataset.ids[i].clone()).collect();
+    let keep = good(dataset.len(), &bad);
     Ok(dataset.select(&keep, skipped))
+}
+
+/// The indices below `n` that are not among the `bad` images (sorted).
+fn good(n: usize, bad: &[(usize, usize)]) -> Vec<usize> {
+    (0..n)
+        .filter(|i| bad.binary_search_by_key(i, |&(b, _)| b).is_err())
+        .collect()
 }
 
 #[cfg(test)]
@@ -557,21 +670,35 @@ mod tests {
             &dir.path().join("x.npy"),
             &Array4::<f32>::from_elem((2, 1, 4, 4), 1.0),
         );
-        let (images, labels) = load_images(&spec(x.clone())).unwrap();
-        assert_eq!((images.dim(), labels), ((2, 1, 4, 4), None));
+        let read = load_images(&spec(x.clone())).unwrap();
+        assert_eq!(
+            (read.images.dim(), read.labels, read.ids),
+            ((2, 1, 4, 4), None, vec!["0".to_string(), "1".to_string()])
+        );
         let y = npy(&dir.path().join("y.npy"), &Array1::from(vec![1i64, 0]));
-        let (_, labels) = load_images(&DataSpec {
+        let read = load_images(&DataSpec {
             labels: Some(y),
             ..spec(x)
         })
         .unwrap();
-        assert_eq!(labels, Some(Labels::Classes(vec![1, 0])));
+        assert_eq!(read.labels, Some(Labels::Classes(vec![1, 0])));
         let mut bad = Array4::<f32>::zeros((2, 1, 4, 4));
         bad[[1, 0, 2, 2]] = f32::NAN;
-        let err = load_images(&spec(npy(&dir.path().join("bad.npy"), &bad)))
-            .unwrap_err()
-            .to_string();
-        assert!(err.contains("example 1 has NaN"), "{err}");
+        let bad = npy(&dir.path().join("bad.npy"), &bad);
+        let err = load_images(&spec(bad.clone())).unwrap_err().to_string();
+        assert!(
+            err.contains("1 of 2 images hold 1 bad pixel(s)") && err.contains("first: example 1"),
+            "{err}"
+        );
+        let kept = load_images(&DataSpec {
+            skip_bad: true,
+            ..spec(bad)
+        })
+        .unwrap();
+        assert_eq!(
+            (kept.images.dim(), kept.ids),
+            ((1, 1, 4, 4), vec!["0".to_string()])
+        );
     }
 
     #[test]
@@ -648,7 +775,7 @@ mod tests {
         };
         let err = load(&base).unwrap_err().to_string();
         assert!(
-            err.contains("2 of 5 images")
+            err.contains("2 of 5 images hold 2 bad pixel(s)")
                 && err.contains("first: example 1")
                 && err.contains("--skip-bad"),
             "{err}"

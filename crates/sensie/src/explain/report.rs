@@ -15,6 +15,7 @@ use super::faithfulness::Faithfulness;
 use super::figures::{self, Drawing};
 use super::sanity::Sanity;
 use super::{Attribution, Geometry, MapKind, Method, Targets};
+use crate::data::name::Name;
 use crate::engine::Engine;
 use crate::html::{Figure, Page};
 use crate::model::Layout;
@@ -29,6 +30,8 @@ pub struct Summary {
     pub data: PathBuf,
     /// The examples' indices in the data.
     pub examples: Vec<usize>,
+    /// The examples' names: path under the data folder (or index) and stem.
+    pub names: Vec<Name>,
     pub labels: Option<Vec<usize>>,
     pub predicted: Vec<usize>,
     pub targets: Vec<usize>,
@@ -175,6 +178,7 @@ pub fn write_figures(
                 .map_or("-".to_string(), |l| l[i].to_string());
             vec![
                 summary.examples[i].to_string(),
+                summary.names[i].id.clone(),
                 label,
                 summary.predicted[i].to_string(),
                 summary.targets[i].to_string(),
@@ -182,7 +186,7 @@ pub fn write_figures(
         })
         .collect();
     examples.table(
-        &["example", "label", "predicted", "target"],
+        &["example", "name", "label", "predicted", "target"],
         rows,
         "The examples explained.",
     );
@@ -202,12 +206,14 @@ pub fn write_figures(
         let folder = dir.join(&m.method);
         std::fs::create_dir_all(&folder).map_err(|e| Error::io(&folder, e))?;
         let mut row = Vec::new();
-        for ((picture, scale), &example) in pictures.iter().zip(&summary.examples) {
+        for (((picture, scale), &example), name) in
+            pictures.iter().zip(&summary.examples).zip(&summary.names)
+        {
             render::write_png(picture, &folder.join(format!("{example}.png")))?;
             row.push(Figure::picture(
                 picture,
                 &format!("{} of example {example}", m.method),
-                caption(example, scale),
+                caption(example, &name.id, scale),
             )?);
         }
         section.figures(row);
@@ -284,9 +290,14 @@ fn method_note(m: &MethodSummary) -> String {
     text + ". Each picture: the input, the map, the map over the input."
 }
 
-fn caption(example: usize, scale: &HeatScale) -> String {
+fn caption(example: usize, name: &str, scale: &HeatScale) -> String {
     let (low, high) = scale.range();
-    format!("example {example}; colours span {low:.3} to {high:.3}")
+    let named = if name == example.to_string() {
+        String::new()
+    } else {
+        format!(" ({name})")
+    };
+    format!("example {example}{named}; colours span {low:.3} to {high:.3}")
 }
 
 /// Writes a chart as `DIR/<name>.svg` (and `.png` with a rasteriser) and

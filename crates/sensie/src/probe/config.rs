@@ -9,6 +9,9 @@
 //! [data]
 //! path = "images.npy"
 //! labels = "labels.npy"
+//! # FITS survey cutouts: path = "cutouts/", bands = ["g", "r", "i"] (picked
+//! # by FILTERn/BANDn), hdu = "SCI" (or an index), mask_hdu = "MASK",
+//! # weight_hdu = "WEIGHT", metadata_key = "object" (matches the file stem)
 //!
 //! [preprocess]
 //! scale = 0.00392156862745098
@@ -290,5 +293,18 @@ mod tests {
         assert_eq!(config.property[0].bins, "auto");
         assert_eq!(config.batch_size, 32);
         assert_eq!(config.data.layout, Some(crate::model::Layout::Nhwc));
+        let survey: ProbeConfig = toml::from_str("[data]\npath = \"cutouts\"\nbands = [\"g\", \"r\", \"i\"]\nhdu = \"SCI\"\nmask_hdu = 3\nweight_hdu = \"WEIGHT\"").unwrap();
+        let extensions = survey.data.extensions();
+        assert_eq!(
+            extensions.science,
+            Some(crate::data::Hdu::Name("SCI".into()))
+        );
+        assert_eq!(
+            (extensions.mask, extensions.weight),
+            (
+                Some(crate::data::Hdu::Index(3)),
+                Some(crate::data::Hdu::Name("WEIGHT".into()))
+            )
+        );
     }
 }

@@ -30,6 +30,7 @@ pub use results::{Report, word, write_results};
 use score::ScoreGrid;
 pub use score::{Metric, Scored};
 
+use crate::data::name::Name;
 use crate::data::{Dataset, Labels};
 use crate::engine::{Engine, EngineOptions};
 use crate::model::{Layout, Model, OutputKind};
@@ -123,6 +124,9 @@ pub struct TestResult {
     /// bin, a class; the first 20 groups), for the report's grids; empty for sweeps.
     #[serde(skip)]
     pub group_examples: Vec<Array4<f32>>,
+    /// The names of those examples, group by group.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub shown: Vec<Vec<Name>>,
 }
 
 /// Turns specs into a runnable plan, refusing unknown perturbations,
@@ -439,6 +443,9 @@ fn stream(
             };
             for (row, example) in outputs.axis_iter(Axis(0)).zip(job.start..job.end) {
                 let scored = metric.score(row, &data.labels, example);
+                if !scored.score.is_finite() {
+                    return Err(non_finite_score(pass, &job, example, scored.score));
+                }
                 match job.sweep {
                     None => scores.reference[example] = scored,
                     Some((sweep, level)) => scores.sweeps[sweep].set(example, level, scored),
@@ -460,6 +467,35 @@ fn stream(
         }
     }
     Ok((scores, metric.expect("at least one batch ran")))
+}
+
+/// A model score that is NaN or infinite, with the example's file (or index)
+/// named and what to check: such a score would poison every statistic.
+fn non_finite_score(pass: &Pass, job: &Job, example: usize, score: f64) -> Error {
+    let id = &pass.data.ids[example];
+    let named = if *id == example.to_string() {
+        format!("example {example}")
+    } else {
+        format!("example {example} ('{id}')")
+    };
+    let at = match job.sweep {
+        None => "on the unperturbed image".to_string(),
+        Some((sweep, level)) => {
+            let sweep = &pass.plan.sweeps[sweep];
+            format!(
+                "at {} = {}",
+                sweep.perturbation.parameter().name,
+                sweep.values[level]
+            )
+        }
+    };
+    Error::data(
+        &pass.data.path,
+        format!(
+            "the model's score for {named} is {score} {at}; check that example's pixels (extreme or saturated values) \
+             and its scaling (--scale, --mean, --std: the model may expect other units)"
+        ),
+    )
 }
 
 /// The verdict's scale for regression: the standard deviation of the targets
@@ -531,6 +567,7 @@ fn sweep_result(
         squared_error,
         bias,
         group_examples: Vec::new(),
+        shown: Vec::new(),
     })
 }
 
@@ -612,6 +649,7 @@ fn property_result(
         squared_error,
         bias,
         group_examples: first_of_each(data, &groups),
+        shown: names_of_each(data, &groups),
     })
 }
 
@@ -655,6 +693,7 @@ fn class_result(
         squared_error,
         bias,
         group_examples: first_of_each(data, &groups),
+        shown: names_of_each(data, &groups),
     })
 }
 
@@ -663,12 +702,25 @@ fn class_result(
 /// and draw a picture no one can read.
 const GROUP_ROWS: usize = 20;
 
-/// The first [`EXAMPLES`] raw images of each of the first [`GROUP_ROWS`]
-/// groups, in the data set's order.
-fn first_of_each(data: &Dataset, groups: &[Members]) -> Vec<Array4<f32>> {
+/// The first [`EXAMPLES`] of each of the first [`GROUP_ROWS`] groups, in
+/// the data set's order.
+fn shown_of_each(groups: &[Members]) -> impl Iterator<Item = &[usize]> {
     groups
         .iter()
         .take(GROUP_ROWS)
-        .map(|g| data.images.select(Axis(0), &g.3[..g.3.len().min(EXAMPLES)]))
+        .map(|g| &g.3[..g.3.len().min(EXAMPLES)])
+}
+
+/// The raw images of [`shown_of_each`].
+fn first_of_each(data: &Dataset, groups: &[Members]) -> Vec<Array4<f32>> {
+    shown_of_each(groups)
+        .map(|members| data.images.select(Axis(0), members))
+        .collect()
+}
+
+/// The names of [`shown_of_each`].
+fn names_of_each(data: &Dataset, groups: &[Members]) -> Vec<Vec<Name>> {
+    shown_of_each(groups)
+        .map(|members| members.iter().map(|&i| Name::of(&data.ids[i])).collect())
         .collect()
 }

@@ -323,10 +323,12 @@ fn grid_caption(sweep: &Sweep, report: &Report) -> String {
         2 => " Band 0 is shown as red, band 1 as blue and their mean as green.",
         _ => " Bands 0, 1 and 2 are shown as red, green and blue.",
     };
+    let names: Vec<&str> = report.data.shown.iter().map(|n| n.id.as_str()).collect();
     format!(
-        "The first {} examples (rows) at {} = {} (columns), perturbed with the run's seed ({}), as the model saw them before \
+        "The first {} examples (rows: {}) at {} = {} (columns), perturbed with the run's seed ({}), as the model saw them before \
          preprocessing. Each row has one stretch (percentiles 1 to 99.5 over all its levels), so dimming shows.{colours}",
         report.examples.len_of(ArrayAxis(0)),
+        names.join(", "),
         sweep.perturbation.parameter().name,
         values.join(", "),
         report.seed,
@@ -432,10 +434,21 @@ fn group_caption(test: &TestResult) -> String {
         .levels
         .iter()
         .take(test.group_examples.len())
-        .map(|l| match (&l.label, l.lo, l.hi) {
-            (Some(label), ..) => label.clone(),
-            (None, Some(lo), Some(hi)) => format!("{lo:.3} to {hi:.3}"),
-            _ => format!("{}", l.value),
+        .zip(&test.shown)
+        .map(|(l, names)| {
+            let group = match (&l.label, l.lo, l.hi) {
+                (Some(label), ..) => label.clone(),
+                (None, Some(lo), Some(hi)) => format!("{lo:.3} to {hi:.3}"),
+                _ => format!("{}", l.value),
+            };
+            format!(
+                "{group}: {}",
+                names
+                    .iter()
+                    .map(|n| n.id.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )
         })
         .collect();
     let (shown, all) = (test.group_examples.len(), test.stats.levels.len());

@@ -12,6 +12,7 @@ use serde::Serialize;
 
 use super::{RunOptions, TestResult};
 use crate::data::Dataset;
+use crate::data::name::Name;
 use crate::model::{Model, TensorInfo};
 use crate::{Error, Result};
 
@@ -42,8 +43,10 @@ pub struct ModelSummary {
 pub struct DataSummary {
     pub path: PathBuf,
     pub n: usize,
-    /// Ids of examples left out for NaN or infinite pixels.
+    /// Ids of examples left out for NaN, infinite or bad (masked, zero-weight) pixels.
     pub skipped: Vec<String>,
+    /// The examples the sweeps' example grids show (the first few), by name.
+    pub shown: Vec<Name>,
 }
 
 impl Report {
@@ -66,6 +69,12 @@ impl Report {
                 path: data.path.clone(),
                 n: data.len(),
                 skipped: data.skipped.clone(),
+                shown: data
+                    .ids
+                    .iter()
+                    .take(super::report::EXAMPLES)
+                    .map(|id| Name::of(id))
+                    .collect(),
             },
             seed: options.seed,
             replicates: options.replicates,
