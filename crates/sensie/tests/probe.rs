@@ -254,3 +254,17 @@ fn example_grids_show_at_most_twenty_groups() {
     let html = std::fs::read_to_string(out.join("report.html")).unwrap();
     assert!(html.contains("Only the first 20 of 60 groups are shown."));
 }
+
+#[test]
+fn poisson_noise_sweeps_may_start_at_infinite_gain() {
+    // inf is poisson-noise's identity value: that level is the unperturbed
+    // image, so its mean score is the reference exactly.
+    let dir = tempfile::tempdir().unwrap();
+    let config = config(dir.path(), subset(dir.path(), 30), &["poisson-noise=inf,100,5"]);
+    let report = probe::execute(&config, &mut |_, _| {}).unwrap();
+    let stats = &report.tests[0].stats;
+    assert_eq!(stats.levels[0].value, f64::INFINITY);
+    assert_eq!(Some(stats.levels[0].mean_score), stats.effect.reference_mean);
+    let json: serde_json::Value = serde_json::from_slice(&std::fs::read(dir.path().join("out/results.json")).unwrap()).unwrap();
+    assert_eq!(json["tests"][0]["levels"].as_array().unwrap().len(), 3);
+}

@@ -184,8 +184,10 @@ impl SweepSpec {
                 }
             }
         };
-        if values.is_empty() || values.iter().any(|v| !v.is_finite()) {
-            return Err(bad("give at least one finite value".into()));
+        // `inf` is allowed: it is Poisson noise's identity gain; each
+        // perturbation refuses the values it cannot take.
+        if values.is_empty() || values.iter().any(|v| v.is_nan() || *v == f64::NEG_INFINITY) {
+            return Err(bad("give at least one value, each a number or inf".into()));
         }
         Ok(values)
     }
