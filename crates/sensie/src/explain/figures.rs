@@ -60,7 +60,7 @@ pub fn example_pictures(geometry: &Geometry, images: ArrayView4<f32>, attributio
                 Some(s) => s,
                 None => HeatScale::fit(map.iter().copied(), CLIP)?,
             };
-            let picture = render::composite(x, &Composite { bands: None, colouring: Colouring::Stretch(how.stretch) })?;
+            let picture = render::composite(x, &Composite { bands: render::display_bands(x.dim().0), colouring: Colouring::Stretch(how.stretch) })?;
             let heat = render::heatmap(map.view(), &scale)?;
             let over = render::overlay(&picture, map.view(), &scale, &Overlay::default())?;
             Ok((render::grid(&[picture, heat, over], &layout)?, scale))

@@ -217,12 +217,7 @@ fn finding(test: &TestResult) -> String {
 
 fn grid_caption(sweep: &Sweep, report: &Report) -> String {
     let values: Vec<String> = sweep.values.iter().map(|v| v.to_string()).collect();
-    let colours = match report.examples.len_of(ArrayAxis(1)) {
-        1 => "",
-        3 => " Bands 2, 1, 0 (i, r, g for g, r, i data) are shown as red, green, blue.",
-        2 => " Band 0 is shown as red, band 1 as blue and their mean as green.",
-        _ => " Bands 0, 1 and 2 are shown as red, green and blue.",
-    };
+    let colours = render::band_colours(report.examples.len_of(ArrayAxis(1)));
     format!(
         "The first {} examples (rows) at {} = {} (columns), perturbed with the run's seed ({}), as the model saw them before \
          preprocessing. Each row has one stretch (percentiles 1 to 99.5 over all its levels), so dimming shows.{colours}",
@@ -249,7 +244,7 @@ pub fn example_grid(sweep: &Sweep, images: ArrayView4<f32>, seed: u64) -> Result
         .iter()
         .map(|&v| if v == identity { Ok(images.to_owned()) } else { perturb_batch(sweep.perturbation.as_ref(), images, v, seed, 0) })
         .collect::<Result<Vec<Array4<f32>>>>()?;
-    let bands = (c == 3).then_some([2, 1, 0]);
+    let bands = render::display_bands(c);
     let mut tiles = Vec::with_capacity(n * levels.len());
     for example in 0..n {
         let row: Vec<_> = levels.iter().map(|l| l.index_axis(ArrayAxis(0), example)).collect();
@@ -277,7 +272,7 @@ pub fn group_grid(groups: &[Array4<f32>]) -> Result<RgbImage> {
         return Err(Error::invalid("example grid", "there are no examples to show"));
     };
     let (_, c, h, w) = first.dim();
-    let bands = (c == 3).then_some([2, 1, 0]);
+    let bands = render::display_bands(c);
     let blank = RgbImage::from_pixel(w as u32, h as u32, image::Rgb([255, 255, 255]));
     let mut tiles = Vec::with_capacity(groups.len() * EXAMPLES);
     for group in groups {
