@@ -154,6 +154,11 @@ fn the_report_draws_what_the_run_found() {
     let out = dir.path().join("out");
     probe::write_report(&out, &report, &config, "sensie probe --perturb rotate=0:180:5").unwrap();
     let rotate = &report.tests[0];
+    // Classes have no order: their section names no parameter value where
+    // the score is crossed ("crosses 0.821 at 0.000 [0.000, 0.000]").
+    let html = std::fs::read_to_string(out.join("report.html")).unwrap();
+    let classes = &html[html.find("classes (class)").unwrap()..];
+    assert!(!classes[..classes.find("<svg").unwrap()].contains("crosses"));
 
     // The sweep's chart: one point per level, at its mean score on the
     // chart's fixed 0 to 1 axis, and the same SVG on disk.

@@ -23,7 +23,7 @@ use super::{ProbeConfig, Sweep, TestKind, TestResult, plan};
 use crate::engine::describe_shape;
 use crate::html::{Figure, Page};
 use crate::perturb::perturb_batch;
-use crate::plot::{Axis, Bar, BarChart, LineChart, Rasteriser, RefLine, Series};
+use crate::plot::{Axis, Bar, BarChart, LineChart, Rasteriser, RefLine, Series, Size};
 use crate::render::{self, Colouring, Composite, Grid, RgbImage, Stretch};
 use crate::stats::{Direction, VERDICT_RULE, Verdict};
 use crate::{Error, Result};
@@ -81,7 +81,8 @@ pub fn write_report(out: &Path, report: &Report, config: &ProbeConfig, command: 
             figures.push(Figure::png(&png, &format!("examples of {}", test.name), group_caption(test)));
         }
         let section = page.section(format!("{} ({})", test.name, word(test.kind)));
-        section.paragraph(finding(test)).figures(figures);
+        let grids = figures.split_off(1);
+        section.paragraph(finding(test)).figures(figures).figures(grids);
     }
     write_atomic(&out.join("report.html"), page.html().as_bytes())?;
     Ok(notes)
@@ -151,7 +152,8 @@ pub fn chart(test: &TestResult) -> String {
                 interval: Some((l.score_ci95[0], l.score_ci95[1])),
             })
             .collect();
-        return BarChart { title: title(test), x_label: test.parameter.clone(), y, bars, ..BarChart::default() }.svg();
+        // In the groups' own order, the order of the example rows beside it.
+        return BarChart { title: title(test), x_label: test.parameter.clone(), y, bars, size: CHART_SIZE, in_given_order: true }.svg();
     }
     let mean = Series { markers: true, ..Series::new("mean score (95% interval)", levels.iter().map(|l| (l.value, l.mean_score)).collect()) }
         .with_band(levels.iter().map(|l| (l.value, l.score_ci95[0], l.score_ci95[1])).collect());
@@ -173,8 +175,12 @@ pub fn chart(test: &TestResult) -> String {
         lines.push(RefLine::AtX { x, label: format!("score {:.2} crossed", t.score) });
     }
     let x_label = if test.kind == TestKind::Property { test.parameter.clone() } else { format!("{} ({})", test.parameter, test.unit) };
-    LineChart { title: title(test), x: Axis::new(x_label), y, series, lines, ..LineChart::default() }.svg()
+    LineChart { title: title(test), x: Axis::new(x_label), y, series, lines, size: CHART_SIZE, ..LineChart::default() }.svg()
 }
+
+/// The probe's charts: drawn at the page's width, on their own row, with
+/// the example grids below, so that ticks are legible on the page and in a paper.
+const CHART_SIZE: Size = Size { width: 820.0, height: 460.0 };
 
 /// The test and the score; the parameter is the x axis's label, and a
 /// longer title would not fit a property's name beside it.
@@ -188,7 +194,7 @@ fn chart_caption(test: &TestResult) -> String {
                                    the mean score on the unperturbed images and, where the curve crosses it, the threshold."
             .into(),
         TestKind::Property => "Mean score per bin of the property (at the bin centre, or one bar per value) with 95% intervals.".into(),
-        TestKind::Class => "Mean score per class with 95% intervals, sorted from best to worst.".into(),
+        TestKind::Class => "Mean score per class with 95% intervals, in the order of the example rows.".into(),
     }
 }
 
@@ -205,7 +211,10 @@ fn finding(test: &TestResult) -> String {
     if let Some(spread) = effect.spread {
         text += &format!(" Best minus worst group: {:.3} [{:.3}, {:.3}].", spread.value, spread.ci95[0], spread.ci95[1]);
     }
-    if let Some(t) = &test.stats.threshold {
+    // Groups without an order (classes, a discrete property's values) have
+    // no parameter value where a score is crossed.
+    let ordered = test.kind != TestKind::Class && test.stats.levels.iter().all(|l| l.label.is_none());
+    if let Some(t) = test.stats.threshold.as_ref().filter(|_| ordered) {
         text += &match (t.value, t.ci95) {
             (Some(v), Some([lo, hi])) => format!(" The mean score crosses {:.3} at {v:.3} [{lo:.3}, {hi:.3}].", t.score),
             (Some(v), None) => format!(" The mean score crosses {:.3} at {v:.3}.", t.score),
