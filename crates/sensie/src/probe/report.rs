@@ -175,7 +175,7 @@ pub fn chart(test: &TestResult) -> String {
         lines.push(RefLine::AtX { x, label: format!("score {:.2} crossed", t.score) });
     }
     let x_label = if test.kind == TestKind::Property { test.parameter.clone() } else { format!("{} ({})", test.parameter, test.unit) };
-    LineChart { title: title(test), x: Axis::new(x_label), y, series, lines, size: CHART_SIZE, ..LineChart::default() }.svg()
+    LineChart { title: title(test), x: Axis::new(x_label), y, series, lines, size: CHART_SIZE }.svg()
 }
 
 /// The probe's charts: drawn at the page's width, on their own row, with
