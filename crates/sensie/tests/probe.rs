@@ -157,6 +157,10 @@ fn the_report_draws_what_the_run_found() {
     // Classes have no order: their section names no parameter value where
     // the score is crossed ("crosses 0.821 at 0.000 [0.000, 0.000]").
     let html = std::fs::read_to_string(out.join("report.html")).unwrap();
+    // The sweep's example grid names its rows (example and label) and columns.
+    let labels: Vec<i64> = Array1::<i64>::read_npy(std::fs::File::open(dir.path().join("y.npy")).unwrap()).unwrap().to_vec();
+    assert!(html.contains(&format!("top to bottom: example 0, label {}; example 1, label {}", labels[0], labels[1])), "row labels");
+    assert!(html.contains("angle = 0, 45, 90, 135, 180 (columns, left to right)"));
     let classes = &html[html.find("classes (class)").unwrap()..];
     assert!(!classes[..classes.find("<svg").unwrap()].contains("crosses"));
 

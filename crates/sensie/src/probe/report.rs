@@ -227,10 +227,13 @@ fn finding(test: &TestResult) -> String {
 fn grid_caption(sweep: &Sweep, report: &Report) -> String {
     let values: Vec<String> = sweep.values.iter().map(|v| v.to_string()).collect();
     let colours = render::band_colours(report.examples.len_of(ArrayAxis(1)));
+    let rows: Vec<String> = report.example_labels.iter().enumerate().map(|(i, label)| format!("example {i}, label {label}")).collect();
     format!(
-        "The first {} examples (rows) at {} = {} (columns), perturbed with the run's seed ({}), as the model saw them before \
-         preprocessing. Each row has one stretch (percentiles 1 to 99.5 over all its levels), so dimming shows.{colours}",
+        "The first {} examples (rows, top to bottom: {}) at {} = {} (columns, left to right), perturbed with the run's seed ({}), \
+         as the model saw them before preprocessing. Each row has one stretch (percentiles 1 to 99.5 over all its levels), so \
+         dimming shows.{colours}",
         report.examples.len_of(ArrayAxis(0)),
+        rows.join("; "),
         sweep.perturbation.parameter().name,
         values.join(", "),
         report.seed,
