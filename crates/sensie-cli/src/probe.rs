@@ -62,17 +62,6 @@ pub struct Args {
     force: bool,
 }
 
-fn read_config(path: &PathBuf) -> Result<ProbeConfig> {
-    let text = std::fs::read_to_string(path).map_err(|e| Error::Io {
-        path: path.clone(),
-        source: e,
-    })?;
-    toml::from_str(&text).map_err(|e| Error::Data {
-        path: path.clone(),
-        reason: format!("not a valid probe config: {e}"),
-    })
-}
-
 /// Replaces the file's value with the command line's, when given.
 fn set<T>(slot: &mut T, value: Option<T>) {
     if let Some(v) = value {
@@ -89,7 +78,7 @@ fn some<T>(slot: &mut Option<T>, value: Option<T>) {
 /// The config file's settings with the command line's on top.
 fn merge(args: Args) -> Result<(ProbeConfig, bool)> {
     let mut c = match &args.config {
-        Some(path) => read_config(path)?,
+        Some(path) => ProbeConfig::read(path)?,
         None => ProbeConfig::default(),
     };
     set(&mut c.model, args.model);

@@ -325,15 +325,16 @@ fn unknown_perturbations_and_options_list_the_valid_ones() {
 fn a_regression_model_is_probed_on_the_lenses_of_a_mixed_set() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("out");
-    // The example's paths are relative to the repository root, where its comment says to run it.
+    // Run from elsewhere: the config's own paths are taken from its folder,
+    // the command line's `--out out` from the working directory.
     let run = Command::new(env!("CARGO_BIN_EXE_sensie"))
-        .current_dir(repo(""))
+        .current_dir(dir.path())
         .args([
             "probe",
             "--config",
-            "examples/lens/regression.toml",
+            &repo("examples/lens/regression.toml"),
             "--out",
-            out.to_str().unwrap(),
+            "out",
             "--replicates",
             "200",
             "--quiet",

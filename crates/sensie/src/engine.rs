@@ -385,10 +385,14 @@ impl Engine {
         let input = self.model.info().input.name.clone();
         let compiled = self.compiled.get_mut(key).expect("compiled before running");
         let fail = |e: ort::Error| Error::runtime(format!("running {key}"), e);
-        let x = ort::value::TensorRef::from_array_view(x).map_err(fail)?;
+        // ONNX Runtime reads C-ordered memory; arrays stacked along a band
+        // axis (one FITS file per band) or sliced views are copied into it.
+        let x = x.as_standard_layout();
+        let x = ort::value::TensorRef::from_array_view(x.view()).map_err(fail)?;
         let outputs = match seed {
             Some(seed) => {
-                let seed = ort::value::TensorRef::from_array_view(seed).map_err(fail)?;
+                let seed = seed.as_standard_layout();
+                let seed = ort::value::TensorRef::from_array_view(seed.view()).map_err(fail)?;
                 compiled
                     .session
                     .run(ort::inputs![input.as_str() => x, autodiff::SEED => seed])

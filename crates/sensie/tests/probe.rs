@@ -244,6 +244,24 @@ fn the_report_draws_what_the_run_found() {
     )
     .unwrap();
     let rotate = &report.tests[0];
+    // Classes have no order: their section names no parameter value where
+    // the score is crossed ("crosses 0.821 at 0.000 [0.000, 0.000]").
+    let html = std::fs::read_to_string(out.join("report.html")).unwrap();
+    // The sweep's example grid names its rows (example and label) and columns.
+    let labels: Vec<i64> =
+        Array1::<i64>::read_npy(std::fs::File::open(dir.path().join("y.npy")).unwrap())
+            .unwrap()
+            .to_vec();
+    assert!(
+        html.contains(&format!(
+            "top to bottom: example 0, label {}; example 1, label {}",
+            labels[0], labels[1]
+        )),
+        "row labels"
+    );
+    assert!(html.contains("angle = 0, 45, 90, 135, 180 (columns, left to right)"));
+    let classes = &html[html.find("classes (class)").unwrap()..];
+    assert!(!classes[..classes.find("<svg").unwrap()].contains("crosses"));
 
     // The sweep's chart: one point per level, at its mean score on the
     // chart's fixed 0 to 1 axis, and the same SVG on disk.
@@ -429,4 +447,100 @@ fn example_grids_show_at_most_twenty_groups() {
     assert_eq!(grid.dimensions(), (4 * 116 + 4, 20 * 116 + 4));
     let html = std::fs::read_to_string(out.join("report.html")).unwrap();
     assert!(html.contains("Only the first 20 of 60 groups are shown."));
+}
+
+#[test]
+fn poisson_noise_sweeps_may_start_at_infinite_gain() {
+    // inf is poisson-noise's identity value: that level is the unperturbed
+    // image, so its mean score is the reference exactly.
+    let dir = tempfile::tempdir().unwrap();
+    let config = config(
+        dir.path(),
+        subset(dir.path(), 30),
+        &["poisson-noise=inf,100,5"],
+    );
+    let report = probe::execute(&config, &mut |_, _| {}).unwrap();
+    let stats = &report.tests[0].stats;
+    assert_eq!(stats.levels[0].value, f64::INFINITY);
+    assert_eq!(
+        Some(stats.levels[0].mean_score),
+        stats.effect.reference_mean
+    );
+    let json: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.path().join("out/results.json")).unwrap())
+            .unwrap();
+    assert_eq!(json["tests"][0]["levels"].as_array().unwrap().len(), 3);
+}
+
+#[test]
+fn one_fits_file_per_band_probes_as_the_same_images_in_one_array() {
+    // The lens finder on 8 g, r, i images, as test.npz and as three N x H x W
+    // FITS files: the bands are stacked into a non-C-ordered array, which the
+    // engine must still hand to ONNX Runtime (it refused "a non-contiguous
+    // layout"); every score must match.
+    use fitsio::FitsFile;
+    use fitsio::images::{ImageDescription, ImageType};
+    let lens = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../examples/lens");
+    let dir = tempfile::tempdir().unwrap();
+    let mut npz =
+        ndarray_npy::NpzReader::new(std::fs::File::open(lens.join("data/test.npz")).unwrap())
+            .unwrap();
+    let x: ndarray::Array4<f32> = npz.by_name("x.npy").unwrap();
+    let y: Array1<i64> = npz.by_name("y.npy").unwrap();
+    let (x, y) = (
+        x.slice(s![..8, .., .., ..]).to_owned(),
+        y.slice(s![..8]).to_owned(),
+    );
+    x.write_npy(std::fs::File::create(dir.path().join("x.npy")).unwrap())
+        .unwrap();
+    y.write_npy(std::fs::File::create(dir.path().join("y.npy")).unwrap())
+        .unwrap();
+    for (i, band) in ["g", "r", "i"].iter().enumerate() {
+        let plane: Vec<f32> = x.slice(s![.., i, .., ..]).iter().copied().collect();
+        let description = ImageDescription {
+            data_type: ImageType::Float,
+            dimensions: &[8, 64, 64],
+        };
+        let path = dir.path().join(format!("cut_{band}.fits"));
+        let mut file = FitsFile::create(&path)
+            .with_custom_primary(&description)
+            .open()
+            .unwrap();
+        file.primary_hdu()
+            .unwrap()
+            .write_image(&mut file, &plane)
+            .unwrap();
+    }
+    let run = |data: DataSpec, out: &str| {
+        let config = ProbeConfig {
+            model: lens.join("lens_finder.onnx"),
+            out: dir.path().join(out),
+            data,
+            perturb: vec![SweepSpec::parse("magnitude=0,1").unwrap()],
+            replicates: 100,
+            ..ProbeConfig::default()
+        };
+        probe::execute(&config, &mut |_, _| {}).unwrap().tests[0]
+            .stats
+            .levels
+            .iter()
+            .map(|l| l.mean_score)
+            .collect::<Vec<_>>()
+    };
+    let labels = Some(dir.path().join("y.npy"));
+    let array = run(
+        DataSpec {
+            path: dir.path().join("x.npy"),
+            labels: labels.clone(),
+            ..DataSpec::default()
+        },
+        "npy",
+    );
+    let bands = DataSpec {
+        path: dir.path().join("cut_{band}.fits"),
+        labels,
+        bands: vec!["g".into(), "r".into(), "i".into()],
+        ..DataSpec::default()
+    };
+    assert_eq!(array, run(bands, "fits"));
 }

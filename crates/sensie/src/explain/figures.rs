@@ -84,7 +84,7 @@ pub fn example_pictures(
             let picture = render::composite(
                 x,
                 &Composite {
-                    bands: None,
+                    bands: render::display_bands(x.dim().0),
                     colouring: Colouring::Stretch(how.stretch),
                 },
             )?;

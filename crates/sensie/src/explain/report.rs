@@ -164,11 +164,12 @@ pub fn write_figures(
     let mut page = Page::new(format!("sensie explain: {}", summary.model.display()));
     let examples = page.section("Examples");
     examples.paragraph(format!(
-        "Model {}, data {}; the score explained is the target's {}; targets: {}.",
+        "Model {}, data {}; the score explained is the target's {}; targets: {}.{}",
         summary.model.display(),
         summary.data.display(),
         summary.score,
-        summary.target
+        summary.target,
+        render::band_colours(images.dim().1)
     ));
     let rows = (0..summary.examples.len())
         .map(|i| {

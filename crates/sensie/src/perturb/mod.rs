@@ -14,6 +14,7 @@
 mod kernel;
 mod options;
 mod resample;
+mod special;
 
 mod band_drop;
 mod band_scale;
@@ -159,7 +160,12 @@ impl<E: Effect> Perturbation for Described<E> {
         })
     }
 
+    /// The identity value is always accepted, even when it is infinite (a
+    /// Poisson gain): it is the documented "unchanged" end of a sweep.
     fn check(&self, value: f64) -> Result<()> {
+        if value == self.parameter().identity {
+            return Ok(());
+        }
         finite(self.builtin.name, value)?;
         self.effect.check(value)
     }
@@ -303,6 +309,31 @@ pub(crate) mod test_support {
     /// A C x H x W image whose every pixel differs: c*100 + y*10 + x.
     pub fn ramp(c: usize, h: usize, w: usize) -> Array3<f32> {
         Array3::from_shape_fn((c, h, w), |(c, y, x)| (c * 100 + y * 10 + x) as f32)
+    }
+
+    /// One band of n x n holding a Gaussian source of width `sigma` px
+    /// centred at (cy, cx), sampled at pixel centres: a compact source whose
+    /// second moment the PSF tests measure before and after.
+    pub fn gaussian_blob(n: usize, cy: f64, cx: f64, sigma: f64) -> Array3<f32> {
+        Array3::from_shape_fn((1, n, n), |(_, y, x)| {
+            (-0.5 * ((y as f64 - cy).powi(2) + (x as f64 - cx).powi(2)) / (sigma * sigma)).exp()
+                as f32
+        })
+    }
+
+    /// The flux-weighted second moments [rows, columns] of band 0 about its
+    /// centroid, in px^2, summed in f64.
+    pub fn second_moments(image: &Array3<f32>) -> [f64; 2] {
+        let band = image.index_axis(Axis(0), 0);
+        let flux: f64 = band.iter().map(|&v| f64::from(v)).sum();
+        let moment = |axis: usize, power: i32, centre: f64| {
+            band.indexed_iter()
+                .map(|((y, x), &v)| f64::from(v) * ([y, x][axis] as f64 - centre).powi(power))
+                .sum::<f64>()
+                / flux
+        };
+        let (cy, cx) = (moment(0, 1, 0.0), moment(1, 1, 0.0));
+        [moment(0, 2, cy), moment(1, 2, cx)]
     }
 
     pub fn max_abs_diff(a: &Array3<f32>, b: &Array3<f32>) -> f32 {

@@ -31,7 +31,12 @@ impl Effect for PoissonNoise {
         at_least(BUILTIN.name, gain, 0.0, false)
     }
 
+    /// An infinite gain (the identity, accepted so that a sweep can start at
+    /// the noise-free image: `poisson-noise=inf,1000,100`) returns the image.
     fn apply(&self, image: ArrayView3<f32>, gain: f64, rng: &mut SeededRng) -> Result<Array3<f32>> {
+        if gain == f64::INFINITY {
+            return Ok(image.to_owned());
+        }
         Ok(image.mapv(|v| {
             let counts = f64::from(v) * gain;
             (counts.signum() * rng.poisson(counts.abs()) / gain) as f32
@@ -71,6 +76,9 @@ mod tests {
                     .all(|v| ((v * 4.0) - (v * 4.0).round()).abs() < 1e-4)
             );
         }
-        assert!(built("poisson-noise", &[]).check(0.0).is_err());
+        let noise = built("poisson-noise", &[]);
+        assert!(noise.check(0.0).is_err() && noise.check(f64::NAN).is_err());
+        noise.check(f64::INFINITY).unwrap();
+        assert_eq!(apply(noise.as_ref(), image.view(), f64::INFINITY), image);
     }
 }

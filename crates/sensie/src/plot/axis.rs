@@ -29,7 +29,8 @@ impl Axis {
 
     /// The limits and ticks for `data` (non-finite values ignored). Fitted
     /// limits are widened to whole tick steps, unless `tight`: then they are
-    /// the data's own (for a parameter swept over a chosen range).
+    /// the data's own plus 4% on each side, with ticks only inside the data's
+    /// range (for a parameter swept over a chosen range).
     pub(crate) fn ticks(&self, data: impl IntoIterator<Item = f64>, tight: bool) -> Ticks {
         const TARGET: usize = 6;
         let fixed = self
@@ -50,9 +51,16 @@ impl Axis {
                 (lo / step - 1e-9).ceil() as i64,
                 (hi / step + 1e-9).floor() as i64,
             );
+            // A swept parameter's ends get 4% of room, so that the first
+            // level's marker and band do not sit on the y axis.
+            let pad = if fixed.is_none() {
+                0.04 * (hi - lo)
+            } else {
+                0.0
+            };
             Ticks {
-                low: lo,
-                high: hi,
+                low: lo - pad,
+                high: hi + pad,
                 values: ticks(first, last),
                 step,
             }
@@ -155,7 +163,7 @@ mod tests {
         assert_eq!(t.step, 50.0);
         assert_eq!(t.labels(), ["0", "50", "100", "150", "200"]);
         let t = Axis::new("rotation (deg)").ticks([180.0, 0.0], true);
-        assert_eq!((t.low, t.high), (0.0, 180.0));
+        assert_eq!((t.low, t.high), (-7.2, 187.2));
         assert_eq!(t.labels(), ["0", "50", "100", "150"]);
     }
 

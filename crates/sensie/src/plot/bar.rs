@@ -18,7 +18,7 @@ pub struct Bar {
 }
 
 /// A bar chart; the bars are drawn from the largest value to the smallest
-/// (non-finite values last, without a bar).
+/// (non-finite values last, without a bar) unless `in_given_order`.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct BarChart {
     pub title: String,
@@ -27,16 +27,21 @@ pub struct BarChart {
     pub y: Axis,
     pub bars: Vec<Bar>,
     pub size: Size,
+    /// Draw the bars as given instead of sorted, e.g. in the order of the
+    /// example rows shown beside the chart.
+    pub in_given_order: bool,
 }
 
 impl BarChart {
     /// The chart as a standalone SVG document.
     pub fn svg(&self) -> String {
         let mut bars: Vec<&Bar> = self.bars.iter().collect();
-        bars.sort_by(|a, b| match (a.value.is_finite(), b.value.is_finite()) {
-            (true, true) => b.value.total_cmp(&a.value),
-            (finite_a, finite_b) => finite_b.cmp(&finite_a),
-        });
+        if !self.in_given_order {
+            bars.sort_by(|a, b| match (a.value.is_finite(), b.value.is_finite()) {
+                (true, true) => b.value.total_cmp(&a.value),
+                (finite_a, finite_b) => finite_b.cmp(&finite_a),
+            });
+        }
         let values = bars.iter().flat_map(|b| {
             let (lo, hi) = b.interval.unwrap_or((b.value, b.value));
             [b.value, lo, hi]
@@ -136,7 +141,23 @@ mod tests {
             y: Axis::new("change in mean score"),
             bars,
             size: Size::default(),
+            in_given_order: false,
         }
+    }
+
+    #[test]
+    fn bars_in_given_order_keep_it() {
+        // cat, ship, dog, truck left to right (sorted would be ship first).
+        let svg = BarChart {
+            in_given_order: true,
+            ..class_chart()
+        }
+        .svg();
+        let at = |label: &str| svg.find(&format!(">{label}<")).unwrap();
+        assert!(at("cat") < at("ship") && at("ship") < at("dog") && at("dog") < at("truck"));
+        let sorted = class_chart().svg();
+        let at = |label: &str| sorted.find(&format!(">{label}<")).unwrap();
+        assert!(at("ship") < at("truck") && at("truck") < at("cat"));
     }
 
     #[test]

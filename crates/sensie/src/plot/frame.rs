@@ -18,9 +18,9 @@ pub(crate) fn colour(i: usize) -> &'static str {
 
 const AXIS_COLOUR: &str = "#333333";
 const GRID_COLOUR: &str = "#e5e5e5";
-const TICK_FONT: f64 = 11.0;
-const LABEL_FONT: f64 = 12.0;
-const TITLE_FONT: f64 = 14.0;
+const TICK_FONT: f64 = 13.0;
+const LABEL_FONT: f64 = 14.0;
+const TITLE_FONT: f64 = 15.0;
 const LEGEND_ROW: f64 = 18.0;
 
 /// A chart's size in pixels (SVG user units).

@@ -27,7 +27,7 @@
 //! ```
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
@@ -84,6 +84,70 @@ impl Default for ProbeConfig {
         }
     }
 }
+
+impl ProbeConfig {
+    /// Reads a `probe.toml`. Relative paths inside it (model, out, data,
+    /// labels, metadata, a PSF `kernel` file) are taken from the config
+    /// file's folder, as Cargo and docker compose do, so a config works from
+    /// any working directory; paths given on the command line stay relative
+    /// to the working directory.
+    pub fn read(path: &Path) -> Result<ProbeConfig> {
+        let text = std::fs::read_to_string(path).map_err(|e| Error::Io {
+            path: path.to_path_buf(),
+            source: e,
+        })?;
+        let mut config: ProbeConfig = toml::from_str(&text).map_err(|e| Error::Data {
+            path: path.to_path_buf(),
+            reason: format!("not a valid probe config: {e}"),
+        })?;
+        config.resolve_paths(path.parent().unwrap_or(Path::new("")));
+        Ok(config)
+    }
+
+    /// Joins every relative path of the config onto `folder`.
+    fn resolve_paths(&mut self, folder: &Path) {
+        let resolve = |p: &mut PathBuf| {
+            if !p.as_os_str().is_empty() && p.is_relative() {
+                *p = lexically_joined(folder, p);
+            }
+        };
+        resolve(&mut self.model);
+        resolve(&mut self.out);
+        resolve(&mut self.data.path);
+        self.data.labels.iter_mut().for_each(resolve);
+        self.data.metadata.iter_mut().for_each(resolve);
+        for spec in &mut self.perturb {
+            if let Some(OptionValue::Text(file)) = spec.options.get_mut(KERNEL_OPTION) {
+                let mut path = PathBuf::from(&*file);
+                resolve(&mut path);
+                *file = path.to_string_lossy().into_owned();
+            }
+        }
+    }
+}
+
+/// `folder` joined with `relative`, each `..` taking off the folder's last
+/// named component where it has one (`examples/lens` + `../../out/lens` is
+/// `out/lens`), so that printed paths read as the user would write them.
+fn lexically_joined(folder: &Path, relative: &Path) -> PathBuf {
+    use std::path::Component;
+    let mut out = folder.to_path_buf();
+    for part in relative.components() {
+        match part {
+            Component::ParentDir
+                if matches!(out.components().next_back(), Some(Component::Normal(_))) =>
+            {
+                out.pop();
+            }
+            Component::CurDir => {}
+            other => out.push(other),
+        }
+    }
+    out
+}
+
+/// The perturbation option that names a file (`psf(kernel=FILE)`).
+const KERNEL_OPTION: &str = "kernel";
 
 /// One perturbation sweep.
 #[derive(Clone, Debug, Deserialize)]
@@ -217,8 +281,10 @@ impl SweepSpec {
                 }
             }
         };
-        if values.is_empty() || values.iter().any(|v| !v.is_finite()) {
-            return Err(bad("give at least one finite value".into()));
+        // `inf` is allowed: it is Poisson noise's identity gain; each
+        // perturbation refuses the values it cannot take.
+        if values.is_empty() || values.iter().any(|v| v.is_nan() || *v == f64::NEG_INFINITY) {
+            return Err(bad("give at least one value, each a number or inf".into()));
         }
         Ok(values)
     }
@@ -262,6 +328,36 @@ mod tests {
         ] {
             assert!(SweepSpec::parse(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn paths_in_a_config_file_are_taken_from_its_folder() {
+        let dir = tempfile::tempdir().unwrap();
+        let folder = dir.path().join("examples/lens");
+        std::fs::create_dir_all(&folder).unwrap();
+        let file = folder.join("probe.toml");
+        let absolute = dir.path().join("abs.onnx");
+        std::fs::write(
+            &file,
+            format!(
+                "model = {:?}\nout = \"../../out/lens\"\n[data]\npath = \"data/test.npz\"\nmetadata = \"./meta.csv\"\n[[perturb]]\nname = \"psf\"\nvalues = [1]\noptions = {{ kernel = \"psf.npy\" }}\n",
+                absolute.to_str().unwrap()
+            ),
+        )
+        .unwrap();
+        let config = ProbeConfig::read(&file).unwrap();
+        assert_eq!(config.model, absolute);
+        assert_eq!(config.out, dir.path().join("out/lens"));
+        assert_eq!(config.data.path, folder.join("data/test.npz"));
+        assert_eq!(config.data.metadata, Some(folder.join("meta.csv")));
+        assert_eq!(
+            config.perturb[0].option_text()["kernel"],
+            folder.join("psf.npy").to_str().unwrap()
+        );
+        let err = ProbeConfig::read(&folder.join("missing.toml"))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("missing.toml"), "{err}");
     }
 
     #[test]

@@ -23,7 +23,7 @@ use super::{ProbeConfig, Sweep, TestKind, TestResult, plan};
 use crate::engine::describe_shape;
 use crate::html::{Figure, Page};
 use crate::perturb::perturb_batch;
-use crate::plot::{Axis, Bar, BarChart, LineChart, Rasteriser, RefLine, Series};
+use crate::plot::{Axis, Bar, BarChart, LineChart, Rasteriser, RefLine, Series, Size};
 use crate::render::{self, Colouring, Composite, Grid, RgbImage, Stretch};
 use crate::stats::{Direction, VERDICT_RULE, Verdict};
 use crate::{Error, Result};
@@ -98,7 +98,11 @@ pub fn write_report(
             ));
         }
         let section = page.section(format!("{} ({})", test.name, word(test.kind)));
-        section.paragraph(finding(test)).figures(figures);
+        let grids = figures.split_off(1);
+        section
+            .paragraph(finding(test))
+            .figures(figures)
+            .figures(grids);
     }
     write_atomic(&out.join("report.html"), page.html().as_bytes())?;
     Ok(notes)
@@ -198,12 +202,14 @@ pub fn chart(test: &TestResult) -> String {
                 interval: Some((l.score_ci95[0], l.score_ci95[1])),
             })
             .collect();
+        // In the groups' own order, the order of the example rows beside it.
         return BarChart {
             title: title(test),
             x_label: test.parameter.clone(),
             y,
             bars,
-            ..BarChart::default()
+            size: CHART_SIZE,
+            in_given_order: true,
         }
         .svg();
     }
@@ -261,10 +267,17 @@ pub fn chart(test: &TestResult) -> String {
         y,
         series,
         lines,
-        ..LineChart::default()
+        size: CHART_SIZE,
     }
     .svg()
 }
+
+/// The probe's charts: drawn at the page's width, on their own row, with
+/// the example grids below, so that ticks are legible on the page and in a paper.
+const CHART_SIZE: Size = Size {
+    width: 820.0,
+    height: 460.0,
+};
 
 /// The test and the score; the parameter is the x axis's label, and a
 /// longer title would not fit a property's name beside it.
@@ -278,7 +291,7 @@ fn chart_caption(test: &TestResult) -> String {
                                    the mean score on the unperturbed images and, where the curve crosses it, the threshold."
             .into(),
         TestKind::Property => "Mean score per bin of the property (at the bin centre, or one bar per value) with 95% intervals.".into(),
-        TestKind::Class => "Mean score per class with 95% intervals, sorted from best to worst.".into(),
+        TestKind::Class => "Mean score per class with 95% intervals, in the order of the example rows.".into(),
     }
 }
 
@@ -302,7 +315,11 @@ fn finding(test: &TestResult) -> String {
             spread.value, spread.ci95[0], spread.ci95[1]
         );
     }
-    if let Some(t) = &test.stats.threshold {
+    // Groups without an order (classes, a discrete property's values) have
+    // no parameter value where a score is crossed.
+    let ordered =
+        test.kind != TestKind::Class && test.stats.levels.iter().all(|l| l.label.is_none());
+    if let Some(t) = test.stats.threshold.as_ref().filter(|_| ordered) {
         text += &match (t.value, t.ci95) {
             (Some(v), Some([lo, hi])) => format!(
                 " The mean score crosses {:.3} at {v:.3} [{lo:.3}, {hi:.3}].",
@@ -317,18 +334,19 @@ fn finding(test: &TestResult) -> String {
 
 fn grid_caption(sweep: &Sweep, report: &Report) -> String {
     let values: Vec<String> = sweep.values.iter().map(|v| v.to_string()).collect();
-    let colours = match report.examples.len_of(ArrayAxis(1)) {
-        1 => "",
-        3 => " Bands 2, 1, 0 (i, r, g for g, r, i data) are shown as red, green, blue.",
-        2 => " Band 0 is shown as red, band 1 as blue and their mean as green.",
-        _ => " Bands 0, 1 and 2 are shown as red, green and blue.",
-    };
-    let names: Vec<&str> = report.data.shown.iter().map(|n| n.id.as_str()).collect();
+    let colours = render::band_colours(report.examples.len_of(ArrayAxis(1)));
+    let rows: Vec<String> = report
+        .example_labels
+        .iter()
+        .zip(&report.data.shown)
+        .map(|(label, name)| format!("example {}, label {label}", name.id))
+        .collect();
     format!(
-        "The first {} examples (rows: {}) at {} = {} (columns), perturbed with the run's seed ({}), as the model saw them before \
-         preprocessing. Each row has one stretch (percentiles 1 to 99.5 over all its levels), so dimming shows.{colours}",
+        "The first {} examples (rows, top to bottom: {}) at {} = {} (columns, left to right), perturbed with the run's seed ({}), \
+         as the model saw them before preprocessing. Each row has one stretch (percentiles 1 to 99.5 over all its levels), so \
+         dimming shows.{colours}",
         report.examples.len_of(ArrayAxis(0)),
-        names.join(", "),
+        rows.join("; "),
         sweep.perturbation.parameter().name,
         values.join(", "),
         report.seed,
@@ -360,7 +378,7 @@ pub fn example_grid(sweep: &Sweep, images: ArrayView4<f32>, seed: u64) -> Result
             }
         })
         .collect::<Result<Vec<Array4<f32>>>>()?;
-    let bands = (c == 3).then_some([2, 1, 0]);
+    let bands = render::display_bands(c);
     let mut tiles = Vec::with_capacity(n * levels.len());
     for example in 0..n {
         let row: Vec<_> = levels
@@ -405,7 +423,7 @@ pub fn group_grid(groups: &[Array4<f32>]) -> Result<RgbImage> {
         ));
     };
     let (_, c, h, w) = first.dim();
-    let bands = (c == 3).then_some([2, 1, 0]);
+    let bands = render::display_bands(c);
     let blank = RgbImage::from_pixel(w as u32, h as u32, image::Rgb([255, 255, 255]));
     let mut tiles = Vec::with_capacity(groups.len() * EXAMPLES);
     for group in groups {

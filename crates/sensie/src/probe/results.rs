@@ -11,8 +11,8 @@ use ndarray::{Array4, s};
 use serde::Serialize;
 
 use super::{RunOptions, TestResult};
-use crate::data::Dataset;
 use crate::data::name::Name;
+use crate::data::{Dataset, Labels};
 use crate::model::{Model, TensorInfo};
 use crate::{Error, Result};
 
@@ -29,6 +29,10 @@ pub struct Report {
     /// example grids so that drawing them needs no second pass over the data.
     #[serde(skip)]
     pub examples: Array4<f32>,
+    /// Their labels as the report's rows name them: class names where the
+    /// data set has them, else class indices or regression targets.
+    #[serde(skip)]
+    pub example_labels: Vec<String>,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -83,6 +87,16 @@ impl Report {
                 .images
                 .slice(s![..data.len().min(super::report::EXAMPLES), .., .., ..])
                 .to_owned(),
+            example_labels: (0..data.len().min(super::report::EXAMPLES))
+                .map(|i| match &data.labels {
+                    Labels::Classes(c) => data
+                        .class_names
+                        .as_ref()
+                        .and_then(|names| names.get(c[i]).cloned())
+                        .unwrap_or_else(|| c[i].to_string()),
+                    Labels::Targets(t) => t[i].to_string(),
+                })
+                .collect(),
         }
     }
 }

@@ -26,6 +26,26 @@ use super::colormap::{Colormap, unit_to_u8};
 use super::stretch::{Scale, Stretch, percentile};
 use crate::{Error, Result};
 
+/// The bands shown as red, green and blue on every page sensie writes (the
+/// probe's example grids and explain's pictures): with three bands, band 2
+/// as red and band 0 as blue, because multi-band data list filters from the
+/// shortest wavelength (g, r, i), and the reddest is shown red. Other band
+/// counts take the default of [`Composite::bands`].
+pub fn display_bands(bands: usize) -> Option<[usize; 3]> {
+    (bands == 3).then_some([2, 1, 0])
+}
+
+/// The sentence that states [`display_bands`] on a page, for `bands` bands
+/// (empty for one band).
+pub fn band_colours(bands: usize) -> &'static str {
+    match bands {
+        1 => "",
+        3 => " Bands 2, 1, 0 (i, r, g for g, r, i data) are shown as red, green, blue.",
+        2 => " Band 0 is shown as red, band 1 as blue and their mean as green.",
+        _ => " Bands 0, 1 and 2 are shown as red, green and blue.",
+    }
+}
+
 /// How a multi-band image becomes a colour picture.
 #[derive(Clone, Debug, PartialEq, Default)]
 pub struct Composite {
@@ -225,6 +245,25 @@ mod tests {
             bands: None,
             colouring: Colouring::Stretch(Stretch::Linear),
         }
+    }
+
+    #[test]
+    fn every_page_shows_the_reddest_of_three_bands_as_red() {
+        // g, r, i with light only in i (band 2): red on the probe's grids and
+        // explain's pictures alike, and the page says so.
+        let mut img = Array3::<f32>::zeros((3, 1, 2));
+        img[[2, 0, 0]] = 1.0;
+        let p = composite(
+            img.view(),
+            &Composite {
+                bands: display_bands(3),
+                ..linear()
+            },
+        )
+        .unwrap();
+        assert_eq!(p.get_pixel(0, 0).0, [255, 0, 0]);
+        assert!(band_colours(3).contains("Bands 2, 1, 0") && band_colours(1).is_empty());
+        assert_eq!(display_bands(1), None);
     }
 
     #[test]

@@ -18,7 +18,7 @@ mod viridis;
 use std::path::Path;
 
 pub use colormap::{Colormap, Orientation};
-pub use composite::{Colouring, Composite, composite, mono};
+pub use composite::{Colouring, Composite, band_colours, composite, display_bands, mono};
 pub use grid::{Grid, grid, upscale};
 pub use heatmap::{HeatScale, Overlay, Resample, heatmap, heatmaps, overlay, resize};
 pub use image::RgbImage;
