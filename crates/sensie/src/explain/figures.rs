@@ -12,7 +12,7 @@
 //! and as a colour composite when it has several bands.
 
 use image::RgbImage;
-use ndarray::{Array2, ArrayView4, Ix2};
+use ndarray::{Array2, ArrayView4};
 
 use super::faithfulness::Faithfulness;
 use super::sanity::Sanity;
@@ -42,14 +42,7 @@ const TILE: usize = 112;
 /// to show (N x C x H x W at the model's input size, e.g. the raw images
 /// before preprocessing); `geometry` says how the maps are laid out.
 pub fn example_pictures(geometry: &Geometry, images: ArrayView4<f32>, attribution: &Attribution, kind: MapKind, how: &Drawing) -> Result<Vec<(RgbImage, HeatScale)>> {
-    let maps: Vec<Array2<f32>> = attribution
-        .map
-        .outer_iter()
-        .map(|m| match kind {
-            MapKind::Pixel => geometry.pixel_sum(m),
-            MapKind::Cam => m.into_dimensionality::<Ix2>().expect("CAM maps are N x H x W").to_owned(),
-        })
-        .collect();
+    let maps: Vec<Array2<f32>> = kind.per_pixel(geometry, attribution.map.view())?;
     let shared = if how.shared_scale { Some(HeatScale::fit(maps.iter().flat_map(|m| m.iter().copied()), CLIP)?) } else { None };
     let layout = Grid { columns: 3, padding: 2, upscale: TILE.div_ceil(geometry.height.min(geometry.width)).max(1) as u32, background: [255; 3] };
     images

@@ -49,7 +49,7 @@ impl Method for GradCam {
 
     fn attribute(&self, engine: &mut Engine, inputs: ArrayViewD<f32>, targets: &Targets) -> Result<Attribution> {
         let (layer, small, map) = cam(engine, inputs, targets, self.layer.as_deref(), self.negative)?;
-        Ok(Attribution { map: map.into_dyn(), layer: Some(LayerMap { name: layer, map: small.into_dyn() }), completeness: None })
+        Ok(Attribution { map: map.into_dyn(), layer: Some(LayerMap { name: layer, map: small.into_dyn() }), completeness: None, conservation: None })
     }
 }
 

@@ -190,7 +190,7 @@ impl Method for IntegratedGradients {
         let f_b = engine.scores(baselines.view(), &targets.score)?;
         let score_change: Vec<f32> = (0..targets.classes.len()).map(|e| f_x[[e, targets.classes[e]]] - f_b[[e, targets.classes[e]]]).collect();
         let gap = map.axis_iter(Axis(0)).zip(&score_change).map(|(a, &c)| a.iter().map(|&v| v as f64).sum::<f64>() as f32 - c).collect();
-        Ok(Attribution { map, layer: None, completeness: Some(Completeness { gap, score_change }) })
+        Ok(Attribution { map, layer: None, completeness: Some(Completeness { gap, score_change }), conservation: None })
     }
 }
 

@@ -60,6 +60,13 @@ pub struct MethodSummary {
     /// The same divided by `|f(x) - f(baseline)|`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub relative_completeness_gap: Option<Vec<f32>>,
+    /// LRP: per example, the input relevance's sum over the target's logit
+    /// (1 when relevance is conserved; biases and stabilisers absorb some).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub conservation_ratio: Option<Vec<f32>>,
+    /// Grid maps (blur-saliency): the side in pixels of each value's cell.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cell: Option<usize>,
     /// Seconds the method took.
     pub seconds: f64,
 }
@@ -79,6 +86,11 @@ fn write_maps(dir: &Path, method: &str, kind: MapKind, attribution: &Attribution
         layer_shape: None,
         completeness_gap: None,
         relative_completeness_gap: None,
+        conservation_ratio: attribution.conservation.clone(),
+        cell: match kind {
+            MapKind::Grid { cell } => Some(cell),
+            _ => None,
+        },
         seconds,
     };
     if let Some(layer) = &attribution.layer {
