@@ -10,6 +10,9 @@ use sensie::engine::{Engine, EngineOptions, Score};
 use sensie::explain::faithfulness::{self, CurveOptions};
 use sensie::explain::figures::Drawing;
 use sensie::explain::report::{self, Checks, MethodSummary, Summary};
+use sensie::autodiff::Composite;
+use sensie::explain::blur_saliency::Compared;
+use sensie::explain::lrp::Lrp;
 use sensie::explain::{self, Baseline, Geometry, Options, Quadrature, TargetSpec, Targets, sanity};
 use sensie::data::{self, DataSpec, Labels};
 use sensie::model::{Layout, Model};
@@ -36,7 +39,8 @@ pub struct Args {
     limit: Option<usize>,
     /// Methods, comma-separated: gradient, saliency, gradient-x-input, smoothgrad,
     /// smoothgrad-squared, smoothgrad-variance, integrated-gradients, deconvnet,
-    /// guided-backprop, gradcam, gradcam-negative, guided-gradcam, occlusion.
+    /// guided-backprop, gradcam, gradcam-negative, guided-gradcam, occlusion,
+    /// blur-saliency, lrp.
     #[arg(long, value_delimiter = ',', required = true)]
     method: Vec<String>,
     /// The class explained: label, predicted or a class index (default: label
@@ -44,8 +48,10 @@ pub struct Args {
     #[arg(long)]
     target: Option<TargetSpec>,
     /// The score explained: logit (the class logit, as in Captum on a logit
-    /// model) or probability.
-    #[arg(long, default_value = "logit", value_parser = ["logit", "probability"])]
+    /// model) or probability. blur-saliency compares all logits (all, the
+    /// default) or the target's (target); the other methods explain the
+    /// target's logit with either.
+    #[arg(long, default_value = "logit", value_parser = ["logit", "probability", "all", "target"])]
     score: String,
     /// The layer for Grad-CAM (default: the last convolutional layer; see
     /// `sensie inspect` for the tensor names).
@@ -76,6 +82,24 @@ pub struct Args {
     /// Occlusion and deletion curves: the value occluded pixels get.
     #[arg(long, default_value_t = 0.0)]
     fill: f32,
+    /// LRP: the composite, epsilon, epsilon-plus-flat, epsilon-gamma-box or alpha1-beta0.
+    #[arg(long, default_value = "epsilon")]
+    lrp_composite: Composite,
+    /// LRP: the epsilon rule's epsilon.
+    #[arg(long, default_value_t = 1e-6)]
+    epsilon: f32,
+    /// LRP: the gamma rule's gamma.
+    #[arg(long, default_value_t = 0.25)]
+    gamma: f32,
+    /// LRP: the z^B rule's input bounds LOW,HIGH (default: the range of the examples explained).
+    #[arg(long = "box", value_name = "LOW,HIGH", value_parser = bounds)]
+    lrp_box: Option<(f32, f32)>,
+    /// blur-saliency: the blur's Gaussian sigma, in pixels.
+    #[arg(long, default_value_t = 3.0)]
+    blur_sigma: f32,
+    /// blur-saliency: the mask's Gaussian sigma, in pixels (its grid is --stride).
+    #[arg(long, default_value_t = 5.0)]
+    mask_sigma: f32,
     /// Seed of the random draws (SmoothGrad noise, noise baseline, sanity weights).
     #[arg(long, default_value_t = 0)]
     seed: u64,
@@ -130,6 +154,7 @@ pub fn run(args: Args) -> Result<()> {
 
     let mut engine = Engine::new(Runtime::new()?, model, EngineOptions { batch_size: args.batch_size, threads: args.threads })?;
     let score = if args.score == "probability" { Score::Probability } else { Score::Logit };
+    let blur_score = if args.score == "target" { Compared::Target } else { Compared::All };
     let spec = args.target.unwrap_or(if labels.is_some() { TargetSpec::Label } else { TargetSpec::Predicted });
     let targets = Targets::resolve(&mut engine, inputs.view(), spec, labels.as_deref(), score).map_err(|e| match e {
         Error::InvalidInput { what, reason } => Error::InvalidInput { what: format!("{}: {what}", data_spec.path.display()), reason },
@@ -146,6 +171,10 @@ pub fn run(args: Args) -> Result<()> {
         stride: args.stride,
         fill: args.fill,
         seed: args.seed,
+        lrp: Lrp { composite: args.lrp_composite, epsilon: args.epsilon, gamma: args.gamma, bounds: args.lrp_box },
+        blur_sigma: args.blur_sigma,
+        mask_sigma: args.mask_sigma,
+        blur_score,
     };
     let methods = args.method.iter().map(|m| explain::build(m, &options)).collect::<Result<Vec<_>>>()?;
 
@@ -163,7 +192,7 @@ pub fn run(args: Args) -> Result<()> {
         predicted: Targets::resolve(&mut engine, inputs.view(), TargetSpec::Predicted, None, Score::Logit)?.classes,
         targets: targets.classes.clone(),
         target: spec.to_string(),
-        score: args.score.clone(),
+        score: if args.score == "probability" { "probability" } else { "logit" }.to_string(),
         layout: engine.model().info().layout,
         methods: methods_summary,
     };
@@ -245,6 +274,15 @@ fn baseline(text: &str, engine: &Engine, inputs: ArrayViewD<f32>, total: usize, 
             baseline
         }
     })
+}
+
+/// `--box LOW,HIGH`.
+fn bounds(text: &str) -> std::result::Result<(f32, f32), String> {
+    let values: Vec<Option<f32>> = text.split(',').map(|v| v.trim().parse().ok()).collect();
+    match values[..] {
+        [Some(low), Some(high)] if low < high => Ok((low, high)),
+        _ => Err(format!("'{text}': expected LOW,HIGH, two numbers with LOW < HIGH")),
+    }
 }
 
 fn gap_note(s: &MethodSummary) -> String {

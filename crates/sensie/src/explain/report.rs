@@ -226,6 +226,16 @@ fn method_note(m: &MethodSummary) -> String {
         let worst = gaps.iter().fold(0.0f32, |w, g| w.max(g.abs()));
         text += &format!("; completeness gap at most {:.3}% of f(x) - f(baseline)", 100.0 * worst);
     }
+    if let Some(ratios) = &m.conservation_ratio {
+        let (low, high) = ratios.iter().fold((f32::INFINITY, f32::NEG_INFINITY), |(l, h), r| (l.min(*r), h.max(*r)));
+        text += &format!(
+            "; relevance at the input sums to {low:.3} to {high:.3} times the target's logit (conservation ratio; biases \
+             and stabilisers absorb the rest)"
+        );
+    }
+    if let Some(cell) = m.cell {
+        text += &format!("; one value per {cell} x {cell} cell, drawn over its cell");
+    }
     text + ". Each picture: the input, the map, the map over the input."
 }
 
