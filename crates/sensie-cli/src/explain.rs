@@ -3,7 +3,10 @@
 //! and prepared for the model as `probe` does it (the same flags); the maps
 //! are of the prepared input, the pictures show the raw images.
 
+use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
+
+use indicatif::{ProgressBar, ProgressStyle};
 
 use ndarray::{ArrayD, ArrayViewD, Axis};
 use sensie::engine::{Engine, EngineOptions, Score};
@@ -179,10 +182,22 @@ pub fn run(args: Args) -> Result<()> {
     let methods = args.method.iter().map(|m| explain::build(m, &options)).collect::<Result<Vec<_>>>()?;
 
     std::fs::create_dir_all(&args.out).map_err(|e| Error::Io { path: args.out.clone(), source: e })?;
-    let results = report::run_methods(&mut engine, inputs.view(), &targets, &methods, &args.out)?;
-    for (_, s) in &results {
-        eprintln!("{:<22} {:>8.3} s  {}{}", s.method, s.seconds, args.out.join(&s.file).display(), gap_note(s));
-    }
+    // A bar over the methods and checks, each named as it starts.
+    let steps = methods.len() + usize::from(args.sanity) + usize::from(args.faithfulness);
+    let bar = if std::io::stderr().is_terminal() { ProgressBar::new(steps as u64) } else { ProgressBar::hidden() };
+    bar.set_style(ProgressStyle::with_template("{bar:40} {pos}/{len} {msg}, {elapsed} so far").expect("a valid template"));
+    let mut started = 0;
+    let results = report::run_methods(&mut engine, inputs.view(), &targets, &methods, &args.out, &mut |name| {
+        bar.set_position(started);
+        bar.set_message(name.to_string());
+        started += 1;
+    })?;
+    bar.set_position(started);
+    bar.suspend(|| {
+        for (_, s) in &results {
+            eprintln!("{:<22} {:>8.3} s  {}{}", s.method, s.seconds, args.out.join(&s.file).display(), gap_note(s));
+        }
+    });
     let (attributions, methods_summary): (Vec<_>, Vec<_>) = results.into_iter().unzip();
     let summary = Summary {
         model: args.model.clone(),
@@ -199,6 +214,7 @@ pub fn run(args: Args) -> Result<()> {
     report::write_json(&args.out.join("explain.json"), &summary)?;
 
     let sanity = if args.sanity {
+        bar.set_message("sanity check");
         let sanity = sanity::cascading_randomisation(&engine, inputs.view(), &targets, &methods, &attributions, args.seed)?;
         report::write_json(&args.out.join("sanity.json"), &sanity)?;
         for m in &sanity.methods {
@@ -209,7 +225,9 @@ pub fn run(args: Args) -> Result<()> {
     } else {
         None
     };
+    bar.inc(u64::from(args.sanity));
     let curves = if args.faithfulness {
+        bar.set_message("deletion and insertion curves");
         let curve_options = CurveOptions { steps: args.curve_steps, fill: args.fill, blur_sigma: geometry.default_blur(), seed: args.seed };
         let maps: Vec<_> = methods.iter().zip(&attributions).map(|(m, a)| (m.name(), a, m.kind())).collect();
         let curves = faithfulness::curves(&mut engine, inputs.view(), &targets, &maps, curve_options)?;
@@ -221,6 +239,7 @@ pub fn run(args: Args) -> Result<()> {
     } else {
         None
     };
+    bar.finish_and_clear();
     let checks = Checks { sanity: sanity.as_ref(), faithfulness: curves.as_ref() };
     let drawing = Drawing { stretch: args.stretch, shared_scale: args.shared_scale };
     let notes = report::write_figures(&args.out, &geometry, display.view(), &summary, &attributions, checks, &drawing)?;

@@ -34,11 +34,17 @@ pub struct Drawing {
 /// not wash out the rest).
 const CLIP: f32 = 99.0;
 
-/// Smallest side, in screen pixels, a tile is enlarged to (by a whole factor).
-const TILE: usize = 112;
+/// Smallest side, in screen pixels, a tile is enlarged to (by a whole factor):
+/// large enough to see a lens's arcs.
+const TILE: usize = 224;
+
+/// Height in screen pixels of the colour bar under each picture.
+const BAR: u32 = 14;
 
 /// One picture per example: the image, the map and the map over the image
-/// side by side, with the heat scale the map was drawn on. `images` are what
+/// side by side, above a colour bar of the heat scale (from its low end on
+/// the left to its high end on the right), with the scale. Multi-band maps
+/// are summed over bands (see [`MapKind::per_pixel`]). `images` are what
 /// to show (N x C x H x W at the model's input size, e.g. the raw images
 /// before preprocessing); `geometry` says how the maps are laid out.
 pub fn example_pictures(geometry: &Geometry, images: ArrayView4<f32>, attribution: &Attribution, kind: MapKind, how: &Drawing) -> Result<Vec<(RgbImage, HeatScale)>> {
@@ -56,9 +62,26 @@ pub fn example_pictures(geometry: &Geometry, images: ArrayView4<f32>, attributio
             let picture = render::composite(x, &Composite { bands: None, colouring: Colouring::Stretch(how.stretch) })?;
             let heat = render::heatmap(map.view(), &scale)?;
             let over = render::overlay(&picture, map.view(), &scale, &Overlay::default())?;
-            Ok((render::grid(&[picture, heat, over], &layout)?, scale))
+            Ok((with_colour_bar(render::grid(&[picture, heat, over], &layout)?, &scale), scale))
         })
         .collect()
+}
+
+/// `picture` with a bar of `scale`'s colours under it, low end left.
+fn with_colour_bar(picture: RgbImage, scale: &HeatScale) -> RgbImage {
+    let (w, h) = picture.dimensions();
+    let (low, high) = scale.range();
+    let gap = 4;
+    let mut out = RgbImage::from_pixel(w, h + gap + BAR, image::Rgb([255; 3]));
+    image::imageops::replace(&mut out, &picture, 0, 0);
+    for x in 0..w {
+        let value = low + (high - low) * x as f32 / (w.max(2) - 1) as f32;
+        let colour = image::Rgb(scale.rgb(value));
+        for y in h + gap..h + gap + BAR {
+            out.put_pixel(x, y, colour);
+        }
+    }
+    out
 }
 
 /// The sanity check as a chart: each method's mean rank correlation (of
@@ -68,20 +91,29 @@ pub fn sanity_chart(sanity: &Sanity) -> LineChart {
     let series = sanity
         .methods
         .iter()
-        .map(|m| {
+        .enumerate()
+        .map(|(i, m)| {
             let points = std::iter::once((0.0, 1.0))
                 .chain(m.mean_spearman_abs.iter().enumerate().map(|(i, r)| ((i + 1) as f64, r.unwrap_or(f64::NAN))))
                 .collect();
-            Series { markers: true, ..Series::new(m.method.clone(), points) }
+            Series { markers: true, dashed: i % 2 == 1, ..Series::new(m.method.clone(), points) }
         })
         .collect();
     LineChart {
         title: "Model randomisation, cascading from the top layer".into(),
-        x: plot::Axis::new("layers randomised"),
+        x: plot::Axis::new(layers_label(&sanity.layers)),
         y: plot::Axis::new("rank correlation with the trained model's maps (|map|)").with_range(-0.2, 1.0),
         series,
         ..LineChart::default()
     }
+}
+
+/// The sanity chart's x label: which layer each step randomised, top down
+/// (the first and last few when there are many).
+fn layers_label(layers: &[String]) -> String {
+    let named: Vec<String> = layers.iter().enumerate().map(|(i, l)| format!("{} {l}", i + 1)).collect();
+    let shown = if named.len() > 6 { [&named[..3], &["...".to_string()], &named[named.len() - 2..]].concat() } else { named };
+    format!("layers randomised, from the top: {}", shown.join(", "))
 }
 
 /// Deletion and insertion charts: every method's mean curve, with its mean
@@ -91,7 +123,14 @@ pub fn faithfulness_charts(curves: &Faithfulness) -> [LineChart; 2] {
         let series = curves
             .methods
             .iter()
-            .map(|m| Series { dashed: m.method == "random", ..Series::new(m.method.clone(), curves.fractions.iter().copied().zip(pick(m).mean.iter().copied()).collect()) })
+            .enumerate()
+            // Every other method dashed, with markers: methods whose curves coincide
+            // (gradient x input and Integrated Gradients often do) stay visible.
+            .map(|(i, m)| Series {
+                dashed: m.method == "random" || i % 2 == 1,
+                markers: m.method != "random",
+                ..Series::new(m.method.clone(), curves.fractions.iter().copied().zip(pick(m).mean.iter().copied()).collect())
+            })
             .collect();
         plot::curves_chart(title, plot::Axis::new("fraction of pixels"), plot::Axis::new("target probability").with_range(0.0, 1.0), series)
     };

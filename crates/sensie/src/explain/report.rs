@@ -108,11 +108,20 @@ fn write_maps(dir: &Path, method: &str, kind: MapKind, attribution: &Attribution
 }
 
 /// Runs each method on `inputs` and writes its maps into `dir`; returns each
-/// attribution with its summary, in the order of `methods`.
-pub fn run_methods(engine: &mut Engine, inputs: ArrayViewD<f32>, targets: &Targets, methods: &[Box<dyn Method>], dir: &Path) -> Result<Vec<(Attribution, MethodSummary)>> {
+/// attribution with its summary, in the order of `methods`. `progress`
+/// hears each method's name as it starts.
+pub fn run_methods(
+    engine: &mut Engine,
+    inputs: ArrayViewD<f32>,
+    targets: &Targets,
+    methods: &[Box<dyn Method>],
+    dir: &Path,
+    progress: &mut dyn FnMut(&str),
+) -> Result<Vec<(Attribution, MethodSummary)>> {
     methods
         .iter()
         .map(|method| {
+            progress(method.name());
             let start = Instant::now();
             let attribution = method.attribute(engine, inputs.view(), targets)?;
             let summary = write_maps(dir, method.name(), method.kind(), &attribution, start.elapsed().as_secs_f64())?;
@@ -236,12 +245,17 @@ fn method_note(m: &MethodSummary) -> String {
     if let Some(cell) = m.cell {
         text += &format!("; one value per {cell} x {cell} cell, drawn over its cell");
     }
-    text + ". Each picture: the input, the map, the map over the input."
+    text + ". Each picture: the input, the map, the map over the input, and the map's colour bar; a map of a multi-band \
+            input is drawn summed over its bands (signs kept), the input as a colour composite."
 }
 
 fn caption(example: usize, scale: &HeatScale) -> String {
     let (low, high) = scale.range();
-    format!("example {example}; colours span {low:.3} to {high:.3}")
+    let colours = match scale {
+        HeatScale::Signed { .. } => "blue negative, white 0, red positive",
+        HeatScale::Unsigned { .. } => "dark purple 0 to yellow high",
+    };
+    format!("example {example}. Columns: input | map | map over input. Colour bar, left to right: {low:.3} to {high:.3} ({colours})")
 }
 
 /// Writes a chart as `DIR/<name>.svg` (and `.png` with a rasteriser) and

@@ -19,7 +19,7 @@ use serde::Serialize;
 
 use super::maximize::per_image;
 use super::transform::{Warp, interpolation, resize};
-use super::{Layer, Picture, Report, Table, ValueRange, image_picture, tiled};
+use super::{Layer, Picture, Report, Table, ValueRange, image_picture, tiled, LARGE_TILE};
 use crate::autodiff::Standard;
 use crate::engine::{Engine, GradientRequest, Score};
 use crate::{Error, Result};
@@ -116,7 +116,7 @@ impl Dreamed {
             tiles.push(image_picture(original)?);
             tiles.push(image_picture(dreamed)?);
         }
-        let (image, grid) = tiled(&tiles, 2)?;
+        let (image, grid) = tiled(&tiles, 2, LARGE_TILE)?;
         let caption = format!("Each image (left) and its dream at {} (right), each stretched between its own extremes.", self.layer);
         let picture = Picture { file: "dream.png".into(), image, grid, scale: None, caption };
         let rows = labels

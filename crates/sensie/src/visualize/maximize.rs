@@ -25,7 +25,7 @@ use super::diversity;
 use super::fourier::{Images, Parameterisation};
 use super::regularise::Regularisers;
 use super::transform::Warp;
-use super::{Layer, Picture, Report, Table, ValueRange, image_picture, tiled};
+use super::{Layer, Picture, Report, Table, ValueRange, image_picture, tiled, LARGE_TILE};
 use crate::autodiff::Standard;
 use crate::engine::{Engine, GradientRequest, Score};
 use crate::plot::{Axis as PlotAxis, LineChart, Series};
@@ -204,7 +204,7 @@ impl Maximized {
     /// The restarts side by side, and a page with their numbers.
     pub fn report(&self, target: &Target) -> Result<Report> {
         let tiles = self.images.outer_iter().map(image_picture).collect::<Result<Vec<_>>>()?;
-        let (image, grid) = tiled(&tiles, tiles.len())?;
+        let (image, grid) = tiled(&tiles, tiles.len(), LARGE_TILE)?;
         let caption = format!("{} restarts maximising {target}, each stretched between its own extremes.", tiles.len());
         let picture = Picture { file: "maximize.png".into(), image, grid, scale: None, caption };
         let rows = self
