@@ -67,6 +67,18 @@ pub struct Dreamed {
 
 /// Deep Dream on images `x` (in the model's layout) at `layer`.
 pub fn dream(engine: &mut Engine, x: ArrayViewD<f32>, layer: &str, options: &DreamOptions) -> Result<Dreamed> {
+    dream_with_progress(engine, x, layer, options, &mut |_, _| {})
+}
+
+/// [`dream`], telling `progress` (steps done, steps in all, over every
+/// octave) before each step.
+pub fn dream_with_progress(
+    engine: &mut Engine,
+    x: ArrayViewD<f32>,
+    layer: &str,
+    options: &DreamOptions,
+    progress: &mut dyn FnMut(usize, usize),
+) -> Result<Dreamed> {
     if options.octaves == 0 || options.octave_scale.is_nan() || options.octave_scale < 1.0 || options.step_size.is_nan() || options.step_size <= 0.0 {
         return Err(Error::invalid(
             format!("Deep Dream with {} octaves {} apart and step {}", options.octaves, options.octave_scale, options.step_size),
@@ -85,7 +97,8 @@ pub fn dream(engine: &mut Engine, x: ArrayViewD<f32>, layer: &str, options: &Dre
         let shrink = options.octave_scale.powi((options.octaves - 1 - octave) as i32);
         let small = (((h as f32 / shrink).round() as usize).max(1), ((w as f32 / shrink).round() as usize).max(1));
         let (rows, cols) = (interpolation(h, small.0), interpolation(w, small.1));
-        for _ in 0..options.steps {
+        for step in 0..options.steps {
+            progress(octave * options.steps + step, options.octaves * options.steps);
             let warps: Vec<Warp> = (0..images.shape()[0]).map(|_| Warp::random(&mut rng, (h, w), options.jitter, 0.0, 0.0)).collect();
             let fed = input.to_stored(per_image(&images, |i, image| warps[i].apply(image)).view());
             // d(|A|^2 / 2) / dx is the gradient of the layer seeded with itself.

@@ -138,6 +138,11 @@ pub struct Maximized {
 
 /// Optimises `options.restarts` inputs to maximise `target`.
 pub fn maximize(engine: &mut Engine, target: &Target, options: &MaximizeOptions) -> Result<Maximized> {
+    maximize_with_progress(engine, target, options, &mut |_, _| {})
+}
+
+/// [`maximize`], telling `progress` (steps done, steps in all) after each step.
+pub fn maximize_with_progress(engine: &mut Engine, target: &Target, options: &MaximizeOptions, progress: &mut dyn FnMut(usize, usize)) -> Result<Maximized> {
     let input = Layer::input(engine)?;
     let (c, h, w) = input.chw();
     check(options, c)?;
@@ -156,6 +161,7 @@ pub fn maximize(engine: &mut Engine, target: &Target, options: &MaximizeOptions)
     let mut history = Vec::with_capacity(options.steps);
     let mut similarity = None;
     for step in 0..options.steps {
+        progress(step, options.steps);
         let x = images.render();
         let warps: Vec<Warp> = (0..n).map(|_| Warp::random(&mut rng, (h, w), reg.jitter, reg.scale, reg.rotate)).collect();
         let warped = per_image(&x, |i, image| warps[i].apply(image));

@@ -47,11 +47,11 @@ use crate::model::{Layout, Model};
 use crate::render::{self, Colouring, Composite, Grid, HeatScale, RgbImage, Stretch};
 use crate::{Error, Result};
 
-pub use dream::{DreamOptions, Dreamed, dream};
+pub use dream::{DreamOptions, Dreamed, dream, dream_with_progress};
 pub use features::{FeatureMaps, feature_maps};
 pub use fourier::{Parameterisation, colour_decorrelation};
 pub use kernels::{Kernels, kernels};
-pub use maximize::{MaximizeOptions, Maximized, Target, maximize};
+pub use maximize::{MaximizeOptions, Maximized, Target, maximize, maximize_with_progress};
 pub use regularise::Regularisers;
 
 /// The values a model's inputs take: optimised images are kept inside it.
