@@ -42,11 +42,6 @@ impl Composite {
             (_, false, false) => LayerRule::Epsilon,
         }
     }
-
-    /// Whether the composite uses the z^B rule, whose bounds must be known.
-    pub fn uses_box(self) -> bool {
-        self == Composite::EpsilonGammaBox
-    }
 }
 
 impl std::str::FromStr for Composite {
@@ -64,10 +59,11 @@ impl std::str::FromStr for Composite {
 
 impl std::fmt::Display for Composite {
     fn fmt(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-        let i = [Composite::Epsilon, Composite::EpsilonPlusFlat, Composite::EpsilonGammaBox, Composite::Alpha1Beta0]
-            .iter()
-            .position(|c| c == self)
-            .expect("every composite is listed");
-        f.write_str(Composite::NAMES[i])
+        f.write_str(match self {
+            Composite::Epsilon => "epsilon",
+            Composite::EpsilonPlusFlat => "epsilon-plus-flat",
+            Composite::EpsilonGammaBox => "epsilon-gamma-box",
+            Composite::Alpha1Beta0 => "alpha1-beta0",
+        })
     }
 }

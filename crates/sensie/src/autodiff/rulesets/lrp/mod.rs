@@ -99,8 +99,11 @@ impl Lrp {
             "Add" | "Sub" | "Sum" | "AveragePool" | "GlobalAveragePool" | "ReduceMean" | "ReduceSum" | "BatchNormalization" => {
                 proportional(ctx, g)
             }
-            "Mul" | "Div" if ctx.wants.iter().filter(|&&w| w).count() == 1 => proportional(ctx, g),
-            "Mul" | "Div" => Err(refuse(ctx, "a product of two tensors that both carry relevance has no LRP rule")),
+            // Scaling by a constant is linear; a product of two tensors that both carry
+            // relevance, or a division by one, is not.
+            "Mul" if ctx.wants.iter().filter(|&&w| w).count() == 1 => proportional(ctx, g),
+            "Div" if !ctx.wants(1) => proportional(ctx, g),
+            "Mul" | "Div" => Err(refuse(ctx, "it multiplies or divides by a tensor computed from the input, which is not linear")),
             _ => Err(refuse(ctx, "it is not a linear layer, an activation, pooling, a sum or a reshape")),
         }
     }
