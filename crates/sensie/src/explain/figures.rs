@@ -108,12 +108,27 @@ pub fn sanity_chart(sanity: &Sanity) -> LineChart {
     }
 }
 
-/// The sanity chart's x label: which layer each step randomised, top down
-/// (the first and last few when there are many).
+/// Longest x label the chart's width shows whole, in characters.
+const LABEL_CHARS: usize = 80;
+
+/// The sanity chart's x label: which layer each step randomised, top down,
+/// by short names (`/conv1/Conv` -> `conv1`); the first few and the last
+/// when all would not fit (sanity.json and the page's text list them all).
 fn layers_label(layers: &[String]) -> String {
-    let named: Vec<String> = layers.iter().enumerate().map(|(i, l)| format!("{} {l}", i + 1)).collect();
-    let shown = if named.len() > 6 { [&named[..3], &["...".to_string()], &named[named.len() - 2..]].concat() } else { named };
-    format!("layers randomised, from the top: {}", shown.join(", "))
+    let short = |l: &str| -> String {
+        let parts: Vec<&str> = l.trim_start_matches('/').split('/').collect();
+        if parts.len() > 1 { parts[..parts.len() - 1].join("/") } else { l.to_string() }
+    };
+    let named: Vec<String> = layers.iter().enumerate().map(|(i, l)| format!("{} {}", i + 1, short(l))).collect();
+    let label = |shown: &[String]| format!("layers randomised, from the top: {}", shown.join(", "));
+    let mut head = named.len();
+    let mut text = label(&named);
+    while text.chars().count() > LABEL_CHARS && head > 1 {
+        head -= 1;
+        let shown: Vec<String> = named[..head].iter().cloned().chain(["...".to_string(), named[named.len() - 1].clone()]).collect();
+        text = label(&shown);
+    }
+    text
 }
 
 /// Deletion and insertion charts: every method's mean curve, with its mean
