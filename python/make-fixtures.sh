@@ -7,7 +7,9 @@
 #   3. python/make_engine_fixtures.py      crates/sensie/tests/data/engine/<case>/
 #   4. python/make_explain_fixtures.py     crates/sensie/tests/data/explain/ (Captum references;
 #                                          reads the engine fixture nhwc_tf2onnx)
-#   5. python/copy_onnx_backend_data.py    crates/sensie/tests/data/onnx-backend/
+#   5. python/make_lrp_fixtures.py         crates/sensie/tests/data/explain/lrp.npz, resnet_bn.onnx
+#                                          (zennit LRP, scipy blur-perturbation saliency)
+#   6. python/copy_onnx_backend_data.py    crates/sensie/tests/data/onnx-backend/
 #
 # Usage: python/make-fixtures.sh [engine case ...]   (no arguments: every case)
 set -euo pipefail
@@ -23,4 +25,5 @@ if [ ! -f "$mnist/mnist_cnn.onnx" ] || [ ! -f "$mnist/data/test_x.npy" ] \
 fi
 "$py" "$here/make_engine_fixtures.py" "$@"
 "$py" "$here/make_explain_fixtures.py"
+"$py" "$here/make_lrp_fixtures.py"
 "$py" "$here/copy_onnx_backend_data.py"
