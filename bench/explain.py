@@ -8,8 +8,11 @@ Methods, as the explanations issue times them: saliency (Captum `Saliency`, abs=
 also takes the max over channels), Integrated Gradients (50 Gauss-Legendre steps, zero baseline;
 Captum's default internal batching: all steps at once), Grad-CAM at the ReLU after the last
 convolution, upsampled bilinearly to the input (`LayerGradCam` + `LayerAttribution.interpolate`),
-guided backprop (`GuidedBackprop`), and occlusion with a 4 x 4 window, stride 2 (169 windows per digit; Captum's
-`perturbations_per_eval` set to 16, its fastest setting on this machine, see `--ppe`).
+guided backprop (`GuidedBackprop`), occlusion with a 4 x 4 window, stride 2 (169 windows per digit; Captum's
+`perturbations_per_eval` set to 16, its fastest setting on this machine, see `--ppe`), and LRP against zennit
+0.5.1 instead of Captum (the layer-wise relevance issue): the EpsilonPlusFlat composite, relevance starting at the
+target's logit, zennit's `Gradient` attributor entered once (hooks registered outside the timing, on a model of its
+own).
 Targets are the predicted classes. Model: the bundled MNIST CNN.
 
 The machine is shared and its speed drifts (on 2 vCPUs, ONNX Runtime's two threads lose most when
@@ -47,7 +50,7 @@ SECONDS = 0.5
 BATCHES = (1, 32)
 MEMORY_BATCH = 32
 TARGET = 0.5
-METHODS = ("saliency", "integrated-gradients", "gradcam", "guided-backprop", "occlusion")
+METHODS = ("saliency", "integrated-gradients", "gradcam", "guided-backprop", "occlusion", "lrp")
 MODEL = ROOT / "examples/mnist/mnist_cnn.onnx"
 # Captum warns on every call that it set requires_grad and hooked the ReLUs, as asked.
 warnings.filterwarnings("ignore", category=UserWarning, module="captum")
@@ -63,6 +66,7 @@ def captum_methods(batch: int, ppe: int) -> dict:
         target = model(x).argmax(1)
     saliency, ig, occlusion = Saliency(model), IntegratedGradients(model), Occlusion(model)
     gradcam, guided = LayerGradCam(model, model.relu2), GuidedBackprop(model)
+    lrp = zennit_lrp(x, target)
     return {
         "saliency": lambda: saliency.attribute(x, target=target, abs=True).amax(1, keepdim=True),
         "integrated-gradients": lambda: ig.attribute(x, target=target, n_steps=50, method="gausslegendre"),
@@ -71,7 +75,22 @@ def captum_methods(batch: int, ppe: int) -> dict:
         "guided-backprop": lambda: guided.attribute(x, target=target),
         "occlusion": lambda: occlusion.attribute(x, target=target, sliding_window_shapes=(1, 4, 4), strides=(1, 2, 2),
                                                  perturbations_per_eval=ppe),
+        "lrp": lrp,
     }
+
+
+def zennit_lrp(x: torch.Tensor, target: torch.Tensor):
+    """zennit's EpsilonPlusFlat on a model of its own, hooks registered once: a call is one attribution."""
+    from zennit.attribution import Gradient
+    from zennit.composites import EpsilonPlusFlat
+
+    model, _, _ = mnist_model()
+    for p in model.parameters():
+        p.requires_grad_(False)
+    attributor = Gradient(model, EpsilonPlusFlat())
+    attributor.__enter__()
+    onehot = torch.nn.functional.one_hot(target, 10).to(x.dtype)
+    return lambda: attributor(x.clone().requires_grad_(True), lambda output: output * onehot)[1]
 
 
 def captum_times(batch: int, ppe: int) -> dict:
@@ -135,7 +154,8 @@ def main():
         "channels of |gradient|; Integrated Gradients: 50 Gauss-Legendre steps, zero baseline; Grad-CAM: ReLU after",
         "the last convolution, upsampled bilinearly; guided backprop: Captum's `GuidedBackprop`, sensie's",
         "`guided-backprop`; occlusion: 4 x 4 window, stride 2, 169 windows per digit",
-        f"(Captum: perturbations_per_eval={args.ppe}).",
+        f"(Captum: perturbations_per_eval={args.ppe}); lrp: the epsilon-plus-flat composite against zennit 0.5.1's",
+        "EpsilonPlusFlat (the Captum columns hold zennit's numbers on that row).",
         "",
         "| method | batch | sensie ms/image | Captum ms/image | sensie / Captum | range over rounds |",
         "|---|---|---|---|---|---|",

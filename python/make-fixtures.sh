@@ -7,8 +7,10 @@
 #   3. python/make_engine_fixtures.py      crates/sensie/tests/data/engine/<case>/
 #   4. python/make_explain_fixtures.py     crates/sensie/tests/data/explain/ (Captum references;
 #                                          reads the engine fixture nhwc_tf2onnx)
-#   5. python/copy_onnx_backend_data.py    crates/sensie/tests/data/onnx-backend/
-#   6. python/make_survey_fixtures.py      crates/sensie/tests/data/survey/ (astropy-written
+#   5. python/make_lrp_fixtures.py         crates/sensie/tests/data/explain/lrp.npz, resnet_bn.onnx
+#                                          (zennit LRP, scipy blur-perturbation saliency)
+#   6. python/copy_onnx_backend_data.py    crates/sensie/tests/data/onnx-backend/
+#   7. python/make_survey_fixtures.py      crates/sensie/tests/data/survey/ (astropy-written
 #                                          survey cutouts and astropy's reading of them)
 #
 # Usage: python/make-fixtures.sh [engine case ...]   (no arguments: every case)
@@ -25,5 +27,6 @@ if [ ! -f "$mnist/mnist_cnn.onnx" ] || [ ! -f "$mnist/data/test_x.npy" ] \
 fi
 "$py" "$here/make_engine_fixtures.py" "$@"
 "$py" "$here/make_explain_fixtures.py"
+"$py" "$here/make_lrp_fixtures.py"
 "$py" "$here/copy_onnx_backend_data.py"
 "$py" "$here/make_survey_fixtures.py"

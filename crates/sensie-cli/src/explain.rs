@@ -3,14 +3,20 @@
 //! and prepared for the model as `probe` does it (the same flags); the maps
 //! are of the prepared input, the pictures show the raw images.
 
+use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 
+use indicatif::{ProgressBar, ProgressStyle};
+
 use ndarray::{ArrayD, ArrayViewD, Axis};
+use sensie::autodiff::Composite;
 use sensie::data::name::Name;
 use sensie::data::{self, DataSpec, Labels};
 use sensie::engine::{Engine, EngineOptions, Score};
+use sensie::explain::blur_saliency::Compared;
 use sensie::explain::faithfulness::{self, CurveOptions};
 use sensie::explain::figures::Drawing;
+use sensie::explain::lrp::Lrp;
 use sensie::explain::report::{self, Checks, MethodSummary, Summary};
 use sensie::explain::{self, Baseline, Geometry, Options, Quadrature, TargetSpec, Targets, sanity};
 use sensie::model::{Layout, Model};
@@ -37,7 +43,8 @@ pub struct Args {
     limit: Option<usize>,
     /// Methods, comma-separated: gradient, saliency, gradient-x-input, smoothgrad,
     /// smoothgrad-squared, smoothgrad-variance, integrated-gradients, deconvnet,
-    /// guided-backprop, gradcam, gradcam-negative, guided-gradcam, occlusion.
+    /// guided-backprop, gradcam, gradcam-negative, guided-gradcam, occlusion,
+    /// blur-saliency, lrp.
     #[arg(long, value_delimiter = ',', required = true)]
     method: Vec<String>,
     /// The class explained: label, predicted or a class index (default: label
@@ -45,8 +52,10 @@ pub struct Args {
     #[arg(long)]
     target: Option<TargetSpec>,
     /// The score explained: logit (the class logit, as in Captum on a logit
-    /// model) or probability.
-    #[arg(long, default_value = "logit", value_parser = ["logit", "probability"])]
+    /// model) or probability. blur-saliency compares all logits (all, the
+    /// default) or the target's (target); the other methods explain the
+    /// target's logit with either.
+    #[arg(long, default_value = "logit", value_parser = ["logit", "probability", "all", "target"])]
     score: String,
     /// The layer for Grad-CAM (default: the last convolutional layer; see
     /// `sensie inspect` for the tensor names).
@@ -77,6 +86,24 @@ pub struct Args {
     /// Occlusion and deletion curves: the value occluded pixels get.
     #[arg(long, default_value_t = 0.0)]
     fill: f32,
+    /// LRP: the composite, epsilon, epsilon-plus-flat, epsilon-gamma-box or alpha1-beta0.
+    #[arg(long, default_value = "epsilon")]
+    lrp_composite: Composite,
+    /// LRP: the epsilon rule's epsilon.
+    #[arg(long, default_value_t = 1e-6)]
+    epsilon: f32,
+    /// LRP: the gamma rule's gamma.
+    #[arg(long, default_value_t = 0.25)]
+    gamma: f32,
+    /// LRP: the z^B rule's input bounds LOW,HIGH (default: the range of the examples explained).
+    #[arg(long = "box", value_name = "LOW,HIGH", value_parser = bounds)]
+    lrp_box: Option<(f32, f32)>,
+    /// blur-saliency: the blur's Gaussian sigma, in pixels.
+    #[arg(long, default_value_t = 3.0)]
+    blur_sigma: f32,
+    /// blur-saliency: the mask's Gaussian sigma, in pixels (its grid is --stride).
+    #[arg(long, default_value_t = 5.0)]
+    mask_sigma: f32,
     /// Seed of the random draws (SmoothGrad noise, noise baseline, sanity weights).
     #[arg(long, default_value_t = 0)]
     seed: u64,
@@ -157,6 +184,11 @@ pub fn run(args: Args) -> Result<()> {
     } else {
         Score::Logit
     };
+    let blur_score = if args.score == "target" {
+        Compared::Target
+    } else {
+        Compared::All
+    };
     let spec = args.target.unwrap_or(if labels.is_some() {
         TargetSpec::Label
     } else {
@@ -188,6 +220,15 @@ pub fn run(args: Args) -> Result<()> {
         stride: args.stride,
         fill: args.fill,
         seed: args.seed,
+        lrp: Lrp {
+            composite: args.lrp_composite,
+            epsilon: args.epsilon,
+            gamma: args.gamma,
+            bounds: args.lrp_box,
+        },
+        blur_sigma: args.blur_sigma,
+        mask_sigma: args.mask_sigma,
+        blur_score,
     };
     let methods = args
         .method
@@ -199,16 +240,42 @@ pub fn run(args: Args) -> Result<()> {
         path: args.out.clone(),
         source: e,
     })?;
-    let results = report::run_methods(&mut engine, inputs.view(), &targets, &methods, &args.out)?;
-    for (_, s) in &results {
-        eprintln!(
-            "{:<22} {:>8.3} s  {}{}",
-            s.method,
-            s.seconds,
-            args.out.join(&s.file).display(),
-            gap_note(s)
-        );
-    }
+    // A bar over the methods and checks, each named as it starts.
+    let steps = methods.len() + usize::from(args.sanity) + usize::from(args.faithfulness);
+    let bar = if std::io::stderr().is_terminal() {
+        ProgressBar::new(steps as u64)
+    } else {
+        ProgressBar::hidden()
+    };
+    bar.set_style(
+        ProgressStyle::with_template("{bar:40} {pos}/{len} {msg}, {elapsed} so far")
+            .expect("a valid template"),
+    );
+    let mut started = 0;
+    let results = report::run_methods(
+        &mut engine,
+        inputs.view(),
+        &targets,
+        &methods,
+        &args.out,
+        &mut |name| {
+            bar.set_position(started);
+            bar.set_message(name.to_string());
+            started += 1;
+        },
+    )?;
+    bar.set_position(started);
+    bar.suspend(|| {
+        for (_, s) in &results {
+            eprintln!(
+                "{:<22} {:>8.3} s  {}{}",
+                s.method,
+                s.seconds,
+                args.out.join(&s.file).display(),
+                gap_note(s)
+            );
+        }
+    });
     let (attributions, methods_summary): (Vec<_>, Vec<_>) = results.into_iter().unzip();
     let summary = Summary {
         model: args.model.clone(),
@@ -226,13 +293,19 @@ pub fn run(args: Args) -> Result<()> {
         .classes,
         targets: targets.classes.clone(),
         target: spec.to_string(),
-        score: args.score.clone(),
+        score: if args.score == "probability" {
+            "probability"
+        } else {
+            "logit"
+        }
+        .to_string(),
         layout: engine.model().info().layout,
         methods: methods_summary,
     };
     report::write_json(&args.out.join("explain.json"), &summary)?;
 
     let sanity = if args.sanity {
+        bar.set_message("sanity check");
         let sanity = sanity::cascading_randomisation(
             &engine,
             inputs.view(),
@@ -255,7 +328,9 @@ pub fn run(args: Args) -> Result<()> {
     } else {
         None
     };
+    bar.inc(u64::from(args.sanity));
     let curves = if args.faithfulness {
+        bar.set_message("deletion and insertion curves");
         let curve_options = CurveOptions {
             steps: args.curve_steps,
             fill: args.fill,
@@ -280,6 +355,7 @@ pub fn run(args: Args) -> Result<()> {
     } else {
         None
     };
+    bar.finish_and_clear();
     let checks = Checks {
         sanity: sanity.as_ref(),
         faithfulness: curves.as_ref(),
@@ -382,6 +458,17 @@ fn baseline(
             baseline
         }
     })
+}
+
+/// `--box LOW,HIGH`.
+fn bounds(text: &str) -> std::result::Result<(f32, f32), String> {
+    let values: Vec<Option<f32>> = text.split(',').map(|v| v.trim().parse().ok()).collect();
+    match values[..] {
+        [Some(low), Some(high)] if low < high => Ok((low, high)),
+        _ => Err(format!(
+            "'{text}': expected LOW,HIGH, two numbers with LOW < HIGH"
+        )),
+    }
 }
 
 fn gap_note(s: &MethodSummary) -> String {

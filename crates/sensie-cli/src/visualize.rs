@@ -307,7 +307,14 @@ fn maximize(args: MaximizeArgs) -> Result<()> {
         options.range = range(args.range, Some(&data))?;
         options.fit_to_data(images.view());
     }
-    let result = visualize::maximize(&mut engine, &target, &options)?;
+    let bar = steps_bar();
+    let result =
+        visualize::maximize_with_progress(&mut engine, &target, &options, &mut |done, total| {
+            bar.set_length(total as u64);
+            bar.set_position(done as u64);
+        });
+    bar.finish_and_clear();
+    let result = result?;
     for (r, objective) in result.objective.iter().enumerate() {
         let probability = match target {
             Target::Class(k) => format!(", probability {:.4}", result.probabilities[r][k]),
@@ -331,8 +338,19 @@ fn dream(args: DreamArgs) -> Result<()> {
         range: range(args.range, Some(&data))?,
         seed: args.seed,
     };
-    let dreamed = visualize::dream(&mut engine, x.view(), &at.layer, &options)
-        .map_err(|e| in_data(e, &at.examples.data))?;
+    let bar = steps_bar();
+    let dreamed = visualize::dream_with_progress(
+        &mut engine,
+        x.view(),
+        &at.layer,
+        &options,
+        &mut |done, total| {
+            bar.set_length(total as u64);
+            bar.set_position(done as u64);
+        },
+    );
+    bar.finish_and_clear();
+    let dreamed = dreamed.map_err(|e| in_data(e, &at.examples.data))?;
     for (label, (before, after)) in at
         .examples
         .labels()
@@ -384,4 +402,20 @@ fn finish(report: &Report, out: &Path) -> Result<()> {
         eprintln!("wrote {}", path.display());
     }
     Ok(())
+}
+
+/// A bar of optimisation steps on a terminal (maximize and dream run for
+/// minutes on large models), hidden otherwise.
+fn steps_bar() -> indicatif::ProgressBar {
+    use std::io::IsTerminal;
+    let bar = if std::io::stderr().is_terminal() {
+        indicatif::ProgressBar::new(0)
+    } else {
+        indicatif::ProgressBar::hidden()
+    };
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} steps, {eta} left")
+            .expect("a valid template"),
+    );
+    bar
 }

@@ -115,6 +115,93 @@ fn explain_writes_one_map_per_method_and_a_summary() {
 }
 
 #[test]
+fn explain_writes_lrp_and_blur_saliency_maps() {
+    let dir = tempfile::tempdir().unwrap();
+    let labels = repo("examples/mnist/data/test_y.npy");
+    let out = explain(
+        dir.path(),
+        &[
+            "--labels",
+            &labels,
+            "--indices",
+            "0,5",
+            "--method",
+            "lrp,blur-saliency",
+            "--lrp-composite",
+            "epsilon-gamma-box",
+            "--gamma",
+            "0.5",
+            "--box",
+            "0,1",
+            "--blur-sigma",
+            "2",
+            "--mask-sigma",
+            "3",
+            "--stride",
+            "3",
+            "--score",
+            "target",
+            "--sanity",
+            "--faithfulness",
+            "--curve-steps",
+            "4",
+        ],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(read(&dir.path().join("lrp.npy")).shape(), &[2, 1, 28, 28]);
+    assert_eq!(
+        read(&dir.path().join("blur-saliency.npy")).shape(),
+        &[2, 10, 10],
+        "ceil(28 / 3) centres a side"
+    );
+    let summary: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.path().join("explain.json")).unwrap()).unwrap();
+    assert_eq!(summary["score"], "logit");
+    let lrp = &summary["methods"][0];
+    assert_eq!(lrp["method"], "lrp");
+    assert_eq!(lrp["conservation_ratio"].as_array().unwrap().len(), 2);
+    assert_eq!(summary["methods"][1]["kind"], "grid");
+    assert_eq!(summary["methods"][1]["cell"], 3);
+    assert!(
+        dir.path().join("blur-saliency/5.png").is_file() && dir.path().join("lrp/0.png").is_file()
+    );
+    // Both go through the checks: grid maps are ranked per pixel, each value over its cell.
+    let curves: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.path().join("faithfulness.json")).unwrap())
+            .unwrap();
+    assert_eq!(
+        curves["methods"].as_array().unwrap().len(),
+        3,
+        "two methods and the random ranking"
+    );
+    let sanity: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.path().join("sanity.json")).unwrap()).unwrap();
+    assert_eq!(sanity["methods"].as_array().unwrap().len(), 2);
+    let page = std::fs::read_to_string(dir.path().join("explain.html")).unwrap();
+    assert!(
+        page.contains("Colour bar")
+            && page.contains("conservation ratio")
+            && page.contains("layers randomised, from the top: 1 ")
+    );
+    let bad = explain(
+        dir.path(),
+        &[
+            "--method",
+            "lrp",
+            "--lrp-composite",
+            "epsilon-gama-box",
+            "--limit",
+            "1",
+        ],
+    );
+    assert!(
+        !bad.status.success() && stderr(&bad).contains("epsilon-gamma-box"),
+        "{}",
+        stderr(&bad)
+    );
+}
+
+#[test]
 fn explain_targets_the_predicted_class_without_labels() {
     let dir = tempfile::tempdir().unwrap();
     let out = explain(

@@ -1,7 +1,8 @@
 //! Times sensie's attribution methods on one model and batch of real inputs:
 //! saliency, Integrated Gradients (50 Gauss-Legendre steps, zero baseline),
 //! Grad-CAM (default layer, upsampled), guided backprop and occlusion (4 x 4
-//! window, stride 2), or the comma-separated METHODS named. Prints one JSON
+//! window, stride 2), LRP (the epsilon-plus-flat composite), or the
+//! comma-separated METHODS named. Prints one JSON
 //! object: per method, the median seconds per call and its memory: the
 //! resident peak while it ran, above the resident size before it (the model,
 //! data and ONNX Runtime loaded), and the process's peak so far. Memory per
@@ -16,7 +17,9 @@ mod common;
 use std::time::Duration;
 
 use ndarray::{Axis, Slice};
+use sensie::autodiff::Composite;
 use sensie::engine::{Engine, EngineOptions, Score};
+use sensie::explain::lrp::Lrp;
 use sensie::explain::{self, Options, TargetSpec, Targets};
 use sensie::model::Model;
 use sensie::runtime::Runtime;
@@ -24,12 +27,13 @@ use sensie::runtime::Runtime;
 use common::{median_seconds, parse, reset_peak, status_mib};
 
 const USAGE: &str = "explain MODEL DATA.npy BATCH SECONDS METHODS (comma-separated, or 'all')";
-const ALL: [&str; 5] = [
+const ALL: [&str; 6] = [
     "saliency",
     "integrated-gradients",
     "gradcam",
     "guided-backprop",
     "occlusion",
+    "lrp",
 ];
 
 fn main() {
@@ -67,9 +71,16 @@ fn main() {
         Score::Logit,
     )
     .unwrap();
+    let lrp = Lrp {
+        composite: Composite::EpsilonPlusFlat,
+        epsilon: 1e-6,
+        gamma: 0.25,
+        bounds: None,
+    };
     let options = Options {
         window: 4,
         stride: 2,
+        lrp,
         ..Options::default()
     };
     let mut results = serde_json::Map::new();

@@ -486,8 +486,22 @@ fn pictures_of_multiband_inputs_with_shared_or_own_scales() {
     assert_eq!(shared.len(), 3);
     assert!(shared.iter().all(|(_, s)| *s == shared[0].1), "one scale");
     let (picture, _) = &shared[0];
-    // Three 32-pixel tiles enlarged 4 times, 2 pixels of padding around and between.
-    assert_eq!(picture.dimensions(), (3 * 128 + 4 * 2, 128 + 2 * 2));
+    // Three 32-pixel tiles enlarged 7 times (to at least 224), 2 pixels of padding
+    // around and between, then a gap of 4 and a colour bar 14 high.
+    assert_eq!(
+        picture.dimensions(),
+        (3 * 224 + 4 * 2, 224 + 2 * 2 + 4 + 14)
+    );
+    // The colour bar runs from the scale's low end (blue, negative) to its high end (red).
+    let bar_y = picture.height() - 7;
+    let (left, right) = (
+        picture.get_pixel(0, bar_y),
+        picture.get_pixel(picture.width() - 1, bar_y),
+    );
+    assert!(
+        left[2] > left[0] && right[0] > right[2],
+        "{left:?} {right:?}"
+    );
     let own =
         figures::example_pictures(&geometry, images, &ig, MapKind::Pixel, &Drawing::default())
             .unwrap();

@@ -11,7 +11,9 @@
 //! class per example, a negated one gives negative Grad-CAM's gradients.
 //!
 //! Which rule each op gets is decided by a [`RuleSet`]: [`rulesets::Standard`]
-//! is the true gradient; guided backprop and deconvnet change only ReLU's rule.
+//! is the true gradient; guided backprop and deconvnet change only ReLU's rule;
+//! LRP's composites ([`rulesets::lrp`]) choose a rule per layer, and what
+//! flows back is then relevance rather than a gradient.
 //! An op with no rule on the path from the score to a requested tensor is an
 //! error naming the node; the result is never silently wrong.
 
@@ -26,6 +28,7 @@ use crate::onnx::{self, ModelProto, NodeProto, ValueInfoProto};
 use crate::{Error, Result};
 
 pub use opset::at_least_16;
+pub use rulesets::lrp::{Composite, Lrp};
 pub use rulesets::{Deconvnet, GuidedBackprop, RuleSet, Standard};
 
 /// A gradient rule: from the gradients of a node's outputs (`None` where an
@@ -40,6 +43,9 @@ pub struct Ctx<'a, 'g> {
     pub consts: &'a Constants,
     /// Per input: whether its gradient is wanted.
     pub wants: Vec<bool>,
+    /// The forward graph's nodes, in order: for rules that look at a node's
+    /// neighbours (LRP folds a BatchNormalization into the Conv before it).
+    pub forward: &'a [NodeProto],
 }
 
 impl Ctx<'_, '_> {
@@ -181,27 +187,33 @@ pub fn differentiate(
         if out_grads.iter().all(Option::is_none) {
             continue;
         }
-        let rule = request
-            .rules
-            .rule(node.op())
-            .or_else(|| rules::standard(node.op()))
-            .ok_or_else(|| Error::NoGradientRule {
-                node: node.label(),
-                op: node.op().to_string(),
-                reason: format!(
-                    "sensie has no gradient rule for {} (rule set: {})",
-                    node.op(),
-                    request.rules.name()
-                ),
-            })?;
         let mut ctx = Ctx {
             node,
             b: &mut b,
             shapes,
             consts: &consts,
             wants: wants.clone(),
+            forward: &forward,
         };
-        let in_grads = rule(&mut ctx, &out_grads)?;
+        let in_grads = match request.rules.node_rule(&mut ctx, &out_grads) {
+            Some(in_grads) => in_grads?,
+            None => {
+                let rule = request
+                    .rules
+                    .rule(node.op())
+                    .or_else(|| rules::standard(node.op()))
+                    .ok_or_else(|| Error::NoGradientRule {
+                        node: node.label(),
+                        op: node.op().to_string(),
+                        reason: format!(
+                            "sensie has no gradient rule for {} (rule set: {})",
+                            node.op(),
+                            request.rules.name()
+                        ),
+                    })?;
+                rule(&mut ctx, &out_grads)?
+            }
+        };
         for (i, g) in in_grads.into_iter().enumerate() {
             if let Some(g) = g.filter(|_| wants.get(i).copied().unwrap_or(false)) {
                 grads.entry(node.input[i].clone()).or_default().push(g);

@@ -76,22 +76,19 @@ pub fn curves(
         return Err(Error::invalid("0 curve steps", "at least 1 is needed"));
     }
     let geometry = Geometry::of(engine.model(), "deletion and insertion curves")?;
-    // Pixel maps have the input's shape, or one channel (saliency).
-    let channel = geometry.channel_axis().index() + 1;
-    let mut one_channel = inputs.shape().to_vec();
-    one_channel[channel] = 1;
-    for (name, attribution, kind) in maps {
-        let want = match kind {
-            MapKind::Pixel => vec![inputs.shape().to_vec(), one_channel.clone()],
-            MapKind::Cam => vec![vec![inputs.shape()[0], geometry.height, geometry.width]],
-        };
-        if !want.iter().any(|w| attribution.map.shape() == w.as_slice()) {
-            return Err(Error::invalid(
-                format!("the {name} map of shape {:?}", attribution.map.shape()),
-                format!("the curves need {:?}", want[0]),
-            ));
-        }
-    }
+    let per_pixel: Vec<Vec<Array2<f32>>> = maps
+        .iter()
+        .map(|(name, attribution, kind)| {
+            kind.per_pixel(&geometry, attribution.map.view())
+                .map_err(|e| match e {
+                    Error::InvalidInput { what, reason } => Error::invalid(
+                        format!("the {name} map: {what}"),
+                        format!("{reason}, for the curves"),
+                    ),
+                    other => other,
+                })
+        })
+        .collect::<Result<_>>()?;
     let pixels = geometry.height * geometry.width;
     let counts: Vec<usize> = (0..=options.steps)
         .map(|j| (j * pixels).div_ceil(options.steps).min(pixels))
@@ -104,21 +101,8 @@ pub fn curves(
 
     let mut rankings: Vec<(String, Vec<Vec<usize>>)> = maps
         .iter()
-        .map(|(name, attribution, kind)| {
-            let order = attribution
-                .map
-                .axis_iter(Axis(0))
-                .map(|m| match kind {
-                    MapKind::Pixel => ranking(&geometry.pixel_sum(m)),
-                    MapKind::Cam => ranking(
-                        &m.into_dimensionality()
-                            .expect("CAM maps are N x H x W")
-                            .to_owned(),
-                    ),
-                })
-                .collect();
-            (name.to_string(), order)
-        })
+        .zip(&per_pixel)
+        .map(|((name, _, _), pixels)| (name.to_string(), pixels.iter().map(ranking).collect()))
         .collect();
     let random = inputs
         .outer_iter()

@@ -12,7 +12,7 @@
 //! and as a colour composite when it has several bands.
 
 use image::RgbImage;
-use ndarray::{Array2, ArrayView4, Ix2};
+use ndarray::{Array2, ArrayView4};
 
 use super::faithfulness::Faithfulness;
 use super::sanity::Sanity;
@@ -34,11 +34,17 @@ pub struct Drawing {
 /// not wash out the rest).
 const CLIP: f32 = 99.0;
 
-/// Smallest side, in screen pixels, a tile is enlarged to (by a whole factor).
-const TILE: usize = 112;
+/// Smallest side, in screen pixels, a tile is enlarged to (by a whole factor):
+/// large enough to see a lens's arcs.
+const TILE: usize = 224;
+
+/// Height in screen pixels of the colour bar under each picture.
+const BAR: u32 = 14;
 
 /// One picture per example: the image, the map and the map over the image
-/// side by side, with the heat scale the map was drawn on. `images` are what
+/// side by side, above a colour bar of the heat scale (from its low end on
+/// the left to its high end on the right), with the scale. Multi-band maps
+/// are summed over bands (see [`MapKind::per_pixel`]). `images` are what
 /// to show (N x C x H x W at the model's input size, e.g. the raw images
 /// before preprocessing); `geometry` says how the maps are laid out.
 pub fn example_pictures(
@@ -48,17 +54,7 @@ pub fn example_pictures(
     kind: MapKind,
     how: &Drawing,
 ) -> Result<Vec<(RgbImage, HeatScale)>> {
-    let maps: Vec<Array2<f32>> = attribution
-        .map
-        .outer_iter()
-        .map(|m| match kind {
-            MapKind::Pixel => geometry.pixel_sum(m),
-            MapKind::Cam => m
-                .into_dimensionality::<Ix2>()
-                .expect("CAM maps are N x H x W")
-                .to_owned(),
-        })
-        .collect();
+    let maps: Vec<Array2<f32>> = kind.per_pixel(geometry, attribution.map.view())?;
     let shared = if how.shared_scale {
         Some(HeatScale::fit(
             maps.iter().flat_map(|m| m.iter().copied()),
@@ -90,9 +86,29 @@ pub fn example_pictures(
             )?;
             let heat = render::heatmap(map.view(), &scale)?;
             let over = render::overlay(&picture, map.view(), &scale, &Overlay::default())?;
-            Ok((render::grid(&[picture, heat, over], &layout)?, scale))
+            Ok((
+                with_colour_bar(render::grid(&[picture, heat, over], &layout)?, &scale),
+                scale,
+            ))
         })
         .collect()
+}
+
+/// `picture` with a bar of `scale`'s colours under it, low end left.
+fn with_colour_bar(picture: RgbImage, scale: &HeatScale) -> RgbImage {
+    let (w, h) = picture.dimensions();
+    let (low, high) = scale.range();
+    let gap = 4;
+    let mut out = RgbImage::from_pixel(w, h + gap + BAR, image::Rgb([255; 3]));
+    image::imageops::replace(&mut out, &picture, 0, 0);
+    for x in 0..w {
+        let value = low + (high - low) * x as f32 / (w.max(2) - 1) as f32;
+        let colour = image::Rgb(scale.rgb(value));
+        for y in h + gap..h + gap + BAR {
+            out.put_pixel(x, y, colour);
+        }
+    }
+    out
 }
 
 /// The sanity check as a chart: each method's mean rank correlation (of
@@ -102,7 +118,8 @@ pub fn sanity_chart(sanity: &Sanity) -> LineChart {
     let series = sanity
         .methods
         .iter()
-        .map(|m| {
+        .enumerate()
+        .map(|(i, m)| {
             let points = std::iter::once((0.0, 1.0))
                 .chain(
                     m.mean_spearman_abs
@@ -113,18 +130,54 @@ pub fn sanity_chart(sanity: &Sanity) -> LineChart {
                 .collect();
             Series {
                 markers: true,
+                dashed: i % 2 == 1,
                 ..Series::new(m.method.clone(), points)
             }
         })
         .collect();
     LineChart {
         title: "Model randomisation, cascading from the top layer".into(),
-        x: plot::Axis::new("layers randomised"),
+        x: plot::Axis::new(layers_label(&sanity.layers)),
         y: plot::Axis::new("rank correlation with the trained model's maps (|map|)")
             .with_range(-0.2, 1.0),
         series,
         ..LineChart::default()
     }
+}
+
+/// Longest x label the chart's width shows whole, in characters.
+const LABEL_CHARS: usize = 80;
+
+/// The sanity chart's x label: which layer each step randomised, top down,
+/// by short names (`/conv1/Conv` -> `conv1`); the first few and the last
+/// when all would not fit (sanity.json and the page's text list them all).
+fn layers_label(layers: &[String]) -> String {
+    let short = |l: &str| -> String {
+        let parts: Vec<&str> = l.trim_start_matches('/').split('/').collect();
+        if parts.len() > 1 {
+            parts[..parts.len() - 1].join("/")
+        } else {
+            l.to_string()
+        }
+    };
+    let named: Vec<String> = layers
+        .iter()
+        .enumerate()
+        .map(|(i, l)| format!("{} {}", i + 1, short(l)))
+        .collect();
+    let label = |shown: &[String]| format!("layers randomised, from the top: {}", shown.join(", "));
+    let mut head = named.len();
+    let mut text = label(&named);
+    while text.chars().count() > LABEL_CHARS && head > 1 {
+        head -= 1;
+        let shown: Vec<String> = named[..head]
+            .iter()
+            .cloned()
+            .chain(["...".to_string(), named[named.len() - 1].clone()])
+            .collect();
+        text = label(&shown);
+    }
+    text
 }
 
 /// Deletion and insertion charts: every method's mean curve, with its mean
@@ -136,8 +189,12 @@ pub fn faithfulness_charts(curves: &Faithfulness) -> [LineChart; 2] {
             let series = curves
                 .methods
                 .iter()
-                .map(|m| Series {
-                    dashed: m.method == "random",
+                .enumerate()
+                // Every other method dashed, with markers: methods whose curves coincide
+                // (gradient x input and Integrated Gradients often do) stay visible.
+                .map(|(i, m)| Series {
+                    dashed: m.method == "random" || i % 2 == 1,
+                    markers: m.method != "random",
                     ..Series::new(
                         m.method.clone(),
                         curves

@@ -71,6 +71,7 @@ impl Method for GradCam {
                 map: small.into_dyn(),
             }),
             completeness: None,
+            conservation: None,
         })
     }
 }

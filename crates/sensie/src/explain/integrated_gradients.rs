@@ -253,6 +253,7 @@ impl Method for IntegratedGradients {
             map,
             layer: None,
             completeness: Some(Completeness { gap, score_change }),
+            conservation: None,
         })
     }
 }

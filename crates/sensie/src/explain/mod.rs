@@ -18,6 +18,7 @@
 //!
 //! [`sanity`] and [`faithfulness`] then ask whether a map is any good.
 
+pub mod blur_saliency;
 pub mod faithfulness;
 pub mod figures;
 pub mod gradcam;
@@ -25,6 +26,7 @@ pub mod gradient;
 pub mod guided_gradcam;
 pub mod input_x_gradient;
 pub mod integrated_gradients;
+pub mod lrp;
 pub mod occlusion;
 pub mod report;
 pub mod saliency;
@@ -43,14 +45,73 @@ pub use image::Geometry;
 pub use integrated_gradients::{Baseline, Quadrature};
 
 /// What a map covers.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "lowercase")]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum MapKind {
     /// One value per input element: N x C x H x W in the model's layout.
     Pixel,
     /// A class activation map: N x H x W at the input's resolution, plus the
     /// map at the layer's own resolution.
     Cam,
+    /// One value per cell of a grid: N x ceil(H/cell) x ceil(W/cell).
+    Grid { cell: usize },
+}
+
+impl MapKind {
+    /// Each example's map as one value per pixel (H x W): pixel maps summed
+    /// over channels, CAM maps as they are, grid maps with each value
+    /// repeated over its cell. Checks the map's shape first.
+    pub fn per_pixel(self, geometry: &Geometry, map: ArrayViewD<f32>) -> Result<Vec<Array2<f32>>> {
+        let n = map.shape().first().copied().unwrap_or(0);
+        let (h, w) = (geometry.height, geometry.width);
+        let per_pixel = match self {
+            MapKind::Pixel => {
+                let full = match geometry.layout {
+                    crate::model::Layout::Nchw => vec![n, geometry.channels, h, w],
+                    crate::model::Layout::Nhwc => vec![n, h, w, geometry.channels],
+                };
+                let mut one_channel = full.clone();
+                one_channel[geometry.channel_axis().index() + 1] = 1;
+                if map.shape() != full.as_slice() && map.shape() != one_channel.as_slice() {
+                    return Err(Error::invalid(
+                        format!("a pixel map of shape {:?}", map.shape()),
+                        format!("expected {full:?}"),
+                    ));
+                }
+                return Ok(map.outer_iter().map(|m| geometry.pixel_sum(m)).collect());
+            }
+            MapKind::Cam => map.to_owned(),
+            MapKind::Grid { cell } => {
+                let want = [n, h.div_ceil(cell), w.div_ceil(cell)];
+                if map.shape() != want {
+                    return Err(Error::invalid(
+                        format!("a grid map of shape {:?}", map.shape()),
+                        format!("expected {want:?}"),
+                    ));
+                }
+                blur_saliency::expand(map, cell, h, w)
+            }
+        };
+        if per_pixel.shape() != [n, h, w] {
+            return Err(Error::invalid(
+                format!("a map of shape {:?}", per_pixel.shape()),
+                format!("expected {:?}", [n, h, w]),
+            ));
+        }
+        Ok(per_pixel
+            .outer_iter()
+            .map(|m| m.into_dimensionality().expect("checked 2-D").to_owned())
+            .collect())
+    }
+}
+
+impl serde::Serialize for MapKind {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        s.serialize_str(match self {
+            MapKind::Pixel => "pixel",
+            MapKind::Cam => "cam",
+            MapKind::Grid { .. } => "grid",
+        })
+    }
 }
 
 /// The result of one method on a batch.
@@ -63,6 +124,8 @@ pub struct Attribution {
     /// Integrated Gradients: how far the attributions are from summing to
     /// the score change they explain.
     pub completeness: Option<Completeness>,
+    /// LRP: per example, the input relevance's sum over the target's logit.
+    pub conservation: Option<Vec<f32>>,
 }
 
 impl Attribution {
@@ -71,6 +134,7 @@ impl Attribution {
             map,
             layer: None,
             completeness: None,
+            conservation: None,
         }
     }
 }
@@ -230,6 +294,8 @@ pub const METHODS: &[&str] = &[
     "gradcam-negative",
     "guided-gradcam",
     "occlusion",
+    "blur-saliency",
+    "lrp",
 ];
 
 /// The parameters methods are built from (the command line's flags).
@@ -251,6 +317,13 @@ pub struct Options {
     pub fill: f32,
     /// Seed of every random draw (SmoothGrad's noise, a noise baseline).
     pub seed: u64,
+    /// LRP's composite and parameters.
+    pub lrp: lrp::Lrp,
+    /// Blur-perturbation saliency's blur and mask sigmas (pixels) and which
+    /// logits it compares (its grid is `stride`).
+    pub blur_sigma: f32,
+    pub mask_sigma: f32,
+    pub blur_score: blur_saliency::Compared,
 }
 
 impl Default for Options {
@@ -268,6 +341,15 @@ impl Default for Options {
             stride: 2,
             fill: 0.0,
             seed: 0,
+            lrp: lrp::Lrp {
+                composite: crate::autodiff::Composite::Epsilon,
+                epsilon: 1e-6,
+                gamma: 0.25,
+                bounds: None,
+            },
+            blur_sigma: 3.0,
+            mask_sigma: 5.0,
+            blur_score: blur_saliency::Compared::All,
         }
     }
 }
@@ -315,6 +397,13 @@ pub fn build(name: &str, options: &Options) -> Result<Box<dyn Method>> {
             options.stride,
             options.fill,
         )?),
+        "blur-saliency" => Box::new(blur_saliency::BlurSaliency::new(
+            options.blur_sigma,
+            options.mask_sigma,
+            options.stride,
+            options.blur_score,
+        )?),
+        "lrp" => Box::new(options.lrp.clone()),
         other => return Err(Error::unknown("method", other, METHODS.iter().copied())),
     })
 }

@@ -63,6 +63,13 @@ pub struct MethodSummary {
     /// The same divided by `|f(x) - f(baseline)|`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub relative_completeness_gap: Option<Vec<f32>>,
+    /// LRP: per example, the input relevance's sum over the target's logit
+    /// (1 when relevance is conserved; biases and stabilisers absorb some).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub conservation_ratio: Option<Vec<f32>>,
+    /// Grid maps (blur-saliency): the side in pixels of each value's cell.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cell: Option<usize>,
     /// Seconds the method took.
     pub seconds: f64,
 }
@@ -88,6 +95,11 @@ fn write_maps(
         layer_shape: None,
         completeness_gap: None,
         relative_completeness_gap: None,
+        conservation_ratio: attribution.conservation.clone(),
+        cell: match kind {
+            MapKind::Grid { cell } => Some(cell),
+            _ => None,
+        },
         seconds,
     };
     if let Some(layer) = &attribution.layer {
@@ -111,17 +123,20 @@ fn write_maps(
 }
 
 /// Runs each method on `inputs` and writes its maps into `dir`; returns each
-/// attribution with its summary, in the order of `methods`.
+/// attribution with its summary, in the order of `methods`. `progress`
+/// hears each method's name as it starts.
 pub fn run_methods(
     engine: &mut Engine,
     inputs: ArrayViewD<f32>,
     targets: &Targets,
     methods: &[Box<dyn Method>],
     dir: &Path,
+    progress: &mut dyn FnMut(&str),
 ) -> Result<Vec<(Attribution, MethodSummary)>> {
     methods
         .iter()
         .map(|method| {
+            progress(method.name());
             let start = Instant::now();
             let attribution = method.attribute(engine, inputs.view(), targets)?;
             let summary = write_maps(
@@ -288,7 +303,22 @@ fn method_note(m: &MethodSummary) -> String {
             100.0 * worst
         );
     }
-    text + ". Each picture: the input, the map, the map over the input."
+    if let Some(ratios) = &m.conservation_ratio {
+        let (low, high) = ratios
+            .iter()
+            .fold((f32::INFINITY, f32::NEG_INFINITY), |(l, h), r| {
+                (l.min(*r), h.max(*r))
+            });
+        text += &format!(
+            "; relevance at the input sums to {low:.3} to {high:.3} times the target's logit (conservation ratio; biases \
+             and stabilisers absorb the rest)"
+        );
+    }
+    if let Some(cell) = m.cell {
+        text += &format!("; one value per {cell} x {cell} cell, drawn over its cell");
+    }
+    text + ". Each picture: the input, the map, the map over the input, and the map's colour bar; a map of a multi-band \
+            input is drawn summed over its bands (signs kept), the input as a colour composite."
 }
 
 fn caption(example: usize, name: &str, scale: &HeatScale) -> String {
@@ -298,7 +328,13 @@ fn caption(example: usize, name: &str, scale: &HeatScale) -> String {
     } else {
         format!(" ({name})")
     };
-    format!("example {example}{named}; colours span {low:.3} to {high:.3}")
+    let colours = match scale {
+        HeatScale::Signed { .. } => "blue negative, white 0, red positive",
+        HeatScale::Unsigned { .. } => "dark purple 0 to yellow high",
+    };
+    format!(
+        "example {example}{named}. Columns: input | map | map over input. Colour bar, left to right: {low:.3} to {high:.3} ({colours})"
+    )
 }
 
 /// Writes a chart as `DIR/<name>.svg` (and `.png` with a rasteriser) and

@@ -37,7 +37,7 @@ pub(super) fn gaussian_1d(sigma: f64) -> Vec<f64> {
 }
 
 /// `weights` divided by their sum; refuses a kernel whose sum is not positive.
-pub(super) fn normalised(mut weights: Vec<f64>) -> Result<Vec<f64>> {
+pub(crate) fn normalised(mut weights: Vec<f64>) -> Result<Vec<f64>> {
     let sum: f64 = weights.iter().sum();
     if !(sum > 0.0 && sum.is_finite()) {
         return Err(Error::invalid(
@@ -60,7 +60,7 @@ fn reflect(p: i64, n: usize) -> usize {
 /// Convolves every band with `kernel` along columns and then along rows: a
 /// separable 2-D convolution with the outer product of `kernel` with itself.
 /// `kernel` has odd length and is centred.
-pub(super) fn convolve_separable(image: ArrayView3<f32>, kernel: &[f64]) -> Array3<f32> {
+pub(crate) fn convolve_separable(image: ArrayView3<f32>, kernel: &[f64]) -> Array3<f32> {
     if kernel.len() == 1 {
         return image.to_owned();
     }

@@ -11,7 +11,7 @@
 //! is listed in [`builtins`], with its parameter, unit and options; users add
 //! their own by implementing the trait.
 
-mod kernel;
+pub(crate) mod kernel;
 mod options;
 mod resample;
 mod special;

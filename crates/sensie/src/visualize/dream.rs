@@ -19,7 +19,7 @@ use serde::Serialize;
 
 use super::maximize::per_image;
 use super::transform::{Warp, interpolation, resize};
-use super::{Layer, Picture, Report, Table, ValueRange, image_picture, tiled};
+use super::{LARGE_TILE, Layer, Picture, Report, Table, ValueRange, image_picture, tiled};
 use crate::autodiff::Standard;
 use crate::engine::{Engine, GradientRequest, Score};
 use crate::{Error, Result};
@@ -80,6 +80,18 @@ pub fn dream(
     layer: &str,
     options: &DreamOptions,
 ) -> Result<Dreamed> {
+    dream_with_progress(engine, x, layer, options, &mut |_, _| {})
+}
+
+/// [`dream`], telling `progress` (steps done, steps in all, over every
+/// octave) before each step.
+pub fn dream_with_progress(
+    engine: &mut Engine,
+    x: ArrayViewD<f32>,
+    layer: &str,
+    options: &DreamOptions,
+    progress: &mut dyn FnMut(usize, usize),
+) -> Result<Dreamed> {
     if options.octaves == 0
         || options.octave_scale.is_nan()
         || options.octave_scale < 1.0
@@ -119,7 +131,11 @@ pub fn dream(
             ((w as f32 / shrink).round() as usize).max(1),
         );
         let (rows, cols) = (interpolation(h, small.0), interpolation(w, small.1));
-        for _ in 0..options.steps {
+        for step in 0..options.steps {
+            progress(
+                octave * options.steps + step,
+                options.octaves * options.steps,
+            );
             let warps: Vec<Warp> = (0..images.shape()[0])
                 .map(|_| Warp::random(&mut rng, (h, w), options.jitter, 0.0, 0.0))
                 .collect();
@@ -162,7 +178,7 @@ impl Dreamed {
             tiles.push(image_picture(original)?);
             tiles.push(image_picture(dreamed)?);
         }
-        let (image, grid) = tiled(&tiles, 2)?;
+        let (image, grid) = tiled(&tiles, 2, LARGE_TILE)?;
         let caption = format!(
             "Each image (left) and its dream at {} (right), each stretched between its own extremes.",
             self.layer

@@ -5,7 +5,7 @@
 use ndarray::{Array2, Array4, ArrayViewD, Axis};
 use serde::Serialize;
 
-use super::{Layer, Picture, Report, Table, scale_text, square_columns, tiled};
+use super::{Layer, Picture, Report, SMALL_TILE, Table, scale_text, square_columns, tiled};
 use crate::engine::Engine;
 use crate::render;
 use crate::{Error, Result};
@@ -77,7 +77,7 @@ impl FeatureMaps {
         let drawn = render::heatmaps(ordered.view(), true, 100.0)?;
         let scale = drawn.first().map(|(_, s)| *s);
         let tiles: Vec<_> = drawn.into_iter().map(|(tile, _)| tile).collect();
-        let (image, grid) = tiled(&tiles, square_columns(tiles.len()))?;
+        let (image, grid) = tiled(&tiles, square_columns(tiles.len()), SMALL_TILE)?;
         let leaders: Vec<String> = self.order[n].iter().take(5).map(usize::to_string).collect();
         let caption = format!(
             "{label}: {} channels of {}, most active first (channels {}, ...); {}.",

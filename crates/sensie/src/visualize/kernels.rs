@@ -6,7 +6,7 @@
 use ndarray::{Array4, Axis};
 use serde::Serialize;
 
-use super::{Picture, Report, image_picture, scale_text, square_columns, tiled};
+use super::{Picture, Report, SMALL_TILE, image_picture, scale_text, square_columns, tiled};
 use crate::graph::{Constants, NodeExt};
 use crate::model::Model;
 use crate::onnx::NodeProto;
@@ -135,7 +135,7 @@ impl Kernels {
                 .outer_iter()
                 .map(image_picture)
                 .collect::<Result<Vec<_>>>()?;
-            let (image, grid) = tiled(&tiles, square_columns(o))?;
+            let (image, grid) = tiled(&tiles, square_columns(o), SMALL_TILE)?;
             let caption = format!(
                 "{o} kernels of {} ({kh} x {kw}), input bands as red, green, blue; each stretched to its own extremes.",
                 self.layer
@@ -155,7 +155,11 @@ impl Kernels {
         let drawn = render::heatmaps(maps.view(), true, 100.0)?;
         let scale = drawn.first().map(|(_, s)| *s);
         let tiles: Vec<_> = drawn.into_iter().map(|(tile, _)| tile).collect();
-        let (image, grid) = tiled(&tiles, if i > 1 { i } else { square_columns(o) })?;
+        let (image, grid) = tiled(
+            &tiles,
+            if i > 1 { i } else { square_columns(o) },
+            SMALL_TILE,
+        )?;
         let caption = format!(
             "Kernels of {} ({kh} x {kw}): a row per output channel ({o}), a column per input channel ({i}{}); {}.",
             self.layer,

@@ -25,7 +25,7 @@ use super::diversity;
 use super::fourier::{Images, Parameterisation};
 use super::regularise::Regularisers;
 use super::transform::Warp;
-use super::{Layer, Picture, Report, Table, ValueRange, image_picture, tiled};
+use super::{LARGE_TILE, Layer, Picture, Report, Table, ValueRange, image_picture, tiled};
 use crate::autodiff::Standard;
 use crate::engine::{Engine, GradientRequest, Score};
 use crate::plot::{Axis as PlotAxis, LineChart, Series};
@@ -155,6 +155,16 @@ pub fn maximize(
     target: &Target,
     options: &MaximizeOptions,
 ) -> Result<Maximized> {
+    maximize_with_progress(engine, target, options, &mut |_, _| {})
+}
+
+/// [`maximize`], telling `progress` (steps done, steps in all) after each step.
+pub fn maximize_with_progress(
+    engine: &mut Engine,
+    target: &Target,
+    options: &MaximizeOptions,
+    progress: &mut dyn FnMut(usize, usize),
+) -> Result<Maximized> {
     let input = Layer::input(engine)?;
     let (c, h, w) = input.chw();
     check(options, c)?;
@@ -185,6 +195,7 @@ pub fn maximize(
     let mut history = Vec::with_capacity(options.steps);
     let mut similarity = None;
     for step in 0..options.steps {
+        progress(step, options.steps);
         let x = images.render();
         let warps: Vec<Warp> = (0..n)
             .map(|_| Warp::random(&mut rng, (h, w), reg.jitter, reg.scale, reg.rotate))
@@ -270,7 +281,7 @@ impl Maximized {
             .outer_iter()
             .map(image_picture)
             .collect::<Result<Vec<_>>>()?;
-        let (image, grid) = tiled(&tiles, tiles.len())?;
+        let (image, grid) = tiled(&tiles, tiles.len(), LARGE_TILE)?;
         let caption = format!(
             "{} restarts maximising {target}, each stretched between its own extremes.",
             tiles.len()

@@ -47,11 +47,11 @@ use crate::model::{Layout, Model};
 use crate::render::{self, Colouring, Composite, Grid, HeatScale, RgbImage, Stretch};
 use crate::{Error, Result};
 
-pub use dream::{DreamOptions, Dreamed, dream};
+pub use dream::{DreamOptions, Dreamed, dream, dream_with_progress};
 pub use features::{FeatureMaps, feature_maps};
 pub use fourier::{Parameterisation, colour_decorrelation};
 pub use kernels::{Kernels, kernels};
-pub use maximize::{MaximizeOptions, Maximized, Target, maximize};
+pub use maximize::{MaximizeOptions, Maximized, Target, maximize, maximize_with_progress};
 pub use regularise::Regularisers;
 
 /// The values a model's inputs take: optimised images are kept inside it.
@@ -361,7 +361,8 @@ impl Report {
         std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
         let mut written = Vec::new();
         let mut page = Page::new(&self.title);
-        let section = page.section(&self.title);
+        // The page's title is its heading already; the section says what it holds.
+        let section = page.section("Pictures and numbers");
         section.paragraph(&self.text);
         if let Some(table) = &self.table {
             section.table(&table.header, table.rows.clone(), &table.caption);
@@ -395,21 +396,29 @@ impl Report {
     }
 }
 
-/// Tiles laid out in `columns`, each enlarged to about 48 pixels across
+/// Side, in screen pixels, that tiles of a grid of many (kernels, feature
+/// maps) are enlarged to.
+const SMALL_TILE: u32 = 48;
+
+/// Side that the few pictures of maximize and dream are enlarged to: an
+/// optimised input must be big enough to read.
+const LARGE_TILE: u32 = 192;
+
+/// Tiles laid out in `columns`, each enlarged to about `side` pixels across
 /// (whole factors only, so every value stays one crisp block) unless that
 /// would make the picture wider or taller than [`MAX_SIDE`], on dark grey:
 /// neither white (0 on the diverging scale) nor black (an empty sky).
-fn tiled(tiles: &[RgbImage], columns: usize) -> Result<(RgbImage, Grid)> {
+fn tiled(tiles: &[RgbImage], columns: usize, side: u32) -> Result<(RgbImage, Grid)> {
     let columns = columns.clamp(1, tiles.len().max(1));
     let (w, h) = tiles
         .iter()
         .fold((1, 1), |(w, h), t| (w.max(t.width()), h.max(t.height())));
     let rows = tiles.len().div_ceil(columns) as u32;
     let padding = 2;
-    let side =
+    let extent =
         |up: u32| (columns as u32 * (w * up + padding)).max(rows * (h * up + padding)) + padding;
-    let mut upscale = 48u32.div_ceil(w.max(h));
-    while upscale > 1 && side(upscale) > MAX_SIDE {
+    let mut upscale = side.div_ceil(w.max(h));
+    while upscale > 1 && extent(upscale) > MAX_SIDE {
         upscale -= 1;
     }
     let grid = Grid {
@@ -457,10 +466,10 @@ mod tests {
     #[test]
     fn small_tiles_are_enlarged_but_big_grids_stay_within_the_largest_side() {
         let tile = RgbImage::new(3, 3);
-        let (image, grid) = tiled(&vec![tile.clone(); 8], 3).unwrap();
+        let (image, grid) = tiled(&vec![tile.clone(); 8], 3, SMALL_TILE).unwrap();
         assert_eq!((grid.upscale, image.width()), (16, 3 * (48 + 2) + 2));
         // A 512 x 512 layer of 3 x 3 kernels: one row per output channel.
-        let (image, grid) = tiled(&vec![tile; 512 * 16], 512).unwrap();
+        let (image, grid) = tiled(&vec![tile; 512 * 16], 512, SMALL_TILE).unwrap();
         assert!(
             image.width() <= MAX_SIDE && image.height() <= MAX_SIDE && grid.upscale >= 1,
             "{:?}",

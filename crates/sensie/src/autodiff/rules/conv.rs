@@ -120,7 +120,14 @@ fn weight_dims(ctx: &Ctx) -> Result<Vec<i64>> {
 
 pub fn conv(ctx: &mut Ctx, g: &[Option<String>]) -> Grads {
     let g = ctx.g0(g);
-    let (x, w) = (ctx.input(0), ctx.input(1));
+    let w = ctx.input(1);
+    Ok(vec![Some(input_gradient(ctx, &g, &w)?)])
+}
+
+/// The input gradient of the node's Conv run with weights `w` (shaped like
+/// its own): LRP's rules propagate through modified weights.
+pub fn input_gradient(ctx: &mut Ctx, g: &str, w: &str) -> Result<String> {
+    let x = ctx.input(0);
     let wd = weight_dims(ctx)?;
     let input = spatial(ctx, &x)?;
     let win = Window::of(ctx, wd[2..].to_vec(), &input)?;
@@ -133,10 +140,10 @@ pub fn conv(ctx: &mut Ctx, g: &[Option<String>]) -> Grads {
         .collect();
     let few_channels = group == 1 && wd[1] < FEW_CHANNELS;
     let dx = if stride1 && flipped_pads.iter().all(|&p| p >= 0) && !few_channels {
-        let w_flipped = flip_transpose(ctx, &w, &wd, group);
+        let w_flipped = flip_transpose(ctx, w, &wd, group);
         ctx.b.node(
             "Conv",
-            &[&g, &w_flipped],
+            &[g, &w_flipped],
             vec![
                 attr_ints("pads", &flipped_pads),
                 attr_ints("dilations", &win.dilations),
@@ -152,7 +159,7 @@ pub fn conv(ctx: &mut Ctx, g: &[Option<String>]) -> Grads {
             .collect();
         ctx.b.node(
             "ConvTranspose",
-            &[&g, &w],
+            &[g, w],
             vec![
                 attr_ints("strides", &win.strides),
                 attr_ints("dilations", &win.dilations),
@@ -162,7 +169,7 @@ pub fn conv(ctx: &mut Ctx, g: &[Option<String>]) -> Grads {
             ],
         )
     };
-    Ok(vec![Some(dx)])
+    Ok(dx)
 }
 
 /// `W[M, C/g, k...]` -> `W'[C, M/g, k...]`, spatially flipped (ONNX Runtime

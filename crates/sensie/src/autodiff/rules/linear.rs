@@ -17,17 +17,7 @@ pub fn gemm(ctx: &mut Ctx, g: &[Option<String>]) -> Grads {
     let tb = ctx.node.attr_i("transB").unwrap_or(0) != 0;
     let mut out = vec![None, None, None];
     if ctx.wants(0) {
-        // dA' = alpha g B'^T
-        let da = ctx.b.node(
-            "Gemm",
-            &[&g, &bm],
-            vec![attr_float("alpha", alpha), attr_int("transB", (!tb) as i64)],
-        );
-        out[0] = Some(if ta {
-            ctx.b.transpose(&da, &[1, 0])
-        } else {
-            da
-        });
+        out[0] = Some(gemm_input_gradient(ctx, &g, &bm));
     }
     if ctx.wants(1) {
         // dB' = alpha A'^T g
@@ -49,6 +39,30 @@ pub fn gemm(ctx: &mut Ctx, g: &[Option<String>]) -> Grads {
     Ok(out)
 }
 
+/// The gradient with respect to `A` of the node's Gemm run with `B`
+/// replaced by `bm` (shaped like its own): `dA' = alpha g B'^T`.
+pub fn gemm_input_gradient(ctx: &mut Ctx, g: &str, bm: &str) -> String {
+    let alpha = ctx.node.attr_f("alpha").unwrap_or(1.0);
+    let ta = ctx.node.attr_i("transA").unwrap_or(0) != 0;
+    let tb = ctx.node.attr_i("transB").unwrap_or(0) != 0;
+    let da = ctx.b.node(
+        "Gemm",
+        &[g, bm],
+        vec![attr_float("alpha", alpha), attr_int("transB", (!tb) as i64)],
+    );
+    if ta {
+        ctx.b.transpose(&da, &[1, 0])
+    } else {
+        da
+    }
+}
+
+fn swap_last(r: usize) -> Vec<i64> {
+    let mut p: Vec<i64> = (0..r as i64).collect();
+    p.swap(r - 1, r - 2);
+    p
+}
+
 /// `dA = g B^T`, `dB = A^T g`, summed over broadcast batch axes.
 pub fn matmul(ctx: &mut Ctx, g: &[Option<String>]) -> Grads {
     let g = ctx.g0(g);
@@ -62,21 +76,9 @@ pub fn matmul(ctx: &mut Ctx, g: &[Option<String>]) -> Grads {
     if ra < 2 || rb < 2 {
         return Err(ctx.fail("MatMul with a 1-D operand is not supported"));
     }
-    let swap_last = |r: usize| -> Vec<i64> {
-        let mut p: Vec<i64> = (0..r as i64).collect();
-        p.swap(r - 1, r - 2);
-        p
-    };
     let mut out = vec![None, None];
     if ctx.wants(0) {
-        let bt = ctx.b.transpose(&bm, &swap_last(rb));
-        let da = ctx.b.node("MatMul", &[&g, &bt], vec![]);
-        let from: Vec<i64> = yd[..yd.len() - 2]
-            .iter()
-            .chain(&ad[ra - 2..])
-            .copied()
-            .collect();
-        out[0] = Some(unbroadcast_from(ctx, &da, &from, 0)?);
+        out[0] = Some(matmul_input_gradient(ctx, &g, &bm)?);
     }
     if ctx.wants(1) {
         let at = ctx.b.transpose(&a, &swap_last(ra));
@@ -89,4 +91,28 @@ pub fn matmul(ctx: &mut Ctx, g: &[Option<String>]) -> Grads {
         out[1] = Some(unbroadcast_from(ctx, &db, &from, 1)?);
     }
     Ok(out)
+}
+
+/// The gradient with respect to `A` of the node's MatMul run with `B`
+/// replaced by `bm` (shaped like its own): `g B^T`, summed over broadcast
+/// batch axes.
+pub fn matmul_input_gradient(ctx: &mut Ctx, g: &str, bm: &str) -> Result<String> {
+    let a = ctx.input(0);
+    let (ad, bd, yd) = (
+        ctx.shape(&a)?.dims,
+        ctx.shape(&ctx.input(1))?.dims,
+        ctx.shape(&ctx.output(0))?.dims,
+    );
+    let (ra, rb) = (ad.len(), bd.len());
+    if ra < 2 || rb < 2 {
+        return Err(ctx.fail("MatMul with a 1-D operand is not supported"));
+    }
+    let bt = ctx.b.transpose(bm, &swap_last(rb));
+    let da = ctx.b.node("MatMul", &[g, &bt], vec![]);
+    let from: Vec<i64> = yd[..yd.len() - 2]
+        .iter()
+        .chain(&ad[ra - 2..])
+        .copied()
+        .collect();
+    unbroadcast_from(ctx, &da, &from, 0)
 }

@@ -10,8 +10,8 @@
 
 pub mod activation;
 mod arithmetic;
-mod conv;
-mod linear;
+pub(crate) mod conv;
+pub(crate) mod linear;
 mod norm;
 mod pool;
 mod reduce;

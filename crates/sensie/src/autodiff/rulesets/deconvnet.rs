@@ -8,7 +8,7 @@ use crate::autodiff::{Ctx, Rule};
 pub struct Deconvnet;
 
 impl RuleSet for Deconvnet {
-    fn name(&self) -> &'static str {
+    fn name(&self) -> &str {
         "deconvnet"
     }
     fn rule(&self, op: &str) -> Option<Rule> {

@@ -9,7 +9,7 @@ use crate::autodiff::{Ctx, Rule, rules};
 pub struct GuidedBackprop;
 
 impl RuleSet for GuidedBackprop {
-    fn name(&self) -> &'static str {
+    fn name(&self) -> &str {
         "guided-backprop"
     }
     fn rule(&self, op: &str) -> Option<Rule> {

@@ -1,28 +1,42 @@
 //! Rule sets: which gradient rule each op gets. A rule set overrides the
-//! standard rules for some ops; a new one (for example LRP's) is one new file
-//! implementing [`RuleSet`].
+//! standard rules for some ops; a new one is one new file implementing
+//! [`RuleSet`] (LRP's, whose rules carry parameters and differ per layer, is
+//! a folder: one file per rule).
 
 mod deconvnet;
 mod guided;
+pub mod lrp;
 
-use crate::autodiff::Rule;
+use crate::Result;
+use crate::autodiff::{Ctx, Rule};
 
 pub use deconvnet::Deconvnet;
 pub use guided::GuidedBackprop;
 
 /// Chooses rules by op type; ops it leaves alone get the standard rule.
 pub trait RuleSet: Send + Sync {
-    /// A short name, used in cache keys and error messages.
-    fn name(&self) -> &'static str;
+    /// A short name, used in cache keys and error messages: it names every
+    /// parameter that changes the graph.
+    fn name(&self) -> &str;
     /// The rule for `op`, or `None` for the standard one.
     fn rule(&self, op: &str) -> Option<Rule>;
+    /// The backward pass of one node, for rule sets whose rule depends on
+    /// more than the op type (the layer's place, parameters); asked before
+    /// [`RuleSet::rule`]. `None` leaves the node to `rule`.
+    fn node_rule(
+        &self,
+        _ctx: &mut Ctx,
+        _g: &[Option<String>],
+    ) -> Option<Result<Vec<Option<String>>>> {
+        None
+    }
 }
 
 /// The true gradient.
 pub struct Standard;
 
 impl RuleSet for Standard {
-    fn name(&self) -> &'static str {
+    fn name(&self) -> &str {
         "standard"
     }
     fn rule(&self, _op: &str) -> Option<Rule> {
