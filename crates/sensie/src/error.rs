@@ -35,6 +35,10 @@ pub enum Error {
     #[error("{path}: {reason}")]
     Data { path: PathBuf, reason: String },
 
+    /// The caller asked a run to stop (Ctrl-C in a notebook).
+    #[error("cancelled")]
+    Cancelled,
+
     #[error("unknown {what} '{name}'{}; valid: {}", did_you_mean(.name, .valid), .valid.join(", "))]
     Unknown { what: String, name: String, valid: Vec<String> },
 }

@@ -17,14 +17,16 @@ mod results;
 mod score;
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::sync_channel;
 
 use ndarray::{Array4, Axis, s};
 use serde::Serialize;
 
 pub use config::{OptionValue, ProbeConfig, PropertySpec, SweepSpec, Values};
-pub use report::{EXAMPLE_STRETCH, EXAMPLES, chart, example_grid, file_stem, group_grid, write_report};
-pub use results::{Report, word, write_results};
+pub use report::{EXAMPLE_STRETCH, EXAMPLES, chart, example_grid, file_stem, group_grid, write_report, write_report_for};
+pub use results::{Report, check_out, word, write_results};
 pub use score::{Metric, Scored};
 use score::ScoreGrid;
 
@@ -67,11 +69,15 @@ pub struct RunOptions {
     pub seed: u64,
     pub replicates: usize,
     pub threshold: Option<f64>,
+    /// Set (by the progress callback, or another thread) to end the run
+    /// after the batch in hand with [`Error::Cancelled`]: how Ctrl-C in a
+    /// notebook stops a long run.
+    pub stop: Option<Arc<AtomicBool>>,
 }
 
 impl Default for RunOptions {
     fn default() -> Self {
-        RunOptions { batch_size: 32, seed: 0, replicates: 2000, threshold: None }
+        RunOptions { batch_size: 32, seed: 0, replicates: 2000, threshold: None, stop: None }
     }
 }
 
@@ -161,7 +167,7 @@ pub fn execute(config: &ProbeConfig, progress: &mut dyn FnMut(usize, usize)) -> 
     let options = EngineOptions { batch_size: config.batch_size, threads: config.threads };
     let mut engine = Engine::new(Runtime::new()?, model, options)?;
     let run_options =
-        RunOptions { batch_size: config.batch_size, seed: config.seed, replicates: config.replicates, threshold: config.threshold };
+        RunOptions { batch_size: config.batch_size, seed: config.seed, replicates: config.replicates, threshold: config.threshold, stop: None };
     let tests = run(&mut engine, &data, &config.preprocess, &plan, &run_options, progress)?;
     let report = Report::new(engine.model(), &data, &run_options, tests);
     write_results(&config.out, &report)?;
@@ -227,7 +233,7 @@ pub fn run(
     }
 
     let jobs = jobs(data.len(), plan, options.batch_size);
-    let pass = Pass { data, preprocess, plan, seed: options.seed, layout, target: size.map(|s| s.1) };
+    let pass = Pass { data, preprocess, plan, seed: options.seed, layout, target: size.map(|s| s.1), stop: options.stop.as_deref() };
     let (scores, metric) = stream(engine, &pass, &jobs, progress)?;
 
     let scale = match &data.labels {
@@ -273,6 +279,7 @@ struct Pass<'a> {
     seed: u64,
     layout: Layout,
     target: Option<(usize, usize)>,
+    stop: Option<&'a AtomicBool>,
 }
 
 impl Pass<'_> {
@@ -334,6 +341,9 @@ fn stream(engine: &mut Engine, pass: &Pass, jobs: &[Job], progress: &mut dyn FnM
                 }
             }
             progress(done + 1, jobs.len());
+            if pass.stop.is_some_and(|stop| stop.load(Ordering::Relaxed)) {
+                return Err(Error::Cancelled);
+            }
         }
         Ok(())
     })?;

@@ -49,6 +49,13 @@ pub const EXAMPLE_STRETCH: Stretch = Stretch::Percentile { low: 1.0, high: 99.5 
 /// Returns notes for the user about what could not be made (PNG charts
 /// without a font).
 pub fn write_report(out: &Path, report: &Report, config: &ProbeConfig, command: &str) -> Result<Vec<String>> {
+    write_report_for(out, report, &plan(config)?.sweeps, command)
+}
+
+/// [`write_report`] for sweeps already built, such as a Python package's
+/// sweeps whose perturbation is a user's Python function, which no config
+/// can name.
+pub fn write_report_for(out: &Path, report: &Report, sweeps: &[Sweep], command: &str) -> Result<Vec<String>> {
     let plots = out.join("plots");
     let examples = out.join("examples");
     for dir in [&plots, &examples] {
@@ -58,7 +65,6 @@ pub fn write_report(out: &Path, report: &Report, config: &ProbeConfig, command: 
     let rasteriser = Rasteriser::new()
         .inspect_err(|e| notes.push(format!("PNG charts were not written, only SVG: {e}")))
         .ok();
-    let sweeps = plan(config)?.sweeps;
 
     let mut page = Page::new(format!("sensie probe: {}", file_name(&report.model.path)));
     run_section(&mut page, report, command);
