@@ -4,6 +4,7 @@ a live PyTorch module."""
 import io
 import json
 import os
+import warnings
 
 from . import _arrays
 from ._sensie import _Model
@@ -44,19 +45,23 @@ class Model:
         buffer = io.BytesIO()
         was_training = module.training
         module.eval()
-        try:
-            torch.onnx.export(
-                module,
-                (example_input,),
-                buffer,
-                input_names=["input"],
-                output_names=["output"],
-                dynamic_axes={"input": {0: "batch"}, "output": {0: "batch"}},
-                opset_version=opset,
-                dynamo=False,
-            )
-        finally:
-            module.train(was_training)
+        # The TorchScript exporter needs nothing beyond torch (the newer one
+        # needs onnxscript); torch warns that it is the older one.
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)
+            try:
+                torch.onnx.export(
+                    module,
+                    (example_input,),
+                    buffer,
+                    input_names=["input"],
+                    output_names=["output"],
+                    dynamic_axes={"input": {0: "batch"}, "output": {0: "batch"}},
+                    opset_version=opset,
+                    dynamo=False,
+                )
+            finally:
+                module.train(was_training)
         model = cls.__new__(cls)
         model._model = _Model.from_bytes(buffer.getvalue(), f"<torch {type(module).__name__}>", None, None, output_kind)
         model._settings = (None, None, output_kind)
