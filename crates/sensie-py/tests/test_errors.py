@@ -80,3 +80,14 @@ def test_explain_refuses_bad_methods_and_shapes():
         sensie.explain(model, np.zeros((1, 3, 28, 28)), method="saliency")
     with pytest.raises(TypeError, match="sensie.Model"):
         sensie.explain(lambda x: x, np.zeros((1, 1, 28, 28)))
+
+
+def test_unsupported_onnxruntime_versions_are_refused(monkeypatch):
+    from sensie import _runtime
+
+    for version in ["1.23.2", "2.0.0"]:
+        monkeypatch.setattr(_runtime.importlib.metadata, "version", lambda name, v=version: v)
+        with pytest.raises(ImportError, match=f"onnxruntime {version} is installed but sensie supports 1.24 <= version < 2"):
+            _runtime.library_path()
+    monkeypatch.setattr(_runtime.importlib.metadata, "version", lambda name: "1.32.0")
+    assert _runtime.library_path().endswith(".so.1.32.0")
