@@ -55,6 +55,7 @@ def main():
     x, y = np.load(X), np.load(Y)
     session = ort.InferenceSession(str(MODEL), providers=["CPUExecutionProvider"])
     original = original_sensie(Path(args.sensie_original)) if args.sensie_original else None
+    WORK.mkdir(parents=True, exist_ok=True)
     cli_config = WORK / "python-cli.toml"
     cli_config.write_text(toml(config(WORK / "python-cli")))
     probe = sensie.Probe(sensie.Model(str(MODEL)), batch_size=BATCH, quiet=True)
