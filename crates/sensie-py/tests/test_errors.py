@@ -91,3 +91,11 @@ def test_unsupported_onnxruntime_versions_are_refused(monkeypatch):
             _runtime.library_path()
     monkeypatch.setattr(_runtime.importlib.metadata, "version", lambda name: "1.32.0")
     assert _runtime.library_path().endswith(".so.1.32.0")
+
+
+def test_the_extension_carries_no_path_of_the_checkout_it_was_built_in():
+    """ONNX Runtime comes from the onnxruntime wheel, never from a build machine's .sensie/lib."""
+    import pathlib
+
+    extension = pathlib.Path(sensie._sensie.__file__).read_bytes()
+    assert b".sensie/lib" not in extension
