@@ -162,3 +162,12 @@ def test_keyboard_interrupt_between_batches_stops_the_run(digits):
     with pytest.raises(KeyboardInterrupt):
         probe.predict_and_measure_perturbed(x, y, interrupting, p_values=list(range(20)))
     assert len(seen) < 600  # 30 batches x 20 levels were asked for
+
+
+def test_skip_bad_leaves_out_images_with_nan_pixels(digits):
+    x, y = digits
+    x = x.copy()
+    x[0, 0, 3, 3] = np.nan
+    results = sensie.Probe(sensie.Model(MODEL), skip_bad=True, replicates=100, quiet=True).test_class_sensitivity(x, y)
+    data = json.loads(results.to_json())["data"]
+    assert data["skipped"] == ["0"] and data["n"] == 299

@@ -25,9 +25,14 @@ class Probe:
     ``{"scale": 1/255}``): the step from raw images, which perturbations
     see, to the model's input. ``batch_size`` does not change any result;
     ``seed`` seeds every random draw (noise perturbations, bootstrap).
+    ``task`` says what the labels are ("auto": whole numbers are classes,
+    "classify", "regress"); ``skip_bad`` leaves out images with NaN or
+    infinite pixels instead of refusing them.
     """
 
-    def __init__(self, model, batch_size=256, seed=0, preprocess=None, replicates=2000, threshold=None, threads=0, quiet=False):
+    def __init__(
+        self, model, batch_size=256, seed=0, preprocess=None, replicates=2000, threshold=None, threads=0, quiet=False, task="auto", skip_bad=False
+    ):
         if not isinstance(model, Model):
             raise TypeError(f"sensie.Probe takes a sensie.Model, not {type(model).__name__}")
         self.model = model
@@ -38,6 +43,8 @@ class Probe:
         self.threshold = threshold
         self.threads = threads
         self.quiet = quiet
+        self.task = task
+        self.skip_bad = skip_bad
 
     def _config(self, **tests):
         config = {
@@ -59,7 +66,7 @@ class Probe:
         sweeps = [(name, _batch_function(f, to_user, from_user, name), values) for name, f, values in python_sweeps]
         with progress_bar(self.quiet) as progress:
             run = _sensie.probe_arrays(
-                self.model._model, images, labels, "auto", metadata, _json(config), sweeps, "<array>", False, progress
+                self.model._model, images, labels, self.task, metadata, _json(config), sweeps, "<array>", self.skip_bad, progress
             )
         return Results(run, command)
 
