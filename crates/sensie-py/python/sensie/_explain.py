@@ -49,10 +49,8 @@ def explain(
         baseline_array, baseline = _arrays.float32(baseline, "baseline"), "array"
     if labels is not None:
         labels = [int(v) for v in np.asarray(labels).reshape(-1)]
-    target = str(target)
-    layer_arg = layer
     attribution, layer_map, _, _ = _sensie.explain(
-        model._model, _arrays.float32(x, "x"), method, target, labels, score, layer_arg, steps, rule, baseline,
+        model._model, _arrays.float32(x, "x"), method, str(target), labels, score, layer, steps, rule, baseline,
         baseline_array, samples, noise, window, stride, fill, seed, batch_size, threads,
     )
     if method in CAM_METHODS and layer_map is not None:
