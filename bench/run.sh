@@ -74,7 +74,7 @@ fi
 if [ ! -x bench/.venv/bin/python ]; then
     python3 -m venv bench/.venv
 fi
-bench/.venv/bin/pip install --quiet --disable-pip-version-check -r bench/requirements.txt
+bench/.venv/bin/pip install --quiet --disable-pip-version-check -r bench/requirements.txt ./crates/sensie-py
 mkdir -p bench/work
 rm -f bench/work/commands.txt
 py=bench/.venv/bin/python
@@ -86,7 +86,8 @@ $py bench/engine.py --sensie-bench "$engine" --out bench/work/engine.md
 $py bench/sweep.py --sensie "$sensie" --probe-bench "$probe" ${original:+--sensie-original "$original"} \
     --out bench/work/sweep.md
 $py bench/explain.py --sensie-bench "$explain" --out bench/work/explain.md
+$py bench/python_api.py --sensie "$sensie" ${original:+--sensie-original "$original"} --out bench/work/python.md
 load_after="$(cut -d' ' -f1-3 /proc/loadavg)"
-$py bench/report.py --sections bench/work/{engine,sweep,explain}.md --load-before "$load_before" \
+$py bench/report.py --sections bench/work/{engine,sweep,explain,python}.md --load-before "$load_before" \
     --load-after "$load_after" --command "$command_line" ${original:+--sensie-original "$original"} --out BENCHMARKS.md
 echo "bench/run.sh: wrote BENCHMARKS.md" >&2

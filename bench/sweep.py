@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import importlib.util
 import io
 import json
 import os
@@ -86,9 +87,11 @@ def plain_loop(session, level, y):
 
 def original_sensie(checkout: Path):
     """The original Sensie's sweep, as a function of the data, and its means per level."""
-    sys.path.insert(0, str(checkout))
     os.environ.setdefault("MPLBACKEND", "Agg")
-    from sensie import sensie as original  # noqa: PLC0415  (the checkout is only known at run time)
+    # Loaded from its file under another name: this package's `sensie` is installed beside it.
+    spec = importlib.util.spec_from_file_location("sensie_original", checkout / "sensie" / "sensie.py")
+    original = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(original)
 
     def sweep(session, x, y):
         probe = original.Probe(session, predict_function=probabilities)

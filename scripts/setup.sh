@@ -4,7 +4,8 @@
 #     into .sensie/lib/ (sensie finds it there without environment variables);
 #   - DejaVu fonts (Debian's fonts-dejavu-core) for PNG charts, when apt-get
 #     can install them; without them charts are still written as SVG;
-#   - the release build of the `sensie` binary (target/release/sensie).
+#   - the release build of the `sensie` binary (target/release/sensie);
+#   - the `sensie` Python package in .sensie/venv (scripts/setup-python.sh).
 # Safe to run again: what is already there is kept.
 # With --no-build nothing is built (scripts/test.sh uses this).
 set -euo pipefail
@@ -46,4 +47,5 @@ if [ "${1:-}" = "--no-build" ]; then
     exit 0
 fi
 cargo build --release --quiet --manifest-path "$root/Cargo.toml" -p sensie-cli
+"$root/scripts/setup-python.sh"
 echo "setup: ready: $root/target/release/sensie (ONNX Runtime in $libdir)" >&2

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Runs sensie's tests on a fresh machine: installs ONNX Runtime's library if
 # it is missing, runs every test of the workspace, then the benchmarks' smoke
-# run (each bench binary at a tiny size, on the debug build just made). No
-# Python is needed: the references the tests compare against are committed
-# fixtures.
+# run (each bench binary at a tiny size, on the debug build just made). The
+# Rust tests need no Python: the references they compare against are
+# committed fixtures. Then the Python package (crates/sensie-py) is installed
+# into .sensie/venv and its tests and example notebooks run with pytest.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 "$root/scripts/setup.sh" --no-build
@@ -15,3 +16,5 @@ fi
 cd "$root"
 cargo test --workspace --quiet 2>&1
 bench/run.sh --smoke
+scripts/setup-python.sh --test
+SENSIE_CLI="$root/target/debug/sensie" "${SENSIE_VENV:-$root/.sensie/venv}/bin/python" -m pytest -q crates/sensie-py/tests

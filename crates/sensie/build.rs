@@ -3,7 +3,9 @@
 //! Rust, so building needs no `protoc` on the machine.
 //!
 //! Also records where `scripts/setup.sh` installs ONNX Runtime's shared
-//! library, so a built binary finds it without environment variables.
+//! library, so a built binary finds it without environment variables (the
+//! `checkout-runtime` feature; a Python wheel, built without it, must not
+//! carry the path of the checkout it was built in).
 
 use std::path::PathBuf;
 
@@ -15,6 +17,9 @@ fn main() {
         .compile_fds(descriptors)
         .expect("prost generates the ONNX types");
 
+    if std::env::var_os("CARGO_FEATURE_CHECKOUT_RUNTIME").is_none() {
+        return;
+    }
     let manifest = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").unwrap());
     let workspace = manifest.parent().and_then(|p| p.parent()).unwrap();
     let lib = workspace

@@ -42,6 +42,10 @@ pub enum Error {
     #[error("{path}: {reason}")]
     Data { path: PathBuf, reason: String },
 
+    /// The caller asked a run to stop (Ctrl-C in a notebook).
+    #[error("cancelled")]
+    Cancelled,
+
     #[error("unknown {what} '{name}'{}; valid: {}", did_you_mean(.name, .valid), .valid.join(", "))]
     Unknown {
         what: String,

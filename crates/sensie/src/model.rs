@@ -158,6 +158,18 @@ impl Model {
         &self.proto.graph.as_ref().expect("checked on load").node
     }
 
+    /// Overrides the detected layout of a 4-D image input (the user knows best).
+    pub fn set_layout(&mut self, layout: Layout) -> Result<()> {
+        if self.info.layout.is_none() {
+            return Err(Error::UnsupportedModel {
+                path: self.path.clone(),
+                reason: "its input is not a 4-D image, so it has no layout to set".into(),
+            });
+        }
+        self.info.layout = Some(layout);
+        Ok(())
+    }
+
     /// Overrides the detected output kind (the user knows best).
     pub fn set_output_kind(&mut self, kind: OutputKind) {
         self.info.output_kind = kind;

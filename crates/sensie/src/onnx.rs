@@ -34,7 +34,14 @@ pub mod dtype {
 /// Reads an ONNX model, resolving external data relative to the file.
 pub fn read_model(path: &Path) -> Result<ModelProto> {
     let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
-    let mut model = ModelProto::decode(bytes.as_slice()).map_err(|e| Error::NotOnnx {
+    decode_model(&bytes, path)
+}
+
+/// Decodes a serialised ONNX model (a file's bytes, or a model exported in
+/// memory); `path` names it in messages, and external data is read relative
+/// to its folder.
+pub fn decode_model(bytes: &[u8], path: &Path) -> Result<ModelProto> {
+    let mut model = ModelProto::decode(bytes).map_err(|e| Error::NotOnnx {
         path: path.to_path_buf(),
         reason: format!("protobuf decoding failed: {e}; is the file complete and an .onnx model?"),
     })?;

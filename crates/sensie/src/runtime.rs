@@ -6,13 +6,18 @@
 //! 1. `$SENSIE_ORT_LIB`, then `$ORT_DYLIB_PATH`;
 //! 2. beside the running executable, or in `lib/` beside or above it;
 //! 3. where `scripts/setup.sh` installed it for the checkout this crate was
-//!    built from (`.sensie/lib/`).
+//!    built from (`.sensie/lib/`), when the `checkout-runtime` feature (on by
+//!    default) baked that path in.
+//!
+//! A caller that knows where the library is (the Python package, which uses
+//! the one inside the installed `onnxruntime` wheel) skips the search with
+//! [`Runtime::from_library`].
 //!
 //! ONNX Runtime allows one environment per process, so [`Runtime`] is a cheap
 //! handle onto that one environment; everything else (threads, sessions)
 //! belongs to the caller.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
 use ort::session::Session;
@@ -39,8 +44,31 @@ static ENVIRONMENT: OnceLock<std::result::Result<ort::environment::Environment, 
 impl Runtime {
     /// Loads ONNX Runtime (once per process) and returns a handle onto it.
     pub fn new() -> Result<Runtime> {
+        Runtime::load(find_library)
+    }
+
+    /// Loads ONNX Runtime from `library`, an absolute path to
+    /// `libonnxruntime.so`, without searching. ONNX Runtime keeps the first
+    /// library a process loads: once any runtime is loaded this returns a
+    /// handle onto that one, whatever `library` says.
+    pub fn from_library(library: &Path) -> Result<Runtime> {
+        Runtime::load(|| {
+            if !library.is_absolute() {
+                return Err(format!(
+                    "{} is not an absolute path; give the library's full path",
+                    library.display()
+                ));
+            }
+            if !library.is_file() {
+                return Err(format!("{} does not exist", library.display()));
+            }
+            Ok(library.to_path_buf())
+        })
+    }
+
+    fn load(locate: impl FnOnce() -> std::result::Result<PathBuf, String>) -> Result<Runtime> {
         let env = ENVIRONMENT.get_or_init(|| {
-            let lib = find_library()?;
+            let lib = locate()?;
             let builder = ort::init_from(&lib).map_err(|e| format!("{}: {e}", lib.display()))?;
             builder
                 .with_name("sensie")
@@ -102,6 +130,7 @@ fn find_library() -> std::result::Result<PathBuf, String> {
             tried.push(up.join("lib").join(NAME));
         }
     }
+    #[cfg(feature = "checkout-runtime")]
     tried.push(PathBuf::from(env!("SENSIE_SETUP_ORT_LIB")));
     if let Some(found) = tried.iter().find(|p| p.is_file()) {
         return Ok(found.clone());

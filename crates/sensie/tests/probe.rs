@@ -544,3 +544,129 @@ fn one_fits_file_per_band_probes_as_the_same_images_in_one_array() {
     };
     assert_eq!(array, run(bands, "fits"));
 }
+
+/// Brightness done by a whole-batch perturbation (as the Python package's
+/// perturbers are), counting its calls.
+struct BatchBrightness {
+    calls: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+}
+
+impl sensie::perturb::Perturbation for BatchBrightness {
+    fn name(&self) -> &str {
+        "batch-brightness"
+    }
+
+    fn parameter(&self) -> sensie::perturb::Parameter {
+        sensie::perturb::Parameter {
+            name: "factor",
+            unit: "factor",
+            identity: 1.0,
+        }
+    }
+
+    fn apply(
+        &self,
+        image: ndarray::ArrayView3<f32>,
+        value: f64,
+        _rng: &mut SeededRng,
+    ) -> sensie::Result<ndarray::Array3<f32>> {
+        Ok(image.mapv(|v| (f64::from(v) * value) as f32))
+    }
+
+    fn apply_batch(
+        &self,
+        images: ndarray::ArrayView4<f32>,
+        value: f64,
+        _seed: u64,
+        _first: usize,
+    ) -> sensie::Result<ndarray::Array4<f32>> {
+        self.calls
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        Ok(images.mapv(|v| (f64::from(v) * value) as f32))
+    }
+}
+
+#[test]
+fn a_batch_perturbation_runs_once_per_batch_and_a_stop_flag_ends_the_run() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+
+    use sensie::engine::{Engine, EngineOptions};
+    use sensie::model::Model;
+    use sensie::preprocess::Preprocess;
+    use sensie::probe::{Plan, RunOptions, Sweep};
+    use sensie::runtime::Runtime;
+
+    let dir = tempfile::tempdir().unwrap();
+    let data = sensie::data::load(&subset(dir.path(), 100)).unwrap();
+    let model = Model::load(example("mnist_cnn.onnx")).unwrap();
+    let mut engine = Engine::new(Runtime::new().unwrap(), model, EngineOptions::default()).unwrap();
+    let builtin = probe::plan(&config(
+        dir.path(),
+        DataSpec::default(),
+        &["brightness=0.5,1,1.5"],
+    ))
+    .unwrap();
+    let options = RunOptions {
+        batch_size: 25,
+        replicates: 200,
+        ..RunOptions::default()
+    };
+    let expected = probe::run(
+        &mut engine,
+        &data,
+        &Preprocess::default(),
+        &builtin,
+        &options,
+        &mut |_, _| {},
+    )
+    .unwrap();
+
+    let calls = Arc::new(AtomicUsize::new(0));
+    let perturbation = Box::new(BatchBrightness {
+        calls: calls.clone(),
+    });
+    let sweep = Sweep {
+        name: "mine".into(),
+        perturbation,
+        values: vec![0.5, 1.0, 1.5],
+        options: Default::default(),
+    };
+    let plan = Plan {
+        sweeps: vec![sweep],
+        ..Plan::default()
+    };
+    let mine = probe::run(
+        &mut engine,
+        &data,
+        &Preprocess::default(),
+        &plan,
+        &options,
+        &mut |_, _| {},
+    )
+    .unwrap();
+    // 4 batches at each of the 2 levels that are not the identity.
+    assert_eq!(calls.load(Ordering::Relaxed), 8);
+    let levels = |t: &probe::TestResult| serde_json::to_value(&t.stats.levels).unwrap();
+    assert_eq!(levels(&mine[0]), levels(&expected[0]));
+
+    let stop = Arc::new(AtomicBool::new(false));
+    let options = RunOptions {
+        stop: Some(stop.clone()),
+        ..options
+    };
+    let mut heard = 0;
+    let stopped = probe::run(
+        &mut engine,
+        &data,
+        &Preprocess::default(),
+        &plan,
+        &options,
+        &mut |_, _| {
+            heard += 1;
+            stop.store(true, Ordering::Relaxed);
+        },
+    );
+    assert!(matches!(stopped, Err(sensie::Error::Cancelled)));
+    assert_eq!(heard, 1);
+}

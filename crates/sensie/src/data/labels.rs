@@ -137,7 +137,7 @@ fn one_hot(rows: ndarray::Array2<f64>, path: &Path) -> Result<Vec<f64>> {
 }
 
 /// Labels from plain numbers, read as the task says.
-pub(crate) fn from_values(values: Vec<f64>, task: Task, path: &Path) -> Result<Labels> {
+pub fn from_values(values: Vec<f64>, task: Task, path: &Path) -> Result<Labels> {
     let whole = |v: &f64| v.fract() == 0.0 && *v >= 0.0;
     let classify = match task {
         Task::Classify => true,

@@ -59,6 +59,29 @@ impl Metadata {
         })
     }
 
+    /// A table from columns already in memory (a pandas DataFrame, in the
+    /// Python package), `name` standing for its path in messages. Every
+    /// column must have the same number of rows.
+    pub fn from_columns(name: &str, columns: Vec<(String, Vec<String>)>) -> Result<Self> {
+        let path = PathBuf::from(name);
+        let rows = columns.first().map_or(0, |c| c.1.len());
+        if let Some((column, cells)) = columns.iter().find(|c| c.1.len() != rows) {
+            return Err(Error::data(
+                &path,
+                format!(
+                    "column '{column}' has {} rows but the first has {rows}",
+                    cells.len()
+                ),
+            ));
+        }
+        let (names, columns) = columns.into_iter().unzip();
+        Ok(Metadata {
+            path,
+            names,
+            columns,
+        })
+    }
+
     pub fn path(&self) -> &Path {
         &self.path
     }

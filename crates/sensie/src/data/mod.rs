@@ -36,7 +36,7 @@ use serde::Deserialize;
 
 pub use array::{guess_layout, read_array};
 pub use fits::{Extensions, Hdu};
-pub use labels::{Labels, Task};
+pub use labels::{Labels, Task, from_values as labels_from_values};
 pub use metadata::{Column, Metadata};
 
 use crate::model::Layout;
@@ -176,6 +176,50 @@ impl Dataset {
             path: self.path,
         }
     }
+}
+
+/// A data set from arrays already in memory (NumPy arrays handed over by the
+/// Python package), checked as [`load`] checks files: one label and one
+/// metadata row per image, every pixel finite (or, with `skip_bad`, the bad
+/// images left out). `name` stands for the path in messages and results.
+pub fn from_memory(
+    name: &str,
+    images: Array4<f32>,
+    labels: Labels,
+    metadata: Option<Metadata>,
+    skip_bad: bool,
+) -> Result<Dataset> {
+    let n = images.len_of(Axis(0));
+    let path = PathBuf::from(name);
+    if labels.len() != n {
+        return Err(Error::data(
+            &path,
+            format!(
+                "{n} images but {} labels; every image needs one label",
+                labels.len()
+            ),
+        ));
+    }
+    if let Some(rows) = metadata
+        .as_ref()
+        .map(Metadata::len)
+        .filter(|&rows| rows != n)
+    {
+        return Err(Error::data(
+            &path,
+            format!("{n} images but {rows} metadata rows; every image needs one row"),
+        ));
+    }
+    let dataset = Dataset {
+        images,
+        labels,
+        ids: (0..n).map(|i| i.to_string()).collect(),
+        class_names: None,
+        metadata,
+        skipped: Vec::new(),
+        path,
+    };
+    finite_only(dataset, skip_bad)
 }
 
 /// Reads the data `spec` describes, joins its metadata and checks that every

@@ -77,6 +77,37 @@ pub trait Perturbation: Send + Sync {
     /// The perturbed copy of one image (C x H x W) at strength `value`.
     fn apply(&self, image: ArrayView3<f32>, value: f64, rng: &mut SeededRng)
     -> Result<Array3<f32>>;
+
+    /// The perturbed copy of a batch (N x C x H x W) whose first image is
+    /// example `first_example` of the data set. The default applies
+    /// [`Perturbation::apply`] to every image in parallel, each with its own
+    /// random stream (see [`perturb_batch`]); a perturbation that works on
+    /// whole batches (a user's Python function `f(x_batch, p)`) overrides it.
+    fn apply_batch(
+        &self,
+        images: ArrayView4<f32>,
+        value: f64,
+        seed: u64,
+        first_example: usize,
+    ) -> Result<Array4<f32>> {
+        let stream = name_hash(self.name());
+        let mut out = Array4::zeros(images.raw_dim());
+        out.axis_iter_mut(Axis(0))
+            .into_par_iter()
+            .zip(images.axis_iter(Axis(0)))
+            .enumerate()
+            .try_for_each(|(i, (mut slot, image))| {
+                let mut rng =
+                    SeededRng::new(seed, &[stream, (first_example + i) as u64, value.to_bits()]);
+                let perturbed = self.apply(image, value, &mut rng)?;
+                if perturbed.dim() != image.dim() {
+                    return Err(changed_shape(self.name(), perturbed.shape(), image.shape()));
+                }
+                slot.assign(&perturbed);
+                Ok(())
+            })?;
+        Ok(out)
+    }
 }
 
 /// A built-in perturbation as listed by `sensie perturbations`.
@@ -221,21 +252,25 @@ pub fn perturb_batch(
     seed: u64,
     first_example: usize,
 ) -> Result<Array4<f32>> {
-    let stream = name_hash(perturbation.name());
-    let mut out = Array4::zeros(images.raw_dim());
-    out.axis_iter_mut(Axis(0)).into_par_iter().zip(images.axis_iter(Axis(0))).enumerate().try_for_each(|(i, (mut slot, image))| {
-        let mut rng = SeededRng::new(seed, &[stream, (first_example + i) as u64, value.to_bits()]);
-        let perturbed = perturbation.apply(image, value, &mut rng)?;
-        if perturbed.dim() != image.dim() {
-            return Err(Error::invalid(
-                format!("perturbation '{}'", perturbation.name()),
-                format!("returned an image of shape {:?} for one of shape {:?}; perturbations must keep the shape", perturbed.dim(), image.dim()),
-            ));
-        }
-        slot.assign(&perturbed);
-        Ok(())
-    })?;
+    let out = perturbation.apply_batch(images, value, seed, first_example)?;
+    if out.dim() != images.dim() {
+        return Err(changed_shape(
+            perturbation.name(),
+            out.shape(),
+            images.shape(),
+        ));
+    }
     Ok(out)
+}
+
+/// The error for a perturbation that changed the shape of what it was given.
+fn changed_shape(name: &str, got: &[usize], given: &[usize]) -> Error {
+    Error::invalid(
+        format!("perturbation '{name}'"),
+        format!(
+            "returned an array of shape {got:?} for one of shape {given:?}; perturbations must keep the shape"
+        ),
+    )
 }
 
 /// The default [`Perturbation::check`]: the value must be a finite number.

@@ -17,6 +17,8 @@ mod results;
 mod score;
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::sync_channel;
 
 use ndarray::{Array4, Axis, s};
@@ -25,8 +27,9 @@ use serde::Serialize;
 pub use config::{OptionValue, ProbeConfig, PropertySpec, SweepSpec, Values};
 pub use report::{
     EXAMPLE_STRETCH, EXAMPLES, chart, example_grid, file_stem, group_grid, write_report,
+    write_report_for,
 };
-pub use results::{Report, word, write_results};
+pub use results::{Report, check_out, word, write_results};
 use score::ScoreGrid;
 pub use score::{Metric, Scored};
 
@@ -70,6 +73,10 @@ pub struct RunOptions {
     pub seed: u64,
     pub replicates: usize,
     pub threshold: Option<f64>,
+    /// Set (by the progress callback, or another thread) to end the run
+    /// after the batch in hand with [`Error::Cancelled`]: how Ctrl-C in a
+    /// notebook stops a long run.
+    pub stop: Option<Arc<AtomicBool>>,
 }
 
 impl Default for RunOptions {
@@ -79,6 +86,7 @@ impl Default for RunOptions {
             seed: 0,
             replicates: 2000,
             threshold: None,
+            stop: None,
         }
     }
 }
@@ -206,6 +214,7 @@ pub fn execute(config: &ProbeConfig, progress: &mut dyn FnMut(usize, usize)) -> 
         seed: config.seed,
         replicates: config.replicates,
         threshold: config.threshold,
+        stop: None,
     };
     let tests = run(
         &mut engine,
@@ -301,6 +310,7 @@ pub fn run(
         seed: options.seed,
         layout,
         target: size.map(|s| s.1),
+        stop: options.stop.as_deref(),
     };
     let (scores, metric) = stream(engine, &pass, &jobs, progress)?;
 
@@ -370,6 +380,7 @@ struct Pass<'a> {
     seed: u64,
     layout: Layout,
     target: Option<(usize, usize)>,
+    stop: Option<&'a AtomicBool>,
 }
 
 impl Pass<'_> {
@@ -452,6 +463,9 @@ fn stream(
                 }
             }
             progress(done + 1, jobs.len());
+            if pass.stop.is_some_and(|stop| stop.load(Ordering::Relaxed)) {
+                return Err(Error::Cancelled);
+            }
         }
         Ok(())
     })?;

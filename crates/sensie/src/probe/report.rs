@@ -57,6 +57,18 @@ pub fn write_report(
     config: &ProbeConfig,
     command: &str,
 ) -> Result<Vec<String>> {
+    write_report_for(out, report, &plan(config)?.sweeps, command)
+}
+
+/// [`write_report`] for sweeps already built, such as a Python package's
+/// sweeps whose perturbation is a user's Python function, which no config
+/// can name.
+pub fn write_report_for(
+    out: &Path,
+    report: &Report,
+    sweeps: &[Sweep],
+    command: &str,
+) -> Result<Vec<String>> {
     let plots = out.join("plots");
     let examples = out.join("examples");
     for dir in [&plots, &examples] {
@@ -66,7 +78,6 @@ pub fn write_report(
     let rasteriser = Rasteriser::new()
         .inspect_err(|e| notes.push(format!("PNG charts were not written, only SVG: {e}")))
         .ok();
-    let sweeps = plan(config)?.sweeps;
 
     let mut page = Page::new(format!("sensie probe: {}", file_name(&report.model.path)));
     run_section(&mut page, report, command);

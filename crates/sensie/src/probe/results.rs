@@ -104,7 +104,7 @@ impl Report {
 const FILES: [&str; 2] = ["results.json", "results.csv"];
 
 /// Refuses an output directory that already holds results, unless `force`.
-pub(super) fn check_out(out: &Path, force: bool) -> Result<()> {
+pub fn check_out(out: &Path, force: bool) -> Result<()> {
     if let Some(existing) = FILES.iter().map(|f| out.join(f)).find(|p| p.exists())
         && !force
     {

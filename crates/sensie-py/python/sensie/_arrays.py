@@ -1,0 +1,58 @@
+"""Turning what a user hands over into the arrays the Rust core takes."""
+
+import numpy as np
+
+
+def float32(x, what):
+    """``x`` as a C-contiguous float32 array (float64, integer, Fortran-order
+    and strided arrays are converted); anything non-numeric is a TypeError."""
+    try:
+        array = np.asarray(x)
+    except Exception as e:  # an object NumPy cannot read at all
+        raise TypeError(f"{what}: expected a NumPy array, got {type(x).__name__} ({e})") from None
+    if array.dtype.kind not in "biuf":
+        raise TypeError(f"{what}: expected numbers, got an array of dtype {array.dtype}")
+    return np.ascontiguousarray(array, dtype=np.float32)
+
+
+def guess_layout(shape):
+    """The library's rule for a 4-D image array N x a x b x c: channels first
+    when a is 1, 3 or 4 and smaller than b and c; channels last when c is."""
+    _, a, b, c = shape
+    first = a in (1, 3, 4) and a < b and a < c
+    last = c in (1, 3, 4) and c < a and c < b
+    if first != last:
+        return "nchw" if first else "nhwc"
+    return None
+
+
+def images(x, layout=None):
+    """Raw images as N x C x H x W float32, and how to give a batch back in
+    the user's own layout (for Python perturbers): returns (images, to_user,
+    from_user)."""
+    array = float32(x, "x")
+    if array.ndim == 3:
+        return np.ascontiguousarray(array[:, None]), (lambda b: b[:, 0]), (lambda b: b[:, None])
+    if array.ndim != 4:
+        raise ValueError(f"x: images must be N x H x W, N x C x H x W or N x H x W x C, got shape {array.shape}")
+    layout = (layout or guess_layout(array.shape) or "").lower()
+    if layout == "nchw":
+        return array, (lambda b: b), (lambda b: b)
+    if layout == "nhwc":
+        return (
+            np.ascontiguousarray(array.transpose(0, 3, 1, 2)),
+            (lambda b: b.transpose(0, 2, 3, 1)),
+            (lambda b: b.transpose(0, 3, 1, 2)),
+        )
+    raise ValueError(f"x: cannot tell the layout of images of shape {array.shape}; pass layout='nchw' or layout='nhwc'")
+
+
+def labels(y):
+    """Labels as a 1-D float64 array (whole numbers are classes, as in the CLI)."""
+    array = np.asarray(y)
+    if array.dtype.kind not in "biuf":
+        raise TypeError(f"y: expected numeric labels, got an array of dtype {array.dtype}")
+    array = np.ascontiguousarray(array.reshape(-1) if array.ndim == 2 and 1 in array.shape else array, dtype=np.float64)
+    if array.ndim != 1:
+        raise ValueError(f"y: expected one label per image (a 1-D array), got shape {array.shape}")
+    return array

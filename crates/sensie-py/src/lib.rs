@@ -1,0 +1,75 @@
+//! `sensie._sensie`: the Rust half of the Python package.
+//!
+//! A thin layer over the `sensie` library: models, probe runs, attributions
+//! and feature visualisation, with NumPy arrays in and out. Everything a
+//! Python user sees (argument checking, results objects, plots, progress
+//! bars) is in the package's Python modules; this module only moves arrays
+//! across and runs the library with the GIL released.
+
+mod explain;
+mod model;
+mod probe;
+mod visualize;
+
+use std::path::PathBuf;
+use std::sync::OnceLock;
+
+use pyo3::exceptions::{
+    PyFileNotFoundError, PyKeyboardInterrupt, PyOSError, PyRuntimeError, PyValueError,
+};
+use pyo3::prelude::*;
+use sensie::runtime::Runtime;
+
+/// The ONNX Runtime this process loaded, from the `onnxruntime` wheel.
+static RUNTIME: OnceLock<Runtime> = OnceLock::new();
+
+/// Loads ONNX Runtime from `library` (the absolute path of the
+/// `libonnxruntime.so` inside the installed `onnxruntime` package); the
+/// package calls this once, on import.
+#[pyfunction]
+fn load_runtime(library: PathBuf) -> PyResult<()> {
+    if RUNTIME.get().is_none() {
+        let runtime = Runtime::from_library(&library).map_err(error)?;
+        let _ = RUNTIME.set(runtime);
+    }
+    Ok(())
+}
+
+fn runtime() -> PyResult<Runtime> {
+    RUNTIME.get().cloned().ok_or_else(|| {
+        PyRuntimeError::new_err("ONNX Runtime is not loaded; import sensie, which loads it")
+    })
+}
+
+/// The library's error as the Python exception a user expects, with the
+/// message the command line prints.
+fn error(e: sensie::Error) -> PyErr {
+    use sensie::Error;
+    let message = e.to_string();
+    match e {
+        Error::Io { source, .. } if source.kind() == std::io::ErrorKind::NotFound => {
+            PyFileNotFoundError::new_err(message)
+        }
+        Error::Io { .. } => PyOSError::new_err(message),
+        Error::Cancelled => PyKeyboardInterrupt::new_err("the run was interrupted"),
+        Error::RuntimeLibrary(_) | Error::Runtime { .. } => PyRuntimeError::new_err(message),
+        _ => PyValueError::new_err(message),
+    }
+}
+
+#[pymodule]
+fn _sensie(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_function(wrap_pyfunction!(load_runtime, m)?)?;
+    m.add_class::<model::PyModel>()?;
+    m.add_class::<probe::Run>()?;
+    m.add_function(wrap_pyfunction!(probe::probe_arrays, m)?)?;
+    m.add_function(wrap_pyfunction!(probe::probe_config, m)?)?;
+    m.add_function(wrap_pyfunction!(probe::perturbations, m)?)?;
+    m.add_function(wrap_pyfunction!(explain::explain, m)?)?;
+    m.add_function(wrap_pyfunction!(visualize::kernels, m)?)?;
+    m.add_function(wrap_pyfunction!(visualize::features, m)?)?;
+    m.add_function(wrap_pyfunction!(visualize::maximize, m)?)?;
+    m.add_function(wrap_pyfunction!(visualize::dream, m)?)?;
+    m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    Ok(())
+}

@@ -1,0 +1,293 @@
+//! Probe runs from Python: on arrays in memory or on a whole probe config,
+//! with built-in perturbations or the user's Python functions.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+
+use ndarray::{Array3, Array4, ArrayView3, ArrayView4, Axis};
+use numpy::{IntoPyArray, PyReadonlyArray1, PyReadonlyArray4};
+use pyo3::prelude::*;
+use sensie::data::{self, Dataset, Metadata, Task};
+use sensie::engine::{Engine, EngineOptions};
+use sensie::model::OutputKind;
+use sensie::perturb::{Parameter, Perturbation, builtins};
+use sensie::probe::{self, Plan, ProbeConfig, Report, RunOptions, Sweep};
+use sensie::rng::SeededRng;
+
+use crate::model::PyModel;
+use crate::{error, runtime};
+
+/// The first Python exception raised during a run (by the user's perturber,
+/// the progress callback, or Ctrl-C), re-raised when the run returns.
+type Failure = Arc<Mutex<Option<PyErr>>>;
+
+fn remember(failure: &Failure, e: PyErr) {
+    if let Ok(mut slot) = failure.lock() {
+        slot.get_or_insert(e);
+    }
+}
+
+/// A perturbation that is the user's Python function `f(x_batch, p) ->
+/// x_batch`, called on whole batches from the probe's producer thread (which
+/// takes the GIL only for the call, so the model's passes overlap it).
+struct PythonPerturbation {
+    name: String,
+    function: Py<PyAny>,
+    failure: Failure,
+}
+
+impl Perturbation for PythonPerturbation {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The function's parameter has no name or unit sensie knows, and no
+    /// value known to leave images unchanged, so every level is run.
+    fn parameter(&self) -> Parameter {
+        Parameter {
+            name: "p",
+            unit: "",
+            identity: f64::NAN,
+        }
+    }
+
+    fn apply(
+        &self,
+        image: ArrayView3<f32>,
+        value: f64,
+        _rng: &mut SeededRng,
+    ) -> sensie::Result<Array3<f32>> {
+        Ok(self
+            .apply_batch(image.insert_axis(Axis(0)), value, 0, 0)?
+            .index_axis_move(Axis(0), 0))
+    }
+
+    fn apply_batch(
+        &self,
+        images: ArrayView4<f32>,
+        value: f64,
+        _seed: u64,
+        _first_example: usize,
+    ) -> sensie::Result<Array4<f32>> {
+        Python::attach(|py| {
+            let called = self
+                .function
+                .bind(py)
+                .call1((images.to_owned().into_pyarray(py), value));
+            let result = called.and_then(|out| {
+                Ok(out
+                    .extract::<PyReadonlyArray4<f32>>()?
+                    .as_array()
+                    .to_owned())
+            });
+            result.map_err(|e| {
+                let reason = e.to_string();
+                remember(&self.failure, e);
+                sensie::Error::InvalidInput {
+                    what: format!("perturbation '{}'", self.name),
+                    reason,
+                }
+            })
+        })
+    }
+}
+
+/// One probe run's results, kept whole so they can be written as the
+/// command line writes them.
+#[pyclass(frozen, module = "sensie._sensie")]
+pub struct Run {
+    report: Report,
+    sweeps: Vec<Sweep>,
+}
+
+#[pymethods]
+impl Run {
+    /// results.json, byte for byte as `sensie probe` writes it.
+    fn json(&self) -> PyResult<String> {
+        serde_json::to_string_pretty(&self.report)
+            .map_err(|e| pyo3::exceptions::PyValueError::new_err(e.to_string()))
+    }
+
+    /// Writes results.json, results.csv, plots/, examples/ and report.html
+    /// into `out`; returns notes about what could not be made.
+    fn save(&self, out: PathBuf, force: bool, command: &str) -> PyResult<Vec<String>> {
+        probe::check_out(&out, force).map_err(error)?;
+        probe::write_results(&out, &self.report).map_err(error)?;
+        probe::write_report_for(&out, &self.report, &self.sweeps, command).map_err(error)
+    }
+}
+
+/// Probes `model` on images and labels in memory (N x C x H x W, raw
+/// units). `config` is a probe config as JSON (batch size, seed,
+/// preprocessing, built-in sweeps, property tests, class test);
+/// `python_sweeps` adds sweeps whose perturbation is a Python function,
+/// as (name, function, values).
+#[pyfunction]
+#[pyo3(signature = (model, images, labels, task, metadata, config, python_sweeps, data_name, skip_bad=false, progress=None))]
+#[allow(clippy::too_many_arguments)]
+pub fn probe_arrays(
+    py: Python<'_>,
+    model: &PyModel,
+    images: PyReadonlyArray4<'_, f32>,
+    labels: PyReadonlyArray1<'_, f64>,
+    task: &str,
+    metadata: Option<Vec<(String, Vec<String>)>>,
+    config: &str,
+    python_sweeps: Vec<(String, Py<PyAny>, Vec<f64>)>,
+    data_name: &str,
+    skip_bad: bool,
+    progress: Option<Py<PyAny>>,
+) -> PyResult<Run> {
+    let config = parse_config(config)?;
+    let labels = data::labels_from_values(
+        labels.as_array().to_vec(),
+        Task::parse(task).map_err(error)?,
+        Path::new(data_name),
+    )
+    .map_err(error)?;
+    let metadata = metadata
+        .map(|columns| Metadata::from_columns(data_name, columns))
+        .transpose()
+        .map_err(error)?;
+    let data = data::from_memory(
+        data_name,
+        images.as_array().to_owned(),
+        labels,
+        metadata,
+        skip_bad,
+    )
+    .map_err(error)?;
+    let failure = Failure::default();
+    let mut plan = probe::plan(&config).map_err(error)?;
+    for (name, function, values) in python_sweeps {
+        if values.is_empty() || values.iter().any(|v| !v.is_finite()) {
+            let reason = "give at least one finite value".to_string();
+            return Err(error(sensie::Error::InvalidInput {
+                what: format!("values of perturbation '{name}'"),
+                reason,
+            }));
+        }
+        let perturbation = Box::new(PythonPerturbation {
+            name: name.clone(),
+            function,
+            failure: failure.clone(),
+        });
+        plan.sweeps.push(Sweep {
+            name,
+            perturbation,
+            values,
+            options: Default::default(),
+        });
+    }
+    run_plan(py, model, &data, &config, plan, progress, failure)
+}
+
+/// Runs a whole probe config (the data it names, every test it asks for) on `model`.
+#[pyfunction]
+#[pyo3(signature = (model, config, progress=None))]
+pub fn probe_config(
+    py: Python<'_>,
+    model: &PyModel,
+    config: &str,
+    progress: Option<Py<PyAny>>,
+) -> PyResult<Run> {
+    let config = parse_config(config)?;
+    let plan = probe::plan(&config).map_err(error)?;
+    let data = py.detach(|| data::load(&config.data)).map_err(error)?;
+    run_plan(
+        py,
+        model,
+        &data,
+        &config,
+        plan,
+        progress,
+        Failure::default(),
+    )
+}
+
+/// Every built-in perturbation: (name, summary, parameter, unit, identity, options).
+#[pyfunction]
+pub fn perturbations() -> Vec<(String, String, String, String, String, Vec<String>)> {
+    builtins()
+        .iter()
+        .map(|b| {
+            let options = b.options.iter().map(|o| o.name.to_string()).collect();
+            (
+                b.name.into(),
+                b.summary.into(),
+                b.parameter.into(),
+                b.unit.into(),
+                b.identity.into(),
+                options,
+            )
+        })
+        .collect()
+}
+
+fn parse_config(json: &str) -> PyResult<ProbeConfig> {
+    serde_json::from_str(json).map_err(|e| {
+        pyo3::exceptions::PyValueError::new_err(format!("not a valid probe config: {e}"))
+    })
+}
+
+/// Runs `plan` with the GIL released. Between batches the progress
+/// callback is called and Ctrl-C is checked; either's exception ends the
+/// run after the batch in hand and is raised here.
+fn run_plan(
+    py: Python<'_>,
+    model: &PyModel,
+    data: &Dataset,
+    config: &ProbeConfig,
+    plan: Plan,
+    progress: Option<Py<PyAny>>,
+    failure: Failure,
+) -> PyResult<Run> {
+    let runtime = runtime()?;
+    let mut model = model.model.clone();
+    if let Some(kind) = &config.output_kind {
+        model.set_output_kind(kind.parse::<OutputKind>().map_err(error)?);
+    }
+    let stop = Arc::new(AtomicBool::new(false));
+    let options = RunOptions {
+        batch_size: config.batch_size,
+        seed: config.seed,
+        replicates: config.replicates,
+        threshold: config.threshold,
+        stop: Some(stop.clone()),
+    };
+    let engine_options = EngineOptions {
+        batch_size: config.batch_size,
+        threads: config.threads,
+    };
+    let mut hook = |done: usize, total: usize| {
+        Python::attach(|py| {
+            let called = progress
+                .as_ref()
+                .map_or(Ok(()), |p| p.bind(py).call1((done, total)).map(drop));
+            if let Err(e) = called.and_then(|()| py.check_signals()) {
+                remember(&failure, e);
+                stop.store(true, Ordering::Relaxed);
+            }
+        })
+    };
+    let outcome = py.detach(|| -> sensie::Result<Report> {
+        let mut engine = Engine::new(runtime, model, engine_options)?;
+        let tests = probe::run(
+            &mut engine,
+            data,
+            &config.preprocess,
+            &plan,
+            &options,
+            &mut hook,
+        )?;
+        Ok(Report::new(engine.model(), data, &options, tests))
+    });
+    if let Some(e) = failure.lock().ok().and_then(|mut slot| slot.take()) {
+        return Err(e);
+    }
+    Ok(Run {
+        report: outcome.map_err(error)?,
+        sweeps: plan.sweeps,
+    })
+}

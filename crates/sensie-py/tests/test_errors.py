@@ -1,0 +1,105 @@
+"""Bad input raises the Python exception a user expects, with the CLI's message."""
+
+import numpy as np
+import pytest
+
+import sensie
+
+MODEL = "examples/mnist/mnist_cnn.onnx"
+
+
+@pytest.fixture(scope="module")
+def probe():
+    return sensie.Probe(sensie.Model(MODEL), quiet=True)
+
+
+def test_a_missing_model_file_is_file_not_found():
+    with pytest.raises(FileNotFoundError, match="no_such.onnx"):
+        sensie.Model("no_such.onnx")
+
+
+def test_a_file_that_is_not_onnx_is_a_value_error(tmp_path):
+    bad = tmp_path / "bad.onnx"
+    bad.write_bytes(b"not a model at all")
+    with pytest.raises(ValueError, match="not a valid ONNX model"):
+        sensie.Model(bad)
+    with pytest.raises(ValueError, match="not a valid ONNX model"):
+        sensie.Model(b"\x00\x01garbage")
+
+
+def test_wrong_types_are_type_errors(probe, digits):
+    x, y = digits
+    with pytest.raises(TypeError, match="sensie.Model takes"):
+        sensie.Model(42)
+    with pytest.raises(TypeError, match="sensie.Probe takes"):
+        sensie.Probe("model.onnx")
+    with pytest.raises(TypeError, match="perturber must be"):
+        probe.predict_and_measure_perturbed(x, y, 3.5)
+    with pytest.raises(TypeError, match="expected numbers"):
+        probe.test_class_sensitivity(np.array([["a"]]), y)
+
+
+def test_an_unknown_perturbation_names_the_valid_ones(probe, digits):
+    x, y = digits
+    with pytest.raises(ValueError, match=r"unknown perturbation 'rotat' \(did you mean 'rotate'\?\)"):
+        probe.predict_and_measure_perturbed(x, y, "rotat")
+    with pytest.raises(ValueError, match="unknown option of perturbation 'rotate'"):
+        probe.predict_and_measure_perturbed(x, y, "rotate", options={"colour": 1})
+
+
+def test_mismatched_labels_and_wrong_shapes_are_value_errors(probe, digits):
+    x, y = digits
+    with pytest.raises(ValueError, match="300 images but 299 labels"):
+        probe.test_class_sensitivity(x, y[:-1])
+    with pytest.raises(ValueError, match="must be N x H x W"):
+        probe.test_class_sensitivity(x[0, 0], y)
+    with pytest.raises(ValueError, match="the labels are regression targets, not classes"):
+        probe.test_class_sensitivity(x[:2], np.array([0.5, 1]))
+    with pytest.raises(ValueError, match="NaN or infinite"):
+        probe.test_class_sensitivity(np.full((2, 28, 28), np.nan), y[:2])
+    with pytest.raises(ValueError, match="label 0 is 0.5, not a class index"):
+        sensie.Probe(probe.model, task="classify").test_class_sensitivity(x[:2], np.array([0.5, 1]))
+    with pytest.raises(ValueError, match="unknown task 'sort'"):
+        sensie.Probe(probe.model, task="sort").test_class_sensitivity(x[:2], y[:2])
+
+
+def test_a_perturber_that_changes_the_shape_is_refused(probe, digits):
+    x, y = digits
+    with pytest.raises(ValueError, match="must return the batch with the same shape"):
+        probe.predict_and_measure_perturbed(x, y, lambda b, p: b[:, :, :10], p_values=[1])
+
+
+def test_a_config_with_an_unknown_key_is_refused(probe):
+    with pytest.raises(ValueError, match="unknown field `colour`"):
+        probe.run({"colour": 1})
+    with pytest.raises(FileNotFoundError):
+        probe.run({"data": {"path": "no/such.npy", "labels": "no/such_y.npy"}, "classes": True})
+
+
+def test_explain_refuses_bad_methods_and_shapes():
+    model = sensie.Model(MODEL)
+    with pytest.raises(ValueError, match="unknown"):
+        sensie.explain(model, np.zeros((1, 1, 28, 28)), method="no-such-method")
+    with pytest.raises(ValueError, match="expects"):
+        sensie.explain(model, np.zeros((1, 3, 28, 28)), method="saliency")
+    with pytest.raises(TypeError, match="sensie.Model"):
+        sensie.explain(lambda x: x, np.zeros((1, 1, 28, 28)))
+
+
+def test_unsupported_onnxruntime_versions_are_refused(monkeypatch):
+    from sensie import _runtime
+
+    for version in ["1.23.2", "2.0.0"]:
+        monkeypatch.setattr(_runtime.importlib.metadata, "version", lambda name, v=version: v)
+        with pytest.raises(ImportError, match=f"onnxruntime {version} is installed but sensie supports 1.24 <= version < 2"):
+            _runtime.library_path()
+    monkeypatch.setattr(_runtime.importlib.metadata, "version", lambda name: "1.32.0")
+    assert _runtime.library_path().endswith(".so.1.32.0")
+
+
+def test_the_extension_carries_no_path_of_the_checkout_it_was_built_in():
+    """ONNX Runtime comes from the onnxruntime wheel, never from a build machine's .sensie/lib."""
+    import pathlib
+
+    extension = pathlib.Path(sensie._sensie.__file__).read_bytes()
+    assert b".sensie/lib" not in extension

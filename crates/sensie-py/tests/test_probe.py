@@ -1,0 +1,173 @@
+"""The Python API gives the command line's numbers."""
+
+import json
+import subprocess
+
+import numpy as np
+import pytest
+
+import sensie
+
+from conftest import MNIST
+
+MODEL = "examples/mnist/mnist_cnn.onnx"
+
+CONFIG = {
+    "model": MODEL,
+    "seed": 3,
+    "replicates": 300,
+    "classes": True,
+    "data": {"path": "examples/mnist/data/test_x.npy", "labels": "examples/mnist/data/test_y.npy"},
+    "perturb": [
+        {"name": "rotate", "values": "0:180:7"},
+        {"name": "gaussian-noise", "values": [0, 20, 60]},
+    ],
+}
+
+TOML = """
+model = "examples/mnist/mnist_cnn.onnx"
+seed = 3
+replicates = 300
+classes = true
+[data]
+path = "examples/mnist/data/test_x.npy"
+labels = "examples/mnist/data/test_y.npy"
+[[perturb]]
+name = "rotate"
+values = "0:180:7"
+[[perturb]]
+name = "gaussian-noise"
+values = [0, 20, 60]
+"""
+
+
+def cli_results(cli, tmp_path, toml=TOML):
+    config = tmp_path / "probe.toml"
+    config.write_text(toml)
+    out = tmp_path / "cli"
+    subprocess.run([str(cli), "probe", "--config", str(config), "--out", str(out), "--quiet"], check=True, capture_output=True)
+    return (out / "results.json").read_text()
+
+
+def test_a_config_run_gives_the_clis_results_json_exactly(cli, tmp_path):
+    expected = cli_results(cli, tmp_path)
+    results = sensie.Probe(sensie.Model(MODEL), batch_size=100, quiet=True).run(CONFIG)
+    assert results.to_json() == expected
+    assert [t.name for t in results.tests] == ["rotate", "gaussian-noise", "classes"]
+
+
+def test_saving_writes_the_clis_files(tmp_path):
+    results = sensie.Probe(sensie.Model(MODEL), quiet=True).run(dict(CONFIG, replicates=100))
+    report = results.save(tmp_path / "py")
+    assert report.is_file()
+    for name in ["results.json", "results.csv", "plots/rotate.svg", "examples/rotate.png"]:
+        assert (tmp_path / "py" / name).is_file(), name
+    assert json.loads((tmp_path / "py" / "results.json").read_text()) == json.loads(results.to_json())
+    with pytest.raises(ValueError, match="already holds"):
+        results.save(tmp_path / "py")
+
+
+def test_array_methods_give_the_clis_statistics(cli, tmp_path):
+    """predict_and_measure_perturbed and test_class_sensitivity on arrays in
+    memory: the same tests as the CLI run on the files."""
+    expected = json.loads(cli_results(cli, tmp_path))
+    x = np.load(MNIST / "data" / "test_x.npy")
+    y = np.load(MNIST / "data" / "test_y.npy")
+    probe = sensie.Probe(sensie.Model(MODEL), seed=3, replicates=300, quiet=True)
+    rotate = probe.predict_and_measure_perturbed(x, y, "rotate", p_min=0, p_max=180, steps=7)
+    classes = probe.test_class_sensitivity(x, y)
+    assert json.loads(rotate.to_json())["tests"][0] == expected["tests"][0]
+    assert classes.result == expected["tests"][2]
+    assert rotate.verdict == expected["tests"][0]["verdict"] == "high"
+    assert rotate.effect == expected["tests"][0]["effect"]["size"]
+    assert rotate.threshold == expected["tests"][0]["threshold"]["value"]
+
+
+def test_a_python_perturber_doing_what_a_builtin_does_gives_the_same_numbers(digits):
+    """brightness multiplies every pixel by the factor in float64 and rounds to float32."""
+    x, y = digits
+    probe = sensie.Probe(sensie.Model(MODEL), seed=1, replicates=200, quiet=True)
+    values = [0.1, 0.3, 0.6, 1.0, 1.5]
+    builtin = probe.predict_and_measure_perturbed(x, y, "brightness", p_values=values)
+
+    calls = []
+
+    def brighter(batch, p):
+        calls.append(batch.shape)
+        return (batch.astype(np.float64) * p).astype(np.float32)
+
+    mine = probe.predict_and_measure_perturbed(x, y, brighter, p_values=values)
+    assert mine.name == "brighter"
+    assert calls and all(shape[1:] == x.shape[1:] for shape in calls)  # the user's N x H x W layout
+    for key in ["levels", "effect", "slope", "threshold", "verdict"]:
+        assert mine.result[key] == builtin.result[key], key
+
+
+def test_property_tests_from_arrays_and_dataframes(digits):
+    pd = pytest.importorskip("pandas")
+    x, y = digits
+    ink = x.reshape(len(x), -1).mean(axis=1)
+    probe = sensie.Probe(sensie.Model(MODEL), replicates=100, quiet=True)
+    from_array = probe.predict_and_measure(x, y, ink, prop="ink", bins="q4")
+    from_frame = probe.predict_and_measure(x, y, pd.DataFrame({"ink": ink, "other": 0}), prop="ink", bins="q4")
+    assert from_array.result == from_frame.result
+    assert [level["n"] for level in from_array.levels] == [75, 75, 75, 75]
+    table = from_array.summary()
+    assert list(table.columns) == ["test", "level", "n", "mean_score", "ci95_lo", "ci95_hi", "accuracy", "verdict"]
+    assert len(table) == 4
+
+
+def test_float64_fortran_order_and_strided_images_are_converted(digits):
+    x, y = digits
+    probe = sensie.Probe(sensie.Model(MODEL), replicates=100, quiet=True)
+    base = probe.test_class_sensitivity(x[:64], y[:64]).result
+    assert probe.test_class_sensitivity(np.asfortranarray(x[:64].astype(np.float64)), y[:64]).result == base
+    strided = np.repeat(x[:64], 2, axis=2)[:, :, ::2]
+    assert not strided.flags.c_contiguous
+    assert probe.test_class_sensitivity(strided, y[:64].astype(np.int32)).result == base
+
+
+def test_the_progress_callback_sees_every_batch(digits, capsys):
+    x, y = digits
+    probe = sensie.Probe(sensie.Model(MODEL), batch_size=100, replicates=100)
+    probe.predict_and_measure_perturbed(x, y, "rotate", p_values=[0, 90])
+    assert "batch" in capsys.readouterr().err
+
+
+def test_an_exception_in_a_python_perturber_reaches_the_caller(digits):
+    x, y = digits
+
+    def broken(batch, p):
+        raise ZeroDivisionError("my perturber broke")
+
+    with pytest.raises(ZeroDivisionError, match="my perturber broke"):
+        sensie.Probe(sensie.Model(MODEL), quiet=True).predict_and_measure_perturbed(x, y, broken, p_values=[1, 2])
+
+
+def test_keyboard_interrupt_between_batches_stops_the_run(digits):
+    """Ctrl-C arrives as SIGINT; the run stops after the batch in hand."""
+    import os
+    import signal
+
+    x, y = digits
+    seen = []
+
+    def interrupting(batch, p):
+        if not seen:
+            os.kill(os.getpid(), signal.SIGINT)
+        seen.append(p)
+        return batch
+
+    probe = sensie.Probe(sensie.Model(MODEL), batch_size=10, quiet=True)
+    with pytest.raises(KeyboardInterrupt):
+        probe.predict_and_measure_perturbed(x, y, interrupting, p_values=list(range(20)))
+    assert len(seen) < 600  # 30 batches x 20 levels were asked for
+
+
+def test_skip_bad_leaves_out_images_with_nan_pixels(digits):
+    x, y = digits
+    x = x.copy()
+    x[0, 0, 3, 3] = np.nan
+    results = sensie.Probe(sensie.Model(MODEL), skip_bad=True, replicates=100, quiet=True).test_class_sensitivity(x, y)
+    data = json.loads(results.to_json())["data"]
+    assert data["skipped"] == ["0"] and data["n"] == 299

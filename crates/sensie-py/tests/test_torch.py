@@ -1,0 +1,68 @@
+"""Model.from_torch: a live module exported in memory gives the same
+predictions and gradients as torch itself and as its ONNX file."""
+
+import io
+
+import numpy as np
+import pytest
+
+import sensie
+
+torch = pytest.importorskip("torch", reason="torch is not installed in this environment")
+
+
+class SmallNet(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        torch.manual_seed(0)
+        self.conv = torch.nn.Conv2d(1, 4, 3, padding=1)
+        self.pool = torch.nn.MaxPool2d(2)
+        self.fc = torch.nn.Linear(4 * 14 * 14, 10)
+
+    def forward(self, x):
+        return self.fc(torch.flatten(self.pool(torch.relu(self.conv(x))), 1))
+
+
+@pytest.fixture(scope="module")
+def net_and_inputs():
+    net = SmallNet().eval()
+    x = np.random.default_rng(0).random((8, 1, 28, 28), dtype=np.float32)
+    return net, x
+
+
+def test_predictions_match_torch_and_the_onnx_export(net_and_inputs):
+    net, x = net_and_inputs
+    model = sensie.Model.from_torch(net, torch.from_numpy(x[:1]))
+    ours = model.predict(x)
+    with torch.no_grad():
+        theirs = net(torch.from_numpy(x)).numpy()
+    np.testing.assert_allclose(ours, theirs, rtol=1e-5, atol=1e-5)
+    exported = io.BytesIO()
+    torch.onnx.export(net, (torch.from_numpy(x[:1]),), exported, input_names=["input"], output_names=["output"],
+                      dynamic_axes={"input": {0: "batch"}}, opset_version=17, dynamo=False)
+    np.testing.assert_array_equal(sensie.Model(exported.getvalue()).predict(x), ours)
+    assert model.info["output_kind"] == "logits"
+    assert not net.training
+
+
+def test_gradients_match_torch_autograd(net_and_inputs):
+    net, x = net_and_inputs
+    model = sensie.Model.from_torch(net, x[:1])
+    ours = sensie.explain(model, x, method="gradient", target=3)
+    inputs = torch.from_numpy(x).requires_grad_(True)
+    net(inputs)[:, 3].sum().backward()
+    np.testing.assert_allclose(ours, inputs.grad.numpy(), rtol=1e-4, atol=1e-6)
+
+
+def test_a_from_torch_model_pickles(net_and_inputs):
+    import pickle
+
+    net, x = net_and_inputs
+    model = sensie.Model.from_torch(net, x[:1])
+    again = pickle.loads(pickle.dumps(model))
+    np.testing.assert_array_equal(again.predict(x), model.predict(x))
+
+
+def test_from_torch_refuses_what_is_not_a_module():
+    with pytest.raises(TypeError, match="torch.nn.Module"):
+        sensie.Model.from_torch(lambda x: x, np.zeros((1, 1, 28, 28)))
