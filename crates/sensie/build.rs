@@ -9,13 +9,17 @@ use std::path::PathBuf;
 
 fn main() {
     println!("cargo:rerun-if-changed=proto/onnx.proto");
-    let descriptors = protox::compile(["onnx.proto"], ["proto"]).expect("proto/onnx.proto compiles");
+    let descriptors =
+        protox::compile(["onnx.proto"], ["proto"]).expect("proto/onnx.proto compiles");
     prost_build::Config::new()
         .compile_fds(descriptors)
         .expect("prost generates the ONNX types");
 
     let manifest = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").unwrap());
     let workspace = manifest.parent().and_then(|p| p.parent()).unwrap();
-    let lib = workspace.join(".sensie").join("lib").join("libonnxruntime.so");
+    let lib = workspace
+        .join(".sensie")
+        .join("lib")
+        .join("libonnxruntime.so");
     println!("cargo:rustc-env=SENSIE_SETUP_ORT_LIB={}", lib.display());
 }

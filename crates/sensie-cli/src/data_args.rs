@@ -93,6 +93,10 @@ fn parse_fit(text: &str) -> Result<Fit> {
     match text {
         "resize" => Ok(Fit::Resize),
         "crop" => Ok(Fit::Crop),
-        _ => Err(Error::Unknown { what: "fit".into(), name: text.into(), valid: vec!["resize".into(), "crop".into()] }),
+        _ => Err(Error::Unknown {
+            what: "fit".into(),
+            name: text.into(),
+            valid: vec!["resize".into(), "crop".into()],
+        }),
     }
 }

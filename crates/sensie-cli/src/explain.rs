@@ -6,12 +6,12 @@
 use std::path::{Path, PathBuf};
 
 use ndarray::{ArrayD, ArrayViewD, Axis};
+use sensie::data::{self, DataSpec, Labels};
 use sensie::engine::{Engine, EngineOptions, Score};
 use sensie::explain::faithfulness::{self, CurveOptions};
 use sensie::explain::figures::Drawing;
 use sensie::explain::report::{self, Checks, MethodSummary, Summary};
 use sensie::explain::{self, Baseline, Geometry, Options, Quadrature, TargetSpec, Targets, sanity};
-use sensie::data::{self, DataSpec, Labels};
 use sensie::model::{Layout, Model};
 use sensie::preprocess::Preprocess;
 use sensie::render::Stretch;
@@ -116,30 +116,67 @@ pub fn run(args: Args) -> Result<()> {
     let indices = select(total, args.indices.as_deref(), args.limit, &data_spec.path)?;
     let raw = images.select(Axis(0), &indices);
     let size = Some((geometry.height, geometry.width));
-    let inputs = preprocess.apply(raw.view(), size, geometry.layout)?.into_dyn();
+    let inputs = preprocess
+        .apply(raw.view(), size, geometry.layout)?
+        .into_dyn();
     // The raw images at the model's size, for the pictures.
-    let display = Preprocess { fit: preprocess.fit, ..Preprocess::default() }.apply(raw.view(), size, Layout::Nchw)?;
+    let display = Preprocess {
+        fit: preprocess.fit,
+        ..Preprocess::default()
+    }
+    .apply(raw.view(), size, Layout::Nchw)?;
     let labels: Option<Vec<usize>> = match labels {
         Some(Labels::Classes(classes)) => Some(indices.iter().map(|&i| classes[i]).collect()),
         Some(Labels::Targets(_)) => {
-            let reason = "its labels are continuous; explanations need class labels (or --target predicted)".into();
-            return Err(Error::Data { path: data_spec.path.clone(), reason });
+            let reason =
+                "its labels are continuous; explanations need class labels (or --target predicted)"
+                    .into();
+            return Err(Error::Data {
+                path: data_spec.path.clone(),
+                reason,
+            });
         }
         None => None,
     };
 
-    let mut engine = Engine::new(Runtime::new()?, model, EngineOptions { batch_size: args.batch_size, threads: args.threads })?;
-    let score = if args.score == "probability" { Score::Probability } else { Score::Logit };
-    let spec = args.target.unwrap_or(if labels.is_some() { TargetSpec::Label } else { TargetSpec::Predicted });
-    let targets = Targets::resolve(&mut engine, inputs.view(), spec, labels.as_deref(), score).map_err(|e| match e {
-        Error::InvalidInput { what, reason } => Error::InvalidInput { what: format!("{}: {what}", data_spec.path.display()), reason },
-        other => other,
-    })?;
+    let mut engine = Engine::new(
+        Runtime::new()?,
+        model,
+        EngineOptions {
+            batch_size: args.batch_size,
+            threads: args.threads,
+        },
+    )?;
+    let score = if args.score == "probability" {
+        Score::Probability
+    } else {
+        Score::Logit
+    };
+    let spec = args.target.unwrap_or(if labels.is_some() {
+        TargetSpec::Label
+    } else {
+        TargetSpec::Predicted
+    });
+    let targets = Targets::resolve(&mut engine, inputs.view(), spec, labels.as_deref(), score)
+        .map_err(|e| match e {
+            Error::InvalidInput { what, reason } => Error::InvalidInput {
+                what: format!("{}: {what}", data_spec.path.display()),
+                reason,
+            },
+            other => other,
+        })?;
     let options = Options {
         layer: args.layer.clone(),
         steps: args.steps,
         quadrature: args.rule,
-        baseline: baseline(&args.baseline, &engine, inputs.view(), total, &indices, args.seed)?,
+        baseline: baseline(
+            &args.baseline,
+            &engine,
+            inputs.view(),
+            total,
+            &indices,
+            args.seed,
+        )?,
         samples: args.samples,
         noise: args.noise,
         window: args.window,
@@ -147,12 +184,25 @@ pub fn run(args: Args) -> Result<()> {
         fill: args.fill,
         seed: args.seed,
     };
-    let methods = args.method.iter().map(|m| explain::build(m, &options)).collect::<Result<Vec<_>>>()?;
+    let methods = args
+        .method
+        .iter()
+        .map(|m| explain::build(m, &options))
+        .collect::<Result<Vec<_>>>()?;
 
-    std::fs::create_dir_all(&args.out).map_err(|e| Error::Io { path: args.out.clone(), source: e })?;
+    std::fs::create_dir_all(&args.out).map_err(|e| Error::Io {
+        path: args.out.clone(),
+        source: e,
+    })?;
     let results = report::run_methods(&mut engine, inputs.view(), &targets, &methods, &args.out)?;
     for (_, s) in &results {
-        eprintln!("{:<22} {:>8.3} s  {}{}", s.method, s.seconds, args.out.join(&s.file).display(), gap_note(s));
+        eprintln!(
+            "{:<22} {:>8.3} s  {}{}",
+            s.method,
+            s.seconds,
+            args.out.join(&s.file).display(),
+            gap_note(s)
+        );
     }
     let (attributions, methods_summary): (Vec<_>, Vec<_>) = results.into_iter().unzip();
     let summary = Summary {
@@ -160,7 +210,14 @@ pub fn run(args: Args) -> Result<()> {
         data: data_spec.path.clone(),
         examples: indices,
         labels,
-        predicted: Targets::resolve(&mut engine, inputs.view(), TargetSpec::Predicted, None, Score::Logit)?.classes,
+        predicted: Targets::resolve(
+            &mut engine,
+            inputs.view(),
+            TargetSpec::Predicted,
+            None,
+            Score::Logit,
+        )?
+        .classes,
         targets: targets.classes.clone(),
         target: spec.to_string(),
         score: args.score.clone(),
@@ -170,31 +227,70 @@ pub fn run(args: Args) -> Result<()> {
     report::write_json(&args.out.join("explain.json"), &summary)?;
 
     let sanity = if args.sanity {
-        let sanity = sanity::cascading_randomisation(&engine, inputs.view(), &targets, &methods, &attributions, args.seed)?;
+        let sanity = sanity::cascading_randomisation(
+            &engine,
+            inputs.view(),
+            &targets,
+            &methods,
+            &attributions,
+            args.seed,
+        )?;
         report::write_json(&args.out.join("sanity.json"), &sanity)?;
         for m in &sanity.methods {
             let last = m.mean_spearman_abs.last().copied().flatten();
-            eprintln!("sanity {:<15} rank correlation (abs) after randomising all {} layers: {}", m.method, sanity.layers.len(), last.map_or("-".into(), |r| format!("{r:.3}")));
+            eprintln!(
+                "sanity {:<15} rank correlation (abs) after randomising all {} layers: {}",
+                m.method,
+                sanity.layers.len(),
+                last.map_or("-".into(), |r| format!("{r:.3}"))
+            );
         }
         Some(sanity)
     } else {
         None
     };
     let curves = if args.faithfulness {
-        let curve_options = CurveOptions { steps: args.curve_steps, fill: args.fill, blur_sigma: geometry.default_blur(), seed: args.seed };
-        let maps: Vec<_> = methods.iter().zip(&attributions).map(|(m, a)| (m.name(), a, m.kind())).collect();
-        let curves = faithfulness::curves(&mut engine, inputs.view(), &targets, &maps, curve_options)?;
+        let curve_options = CurveOptions {
+            steps: args.curve_steps,
+            fill: args.fill,
+            blur_sigma: geometry.default_blur(),
+            seed: args.seed,
+        };
+        let maps: Vec<_> = methods
+            .iter()
+            .zip(&attributions)
+            .map(|(m, a)| (m.name(), a, m.kind()))
+            .collect();
+        let curves =
+            faithfulness::curves(&mut engine, inputs.view(), &targets, &maps, curve_options)?;
         report::write_json(&args.out.join("faithfulness.json"), &curves)?;
         for m in &curves.methods {
-            eprintln!("faithfulness {:<15} deletion AUC {:.3}  insertion AUC {:.3}", m.method, m.deletion.mean_auc, m.insertion.mean_auc);
+            eprintln!(
+                "faithfulness {:<15} deletion AUC {:.3}  insertion AUC {:.3}",
+                m.method, m.deletion.mean_auc, m.insertion.mean_auc
+            );
         }
         Some(curves)
     } else {
         None
     };
-    let checks = Checks { sanity: sanity.as_ref(), faithfulness: curves.as_ref() };
-    let drawing = Drawing { stretch: args.stretch, shared_scale: args.shared_scale };
-    let notes = report::write_figures(&args.out, &geometry, display.view(), &summary, &attributions, checks, &drawing)?;
+    let checks = Checks {
+        sanity: sanity.as_ref(),
+        faithfulness: curves.as_ref(),
+    };
+    let drawing = Drawing {
+        stretch: args.stretch,
+        shared_scale: args.shared_scale,
+    };
+    let notes = report::write_figures(
+        &args.out,
+        &geometry,
+        display.view(),
+        &summary,
+        &attributions,
+        checks,
+        &drawing,
+    )?;
     for note in notes {
         eprintln!("note: {note}");
     }
@@ -203,14 +299,26 @@ pub fn run(args: Args) -> Result<()> {
 }
 
 /// The examples to explain: `indices` (checked), the first `limit`, or all.
-fn select(total: usize, indices: Option<&[usize]>, limit: Option<usize>, data: &Path) -> Result<Vec<usize>> {
+fn select(
+    total: usize,
+    indices: Option<&[usize]>,
+    limit: Option<usize>,
+    data: &Path,
+) -> Result<Vec<usize>> {
     let chosen: Vec<usize> = match (indices, limit) {
         (Some(list), _) => list.to_vec(),
         (None, Some(n)) => (0..n.min(total)).collect(),
         (None, None) => (0..total).collect(),
     };
     if let Some(bad) = chosen.iter().find(|&&i| i >= total) {
-        return Err(invalid(format!("example index {bad}"), format!("{} has {total} examples (indices 0 to {})", data.display(), total.saturating_sub(1))));
+        return Err(invalid(
+            format!("example index {bad}"),
+            format!(
+                "{} has {total} examples (indices 0 to {})",
+                data.display(),
+                total.saturating_sub(1)
+            ),
+        ));
     }
     if chosen.is_empty() {
         return Err(invalid("the examples to explain", "none were chosen"));
@@ -219,27 +327,50 @@ fn select(total: usize, indices: Option<&[usize]>, limit: Option<usize>, data: &
 }
 
 /// `--baseline`: a name, `blur:SIGMA`, or a .npy file.
-fn baseline(text: &str, engine: &Engine, inputs: ArrayViewD<f32>, total: usize, indices: &[usize], seed: u64) -> Result<Baseline> {
+fn baseline(
+    text: &str,
+    engine: &Engine,
+    inputs: ArrayViewD<f32>,
+    total: usize,
+    indices: &[usize],
+    seed: u64,
+) -> Result<Baseline> {
     Ok(match text {
         "zeros" => Baseline::Zeros,
         "noise" => Baseline::Noise { seed },
-        "blur" => Baseline::Blur { sigma: Geometry::of(engine.model(), "a blurred baseline")?.default_blur() },
+        "blur" => Baseline::Blur {
+            sigma: Geometry::of(engine.model(), "a blurred baseline")?.default_blur(),
+        },
         _ if text.starts_with("blur:") => {
-            let sigma = text["blur:".len()..].parse::<f32>().ok().filter(|v| *v >= 0.0);
-            Baseline::Blur { sigma: sigma.ok_or_else(|| invalid(format!("--baseline {text}"), "blur:SIGMA needs a sigma >= 0 in pixels"))? }
+            let sigma = text["blur:".len()..]
+                .parse::<f32>()
+                .ok()
+                .filter(|v| *v >= 0.0);
+            Baseline::Blur {
+                sigma: sigma.ok_or_else(|| {
+                    invalid(
+                        format!("--baseline {text}"),
+                        "blur:SIGMA needs a sigma >= 0 in pixels",
+                    )
+                })?,
+            }
         }
         file => {
             let values: ArrayD<f32> = sensie::data::read_array(Path::new(file))?;
             // One baseline per example of the data file: keep the chosen ones.
             let example_rank = engine.model().info().input.shape.len() - 1;
-            let baseline = if values.ndim() == example_rank + 1 && values.shape()[0] == total && total > 1 {
-                Baseline::Array(values.select(Axis(0), indices))
-            } else {
-                Baseline::Array(values)
-            };
+            let baseline =
+                if values.ndim() == example_rank + 1 && values.shape()[0] == total && total > 1 {
+                    Baseline::Array(values.select(Axis(0), indices))
+                } else {
+                    Baseline::Array(values)
+                };
             // Checked now, before any method runs, with the file named.
             baseline.for_inputs(engine, inputs).map_err(|e| match e {
-                Error::InvalidInput { what, reason } => Error::Data { path: file.into(), reason: format!("{what}: {reason}") },
+                Error::InvalidInput { what, reason } => Error::Data {
+                    path: file.into(),
+                    reason: format!("{what}: {reason}"),
+                },
                 other => other,
             })?;
             baseline
@@ -249,11 +380,17 @@ fn baseline(text: &str, engine: &Engine, inputs: ArrayViewD<f32>, total: usize, 
 
 fn gap_note(s: &MethodSummary) -> String {
     match &s.relative_completeness_gap {
-        Some(g) => format!("  (completeness gap up to {:.3}% of f(x) - f(baseline))", 100.0 * g.iter().fold(0.0f32, |m, v| m.max(v.abs()))),
+        Some(g) => format!(
+            "  (completeness gap up to {:.3}% of f(x) - f(baseline))",
+            100.0 * g.iter().fold(0.0f32, |m, v| m.max(v.abs()))
+        ),
         None => String::new(),
     }
 }
 
 fn invalid(what: impl Into<String>, reason: impl Into<String>) -> Error {
-    Error::InvalidInput { what: what.into(), reason: reason.into() }
+    Error::InvalidInput {
+        what: what.into(),
+        reason: reason.into(),
+    }
 }

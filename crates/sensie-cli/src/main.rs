@@ -15,7 +15,11 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 #[derive(Parser)]
-#[command(name = "sensie", version, about = "Probe trained neural networks (ONNX): sensitivity, explanations, visualisation")]
+#[command(
+    name = "sensie",
+    version,
+    about = "Probe trained neural networks (ONNX): sensitivity, explanations, visualisation"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,

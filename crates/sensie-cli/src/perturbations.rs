@@ -22,18 +22,30 @@ pub fn run(args: Args) -> sensie::Result<()> {
                 })
             })
             .collect();
-        println!("{}", serde_json::to_string_pretty(&list).expect("serialisable"));
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&list).expect("serialisable")
+        );
         return Ok(());
     }
     for b in builtins() {
-        println!("{:<15} {} ({}); unchanged at {}", b.name, b.parameter, b.unit, b.identity);
+        println!(
+            "{:<15} {} ({}); unchanged at {}",
+            b.name, b.parameter, b.unit, b.identity
+        );
         println!("{:<15} {}", "", b.summary);
         for o in b.options {
-            let default = if o.default.is_empty() { String::new() } else { format!(" [default {}]", o.default) };
+            let default = if o.default.is_empty() {
+                String::new()
+            } else {
+                format!(" [default {}]", o.default)
+            };
             println!("{:<15}   {}: {}{default}", "", o.name, o.help);
         }
     }
     println!();
-    println!("Use: --perturb NAME=a:b:n (n values from a to b) or NAME=v1,v2,...; options as NAME(key=value,...)=SPEC");
+    println!(
+        "Use: --perturb NAME=a:b:n (n values from a to b) or NAME=v1,v2,...; options as NAME(key=value,...)=SPEC"
+    );
     Ok(())
 }

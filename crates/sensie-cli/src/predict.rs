@@ -4,13 +4,13 @@
 
 use std::path::PathBuf;
 
+use sensie::Error;
 use sensie::data::{self, DataSpec};
 use sensie::engine::{Engine, EngineOptions};
 use sensie::explain::Geometry;
 use sensie::model::Model;
 use sensie::preprocess::Preprocess;
 use sensie::runtime::Runtime;
-use sensie::Error;
 
 use crate::data_args::DataArgs;
 
@@ -39,17 +39,43 @@ pub fn run(args: Args) -> sensie::Result<()> {
     let x = match Geometry::of(&model, "predict") {
         Ok(geometry) => {
             let (images, _) = data::load_images(&spec)?;
-            preprocess.apply(images.view(), Some((geometry.height, geometry.width)), geometry.layout)?.into_dyn()
+            preprocess
+                .apply(
+                    images.view(),
+                    Some((geometry.height, geometry.width)),
+                    geometry.layout,
+                )?
+                .into_dyn()
         }
-        Err(_) if spec.path.as_os_str().is_empty() => return Err(Error::InvalidInput { what: "data".into(), reason: "no data path given (--data)".into() }),
+        Err(_) if spec.path.as_os_str().is_empty() => {
+            return Err(Error::InvalidInput {
+                what: "data".into(),
+                reason: "no data path given (--data)".into(),
+            });
+        }
         Err(_) => sensie::data::read_array(&spec.path)?,
     };
-    let mut engine = Engine::new(Runtime::new()?, model, EngineOptions { batch_size: args.batch_size, threads: args.threads })?;
+    let mut engine = Engine::new(
+        Runtime::new()?,
+        model,
+        EngineOptions {
+            batch_size: args.batch_size,
+            threads: args.threads,
+        },
+    )?;
     let y = engine.predict(x.view()).map_err(|e| match e {
-        Error::InvalidInput { what, reason } => Error::InvalidInput { what: format!("{}: {what}", spec.path.display()), reason },
+        Error::InvalidInput { what, reason } => Error::InvalidInput {
+            what: format!("{}: {what}", spec.path.display()),
+            reason,
+        },
         other => other,
     })?;
     sensie::npy::write(&args.out, &y)?;
-    eprintln!("wrote {} ({} examples x {} outputs)", args.out.display(), y.nrows(), y.ncols());
+    eprintln!(
+        "wrote {} ({} examples x {} outputs)",
+        args.out.display(),
+        y.nrows(),
+        y.ncols()
+    );
     Ok(())
 }

@@ -40,7 +40,7 @@ pub struct Args {
     output_kind: Option<String>,
     #[arg(long)]
     batch_size: Option<usize>,
-    /// ONNX Runtime threads per operator (0: its choice).
+    /// ONNX Runtime threads per operator (0: every core, and a quarter of them perturbing beside it).
     #[arg(long)]
     threads: Option<usize>,
     #[arg(long)]
@@ -63,8 +63,14 @@ pub struct Args {
 }
 
 fn read_config(path: &PathBuf) -> Result<ProbeConfig> {
-    let text = std::fs::read_to_string(path).map_err(|e| Error::Io { path: path.clone(), source: e })?;
-    toml::from_str(&text).map_err(|e| Error::Data { path: path.clone(), reason: format!("not a valid probe config: {e}") })
+    let text = std::fs::read_to_string(path).map_err(|e| Error::Io {
+        path: path.clone(),
+        source: e,
+    })?;
+    toml::from_str(&text).map_err(|e| Error::Data {
+        path: path.clone(),
+        reason: format!("not a valid probe config: {e}"),
+    })
 }
 
 /// Replaces the file's value with the command line's, when given.
@@ -101,17 +107,28 @@ fn merge(args: Args) -> Result<(ProbeConfig, bool)> {
     for p in &args.perturb {
         c.perturb.push(SweepSpec::parse(p)?);
     }
-    c.property.extend(args.property.iter().map(|p| PropertySpec::parse(p)));
+    c.property
+        .extend(args.property.iter().map(|p| PropertySpec::parse(p)));
     if c.model.as_os_str().is_empty() {
-        return Err(Error::InvalidInput { what: "model".into(), reason: "none given (--model, or model in the config)".into() });
+        return Err(Error::InvalidInput {
+            what: "model".into(),
+            reason: "none given (--model, or model in the config)".into(),
+        });
     }
     Ok((c, args.quiet))
 }
 
 pub fn run(args: Args) -> Result<()> {
     let (config, quiet) = merge(args)?;
-    let bar = if quiet || !std::io::stderr().is_terminal() { ProgressBar::hidden() } else { ProgressBar::new(0) };
-    bar.set_style(ProgressStyle::with_template("{bar:40} {pos}/{len} batches, {eta} left").expect("a valid template"));
+    let bar = if quiet || !std::io::stderr().is_terminal() {
+        ProgressBar::hidden()
+    } else {
+        ProgressBar::new(0)
+    };
+    bar.set_style(
+        ProgressStyle::with_template("{bar:40} {pos}/{len} batches, {eta} left")
+            .expect("a valid template"),
+    );
     let report = probe::execute(&config, &mut |done, total| {
         bar.set_length(total as u64);
         bar.set_position(done as u64);
@@ -121,20 +138,38 @@ pub fn run(args: Args) -> Result<()> {
     let notes = probe::write_report(&config.out, &report, &config, &command_line())?;
     println!("{:<24} {:<8} {:>8}  levels", "test", "verdict", "effect");
     for t in &report.tests {
-        println!("{:<24} {:<8} {:>8.3}  {}", t.name, probe::word(t.stats.verdict), t.stats.effect.size, t.stats.levels.len());
+        println!(
+            "{:<24} {:<8} {:>8.3}  {}",
+            t.name,
+            probe::word(t.stats.verdict),
+            t.stats.effect.size,
+            t.stats.levels.len()
+        );
     }
     for note in notes {
         eprintln!("note: {note}");
     }
     if !report.data.skipped.is_empty() {
-        eprintln!("note: {} example(s) with NaN or infinite pixels were left out", report.data.skipped.len());
+        eprintln!(
+            "note: {} example(s) with NaN or infinite pixels were left out",
+            report.data.skipped.len()
+        );
     }
-    println!("wrote {} (results.json, results.csv, plots/, examples/)", config.out.join("report.html").display());
+    println!(
+        "wrote {} (results.json, results.csv, plots/, examples/)",
+        config.out.join("report.html").display()
+    );
     Ok(())
 }
 
 /// This run's command line, for the report, with arguments that hold spaces quoted.
 fn command_line() -> String {
-    let quote = |a: String| if a.contains(char::is_whitespace) { format!("'{a}'") } else { a };
+    let quote = |a: String| {
+        if a.contains(char::is_whitespace) {
+            format!("'{a}'")
+        } else {
+            a
+        }
+    };
     std::env::args().map(quote).collect::<Vec<_>>().join(" ")
 }

@@ -9,7 +9,9 @@ use ndarray::{ArrayD, Axis};
 use sensie::engine::{Engine, EngineOptions, Score};
 use sensie::model::Model;
 use sensie::runtime::Runtime;
-use sensie::visualize::{self, DreamOptions, Layer, MaximizeOptions, Parameterisation, Report, Target, ValueRange};
+use sensie::visualize::{
+    self, DreamOptions, Layer, MaximizeOptions, Parameterisation, Report, Target, ValueRange,
+};
 use sensie::{Error, Result};
 
 #[derive(clap::Args)]
@@ -46,7 +48,14 @@ struct Common {
 
 impl Common {
     fn engine(&self, batch_size: usize) -> Result<Engine> {
-        Engine::new(Runtime::new()?, Model::load(&self.model)?, EngineOptions { batch_size: batch_size.max(1), threads: self.threads })
+        Engine::new(
+            Runtime::new()?,
+            Model::load(&self.model)?,
+            EngineOptions {
+                batch_size: batch_size.max(1),
+                threads: self.threads,
+            },
+        )
     }
 }
 
@@ -77,7 +86,10 @@ impl Examples {
     }
 
     fn labels(&self) -> Vec<String> {
-        self.indices.iter().map(|i| format!("example {i}")).collect()
+        self.indices
+            .iter()
+            .map(|i| format!("example {i}"))
+            .collect()
     }
 }
 
@@ -229,14 +241,20 @@ pub fn run(args: Args) -> Result<()> {
 fn kernels(args: KernelsArgs) -> Result<()> {
     let model = Model::load(&args.common.model)?;
     let kernels = visualize::kernels(&model, args.layer.as_deref())?;
-    eprintln!("{}: kernels {:?}{}", kernels.layer, kernels.weights.shape(), if kernels.colour { " in colour" } else { "" });
+    eprintln!(
+        "{}: kernels {:?}{}",
+        kernels.layer,
+        kernels.weights.shape(),
+        if kernels.colour { " in colour" } else { "" }
+    );
     finish(&kernels.report()?, &args.common.out)
 }
 
 fn features(args: AtLayer) -> Result<()> {
     let (_, x) = args.examples.load()?;
     let mut engine = args.common.engine(x.shape()[0])?;
-    let maps = visualize::feature_maps(&mut engine, x.view(), &args.layer).map_err(|e| in_data(e, &args.examples.data))?;
+    let maps = visualize::feature_maps(&mut engine, x.view(), &args.layer)
+        .map_err(|e| in_data(e, &args.examples.data))?;
     eprintln!("{}: maps {:?}", maps.layer, maps.maps.shape());
     finish(&maps.report(&args.examples.labels())?, &args.common.out)
 }
@@ -245,9 +263,19 @@ fn maximize(args: MaximizeArgs) -> Result<()> {
     let mut engine = args.common.engine(args.restarts)?;
     let target = match (args.class, &args.layer, args.channel, args.neuron) {
         (Some(k), _, _, _) => Target::Class(k),
-        (None, Some(layer), None, _) => Target::Layer { layer: layer.clone() },
-        (None, Some(layer), Some(channel), None) => Target::Channel { layer: layer.clone(), channel },
-        (None, Some(layer), Some(channel), Some((y, x))) => Target::Neuron { layer: layer.clone(), channel, y, x },
+        (None, Some(layer), None, _) => Target::Layer {
+            layer: layer.clone(),
+        },
+        (None, Some(layer), Some(channel), None) => Target::Channel {
+            layer: layer.clone(),
+            channel,
+        },
+        (None, Some(layer), Some(channel), Some((y, x))) => Target::Neuron {
+            layer: layer.clone(),
+            channel,
+            y,
+            x,
+        },
         (None, None, _, _) => unreachable!("clap requires --class or --layer"),
     };
     let (_, h, w) = Layer::input(&mut engine)?.chw();
@@ -273,7 +301,9 @@ fn maximize(args: MaximizeArgs) -> Result<()> {
     options.range = range(args.range, None)?;
     if let Some(path) = &args.data {
         let data = sensie::data::read_array(path)?;
-        let images = Layer::input(&mut engine)?.to_nchw(data.view()).map_err(|e| in_data(e, path))?;
+        let images = Layer::input(&mut engine)?
+            .to_nchw(data.view())
+            .map_err(|e| in_data(e, path))?;
         options.range = range(args.range, Some(&data))?;
         options.fit_to_data(images.view());
     }
@@ -301,8 +331,14 @@ fn dream(args: DreamArgs) -> Result<()> {
         range: range(args.range, Some(&data))?,
         seed: args.seed,
     };
-    let dreamed = visualize::dream(&mut engine, x.view(), &at.layer, &options).map_err(|e| in_data(e, &at.examples.data))?;
-    for (label, (before, after)) in at.examples.labels().iter().zip(dreamed.norm_before.iter().zip(&dreamed.norm_after)) {
+    let dreamed = visualize::dream(&mut engine, x.view(), &at.layer, &options)
+        .map_err(|e| in_data(e, &at.examples.data))?;
+    for (label, (before, after)) in at
+        .examples
+        .labels()
+        .iter()
+        .zip(dreamed.norm_before.iter().zip(&dreamed.norm_after))
+    {
         eprintln!("{label}: |{}| {before:.4} -> {after:.4}", dreamed.layer);
     }
     finish(&dreamed.report(&at.examples.labels())?, &at.common.out)
@@ -310,10 +346,16 @@ fn dream(args: DreamArgs) -> Result<()> {
 
 /// Two comma-separated values, as in `--range 0,255` or `--neuron 7,7`.
 fn pair<T: std::str::FromStr>(text: &str) -> std::result::Result<(T, T), String> {
-    let parse = |part: &str| part.trim().parse::<T>().map_err(|_| format!("'{part}' is not a number"));
+    let parse = |part: &str| {
+        part.trim()
+            .parse::<T>()
+            .map_err(|_| format!("'{part}' is not a number"))
+    };
     match text.split_once(',') {
         Some((a, b)) => Ok((parse(a)?, parse(b)?)),
-        None => Err(format!("expected two values separated by a comma, got '{text}'")),
+        None => Err(format!(
+            "expected two values separated by a comma, got '{text}'"
+        )),
     }
 }
 
@@ -329,7 +371,10 @@ fn range(given: Option<(f32, f32)>, data: Option<&ArrayD<f32>>) -> Result<ValueR
 /// Names the data file in an error about the data's shape.
 fn in_data(e: Error, path: &Path) -> Error {
     match e {
-        Error::InvalidInput { what, reason } if what.contains("of shape") => Error::InvalidInput { what: format!("{}: {what}", path.display()), reason },
+        Error::InvalidInput { what, reason } if what.contains("of shape") => Error::InvalidInput {
+            what: format!("{}: {what}", path.display()),
+            reason,
+        },
         other => other,
     }
 }

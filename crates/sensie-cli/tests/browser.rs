@@ -65,10 +65,20 @@ fn the_probe_report_loads_cleanly_in_chromium() {
     let log = stderr(&browser);
     assert!(browser.status.success(), "chromium failed: {log}");
     let console: Vec<&str> = log.lines().filter(|l| l.contains("CONSOLE")).collect();
-    assert!(console.is_empty(), "the page logged to the console:\n{}", console.join("\n"));
+    assert!(
+        console.is_empty(),
+        "the page logged to the console:\n{}",
+        console.join("\n")
+    );
 
-    let shot = image::open(&screenshot).expect("the screenshot decodes").to_rgb8();
+    let shot = image::open(&screenshot)
+        .expect("the screenshot decodes")
+        .to_rgb8();
     assert_eq!(shot.dimensions(), (1200, 2400));
     let colours: HashSet<[u8; 3]> = shot.pixels().map(|p| p.0).collect();
-    assert!(colours.len() > 50, "the page looks blank: {} colours", colours.len());
+    assert!(
+        colours.len() > 50,
+        "the page looks blank: {} colours",
+        colours.len()
+    );
 }

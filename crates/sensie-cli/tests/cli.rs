@@ -15,32 +15,58 @@ fn inspect_marks_convolutional_layers_with_their_shapes() {
     assert!(out.status.success(), "{}", stderr(&out));
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("input   input [N, 1, 28, 28] NCHW"), "{text}");
-    assert!(text.contains("Conv [conv]") && text.contains("[N, 16, 14, 14]"), "{text}");
+    assert!(
+        text.contains("Conv [conv]") && text.contains("[N, 16, 14, 14]"),
+        "{text}"
+    );
     assert!(text.contains("Logits (detected)"), "{text}");
 }
 
 #[test]
 fn inspect_json_lists_every_node() {
-    let out = sensie(&["inspect", "--model", &repo("examples/mnist/mnist_cnn.onnx"), "--json"]);
+    let out = sensie(&[
+        "inspect",
+        "--model",
+        &repo("examples/mnist/mnist_cnn.onnx"),
+        "--json",
+    ]);
     assert!(out.status.success(), "{}", stderr(&out));
     let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let nodes = doc["nodes"].as_array().unwrap();
     assert_eq!(nodes.len(), 10);
-    let convs: Vec<&str> = nodes.iter().filter(|n| n["convolutional"] == true).map(|n| n["op"].as_str().unwrap()).collect();
+    let convs: Vec<&str> = nodes
+        .iter()
+        .filter(|n| n["convolutional"] == true)
+        .map(|n| n["op"].as_str().unwrap())
+        .collect();
     assert_eq!(convs, ["Conv", "Conv"]);
-    assert_eq!(nodes[5]["outputs"][0]["shape"], serde_json::json!([null, 16, 7, 7]));
+    assert_eq!(
+        nodes[5]["outputs"][0]["shape"],
+        serde_json::json!([null, 16, 7, 7])
+    );
     assert_eq!(doc["model"]["info"]["layout"], "NCHW");
 }
 
 #[test]
 fn predict_writes_the_models_outputs() {
     let dir = tempfile::tempdir().unwrap();
-    let x: ArrayD<f32> = ArrayD::read_npy(std::fs::File::open(repo("examples/mnist/data/test_x.npy")).unwrap()).unwrap();
-    let y: ArrayD<i64> = ArrayD::read_npy(std::fs::File::open(repo("examples/mnist/data/test_y.npy")).unwrap()).unwrap();
+    let x: ArrayD<f32> =
+        ArrayD::read_npy(std::fs::File::open(repo("examples/mnist/data/test_x.npy")).unwrap())
+            .unwrap();
+    let y: ArrayD<i64> =
+        ArrayD::read_npy(std::fs::File::open(repo("examples/mnist/data/test_y.npy")).unwrap())
+            .unwrap();
     let out_path = dir.path().join("preds.npy");
     let out = sensie(&[
-        "predict", "--model", &repo("examples/mnist/mnist_cnn.onnx"), "--data", &repo("examples/mnist/data/test_x.npy"),
-        "--out", out_path.to_str().unwrap(), "--batch-size", "64",
+        "predict",
+        "--model",
+        &repo("examples/mnist/mnist_cnn.onnx"),
+        "--data",
+        &repo("examples/mnist/data/test_x.npy"),
+        "--out",
+        out_path.to_str().unwrap(),
+        "--batch-size",
+        "64",
     ]);
     assert!(out.status.success(), "{}", stderr(&out));
     let preds = Array2::<f32>::read_npy(std::fs::File::open(&out_path).unwrap()).unwrap();
@@ -50,7 +76,14 @@ fn predict_writes_the_models_outputs() {
         .rows()
         .into_iter()
         .zip(y.iter())
-        .filter(|(row, label)| row.iter().enumerate().max_by(|a, b| a.1.total_cmp(b.1)).unwrap().0 == **label as usize)
+        .filter(|(row, label)| {
+            row.iter()
+                .enumerate()
+                .max_by(|a, b| a.1.total_cmp(b.1))
+                .unwrap()
+                .0
+                == **label as usize
+        })
         .count();
     assert_eq!(correct, 965, "accuracy differs from the model card");
 }
@@ -60,25 +93,51 @@ fn predict_writes_the_models_outputs() {
 #[test]
 fn predict_prepares_images_with_the_data_flags() {
     let dir = tempfile::tempdir().unwrap();
-    let x: Array4<f32> = Array4::read_npy(std::fs::File::open(repo("examples/mnist/data/test_x.npy")).unwrap()).unwrap();
+    let x: Array4<f32> =
+        Array4::read_npy(std::fs::File::open(repo("examples/mnist/data/test_x.npy")).unwrap())
+            .unwrap();
     let x = x.slice(ndarray::s![..20, .., .., ..]).to_owned();
     let float_path = dir.path().join("float.npy");
-    x.write_npy(std::fs::File::create(&float_path).unwrap()).unwrap();
-    let bytes = x.permuted_axes([0, 2, 3, 1]).mapv(|v| (v * 255.0).round() as u8).as_standard_layout().into_owned();
+    x.write_npy(std::fs::File::create(&float_path).unwrap())
+        .unwrap();
+    let bytes = x
+        .permuted_axes([0, 2, 3, 1])
+        .mapv(|v| (v * 255.0).round() as u8)
+        .as_standard_layout()
+        .into_owned();
     let bytes_path = dir.path().join("bytes.npy");
-    bytes.write_npy(std::fs::File::create(&bytes_path).unwrap()).unwrap();
+    bytes
+        .write_npy(std::fs::File::create(&bytes_path).unwrap())
+        .unwrap();
     let predict = |data: &std::path::Path, extra: &[&str], out: &str| {
         let out_path = dir.path().join(out);
-        let mut args = vec!["predict", "--model", &repo("examples/mnist/mnist_cnn.onnx")].into_iter().map(String::from).collect::<Vec<_>>();
-        args.extend(["--data", data.to_str().unwrap(), "--out", out_path.to_str().unwrap()].map(String::from));
+        let mut args = vec!["predict", "--model", &repo("examples/mnist/mnist_cnn.onnx")]
+            .into_iter()
+            .map(String::from)
+            .collect::<Vec<_>>();
+        args.extend(
+            [
+                "--data",
+                data.to_str().unwrap(),
+                "--out",
+                out_path.to_str().unwrap(),
+            ]
+            .map(String::from),
+        );
         args.extend(extra.iter().map(|s| s.to_string()));
         let out = sensie(&args.iter().map(String::as_str).collect::<Vec<_>>());
         assert!(out.status.success(), "{}", stderr(&out));
         Array2::<f32>::read_npy(std::fs::File::open(out_path).unwrap()).unwrap()
     };
     let reference = predict(&float_path, &[], "a.npy");
-    let prepared = predict(&bytes_path, &["--data-layout", "nhwc", "--scale", "0.003921569"], "b.npy");
-    let worst = (&reference - &prepared).mapv(f32::abs).fold(0.0f32, |m, &v| m.max(v));
+    let prepared = predict(
+        &bytes_path,
+        &["--data-layout", "nhwc", "--scale", "0.003921569"],
+        "b.npy",
+    );
+    let worst = (&reference - &prepared)
+        .mapv(f32::abs)
+        .fold(0.0f32, |m, &v| m.max(v));
     // The stored digits are multiples of 1/255, so only float rounding differs.
     assert!(worst < 1e-4, "largest logit difference {worst}");
 }
@@ -87,15 +146,28 @@ fn predict_prepares_images_with_the_data_flags() {
 fn predict_refuses_data_of_the_wrong_shape() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("wrong.npy");
-    ndarray::Array4::<f32>::zeros((4, 3, 28, 28)).write_npy(std::fs::File::create(&data).unwrap()).unwrap();
+    ndarray::Array4::<f32>::zeros((4, 3, 28, 28))
+        .write_npy(std::fs::File::create(&data).unwrap())
+        .unwrap();
     let out = sensie(&[
-        "predict", "--model", &repo("examples/mnist/mnist_cnn.onnx"), "--data", data.to_str().unwrap(),
-        "--out", dir.path().join("p.npy").to_str().unwrap(),
+        "predict",
+        "--model",
+        &repo("examples/mnist/mnist_cnn.onnx"),
+        "--data",
+        data.to_str().unwrap(),
+        "--out",
+        dir.path().join("p.npy").to_str().unwrap(),
     ]);
     assert_eq!(out.status.code(), Some(1));
     let err = stderr(&out);
-    assert!(err.contains("wrong.npy") && err.contains("[N, 1, 28, 28]"), "{err}");
-    assert!(!dir.path().join("p.npy").exists(), "no output is written on error");
+    assert!(
+        err.contains("wrong.npy") && err.contains("[N, 1, 28, 28]"),
+        "{err}"
+    );
+    assert!(
+        !dir.path().join("p.npy").exists(),
+        "no output is written on error"
+    );
 }
 
 #[test]
@@ -105,7 +177,11 @@ fn a_model_that_is_not_onnx_exits_non_zero_with_its_name() {
     std::fs::write(&path, [0xffu8; 64]).unwrap();
     let out = sensie(&["inspect", "--model", path.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(1));
-    assert!(stderr(&out).contains("model.onnx") && stderr(&out).contains("not a valid ONNX model"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("model.onnx") && stderr(&out).contains("not a valid ONNX model"),
+        "{}",
+        stderr(&out)
+    );
 }
 
 #[test]
@@ -124,7 +200,10 @@ fn a_missing_onnx_runtime_library_says_what_to_do() {
         .unwrap();
     assert_eq!(out.status.code(), Some(1));
     let err = stderr(&out);
-    assert!(err.contains("SENSIE_ORT_LIB") && err.contains("/nonexistent/libonnxruntime.so"), "{err}");
+    assert!(
+        err.contains("SENSIE_ORT_LIB") && err.contains("/nonexistent/libonnxruntime.so"),
+        "{err}"
+    );
 }
 
 // `sensie probe` and `sensie perturbations`: what lands in --out, and the exit status.
@@ -134,7 +213,12 @@ fn perturbations_lists_every_builtin_with_its_unit() {
     let out = sensie(&["perturbations", "--json"]);
     assert!(out.status.success(), "{}", stderr(&out));
     let list: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    let names: Vec<&str> = list.as_array().unwrap().iter().map(|p| p["name"].as_str().unwrap()).collect();
+    let names: Vec<&str> = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["name"].as_str().unwrap())
+        .collect();
     assert_eq!(names.len(), 17);
     assert!(names.contains(&"magnitude") && names.contains(&"poisson-noise"));
     let text = String::from_utf8_lossy(&sensie(&["perturbations"]).stdout).into_owned();
@@ -167,14 +251,26 @@ options = {{ direction = 90, interpolation = "nearest" }}
     )
     .unwrap();
     let run = |extra: &[&str]| {
-        let mut args = vec!["probe", "--config", config.to_str().unwrap(), "--out", out.to_str().unwrap(), "--quiet"];
+        let mut args = vec![
+            "probe",
+            "--config",
+            config.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+            "--quiet",
+        ];
         args.extend_from_slice(extra);
         sensie(&args)
     };
     let first = run(&["--perturb", "magnitude=0,1"]);
     assert!(first.status.success(), "{}", stderr(&first));
-    assert!(stderr(&first).is_empty(), "--quiet prints nothing on stderr: {}", stderr(&first));
-    let json: serde_json::Value = serde_json::from_slice(&std::fs::read(out.join("results.json")).unwrap()).unwrap();
+    assert!(
+        stderr(&first).is_empty(),
+        "--quiet prints nothing on stderr: {}",
+        stderr(&first)
+    );
+    let json: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("results.json")).unwrap()).unwrap();
     let tests = json["tests"].as_array().unwrap();
     assert_eq!(tests.len(), 2);
     assert_eq!(tests[0]["options"]["direction"], "90");
@@ -190,8 +286,15 @@ options = {{ direction = 90, interpolation = "nearest" }}
 fn unknown_perturbations_and_options_list_the_valid_ones() {
     let dir = tempfile::tempdir().unwrap();
     let base = [
-        "probe", "--model", &repo("examples/mnist/mnist_cnn.onnx"), "--data", &repo("examples/mnist/data/test_x.npy"),
-        "--labels", &repo("examples/mnist/data/test_y.npy"), "--out", dir.path().to_str().unwrap(),
+        "probe",
+        "--model",
+        &repo("examples/mnist/mnist_cnn.onnx"),
+        "--data",
+        &repo("examples/mnist/data/test_x.npy"),
+        "--labels",
+        &repo("examples/mnist/data/test_y.npy"),
+        "--out",
+        dir.path().to_str().unwrap(),
     ];
     let with = |perturb: &str| {
         let mut args = base.to_vec();
@@ -200,9 +303,17 @@ fn unknown_perturbations_and_options_list_the_valid_ones() {
     };
     let out = with("gausian-noise=0,1");
     assert_eq!(out.status.code(), Some(1));
-    assert!(stderr(&out).contains("did you mean 'gaussian-noise'"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("did you mean 'gaussian-noise'"),
+        "{}",
+        stderr(&out)
+    );
     let out = with("rotate(fil=1)=0,90");
-    assert!(stderr(&out).contains("valid: interpolation, fill"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("valid: interpolation, fill"),
+        "{}",
+        stderr(&out)
+    );
     assert!(!dir.path().join("results.json").exists());
 }
 
@@ -217,27 +328,66 @@ fn a_regression_model_is_probed_on_the_lenses_of_a_mixed_set() {
     // The example's paths are relative to the repository root, where its comment says to run it.
     let run = Command::new(env!("CARGO_BIN_EXE_sensie"))
         .current_dir(repo(""))
-        .args(["probe", "--config", "examples/lens/regression.toml", "--out", out.to_str().unwrap(), "--replicates", "200", "--quiet"])
+        .args([
+            "probe",
+            "--config",
+            "examples/lens/regression.toml",
+            "--out",
+            out.to_str().unwrap(),
+            "--replicates",
+            "200",
+            "--quiet",
+        ])
         .output()
         .unwrap();
     assert!(run.status.success(), "{}", stderr(&run));
-    let json: serde_json::Value = serde_json::from_slice(&std::fs::read(out.join("results.json")).unwrap()).unwrap();
-    let card: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(repo("examples/lens/einstein-radius-card.json")).unwrap()).unwrap();
+    let json: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("results.json")).unwrap()).unwrap();
+    let card: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(repo("examples/lens/einstein-radius-card.json")).unwrap(),
+    )
+    .unwrap();
     let reference = &card["committed_test_lenses"];
-    assert_eq!(json["data"]["n"], reference["n"], "only the lenses are probed");
+    assert_eq!(
+        json["data"]["n"], reference["n"],
+        "only the lenses are probed"
+    );
     let tests = json["tests"].as_array().unwrap();
     let rotate = tests.iter().find(|t| t["name"] == "rotate").unwrap();
     assert_eq!(rotate["metric"], "absolute error");
-    let level = |t: &serde_json::Value, value: f64| t["levels"].as_array().unwrap().iter().position(|l| l["value"] == value).unwrap();
-    let mse = rotate["squared_error"][level(rotate, 0.0)].as_f64().unwrap();
+    let level = |t: &serde_json::Value, value: f64| {
+        t["levels"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .position(|l| l["value"] == value)
+            .unwrap()
+    };
+    let mse = rotate["squared_error"][level(rotate, 0.0)]
+        .as_f64()
+        .unwrap();
     let bias = rotate["bias"][level(rotate, 0.0)].as_f64().unwrap();
-    let (want_mse, want_bias) = (reference["mse"].as_f64().unwrap(), reference["bias_arcsec"].as_f64().unwrap());
+    let (want_mse, want_bias) = (
+        reference["mse"].as_f64().unwrap(),
+        reference["bias_arcsec"].as_f64().unwrap(),
+    );
     // float32 ONNX Runtime against float32 PyTorch, summed in float64: 1e-4 relative.
-    assert!((mse - want_mse).abs() <= 1e-4 * want_mse, "MSE {mse} against PyTorch's {want_mse}");
-    assert!((bias - want_bias).abs() <= 1e-4, "bias {bias} against PyTorch's {want_bias} (rounded to 1e-5)");
-    let radius = tests.iter().find(|t| t["name"] == "property:einstein_radius").unwrap();
-    assert_eq!(radius["bias"].as_array().unwrap().len(), radius["levels"].as_array().unwrap().len());
+    assert!(
+        (mse - want_mse).abs() <= 1e-4 * want_mse,
+        "MSE {mse} against PyTorch's {want_mse}"
+    );
+    assert!(
+        (bias - want_bias).abs() <= 1e-4,
+        "bias {bias} against PyTorch's {want_bias} (rounded to 1e-5)"
+    );
+    let radius = tests
+        .iter()
+        .find(|t| t["name"] == "property:einstein_radius")
+        .unwrap();
+    assert_eq!(
+        radius["bias"].as_array().unwrap().len(),
+        radius["levels"].as_array().unwrap().len()
+    );
     let seeing = tests.iter().find(|t| t["name"] == "seeing").unwrap();
     assert_eq!(seeing["squared_error"].as_array().unwrap().len(), 5);
 }

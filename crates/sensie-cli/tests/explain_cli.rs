@@ -12,13 +12,27 @@ use ndarray_npy::{ReadNpyExt, WriteNpyExt};
 use common::{repo, sensie, stderr};
 
 fn read(path: &Path) -> ArrayD<f32> {
-    ArrayD::read_npy(std::fs::File::open(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))).unwrap()
+    ArrayD::read_npy(
+        std::fs::File::open(path).unwrap_or_else(|e| panic!("{}: {e}", path.display())),
+    )
+    .unwrap()
 }
 
 /// `sensie explain` on the MNIST model and held-out digits, plus `extra`.
 fn explain(out: &Path, extra: &[&str]) -> Output {
-    let (model, data) = (repo("examples/mnist/mnist_cnn.onnx"), repo("examples/mnist/data/test_x.npy"));
-    let mut args = vec!["explain", "--model", &model, "--data", &data, "--out", out.to_str().unwrap()];
+    let (model, data) = (
+        repo("examples/mnist/mnist_cnn.onnx"),
+        repo("examples/mnist/data/test_x.npy"),
+    );
+    let mut args = vec![
+        "explain",
+        "--model",
+        &model,
+        "--data",
+        &data,
+        "--out",
+        out.to_str().unwrap(),
+    ];
     args.extend_from_slice(extra);
     sensie(&args)
 }
@@ -27,17 +41,44 @@ fn explain(out: &Path, extra: &[&str]) -> Output {
 fn explain_writes_one_map_per_method_and_a_summary() {
     let dir = tempfile::tempdir().unwrap();
     let labels = repo("examples/mnist/data/test_y.npy");
-    let out = explain(dir.path(), &[
-        "--labels", &labels, "--indices", "0,5,13", "--method", "saliency,integrated-gradients,gradcam,occlusion",
-        "--steps", "16", "--sanity", "--faithfulness", "--curve-steps", "5",
-    ]);
+    let out = explain(
+        dir.path(),
+        &[
+            "--labels",
+            &labels,
+            "--indices",
+            "0,5,13",
+            "--method",
+            "saliency,integrated-gradients,gradcam,occlusion",
+            "--steps",
+            "16",
+            "--sanity",
+            "--faithfulness",
+            "--curve-steps",
+            "5",
+        ],
+    );
     assert!(out.status.success(), "{}", stderr(&out));
-    assert_eq!(read(&dir.path().join("saliency.npy")).shape(), &[3, 1, 28, 28]);
-    assert_eq!(read(&dir.path().join("integrated-gradients.npy")).shape(), &[3, 1, 28, 28]);
-    assert_eq!(read(&dir.path().join("occlusion.npy")).shape(), &[3, 1, 28, 28]);
+    assert_eq!(
+        read(&dir.path().join("saliency.npy")).shape(),
+        &[3, 1, 28, 28]
+    );
+    assert_eq!(
+        read(&dir.path().join("integrated-gradients.npy")).shape(),
+        &[3, 1, 28, 28]
+    );
+    assert_eq!(
+        read(&dir.path().join("occlusion.npy")).shape(),
+        &[3, 1, 28, 28]
+    );
     assert_eq!(read(&dir.path().join("gradcam.npy")).shape(), &[3, 28, 28]);
-    assert_eq!(read(&dir.path().join("gradcam-layer.npy")).shape(), &[3, 14, 14]);
-    let json = |name: &str| -> serde_json::Value { serde_json::from_slice(&std::fs::read(dir.path().join(name)).unwrap()).unwrap() };
+    assert_eq!(
+        read(&dir.path().join("gradcam-layer.npy")).shape(),
+        &[3, 14, 14]
+    );
+    let json = |name: &str| -> serde_json::Value {
+        serde_json::from_slice(&std::fs::read(dir.path().join(name)).unwrap()).unwrap()
+    };
     let summary = json("explain.json");
     assert_eq!(summary["examples"], serde_json::json!([0, 5, 13]));
     assert_eq!(summary["targets"], summary["labels"]);
@@ -48,26 +89,48 @@ fn explain_writes_one_map_per_method_and_a_summary() {
     assert_eq!(summary["methods"][2]["layer"], "/relu2/Relu_output_0");
     assert_eq!(json("sanity.json")["layers"].as_array().unwrap().len(), 4);
     let curves = json("faithfulness.json");
-    assert_eq!(curves["methods"].as_array().unwrap().len(), 5, "four methods and the random ranking");
+    assert_eq!(
+        curves["methods"].as_array().unwrap().len(),
+        5,
+        "four methods and the random ranking"
+    );
     // Per example and method a picture (input, map, overlay), the charts, the page.
     for method in ["saliency", "integrated-gradients", "gradcam", "occlusion"] {
         for example in [0, 5, 13] {
-            assert!(dir.path().join(format!("{method}/{example}.png")).is_file(), "{method} {example}");
+            assert!(
+                dir.path().join(format!("{method}/{example}.png")).is_file(),
+                "{method} {example}"
+            );
         }
     }
     for chart in ["sanity", "faithfulness-deletion", "faithfulness-insertion"] {
         assert!(dir.path().join(format!("{chart}.svg")).is_file(), "{chart}");
     }
     let page = std::fs::read_to_string(dir.path().join("explain.html")).unwrap();
-    assert!(page.contains("integrated-gradients") && page.contains("data:image/png;base64") && page.contains("<svg"));
+    assert!(
+        page.contains("integrated-gradients")
+            && page.contains("data:image/png;base64")
+            && page.contains("<svg")
+    );
 }
 
 #[test]
 fn explain_targets_the_predicted_class_without_labels() {
     let dir = tempfile::tempdir().unwrap();
-    let out = explain(dir.path(), &["--limit", "2", "--method", "gradient", "--target", "predicted"]);
+    let out = explain(
+        dir.path(),
+        &[
+            "--limit",
+            "2",
+            "--method",
+            "gradient",
+            "--target",
+            "predicted",
+        ],
+    );
     assert!(out.status.success(), "{}", stderr(&out));
-    let summary: serde_json::Value = serde_json::from_slice(&std::fs::read(dir.path().join("explain.json")).unwrap()).unwrap();
+    let summary: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.path().join("explain.json")).unwrap()).unwrap();
     assert_eq!(summary["targets"], summary["predicted"]);
 }
 
@@ -78,13 +141,36 @@ fn explain_prepares_data_with_the_probe_flags() {
     let dir = tempfile::tempdir().unwrap();
     let x: ArrayD<f32> = read(Path::new(&repo("examples/mnist/data/test_x.npy")));
     let bytes = dir.path().join("x255.npy");
-    x.mapv(|v| (v * 255.0).round()).write_npy(std::fs::File::create(&bytes).unwrap()).unwrap();
+    x.mapv(|v| (v * 255.0).round())
+        .write_npy(std::fs::File::create(&bytes).unwrap())
+        .unwrap();
     let (plain, scaled) = (dir.path().join("plain"), dir.path().join("scaled"));
-    let args = ["--limit", "3", "--method", "gradient,gradcam", "--target", "predicted"];
+    let args = [
+        "--limit",
+        "3",
+        "--method",
+        "gradient,gradcam",
+        "--target",
+        "predicted",
+    ];
     assert!(explain(&plain, &args).status.success());
     let mut with_scale = vec!["--scale", "0.00392156862745098"];
     with_scale.extend_from_slice(&args);
-    let out = sensie(&[&["explain", "--model", &repo("examples/mnist/mnist_cnn.onnx"), "--data", bytes.to_str().unwrap(), "--out", scaled.to_str().unwrap()], with_scale.as_slice()].concat());
+    let out = sensie(
+        &[
+            &[
+                "explain",
+                "--model",
+                &repo("examples/mnist/mnist_cnn.onnx"),
+                "--data",
+                bytes.to_str().unwrap(),
+                "--out",
+                scaled.to_str().unwrap(),
+            ],
+            with_scale.as_slice(),
+        ]
+        .concat(),
+    );
     assert!(out.status.success(), "{}", stderr(&out));
     for file in ["gradient.npy", "gradcam.npy"] {
         let (a, b) = (read(&plain.join(file)), read(&scaled.join(file)));
@@ -98,17 +184,46 @@ fn explain_prepares_data_with_the_probe_flags() {
 fn explain_refuses_bad_input_clearly() {
     let dir = tempfile::tempdir().unwrap();
     let wrong = dir.path().join("baseline.npy");
-    Array4::<f32>::zeros((1, 1, 14, 14)).write_npy(std::fs::File::create(&wrong).unwrap()).unwrap();
+    Array4::<f32>::zeros((1, 1, 14, 14))
+        .write_npy(std::fs::File::create(&wrong).unwrap())
+        .unwrap();
     let small = dir.path().join("small.npy");
-    Array4::<f32>::zeros((2, 1, 8, 8)).write_npy(std::fs::File::create(&small).unwrap()).unwrap();
+    Array4::<f32>::zeros((2, 1, 8, 8))
+        .write_npy(std::fs::File::create(&small).unwrap())
+        .unwrap();
     let out_dir = dir.path().join("out");
     let cases: Vec<(Vec<&str>, Vec<&str>)> = vec![
-        (vec!["--indices", "3,1000", "--method", "gradient"], vec!["example index 1000", "1000 examples"]),
-        (vec!["--limit", "2", "--method", "gradcam", "--layer", "relu2"], vec!["no tensor named 'relu2'", "closest: /relu2/Relu_output_0"]),
-        (vec!["--limit", "2", "--method", "integrated-gradients", "--baseline", wrong.to_str().unwrap()], vec!["baseline.npy", "[1, 1, 14, 14]"]),
-        (vec!["--limit", "2", "--method", "saliency,gradcamm"], vec!["unknown method 'gradcamm' (did you mean 'gradcam'?)"]),
-        (vec!["--limit", "2", "--method", "gradient", "--target", "10"], vec!["target class 10", "0 to 9"]),
-        (vec!["--limit", "2", "--method", "gradient", "--target", "label"], vec!["no labels"]),
+        (
+            vec!["--indices", "3,1000", "--method", "gradient"],
+            vec!["example index 1000", "1000 examples"],
+        ),
+        (
+            vec!["--limit", "2", "--method", "gradcam", "--layer", "relu2"],
+            vec!["no tensor named 'relu2'", "closest: /relu2/Relu_output_0"],
+        ),
+        (
+            vec![
+                "--limit",
+                "2",
+                "--method",
+                "integrated-gradients",
+                "--baseline",
+                wrong.to_str().unwrap(),
+            ],
+            vec!["baseline.npy", "[1, 1, 14, 14]"],
+        ),
+        (
+            vec!["--limit", "2", "--method", "saliency,gradcamm"],
+            vec!["unknown method 'gradcamm' (did you mean 'gradcam'?)"],
+        ),
+        (
+            vec!["--limit", "2", "--method", "gradient", "--target", "10"],
+            vec!["target class 10", "0 to 9"],
+        ),
+        (
+            vec!["--limit", "2", "--method", "gradient", "--target", "label"],
+            vec!["no labels"],
+        ),
     ];
     for (extra, wants) in cases {
         let out = explain(&out_dir, &extra);
@@ -119,8 +234,15 @@ fn explain_refuses_bad_input_clearly() {
         }
     }
     let out = sensie(&[
-        "explain", "--model", &repo("crates/sensie/tests/data/explain/mlp.onnx"), "--data", small.to_str().unwrap(),
-        "--method", "gradcam", "--out", out_dir.to_str().unwrap(),
+        "explain",
+        "--model",
+        &repo("crates/sensie/tests/data/explain/mlp.onnx"),
+        "--data",
+        small.to_str().unwrap(),
+        "--method",
+        "gradcam",
+        "--out",
+        out_dir.to_str().unwrap(),
     ]);
     assert_eq!(out.status.code(), Some(1));
     assert!(stderr(&out).contains("no Conv node"), "{}", stderr(&out));

@@ -32,13 +32,27 @@ fn main() {
         state = state.wrapping_mul(1664525).wrapping_add(1013904223);
         (state >> 8) as f32 / (1u32 << 24) as f32
     });
-    let mut engine = Engine::new(Runtime::new().unwrap(), model, EngineOptions { batch_size: batch, threads: 0 }).unwrap();
+    let mut engine = Engine::new(
+        Runtime::new().unwrap(),
+        model,
+        EngineOptions {
+            batch_size: batch,
+            threads: 0,
+        },
+    )
+    .unwrap();
     let (forward, forward_reps) = median_seconds(budget, || {
         engine.predict(x.view()).unwrap();
     });
-    let classes: Vec<usize> = (0..batch).map(|i| i % engine.score_width().unwrap()).collect();
+    let classes: Vec<usize> = (0..batch)
+        .map(|i| i % engine.score_width().unwrap())
+        .collect();
     let seed = engine.class_seed(&classes).unwrap();
-    let request = GradientRequest { score: Score::Logit, rules: &Standard, wrt: vec![input.name.clone()] };
+    let request = GradientRequest {
+        score: Score::Logit,
+        rules: &Standard,
+        wrt: vec![input.name.clone()],
+    };
     let (gradient, gradient_reps) = median_seconds(budget, || {
         engine.gradients(x.view(), seed.view(), &request).unwrap();
     });

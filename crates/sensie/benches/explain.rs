@@ -24,22 +24,54 @@ use sensie::runtime::Runtime;
 use common::{median_seconds, parse, reset_peak, status_mib};
 
 const USAGE: &str = "explain MODEL DATA.npy BATCH SECONDS METHODS (comma-separated, or 'all')";
-const ALL: [&str; 5] = ["saliency", "integrated-gradients", "gradcam", "guided-backprop", "occlusion"];
+const ALL: [&str; 5] = [
+    "saliency",
+    "integrated-gradients",
+    "gradcam",
+    "guided-backprop",
+    "occlusion",
+];
 
 fn main() {
     let [model, data, batch, seconds, methods] = common::args(USAGE);
     let batch: usize = parse(USAGE, "BATCH", &batch);
     let budget = Duration::from_secs_f64(parse(USAGE, "SECONDS", &seconds));
-    let methods: Vec<&str> = if methods == "all" { ALL.to_vec() } else { methods.split(',').collect() };
+    let methods: Vec<&str> = if methods == "all" {
+        ALL.to_vec()
+    } else {
+        methods.split(',').collect()
+    };
     if let Some(bad) = methods.iter().find(|m| !ALL.contains(m)) {
-        common::fail(USAGE, &format!("unknown method '{bad}' (one of {})", ALL.join(", ")));
+        common::fail(
+            USAGE,
+            &format!("unknown method '{bad}' (one of {})", ALL.join(", ")),
+        );
     }
     let model = Model::load(model).unwrap_or_else(|e| panic!("{e}"));
     let x = sensie::data::read_array(std::path::Path::new(&data)).unwrap_or_else(|e| panic!("{e}"));
     let x = x.slice_axis(Axis(0), Slice::from(0..batch)).to_owned();
-    let mut engine = Engine::new(Runtime::new().unwrap(), model, EngineOptions { batch_size: 32, threads: 0 }).unwrap();
-    let targets = Targets::resolve(&mut engine, x.view(), TargetSpec::Predicted, None, Score::Logit).unwrap();
-    let options = Options { window: 4, stride: 2, ..Options::default() };
+    let mut engine = Engine::new(
+        Runtime::new().unwrap(),
+        model,
+        EngineOptions {
+            batch_size: 32,
+            threads: 0,
+        },
+    )
+    .unwrap();
+    let targets = Targets::resolve(
+        &mut engine,
+        x.view(),
+        TargetSpec::Predicted,
+        None,
+        Score::Logit,
+    )
+    .unwrap();
+    let options = Options {
+        window: 4,
+        stride: 2,
+        ..Options::default()
+    };
     let mut results = serde_json::Map::new();
     results.insert("batch".into(), batch.into());
     for name in methods {

@@ -22,15 +22,14 @@ use std::time::Instant;
 use ndarray::{Array1, Array4, Axis};
 use ndarray_npy::ReadNpyExt;
 use sensie::data::{Dataset, Labels};
-use sensie::engine::{Engine, EngineOptions};
 use sensie::model::Model;
 use sensie::preprocess::Preprocess;
 use sensie::probe::{self, ProbeConfig, RunOptions, SweepSpec};
-use sensie::runtime::Runtime;
 
 use common::{parse, status_mib};
 
-const USAGE: &str = "probe MODEL X.npy Y.npy N SWEEP BATCH REPEATS   (SWEEP as --perturb: rotate=0:180:19)";
+const USAGE: &str =
+    "probe MODEL X.npy Y.npy N SWEEP BATCH REPEATS   (SWEEP as --perturb: rotate=0:180:19)";
 
 /// The first `n` images of `x`, repeated as often as needed, with their labels.
 fn tiled(x: &Array4<f32>, y: &Array1<i64>, n: usize) -> Dataset {
@@ -48,13 +47,20 @@ fn tiled(x: &Array4<f32>, y: &Array1<i64>, n: usize) -> Dataset {
 
 fn main() {
     let [model, x, y, n, sweep, batch, repeats] = common::args(USAGE);
-    let (n, batch, repeats): (usize, usize, usize) =
-        (parse(USAGE, "N", &n), parse(USAGE, "BATCH", &batch), parse(USAGE, "REPEATS", &repeats));
+    let (n, batch, repeats): (usize, usize, usize) = (
+        parse(USAGE, "N", &n),
+        parse(USAGE, "BATCH", &batch),
+        parse(USAGE, "REPEATS", &repeats),
+    );
     if n == 0 || batch == 0 || repeats == 0 {
         common::fail(USAGE, "N, BATCH and REPEATS must be at least 1");
     }
     let spec = SweepSpec::parse(&sweep).unwrap_or_else(|e| common::fail(USAGE, &e.to_string()));
-    let plan = probe::plan(&ProbeConfig { perturb: vec![spec], ..ProbeConfig::default() }).unwrap_or_else(|e| common::fail(USAGE, &e.to_string()));
+    let plan = probe::plan(&ProbeConfig {
+        perturb: vec![spec],
+        ..ProbeConfig::default()
+    })
+    .unwrap_or_else(|e| common::fail(USAGE, &e.to_string()));
     let read = |path: &str| std::fs::File::open(path).unwrap_or_else(|e| panic!("{path}: {e}"));
     let data = {
         let x = Array4::<f32>::read_npy(read(&x)).unwrap_or_else(|e| panic!("{x}: {e}"));
@@ -62,15 +68,26 @@ fn main() {
         tiled(&x, &y, n)
     };
     let model = Model::load(&model).unwrap_or_else(|e| panic!("{e}"));
-    let mut engine = Engine::new(Runtime::new().unwrap(), model, EngineOptions { batch_size: batch, threads: 0 }).unwrap();
-    let options = RunOptions { batch_size: batch, ..RunOptions::default() };
+    let mut engine = probe::sweep_engine(model, batch, 0).unwrap();
+    let options = RunOptions {
+        batch_size: batch,
+        ..RunOptions::default()
+    };
     let before = status_mib("VmRSS");
 
     let mut times = Vec::new();
     let mut tests = Vec::new();
     for _ in 0..repeats {
         let t = Instant::now();
-        tests = probe::run(&mut engine, &data, &Preprocess::default(), &plan, &options, &mut |_, _| {}).unwrap();
+        tests = probe::run(
+            &mut engine,
+            &data,
+            &Preprocess::default(),
+            &plan,
+            &options,
+            &mut |_, _| {},
+        )
+        .unwrap();
         times.push(t.elapsed().as_secs_f64());
     }
     times.sort_by(f64::total_cmp);

@@ -30,7 +30,10 @@ pub struct EngineOptions {
 
 impl Default for EngineOptions {
     fn default() -> Self {
-        EngineOptions { batch_size: 32, threads: 0 }
+        EngineOptions {
+            batch_size: 32,
+            threads: 0,
+        }
     }
 }
 
@@ -87,6 +90,7 @@ pub struct Engine {
     runtime: Runtime,
     model: Model,
     options: EngineOptions,
+    sessions: SessionOptions,
     /// The model, plus a Softmax node when it outputs logits (the probability score).
     prepared: ModelProto,
     probabilities: String,
@@ -96,13 +100,48 @@ pub struct Engine {
 
 impl Engine {
     pub fn new(runtime: Runtime, model: Model, options: EngineOptions) -> Result<Engine> {
+        Engine::with_spinning(runtime, model, options, true)
+    }
+
+    /// An engine whose ONNX Runtime threads spin while they wait for work
+    /// (`spinning`, ONNX Runtime's default and [`Engine::new`]'s) or sleep:
+    /// for a caller whose own threads need the same cores between the
+    /// forward passes, as the probe's producer does.
+    pub fn with_spinning(
+        runtime: Runtime,
+        model: Model,
+        options: EngineOptions,
+        spinning: bool,
+    ) -> Result<Engine> {
         if options.batch_size == 0 {
-            return Err(Error::invalid("batch size 0", "the batch size must be at least 1"));
+            return Err(Error::invalid(
+                "batch size 0",
+                "the batch size must be at least 1",
+            ));
         }
         let (prepared, probabilities) = prepare(&model);
-        let mut engine = Engine { runtime, model, options, prepared, probabilities, shapes: None, compiled: HashMap::new() };
+        let sessions = SessionOptions {
+            threads: options.threads,
+            spinning,
+        };
+        let mut engine = Engine {
+            runtime,
+            model,
+            options,
+            sessions,
+            prepared,
+            probabilities,
+            shapes: None,
+            compiled: HashMap::new(),
+        };
         let forward = engine.model.proto().clone();
-        let outputs = engine.model.info().outputs.iter().map(|o| o.name.clone()).collect();
+        let outputs = engine
+            .model
+            .info()
+            .outputs
+            .iter()
+            .map(|o| o.name.clone())
+            .collect();
         engine.compile("forward", &forward, outputs)?;
         Ok(engine)
     }
@@ -118,7 +157,9 @@ impl Engine {
     /// The model's first output for every example, flattened to N x (rest),
     /// in batches of the configured size.
     pub fn predict(&mut self, x: ArrayViewD<f32>) -> Result<Array2<f32>> {
-        let out = self.batched(x, |engine, batch| Ok(vec![engine.run("forward", batch, None)?.remove(0)]))?;
+        let out = self.batched(x, |engine, batch| {
+            Ok(vec![engine.run("forward", batch, None)?.remove(0)])
+        })?;
         Ok(flatten2(out.into_iter().next().expect("one output")))
     }
 
@@ -158,10 +199,18 @@ impl Engine {
     /// row per example: N x classes for class scores (see
     /// [`Engine::class_seed`]), and for [`Score::Tensor`] the tensor's shape
     /// or N x its per-example size.
-    pub fn gradients<D: Dimension>(&mut self, x: ArrayViewD<f32>, seed: ArrayView<f32, D>, request: &GradientRequest) -> Result<Gradients> {
+    pub fn gradients<D: Dimension>(
+        &mut self,
+        x: ArrayViewD<f32>,
+        seed: ArrayView<f32, D>,
+        request: &GradientRequest,
+    ) -> Result<Gradients> {
         let n_seed = seed.shape().first().copied().unwrap_or(0);
         if n_seed != x.shape()[0] {
-            return Err(Error::invalid("the gradient seed", format!("has {n_seed} rows for {} examples", x.shape()[0])));
+            return Err(Error::invalid(
+                "the gradient seed",
+                format!("has {n_seed} rows for {} examples", x.shape()[0]),
+            ));
         }
         let (key, score) = self.gradient_graph(request)?;
         let seed = self.shape_seed(seed.into_dyn(), &score)?;
@@ -169,21 +218,28 @@ impl Engine {
         let mut out = self.batched(x, |engine, batch| {
             let n = batch.shape()[0];
             let end = (offset + n).min(seed.shape()[0]);
-            let mut rows = seed.slice_axis(Axis(0), (offset.min(end)..end).into()).to_owned();
+            let mut rows = seed
+                .slice_axis(Axis(0), (offset.min(end)..end).into())
+                .to_owned();
             offset += n;
             if rows.shape()[0] < n {
                 // Padding rows of a fixed-batch model get zero seeds.
                 let mut dims = rows.shape().to_vec();
                 dims[0] = n - rows.shape()[0];
                 let pad = ArrayD::zeros(dims);
-                rows = ndarray::concatenate(Axis(0), &[rows.view(), pad.view()]).expect("same shapes");
+                rows =
+                    ndarray::concatenate(Axis(0), &[rows.view(), pad.view()]).expect("same shapes");
             }
             engine.run(&key, batch, Some(rows.view()))
         })?;
         let k = request.wrt.len();
         let grads = out.split_off(1 + k);
         let values = out.split_off(1);
-        Ok(Gradients { scores: flatten2(out.remove(0)), values, grads })
+        Ok(Gradients {
+            scores: flatten2(out.remove(0)),
+            values,
+            grads,
+        })
     }
 
     /// One-hot seeds selecting `classes[i]` for example `i`, checked against
@@ -193,7 +249,10 @@ impl Engine {
         let mut seed = Array2::zeros((classes.len(), k));
         for (i, &c) in classes.iter().enumerate() {
             if c >= k {
-                return Err(Error::invalid(format!("target class {c} (example {i})"), format!("the model has {k} classes (0 to {})", k - 1)));
+                return Err(Error::invalid(
+                    format!("target class {c} (example {i})"),
+                    format!("the model has {k} classes (0 to {})", k - 1),
+                ));
             }
             seed[[i, c]] = 1.0;
         }
@@ -203,7 +262,11 @@ impl Engine {
     /// The number of scores per example (classes).
     pub fn score_width(&mut self) -> Result<usize> {
         let name = self.model.logit_tensor();
-        let dims = &self.shapes()?.get(&name).expect("the logit tensor is in the graph").dims;
+        let dims = &self
+            .shapes()?
+            .get(&name)
+            .expect("the logit tensor is in the graph")
+            .dims;
         Ok(dims.iter().skip(1).map(|&d| d.max(1) as usize).product())
     }
 
@@ -212,7 +275,13 @@ impl Engine {
         if self.shapes.is_none() {
             let sample = self.sample_input()?;
             let free = self.model.info().fixed_batch().is_none();
-            let shapes = TensorShapes::learn(&self.runtime, &self.prepared, &self.model.info().input.name, &sample, free)?;
+            let shapes = TensorShapes::learn(
+                &self.runtime,
+                &self.prepared,
+                &self.model.info().input.name,
+                &sample,
+                free,
+            )?;
             self.shapes = Some(shapes);
         }
         Ok(self.shapes.as_ref().expect("just learned"))
@@ -222,17 +291,28 @@ impl Engine {
     /// (the seed input of a gradient graph has that shape).
     fn shape_seed(&mut self, seed: ArrayViewD<f32>, score: &str) -> Result<ArrayD<f32>> {
         let n = seed.shape()[0];
-        let dims = &self.shapes()?.get(score).expect("checked when the graph was built").dims;
+        let dims = &self
+            .shapes()?
+            .get(score)
+            .expect("checked when the graph was built")
+            .dims;
         let mut shape = vec![n];
         shape.extend(dims.iter().skip(1).map(|&d| d.max(1) as usize));
         let per_example: usize = shape[1..].iter().product();
         if seed.len() != n * per_example {
             return Err(Error::invalid(
                 format!("the gradient seed of shape {:?}", seed.shape()),
-                format!("score tensor '{score}' has {per_example} elements per example (shape {:?} after the batch)", &shape[1..]),
+                format!(
+                    "score tensor '{score}' has {per_example} elements per example (shape {:?} after the batch)",
+                    &shape[1..]
+                ),
             ));
         }
-        Ok(seed.as_standard_layout().into_owned().into_shape_with_order(shape).expect("sizes checked"))
+        Ok(seed
+            .as_standard_layout()
+            .into_owned()
+            .into_shape_with_order(shape)
+            .expect("sizes checked"))
     }
 
     /// Builds (once) the forward+backward graph for a request; returns its
@@ -240,15 +320,35 @@ impl Engine {
     fn gradient_graph(&mut self, request: &GradientRequest) -> Result<(String, String)> {
         self.check_tensors(&request.wrt)?;
         let score = self.score_tensor(&request.score)?;
-        let key = format!("grad:{}:{score}:{}", request.rules.name(), request.wrt.join("\u{1f}"));
+        let key = format!(
+            "grad:{}:{score}:{}",
+            request.rules.name(),
+            request.wrt.join("\u{1f}")
+        );
         if !self.compiled.contains_key(&key) {
             let prepared = self.prepared.clone();
             let shapes = self.shapes()?.clone();
-            let built = autodiff::differentiate(&prepared, &shapes, &Request { score: &score, wrt: &request.wrt, rules: request.rules })?;
-            let outputs = [built.score.clone()].into_iter().chain(request.wrt.iter().cloned()).chain(built.grads.iter().cloned()).collect();
+            let built = autodiff::differentiate(
+                &prepared,
+                &shapes,
+                &Request {
+                    score: &score,
+                    wrt: &request.wrt,
+                    rules: request.rules,
+                },
+            )?;
+            let outputs = [built.score.clone()]
+                .into_iter()
+                .chain(request.wrt.iter().cloned())
+                .chain(built.grads.iter().cloned())
+                .collect();
             let mut proto = built.model;
             let g = proto.graph.as_mut().expect("checked on load");
-            g.output.retain(|o| o.name.as_deref().is_some_and(|n| n.starts_with("sensie/") || request.wrt.iter().any(|w| w == n) || n == score));
+            g.output.retain(|o| {
+                o.name.as_deref().is_some_and(|n| {
+                    n.starts_with("sensie/") || request.wrt.iter().any(|w| w == n) || n == score
+                })
+            });
             self.compile(&key, &proto, outputs)?;
         }
         Ok((key, score))
@@ -271,7 +371,10 @@ impl Engine {
         let shapes = self.shapes()?;
         for n in names {
             if shapes.get(n).is_none() {
-                return Err(Error::UnknownTensor { name: n.clone(), closest: graph::closest_names(n, shapes.names()) });
+                return Err(Error::UnknownTensor {
+                    name: n.clone(),
+                    closest: graph::closest_names(n, shapes.names()),
+                });
             }
         }
         Ok(())
@@ -279,13 +382,21 @@ impl Engine {
 
     fn compile(&mut self, key: &str, proto: &ModelProto, outputs: Vec<String>) -> Result<()> {
         let what = format!("model {} ({key})", self.model.path().display());
-        let session = self.runtime.session(&onnx::encode_model(proto), &what, SessionOptions { threads: self.options.threads })?;
-        self.compiled.insert(key.to_string(), Compiled { session, outputs });
+        let session = self
+            .runtime
+            .session(&onnx::encode_model(proto), &what, self.sessions)?;
+        self.compiled
+            .insert(key.to_string(), Compiled { session, outputs });
         Ok(())
     }
 
     /// Runs compiled graph `key` on one batch.
-    fn run(&mut self, key: &str, x: ArrayViewD<f32>, seed: Option<ArrayViewD<f32>>) -> Result<Vec<ArrayD<f32>>> {
+    fn run(
+        &mut self,
+        key: &str,
+        x: ArrayViewD<f32>,
+        seed: Option<ArrayViewD<f32>>,
+    ) -> Result<Vec<ArrayD<f32>>> {
         let input = self.model.info().input.name.clone();
         let compiled = self.compiled.get_mut(key).expect("compiled before running");
         let fail = |e: ort::Error| Error::runtime(format!("running {key}"), e);
@@ -293,7 +404,9 @@ impl Engine {
         let outputs = match seed {
             Some(seed) => {
                 let seed = ort::value::TensorRef::from_array_view(seed).map_err(fail)?;
-                compiled.session.run(ort::inputs![input.as_str() => x, autodiff::SEED => seed])
+                compiled
+                    .session
+                    .run(ort::inputs![input.as_str() => x, autodiff::SEED => seed])
             }
             None => compiled.session.run(ort::inputs![input.as_str() => x]),
         }
@@ -302,8 +415,12 @@ impl Engine {
             .outputs
             .iter()
             .map(|name| {
-                let value = outputs.get(name).ok_or_else(|| Error::runtime(format!("running {key}"), format!("no output '{name}'")))?;
-                let array = value.try_extract_array::<f32>().map_err(|e| Error::runtime(format!("output '{name}'"), e))?;
+                let value = outputs.get(name).ok_or_else(|| {
+                    Error::runtime(format!("running {key}"), format!("no output '{name}'"))
+                })?;
+                let array = value
+                    .try_extract_array::<f32>()
+                    .map_err(|e| Error::runtime(format!("output '{name}'"), e))?;
                 Ok(array.to_owned())
             })
             .collect()
@@ -327,11 +444,16 @@ impl Engine {
             let batch = x.slice_axis(Axis(0), (start..end).into());
             let out = match fixed {
                 Some(b) if end - start < b => {
-                    let last = batch.index_axis(Axis(0), end - start - 1).insert_axis(Axis(0));
+                    let last = batch
+                        .index_axis(Axis(0), end - start - 1)
+                        .insert_axis(Axis(0));
                     let mut views = vec![batch.view()];
                     views.extend(std::iter::repeat_n(last.view(), b - (end - start)));
                     let padded = ndarray::concatenate(Axis(0), &views).expect("same shapes");
-                    f(self, padded.view())?.into_iter().map(|a| a.slice_axis(Axis(0), (0..end - start).into()).to_owned()).collect()
+                    f(self, padded.view())?
+                        .into_iter()
+                        .map(|a| a.slice_axis(Axis(0), (0..end - start).into()).to_owned())
+                        .collect()
                 }
                 _ => f(self, batch)?,
             };
@@ -342,7 +464,8 @@ impl Engine {
         (0..count)
             .map(|i| {
                 let views: Vec<_> = parts.iter().map(|p| p[i].view()).collect();
-                ndarray::concatenate(Axis(0), &views).map_err(|e| Error::runtime("joining batches", e))
+                ndarray::concatenate(Axis(0), &views)
+                    .map_err(|e| Error::runtime("joining batches", e))
             })
             .collect()
     }
@@ -350,11 +473,21 @@ impl Engine {
     /// Checks that `x` is a non-empty batch of the model's input shape.
     pub fn check_input(&self, x: &ArrayViewD<f32>) -> Result<()> {
         let info = &self.model.info().input;
-        let ok = x.ndim() == info.shape.len() && info.shape.iter().zip(x.shape()).skip(1).all(|(d, &n)| d.is_none_or(|d| d == n));
+        let ok = x.ndim() == info.shape.len()
+            && info
+                .shape
+                .iter()
+                .zip(x.shape())
+                .skip(1)
+                .all(|(d, &n)| d.is_none_or(|d| d == n));
         if !ok || x.shape()[0] == 0 {
             return Err(Error::invalid(
                 format!("data of shape {:?}", x.shape()),
-                format!("model input '{}' expects {} (N examples first, in the model's own layout)", info.name, describe_shape(&info.shape)),
+                format!(
+                    "model input '{}' expects {} (N examples first, in the model's own layout)",
+                    info.name,
+                    describe_shape(&info.shape)
+                ),
             ));
         }
         Ok(())
@@ -410,11 +543,15 @@ fn prepare(model: &Model) -> (ModelProto, String) {
 fn flatten2(a: ArrayD<f32>) -> Array2<f32> {
     let n = a.shape()[0];
     let rest = a.len() / n.max(1);
-    a.into_shape_with_order((n, rest)).expect("contiguous output")
+    a.into_shape_with_order((n, rest))
+        .expect("contiguous output")
 }
 
 /// `[N, 1, 28, 28]`-style text for a shape, N for a dimension the model leaves open.
 pub(crate) fn describe_shape(shape: &[Option<usize>]) -> String {
-    let dims: Vec<String> = shape.iter().map(|d| d.map_or("N".into(), |d| d.to_string())).collect();
+    let dims: Vec<String> = shape
+        .iter()
+        .map(|d| d.map_or("N".into(), |d| d.to_string()))
+        .collect();
     format!("[{}]", dims.join(", "))
 }

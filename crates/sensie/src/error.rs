@@ -9,7 +9,10 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     #[error("{path}: {source}")]
-    Io { path: PathBuf, source: std::io::Error },
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
 
     #[error("{path}: not a valid ONNX model ({reason})")]
     NotOnnx { path: PathBuf, reason: String },
@@ -24,7 +27,11 @@ pub enum Error {
     UnsupportedModel { path: PathBuf, reason: String },
 
     #[error("cannot differentiate through node '{node}' (op {op}): {reason}")]
-    NoGradientRule { node: String, op: String, reason: String },
+    NoGradientRule {
+        node: String,
+        op: String,
+        reason: String,
+    },
 
     #[error("no tensor named '{name}' in the model{}", suggestions(.closest))]
     UnknownTensor { name: String, closest: Vec<String> },
@@ -36,7 +43,11 @@ pub enum Error {
     Data { path: PathBuf, reason: String },
 
     #[error("unknown {what} '{name}'{}; valid: {}", did_you_mean(.name, .valid), .valid.join(", "))]
-    Unknown { what: String, name: String, valid: Vec<String> },
+    Unknown {
+        what: String,
+        name: String,
+        valid: Vec<String>,
+    },
 }
 
 /// The valid name closest to a misspelt one, when one is close enough to be
@@ -61,22 +72,42 @@ fn suggestions(closest: &[String]) -> String {
 
 impl Error {
     pub(crate) fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
-        Error::Io { path: path.into(), source }
+        Error::Io {
+            path: path.into(),
+            source,
+        }
     }
 
     pub(crate) fn invalid(what: impl Into<String>, reason: impl Into<String>) -> Self {
-        Error::InvalidInput { what: what.into(), reason: reason.into() }
+        Error::InvalidInput {
+            what: what.into(),
+            reason: reason.into(),
+        }
     }
 
     pub(crate) fn data(path: impl Into<PathBuf>, reason: impl Into<String>) -> Self {
-        Error::Data { path: path.into(), reason: reason.into() }
+        Error::Data {
+            path: path.into(),
+            reason: reason.into(),
+        }
     }
 
-    pub(crate) fn unknown(what: impl Into<String>, name: impl Into<String>, valid: impl IntoIterator<Item = impl Into<String>>) -> Self {
-        Error::Unknown { what: what.into(), name: name.into(), valid: valid.into_iter().map(Into::into).collect() }
+    pub(crate) fn unknown(
+        what: impl Into<String>,
+        name: impl Into<String>,
+        valid: impl IntoIterator<Item = impl Into<String>>,
+    ) -> Self {
+        Error::Unknown {
+            what: what.into(),
+            name: name.into(),
+            valid: valid.into_iter().map(Into::into).collect(),
+        }
     }
 
     pub(crate) fn runtime(what: impl Into<String>, err: impl std::fmt::Display) -> Self {
-        Error::Runtime { what: what.into(), message: err.to_string() }
+        Error::Runtime {
+            what: what.into(),
+            message: err.to_string(),
+        }
     }
 }

@@ -55,7 +55,11 @@ pub struct Section {
 enum Block {
     Paragraph(String),
     Code(String),
-    Table { header: Vec<String>, rows: Vec<Vec<String>>, caption: String },
+    Table {
+        header: Vec<String>,
+        rows: Vec<Vec<String>>,
+        caption: String,
+    },
     Figures(Vec<Figure>),
 }
 
@@ -73,7 +77,10 @@ impl Figure {
     pub fn png(bytes: &[u8], alt: &str, caption: impl Into<String>) -> Self {
         let data = base64::engine::general_purpose::STANDARD.encode(bytes);
         Figure {
-            body: format!("<img src=\"data:image/png;base64,{data}\" alt=\"{}\"/>", escape(alt)),
+            body: format!(
+                "<img src=\"data:image/png;base64,{data}\" alt=\"{}\"/>",
+                escape(alt)
+            ),
             caption: caption.into(),
         }
     }
@@ -89,12 +96,21 @@ impl Figure {
     pub fn svg(svg: &str, caption: impl Into<String>) -> Result<Self> {
         let mut body = svg.trim();
         if body.starts_with("<?xml") {
-            body = body.split_once("?>").map(|(_, rest)| rest.trim_start()).unwrap_or_default();
+            body = body
+                .split_once("?>")
+                .map(|(_, rest)| rest.trim_start())
+                .unwrap_or_default();
         }
         if !(body.starts_with("<svg") && body.ends_with("</svg>")) {
-            return Err(Error::invalid("figure", "expected an SVG document (<svg ...>...</svg>)"));
+            return Err(Error::invalid(
+                "figure",
+                "expected an SVG document (<svg ...>...</svg>)",
+            ));
         }
-        Ok(Figure { body: body.to_string(), caption: caption.into() })
+        Ok(Figure {
+            body: body.to_string(),
+            caption: caption.into(),
+        })
     }
 
     fn html(&self) -> String {
@@ -109,12 +125,18 @@ impl Figure {
 
 impl Page {
     pub fn new(title: impl Into<String>) -> Self {
-        Page { title: title.into(), sections: Vec::new() }
+        Page {
+            title: title.into(),
+            sections: Vec::new(),
+        }
     }
 
     /// A new section at the end of the page, to fill.
     pub fn section(&mut self, title: impl Into<String>) -> &mut Section {
-        self.sections.push(Section { title: title.into(), blocks: Vec::new() });
+        self.sections.push(Section {
+            title: title.into(),
+            blocks: Vec::new(),
+        });
         let last = self.sections.len() - 1;
         &mut self.sections[last]
     }
@@ -130,7 +152,10 @@ impl Page {
         for section in &self.sections {
             out.push_str(&section.html());
         }
-        out.push_str(&format!("<footer>Made by sensie {}.</footer>\n</body>\n</html>\n", env!("CARGO_PKG_VERSION")));
+        out.push_str(&format!(
+            "<footer>Made by sensie {}.</footer>\n</body>\n</html>\n",
+            env!("CARGO_PKG_VERSION")
+        ));
         out
     }
 
@@ -153,9 +178,18 @@ impl Section {
     }
 
     /// A table; cells that read as numbers are right-aligned.
-    pub fn table(&mut self, header: &[&str], rows: Vec<Vec<String>>, caption: impl Into<String>) -> &mut Self {
+    pub fn table(
+        &mut self,
+        header: &[&str],
+        rows: Vec<Vec<String>>,
+        caption: impl Into<String>,
+    ) -> &mut Self {
         let header = header.iter().map(|h| h.to_string()).collect();
-        self.blocks.push(Block::Table { header, rows, caption: caption.into() });
+        self.blocks.push(Block::Table {
+            header,
+            rows,
+            caption: caption.into(),
+        });
         self
     }
 
@@ -176,7 +210,11 @@ impl Section {
             match block {
                 Block::Paragraph(text) => out.push_str(&format!("<p>{}</p>\n", escape(text))),
                 Block::Code(text) => out.push_str(&format!("<pre>{}</pre>\n", escape(text))),
-                Block::Table { header, rows, caption } => out.push_str(&table(header, rows, caption)),
+                Block::Table {
+                    header,
+                    rows,
+                    caption,
+                } => out.push_str(&table(header, rows, caption)),
                 Block::Figures(figures) => {
                     out.push_str("<div class=\"figures\">\n");
                     for figure in figures {
@@ -196,7 +234,10 @@ fn table(header: &[String], rows: &[Vec<String>], caption: &str) -> String {
     if !caption.is_empty() {
         out.push_str(&format!("<caption>{}</caption>\n", escape(caption)));
     }
-    let heads: String = header.iter().map(|h| format!("<th>{}</th>", escape(h))).collect();
+    let heads: String = header
+        .iter()
+        .map(|h| format!("<th>{}</th>", escape(h)))
+        .collect();
     out.push_str(&format!("<thead><tr>{heads}</tr></thead>\n<tbody>\n"));
     for row in rows {
         let cells: String = row
@@ -227,7 +268,10 @@ mod tests {
 
     /// The page as XML (the doctype is a DTD to an XML parser).
     fn parse(html: &str) -> roxmltree::Document<'_> {
-        let options = roxmltree::ParsingOptions { allow_dtd: true, ..roxmltree::ParsingOptions::default() };
+        let options = roxmltree::ParsingOptions {
+            allow_dtd: true,
+            ..roxmltree::ParsingOptions::default()
+        };
         roxmltree::Document::parse_with_options(html, options).unwrap()
     }
 
@@ -244,16 +288,20 @@ mod tests {
             .paragraph("Rotation lowers the score by 0.5 over 0 to 90 degrees.")
             .table(
                 &["parameter", "effect", "verdict"],
-                vec![vec!["rotation".into(), "\u{2212}0.50".into(), "high".into()]],
+                vec![vec![
+                    "rotation".into(),
+                    "\u{2212}0.50".into(),
+                    "high".into(),
+                ]],
                 "Effect is the change in mean score.",
             )
             .code("sensie probe model.onnx --perturb rotation");
-        page.section("Curves").figure(Figure::svg(&chart.svg(), "Mean score against rotation.").unwrap()).figures(
-            vec![
+        page.section("Curves")
+            .figure(Figure::svg(&chart.svg(), "Mean score against rotation.").unwrap())
+            .figures(vec![
                 Figure::picture(&digit, "digit", "Input").unwrap(),
                 Figure::png(&encode_png(&digit).unwrap(), "map", "Saliency"),
-            ],
-        );
+            ]);
         page
     }
 
@@ -271,10 +319,24 @@ mod tests {
         let title = doc.descendants().find(|n| n.has_tag_name("title")).unwrap();
         assert_eq!(title.text(), Some("Probe <rotation> & friends"));
         // The embedded PNG decodes back to the picture.
-        let src = doc.descendants().find(|n| n.has_tag_name("img")).unwrap().attribute("src").unwrap();
+        let src = doc
+            .descendants()
+            .find(|n| n.has_tag_name("img"))
+            .unwrap()
+            .attribute("src")
+            .unwrap();
         let data = src.strip_prefix("data:image/png;base64,").unwrap();
-        let png = base64::engine::general_purpose::STANDARD.decode(data).unwrap();
-        assert_eq!(image::load_from_memory(&png).unwrap().to_rgb8().get_pixel(3, 3).0, [10, 20, 30]);
+        let png = base64::engine::general_purpose::STANDARD
+            .decode(data)
+            .unwrap();
+        assert_eq!(
+            image::load_from_memory(&png)
+                .unwrap()
+                .to_rgb8()
+                .get_pixel(3, 3)
+                .0,
+            [10, 20, 30]
+        );
         // Numbers are right-aligned, words are not.
         let cells: Vec<_> = doc.descendants().filter(|n| n.has_tag_name("td")).collect();
         assert_eq!(cells[1].attribute("class"), Some("num"));
@@ -293,14 +355,20 @@ mod tests {
             }
         }
         // The only URL in the text is the SVG namespace, which is a name, not a fetch.
-        assert_eq!(html.matches("http").count(), html.matches("http://www.w3.org/2000/svg").count());
+        assert_eq!(
+            html.matches("http").count(),
+            html.matches("http://www.w3.org/2000/svg").count()
+        );
     }
 
     #[test]
     fn svg_figures_must_be_svg_and_pages_write_to_disk() {
         assert!(Figure::svg("<p>no</p>", "").is_err());
-        let with_prolog =
-            Figure::svg("<?xml version=\"1.0\"?>\n<svg xmlns=\"http://www.w3.org/2000/svg\"></svg>", "").unwrap();
+        let with_prolog = Figure::svg(
+            "<?xml version=\"1.0\"?>\n<svg xmlns=\"http://www.w3.org/2000/svg\"></svg>",
+            "",
+        )
+        .unwrap();
         assert!(with_prolog.body.starts_with("<svg"));
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("report.html");

@@ -3,10 +3,10 @@
 
 use serde::Serialize;
 
+use crate::Result;
 use crate::engine::Engine;
 use crate::graph::NodeExt;
 use crate::graph::shapes::BATCH;
-use crate::Result;
 
 /// One tensor with its learned shape (`None` marks the batch dimension).
 #[derive(Clone, Debug, Serialize)]
@@ -46,7 +46,9 @@ pub fn nodes(engine: &mut Engine) -> Result<Vec<NodeSummary>> {
                 .filter(|o| !o.is_empty())
                 .map(|o| TensorSummary {
                     name: o.clone(),
-                    shape: shapes.get(o).map(|s| s.dims.iter().map(|&d| (d != BATCH).then_some(d)).collect()),
+                    shape: shapes
+                        .get(o)
+                        .map(|s| s.dims.iter().map(|&d| (d != BATCH).then_some(d)).collect()),
                 })
                 .collect(),
             convolutional: matches!(n.op(), "Conv" | "ConvTranspose"),
@@ -59,7 +61,10 @@ pub fn shape_text(shape: &Option<Vec<Option<i64>>>) -> String {
     match shape {
         None => "?".into(),
         Some(dims) => {
-            let parts: Vec<String> = dims.iter().map(|d| d.map_or("N".into(), |d| d.to_string())).collect();
+            let parts: Vec<String> = dims
+                .iter()
+                .map(|d| d.map_or("N".into(), |d| d.to_string()))
+                .collect();
             format!("[{}]", parts.join(", "))
         }
     }

@@ -97,7 +97,9 @@ impl ModelInfo {
 
     /// The number of classes (the first output's last dimension), when static.
     pub fn classes(&self) -> Option<usize> {
-        self.outputs.first().and_then(|o| o.shape.last().copied().flatten())
+        self.outputs
+            .first()
+            .and_then(|o| o.shape.last().copied().flatten())
     }
 
     /// The input's batch size when the model fixes it.
@@ -127,10 +129,17 @@ impl Model {
     pub fn from_proto(path: impl AsRef<Path>, proto: ModelProto) -> Result<Model> {
         let path = path.as_ref();
         if proto.graph.as_ref().is_none_or(|g| g.node.is_empty()) {
-            return Err(Error::NotOnnx { path: path.to_path_buf(), reason: "the model has no nodes".into() });
+            return Err(Error::NotOnnx {
+                path: path.to_path_buf(),
+                reason: "the model has no nodes".into(),
+            });
         }
         let info = describe(path, &proto)?;
-        Ok(Model { path: path.to_path_buf(), proto, info })
+        Ok(Model {
+            path: path.to_path_buf(),
+            proto,
+            info,
+        })
     }
 
     pub fn path(&self) -> &Path {
@@ -166,20 +175,28 @@ impl Model {
 }
 
 fn tensor_info(v: &ValueInfoProto) -> TensorInfo {
-    use onnx::proto::type_proto::Value;
     use onnx::proto::tensor_shape_proto::dimension::Value as Dim;
+    use onnx::proto::type_proto::Value;
     let shape = match v.r#type.as_ref().and_then(|t| t.value.as_ref()) {
         Some(Value::TensorType(t)) => t
             .shape
             .as_ref()
-            .map(|s| s.dim.iter().map(|d| match d.value {
-                Some(Dim::DimValue(n)) if n > 0 => Some(n as usize),
-                _ => None,
-            }).collect())
+            .map(|s| {
+                s.dim
+                    .iter()
+                    .map(|d| match d.value {
+                        Some(Dim::DimValue(n)) if n > 0 => Some(n as usize),
+                        _ => None,
+                    })
+                    .collect()
+            })
             .unwrap_or_default(),
         _ => Vec::new(),
     };
-    TensorInfo { name: v.name.clone().unwrap_or_default(), shape }
+    TensorInfo {
+        name: v.name.clone().unwrap_or_default(),
+        shape,
+    }
 }
 
 fn elem_type(v: &ValueInfoProto) -> Option<i32> {
@@ -192,14 +209,21 @@ fn elem_type(v: &ValueInfoProto) -> Option<i32> {
 
 fn describe(path: &Path, proto: &ModelProto) -> Result<ModelInfo> {
     let graph = proto.graph.as_ref().expect("read_model checks the graph");
-    let unsupported = |reason: String| Error::UnsupportedModel { path: path.to_path_buf(), reason };
+    let unsupported = |reason: String| Error::UnsupportedModel {
+        path: path.to_path_buf(),
+        reason,
+    };
     let inputs = graph::real_inputs(graph);
     let input = match inputs.as_slice() {
         [one] => *one,
         [] => return Err(unsupported("it has no input".into())),
         many => {
             let names: Vec<&str> = many.iter().filter_map(|i| i.name.as_deref()).collect();
-            return Err(unsupported(format!("it has {} inputs ({}); sensie needs one image input", names.len(), names.join(", "))));
+            return Err(unsupported(format!(
+                "it has {} inputs ({}); sensie needs one image input",
+                names.len(),
+                names.join(", ")
+            )));
         }
     };
     if elem_type(input) != Some(onnx::dtype::FLOAT) {
@@ -228,22 +252,34 @@ fn describe(path: &Path, proto: &ModelProto) -> Result<ModelInfo> {
         output_kind,
         output_kind_detected: true,
         opset: onnx::default_opset(proto),
-        producer: format!("{} {}", proto.producer_name.as_deref().unwrap_or(""), proto.producer_version.as_deref().unwrap_or("")).trim().to_string(),
+        producer: format!(
+            "{} {}",
+            proto.producer_name.as_deref().unwrap_or(""),
+            proto.producer_version.as_deref().unwrap_or("")
+        )
+        .trim()
+        .to_string(),
     })
 }
 
 /// NHWC when the input goes straight into a Transpose to NCHW (the tf2onnx
 /// pattern) or when its last dimension looks like channels; NCHW otherwise.
 fn detect_layout(nodes: &[NodeProto], input: &TensorInfo) -> Layout {
-    let to_nchw = nodes
-        .iter()
-        .any(|n| n.op() == "Transpose" && n.input_name(0) == Some(input.name.as_str()) && n.attr_ints("perm").as_deref() == Some(&[0, 3, 1, 2]));
+    let to_nchw = nodes.iter().any(|n| {
+        n.op() == "Transpose"
+            && n.input_name(0) == Some(input.name.as_str())
+            && n.attr_ints("perm").as_deref() == Some(&[0, 3, 1, 2])
+    });
     if to_nchw {
         return Layout::Nhwc;
     }
     let channel_like = |d: Option<usize>| matches!(d, Some(1..=4));
     let s = &input.shape;
-    if channel_like(s[3]) && !channel_like(s[1]) { Layout::Nhwc } else { Layout::Nchw }
+    if channel_like(s[3]) && !channel_like(s[1]) {
+        Layout::Nhwc
+    } else {
+        Layout::Nchw
+    }
 }
 
 /// The Softmax, LogSoftmax or Sigmoid that produces `output`, looking through

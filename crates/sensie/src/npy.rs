@@ -14,6 +14,9 @@ pub fn write<A: WriteNpyExt>(path: &Path, array: &A) -> Result<()> {
     let file = std::fs::File::create(&tmp).map_err(|e| Error::io(&tmp, e))?;
     array
         .write_npy(std::io::BufWriter::new(file))
-        .map_err(|e| Error::Data { path: tmp.clone(), reason: format!("writing failed: {e}") })?;
+        .map_err(|e| Error::Data {
+            path: tmp.clone(),
+            reason: format!("writing failed: {e}"),
+        })?;
     std::fs::rename(&tmp, path).map_err(|e| Error::io(path, e))
 }

@@ -39,10 +39,16 @@ pub fn read_model(path: &Path) -> Result<ModelProto> {
         reason: format!("protobuf decoding failed: {e}; is the file complete and an .onnx model?"),
     })?;
     let Some(graph) = model.graph.as_mut() else {
-        return Err(Error::NotOnnx { path: path.to_path_buf(), reason: "the model has no graph".into() });
+        return Err(Error::NotOnnx {
+            path: path.to_path_buf(),
+            reason: "the model has no graph".into(),
+        });
     };
     if graph.node.is_empty() {
-        return Err(Error::NotOnnx { path: path.to_path_buf(), reason: "the graph has no nodes".into() });
+        return Err(Error::NotOnnx {
+            path: path.to_path_buf(),
+            reason: "the graph has no nodes".into(),
+        });
     }
     let dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
     for tensor in graph.initializer.iter_mut() {
@@ -70,21 +76,47 @@ fn load_external(tensor: &mut TensorProto, dir: &Path, model_path: &Path) -> Res
     if tensor.data_location != Some(EXTERNAL) {
         return Ok(());
     }
-    let entry = |key: &str| tensor.external_data.iter().find(|e| e.key.as_deref() == Some(key)).and_then(|e| e.value.clone());
-    let bad = |reason: String| Error::NotOnnx { path: model_path.to_path_buf(), reason };
+    let entry = |key: &str| {
+        tensor
+            .external_data
+            .iter()
+            .find(|e| e.key.as_deref() == Some(key))
+            .and_then(|e| e.value.clone())
+    };
+    let bad = |reason: String| Error::NotOnnx {
+        path: model_path.to_path_buf(),
+        reason,
+    };
     let name = tensor.name.clone().unwrap_or_default();
-    let location = entry("location").ok_or_else(|| bad(format!("initializer '{name}' is external but names no location")))?;
-    let offset: u64 = entry("offset").map(|s| s.parse()).transpose().map_err(|_| bad(format!("initializer '{name}': bad external offset")))?.unwrap_or(0);
+    let location = entry("location").ok_or_else(|| {
+        bad(format!(
+            "initializer '{name}' is external but names no location"
+        ))
+    })?;
+    let offset: u64 = entry("offset")
+        .map(|s| s.parse())
+        .transpose()
+        .map_err(|_| bad(format!("initializer '{name}': bad external offset")))?
+        .unwrap_or(0);
     let data_path: PathBuf = dir.join(&location);
     let bytes = std::fs::read(&data_path).map_err(|e| Error::io(&data_path, e))?;
     let length: u64 = match entry("length") {
-        Some(s) => s.parse().map_err(|_| bad(format!("initializer '{name}': bad external length")))?,
+        Some(s) => s
+            .parse()
+            .map_err(|_| bad(format!("initializer '{name}': bad external length")))?,
         None => bytes.len() as u64 - offset.min(bytes.len() as u64),
     };
-    let end = offset.checked_add(length).filter(|&end| end <= bytes.len() as u64).ok_or_else(|| Error::Data {
-        path: data_path.clone(),
-        reason: format!("initializer '{name}' needs bytes {offset}..{} but the file has {} (truncated?)", offset + length, bytes.len()),
-    })?;
+    let end = offset
+        .checked_add(length)
+        .filter(|&end| end <= bytes.len() as u64)
+        .ok_or_else(|| Error::Data {
+            path: data_path.clone(),
+            reason: format!(
+                "initializer '{name}' needs bytes {offset}..{} but the file has {} (truncated?)",
+                offset + length,
+                bytes.len()
+            ),
+        })?;
     tensor.raw_data = Some(bytes[offset as usize..end as usize].to_vec());
     tensor.data_location = None;
     tensor.external_data.clear();
@@ -96,11 +128,17 @@ pub fn tensor_to_f32(t: &TensorProto) -> Option<ArrayD<f32>> {
     let shape: Vec<usize> = t.dims.iter().map(|&d| d as usize).collect();
     let data: Vec<f32> = match t.data_type? {
         dtype::FLOAT => match &t.raw_data {
-            Some(raw) => raw.chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect(),
+            Some(raw) => raw
+                .chunks_exact(4)
+                .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+                .collect(),
             None => t.float_data.clone(),
         },
         dtype::DOUBLE => match &t.raw_data {
-            Some(raw) => raw.chunks_exact(8).map(|b| f64::from_le_bytes(b.try_into().unwrap()) as f32).collect(),
+            Some(raw) => raw
+                .chunks_exact(8)
+                .map(|b| f64::from_le_bytes(b.try_into().unwrap()) as f32)
+                .collect(),
             None => t.double_data.iter().map(|&v| v as f32).collect(),
         },
         _ => return None,
@@ -113,11 +151,17 @@ pub fn tensor_to_i64(t: &TensorProto) -> Option<ArrayD<i64>> {
     let shape: Vec<usize> = t.dims.iter().map(|&d| d as usize).collect();
     let data: Vec<i64> = match t.data_type? {
         dtype::INT64 => match &t.raw_data {
-            Some(raw) => raw.chunks_exact(8).map(|b| i64::from_le_bytes(b.try_into().unwrap())).collect(),
+            Some(raw) => raw
+                .chunks_exact(8)
+                .map(|b| i64::from_le_bytes(b.try_into().unwrap()))
+                .collect(),
             None => t.int64_data.clone(),
         },
         dtype::INT32 => match &t.raw_data {
-            Some(raw) => raw.chunks_exact(4).map(|b| i32::from_le_bytes(b.try_into().unwrap()) as i64).collect(),
+            Some(raw) => raw
+                .chunks_exact(4)
+                .map(|b| i32::from_le_bytes(b.try_into().unwrap()) as i64)
+                .collect(),
             None => t.int32_data.iter().map(|&v| v as i64).collect(),
         },
         _ => return None,
@@ -152,7 +196,9 @@ pub fn default_opset(model: &ModelProto) -> i64 {
     model
         .opset_import
         .iter()
-        .find(|o| o.domain.as_deref().unwrap_or("").is_empty() || o.domain.as_deref() == Some("ai.onnx"))
+        .find(|o| {
+            o.domain.as_deref().unwrap_or("").is_empty() || o.domain.as_deref() == Some("ai.onnx")
+        })
         .and_then(|o| o.version)
         .unwrap_or(1)
 }

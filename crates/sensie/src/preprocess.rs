@@ -44,7 +44,12 @@ pub struct Preprocess {
 
 impl Default for Preprocess {
     fn default() -> Self {
-        Preprocess { scale: 1.0, mean: Vec::new(), std: Vec::new(), fit: Fit::Resize }
+        Preprocess {
+            scale: 1.0,
+            mean: Vec::new(),
+            std: Vec::new(),
+            fit: Fit::Resize,
+        }
     }
 }
 
@@ -52,28 +57,45 @@ impl Preprocess {
     /// Refuses settings that cannot apply to images with `channels` channels.
     pub fn check(&self, channels: usize) -> Result<()> {
         if !self.scale.is_finite() || self.scale == 0.0 {
-            return Err(Error::invalid("preprocessing scale", format!("{} must be a finite, non-zero number", self.scale)));
+            return Err(Error::invalid(
+                "preprocessing scale",
+                format!("{} must be a finite, non-zero number", self.scale),
+            ));
         }
         for (name, values) in [("mean", &self.mean), ("std", &self.std)] {
             if !(values.is_empty() || values.len() == 1 || values.len() == channels) {
                 return Err(Error::invalid(
                     format!("preprocessing {name}"),
-                    format!("{} values for images with {channels} channels; give one value, or one per channel", values.len()),
+                    format!(
+                        "{} values for images with {channels} channels; give one value, or one per channel",
+                        values.len()
+                    ),
                 ));
             }
             if values.iter().any(|v| !v.is_finite()) {
-                return Err(Error::invalid(format!("preprocessing {name}"), "values must be finite"));
+                return Err(Error::invalid(
+                    format!("preprocessing {name}"),
+                    "values must be finite",
+                ));
             }
         }
         if self.std.contains(&0.0) {
-            return Err(Error::invalid("preprocessing std", "a standard deviation of 0 would divide by zero"));
+            return Err(Error::invalid(
+                "preprocessing std",
+                "a standard deviation of 0 would divide by zero",
+            ));
         }
         Ok(())
     }
 
     /// A batch of raw images prepared for a model taking `size` (height,
     /// width; `None` keeps the images' own) in `layout`.
-    pub fn apply(&self, raw: ArrayView4<f32>, size: Option<(usize, usize)>, layout: Layout) -> Result<Array4<f32>> {
+    pub fn apply(
+        &self,
+        raw: ArrayView4<f32>,
+        size: Option<(usize, usize)>,
+        layout: Layout,
+    ) -> Result<Array4<f32>> {
         let (_, channels, h, w) = raw.dim();
         self.check(channels)?;
         let (th, tw) = size.unwrap_or((h, w));
@@ -86,7 +108,9 @@ impl Preprocess {
                     if th > h || tw > w {
                         return Err(Error::invalid(
                             "centre crop",
-                            format!("the images are {h} x {w}, smaller than the model's {th} x {tw}; resize instead (fit = resize)"),
+                            format!(
+                                "the images are {h} x {w}, smaller than the model's {th} x {tw}; resize instead (fit = resize)"
+                            ),
                         ));
                     }
                     let (y0, x0) = ((h - th) / 2, (w - tw) / 2);
@@ -101,12 +125,18 @@ impl Preprocess {
         };
         let mut prepared = fitted;
         for (c, mut channel) in prepared.axis_iter_mut(Axis(1)).enumerate() {
-            let (mean, std) = (per_channel(&self.mean, c, 0.0), per_channel(&self.std, c, 1.0));
+            let (mean, std) = (
+                per_channel(&self.mean, c, 0.0),
+                per_channel(&self.std, c, 1.0),
+            );
             channel.mapv_inplace(|v| (v * self.scale - mean) / std);
         }
         Ok(match layout {
             Layout::Nchw => prepared,
-            Layout::Nhwc => prepared.permuted_axes([0, 2, 3, 1]).as_standard_layout().into_owned(),
+            Layout::Nhwc => prepared
+                .permuted_axes([0, 2, 3, 1])
+                .as_standard_layout()
+                .into_owned(),
         })
     }
 }
@@ -154,7 +184,9 @@ mod tests {
             [2.0, 2.25, 2.75, 3.0],
         ];
         let raw = Array4::from_shape_vec((1, 1, 2, 2), vec![0.0f32, 1.0, 2.0, 3.0]).unwrap();
-        let out = Preprocess::default().apply(raw.view(), Some((4, 4)), Layout::Nchw).unwrap();
+        let out = Preprocess::default()
+            .apply(raw.view(), Some((4, 4)), Layout::Nchw)
+            .unwrap();
         for (y, row) in expected.iter().enumerate() {
             for (x, e) in row.iter().enumerate() {
                 assert!((out[[0, 0, y, x]] - e).abs() < 1e-6, "({y}, {x})");
@@ -162,14 +194,23 @@ mod tests {
         }
         // Halving a 4 x 4 samples at 0.5, 2.5: the mean of each 2 x 2 block.
         let ramp = Array4::from_shape_fn((1, 1, 4, 4), |(_, _, y, x)| (y * 4 + x) as f32);
-        let half = Preprocess::default().apply(ramp.view(), Some((2, 2)), Layout::Nchw).unwrap();
+        let half = Preprocess::default()
+            .apply(ramp.view(), Some((2, 2)), Layout::Nchw)
+            .unwrap();
         assert_eq!(half.into_raw_vec_and_offset().0, vec![2.5, 4.5, 10.5, 12.5]);
     }
 
     #[test]
     fn scale_mean_std_per_channel_then_layout() {
-        let raw = Array4::from_shape_fn((2, 3, 2, 2), |(n, c, y, x)| (n + c * 10 + y + x) as f32 * 255.0);
-        let prep = Preprocess { scale: 1.0 / 255.0, mean: vec![0.0, 10.0, 20.0], std: vec![1.0, 2.0, 4.0], fit: Fit::Resize };
+        let raw = Array4::from_shape_fn((2, 3, 2, 2), |(n, c, y, x)| {
+            (n + c * 10 + y + x) as f32 * 255.0
+        });
+        let prep = Preprocess {
+            scale: 1.0 / 255.0,
+            mean: vec![0.0, 10.0, 20.0],
+            std: vec![1.0, 2.0, 4.0],
+            fit: Fit::Resize,
+        };
         let out = prep.apply(raw.view(), None, Layout::Nhwc).unwrap();
         assert_eq!(out.dim(), (2, 2, 2, 3));
         // Example 1, channel 2, pixel (1, 1): raw (1 + 20 + 2) * 255 -> 23 -> (23 - 20) / 4.
@@ -180,14 +221,42 @@ mod tests {
     #[test]
     fn centre_crop_and_bad_settings() {
         let raw = Array4::from_shape_fn((1, 1, 5, 6), |(_, _, y, x)| (y * 10 + x) as f32);
-        let prep = Preprocess { fit: Fit::Crop, ..Preprocess::default() };
+        let prep = Preprocess {
+            fit: Fit::Crop,
+            ..Preprocess::default()
+        };
         let out = prep.apply(raw.view(), Some((3, 2)), Layout::Nchw).unwrap();
-        assert_eq!(out.into_raw_vec_and_offset().0, vec![12.0, 13.0, 22.0, 23.0, 32.0, 33.0]);
-        assert!(prep.apply(raw.view(), Some((7, 2)), Layout::Nchw).unwrap_err().to_string().contains("smaller"));
-        let two_means = Preprocess { mean: vec![0.1, 0.2], ..Preprocess::default() };
-        assert!(two_means.check(3).unwrap_err().to_string().contains("2 values for images with 3 channels"));
-        assert!(Preprocess { std: vec![0.0], ..Preprocess::default() }.check(1).is_err());
-        let parsed: Preprocess = serde_json::from_str(r#"{"scale": 0.5, "mean": [0.5], "fit": "crop"}"#).unwrap();
+        assert_eq!(
+            out.into_raw_vec_and_offset().0,
+            vec![12.0, 13.0, 22.0, 23.0, 32.0, 33.0]
+        );
+        assert!(
+            prep.apply(raw.view(), Some((7, 2)), Layout::Nchw)
+                .unwrap_err()
+                .to_string()
+                .contains("smaller")
+        );
+        let two_means = Preprocess {
+            mean: vec![0.1, 0.2],
+            ..Preprocess::default()
+        };
+        assert!(
+            two_means
+                .check(3)
+                .unwrap_err()
+                .to_string()
+                .contains("2 values for images with 3 channels")
+        );
+        assert!(
+            Preprocess {
+                std: vec![0.0],
+                ..Preprocess::default()
+            }
+            .check(1)
+            .is_err()
+        );
+        let parsed: Preprocess =
+            serde_json::from_str(r#"{"scale": 0.5, "mean": [0.5], "fit": "crop"}"#).unwrap();
         assert_eq!((parsed.scale, parsed.fit), (0.5, Fit::Crop));
     }
 }

@@ -27,13 +27,16 @@ fn splitmix64(mut z: u64) -> u64 {
 /// A seed for one stream of draws, from the user's seed and the coordinates
 /// that identify the stream (e.g. a name hash, an example index, a level).
 pub fn derive_seed(seed: u64, parts: &[u64]) -> u64 {
-    parts.iter().fold(splitmix64(seed), |acc, &part| splitmix64(acc ^ splitmix64(part)))
+    parts.iter().fold(splitmix64(seed), |acc, &part| {
+        splitmix64(acc ^ splitmix64(part))
+    })
 }
 
 /// A stable 64-bit hash of a name (FNV-1a), for use as a [`derive_seed`] part.
 pub fn name_hash(name: &str) -> u64 {
-    name.bytes()
-        .fold(0xCBF2_9CE4_8422_2325, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01B3))
+    name.bytes().fold(0xCBF2_9CE4_8422_2325, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01B3)
+    })
 }
 
 /// Above this mean, a Poisson draw is replaced by a Gaussian of the same mean
@@ -72,7 +75,9 @@ impl SeededRng {
         } else if lambda > POISSON_GAUSSIAN_ABOVE {
             (lambda + lambda.sqrt() * self.normal()).round()
         } else {
-            Poisson::new(lambda).expect("0 < lambda <= 1e12 is a valid Poisson mean").sample(&mut self.0)
+            Poisson::new(lambda)
+                .expect("0 < lambda <= 1e12 is a valid Poisson mean")
+                .sample(&mut self.0)
         }
     }
 }
@@ -105,13 +110,28 @@ mod tests {
     fn normal_and_poisson_have_the_right_mean_and_variance() {
         let n = 200_000;
         let mut rng = SeededRng::new(1, &[]);
-        for (lambda, expected_mean, expected_var) in [(None, 0.0, 1.0), (Some(3.5), 3.5, 3.5), (Some(400.0), 400.0, 400.0)] {
-            let xs: Vec<f64> = (0..n).map(|_| match lambda { Some(l) => rng.poisson(l), None => rng.normal() }).collect();
+        for (lambda, expected_mean, expected_var) in [
+            (None, 0.0, 1.0),
+            (Some(3.5), 3.5, 3.5),
+            (Some(400.0), 400.0, 400.0),
+        ] {
+            let xs: Vec<f64> = (0..n)
+                .map(|_| match lambda {
+                    Some(l) => rng.poisson(l),
+                    None => rng.normal(),
+                })
+                .collect();
             let mean = xs.iter().sum::<f64>() / n as f64;
             let var = xs.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (n - 1) as f64;
-            assert!((mean - expected_mean).abs() < 5.0 * (expected_var / n as f64).sqrt(), "{lambda:?}: mean {mean}");
+            assert!(
+                (mean - expected_mean).abs() < 5.0 * (expected_var / n as f64).sqrt(),
+                "{lambda:?}: mean {mean}"
+            );
             // The variance of a sample variance is about 2 var^2 / n for these.
-            assert!((var - expected_var).abs() < 5.0 * expected_var * (2.0 / n as f64).sqrt() * 1.5, "{lambda:?}: var {var}");
+            assert!(
+                (var - expected_var).abs() < 5.0 * expected_var * (2.0 / n as f64).sqrt() * 1.5,
+                "{lambda:?}: var {var}"
+            );
         }
     }
 }

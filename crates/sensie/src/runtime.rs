@@ -27,14 +27,27 @@ pub struct Runtime {
 }
 
 /// How sessions run.
-#[derive(Clone, Copy, Debug, Default)]
+#[derive(Clone, Copy, Debug)]
 pub struct SessionOptions {
     /// Threads inside one operator; 0 lets ONNX Runtime choose (one per core).
     pub threads: usize,
+    /// Whether those threads spin while they wait for work (ONNX Runtime's
+    /// default): the fastest when the model has the cores to itself, and a
+    /// thief of them when another thread of the process has work too.
+    pub spinning: bool,
 }
 
+impl Default for SessionOptions {
+    fn default() -> Self {
+        SessionOptions {
+            threads: 0,
+            spinning: true,
+        }
+    }
+}
 
-static ENVIRONMENT: OnceLock<std::result::Result<ort::environment::Environment, String>> = OnceLock::new();
+static ENVIRONMENT: OnceLock<std::result::Result<ort::environment::Environment, String>> =
+    OnceLock::new();
 
 impl Runtime {
     /// Loads ONNX Runtime (once per process) and returns a handle onto it.
@@ -42,7 +55,10 @@ impl Runtime {
         let env = ENVIRONMENT.get_or_init(|| {
             let lib = find_library()?;
             let builder = ort::init_from(&lib).map_err(|e| format!("{}: {e}", lib.display()))?;
-            builder.with_name("sensie").build().map_err(|e| format!("{}: {e}", lib.display()))
+            builder
+                .with_name("sensie")
+                .build()
+                .map_err(|e| format!("{}: {e}", lib.display()))
         });
         match env {
             Ok(env) => Ok(Runtime { env: env.clone() }),
@@ -52,12 +68,26 @@ impl Runtime {
 
     /// A session for a serialised model, with full graph optimisation (lower
     /// levels were about 3 times slower on gradient graphs).
-    pub fn session(&self, model_bytes: &[u8], what: &str, options: SessionOptions) -> Result<Session> {
+    pub fn session(
+        &self,
+        model_bytes: &[u8],
+        what: &str,
+        options: SessionOptions,
+    ) -> Result<Session> {
         let fail = |e: ort::Error| Error::runtime(what, e);
         let mut builder = Session::builder(&self.env).map_err(fail)?;
-        builder = builder.with_optimization_level(GraphOptimizationLevel::All).map_err(|e| fail(e.into()))?;
+        builder = builder
+            .with_optimization_level(GraphOptimizationLevel::All)
+            .map_err(|e| fail(e.into()))?;
         if options.threads > 0 {
-            builder = builder.with_intra_threads(options.threads).map_err(|e| fail(e.into()))?;
+            builder = builder
+                .with_intra_threads(options.threads)
+                .map_err(|e| fail(e.into()))?;
+        }
+        if !options.spinning {
+            builder = builder
+                .with_intra_op_spinning(false)
+                .map_err(|e| fail(e.into()))?;
         }
         builder.commit_from_memory(model_bytes).map_err(fail)
     }
@@ -74,10 +104,16 @@ fn find_library() -> std::result::Result<PathBuf, String> {
             if path.is_file() {
                 return Ok(path);
             }
-            return Err(format!("${var} names {}, which does not exist; point it at libonnxruntime.so or unset it", path.display()));
+            return Err(format!(
+                "${var} names {}, which does not exist; point it at libonnxruntime.so or unset it",
+                path.display()
+            ));
         }
     }
-    if let Some(dir) = std::env::current_exe().ok().and_then(|p| p.parent().map(PathBuf::from)) {
+    if let Some(dir) = std::env::current_exe()
+        .ok()
+        .and_then(|p| p.parent().map(PathBuf::from))
+    {
         tried.push(dir.join(NAME));
         tried.push(dir.join("lib").join(NAME));
         if let Some(up) = dir.parent() {

@@ -5,13 +5,14 @@ mod common;
 
 use common::{data, runtime};
 use ndarray::{Array2, Array4};
+use sensie::Error;
 use sensie::autodiff::Standard;
 use sensie::engine::{Engine, EngineOptions, GradientRequest, Score};
 use sensie::model::Model;
 use sensie::onnx::proto::{
-    GraphProto, ModelProto, NodeProto, OperatorSetIdProto, TensorShapeProto, TypeProto, ValueInfoProto, tensor_shape_proto, type_proto,
+    GraphProto, ModelProto, NodeProto, OperatorSetIdProto, TensorShapeProto, TypeProto,
+    ValueInfoProto, tensor_shape_proto, type_proto,
 };
-use sensie::Error;
 
 fn mnist() -> std::path::PathBuf {
     data("engine/mnist_cnn/model.onnx")
@@ -19,13 +20,22 @@ fn mnist() -> std::path::PathBuf {
 
 fn value(name: &str, dims: &[i64]) -> ValueInfoProto {
     use tensor_shape_proto::{Dimension, dimension::Value};
-    let dim = |d: i64| Dimension { value: Some(if d < 0 { Value::DimParam("N".into()) } else { Value::DimValue(d) }), ..Default::default() };
+    let dim = |d: i64| Dimension {
+        value: Some(if d < 0 {
+            Value::DimParam("N".into())
+        } else {
+            Value::DimValue(d)
+        }),
+        ..Default::default()
+    };
     ValueInfoProto {
         name: Some(name.into()),
         r#type: Some(TypeProto {
             value: Some(type_proto::Value::TensorType(type_proto::Tensor {
                 elem_type: Some(1),
-                shape: Some(TensorShapeProto { dim: dims.iter().map(|&d| dim(d)).collect() }),
+                shape: Some(TensorShapeProto {
+                    dim: dims.iter().map(|&d| dim(d)).collect(),
+                }),
             })),
             ..Default::default()
         }),
@@ -37,7 +47,10 @@ fn value(name: &str, dims: &[i64]) -> ValueInfoProto {
 fn one_op_model(dir: &std::path::Path, op: &str) -> std::path::PathBuf {
     let model = ModelProto {
         ir_version: Some(8),
-        opset_import: vec![OperatorSetIdProto { domain: Some(String::new()), version: Some(17) }],
+        opset_import: vec![OperatorSetIdProto {
+            domain: Some(String::new()),
+            version: Some(17),
+        }],
         graph: Some(GraphProto {
             name: Some("tiny".into()),
             node: vec![NodeProto {
@@ -84,16 +97,25 @@ fn truncated_external_data_names_the_data_file() {
     let src = data("engine/mnist_cnn_external");
     std::fs::copy(src.join("model.onnx"), dir.path().join("model.onnx")).unwrap();
     let weights = std::fs::read(src.join("model.onnx.data")).unwrap();
-    std::fs::write(dir.path().join("model.onnx.data"), &weights[..weights.len() - 100]).unwrap();
+    std::fs::write(
+        dir.path().join("model.onnx.data"),
+        &weights[..weights.len() - 100],
+    )
+    .unwrap();
     let err = Model::load(dir.path().join("model.onnx")).unwrap_err();
-    assert!(err.to_string().contains("model.onnx.data") && err.to_string().contains("truncated"), "{err}");
+    assert!(
+        err.to_string().contains("model.onnx.data") && err.to_string().contains("truncated"),
+        "{err}"
+    );
 }
 
 #[test]
 fn an_op_onnx_runtime_refuses_is_reported() {
     let dir = tempfile::tempdir().unwrap();
     let model = Model::load(one_op_model(dir.path(), "NoSuchOp")).unwrap();
-    let err = Engine::new(runtime(), model, EngineOptions::default()).err().expect("ONNX Runtime refuses an unknown op");
+    let err = Engine::new(runtime(), model, EngineOptions::default())
+        .err()
+        .expect("ONNX Runtime refuses an unknown op");
     assert!(matches!(err, Error::Runtime { .. }), "{err}");
     assert!(err.to_string().contains("NoSuchOp"), "{err}");
 }
@@ -108,45 +130,100 @@ fn a_gradient_through_an_op_without_a_rule_names_the_node() {
     assert_eq!(engine.predict(x.view()).unwrap().shape(), &[2, 4]);
     // ...the gradient refuses rather than being silently wrong.
     let seed = engine.class_seed(&[0, 1]).unwrap();
-    let req = GradientRequest { score: Score::Logit, rules: &Standard, wrt: vec!["x".into()] };
+    let req = GradientRequest {
+        score: Score::Logit,
+        rules: &Standard,
+        wrt: vec!["x".into()],
+    };
     let err = engine.gradients(x.view(), seed.view(), &req).unwrap_err();
     assert!(matches!(err, Error::NoGradientRule { .. }), "{err}");
-    assert!(err.to_string().contains("my_Cos") && err.to_string().contains("Cos"), "{err}");
+    assert!(
+        err.to_string().contains("my_Cos") && err.to_string().contains("Cos"),
+        "{err}"
+    );
 }
 
 #[test]
 fn a_target_class_out_of_range_is_refused() {
-    let mut engine = Engine::new(runtime(), Model::load(mnist()).unwrap(), EngineOptions::default()).unwrap();
+    let mut engine = Engine::new(
+        runtime(),
+        Model::load(mnist()).unwrap(),
+        EngineOptions::default(),
+    )
+    .unwrap();
     let err = engine.class_seed(&[3, 10]).unwrap_err();
-    assert!(err.to_string().contains("target class 10") && err.to_string().contains("10 classes"), "{err}");
+    assert!(
+        err.to_string().contains("target class 10") && err.to_string().contains("10 classes"),
+        "{err}"
+    );
 }
 
 #[test]
 fn a_tensor_score_refuses_a_seed_of_the_wrong_size_and_an_unknown_tensor() {
-    let mut engine = Engine::new(runtime(), Model::load(mnist()).unwrap(), EngineOptions::default()).unwrap();
+    let mut engine = Engine::new(
+        runtime(),
+        Model::load(mnist()).unwrap(),
+        EngineOptions::default(),
+    )
+    .unwrap();
     let x = Array4::<f32>::zeros((2, 1, 28, 28)).into_dyn();
     let wrt = vec!["input".to_string()];
-    let req = GradientRequest { score: Score::Tensor("/relu2/Relu_output_0".into()), rules: &Standard, wrt: wrt.clone() };
-    let err = engine.gradients(x.view(), Array2::<f32>::ones((2, 10)).view(), &req).unwrap_err();
-    assert!(err.to_string().contains("3136 elements per example") && err.to_string().contains("[16, 14, 14]"), "{err}");
-    let req = GradientRequest { score: Score::Tensor("/relu2/Relu".into()), rules: &Standard, wrt };
-    let err = engine.gradients(x.view(), Array2::<f32>::ones((2, 10)).view(), &req).unwrap_err();
-    assert!(matches!(err, Error::UnknownTensor { .. }) && err.to_string().contains("/relu2/Relu_output_0"), "{err}");
+    let req = GradientRequest {
+        score: Score::Tensor("/relu2/Relu_output_0".into()),
+        rules: &Standard,
+        wrt: wrt.clone(),
+    };
+    let err = engine
+        .gradients(x.view(), Array2::<f32>::ones((2, 10)).view(), &req)
+        .unwrap_err();
+    assert!(
+        err.to_string().contains("3136 elements per example")
+            && err.to_string().contains("[16, 14, 14]"),
+        "{err}"
+    );
+    let req = GradientRequest {
+        score: Score::Tensor("/relu2/Relu".into()),
+        rules: &Standard,
+        wrt,
+    };
+    let err = engine
+        .gradients(x.view(), Array2::<f32>::ones((2, 10)).view(), &req)
+        .unwrap_err();
+    assert!(
+        matches!(err, Error::UnknownTensor { .. })
+            && err.to_string().contains("/relu2/Relu_output_0"),
+        "{err}"
+    );
 }
 
 #[test]
 fn data_of_the_wrong_shape_is_refused_with_the_expected_shape() {
-    let mut engine = Engine::new(runtime(), Model::load(mnist()).unwrap(), EngineOptions::default()).unwrap();
+    let mut engine = Engine::new(
+        runtime(),
+        Model::load(mnist()).unwrap(),
+        EngineOptions::default(),
+    )
+    .unwrap();
     let x = Array4::<f32>::zeros((2, 28, 28, 1)).into_dyn();
     let err = engine.predict(x.view()).unwrap_err();
-    assert!(err.to_string().contains("[2, 28, 28, 1]") && err.to_string().contains("[N, 1, 28, 28]"), "{err}");
+    assert!(
+        err.to_string().contains("[2, 28, 28, 1]") && err.to_string().contains("[N, 1, 28, 28]"),
+        "{err}"
+    );
 }
 
 #[test]
 fn an_unknown_layer_lists_the_closest_names() {
-    let mut engine = Engine::new(runtime(), Model::load(mnist()).unwrap(), EngineOptions::default()).unwrap();
+    let mut engine = Engine::new(
+        runtime(),
+        Model::load(mnist()).unwrap(),
+        EngineOptions::default(),
+    )
+    .unwrap();
     let x = Array4::<f32>::zeros((1, 1, 28, 28)).into_dyn();
-    let err = engine.tensors(x.view(), &["/relu2/Relu_output".into()]).unwrap_err();
+    let err = engine
+        .tensors(x.view(), &["/relu2/Relu_output".into()])
+        .unwrap_err();
     assert!(err.to_string().contains("/relu2/Relu_output_0"), "{err}");
 }
 
@@ -163,5 +240,8 @@ fn data_of_the_wrong_dtype_is_refused() {
     bytes.extend_from_slice(&[0; 16]);
     std::fs::write(&path, bytes).unwrap();
     let err = sensie::data::read_array(&path).unwrap_err();
-    assert!(err.to_string().contains("x.npy") && err.to_string().contains("dtype"), "{err}");
+    assert!(
+        err.to_string().contains("x.npy") && err.to_string().contains("dtype"),
+        "{err}"
+    );
 }

@@ -28,17 +28,39 @@ struct Fixture {
 /// The MNIST model and references; a batch size of 3 so that the five
 /// digits (and the many rows of steps and windows) span several batches.
 fn mnist() -> Fixture {
-    let model = Model::load(data("../../../../examples/mnist/mnist_cnn.onnx")).expect("the MNIST model loads");
-    let engine = Engine::new(runtime(), model, EngineOptions { batch_size: 3, threads: 1 }).expect("engine builds");
+    let model = Model::load(data("../../../../examples/mnist/mnist_cnn.onnx"))
+        .expect("the MNIST model loads");
+    let engine = Engine::new(
+        runtime(),
+        model,
+        EngineOptions {
+            batch_size: 3,
+            threads: 1,
+        },
+    )
+    .expect("engine builds");
     let npz = data("explain/mnist.npz");
     let x = npz_f32(&npz, "x").expect("x");
-    let classes = npz_i64(&npz, "target").expect("target").iter().map(|&t| t as usize).collect();
-    Fixture { engine, npz, x, targets: Targets { classes, score: Score::Logit } }
+    let classes = npz_i64(&npz, "target")
+        .expect("target")
+        .iter()
+        .map(|&t| t as usize)
+        .collect();
+    Fixture {
+        engine,
+        npz,
+        x,
+        targets: Targets {
+            classes,
+            score: Score::Logit,
+        },
+    }
 }
 
 fn attribute(f: &mut Fixture, method: &str, options: &Options) -> Attribution {
     let m = explain::build(method, options).expect("method builds");
-    m.attribute(&mut f.engine, f.x.view(), &f.targets).unwrap_or_else(|e| panic!("{method}: {e}"))
+    m.attribute(&mut f.engine, f.x.view(), &f.targets)
+        .unwrap_or_else(|e| panic!("{method}: {e}"))
 }
 
 fn reference(f: &Fixture, key: &str) -> ArrayD<f32> {
@@ -57,7 +79,12 @@ fn gradient_methods_match_captum() {
         ("deconvnet", "deconvnet"),
     ] {
         let got = attribute(&mut f, method, &Options::default()).map;
-        assert_close(&format!("{method} vs Captum {key}"), &got, &reference(&f, key), TOL);
+        assert_close(
+            &format!("{method} vs Captum {key}"),
+            &got,
+            &reference(&f, key),
+            TOL,
+        );
     }
 }
 
@@ -67,14 +94,30 @@ fn gradient_methods_match_captum() {
 fn integrated_gradients_gauss_legendre_matches_captum() {
     let mut f = mnist();
     let ig = attribute(&mut f, "integrated-gradients", &Options::default());
-    assert_close("IG Gauss-Legendre", &ig.map, &reference(&f, "ig_gausslegendre"), TOL);
+    assert_close(
+        "IG Gauss-Legendre",
+        &ig.map,
+        &reference(&f, "ig_gausslegendre"),
+        TOL,
+    );
     let c = ig.completeness.expect("IG reports completeness");
     let delta = reference(&f, "ig_gausslegendre_delta");
     for (i, (gap, change)) in c.gap.iter().zip(&c.score_change).enumerate() {
         let relative = gap.abs() / change.abs();
-        eprintln!("example {i}: gap {gap:.5} of {change:.3} ({:.3}%), Captum's delta {:.5}", 100.0 * relative, delta[i]);
-        assert!(relative < 0.01, "example {i}: completeness gap {relative:.4} of the score change");
-        assert!((gap - delta[i]).abs() < 1e-3 * change.abs(), "example {i}: gap {gap} vs Captum's {}", delta[i]);
+        eprintln!(
+            "example {i}: gap {gap:.5} of {change:.3} ({:.3}%), Captum's delta {:.5}",
+            100.0 * relative,
+            delta[i]
+        );
+        assert!(
+            relative < 0.01,
+            "example {i}: completeness gap {relative:.4} of the score change"
+        );
+        assert!(
+            (gap - delta[i]).abs() < 1e-3 * change.abs(),
+            "example {i}: gap {gap} vs Captum's {}",
+            delta[i]
+        );
     }
 }
 
@@ -83,22 +126,43 @@ fn integrated_gradients_gauss_legendre_matches_captum() {
 #[test]
 fn integrated_gradients_trapezoid_matches_captum_up_to_its_weight_sum() {
     let mut f = mnist();
-    let options = Options { quadrature: Quadrature::RiemannTrapezoid, ..Options::default() };
+    let options = Options {
+        quadrature: Quadrature::RiemannTrapezoid,
+        ..Options::default()
+    };
     let ig = attribute(&mut f, "integrated-gradients", &options);
     let n = options.steps as f32;
-    assert_close("IG trapezoid x (n-1)/n", &(ig.map * ((n - 1.0) / n)), &reference(&f, "ig_trapezoid"), TOL);
+    assert_close(
+        "IG trapezoid x (n-1)/n",
+        &(ig.map * ((n - 1.0) / n)),
+        &reference(&f, "ig_trapezoid"),
+        TOL,
+    );
 }
 
 /// A baseline given as an array (what `--baseline FILE` reads), 32 steps.
 #[test]
 fn integrated_gradients_with_a_baseline_array_matches_captum() {
     let mut f = mnist();
-    let options = Options { steps: 32, baseline: Baseline::Array(reference(&f, "ig_file_baseline")), ..Options::default() };
+    let options = Options {
+        steps: 32,
+        baseline: Baseline::Array(reference(&f, "ig_file_baseline")),
+        ..Options::default()
+    };
     let ig = attribute(&mut f, "integrated-gradients", &options);
-    assert_close("IG from a baseline array", &ig.map, &reference(&f, "ig_file"), TOL);
+    assert_close(
+        "IG from a baseline array",
+        &ig.map,
+        &reference(&f, "ig_file"),
+        TOL,
+    );
     let delta = reference(&f, "ig_file_delta");
     for (i, gap) in ig.completeness.unwrap().gap.iter().enumerate() {
-        assert!((gap - delta[i]).abs() < 2e-3, "example {i}: gap {gap} vs Captum's {}", delta[i]);
+        assert!(
+            (gap - delta[i]).abs() < 2e-3,
+            "example {i}: gap {gap} vs Captum's {}",
+            delta[i]
+        );
     }
 }
 
@@ -111,24 +175,62 @@ fn gradcam_default_layer_matches_captum_on_the_last_relu() {
     let layer = cam.layer.expect("CAM methods return the layer map");
     assert_eq!(layer.name, "/relu2/Relu_output_0");
     let squeeze = |a: ArrayD<f32>| a.index_axis_move(ndarray::Axis(1), 0);
-    assert_close("Grad-CAM at relu2", &layer.map, &squeeze(reference(&f, "gradcam_layer")), TOL);
-    assert_close("Grad-CAM upsampled", &cam.map, &squeeze(reference(&f, "gradcam")), TOL);
+    assert_close(
+        "Grad-CAM at relu2",
+        &layer.map,
+        &squeeze(reference(&f, "gradcam_layer")),
+        TOL,
+    );
+    assert_close(
+        "Grad-CAM upsampled",
+        &cam.map,
+        &squeeze(reference(&f, "gradcam")),
+        TOL,
+    );
 
     let negative = attribute(&mut f, "gradcam-negative", &Options::default());
-    assert_close("negative Grad-CAM at relu2", &negative.layer.unwrap().map, &squeeze(reference(&f, "gradcam_negative_layer")), TOL);
-    assert_close("negative Grad-CAM upsampled", &negative.map, &squeeze(reference(&f, "gradcam_negative")), TOL);
+    assert_close(
+        "negative Grad-CAM at relu2",
+        &negative.layer.unwrap().map,
+        &squeeze(reference(&f, "gradcam_negative_layer")),
+        TOL,
+    );
+    assert_close(
+        "negative Grad-CAM upsampled",
+        &negative.map,
+        &squeeze(reference(&f, "gradcam_negative")),
+        TOL,
+    );
 
-    let conv = Options { layer: Some("/conv2/Conv_output_0".into()), ..Options::default() };
+    let conv = Options {
+        layer: Some("/conv2/Conv_output_0".into()),
+        ..Options::default()
+    };
     let cam = attribute(&mut f, "gradcam", &conv);
-    assert_close("Grad-CAM at conv2 (pre-ReLU)", &cam.layer.unwrap().map, &squeeze(reference(&f, "gradcam_conv_layer")), TOL);
-    assert_close("Grad-CAM at conv2 upsampled", &cam.map, &squeeze(reference(&f, "gradcam_conv")), TOL);
+    assert_close(
+        "Grad-CAM at conv2 (pre-ReLU)",
+        &cam.layer.unwrap().map,
+        &squeeze(reference(&f, "gradcam_conv_layer")),
+        TOL,
+    );
+    assert_close(
+        "Grad-CAM at conv2 upsampled",
+        &cam.map,
+        &squeeze(reference(&f, "gradcam_conv")),
+        TOL,
+    );
 }
 
 #[test]
 fn guided_gradcam_matches_captum_with_bilinear_interpolation() {
     let mut f = mnist();
     let got = attribute(&mut f, "guided-gradcam", &Options::default()).map;
-    assert_close("guided Grad-CAM", &got, &reference(&f, "guided_gradcam"), TOL);
+    assert_close(
+        "guided Grad-CAM",
+        &got,
+        &reference(&f, "guided_gradcam"),
+        TOL,
+    );
 }
 
 /// Windows that do not fit a whole number of strides (5 / 3 on 28 pixels:
@@ -136,8 +238,16 @@ fn guided_gradcam_matches_captum_with_bilinear_interpolation() {
 #[test]
 fn occlusion_matches_captum() {
     let mut f = mnist();
-    for (key, window, stride, fill) in [("occlusion_5_3", 5, 3, 0.0), ("occlusion_4_2_fill", 4, 2, 0.25)] {
-        let options = Options { window, stride, fill, ..Options::default() };
+    for (key, window, stride, fill) in [
+        ("occlusion_5_3", 5, 3, 0.0),
+        ("occlusion_4_2_fill", 4, 2, 0.25),
+    ] {
+        let options = Options {
+            window,
+            stride,
+            fill,
+            ..Options::default()
+        };
         let got = attribute(&mut f, "occlusion", &options).map;
         assert_close(&format!("occlusion {key}"), &got, &reference(&f, key), TOL);
     }
@@ -149,15 +259,46 @@ fn occlusion_matches_captum() {
 fn gradcam_on_an_nhwc_model_matches_captums_formula() {
     let dir = data("engine/nhwc_tf2onnx");
     let model = Model::load(dir.join("model.onnx")).unwrap();
-    let mut engine = Engine::new(runtime(), model, EngineOptions { batch_size: 2, threads: 1 }).unwrap();
+    let mut engine = Engine::new(
+        runtime(),
+        model,
+        EngineOptions {
+            batch_size: 2,
+            threads: 1,
+        },
+    )
+    .unwrap();
     let x = npz_f32(&dir.join("reference.npz"), "x").unwrap();
-    let classes = npz_i64(&dir.join("reference.npz"), "target").unwrap().iter().map(|&t| t as usize).collect();
-    let targets = Targets { classes, score: Score::Logit };
-    let cam = explain::build("gradcam", &Options::default()).unwrap().attribute(&mut engine, x.view(), &targets).unwrap();
+    let classes = npz_i64(&dir.join("reference.npz"), "target")
+        .unwrap()
+        .iter()
+        .map(|&t| t as usize)
+        .collect();
+    let targets = Targets {
+        classes,
+        score: Score::Logit,
+    };
+    let cam = explain::build("gradcam", &Options::default())
+        .unwrap()
+        .attribute(&mut engine, x.view(), &targets)
+        .unwrap();
     let layer = cam.layer.unwrap();
-    assert_eq!(layer.name, "StatefulPartitionedCall/sequential/conv2d_1/Relu:0");
+    assert_eq!(
+        layer.name,
+        "StatefulPartitionedCall/sequential/conv2d_1/Relu:0"
+    );
     let want = data("explain/nhwc.npz");
     let squeeze = |a: ArrayD<f32>| a.index_axis_move(ndarray::Axis(1), 0);
-    assert_close("NHWC Grad-CAM at the layer", &layer.map, &squeeze(npz_f32(&want, "gradcam_layer").unwrap()), TOL);
-    assert_close("NHWC Grad-CAM upsampled", &cam.map, &squeeze(npz_f32(&want, "gradcam").unwrap()), TOL);
+    assert_close(
+        "NHWC Grad-CAM at the layer",
+        &layer.map,
+        &squeeze(npz_f32(&want, "gradcam_layer").unwrap()),
+        TOL,
+    );
+    assert_close(
+        "NHWC Grad-CAM upsampled",
+        &cam.map,
+        &squeeze(npz_f32(&want, "gradcam").unwrap()),
+        TOL,
+    );
 }

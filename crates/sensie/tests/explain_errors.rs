@@ -5,14 +5,22 @@ mod common;
 
 use common::{data, npz_f32, runtime};
 use ndarray::{ArrayD, IxDyn};
+use sensie::Error;
 use sensie::engine::{Engine, EngineOptions, Score};
 use sensie::explain::faithfulness::{self, CurveOptions};
 use sensie::explain::{self, Baseline, MapKind, Options, Quadrature, TargetSpec, Targets};
 use sensie::model::Model;
-use sensie::Error;
 
 fn engine(path: std::path::PathBuf) -> Engine {
-    Engine::new(runtime(), Model::load(path).unwrap(), EngineOptions { batch_size: 4, threads: 1 }).unwrap()
+    Engine::new(
+        runtime(),
+        Model::load(path).unwrap(),
+        EngineOptions {
+            batch_size: 4,
+            threads: 1,
+        },
+    )
+    .unwrap()
 }
 
 fn mnist() -> (Engine, ArrayD<f32>) {
@@ -21,27 +29,41 @@ fn mnist() -> (Engine, ArrayD<f32>) {
 }
 
 fn attribute_err(engine: &mut Engine, x: &ArrayD<f32>, method: &str, options: &Options) -> Error {
-    let targets = Targets { classes: vec![0; x.shape()[0]], score: Score::Logit };
+    let targets = Targets {
+        classes: vec![0; x.shape()[0]],
+        score: Score::Logit,
+    };
     match explain::build(method, options) {
         Err(e) => e,
-        Ok(m) => m.attribute(engine, x.view(), &targets).expect_err("the method must refuse"),
+        Ok(m) => m
+            .attribute(engine, x.view(), &targets)
+            .expect_err("the method must refuse"),
     }
 }
 
 #[test]
 fn an_unknown_layer_lists_the_closest_names() {
     let (mut engine, x) = mnist();
-    let options = Options { layer: Some("/relu2/Relu_output".into()), ..Options::default() };
+    let options = Options {
+        layer: Some("/relu2/Relu_output".into()),
+        ..Options::default()
+    };
     let err = attribute_err(&mut engine, &x, "gradcam", &options);
     assert!(matches!(err, Error::UnknownTensor { .. }), "{err:?}");
     let text = err.to_string();
-    assert!(text.contains("'/relu2/Relu_output'") && text.contains("closest: /relu2/Relu_output_0"), "{text}");
+    assert!(
+        text.contains("'/relu2/Relu_output'") && text.contains("closest: /relu2/Relu_output_0"),
+        "{text}"
+    );
 }
 
 #[test]
 fn a_layer_without_rows_and_columns_is_refused() {
     let (mut engine, x) = mnist();
-    let options = Options { layer: Some("/fc1/Gemm_output_0".into()), ..Options::default() };
+    let options = Options {
+        layer: Some("/fc1/Gemm_output_0".into()),
+        ..Options::default()
+    };
     let text = attribute_err(&mut engine, &x, "guided-gradcam", &options).to_string();
     assert!(text.contains("4-D") && text.contains("rank 2"), "{text}");
 }
@@ -52,33 +74,78 @@ fn cam_methods_need_a_convolutional_layer() {
     let x = ArrayD::zeros(IxDyn(&[2, 1, 8, 8]));
     for method in ["gradcam", "gradcam-negative", "guided-gradcam"] {
         let err = attribute_err(&mut engine, &x, method, &Options::default());
-        assert!(matches!(err, Error::UnsupportedModel { .. }), "{method}: {err:?}");
+        assert!(
+            matches!(err, Error::UnsupportedModel { .. }),
+            "{method}: {err:?}"
+        );
         assert!(err.to_string().contains("no Conv node"), "{err}");
     }
     // Gradient methods work on it.
-    let targets = Targets { classes: vec![1, 2], score: Score::Logit };
-    assert!(explain::build("saliency", &Options::default()).unwrap().attribute(&mut engine, x.view(), &targets).is_ok());
+    let targets = Targets {
+        classes: vec![1, 2],
+        score: Score::Logit,
+    };
+    assert!(
+        explain::build("saliency", &Options::default())
+            .unwrap()
+            .attribute(&mut engine, x.view(), &targets)
+            .is_ok()
+    );
 }
 
 #[test]
 fn a_baseline_of_the_wrong_shape_is_refused() {
     let (mut engine, x) = mnist();
-    let options = Options { baseline: Baseline::Array(ArrayD::zeros(IxDyn(&[1, 28, 27]))), ..Options::default() };
+    let options = Options {
+        baseline: Baseline::Array(ArrayD::zeros(IxDyn(&[1, 28, 27]))),
+        ..Options::default()
+    };
     let text = attribute_err(&mut engine, &x, "integrated-gradients", &options).to_string();
-    assert!(text.contains("[1, 28, 27]") && text.contains("[1, 28, 28]"), "{text}");
+    assert!(
+        text.contains("[1, 28, 27]") && text.contains("[1, 28, 28]"),
+        "{text}"
+    );
 }
 
 #[test]
 fn targets_out_of_range_or_missing_are_refused() {
     let (mut engine, x) = mnist();
-    let text = Targets::resolve(&mut engine, x.view(), TargetSpec::Class(10), None, Score::Logit).unwrap_err().to_string();
-    assert!(text.contains("target class 10") && text.contains("0 to 9"), "{text}");
-    let text = Targets::resolve(&mut engine, x.view(), TargetSpec::Label, None, Score::Logit).unwrap_err().to_string();
+    let text = Targets::resolve(
+        &mut engine,
+        x.view(),
+        TargetSpec::Class(10),
+        None,
+        Score::Logit,
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(
+        text.contains("target class 10") && text.contains("0 to 9"),
+        "{text}"
+    );
+    let text = Targets::resolve(&mut engine, x.view(), TargetSpec::Label, None, Score::Logit)
+        .unwrap_err()
+        .to_string();
     assert!(text.contains("no labels"), "{text}");
-    let text = Targets::resolve(&mut engine, x.view(), TargetSpec::Label, Some(&[1, 2]), Score::Logit).unwrap_err().to_string();
+    let text = Targets::resolve(
+        &mut engine,
+        x.view(),
+        TargetSpec::Label,
+        Some(&[1, 2]),
+        Score::Logit,
+    )
+    .unwrap_err()
+    .to_string();
     assert!(text.contains("2 labels for 5 examples"), "{text}");
-    let short = Targets { classes: vec![1], score: Score::Logit };
-    let text = explain::build("gradient", &Options::default()).unwrap().attribute(&mut engine, x.view(), &short).unwrap_err().to_string();
+    let short = Targets {
+        classes: vec![1],
+        score: Score::Logit,
+    };
+    let text = explain::build("gradient", &Options::default())
+        .unwrap()
+        .attribute(&mut engine, x.view(), &short)
+        .unwrap_err()
+        .to_string();
     assert!(text.contains("1 targets for 5 examples"), "{text}");
 }
 
@@ -86,15 +153,49 @@ fn targets_out_of_range_or_missing_are_refused() {
 fn bad_method_names_and_parameters_are_refused() {
     let (mut engine, x) = mnist();
     let text = attribute_err(&mut engine, &x, "gradcamm", &Options::default()).to_string();
-    assert!(text.contains("unknown method 'gradcamm' (did you mean 'gradcam'?)"), "{text}");
-    let text = attribute_err(&mut engine, &x, "occlusion", &Options { window: 29, ..Options::default() }).to_string();
+    assert!(
+        text.contains("unknown method 'gradcamm' (did you mean 'gradcam'?)"),
+        "{text}"
+    );
+    let text = attribute_err(
+        &mut engine,
+        &x,
+        "occlusion",
+        &Options {
+            window: 29,
+            ..Options::default()
+        },
+    )
+    .to_string();
     assert!(text.contains("larger than the 28 x 28 image"), "{text}");
-    let text = attribute_err(&mut engine, &x, "occlusion", &Options { stride: 0, ..Options::default() }).to_string();
+    let text = attribute_err(
+        &mut engine,
+        &x,
+        "occlusion",
+        &Options {
+            stride: 0,
+            ..Options::default()
+        },
+    )
+    .to_string();
     assert!(text.contains("at least 1"), "{text}");
-    let trapezoid = Options { steps: 1, quadrature: Quadrature::RiemannTrapezoid, ..Options::default() };
+    let trapezoid = Options {
+        steps: 1,
+        quadrature: Quadrature::RiemannTrapezoid,
+        ..Options::default()
+    };
     let text = attribute_err(&mut engine, &x, "integrated-gradients", &trapezoid).to_string();
     assert!(text.contains("at least 2"), "{text}");
-    let text = attribute_err(&mut engine, &x, "smoothgrad", &Options { noise: -1.0, ..Options::default() }).to_string();
+    let text = attribute_err(
+        &mut engine,
+        &x,
+        "smoothgrad",
+        &Options {
+            noise: -1.0,
+            ..Options::default()
+        },
+    )
+    .to_string();
     assert!(text.contains("noise -1"), "{text}");
 }
 
@@ -106,13 +207,43 @@ fn inputs_of_the_wrong_shape_are_refused_by_every_method() {
     let wrong = ArrayD::<f32>::zeros(IxDyn(&[2, 1, 27, 28]));
     for &method in explain::METHODS {
         let text = attribute_err(&mut engine, &wrong, method, &Options::default()).to_string();
-        assert!(text.contains("[2, 1, 27, 28]") && text.contains("[N, 1, 28, 28]"), "{method}: {text}");
+        assert!(
+            text.contains("[2, 1, 27, 28]") && text.contains("[N, 1, 28, 28]"),
+            "{method}: {text}"
+        );
     }
-    let targets = Targets { classes: vec![0, 0], score: Score::Logit };
-    let gradient = explain::build("gradient", &Options::default()).unwrap().attribute(&mut engine, x.view(), &Targets { classes: vec![0; 5], score: Score::Logit }).unwrap();
-    let options = CurveOptions { steps: 4, fill: 0.0, blur_sigma: 1.0, seed: 0 };
-    let curves = faithfulness::curves(&mut engine, wrong.view(), &targets, &[("gradient", &gradient, MapKind::Pixel)], options);
+    let targets = Targets {
+        classes: vec![0, 0],
+        score: Score::Logit,
+    };
+    let gradient = explain::build("gradient", &Options::default())
+        .unwrap()
+        .attribute(
+            &mut engine,
+            x.view(),
+            &Targets {
+                classes: vec![0; 5],
+                score: Score::Logit,
+            },
+        )
+        .unwrap();
+    let options = CurveOptions {
+        steps: 4,
+        fill: 0.0,
+        blur_sigma: 1.0,
+        seed: 0,
+    };
+    let curves = faithfulness::curves(
+        &mut engine,
+        wrong.view(),
+        &targets,
+        &[("gradient", &gradient, MapKind::Pixel)],
+        options,
+    );
     assert!(curves.unwrap_err().to_string().contains("[N, 1, 28, 28]"));
-    let text = Baseline::Blur { sigma: 1.0 }.for_inputs(&engine, wrong.view()).unwrap_err().to_string();
+    let text = Baseline::Blur { sigma: 1.0 }
+        .for_inputs(&engine, wrong.view())
+        .unwrap_err()
+        .to_string();
     assert!(text.contains("[N, 1, 28, 28]"), "{text}");
 }

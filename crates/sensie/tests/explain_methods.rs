@@ -16,33 +16,72 @@ use sensie::model::Model;
 
 fn mnist_engine(batch_size: usize) -> Engine {
     let model = Model::load(data("../../../../examples/mnist/mnist_cnn.onnx")).unwrap();
-    Engine::new(runtime(), model, EngineOptions { batch_size, threads: 1 }).unwrap()
+    Engine::new(
+        runtime(),
+        model,
+        EngineOptions {
+            batch_size,
+            threads: 1,
+        },
+    )
+    .unwrap()
 }
 
 /// The five Captum fixture digits and their labels.
 fn digits() -> (ArrayD<f32>, Vec<usize>) {
     let npz = data("explain/mnist.npz");
     let x = npz_f32(&npz, "x").unwrap();
-    let labels = npz_i64(&npz, "target").unwrap().iter().map(|&t| t as usize).collect();
+    let labels = npz_i64(&npz, "target")
+        .unwrap()
+        .iter()
+        .map(|&t| t as usize)
+        .collect();
     (x, labels)
 }
 
-fn run(engine: &mut Engine, method: &str, options: &Options, x: &ArrayD<f32>, targets: &Targets) -> ArrayD<f32> {
-    explain::build(method, options).unwrap().attribute(engine, x.view(), targets).unwrap().map
+fn run(
+    engine: &mut Engine,
+    method: &str,
+    options: &Options,
+    x: &ArrayD<f32>,
+    targets: &Targets,
+) -> ArrayD<f32> {
+    explain::build(method, options)
+        .unwrap()
+        .attribute(engine, x.view(), targets)
+        .unwrap()
+        .map
 }
 
 fn logit_targets(classes: Vec<usize>) -> Targets {
-    Targets { classes, score: Score::Logit }
+    Targets {
+        classes,
+        score: Score::Logit,
+    }
 }
 
 /// The engine fixture `nhwc_tf2onnx` (3-band 32 x 32 NHWC inputs): its
 /// engine, reference file, inputs and targets.
 fn nhwc() -> (Engine, std::path::PathBuf, ArrayD<f32>, Targets) {
     let dir = data("engine/nhwc_tf2onnx");
-    let engine = Engine::new(runtime(), Model::load(dir.join("model.onnx")).unwrap(), EngineOptions { batch_size: 8, threads: 1 }).unwrap();
+    let engine = Engine::new(
+        runtime(),
+        Model::load(dir.join("model.onnx")).unwrap(),
+        EngineOptions {
+            batch_size: 8,
+            threads: 1,
+        },
+    )
+    .unwrap();
     let npz = dir.join("reference.npz");
     let x = npz_f32(&npz, "x").unwrap();
-    let targets = logit_targets(npz_i64(&npz, "target").unwrap().iter().map(|&t| t as usize).collect());
+    let targets = logit_targets(
+        npz_i64(&npz, "target")
+            .unwrap()
+            .iter()
+            .map(|&t| t as usize)
+            .collect(),
+    );
     (engine, npz, x, targets)
 }
 
@@ -53,12 +92,29 @@ fn smoothgrad_without_noise_is_the_gradient() {
     let mut engine = mnist_engine(4);
     let (x, labels) = digits();
     let targets = logit_targets(labels);
-    let options = Options { noise: 0.0, samples: 3, ..Options::default() };
+    let options = Options {
+        noise: 0.0,
+        samples: 3,
+        ..Options::default()
+    };
     let gradient = run(&mut engine, "gradient", &options, &x, &targets);
-    assert_close("smoothgrad, no noise", &run(&mut engine, "smoothgrad", &options, &x, &targets), &gradient, 1e-6);
-    assert_close("smoothgrad-squared, no noise", &run(&mut engine, "smoothgrad-squared", &options, &x, &targets), &gradient.mapv(|g| g * g), 1e-6);
+    assert_close(
+        "smoothgrad, no noise",
+        &run(&mut engine, "smoothgrad", &options, &x, &targets),
+        &gradient,
+        1e-6,
+    );
+    assert_close(
+        "smoothgrad-squared, no noise",
+        &run(&mut engine, "smoothgrad-squared", &options, &x, &targets),
+        &gradient.mapv(|g| g * g),
+        1e-6,
+    );
     let variance = run(&mut engine, "smoothgrad-variance", &options, &x, &targets);
-    assert!(variance.iter().all(|v| v.abs() < 1e-9), "variance without noise");
+    assert!(
+        variance.iter().all(|v| v.abs() < 1e-9),
+        "variance without noise"
+    );
 }
 
 /// An example's map depends on the example and the seed, not on the batch
@@ -67,15 +123,48 @@ fn smoothgrad_without_noise_is_the_gradient() {
 #[test]
 fn maps_do_not_depend_on_batching() {
     let (x, labels) = digits();
-    let options = Options { samples: 5, steps: 7, ..Options::default() };
+    let options = Options {
+        samples: 5,
+        steps: 7,
+        ..Options::default()
+    };
     let one = x.slice_axis(Axis(0), Slice::from(2..3)).to_owned();
     for method in ["smoothgrad", "integrated-gradients", "occlusion", "gradcam"] {
-        let all = run(&mut mnist_engine(3), method, &options, &x, &logit_targets(labels.clone()));
-        let alone = run(&mut mnist_engine(8), method, &options, &one, &logit_targets(vec![labels[2]]));
+        let all = run(
+            &mut mnist_engine(3),
+            method,
+            &options,
+            &x,
+            &logit_targets(labels.clone()),
+        );
+        let alone = run(
+            &mut mnist_engine(8),
+            method,
+            &options,
+            &one,
+            &logit_targets(vec![labels[2]]),
+        );
         let from_all = all.slice_axis(Axis(0), Slice::from(2..3)).to_owned();
-        assert_close(&format!("{method}: example 2 in a batch of 5 vs alone"), &alone, &from_all, 1e-5);
+        assert_close(
+            &format!("{method}: example 2 in a batch of 5 vs alone"),
+            &alone,
+            &from_all,
+            1e-5,
+        );
     }
-    let seeded = |seed| run(&mut mnist_engine(4), "smoothgrad", &Options { samples: 3, seed, ..Options::default() }, &one, &logit_targets(vec![labels[2]]));
+    let seeded = |seed| {
+        run(
+            &mut mnist_engine(4),
+            "smoothgrad",
+            &Options {
+                samples: 3,
+                seed,
+                ..Options::default()
+            },
+            &one,
+            &logit_targets(vec![labels[2]]),
+        )
+    };
     assert_ne!(seeded(1), seeded(2), "another seed gives other noise");
 }
 
@@ -85,26 +174,70 @@ fn maps_do_not_depend_on_batching() {
 fn the_probability_score_matches_pytorch() {
     let npz = data("engine/mnist_cnn/reference.npz");
     let x = npz_f32(&npz, "x").unwrap();
-    let classes = npz_i64(&npz, "target").unwrap().iter().map(|&t| t as usize).collect();
-    let targets = Targets { classes, score: Score::Probability };
-    let got = run(&mut mnist_engine(2), "gradient", &Options::default(), &x, &targets);
-    assert_close("d probability / d input", &got, &npz_f32(&npz, "grad_input_prob").unwrap(), 1e-4);
+    let classes = npz_i64(&npz, "target")
+        .unwrap()
+        .iter()
+        .map(|&t| t as usize)
+        .collect();
+    let targets = Targets {
+        classes,
+        score: Score::Probability,
+    };
+    let got = run(
+        &mut mnist_engine(2),
+        "gradient",
+        &Options::default(),
+        &x,
+        &targets,
+    );
+    assert_close(
+        "d probability / d input",
+        &got,
+        &npz_f32(&npz, "grad_input_prob").unwrap(),
+        1e-4,
+    );
 }
 
 #[test]
 fn targets_resolve_to_labels_predictions_or_one_class() {
     let mut engine = mnist_engine(4);
     let (x, labels) = digits();
-    let resolve = |engine: &mut Engine, spec, labels: Option<&[usize]>| Targets::resolve(engine, x.view(), spec, labels, Score::Logit);
-    assert_eq!(resolve(&mut engine, TargetSpec::Label, Some(&labels)).unwrap().classes, labels);
+    let resolve = |engine: &mut Engine, spec, labels: Option<&[usize]>| {
+        Targets::resolve(engine, x.view(), spec, labels, Score::Logit)
+    };
+    assert_eq!(
+        resolve(&mut engine, TargetSpec::Label, Some(&labels))
+            .unwrap()
+            .classes,
+        labels
+    );
     // The fixture's logits: digit 13 (the last) is misclassified.
     let logits = npz_f32(&data("explain/mnist.npz"), "logits").unwrap();
-    let argmax: Vec<usize> = logits.outer_iter().map(|r| r.iter().enumerate().max_by(|a, b| a.1.total_cmp(b.1)).unwrap().0).collect();
-    let predicted = resolve(&mut engine, TargetSpec::Predicted, None).unwrap().classes;
+    let argmax: Vec<usize> = logits
+        .outer_iter()
+        .map(|r| {
+            r.iter()
+                .enumerate()
+                .max_by(|a, b| a.1.total_cmp(b.1))
+                .unwrap()
+                .0
+        })
+        .collect();
+    let predicted = resolve(&mut engine, TargetSpec::Predicted, None)
+        .unwrap()
+        .classes;
     assert_eq!(predicted, argmax);
     assert_ne!(predicted[4], labels[4]);
-    assert_eq!(resolve(&mut engine, TargetSpec::Class(3), None).unwrap().classes, vec![3; 5]);
-    assert_eq!("predicted".parse::<TargetSpec>().unwrap(), TargetSpec::Predicted);
+    assert_eq!(
+        resolve(&mut engine, TargetSpec::Class(3), None)
+            .unwrap()
+            .classes,
+        vec![3; 5]
+    );
+    assert_eq!(
+        "predicted".parse::<TargetSpec>().unwrap(),
+        TargetSpec::Predicted
+    );
     assert_eq!("7".parse::<TargetSpec>().unwrap(), TargetSpec::Class(7));
 }
 
@@ -120,15 +253,31 @@ fn integrated_gradients_is_complete_from_blur_and_noise_baselines() {
     let blur = Baseline::Blur { sigma: 2.8 };
     let blurred = blur.for_inputs(&engine, x.view()).unwrap();
     for (b, xi) in blurred.outer_iter().zip(x.outer_iter()) {
-        assert!((b.sum() - xi.sum()).abs() < 1e-3 * xi.sum(), "blur keeps the flux");
-        assert!((&b - &xi).mapv(f32::abs).sum() > 0.1 * xi.sum(), "blur changes the image");
+        assert!(
+            (b.sum() - xi.sum()).abs() < 1e-3 * xi.sum(),
+            "blur keeps the flux"
+        );
+        assert!(
+            (&b - &xi).mapv(f32::abs).sum() > 0.1 * xi.sum(),
+            "blur changes the image"
+        );
     }
     for (baseline, steps) in [(blur, 50), (Baseline::Noise { seed: 4 }, 128)] {
-        let options = Options { baseline: baseline.clone(), steps, ..Options::default() };
-        let ig = explain::build("integrated-gradients", &options).unwrap().attribute(&mut engine, x.view(), &targets).unwrap();
+        let options = Options {
+            baseline: baseline.clone(),
+            steps,
+            ..Options::default()
+        };
+        let ig = explain::build("integrated-gradients", &options)
+            .unwrap()
+            .attribute(&mut engine, x.view(), &targets)
+            .unwrap();
         let c = ig.completeness.unwrap();
         for (gap, change) in c.gap.iter().zip(&c.score_change) {
-            assert!(gap.abs() < 0.01 * change.abs(), "{baseline:?}: gap {gap} of {change}");
+            assert!(
+                gap.abs() < 0.01 * change.abs(),
+                "{baseline:?}: gap {gap} of {change}"
+            );
         }
     }
 }
@@ -139,20 +288,56 @@ fn integrated_gradients_is_complete_from_blur_and_noise_baselines() {
 #[test]
 fn nhwc_models_get_maps_in_their_own_layout() {
     let (mut engine, npz, x, targets) = nhwc();
-    let options = Options { window: 8, stride: 8, ..Options::default() };
-    assert_close("NHWC gradient", &run(&mut engine, "gradient", &options, &x, &targets), &npz_f32(&npz, "grad_input").unwrap(), 1e-4);
-    let saliency = explain::build("saliency", &options).unwrap().attribute(&mut engine, x.view(), &targets).unwrap();
+    let options = Options {
+        window: 8,
+        stride: 8,
+        ..Options::default()
+    };
+    assert_close(
+        "NHWC gradient",
+        &run(&mut engine, "gradient", &options, &x, &targets),
+        &npz_f32(&npz, "grad_input").unwrap(),
+        1e-4,
+    );
+    let saliency = explain::build("saliency", &options)
+        .unwrap()
+        .attribute(&mut engine, x.view(), &targets)
+        .unwrap();
     assert_eq!(saliency.map.shape(), &[3, 32, 32, 1]);
-    let occluded = explain::build("occlusion", &options).unwrap().attribute(&mut engine, x.view(), &targets).unwrap();
-    let maps = [("saliency", &saliency, MapKind::Pixel), ("occlusion", &occluded, MapKind::Pixel)];
-    let curves = faithfulness::curves(&mut engine, x.view(), &targets, &maps, CurveOptions { steps: 4, fill: 0.0, blur_sigma: 2.0, seed: 0 }).unwrap();
+    let occluded = explain::build("occlusion", &options)
+        .unwrap()
+        .attribute(&mut engine, x.view(), &targets)
+        .unwrap();
+    let maps = [
+        ("saliency", &saliency, MapKind::Pixel),
+        ("occlusion", &occluded, MapKind::Pixel),
+    ];
+    let curves = faithfulness::curves(
+        &mut engine,
+        x.view(),
+        &targets,
+        &maps,
+        CurveOptions {
+            steps: 4,
+            fill: 0.0,
+            blur_sigma: 2.0,
+            seed: 0,
+        },
+    )
+    .unwrap();
     assert_eq!(curves.methods.len(), 3);
     let occlusion = occluded.map;
     assert_eq!(occlusion.shape(), x.shape());
     for pixel in occlusion.lanes(Axis(3)) {
-        assert!(pixel.iter().all(|&v| v == pixel[0]), "one value over the channels");
+        assert!(
+            pixel.iter().all(|&v| v == pixel[0]),
+            "one value over the channels"
+        );
     }
-    assert_eq!(run(&mut engine, "guided-gradcam", &options, &x, &targets).shape(), x.shape());
+    assert_eq!(
+        run(&mut engine, "guided-gradcam", &options, &x, &targets).shape(),
+        x.shape()
+    );
 }
 
 /// The cascading randomisation on MNIST: layers top first, the gradient
@@ -164,20 +349,53 @@ fn sanity_check_randomises_layers_top_down() {
     let mut engine = mnist_engine(8);
     let (x, labels) = digits();
     let targets = logit_targets(labels);
-    let methods: Vec<_> = ["gradient", "gradient-x-input", "gradcam"].iter().map(|m| explain::build(m, &Options::default()).unwrap()).collect();
-    let originals: Vec<_> = methods.iter().map(|m| m.attribute(&mut engine, x.view(), &targets).unwrap()).collect();
-    let report = sanity::cascading_randomisation(&engine, x.view(), &targets, &methods, &originals, 0).unwrap();
-    assert_eq!(report.layers, ["/fc2/Gemm", "/fc1/Gemm", "/conv2/Conv", "/conv1/Conv"]);
+    let methods: Vec<_> = ["gradient", "gradient-x-input", "gradcam"]
+        .iter()
+        .map(|m| explain::build(m, &Options::default()).unwrap())
+        .collect();
+    let originals: Vec<_> = methods
+        .iter()
+        .map(|m| m.attribute(&mut engine, x.view(), &targets).unwrap())
+        .collect();
+    let report =
+        sanity::cascading_randomisation(&engine, x.view(), &targets, &methods, &originals, 0)
+            .unwrap();
+    assert_eq!(
+        report.layers,
+        ["/fc2/Gemm", "/fc1/Gemm", "/conv2/Conv", "/conv1/Conv"]
+    );
     for m in &report.methods {
         assert_eq!(m.spearman.len(), 4);
-        assert!(m.spearman.iter().flatten().flatten().all(|r| (-1.0..=1.0).contains(r)), "{}", m.method);
+        assert!(
+            m.spearman
+                .iter()
+                .flatten()
+                .flatten()
+                .all(|r| (-1.0..=1.0).contains(r)),
+            "{}",
+            m.method
+        );
         eprintln!("{}: {:?}", m.method, m.mean_spearman_abs);
     }
     let last = |i: usize| report.methods[i].mean_spearman_abs[3].unwrap();
-    assert!(last(0) < 0.5, "gradient after randomising every layer: {}", last(0));
-    assert!(last(1) > 0.9, "gradient x input after randomising every layer: {}", last(1));
+    assert!(
+        last(0) < 0.5,
+        "gradient after randomising every layer: {}",
+        last(0)
+    );
+    assert!(
+        last(1) > 0.9,
+        "gradient x input after randomising every layer: {}",
+        last(1)
+    );
     // The trained model is untouched.
-    assert_eq!(methods[0].attribute(&mut engine, x.view(), &targets).unwrap().map, originals[0].map);
+    assert_eq!(
+        methods[0]
+            .attribute(&mut engine, x.view(), &targets)
+            .unwrap()
+            .map,
+        originals[0].map
+    );
 }
 
 /// Deletion and insertion: occlusion's map beats a random ranking on both
@@ -188,18 +406,49 @@ fn faithfulness_curves_rank_a_good_map_above_random() {
     let mut engine = mnist_engine(32);
     let (x, labels) = digits();
     let targets = logit_targets(labels);
-    let occlusion = explain::build("occlusion", &Options::default()).unwrap().attribute(&mut engine, x.view(), &targets).unwrap();
-    let options = CurveOptions { steps: 10, fill: 0.0, blur_sigma: 2.8, seed: 0 };
-    let report = faithfulness::curves(&mut engine, x.view(), &targets, &[("occlusion", &occlusion, MapKind::Pixel)], options).unwrap();
+    let occlusion = explain::build("occlusion", &Options::default())
+        .unwrap()
+        .attribute(&mut engine, x.view(), &targets)
+        .unwrap();
+    let options = CurveOptions {
+        steps: 10,
+        fill: 0.0,
+        blur_sigma: 2.8,
+        seed: 0,
+    };
+    let report = faithfulness::curves(
+        &mut engine,
+        x.view(),
+        &targets,
+        &[("occlusion", &occlusion, MapKind::Pixel)],
+        options,
+    )
+    .unwrap();
     assert_eq!(report.fractions.len(), 11);
     assert_eq!((report.fractions[0], report.fractions[10]), (0.0, 1.0));
     let (ours, random) = (&report.methods[0], &report.methods[1]);
     assert_eq!(random.method, "random");
-    assert!(ours.deletion.mean_auc < random.deletion.mean_auc, "{} vs {}", ours.deletion.mean_auc, random.deletion.mean_auc);
-    assert!(ours.insertion.mean_auc > random.insertion.mean_auc, "{} vs {}", ours.insertion.mean_auc, random.insertion.mean_auc);
+    assert!(
+        ours.deletion.mean_auc < random.deletion.mean_auc,
+        "{} vs {}",
+        ours.deletion.mean_auc,
+        random.deletion.mean_auc
+    );
+    assert!(
+        ours.insertion.mean_auc > random.insertion.mean_auc,
+        "{} vs {}",
+        ours.insertion.mean_auc,
+        random.insertion.mean_auc
+    );
     let probs = engine.scores(x.view(), &Score::Probability).unwrap();
-    let mean_p: f64 = (0..5).map(|e| probs[[e, targets.classes[e]]] as f64).sum::<f64>() / 5.0;
-    assert!((ours.deletion.mean[0] - mean_p).abs() < 1e-6 && (ours.insertion.mean[10] - mean_p).abs() < 1e-6);
+    let mean_p: f64 = (0..5)
+        .map(|e| probs[[e, targets.classes[e]]] as f64)
+        .sum::<f64>()
+        / 5.0;
+    assert!(
+        (ours.deletion.mean[0] - mean_p).abs() < 1e-6
+            && (ours.insertion.mean[10] - mean_p).abs() < 1e-6
+    );
 }
 
 /// Pictures of a 3-band NHWC input: one colour composite per example beside
@@ -208,20 +457,49 @@ fn faithfulness_curves_rank_a_good_map_above_random() {
 #[test]
 fn pictures_of_multiband_inputs_with_shared_or_own_scales() {
     let (mut engine, _, x, targets) = nhwc();
-    let ig = explain::build("integrated-gradients", &Options { steps: 8, ..Options::default() }).unwrap().attribute(&mut engine, x.view(), &targets).unwrap();
+    let ig = explain::build(
+        "integrated-gradients",
+        &Options {
+            steps: 8,
+            ..Options::default()
+        },
+    )
+    .unwrap()
+    .attribute(&mut engine, x.view(), &targets)
+    .unwrap();
     let geometry = explain::Geometry::of(engine.model(), "pictures").unwrap();
-    assert_eq!((geometry.channels, geometry.height, geometry.width), (3, 32, 32));
-    let asinh = Drawing { stretch: "asinh".parse().unwrap(), shared_scale: true };
+    assert_eq!(
+        (geometry.channels, geometry.height, geometry.width),
+        (3, 32, 32)
+    );
+    let asinh = Drawing {
+        stretch: "asinh".parse().unwrap(),
+        shared_scale: true,
+    };
     // The pictures show N x C x H x W images: the NHWC inputs transposed.
-    let images = x.view().into_dimensionality::<ndarray::Ix4>().unwrap().permuted_axes([0, 3, 1, 2]);
+    let images = x
+        .view()
+        .into_dimensionality::<ndarray::Ix4>()
+        .unwrap()
+        .permuted_axes([0, 3, 1, 2]);
     let shared = figures::example_pictures(&geometry, images, &ig, MapKind::Pixel, &asinh).unwrap();
     assert_eq!(shared.len(), 3);
     assert!(shared.iter().all(|(_, s)| *s == shared[0].1), "one scale");
     let (picture, _) = &shared[0];
     // Three 32-pixel tiles enlarged 4 times, 2 pixels of padding around and between.
     assert_eq!(picture.dimensions(), (3 * 128 + 4 * 2, 128 + 2 * 2));
-    let own = figures::example_pictures(&geometry, images, &ig, MapKind::Pixel, &Drawing::default()).unwrap();
-    assert!(own.iter().any(|(_, s)| *s != own[0].1), "each map's own scale");
+    let own =
+        figures::example_pictures(&geometry, images, &ig, MapKind::Pixel, &Drawing::default())
+            .unwrap();
+    assert!(
+        own.iter().any(|(_, s)| *s != own[0].1),
+        "each map's own scale"
+    );
     // The composite is in colour: some pixel of the input tile has unequal channels.
-    assert!(picture.enumerate_pixels().filter(|(x, _, _)| *x < 130).any(|(_, _, p)| p[0] != p[1] || p[1] != p[2]));
+    assert!(
+        picture
+            .enumerate_pixels()
+            .filter(|(x, _, _)| *x < 130)
+            .any(|(_, _, p)| p[0] != p[1] || p[1] != p[2])
+    );
 }

@@ -41,7 +41,13 @@ fn log_softmax_output_is_detected_and_the_user_can_override_it() {
     m.set_output_kind("logits".parse().unwrap());
     assert_eq!(m.info().output_kind, OutputKind::Logits);
     assert!(!m.info().output_kind_detected);
-    assert!("softmaxish".parse::<OutputKind>().unwrap_err().to_string().contains("logits, probabilities"));
+    assert!(
+        "softmaxish"
+            .parse::<OutputKind>()
+            .unwrap_err()
+            .to_string()
+            .contains("logits, probabilities")
+    );
 }
 
 #[test]

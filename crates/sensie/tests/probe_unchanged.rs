@@ -17,14 +17,26 @@ use sensie::data::DataSpec;
 use sensie::probe::{self, ProbeConfig, SweepSpec};
 
 fn repo(rel: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..").join(rel)
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .join(rel)
 }
 
 /// The first `n` images and labels as npy files in `dir`.
 fn subset(dir: &Path, x: Array4<f32>, y: Array1<i64>, n: usize) -> DataSpec {
-    x.slice(s![..n, .., .., ..]).to_owned().write_npy(std::fs::File::create(dir.join("x.npy")).unwrap()).unwrap();
-    y.slice(s![..n]).to_owned().write_npy(std::fs::File::create(dir.join("y.npy")).unwrap()).unwrap();
-    DataSpec { path: dir.join("x.npy"), labels: Some(dir.join("y.npy")), ..DataSpec::default() }
+    x.slice(s![..n, .., .., ..])
+        .to_owned()
+        .write_npy(std::fs::File::create(dir.join("x.npy")).unwrap())
+        .unwrap();
+    y.slice(s![..n])
+        .to_owned()
+        .write_npy(std::fs::File::create(dir.join("y.npy")).unwrap())
+        .unwrap();
+    DataSpec {
+        path: dir.join("x.npy"),
+        labels: Some(dir.join("y.npy")),
+        ..DataSpec::default()
+    }
 }
 
 /// Runs `perturb` on `data` (odd batch size, so batches and levels do not
@@ -34,7 +46,10 @@ fn unchanged(model: &str, data: DataSpec, perturb: &[&str], dir: &Path, expected
         model: repo(model),
         out: dir.join("out"),
         data,
-        perturb: perturb.iter().map(|p| SweepSpec::parse(p).unwrap()).collect(),
+        perturb: perturb
+            .iter()
+            .map(|p| SweepSpec::parse(p).unwrap())
+            .collect(),
         classes: true,
         seed: 7,
         replicates: 300,
@@ -42,7 +57,8 @@ fn unchanged(model: &str, data: DataSpec, perturb: &[&str], dir: &Path, expected
         ..ProbeConfig::default()
     };
     probe::execute(&config, &mut |_, _| {}).unwrap();
-    let mut json: serde_json::Value = serde_json::from_slice(&std::fs::read(dir.join("out/results.json")).unwrap()).unwrap();
+    let mut json: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.join("out/results.json")).unwrap()).unwrap();
     json["model"]["path"] = serde_json::Value::Null;
     json["data"]["path"] = serde_json::Value::Null;
     let got = serde_json::to_string_pretty(&json).unwrap() + "\n";
@@ -52,7 +68,12 @@ fn unchanged(model: &str, data: DataSpec, perturb: &[&str], dir: &Path, expected
     }
     let want = std::fs::read_to_string(&path).unwrap();
     let first = got.lines().zip(want.lines()).position(|(a, b)| a != b);
-    assert!(got == want, "{} differs from this run, first at line {:?}: the runner changed a number", path.display(), first.map(|l| l + 1));
+    assert!(
+        got == want,
+        "{} differs from this run, first at line {:?}: the runner changed a number",
+        path.display(),
+        first.map(|l| l + 1)
+    );
 }
 
 #[test]
@@ -75,13 +96,20 @@ fn mnist_sweeps_give_the_committed_results() {
         "gamma=0.5,1,2",
         "occlude(position=random)=0,6,12",
     ];
-    unchanged("examples/mnist/mnist_cnn.onnx", subset(dir.path(), x, y, 40), &perturb, dir.path(), "mnist.json");
+    unchanged(
+        "examples/mnist/mnist_cnn.onnx",
+        subset(dir.path(), x, y, 40),
+        &perturb,
+        dir.path(),
+        "mnist.json",
+    );
 }
 
 #[test]
 fn lens_sweeps_give_the_committed_results() {
     let dir = tempfile::tempdir().unwrap();
-    let mut npz = NpzReader::new(std::fs::File::open(repo("examples/lens/data/test.npz")).unwrap()).unwrap();
+    let mut npz =
+        NpzReader::new(std::fs::File::open(repo("examples/lens/data/test.npz")).unwrap()).unwrap();
     let x: Array4<f32> = npz.by_name("x").unwrap();
     let y: Array1<i64> = npz.by_name("y").unwrap();
     let perturb = [
@@ -94,5 +122,11 @@ fn lens_sweeps_give_the_committed_results() {
         "poisson-noise=20,200",
         "rotate=0,90,45",
     ];
-    unchanged("examples/lens/lens_finder.onnx", subset(dir.path(), x, y, 30), &perturb, dir.path(), "lens.json");
+    unchanged(
+        "examples/lens/lens_finder.onnx",
+        subset(dir.path(), x, y, 30),
+        &perturb,
+        dir.path(),
+        "lens.json",
+    );
 }

@@ -18,11 +18,21 @@ use sensie::render::HeatScale;
 use sensie::visualize::{self, DreamOptions, MaximizeOptions, Picture, Target, ValueRange};
 
 fn repo(rel: &str) -> std::path::PathBuf {
-    std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..").join(rel)
+    std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .join(rel)
 }
 
 fn engine(path: &std::path::Path) -> Engine {
-    Engine::new(runtime(), Model::load(path).unwrap(), EngineOptions { batch_size: 64, threads: 1 }).unwrap()
+    Engine::new(
+        runtime(),
+        Model::load(path).unwrap(),
+        EngineOptions {
+            batch_size: 64,
+            threads: 1,
+        },
+    )
+    .unwrap()
 }
 
 fn mnist() -> Engine {
@@ -36,7 +46,13 @@ fn digits() -> (ArrayD<f32>, Vec<usize>) {
 }
 
 /// The colour at source pixel (y, x) of tile `k` of a grid picture.
-fn tile_pixel(picture: &Picture, (tile_h, tile_w): (usize, usize), k: usize, y: usize, x: usize) -> [u8; 3] {
+fn tile_pixel(
+    picture: &Picture,
+    (tile_h, tile_w): (usize, usize),
+    k: usize,
+    y: usize,
+    x: usize,
+) -> [u8; 3] {
     let g = &picture.grid;
     let (pad, up) = (g.padding as usize, g.upscale as usize);
     let (col, row) = (k % g.columns, k / g.columns);
@@ -47,7 +63,10 @@ fn tile_pixel(picture: &Picture, (tile_h, tile_w): (usize, usize), k: usize, y: 
 
 /// conv1's output for an image, from ONNX Runtime.
 fn conv1(engine: &mut Engine, image: Array4<f32>) -> ArrayD<f32> {
-    engine.tensors(image.into_dyn().view(), &["/conv1/Conv_output_0".into()]).unwrap().remove(0)
+    engine
+        .tensors(image.into_dyn().view(), &["/conv1/Conv_output_0".into()])
+        .unwrap()
+        .remove(0)
 }
 
 /// The first convolution (3 x 3, padding 1) answers a single bright pixel at
@@ -57,7 +76,10 @@ fn conv1(engine: &mut Engine, image: Array4<f32>) -> ArrayD<f32> {
 fn kernels_are_the_models_weights() {
     let mut engine = mnist();
     let k = visualize::kernels(engine.model(), None).unwrap();
-    assert_eq!((k.layer.as_str(), k.output.as_str(), k.colour), ("/conv1/Conv", "/conv1/Conv_output_0", false));
+    assert_eq!(
+        (k.layer.as_str(), k.output.as_str(), k.colour),
+        ("/conv1/Conv", "/conv1/Conv_output_0", false)
+    );
     assert_eq!(k.weights.shape(), &[8, 1, 3, 3]);
     let bias = conv1(&mut engine, Array4::zeros((1, 1, 28, 28)));
     let mut delta = Array4::zeros((1, 1, 28, 28));
@@ -65,7 +87,10 @@ fn kernels_are_the_models_weights() {
     let response = conv1(&mut engine, delta);
     for ((o, _, i, j), &w) in k.weights.indexed_iter() {
         let seen = response[[0, o, 15 - i, 15 - j]] - bias[[0, o, 15 - i, 15 - j]];
-        assert!((seen - w).abs() < 1e-6, "kernel {o} ({i}, {j}): {w} in the grid, {seen} from the model");
+        assert!(
+            (seen - w).abs() < 1e-6,
+            "kernel {o} ({i}, {j}): {w} in the grid, {seen} from the model"
+        );
     }
 
     // The grid: kernel o is tile o, every value one block coloured on one
@@ -74,7 +99,11 @@ fn kernels_are_the_models_weights() {
     let limit = k.weights.iter().fold(0.0f32, |a, w| a.max(w.abs()));
     assert_eq!(picture.scale, Some(HeatScale::Signed { limit }));
     for ((o, _, i, j), &w) in k.weights.indexed_iter() {
-        assert_eq!(tile_pixel(&picture, (3, 3), o, i, j), HeatScale::Signed { limit }.rgb(w), "kernel {o} ({i}, {j})");
+        assert_eq!(
+            tile_pixel(&picture, (3, 3), o, i, j),
+            HeatScale::Signed { limit }.rgb(w),
+            "kernel {o} ({i}, {j})"
+        );
     }
 
     // Any convolution on request, by output tensor, per input channel: a row
@@ -85,7 +114,11 @@ fn kernels_are_the_models_weights() {
     let scale = picture.scale.unwrap();
     assert_eq!(picture.grid.columns, 8);
     for ((o, c, i, j), &w) in k2.weights.indexed_iter() {
-        assert_eq!(tile_pixel(&picture, (3, 3), o * 8 + c, i, j), scale.rgb(w), "kernel ({o}, {c}) ({i}, {j})");
+        assert_eq!(
+            tile_pixel(&picture, (3, 3), o * 8 + c, i, j),
+            scale.rgb(w),
+            "kernel ({o}, {c}) ({i}, {j})"
+        );
     }
 
     // Three input bands: the first layer's kernels are colour pictures, in
@@ -99,11 +132,16 @@ fn kernels_are_the_models_weights() {
         assert_eq!(k.weights.shape(), &shape, "{case}");
         let picture = k.picture().unwrap();
         for (o, kernel) in k.weights.outer_iter().enumerate() {
-            let (low, high) = kernel.iter().fold((f32::MAX, f32::MIN), |(l, h), &v| (l.min(v), h.max(v)));
+            let (low, high) = kernel
+                .iter()
+                .fold((f32::MAX, f32::MIN), |(l, h), &v| (l.min(v), h.max(v)));
             for ((band, i, j), &w) in kernel.indexed_iter() {
                 let want = ((w - low) / (high - low) * 255.0).round() as u8;
                 let got = tile_pixel(&picture, (shape[2], shape[3]), o, i, j)[band];
-                assert!(got.abs_diff(want) <= 1, "{case} kernel {o} band {band} ({i}, {j}): {got} vs {want}");
+                assert!(
+                    got.abs_diff(want) <= 1,
+                    "{case} kernel {o} band {band} ({i}, {j}): {got} vs {want}"
+                );
             }
         }
     }
@@ -130,20 +168,37 @@ fn feature_maps_are_the_layers_values_most_active_first() {
                 }
             }
         }
-        assert!((got - sum.max(0.0)).abs() < 1e-5, "example {n} channel {o} ({y}, {xx}): {got} vs {}", sum.max(0.0));
+        assert!(
+            (got - sum.max(0.0)).abs() < 1e-5,
+            "example {n} channel {o} ({y}, {xx}): {got} vs {}",
+            sum.max(0.0)
+        );
     }
     for (n, order) in maps.order.iter().enumerate() {
-        let means: Vec<f32> = order.iter().map(|&c| maps.maps.slice(s![n, c, .., ..]).mean().unwrap()).collect();
-        assert!(means.windows(2).all(|m| m[0] >= m[1]), "example {n}: {means:?}");
+        let means: Vec<f32> = order
+            .iter()
+            .map(|&c| maps.maps.slice(s![n, c, .., ..]).mean().unwrap())
+            .collect();
+        assert!(
+            means.windows(2).all(|m| m[0] >= m[1]),
+            "example {n}: {means:?}"
+        );
         assert!((means[0] - maps.mean[[n, order[0]]]).abs() < 1e-6);
         // The grid: tile t is channel order[t], on one scale (after a ReLU,
         // viridis from 0 to the example's largest activation).
         let picture = maps.picture(n, &format!("example {n}")).unwrap();
-        let high = maps.maps.index_axis(Axis(0), n).fold(0.0f32, |a, &v| a.max(v));
+        let high = maps
+            .maps
+            .index_axis(Axis(0), n)
+            .fold(0.0f32, |a, &v| a.max(v));
         assert_eq!(picture.scale, Some(HeatScale::Unsigned { high }));
         for (t, &c) in order.iter().enumerate() {
             for ((y, xx), &v) in maps.maps.slice(s![n, c, .., ..]).indexed_iter() {
-                assert_eq!(tile_pixel(&picture, (28, 28), t, y, xx), HeatScale::Unsigned { high }.rgb(v), "example {n} tile {t} ({y}, {xx})");
+                assert_eq!(
+                    tile_pixel(&picture, (28, 28), t, y, xx),
+                    HeatScale::Unsigned { high }.rgb(v),
+                    "example {n} tile {t} ({y}, {xx})"
+                );
             }
         }
     }
@@ -156,8 +211,18 @@ fn feature_maps_are_the_layers_values_most_active_first() {
 fn feature_maps_of_an_nhwc_tensor_are_returned_channels_first() {
     let mut engine = engine(&data("engine/nhwc_tf2onnx/model.onnx"));
     let x = common::npz_f32(&data("engine/nhwc_tf2onnx/reference.npz"), "x").unwrap();
-    let nhwc = visualize::feature_maps(&mut engine, x.view(), "StatefulPartitionedCall/sequential/max_pooling2d/MaxPool__20:0").unwrap();
-    let nchw = visualize::feature_maps(&mut engine, x.view(), "StatefulPartitionedCall/sequential/max_pooling2d/MaxPool:0").unwrap();
+    let nhwc = visualize::feature_maps(
+        &mut engine,
+        x.view(),
+        "StatefulPartitionedCall/sequential/max_pooling2d/MaxPool__20:0",
+    )
+    .unwrap();
+    let nchw = visualize::feature_maps(
+        &mut engine,
+        x.view(),
+        "StatefulPartitionedCall/sequential/max_pooling2d/MaxPool:0",
+    )
+    .unwrap();
     assert_eq!(nhwc.maps.shape(), &[x.shape()[0], 16, 8, 8]);
     assert_eq!(nhwc.maps, nchw.maps);
 }
@@ -181,17 +246,33 @@ fn maximised_classes_beat_every_real_digit() {
     let logits = engine.predict(x.view()).unwrap();
     let options = mnist_options(&x);
     for k in 0..10 {
-        let best_real = logits.rows().into_iter().zip(&y).filter(|(_, label)| **label == k).map(|(row, _)| row[k]).fold(f32::MIN, f32::max);
+        let best_real = logits
+            .rows()
+            .into_iter()
+            .zip(&y)
+            .filter(|(_, label)| **label == k)
+            .map(|(row, _)| row[k])
+            .fold(f32::MIN, f32::max);
         let result = visualize::maximize(&mut engine, &Target::Class(k), &options).unwrap();
         assert_eq!(result.inputs.shape(), &[2, 1, 28, 28]);
-        assert!(result.inputs.iter().all(|v| (0.0..=1.0).contains(v)), "class {k}: inputs leave [0, 1]");
+        assert!(
+            result.inputs.iter().all(|v| (0.0..=1.0).contains(v)),
+            "class {k}: inputs leave [0, 1]"
+        );
         let fed_back = engine.predict(result.inputs.view()).unwrap();
         for (r, row) in fed_back.rows().into_iter().enumerate() {
             let p = result.probabilities[r][k];
-            eprintln!("class {k} restart {r}: logit {:.2} (best real {best_real:.2}), probability {p:.6}", row[k]);
+            eprintln!(
+                "class {k} restart {r}: logit {:.2} (best real {best_real:.2}), probability {p:.6}",
+                row[k]
+            );
             assert!((row[k] - result.objective[r]).abs() < 1e-4);
             assert!(p > 0.9, "class {k} restart {r}: probability {p}");
-            assert!(row[k] > best_real, "class {k} restart {r}: logit {} not above the best real digit's {best_real}", row[k]);
+            assert!(
+                row[k] > best_real,
+                "class {k} restart {r}: logit {} not above the best real digit's {best_real}",
+                row[k]
+            );
         }
         assert_eq!(result.history.len(), options.steps);
     }
@@ -204,26 +285,81 @@ fn maximised_channels_and_neurons_beat_every_real_digit() {
     let mut engine = mnist();
     let (x, _) = digits();
     let layer = "/conv2/Conv_output_0".to_string();
-    let real = engine.tensors(x.view(), std::slice::from_ref(&layer)).unwrap().remove(0);
+    let real = engine
+        .tensors(x.view(), std::slice::from_ref(&layer))
+        .unwrap()
+        .remove(0);
     let mut options = mnist_options(&x);
     options.steps = 128;
 
-    let channel = visualize::maximize(&mut engine, &Target::Channel { layer: layer.clone(), channel: 5 }, &options).unwrap();
-    let best_real = real.slice(s![.., 5, .., ..]).mean_axis(Axis(2)).unwrap().mean_axis(Axis(1)).unwrap().fold(f32::MIN, |a, &b| a.max(b));
-    eprintln!("channel 5: {:?} vs best real {best_real}", channel.objective);
+    let channel = visualize::maximize(
+        &mut engine,
+        &Target::Channel {
+            layer: layer.clone(),
+            channel: 5,
+        },
+        &options,
+    )
+    .unwrap();
+    let best_real = real
+        .slice(s![.., 5, .., ..])
+        .mean_axis(Axis(2))
+        .unwrap()
+        .mean_axis(Axis(1))
+        .unwrap()
+        .fold(f32::MIN, |a, &b| a.max(b));
+    eprintln!(
+        "channel 5: {:?} vs best real {best_real}",
+        channel.objective
+    );
     assert!(channel.objective.iter().all(|&v| v > best_real));
 
-    let neuron = visualize::maximize(&mut engine, &Target::Neuron { layer: layer.clone(), channel: 5, y: 7, x: 7 }, &options).unwrap();
+    let neuron = visualize::maximize(
+        &mut engine,
+        &Target::Neuron {
+            layer: layer.clone(),
+            channel: 5,
+            y: 7,
+            x: 7,
+        },
+        &options,
+    )
+    .unwrap();
     let best_real = real.slice(s![.., 5, 7, 7]).fold(f32::MIN, |a, &b| a.max(b));
-    eprintln!("neuron (5, 7, 7): {:?} vs best real {best_real}", neuron.objective);
+    eprintln!(
+        "neuron (5, 7, 7): {:?} vs best real {best_real}",
+        neuron.objective
+    );
     assert!(neuron.objective.iter().all(|&v| v > best_real));
 
     options.restarts = 3;
-    let plain = visualize::maximize(&mut engine, &Target::Channel { layer: layer.clone(), channel: 5 }, &options).unwrap();
+    let plain = visualize::maximize(
+        &mut engine,
+        &Target::Channel {
+            layer: layer.clone(),
+            channel: 5,
+        },
+        &options,
+    )
+    .unwrap();
     options.diversity = 100.0;
-    let diverse = visualize::maximize(&mut engine, &Target::Channel { layer, channel: 5 }, &options).unwrap();
-    let spread = |a: &ArrayD<f32>| (&a.index_axis(Axis(0), 0) - &a.index_axis(Axis(0), 1)).mapv(f32::abs).sum();
-    eprintln!("restart difference: {} plain, {} diverse (similarity {:?})", spread(&plain.inputs), spread(&diverse.inputs), diverse.similarity);
+    let diverse = visualize::maximize(
+        &mut engine,
+        &Target::Channel { layer, channel: 5 },
+        &options,
+    )
+    .unwrap();
+    let spread = |a: &ArrayD<f32>| {
+        (&a.index_axis(Axis(0), 0) - &a.index_axis(Axis(0), 1))
+            .mapv(f32::abs)
+            .sum()
+    };
+    eprintln!(
+        "restart difference: {} plain, {} diverse (similarity {:?})",
+        spread(&plain.inputs),
+        spread(&diverse.inputs),
+        diverse.similarity
+    );
     assert!(spread(&diverse.inputs) > spread(&plain.inputs));
 }
 
@@ -236,7 +372,12 @@ fn maximize_in_colour_on_an_nhwc_model() {
     let mut options = MaximizeOptions::for_size(32, 32);
     options.steps = 32;
     options.range = ValueRange::new(0.0, 1.0).unwrap();
-    options.fit_to_data(x.view().permuted_axes(vec![0, 3, 1, 2]).into_dimensionality().unwrap());
+    options.fit_to_data(
+        x.view()
+            .permuted_axes(vec![0, 3, 1, 2])
+            .into_dimensionality()
+            .unwrap(),
+    );
     options.regularisers.tv = 0.05;
     options.regularisers.blur_every = 4;
     let result = visualize::maximize(&mut engine, &Target::Class(3), &options).unwrap();
@@ -253,12 +394,24 @@ fn deep_dream_raises_the_layers_norm() {
     let mut engine = mnist();
     let (x, _) = digits();
     let x = x.slice_axis(Axis(0), (0..4).into()).to_owned();
-    let options = DreamOptions { range: ValueRange::of_data(x.view()).unwrap(), ..DreamOptions::default() };
-    let dreamed = visualize::dream(&mut engine, x.view(), "/relu2/Relu_output_0", &options).unwrap();
+    let options = DreamOptions {
+        range: ValueRange::of_data(x.view()).unwrap(),
+        ..DreamOptions::default()
+    };
+    let dreamed =
+        visualize::dream(&mut engine, x.view(), "/relu2/Relu_output_0", &options).unwrap();
     assert_eq!(dreamed.inputs.shape(), x.shape());
     assert!(dreamed.inputs.iter().all(|v| (0.0..=1.0).contains(v)));
-    for (i, (before, after)) in dreamed.norm_before.iter().zip(&dreamed.norm_after).enumerate() {
-        eprintln!("digit {i}: |relu2| {before:.2} -> {after:.2} ({:.2}x)", after / before);
+    for (i, (before, after)) in dreamed
+        .norm_before
+        .iter()
+        .zip(&dreamed.norm_after)
+        .enumerate()
+    {
+        eprintln!(
+            "digit {i}: |relu2| {before:.2} -> {after:.2} ({:.2}x)",
+            after / before
+        );
         assert!(after > before, "digit {i}: {before} -> {after}");
     }
 }
@@ -272,28 +425,56 @@ fn bad_choices_are_refused_with_the_valid_ones() {
     let convs = "/conv1/Conv_output_0, /conv2/Conv_output_0";
 
     let e = text(visualize::kernels(engine.model(), Some("/relu1/Relu_output_0")).unwrap_err());
-    assert!(e.contains("Relu node, not a convolution") && e.contains(convs), "{e}");
+    assert!(
+        e.contains("Relu node, not a convolution") && e.contains(convs),
+        "{e}"
+    );
     let e = text(visualize::feature_maps(&mut engine, x.view(), "/fc1/Gemm_output_0").unwrap_err());
     assert!(e.contains("[N, 64]") && e.contains(convs), "{e}");
     let e = text(visualize::feature_maps(&mut engine, x.view(), "/relu2/Relux").unwrap_err());
-    assert!(e.contains("closest") && e.contains("/relu2/Relu_output_0"), "{e}");
+    assert!(
+        e.contains("closest") && e.contains("/relu2/Relu_output_0"),
+        "{e}"
+    );
 
     let options = mnist_options(&x);
     let e = text(visualize::maximize(&mut engine, &Target::Class(10), &options).unwrap_err());
     assert!(e.contains("10 classes (0 to 9)"), "{e}");
-    let target = Target::Channel { layer: "/conv2/Conv_output_0".into(), channel: 16 };
+    let target = Target::Channel {
+        layer: "/conv2/Conv_output_0".into(),
+        channel: 16,
+    };
     let e = text(visualize::maximize(&mut engine, &target, &options).unwrap_err());
     assert!(e.contains("16 channels (0 to 15)"), "{e}");
-    let target = Target::Neuron { layer: "/conv2/Conv_output_0".into(), channel: 1, y: 14, x: 0 };
+    let target = Target::Neuron {
+        layer: "/conv2/Conv_output_0".into(),
+        channel: 1,
+        y: 14,
+        x: 0,
+    };
     let e = text(visualize::maximize(&mut engine, &target, &options).unwrap_err());
     assert!(e.contains("14 x 14 (rows 0 to 13"), "{e}");
-    let target = Target::Channel { layer: "/fc1/Gemm_output_0".into(), channel: 64 };
+    let target = Target::Channel {
+        layer: "/fc1/Gemm_output_0".into(),
+        channel: 64,
+    };
     let e = text(visualize::maximize(&mut engine, &target, &options).unwrap_err());
     assert!(e.contains("64 channels (0 to 63)"), "{e}");
     let mut wild = options.clone();
     wild.regularisers.scale = 1.5;
     let e = text(visualize::maximize(&mut engine, &Target::Class(1), &wild).unwrap_err());
     assert!(e.contains("scale must be in [0, 1)"), "{e}");
-    let e = text(visualize::dream(&mut engine, x.view(), "/relu2/Relu_output_0", &DreamOptions { octave_scale: 0.5, ..DreamOptions::default() }).unwrap_err());
+    let e = text(
+        visualize::dream(
+            &mut engine,
+            x.view(),
+            "/relu2/Relu_output_0",
+            &DreamOptions {
+                octave_scale: 0.5,
+                ..DreamOptions::default()
+            },
+        )
+        .unwrap_err(),
+    );
     assert!(e.contains("octave scale of at least 1"), "{e}");
 }

@@ -27,7 +27,14 @@ pub fn status_mib(field: &str) -> f64 {
     let status = std::fs::read_to_string("/proc/self/status").expect("Linux: /proc/self/status");
     let kib: f64 = status
         .lines()
-        .find_map(|l| l.strip_prefix(field)?.strip_prefix(':')?.split_whitespace().next()?.parse().ok())
+        .find_map(|l| {
+            l.strip_prefix(field)?
+                .strip_prefix(':')?
+                .split_whitespace()
+                .next()?
+                .parse()
+                .ok()
+        })
         .unwrap_or_else(|| panic!("no {field} in /proc/self/status"));
     kib / 1024.0
 }
@@ -42,13 +49,22 @@ pub fn reset_peak() {
 /// The command line after the program's name (without cargo's `--bench`),
 /// as exactly `N` arguments, or the usage and exit status 2.
 pub fn args<const N: usize>(usage: &str) -> [String; N] {
-    let args: Vec<String> = std::env::args().skip(1).filter(|a| a != "--bench").collect();
-    args.try_into().unwrap_or_else(|args: Vec<String>| fail(usage, &format!("expected {N} arguments, got {}", args.len())))
+    let args: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| a != "--bench")
+        .collect();
+    args.try_into().unwrap_or_else(|args: Vec<String>| {
+        fail(
+            usage,
+            &format!("expected {N} arguments, got {}", args.len()),
+        )
+    })
 }
 
 /// `text` parsed as `what`, or the usage and exit status 2.
 pub fn parse<T: FromStr>(usage: &str, what: &str, text: &str) -> T {
-    text.parse().unwrap_or_else(|_| fail(usage, &format!("{what} must be a number, not '{text}'")))
+    text.parse()
+        .unwrap_or_else(|_| fail(usage, &format!("{what} must be a number, not '{text}'")))
 }
 
 /// Prints why and the usage, and exits with status 2 (a bad command line).

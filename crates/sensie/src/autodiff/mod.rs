@@ -58,12 +58,19 @@ impl Ctx<'_, '_> {
 
     /// The learned shape of a tensor.
     pub fn shape(&self, name: &str) -> Result<Shape> {
-        self.shapes.get(name).cloned().ok_or_else(|| self.fail(format!("the shape of tensor '{name}' is unknown")))
+        self.shapes
+            .get(name)
+            .cloned()
+            .ok_or_else(|| self.fail(format!("the shape of tensor '{name}' is unknown")))
     }
 
     /// An error for this node.
     pub fn fail(&self, reason: impl Into<String>) -> Error {
-        Error::NoGradientRule { node: self.node.label(), op: self.node.op().to_string(), reason: reason.into() }
+        Error::NoGradientRule {
+            node: self.node.label(),
+            op: self.node.op().to_string(),
+            reason: reason.into(),
+        }
     }
 
     /// A constant integer input, needed where the rule must know it statically.
@@ -73,12 +80,17 @@ impl Ctx<'_, '_> {
             .i64(&name)
             .map(|a| a.iter().copied().collect())
             .or_else(|| self.shapes.int_value(&name).map(<[i64]>::to_vec))
-            .ok_or_else(|| self.fail(format!("input {i} ('{name}') must be a constant or computed from shapes alone")))
+            .ok_or_else(|| {
+                self.fail(format!(
+                    "input {i} ('{name}') must be a constant or computed from shapes alone"
+                ))
+            })
     }
 
     /// The first output's gradient (every single-output rule starts here).
     pub fn g0(&self, g: &[Option<String>]) -> String {
-        g[0].clone().expect("rules are called only for nodes whose outputs have gradients")
+        g[0].clone()
+            .expect("rules are called only for nodes whose outputs have gradients")
     }
 }
 
@@ -107,14 +119,24 @@ pub struct GradientModel {
 pub const SEED: &str = "sensie_seed";
 
 /// Builds the forward+backward graph for `request`.
-pub fn differentiate(model: &ModelProto, shapes: &TensorShapes, request: &Request) -> Result<GradientModel> {
+pub fn differentiate(
+    model: &ModelProto,
+    shapes: &TensorShapes,
+    request: &Request,
+) -> Result<GradientModel> {
     let mut model = opset::at_least_16(model)?;
-    let graph = model.graph.as_mut().expect("models are checked to have a graph");
+    let graph = model
+        .graph
+        .as_mut()
+        .expect("models are checked to have a graph");
     let forward: Vec<NodeProto> = graph.node.clone();
     let consts = Constants::of(graph);
     let score_shape = shapes
         .get(request.score)
-        .ok_or_else(|| Error::UnknownTensor { name: request.score.to_string(), closest: vec![] })?
+        .ok_or_else(|| Error::UnknownTensor {
+            name: request.score.to_string(),
+            closest: vec![],
+        })?
         .clone();
 
     // Tensors that depend on a requested one, and tensors the score depends on.
@@ -122,7 +144,12 @@ pub fn differentiate(model: &ModelProto, shapes: &TensorShapes, request: &Reques
     let mut depends: HashSet<&str> = request.wrt.iter().map(String::as_str).collect();
     for node in &forward {
         if node.input.iter().any(|i| depends.contains(i.as_str())) {
-            depends.extend(node.output.iter().map(String::as_str).filter(|o| is_float(o)));
+            depends.extend(
+                node.output
+                    .iter()
+                    .map(String::as_str)
+                    .filter(|o| is_float(o)),
+            );
         }
     }
     let mut feeds: HashSet<&str> = HashSet::from([request.score]);
@@ -135,13 +162,22 @@ pub fn differentiate(model: &ModelProto, shapes: &TensorShapes, request: &Reques
 
     graph.input.push(seed_input(&score_shape));
     let mut b = Builder::new(graph, "grad");
-    let mut grads: HashMap<String, Vec<String>> = HashMap::from([(request.score.to_string(), vec![SEED.to_string()])]);
+    let mut grads: HashMap<String, Vec<String>> =
+        HashMap::from([(request.score.to_string(), vec![SEED.to_string()])]);
     for node in forward.iter().rev() {
-        let wants: Vec<bool> = node.input.iter().map(|i| !i.is_empty() && on_path(i)).collect();
+        let wants: Vec<bool> = node
+            .input
+            .iter()
+            .map(|i| !i.is_empty() && on_path(i))
+            .collect();
         if !wants.iter().any(|&w| w) {
             continue;
         }
-        let out_grads: Vec<Option<String>> = node.output.iter().map(|o| grads.remove(o).map(|gs| sum(&mut b, gs))).collect();
+        let out_grads: Vec<Option<String>> = node
+            .output
+            .iter()
+            .map(|o| grads.remove(o).map(|gs| sum(&mut b, gs)))
+            .collect();
         if out_grads.iter().all(Option::is_none) {
             continue;
         }
@@ -152,9 +188,19 @@ pub fn differentiate(model: &ModelProto, shapes: &TensorShapes, request: &Reques
             .ok_or_else(|| Error::NoGradientRule {
                 node: node.label(),
                 op: node.op().to_string(),
-                reason: format!("sensie has no gradient rule for {} (rule set: {})", node.op(), request.rules.name()),
+                reason: format!(
+                    "sensie has no gradient rule for {} (rule set: {})",
+                    node.op(),
+                    request.rules.name()
+                ),
             })?;
-        let mut ctx = Ctx { node, b: &mut b, shapes, consts: &consts, wants: wants.clone() };
+        let mut ctx = Ctx {
+            node,
+            b: &mut b,
+            shapes,
+            consts: &consts,
+            wants: wants.clone(),
+        };
         let in_grads = rule(&mut ctx, &out_grads)?;
         for (i, g) in in_grads.into_iter().enumerate() {
             if let Some(g) = g.filter(|_| wants.get(i).copied().unwrap_or(false)) {
@@ -175,19 +221,36 @@ pub fn differentiate(model: &ModelProto, shapes: &TensorShapes, request: &Reques
         names.push(named);
     }
     b.expose(request.score);
-    Ok(GradientModel { model, seed: SEED.to_string(), score: request.score.to_string(), grads: names })
+    Ok(GradientModel {
+        model,
+        seed: SEED.to_string(),
+        score: request.score.to_string(),
+        grads: names,
+    })
 }
 
 /// Sums the gradient contributions that fan in to one tensor.
 fn sum(b: &mut Builder, mut gs: Vec<String>) -> String {
-    if gs.len() == 1 { gs.pop().unwrap() } else { b.node("Sum", &gs.iter().map(String::as_str).collect::<Vec<_>>(), vec![]) }
+    if gs.len() == 1 {
+        gs.pop().unwrap()
+    } else {
+        b.node(
+            "Sum",
+            &gs.iter().map(String::as_str).collect::<Vec<_>>(),
+            vec![],
+        )
+    }
 }
 
 fn seed_input(score: &Shape) -> ValueInfoProto {
     use onnx::proto::tensor_shape_proto::{Dimension, dimension::Value as Dim};
     use onnx::proto::{TensorShapeProto, TypeProto, type_proto};
     let dim = |d: i64| Dimension {
-        value: Some(if d < 0 { Dim::DimParam("batch".into()) } else { Dim::DimValue(d) }),
+        value: Some(if d < 0 {
+            Dim::DimParam("batch".into())
+        } else {
+            Dim::DimValue(d)
+        }),
         ..Default::default()
     };
     ValueInfoProto {
@@ -195,7 +258,9 @@ fn seed_input(score: &Shape) -> ValueInfoProto {
         r#type: Some(TypeProto {
             value: Some(type_proto::Value::TensorType(type_proto::Tensor {
                 elem_type: Some(onnx::dtype::FLOAT),
-                shape: Some(TensorShapeProto { dim: score.dims.iter().map(|&d| dim(d)).collect() }),
+                shape: Some(TensorShapeProto {
+                    dim: score.dims.iter().map(|&d| dim(d)).collect(),
+                }),
             })),
             ..Default::default()
         }),

@@ -23,14 +23,20 @@ pub fn at_least_16(model: &ModelProto) -> Result<ModelProto> {
     if opset < 11 {
         return Err(Error::UnsupportedModel {
             path: Default::default(),
-            reason: format!("gradients need opset 11 or later, the model has opset {opset}; re-export it with a newer opset"),
+            reason: format!(
+                "gradients need opset 11 or later, the model has opset {opset}; re-export it with a newer opset"
+            ),
         });
     }
-    let graph = model.graph.as_mut().expect("models are checked to have a graph");
+    let graph = model
+        .graph
+        .as_mut()
+        .expect("models are checked to have a graph");
     let old = std::mem::take(&mut graph.node);
     let mut b = Builder::new(graph, "opset");
     for mut node in old {
-        let is_default = node.domain.as_deref().unwrap_or("").is_empty() || node.domain.as_deref() == Some("ai.onnx");
+        let is_default = node.domain.as_deref().unwrap_or("").is_empty()
+            || node.domain.as_deref() == Some("ai.onnx");
         if !is_default {
             b.graph.node.push(node);
             continue;
@@ -38,7 +44,9 @@ pub fn at_least_16(model: &ModelProto) -> Result<ModelProto> {
         match node.op() {
             "Squeeze" | "Unsqueeze" | "ReduceSum" => move_to_input(&mut b, &mut node, "axes", 1),
             "Split" => move_to_input(&mut b, &mut node, "split", 1),
-            "Dropout" => node.attribute.retain(|a| a.name.as_deref() != Some("ratio")),
+            "Dropout" => node
+                .attribute
+                .retain(|a| a.name.as_deref() != Some("ratio")),
             "Softmax" | "LogSoftmax" | "Hardmax" if opset < 13 => {
                 flatten_softmax(&mut b, node);
                 continue;
@@ -58,7 +66,13 @@ pub fn at_least_16(model: &ModelProto) -> Result<ModelProto> {
 
 /// Turns an ints attribute into a constant input at position `at`.
 fn move_to_input(b: &mut Builder, node: &mut NodeProto, attr: &str, at: usize) {
-    let Some(pos) = node.attribute.iter().position(|a| a.name.as_deref() == Some(attr)) else { return };
+    let Some(pos) = node
+        .attribute
+        .iter()
+        .position(|a| a.name.as_deref() == Some(attr))
+    else {
+        return;
+    };
     let values = node.attribute.remove(pos).ints;
     let name = b.const_i64(&values);
     while node.input.len() < at {

@@ -74,8 +74,13 @@ impl<R: Read + Seek> NpySource for NpzMember<'_, R> {
 fn decode(path: &Path, source: &mut impl NpySource) -> Result<Numeric> {
     let fail = |e: ReadNpyError| {
         let reason = match e {
-            ReadNpyError::MissingData => "the file is truncated: it holds fewer values than its header's shape says".to_string(),
-            ReadNpyError::ExtraBytes(n) => format!("{n} bytes follow the array that its header does not account for"),
+            ReadNpyError::MissingData => {
+                "the file is truncated: it holds fewer values than its header's shape says"
+                    .to_string()
+            }
+            ReadNpyError::ExtraBytes(n) => {
+                format!("{n} bytes follow the array that its header does not account for")
+            }
             other => format!("not a readable .npy array ({other})"),
         };
         Error::data(path, reason)
@@ -106,7 +111,9 @@ fn decode(path: &Path, source: &mut impl NpySource) -> Result<Numeric> {
         Ok(a) => Ok(Numeric::Int(a.mapv(|v| v.min(i64::MAX as u64) as i64))),
         Err(ReadNpyError::WrongDescriptor(dtype)) => Err(Error::data(
             path,
-            format!("dtype {dtype} is not supported; save the array as float32, float64 or an integer type"),
+            format!(
+                "dtype {dtype} is not supported; save the array as float32, float64 or an integer type"
+            ),
         )),
         Err(e) => Err(fail(e)),
     }
@@ -119,7 +126,9 @@ fn open(path: &Path) -> Result<File> {
 /// An `.npy` file's array, whatever its float or integer dtype.
 pub(crate) fn read_npy(path: &Path) -> Result<Numeric> {
     let mut bytes = Vec::new();
-    BufReader::new(open(path)?).read_to_end(&mut bytes).map_err(|e| Error::io(path, e))?;
+    BufReader::new(open(path)?)
+        .read_to_end(&mut bytes)
+        .map_err(|e| Error::io(path, e))?;
     decode(path, &mut NpyBytes(bytes))
 }
 
@@ -128,16 +137,34 @@ pub(crate) fn read_npy(path: &Path) -> Result<Numeric> {
 pub(crate) fn read_npz(path: &Path, name: &str) -> Result<Numeric> {
     let mut archive = NpzReader::new(BufReader::new(open(path)?))
         .map_err(|e| Error::data(path, format!("not a readable .npz archive ({e})")))?;
-    let names = archive.names().map_err(|e| Error::data(path, format!("not a readable .npz archive ({e})")))?;
+    let names = archive
+        .names()
+        .map_err(|e| Error::data(path, format!("not a readable .npz archive ({e})")))?;
     if !names.iter().any(|n| n == name) {
-        return Err(Error::unknown(format!("array in {}", path.display()), name, names));
+        return Err(Error::unknown(
+            format!("array in {}", path.display()),
+            name,
+            names,
+        ));
     }
-    decode(path, &mut NpzMember { archive: &mut archive, name })
+    decode(
+        path,
+        &mut NpzMember {
+            archive: &mut archive,
+            name,
+        },
+    )
 }
 
 pub(crate) fn is_fits(path: &Path) -> bool {
-    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("").to_ascii_lowercase();
-    [".fits", ".fit", ".fts", ".fits.fz", ".fits.gz"].iter().any(|ext| name.ends_with(ext))
+    let name = path
+        .file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or("")
+        .to_ascii_lowercase();
+    [".fits", ".fit", ".fts", ".fits.fz", ".fits.gz"]
+        .iter()
+        .any(|ext| name.ends_with(ext))
 }
 
 /// A float32 array from an `.npy` or FITS file (chosen by extension), as
@@ -145,10 +172,16 @@ pub(crate) fn is_fits(path: &Path) -> bool {
 pub fn read_array(path: &Path) -> Result<ArrayD<f32>> {
     if is_fits(path) {
         fits::read(path)
-    } else if path.extension().is_some_and(|e| e.eq_ignore_ascii_case("npy")) {
+    } else if path
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("npy"))
+    {
         Ok(read_npy(path)?.into_f32())
     } else {
-        Err(Error::data(path, "expected a .npy or FITS (.fits, .fit, .fts, .fits.fz) file"))
+        Err(Error::data(
+            path,
+            "expected a .npy or FITS (.fits, .fit, .fts, .fits.fz) file",
+        ))
     }
 }
 
@@ -167,7 +200,11 @@ pub fn guess_layout(shape: &[usize]) -> Option<Layout> {
 
 /// A whole data set's images (N x H x W, N x C x H x W or N x H x W x C) as
 /// N x C x H x W.
-pub(crate) fn images_from_array(array: ArrayD<f32>, layout: Option<Layout>, path: &Path) -> Result<Array4<f32>> {
+pub(crate) fn images_from_array(
+    array: ArrayD<f32>,
+    layout: Option<Layout>,
+    path: &Path,
+) -> Result<Array4<f32>> {
     let shape = array.shape().to_vec();
     let array = match shape.len() {
         3 => array.insert_axis(Axis(1)),
@@ -175,11 +212,15 @@ pub(crate) fn images_from_array(array: ArrayD<f32>, layout: Option<Layout>, path
         _ => {
             return Err(Error::data(
                 path,
-                format!("images must be N x H x W, N x C x H x W or N x H x W x C; this array is {shape:?}"),
+                format!(
+                    "images must be N x H x W, N x C x H x W or N x H x W x C; this array is {shape:?}"
+                ),
             ));
         }
     };
-    let array = array.into_dimensionality::<Ix4>().expect("4-D by construction");
+    let array = array
+        .into_dimensionality::<Ix4>()
+        .expect("4-D by construction");
     let layout = if shape.len() == 3 {
         Layout::Nchw
     } else {
@@ -189,7 +230,10 @@ pub(crate) fn images_from_array(array: ArrayD<f32>, layout: Option<Layout>, path
     };
     Ok(match layout {
         Layout::Nchw => array,
-        Layout::Nhwc => array.permuted_axes([0, 3, 1, 2]).as_standard_layout().into_owned(),
+        Layout::Nhwc => array
+            .permuted_axes([0, 3, 1, 2])
+            .as_standard_layout()
+            .into_owned(),
     })
 }
 
@@ -210,15 +254,28 @@ mod tests {
 
     #[test]
     fn nhwc_arrays_become_nchw() {
-        let nhwc = ArrayD::from_shape_fn(IxDyn(&[2, 4, 5, 3]), |i| (i[0] * 1000 + i[1] * 100 + i[2] * 10 + i[3]) as f32);
+        let nhwc = ArrayD::from_shape_fn(IxDyn(&[2, 4, 5, 3]), |i| {
+            (i[0] * 1000 + i[1] * 100 + i[2] * 10 + i[3]) as f32
+        });
         let images = images_from_array(nhwc, None, Path::new("x.npy")).unwrap();
         assert_eq!(images.dim(), (2, 3, 4, 5));
         assert_eq!(images[[1, 2, 3, 4]], 1342.0);
         let grey = ArrayD::<f32>::zeros(IxDyn(&[2, 4, 5]));
-        assert_eq!(images_from_array(grey, None, Path::new("x.npy")).unwrap().dim(), (2, 1, 4, 5));
-        let err = images_from_array(ArrayD::zeros(IxDyn(&[2, 4])), None, Path::new("x.npy")).unwrap_err();
+        assert_eq!(
+            images_from_array(grey, None, Path::new("x.npy"))
+                .unwrap()
+                .dim(),
+            (2, 1, 4, 5)
+        );
+        let err =
+            images_from_array(ArrayD::zeros(IxDyn(&[2, 4])), None, Path::new("x.npy")).unwrap_err();
         assert!(err.to_string().contains("x.npy") && err.to_string().contains("[2, 4]"));
-        let err = images_from_array(ArrayD::zeros(IxDyn(&[2, 4, 4, 4])), None, Path::new("x.npy")).unwrap_err();
+        let err = images_from_array(
+            ArrayD::zeros(IxDyn(&[2, 4, 4, 4])),
+            None,
+            Path::new("x.npy"),
+        )
+        .unwrap_err();
         assert!(err.to_string().contains("--data-layout"));
     }
 
@@ -226,10 +283,16 @@ mod tests {
     fn npy_dtypes_are_kept_apart_and_truncation_is_named() {
         let dir = tempfile::tempdir().unwrap();
         let ints = dir.path().join("y.npy");
-        Array1::from(vec![3u8, 1, 2]).write_npy(File::create(&ints).unwrap()).unwrap();
-        assert!(matches!(read_npy(&ints).unwrap(), Numeric::Int(a) if a.as_slice().unwrap() == [3, 1, 2]));
+        Array1::from(vec![3u8, 1, 2])
+            .write_npy(File::create(&ints).unwrap())
+            .unwrap();
+        assert!(
+            matches!(read_npy(&ints).unwrap(), Numeric::Int(a) if a.as_slice().unwrap() == [3, 1, 2])
+        );
         let floats = dir.path().join("x.npy");
-        Array3::<f64>::ones((2, 3, 4)).write_npy(File::create(&floats).unwrap()).unwrap();
+        Array3::<f64>::ones((2, 3, 4))
+            .write_npy(File::create(&floats).unwrap())
+            .unwrap();
         assert!(matches!(read_npy(&floats).unwrap(), Numeric::F64(_)));
         let bytes = std::fs::read(&floats).unwrap();
         std::fs::write(&floats, &bytes[..bytes.len() - 8]).unwrap();
@@ -242,7 +305,8 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("d.npz");
         let mut npz = NpzWriter::new(File::create(&path).unwrap());
-        npz.add_array("images", &Array3::<f32>::zeros((2, 2, 2))).unwrap();
+        npz.add_array("images", &Array3::<f32>::zeros((2, 2, 2)))
+            .unwrap();
         npz.add_array("y", &Array1::from(vec![0i64, 1])).unwrap();
         npz.finish().unwrap();
         assert_eq!(read_npz(&path, "images").unwrap().shape(), &[2, 2, 2]);

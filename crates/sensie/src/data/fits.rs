@@ -17,9 +17,13 @@ use crate::{Error, Result};
 
 /// The first image in the FITS file at `path`, as float32 in C axis order.
 pub(crate) fn read(path: &Path) -> Result<ArrayD<f32>> {
-    let fail = |e: fitsio::errors::Error| Error::data(path, format!("not a readable FITS file ({e})"));
+    let fail =
+        |e: fitsio::errors::Error| Error::data(path, format!("not a readable FITS file ({e})"));
     if !path.exists() {
-        return Err(Error::io(path, std::io::Error::from(std::io::ErrorKind::NotFound)));
+        return Err(Error::io(
+            path,
+            std::io::Error::from(std::io::ErrorKind::NotFound),
+        ));
     }
     let mut file = FitsFile::open(path).map_err(fail)?;
     let hdus = file.num_hdus().map_err(fail)?;
@@ -31,11 +35,18 @@ pub(crate) fn read(path: &Path) -> Result<ArrayD<f32>> {
         {
             let shape = shape.clone();
             let values: Vec<f32> = hdu.read_image(&mut file).map_err(fail)?;
-            return ArrayD::from_shape_vec(IxDyn(&shape), values)
-                .map_err(|_| Error::data(path, format!("HDU {index} holds fewer values than its shape {shape:?}")));
+            return ArrayD::from_shape_vec(IxDyn(&shape), values).map_err(|_| {
+                Error::data(
+                    path,
+                    format!("HDU {index} holds fewer values than its shape {shape:?}"),
+                )
+            });
         }
     }
-    Err(Error::data(path, format!("none of its {hdus} HDUs holds an image")))
+    Err(Error::data(
+        path,
+        format!("none of its {hdus} HDUs holds an image"),
+    ))
 }
 
 #[cfg(test)]
@@ -51,13 +62,23 @@ pub(crate) mod tests {
     /// Writes `values` (C order, `shape` slowest axis first) as a float image
     /// in the primary HDU, or in an extension after an empty primary.
     pub fn write(path: &Path, shape: &[usize], values: &[f32], in_extension: bool) {
-        let description = ImageDescription { data_type: ImageType::Float, dimensions: shape };
+        let description = ImageDescription {
+            data_type: ImageType::Float,
+            dimensions: shape,
+        };
         let mut file = if in_extension {
             FitsFile::create(path).open().unwrap()
         } else {
-            FitsFile::create(path).with_custom_primary(&description).open().unwrap()
+            FitsFile::create(path)
+                .with_custom_primary(&description)
+                .open()
+                .unwrap()
         };
-        let hdu = if in_extension { file.create_image("SCI", &description).unwrap() } else { file.primary_hdu().unwrap() };
+        let hdu = if in_extension {
+            file.create_image("SCI", &description).unwrap()
+        } else {
+            file.primary_hdu().unwrap()
+        };
         hdu.write_image(&mut file, values).unwrap();
     }
 
@@ -77,7 +98,9 @@ pub(crate) mod tests {
     }
 
     fn astropy(name: &str) -> std::path::PathBuf {
-        std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/data/probe/fits").join(name)
+        std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/data/probe/fits")
+            .join(name)
     }
 
     #[test]
@@ -89,7 +112,10 @@ pub(crate) mod tests {
         assert_eq!(cube.shape(), &[7, 10, 11]);
         assert_eq!(cube[[3, 2, 5]], 357.0);
         let bytes = std::fs::read(astropy("arange.fits")).unwrap();
-        let expected: Vec<f32> = bytes[2880..2880 + 770 * 4].chunks(4).map(|b| i32::from_be_bytes(b.try_into().unwrap()) as f32).collect();
+        let expected: Vec<f32> = bytes[2880..2880 + 770 * 4]
+            .chunks(4)
+            .map(|b| i32::from_be_bytes(b.try_into().unwrap()) as f32)
+            .collect();
         assert_eq!(cube.iter().copied().collect::<Vec<_>>(), expected);
         // RICE_1 is lossless on integers: the compressed file reads as the plain one.
         let plain = read(&astropy("m13.fits")).unwrap();
@@ -108,6 +134,11 @@ pub(crate) mod tests {
         std::fs::write(&path, &bytes[..bytes.len() / 2]).unwrap();
         let err = read(&path).unwrap_err().to_string();
         assert!(err.contains("cut.fits"), "{err}");
-        assert!(read(&dir.path().join("absent.fits")).unwrap_err().to_string().contains("absent.fits"));
+        assert!(
+            read(&dir.path().join("absent.fits"))
+                .unwrap_err()
+                .to_string()
+                .contains("absent.fits")
+        );
     }
 }

@@ -30,7 +30,11 @@ impl Task {
             "auto" => Ok(Task::Auto),
             "classify" => Ok(Task::Classify),
             "regress" => Ok(Task::Regress),
-            _ => Err(Error::unknown("task", text, ["auto", "classify", "regress"])),
+            _ => Err(Error::unknown(
+                "task",
+                text,
+                ["auto", "classify", "regress"],
+            )),
         }
     }
 }
@@ -72,14 +76,41 @@ pub(crate) fn from_array(array: Numeric, task: Task, path: &Path) -> Result<Labe
         match shape.as_slice() {
             [_] | [_, 1] => Ok(a.into_iter().collect()),
             [_, _] => one_hot(a.into_dimensionality::<Ix2>().expect("2-D"), path),
-            _ => Err(Error::data(path, format!("labels must be N, N x 1 or one-hot N x K; this array is {shape:?}"))),
+            _ => Err(Error::data(
+                path,
+                format!("labels must be N, N x 1 or one-hot N x K; this array is {shape:?}"),
+            )),
         }
     };
     let is_one_hot = matches!(shape.as_slice(), [_, k] if *k > 1);
     match array {
-        Numeric::Int(a) => from_values(squeeze(a.mapv(|v| v as f64))?, if task == Task::Auto { Task::Classify } else { task }, path),
-        Numeric::F32(a) => from_values(squeeze(a.mapv(f64::from))?, if is_one_hot && task == Task::Auto { Task::Classify } else { task }, path),
-        Numeric::F64(a) => from_values(squeeze(a)?, if is_one_hot && task == Task::Auto { Task::Classify } else { task }, path),
+        Numeric::Int(a) => from_values(
+            squeeze(a.mapv(|v| v as f64))?,
+            if task == Task::Auto {
+                Task::Classify
+            } else {
+                task
+            },
+            path,
+        ),
+        Numeric::F32(a) => from_values(
+            squeeze(a.mapv(f64::from))?,
+            if is_one_hot && task == Task::Auto {
+                Task::Classify
+            } else {
+                task
+            },
+            path,
+        ),
+        Numeric::F64(a) => from_values(
+            squeeze(a)?,
+            if is_one_hot && task == Task::Auto {
+                Task::Classify
+            } else {
+                task
+            },
+            path,
+        ),
     }
 }
 
@@ -88,10 +119,18 @@ fn one_hot(rows: ndarray::Array2<f64>, path: &Path) -> Result<Vec<f64>> {
     rows.axis_iter(Axis(0))
         .enumerate()
         .map(|(i, row)| {
-            let ones: Vec<usize> = row.iter().enumerate().filter(|(_, v)| **v == 1.0).map(|(k, _)| k).collect();
+            let ones: Vec<usize> = row
+                .iter()
+                .enumerate()
+                .filter(|(_, v)| **v == 1.0)
+                .map(|(k, _)| k)
+                .collect();
             match ones.as_slice() {
                 [k] if row.iter().all(|&v| v == 0.0 || v == 1.0) => Ok(*k as f64),
-                _ => Err(Error::data(path, format!("row {i} of the labels is not one-hot (one 1, the rest 0): {row}"))),
+                _ => Err(Error::data(
+                    path,
+                    format!("row {i} of the labels is not one-hot (one 1, the rest 0): {row}"),
+                )),
             }
         })
         .collect()
@@ -107,14 +146,30 @@ pub(crate) fn from_values(values: Vec<f64>, task: Task, path: &Path) -> Result<L
     };
     if !classify {
         if let Some(i) = values.iter().position(|v| !v.is_finite()) {
-            return Err(Error::data(path, format!("target {i} is {}; regression targets must be finite", values[i])));
+            return Err(Error::data(
+                path,
+                format!(
+                    "target {i} is {}; regression targets must be finite",
+                    values[i]
+                ),
+            ));
         }
-        return Ok(Labels::Targets(values.into_iter().map(|v| v as f32).collect()));
+        return Ok(Labels::Targets(
+            values.into_iter().map(|v| v as f32).collect(),
+        ));
     }
     if let Some(i) = values.iter().position(|v| !whole(v)) {
-        return Err(Error::data(path, format!("label {i} is {}, not a class index (0, 1, 2, ...)", values[i])));
+        return Err(Error::data(
+            path,
+            format!(
+                "label {i} is {}, not a class index (0, 1, 2, ...)",
+                values[i]
+            ),
+        ));
     }
-    Ok(Labels::Classes(values.into_iter().map(|v| v as usize).collect()))
+    Ok(Labels::Classes(
+        values.into_iter().map(|v| v as usize).collect(),
+    ))
 }
 
 #[cfg(test)]
@@ -130,23 +185,51 @@ mod tests {
     #[test]
     fn integers_and_one_hot_rows_are_classes() {
         let ints = Numeric::Int(ArrayD::from_shape_vec(IxDyn(&[3]), vec![2, 0, 1]).unwrap());
-        assert_eq!(from_array(ints, Task::Auto, path()).unwrap(), Labels::Classes(vec![2, 0, 1]));
-        let one_hot = Numeric::F32(ArrayD::from_shape_vec(IxDyn(&[2, 3]), vec![0., 0., 1., 1., 0., 0.]).unwrap());
-        assert_eq!(from_array(one_hot, Task::Auto, path()).unwrap(), Labels::Classes(vec![2, 0]));
-        let bad = Numeric::F32(ArrayD::from_shape_vec(IxDyn(&[2, 2]), vec![0.5, 0.5, 1., 0.]).unwrap());
-        assert!(from_array(bad, Task::Auto, path()).unwrap_err().to_string().contains("row 0"));
+        assert_eq!(
+            from_array(ints, Task::Auto, path()).unwrap(),
+            Labels::Classes(vec![2, 0, 1])
+        );
+        let one_hot = Numeric::F32(
+            ArrayD::from_shape_vec(IxDyn(&[2, 3]), vec![0., 0., 1., 1., 0., 0.]).unwrap(),
+        );
+        assert_eq!(
+            from_array(one_hot, Task::Auto, path()).unwrap(),
+            Labels::Classes(vec![2, 0])
+        );
+        let bad =
+            Numeric::F32(ArrayD::from_shape_vec(IxDyn(&[2, 2]), vec![0.5, 0.5, 1., 0.]).unwrap());
+        assert!(
+            from_array(bad, Task::Auto, path())
+                .unwrap_err()
+                .to_string()
+                .contains("row 0")
+        );
     }
 
     #[test]
     fn floats_are_targets_unless_whole() {
         let whole = Numeric::F64(ArrayD::from_shape_vec(IxDyn(&[2, 1]), vec![1.0, 0.0]).unwrap());
-        assert_eq!(from_array(whole, Task::Auto, path()).unwrap(), Labels::Classes(vec![1, 0]));
+        assert_eq!(
+            from_array(whole, Task::Auto, path()).unwrap(),
+            Labels::Classes(vec![1, 0])
+        );
         let real = Numeric::F64(ArrayD::from_shape_vec(IxDyn(&[2]), vec![0.3, 2.0]).unwrap());
-        assert_eq!(from_array(real, Task::Auto, path()).unwrap(), Labels::Targets(vec![0.3, 2.0]));
+        assert_eq!(
+            from_array(real, Task::Auto, path()).unwrap(),
+            Labels::Targets(vec![0.3, 2.0])
+        );
         let forced = Numeric::Int(ArrayD::from_shape_vec(IxDyn(&[2]), vec![3, 4]).unwrap());
-        assert_eq!(from_array(forced, Task::Regress, path()).unwrap(), Labels::Targets(vec![3.0, 4.0]));
+        assert_eq!(
+            from_array(forced, Task::Regress, path()).unwrap(),
+            Labels::Targets(vec![3.0, 4.0])
+        );
         let negative = Numeric::Int(ArrayD::from_shape_vec(IxDyn(&[2]), vec![0, -1]).unwrap());
-        let err = from_array(negative, Task::Auto, path()).unwrap_err().to_string();
-        assert!(err.contains("y.npy") && err.contains("label 1 is -1"), "{err}");
+        let err = from_array(negative, Task::Auto, path())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("y.npy") && err.contains("label 1 is -1"),
+            "{err}"
+        );
     }
 }

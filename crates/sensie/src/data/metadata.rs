@@ -34,7 +34,8 @@ pub struct Metadata {
 impl Metadata {
     /// Reads a CSV file whose first row names the columns.
     pub fn read(path: &Path) -> Result<Self> {
-        let mut reader = csv::Reader::from_path(path).map_err(|e| Error::data(path, format!("cannot read CSV: {e}")))?;
+        let mut reader = csv::Reader::from_path(path)
+            .map_err(|e| Error::data(path, format!("cannot read CSV: {e}")))?;
         let names: Vec<String> = reader
             .headers()
             .map_err(|e| Error::data(path, format!("cannot read the CSV header: {e}")))?
@@ -43,12 +44,17 @@ impl Metadata {
             .collect();
         let mut columns = vec![Vec::new(); names.len()];
         for (row, record) in reader.records().enumerate() {
-            let record = record.map_err(|e| Error::data(path, format!("row {} of the CSV: {e}", row + 1)))?;
+            let record = record
+                .map_err(|e| Error::data(path, format!("row {} of the CSV: {e}", row + 1)))?;
             for (column, cell) in columns.iter_mut().zip(record.iter()) {
                 column.push(cell.trim().to_string());
             }
         }
-        Ok(Metadata { path: path.to_path_buf(), names, columns })
+        Ok(Metadata {
+            path: path.to_path_buf(),
+            names,
+            columns,
+        })
     }
 
     pub fn path(&self) -> &Path {
@@ -68,10 +74,13 @@ impl Metadata {
     }
 
     fn index(&self, name: &str) -> Result<usize> {
-        self.names
-            .iter()
-            .position(|n| n == name)
-            .ok_or_else(|| Error::unknown(format!("column of {}", self.path.display()), name, self.names.iter().cloned()))
+        self.names.iter().position(|n| n == name).ok_or_else(|| {
+            Error::unknown(
+                format!("column of {}", self.path.display()),
+                name,
+                self.names.iter().cloned(),
+            )
+        })
     }
 
     /// The cells of column `name` as text.
@@ -82,9 +91,18 @@ impl Metadata {
     /// Column `name`, numeric when every non-missing cell is a number.
     pub fn column(&self, name: &str) -> Result<Column> {
         let cells = self.text(name)?;
-        let missing = |c: &str| c.is_empty() || c.eq_ignore_ascii_case("nan") || c.eq_ignore_ascii_case("na");
-        let numbers: Option<Vec<Option<f64>>> =
-            cells.iter().map(|c| if missing(c) { Some(None) } else { c.parse::<f64>().ok().filter(|v| v.is_finite()).map(Some) }).collect();
+        let missing =
+            |c: &str| c.is_empty() || c.eq_ignore_ascii_case("nan") || c.eq_ignore_ascii_case("na");
+        let numbers: Option<Vec<Option<f64>>> = cells
+            .iter()
+            .map(|c| {
+                if missing(c) {
+                    Some(None)
+                } else {
+                    c.parse::<f64>().ok().filter(|v| v.is_finite()).map(Some)
+                }
+            })
+            .collect();
         Ok(match numbers {
             Some(values) => Column::Numeric(values),
             None => Column::Text(cells.to_vec()),
@@ -93,8 +111,16 @@ impl Metadata {
 
     /// The rows at `rows`, in that order.
     pub(crate) fn select(&self, rows: &[usize]) -> Metadata {
-        let columns = self.columns.iter().map(|c| rows.iter().map(|&r| c[r].clone()).collect()).collect();
-        Metadata { path: self.path.clone(), names: self.names.clone(), columns }
+        let columns = self
+            .columns
+            .iter()
+            .map(|c| rows.iter().map(|&r| c[r].clone()).collect())
+            .collect();
+        Metadata {
+            path: self.path.clone(),
+            names: self.names.clone(),
+            columns,
+        }
     }
 
     /// The table reordered to match examples with these `ids`: by row order
@@ -104,7 +130,11 @@ impl Metadata {
             if self.len() != ids.len() {
                 return Err(Error::data(
                     &self.path,
-                    format!("{} rows for {} examples; join by row order needs one row per example, or name a key column to join by id", self.len(), ids.len()),
+                    format!(
+                        "{} rows for {} examples; join by row order needs one row per example, or name a key column to join by id",
+                        self.len(),
+                        ids.len()
+                    ),
                 ));
             }
             return Ok(self);
@@ -112,14 +142,25 @@ impl Metadata {
         let mut rows: HashMap<&str, usize> = HashMap::new();
         for (row, value) in self.text(key)?.iter().enumerate() {
             if let Some(first) = rows.insert(value, row) {
-                return Err(Error::data(&self.path, format!("key '{value}' in column '{key}' appears in rows {} and {}", first + 1, row + 1)));
+                return Err(Error::data(
+                    &self.path,
+                    format!(
+                        "key '{value}' in column '{key}' appears in rows {} and {}",
+                        first + 1,
+                        row + 1
+                    ),
+                ));
             }
         }
         let mut order = Vec::with_capacity(ids.len());
         let mut missing = Vec::new();
         for id in ids {
             let file = Path::new(id);
-            let candidates = [Some(id.as_str()), file.file_name().and_then(|n| n.to_str()), file.file_stem().and_then(|n| n.to_str())];
+            let candidates = [
+                Some(id.as_str()),
+                file.file_name().and_then(|n| n.to_str()),
+                file.file_stem().and_then(|n| n.to_str()),
+            ];
             match candidates.into_iter().flatten().find_map(|c| rows.get(c)) {
                 Some(&row) => order.push(row),
                 None => missing.push(id.as_str()),
@@ -128,7 +169,10 @@ impl Metadata {
         if let Some(first) = missing.first() {
             return Err(Error::data(
                 &self.path,
-                format!("{} example(s) have no row with a matching '{key}' (first: '{first}'); keys are matched to the example's id, file name or file stem", missing.len()),
+                format!(
+                    "{} example(s) have no row with a matching '{key}' (first: '{first}'); keys are matched to the example's id, file name or file stem",
+                    missing.len()
+                ),
             ));
         }
         Ok(self.select(&order))
@@ -148,11 +192,25 @@ mod tests {
     #[test]
     fn columns_are_numeric_with_missing_cells_or_text() {
         let dir = tempfile::tempdir().unwrap();
-        let meta = table(dir.path(), "id,mag,kind\na,20.5,lens\nb,,ring\nc,nan,lens\n");
-        assert_eq!(meta.column("mag").unwrap(), Column::Numeric(vec![Some(20.5), None, None]));
-        assert_eq!(meta.column("kind").unwrap(), Column::Text(vec!["lens".into(), "ring".into(), "lens".into()]));
+        let meta = table(
+            dir.path(),
+            "id,mag,kind\na,20.5,lens\nb,,ring\nc,nan,lens\n",
+        );
+        assert_eq!(
+            meta.column("mag").unwrap(),
+            Column::Numeric(vec![Some(20.5), None, None])
+        );
+        assert_eq!(
+            meta.column("kind").unwrap(),
+            Column::Text(vec!["lens".into(), "ring".into(), "lens".into()])
+        );
         let err = meta.column("magnitude").unwrap_err().to_string();
-        assert!(err.contains("meta.csv") && err.contains("did you mean 'mag'") && err.contains("id, mag, kind"), "{err}");
+        assert!(
+            err.contains("meta.csv")
+                && err.contains("did you mean 'mag'")
+                && err.contains("id, mag, kind"),
+            "{err}"
+        );
     }
 
     #[test]
@@ -161,14 +219,25 @@ mod tests {
         let meta = table(dir.path(), "file,z\nb.fits,0.2\nx.fits,0.9\na.fits,0.1\n");
         let ids = vec!["lens/a.fits".to_string(), "other/b.fits".to_string()];
         let joined = meta.clone().join(&ids, Some("file")).unwrap();
-        assert_eq!(joined.column("z").unwrap(), Column::Numeric(vec![Some(0.1), Some(0.2)]));
+        assert_eq!(
+            joined.column("z").unwrap(),
+            Column::Numeric(vec![Some(0.1), Some(0.2)])
+        );
         let err = meta.clone().join(&ids, None).unwrap_err().to_string();
         assert!(err.contains("3 rows for 2 examples"), "{err}");
-        let err = meta.join(&["c.fits".to_string()], Some("file")).unwrap_err().to_string();
+        let err = meta
+            .join(&["c.fits".to_string()], Some("file"))
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("first: 'c.fits'"), "{err}");
-        let stems = table(dir.path(), "name,z\na,1\n").join(&ids[..1], Some("name")).unwrap();
+        let stems = table(dir.path(), "name,z\na,1\n")
+            .join(&ids[..1], Some("name"))
+            .unwrap();
         assert_eq!(stems.len(), 1);
-        let dup = table(dir.path(), "name,z\na,1\na,2\n").join(&ids[..1], Some("name")).unwrap_err().to_string();
+        let dup = table(dir.path(), "name,z\na,1\na,2\n")
+            .join(&ids[..1], Some("name"))
+            .unwrap_err()
+            .to_string();
         assert!(dup.contains("rows 1 and 2"), "{dup}");
     }
 }

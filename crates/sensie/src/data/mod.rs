@@ -116,15 +116,30 @@ impl Dataset {
     /// Refuses class labels that a model with `n_classes` outputs cannot score,
     /// and class names that do not match that count.
     pub fn check_classes(&self, n_classes: usize) -> Result<()> {
-        if let Some(names) = self.class_names.as_ref().filter(|names| names.len() > n_classes) {
-            return Err(Error::data(&self.path, format!("the data has {} classes but the model scores {n_classes}", names.len())));
+        if let Some(names) = self
+            .class_names
+            .as_ref()
+            .filter(|names| names.len() > n_classes)
+        {
+            return Err(Error::data(
+                &self.path,
+                format!(
+                    "the data has {} classes but the model scores {n_classes}",
+                    names.len()
+                ),
+            ));
         }
         if let Labels::Classes(classes) = &self.labels
             && let Some(i) = classes.iter().position(|&c| c >= n_classes)
         {
             return Err(Error::data(
                 &self.path,
-                format!("label {} of example {i} ('{}') is out of range for a model with {n_classes} classes (0 to {})", classes[i], self.ids[i], n_classes - 1),
+                format!(
+                    "label {} of example {i} ('{}') is out of range for a model with {n_classes} classes (0 to {})",
+                    classes[i],
+                    self.ids[i],
+                    n_classes - 1
+                ),
             ));
         }
         Ok(())
@@ -148,27 +163,49 @@ impl Dataset {
 pub fn load(spec: &DataSpec) -> Result<Dataset> {
     let path = &spec.path;
     if path.as_os_str().is_empty() {
-        return Err(Error::invalid("data", "no data path given (--data, or path in [data])"));
+        return Err(Error::invalid(
+            "data",
+            "no data path given (--data, or path in [data])",
+        ));
     }
     let refuse_labels_file = |source: &str| match &spec.labels {
-        Some(labels) => Err(Error::data(labels, format!("a separate labels file is only read for .npy and FITS image files; {source}"))),
+        Some(labels) => Err(Error::data(
+            labels,
+            format!("a separate labels file is only read for .npy and FITS image files; {source}"),
+        )),
         None => Ok(()),
     };
     let (images, stored, mut class_names) = if path.is_dir() {
         refuse_labels_file("a folder's labels are its class subfolders")?;
         let folder = folder::read(path, &spec.bands)?;
-        (folder.images, Some((Labels::Classes(folder.classes), folder.ids)), Some(folder.class_names))
+        (
+            folder.images,
+            Some((Labels::Classes(folder.classes), folder.ids)),
+            Some(folder.class_names),
+        )
     } else if is_npz(path) {
         refuse_labels_file("an .npz archive holds its labels as an array (y)")?;
-        let images = array::images_from_array(array::read_npz(path, &spec.x)?.into_f32(), spec.layout, path)?;
+        let images = array::images_from_array(
+            array::read_npz(path, &spec.x)?.into_f32(),
+            spec.layout,
+            path,
+        )?;
         let labels = match spec.label_column {
             Some(_) => None,
-            None => Some(labels::from_array(array::read_npz(path, &spec.y)?, spec.task, path)?),
+            None => Some(labels::from_array(
+                array::read_npz(path, &spec.y)?,
+                spec.task,
+                path,
+            )?),
         };
         (images, labels.map(|l| (l, Vec::new())), None)
     } else {
         let images = read_images(path, &spec.bands, spec.layout)?;
-        let labels = spec.labels.as_ref().map(|l| labels::from_array(array::read_npy(l)?, spec.task, l)).transpose()?;
+        let labels = spec
+            .labels
+            .as_ref()
+            .map(|l| labels::from_array(array::read_npy(l)?, spec.task, l))
+            .transpose()?;
         (images, labels.map(|l| (l, Vec::new())), None)
     };
     let n = images.len_of(Axis(0));
@@ -176,7 +213,11 @@ pub fn load(spec: &DataSpec) -> Result<Dataset> {
         Some((_, ids)) if !ids.is_empty() => ids.clone(),
         _ => (0..n).map(|i| i.to_string()).collect(),
     };
-    let metadata = spec.metadata.as_ref().map(|m| Metadata::read(m)?.join(&ids, spec.metadata_key.as_deref())).transpose()?;
+    let metadata = spec
+        .metadata
+        .as_ref()
+        .map(|m| Metadata::read(m)?.join(&ids, spec.metadata_key.as_deref()))
+        .transpose()?;
     let labels = match (&spec.label_column, stored, &metadata) {
         (Some(column), _, Some(metadata)) => {
             let (labels, names) = labels_from_column(metadata, column, spec.task)?;
@@ -184,16 +225,29 @@ pub fn load(spec: &DataSpec) -> Result<Dataset> {
             labels
         }
         (Some(column), _, None) => {
-            return Err(Error::invalid(format!("label column '{column}'"), "needs a metadata table (--metadata)"));
+            return Err(Error::invalid(
+                format!("label column '{column}'"),
+                "needs a metadata table (--metadata)",
+            ));
         }
         (None, Some((labels, _)), _) => labels,
         (None, None, _) => {
-            return Err(Error::data(path, "no labels: give a labels .npy file (--labels) or a metadata column (--label-column)"));
+            return Err(Error::data(
+                path,
+                "no labels: give a labels .npy file (--labels) or a metadata column (--label-column)",
+            ));
         }
     };
     if labels.len() != n {
         let source = spec.labels.as_deref().unwrap_or(path);
-        return Err(Error::data(path, format!("{n} images but {} labels in {}; every image needs one label", labels.len(), source.display())));
+        return Err(Error::data(
+            path,
+            format!(
+                "{n} images but {} labels in {}; every image needs one label",
+                labels.len(),
+                source.display()
+            ),
+        ));
     }
     let dataset = Dataset {
         images,
@@ -219,19 +273,30 @@ pub fn load(spec: &DataSpec) -> Result<Dataset> {
 fn only_where(dataset: Dataset, only: &str) -> Result<Dataset> {
     let what = || format!("only '{only}'");
     let Some((column, value)) = only.split_once('=') else {
-        return Err(Error::invalid(what(), "write it as COLUMN=VALUE, e.g. class=lens"));
+        return Err(Error::invalid(
+            what(),
+            "write it as COLUMN=VALUE, e.g. class=lens",
+        ));
     };
     let Some(metadata) = &dataset.metadata else {
-        return Err(Error::invalid(what(), "needs a metadata table (--metadata)"));
+        return Err(Error::invalid(
+            what(),
+            "needs a metadata table (--metadata)",
+        ));
     };
     let cells = metadata.text(column.trim())?;
-    let keep: Vec<usize> = (0..cells.len()).filter(|&i| cells[i] == value.trim()).collect();
+    let keep: Vec<usize> = (0..cells.len())
+        .filter(|&i| cells[i] == value.trim())
+        .collect();
     if keep.is_empty() {
         let mut seen: Vec<&str> = cells.iter().map(String::as_str).collect();
         seen.sort_unstable();
         seen.dedup();
         let shown = seen.iter().take(10).copied().collect::<Vec<_>>().join(", ");
-        return Err(Error::invalid(what(), format!("no example has that value; the column holds {shown}")));
+        return Err(Error::invalid(
+            what(),
+            format!("no example has that value; the column holds {shown}"),
+        ));
     }
     let skipped = dataset.skipped.clone();
     Ok(dataset.select(&keep, skipped))
@@ -245,19 +310,31 @@ fn only_where(dataset: Dataset, only: &str) -> Result<Dataset> {
 /// which were left out).
 pub fn load_images(spec: &DataSpec) -> Result<(Array4<f32>, Option<Labels>)> {
     let path = &spec.path;
-    if spec.labels.is_some() || spec.label_column.is_some() || spec.only.is_some() || path.is_dir() || is_npz(path) {
+    if spec.labels.is_some()
+        || spec.label_column.is_some()
+        || spec.only.is_some()
+        || path.is_dir()
+        || is_npz(path)
+    {
         let data = load(spec)?;
         return Ok((data.images, Some(data.labels)));
     }
     let images = read_images(path, &spec.bands, spec.layout)?;
-    if let Some(i) = images.outer_iter().position(|image| image.iter().any(|v| !v.is_finite())) {
-        return Err(Error::data(path, format!("example {i} has NaN or infinite pixels")));
+    if let Some(i) = images
+        .outer_iter()
+        .position(|image| image.iter().any(|v| !v.is_finite()))
+    {
+        return Err(Error::data(
+            path,
+            format!("example {i} has NaN or infinite pixels"),
+        ));
     }
     Ok((images, None))
 }
 
 fn is_npz(path: &Path) -> bool {
-    path.extension().is_some_and(|e| e.eq_ignore_ascii_case("npz"))
+    path.extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("npz"))
 }
 
 /// The images of an `.npy` or FITS file, or of one such file per band.
@@ -267,7 +344,10 @@ fn read_images(path: &Path, bands: &[String], layout: Option<Layout>) -> Result<
         return array::images_from_array(read_array(path)?, layout, path);
     }
     if bands.is_empty() {
-        return Err(Error::data(path, "the path holds {band} but no bands are given (--bands g,r,i)"));
+        return Err(Error::data(
+            path,
+            "the path holds {band} but no bands are given (--bands g,r,i)",
+        ));
     }
     let planes: Vec<(PathBuf, ArrayD<f32>)> = bands
         .iter()
@@ -279,26 +359,58 @@ fn read_images(path: &Path, bands: &[String], layout: Option<Layout>) -> Result<
     let shape = planes[0].1.shape().to_vec();
     for (file, plane) in &planes {
         if plane.ndim() != 3 || plane.shape() != shape.as_slice() {
-            return Err(Error::data(file, format!("is {:?}; each band file must be N x H x W and match {} ({shape:?})", plane.shape(), planes[0].0.display())));
+            return Err(Error::data(
+                file,
+                format!(
+                    "is {:?}; each band file must be N x H x W and match {} ({shape:?})",
+                    plane.shape(),
+                    planes[0].0.display()
+                ),
+            ));
         }
     }
-    let views: Vec<_> = planes.iter().map(|(_, p)| p.view().into_dimensionality::<Ix3>().expect("3-D")).collect();
+    let views: Vec<_> = planes
+        .iter()
+        .map(|(_, p)| p.view().into_dimensionality::<Ix3>().expect("3-D"))
+        .collect();
     Ok(ndarray::stack(Axis(1), &views).expect("same shapes"))
 }
 
 /// Labels from a metadata column: numbers as the task says, or text as class
 /// names (classes in sorted order, returned as the class names).
-fn labels_from_column(metadata: &Metadata, column: &str, task: Task) -> Result<(Labels, Option<Vec<String>>)> {
+fn labels_from_column(
+    metadata: &Metadata,
+    column: &str,
+    task: Task,
+) -> Result<(Labels, Option<Vec<String>>)> {
     match metadata.column(column)? {
         Column::Numeric(values) => {
             if let Some(row) = values.iter().position(Option::is_none) {
-                return Err(Error::data(metadata.path(), format!("column '{column}' has no value for example {row}")));
+                return Err(Error::data(
+                    metadata.path(),
+                    format!("column '{column}' has no value for example {row}"),
+                ));
             }
-            Ok((labels::from_values(values.into_iter().flatten().collect(), task, metadata.path())?, None))
+            Ok((
+                labels::from_values(
+                    values.into_iter().flatten().collect(),
+                    task,
+                    metadata.path(),
+                )?,
+                None,
+            ))
         }
         Column::Text(values) => {
-            let names: Vec<String> = values.iter().cloned().collect::<BTreeSet<_>>().into_iter().collect();
-            let classes = values.iter().map(|v| names.binary_search(v).expect("every value is a name")).collect();
+            let names: Vec<String> = values
+                .iter()
+                .cloned()
+                .collect::<BTreeSet<_>>()
+                .into_iter()
+                .collect();
+            let classes = values
+                .iter()
+                .map(|v| names.binary_search(v).expect("every value is a name"))
+                .collect();
             Ok((Labels::Classes(classes), Some(names)))
         }
     }
@@ -315,7 +427,9 @@ fn finite_only(dataset: Dataset, skip: bool) -> Result<Dataset> {
         .filter(|(_, image)| image.iter().any(|v| !v.is_finite()))
         .map(|(i, _)| i)
         .collect();
-    let Some(&first) = bad.first() else { return Ok(dataset) };
+    let Some(&first) = bad.first() else {
+        return Ok(dataset);
+    };
     if !skip {
         return Err(Error::data(
             &dataset.path,
@@ -328,7 +442,9 @@ fn finite_only(dataset: Dataset, skip: bool) -> Result<Dataset> {
         ));
     }
     let skipped = bad.iter().map(|&i| dataset.ids[i].clone()).collect();
-    let keep: Vec<usize> = (0..dataset.len()).filter(|i| bad.binary_search(i).is_err()).collect();
+    let keep: Vec<usize> = (0..dataset.len())
+        .filter(|i| bad.binary_search(i).is_err())
+        .collect();
     Ok(dataset.select(&keep, skipped))
 }
 
@@ -347,39 +463,89 @@ mod tests {
     }
 
     fn spec(path: PathBuf) -> DataSpec {
-        DataSpec { path, ..DataSpec::default() }
+        DataSpec {
+            path,
+            ..DataSpec::default()
+        }
     }
 
     #[test]
     fn only_keeps_the_examples_with_a_metadata_value() {
         let dir = tempfile::tempdir().unwrap();
-        let x = npy(&dir.path().join("x.npy"), &Array4::<f32>::from_shape_fn((4, 1, 2, 2), |(i, ..)| i as f32));
-        std::fs::write(dir.path().join("m.csv"), "class,radius\nlens,1.5\nnonlens,0.9\nlens,2.5\nnonlens,1.1\n").unwrap();
-        let base = DataSpec { metadata: Some(dir.path().join("m.csv")), label_column: Some("radius".into()), ..spec(x) };
-        let data = load(&DataSpec { only: Some("class=lens".into()), ..base.clone() }).unwrap();
+        let x = npy(
+            &dir.path().join("x.npy"),
+            &Array4::<f32>::from_shape_fn((4, 1, 2, 2), |(i, ..)| i as f32),
+        );
+        std::fs::write(
+            dir.path().join("m.csv"),
+            "class,radius\nlens,1.5\nnonlens,0.9\nlens,2.5\nnonlens,1.1\n",
+        )
+        .unwrap();
+        let base = DataSpec {
+            metadata: Some(dir.path().join("m.csv")),
+            label_column: Some("radius".into()),
+            ..spec(x)
+        };
+        let data = load(&DataSpec {
+            only: Some("class=lens".into()),
+            ..base.clone()
+        })
+        .unwrap();
         assert_eq!(data.ids, vec!["0", "2"]);
         assert_eq!(data.labels, Labels::Targets(vec![1.5, 2.5]));
         assert_eq!(data.images[[1, 0, 0, 0]], 2.0);
-        assert_eq!(data.metadata.unwrap().text("class").unwrap(), ["lens", "lens"]);
-        let err = load(&DataSpec { only: Some("class=star".into()), ..base.clone() }).unwrap_err().to_string();
-        assert!(err.contains("class=star") && err.contains("lens, nonlens"), "{err}");
-        let err = load(&DataSpec { only: Some("class".into()), ..base.clone() }).unwrap_err().to_string();
+        assert_eq!(
+            data.metadata.unwrap().text("class").unwrap(),
+            ["lens", "lens"]
+        );
+        let err = load(&DataSpec {
+            only: Some("class=star".into()),
+            ..base.clone()
+        })
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.contains("class=star") && err.contains("lens, nonlens"),
+            "{err}"
+        );
+        let err = load(&DataSpec {
+            only: Some("class".into()),
+            ..base.clone()
+        })
+        .unwrap_err()
+        .to_string();
         assert!(err.contains("COLUMN=VALUE"), "{err}");
-        let err = load(&DataSpec { only: Some("kind=lens".into()), ..base }).unwrap_err().to_string();
+        let err = load(&DataSpec {
+            only: Some("kind=lens".into()),
+            ..base
+        })
+        .unwrap_err()
+        .to_string();
         assert!(err.contains("kind") && err.contains("class"), "{err}");
     }
 
     #[test]
     fn npy_images_with_npy_labels_and_metadata_by_row() {
         let dir = tempfile::tempdir().unwrap();
-        let x = npy(&dir.path().join("x.npy"), &Array4::<f32>::from_elem((3, 8, 8, 1), 2.0));
+        let x = npy(
+            &dir.path().join("x.npy"),
+            &Array4::<f32>::from_elem((3, 8, 8, 1), 2.0),
+        );
         let y = npy(&dir.path().join("y.npy"), &Array1::from(vec![0i64, 2, 1]));
         std::fs::write(dir.path().join("m.csv"), "mag\n20\n21\n22\n").unwrap();
-        let data = load(&DataSpec { labels: Some(y.clone()), metadata: Some(dir.path().join("m.csv")), ..spec(x.clone()) }).unwrap();
+        let data = load(&DataSpec {
+            labels: Some(y.clone()),
+            metadata: Some(dir.path().join("m.csv")),
+            ..spec(x.clone())
+        })
+        .unwrap();
         assert_eq!(data.images.dim(), (3, 1, 8, 8));
         assert_eq!(data.labels, Labels::Classes(vec![0, 2, 1]));
         assert_eq!(data.ids, vec!["0", "1", "2"]);
-        assert_eq!(data.metadata.unwrap().column("mag").unwrap(), Column::Numeric(vec![Some(20.0), Some(21.0), Some(22.0)]));
+        assert_eq!(
+            data.metadata.unwrap().column("mag").unwrap(),
+            Column::Numeric(vec![Some(20.0), Some(21.0), Some(22.0)])
+        );
         assert!(load(&spec(x)).unwrap_err().to_string().contains("--labels"));
         assert!(data.class_names.is_none());
     }
@@ -387,28 +553,56 @@ mod tests {
     #[test]
     fn images_without_labels_when_none_are_given() {
         let dir = tempfile::tempdir().unwrap();
-        let x = npy(&dir.path().join("x.npy"), &Array4::<f32>::from_elem((2, 1, 4, 4), 1.0));
+        let x = npy(
+            &dir.path().join("x.npy"),
+            &Array4::<f32>::from_elem((2, 1, 4, 4), 1.0),
+        );
         let (images, labels) = load_images(&spec(x.clone())).unwrap();
         assert_eq!((images.dim(), labels), ((2, 1, 4, 4), None));
         let y = npy(&dir.path().join("y.npy"), &Array1::from(vec![1i64, 0]));
-        let (_, labels) = load_images(&DataSpec { labels: Some(y), ..spec(x) }).unwrap();
+        let (_, labels) = load_images(&DataSpec {
+            labels: Some(y),
+            ..spec(x)
+        })
+        .unwrap();
         assert_eq!(labels, Some(Labels::Classes(vec![1, 0])));
         let mut bad = Array4::<f32>::zeros((2, 1, 4, 4));
         bad[[1, 0, 2, 2]] = f32::NAN;
-        let err = load_images(&spec(npy(&dir.path().join("bad.npy"), &bad))).unwrap_err().to_string();
+        let err = load_images(&spec(npy(&dir.path().join("bad.npy"), &bad)))
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("example 1 has NaN"), "{err}");
     }
 
     #[test]
     fn disagreeing_counts_are_refused_with_both_files_named() {
         let dir = tempfile::tempdir().unwrap();
-        let x = npy(&dir.path().join("x.npy"), &Array4::<f32>::zeros((4, 1, 5, 5)));
+        let x = npy(
+            &dir.path().join("x.npy"),
+            &Array4::<f32>::zeros((4, 1, 5, 5)),
+        );
         let y = npy(&dir.path().join("y.npy"), &Array1::from(vec![0i64, 1, 1]));
-        let err = load(&DataSpec { labels: Some(y), ..spec(x.clone()) }).unwrap_err().to_string();
-        assert!(err.contains("4 images but 3 labels") && err.contains("y.npy"), "{err}");
+        let err = load(&DataSpec {
+            labels: Some(y),
+            ..spec(x.clone())
+        })
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.contains("4 images but 3 labels") && err.contains("y.npy"),
+            "{err}"
+        );
         std::fs::write(dir.path().join("m.csv"), "mag\n1\n2\n").unwrap();
-        let y = npy(&dir.path().join("y4.npy"), &Array1::from(vec![0i64, 1, 1, 0]));
-        let err = load(&DataSpec { labels: Some(y), metadata: Some(dir.path().join("m.csv")), ..spec(x) }).unwrap_err();
+        let y = npy(
+            &dir.path().join("y4.npy"),
+            &Array1::from(vec![0i64, 1, 1, 0]),
+        );
+        let err = load(&DataSpec {
+            labels: Some(y),
+            metadata: Some(dir.path().join("m.csv")),
+            ..spec(x)
+        })
+        .unwrap_err();
         assert!(err.to_string().contains("2 rows for 4 examples"), "{err}");
     }
 
@@ -417,10 +611,20 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("d.npz");
         let mut npz = NpzWriter::new(File::create(&path).unwrap());
-        npz.add_array("images", &Array4::<f64>::ones((2, 3, 6, 6))).unwrap();
-        npz.add_array("onehot", &Array2::from_shape_vec((2, 3), vec![0f32, 1., 0., 0., 0., 1.]).unwrap()).unwrap();
+        npz.add_array("images", &Array4::<f64>::ones((2, 3, 6, 6)))
+            .unwrap();
+        npz.add_array(
+            "onehot",
+            &Array2::from_shape_vec((2, 3), vec![0f32, 1., 0., 0., 0., 1.]).unwrap(),
+        )
+        .unwrap();
         npz.finish().unwrap();
-        let data = load(&DataSpec { x: "images".into(), y: "onehot".into(), ..spec(path) }).unwrap();
+        let data = load(&DataSpec {
+            x: "images".into(),
+            y: "onehot".into(),
+            ..spec(path)
+        })
+        .unwrap();
         assert_eq!(data.images.dim(), (2, 3, 6, 6));
         assert_eq!(data.labels, Labels::Classes(vec![1, 2]));
     }
@@ -432,22 +636,44 @@ mod tests {
         images[[1, 0, 2, 2]] = f32::NAN;
         images[[3, 0, 0, 0]] = f32::INFINITY;
         let x = npy(&dir.path().join("x.npy"), &images);
-        let y = npy(&dir.path().join("y.npy"), &Array1::from(vec![0i64, 1, 2, 3, 4]));
+        let y = npy(
+            &dir.path().join("y.npy"),
+            &Array1::from(vec![0i64, 1, 2, 3, 4]),
+        );
         std::fs::write(dir.path().join("m.csv"), "z\n0\n1\n2\n3\n4\n").unwrap();
-        let base = DataSpec { labels: Some(y), metadata: Some(dir.path().join("m.csv")), ..spec(x) };
+        let base = DataSpec {
+            labels: Some(y),
+            metadata: Some(dir.path().join("m.csv")),
+            ..spec(x)
+        };
         let err = load(&base).unwrap_err().to_string();
-        assert!(err.contains("2 of 5 images") && err.contains("first: example 1") && err.contains("--skip-bad"), "{err}");
-        let data = load(&DataSpec { skip_bad: true, ..base }).unwrap();
+        assert!(
+            err.contains("2 of 5 images")
+                && err.contains("first: example 1")
+                && err.contains("--skip-bad"),
+            "{err}"
+        );
+        let data = load(&DataSpec {
+            skip_bad: true,
+            ..base
+        })
+        .unwrap();
         assert_eq!(data.len(), 3);
         assert_eq!(data.skipped, vec!["1", "3"]);
         assert_eq!(data.labels, Labels::Classes(vec![0, 2, 4]));
-        assert_eq!(data.metadata.unwrap().column("z").unwrap(), Column::Numeric(vec![Some(0.0), Some(2.0), Some(4.0)]));
+        assert_eq!(
+            data.metadata.unwrap().column("z").unwrap(),
+            Column::Numeric(vec![Some(0.0), Some(2.0), Some(4.0)])
+        );
     }
 
     #[test]
     fn labels_from_a_text_column_become_sorted_classes_and_are_range_checked() {
         let dir = tempfile::tempdir().unwrap();
-        let x = npy(&dir.path().join("x.npy"), &Array4::<f32>::zeros((3, 1, 4, 4)));
+        let x = npy(
+            &dir.path().join("x.npy"),
+            &Array4::<f32>::zeros((3, 1, 4, 4)),
+        );
         std::fs::write(dir.path().join("m.csv"), "id,kind\n0,ring\n1,arc\n2,ring\n").unwrap();
         let data = load(&DataSpec {
             metadata: Some(dir.path().join("m.csv")),
@@ -457,26 +683,56 @@ mod tests {
         })
         .unwrap();
         assert_eq!(data.labels, Labels::Classes(vec![1, 0, 1]));
-        assert_eq!(data.class_names.as_deref(), Some(&["arc".to_string(), "ring".to_string()][..]));
+        assert_eq!(
+            data.class_names.as_deref(),
+            Some(&["arc".to_string(), "ring".to_string()][..])
+        );
         let err = data.check_classes(1).unwrap_err().to_string();
         assert!(err.contains("2 classes but the model scores 1"), "{err}");
-        let plain = Dataset { class_names: None, ..data };
-        assert!(plain.check_classes(1).unwrap_err().to_string().contains("label 1 of example 0 ('0')"));
+        let plain = Dataset {
+            class_names: None,
+            ..data
+        };
+        assert!(
+            plain
+                .check_classes(1)
+                .unwrap_err()
+                .to_string()
+                .contains("label 1 of example 0 ('0')")
+        );
     }
 
     #[test]
     fn one_fits_file_per_band_is_stacked_into_channels() {
         let dir = tempfile::tempdir().unwrap();
         for (band, v) in [("g", 1.0f32), ("r", 2.0)] {
-            fits::tests::write(&dir.path().join(format!("cut_{band}.fits")), &[2, 3, 3], &[v; 18], false);
+            fits::tests::write(
+                &dir.path().join(format!("cut_{band}.fits")),
+                &[2, 3, 3],
+                &[v; 18],
+                false,
+            );
         }
         let y = npy(&dir.path().join("y.npy"), &Array1::from(vec![1.5f64, 0.25]));
         let template = dir.path().join("cut_{band}.fits");
-        let data = load(&DataSpec { labels: Some(y), bands: vec!["g".into(), "r".into()], ..spec(template.clone()) }).unwrap();
+        let data = load(&DataSpec {
+            labels: Some(y),
+            bands: vec!["g".into(), "r".into()],
+            ..spec(template.clone())
+        })
+        .unwrap();
         assert_eq!(data.images.dim(), (2, 2, 3, 3));
-        assert_eq!((data.images[[1, 0, 0, 0]], data.images[[1, 1, 2, 2]]), (1.0, 2.0));
+        assert_eq!(
+            (data.images[[1, 0, 0, 0]], data.images[[1, 1, 2, 2]]),
+            (1.0, 2.0)
+        );
         assert_eq!(data.labels, Labels::Targets(vec![1.5, 0.25]));
-        let err = load(&DataSpec { bands: vec!["g".into(), "z".into()], ..spec(template) }).unwrap_err().to_string();
+        let err = load(&DataSpec {
+            bands: vec!["g".into(), "z".into()],
+            ..spec(template)
+        })
+        .unwrap_err()
+        .to_string();
         assert!(err.contains("cut_z.fits"), "{err}");
     }
 }

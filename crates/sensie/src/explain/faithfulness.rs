@@ -15,12 +15,12 @@
 use ndarray::{Array2, Array3, ArrayViewD, Axis};
 use serde::Serialize;
 
-use super::image::gaussian_blur;
 use super::content_hash;
-use crate::rng::{SeededRng, name_hash};
+use super::image::gaussian_blur;
 use super::{Attribution, Geometry, MapKind, Targets, check, in_batches};
 use crate::engine::{Engine, Score};
 use crate::plot;
+use crate::rng::{SeededRng, name_hash};
 use crate::{Error, Result};
 
 /// How the curves are drawn.
@@ -64,7 +64,13 @@ pub struct Curve {
 }
 
 /// Deletion and insertion curves for each named map.
-pub fn curves(engine: &mut Engine, inputs: ArrayViewD<f32>, targets: &Targets, maps: &[(&str, &Attribution, MapKind)], options: CurveOptions) -> Result<Faithfulness> {
+pub fn curves(
+    engine: &mut Engine,
+    inputs: ArrayViewD<f32>,
+    targets: &Targets,
+    maps: &[(&str, &Attribution, MapKind)],
+    options: CurveOptions,
+) -> Result<Faithfulness> {
     check(engine, &inputs, targets)?;
     if options.steps == 0 {
         return Err(Error::invalid("0 curve steps", "at least 1 is needed"));
@@ -80,13 +86,21 @@ pub fn curves(engine: &mut Engine, inputs: ArrayViewD<f32>, targets: &Targets, m
             MapKind::Cam => vec![vec![inputs.shape()[0], geometry.height, geometry.width]],
         };
         if !want.iter().any(|w| attribution.map.shape() == w.as_slice()) {
-            return Err(Error::invalid(format!("the {name} map of shape {:?}", attribution.map.shape()), format!("the curves need {:?}", want[0])));
+            return Err(Error::invalid(
+                format!("the {name} map of shape {:?}", attribution.map.shape()),
+                format!("the curves need {:?}", want[0]),
+            ));
         }
     }
     let pixels = geometry.height * geometry.width;
-    let counts: Vec<usize> = (0..=options.steps).map(|j| (j * pixels).div_ceil(options.steps).min(pixels)).collect();
+    let counts: Vec<usize> = (0..=options.steps)
+        .map(|j| (j * pixels).div_ceil(options.steps).min(pixels))
+        .collect();
     let fractions: Vec<f64> = counts.iter().map(|&c| c as f64 / pixels as f64).collect();
-    let blurred: Vec<Array3<f32>> = inputs.axis_iter(Axis(0)).map(|x| gaussian_blur(geometry.chw(x), options.blur_sigma)).collect::<Result<_>>()?;
+    let blurred: Vec<Array3<f32>> = inputs
+        .axis_iter(Axis(0))
+        .map(|x| gaussian_blur(geometry.chw(x), options.blur_sigma))
+        .collect::<Result<_>>()?;
 
     let mut rankings: Vec<(String, Vec<Vec<usize>>)> = maps
         .iter()
@@ -96,7 +110,11 @@ pub fn curves(engine: &mut Engine, inputs: ArrayViewD<f32>, targets: &Targets, m
                 .axis_iter(Axis(0))
                 .map(|m| match kind {
                     MapKind::Pixel => ranking(&geometry.pixel_sum(m)),
-                    MapKind::Cam => ranking(&m.into_dimensionality().expect("CAM maps are N x H x W").to_owned()),
+                    MapKind::Cam => ranking(
+                        &m.into_dimensionality()
+                            .expect("CAM maps are N x H x W")
+                            .to_owned(),
+                    ),
                 })
                 .collect();
             (name.to_string(), order)
@@ -105,14 +123,22 @@ pub fn curves(engine: &mut Engine, inputs: ArrayViewD<f32>, targets: &Targets, m
     let random = inputs
         .outer_iter()
         .map(|x| {
-            let mut stream = SeededRng::new(options.seed, &[name_hash("random ranking"), content_hash(x)]);
-            let keys = Array2::from_shape_simple_fn((geometry.height, geometry.width), || stream.uniform() as f32);
+            let mut stream = SeededRng::new(
+                options.seed,
+                &[name_hash("random ranking"), content_hash(x)],
+            );
+            let keys = Array2::from_shape_simple_fn((geometry.height, geometry.width), || {
+                stream.uniform() as f32
+            });
             ranking(&keys)
         })
         .collect();
     rankings.push(("random".into(), random));
 
-    let probability = Targets { classes: targets.classes.clone(), score: Score::Probability };
+    let probability = Targets {
+        classes: targets.classes.clone(),
+        score: Score::Probability,
+    };
     let points = options.steps + 1;
     let methods = rankings
         .iter()
@@ -135,18 +161,37 @@ pub fn curves(engine: &mut Engine, inputs: ArrayViewD<f32>, targets: &Targets, m
                     }
                 }
             };
-            in_batches(engine, inputs.view(), 2 * points, fill, |engine, batch, pairs| {
-                let scores = engine.scores(batch, &Score::Probability)?;
-                for (s, &(e, v)) in probability.pick(&scores, pairs.iter().map(|&(e, _)| e)).into_iter().zip(pairs) {
-                    values[[e, v / points, v % points]] = s as f64;
-                }
-                Ok(())
-            })?;
+            in_batches(
+                engine,
+                inputs.view(),
+                2 * points,
+                fill,
+                |engine, batch, pairs| {
+                    let scores = engine.scores(batch, &Score::Probability)?;
+                    for (s, &(e, v)) in probability
+                        .pick(&scores, pairs.iter().map(|&(e, _)| e))
+                        .into_iter()
+                        .zip(pairs)
+                    {
+                        values[[e, v / points, v % points]] = s as f64;
+                    }
+                    Ok(())
+                },
+            )?;
             let curve = |k: usize| summarise(values.index_axis(Axis(1), k).to_owned(), &fractions);
-            Ok(MethodCurves { method: name.clone(), deletion: curve(0), insertion: curve(1) })
+            Ok(MethodCurves {
+                method: name.clone(),
+                deletion: curve(0),
+                insertion: curve(1),
+            })
         })
         .collect::<Result<Vec<_>>>()?;
-    Ok(Faithfulness { fractions, fill: options.fill, blur_sigma: options.blur_sigma, methods })
+    Ok(Faithfulness {
+        fractions,
+        fill: options.fill,
+        blur_sigma: options.blur_sigma,
+        methods,
+    })
 }
 
 /// Pixel indices (row-major) from the highest value down; ties keep
@@ -161,8 +206,26 @@ fn ranking(map: &Array2<f32>) -> Vec<usize> {
 /// Mean curve and per-example areas of an examples x points array whose
 /// points lie at `fractions`.
 fn summarise(values: Array2<f64>, fractions: &[f64]) -> Curve {
-    let auc: Vec<f64> = values.rows().into_iter().map(|r| plot::auc(&fractions.iter().copied().zip(r.iter().copied()).collect::<Vec<_>>())).collect();
+    let auc: Vec<f64> = values
+        .rows()
+        .into_iter()
+        .map(|r| {
+            plot::auc(
+                &fractions
+                    .iter()
+                    .copied()
+                    .zip(r.iter().copied())
+                    .collect::<Vec<_>>(),
+            )
+        })
+        .collect();
     let mean_auc = auc.iter().sum::<f64>() / auc.len().max(1) as f64;
-    let mean = values.mean_axis(Axis(0)).map_or_else(Vec::new, |m| m.to_vec());
-    Curve { mean, auc, mean_auc }
+    let mean = values
+        .mean_axis(Axis(0))
+        .map_or_else(Vec::new, |m| m.to_vec());
+    Curve {
+        mean,
+        auc,
+        mean_auc,
+    }
 }

@@ -41,17 +41,38 @@ const TILE: usize = 112;
 /// side by side, with the heat scale the map was drawn on. `images` are what
 /// to show (N x C x H x W at the model's input size, e.g. the raw images
 /// before preprocessing); `geometry` says how the maps are laid out.
-pub fn example_pictures(geometry: &Geometry, images: ArrayView4<f32>, attribution: &Attribution, kind: MapKind, how: &Drawing) -> Result<Vec<(RgbImage, HeatScale)>> {
+pub fn example_pictures(
+    geometry: &Geometry,
+    images: ArrayView4<f32>,
+    attribution: &Attribution,
+    kind: MapKind,
+    how: &Drawing,
+) -> Result<Vec<(RgbImage, HeatScale)>> {
     let maps: Vec<Array2<f32>> = attribution
         .map
         .outer_iter()
         .map(|m| match kind {
             MapKind::Pixel => geometry.pixel_sum(m),
-            MapKind::Cam => m.into_dimensionality::<Ix2>().expect("CAM maps are N x H x W").to_owned(),
+            MapKind::Cam => m
+                .into_dimensionality::<Ix2>()
+                .expect("CAM maps are N x H x W")
+                .to_owned(),
         })
         .collect();
-    let shared = if how.shared_scale { Some(HeatScale::fit(maps.iter().flat_map(|m| m.iter().copied()), CLIP)?) } else { None };
-    let layout = Grid { columns: 3, padding: 2, upscale: TILE.div_ceil(geometry.height.min(geometry.width)).max(1) as u32, background: [255; 3] };
+    let shared = if how.shared_scale {
+        Some(HeatScale::fit(
+            maps.iter().flat_map(|m| m.iter().copied()),
+            CLIP,
+        )?)
+    } else {
+        None
+    };
+    let layout = Grid {
+        columns: 3,
+        padding: 2,
+        upscale: TILE.div_ceil(geometry.height.min(geometry.width)).max(1) as u32,
+        background: [255; 3],
+    };
     images
         .outer_iter()
         .zip(&maps)
@@ -60,7 +81,13 @@ pub fn example_pictures(geometry: &Geometry, images: ArrayView4<f32>, attributio
                 Some(s) => s,
                 None => HeatScale::fit(map.iter().copied(), CLIP)?,
             };
-            let picture = render::composite(x, &Composite { bands: None, colouring: Colouring::Stretch(how.stretch) })?;
+            let picture = render::composite(
+                x,
+                &Composite {
+                    bands: None,
+                    colouring: Colouring::Stretch(how.stretch),
+                },
+            )?;
             let heat = render::heatmap(map.view(), &scale)?;
             let over = render::overlay(&picture, map.view(), &scale, &Overlay::default())?;
             Ok((render::grid(&[picture, heat, over], &layout)?, scale))
@@ -77,15 +104,24 @@ pub fn sanity_chart(sanity: &Sanity) -> LineChart {
         .iter()
         .map(|m| {
             let points = std::iter::once((0.0, 1.0))
-                .chain(m.mean_spearman_abs.iter().enumerate().map(|(i, r)| ((i + 1) as f64, r.unwrap_or(f64::NAN))))
+                .chain(
+                    m.mean_spearman_abs
+                        .iter()
+                        .enumerate()
+                        .map(|(i, r)| ((i + 1) as f64, r.unwrap_or(f64::NAN))),
+                )
                 .collect();
-            Series { markers: true, ..Series::new(m.method.clone(), points) }
+            Series {
+                markers: true,
+                ..Series::new(m.method.clone(), points)
+            }
         })
         .collect();
     LineChart {
         title: "Model randomisation, cascading from the top layer".into(),
         x: plot::Axis::new("layers randomised"),
-        y: plot::Axis::new("rank correlation with the trained model's maps (|map|)").with_range(-0.2, 1.0),
+        y: plot::Axis::new("rank correlation with the trained model's maps (|map|)")
+            .with_range(-0.2, 1.0),
         series,
         ..LineChart::default()
     }
@@ -94,13 +130,34 @@ pub fn sanity_chart(sanity: &Sanity) -> LineChart {
 /// Deletion and insertion charts: every method's mean curve, with its mean
 /// area in the legend.
 pub fn faithfulness_charts(curves: &Faithfulness) -> [LineChart; 2] {
-    let chart = |title: &str, pick: fn(&super::faithfulness::MethodCurves) -> &super::faithfulness::Curve| {
-        let series = curves
-            .methods
-            .iter()
-            .map(|m| Series { dashed: m.method == "random", ..Series::new(m.method.clone(), curves.fractions.iter().copied().zip(pick(m).mean.iter().copied()).collect()) })
-            .collect();
-        plot::curves_chart(title, plot::Axis::new("fraction of pixels"), plot::Axis::new("target probability").with_range(0.0, 1.0), series)
-    };
-    [chart("Deletion (lower is better)", |m| &m.deletion), chart("Insertion (higher is better)", |m| &m.insertion)]
+    let chart =
+        |title: &str,
+         pick: fn(&super::faithfulness::MethodCurves) -> &super::faithfulness::Curve| {
+            let series = curves
+                .methods
+                .iter()
+                .map(|m| Series {
+                    dashed: m.method == "random",
+                    ..Series::new(
+                        m.method.clone(),
+                        curves
+                            .fractions
+                            .iter()
+                            .copied()
+                            .zip(pick(m).mean.iter().copied())
+                            .collect(),
+                    )
+                })
+                .collect();
+            plot::curves_chart(
+                title,
+                plot::Axis::new("fraction of pixels"),
+                plot::Axis::new("target probability").with_range(0.0, 1.0),
+                series,
+            )
+        };
+    [
+        chart("Deletion (lower is better)", |m| &m.deletion),
+        chart("Insertion (higher is better)", |m| &m.insertion),
+    ]
 }

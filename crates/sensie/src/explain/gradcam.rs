@@ -40,50 +40,101 @@ pub struct GradCam {
 
 impl Method for GradCam {
     fn name(&self) -> &str {
-        if self.negative { "gradcam-negative" } else { "gradcam" }
+        if self.negative {
+            "gradcam-negative"
+        } else {
+            "gradcam"
+        }
     }
 
     fn kind(&self) -> MapKind {
         MapKind::Cam
     }
 
-    fn attribute(&self, engine: &mut Engine, inputs: ArrayViewD<f32>, targets: &Targets) -> Result<Attribution> {
-        let (layer, small, map) = cam(engine, inputs, targets, self.layer.as_deref(), self.negative)?;
-        Ok(Attribution { map: map.into_dyn(), layer: Some(LayerMap { name: layer, map: small.into_dyn() }), completeness: None })
+    fn attribute(
+        &self,
+        engine: &mut Engine,
+        inputs: ArrayViewD<f32>,
+        targets: &Targets,
+    ) -> Result<Attribution> {
+        let (layer, small, map) = cam(
+            engine,
+            inputs,
+            targets,
+            self.layer.as_deref(),
+            self.negative,
+        )?;
+        Ok(Attribution {
+            map: map.into_dyn(),
+            layer: Some(LayerMap {
+                name: layer,
+                map: small.into_dyn(),
+            }),
+            completeness: None,
+        })
     }
 }
 
 /// Grad-CAM at `layer` (or the default layer): the layer's name and the map
 /// at its resolution (N x h x w) and at the input's (N x H x W).
-pub(super) fn cam(engine: &mut Engine, inputs: ArrayViewD<f32>, targets: &Targets, layer: Option<&str>, negative: bool) -> Result<(String, Array3<f32>, Array3<f32>)> {
+pub(super) fn cam(
+    engine: &mut Engine,
+    inputs: ArrayViewD<f32>,
+    targets: &Targets,
+    layer: Option<&str>,
+    negative: bool,
+) -> Result<(String, Array3<f32>, Array3<f32>)> {
     check(engine, &inputs, targets)?;
     let geometry = Geometry::of(engine.model(), "Grad-CAM")?;
     let layer = resolve_layer(engine, layer)?;
     let sign = if negative { -1.0 } else { 1.0 };
-    let mut out = gradients(engine, inputs, &targets.classes, &targets.score, sign, &Standard, vec![layer.clone()])?;
+    let mut out = gradients(
+        engine,
+        inputs,
+        &targets.classes,
+        &targets.score,
+        sign,
+        &Standard,
+        vec![layer.clone()],
+    )?;
     let activations = four_d(out.values.remove(0), &layer)?;
     let grads = four_d(out.grads.remove(0), &layer)?;
-    let weights = grads.mean_axis(Axis(3)).and_then(|g| g.mean_axis(Axis(2))).expect("a layer has rows and columns");
+    let weights = grads
+        .mean_axis(Axis(3))
+        .and_then(|g| g.mean_axis(Axis(2)))
+        .expect("a layer has rows and columns");
     let (n, k, h, w) = activations.dim();
     let mut small = Array3::zeros((n, h, w));
     for e in 0..n {
         for c in 0..k {
-            small.index_axis_mut(Axis(0), e).scaled_add(weights[[e, c]], &activations.slice(ndarray::s![e, c, .., ..]));
+            small.index_axis_mut(Axis(0), e).scaled_add(
+                weights[[e, c]],
+                &activations.slice(ndarray::s![e, c, .., ..]),
+            );
         }
     }
     small.mapv_inplace(|v| v.max(0.0));
     // render::resize's bilinear resampling is PyTorch's align_corners=False.
     let mut large = Array3::zeros((n, geometry.height, geometry.width));
     for (mut out, map) in large.outer_iter_mut().zip(small.outer_iter()) {
-        out.assign(&render::resize(map, geometry.height, geometry.width, Resample::Bilinear)?);
+        out.assign(&render::resize(
+            map,
+            geometry.height,
+            geometry.width,
+            Resample::Bilinear,
+        )?);
     }
     Ok((layer, small, large))
 }
 
 fn four_d(a: ArrayD<f32>, layer: &str) -> Result<ndarray::Array4<f32>> {
     let shape = a.shape().to_vec();
-    a.into_dimensionality::<Ix4>()
-        .map_err(|_| Error::invalid(format!("layer '{layer}'"), format!("Grad-CAM needs a 4-D N x C x h x w tensor; this one has shape {shape:?}")))
+    a.into_dimensionality::<Ix4>().map_err(|_| {
+        Error::invalid(
+            format!("layer '{layer}'"),
+            format!("Grad-CAM needs a 4-D N x C x h x w tensor; this one has shape {shape:?}"),
+        )
+    })
 }
 
 /// The tensor Grad-CAM reads: `layer`, checked to be a node's output, or the
@@ -92,9 +143,18 @@ pub fn resolve_layer(engine: &mut Engine, layer: Option<&str>) -> Result<String>
     let model = engine.model();
     let name = match layer {
         Some(name) => {
-            let outputs = || model.nodes().iter().flat_map(|n| n.output.iter().map(String::as_str)).filter(|o| !o.is_empty());
+            let outputs = || {
+                model
+                    .nodes()
+                    .iter()
+                    .flat_map(|n| n.output.iter().map(String::as_str))
+                    .filter(|o| !o.is_empty())
+            };
             if !outputs().any(|o| o == name) {
-                return Err(Error::UnknownTensor { name: name.to_string(), closest: graph::closest_names(name, outputs()) });
+                return Err(Error::UnknownTensor {
+                    name: name.to_string(),
+                    closest: graph::closest_names(name, outputs()),
+                });
             }
             name.to_string()
         }
@@ -102,20 +162,41 @@ pub fn resolve_layer(engine: &mut Engine, layer: Option<&str>) -> Result<String>
     };
     let rank = engine.shapes()?.get(&name).map_or(0, |s| s.rank());
     if rank != 4 {
-        return Err(Error::invalid(format!("layer '{name}'"), format!("Grad-CAM needs a 4-D N x C x h x w tensor; this one has rank {rank}")));
+        return Err(Error::invalid(
+            format!("layer '{name}'"),
+            format!("Grad-CAM needs a 4-D N x C x h x w tensor; this one has rank {rank}"),
+        ));
     }
     Ok(name)
 }
 
 /// The nodes that read `tensor`.
 fn consumers<'m>(model: &'m Model, tensor: &str) -> Vec<&'m NodeProto> {
-    model.nodes().iter().filter(|n| n.input.iter().any(|i| i == tensor)).collect()
+    model
+        .nodes()
+        .iter()
+        .filter(|n| n.input.iter().any(|i| i == tensor))
+        .collect()
 }
 
 /// Ops that keep a feature map's channels and positions, followed from the
 /// last Conv to its block's output.
 const FOLLOWED: &[&str] = &[
-    "BatchNormalization", "Relu", "LeakyRelu", "PRelu", "Elu", "Selu", "Celu", "Sigmoid", "Tanh", "HardSigmoid", "HardSwish", "Softplus", "Clip", "Gelu", "Mish",
+    "BatchNormalization",
+    "Relu",
+    "LeakyRelu",
+    "PRelu",
+    "Elu",
+    "Selu",
+    "Celu",
+    "Sigmoid",
+    "Tanh",
+    "HardSigmoid",
+    "HardSwish",
+    "Softplus",
+    "Clip",
+    "Gelu",
+    "Mish",
 ];
 
 /// The last convolutional layer's output, followed through a
@@ -127,10 +208,19 @@ pub fn default_layer(model: &Model) -> Result<String> {
         reason: "Grad-CAM needs a convolutional layer and the model has none (no Conv node); name a 4-D layer with --layer".into(),
     })?;
     let mut name = conv.output[0].clone();
-    let outputs: Vec<&str> = model.info().outputs.iter().map(|o| o.name.as_str()).collect();
+    let outputs: Vec<&str> = model
+        .info()
+        .outputs
+        .iter()
+        .map(|o| o.name.as_str())
+        .collect();
     loop {
         match consumers(model, &name).as_slice() {
-            [next] if FOLLOWED.contains(&next.op()) && next.input_name(0) == Some(name.as_str()) && !outputs.contains(&name.as_str()) => {
+            [next]
+                if FOLLOWED.contains(&next.op())
+                    && next.input_name(0) == Some(name.as_str())
+                    && !outputs.contains(&name.as_str()) =>
+            {
                 name = next.output[0].clone();
             }
             _ => return Ok(name),

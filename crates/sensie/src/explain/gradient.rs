@@ -26,15 +26,24 @@ pub struct Gradient {
 
 impl Gradient {
     pub fn plain() -> Gradient {
-        Gradient { name: "gradient", rules: &Standard }
+        Gradient {
+            name: "gradient",
+            rules: &Standard,
+        }
     }
 
     pub fn guided_backprop() -> Gradient {
-        Gradient { name: "guided-backprop", rules: &GuidedBackprop }
+        Gradient {
+            name: "guided-backprop",
+            rules: &GuidedBackprop,
+        }
     }
 
     pub fn deconvnet() -> Gradient {
-        Gradient { name: "deconvnet", rules: &Deconvnet }
+        Gradient {
+            name: "deconvnet",
+            rules: &Deconvnet,
+        }
     }
 }
 
@@ -43,7 +52,14 @@ impl Method for Gradient {
         self.name
     }
 
-    fn attribute(&self, engine: &mut Engine, inputs: ArrayViewD<f32>, targets: &Targets) -> Result<Attribution> {
-        Ok(Attribution::pixels(input_gradient(engine, inputs, targets, self.rules)?))
+    fn attribute(
+        &self,
+        engine: &mut Engine,
+        inputs: ArrayViewD<f32>,
+        targets: &Targets,
+    ) -> Result<Attribution> {
+        Ok(Attribution::pixels(input_gradient(
+            engine, inputs, targets, self.rules,
+        )?))
     }
 }

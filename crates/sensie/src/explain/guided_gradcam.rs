@@ -21,8 +21,14 @@ impl Method for GuidedGradCam {
         "guided-gradcam"
     }
 
-    fn attribute(&self, engine: &mut Engine, inputs: ArrayViewD<f32>, targets: &Targets) -> Result<Attribution> {
-        let (_, _, cam) = gradcam::cam(engine, inputs.view(), targets, self.layer.as_deref(), false)?;
+    fn attribute(
+        &self,
+        engine: &mut Engine,
+        inputs: ArrayViewD<f32>,
+        targets: &Targets,
+    ) -> Result<Attribution> {
+        let (_, _, cam) =
+            gradcam::cam(engine, inputs.view(), targets, self.layer.as_deref(), false)?;
         let geometry = Geometry::of(engine.model(), "guided Grad-CAM")?;
         let mut map = input_gradient(engine, inputs, targets, &GuidedBackprop)?;
         for (example, cam) in map.axis_iter_mut(Axis(0)).zip(cam.axis_iter(Axis(0))) {

@@ -5,7 +5,10 @@
 use std::collections::BTreeMap;
 use std::ops::Range;
 
-use ndarray::{Array2, Array3, ArrayBase, ArrayView2, ArrayView3, ArrayViewD, ArrayViewMutD, Axis, Ix3, IxDyn, RawData, Slice};
+use ndarray::{
+    Array2, Array3, ArrayBase, ArrayView2, ArrayView3, ArrayViewD, ArrayViewMutD, Axis, Ix3, IxDyn,
+    RawData, Slice,
+};
 
 use crate::model::{Layout, Model};
 use crate::perturb;
@@ -26,7 +29,12 @@ impl Geometry {
     pub fn of(model: &Model, what: &str) -> Result<Geometry> {
         let info = model.info();
         match (info.layout, info.image_size()) {
-            (Some(layout), Some((channels, height, width))) => Ok(Geometry { layout, channels, height, width }),
+            (Some(layout), Some((channels, height, width))) => Ok(Geometry {
+                layout,
+                channels,
+                height,
+                width,
+            }),
             _ => Err(Error::invalid(
                 what,
                 format!(
@@ -56,7 +64,9 @@ impl Geometry {
 
     /// One example (a view, mutable or not) as C x H x W, whatever the layout.
     pub fn chw<S: RawData<Elem = f32>>(&self, example: ArrayBase<S, IxDyn>) -> ArrayBase<S, Ix3> {
-        let example = example.into_dimensionality::<Ix3>().expect("an example of a 4-D input is 3-D");
+        let example = example
+            .into_dimensionality::<Ix3>()
+            .expect("an example of a 4-D input is 3-D");
         match self.layout {
             Layout::Nchw => example,
             Layout::Nhwc => example.permuted_axes([2, 0, 1]),
@@ -64,7 +74,12 @@ impl Geometry {
     }
 
     /// The rows x cols region of one example, all channels.
-    pub fn region_mut<'a>(&self, example: ArrayViewMutD<'a, f32>, rows: Range<usize>, cols: Range<usize>) -> ArrayViewMutD<'a, f32> {
+    pub fn region_mut<'a>(
+        &self,
+        example: ArrayViewMutD<'a, f32>,
+        rows: Range<usize>,
+        cols: Range<usize>,
+    ) -> ArrayViewMutD<'a, f32> {
         let (r, c) = match self.layout {
             Layout::Nchw => (1, 2),
             Layout::Nhwc => (0, 1),
@@ -77,7 +92,10 @@ impl Geometry {
 
     /// A per-pixel value of one example: the sum over its channels (H x W).
     pub fn pixel_sum(&self, example: ArrayViewD<f32>) -> Array2<f32> {
-        example.sum_axis(self.channel_axis()).into_dimensionality().expect("3-D minus one axis")
+        example
+            .sum_axis(self.channel_axis())
+            .into_dimensionality()
+            .expect("3-D minus one axis")
     }
 
     /// `example * map` with an H x W map applied to every channel.

@@ -16,7 +16,12 @@ impl Method for InputXGradient {
         "gradient-x-input"
     }
 
-    fn attribute(&self, engine: &mut Engine, inputs: ArrayViewD<f32>, targets: &Targets) -> Result<Attribution> {
+    fn attribute(
+        &self,
+        engine: &mut Engine,
+        inputs: ArrayViewD<f32>,
+        targets: &Targets,
+    ) -> Result<Attribution> {
         let grad = input_gradient(engine, inputs.view(), targets, &Standard)?;
         Ok(Attribution::pixels(grad * inputs))
     }

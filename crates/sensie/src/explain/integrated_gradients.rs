@@ -17,11 +17,11 @@
 
 use ndarray::{ArrayD, ArrayViewD, Axis, IxDyn, Zip};
 
-use super::image::gaussian_blur;
 use super::content_hash;
-use crate::rng::{SeededRng, name_hash};
+use super::image::gaussian_blur;
 use super::{Attribution, Completeness, Geometry, Method, Targets, check, variant_gradients};
 use crate::engine::Engine;
+use crate::rng::{SeededRng, name_hash};
 use crate::{Error, Result};
 
 /// The quadrature rule over the path.
@@ -37,7 +37,11 @@ impl std::str::FromStr for Quadrature {
         match s {
             "gauss-legendre" | "gausslegendre" => Ok(Quadrature::GaussLegendre),
             "riemann-trapezoid" | "trapezoid" => Ok(Quadrature::RiemannTrapezoid),
-            _ => Err(Error::unknown("quadrature rule", s, ["gauss-legendre", "riemann-trapezoid"])),
+            _ => Err(Error::unknown(
+                "quadrature rule",
+                s,
+                ["gauss-legendre", "riemann-trapezoid"],
+            )),
         }
     }
 }
@@ -50,7 +54,9 @@ impl Quadrature {
             Quadrature::RiemannTrapezoid => {
                 let h = 1.0 / (n - 1) as f64;
                 let nodes = (0..n).map(|i| i as f64 * h).collect();
-                let weights = (0..n).map(|i| if i == 0 || i == n - 1 { h / 2.0 } else { h }).collect();
+                let weights = (0..n)
+                    .map(|i| if i == 0 || i == n - 1 { h / 2.0 } else { h })
+                    .collect();
                 (nodes, weights)
             }
         }
@@ -78,7 +84,10 @@ fn gauss_legendre(n: usize) -> (Vec<f64>, Vec<f64>) {
                     break;
                 }
             }
-            (0.5 * (1.0 + x), 1.0 / ((1.0 - x * x) * derivative * derivative))
+            (
+                0.5 * (1.0 + x),
+                1.0 / ((1.0 - x * x) * derivative * derivative),
+            )
         })
         .collect();
     pairs.sort_by(|a, b| a.0.total_cmp(&b.0));
@@ -121,8 +130,13 @@ impl Baseline {
             Baseline::Noise { seed } => {
                 let mut out = inputs.to_owned();
                 for mut row in out.axis_iter_mut(Axis(0)) {
-                    let (lo, hi) = row.iter().fold((f32::INFINITY, f32::NEG_INFINITY), |(a, b), &v| (a.min(v), b.max(v)));
-                    let mut stream = SeededRng::new(*seed, &[name_hash("baseline"), content_hash(row.view())]);
+                    let (lo, hi) = row
+                        .iter()
+                        .fold((f32::INFINITY, f32::NEG_INFINITY), |(a, b), &v| {
+                            (a.min(v), b.max(v))
+                        });
+                    let mut stream =
+                        SeededRng::new(*seed, &[name_hash("baseline"), content_hash(row.view())]);
                     row.mapv_inplace(|_| lo + (hi - lo) * stream.uniform() as f32);
                 }
                 out
@@ -130,15 +144,24 @@ impl Baseline {
             Baseline::Array(values) => {
                 if values.shape() == inputs.shape() {
                     values.clone()
-                } else if values.shape() == example || (values.shape().first() == Some(&1) && &values.shape()[1..] == example) {
-                    let one = values.to_shape(IxDyn(example)).expect("same number of elements").to_owned();
+                } else if values.shape() == example
+                    || (values.shape().first() == Some(&1) && &values.shape()[1..] == example)
+                {
+                    let one = values
+                        .to_shape(IxDyn(example))
+                        .expect("same number of elements")
+                        .to_owned();
                     let mut out = ArrayD::zeros(inputs.raw_dim());
-                    out.axis_iter_mut(Axis(0)).for_each(|mut row| row.assign(&one));
+                    out.axis_iter_mut(Axis(0))
+                        .for_each(|mut row| row.assign(&one));
                     out
                 } else {
                     return Err(Error::invalid(
                         format!("a baseline of shape {:?}", values.shape()),
-                        format!("expected one example's shape {example:?} (with or without a leading 1), or one baseline per example {:?} ({n} examples)", inputs.shape()),
+                        format!(
+                            "expected one example's shape {example:?} (with or without a leading 1), or one baseline per example {:?} ({n} examples)",
+                            inputs.shape()
+                        ),
                     ));
                 }
             }
@@ -153,15 +176,26 @@ pub struct IntegratedGradients {
 }
 
 impl IntegratedGradients {
-    pub fn new(steps: usize, quadrature: Quadrature, baseline: Baseline) -> Result<IntegratedGradients> {
+    pub fn new(
+        steps: usize,
+        quadrature: Quadrature,
+        baseline: Baseline,
+    ) -> Result<IntegratedGradients> {
         let least = match quadrature {
             Quadrature::GaussLegendre => 1,
             Quadrature::RiemannTrapezoid => 2,
         };
         if steps < least {
-            return Err(Error::invalid(format!("{steps} integration steps"), format!("{quadrature:?} needs at least {least}")));
+            return Err(Error::invalid(
+                format!("{steps} integration steps"),
+                format!("{quadrature:?} needs at least {least}"),
+            ));
         }
-        Ok(IntegratedGradients { steps, quadrature, baseline })
+        Ok(IntegratedGradients {
+            steps,
+            quadrature,
+            baseline,
+        })
     }
 }
 
@@ -170,7 +204,12 @@ impl Method for IntegratedGradients {
         "integrated-gradients"
     }
 
-    fn attribute(&self, engine: &mut Engine, inputs: ArrayViewD<f32>, targets: &Targets) -> Result<Attribution> {
+    fn attribute(
+        &self,
+        engine: &mut Engine,
+        inputs: ArrayViewD<f32>,
+        targets: &Targets,
+    ) -> Result<Attribution> {
         check(engine, &inputs, targets)?;
         let baselines = self.baseline.for_inputs(engine, inputs.view())?;
         let (alphas, weights) = self.quadrature.rule(self.steps);
@@ -178,19 +217,43 @@ impl Method for IntegratedGradients {
         let mut path_sum = ArrayD::<f64>::zeros(inputs.raw_dim());
         let fill = |e: usize, step: usize, mut row: ndarray::ArrayViewMutD<f32>| {
             let a = alphas[step] as f32;
-            Zip::from(&mut row).and(baselines.index_axis(Axis(0), e)).and(delta.index_axis(Axis(0), e)).for_each(|r, &b, &d| *r = b + a * d);
+            Zip::from(&mut row)
+                .and(baselines.index_axis(Axis(0), e))
+                .and(delta.index_axis(Axis(0), e))
+                .for_each(|r, &b, &d| *r = b + a * d);
         };
-        variant_gradients(engine, inputs.view(), targets, self.steps, fill, |e, step, g| {
-            let w = weights[step];
-            Zip::from(path_sum.index_axis_mut(Axis(0), e)).and(g).for_each(|s, &g| *s += w * g as f64);
-        })?;
-        let map = Zip::from(&path_sum).and(&delta).map_collect(|&s, &d| (s * d as f64) as f32);
+        variant_gradients(
+            engine,
+            inputs.view(),
+            targets,
+            self.steps,
+            fill,
+            |e, step, g| {
+                let w = weights[step];
+                Zip::from(path_sum.index_axis_mut(Axis(0), e))
+                    .and(g)
+                    .for_each(|s, &g| *s += w * g as f64);
+            },
+        )?;
+        let map = Zip::from(&path_sum)
+            .and(&delta)
+            .map_collect(|&s, &d| (s * d as f64) as f32);
 
         let f_x = engine.scores(inputs, &targets.score)?;
         let f_b = engine.scores(baselines.view(), &targets.score)?;
-        let score_change: Vec<f32> = (0..targets.classes.len()).map(|e| f_x[[e, targets.classes[e]]] - f_b[[e, targets.classes[e]]]).collect();
-        let gap = map.axis_iter(Axis(0)).zip(&score_change).map(|(a, &c)| a.iter().map(|&v| v as f64).sum::<f64>() as f32 - c).collect();
-        Ok(Attribution { map, layer: None, completeness: Some(Completeness { gap, score_change }) })
+        let score_change: Vec<f32> = (0..targets.classes.len())
+            .map(|e| f_x[[e, targets.classes[e]]] - f_b[[e, targets.classes[e]]])
+            .collect();
+        let gap = map
+            .axis_iter(Axis(0))
+            .zip(&score_change)
+            .map(|(a, &c)| a.iter().map(|&v| v as f64).sum::<f64>() as f32 - c)
+            .collect();
+        Ok(Attribution {
+            map,
+            layer: None,
+            completeness: Some(Completeness { gap, score_change }),
+        })
     }
 }
 
@@ -202,10 +265,27 @@ mod tests {
     #[test]
     fn gauss_legendre_matches_numpy() {
         let (x, w) = gauss_legendre(5);
-        let want_x = [0.046_910_077_030_668, 0.230_765_344_947_158, 0.5, 0.769_234_655_052_841_6, 0.953_089_922_969_332];
-        let want_w = [0.118_463_442_528_094_5, 0.239_314_335_249_683_2, 0.284_444_444_444_444_4, 0.239_314_335_249_683_2, 0.118_463_442_528_094_5];
+        let want_x = [
+            0.046_910_077_030_668,
+            0.230_765_344_947_158,
+            0.5,
+            0.769_234_655_052_841_6,
+            0.953_089_922_969_332,
+        ];
+        let want_w = [
+            0.118_463_442_528_094_5,
+            0.239_314_335_249_683_2,
+            0.284_444_444_444_444_4,
+            0.239_314_335_249_683_2,
+            0.118_463_442_528_094_5,
+        ];
         for i in 0..5 {
-            assert!((x[i] - want_x[i]).abs() < 1e-14 && (w[i] - want_w[i]).abs() < 1e-14, "{i}: {} {}", x[i], w[i]);
+            assert!(
+                (x[i] - want_x[i]).abs() < 1e-14 && (w[i] - want_w[i]).abs() < 1e-14,
+                "{i}: {} {}",
+                x[i],
+                w[i]
+            );
         }
         for n in [1, 2, 7, 50, 128] {
             let (x, w) = gauss_legendre(n);
@@ -213,7 +293,10 @@ mod tests {
             // Exact for x^(2n - 1): its integral over [0, 1] is 1 / 2n.
             let p = 2 * n as i32 - 1;
             let integral: f64 = x.iter().zip(&w).map(|(x, w)| w * x.powi(p)).sum();
-            assert!((integral - 1.0 / (2 * n) as f64).abs() < 1e-12, "n = {n}: {integral}");
+            assert!(
+                (integral - 1.0 / (2 * n) as f64).abs() < 1e-12,
+                "n = {n}: {integral}"
+            );
         }
     }
 

@@ -67,7 +67,11 @@ pub struct Attribution {
 
 impl Attribution {
     fn pixels(map: ArrayD<f32>) -> Attribution {
-        Attribution { map, layer: None, completeness: None }
+        Attribution {
+            map,
+            layer: None,
+            completeness: None,
+        }
     }
 }
 
@@ -113,10 +117,12 @@ impl std::str::FromStr for TargetSpec {
         match s {
             "label" => Ok(TargetSpec::Label),
             "predicted" => Ok(TargetSpec::Predicted),
-            _ => s
-                .parse()
-                .map(TargetSpec::Class)
-                .map_err(|_| Error::invalid(format!("target '{s}'"), "expected label, predicted or a class index")),
+            _ => s.parse().map(TargetSpec::Class).map_err(|_| {
+                Error::invalid(
+                    format!("target '{s}'"),
+                    "expected label, predicted or a class index",
+                )
+            }),
         }
     }
 }
@@ -134,21 +140,39 @@ impl std::fmt::Display for TargetSpec {
 impl Targets {
     /// Resolves `spec` for `inputs`: labels are checked against the number of
     /// classes, the predicted class is the argmax of the explained score.
-    pub fn resolve(engine: &mut Engine, inputs: ArrayViewD<f32>, spec: TargetSpec, labels: Option<&[usize]>, score: Score) -> Result<Targets> {
+    pub fn resolve(
+        engine: &mut Engine,
+        inputs: ArrayViewD<f32>,
+        spec: TargetSpec,
+        labels: Option<&[usize]>,
+        score: Score,
+    ) -> Result<Targets> {
         engine.check_input(&inputs)?;
         let n = inputs.shape()[0];
         let classes = match spec {
             TargetSpec::Class(k) => vec![k; n],
             TargetSpec::Label => {
-                let labels = labels.ok_or_else(|| Error::invalid("target 'label'", "no labels were given; pass labels or choose predicted or a class"))?;
+                let labels = labels.ok_or_else(|| {
+                    Error::invalid(
+                        "target 'label'",
+                        "no labels were given; pass labels or choose predicted or a class",
+                    )
+                })?;
                 if labels.len() != n {
-                    return Err(Error::invalid("the labels", format!("there are {} labels for {n} examples", labels.len())));
+                    return Err(Error::invalid(
+                        "the labels",
+                        format!("there are {} labels for {n} examples", labels.len()),
+                    ));
                 }
                 labels.to_vec()
             }
             TargetSpec::Predicted => {
                 let scores = engine.scores(inputs, &score)?;
-                scores.rows().into_iter().map(|r| argmax(r.iter().copied())).collect()
+                scores
+                    .rows()
+                    .into_iter()
+                    .map(|r| argmax(r.iter().copied()))
+                    .collect()
             }
         };
         let targets = Targets { classes, score };
@@ -158,12 +182,19 @@ impl Targets {
 
     /// The target's score of each example, from an N x classes score array.
     fn pick(&self, scores: &Array2<f32>, rows: impl Iterator<Item = usize>) -> Vec<f32> {
-        rows.enumerate().map(|(i, example)| scores[[i, self.classes[example]]]).collect()
+        rows.enumerate()
+            .map(|(i, example)| scores[[i, self.classes[example]]])
+            .collect()
     }
 }
 
 fn argmax(values: impl Iterator<Item = f32>) -> usize {
-    values.enumerate().fold((0, f32::NEG_INFINITY), |best, (i, v)| if v > best.1 { (i, v) } else { best }).0
+    values
+        .enumerate()
+        .fold((0, f32::NEG_INFINITY), |best, (i, v)| {
+            if v > best.1 { (i, v) } else { best }
+        })
+        .0
 }
 
 /// An attribution method.
@@ -176,7 +207,12 @@ pub trait Method {
     }
     /// Attributes the target score of every example of `inputs` (examples
     /// first, in the model's layout).
-    fn attribute(&self, engine: &mut Engine, inputs: ArrayViewD<f32>, targets: &Targets) -> Result<Attribution>;
+    fn attribute(
+        &self,
+        engine: &mut Engine,
+        inputs: ArrayViewD<f32>,
+        targets: &Targets,
+    ) -> Result<Attribution>;
 }
 
 /// Every method's name, in the order the command line lists them.
@@ -251,17 +287,34 @@ pub fn build(name: &str, options: &Options) -> Result<Box<dyn Method>> {
                 "smoothgrad-squared" => Variant::Squared,
                 _ => Variant::Variance,
             };
-            Box::new(smoothgrad::SmoothGrad::new(options.samples, options.noise, variant, options.seed)?)
+            Box::new(smoothgrad::SmoothGrad::new(
+                options.samples,
+                options.noise,
+                variant,
+                options.seed,
+            )?)
         }
         "integrated-gradients" => Box::new(integrated_gradients::IntegratedGradients::new(
             options.steps,
             options.quadrature,
             options.baseline.clone(),
         )?),
-        "gradcam" => Box::new(gradcam::GradCam { layer: options.layer.clone(), negative: false }),
-        "gradcam-negative" => Box::new(gradcam::GradCam { layer: options.layer.clone(), negative: true }),
-        "guided-gradcam" => Box::new(guided_gradcam::GuidedGradCam { layer: options.layer.clone() }),
-        "occlusion" => Box::new(occlusion::Occlusion::new(options.window, options.stride, options.fill)?),
+        "gradcam" => Box::new(gradcam::GradCam {
+            layer: options.layer.clone(),
+            negative: false,
+        }),
+        "gradcam-negative" => Box::new(gradcam::GradCam {
+            layer: options.layer.clone(),
+            negative: true,
+        }),
+        "guided-gradcam" => Box::new(guided_gradcam::GuidedGradCam {
+            layer: options.layer.clone(),
+        }),
+        "occlusion" => Box::new(occlusion::Occlusion::new(
+            options.window,
+            options.stride,
+            options.fill,
+        )?),
         other => return Err(Error::unknown("method", other, METHODS.iter().copied())),
     })
 }
@@ -272,23 +325,60 @@ fn check(engine: &Engine, inputs: &ArrayViewD<f32>, targets: &Targets) -> Result
     engine.check_input(inputs)?;
     let n = inputs.shape()[0];
     if targets.classes.len() != n {
-        return Err(Error::invalid("the targets", format!("there are {} targets for {n} examples", targets.classes.len())));
+        return Err(Error::invalid(
+            "the targets",
+            format!(
+                "there are {} targets for {n} examples",
+                targets.classes.len()
+            ),
+        ));
     }
     Ok(())
 }
 
 /// Gradients of each example's target score (`sign` = -1 negates the seed)
 /// with respect to the tensors `wrt`, under `rules`.
-fn gradients(engine: &mut Engine, inputs: ArrayViewD<f32>, classes: &[usize], score: &Score, sign: f32, rules: &dyn RuleSet, wrt: Vec<String>) -> Result<Gradients> {
+fn gradients(
+    engine: &mut Engine,
+    inputs: ArrayViewD<f32>,
+    classes: &[usize],
+    score: &Score,
+    sign: f32,
+    rules: &dyn RuleSet,
+    wrt: Vec<String>,
+) -> Result<Gradients> {
     let seed = engine.class_seed(classes)? * sign;
-    engine.gradients(inputs, seed.view(), &GradientRequest { score: score.clone(), rules, wrt })
+    engine.gradients(
+        inputs,
+        seed.view(),
+        &GradientRequest {
+            score: score.clone(),
+            rules,
+            wrt,
+        },
+    )
 }
 
 /// The gradient of each example's target score with respect to the input.
-fn input_gradient(engine: &mut Engine, inputs: ArrayViewD<f32>, targets: &Targets, rules: &dyn RuleSet) -> Result<ArrayD<f32>> {
+fn input_gradient(
+    engine: &mut Engine,
+    inputs: ArrayViewD<f32>,
+    targets: &Targets,
+    rules: &dyn RuleSet,
+) -> Result<ArrayD<f32>> {
     check(engine, &inputs, targets)?;
     let input = engine.model().info().input.name.clone();
-    Ok(gradients(engine, inputs, &targets.classes, &targets.score, 1.0, rules, vec![input])?.grads.remove(0))
+    Ok(gradients(
+        engine,
+        inputs,
+        &targets.classes,
+        &targets.score,
+        1.0,
+        rules,
+        vec![input],
+    )?
+    .grads
+    .remove(0))
 }
 
 /// Runs `variants` variants of every example through the engine, a batch
@@ -303,7 +393,9 @@ fn in_batches(
     mut take: impl FnMut(&mut Engine, ArrayViewD<f32>, &[(usize, usize)]) -> Result<()>,
 ) -> Result<()> {
     let n = inputs.shape().first().copied().unwrap_or(0);
-    let pairs: Vec<(usize, usize)> = (0..n).flat_map(|e| (0..variants).map(move |v| (e, v))).collect();
+    let pairs: Vec<(usize, usize)> = (0..n)
+        .flat_map(|e| (0..variants).map(move |v| (e, v)))
+        .collect();
     let mut dims = inputs.shape().to_vec();
     for chunk in pairs.chunks(engine.options().batch_size) {
         dims[0] = chunk.len();
@@ -331,7 +423,17 @@ fn variant_gradients(
     let input = engine.model().info().input.name.clone();
     in_batches(engine, inputs, variants, fill, |engine, batch, pairs| {
         let classes: Vec<usize> = pairs.iter().map(|&(e, _)| targets.classes[e]).collect();
-        let grads = gradients(engine, batch, &classes, &targets.score, 1.0, &Standard, vec![input.clone()])?.grads.remove(0);
+        let grads = gradients(
+            engine,
+            batch,
+            &classes,
+            &targets.score,
+            1.0,
+            &Standard,
+            vec![input.clone()],
+        )?
+        .grads
+        .remove(0);
         for (g, &(e, v)) in grads.axis_iter(Axis(0)).zip(pairs) {
             visit(e, v, g);
         }
@@ -343,5 +445,7 @@ fn variant_gradients(
 /// map then depends on the seed and the example, not on the example's
 /// position or the batch it came in.
 fn content_hash(values: ArrayViewD<f32>) -> u64 {
-    values.iter().fold(0, |h, v| crate::rng::derive_seed(h, &[u64::from(v.to_bits())]))
+    values.iter().fold(0, |h, v| {
+        crate::rng::derive_seed(h, &[u64::from(v.to_bits())])
+    })
 }

@@ -26,15 +26,24 @@ pub struct Occlusion {
 impl Occlusion {
     pub fn new(window: usize, stride: usize, fill: f32) -> Result<Occlusion> {
         if window == 0 || stride == 0 {
-            return Err(Error::invalid(format!("occlusion window {window}, stride {stride}"), "both must be at least 1 pixel"));
+            return Err(Error::invalid(
+                format!("occlusion window {window}, stride {stride}"),
+                "both must be at least 1 pixel",
+            ));
         }
-        Ok(Occlusion { window, stride, fill })
+        Ok(Occlusion {
+            window,
+            stride,
+            fill,
+        })
     }
 
     /// The windows' extents along an axis of `size` pixels.
     fn spans(&self, size: usize) -> Vec<Range<usize>> {
         let count = (size - self.window).div_ceil(self.stride) + 1;
-        (0..count).map(|i| i * self.stride..(i * self.stride + self.window).min(size)).collect()
+        (0..count)
+            .map(|i| i * self.stride..(i * self.stride + self.window).min(size))
+            .collect()
     }
 }
 
@@ -43,23 +52,37 @@ impl Method for Occlusion {
         "occlusion"
     }
 
-    fn attribute(&self, engine: &mut Engine, inputs: ArrayViewD<f32>, targets: &Targets) -> Result<Attribution> {
+    fn attribute(
+        &self,
+        engine: &mut Engine,
+        inputs: ArrayViewD<f32>,
+        targets: &Targets,
+    ) -> Result<Attribution> {
         check(engine, &inputs, targets)?;
         let geometry = Geometry::of(engine.model(), "occlusion")?;
         if self.window > geometry.height || self.window > geometry.width {
             return Err(Error::invalid(
                 format!("occlusion window {}", self.window),
-                format!("larger than the {} x {} image", geometry.height, geometry.width),
+                format!(
+                    "larger than the {} x {} image",
+                    geometry.height, geometry.width
+                ),
             ));
         }
         let windows: Vec<(Range<usize>, Range<usize>)> = self
             .spans(geometry.height)
             .into_iter()
-            .flat_map(|rows| self.spans(geometry.width).into_iter().map(move |cols| (rows.clone(), cols)))
+            .flat_map(|rows| {
+                self.spans(geometry.width)
+                    .into_iter()
+                    .map(move |cols| (rows.clone(), cols))
+            })
             .collect();
         let mut coverage = Array2::<f32>::zeros((geometry.height, geometry.width));
         for (rows, cols) in &windows {
-            coverage.slice_mut(ndarray::s![rows.clone(), cols.clone()]).mapv_inplace(|c| c + 1.0);
+            coverage
+                .slice_mut(ndarray::s![rows.clone(), cols.clone()])
+                .mapv_inplace(|c| c + 1.0);
         }
 
         let clean = engine.scores(inputs.view(), &targets.score)?;
@@ -71,15 +94,23 @@ impl Method for Occlusion {
             let (rows, cols) = windows[w].clone();
             geometry.region_mut(row, rows, cols).fill(self.fill);
         };
-        in_batches(engine, inputs.view(), windows.len(), fill, |engine, batch, pairs| {
-            let scores = engine.scores(batch, &targets.score)?;
-            let occluded = targets.pick(&scores, pairs.iter().map(|&(e, _)| e));
-            for (&(e, w), s) in pairs.iter().zip(occluded) {
-                let (rows, cols) = windows[w].clone();
-                drops.slice_mut(ndarray::s![e, rows, cols]).mapv_inplace(|d| d + (clean[e] - s));
-            }
-            Ok(())
-        })?;
+        in_batches(
+            engine,
+            inputs.view(),
+            windows.len(),
+            fill,
+            |engine, batch, pairs| {
+                let scores = engine.scores(batch, &targets.score)?;
+                let occluded = targets.pick(&scores, pairs.iter().map(|&(e, _)| e));
+                for (&(e, w), s) in pairs.iter().zip(occluded) {
+                    let (rows, cols) = windows[w].clone();
+                    drops
+                        .slice_mut(ndarray::s![e, rows, cols])
+                        .mapv_inplace(|d| d + (clean[e] - s));
+                }
+                Ok(())
+            },
+        )?;
         let mut map = ArrayD::zeros(inputs.raw_dim());
         for (example, drop) in map.axis_iter_mut(Axis(0)).zip(drops.axis_iter(Axis(0))) {
             geometry.spread(example, (&drop / &coverage).view());

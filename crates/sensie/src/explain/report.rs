@@ -66,7 +66,13 @@ pub struct MethodSummary {
 
 /// Writes `DIR/<method>.npy` (and `DIR/<method>-layer.npy`) and returns the
 /// method's summary.
-fn write_maps(dir: &Path, method: &str, kind: MapKind, attribution: &Attribution, seconds: f64) -> Result<MethodSummary> {
+fn write_maps(
+    dir: &Path,
+    method: &str,
+    kind: MapKind,
+    attribution: &Attribution,
+    seconds: f64,
+) -> Result<MethodSummary> {
     let file = format!("{method}.npy");
     npy::write(&dir.join(&file), &attribution.map)?;
     let mut summary = MethodSummary {
@@ -89,7 +95,13 @@ fn write_maps(dir: &Path, method: &str, kind: MapKind, attribution: &Attribution
         summary.layer_shape = Some(layer.map.shape().to_vec());
     }
     if let Some(c) = &attribution.completeness {
-        summary.relative_completeness_gap = Some(c.gap.iter().zip(&c.score_change).map(|(g, d)| g / d.abs()).collect());
+        summary.relative_completeness_gap = Some(
+            c.gap
+                .iter()
+                .zip(&c.score_change)
+                .map(|(g, d)| g / d.abs())
+                .collect(),
+        );
         summary.completeness_gap = Some(c.gap.clone());
     }
     Ok(summary)
@@ -97,13 +109,25 @@ fn write_maps(dir: &Path, method: &str, kind: MapKind, attribution: &Attribution
 
 /// Runs each method on `inputs` and writes its maps into `dir`; returns each
 /// attribution with its summary, in the order of `methods`.
-pub fn run_methods(engine: &mut Engine, inputs: ArrayViewD<f32>, targets: &Targets, methods: &[Box<dyn Method>], dir: &Path) -> Result<Vec<(Attribution, MethodSummary)>> {
+pub fn run_methods(
+    engine: &mut Engine,
+    inputs: ArrayViewD<f32>,
+    targets: &Targets,
+    methods: &[Box<dyn Method>],
+    dir: &Path,
+) -> Result<Vec<(Attribution, MethodSummary)>> {
     methods
         .iter()
         .map(|method| {
             let start = Instant::now();
             let attribution = method.attribute(engine, inputs.view(), targets)?;
-            let summary = write_maps(dir, method.name(), method.kind(), &attribution, start.elapsed().as_secs_f64())?;
+            let summary = write_maps(
+                dir,
+                method.name(),
+                method.kind(),
+                &attribution,
+                start.elapsed().as_secs_f64(),
+            )?;
             Ok((attribution, summary))
         })
         .collect()
@@ -129,7 +153,10 @@ pub fn write_figures(
     checks: Checks,
     drawing: &Drawing,
 ) -> Result<Vec<String>> {
-    let Checks { sanity, faithfulness: curves } = checks;
+    let Checks {
+        sanity,
+        faithfulness: curves,
+    } = checks;
     let mut notes = Vec::new();
     let mut page = Page::new(format!("sensie explain: {}", summary.model.display()));
     let examples = page.section("Examples");
@@ -142,11 +169,23 @@ pub fn write_figures(
     ));
     let rows = (0..summary.examples.len())
         .map(|i| {
-            let label = summary.labels.as_ref().map_or("-".to_string(), |l| l[i].to_string());
-            vec![summary.examples[i].to_string(), label, summary.predicted[i].to_string(), summary.targets[i].to_string()]
+            let label = summary
+                .labels
+                .as_ref()
+                .map_or("-".to_string(), |l| l[i].to_string());
+            vec![
+                summary.examples[i].to_string(),
+                label,
+                summary.predicted[i].to_string(),
+                summary.targets[i].to_string(),
+            ]
         })
         .collect();
-    examples.table(&["example", "label", "predicted", "target"], rows, "The examples explained.");
+    examples.table(
+        &["example", "label", "predicted", "target"],
+        rows,
+        "The examples explained.",
+    );
 
     let rasteriser = match Rasteriser::new() {
         Ok(r) => Some(r),
@@ -158,18 +197,28 @@ pub fn write_figures(
     for (m, attribution) in summary.methods.iter().zip(results) {
         let section = page.section(&m.method);
         section.paragraph(method_note(m));
-        let pictures = figures::example_pictures(geometry, images.view(), attribution, m.kind, drawing)?;
+        let pictures =
+            figures::example_pictures(geometry, images.view(), attribution, m.kind, drawing)?;
         let folder = dir.join(&m.method);
         std::fs::create_dir_all(&folder).map_err(|e| Error::io(&folder, e))?;
         let mut row = Vec::new();
         for ((picture, scale), &example) in pictures.iter().zip(&summary.examples) {
             render::write_png(picture, &folder.join(format!("{example}.png")))?;
-            row.push(Figure::picture(picture, &format!("{} of example {example}", m.method), caption(example, scale))?);
+            row.push(Figure::picture(
+                picture,
+                &format!("{} of example {example}", m.method),
+                caption(example, scale),
+            )?);
         }
         section.figures(row);
     }
     if let Some(sanity) = sanity {
-        let figure = chart(dir, "sanity", &figures::sanity_chart(sanity), rasteriser.as_ref())?;
+        let figure = chart(
+            dir,
+            "sanity",
+            &figures::sanity_chart(sanity),
+            rasteriser.as_ref(),
+        )?;
         let section = page.section("Sanity: model randomisation");
         section.paragraph(format!(
             "Adebayo et al. (2018): the layers are randomised from the top down, cascading ({}), and each map is compared \
@@ -191,12 +240,27 @@ pub fn write_figures(
         let rows = curves
             .methods
             .iter()
-            .map(|m| vec![m.method.clone(), format!("{:.3}", m.deletion.mean_auc), format!("{:.3}", m.insertion.mean_auc)])
+            .map(|m| {
+                vec![
+                    m.method.clone(),
+                    format!("{:.3}", m.deletion.mean_auc),
+                    format!("{:.3}", m.insertion.mean_auc),
+                ]
+            })
             .collect();
-        section.table(&["method", "deletion AUC", "insertion AUC"], rows, "Mean areas under the curves.");
+        section.table(
+            &["method", "deletion AUC", "insertion AUC"],
+            rows,
+            "Mean areas under the curves.",
+        );
         section.figures(vec![
             chart(dir, "faithfulness-deletion", &deletion, rasteriser.as_ref())?,
-            chart(dir, "faithfulness-insertion", &insertion, rasteriser.as_ref())?,
+            chart(
+                dir,
+                "faithfulness-insertion",
+                &insertion,
+                rasteriser.as_ref(),
+            )?,
         ]);
     }
     page.write(&dir.join("explain.html"))?;
@@ -212,7 +276,10 @@ fn method_note(m: &MethodSummary) -> String {
     }
     if let Some(gaps) = &m.relative_completeness_gap {
         let worst = gaps.iter().fold(0.0f32, |w, g| w.max(g.abs()));
-        text += &format!("; completeness gap at most {:.3}% of f(x) - f(baseline)", 100.0 * worst);
+        text += &format!(
+            "; completeness gap at most {:.3}% of f(x) - f(baseline)",
+            100.0 * worst
+        );
     }
     text + ". Each picture: the input, the map, the map over the input."
 }
@@ -224,7 +291,12 @@ fn caption(example: usize, scale: &HeatScale) -> String {
 
 /// Writes a chart as `DIR/<name>.svg` (and `.png` with a rasteriser) and
 /// returns it as a page figure.
-fn chart(dir: &Path, name: &str, chart: &LineChart, rasteriser: Option<&Rasteriser>) -> Result<Figure> {
+fn chart(
+    dir: &Path,
+    name: &str,
+    chart: &LineChart,
+    rasteriser: Option<&Rasteriser>,
+) -> Result<Figure> {
     let svg = chart.svg();
     let path = dir.join(format!("{name}.svg"));
     std::fs::write(&path, &svg).map_err(|e| Error::io(&path, e))?;
@@ -237,7 +309,8 @@ fn chart(dir: &Path, name: &str, chart: &LineChart, rasteriser: Option<&Rasteris
 
 /// Writes a value as pretty JSON through a temporary file and a rename.
 pub fn write_json(path: &Path, value: &impl Serialize) -> Result<()> {
-    let text = serde_json::to_string_pretty(value).map_err(|e| Error::invalid(format!("{}", path.display()), e.to_string()))?;
+    let text = serde_json::to_string_pretty(value)
+        .map_err(|e| Error::invalid(format!("{}", path.display()), e.to_string()))?;
     let tmp = path.with_extension("json.partial");
     std::fs::write(&tmp, text + "\n").map_err(|e| Error::io(&tmp, e))?;
     std::fs::rename(&tmp, path).map_err(|e| Error::io(path, e))

@@ -16,11 +16,18 @@ impl Method for Saliency {
         "saliency"
     }
 
-    fn attribute(&self, engine: &mut Engine, inputs: ArrayViewD<f32>, targets: &Targets) -> Result<Attribution> {
+    fn attribute(
+        &self,
+        engine: &mut Engine,
+        inputs: ArrayViewD<f32>,
+        targets: &Targets,
+    ) -> Result<Attribution> {
         let geometry = Geometry::of(engine.model(), "saliency")?;
         let grad = input_gradient(engine, inputs, targets, &Standard)?;
         let channels = Axis(geometry.channel_axis().index() + 1);
-        let map = grad.map_axis(channels, |g| g.iter().fold(0.0f32, |m, v| m.max(v.abs()))).insert_axis(channels);
+        let map = grad
+            .map_axis(channels, |g| g.iter().fold(0.0f32, |m, v| m.max(v.abs())))
+            .insert_axis(channels);
         Ok(Attribution::pixels(map))
     }
 }

@@ -19,14 +19,14 @@ use std::collections::HashSet;
 use ndarray::{ArrayViewD, Axis};
 use serde::Serialize;
 
-use crate::rng::{SeededRng, name_hash};
 use super::{Attribution, Method, Targets};
-use crate::{Error, Result};
 use crate::engine::Engine;
 use crate::graph::NodeExt;
 use crate::model::Model;
 use crate::onnx::{self, ModelProto};
+use crate::rng::{SeededRng, name_hash};
 use crate::runtime::Runtime;
+use crate::{Error, Result};
 
 /// The check's result.
 #[derive(Clone, Debug, Serialize)]
@@ -58,8 +58,15 @@ pub fn cascading_randomisation(
     originals: &[Attribution],
     seed: u64,
 ) -> Result<Sanity> {
-    if originals.len() != methods.len() || originals.iter().any(|a| a.map.shape().first() != inputs.shape().first()) {
-        return Err(Error::invalid("the sanity check's reference maps", "need one map per method, one row per example"));
+    if originals.len() != methods.len()
+        || originals
+            .iter()
+            .any(|a| a.map.shape().first() != inputs.shape().first())
+    {
+        return Err(Error::invalid(
+            "the sanity check's reference maps",
+            "need one map per method, one row per example",
+        ));
     }
     let (model, options) = (engine.model(), engine.options());
     let runtime = Runtime::new()?;
@@ -67,7 +74,13 @@ pub fn cascading_randomisation(
     let mut proto = model.proto().clone();
     let mut methods_out: Vec<MethodSanity> = methods
         .iter()
-        .map(|m| MethodSanity { method: m.name().to_string(), spearman: vec![], spearman_abs: vec![], mean_spearman: vec![], mean_spearman_abs: vec![] })
+        .map(|m| MethodSanity {
+            method: m.name().to_string(),
+            spearman: vec![],
+            spearman_abs: vec![],
+            mean_spearman: vec![],
+            mean_spearman_abs: vec![],
+        })
         .collect();
     for (step, (_, weights)) in layers.iter().enumerate() {
         randomise(&mut proto, weights, seed, step as u64);
@@ -76,7 +89,12 @@ pub fn cascading_randomisation(
         for ((method, original), out) in methods.iter().zip(originals).zip(methods_out.iter_mut()) {
             let map = method.attribute(&mut engine, inputs.view(), targets)?.map;
             let per_example = |abs: bool| -> Vec<Option<f64>> {
-                original.map.axis_iter(Axis(0)).zip(map.axis_iter(Axis(0))).map(|(a, b)| spearman(&a, &b, abs)).collect()
+                original
+                    .map
+                    .axis_iter(Axis(0))
+                    .zip(map.axis_iter(Axis(0)))
+                    .map(|(a, b)| spearman(&a, &b, abs))
+                    .collect()
             };
             let (plain, abs) = (per_example(false), per_example(true));
             out.mean_spearman.push(mean(&plain));
@@ -85,36 +103,72 @@ pub fn cascading_randomisation(
             out.spearman_abs.push(abs);
         }
     }
-    Ok(Sanity { layers: layers.into_iter().map(|(name, _)| name).collect(), methods: methods_out })
+    Ok(Sanity {
+        layers: layers.into_iter().map(|(name, _)| name).collect(),
+        methods: methods_out,
+    })
 }
 
 /// The nodes with learned weights, top (nearest the output) first, each with
 /// the names of its float initializers.
 fn weighted_nodes(proto: &ModelProto) -> Vec<(String, Vec<String>)> {
-    let graph = proto.graph.as_ref().expect("models are checked to have a graph");
-    let floats: HashSet<&str> =
-        graph.initializer.iter().filter(|t| t.data_type == Some(onnx::dtype::FLOAT)).filter_map(|t| t.name.as_deref()).collect();
+    let graph = proto
+        .graph
+        .as_ref()
+        .expect("models are checked to have a graph");
+    let floats: HashSet<&str> = graph
+        .initializer
+        .iter()
+        .filter(|t| t.data_type == Some(onnx::dtype::FLOAT))
+        .filter_map(|t| t.name.as_deref())
+        .collect();
     graph
         .node
         .iter()
         .rev()
         .filter(|n| matches!(n.op(), "Conv" | "ConvTranspose" | "Gemm" | "MatMul"))
-        .map(|n| (n.label(), n.input.iter().filter(|i| floats.contains(i.as_str())).cloned().collect::<Vec<_>>()))
+        .map(|n| {
+            (
+                n.label(),
+                n.input
+                    .iter()
+                    .filter(|i| floats.contains(i.as_str()))
+                    .cloned()
+                    .collect::<Vec<_>>(),
+            )
+        })
         .filter(|(_, weights)| !weights.is_empty())
         .collect()
 }
 
 /// Redraws the named initializers from N(0, their own standard deviation).
 fn randomise(proto: &mut ModelProto, names: &[String], seed: u64, step: u64) {
-    let graph = proto.graph.as_mut().expect("models are checked to have a graph");
-    for tensor in graph.initializer.iter_mut().filter(|t| t.name.as_ref().is_some_and(|n| names.contains(n))) {
-        let Some(values) = onnx::tensor_to_f32(tensor) else { continue };
+    let graph = proto
+        .graph
+        .as_mut()
+        .expect("models are checked to have a graph");
+    for tensor in graph
+        .initializer
+        .iter_mut()
+        .filter(|t| t.name.as_ref().is_some_and(|n| names.contains(n)))
+    {
+        let Some(values) = onnx::tensor_to_f32(tensor) else {
+            continue;
+        };
         let n = values.len().max(1) as f64;
         let mean = values.iter().map(|&v| v as f64).sum::<f64>() / n;
-        let std = (values.iter().map(|&v| (v as f64 - mean).powi(2)).sum::<f64>() / n).sqrt();
+        let std = (values
+            .iter()
+            .map(|&v| (v as f64 - mean).powi(2))
+            .sum::<f64>()
+            / n)
+            .sqrt();
         let name = tensor.name.clone().unwrap_or_default();
         let mut stream = SeededRng::new(seed, &[name_hash("sanity"), step, name_hash(&name)]);
-        let fresh: Vec<f32> = values.iter().map(|_| (std * stream.normal()) as f32).collect();
+        let fresh: Vec<f32> = values
+            .iter()
+            .map(|_| (std * stream.normal()) as f32)
+            .collect();
         let dims: Vec<usize> = values.shape().to_vec();
         *tensor = onnx::f32_tensor(&name, &dims, &fresh);
     }
@@ -123,7 +177,13 @@ fn randomise(proto: &mut ModelProto, names: &[String], seed: u64, step: u64) {
 /// Spearman's rank correlation of two maps (of their absolute values when
 /// `abs`); `None` when either is constant.
 pub fn spearman(a: &ArrayViewD<f32>, b: &ArrayViewD<f32>, abs: bool) -> Option<f64> {
-    let prepare = |m: &ArrayViewD<f32>| ranks(&m.iter().map(|&v| if abs { v.abs() } else { v }).collect::<Vec<_>>());
+    let prepare = |m: &ArrayViewD<f32>| {
+        ranks(
+            &m.iter()
+                .map(|&v| if abs { v.abs() } else { v })
+                .collect::<Vec<_>>(),
+        )
+    };
     let (ra, rb) = (prepare(a), prepare(b));
     let n = ra.len() as f64;
     let mean = (n + 1.0) / 2.0;
@@ -173,7 +233,17 @@ mod tests {
         let b = arr1(&[3.0f32, 1.0, 4.0, 9.0]).into_dyn();
         let r = spearman(&a.view(), &b.view(), false).unwrap();
         assert!((r - 0.632_455_532_033_675_9).abs() < 1e-12, "{r}");
-        assert_eq!(spearman(&a.view(), &arr1(&[0.0f32; 4]).into_dyn().view(), false), None);
-        assert_eq!(spearman(&arr1(&[-2.0f32, 1.0, 3.0]).into_dyn().view(), &arr1(&[2.0f32, 1.0, 3.0]).into_dyn().view(), true), Some(1.0));
+        assert_eq!(
+            spearman(&a.view(), &arr1(&[0.0f32; 4]).into_dyn().view(), false),
+            None
+        );
+        assert_eq!(
+            spearman(
+                &arr1(&[-2.0f32, 1.0, 3.0]).into_dyn().view(),
+                &arr1(&[2.0f32, 1.0, 3.0]).into_dyn().view(),
+                true
+            ),
+            Some(1.0)
+        );
     }
 }

@@ -14,9 +14,9 @@
 use ndarray::{ArrayD, ArrayViewD, Axis, Zip};
 
 use super::content_hash;
-use crate::rng::{SeededRng, name_hash};
 use super::{Attribution, Method, Targets, variant_gradients};
 use crate::engine::Engine;
+use crate::rng::{SeededRng, name_hash};
 use crate::{Error, Result};
 
 /// What is averaged over the noisy samples.
@@ -40,12 +40,23 @@ pub struct SmoothGrad {
 impl SmoothGrad {
     pub fn new(samples: usize, noise: f32, variant: Variant, seed: u64) -> Result<SmoothGrad> {
         if samples == 0 {
-            return Err(Error::invalid("0 SmoothGrad samples", "at least 1 is needed"));
+            return Err(Error::invalid(
+                "0 SmoothGrad samples",
+                "at least 1 is needed",
+            ));
         }
         if !(noise >= 0.0 && noise.is_finite()) {
-            return Err(Error::invalid(format!("SmoothGrad noise {noise}"), "the noise level must be a fraction >= 0 of the value range"));
+            return Err(Error::invalid(
+                format!("SmoothGrad noise {noise}"),
+                "the noise level must be a fraction >= 0 of the value range",
+            ));
         }
-        Ok(SmoothGrad { samples, noise, variant, seed })
+        Ok(SmoothGrad {
+            samples,
+            noise,
+            variant,
+            seed,
+        })
     }
 }
 
@@ -58,11 +69,20 @@ impl Method for SmoothGrad {
         }
     }
 
-    fn attribute(&self, engine: &mut Engine, inputs: ArrayViewD<f32>, targets: &Targets) -> Result<Attribution> {
+    fn attribute(
+        &self,
+        engine: &mut Engine,
+        inputs: ArrayViewD<f32>,
+        targets: &Targets,
+    ) -> Result<Attribution> {
         let sigmas: Vec<f32> = inputs
             .axis_iter(Axis(0))
             .map(|x| {
-                let (lo, hi) = x.iter().fold((f32::INFINITY, f32::NEG_INFINITY), |(a, b), &v| (a.min(v), b.max(v)));
+                let (lo, hi) = x
+                    .iter()
+                    .fold((f32::INFINITY, f32::NEG_INFINITY), |(a, b), &v| {
+                        (a.min(v), b.max(v))
+                    });
                 self.noise * (hi - lo)
             })
             .collect();
@@ -70,15 +90,30 @@ impl Method for SmoothGrad {
         let mut sum_sq = ArrayD::<f64>::zeros(inputs.raw_dim());
         let examples: Vec<u64> = inputs.outer_iter().map(content_hash).collect();
         let fill = |e: usize, sample: usize, mut row: ndarray::ArrayViewMutD<f32>| {
-            let mut stream = SeededRng::new(self.seed, &[name_hash("smoothgrad"), examples[e], sample as u64]);
-            Zip::from(&mut row).and(inputs.index_axis(Axis(0), e)).for_each(|r, &x| *r = x + sigmas[e] * stream.normal() as f32);
+            let mut stream = SeededRng::new(
+                self.seed,
+                &[name_hash("smoothgrad"), examples[e], sample as u64],
+            );
+            Zip::from(&mut row)
+                .and(inputs.index_axis(Axis(0), e))
+                .for_each(|r, &x| *r = x + sigmas[e] * stream.normal() as f32);
         };
-        variant_gradients(engine, inputs.view(), targets, self.samples, fill, |e, _, g| {
-            Zip::from(sum.index_axis_mut(Axis(0), e)).and(sum_sq.index_axis_mut(Axis(0), e)).and(g).for_each(|s, q, &g| {
-                *s += g as f64;
-                *q += (g as f64).powi(2);
-            });
-        })?;
+        variant_gradients(
+            engine,
+            inputs.view(),
+            targets,
+            self.samples,
+            fill,
+            |e, _, g| {
+                Zip::from(sum.index_axis_mut(Axis(0), e))
+                    .and(sum_sq.index_axis_mut(Axis(0), e))
+                    .and(g)
+                    .for_each(|s, q, &g| {
+                        *s += g as f64;
+                        *q += (g as f64).powi(2);
+                    });
+            },
+        )?;
         let k = self.samples as f64;
         let map = Zip::from(&sum).and(&sum_sq).map_collect(|&s, &q| {
             let (mean, mean_sq) = (s / k, q / k);

@@ -40,14 +40,20 @@ impl NodeExt for NodeProto {
     fn label(&self) -> String {
         match self.name.as_deref() {
             Some(n) if !n.is_empty() => n.to_string(),
-            _ => format!("{} -> {}", self.op(), self.output.first().map(String::as_str).unwrap_or("?")),
+            _ => format!(
+                "{} -> {}",
+                self.op(),
+                self.output.first().map(String::as_str).unwrap_or("?")
+            ),
         }
     }
     fn op(&self) -> &str {
         self.op_type.as_deref().unwrap_or("")
     }
     fn attr(&self, name: &str) -> Option<&AttributeProto> {
-        self.attribute.iter().find(|a| a.name.as_deref() == Some(name))
+        self.attribute
+            .iter()
+            .find(|a| a.name.as_deref() == Some(name))
     }
     fn attr_i(&self, name: &str) -> Option<i64> {
         self.attr(name).and_then(|a| a.i)
@@ -56,38 +62,73 @@ impl NodeExt for NodeProto {
         self.attr(name).and_then(|a| a.f)
     }
     fn attr_s(&self, name: &str) -> Option<String> {
-        self.attr(name).and_then(|a| a.s.as_ref()).map(|s| String::from_utf8_lossy(s).into_owned())
+        self.attr(name)
+            .and_then(|a| a.s.as_ref())
+            .map(|s| String::from_utf8_lossy(s).into_owned())
     }
     fn attr_ints(&self, name: &str) -> Option<Vec<i64>> {
         self.attr(name).map(|a| a.ints.clone())
     }
     fn input_name(&self, i: usize) -> Option<&str> {
-        self.input.get(i).map(String::as_str).filter(|s| !s.is_empty())
+        self.input
+            .get(i)
+            .map(String::as_str)
+            .filter(|s| !s.is_empty())
     }
 }
 
 pub fn attr_int(name: &str, v: i64) -> AttributeProto {
-    AttributeProto { name: Some(name.into()), r#type: Some(attr_type::INT), i: Some(v), ..Default::default() }
+    AttributeProto {
+        name: Some(name.into()),
+        r#type: Some(attr_type::INT),
+        i: Some(v),
+        ..Default::default()
+    }
 }
 
 pub fn attr_ints(name: &str, v: &[i64]) -> AttributeProto {
-    AttributeProto { name: Some(name.into()), r#type: Some(attr_type::INTS), ints: v.to_vec(), ..Default::default() }
+    AttributeProto {
+        name: Some(name.into()),
+        r#type: Some(attr_type::INTS),
+        ints: v.to_vec(),
+        ..Default::default()
+    }
 }
 
 pub fn attr_float(name: &str, v: f32) -> AttributeProto {
-    AttributeProto { name: Some(name.into()), r#type: Some(attr_type::FLOAT), f: Some(v), ..Default::default() }
+    AttributeProto {
+        name: Some(name.into()),
+        r#type: Some(attr_type::FLOAT),
+        f: Some(v),
+        ..Default::default()
+    }
 }
 
 pub fn attr_floats(name: &str, v: &[f32]) -> AttributeProto {
-    AttributeProto { name: Some(name.into()), r#type: Some(attr_type::FLOATS), floats: v.to_vec(), ..Default::default() }
+    AttributeProto {
+        name: Some(name.into()),
+        r#type: Some(attr_type::FLOATS),
+        floats: v.to_vec(),
+        ..Default::default()
+    }
 }
 
 pub fn attr_string(name: &str, v: &str) -> AttributeProto {
-    AttributeProto { name: Some(name.into()), r#type: Some(attr_type::STRING), s: Some(v.as_bytes().to_vec()), ..Default::default() }
+    AttributeProto {
+        name: Some(name.into()),
+        r#type: Some(attr_type::STRING),
+        s: Some(v.as_bytes().to_vec()),
+        ..Default::default()
+    }
 }
 
 pub fn attr_tensor(name: &str, t: TensorProto) -> AttributeProto {
-    AttributeProto { name: Some(name.into()), r#type: Some(attr_type::TENSOR), t: Some(t), ..Default::default() }
+    AttributeProto {
+        name: Some(name.into()),
+        r#type: Some(attr_type::TENSOR),
+        t: Some(t),
+        ..Default::default()
+    }
 }
 
 /// The constant tensors of a graph: initializers and `Constant` node outputs.
@@ -97,13 +138,18 @@ pub struct Constants {
 
 impl Constants {
     pub fn of(graph: &GraphProto) -> Constants {
-        let mut map: HashMap<String, TensorProto> =
-            graph.initializer.iter().map(|t| (t.name.clone().unwrap_or_default(), t.clone())).collect();
+        let mut map: HashMap<String, TensorProto> = graph
+            .initializer
+            .iter()
+            .map(|t| (t.name.clone().unwrap_or_default(), t.clone()))
+            .collect();
         for node in &graph.node {
             if node.op() != "Constant" {
                 continue;
             }
-            let Some(out) = node.output.first() else { continue };
+            let Some(out) = node.output.first() else {
+                continue;
+            };
             let value = if let Some(t) = node.attr("value").and_then(|a| a.t.clone()) {
                 Some(t)
             } else if let Some(v) = node.attr_f("value_float") {
@@ -113,7 +159,8 @@ impl Constants {
             } else if let Some(v) = node.attr_i("value_int") {
                 Some(onnx::i64_tensor(out, &[], &[v]))
             } else {
-                node.attr("value_ints").map(|v| onnx::i64_tensor(out, &[v.ints.len()], &v.ints))
+                node.attr("value_ints")
+                    .map(|v| onnx::i64_tensor(out, &[v.ints.len()], &v.ints))
             };
             if let Some(t) = value {
                 map.insert(out.clone(), t);
@@ -155,7 +202,11 @@ impl<'g> Builder<'g> {
         while taken.iter().any(|t| t.starts_with(&prefix)) {
             prefix.push('_');
         }
-        Builder { graph, prefix, counter: 0 }
+        Builder {
+            graph,
+            prefix,
+            counter: 0,
+        }
     }
 
     /// A fresh tensor name that mentions `hint`.
@@ -170,7 +221,13 @@ impl<'g> Builder<'g> {
     }
 
     /// Appends a node with `n` outputs.
-    pub fn node_n(&mut self, op: &str, inputs: &[&str], n: usize, attrs: Vec<AttributeProto>) -> Vec<String> {
+    pub fn node_n(
+        &mut self,
+        op: &str,
+        inputs: &[&str],
+        n: usize,
+        attrs: Vec<AttributeProto>,
+    ) -> Vec<String> {
         let outputs: Vec<String> = (0..n).map(|_| self.fresh(op)).collect();
         self.graph.node.push(NodeProto {
             op_type: Some(op.into()),
@@ -185,20 +242,26 @@ impl<'g> Builder<'g> {
 
     pub fn const_i64(&mut self, values: &[i64]) -> String {
         let name = self.fresh("const");
-        self.graph.initializer.push(onnx::i64_tensor(&name, &[values.len()], values));
+        self.graph
+            .initializer
+            .push(onnx::i64_tensor(&name, &[values.len()], values));
         name
     }
 
     /// An INT64 constant of any shape.
     pub fn const_i64_shaped(&mut self, dims: &[usize], values: &[i64]) -> String {
         let name = self.fresh("const");
-        self.graph.initializer.push(onnx::i64_tensor(&name, dims, values));
+        self.graph
+            .initializer
+            .push(onnx::i64_tensor(&name, dims, values));
         name
     }
 
     pub fn const_f32(&mut self, dims: &[usize], values: &[f32]) -> String {
         let name = self.fresh("const");
-        self.graph.initializer.push(onnx::f32_tensor(&name, dims, values));
+        self.graph
+            .initializer
+            .push(onnx::f32_tensor(&name, dims, values));
         name
     }
 
@@ -214,7 +277,11 @@ impl<'g> Builder<'g> {
 
     /// `Cast(to=FLOAT)`.
     pub fn to_float(&mut self, a: &str) -> String {
-        self.node("Cast", &[a], vec![attr_int("to", onnx::dtype::FLOAT as i64)])
+        self.node(
+            "Cast",
+            &[a],
+            vec![attr_int("to", onnx::dtype::FLOAT as i64)],
+        )
     }
 
     /// Reshapes `a` to the runtime shape of `like`.
@@ -226,12 +293,20 @@ impl<'g> Builder<'g> {
     /// Zeros with the runtime shape of `like`.
     pub fn zeros_like(&mut self, like: &str) -> String {
         let shape = self.node("Shape", &[like], vec![]);
-        self.node("ConstantOfShape", &[&shape], vec![attr_tensor("value", onnx::f32_tensor("", &[1], &[0.0]))])
+        self.node(
+            "ConstantOfShape",
+            &[&shape],
+            vec![attr_tensor("value", onnx::f32_tensor("", &[1], &[0.0]))],
+        )
     }
 
     pub fn reduce_sum(&mut self, a: &str, axes: &[i64], keepdims: bool) -> String {
         let axes = self.const_i64(axes);
-        self.node("ReduceSum", &[a, &axes], vec![attr_int("keepdims", keepdims as i64)])
+        self.node(
+            "ReduceSum",
+            &[a, &axes],
+            vec![attr_int("keepdims", keepdims as i64)],
+        )
     }
 
     pub fn unsqueeze(&mut self, a: &str, axes: &[i64]) -> String {
@@ -252,19 +327,36 @@ impl<'g> Builder<'g> {
 /// Adds `name` to a graph's outputs, unless it is one already.
 pub fn expose(graph: &mut GraphProto, name: &str) {
     if !graph.output.iter().any(|o| o.name.as_deref() == Some(name)) {
-        graph.output.push(ValueInfoProto { name: Some(name.to_string()), ..Default::default() });
+        graph.output.push(ValueInfoProto {
+            name: Some(name.to_string()),
+            ..Default::default()
+        });
     }
 }
 
 /// Names of the graph's real inputs (those that are not initializers).
 pub fn real_inputs(graph: &GraphProto) -> Vec<&ValueInfoProto> {
-    let inits: HashSet<&str> = graph.initializer.iter().filter_map(|t| t.name.as_deref()).collect();
-    graph.input.iter().filter(|i| !inits.contains(i.name.as_deref().unwrap_or(""))).collect()
+    let inits: HashSet<&str> = graph
+        .initializer
+        .iter()
+        .filter_map(|t| t.name.as_deref())
+        .collect();
+    graph
+        .input
+        .iter()
+        .filter(|i| !inits.contains(i.name.as_deref().unwrap_or("")))
+        .collect()
 }
 
 /// The names closest to `name` among `candidates`, for "did you mean" errors.
 pub fn closest_names<'a>(name: &str, candidates: impl Iterator<Item = &'a str>) -> Vec<String> {
-    let mut scored: Vec<(f64, &str)> = candidates.map(|c| (strsim::jaro_winkler(name, c), c)).collect();
+    let mut scored: Vec<(f64, &str)> = candidates
+        .map(|c| (strsim::jaro_winkler(name, c), c))
+        .collect();
     scored.sort_by(|a, b| b.0.total_cmp(&a.0));
-    scored.into_iter().take(5).map(|(_, c)| c.to_string()).collect()
+    scored
+        .into_iter()
+        .take(5)
+        .map(|(_, c)| c.to_string())
+        .collect()
 }

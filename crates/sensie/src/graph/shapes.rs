@@ -37,13 +37,21 @@ impl Shape {
     /// `None` for the batch dimension.
     pub fn dim(&self, axis: i64) -> Option<usize> {
         let a = normalize_axis(axis, self.rank());
-        self.dims.get(a).copied().filter(|&d| d != BATCH).map(|d| d as usize)
+        self.dims
+            .get(a)
+            .copied()
+            .filter(|&d| d != BATCH)
+            .map(|d| d as usize)
     }
 }
 
 /// An axis attribute made non-negative for a tensor of the given rank.
 pub fn normalize_axis(axis: i64, rank: usize) -> usize {
-    if axis < 0 { (axis + rank as i64).max(0) as usize } else { axis as usize }
+    if axis < 0 {
+        (axis + rank as i64).max(0) as usize
+    } else {
+        axis as usize
+    }
 }
 
 /// Shapes of the tensors of one graph.
@@ -61,7 +69,10 @@ type Learned = (Vec<i64>, bool, Option<Vec<i64>>);
 
 /// Tensors whose values depend on the input's values (not just its shape):
 /// everything downstream of the input, except through Shape and Size.
-fn data_dependent<'g>(graph: &'g crate::onnx::GraphProto, input: &'g str) -> std::collections::HashSet<&'g str> {
+fn data_dependent<'g>(
+    graph: &'g crate::onnx::GraphProto,
+    input: &'g str,
+) -> std::collections::HashSet<&'g str> {
     let mut set = std::collections::HashSet::from([input]);
     for node in &graph.node {
         if matches!(node.op(), "Shape" | "Size") {
@@ -77,19 +88,43 @@ fn data_dependent<'g>(graph: &'g crate::onnx::GraphProto, input: &'g str) -> std
 impl TensorShapes {
     /// Runs `model` on `input` (a batch of 1) and, if `batch_free`, on the same
     /// example repeated twice, and records the shape of every tensor.
-    pub fn learn(runtime: &Runtime, model: &ModelProto, input_name: &str, input: &ArrayD<f32>, batch_free: bool) -> Result<TensorShapes> {
+    pub fn learn(
+        runtime: &Runtime,
+        model: &ModelProto,
+        input_name: &str,
+        input: &ArrayD<f32>,
+        batch_free: bool,
+    ) -> Result<TensorShapes> {
         let mut probe = model.clone();
         {
-            let graph = probe.graph.as_mut().expect("models are checked to have a graph on load");
-            let names: Vec<String> = graph.node.iter().flat_map(|n| n.output.iter().cloned()).filter(|n| !n.is_empty()).collect();
+            let graph = probe
+                .graph
+                .as_mut()
+                .expect("models are checked to have a graph on load");
+            let names: Vec<String> = graph
+                .node
+                .iter()
+                .flat_map(|n| n.output.iter().cloned())
+                .filter(|n| !n.is_empty())
+                .collect();
             for name in &names {
                 expose(graph, name);
             }
         }
-        let graph = model.graph.as_ref().expect("models are checked to have a graph on load");
-        let mut session = runtime.session(&onnx::encode_model(&probe), "the model with its intermediate tensors exposed", SessionOptions::default())?;
-        let run = |session: &mut ort::session::Session, x: &ArrayD<f32>| -> Result<HashMap<String, Learned>> {
-            let tensor = ort::value::TensorRef::from_array_view(x.view()).map_err(|e| Error::runtime("the input tensor", e))?;
+        let graph = model
+            .graph
+            .as_ref()
+            .expect("models are checked to have a graph on load");
+        let mut session = runtime.session(
+            &onnx::encode_model(&probe),
+            "the model with its intermediate tensors exposed",
+            SessionOptions::default(),
+        )?;
+        let run = |session: &mut ort::session::Session,
+                   x: &ArrayD<f32>|
+         -> Result<HashMap<String, Learned>> {
+            let tensor = ort::value::TensorRef::from_array_view(x.view())
+                .map_err(|e| Error::runtime("the input tensor", e))?;
             let outputs = session
                 .run(ort::inputs![input_name => tensor])
                 .map_err(|e| Error::runtime("running the model to learn tensor shapes", e))?;
@@ -98,18 +133,29 @@ impl TensorShapes {
                 if let ValueType::Tensor { ty, shape, .. } = value.dtype() {
                     let ints = match ty {
                         TensorElementType::Int64 if shape.iter().product::<i64>() <= MAX_VALUES => {
-                            value.try_extract_array::<i64>().ok().map(|a| a.iter().copied().collect())
+                            value
+                                .try_extract_array::<i64>()
+                                .ok()
+                                .map(|a| a.iter().copied().collect())
                         }
                         _ => None,
                     };
-                    found.insert(name.to_string(), (shape.iter().copied().collect(), *ty == TensorElementType::Float32, ints));
+                    found.insert(
+                        name.to_string(),
+                        (
+                            shape.iter().copied().collect(),
+                            *ty == TensorElementType::Float32,
+                            ints,
+                        ),
+                    );
                 }
             }
             Ok(found)
         };
         let one = run(&mut session, input)?;
         let two = if batch_free {
-            let doubled = ndarray::concatenate(ndarray::Axis(0), &[input.view(), input.view()]).expect("same shapes");
+            let doubled = ndarray::concatenate(ndarray::Axis(0), &[input.view(), input.view()])
+                .expect("same shapes");
             Some(run(&mut session, &doubled)?)
         } else {
             None
@@ -120,13 +166,17 @@ impl TensorShapes {
         for (name, (dims, is_float, values)) in one {
             let other = two.as_ref().and_then(|t| t.get(&name));
             let dims = match other {
-                Some((dims2, _, _)) if dims2.len() == dims.len() => {
-                    dims.iter().zip(dims2).map(|(&a, &b)| if a != b { BATCH } else { a }).collect()
-                }
+                Some((dims2, _, _)) if dims2.len() == dims.len() => dims
+                    .iter()
+                    .zip(dims2)
+                    .map(|(&a, &b)| if a != b { BATCH } else { a })
+                    .collect(),
                 _ => dims,
             };
             let same_at_both_batches = other.is_none_or(|(_, _, v2)| *v2 == values);
-            if let Some(values) = values.filter(|_| same_at_both_batches && !data_dependent.contains(name.as_str())) {
+            if let Some(values) =
+                values.filter(|_| same_at_both_batches && !data_dependent.contains(name.as_str()))
+            {
                 ints.insert(name.clone(), values);
             }
             map.insert(name, Shape { dims, is_float });
@@ -135,16 +185,28 @@ impl TensorShapes {
         if batch_free {
             in_dims[0] = BATCH;
         }
-        map.insert(input_name.to_string(), Shape { dims: in_dims, is_float: true });
+        map.insert(
+            input_name.to_string(),
+            Shape {
+                dims: in_dims,
+                is_float: true,
+            },
+        );
         for init in &graph.initializer {
             let name = init.name.clone().unwrap_or_default();
             let is_float = init.data_type == Some(onnx::dtype::FLOAT);
-            map.entry(name).or_insert(Shape { dims: init.dims.clone(), is_float });
+            map.entry(name).or_insert(Shape {
+                dims: init.dims.clone(),
+                is_float,
+            });
         }
         for node in graph.node.iter().filter(|n| n.op() == "Constant") {
             for out in &node.output {
                 if let Some(t) = node.attr("value").and_then(|a| a.t.as_ref()) {
-                    map.entry(out.clone()).or_insert(Shape { dims: t.dims.clone(), is_float: t.data_type == Some(onnx::dtype::FLOAT) });
+                    map.entry(out.clone()).or_insert(Shape {
+                        dims: t.dims.clone(),
+                        is_float: t.data_type == Some(onnx::dtype::FLOAT),
+                    });
                 }
             }
         }

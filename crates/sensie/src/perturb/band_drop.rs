@@ -16,8 +16,19 @@ pub(super) static BUILTIN: Builtin = Builtin {
     unit: "band index",
     identity: "-1",
     unchanged: -1.0,
-    options: &[OptionSpec { name: "fill", default: "0", help: "value written over the dropped band" }],
-    build: |options| Ok(described(&BUILTIN, BandDrop { fill: options.number("fill", 0.0)? as f32 })),
+    options: &[OptionSpec {
+        name: "fill",
+        default: "0",
+        help: "value written over the dropped band",
+    }],
+    build: |options| {
+        Ok(described(
+            &BUILTIN,
+            BandDrop {
+                fill: options.number("fill", 0.0)? as f32,
+            },
+        ))
+    },
 };
 
 struct BandDrop {
@@ -25,11 +36,12 @@ struct BandDrop {
 }
 
 impl Effect for BandDrop {
-
-
     fn check(&self, band: f64) -> Result<()> {
         if band.fract() != 0.0 || band < -1.0 {
-            return Err(Error::invalid("strength of perturbation 'band-drop'", format!("{band} is not a band index (0, 1, ...) or -1 for none")));
+            return Err(Error::invalid(
+                "strength of perturbation 'band-drop'",
+                format!("{band} is not a band index (0, 1, ...) or -1 for none"),
+            ));
         }
         Ok(())
     }
@@ -37,7 +49,8 @@ impl Effect for BandDrop {
     fn apply(&self, image: ArrayView3<f32>, band: f64, _: &mut SeededRng) -> Result<Array3<f32>> {
         let mut out = image.to_owned();
         if band >= 0.0 {
-            out.index_axis_mut(Axis(0), band_index(BUILTIN.name, image, band)?).fill(self.fill);
+            out.index_axis_mut(Axis(0), band_index(BUILTIN.name, image, band)?)
+                .fill(self.fill);
         }
         Ok(out)
     }

@@ -13,8 +13,19 @@ pub(super) static BUILTIN: Builtin = Builtin {
     unit: "factor",
     identity: "1",
     unchanged: 1.0,
-    options: &[OptionSpec { name: "band", default: "0", help: "index of the band to scale, from 0" }],
-    build: |options| Ok(described(&BUILTIN, BandScale { band: options.index("band", 0)? })),
+    options: &[OptionSpec {
+        name: "band",
+        default: "0",
+        help: "index of the band to scale, from 0",
+    }],
+    build: |options| {
+        Ok(described(
+            &BUILTIN,
+            BandScale {
+                band: options.index("band", 0)?,
+            },
+        ))
+    },
 };
 
 struct BandScale {
@@ -22,12 +33,11 @@ struct BandScale {
 }
 
 impl Effect for BandScale {
-
-
     fn apply(&self, image: ArrayView3<f32>, factor: f64, _: &mut SeededRng) -> Result<Array3<f32>> {
         let band = band_index(BUILTIN.name, image, self.band as f64)?;
         let mut out = image.to_owned();
-        out.index_axis_mut(Axis(0), band).mapv_inplace(|v| (f64::from(v) * factor) as f32);
+        out.index_axis_mut(Axis(0), band)
+            .mapv_inplace(|v| (f64::from(v) * factor) as f32);
         Ok(out)
     }
 }
@@ -42,11 +52,22 @@ mod tests {
     #[test]
     fn scales_only_the_chosen_band() {
         let image = ramp(3, 2, 2);
-        let out = apply(built("band-scale", &[("band", "1")]).as_ref(), image.view(), 3.0);
-        assert_eq!(out.index_axis(Axis(0), 1), image.index_axis(Axis(0), 1).mapv(|v| v * 3.0));
+        let out = apply(
+            built("band-scale", &[("band", "1")]).as_ref(),
+            image.view(),
+            3.0,
+        );
+        assert_eq!(
+            out.index_axis(Axis(0), 1),
+            image.index_axis(Axis(0), 1).mapv(|v| v * 3.0)
+        );
         assert_eq!(out.slice(s![0, .., ..]), image.slice(s![0, .., ..]));
         assert_eq!(out.slice(s![2, .., ..]), image.slice(s![2, .., ..]));
-        let err = built("band-scale", &[("band", "3")]).apply(image.view(), 2.0, &mut SeededRng::new(0, &[]));
+        let err = built("band-scale", &[("band", "3")]).apply(
+            image.view(),
+            2.0,
+            &mut SeededRng::new(0, &[]),
+        );
         assert!(err.unwrap_err().to_string().contains("band 3"));
     }
 }

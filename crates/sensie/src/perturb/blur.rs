@@ -21,8 +21,6 @@ pub(super) static BUILTIN: Builtin = Builtin {
 struct Blur;
 
 impl Effect for Blur {
-
-
     fn check(&self, sigma: f64) -> Result<()> {
         at_least(BUILTIN.name, sigma, 0.0, true)
     }

@@ -20,8 +20,6 @@ pub(super) static BUILTIN: Builtin = Builtin {
 struct Brightness;
 
 impl Effect for Brightness {
-
-
     fn apply(&self, image: ArrayView3<f32>, factor: f64, _: &mut SeededRng) -> Result<Array3<f32>> {
         Ok(scaled(image, factor))
     }
@@ -34,6 +32,9 @@ mod tests {
     #[test]
     fn scales_every_pixel() {
         let image = ramp(2, 3, 3);
-        assert_eq!(apply(built("brightness", &[]).as_ref(), image.view(), 0.5), image.mapv(|v| v * 0.5));
+        assert_eq!(
+            apply(built("brightness", &[]).as_ref(), image.view(), 0.5),
+            image.mapv(|v| v * 0.5)
+        );
     }
 }

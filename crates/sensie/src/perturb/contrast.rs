@@ -23,8 +23,6 @@ pub(super) static BUILTIN: Builtin = Builtin {
 struct Contrast;
 
 impl Effect for Contrast {
-
-
     fn apply(&self, image: ArrayView3<f32>, factor: f64, _: &mut SeededRng) -> Result<Array3<f32>> {
         let mut out = image.to_owned();
         for mut band in out.axis_iter_mut(Axis(0)) {
@@ -53,6 +51,10 @@ mod tests {
             }
         }
         let flat = apply(built("contrast", &[]).as_ref(), image.view(), 0.0);
-        assert!(flat.index_axis(Axis(0), 1).iter().all(|&v| (v - 111.5).abs() < 1e-4));
+        assert!(
+            flat.index_axis(Axis(0), 1)
+                .iter()
+                .all(|&v| (v - 111.5).abs() < 1e-4)
+        );
     }
 }

@@ -35,13 +35,14 @@ struct Flip {
 }
 
 impl Effect for Flip {
-
-
     fn check(&self, value: f64) -> Result<()> {
         if value == 0.0 || value == 1.0 {
             Ok(())
         } else {
-            Err(Error::invalid("strength of perturbation 'flip'", format!("{value} must be 0 (unchanged) or 1 (flipped)")))
+            Err(Error::invalid(
+                "strength of perturbation 'flip'",
+                format!("{value} must be 0 (unchanged) or 1 (flipped)"),
+            ))
         }
     }
 
@@ -64,9 +65,15 @@ mod tests {
     fn flips_along_the_chosen_axis_and_refuses_other_strengths() {
         let image = ramp(2, 3, 4);
         let horizontal = built("flip", &[]);
-        assert_eq!(apply(horizontal.as_ref(), image.view(), 1.0), image.slice(s![.., .., ..;-1]));
+        assert_eq!(
+            apply(horizontal.as_ref(), image.view(), 1.0),
+            image.slice(s![.., .., ..;-1])
+        );
         let vertical = built("flip", &[("axis", "vertical")]);
-        assert_eq!(apply(vertical.as_ref(), image.view(), 1.0), image.slice(s![.., ..;-1, ..]));
+        assert_eq!(
+            apply(vertical.as_ref(), image.view(), 1.0),
+            image.slice(s![.., ..;-1, ..])
+        );
         assert!(horizontal.check(0.5).is_err());
     }
 }

@@ -27,8 +27,6 @@ pub(super) static BUILTIN: Builtin = Builtin {
 struct Gamma;
 
 impl Effect for Gamma {
-
-
     fn check(&self, gamma: f64) -> Result<()> {
         at_least(BUILTIN.name, gamma, 0.0, false)
     }
@@ -39,7 +37,9 @@ impl Effect for Gamma {
             let lo = f64::from(band.iter().copied().fold(f32::INFINITY, f32::min));
             let hi = f64::from(band.iter().copied().fold(f32::NEG_INFINITY, f32::max));
             if hi > lo {
-                band.mapv_inplace(|v| (lo + (hi - lo) * ((f64::from(v) - lo) / (hi - lo)).powf(gamma)) as f32);
+                band.mapv_inplace(|v| {
+                    (lo + (hi - lo) * ((f64::from(v) - lo) / (hi - lo)).powf(gamma)) as f32
+                });
             }
         }
         Ok(out)
@@ -54,12 +54,19 @@ mod tests {
 
     #[test]
     fn stretches_between_the_band_extremes() {
-        let image = Array3::from_shape_vec((1, 1, 5), vec![10.0f32, 12.5, 15.0, 17.5, 20.0]).unwrap();
+        let image =
+            Array3::from_shape_vec((1, 1, 5), vec![10.0f32, 12.5, 15.0, 17.5, 20.0]).unwrap();
         let out = apply(built("gamma", &[]).as_ref(), image.view(), 2.0);
         // t = 0, 0.25, 0.5, 0.75, 1 -> t^2 = 0, 0.0625, 0.25, 0.5625, 1.
         let expected = [10.0, 10.625, 12.5, 15.625, 20.0];
-        assert!(out.iter().zip(expected).all(|(a, e)| (a - e).abs() < 1e-5), "{out}");
+        assert!(
+            out.iter().zip(expected).all(|(a, e)| (a - e).abs() < 1e-5),
+            "{out}"
+        );
         let constant = Array3::from_elem((1, 2, 2), 3.0f32);
-        assert_eq!(apply(built("gamma", &[]).as_ref(), constant.view(), 0.5), constant);
+        assert_eq!(
+            apply(built("gamma", &[]).as_ref(), constant.view(), 0.5),
+            constant
+        );
     }
 }

@@ -20,13 +20,16 @@ pub(super) static BUILTIN: Builtin = Builtin {
 struct GaussianNoise;
 
 impl Effect for GaussianNoise {
-
-
     fn check(&self, sigma: f64) -> Result<()> {
         at_least(BUILTIN.name, sigma, 0.0, true)
     }
 
-    fn apply(&self, image: ArrayView3<f32>, sigma: f64, rng: &mut SeededRng) -> Result<Array3<f32>> {
+    fn apply(
+        &self,
+        image: ArrayView3<f32>,
+        sigma: f64,
+        rng: &mut SeededRng,
+    ) -> Result<Array3<f32>> {
         Ok(image.mapv(|v| (f64::from(v) + sigma * rng.normal()) as f32))
     }
 }
@@ -48,7 +51,11 @@ mod tests {
         let out = apply(noise.as_ref(), image.view(), 2.0);
         let n = out.len() as f64;
         let mean = out.iter().map(|&v| f64::from(v) - 10.0).sum::<f64>() / n;
-        let var = out.iter().map(|&v| (f64::from(v) - 10.0 - mean).powi(2)).sum::<f64>() / (n - 1.0);
+        let var = out
+            .iter()
+            .map(|&v| (f64::from(v) - 10.0 - mean).powi(2))
+            .sum::<f64>()
+            / (n - 1.0);
         assert!(mean.abs() < 0.06, "{mean}");
         assert!((var - 4.0).abs() < 0.17, "{var}");
     }
@@ -57,7 +64,11 @@ mod tests {
     fn the_same_seed_gives_the_same_noise() {
         let image = Array3::zeros((1, 4, 4));
         let noise = built("gaussian-noise", &[]);
-        let draw = |seed| noise.apply(image.view(), 1.0, &mut SeededRng::new(seed, &[3])).unwrap();
+        let draw = |seed| {
+            noise
+                .apply(image.view(), 1.0, &mut SeededRng::new(seed, &[3]))
+                .unwrap()
+        };
         assert_eq!(draw(5), draw(5));
         assert_ne!(draw(5), draw(6));
     }

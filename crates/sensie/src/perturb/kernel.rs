@@ -28,15 +28,22 @@ pub(super) fn gaussian_1d(sigma: f64) -> Vec<f64> {
         return vec![1.0];
     }
     let radius = (4.0 * sigma).ceil() as i64;
-    normalised((-radius..=radius).map(|k| (-0.5 * (k as f64 / sigma).powi(2)).exp()).collect())
-        .expect("a Gaussian kernel has a positive sum")
+    normalised(
+        (-radius..=radius)
+            .map(|k| (-0.5 * (k as f64 / sigma).powi(2)).exp())
+            .collect(),
+    )
+    .expect("a Gaussian kernel has a positive sum")
 }
 
 /// `weights` divided by their sum; refuses a kernel whose sum is not positive.
 pub(super) fn normalised(mut weights: Vec<f64>) -> Result<Vec<f64>> {
     let sum: f64 = weights.iter().sum();
     if !(sum > 0.0 && sum.is_finite()) {
-        return Err(Error::invalid("convolution kernel", format!("its values sum to {sum}; a PSF must sum to a positive number")));
+        return Err(Error::invalid(
+            "convolution kernel",
+            format!("its values sum to {sum}; a PSF must sum to a positive number"),
+        ));
     }
     weights.iter_mut().for_each(|w| *w /= sum);
     Ok(weights)
@@ -66,7 +73,9 @@ pub(super) fn convolve_separable(image: ArrayView3<f32>, kernel: &[f64]) -> Arra
 /// as `n` rows of `taps`. Computed once per axis, not per pixel.
 fn taps_table(n: usize, taps: usize) -> Vec<usize> {
     let r = (taps / 2) as i64;
-    (0..n).flat_map(|i| (0..taps).map(move |k| reflect(i as i64 + r - k as i64, n))).collect()
+    (0..n)
+        .flat_map(|i| (0..taps).map(move |k| reflect(i as i64 + r - k as i64, n)))
+        .collect()
 }
 
 fn convolve_axis(image: ArrayView3<f32>, kernel: &[f64], axis: Axis) -> Array3<f32> {
@@ -75,9 +84,15 @@ fn convolve_axis(image: ArrayView3<f32>, kernel: &[f64], axis: Axis) -> Array3<f
     let mut out = Array3::zeros(image.raw_dim());
     let mut lane: Vec<f64> = vec![0.0; n];
     for (lane_in, mut lane_out) in image.lanes(axis).into_iter().zip(out.lanes_mut(axis)) {
-        lane.iter_mut().zip(lane_in).for_each(|(l, &v)| *l = f64::from(v));
+        lane.iter_mut()
+            .zip(lane_in)
+            .for_each(|(l, &v)| *l = f64::from(v));
         for (o, sources) in lane_out.iter_mut().zip(table.chunks_exact(kernel.len())) {
-            *o = kernel.iter().zip(sources).map(|(w, &j)| w * lane[j]).sum::<f64>() as f32;
+            *o = kernel
+                .iter()
+                .zip(sources)
+                .map(|(w, &j)| w * lane[j])
+                .sum::<f64>() as f32;
         }
     }
     out
@@ -101,7 +116,10 @@ pub(super) fn convolve_2d(image: ArrayView3<f32>, kernel: ArrayView2<f64>) -> Ar
     let mut row = vec![0.0f64; w];
     for band in 0..c {
         for (i, slot) in padded.iter_mut().enumerate() {
-            let (y, x) = (reflect((i / pw) as i64 - ry as i64, h), reflect((i % pw) as i64 - rx as i64, w));
+            let (y, x) = (
+                reflect((i / pw) as i64 - ry as i64, h),
+                reflect((i % pw) as i64 - rx as i64, w),
+            );
             *slot = f64::from(image[[band, y, x]]);
         }
         for y in 0..h {
@@ -110,7 +128,11 @@ pub(super) fn convolve_2d(image: ArrayView3<f32>, kernel: ArrayView2<f64>) -> Ar
                 let taps = &flipped[ky * kw..(ky + 1) * kw];
                 let source = &padded[(y + ky) * pw..(y + ky + 1) * pw];
                 for (x, acc) in row.iter_mut().enumerate() {
-                    *acc += taps.iter().zip(&source[x..x + kw]).map(|(k, v)| k * v).sum::<f64>();
+                    *acc += taps
+                        .iter()
+                        .zip(&source[x..x + kw])
+                        .map(|(k, v)| k * v)
+                        .sum::<f64>();
                 }
             }
             for (x, v) in row.iter().enumerate() {
@@ -126,7 +148,9 @@ pub(super) fn convolve_2d(image: ArrayView3<f32>, kernel: ArrayView2<f64>) -> Ar
 pub(super) fn radial_kernel(radius: usize, profile: impl Fn(f64) -> f64) -> Array2<f64> {
     let size = 2 * radius + 1;
     let r = radius as f64;
-    let kernel = Array2::from_shape_fn((size, size), |(y, x)| profile((y as f64 - r).hypot(x as f64 - r)));
+    let kernel = Array2::from_shape_fn((size, size), |(y, x)| {
+        profile((y as f64 - r).hypot(x as f64 - r))
+    });
     let sum = kernel.sum();
     kernel / sum
 }
@@ -140,11 +164,21 @@ mod tests {
     fn the_gaussian_kernel_matches_the_hand_computed_one() {
         // sigma = 1: radius 4, w_k = exp(-k^2/2) / S with
         // S = 1 + 2 (e^-0.5 + e^-2 + e^-4.5 + e^-8) = 2.5066208...
-        let expected = [0.00013383062, 0.0044318616, 0.053991127, 0.24197144, 0.39894346];
+        let expected = [
+            0.00013383062,
+            0.0044318616,
+            0.053991127,
+            0.24197144,
+            0.39894346,
+        ];
         let kernel = gaussian_1d(1.0);
         assert_eq!(kernel.len(), 9);
         for (k, e) in expected.iter().enumerate() {
-            assert!((kernel[k] - e).abs() < 1e-8 && (kernel[8 - k] - e).abs() < 1e-8, "w[{k}] = {}", kernel[k]);
+            assert!(
+                (kernel[k] - e).abs() < 1e-8 && (kernel[8 - k] - e).abs() < 1e-8,
+                "w[{k}] = {}",
+                kernel[k]
+            );
         }
     }
 
@@ -170,7 +204,10 @@ mod tests {
             let before = image.index_axis(Axis(0), band).sum();
             for out in [&a, &b] {
                 let after = out.index_axis(Axis(0), band).sum();
-                assert!((after - before).abs() < 1e-4 * before, "band {band}: {before} -> {after}");
+                assert!(
+                    (after - before).abs() < 1e-4 * before,
+                    "band {band}: {before} -> {after}"
+                );
             }
         }
         assert!(a.iter().zip(&b).all(|(x, y)| (x - y).abs() < 1e-3));

@@ -25,8 +25,6 @@ pub(super) static BUILTIN: Builtin = Builtin {
 struct Magnitude;
 
 impl Effect for Magnitude {
-
-
     fn apply(&self, image: ArrayView3<f32>, dm: f64, _: &mut SeededRng) -> Result<Array3<f32>> {
         Ok(scaled(image, 10f64.powf(-0.4 * dm)))
     }

@@ -35,7 +35,7 @@ mod zoom;
 
 use std::collections::BTreeMap;
 
-use ndarray::{Array3, Array4, ArrayView3, ArrayView4, Axis};
+use ndarray::{Array3, Array4, ArrayView3, ArrayView4, ArrayViewMut4, Axis};
 use rayon::prelude::*;
 
 pub use options::{OptionSpec, Options};
@@ -74,7 +74,8 @@ pub trait Perturbation: Send + Sync {
     }
 
     /// The perturbed copy of one image (C x H x W) at strength `value`.
-    fn apply(&self, image: ArrayView3<f32>, value: f64, rng: &mut SeededRng) -> Result<Array3<f32>>;
+    fn apply(&self, image: ArrayView3<f32>, value: f64, rng: &mut SeededRng)
+    -> Result<Array3<f32>>;
 }
 
 /// A built-in perturbation as listed by `sensie perturbations`.
@@ -127,7 +128,8 @@ trait Effect: Send + Sync + 'static {
     }
 
     /// The perturbed copy of one image; `value` has passed [`Effect::check`].
-    fn apply(&self, image: ArrayView3<f32>, value: f64, rng: &mut SeededRng) -> Result<Array3<f32>>;
+    fn apply(&self, image: ArrayView3<f32>, value: f64, rng: &mut SeededRng)
+    -> Result<Array3<f32>>;
 
     /// The parameter, for built-ins whose options change it.
     fn parameter(&self) -> Option<Parameter> {
@@ -150,7 +152,11 @@ impl<E: Effect> Perturbation for Described<E> {
     }
 
     fn parameter(&self) -> Parameter {
-        self.effect.parameter().unwrap_or(Parameter { name: self.builtin.parameter, unit: self.builtin.unit, identity: self.builtin.unchanged })
+        self.effect.parameter().unwrap_or(Parameter {
+            name: self.builtin.parameter,
+            unit: self.builtin.unit,
+            identity: self.builtin.unchanged,
+        })
     }
 
     fn check(&self, value: f64) -> Result<()> {
@@ -158,7 +164,12 @@ impl<E: Effect> Perturbation for Described<E> {
         self.effect.check(value)
     }
 
-    fn apply(&self, image: ArrayView3<f32>, value: f64, rng: &mut SeededRng) -> Result<Array3<f32>> {
+    fn apply(
+        &self,
+        image: ArrayView3<f32>,
+        value: f64,
+        rng: &mut SeededRng,
+    ) -> Result<Array3<f32>> {
         self.check(value)?;
         self.effect.apply(image, value, rng)
     }
@@ -171,12 +182,22 @@ pub fn build(name: &str, options: &BTreeMap<String, String>) -> Result<Box<dyn P
         .iter()
         .find(|b| b.name == name)
         .ok_or_else(|| Error::unknown("perturbation", name, builtins().iter().map(|b| b.name)))?;
-    if let Some(key) = options.keys().find(|key| !builtin.options.iter().any(|o| o.name == key.as_str())) {
+    if let Some(key) = options
+        .keys()
+        .find(|key| !builtin.options.iter().any(|o| o.name == key.as_str()))
+    {
         let valid: Vec<&str> = builtin.options.iter().map(|o| o.name).collect();
         return Err(if valid.is_empty() {
-            Error::invalid(format!("option '{key}' of perturbation '{name}'"), "this perturbation takes no options")
+            Error::invalid(
+                format!("option '{key}' of perturbation '{name}'"),
+                "this perturbation takes no options",
+            )
         } else {
-            Error::unknown(format!("option of perturbation '{name}'"), key.as_str(), valid)
+            Error::unknown(
+                format!("option of perturbation '{name}'"),
+                key.as_str(),
+                valid,
+            )
         });
     }
     (builtin.build)(&Options::new(name, options))
@@ -194,8 +215,31 @@ pub fn perturb_batch(
     seed: u64,
     first_example: usize,
 ) -> Result<Array4<f32>> {
-    let stream = name_hash(perturbation.name());
     let mut out = Array4::zeros(images.raw_dim());
+    perturb_batch_into(
+        perturbation,
+        images,
+        value,
+        seed,
+        first_example,
+        out.view_mut(),
+    )?;
+    Ok(out)
+}
+
+/// [`perturb_batch`] written into `out` (the batch's shape), so that a
+/// sweep reuses a few batch buffers instead of allocating one per batch;
+/// runs on the current rayon pool.
+pub fn perturb_batch_into(
+    perturbation: &dyn Perturbation,
+    images: ArrayView4<f32>,
+    value: f64,
+    seed: u64,
+    first_example: usize,
+    mut out: ArrayViewMut4<f32>,
+) -> Result<()> {
+    debug_assert_eq!(out.dim(), images.dim());
+    let stream = name_hash(perturbation.name());
     out.axis_iter_mut(Axis(0)).into_par_iter().zip(images.axis_iter(Axis(0))).enumerate().try_for_each(|(i, (mut slot, image))| {
         let mut rng = SeededRng::new(seed, &[stream, (first_example + i) as u64, value.to_bits()]);
         let perturbed = perturbation.apply(image, value, &mut rng)?;
@@ -207,8 +251,7 @@ pub fn perturb_batch(
         }
         slot.assign(&perturbed);
         Ok(())
-    })?;
-    Ok(out)
+    })
 }
 
 /// The default [`Perturbation::check`]: the value must be a finite number.
@@ -216,7 +259,10 @@ fn finite(name: &str, value: f64) -> Result<()> {
     if value.is_finite() {
         Ok(())
     } else {
-        Err(Error::invalid(format!("strength of perturbation '{name}'"), format!("{value} is not a finite number")))
+        Err(Error::invalid(
+            format!("strength of perturbation '{name}'"),
+            format!("{value} is not a finite number"),
+        ))
     }
 }
 
@@ -226,8 +272,15 @@ fn at_least(name: &str, value: f64, min: f64, inclusive: bool) -> Result<()> {
     if value > min || (inclusive && value == min) {
         Ok(())
     } else {
-        let bound = if inclusive { "at least" } else { "greater than" };
-        Err(Error::invalid(format!("strength of perturbation '{name}'"), format!("{value} must be {bound} {min}")))
+        let bound = if inclusive {
+            "at least"
+        } else {
+            "greater than"
+        };
+        Err(Error::invalid(
+            format!("strength of perturbation '{name}'"),
+            format!("{value} must be {bound} {min}"),
+        ))
     }
 }
 
@@ -237,7 +290,10 @@ fn band_index(name: &str, image: ArrayView3<f32>, band: f64) -> Result<usize> {
     if band >= 0.0 && (band as usize) < bands {
         Ok(band as usize)
     } else {
-        Err(Error::invalid(format!("perturbation '{name}'"), format!("band {band} does not exist: the images have {bands} band(s), numbered from 0")))
+        Err(Error::invalid(
+            format!("perturbation '{name}'"),
+            format!("band {band} does not exist: the images have {bands} band(s), numbered from 0"),
+        ))
     }
 }
 
@@ -254,7 +310,10 @@ pub(crate) mod test_support {
 
     /// Builds a built-in from `key=value` option pairs.
     pub fn built(name: &str, options: &[(&str, &str)]) -> Box<dyn Perturbation> {
-        let options = options.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let options = options
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
         build(name, &options).unwrap()
     }
 
@@ -270,7 +329,10 @@ pub(crate) mod test_support {
 
     pub fn max_abs_diff(a: &Array3<f32>, b: &Array3<f32>) -> f32 {
         assert_eq!(a.dim(), b.dim());
-        a.iter().zip(b).map(|(x, y)| (x - y).abs()).fold(0.0, f32::max)
+        a.iter()
+            .zip(b)
+            .map(|(x, y)| (x - y).abs())
+            .fold(0.0, f32::max)
     }
 }
 
@@ -294,14 +356,21 @@ mod tests {
             }
             p.check(identity).unwrap();
             let out = apply(p.as_ref(), image.view(), identity);
-            assert!(max_abs_diff(&out, &image) < 1e-4, "{} at {identity}", builtin.name);
+            assert!(
+                max_abs_diff(&out, &image) < 1e-4,
+                "{} at {identity}",
+                builtin.name
+            );
         }
     }
 
     #[test]
     fn unknown_names_and_options_list_the_valid_ones() {
         let err = build("rotat", &BTreeMap::new()).err().unwrap().to_string();
-        assert!(err.contains("did you mean 'rotate'") && err.contains("occlude"), "{err}");
+        assert!(
+            err.contains("did you mean 'rotate'") && err.contains("occlude"),
+            "{err}"
+        );
         let options = BTreeMap::from([("interp".to_string(), "nearest".to_string())]);
         let err = build("rotate", &options).err().unwrap().to_string();
         assert!(err.contains("interpolation, fill"), "{err}");
@@ -315,8 +384,22 @@ mod tests {
         let p = built("gaussian-noise", &[]);
         let images = Array4::from_shape_fn((6, 2, 5, 5), |(n, c, y, x)| (n + c + y * x) as f32);
         let whole = perturb_batch(p.as_ref(), images.view(), 0.5, 42, 10).unwrap();
-        let first = perturb_batch(p.as_ref(), images.slice(ndarray::s![..2, .., .., ..]), 0.5, 42, 10).unwrap();
-        let rest = perturb_batch(p.as_ref(), images.slice(ndarray::s![2.., .., .., ..]), 0.5, 42, 12).unwrap();
+        let first = perturb_batch(
+            p.as_ref(),
+            images.slice(ndarray::s![..2, .., .., ..]),
+            0.5,
+            42,
+            10,
+        )
+        .unwrap();
+        let rest = perturb_batch(
+            p.as_ref(),
+            images.slice(ndarray::s![2.., .., .., ..]),
+            0.5,
+            42,
+            12,
+        )
+        .unwrap();
         let joined = ndarray::concatenate(Axis(0), &[first.view(), rest.view()]).unwrap();
         assert_eq!(whole, joined);
         let other_seed = perturb_batch(p.as_ref(), images.view(), 0.5, 43, 10).unwrap();
@@ -326,7 +409,11 @@ mod tests {
     #[test]
     fn every_builtin_documents_its_options() {
         for builtin in builtins() {
-            assert!(!builtin.summary.is_empty() && !builtin.unit.is_empty(), "{}", builtin.name);
+            assert!(
+                !builtin.summary.is_empty() && !builtin.unit.is_empty(),
+                "{}",
+                builtin.name
+            );
             for option in builtin.options {
                 assert!(!option.help.is_empty(), "{}.{}", builtin.name, option.name);
             }

@@ -20,8 +20,16 @@ pub(super) static BUILTIN: Builtin = Builtin {
     identity: "0",
     unchanged: 0.0,
     options: &[
-        OptionSpec { name: "position", default: "centre", help: "centre, random, or X,Y: the square's centre (column, row)" },
-        OptionSpec { name: "fill", default: "0", help: "value written over the square" },
+        OptionSpec {
+            name: "position",
+            default: "centre",
+            help: "centre, random, or X,Y: the square's centre (column, row)",
+        },
+        OptionSpec {
+            name: "fill",
+            default: "0",
+            help: "value written over the square",
+        },
     ],
     build,
 };
@@ -54,7 +62,13 @@ fn build(options: &Options) -> Result<Box<dyn Perturbation>> {
             }
         }
     };
-    Ok(described(&BUILTIN, Occlude { position, fill: options.number("fill", 0.0)? as f32 }))
+    Ok(described(
+        &BUILTIN,
+        Occlude {
+            position,
+            fill: options.number("fill", 0.0)? as f32,
+        },
+    ))
 }
 
 /// The first pixel of a run of `side` pixels centred on `centre`, clipped.
@@ -63,8 +77,6 @@ fn start(centre: f64, side: usize) -> i64 {
 }
 
 impl Effect for Occlude {
-
-
     fn check(&self, side: f64) -> Result<()> {
         at_least(BUILTIN.name, side, 0.0, true)
     }
@@ -77,13 +89,22 @@ impl Effect for Occlude {
             return Ok(out);
         }
         let (x0, y0) = match self.position {
-            Position::Centre => (start((w as f64 - 1.0) / 2.0, side), start((h as f64 - 1.0) / 2.0, side)),
+            Position::Centre => (
+                start((w as f64 - 1.0) / 2.0, side),
+                start((h as f64 - 1.0) / 2.0, side),
+            ),
             Position::At { x, y } => (start(x, side), start(y, side)),
-            Position::Random => {
-                (rng.below(w.saturating_sub(side) + 1) as i64, rng.below(h.saturating_sub(side) + 1) as i64)
-            }
+            Position::Random => (
+                rng.below(w.saturating_sub(side) + 1) as i64,
+                rng.below(h.saturating_sub(side) + 1) as i64,
+            ),
         };
-        let clip = |from: i64, n: usize| (from.clamp(0, n as i64) as usize, (from + side as i64).clamp(0, n as i64) as usize);
+        let clip = |from: i64, n: usize| {
+            (
+                from.clamp(0, n as i64) as usize,
+                (from + side as i64).clamp(0, n as i64) as usize,
+            )
+        };
         let ((xa, xb), (ya, yb)) = (clip(x0, w), clip(y0, h));
         out.slice_mut(s![.., ya..yb, xa..xb]).fill(self.fill);
         Ok(out)
@@ -107,17 +128,30 @@ mod tests {
         let occlude = built("occlude", &[]);
         for side in [1.0, 4.0, 7.0, 28.0] {
             let out = apply(occlude.as_ref(), image.view(), side);
-            assert_eq!(covered(&out, 0.0), 2 * (side as usize).pow(2), "side {side}");
+            assert_eq!(
+                covered(&out, 0.0),
+                2 * (side as usize).pow(2),
+                "side {side}"
+            );
         }
         // Side 10 in 28 covers pixels 9..=18 on both axes: centred on 13.5.
         let out = apply(occlude.as_ref(), image.view(), 10.0);
-        assert!(out[[0, 9, 9]] == 0.0 && out[[0, 18, 18]] == 0.0 && out[[0, 8, 9]] == 1.0 && out[[0, 19, 18]] == 1.0);
+        assert!(
+            out[[0, 9, 9]] == 0.0
+                && out[[0, 18, 18]] == 0.0
+                && out[[0, 8, 9]] == 1.0
+                && out[[0, 19, 18]] == 1.0
+        );
     }
 
     #[test]
     fn a_given_position_is_clipped_at_the_edge() {
         let image = Array3::from_elem((1, 10, 10), 1.0f32);
-        let out = apply(built("occlude", &[("position", "0,0"), ("fill", "5")]).as_ref(), image.view(), 4.0);
+        let out = apply(
+            built("occlude", &[("position", "0,0"), ("fill", "5")]).as_ref(),
+            image.view(),
+            4.0,
+        );
         // Centred on (0, 0), the 4 x 4 square covers rows and columns -2..=1.
         assert_eq!(covered(&out, 5.0), 4);
     }
@@ -126,12 +160,18 @@ mod tests {
     fn random_squares_stay_inside_and_follow_the_seed() {
         let image = Array3::from_elem((1, 12, 12), 1.0f32);
         let occlude = built("occlude", &[("position", "random")]);
-        let draw = |seed| occlude.apply(image.view(), 5.0, &mut SeededRng::new(seed, &[])).unwrap();
+        let draw = |seed| {
+            occlude
+                .apply(image.view(), 5.0, &mut SeededRng::new(seed, &[]))
+                .unwrap()
+        };
         for seed in 0..20 {
             assert_eq!(covered(&draw(seed), 0.0), 25);
         }
         assert_eq!(draw(3), draw(3));
         assert!((0..20).any(|seed| draw(seed) != draw(0)));
-        assert!(crate::perturb::build("occlude", &[("position".into(), "1;2".into())].into()).is_err());
+        assert!(
+            crate::perturb::build("occlude", &[("position".into(), "1;2".into())].into()).is_err()
+        );
     }
 }

@@ -23,7 +23,10 @@ pub struct Options<'a> {
 
 impl<'a> Options<'a> {
     pub fn new(perturbation: &'a str, values: &'a BTreeMap<String, String>) -> Self {
-        Options { perturbation, values }
+        Options {
+            perturbation,
+            values,
+        }
     }
 
     fn what(&self, key: &str) -> String {
@@ -40,7 +43,10 @@ impl<'a> Options<'a> {
         self.text(key)
             .map(|text| match text.trim().parse::<f64>() {
                 Ok(v) if v.is_finite() => Ok(v),
-                _ => Err(Error::invalid(self.what(key), format!("'{text}' is not a finite number"))),
+                _ => Err(Error::invalid(
+                    self.what(key),
+                    format!("'{text}' is not a finite number"),
+                )),
             })
             .transpose()
     }
@@ -52,14 +58,21 @@ impl<'a> Options<'a> {
 
     /// A number the perturbation cannot work without.
     pub fn required_number(&self, key: &str) -> Result<f64> {
-        self.optional_number(key)?
-            .ok_or_else(|| Error::invalid(self.what(key), "is required (`sensie perturbations` lists every option)"))
+        self.optional_number(key)?.ok_or_else(|| {
+            Error::invalid(
+                self.what(key),
+                "is required (`sensie perturbations` lists every option)",
+            )
+        })
     }
 
     /// A number that must be greater than zero, if given.
     pub fn optional_positive(&self, key: &str) -> Result<Option<f64>> {
         match self.optional_number(key)? {
-            Some(v) if v <= 0.0 => Err(Error::invalid(self.what(key), format!("{v} must be greater than 0"))),
+            Some(v) if v <= 0.0 => Err(Error::invalid(
+                self.what(key),
+                format!("{v} must be greater than 0"),
+            )),
             other => Ok(other),
         }
     }
@@ -69,19 +82,33 @@ impl<'a> Options<'a> {
         match self.optional_number(key)? {
             None => Ok(default),
             Some(v) if v >= 0.0 && v.fract() == 0.0 => Ok(v as usize),
-            Some(v) => Err(Error::invalid(self.what(key), format!("{v} is not a non-negative whole number"))),
+            Some(v) => Err(Error::invalid(
+                self.what(key),
+                format!("{v} is not a non-negative whole number"),
+            )),
         }
     }
 
     /// One of `choices`, or `default`.
-    pub fn choice(&self, key: &str, choices: &[&'static str], default: &'static str) -> Result<&'static str> {
+    pub fn choice(
+        &self,
+        key: &str,
+        choices: &[&'static str],
+        default: &'static str,
+    ) -> Result<&'static str> {
         match self.text(key) {
             None => Ok(default),
             Some(text) => choices
                 .iter()
                 .find(|c| c.eq_ignore_ascii_case(text))
                 .copied()
-                .ok_or_else(|| Error::unknown(format!("value of {}", self.what(key)), text, choices.iter().copied())),
+                .ok_or_else(|| {
+                    Error::unknown(
+                        format!("value of {}", self.what(key)),
+                        text,
+                        choices.iter().copied(),
+                    )
+                }),
         }
     }
 }
@@ -99,10 +126,24 @@ mod tests {
         ]);
         let options = Options::new("rotate", &values);
         let err = options.number("fill", 0.0).unwrap_err().to_string();
-        assert!(err.contains("option 'fill' of perturbation 'rotate'") && err.contains("'abc'"), "{err}");
+        assert!(
+            err.contains("option 'fill' of perturbation 'rotate'") && err.contains("'abc'"),
+            "{err}"
+        );
         assert!(options.index("band", 0).is_err());
-        assert_eq!(options.choice("mode", &["bilinear", "nearest"], "bilinear").unwrap(), "nearest");
+        assert_eq!(
+            options
+                .choice("mode", &["bilinear", "nearest"], "bilinear")
+                .unwrap(),
+            "nearest"
+        );
         assert_eq!(options.number("absent", 2.5).unwrap(), 2.5);
-        assert!(options.required_number("absent").unwrap_err().to_string().contains("required"));
+        assert!(
+            options
+                .required_number("absent")
+                .unwrap_err()
+                .to_string()
+                .contains("required")
+        );
     }
 }

@@ -27,8 +27,6 @@ pub(super) static BUILTIN: Builtin = Builtin {
 struct PoissonNoise;
 
 impl Effect for PoissonNoise {
-
-
     fn check(&self, gain: f64) -> Result<()> {
         at_least(BUILTIN.name, gain, 0.0, false)
     }
@@ -56,14 +54,22 @@ mod tests {
         image.index_axis_mut(ndarray::Axis(0), 1).fill(-2.5);
         let out = apply(built("poisson-noise", &[]).as_ref(), image.view(), 4.0);
         for (band, sign) in [(0, 1.0), (1, -1.0)] {
-            let values: Vec<f64> = out.index_axis(ndarray::Axis(0), band).iter().map(|&v| f64::from(v)).collect();
+            let values: Vec<f64> = out
+                .index_axis(ndarray::Axis(0), band)
+                .iter()
+                .map(|&v| f64::from(v))
+                .collect();
             let n = values.len() as f64;
             let mean = values.iter().sum::<f64>() / n;
             let var = values.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / (n - 1.0);
             assert!((mean - sign * 2.5).abs() < 0.02, "band {band}: mean {mean}");
             assert!((var - 0.625).abs() < 0.025, "band {band}: var {var}");
             // Every value is a whole number of counts divided by the gain.
-            assert!(values.iter().all(|v| ((v * 4.0) - (v * 4.0).round()).abs() < 1e-4));
+            assert!(
+                values
+                    .iter()
+                    .all(|v| ((v * 4.0) - (v * 4.0).round()).abs() < 1e-4)
+            );
         }
         assert!(built("poisson-noise", &[]).check(0.0).is_err());
     }

@@ -11,7 +11,9 @@ use std::path::Path;
 
 use ndarray::{Array2, Array3, ArrayView3, Ix2};
 
-use super::kernel::{convolve_2d, convolve_separable, fwhm_per_sigma, gaussian_1d, normalised, radial_kernel};
+use super::kernel::{
+    convolve_2d, convolve_separable, fwhm_per_sigma, gaussian_1d, normalised, radial_kernel,
+};
 use super::{Builtin, Effect, OptionSpec, Options, Parameter, Perturbation, at_least, described};
 use crate::rng::SeededRng;
 use crate::{Error, Result, data};
@@ -30,8 +32,16 @@ pub(super) static BUILTIN: Builtin = Builtin {
     identity: "0",
     unchanged: 0.0,
     options: &[
-        OptionSpec { name: "profile", default: "gaussian", help: "gaussian or moffat" },
-        OptionSpec { name: "beta", default: "4.765", help: "Moffat power index (> 1)" },
+        OptionSpec {
+            name: "profile",
+            default: "gaussian",
+            help: "gaussian or moffat",
+        },
+        OptionSpec {
+            name: "beta",
+            default: "4.765",
+            help: "Moffat power index (> 1)",
+        },
         PIXEL_SCALE,
         OptionSpec {
             name: "kernel",
@@ -50,7 +60,9 @@ pub(super) struct FwhmUnit {
 
 impl FwhmUnit {
     pub(super) fn from_options(options: &Options) -> Result<Self> {
-        Ok(FwhmUnit { arcsec_per_pixel: options.optional_positive(PIXEL_SCALE.name)? })
+        Ok(FwhmUnit {
+            arcsec_per_pixel: options.optional_positive(PIXEL_SCALE.name)?,
+        })
     }
 
     pub(super) fn to_pixels(self, fwhm: f64) -> f64 {
@@ -58,13 +70,19 @@ impl FwhmUnit {
     }
 
     pub(super) fn name(self) -> &'static str {
-        if self.arcsec_per_pixel.is_some() { "arcsec" } else { "pixels" }
+        if self.arcsec_per_pixel.is_some() {
+            "arcsec"
+        } else {
+            "pixels"
+        }
     }
 }
 
 enum Profile {
     Gaussian,
-    Moffat { beta: f64 },
+    Moffat {
+        beta: f64,
+    },
     /// A user kernel, odd-sided and with positive sum.
     Kernel(Array2<f64>),
 }
@@ -80,13 +98,24 @@ fn build(options: &Options) -> Result<Box<dyn Perturbation>> {
     } else if options.choice("profile", &["gaussian", "moffat"], "gaussian")? == "moffat" {
         let beta = options.number("beta", 4.765)?;
         if beta <= 1.0 {
-            return Err(Error::invalid("option 'beta' of perturbation 'psf'", format!("{beta} must exceed 1: a Moffat profile with beta <= 1 holds infinite flux")));
+            return Err(Error::invalid(
+                "option 'beta' of perturbation 'psf'",
+                format!(
+                    "{beta} must exceed 1: a Moffat profile with beta <= 1 holds infinite flux"
+                ),
+            ));
         }
         Profile::Moffat { beta }
     } else {
         Profile::Gaussian
     };
-    Ok(described(&BUILTIN, Psf { profile, unit: FwhmUnit::from_options(options)? }))
+    Ok(described(
+        &BUILTIN,
+        Psf {
+            profile,
+            unit: FwhmUnit::from_options(options)?,
+        },
+    ))
 }
 
 fn read_kernel(path: &Path) -> Result<Array2<f64>> {
@@ -97,11 +126,17 @@ fn read_kernel(path: &Path) -> Result<Array2<f64>> {
         .mapv(f64::from);
     let (h, w) = kernel.dim();
     if h % 2 == 0 || w % 2 == 0 {
-        return Err(Error::data(path, format!("the kernel is {h} x {w}; its sides must be odd so that it has a centre pixel")));
+        return Err(Error::data(
+            path,
+            format!("the kernel is {h} x {w}; its sides must be odd so that it has a centre pixel"),
+        ));
     }
     let sum = kernel.sum();
     if !(sum > 0.0 && sum.is_finite()) {
-        return Err(Error::data(path, format!("the kernel sums to {sum}; a PSF must sum to a positive number")));
+        return Err(Error::data(
+            path,
+            format!("the kernel sums to {sum}; a PSF must sum to a positive number"),
+        ));
     }
     Ok(kernel / sum)
 }
@@ -111,7 +146,9 @@ fn read_kernel(path: &Path) -> Result<Array2<f64>> {
 pub(super) fn moffat_kernel(fwhm: f64, beta: f64, max_radius: usize) -> Array2<f64> {
     let alpha = fwhm / (2.0 * (2f64.powf(1.0 / beta) - 1.0).sqrt());
     let radius = alpha * (0.001f64.powf(1.0 / (1.0 - beta)) - 1.0).sqrt();
-    radial_kernel((radius.ceil() as usize).clamp(1, max_radius.max(1)), |r| (1.0 + (r / alpha).powi(2)).powf(-beta))
+    radial_kernel((radius.ceil() as usize).clamp(1, max_radius.max(1)), |r| {
+        (1.0 + (r / alpha).powi(2)).powf(-beta)
+    })
 }
 
 /// The user kernel with its size scaled by `scale`: sampled bilinearly at
@@ -124,27 +161,44 @@ fn scaled_kernel(kernel: &Array2<f64>, scale: f64) -> Result<Array2<f64>> {
         let (y0, x0) = (y.floor(), x.floor());
         let (fy, fx) = (y - y0, x - x0);
         let pixel = |yi: f64, xi: f64| {
-            if yi >= 0.0 && xi >= 0.0 && (yi as usize) < h && (xi as usize) < w { kernel[[yi as usize, xi as usize]] } else { 0.0 }
+            if yi >= 0.0 && xi >= 0.0 && (yi as usize) < h && (xi as usize) < w {
+                kernel[[yi as usize, xi as usize]]
+            } else {
+                0.0
+            }
         };
         (1.0 - fy) * ((1.0 - fx) * pixel(y0, x0) + fx * pixel(y0, x0 + 1.0))
             + fy * ((1.0 - fx) * pixel(y0 + 1.0, x0) + fx * pixel(y0 + 1.0, x0 + 1.0))
     };
     let sampled = Array2::from_shape_fn((2 * ny + 1, 2 * nx + 1), |(y, x)| {
-        at(ry + (y as f64 - ny as f64) / scale, rx + (x as f64 - nx as f64) / scale)
+        at(
+            ry + (y as f64 - ny as f64) / scale,
+            rx + (x as f64 - nx as f64) / scale,
+        )
     });
     let shape = sampled.raw_dim();
-    Ok(Array2::from_shape_vec(shape, normalised(sampled.into_raw_vec_and_offset().0)?).expect("same shape"))
+    Ok(
+        Array2::from_shape_vec(shape, normalised(sampled.into_raw_vec_and_offset().0)?)
+            .expect("same shape"),
+    )
 }
 
 impl Effect for Psf {
-
     fn parameter(&self) -> Option<Parameter> {
         let unit = match self.profile {
             Profile::Kernel(_) => "x kernel size",
             _ => self.unit.name(),
         };
-        let name = if matches!(self.profile, Profile::Kernel(_)) { "scale" } else { BUILTIN.parameter };
-        Some(Parameter { name, unit, identity: 0.0 })
+        let name = if matches!(self.profile, Profile::Kernel(_)) {
+            "scale"
+        } else {
+            BUILTIN.parameter
+        };
+        Some(Parameter {
+            name,
+            unit,
+            identity: 0.0,
+        })
     }
 
     fn check(&self, value: f64) -> Result<()> {
@@ -157,8 +211,14 @@ impl Effect for Psf {
         }
         let (_, h, w) = image.dim();
         Ok(match &self.profile {
-            Profile::Gaussian => convolve_separable(image, &gaussian_1d(self.unit.to_pixels(value) / fwhm_per_sigma())),
-            Profile::Moffat { beta } => convolve_2d(image, moffat_kernel(self.unit.to_pixels(value), *beta, h.max(w)).view()),
+            Profile::Gaussian => convolve_separable(
+                image,
+                &gaussian_1d(self.unit.to_pixels(value) / fwhm_per_sigma()),
+            ),
+            Profile::Moffat { beta } => convolve_2d(
+                image,
+                moffat_kernel(self.unit.to_pixels(value), *beta, h.max(w)).view(),
+            ),
             Profile::Kernel(kernel) => convolve_2d(image, scaled_kernel(kernel, value)?.view()),
         })
     }
@@ -197,8 +257,16 @@ mod tests {
         // FWHM is the requested one (sampling error well below 0.1 pixel at 6 px).
         let image = point(41);
         let out = apply(built("psf", &[]).as_ref(), image.view(), 6.0);
-        assert!((measured_fwhm(&out) - 6.0).abs() < 0.1, "{}", measured_fwhm(&out));
-        let arcsec = apply(built("psf", &[("pixel-scale", "0.25")]).as_ref(), image.view(), 1.5);
+        assert!(
+            (measured_fwhm(&out) - 6.0).abs() < 0.1,
+            "{}",
+            measured_fwhm(&out)
+        );
+        let arcsec = apply(
+            built("psf", &[("pixel-scale", "0.25")]).as_ref(),
+            image.view(),
+            1.5,
+        );
         assert!(max_abs_diff(&out, &arcsec) < 1e-7);
         assert!((out.sum() - 1.0).abs() < 1e-5);
     }
@@ -206,8 +274,16 @@ mod tests {
     #[test]
     fn a_moffat_psf_has_the_requested_fwhm_and_unit_flux() {
         let image = point(61);
-        let out = apply(built("psf", &[("profile", "moffat"), ("beta", "2.5")]).as_ref(), image.view(), 8.0);
-        assert!((measured_fwhm(&out) - 8.0).abs() < 0.15, "{}", measured_fwhm(&out));
+        let out = apply(
+            built("psf", &[("profile", "moffat"), ("beta", "2.5")]).as_ref(),
+            image.view(),
+            8.0,
+        );
+        assert!(
+            (measured_fwhm(&out) - 8.0).abs() < 0.15,
+            "{}",
+            measured_fwhm(&out)
+        );
         assert!((out.sum() - 1.0).abs() < 1e-5);
     }
 
@@ -224,7 +300,11 @@ mod tests {
             (1.0 + (r / alpha).powi(2)).powf(-beta)
         });
         let expected = PI * alpha * alpha / (beta - 1.0);
-        assert!((raw.sum() / expected - 1.0).abs() < 2e-3, "{} vs {expected}", raw.sum());
+        assert!(
+            (raw.sum() / expected - 1.0).abs() < 2e-3,
+            "{} vs {expected}",
+            raw.sum()
+        );
         let kernel = moffat_kernel(fwhm, beta, 1000);
         assert!((kernel.sum() - 1.0).abs() < 1e-12);
         let half_width = kernel.nrows() / 2;
@@ -236,18 +316,29 @@ mod tests {
     fn a_user_kernel_is_normalised_and_scaled() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("kernel.npy");
-        let kernel = Array2::from_shape_vec((3, 3), vec![0.0f32, 1.0, 0.0, 1.0, 4.0, 1.0, 0.0, 1.0, 0.0]).unwrap();
-        kernel.write_npy(std::fs::File::create(&path).unwrap()).unwrap();
+        let kernel =
+            Array2::from_shape_vec((3, 3), vec![0.0f32, 1.0, 0.0, 1.0, 4.0, 1.0, 0.0, 1.0, 0.0])
+                .unwrap();
+        kernel
+            .write_npy(std::fs::File::create(&path).unwrap())
+            .unwrap();
         let psf = built("psf", &[("kernel", path.to_str().unwrap())]);
         assert_eq!(psf.parameter().name, "scale");
         let out = apply(psf.as_ref(), point(7).view(), 1.0);
         assert!((out[[0, 3, 3]] - 0.5).abs() < 1e-7 && (out[[0, 3, 4]] - 0.125).abs() < 1e-7);
         let wider = apply(psf.as_ref(), point(9).view(), 2.0);
-        assert!((wider.sum() - 1.0).abs() < 1e-6 && wider[[0, 4, 6]] > 0.0 && wider[[0, 4, 7]] == 0.0);
+        assert!(
+            (wider.sum() - 1.0).abs() < 1e-6 && wider[[0, 4, 6]] > 0.0 && wider[[0, 4, 7]] == 0.0
+        );
         let odd = dir.path().join("even.npy");
-        Array2::<f32>::ones((2, 2)).write_npy(std::fs::File::create(&odd).unwrap()).unwrap();
+        Array2::<f32>::ones((2, 2))
+            .write_npy(std::fs::File::create(&odd).unwrap())
+            .unwrap();
         let options = [("kernel".to_string(), odd.to_str().unwrap().to_string())].into();
-        let err = crate::perturb::build("psf", &options).err().unwrap().to_string();
+        let err = crate::perturb::build("psf", &options)
+            .err()
+            .unwrap()
+            .to_string();
         assert!(err.contains("even.npy") && err.contains("odd"), "{err}");
     }
 }

@@ -20,10 +20,16 @@ pub enum Interpolation {
     Nearest,
 }
 
-pub(super) const INTERPOLATION: OptionSpec =
-    OptionSpec { name: "interpolation", default: "bilinear", help: "bilinear or nearest" };
-pub(super) const FILL: OptionSpec =
-    OptionSpec { name: "fill", default: "0", help: "value of pixels that come from outside the image" };
+pub(super) const INTERPOLATION: OptionSpec = OptionSpec {
+    name: "interpolation",
+    default: "bilinear",
+    help: "bilinear or nearest",
+};
+pub(super) const FILL: OptionSpec = OptionSpec {
+    name: "fill",
+    default: "0",
+    help: "value of pixels that come from outside the image",
+};
 
 /// How the geometric perturbations sample the source image.
 #[derive(Clone, Copy, Debug)]
@@ -34,11 +40,15 @@ pub(super) struct Resampling {
 
 impl Resampling {
     pub(super) fn from_options(options: &Options) -> Result<Self> {
-        let interpolation = match options.choice(INTERPOLATION.name, &["bilinear", "nearest"], "bilinear")? {
-            "nearest" => Interpolation::Nearest,
-            _ => Interpolation::Bilinear,
-        };
-        Ok(Resampling { interpolation, fill: options.number(FILL.name, 0.0)? as f32 })
+        let interpolation =
+            match options.choice(INTERPOLATION.name, &["bilinear", "nearest"], "bilinear")? {
+                "nearest" => Interpolation::Nearest,
+                _ => Interpolation::Bilinear,
+            };
+        Ok(Resampling {
+            interpolation,
+            fill: options.number(FILL.name, 0.0)? as f32,
+        })
     }
 
     /// Every band of `image` resampled: output pixel (x, y) takes the source
@@ -73,15 +83,22 @@ impl Resampling {
                 }
                 let (x0, y0) = (floor(sx), floor(sy));
                 let (fx, fy) = ((sx - x0 as f64) as f32, (sy - y0 as f64) as f32);
-                let inside = x0 >= 0 && y0 >= 0 && ((x0 + 1) as usize) < w && ((y0 + 1) as usize) < h;
+                let inside =
+                    x0 >= 0 && y0 >= 0 && ((x0 + 1) as usize) < w && ((y0 + 1) as usize) < h;
                 for band in 0..c {
                     let [v00, v01, v10, v11] = if inside {
                         let i = band * plane + y0 as usize * w + x0 as usize;
                         [source[i], source[i + 1], source[i + w], source[i + w + 1]]
                     } else {
-                        [pixel(band, x0, y0), pixel(band, x0 + 1, y0), pixel(band, x0, y0 + 1), pixel(band, x0 + 1, y0 + 1)]
+                        [
+                            pixel(band, x0, y0),
+                            pixel(band, x0 + 1, y0),
+                            pixel(band, x0, y0 + 1),
+                            pixel(band, x0 + 1, y0 + 1),
+                        ]
                     };
-                    out[band * plane + at] = weighted(weighted(v00, v01, fx), weighted(v10, v11, fx), fy);
+                    out[band * plane + at] =
+                        weighted(weighted(v00, v01, fx), weighted(v10, v11, fx), fy);
                 }
             }
         }
@@ -126,13 +143,23 @@ mod tests {
     use crate::perturb::test_support::ramp;
 
     fn resampling(interpolation: Interpolation, fill: f32) -> Resampling {
-        Resampling { interpolation, fill }
+        Resampling {
+            interpolation,
+            fill,
+        }
     }
 
     #[test]
     fn half_pixel_positions_average_their_neighbours() {
         let image = ramp(1, 2, 2); // [[0, 1], [10, 11]]
-        let shift = Affine { a: 1.0, b: 0.0, c: -0.5, d: 0.0, e: 1.0, f: -0.5 };
+        let shift = Affine {
+            a: 1.0,
+            b: 0.0,
+            c: -0.5,
+            d: 0.0,
+            e: 1.0,
+            f: -0.5,
+        };
         let out = resampling(Interpolation::Bilinear, 0.0).warp(image.view(), shift);
         // Output (0, 0) samples (-0.5, -0.5): three fill neighbours and pixel (0, 0).
         assert_eq!(out[[0, 0, 0]], 0.25 * 0.0);
@@ -143,8 +170,18 @@ mod tests {
     #[test]
     fn nearest_rounds_and_fills_outside() {
         let image = ramp(1, 2, 3);
-        let shift = Affine { a: 1.0, b: 0.0, c: 1.4, d: 0.0, e: 1.0, f: 0.0 };
+        let shift = Affine {
+            a: 1.0,
+            b: 0.0,
+            c: 1.4,
+            d: 0.0,
+            e: 1.0,
+            f: 0.0,
+        };
         let out = resampling(Interpolation::Nearest, -1.0).warp(image.view(), shift);
-        assert_eq!(out.slice(ndarray::s![0, 0, ..]).to_vec(), vec![1.0, 2.0, -1.0]);
+        assert_eq!(
+            out.slice(ndarray::s![0, 0, ..]).to_vec(),
+            vec![1.0, 2.0, -1.0]
+        );
     }
 }

@@ -15,7 +15,14 @@ pub(super) static BUILTIN: Builtin = Builtin {
     identity: "0",
     unchanged: 0.0,
     options: &[resample::INTERPOLATION, resample::FILL],
-    build: |options| Ok(described(&BUILTIN, Rotate { resampling: Resampling::from_options(options)? })),
+    build: |options| {
+        Ok(described(
+            &BUILTIN,
+            Rotate {
+                resampling: Resampling::from_options(options)?,
+            },
+        ))
+    },
 };
 
 struct Rotate {
@@ -35,21 +42,27 @@ fn sin_cos_degrees(degrees: f64) -> (f64, f64) {
 }
 
 impl Effect for Rotate {
-
-
-    fn apply(&self, image: ArrayView3<f32>, degrees: f64, _: &mut SeededRng) -> Result<Array3<f32>> {
+    fn apply(
+        &self,
+        image: ArrayView3<f32>,
+        degrees: f64,
+        _: &mut SeededRng,
+    ) -> Result<Array3<f32>> {
         let (sin, cos) = sin_cos_degrees(degrees);
         let (cx, cy) = resample::centre(image);
         // In a frame with v = cy - y pointing up the screen, output point
         // (u, v) comes from the source point (u cos + v sin, -u sin + v cos).
-        Ok(self.resampling.warp(image, Affine {
-            a: cos,
-            b: -sin,
-            c: cx - cx * cos + cy * sin,
-            d: sin,
-            e: cos,
-            f: cy - cx * sin - cy * cos,
-        }))
+        Ok(self.resampling.warp(
+            image,
+            Affine {
+                a: cos,
+                b: -sin,
+                c: cx - cx * cos + cy * sin,
+                d: sin,
+                e: cos,
+                f: cy - cx * sin - cy * cos,
+            },
+        ))
     }
 }
 
@@ -74,7 +87,10 @@ mod tests {
     fn a_half_turn_flips_both_axes_and_zero_is_identity() {
         let image = ramp(1, 4, 6);
         let rotate = built("rotate", &[]);
-        assert_eq!(apply(rotate.as_ref(), image.view(), 180.0), image.slice(s![.., ..;-1, ..;-1]));
+        assert_eq!(
+            apply(rotate.as_ref(), image.view(), 180.0),
+            image.slice(s![.., ..;-1, ..;-1])
+        );
         assert_eq!(apply(rotate.as_ref(), image.view(), 0.0), image);
         assert_eq!(apply(rotate.as_ref(), image.view(), -360.0), image);
     }
@@ -92,14 +108,22 @@ mod tests {
         let rotate = built("rotate", &[]);
         for angle in [17.0, 45.0, 123.0] {
             let out = apply(rotate.as_ref(), image.view(), angle);
-            assert!(max_abs_diff(&out, &image) < 0.016, "{angle}: {}", max_abs_diff(&out, &image));
+            assert!(
+                max_abs_diff(&out, &image) < 0.016,
+                "{angle}: {}",
+                max_abs_diff(&out, &image)
+            );
         }
     }
 
     #[test]
     fn corners_turned_out_of_the_frame_take_the_fill() {
         let image = Array3::from_elem((1, 9, 9), 1.0f32);
-        let out = apply(built("rotate", &[("fill", "-5"), ("interpolation", "nearest")]).as_ref(), image.view(), 45.0);
+        let out = apply(
+            built("rotate", &[("fill", "-5"), ("interpolation", "nearest")]).as_ref(),
+            image.view(),
+            45.0,
+        );
         assert_eq!(out[[0, 0, 0]], -5.0);
         assert_eq!(out[[0, 4, 4]], 1.0);
     }

@@ -26,10 +26,11 @@ pub(super) static BUILTIN: Builtin = Builtin {
 struct Saturation;
 
 impl Effect for Saturation {
-
-
     fn apply(&self, image: ArrayView3<f32>, s: f64, _: &mut SeededRng) -> Result<Array3<f32>> {
-        let grey = image.mapv(f64::from).mean_axis(Axis(0)).expect("an image has at least one band");
+        let grey = image
+            .mapv(f64::from)
+            .mean_axis(Axis(0))
+            .expect("an image has at least one band");
         let mut out = image.to_owned();
         for mut band in out.axis_iter_mut(Axis(0)) {
             band.zip_mut_with(&grey, |v, &g| *v = (g + s * (f64::from(*v) - g)) as f32);
@@ -48,8 +49,18 @@ mod tests {
     fn zero_is_grey_and_one_band_is_untouched() {
         let image = Array3::from_shape_vec((3, 1, 1), vec![1.0f32, 2.0, 6.0]).unwrap();
         let saturation = built("saturation", &[]);
-        assert_eq!(apply(saturation.as_ref(), image.view(), 0.0).into_raw_vec_and_offset().0, vec![3.0; 3]);
-        assert_eq!(apply(saturation.as_ref(), image.view(), 2.0).into_raw_vec_and_offset().0, vec![-1.0, 1.0, 9.0]);
+        assert_eq!(
+            apply(saturation.as_ref(), image.view(), 0.0)
+                .into_raw_vec_and_offset()
+                .0,
+            vec![3.0; 3]
+        );
+        assert_eq!(
+            apply(saturation.as_ref(), image.view(), 2.0)
+                .into_raw_vec_and_offset()
+                .0,
+            vec![-1.0, 1.0, 9.0]
+        );
         let grey = ramp(1, 3, 3);
         assert_eq!(apply(saturation.as_ref(), grey.view(), 0.0), grey);
     }

@@ -22,7 +22,11 @@ pub(super) static BUILTIN: Builtin = Builtin {
     identity: "the current FWHM",
     unchanged: 0.0,
     options: &[
-        OptionSpec { name: "current", default: "", help: "FWHM of the data's PSF, in the same unit as the target (required)" },
+        OptionSpec {
+            name: "current",
+            default: "",
+            help: "FWHM of the data's PSF, in the same unit as the target (required)",
+        },
         PIXEL_SCALE,
     ],
     build,
@@ -31,9 +35,18 @@ pub(super) static BUILTIN: Builtin = Builtin {
 fn build(options: &Options) -> Result<Box<dyn Perturbation>> {
     let current = options.required_number("current")?;
     if current < 0.0 {
-        return Err(Error::invalid("option 'current' of perturbation 'seeing'", format!("{current} must be at least 0")));
+        return Err(Error::invalid(
+            "option 'current' of perturbation 'seeing'",
+            format!("{current} must be at least 0"),
+        ));
     }
-    Ok(described(&BUILTIN, Seeing { current, unit: FwhmUnit::from_options(options)? }))
+    Ok(described(
+        &BUILTIN,
+        Seeing {
+            current,
+            unit: FwhmUnit::from_options(options)?,
+        },
+    ))
 }
 
 struct Seeing {
@@ -42,24 +55,35 @@ struct Seeing {
 }
 
 impl Effect for Seeing {
-
     fn parameter(&self) -> Option<Parameter> {
-        Some(Parameter { name: BUILTIN.parameter, unit: self.unit.name(), identity: self.current })
+        Some(Parameter {
+            name: BUILTIN.parameter,
+            unit: self.unit.name(),
+            identity: self.current,
+        })
     }
 
     fn check(&self, target: f64) -> Result<()> {
         if target < self.current {
             return Err(Error::invalid(
                 "strength of perturbation 'seeing'",
-                format!("target FWHM {target} is below the current {}; convolution can only make seeing worse", self.current),
+                format!(
+                    "target FWHM {target} is below the current {}; convolution can only make seeing worse",
+                    self.current
+                ),
             ));
         }
         Ok(())
     }
 
     fn apply(&self, image: ArrayView3<f32>, target: f64, _: &mut SeededRng) -> Result<Array3<f32>> {
-        let fwhm = self.unit.to_pixels((target * target - self.current * self.current).sqrt());
-        Ok(convolve_separable(image, &gaussian_1d(fwhm / fwhm_per_sigma())))
+        let fwhm = self
+            .unit
+            .to_pixels((target * target - self.current * self.current).sqrt());
+        Ok(convolve_separable(
+            image,
+            &gaussian_1d(fwhm / fwhm_per_sigma()),
+        ))
     }
 }
 
@@ -71,8 +95,16 @@ mod tests {
     fn reconvolving_equals_one_blur_of_the_quadrature_difference() {
         // From FWHM 3 to 5: sigma = sqrt(25 - 9) / 2.3548 = 4 / 2.3548.
         let image = ramp(2, 12, 12);
-        let seeing = apply(built("seeing", &[("current", "3")]).as_ref(), image.view(), 5.0);
-        let blur = apply(built("blur", &[]).as_ref(), image.view(), 4.0 / 2.354_820_045);
+        let seeing = apply(
+            built("seeing", &[("current", "3")]).as_ref(),
+            image.view(),
+            5.0,
+        );
+        let blur = apply(
+            built("blur", &[]).as_ref(),
+            image.view(),
+            4.0 / 2.354_820_045,
+        );
         assert!(max_abs_diff(&seeing, &blur) < 1e-4);
     }
 
@@ -82,7 +114,13 @@ mod tests {
         let err = seeing.check(1.0).unwrap_err().to_string();
         assert!(err.contains("below the current 1.2"), "{err}");
         assert_eq!(seeing.parameter().unit, "arcsec");
-        let err = crate::perturb::build("seeing", &Default::default()).err().unwrap().to_string();
-        assert!(err.contains("'current'") && err.contains("required"), "{err}");
+        let err = crate::perturb::build("seeing", &Default::default())
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(
+            err.contains("'current'") && err.contains("required"),
+            "{err}"
+        );
     }
 }

@@ -25,7 +25,13 @@ pub(super) static BUILTIN: Builtin = Builtin {
     ],
     build: |options| {
         let direction = options.number("direction", 0.0)?.to_radians();
-        Ok(described(&BUILTIN, Translate { resampling: Resampling::from_options(options)?, direction }))
+        Ok(described(
+            &BUILTIN,
+            Translate {
+                resampling: Resampling::from_options(options)?,
+                direction,
+            },
+        ))
     },
 };
 
@@ -36,14 +42,27 @@ struct Translate {
 }
 
 impl Effect for Translate {
-
-
-    fn apply(&self, image: ArrayView3<f32>, distance: f64, _: &mut SeededRng) -> Result<Array3<f32>> {
+    fn apply(
+        &self,
+        image: ArrayView3<f32>,
+        distance: f64,
+        _: &mut SeededRng,
+    ) -> Result<Array3<f32>> {
         // Round away the 6e-17 of cos(90 degrees) so axis-aligned shifts stay exact.
         let snap = |v: f64| if v.abs() < 1e-12 { 0.0 } else { v };
         let dx = snap(distance * self.direction.cos());
         let dy = snap(-distance * self.direction.sin());
-        Ok(self.resampling.warp(image, Affine { a: 1.0, b: 0.0, c: -dx, d: 0.0, e: 1.0, f: -dy }))
+        Ok(self.resampling.warp(
+            image,
+            Affine {
+                a: 1.0,
+                b: 0.0,
+                c: -dx,
+                d: 0.0,
+                e: 1.0,
+                f: -dy,
+            },
+        ))
     }
 }
 
@@ -59,7 +78,11 @@ mod tests {
         let right = apply(built("translate", &[]).as_ref(), image.view(), 2.0);
         assert_eq!(right.slice(s![.., .., 2..]), image.slice(s![.., .., ..3]));
         assert!(right.slice(s![.., .., ..2]).iter().all(|&v| v == 0.0));
-        let up = apply(built("translate", &[("direction", "90"), ("fill", "7")]).as_ref(), image.view(), 1.0);
+        let up = apply(
+            built("translate", &[("direction", "90"), ("fill", "7")]).as_ref(),
+            image.view(),
+            1.0,
+        );
         assert_eq!(up.slice(s![.., ..3, ..]), image.slice(s![.., 1.., ..]));
         assert!(up.slice(s![.., 3, ..]).iter().all(|&v| v == 7.0));
     }
@@ -67,7 +90,11 @@ mod tests {
     #[test]
     fn half_pixel_shift_averages_neighbours() {
         let image = ramp(1, 1, 4); // 0 1 2 3
-        let out = apply(built("translate", &[("direction", "180")]).as_ref(), image.view(), 0.5);
+        let out = apply(
+            built("translate", &[("direction", "180")]).as_ref(),
+            image.view(),
+            0.5,
+        );
         assert_eq!(out.slice(s![0, 0, ..3]).to_vec(), vec![0.5, 1.5, 2.5]);
     }
 }

@@ -15,7 +15,14 @@ pub(super) static BUILTIN: Builtin = Builtin {
     identity: "1",
     unchanged: 1.0,
     options: &[resample::INTERPOLATION, resample::FILL],
-    build: |options| Ok(described(&BUILTIN, Zoom { resampling: Resampling::from_options(options)? })),
+    build: |options| {
+        Ok(described(
+            &BUILTIN,
+            Zoom {
+                resampling: Resampling::from_options(options)?,
+            },
+        ))
+    },
 };
 
 struct Zoom {
@@ -23,8 +30,6 @@ struct Zoom {
 }
 
 impl Effect for Zoom {
-
-
     fn check(&self, factor: f64) -> Result<()> {
         at_least(BUILTIN.name, factor, 0.0, false)
     }
@@ -32,7 +37,17 @@ impl Effect for Zoom {
     fn apply(&self, image: ArrayView3<f32>, factor: f64, _: &mut SeededRng) -> Result<Array3<f32>> {
         let (cx, cy) = resample::centre(image);
         let scale = 1.0 / factor;
-        Ok(self.resampling.warp(image, Affine { a: scale, b: 0.0, c: cx - cx * scale, d: 0.0, e: scale, f: cy - cy * scale }))
+        Ok(self.resampling.warp(
+            image,
+            Affine {
+                a: scale,
+                b: 0.0,
+                c: cx - cx * scale,
+                d: 0.0,
+                e: scale,
+                f: cy - cy * scale,
+            },
+        ))
     }
 }
 
@@ -45,7 +60,10 @@ mod tests {
         // 1 x 5: centre 2. Output x samples 2 + (x - 2) / 2 = 1, 1.5, 2, 2.5, 3.
         let image = ramp(1, 1, 5);
         let out = apply(built("zoom", &[]).as_ref(), image.view(), 2.0);
-        assert_eq!(out.iter().copied().collect::<Vec<_>>(), vec![1.0, 1.5, 2.0, 2.5, 3.0]);
+        assert_eq!(
+            out.iter().copied().collect::<Vec<_>>(),
+            vec![1.0, 1.5, 2.0, 2.5, 3.0]
+        );
         assert!(built("zoom", &[]).check(0.0).is_err());
     }
 
@@ -54,6 +72,9 @@ mod tests {
         let image = ramp(1, 1, 5);
         let out = apply(built("zoom", &[("fill", "-1")]).as_ref(), image.view(), 0.5);
         // Output x samples 2 + 2 (x - 2) = -2, 0, 2, 4, 6.
-        assert_eq!(out.iter().copied().collect::<Vec<_>>(), vec![-1.0, 0.0, 2.0, 4.0, -1.0]);
+        assert_eq!(
+            out.iter().copied().collect::<Vec<_>>(),
+            vec![-1.0, 0.0, 2.0, 4.0, -1.0]
+        );
     }
 }

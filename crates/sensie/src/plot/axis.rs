@@ -13,12 +13,18 @@ pub struct Axis {
 
 impl Axis {
     pub fn new(label: impl Into<String>) -> Self {
-        Axis { label: label.into(), range: None }
+        Axis {
+            label: label.into(),
+            range: None,
+        }
     }
 
     /// This axis with fixed limits, e.g. (0, 1) for scores.
     pub fn with_range(self, low: f64, high: f64) -> Self {
-        Axis { range: Some((low, high)), ..self }
+        Axis {
+            range: Some((low, high)),
+            ..self
+        }
     }
 
     /// The limits and ticks for `data` (non-finite values ignored). Fitted
@@ -26,21 +32,41 @@ impl Axis {
     /// the data's own (for a parameter swept over a chosen range).
     pub(crate) fn ticks(&self, data: impl IntoIterator<Item = f64>, tight: bool) -> Ticks {
         const TARGET: usize = 6;
-        let fixed = self.range.filter(|(lo, hi)| lo.is_finite() && hi.is_finite() && lo < hi);
+        let fixed = self
+            .range
+            .filter(|(lo, hi)| lo.is_finite() && hi.is_finite() && lo < hi);
         let (lo, hi) = fixed.unwrap_or_else(|| data_range(data));
         let step = step(lo, hi, TARGET);
         // Ranges at the edge of f64 (subnormal or overflowing spans) get no
         // ticks rather than a step of 0 or infinity.
         let ticks = |first: i64, last: i64| match last.checked_sub(first) {
-            Some(0..=100) if step.is_finite() && step > 0.0 => (first..=last).map(|k| k as f64 * step).collect(),
+            Some(0..=100) if step.is_finite() && step > 0.0 => {
+                (first..=last).map(|k| k as f64 * step).collect()
+            }
             _ => Vec::new(),
         };
         if fixed.is_some() || tight {
-            let (first, last) = ((lo / step - 1e-9).ceil() as i64, (hi / step + 1e-9).floor() as i64);
-            Ticks { low: lo, high: hi, values: ticks(first, last), step }
+            let (first, last) = (
+                (lo / step - 1e-9).ceil() as i64,
+                (hi / step + 1e-9).floor() as i64,
+            );
+            Ticks {
+                low: lo,
+                high: hi,
+                values: ticks(first, last),
+                step,
+            }
         } else {
-            let (first, last) = ((lo / step + 1e-9).floor() as i64, (hi / step - 1e-9).ceil() as i64);
-            Ticks { low: first as f64 * step, high: last as f64 * step, values: ticks(first, last), step }
+            let (first, last) = (
+                (lo / step + 1e-9).floor() as i64,
+                (hi / step - 1e-9).ceil() as i64,
+            );
+            Ticks {
+                low: first as f64 * step,
+                high: last as f64 * step,
+                values: ticks(first, last),
+                step,
+            }
         }
     }
 }
@@ -51,7 +77,9 @@ fn data_range(data: impl IntoIterator<Item = f64>) -> (f64, f64) {
     let (lo, hi) = data
         .into_iter()
         .filter(|v| v.is_finite())
-        .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), v| (lo.min(v), hi.max(v)));
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), v| {
+            (lo.min(v), hi.max(v))
+        });
     if lo > hi {
         (0.0, 1.0)
     } else if lo == hi {
@@ -140,7 +168,11 @@ mod tests {
         assert!(t.low < 3.0 && t.high > 3.0);
         let t = Axis::new("y").ticks([f64::NAN], false);
         assert_eq!((t.low, t.high), (0.0, 1.0));
-        for extreme in [[0.0, 1e-320], [-1e308, 1e308], [f64::MIN_POSITIVE, 2.0 * f64::MIN_POSITIVE]] {
+        for extreme in [
+            [0.0, 1e-320],
+            [-1e308, 1e308],
+            [f64::MIN_POSITIVE, 2.0 * f64::MIN_POSITIVE],
+        ] {
             assert!(Axis::new("y").ticks(extreme, false).values.len() <= 101);
             assert!(Axis::new("y").ticks(extreme, true).values.len() <= 101);
         }

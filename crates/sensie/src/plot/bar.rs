@@ -43,7 +43,10 @@ impl BarChart {
         });
         // Bars grow from 0, so 0 is always on the axis.
         let y_ticks = self.y.ticks(values.chain([0.0]), false);
-        let widest = bars.iter().map(|b| text_width(&b.label, TICK_FONT)).fold(0.0, f64::max);
+        let widest = bars
+            .iter()
+            .map(|b| text_width(&b.label, TICK_FONT))
+            .fold(0.0, f64::max);
         let n = bars.len().max(1) as f64;
         // A first guess at the cell width decides whether labels must slant.
         let cell_guess = (self.size.width - 120.0) / n;
@@ -61,9 +64,17 @@ impl BarChart {
             let centre = frame.x(i as f64 + 0.5);
             if bar.value.is_finite() {
                 let top = frame.y(bar.value);
-                svg.rect((centre - cell * 0.35, top.min(zero)), (cell * 0.7, (top - zero).abs()), colour(0), None);
+                svg.rect(
+                    (centre - cell * 0.35, top.min(zero)),
+                    (cell * 0.7, (top - zero).abs()),
+                    colour(0),
+                    None,
+                );
             }
-            if let Some((lo, hi)) = bar.interval.filter(|(lo, hi)| lo.is_finite() && hi.is_finite()) {
+            if let Some((lo, hi)) = bar
+                .interval
+                .filter(|(lo, hi)| lo.is_finite() && hi.is_finite())
+            {
                 let whisker = Stroke::solid("#222222", 1.2);
                 let cap = (cell * 0.12).min(6.0);
                 let (y_lo, y_hi) = (frame.y(lo), frame.y(hi));
@@ -71,13 +82,31 @@ impl BarChart {
                 svg.line((centre - cap, y_lo), (centre + cap, y_lo), whisker);
                 svg.line((centre - cap, y_hi), (centre + cap, y_hi), whisker);
             }
-            let font = Font::new(TICK_FONT, if slanted { Anchor::End } else { Anchor::Middle });
+            let font = Font::new(
+                TICK_FONT,
+                if slanted { Anchor::End } else { Anchor::Middle },
+            );
             let at = (centre, frame.bottom + 8.0 + TICK_FONT);
-            svg.text(at, &bar.label, if slanted { Font { rotate: -45.0, ..font } } else { font });
+            svg.text(
+                at,
+                &bar.label,
+                if slanted {
+                    Font {
+                        rotate: -45.0,
+                        ..font
+                    }
+                } else {
+                    font
+                },
+            );
         }
         // A zero line when bars go below it.
         if frame.y(0.0) < frame.bottom {
-            svg.line((frame.left, zero), (frame.right, zero), Stroke::solid("#333333", 1.0));
+            svg.line(
+                (frame.left, zero),
+                (frame.right, zero),
+                Stroke::solid("#333333", 1.0),
+            );
         }
         svg.finish()
     }
@@ -88,10 +117,19 @@ mod tests {
     use super::*;
 
     fn class_chart() -> BarChart {
-        let bars = [("cat", 0.12, 0.05), ("ship", 0.31, 0.04), ("dog", -0.02, 0.03), ("truck", 0.2, 0.06)]
-            .into_iter()
-            .map(|(l, v, e)| Bar { label: l.into(), value: v, interval: Some((v - e, v + e)) })
-            .collect();
+        let bars = [
+            ("cat", 0.12, 0.05),
+            ("ship", 0.31, 0.04),
+            ("dog", -0.02, 0.03),
+            ("truck", 0.2, 0.06),
+        ]
+        .into_iter()
+        .map(|(l, v, e)| Bar {
+            label: l.into(),
+            value: v,
+            interval: Some((v - e, v + e)),
+        })
+        .collect();
         BarChart {
             title: "Class sensitivity".into(),
             x_label: "class".into(),
@@ -105,14 +143,32 @@ mod tests {
     fn bars_are_sorted_with_error_bars_and_labels() {
         let svg = class_chart().svg();
         let doc = roxmltree::Document::parse(&svg).unwrap();
-        let rects: Vec<_> = doc.descendants().filter(|n| n.has_tag_name("rect")).skip(1).collect();
+        let rects: Vec<_> = doc
+            .descendants()
+            .filter(|n| n.has_tag_name("rect"))
+            .skip(1)
+            .collect();
         assert_eq!(rects.len(), 4, "one rect per bar after the background");
-        let texts: Vec<&str> =
-            doc.descendants().filter_map(|n| if n.has_tag_name("text") { n.text() } else { None }).collect();
-        let order: Vec<&str> = texts.iter().copied().filter(|t| ["cat", "ship", "dog", "truck"].contains(t)).collect();
+        let texts: Vec<&str> = doc
+            .descendants()
+            .filter_map(|n| {
+                if n.has_tag_name("text") {
+                    n.text()
+                } else {
+                    None
+                }
+            })
+            .collect();
+        let order: Vec<&str> = texts
+            .iter()
+            .copied()
+            .filter(|t| ["cat", "ship", "dog", "truck"].contains(t))
+            .collect();
         assert_eq!(order, ["ship", "truck", "cat", "dog"]);
-        let whiskers =
-            doc.descendants().filter(|n| n.has_tag_name("line") && n.attribute("stroke") == Some("#222222")).count();
+        let whiskers = doc
+            .descendants()
+            .filter(|n| n.has_tag_name("line") && n.attribute("stroke") == Some("#222222"))
+            .count();
         assert_eq!(whiskers, 12, "a stem and two caps per bar");
         // The tallest bar is the first and the negative one hangs below zero.
         let height = |r: &roxmltree::Node| r.attribute("height").unwrap().parse::<f64>().unwrap();
@@ -128,9 +184,19 @@ mod tests {
                 interval: None,
             })
             .collect();
-        let svg = BarChart { bars, ..BarChart::default() }.svg();
+        let svg = BarChart {
+            bars,
+            ..BarChart::default()
+        }
+        .svg();
         let doc = roxmltree::Document::parse(&svg).unwrap();
-        assert_eq!(doc.descendants().filter(|n| n.has_tag_name("rect")).count(), 1 + 19);
-        assert!(doc.descendants().any(|n| n.attribute("transform").is_some_and(|t| t.starts_with("rotate(-45"))));
+        assert_eq!(
+            doc.descendants().filter(|n| n.has_tag_name("rect")).count(),
+            1 + 19
+        );
+        assert!(doc.descendants().any(|n| {
+            n.attribute("transform")
+                .is_some_and(|t| t.starts_with("rotate(-45"))
+        }));
     }
 }

@@ -7,7 +7,9 @@ use super::svg::{Anchor, Font, Stroke, Svg, text_width};
 
 /// Colours of successive series: Okabe and Ito's palette, distinguishable
 /// with the common colour-vision deficiencies and in grey print.
-pub(crate) const PALETTE: [&str; 7] = ["#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#000000"];
+pub(crate) const PALETTE: [&str; 7] = [
+    "#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#000000",
+];
 
 /// Colour of a series by its position.
 pub(crate) fn colour(i: usize) -> &'static str {
@@ -31,7 +33,10 @@ pub struct Size {
 impl Default for Size {
     /// Wide enough for a legend beside the plot, and a 3:2-ish plot area.
     fn default() -> Self {
-        Size { width: 640.0, height: 400.0 }
+        Size {
+            width: 640.0,
+            height: 400.0,
+        }
     }
 }
 
@@ -58,15 +63,46 @@ pub(crate) struct Frame {
 impl Frame {
     /// Lays out a chart: room for the title, the y tick labels (measured),
     /// `x_labels` pixels below the axis for x tick labels, and the legend.
-    pub fn new(size: Size, title: &str, x: (f64, f64), y: Ticks, x_labels: f64, legend: &[Entry]) -> Self {
-        let widest_tick = y.labels().iter().map(|l| text_width(l, TICK_FONT)).fold(0.0, f64::max);
-        let legend_width = legend.iter().map(|e| 34.0 + text_width(&e.label, TICK_FONT)).fold(0.0, f64::max);
+    pub fn new(
+        size: Size,
+        title: &str,
+        x: (f64, f64),
+        y: Ticks,
+        x_labels: f64,
+        legend: &[Entry],
+    ) -> Self {
+        let widest_tick = y
+            .labels()
+            .iter()
+            .map(|l| text_width(l, TICK_FONT))
+            .fold(0.0, f64::max);
+        let legend_width = legend
+            .iter()
+            .map(|e| 34.0 + text_width(&e.label, TICK_FONT))
+            .fold(0.0, f64::max);
         let left = 22.0 + LABEL_FONT + widest_tick;
-        let top = if title.is_empty() { 14.0 } else { 24.0 + TITLE_FONT };
-        let right = size.width - 16.0 - if legend.is_empty() { 0.0 } else { legend_width + 8.0 };
+        let top = if title.is_empty() {
+            14.0
+        } else {
+            24.0 + TITLE_FONT
+        };
+        let right = size.width
+            - 16.0
+            - if legend.is_empty() {
+                0.0
+            } else {
+                legend_width + 8.0
+            };
         let bottom = size.height - 14.0 - LABEL_FONT - x_labels;
         // A chart too small for its labels still gets a (tiny) plot area.
-        Frame { left, top, right: right.max(left + 10.0), bottom: bottom.max(top + 10.0), x, y }
+        Frame {
+            left,
+            top,
+            right: right.max(left + 10.0),
+            bottom: bottom.max(top + 10.0),
+            x,
+            y,
+        }
     }
 
     /// The pixel column of data value `v`, clamped to the plot area.
@@ -82,7 +118,14 @@ impl Frame {
     pub fn title(&self, svg: &mut Svg, title: &str) {
         if !title.is_empty() {
             let centre = (self.left + self.right) / 2.0;
-            svg.text((centre, 10.0 + TITLE_FONT), title, Font { bold: true, ..Font::new(TITLE_FONT, Anchor::Middle) });
+            svg.text(
+                (centre, 10.0 + TITLE_FONT),
+                title,
+                Font {
+                    bold: true,
+                    ..Font::new(TITLE_FONT, Anchor::Middle)
+                },
+            );
         }
     }
 
@@ -91,12 +134,31 @@ impl Frame {
     pub fn y_axis(&self, svg: &mut Svg, label: &str) {
         for (v, text) in self.y.values.iter().zip(self.y.labels()) {
             let y = self.y(*v);
-            svg.line((self.left, y), (self.right, y), Stroke::solid(GRID_COLOUR, 1.0));
-            svg.line((self.left - 5.0, y), (self.left, y), Stroke::solid(AXIS_COLOUR, 1.0));
-            svg.text((self.left - 8.0, y + TICK_FONT * 0.35), &text, Font::new(TICK_FONT, Anchor::End));
+            svg.line(
+                (self.left, y),
+                (self.right, y),
+                Stroke::solid(GRID_COLOUR, 1.0),
+            );
+            svg.line(
+                (self.left - 5.0, y),
+                (self.left, y),
+                Stroke::solid(AXIS_COLOUR, 1.0),
+            );
+            svg.text(
+                (self.left - 8.0, y + TICK_FONT * 0.35),
+                &text,
+                Font::new(TICK_FONT, Anchor::End),
+            );
         }
         let middle = (self.top + self.bottom) / 2.0;
-        svg.text((6.0 + LABEL_FONT, middle), label, Font { rotate: -90.0, ..Font::new(LABEL_FONT, Anchor::Middle) });
+        svg.text(
+            (6.0 + LABEL_FONT, middle),
+            label,
+            Font {
+                rotate: -90.0,
+                ..Font::new(LABEL_FONT, Anchor::Middle)
+            },
+        );
         let axis = Stroke::solid(AXIS_COLOUR, 1.0);
         svg.line((self.left, self.top), (self.left, self.bottom), axis);
         svg.line((self.left, self.bottom), (self.right, self.bottom), axis);
@@ -104,15 +166,27 @@ impl Frame {
 
     /// The label under the x axis.
     pub fn x_label(&self, svg: &mut Svg, label: &str, size: Size) {
-        svg.text(((self.left + self.right) / 2.0, size.height - 10.0), label, Font::new(LABEL_FONT, Anchor::Middle));
+        svg.text(
+            ((self.left + self.right) / 2.0, size.height - 10.0),
+            label,
+            Font::new(LABEL_FONT, Anchor::Middle),
+        );
     }
 
     /// Numeric x ticks with their labels.
     pub fn x_ticks(&self, svg: &mut Svg, ticks: &Ticks) {
         for (v, text) in ticks.values.iter().zip(ticks.labels()) {
             let x = self.x(*v);
-            svg.line((x, self.bottom), (x, self.bottom + 5.0), Stroke::solid(AXIS_COLOUR, 1.0));
-            svg.text((x, self.bottom + 8.0 + TICK_FONT), &text, Font::new(TICK_FONT, Anchor::Middle));
+            svg.line(
+                (x, self.bottom),
+                (x, self.bottom + 5.0),
+                Stroke::solid(AXIS_COLOUR, 1.0),
+            );
+            svg.text(
+                (x, self.bottom + 8.0 + TICK_FONT),
+                &text,
+                Font::new(TICK_FONT, Anchor::Middle),
+            );
         }
     }
 
@@ -122,11 +196,28 @@ impl Frame {
         for (i, entry) in entries.iter().enumerate() {
             let y = self.top + 6.0 + i as f64 * LEGEND_ROW;
             if entry.band {
-                let corners = [(x, y - 5.0), (x + 24.0, y - 5.0), (x + 24.0, y + 5.0), (x, y + 5.0)];
+                let corners = [
+                    (x, y - 5.0),
+                    (x + 24.0, y - 5.0),
+                    (x + 24.0, y + 5.0),
+                    (x, y + 5.0),
+                ];
                 svg.polygon(&corners, entry.colour, BAND_OPACITY);
             }
-            svg.line((x, y), (x + 24.0, y), Stroke { colour: entry.colour, width: 2.0, dash: entry.dash });
-            svg.text((x + 30.0, y + TICK_FONT * 0.35), &entry.label, Font::new(TICK_FONT, Anchor::Start));
+            svg.line(
+                (x, y),
+                (x + 24.0, y),
+                Stroke {
+                    colour: entry.colour,
+                    width: 2.0,
+                    dash: entry.dash,
+                },
+            );
+            svg.text(
+                (x + 30.0, y + TICK_FONT * 0.35),
+                &entry.label,
+                Font::new(TICK_FONT, Anchor::Start),
+            );
         }
     }
 }
@@ -137,6 +228,10 @@ pub(crate) const BAND_OPACITY: f64 = 0.2;
 /// `v` from `domain` to `pixels`, clamped to the pixel range.
 fn scale(v: f64, domain: (f64, f64), pixels: (f64, f64)) -> f64 {
     let span = domain.1 - domain.0;
-    let t = if span > 0.0 { ((v - domain.0) / span).clamp(0.0, 1.0) } else { 0.5 };
+    let t = if span > 0.0 {
+        ((v - domain.0) / span).clamp(0.0, 1.0)
+    } else {
+        0.5
+    };
     pixels.0 + t * (pixels.1 - pixels.0)
 }

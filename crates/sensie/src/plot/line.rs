@@ -29,7 +29,11 @@ pub struct Series {
 
 impl Series {
     pub fn new(name: impl Into<String>, points: Vec<(f64, f64)>) -> Self {
-        Series { name: name.into(), points, ..Series::default() }
+        Series {
+            name: name.into(),
+            points,
+            ..Series::default()
+        }
     }
 
     /// This series with an interval band.
@@ -61,21 +65,37 @@ pub struct LineChart {
 impl LineChart {
     /// The chart as a standalone SVG document.
     pub fn svg(&self) -> String {
-        let xs = self.series.iter().flat_map(|s| s.points.iter().map(|p| p.0).chain(s.band.iter().map(|b| b.0)));
+        let xs = self.series.iter().flat_map(|s| {
+            s.points
+                .iter()
+                .map(|p| p.0)
+                .chain(s.band.iter().map(|b| b.0))
+        });
         let ref_x = self.lines.iter().filter_map(|l| match l {
             RefLine::AtX { x, .. } => Some(*x),
             RefLine::AtY { .. } => None,
         });
         let x_ticks = self.x.ticks(xs.chain(ref_x), true);
-        let ys =
-            self.series.iter().flat_map(|s| s.points.iter().map(|p| p.1).chain(s.band.iter().flat_map(|b| [b.1, b.2])));
+        let ys = self.series.iter().flat_map(|s| {
+            s.points
+                .iter()
+                .map(|p| p.1)
+                .chain(s.band.iter().flat_map(|b| [b.1, b.2]))
+        });
         let ref_y = self.lines.iter().filter_map(|l| match l {
             RefLine::AtY { y, .. } => Some(*y),
             RefLine::AtX { .. } => None,
         });
         let y_ticks = self.y.ticks(ys.chain(ref_y), false);
         let legend = self.legend();
-        let frame = Frame::new(self.size, &self.title, (x_ticks.low, x_ticks.high), y_ticks, 22.0, &legend);
+        let frame = Frame::new(
+            self.size,
+            &self.title,
+            (x_ticks.low, x_ticks.high),
+            y_ticks,
+            22.0,
+            &legend,
+        );
 
         let mut svg = Svg::new(self.size.width, self.size.height);
         frame.title(&mut svg, &self.title);
@@ -86,7 +106,11 @@ impl LineChart {
             draw_band(&mut svg, &frame, &series.band, colour(i));
         }
         for line in &self.lines {
-            let stroke = |dash| Stroke { colour: REFERENCE_COLOUR, width: 1.2, dash: Some(dash) };
+            let stroke = |dash| Stroke {
+                colour: REFERENCE_COLOUR,
+                width: 1.2,
+                dash: Some(dash),
+            };
             match line {
                 RefLine::AtX { x, .. } if x.is_finite() => {
                     let px = frame.x(*x);
@@ -100,9 +124,16 @@ impl LineChart {
             }
         }
         for (i, series) in self.series.iter().enumerate() {
-            let stroke = Stroke { colour: colour(i), width: 2.0, dash: series.dashed.then_some(DASHED) };
+            let stroke = Stroke {
+                colour: colour(i),
+                width: 2.0,
+                dash: series.dashed.then_some(DASHED),
+            };
             for run in finite_runs(&series.points) {
-                let pixels: Vec<(f64, f64)> = run.iter().map(|(x, y)| (frame.x(*x), frame.y(*y))).collect();
+                let pixels: Vec<(f64, f64)> = run
+                    .iter()
+                    .map(|(x, y)| (frame.x(*x), frame.y(*y)))
+                    .collect();
                 svg.polyline(&pixels, stroke);
                 if series.markers {
                     for p in &pixels {
@@ -127,9 +158,17 @@ impl LineChart {
                 RefLine::AtX { label, .. } => (label, REFERENCE_X),
                 RefLine::AtY { label, .. } => (label, REFERENCE_Y),
             };
-            Entry { label: label.clone(), colour: REFERENCE_COLOUR, dash: Some(dash), band: false }
+            Entry {
+                label: label.clone(),
+                colour: REFERENCE_COLOUR,
+                dash: Some(dash),
+                band: false,
+            }
         });
-        series.chain(lines).filter(|e| !e.label.is_empty()).collect()
+        series
+            .chain(lines)
+            .filter(|e| !e.label.is_empty())
+            .collect()
     }
 }
 
@@ -139,14 +178,23 @@ fn draw_band(svg: &mut Svg, frame: &Frame, band: &[(f64, f64, f64)], colour: &st
     let runs = band.split(|(x, lo, hi)| !(x.is_finite() && lo.is_finite() && hi.is_finite()));
     for run in runs.filter(|r| r.len() > 1) {
         let upper = run.iter().map(|(x, _, hi)| (frame.x(*x), frame.y(*hi)));
-        let lower = run.iter().rev().map(|(x, lo, _)| (frame.x(*x), frame.y(*lo)));
-        svg.polygon(&upper.chain(lower).collect::<Vec<_>>(), colour, BAND_OPACITY);
+        let lower = run
+            .iter()
+            .rev()
+            .map(|(x, lo, _)| (frame.x(*x), frame.y(*lo)));
+        svg.polygon(
+            &upper.chain(lower).collect::<Vec<_>>(),
+            colour,
+            BAND_OPACITY,
+        );
     }
 }
 
 /// `points` split where a coordinate is not finite.
 fn finite_runs(points: &[(f64, f64)]) -> impl Iterator<Item = &[(f64, f64)]> {
-    points.split(|(x, y)| !(x.is_finite() && y.is_finite())).filter(|run| !run.is_empty())
+    points
+        .split(|(x, y)| !(x.is_finite() && y.is_finite()))
+        .filter(|run| !run.is_empty())
 }
 
 #[cfg(test)]
@@ -156,7 +204,10 @@ pub(crate) mod tests {
     pub(crate) fn probe_chart() -> LineChart {
         let levels = [0.0, 45.0, 90.0, 135.0, 180.0];
         let score: Vec<(f64, f64)> = levels.iter().map(|&x| (x, 0.95 - x / 400.0)).collect();
-        let band = levels.iter().map(|&x| (x, 0.9 - x / 400.0, 1.0 - x / 400.0)).collect();
+        let band = levels
+            .iter()
+            .map(|&x| (x, 0.9 - x / 400.0, 1.0 - x / 400.0))
+            .collect();
         LineChart {
             title: "Correct-class score under rotation".into(),
             x: Axis::new("rotation (deg)"),
@@ -166,12 +217,21 @@ pub(crate) mod tests {
                 Series {
                     dashed: true,
                     markers: true,
-                    ..Series::new("accuracy", levels.iter().map(|&x| (x, 0.9 - x / 300.0)).collect())
+                    ..Series::new(
+                        "accuracy",
+                        levels.iter().map(|&x| (x, 0.9 - x / 300.0)).collect(),
+                    )
                 },
             ],
             lines: vec![
-                RefLine::AtX { x: 0.0, label: "unperturbed".into() },
-                RefLine::AtY { y: 0.5, label: "threshold 0.5".into() },
+                RefLine::AtX {
+                    x: 0.0,
+                    label: "unperturbed".into(),
+                },
+                RefLine::AtY {
+                    y: 0.5,
+                    label: "threshold 0.5".into(),
+                },
             ],
             size: Size::default(),
         }
@@ -181,19 +241,51 @@ pub(crate) mod tests {
     fn a_probe_chart_has_its_points_band_lines_and_legend() {
         let svg = probe_chart().svg();
         let doc = roxmltree::Document::parse(&svg).unwrap();
-        let polylines: Vec<_> = doc.descendants().filter(|n| n.has_tag_name("polyline")).collect();
+        let polylines: Vec<_> = doc
+            .descendants()
+            .filter(|n| n.has_tag_name("polyline"))
+            .collect();
         assert_eq!(polylines.len(), 2);
         for p in &polylines {
             assert_eq!(p.attribute("points").unwrap().split(' ').count(), 5);
         }
-        let bands: Vec<_> = doc.descendants().filter(|n| n.has_tag_name("polygon")).collect();
+        let bands: Vec<_> = doc
+            .descendants()
+            .filter(|n| n.has_tag_name("polygon"))
+            .collect();
         assert_eq!(bands.len(), 2, "the band and its legend swatch");
         assert_eq!(bands[0].attribute("points").unwrap().split(' ').count(), 10);
-        assert_eq!(doc.descendants().filter(|n| n.has_tag_name("circle")).count(), 5, "accuracy markers");
-        let texts: Vec<&str> =
-            doc.descendants().filter_map(|n| if n.has_tag_name("text") { n.text() } else { None }).collect();
-        for expected in ["rotation (deg)", "score", "unperturbed", "threshold 0.5", "accuracy", "0.0", "1.0", "150"] {
-            assert!(texts.contains(&expected), "{expected} missing from {texts:?}");
+        assert_eq!(
+            doc.descendants()
+                .filter(|n| n.has_tag_name("circle"))
+                .count(),
+            5,
+            "accuracy markers"
+        );
+        let texts: Vec<&str> = doc
+            .descendants()
+            .filter_map(|n| {
+                if n.has_tag_name("text") {
+                    n.text()
+                } else {
+                    None
+                }
+            })
+            .collect();
+        for expected in [
+            "rotation (deg)",
+            "score",
+            "unperturbed",
+            "threshold 0.5",
+            "accuracy",
+            "0.0",
+            "1.0",
+            "150",
+        ] {
+            assert!(
+                texts.contains(&expected),
+                "{expected} missing from {texts:?}"
+            );
         }
     }
 
@@ -202,28 +294,62 @@ pub(crate) mod tests {
         let chart = LineChart {
             x: Axis::new("x").with_range(0.0, 1.0),
             y: Axis::new("y").with_range(0.0, 1.0),
-            series: vec![Series::new("s", vec![(0.0, 0.0), (1.0, 1.0), (f64::NAN, 0.5), (0.5, 0.5), (0.6, 0.6)])],
+            series: vec![Series::new(
+                "s",
+                vec![
+                    (0.0, 0.0),
+                    (1.0, 1.0),
+                    (f64::NAN, 0.5),
+                    (0.5, 0.5),
+                    (0.6, 0.6),
+                ],
+            )],
             ..LineChart::default()
         };
         let svg = chart.svg();
         let doc = roxmltree::Document::parse(&svg).unwrap();
-        let lines: Vec<_> = doc.descendants().filter(|n| n.has_tag_name("polyline")).collect();
+        let lines: Vec<_> = doc
+            .descendants()
+            .filter(|n| n.has_tag_name("polyline"))
+            .collect();
         assert_eq!(lines.len(), 2);
         // (0, 0) is the bottom-left corner of the plot area, (1, 1) the
         // top-right: where the axis lines (the long dark lines) meet and end.
-        let coordinate = |l: &roxmltree::Node, a: &str| l.attribute(a).unwrap().parse::<f64>().unwrap();
+        let coordinate =
+            |l: &roxmltree::Node, a: &str| l.attribute(a).unwrap().parse::<f64>().unwrap();
         let axes: Vec<_> = doc
             .descendants()
             .filter(|l| l.has_tag_name("line") && l.attribute("stroke") == Some("#333333"))
             .filter(|l| {
-                (coordinate(l, "x2") - coordinate(l, "x1")).abs() + (coordinate(l, "y2") - coordinate(l, "y1")).abs()
+                (coordinate(l, "x2") - coordinate(l, "x1")).abs()
+                    + (coordinate(l, "y2") - coordinate(l, "y1")).abs()
                     > 20.0
             })
             .collect();
-        let left = axes.iter().find(|l| l.attribute("x1") == l.attribute("x2")).unwrap();
-        let bottom = axes.iter().find(|l| l.attribute("y1") == l.attribute("y2")).unwrap();
+        let left = axes
+            .iter()
+            .find(|l| l.attribute("x1") == l.attribute("x2"))
+            .unwrap();
+        let bottom = axes
+            .iter()
+            .find(|l| l.attribute("y1") == l.attribute("y2"))
+            .unwrap();
         let first: Vec<&str> = lines[0].attribute("points").unwrap().split(' ').collect();
-        assert_eq!(first[0], format!("{},{}", left.attribute("x1").unwrap(), bottom.attribute("y1").unwrap()));
-        assert_eq!(first[1], format!("{},{}", bottom.attribute("x2").unwrap(), left.attribute("y1").unwrap()));
+        assert_eq!(
+            first[0],
+            format!(
+                "{},{}",
+                left.attribute("x1").unwrap(),
+                bottom.attribute("y1").unwrap()
+            )
+        );
+        assert_eq!(
+            first[1],
+            format!(
+                "{},{}",
+                bottom.attribute("x2").unwrap(),
+                left.attribute("y1").unwrap()
+            )
+        );
     }
 }

@@ -31,7 +31,10 @@ impl Rasteriser {
     pub fn new() -> Result<Self> {
         let mut fonts = usvg::fontdb::Database::new();
         fonts.load_system_fonts();
-        Self::with_fonts(fonts, "no fonts were found on this system (install fonts-dejavu-core, or pass a font file)")
+        Self::with_fonts(
+            fonts,
+            "no fonts were found on this system (install fonts-dejavu-core, or pass a font file)",
+        )
     }
 
     /// A rasteriser that draws all text with the font in `path` (TTF or OTF).
@@ -42,28 +45,45 @@ impl Rasteriser {
     }
 
     fn with_fonts(mut fonts: usvg::fontdb::Database, missing: &str) -> Result<Self> {
-        let family = |name: &str| fonts.faces().any(|f| f.families.iter().any(|(n, _)| n == name));
+        let family = |name: &str| {
+            fonts
+                .faces()
+                .any(|f| f.families.iter().any(|(n, _)| n == name))
+        };
         let preferred = if family("DejaVu Sans") {
             Some("DejaVu Sans".to_string())
         } else {
-            fonts.faces().next().and_then(|f| f.families.first()).map(|(n, _)| n.clone())
+            fonts
+                .faces()
+                .next()
+                .and_then(|f| f.families.first())
+                .map(|(n, _)| n.clone())
         };
         let Some(preferred) = preferred else {
-            return Err(Error::invalid("PNG charts", format!("{missing}; SVG charts need no font")));
+            return Err(Error::invalid(
+                "PNG charts",
+                format!("{missing}; SVG charts need no font"),
+            ));
         };
         fonts.set_sans_serif_family(preferred.clone());
-        let options = usvg::Options { font_family: preferred, fontdb: Arc::new(fonts), ..usvg::Options::default() };
+        let options = usvg::Options {
+            font_family: preferred,
+            fontdb: Arc::new(fonts),
+            ..usvg::Options::default()
+        };
         Ok(Rasteriser { options })
     }
 
     /// `svg` drawn at `scale` times its size (2 for print-quality PNGs from
     /// sensie's charts), on white.
     pub fn rgb(&self, svg: &str, scale: f32) -> Result<RgbImage> {
-        let tree =
-            usvg::Tree::from_str(svg, &self.options).map_err(|e| Error::invalid("SVG to rasterise", e.to_string()))?;
+        let tree = usvg::Tree::from_str(svg, &self.options)
+            .map_err(|e| Error::invalid("SVG to rasterise", e.to_string()))?;
         let size = tree.size().to_int_size().scale_by(scale);
         let pixmap = size.and_then(|s| tiny_skia::Pixmap::new(s.width(), s.height()));
-        let Some(mut pixmap) = pixmap.filter(|p| u64::from(p.width()) * u64::from(p.height()) <= 1 << 28) else {
+        let Some(mut pixmap) =
+            pixmap.filter(|p| u64::from(p.width()) * u64::from(p.height()) <= 1 << 28)
+        else {
             return Err(Error::invalid(
                 "SVG to rasterise",
                 format!(
@@ -74,11 +94,20 @@ impl Rasteriser {
             ));
         };
         pixmap.fill(tiny_skia::Color::WHITE);
-        resvg::render(&tree, tiny_skia::Transform::from_scale(scale, scale), &mut pixmap.as_mut());
+        resvg::render(
+            &tree,
+            tiny_skia::Transform::from_scale(scale, scale),
+            &mut pixmap.as_mut(),
+        );
         // Opaque white under everything: premultiplied equals straight RGB.
-        let rgb: Vec<u8> = pixmap.data().chunks_exact(4).flat_map(|p| [p[0], p[1], p[2]]).collect();
-        RgbImage::from_raw(pixmap.width(), pixmap.height(), rgb)
-            .ok_or_else(|| Error::invalid("SVG to rasterise", "the rendered buffer has the wrong size"))
+        let rgb: Vec<u8> = pixmap
+            .data()
+            .chunks_exact(4)
+            .flat_map(|p| [p[0], p[1], p[2]])
+            .collect();
+        RgbImage::from_raw(pixmap.width(), pixmap.height(), rgb).ok_or_else(|| {
+            Error::invalid("SVG to rasterise", "the rendered buffer has the wrong size")
+        })
     }
 
     /// `svg` as PNG bytes at `scale` times its size.
@@ -109,18 +138,27 @@ mod tests {
             .flat_map(|x| (10..50).map(move |y| (x, y)))
             .filter(|&(x, y)| img.get_pixel(x, y).0[0] < 100)
             .count();
-        assert!(dark_in_title > 200, "title text rendered ({dark_in_title} dark pixels)");
+        assert!(
+            dark_in_title > 200,
+            "title text rendered ({dark_in_title} dark pixels)"
+        );
         assert_eq!(img.get_pixel(2, 2).0, [255, 255, 255]);
     }
 
     #[test]
     fn bad_svg_and_missing_font_files_are_errors() {
         let dir = tempfile::tempdir().unwrap();
-        let e = Rasteriser::with_font_file(&dir.path().join("none.ttf")).err().unwrap().to_string();
+        let e = Rasteriser::with_font_file(&dir.path().join("none.ttf"))
+            .err()
+            .unwrap()
+            .to_string();
         assert!(e.contains("none.ttf"), "{e}");
         let empty = dir.path().join("empty.ttf");
         std::fs::write(&empty, b"").unwrap();
-        let e = Rasteriser::with_font_file(&empty).err().unwrap().to_string();
+        let e = Rasteriser::with_font_file(&empty)
+            .err()
+            .unwrap()
+            .to_string();
         assert!(e.contains("no usable font"), "{e}");
         if let Ok(raster) = Rasteriser::new() {
             assert!(raster.rgb("<svg", 1.0).is_err());

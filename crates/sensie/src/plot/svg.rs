@@ -24,12 +24,23 @@ pub(crate) struct Stroke<'a> {
 
 impl<'a> Stroke<'a> {
     pub fn solid(colour: &'a str, width: f64) -> Self {
-        Stroke { colour, width, dash: None }
+        Stroke {
+            colour,
+            width,
+            dash: None,
+        }
     }
 
     fn attributes(&self) -> String {
-        let dash = self.dash.map(|d| format!(r#" stroke-dasharray="{d}""#)).unwrap_or_default();
-        format!(r#"stroke="{}" stroke-width="{}"{dash}"#, self.colour, num(self.width))
+        let dash = self
+            .dash
+            .map(|d| format!(r#" stroke-dasharray="{d}""#))
+            .unwrap_or_default();
+        format!(
+            r#"stroke="{}" stroke-width="{}"{dash}"#,
+            self.colour,
+            num(self.width)
+        )
     }
 }
 
@@ -53,7 +64,12 @@ pub(crate) struct Font {
 
 impl Font {
     pub fn new(size: f64, anchor: Anchor) -> Self {
-        Font { size, anchor, rotate: 0.0, bold: false }
+        Font {
+            size,
+            anchor,
+            rotate: 0.0,
+            bold: false,
+        }
     }
 }
 
@@ -104,7 +120,9 @@ impl Svg {
     }
 
     pub fn rect(&mut self, at: (f64, f64), size: (f64, f64), fill: &str, stroke: Option<Stroke>) {
-        let stroke = stroke.map(|s| s.attributes()).unwrap_or_else(|| "stroke=\"none\"".into());
+        let stroke = stroke
+            .map(|s| s.attributes())
+            .unwrap_or_else(|| "stroke=\"none\"".into());
         self.out.push_str(&format!(
             "<rect x=\"{}\" y=\"{}\" width=\"{}\" height=\"{}\" fill=\"{fill}\" {stroke}/>\n",
             num(at.0),
@@ -136,7 +154,11 @@ impl Svg {
         } else {
             format!(" transform=\"rotate({} {x} {y})\"", num(font.rotate))
         };
-        let weight = if font.bold { " font-weight=\"bold\"" } else { "" };
+        let weight = if font.bold {
+            " font-weight=\"bold\""
+        } else {
+            ""
+        };
         self.out.push_str(&format!(
             "<text x=\"{x}\" y=\"{y}\" font-size=\"{}\" text-anchor=\"{anchor}\"{weight}{rotate}>{}</text>\n",
             num(font.size),
@@ -158,7 +180,11 @@ fn num(v: f64) -> String {
 }
 
 fn point_list(points: &[(f64, f64)]) -> String {
-    points.iter().map(|(x, y)| format!("{},{}", num(*x), num(*y))).collect::<Vec<_>>().join(" ")
+    points
+        .iter()
+        .map(|(x, y)| format!("{},{}", num(*x), num(*y)))
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 /// `text` safe inside XML and HTML element content and attribute values.
@@ -184,8 +210,23 @@ mod tests {
     #[test]
     fn documents_parse_and_text_is_escaped() {
         let mut svg = Svg::new(100.0, 50.0);
-        svg.line((0.0, 0.0), (10.5, 3.333), Stroke { colour: "black", width: 1.0, dash: Some("4 2") });
-        svg.text((5.0, 5.0), "a < b & \"c\"", Font { rotate: -90.0, ..Font::new(10.0, Anchor::Middle) });
+        svg.line(
+            (0.0, 0.0),
+            (10.5, 3.333),
+            Stroke {
+                colour: "black",
+                width: 1.0,
+                dash: Some("4 2"),
+            },
+        );
+        svg.text(
+            (5.0, 5.0),
+            "a < b & \"c\"",
+            Font {
+                rotate: -90.0,
+                ..Font::new(10.0, Anchor::Middle)
+            },
+        );
         let out = svg.finish();
         let doc = roxmltree::Document::parse(&out).unwrap();
         let text = doc.descendants().find(|n| n.has_tag_name("text")).unwrap();

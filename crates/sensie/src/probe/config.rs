@@ -45,7 +45,7 @@ pub struct ProbeConfig {
     /// probabilities, log-probabilities or sigmoid.
     pub output_kind: Option<String>,
     pub batch_size: usize,
-    /// ONNX Runtime threads per operator; 0 lets it choose.
+    /// ONNX Runtime threads per operator; 0 lets sensie choose ([`super::ThreadBudget`]).
     pub threads: usize,
     pub seed: u64,
     /// Bootstrap replicates for every interval.
@@ -138,49 +138,79 @@ impl SweepSpec {
     /// e.g. `rotate=0:180:10` or `psf(profile=moffat)=0,1,2`.
     pub fn parse(text: &str) -> Result<SweepSpec> {
         let bad = |why: &str| Error::invalid(format!("--perturb '{text}'"), why.to_string());
-        let (head, values) = text.rsplit_once('=').ok_or_else(|| bad("expected NAME=SPEC, e.g. rotate=0:180:10 or blur=0,1,2"))?;
+        let (head, values) = text
+            .rsplit_once('=')
+            .ok_or_else(|| bad("expected NAME=SPEC, e.g. rotate=0:180:10 or blur=0,1,2"))?;
         let (name, options) = match head.split_once('(') {
             None => (head, BTreeMap::new()),
             Some((name, rest)) => {
-                let inner = rest.strip_suffix(')').ok_or_else(|| bad("options go in parentheses: NAME(key=value,...)=SPEC"))?;
+                let inner = rest
+                    .strip_suffix(')')
+                    .ok_or_else(|| bad("options go in parentheses: NAME(key=value,...)=SPEC"))?;
                 let options = inner
                     .split(',')
                     .filter(|p| !p.trim().is_empty())
                     .map(|pair| {
                         pair.split_once('=')
-                            .map(|(k, v)| (k.trim().to_string(), OptionValue::Text(v.trim().to_string())))
+                            .map(|(k, v)| {
+                                (
+                                    k.trim().to_string(),
+                                    OptionValue::Text(v.trim().to_string()),
+                                )
+                            })
                             .ok_or_else(|| bad("each option is key=value"))
                     })
                     .collect::<Result<_>>()?;
                 (name, options)
             }
         };
-        let spec = SweepSpec { name: name.trim().to_string(), values: Values::Spec(values.to_string()), options };
+        let spec = SweepSpec {
+            name: name.trim().to_string(),
+            values: Values::Spec(values.to_string()),
+            options,
+        };
         spec.levels()?;
         Ok(spec)
     }
 
     /// The options as text, as perturbations read them.
     pub fn option_text(&self) -> BTreeMap<String, String> {
-        self.options.iter().map(|(k, v)| (k.clone(), v.text())).collect()
+        self.options
+            .iter()
+            .map(|(k, v)| (k.clone(), v.text()))
+            .collect()
     }
 
     /// The parameter values to test, in order.
     pub fn levels(&self) -> Result<Vec<f64>> {
-        let bad = |why: String| Error::invalid(format!("values of perturbation '{}'", self.name), why);
+        let bad =
+            |why: String| Error::invalid(format!("values of perturbation '{}'", self.name), why);
         let values = match &self.values {
             Values::List(list) => list.clone(),
             Values::Spec(text) => {
                 let parts: Vec<&str> = text.split(':').collect();
-                let number = |t: &str| t.trim().parse::<f64>().map_err(|_| bad(format!("'{t}' is not a number")));
+                let number = |t: &str| {
+                    t.trim()
+                        .parse::<f64>()
+                        .map_err(|_| bad(format!("'{t}' is not a number")))
+                };
                 match parts.as_slice() {
                     [a, b, n] => {
                         let (a, b) = (number(a)?, number(b)?);
-                        let n: usize = n.trim().parse().ok().filter(|&n| n >= 2).ok_or_else(|| bad(format!("'{n}' must be a count of at least 2 in a:b:n")))?;
-                        (0..n).map(|i| a + (b - a) * i as f64 / (n - 1) as f64).collect()
+                        let n: usize =
+                            n.trim().parse().ok().filter(|&n| n >= 2).ok_or_else(|| {
+                                bad(format!("'{n}' must be a count of at least 2 in a:b:n"))
+                            })?;
+                        (0..n)
+                            .map(|i| a + (b - a) * i as f64 / (n - 1) as f64)
+                            .collect()
                     }
                     [list] => list.split(',').map(number).collect::<Result<_>>()?,
-                    _ => return Err(bad(format!("'{text}' is neither a:b:n nor a comma-separated list"))),
+                    _ => {
+                        return Err(bad(format!(
+                            "'{text}' is neither a:b:n nor a comma-separated list"
+                        )));
+                    }
                 }
             }
         };
@@ -195,8 +225,14 @@ impl PropertySpec {
     /// Parses the command line's `COLUMN` or `COLUMN=BINS`.
     pub fn parse(text: &str) -> PropertySpec {
         match text.split_once('=') {
-            Some((column, bins)) => PropertySpec { column: column.to_string(), bins: bins.to_string() },
-            None => PropertySpec { column: text.to_string(), bins: auto() },
+            Some((column, bins)) => PropertySpec {
+                column: column.to_string(),
+                bins: bins.to_string(),
+            },
+            None => PropertySpec {
+                column: text.to_string(),
+                bins: auto(),
+            },
         }
     }
 }
@@ -213,7 +249,14 @@ mod tests {
         assert_eq!(spec.name, "psf");
         assert_eq!(spec.levels().unwrap(), vec![0.0, 0.5, 2.0]);
         assert_eq!(spec.option_text()["beta"], "3");
-        for bad in ["rotate", "rotate=0:1", "rotate=0:1:1", "blur=a,b", "psf(beta)=1", "psf(beta=3=1"] {
+        for bad in [
+            "rotate",
+            "rotate=0:1",
+            "rotate=0:1:1",
+            "blur=a,b",
+            "psf(beta)=1",
+            "psf(beta=3=1",
+        ] {
             assert!(SweepSpec::parse(bad).is_err(), "{bad}");
         }
     }

@@ -15,25 +15,28 @@ mod config;
 mod report;
 mod results;
 mod score;
+mod threads;
 
 use std::collections::BTreeMap;
-use std::sync::mpsc::sync_channel;
+use std::sync::mpsc::{channel, sync_channel};
 
-use ndarray::{Array4, Axis, s};
+use ndarray::{Array4, ArrayView4, Axis, s};
 use serde::Serialize;
 
 pub use config::{OptionValue, ProbeConfig, PropertySpec, SweepSpec, Values};
-pub use report::{EXAMPLE_STRETCH, EXAMPLES, chart, example_grid, file_stem, group_grid, write_report};
+pub use report::{
+    EXAMPLE_STRETCH, EXAMPLES, chart, example_grid, file_stem, group_grid, write_report,
+};
 pub use results::{Report, word, write_results};
-pub use score::{Metric, Scored};
 use score::ScoreGrid;
+pub use score::{Metric, Scored};
+pub use threads::{ThreadBudget, sweep_engine};
 
 use crate::data::{Dataset, Labels};
-use crate::engine::{Engine, EngineOptions};
+use crate::engine::Engine;
 use crate::model::{Layout, Model, OutputKind};
-use crate::perturb::{self, Perturbation, perturb_batch};
+use crate::perturb::{self, Perturbation, perturb_batch_into};
 use crate::preprocess::Preprocess;
-use crate::runtime::Runtime;
 use crate::stats::{self, Binning, Group, PairedScores, Settings, TestStats};
 use crate::{Error, Result};
 
@@ -71,7 +74,12 @@ pub struct RunOptions {
 
 impl Default for RunOptions {
     fn default() -> Self {
-        RunOptions { batch_size: 32, seed: 0, replicates: 2000, threshold: None }
+        RunOptions {
+            batch_size: 32,
+            seed: 0,
+            replicates: 2000,
+            threshold: None,
+        }
     }
 }
 
@@ -129,16 +137,37 @@ pub fn plan(config: &ProbeConfig) -> Result<Plan> {
         for &v in &values {
             perturbation.check(v)?;
         }
-        let repeats = sweeps.iter().filter(|s| s.perturbation.name() == spec.name).count();
-        let name = if repeats == 0 { spec.name.clone() } else { format!("{}#{}", spec.name, repeats + 1) };
-        sweeps.push(Sweep { name, perturbation, values, options });
+        let repeats = sweeps
+            .iter()
+            .filter(|s| s.perturbation.name() == spec.name)
+            .count();
+        let name = if repeats == 0 {
+            spec.name.clone()
+        } else {
+            format!("{}#{}", spec.name, repeats + 1)
+        };
+        sweeps.push(Sweep {
+            name,
+            perturbation,
+            values,
+            options,
+        });
     }
     let properties = config
         .property
         .iter()
-        .map(|p| Ok(PropertyTest { column: p.column.clone(), binning: Binning::parse(&p.bins)? }))
+        .map(|p| {
+            Ok(PropertyTest {
+                column: p.column.clone(),
+                binning: Binning::parse(&p.bins)?,
+            })
+        })
         .collect::<Result<_>>()?;
-    Ok(Plan { sweeps, properties, classes: config.classes })
+    Ok(Plan {
+        sweeps,
+        properties,
+        classes: config.classes,
+    })
 }
 
 /// Everything `sensie probe` does: loads the model and data, runs the plan
@@ -146,32 +175,56 @@ pub fn plan(config: &ProbeConfig) -> Result<Plan> {
 /// with its pictures follows from [`write_report`]).
 pub fn execute(config: &ProbeConfig, progress: &mut dyn FnMut(usize, usize)) -> Result<Report> {
     if config.out.as_os_str().is_empty() {
-        return Err(Error::invalid("output directory", "none given (--out DIR, or out in the config)"));
+        return Err(Error::invalid(
+            "output directory",
+            "none given (--out DIR, or out in the config)",
+        ));
     }
     results::check_out(&config.out, config.force)?;
     let plan = plan(config)?;
     if plan.sweeps.is_empty() && plan.properties.is_empty() && !plan.classes {
-        return Err(Error::invalid("probe", "no test asked for: add --perturb, --property or --classes"));
+        return Err(Error::invalid(
+            "probe",
+            "no test asked for: add --perturb, --property or --classes",
+        ));
     }
     let mut model = Model::load(&config.model)?;
     if let Some(kind) = &config.output_kind {
         model.set_output_kind(kind.parse::<OutputKind>()?);
     }
     let data = crate::data::load(&config.data)?;
-    let options = EngineOptions { batch_size: config.batch_size, threads: config.threads };
-    let mut engine = Engine::new(Runtime::new()?, model, options)?;
-    let run_options =
-        RunOptions { batch_size: config.batch_size, seed: config.seed, replicates: config.replicates, threshold: config.threshold };
-    let tests = run(&mut engine, &data, &config.preprocess, &plan, &run_options, progress)?;
+    let mut engine = sweep_engine(model, config.batch_size, config.threads)?;
+    let run_options = RunOptions {
+        batch_size: config.batch_size,
+        seed: config.seed,
+        replicates: config.replicates,
+        threshold: config.threshold,
+    };
+    let tests = run(
+        &mut engine,
+        &data,
+        &config.preprocess,
+        &plan,
+        &run_options,
+        progress,
+    )?;
     let report = Report::new(engine.model(), &data, &run_options, tests);
     write_results(&config.out, &report)?;
     Ok(report)
 }
 
+/// A batch on its way to the model: the data set's own images, when the
+/// preprocessing leaves them as they are (the unperturbed pass), or a buffer
+/// the producer filled, which goes back to it for a later batch.
+enum Input<'a> {
+    Borrowed(ArrayView4<'a, f32>),
+    Owned(Array4<f32>),
+}
+
 /// What the producer hands the model: a prepared batch and where it belongs.
-struct Prepared {
+struct Prepared<'a> {
     job: usize,
-    input: Array4<f32>,
+    input: Input<'a>,
 }
 
 /// One batch of work: the unperturbed pass (`sweep` none) or one level of a sweep.
@@ -202,45 +255,85 @@ pub fn run(
         return Err(Error::data(&data.path, "no examples to probe"));
     }
     if options.batch_size == 0 {
-        return Err(Error::invalid("batch size 0", "the batch size must be at least 1"));
+        return Err(Error::invalid(
+            "batch size 0",
+            "the batch size must be at least 1",
+        ));
     }
     let info = engine.model().info().clone();
-    let layout = info.layout.ok_or_else(|| {
-        Error::UnsupportedModel { path: engine.model().path().to_path_buf(), reason: "its input is not a 4-D image (N x C x H x W or N x H x W x C)".into() }
+    let layout = info.layout.ok_or_else(|| Error::UnsupportedModel {
+        path: engine.model().path().to_path_buf(),
+        reason: "its input is not a 4-D image (N x C x H x W or N x H x W x C)".into(),
     })?;
     let (_, channels, _, _) = data.images.dim();
     let size = info.image_size().map(|(c, h, w)| (c, (h, w)));
     if let Some((c, _)) = size
         && c != channels
     {
-        return Err(Error::data(&data.path, format!("the images have {channels} band(s) but the model takes {c} channel(s)")));
+        return Err(Error::data(
+            &data.path,
+            format!("the images have {channels} band(s) but the model takes {c} channel(s)"),
+        ));
     }
     preprocess.check(channels)?;
     for property in &plan.properties {
         data.metadata
             .as_ref()
-            .ok_or_else(|| Error::invalid(format!("property '{}'", property.column), "needs a metadata table (--metadata)"))?
+            .ok_or_else(|| {
+                Error::invalid(
+                    format!("property '{}'", property.column),
+                    "needs a metadata table (--metadata)",
+                )
+            })?
             .column(&property.column)?;
     }
     if plan.classes && !matches!(data.labels, Labels::Classes(_)) {
-        return Err(Error::invalid("class test", "the labels are regression targets, not classes"));
+        return Err(Error::invalid(
+            "class test",
+            "the labels are regression targets, not classes",
+        ));
     }
 
     let jobs = jobs(data.len(), plan, options.batch_size);
-    let pass = Pass { data, preprocess, plan, seed: options.seed, layout, target: size.map(|s| s.1) };
-    let (scores, metric) = stream(engine, &pass, &jobs, progress)?;
+    let pass = Pass {
+        data,
+        preprocess,
+        plan,
+        seed: options.seed,
+        layout,
+        target: size.map(|s| s.1),
+    };
+    let budget = ThreadBudget::new(engine.options().threads);
+    let (scores, metric) = stream(engine, &pass, &jobs, budget.producer, progress)?;
 
     let scale = match &data.labels {
         Labels::Targets(t) => target_scale(t),
         Labels::Classes(_) => 1.0,
     };
-    let settings = Settings { replicates: options.replicates, seed: options.seed, threshold: options.threshold, scale };
+    let settings = Settings {
+        replicates: options.replicates,
+        seed: options.seed,
+        threshold: options.threshold,
+        scale,
+    };
     let mut results = Vec::new();
     for (sweep, grid) in plan.sweeps.iter().zip(&scores.sweeps) {
-        results.push(sweep_result(sweep, grid, &scores.reference, metric, &settings)?);
+        results.push(sweep_result(
+            sweep,
+            grid,
+            &scores.reference,
+            metric,
+            &settings,
+        )?);
     }
     for property in &plan.properties {
-        results.push(property_result(property, data, &scores.reference, metric, &settings)?);
+        results.push(property_result(
+            property,
+            data,
+            &scores.reference,
+            metric,
+            &settings,
+        )?);
     }
     if plan.classes {
         results.push(class_result(data, &scores.reference, metric, &settings)?);
@@ -251,7 +344,13 @@ pub fn run(
 /// The batches to run: the unperturbed pass, then every sweep level whose
 /// value is not its perturbation's identity (those reuse the unperturbed pass).
 fn jobs(n: usize, plan: &Plan, batch: usize) -> Vec<Job> {
-    let batches = |sweep: Option<(usize, usize)>| (0..n).step_by(batch).map(move |start| Job { sweep, start, end: (start + batch).min(n) });
+    let batches = |sweep: Option<(usize, usize)>| {
+        (0..n).step_by(batch).map(move |start| Job {
+            sweep,
+            start,
+            end: (start + batch).min(n),
+        })
+    };
     let mut jobs: Vec<Job> = batches(None).collect();
     for (i, sweep) in plan.sweeps.iter().enumerate() {
         let identity = sweep.perturbation.parameter().identity;
@@ -275,46 +374,113 @@ struct Pass<'a> {
     target: Option<(usize, usize)>,
 }
 
-impl Pass<'_> {
-    /// One batch perturbed (for a sweep level) and preprocessed.
-    fn prepare(&self, job: &Job) -> Result<Array4<f32>> {
-        let raw = self.data.images.slice(s![job.start..job.end, .., .., ..]);
-        match job.sweep {
-            None => self.preprocess.apply(raw, self.target, self.layout),
-            Some((sweep, level)) => {
-                let sweep = &self.plan.sweeps[sweep];
-                let perturbed = perturb_batch(sweep.perturbation.as_ref(), raw, sweep.values[level], self.seed, job.start)?;
-                self.preprocess.apply(perturbed.view(), self.target, self.layout)
-            }
+impl<'a> Pass<'a> {
+    /// Whether the preprocessing leaves raw images of this height and width
+    /// exactly as they are (scale 1, no mean or std, the model's size and
+    /// channels-first layout): then batches go to the model without a copy.
+    fn as_is(&self, (_, _, h, w): (usize, usize, usize, usize)) -> bool {
+        let p = self.preprocess;
+        p.scale == 1.0
+            && p.mean.iter().all(|&m| m == 0.0)
+            && p.std.iter().all(|&s| s == 1.0)
+            && self.layout == Layout::Nchw
+            && self.target.is_none_or(|t| t == (h, w))
+    }
+
+    /// One batch perturbed (for a sweep level) and preprocessed. A sweep
+    /// level is perturbed into a buffer from `spare` when one of the right
+    /// shape is there.
+    fn prepare(&self, job: &Job, spare: &mut Vec<Array4<f32>>) -> Result<Input<'a>> {
+        let data: &'a Dataset = self.data;
+        let raw = data.images.slice(s![job.start..job.end, .., .., ..]);
+        let Some((sweep, level)) = job.sweep else {
+            return Ok(if self.as_is(raw.dim()) {
+                Input::Borrowed(raw)
+            } else {
+                Input::Owned(self.preprocess.apply(raw, self.target, self.layout)?)
+            });
+        };
+        let sweep = &self.plan.sweeps[sweep];
+        let mut buffer = match spare.pop() {
+            Some(buffer) if buffer.dim() == raw.dim() => buffer,
+            _ => Array4::zeros(raw.dim()),
+        };
+        perturb_batch_into(
+            sweep.perturbation.as_ref(),
+            raw,
+            sweep.values[level],
+            self.seed,
+            job.start,
+            buffer.view_mut(),
+        )?;
+        if self.as_is(raw.dim()) {
+            return Ok(Input::Owned(buffer));
         }
+        let prepared = self
+            .preprocess
+            .apply(buffer.view(), self.target, self.layout)?;
+        spare.push(buffer);
+        Ok(Input::Owned(prepared))
     }
 }
 
-/// Runs the jobs through the producer/consumer pipeline and scores every example.
-fn stream(engine: &mut Engine, pass: &Pass, jobs: &[Job], progress: &mut dyn FnMut(usize, usize)) -> Result<(Scores, Metric)> {
+/// Runs the jobs through the producer/consumer pipeline and scores every
+/// example. The producer perturbs on `producer_threads` threads of its own
+/// pool; the batches it has filled come back to it once the model has run
+/// them, so a sweep allocates a few batches, not one per job.
+fn stream(
+    engine: &mut Engine,
+    pass: &Pass,
+    jobs: &[Job],
+    producer_threads: usize,
+    progress: &mut dyn FnMut(usize, usize),
+) -> Result<(Scores, Metric)> {
     let (data, plan) = (pass.data, pass.plan);
     let n = data.len();
     let mut scores = Scores {
         reference: vec![Scored::default(); n],
-        sweeps: plan.sweeps.iter().map(|s| ScoreGrid::new(n, s.values.len(), matches!(data.labels, Labels::Targets(_)))).collect(),
+        sweeps: plan
+            .sweeps
+            .iter()
+            .map(|s| ScoreGrid::new(n, s.values.len(), matches!(data.labels, Labels::Targets(_))))
+            .collect(),
     };
     let mut metric: Option<Metric> = None;
     let kind = engine.model().info().output_kind;
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(producer_threads)
+        .thread_name(|i| format!("sensie-producer-{i}"))
+        .build()
+        .map_err(|e| Error::runtime("starting the perturbation threads", e))?;
     std::thread::scope(|scope| -> Result<()> {
         let (tx, rx) = sync_channel::<Result<Prepared>>(2);
+        let (spare_tx, spare_rx) = channel::<Array4<f32>>();
         scope.spawn(move || {
-            for (index, job) in jobs.iter().enumerate() {
-                let prepared = pass.prepare(job).map(|input| Prepared { job: index, input });
-                let failed = prepared.is_err();
-                if tx.send(prepared).is_err() || failed {
-                    break;
+            pool.install(move || {
+                let mut spare = Vec::new();
+                for (index, job) in jobs.iter().enumerate() {
+                    spare.extend(spare_rx.try_iter());
+                    let prepared = pass
+                        .prepare(job, &mut spare)
+                        .map(|input| Prepared { job: index, input });
+                    let failed = prepared.is_err();
+                    if tx.send(prepared).is_err() || failed {
+                        break;
+                    }
                 }
-            }
+            })
         });
         for (done, message) in rx.into_iter().enumerate() {
             let Prepared { job, input } = message?;
             let job = jobs[job];
-            let outputs = engine.predict(input.view().into_dyn())?;
+            let outputs = match &input {
+                Input::Borrowed(view) => engine.predict(view.view().into_dyn())?,
+                Input::Owned(batch) => engine.predict(batch.view().into_dyn())?,
+            };
+            if let Input::Owned(batch) = input {
+                // The producer may have finished: then the buffer is just dropped.
+                let _ = spare_tx.send(batch);
+            }
             let metric = match metric {
                 Some(m) => m,
                 None => {
@@ -339,7 +505,12 @@ fn stream(engine: &mut Engine, pass: &Pass, jobs: &[Job], progress: &mut dyn FnM
     })?;
     for (sweep, grid) in plan.sweeps.iter().zip(scores.sweeps.iter_mut()) {
         let identity = sweep.perturbation.parameter().identity;
-        for (l, _) in sweep.values.iter().enumerate().filter(|(_, v)| **v == identity) {
+        for (l, _) in sweep
+            .values
+            .iter()
+            .enumerate()
+            .filter(|(_, v)| **v == identity)
+        {
             grid.set_level(l, &scores.reference);
         }
     }
@@ -351,13 +522,20 @@ fn stream(engine: &mut Engine, pass: &Pass, jobs: &[Job], progress: &mut dyn FnM
 fn target_scale(targets: &[f32]) -> f64 {
     let n = targets.len() as f64;
     let mean = targets.iter().map(|&t| f64::from(t)).sum::<f64>() / n;
-    let var = targets.iter().map(|&t| (f64::from(t) - mean).powi(2)).sum::<f64>() / (n - 1.0).max(1.0);
+    let var = targets
+        .iter()
+        .map(|&t| (f64::from(t) - mean).powi(2))
+        .sum::<f64>()
+        / (n - 1.0).max(1.0);
     if var > 0.0 { var.sqrt() } else { 1.0 }
 }
 
 /// Per-level mean squared error and bias of a regression test's levels (or
 /// groups) of errors; none for classifiers.
-fn regression_extras<L: IntoIterator<Item = f64>>(metric: Metric, levels: impl Iterator<Item = L>) -> (Option<Vec<f64>>, Option<Vec<f64>>) {
+fn regression_extras<L: IntoIterator<Item = f64>>(
+    metric: Metric,
+    levels: impl Iterator<Item = L>,
+) -> (Option<Vec<f64>>, Option<Vec<f64>>) {
     if !matches!(metric, Metric::Regressor) {
         return (None, None);
     }
@@ -373,7 +551,13 @@ fn regression_extras<L: IntoIterator<Item = f64>>(metric: Metric, levels: impl I
     (Some(squared), Some(bias))
 }
 
-fn sweep_result(sweep: &Sweep, grid: &ScoreGrid, reference: &[Scored], metric: Metric, settings: &Settings) -> Result<TestResult> {
+fn sweep_result(
+    sweep: &Sweep,
+    grid: &ScoreGrid,
+    reference: &[Scored],
+    metric: Metric,
+    settings: &Settings,
+) -> Result<TestResult> {
     let reference_scores = ndarray::Array1::from_iter(reference.iter().map(|s| s.score));
     let input = PairedScores {
         values: &sweep.values,
@@ -382,7 +566,11 @@ fn sweep_result(sweep: &Sweep, grid: &ScoreGrid, reference: &[Scored], metric: M
         reference: reference_scores.view(),
     };
     let stats = stats::paired(&input, metric.direction(), settings)?;
-    let errors = grid.error.iter().flat_map(|e| e.axis_iter(Axis(1))).map(|level| level.into_iter().copied());
+    let errors = grid
+        .error
+        .iter()
+        .flat_map(|e| e.axis_iter(Axis(1)))
+        .map(|level| level.into_iter().copied());
     let (squared_error, bias) = regression_extras(metric, errors);
     let parameter = sweep.perturbation.parameter();
     Ok(TestResult {
@@ -409,26 +597,62 @@ type WithExtras = (TestStats, Option<Vec<f64>>, Option<Vec<f64>>);
 
 /// Statistics of groups of examples from the unperturbed pass, with the
 /// regression extras per group.
-fn grouped_stats(groups: &[Members], ordered: bool, reference: &[Scored], metric: Metric, settings: &Settings) -> Result<WithExtras> {
-    let scores: Vec<Vec<f64>> = groups.iter().map(|g| g.3.iter().map(|&i| reference[i].score).collect()).collect();
-    let correct: Vec<Vec<bool>> = groups.iter().map(|g| g.3.iter().map(|&i| reference[i].correct).collect()).collect();
+fn grouped_stats(
+    groups: &[Members],
+    ordered: bool,
+    reference: &[Scored],
+    metric: Metric,
+    settings: &Settings,
+) -> Result<WithExtras> {
+    let scores: Vec<Vec<f64>> = groups
+        .iter()
+        .map(|g| g.3.iter().map(|&i| reference[i].score).collect())
+        .collect();
+    let correct: Vec<Vec<bool>> = groups
+        .iter()
+        .map(|g| g.3.iter().map(|&i| reference[i].correct).collect())
+        .collect();
     let classifier = matches!(metric, Metric::Classifier(_));
     let input: Vec<Group> = groups
         .iter()
         .enumerate()
-        .map(|(j, g)| Group { value: g.0, label: g.1.clone(), range: g.2, scores: &scores[j], correct: classifier.then_some(correct[j].as_slice()) })
+        .map(|(j, g)| Group {
+            value: g.0,
+            label: g.1.clone(),
+            range: g.2,
+            scores: &scores[j],
+            correct: classifier.then_some(correct[j].as_slice()),
+        })
         .collect();
     let stats = stats::grouped(&input, metric.direction(), settings, ordered)?;
-    let errors = groups.iter().map(|g| g.3.iter().map(|&i| reference[i].error));
+    let errors = groups
+        .iter()
+        .map(|g| g.3.iter().map(|&i| reference[i].error));
     let (squared_error, bias) = regression_extras(metric, errors);
     Ok((stats, squared_error, bias))
 }
 
-fn property_result(property: &PropertyTest, data: &Dataset, reference: &[Scored], metric: Metric, settings: &Settings) -> Result<TestResult> {
+fn property_result(
+    property: &PropertyTest,
+    data: &Dataset,
+    reference: &[Scored],
+    metric: Metric,
+    settings: &Settings,
+) -> Result<TestResult> {
     let metadata = data.metadata.as_ref().expect("checked before the run");
     let bins = stats::bin(&metadata.column(&property.column)?, property.binning)?;
     let binned: usize = bins.iter().map(|b| b.members.len()).sum();
-    let groups: Vec<Members> = bins.into_iter().map(|b| (b.value, b.label, (b.lo != b.hi).then_some((b.lo, b.hi)), b.members)).collect();
+    let groups: Vec<Members> = bins
+        .into_iter()
+        .map(|b| {
+            (
+                b.value,
+                b.label,
+                (b.lo != b.hi).then_some((b.lo, b.hi)),
+                b.members,
+            )
+        })
+        .collect();
     let (stats, squared_error, bias) = grouped_stats(&groups, true, reference, metric, settings)?;
     Ok(TestResult {
         name: format!("property:{}", property.column),
@@ -446,15 +670,31 @@ fn property_result(property: &PropertyTest, data: &Dataset, reference: &[Scored]
     })
 }
 
-fn class_result(data: &Dataset, reference: &[Scored], metric: Metric, settings: &Settings) -> Result<TestResult> {
-    let Labels::Classes(classes) = &data.labels else { unreachable!("checked before the run") };
+fn class_result(
+    data: &Dataset,
+    reference: &[Scored],
+    metric: Metric,
+    settings: &Settings,
+) -> Result<TestResult> {
+    let Labels::Classes(classes) = &data.labels else {
+        unreachable!("checked before the run")
+    };
     let mut members: BTreeMap<usize, Vec<usize>> = BTreeMap::new();
     for (i, &c) in classes.iter().enumerate() {
         members.entry(c).or_default().push(i);
     }
     let groups: Vec<Members> = members
         .into_iter()
-        .map(|(c, m)| (c as f64, data.class_names.as_ref().and_then(|names| names.get(c).cloned()), None, m))
+        .map(|(c, m)| {
+            (
+                c as f64,
+                data.class_names
+                    .as_ref()
+                    .and_then(|names| names.get(c).cloned()),
+                None,
+                m,
+            )
+        })
         .collect();
     let (stats, squared_error, bias) = grouped_stats(&groups, false, reference, metric, settings)?;
     Ok(TestResult {
@@ -481,5 +721,9 @@ const GROUP_ROWS: usize = 20;
 /// The first [`EXAMPLES`] raw images of each of the first [`GROUP_ROWS`]
 /// groups, in the data set's order.
 fn first_of_each(data: &Dataset, groups: &[Members]) -> Vec<Array4<f32>> {
-    groups.iter().take(GROUP_ROWS).map(|g| data.images.select(Axis(0), &g.3[..g.3.len().min(EXAMPLES)])).collect()
+    groups
+        .iter()
+        .take(GROUP_ROWS)
+        .map(|g| data.images.select(Axis(0), &g.3[..g.3.len().min(EXAMPLES)]))
+        .collect()
 }

@@ -42,13 +42,21 @@ const PNG_SCALE: f32 = 2.0;
 
 /// The stretch of the example grids, fitted once per example over all its
 /// levels, so that a perturbation that dims or brightens shows as such.
-pub const EXAMPLE_STRETCH: Stretch = Stretch::Percentile { low: 1.0, high: 99.5 };
+pub const EXAMPLE_STRETCH: Stretch = Stretch::Percentile {
+    low: 1.0,
+    high: 99.5,
+};
 
 /// Writes plots/, examples/ and report.html into `out` for `report`, the
 /// results of running `config`; `command` is how the run was asked for.
 /// Returns notes for the user about what could not be made (PNG charts
 /// without a font).
-pub fn write_report(out: &Path, report: &Report, config: &ProbeConfig, command: &str) -> Result<Vec<String>> {
+pub fn write_report(
+    out: &Path,
+    report: &Report,
+    config: &ProbeConfig,
+    command: &str,
+) -> Result<Vec<String>> {
     let plots = out.join("plots");
     let examples = out.join("examples");
     for dir in [&plots, &examples] {
@@ -72,13 +80,22 @@ pub fn write_report(out: &Path, report: &Report, config: &ProbeConfig, command: 
         }
         let mut figures = vec![Figure::svg(&svg, chart_caption(test))?];
         if let Some(sweep) = sweeps.iter().find(|s| s.name == test.name) {
-            let png = render::encode_png(&example_grid(sweep, report.examples.view(), report.seed)?)?;
+            let png =
+                render::encode_png(&example_grid(sweep, report.examples.view(), report.seed)?)?;
             write_atomic(&examples.join(format!("{stem}.png")), &png)?;
-            figures.push(Figure::png(&png, &format!("examples of {}", test.name), grid_caption(sweep, report)));
+            figures.push(Figure::png(
+                &png,
+                &format!("examples of {}", test.name),
+                grid_caption(sweep, report),
+            ));
         } else if !test.group_examples.is_empty() {
             let png = render::encode_png(&group_grid(&test.group_examples)?)?;
             write_atomic(&examples.join(format!("{stem}.png")), &png)?;
-            figures.push(Figure::png(&png, &format!("examples of {}", test.name), group_caption(test)));
+            figures.push(Figure::png(
+                &png,
+                &format!("examples of {}", test.name),
+                group_caption(test),
+            ));
         }
         let section = page.section(format!("{} ({})", test.name, word(test.kind)));
         section.paragraph(finding(test)).figures(figures);
@@ -88,19 +105,42 @@ pub fn write_report(out: &Path, report: &Report, config: &ProbeConfig, command: 
 }
 
 fn run_section(page: &mut Page, report: &Report, command: &str) {
-    let shapes = |t: &[crate::model::TensorInfo]| t.iter().map(|t| format!("{} {}", t.name, describe_shape(&t.shape))).collect::<Vec<_>>().join(", ");
+    let shapes = |t: &[crate::model::TensorInfo]| {
+        t.iter()
+            .map(|t| format!("{} {}", t.name, describe_shape(&t.shape)))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
     let rows = [
         ("model", report.model.path.display().to_string()),
         ("model input", shapes(&report.model.inputs)),
-        ("model output", format!("{} ({})", shapes(&report.model.outputs), word(report.model.output_kind))),
+        (
+            "model output",
+            format!(
+                "{} ({})",
+                shapes(&report.model.outputs),
+                word(report.model.output_kind)
+            ),
+        ),
         ("data", report.data.path.display().to_string()),
-        ("examples", format!("{} ({} left out for NaN or infinite pixels)", report.data.n, report.data.skipped.len())),
+        (
+            "examples",
+            format!(
+                "{} ({} left out for NaN or infinite pixels)",
+                report.data.n,
+                report.data.skipped.len()
+            ),
+        ),
         ("seed", report.seed.to_string()),
         ("bootstrap replicates", report.replicates.to_string()),
     ];
-    page.section("Run")
-        .code(command)
-        .table(&["setting", "value"], rows.into_iter().map(|(k, v)| vec![k.to_string(), v]).collect(), "");
+    page.section("Run").code(command).table(
+        &["setting", "value"],
+        rows.into_iter()
+            .map(|(k, v)| vec![k.to_string(), v])
+            .collect(),
+        "",
+    );
 }
 
 fn summary_section(page: &mut Page, report: &Report) {
@@ -109,7 +149,10 @@ fn summary_section(page: &mut Page, report: &Report) {
         .iter()
         .map(|t| {
             let (change, interval) = match t.stats.effect.largest_drop.or(t.stats.effect.spread) {
-                Some(e) => (format!("{:.3}", e.value), format!("[{:.3}, {:.3}]", e.ci95[0], e.ci95[1])),
+                Some(e) => (
+                    format!("{:.3}", e.value),
+                    format!("[{:.3}, {:.3}]", e.ci95[0], e.ci95[1]),
+                ),
                 None => (String::new(), String::new()),
             };
             vec![
@@ -140,7 +183,11 @@ pub fn chart(test: &TestResult) -> String {
     let levels = &test.stats.levels;
     let higher_better = matches!(test.stats.direction, Direction::HigherIsBetter);
     // Classifier scores are probabilities: show all of [0, 1], so charts compare.
-    let y = if higher_better { Axis::new(test.metric).with_range(0.0, 1.0) } else { Axis::new(test.metric) };
+    let y = if higher_better {
+        Axis::new(test.metric).with_range(0.0, 1.0)
+    } else {
+        Axis::new(test.metric)
+    };
     let discrete = levels.iter().any(|l| l.label.is_some());
     if test.kind == TestKind::Class || discrete {
         let bars = levels
@@ -151,18 +198,46 @@ pub fn chart(test: &TestResult) -> String {
                 interval: Some((l.score_ci95[0], l.score_ci95[1])),
             })
             .collect();
-        return BarChart { title: title(test), x_label: test.parameter.clone(), y, bars, ..BarChart::default() }.svg();
+        return BarChart {
+            title: title(test),
+            x_label: test.parameter.clone(),
+            y,
+            bars,
+            ..BarChart::default()
+        }
+        .svg();
     }
-    let mean = Series { markers: true, ..Series::new("mean score (95% interval)", levels.iter().map(|l| (l.value, l.mean_score)).collect()) }
-        .with_band(levels.iter().map(|l| (l.value, l.score_ci95[0], l.score_ci95[1])).collect());
+    let mean = Series {
+        markers: true,
+        ..Series::new(
+            "mean score (95% interval)",
+            levels.iter().map(|l| (l.value, l.mean_score)).collect(),
+        )
+    }
+    .with_band(
+        levels
+            .iter()
+            .map(|l| (l.value, l.score_ci95[0], l.score_ci95[1]))
+            .collect(),
+    );
     let mut series = vec![mean];
     if levels.iter().all(|l| l.accuracy.is_some()) {
-        let points = levels.iter().map(|l| (l.value, l.accuracy.unwrap_or(f64::NAN))).collect();
-        series.push(Series { dashed: true, markers: true, ..Series::new("accuracy", points) });
+        let points = levels
+            .iter()
+            .map(|l| (l.value, l.accuracy.unwrap_or(f64::NAN)))
+            .collect();
+        series.push(Series {
+            dashed: true,
+            markers: true,
+            ..Series::new("accuracy", points)
+        });
     }
     let mut lines = Vec::new();
     if let Some(y) = test.stats.effect.reference_mean {
-        lines.push(RefLine::AtY { y, label: "unperturbed".into() });
+        lines.push(RefLine::AtY {
+            y,
+            label: "unperturbed".into(),
+        });
     }
     // A crossing is drawn only where the test found an effect: with a low
     // verdict the curve's wiggles cross the halfway score by chance.
@@ -170,10 +245,25 @@ pub fn chart(test: &TestResult) -> String {
         && let Some(x) = t.value
         && test.stats.verdict != Verdict::Low
     {
-        lines.push(RefLine::AtX { x, label: format!("score {:.2} crossed", t.score) });
+        lines.push(RefLine::AtX {
+            x,
+            label: format!("score {:.2} crossed", t.score),
+        });
     }
-    let x_label = if test.kind == TestKind::Property { test.parameter.clone() } else { format!("{} ({})", test.parameter, test.unit) };
-    LineChart { title: title(test), x: Axis::new(x_label), y, series, lines, ..LineChart::default() }.svg()
+    let x_label = if test.kind == TestKind::Property {
+        test.parameter.clone()
+    } else {
+        format!("{} ({})", test.parameter, test.unit)
+    };
+    LineChart {
+        title: title(test),
+        x: Axis::new(x_label),
+        y,
+        series,
+        lines,
+        ..LineChart::default()
+    }
+    .svg()
 }
 
 /// The test and the score; the parameter is the x axis's label, and a
@@ -195,7 +285,11 @@ fn chart_caption(test: &TestResult) -> String {
 /// The numbers behind a test's verdict, in a sentence or two.
 fn finding(test: &TestResult) -> String {
     let effect = &test.stats.effect;
-    let mut text = format!("Verdict: {} (effect {:.3}).", word(test.stats.verdict), effect.size);
+    let mut text = format!(
+        "Verdict: {} (effect {:.3}).",
+        word(test.stats.verdict),
+        effect.size
+    );
     if let (Some(drop), Some(at)) = (effect.largest_drop, effect.largest_drop_at) {
         text += &format!(
             " Largest drop from the unperturbed images: {:.3} [{:.3}, {:.3}] at {} = {at} {}.",
@@ -203,11 +297,17 @@ fn finding(test: &TestResult) -> String {
         );
     }
     if let Some(spread) = effect.spread {
-        text += &format!(" Best minus worst group: {:.3} [{:.3}, {:.3}].", spread.value, spread.ci95[0], spread.ci95[1]);
+        text += &format!(
+            " Best minus worst group: {:.3} [{:.3}, {:.3}].",
+            spread.value, spread.ci95[0], spread.ci95[1]
+        );
     }
     if let Some(t) = &test.stats.threshold {
         text += &match (t.value, t.ci95) {
-            (Some(v), Some([lo, hi])) => format!(" The mean score crosses {:.3} at {v:.3} [{lo:.3}, {hi:.3}].", t.score),
+            (Some(v), Some([lo, hi])) => format!(
+                " The mean score crosses {:.3} at {v:.3} [{lo:.3}, {hi:.3}].",
+                t.score
+            ),
             (Some(v), None) => format!(" The mean score crosses {:.3} at {v:.3}.", t.score),
             (None, _) => format!(" The mean score never crosses {:.3}.", t.score),
         };
@@ -241,20 +341,35 @@ fn grid_caption(sweep: &Sweep, report: &Report) -> String {
 pub fn example_grid(sweep: &Sweep, images: ArrayView4<f32>, seed: u64) -> Result<RgbImage> {
     let (n, c, h, w) = images.dim();
     if n == 0 {
-        return Err(Error::invalid("example grid", "there are no examples to show"));
+        return Err(Error::invalid(
+            "example grid",
+            "there are no examples to show",
+        ));
     }
     let identity = sweep.perturbation.parameter().identity;
     let levels = sweep
         .values
         .iter()
-        .map(|&v| if v == identity { Ok(images.to_owned()) } else { perturb_batch(sweep.perturbation.as_ref(), images, v, seed, 0) })
+        .map(|&v| {
+            if v == identity {
+                Ok(images.to_owned())
+            } else {
+                perturb_batch(sweep.perturbation.as_ref(), images, v, seed, 0)
+            }
+        })
         .collect::<Result<Vec<Array4<f32>>>>()?;
     let bands = (c == 3).then_some([2, 1, 0]);
     let mut tiles = Vec::with_capacity(n * levels.len());
     for example in 0..n {
-        let row: Vec<_> = levels.iter().map(|l| l.index_axis(ArrayAxis(0), example)).collect();
+        let row: Vec<_> = levels
+            .iter()
+            .map(|l| l.index_axis(ArrayAxis(0), example))
+            .collect();
         let scale = EXAMPLE_STRETCH.fit(row.iter().flat_map(|image| image.iter().copied()))?;
-        let how = Composite { bands, colouring: Colouring::Scale(scale) };
+        let how = Composite {
+            bands,
+            colouring: Colouring::Scale(scale),
+        };
         for image in &row {
             tiles.push(render::composite(*image, &how)?);
         }
@@ -266,7 +381,15 @@ pub fn example_grid(sweep: &Sweep, images: ArrayView4<f32>, seed: u64) -> Result
 /// at least [`TILE_PIXELS`], on white.
 fn tile_grid(tiles: &[RgbImage], columns: usize, (h, w): (usize, usize)) -> Result<RgbImage> {
     let upscale = (TILE_PIXELS.div_ceil(h.max(w).max(1))).max(1) as u32;
-    render::grid(tiles, &Grid { columns, padding: 4, upscale, background: [255, 255, 255] })
+    render::grid(
+        tiles,
+        &Grid {
+            columns,
+            padding: 4,
+            upscale,
+            background: [255, 255, 255],
+        },
+    )
 }
 
 /// Groups x examples as one picture: row `j` holds the first examples of
@@ -274,7 +397,10 @@ fn tile_grid(tiles: &[RgbImage], columns: usize, (h, w): (usize, usize)) -> Resu
 /// its own stretch; a group with fewer examples leaves its cells blank.
 pub fn group_grid(groups: &[Array4<f32>]) -> Result<RgbImage> {
     let Some(first) = groups.iter().find(|g| !g.is_empty()) else {
-        return Err(Error::invalid("example grid", "there are no examples to show"));
+        return Err(Error::invalid(
+            "example grid",
+            "there are no examples to show",
+        ));
     };
     let (_, c, h, w) = first.dim();
     let bands = (c == 3).then_some([2, 1, 0]);
@@ -288,7 +414,13 @@ pub fn group_grid(groups: &[Array4<f32>]) -> Result<RgbImage> {
             }
             let example = group.index_axis(ArrayAxis(0), i);
             let scale = EXAMPLE_STRETCH.fit(example.iter().copied())?;
-            tiles.push(render::composite(example, &Composite { bands, colouring: Colouring::Scale(scale) })?);
+            tiles.push(render::composite(
+                example,
+                &Composite {
+                    bands,
+                    colouring: Colouring::Scale(scale),
+                },
+            )?);
         }
     }
     tile_grid(&tiles, EXAMPLES, (h, w))
@@ -307,7 +439,11 @@ fn group_caption(test: &TestResult) -> String {
         })
         .collect();
     let (shown, all) = (test.group_examples.len(), test.stats.levels.len());
-    let left_out = if shown < all { format!(" Only the first {shown} of {all} groups are shown.") } else { String::new() };
+    let left_out = if shown < all {
+        format!(" Only the first {shown} of {all} groups are shown.")
+    } else {
+        String::new()
+    };
     format!(
         "The first {EXAMPLES} examples (columns) of each group of {} (rows: {}), as the data set holds them, each with its own \
          stretch (percentiles 1 to 99.5).{left_out}",
@@ -319,9 +455,19 @@ fn group_caption(test: &TestResult) -> String {
 /// A test name as a file name: letters, digits, `-` and `_` kept, anything
 /// else (the `:` of `property:x`, the `#` of a repeated sweep) made `_`.
 pub fn file_stem(name: &str) -> String {
-    name.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '_' }).collect()
+    name.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
 }
 
 fn file_name(path: &Path) -> String {
-    path.file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or_else(|| path.display().to_string())
+    path.file_name()
+        .map(|f| f.to_string_lossy().into_owned())
+        .unwrap_or_else(|| path.display().to_string())
 }

@@ -47,7 +47,12 @@ pub struct DataSummary {
 }
 
 impl Report {
-    pub fn new(model: &Model, data: &Dataset, options: &RunOptions, tests: Vec<TestResult>) -> Report {
+    pub fn new(
+        model: &Model,
+        data: &Dataset,
+        options: &RunOptions,
+        tests: Vec<TestResult>,
+    ) -> Report {
         let info = model.info();
         Report {
             sensie_version: env!("CARGO_PKG_VERSION"),
@@ -57,11 +62,18 @@ impl Report {
                 outputs: info.outputs.clone(),
                 output_kind: info.output_kind,
             },
-            data: DataSummary { path: data.path.clone(), n: data.len(), skipped: data.skipped.clone() },
+            data: DataSummary {
+                path: data.path.clone(),
+                n: data.len(),
+                skipped: data.skipped.clone(),
+            },
             seed: options.seed,
             replicates: options.replicates,
             tests,
-            examples: data.images.slice(s![..data.len().min(super::report::EXAMPLES), .., .., ..]).to_owned(),
+            examples: data
+                .images
+                .slice(s![..data.len().min(super::report::EXAMPLES), .., .., ..])
+                .to_owned(),
         }
     }
 }
@@ -75,7 +87,10 @@ pub(super) fn check_out(out: &Path, force: bool) -> Result<()> {
     {
         return Err(Error::invalid(
             format!("output directory {}", out.display()),
-            format!("it already holds {}; choose another directory or pass --force to overwrite", existing.display()),
+            format!(
+                "it already holds {}; choose another directory or pass --force to overwrite",
+                existing.display()
+            ),
         ));
     }
     Ok(())
@@ -84,7 +99,8 @@ pub(super) fn check_out(out: &Path, force: bool) -> Result<()> {
 /// Writes results.json and results.csv into `out` (created if missing).
 pub fn write_results(out: &Path, report: &Report) -> Result<()> {
     std::fs::create_dir_all(out).map_err(|e| Error::io(out, e))?;
-    let json = serde_json::to_vec_pretty(report).map_err(|e| Error::invalid("results", e.to_string()))?;
+    let json =
+        serde_json::to_vec_pretty(report).map_err(|e| Error::invalid("results", e.to_string()))?;
     write_atomic(&out.join(FILES[0]), &json)?;
     write_atomic(&out.join(FILES[1]), csv_text(report).as_bytes())
 }
@@ -95,11 +111,13 @@ pub fn write_results(out: &Path, report: &Report) -> Result<()> {
 pub(super) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     let dir = path.parent().unwrap_or(Path::new("."));
     let mut file = tempfile::NamedTempFile::new_in(dir).map_err(|e| Error::io(dir, e))?;
-    file.write_all(bytes).map_err(|e| Error::io(file.path(), e))?;
+    file.write_all(bytes)
+        .map_err(|e| Error::io(file.path(), e))?;
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(file.path(), std::fs::Permissions::from_mode(0o644)).map_err(|e| Error::io(file.path(), e))?;
+        std::fs::set_permissions(file.path(), std::fs::Permissions::from_mode(0o644))
+            .map_err(|e| Error::io(file.path(), e))?;
     }
     file.persist(path).map_err(|e| Error::io(path, e.error))?;
     Ok(())
@@ -109,11 +127,28 @@ pub(super) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
 fn csv_text(report: &Report) -> String {
     let mut writer = csv::Writer::from_writer(Vec::new());
     let header = [
-        "test", "kind", "parameter", "unit", "value", "label", "lo", "hi", "n", "mean_score", "std_score", "ci95_lo", "ci95_hi", "accuracy",
+        "test",
+        "kind",
+        "parameter",
+        "unit",
+        "value",
+        "label",
+        "lo",
+        "hi",
+        "n",
+        "mean_score",
+        "std_score",
+        "ci95_lo",
+        "ci95_hi",
+        "accuracy",
         "verdict",
     ];
     writer.write_record(header).expect("writing to memory");
-    let number = |v: Option<f64>| v.filter(|v| v.is_finite()).map(|v| v.to_string()).unwrap_or_default();
+    let number = |v: Option<f64>| {
+        v.filter(|v| v.is_finite())
+            .map(|v| v.to_string())
+            .unwrap_or_default()
+    };
     for test in &report.tests {
         let (kind, verdict) = (word(test.kind), word(test.stats.verdict));
         for level in &test.stats.levels {
@@ -143,5 +178,8 @@ fn csv_text(report: &Report) -> String {
 
 /// A plain enum's name as results.json spells it ("perturbation", "high").
 pub fn word(value: impl Serialize) -> String {
-    serde_json::to_value(value).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default()
+    serde_json::to_value(value)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_string))
+        .unwrap_or_default()
 }

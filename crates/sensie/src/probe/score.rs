@@ -77,7 +77,9 @@ impl Metric {
             Labels::Targets(_) if width == 1 => Ok(Metric::Regressor),
             Labels::Targets(_) => Err(Error::invalid(
                 "regression targets",
-                format!("the model outputs {width} values per example; a regression test needs exactly one (or class labels for a classifier)"),
+                format!(
+                    "the model outputs {width} values per example; a regression test needs exactly one (or class labels for a classifier)"
+                ),
             )),
         }
     }
@@ -100,12 +102,20 @@ impl Metric {
     /// Scores example `index` from its output row.
     pub fn score(self, row: ArrayView1<f32>, labels: &Labels, index: usize) -> Scored {
         match (self, labels) {
-            (Metric::Classifier(kind), Labels::Classes(classes)) => classify(kind, row, classes[index]),
+            (Metric::Classifier(kind), Labels::Classes(classes)) => {
+                classify(kind, row, classes[index])
+            }
             (_, Labels::Targets(targets)) => {
                 let error = f64::from(row[0]) - f64::from(targets[index]);
-                Scored { score: error.abs(), correct: false, error }
+                Scored {
+                    score: error.abs(),
+                    correct: false,
+                    error,
+                }
             }
-            (Metric::Regressor, Labels::Classes(_)) => unreachable!("Metric::new pairs class labels with a classifier"),
+            (Metric::Regressor, Labels::Classes(_)) => {
+                unreachable!("Metric::new pairs class labels with a classifier")
+            }
         }
     }
 }
@@ -120,9 +130,18 @@ fn classify(kind: OutputKind, row: ArrayView1<f32>, class: usize) -> Scored {
             OutputKind::Probabilities | OutputKind::Sigmoid => z[0],
         };
         let score = if class == 1 { p1 } else { 1.0 - p1 };
-        return Scored { score, correct: (p1 >= 0.5) == (class == 1), error: 0.0 };
+        return Scored {
+            score,
+            correct: (p1 >= 0.5) == (class == 1),
+            error: 0.0,
+        };
     }
-    let top = z.iter().enumerate().max_by(|a, b| a.1.total_cmp(b.1)).map(|(k, _)| k).expect("a non-empty row");
+    let top = z
+        .iter()
+        .enumerate()
+        .max_by(|a, b| a.1.total_cmp(b.1))
+        .map(|(k, _)| k)
+        .expect("a non-empty row");
     let score = match kind {
         OutputKind::Logits => {
             let max = z[top];
@@ -132,7 +151,11 @@ fn classify(kind: OutputKind, row: ArrayView1<f32>, class: usize) -> Scored {
         OutputKind::LogProbabilities => z[class].exp(),
         OutputKind::Probabilities | OutputKind::Sigmoid => z[class],
     };
-    Scored { score, correct: top == class, error: 0.0 }
+    Scored {
+        score,
+        correct: top == class,
+        error: 0.0,
+    }
 }
 
 #[cfg(test)]
@@ -149,8 +172,16 @@ mod tests {
         let s = metric.score(arr1(&[1.0f32, 2.0, 3.0]).view(), &labels, 0);
         assert!((s.score - 0.090_030_57).abs() < 1e-7 && !s.correct);
         let s = metric.score(arr1(&[1000.0f32, 0.0, 1001.0]).view(), &labels, 1);
-        assert!((s.score - 0.731_058_58).abs() < 1e-7 && s.correct, "overflow-safe: {}", s.score);
-        let log = Metric::Classifier(OutputKind::LogProbabilities).score(arr1(&[-0.5f32, -1.0]).view(), &labels, 0);
+        assert!(
+            (s.score - 0.731_058_58).abs() < 1e-7 && s.correct,
+            "overflow-safe: {}",
+            s.score
+        );
+        let log = Metric::Classifier(OutputKind::LogProbabilities).score(
+            arr1(&[-0.5f32, -1.0]).view(),
+            &labels,
+            0,
+        );
         assert!((log.score - (-0.5f64).exp()).abs() < 1e-7);
     }
 
@@ -160,7 +191,8 @@ mod tests {
         let sigmoid = Metric::Classifier(OutputKind::Sigmoid);
         assert!((sigmoid.score(arr1(&[0.8f32]).view(), &labels, 0).score - 0.2).abs() < 1e-6);
         assert!(sigmoid.score(arr1(&[0.8f32]).view(), &labels, 1).correct);
-        let logit = Metric::Classifier(OutputKind::Logits).score(arr1(&[0.0f32]).view(), &labels, 1);
+        let logit =
+            Metric::Classifier(OutputKind::Logits).score(arr1(&[0.0f32]).view(), &labels, 1);
         assert_eq!(logit.score, 0.5);
     }
 

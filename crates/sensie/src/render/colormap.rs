@@ -70,12 +70,20 @@ impl Colormap {
     /// A strip of the map, `length` pixels along the value axis and
     /// `thickness` across, to sit beside a heat map.
     pub fn bar(self, length: u32, thickness: u32, orientation: Orientation) -> RgbImage {
-        let position = |i: u32| if length > 1 { i as f32 / (length - 1) as f32 } else { 0.5 };
-        match orientation {
-            Orientation::Horizontal => RgbImage::from_fn(length, thickness, |x, _| image::Rgb(self.rgb(position(x)))),
-            Orientation::Vertical => {
-                RgbImage::from_fn(thickness, length, |_, y| image::Rgb(self.rgb(position(length - 1 - y))))
+        let position = |i: u32| {
+            if length > 1 {
+                i as f32 / (length - 1) as f32
+            } else {
+                0.5
             }
+        };
+        match orientation {
+            Orientation::Horizontal => {
+                RgbImage::from_fn(length, thickness, |x, _| image::Rgb(self.rgb(position(x))))
+            }
+            Orientation::Vertical => RgbImage::from_fn(thickness, length, |_, y| {
+                image::Rgb(self.rgb(position(length - 1 - y)))
+            }),
         }
     }
 }

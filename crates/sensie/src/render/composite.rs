@@ -72,7 +72,9 @@ impl Default for Colouring {
 pub fn mono(band: ArrayView2<f32>, stretch: &Stretch, map: Colormap) -> Result<RgbImage> {
     let scale = stretch.fit(band.iter().copied())?;
     let (h, w) = picture_size(band.dim())?;
-    Ok(RgbImage::from_fn(w, h, |x, y| Rgb(map.rgb(scale.apply(band[[y as usize, x as usize]])))))
+    Ok(RgbImage::from_fn(w, h, |x, y| {
+        Rgb(map.rgb(scale.apply(band[[y as usize, x as usize]])))
+    }))
 }
 
 /// A C x H x W image as a colour picture.
@@ -85,14 +87,22 @@ pub fn composite(image: ArrayView3<f32>, how: &Composite) -> Result<RgbImage> {
         Box::new(move |i, j| [r[[i, j]], g[[i, j]], b[[i, j]]].map(|v| scale.apply(v)))
     };
     let pixel = match &how.colouring {
-        Colouring::Stretch(stretch) => scaled(stretch.fit(r.iter().chain(g.iter()).chain(b.iter()).copied())?),
+        Colouring::Stretch(stretch) => {
+            scaled(stretch.fit(r.iter().chain(g.iter()).chain(b.iter()).copied())?)
+        }
         Colouring::Scale(scale) => scaled(*scale),
-        Colouring::Lupton { q, stretch, minimum } => {
+        Colouring::Lupton {
+            q,
+            stretch,
+            minimum,
+        } => {
             let lupton = Lupton::fit([r, g, b], *q, *stretch, *minimum, c)?;
             Box::new(move |i, j| lupton.apply([r[[i, j]], g[[i, j]], b[[i, j]]]))
         }
     };
-    Ok(RgbImage::from_fn(width, height, |x, y| Rgb(pixel(y as usize, x as usize).map(unit_to_u8))))
+    Ok(RgbImage::from_fn(width, height, |x, y| {
+        Rgb(pixel(y as usize, x as usize).map(unit_to_u8))
+    }))
 }
 
 /// The three display channels (owned, as a 2-band composite makes one).
@@ -125,16 +135,30 @@ struct Lupton {
 
 impl Lupton {
     /// astropy's `AsinhMapping` constants; `c` is only for error messages.
-    fn fit(bands: [ArrayView2<f32>; 3], q: f32, stretch: Option<f32>, minimum: f32, c: usize) -> Result<Self> {
+    fn fit(
+        bands: [ArrayView2<f32>; 3],
+        q: f32,
+        stretch: Option<f32>,
+        minimum: f32,
+        c: usize,
+    ) -> Result<Self> {
         let what = || format!("Lupton composite of a {c}-band image");
         if !(q > 0.0 && q.is_finite()) {
-            return Err(Error::invalid(what(), format!("Q must be positive, not {q}")));
+            return Err(Error::invalid(
+                what(),
+                format!("Q must be positive, not {q}"),
+            ));
         }
         // astropy: slope = frac / asinh(frac Q), frac = 0.1 (in [0, 1] units).
         let slope = 0.1 / (0.1 * q).asinh();
         let stretch = match stretch {
             Some(s) if s > 0.0 && s.is_finite() => s,
-            Some(s) => return Err(Error::invalid(what(), format!("the stretch must be positive, not {s}"))),
+            Some(s) => {
+                return Err(Error::invalid(
+                    what(),
+                    format!("the stretch must be positive, not {s}"),
+                ));
+            }
             None => {
                 let [r, g, b] = bands;
                 let mut intensity: Vec<f32> = ndarray::Zip::from(&r)
@@ -146,11 +170,19 @@ impl Lupton {
                     .collect();
                 intensity.sort_unstable_by(f32::total_cmp);
                 // Full brightness where asinh(Q I / s) * slope = 1.
-                let bright = if intensity.is_empty() { 1.0 } else { percentile(&intensity, 99.5) };
+                let bright = if intensity.is_empty() {
+                    1.0
+                } else {
+                    percentile(&intensity, 99.5)
+                };
                 q * bright / (1.0 / slope).sinh()
             }
         };
-        Ok(Lupton { minimum, soften: q / stretch, slope })
+        Ok(Lupton {
+            minimum,
+            soften: q / stretch,
+            slope,
+        })
     }
 
     fn apply(&self, rgb: [f32; 3]) -> [f32; 3] {
@@ -162,7 +194,11 @@ impl Lupton {
         let factor = (intensity * self.soften).asinh() * self.slope / intensity;
         let scaled = x.map(|v| (v * factor).max(0.0));
         let peak = scaled.iter().copied().fold(0.0, f32::max);
-        if peak > 1.0 { scaled.map(|v| v / peak) } else { scaled }
+        if peak > 1.0 {
+            scaled.map(|v| v / peak)
+        } else {
+            scaled
+        }
     }
 }
 
@@ -185,7 +221,10 @@ mod tests {
     use super::*;
 
     fn linear() -> Composite {
-        Composite { bands: None, colouring: Colouring::Stretch(Stretch::Linear) }
+        Composite {
+            bands: None,
+            colouring: Colouring::Stretch(Stretch::Linear),
+        }
     }
 
     #[test]
@@ -194,7 +233,12 @@ mod tests {
         let p = composite(img.view(), &linear()).unwrap();
         assert_eq!(p.dimensions(), (3, 1));
         assert_eq!(p.get_pixel(1, 0).0, [128, 128, 128]);
-        let m = mono(img.index_axis(Axis(0), 0), &Stretch::Linear, Colormap::Viridis).unwrap();
+        let m = mono(
+            img.index_axis(Axis(0), 0),
+            &Stretch::Linear,
+            Colormap::Viridis,
+        )
+        .unwrap();
         assert_eq!(m.get_pixel(2, 0).0, Colormap::Viridis.rgb(1.0));
     }
 
@@ -205,7 +249,10 @@ mod tests {
         img[[0, 0, 0]] = 1.0;
         img[[1, 0, 1]] = 1.0;
         img[[2, 0, 2]] = 1.0;
-        let how = Composite { bands: Some([2, 1, 0]), ..linear() };
+        let how = Composite {
+            bands: Some([2, 1, 0]),
+            ..linear()
+        };
         let p = composite(img.view(), &how).unwrap();
         assert_eq!(p.get_pixel(0, 0).0, [0, 0, 255], "g shown as blue");
         assert_eq!(p.get_pixel(1, 0).0, [0, 255, 0], "r shown as green");
@@ -223,7 +270,10 @@ mod tests {
     #[test]
     fn a_missing_band_is_an_error_naming_it() {
         let img = Array3::<f32>::zeros((2, 2, 2));
-        let how = Composite { bands: Some([0, 1, 4]), ..linear() };
+        let how = Composite {
+            bands: Some([0, 1, 4]),
+            ..linear()
+        };
         let e = composite(img.view(), &how).unwrap_err().to_string();
         assert!(e.contains("band 4") && e.contains("2 band"), "{e}");
         assert!(composite(Array3::<f32>::zeros((0, 2, 2)).view(), &linear()).is_err());
@@ -236,7 +286,14 @@ mod tests {
         // Q = 8, s = 5, grey pixel x = I = 2: asinh(3.2) * 0.1 / asinh(0.8)
         // = 1.8798 * 0.1 / 0.73267 = 0.25657.
         let grey = Array3::from_elem((3, 1, 1), 2.0f32);
-        let how = Composite { bands: None, colouring: Colouring::Lupton { q: 8.0, stretch: Some(5.0), minimum: 0.0 } };
+        let how = Composite {
+            bands: None,
+            colouring: Colouring::Lupton {
+                q: 8.0,
+                stretch: Some(5.0),
+                minimum: 0.0,
+            },
+        };
         let p = composite(grey.view(), &how).unwrap();
         assert_eq!(p.get_pixel(0, 0).0, [65, 65, 65], "0.25657 * 255 = 65.4");
         // A very bright red pixel saturates as red, not white.
@@ -248,7 +305,14 @@ mod tests {
     #[test]
     fn lupton_default_stretch_brings_the_bright_end_to_full() {
         let img = Array3::from_shape_fn((3, 20, 20), |(_, i, j)| (i * 20 + j) as f32);
-        let how = Composite { bands: None, colouring: Colouring::Lupton { q: 8.0, stretch: None, minimum: 0.0 } };
+        let how = Composite {
+            bands: None,
+            colouring: Colouring::Lupton {
+                q: 8.0,
+                stretch: None,
+                minimum: 0.0,
+            },
+        };
         let p = composite(img.view(), &how).unwrap();
         assert_eq!(p.get_pixel(19, 19).0, [255, 255, 255]);
         assert_eq!(p.get_pixel(0, 0).0, [0, 0, 0]);

@@ -25,7 +25,12 @@ pub struct Grid {
 
 impl Default for Grid {
     fn default() -> Self {
-        Grid { columns: 8, padding: 2, upscale: 1, background: [255, 255, 255] }
+        Grid {
+            columns: 8,
+            padding: 2,
+            upscale: 1,
+            background: [255, 255, 255],
+        }
     }
 }
 
@@ -39,10 +44,23 @@ pub fn grid(tiles: &[RgbImage], layout: &Grid) -> Result<RgbImage> {
         return Err(Error::invalid("image grid", "there are no tiles"));
     }
     if layout.columns == 0 || layout.upscale == 0 {
-        return Err(Error::invalid("image grid", "columns and upscale must be at least 1"));
+        return Err(Error::invalid(
+            "image grid",
+            "columns and upscale must be at least 1",
+        ));
     }
-    let cell_w = tiles.iter().map(|t| u64::from(t.width())).max().unwrap_or(0) * u64::from(layout.upscale);
-    let cell_h = tiles.iter().map(|t| u64::from(t.height())).max().unwrap_or(0) * u64::from(layout.upscale);
+    let cell_w = tiles
+        .iter()
+        .map(|t| u64::from(t.width()))
+        .max()
+        .unwrap_or(0)
+        * u64::from(layout.upscale);
+    let cell_h = tiles
+        .iter()
+        .map(|t| u64::from(t.height()))
+        .max()
+        .unwrap_or(0)
+        * u64::from(layout.upscale);
     let columns = layout.columns.min(tiles.len()) as u64;
     let rows = tiles.len().div_ceil(layout.columns) as u64;
     let pad = u64::from(layout.padding);
@@ -51,7 +69,9 @@ pub fn grid(tiles: &[RgbImage], layout: &Grid) -> Result<RgbImage> {
     if width * height > MAX_PIXELS {
         return Err(Error::invalid(
             "image grid",
-            format!("{width} x {height} pixels is too large; use fewer tiles, columns or a smaller upscale"),
+            format!(
+                "{width} x {height} pixels is too large; use fewer tiles, columns or a smaller upscale"
+            ),
         ));
     }
     let mut out = RgbImage::from_pixel(width as u32, height as u32, Rgb(layout.background));
@@ -68,14 +88,19 @@ pub fn grid(tiles: &[RgbImage], layout: &Grid) -> Result<RgbImage> {
 /// `image` enlarged `factor` times, each pixel becoming a square block.
 pub fn upscale(image: &RgbImage, factor: u32) -> Result<RgbImage> {
     let (w, h) = image.dimensions();
-    let (big_w, big_h) = (u64::from(w) * u64::from(factor), u64::from(h) * u64::from(factor));
+    let (big_w, big_h) = (
+        u64::from(w) * u64::from(factor),
+        u64::from(h) * u64::from(factor),
+    );
     if factor == 0 || big_w * big_h > MAX_PIXELS {
         return Err(Error::invalid(
             format!("enlarging a {w} x {h} image {factor} times"),
             "the factor must be at least 1 and the result at most 2^28 pixels",
         ));
     }
-    Ok(RgbImage::from_fn(big_w as u32, big_h as u32, |x, y| *image.get_pixel(x / factor, y / factor)))
+    Ok(RgbImage::from_fn(big_w as u32, big_h as u32, |x, y| {
+        *image.get_pixel(x / factor, y / factor)
+    }))
 }
 
 #[cfg(test)]
@@ -89,21 +114,44 @@ mod tests {
     #[test]
     fn a_pixel_of_a_tile_lands_where_the_layout_says() {
         let tiles: Vec<RgbImage> = (0..5).map(|k| tile(k, 3, 2)).collect();
-        let layout = Grid { columns: 3, padding: 1, upscale: 2, background: [9, 9, 9] };
+        let layout = Grid {
+            columns: 3,
+            padding: 1,
+            upscale: 2,
+            background: [9, 9, 9],
+        };
         let g = grid(&tiles, &layout).unwrap();
         // Cells are 6 x 4 after upscaling: 3 * (6 + 1) + 1 by 2 * (4 + 1) + 1.
         assert_eq!(g.dimensions(), (22, 11));
         // Tile 4 is row 1, column 1; its source pixel (2, 1) covers output
         // (1 + 7 + 4 .. +6, 1 + 5 + 2 .. +4).
-        assert_eq!(g.get_pixel(1 + 7 + 4, 1 + 5 + 2).0, tiles[4].get_pixel(2, 1).0);
-        assert_eq!(g.get_pixel(1 + 7 + 5, 1 + 5 + 3).0, tiles[4].get_pixel(2, 1).0);
+        assert_eq!(
+            g.get_pixel(1 + 7 + 4, 1 + 5 + 2).0,
+            tiles[4].get_pixel(2, 1).0
+        );
+        assert_eq!(
+            g.get_pixel(1 + 7 + 5, 1 + 5 + 3).0,
+            tiles[4].get_pixel(2, 1).0
+        );
         assert_eq!(g.get_pixel(0, 0).0, [9, 9, 9], "padding");
-        assert_eq!(g.get_pixel(1 + 14, 1 + 5).0, [9, 9, 9], "cell without a tile");
+        assert_eq!(
+            g.get_pixel(1 + 14, 1 + 5).0,
+            [9, 9, 9],
+            "cell without a tile"
+        );
     }
 
     #[test]
     fn smaller_tiles_are_centred_in_their_cell() {
-        let g = grid(&[tile(1, 4, 4), tile(2, 2, 2)], &Grid { columns: 2, padding: 0, ..Grid::default() }).unwrap();
+        let g = grid(
+            &[tile(1, 4, 4), tile(2, 2, 2)],
+            &Grid {
+                columns: 2,
+                padding: 0,
+                ..Grid::default()
+            },
+        )
+        .unwrap();
         assert_eq!(g.dimensions(), (8, 4));
         assert_eq!(g.get_pixel(5, 1).0, [2, 0, 0]);
         assert_eq!(g.get_pixel(4, 0).0, [255, 255, 255]);
@@ -116,7 +164,25 @@ mod tests {
         assert_eq!(big.get_pixel(5, 2).0, [0, 1, 0]);
         assert!(upscale(&tile(0, 2, 1), 0).is_err());
         assert!(grid(&[], &Grid::default()).is_err());
-        assert!(grid(&[tile(0, 1, 1)], &Grid { columns: 0, ..Grid::default() }).is_err());
-        assert!(grid(&[tile(0, 100, 100)], &Grid { upscale: 1000, ..Grid::default() }).is_err());
+        assert!(
+            grid(
+                &[tile(0, 1, 1)],
+                &Grid {
+                    columns: 0,
+                    ..Grid::default()
+                }
+            )
+            .is_err()
+        );
+        assert!(
+            grid(
+                &[tile(0, 100, 100)],
+                &Grid {
+                    upscale: 1000,
+                    ..Grid::default()
+                }
+            )
+            .is_err()
+        );
     }
 }

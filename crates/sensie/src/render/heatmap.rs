@@ -46,7 +46,10 @@ impl HeatScale {
     /// pixels from washing out the rest, as SmoothGrad's authors show maps).
     pub fn fit(values: impl IntoIterator<Item = f32>, clip: f32) -> Result<Self> {
         if !(clip > 0.0 && clip <= 100.0) {
-            return Err(Error::invalid("heat map clip percentile", format!("{clip} is not in (0, 100]")));
+            return Err(Error::invalid(
+                "heat map clip percentile",
+                format!("{clip} is not in (0, 100]"),
+            ));
         }
         let mut signed = false;
         let mut magnitudes: Vec<f32> = values
@@ -58,8 +61,16 @@ impl HeatScale {
             })
             .collect();
         magnitudes.sort_unstable_by(f32::total_cmp);
-        let limit = if magnitudes.is_empty() { 0.0 } else { percentile(&magnitudes, clip) };
-        Ok(if signed { HeatScale::Signed { limit } } else { HeatScale::Unsigned { high: limit } })
+        let limit = if magnitudes.is_empty() {
+            0.0
+        } else {
+            percentile(&magnitudes, clip)
+        };
+        Ok(if signed {
+            HeatScale::Signed { limit }
+        } else {
+            HeatScale::Unsigned { high: limit }
+        })
     }
 
     /// The colour map this scale is shown with.
@@ -100,15 +111,25 @@ impl HeatScale {
 /// An attribution map (H x W) in colour, one pixel per value.
 pub fn heatmap(map: ArrayView2<f32>, scale: &HeatScale) -> Result<RgbImage> {
     let (h, w) = picture_size(map.dim())?;
-    Ok(RgbImage::from_fn(w, h, |x, y| Rgb(scale.rgb(map[[y as usize, x as usize]]))))
+    Ok(RgbImage::from_fn(w, h, |x, y| {
+        Rgb(scale.rgb(map[[y as usize, x as usize]]))
+    }))
 }
 
 /// Each of `maps` (N x H x W: feature-map channels, kernels, or one map per
 /// example) as a heat map with the scale it was drawn on: one scale fitted
 /// to all of them when `shared`, so strengths compare across tiles, or each
 /// map's own, so each shows its structure.
-pub fn heatmaps(maps: ArrayView3<f32>, shared: bool, clip: f32) -> Result<Vec<(RgbImage, HeatScale)>> {
-    let common = if shared { Some(HeatScale::fit(maps.iter().copied(), clip)?) } else { None };
+pub fn heatmaps(
+    maps: ArrayView3<f32>,
+    shared: bool,
+    clip: f32,
+) -> Result<Vec<(RgbImage, HeatScale)>> {
+    let common = if shared {
+        Some(HeatScale::fit(maps.iter().copied(), clip)?)
+    } else {
+        None
+    };
     maps.outer_iter()
         .map(|map| {
             let scale = match common {
@@ -130,14 +151,25 @@ pub struct Overlay {
 
 impl Default for Overlay {
     fn default() -> Self {
-        Overlay { alpha: 0.5, resample: Resample::Bilinear }
+        Overlay {
+            alpha: 0.5,
+            resample: Resample::Bilinear,
+        }
     }
 }
 
 /// `map` resized to `base` and alpha-blended over it.
-pub fn overlay(base: &RgbImage, map: ArrayView2<f32>, scale: &HeatScale, how: &Overlay) -> Result<RgbImage> {
+pub fn overlay(
+    base: &RgbImage,
+    map: ArrayView2<f32>,
+    scale: &HeatScale,
+    how: &Overlay,
+) -> Result<RgbImage> {
     if !(0.0..=1.0).contains(&how.alpha) {
-        return Err(Error::invalid("overlay opacity", format!("{} is not in [0, 1]", how.alpha)));
+        return Err(Error::invalid(
+            "overlay opacity",
+            format!("{} is not in [0, 1]", how.alpha),
+        ));
     }
     let (w, h) = base.dimensions();
     let resized = resize(map, h as usize, w as usize, how.resample)?;
@@ -145,12 +177,19 @@ pub fn overlay(base: &RgbImage, map: ArrayView2<f32>, scale: &HeatScale, how: &O
     Ok(RgbImage::from_fn(w, h, |x, y| {
         let under = base.get_pixel(x, y).0;
         let over = scale.rgb(resized[[y as usize, x as usize]]);
-        Rgb(std::array::from_fn(|k| (f32::from(under[k]) * (1.0 - a) + f32::from(over[k]) * a).round() as u8))
+        Rgb(std::array::from_fn(|k| {
+            (f32::from(under[k]) * (1.0 - a) + f32::from(over[k]) * a).round() as u8
+        }))
     }))
 }
 
 /// `map` resampled to `height` x `width`, with half-pixel centres.
-pub fn resize(map: ArrayView2<f32>, height: usize, width: usize, how: Resample) -> Result<Array2<f32>> {
+pub fn resize(
+    map: ArrayView2<f32>,
+    height: usize,
+    width: usize,
+    how: Resample,
+) -> Result<Array2<f32>> {
     let (h, w) = map.dim();
     picture_size((h, w))?;
     picture_size((height, width))?;
@@ -248,14 +287,26 @@ mod tests {
         let base = RgbImage::from_fn(4, 4, |x, y| Rgb([x as u8 * 10, y as u8 * 10, 7]));
         let map = array![[0.0f32, 1.0], [2.0, 3.0]];
         let scale = HeatScale::fit(map.iter().copied(), 100.0).unwrap();
-        let none = Overlay { alpha: 0.0, resample: Resample::Bilinear };
+        let none = Overlay {
+            alpha: 0.0,
+            resample: Resample::Bilinear,
+        };
         assert_eq!(overlay(&base, map.view(), &scale, &none).unwrap(), base);
-        let full = Overlay { alpha: 1.0, resample: Resample::Nearest };
+        let full = Overlay {
+            alpha: 1.0,
+            resample: Resample::Nearest,
+        };
         let out = overlay(&base, map.view(), &scale, &full).unwrap();
-        assert_eq!(out.get_pixel(3, 3).0, scale.rgb(3.0), "bottom-right block is the map's last value");
+        assert_eq!(
+            out.get_pixel(3, 3).0,
+            scale.rgb(3.0),
+            "bottom-right block is the map's last value"
+        );
         assert_eq!(out.get_pixel(1, 0).0, scale.rgb(0.0));
         let half = overlay(&base, map.view(), &scale, &Overlay::default()).unwrap();
-        let expect = (f32::from(base.get_pixel(0, 0).0[2]) * 0.5 + f32::from(scale.rgb(0.0)[2]) * 0.5).round() as u8;
+        let expect = (f32::from(base.get_pixel(0, 0).0[2]) * 0.5
+            + f32::from(scale.rgb(0.0)[2]) * 0.5)
+            .round() as u8;
         assert_eq!(half.get_pixel(0, 0).0[2], expect);
         assert!(overlay(&base, map.view(), &scale, &Overlay { alpha: 1.5, ..none }).is_err());
     }

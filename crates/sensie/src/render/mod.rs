@@ -31,7 +31,12 @@ pub fn encode_png(image: &RgbImage) -> Result<Vec<u8>> {
     let mut bytes = std::io::Cursor::new(Vec::new());
     image
         .write_to(&mut bytes, image::ImageFormat::Png)
-        .map_err(|e| Error::invalid(format!("a {} x {} picture", image.width(), image.height()), e.to_string()))?;
+        .map_err(|e| {
+            Error::invalid(
+                format!("a {} x {} picture", image.width(), image.height()),
+                e.to_string(),
+            )
+        })?;
     Ok(bytes.into_inner())
 }
 
@@ -52,7 +57,9 @@ mod tests {
         write_png(&img, &path).unwrap();
         let back = image::open(&path).unwrap().to_rgb8();
         assert_eq!(back, img);
-        let e = write_png(&img, &dir.path().join("missing/p.png")).unwrap_err().to_string();
+        let e = write_png(&img, &dir.path().join("missing/p.png"))
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("missing"), "{e}");
     }
 }

@@ -45,7 +45,10 @@ impl Default for Stretch {
     /// Percentiles 1 to 99.5: robust to hot pixels and saturated stars
     /// without the parameters an asinh stretch needs.
     fn default() -> Self {
-        Stretch::Percentile { low: 1.0, high: 99.5 }
+        Stretch::Percentile {
+            low: 1.0,
+            high: 99.5,
+        }
     }
 }
 
@@ -100,13 +103,21 @@ impl Stretch {
         self.check()?;
         let mut finite: Vec<f32> = values.into_iter().filter(|v| v.is_finite()).collect();
         if finite.is_empty() {
-            return Ok(Scale { low: 0.0, high: 0.0, curve: Curve::Linear });
+            return Ok(Scale {
+                low: 0.0,
+                high: 0.0,
+                curve: Curve::Linear,
+            });
         }
         finite.sort_unstable_by(f32::total_cmp);
         let (min, max) = (finite[0], finite[finite.len() - 1]);
         let (low, high, curve) = match *self {
             Stretch::Linear => (min, max, Curve::Linear),
-            Stretch::Percentile { low, high } => (percentile(&finite, low), percentile(&finite, high), Curve::Linear),
+            Stretch::Percentile { low, high } => (
+                percentile(&finite, low),
+                percentile(&finite, high),
+                Curve::Linear,
+            ),
             Stretch::Asinh { softening } => (min, max, Curve::Asinh(softening)),
             Stretch::Log { a } => (min, max, Curve::Log(a)),
             Stretch::ZScale => {
@@ -156,7 +167,12 @@ fn zscale(sorted: &[f32]) -> (f32, f32) {
     const MAX_ITERATIONS: usize = 5;
     // Every stride-th value of sorted data is itself sorted.
     let stride = (sorted.len() / SAMPLES).max(1);
-    let samples: Vec<f64> = sorted.iter().step_by(stride).take(SAMPLES).map(|&v| f64::from(v)).collect();
+    let samples: Vec<f64> = sorted
+        .iter()
+        .step_by(stride)
+        .take(SAMPLES)
+        .map(|&v| f64::from(v))
+        .collect();
     let n = samples.len();
     let (vmin, vmax) = (samples[0], samples[n - 1]);
     let min_pixels = 5.max(n / 2);
@@ -171,8 +187,17 @@ fn zscale(sorted: &[f32]) -> (f32, f32) {
         }
         let (s, intercept) = line_fit(&samples, &bad);
         slope = Some(s);
-        let flat: Vec<f64> = samples.iter().enumerate().map(|(i, v)| v - (intercept + s * i as f64)).collect();
-        let kept: Vec<f64> = flat.iter().zip(&bad).filter(|(_, b)| !**b).map(|(f, _)| *f).collect();
+        let flat: Vec<f64> = samples
+            .iter()
+            .enumerate()
+            .map(|(i, v)| v - (intercept + s * i as f64))
+            .collect();
+        let kept: Vec<f64> = flat
+            .iter()
+            .zip(&bad)
+            .filter(|(_, b)| !**b)
+            .map(|(f, _)| *f)
+            .collect();
         let mean = kept.iter().sum::<f64>() / kept.len() as f64;
         let sd = (kept.iter().map(|f| (f - mean).powi(2)).sum::<f64>() / kept.len() as f64).sqrt();
         let threshold = KREJ * sd;
@@ -187,7 +212,11 @@ fn zscale(sorted: &[f32]) -> (f32, f32) {
         Some(s) if good >= min_pixels => {
             let s = s / CONTRAST;
             let centre = (n - 1) / 2;
-            let median = if n % 2 == 1 { samples[n / 2] } else { (samples[n / 2 - 1] + samples[n / 2]) / 2.0 };
+            let median = if n % 2 == 1 {
+                samples[n / 2]
+            } else {
+                (samples[n / 2 - 1] + samples[n / 2]) / 2.0
+            };
             let low = vmin.max(median - (centre as f64 - 1.0) * s);
             let high = vmax.min(median + (n - centre) as f64 * s);
             (low as f32, high as f32)
@@ -199,10 +228,17 @@ fn zscale(sorted: &[f32]) -> (f32, f32) {
 /// Least-squares line through `(i, y[i])` for the points not marked bad:
 /// (slope, intercept).
 fn line_fit(y: &[f64], bad: &[bool]) -> (f64, f64) {
-    let points = || y.iter().enumerate().filter(|(i, _)| !bad[*i]).map(|(i, v)| (i as f64, *v));
+    let points = || {
+        y.iter()
+            .enumerate()
+            .filter(|(i, _)| !bad[*i])
+            .map(|(i, v)| (i as f64, *v))
+    };
     let n = points().count() as f64;
     let (mx, my) = points().fold((0.0, 0.0), |(sx, sy), (x, v)| (sx + x / n, sy + v / n));
-    let (sxy, sxx) = points().fold((0.0, 0.0), |(a, b), (x, v)| (a + (x - mx) * (v - my), b + (x - mx).powi(2)));
+    let (sxy, sxx) = points().fold((0.0, 0.0), |(a, b), (x, v)| {
+        (a + (x - mx) * (v - my), b + (x - mx).powi(2))
+    });
     let slope = if sxx > 0.0 { sxy / sxx } else { 0.0 };
     (slope, my - slope * mx)
 }
@@ -244,12 +280,23 @@ impl FromStr for Stretch {
             .filter(|a| !a.trim().is_empty())
             .map(|a| a.trim().parse::<f32>())
             .collect::<std::result::Result<_, _>>()
-            .map_err(|e| Error::invalid(format!("stretch '{s}'"), format!("parameters must be numbers ({e})")))?;
+            .map_err(|e| {
+                Error::invalid(
+                    format!("stretch '{s}'"),
+                    format!("parameters must be numbers ({e})"),
+                )
+            })?;
         let stretch = match (name.to_ascii_lowercase().as_str(), numbers.as_slice()) {
             ("linear", []) => Stretch::Linear,
             ("percentile", []) => Stretch::default(),
-            ("percentile", [high]) => Stretch::Percentile { low: 100.0 - high, high: *high },
-            ("percentile", [low, high]) => Stretch::Percentile { low: *low, high: *high },
+            ("percentile", [high]) => Stretch::Percentile {
+                low: 100.0 - high,
+                high: *high,
+            },
+            ("percentile", [low, high]) => Stretch::Percentile {
+                low: *low,
+                high: *high,
+            },
             ("asinh", []) => Stretch::Asinh { softening: 0.1 },
             ("asinh", [a]) => Stretch::Asinh { softening: *a },
             ("log", []) => Stretch::Log { a: 1000.0 },
@@ -301,7 +348,11 @@ mod tests {
         // Values 0..=9. Rank of the 10th percentile: 0.1 * 9 = 0.9, so 0.9;
         // of the 95th: 0.95 * 9 = 8.55, so 8.55.
         let values: Vec<f32> = (0..10).rev().map(|v| v as f32).collect();
-        let s = "percentile:10,95".parse::<Stretch>().unwrap().fit(values).unwrap();
+        let s = "percentile:10,95"
+            .parse::<Stretch>()
+            .unwrap()
+            .fit(values)
+            .unwrap();
         assert!(close(s.low(), 0.9) && close(s.high(), 8.55), "{s:?}");
         assert!(close(s.apply(4.725), 0.5));
     }
@@ -332,7 +383,9 @@ mod tests {
         assert_eq!((s.low(), s.high()), (0.0, 999.0));
         // Noise around 100 with a few bright stars: the upper limit stays
         // near the noise, far below the stars.
-        let mut sky: Vec<f32> = (0..2000).map(|i| 100.0 + ((i * 37 % 101) as f32 - 50.0) / 10.0).collect();
+        let mut sky: Vec<f32> = (0..2000)
+            .map(|i| 100.0 + ((i * 37 % 101) as f32 - 50.0) / 10.0)
+            .collect();
         sky.extend([5000.0, 8000.0, 12000.0]);
         let s = Stretch::ZScale.fit(sky).unwrap();
         assert!(s.low() >= 95.0 && s.high() <= 106.0, "{s:?}");
@@ -340,7 +393,9 @@ mod tests {
 
     #[test]
     fn masked_pixels_are_ignored_and_shown_as_zero() {
-        let s = Stretch::Linear.fit([f32::NAN, 1.0, 3.0, f32::INFINITY]).unwrap();
+        let s = Stretch::Linear
+            .fit([f32::NAN, 1.0, 3.0, f32::INFINITY])
+            .unwrap();
         assert_eq!((s.low(), s.high()), (1.0, 3.0));
         assert_eq!(s.apply(f32::NAN), 0.0);
         let empty = Stretch::Linear.fit([f32::NAN]).unwrap();
@@ -349,14 +404,35 @@ mod tests {
 
     #[test]
     fn strings_round_trip_and_bad_ones_say_why() {
-        for text in ["linear", "percentile:1,99.5", "asinh:0.05", "log:100", "zscale"] {
+        for text in [
+            "linear",
+            "percentile:1,99.5",
+            "asinh:0.05",
+            "log:100",
+            "zscale",
+        ] {
             let s: Stretch = text.parse().unwrap();
             assert_eq!(s.to_string(), text);
         }
-        assert_eq!("asinh".parse::<Stretch>().unwrap(), Stretch::Asinh { softening: 0.1 });
-        assert_eq!("percentile:99".parse::<Stretch>().unwrap(), Stretch::Percentile { low: 1.0, high: 99.0 });
+        assert_eq!(
+            "asinh".parse::<Stretch>().unwrap(),
+            Stretch::Asinh { softening: 0.1 }
+        );
+        assert_eq!(
+            "percentile:99".parse::<Stretch>().unwrap(),
+            Stretch::Percentile {
+                low: 1.0,
+                high: 99.0
+            }
+        );
         let s: Stretch = serde_json::from_str("\"percentile:2,98\"").unwrap();
-        assert_eq!(s, Stretch::Percentile { low: 2.0, high: 98.0 });
+        assert_eq!(
+            s,
+            Stretch::Percentile {
+                low: 2.0,
+                high: 98.0
+            }
+        );
         for bad in ["sqrt", "percentile:99,1", "asinh:-1", "log:x"] {
             let e = bad.parse::<Stretch>().unwrap_err().to_string();
             assert!(e.contains(bad), "{e}");

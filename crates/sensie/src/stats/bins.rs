@@ -78,9 +78,16 @@ pub fn bin(column: &Column, binning: Binning) -> Result<Vec<Bin>> {
         Column::Text(text) => return Ok(text_groups(text)),
         Column::Numeric(values) => values,
     };
-    let present: Vec<(usize, f64)> = values.iter().enumerate().filter_map(|(i, v)| v.map(|v| (i, v))).collect();
+    let present: Vec<(usize, f64)> = values
+        .iter()
+        .enumerate()
+        .filter_map(|(i, v)| v.map(|v| (i, v)))
+        .collect();
     if present.is_empty() {
-        return Err(Error::invalid("property", "the column has no values to bin"));
+        return Err(Error::invalid(
+            "property",
+            "the column has no values to bin",
+        ));
     }
     let mut sorted: Vec<f64> = present.iter().map(|p| p.1).collect();
     sorted.sort_by(f64::total_cmp);
@@ -92,14 +99,24 @@ pub fn bin(column: &Column, binning: Binning) -> Result<Vec<Bin>> {
         Binning::Quantile(k) => quantile_edges(&sorted, k),
         Binning::EqualWidth(k) => {
             let (lo, hi) = (sorted[0], sorted[sorted.len() - 1]);
-            (0..=k).map(|j| if j == k { hi } else { lo + (hi - lo) * j as f64 / k as f64 }).collect()
+            (0..=k)
+                .map(|j| {
+                    if j == k {
+                        hi
+                    } else {
+                        lo + (hi - lo) * j as f64 / k as f64
+                    }
+                })
+                .collect()
         }
     };
     Ok(fill(&edges, &present))
 }
 
 fn quantile_edges(sorted: &[f64], k: usize) -> Vec<f64> {
-    (0..=k).map(|j| quantile_sorted(sorted, j as f64 / k as f64)).collect()
+    (0..=k)
+        .map(|j| quantile_sorted(sorted, j as f64 / k as f64))
+        .collect()
 }
 
 /// Assigns each value to the bin [e_j, e_(j+1)) (the last bin closed), then
@@ -120,7 +137,13 @@ fn fill(edges: &[f64], present: &[(usize, f64)]) -> Vec<Bin> {
             continue;
         }
         let lo = pending_lo.take().unwrap_or(edges[j]);
-        bins.push(Bin { value: 0.0, lo, hi: edges[j + 1], label: None, members: m });
+        bins.push(Bin {
+            value: 0.0,
+            lo,
+            hi: edges[j + 1],
+            label: None,
+            members: m,
+        });
     }
     if pending_lo.is_some() {
         bins.last_mut().expect("some value is present").hi = edges[k];
@@ -133,10 +156,23 @@ fn discrete(present: &[(usize, f64)]) -> Vec<Bin> {
     let mut groups: BTreeMap<u64, (f64, Vec<usize>)> = BTreeMap::new();
     for &(i, v) in present {
         // Order by value: the sign-flipped bit pattern sorts like the float.
-        let key = if v.is_sign_negative() { !v.to_bits() } else { v.to_bits() | (1 << 63) };
+        let key = if v.is_sign_negative() {
+            !v.to_bits()
+        } else {
+            v.to_bits() | (1 << 63)
+        };
         groups.entry(key).or_insert((v, Vec::new())).1.push(i);
     }
-    groups.into_values().map(|(v, members)| Bin { value: v, lo: v, hi: v, label: None, members }).collect()
+    groups
+        .into_values()
+        .map(|(v, members)| Bin {
+            value: v,
+            lo: v,
+            hi: v,
+            label: None,
+            members,
+        })
+        .collect()
 }
 
 fn text_groups(text: &[String]) -> Vec<Bin> {
@@ -147,7 +183,13 @@ fn text_groups(text: &[String]) -> Vec<Bin> {
     groups
         .into_iter()
         .enumerate()
-        .map(|(j, (label, members))| Bin { value: j as f64, lo: j as f64, hi: j as f64, label: Some(label.to_string()), members })
+        .map(|(j, (label, members))| Bin {
+            value: j as f64,
+            lo: j as f64,
+            hi: j as f64,
+            label: Some(label.to_string()),
+            members,
+        })
         .collect()
 }
 
@@ -166,7 +208,11 @@ mod tests {
     #[test]
     fn equal_width_bins_put_the_minimum_in_the_first_and_the_maximum_in_the_last() {
         // Sensie's off-by-one left the first bin empty; here 0 is in bin 0.
-        let bins = bin(&numeric(&[0.0, 1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 9.0, 10.0]), Binning::EqualWidth(5)).unwrap();
+        let bins = bin(
+            &numeric(&[0.0, 1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 9.0, 10.0]),
+            Binning::EqualWidth(5),
+        )
+        .unwrap();
         assert_eq!(sizes(&bins), vec![2, 2, 2, 2, 3]);
         assert_eq!(bins[0].members, vec![0, 1]);
         assert_eq!((bins[0].lo, bins[0].hi, bins[0].value), (0.0, 2.0, 1.0));
@@ -176,13 +222,21 @@ mod tests {
     #[test]
     fn empty_bins_are_merged_so_every_bin_has_members() {
         // A gap between 1 and 9: the middle bins would be empty.
-        let bins = bin(&numeric(&[0.0, 0.5, 1.0, 9.0, 10.0]), Binning::EqualWidth(5)).unwrap();
+        let bins = bin(
+            &numeric(&[0.0, 0.5, 1.0, 9.0, 10.0]),
+            Binning::EqualWidth(5),
+        )
+        .unwrap();
         assert!(bins.iter().all(|b| !b.members.is_empty()));
         assert_eq!(sizes(&bins), vec![3, 2]);
         // The bins still tile [0, 10] without gaps: the empty [2, 8) joined [8, 10].
         assert_eq!((bins[0].lo, bins[1].lo, bins[1].hi), (0.0, 2.0, 10.0));
         assert!(bins.windows(2).all(|w| w[0].hi == w[1].lo));
-        let tied = bin(&numeric(&[1.0, 1.0, 1.0, 1.0, 2.0, 3.0]), Binning::Quantile(4)).unwrap();
+        let tied = bin(
+            &numeric(&[1.0, 1.0, 1.0, 1.0, 2.0, 3.0]),
+            Binning::Quantile(4),
+        )
+        .unwrap();
         assert!(tied.iter().all(|b| !b.members.is_empty()));
         assert_eq!(tied.iter().map(|b| b.members.len()).sum::<usize>(), 6);
     }
@@ -200,9 +254,16 @@ mod tests {
     #[test]
     fn discrete_and_text_values_are_one_group_each() {
         let bins = bin(&numeric(&[3.0, -1.0, 3.0, 0.5]), Binning::Auto).unwrap();
-        assert_eq!(bins.iter().map(|b| b.value).collect::<Vec<_>>(), vec![-1.0, 0.5, 3.0]);
+        assert_eq!(
+            bins.iter().map(|b| b.value).collect::<Vec<_>>(),
+            vec![-1.0, 0.5, 3.0]
+        );
         assert_eq!(bins[2].members, vec![0, 2]);
-        let text = bin(&Column::Text(vec!["b".into(), "a".into(), "b".into()]), Binning::Auto).unwrap();
+        let text = bin(
+            &Column::Text(vec!["b".into(), "a".into(), "b".into()]),
+            Binning::Auto,
+        )
+        .unwrap();
         assert_eq!(text[0].label.as_deref(), Some("a"));
         assert_eq!(text[1].members, vec![0, 2]);
         assert_eq!(Binning::parse("q5").unwrap(), Binning::Quantile(5));

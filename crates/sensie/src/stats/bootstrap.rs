@@ -33,7 +33,10 @@ pub(super) fn paired_means(parts: &[ArrayView2<f64>], replicates: usize, seed: u
                     row[rng.below(n)] += 1.0;
                 }
             }
-            let means: Vec<Array2<f64>> = parts.iter().map(|part| counts.dot(part) / n as f64).collect();
+            let means: Vec<Array2<f64>> = parts
+                .iter()
+                .map(|part| counts.dot(part) / n as f64)
+                .collect();
             let views: Vec<_> = means.iter().map(|m| m.view()).collect();
             ndarray::concatenate(Axis(1), &views).expect("parts with the same examples")
         })
@@ -59,7 +62,8 @@ pub(super) fn grouped_means(groups: &[&[f64]], replicates: usize, seed: u64) -> 
 
 fn to_array(rows: Vec<Vec<f64>>, columns: usize) -> Array2<f64> {
     let replicates = rows.len();
-    Array2::from_shape_vec((replicates, columns), rows.into_iter().flatten().collect()).expect("rectangular")
+    Array2::from_shape_vec((replicates, columns), rows.into_iter().flatten().collect())
+        .expect("rectangular")
 }
 
 /// The `q` quantile (0..=1) of `values`, linearly interpolated between order
@@ -84,7 +88,10 @@ pub(super) fn percentile_interval(values: &[f64], level: f64) -> [f64; 2] {
     let mut sorted: Vec<f64> = values.to_vec();
     sorted.sort_by(f64::total_cmp);
     let tail = (1.0 - level) / 2.0;
-    [quantile_sorted(&sorted, tail), quantile_sorted(&sorted, 1.0 - tail)]
+    [
+        quantile_sorted(&sorted, tail),
+        quantile_sorted(&sorted, 1.0 - tail),
+    ]
 }
 
 /// Simultaneous 95% intervals for several estimates at once (the max-|t|
@@ -96,8 +103,14 @@ pub(super) fn percentile_interval(values: &[f64], level: f64) -> [f64; 2] {
 /// together with probability about 95%, so picking the most extreme level
 /// after the fact does not inflate false alarms. An estimate whose replicates
 /// never vary has se 0 and a zero-width interval.
-pub(super) fn simultaneous_intervals(replicates: ArrayView2<f64>, estimates: &[f64]) -> Vec<[f64; 2]> {
-    let se: Vec<f64> = replicates.axis_iter(Axis(1)).map(|column| column.std(1.0)).collect();
+pub(super) fn simultaneous_intervals(
+    replicates: ArrayView2<f64>,
+    estimates: &[f64],
+) -> Vec<[f64; 2]> {
+    let se: Vec<f64> = replicates
+        .axis_iter(Axis(1))
+        .map(|column| column.std(1.0))
+        .collect();
     let max_t: Vec<f64> = replicates
         .axis_iter(Axis(0))
         .map(|row| {
@@ -110,7 +123,11 @@ pub(super) fn simultaneous_intervals(replicates: ArrayView2<f64>, estimates: &[f
         })
         .collect();
     let q = quantile(&max_t, 0.95);
-    estimates.iter().zip(&se).map(|(e, s)| [e - q * s, e + q * s]).collect()
+    estimates
+        .iter()
+        .zip(&se)
+        .map(|(e, s)| [e - q * s, e + q * s])
+        .collect()
 }
 
 #[cfg(test)]
@@ -136,7 +153,10 @@ mod tests {
         let interval = percentile_interval(&means.column(0).to_vec(), 0.95);
         assert!((interval[0] - 0.7).abs() < 1e-12 && (interval[1] - 0.7).abs() < 1e-12);
         let band = simultaneous_intervals(means.view(), &[0.7, 0.7, 0.7]);
-        assert!(band.iter().all(|[lo, hi]| (lo - 0.7).abs() < 1e-12 && (hi - 0.7).abs() < 1e-12));
+        assert!(
+            band.iter()
+                .all(|[lo, hi]| (lo - 0.7).abs() < 1e-12 && (hi - 0.7).abs() < 1e-12)
+        );
     }
 
     #[test]
@@ -145,7 +165,11 @@ mod tests {
         // keeps the difference of means exactly 1 in every replicate.
         let rows = Array2::from_shape_fn((50, 2), |(i, j)| (i * i % 17) as f64 + j as f64);
         let means = paired_means(&[rows.view()], 100, 3);
-        assert!(means.axis_iter(Axis(0)).all(|r| (r[1] - r[0] - 1.0).abs() < 1e-9));
+        assert!(
+            means
+                .axis_iter(Axis(0))
+                .all(|r| (r[1] - r[0] - 1.0).abs() < 1e-9)
+        );
         assert!(means.column(0).std(1.0) > 0.1);
     }
 
@@ -157,7 +181,10 @@ mod tests {
         let replicates = Array2::from_shape_fn((4000, 5), |_| rng.normal());
         let band = simultaneous_intervals(replicates.view(), &[0.0; 5]);
         for [lo, hi] in band {
-            assert!((hi - 2.57).abs() < 0.1 && (lo + 2.57).abs() < 0.1, "{lo} {hi}");
+            assert!(
+                (hi - 2.57).abs() < 0.1 && (lo + 2.57).abs() < 0.1,
+                "{lo} {hi}"
+            );
         }
         let single = simultaneous_intervals(array![[1.0], [-1.0]].view(), &[0.0]);
         assert!(single[0][1] > 0.0);

@@ -60,7 +60,12 @@ pub struct Settings {
 
 impl Default for Settings {
     fn default() -> Self {
-        Settings { replicates: 2000, seed: 0, threshold: None, scale: 1.0 }
+        Settings {
+            replicates: 2000,
+            seed: 0,
+            threshold: None,
+            scale: 1.0,
+        }
     }
 }
 
@@ -220,35 +225,61 @@ fn accuracy(correct: impl Iterator<Item = bool>) -> f64 {
 
 fn check_settings(settings: &Settings) -> Result<()> {
     if settings.replicates < 100 {
-        return Err(Error::invalid("bootstrap replicates", format!("{} is too few for 95% intervals; use at least 100", settings.replicates)));
+        return Err(Error::invalid(
+            "bootstrap replicates",
+            format!(
+                "{} is too few for 95% intervals; use at least 100",
+                settings.replicates
+            ),
+        ));
     }
     if !(settings.scale > 0.0 && settings.scale.is_finite()) {
-        return Err(Error::invalid("verdict scale", format!("{} must be a positive number", settings.scale)));
+        return Err(Error::invalid(
+            "verdict scale",
+            format!("{} must be a positive number", settings.scale),
+        ));
     }
     Ok(())
 }
 
 fn check_finite<'a>(what: &str, values: impl Iterator<Item = &'a f64>) -> Result<()> {
     match values.enumerate().find(|(_, v)| !v.is_finite()) {
-        Some((i, v)) => Err(Error::invalid(what, format!("score {i} is {v}; the model produced a non-finite score"))),
+        Some((i, v)) => Err(Error::invalid(
+            what,
+            format!("score {i} is {v}; the model produced a non-finite score"),
+        )),
         None => Ok(()),
     }
 }
 
 /// Statistics of a perturbation sweep (a paired design).
-pub fn paired(input: &PairedScores, direction: Direction, settings: &Settings) -> Result<TestStats> {
+pub fn paired(
+    input: &PairedScores,
+    direction: Direction,
+    settings: &Settings,
+) -> Result<TestStats> {
     check_settings(settings)?;
     let (n, levels) = input.scores.dim();
     if n == 0 || levels == 0 || input.values.len() != levels || input.reference.len() != n {
         return Err(Error::invalid(
             "paired scores",
-            format!("{n} examples x {levels} levels with {} values and {} reference scores; all must agree and be non-zero", input.values.len(), input.reference.len()),
+            format!(
+                "{n} examples x {levels} levels with {} values and {} reference scores; all must agree and be non-zero",
+                input.values.len(),
+                input.reference.len()
+            ),
         ));
     }
     check_finite("scores", input.scores.iter().chain(input.reference.iter()))?;
     // The reference's replicate means are the last column.
-    let replicates = bootstrap::paired_means(&[input.scores, input.reference.insert_axis(Axis(1))], settings.replicates, settings.seed);
-    let means: Vec<f64> = (0..levels).map(|l| mean(input.scores.column(l).iter().copied())).collect();
+    let replicates = bootstrap::paired_means(
+        &[input.scores, input.reference.insert_axis(Axis(1))],
+        settings.replicates,
+        settings.seed,
+    );
+    let means: Vec<f64> = (0..levels)
+        .map(|l| mean(input.scores.column(l).iter().copied()))
+        .collect();
     let reference = mean(input.reference.iter().copied());
 
     let summaries = (0..levels)
@@ -270,7 +301,9 @@ pub fn paired(input: &PairedScores, direction: Direction, settings: &Settings) -
 
     // Changes from the unperturbed mean, and their simultaneous band.
     let changes: Vec<f64> = means.iter().map(|m| m - reference).collect();
-    let change_replicates = Array2::from_shape_fn((settings.replicates, levels), |(b, l)| replicates[[b, l]] - replicates[[b, levels]]);
+    let change_replicates = Array2::from_shape_fn((settings.replicates, levels), |(b, l)| {
+        replicates[[b, l]] - replicates[[b, levels]]
+    });
     let band = bootstrap::simultaneous_intervals(change_replicates.view(), &changes);
     let size = changes
         .iter()
@@ -280,7 +313,13 @@ pub fn paired(input: &PairedScores, direction: Direction, settings: &Settings) -
         .fold(0.0, f64::max)
         / settings.scale;
     // A drop is a change for the worse: lower probability, higher error.
-    let worse = |c: f64| if direction == Direction::HigherIsBetter { -c } else { c };
+    let worse = |c: f64| {
+        if direction == Direction::HigherIsBetter {
+            -c
+        } else {
+            c
+        }
+    };
     let drops: Vec<(f64, f64, f64)> = changes
         .iter()
         .zip(&band)
@@ -289,10 +328,15 @@ pub fn paired(input: &PairedScores, direction: Direction, settings: &Settings) -
             (worse(c), a.min(b), a.max(b))
         })
         .collect();
-    let worst = (0..levels).max_by(|&a, &b| drops[a].0.total_cmp(&drops[b].0)).expect("at least one level");
+    let worst = (0..levels)
+        .max_by(|&a, &b| drops[a].0.total_cmp(&drops[b].0))
+        .expect("at least one level");
     let largest_drop = Estimate {
         value: drops[worst].0,
-        ci95: [drops.iter().map(|d| d.1).fold(f64::NEG_INFINITY, f64::max), drops.iter().map(|d| d.2).fold(f64::NEG_INFINITY, f64::max)],
+        ci95: [
+            drops.iter().map(|d| d.1).fold(f64::NEG_INFINITY, f64::max),
+            drops.iter().map(|d| d.2).fold(f64::NEG_INFINITY, f64::max),
+        ],
     };
 
     let (scores, values) = (input.scores, input.values);
@@ -311,7 +355,13 @@ pub fn paired(input: &PairedScores, direction: Direction, settings: &Settings) -
             scale: settings.scale,
         },
         slope: fit_slope(input.values, &means, &weights, replicates.view(), points),
-        threshold: Some(find_threshold(input.values, &means, replicates.view(), direction, settings)),
+        threshold: Some(find_threshold(
+            input.values,
+            &means,
+            replicates.view(),
+            direction,
+            settings,
+        )),
         verdict: Verdict::from_effect(size),
         verdict_rule: VERDICT_RULE,
     })
@@ -320,15 +370,26 @@ pub fn paired(input: &PairedScores, direction: Direction, settings: &Settings) -
 /// Statistics of a property test (`ordered`: groups along the property's
 /// axis, with a slope and threshold) or a class test (not ordered: class
 /// order means nothing, so only the spread between classes is reported).
-pub fn grouped(groups: &[Group], direction: Direction, settings: &Settings, ordered: bool) -> Result<TestStats> {
+pub fn grouped(
+    groups: &[Group],
+    direction: Direction,
+    settings: &Settings,
+    ordered: bool,
+) -> Result<TestStats> {
     check_settings(settings)?;
     if groups.is_empty() || groups.iter().any(|g| g.scores.is_empty()) {
-        return Err(Error::invalid("groups", "every group must hold at least one example"));
+        return Err(Error::invalid(
+            "groups",
+            "every group must hold at least one example",
+        ));
     }
     check_finite("scores", groups.iter().flat_map(|g| g.scores.iter()))?;
     let samples: Vec<&[f64]> = groups.iter().map(|g| g.scores).collect();
     let replicates = bootstrap::grouped_means(&samples, settings.replicates, settings.seed);
-    let means: Vec<f64> = groups.iter().map(|g| mean(g.scores.iter().copied())).collect();
+    let means: Vec<f64> = groups
+        .iter()
+        .map(|g| mean(g.scores.iter().copied()))
+        .collect();
     let summaries = groups
         .iter()
         .enumerate()
@@ -347,27 +408,53 @@ pub fn grouped(groups: &[Group], direction: Direction, settings: &Settings, orde
 
     // Groups of one example have no spread to resample and take no part in
     // the simultaneous band.
-    let eligible: Vec<usize> = (0..groups.len()).filter(|&j| groups[j].scores.len() >= 2).collect();
+    let eligible: Vec<usize> = (0..groups.len())
+        .filter(|&j| groups[j].scores.len() >= 2)
+        .collect();
     let spread = (!eligible.is_empty()).then(|| {
-        let band = bootstrap::simultaneous_intervals(replicates.select(Axis(1), &eligible).view(), &eligible.iter().map(|&j| means[j]).collect::<Vec<_>>());
+        let band = bootstrap::simultaneous_intervals(
+            replicates.select(Axis(1), &eligible).view(),
+            &eligible.iter().map(|&j| means[j]).collect::<Vec<_>>(),
+        );
         let pick = |f: fn(&[f64; 2]) -> f64, max: bool| {
-            band.iter().map(f).fold(if max { f64::NEG_INFINITY } else { f64::INFINITY }, |a, b| if max { a.max(b) } else { a.min(b) })
+            band.iter().map(f).fold(
+                if max {
+                    f64::NEG_INFINITY
+                } else {
+                    f64::INFINITY
+                },
+                |a, b| if max { a.max(b) } else { a.min(b) },
+            )
         };
         let estimates: Vec<f64> = eligible.iter().map(|&j| means[j]).collect();
-        let value = estimates.iter().copied().fold(f64::NEG_INFINITY, f64::max) - estimates.iter().copied().fold(f64::INFINITY, f64::min);
+        let value = estimates.iter().copied().fold(f64::NEG_INFINITY, f64::max)
+            - estimates.iter().copied().fold(f64::INFINITY, f64::min);
         let lower = (pick(|b| b[0], true) - pick(|b| b[1], false)).max(0.0);
         let upper = pick(|b| b[1], true) - pick(|b| b[0], false);
-        Estimate { value, ci95: [lower, upper] }
+        Estimate {
+            value,
+            ci95: [lower, upper],
+        }
     });
     let size = spread.filter(|s| s.ci95[0] > 0.0).map_or(0.0, |s| s.value) / settings.scale;
 
     let (slope, threshold, range) = if ordered {
         let values: Vec<f64> = groups.iter().map(|g| g.value).collect();
         let weights: Vec<f64> = groups.iter().map(|g| g.scores.len() as f64).collect();
-        let points = || groups.iter().flat_map(|g| g.scores.iter().map(|&s| (g.value, s)));
+        let points = || {
+            groups
+                .iter()
+                .flat_map(|g| g.scores.iter().map(|&s| (g.value, s)))
+        };
         (
             fit_slope(&values, &means, &weights, replicates.view(), points),
-            Some(find_threshold(&values, &means, replicates.view(), direction, settings)),
+            Some(find_threshold(
+                &values,
+                &means,
+                replicates.view(),
+                direction,
+                settings,
+            )),
             Some(range_change(&means, replicates.view())),
         )
     } else {
@@ -396,8 +483,14 @@ pub fn grouped(groups: &[Group], direction: Direction, settings: &Settings, orde
 /// difference over replicates (paired or not, as the replicates were drawn).
 fn range_change(means: &[f64], replicates: ArrayView2<f64>) -> Estimate {
     let last = means.len() - 1;
-    let differences: Vec<f64> = replicates.axis_iter(Axis(0)).map(|r| r[last] - r[0]).collect();
-    Estimate { value: means[last] - means[0], ci95: bootstrap::percentile_interval(&differences, 0.95) }
+    let differences: Vec<f64> = replicates
+        .axis_iter(Axis(0))
+        .map(|r| r[last] - r[0])
+        .collect();
+    Estimate {
+        value: means[last] - means[0],
+        ci95: bootstrap::percentile_interval(&differences, 0.95),
+    }
 }
 
 /// `points()` iterates over every (parameter, score) pair, for the naive
@@ -412,7 +505,14 @@ fn fit_slope<I: Iterator<Item = (f64, f64)>>(
     let value = ols::slope(values, means, weights)?;
     let slopes: Vec<f64> = replicates
         .axis_iter(Axis(0))
-        .map(|r| ols::slope(values, &r.as_slice().expect("standard layout")[..values.len()], weights).expect("x varies"))
+        .map(|r| {
+            ols::slope(
+                values,
+                &r.as_slice().expect("standard layout")[..values.len()],
+                weights,
+            )
+            .expect("x varies")
+        })
         .collect();
     let naive = ols::naive_intervals(points);
     Some(Slope {
@@ -424,19 +524,33 @@ fn fit_slope<I: Iterator<Item = (f64, f64)>>(
     })
 }
 
-fn find_threshold(values: &[f64], means: &[f64], replicates: ArrayView2<f64>, direction: Direction, settings: &Settings) -> Threshold {
+fn find_threshold(
+    values: &[f64],
+    means: &[f64],
+    replicates: ArrayView2<f64>,
+    direction: Direction,
+    settings: &Settings,
+) -> Threshold {
     let best = means.iter().copied().fold(f64::NEG_INFINITY, f64::max);
     let worst = means.iter().copied().fold(f64::INFINITY, f64::min);
     let score = settings.threshold.unwrap_or((best + worst) / 2.0);
     let value = threshold::crossing(values, means, score, direction);
     let crossings: Vec<f64> = replicates
         .axis_iter(Axis(0))
-        .filter_map(|r| threshold::crossing(values, &r.as_slice().expect("standard layout")[..values.len()], score, direction))
+        .filter_map(|r| {
+            threshold::crossing(
+                values,
+                &r.as_slice().expect("standard layout")[..values.len()],
+                score,
+                direction,
+            )
+        })
         .collect();
     Threshold {
         score,
         value,
-        ci95: (value.is_some() && !crossings.is_empty()).then(|| bootstrap::percentile_interval(&crossings, 0.95)),
+        ci95: (value.is_some() && !crossings.is_empty())
+            .then(|| bootstrap::percentile_interval(&crossings, 0.95)),
         crossed_fraction: crossings.len() as f64 / replicates.nrows() as f64,
     }
 }
@@ -449,11 +563,20 @@ mod tests {
     use crate::rng::SeededRng;
 
     fn settings() -> Settings {
-        Settings { replicates: 1000, seed: 11, ..Settings::default() }
+        Settings {
+            replicates: 1000,
+            seed: 11,
+            ..Settings::default()
+        }
     }
 
     fn sweep(values: &[f64], scores: &Array2<f64>, reference: &Array1<f64>) -> TestStats {
-        let input = PairedScores { values, scores: scores.view(), correct: None, reference: reference.view() };
+        let input = PairedScores {
+            values,
+            scores: scores.view(),
+            correct: None,
+            reference: reference.view(),
+        };
         paired(&input, Direction::HigherIsBetter, &settings()).unwrap()
     }
 
@@ -466,9 +589,13 @@ mod tests {
         assert_eq!(stats.verdict, Verdict::Low);
         assert_eq!(stats.effect.size, 0.0);
         let drop = stats.effect.largest_drop.unwrap();
-        assert!(drop.value.abs() < 1e-12 && drop.ci95[0].abs() < 1e-12 && drop.ci95[1].abs() < 1e-12);
+        assert!(
+            drop.value.abs() < 1e-12 && drop.ci95[0].abs() < 1e-12 && drop.ci95[1].abs() < 1e-12
+        );
         let slope = stats.slope.unwrap();
-        assert!(slope.value.abs() < 1e-12 && slope.ci95[0].abs() < 1e-12 && slope.ci95[1].abs() < 1e-12);
+        assert!(
+            slope.value.abs() < 1e-12 && slope.ci95[0].abs() < 1e-12 && slope.ci95[1].abs() < 1e-12
+        );
     }
 
     #[test]
@@ -537,10 +664,24 @@ mod tests {
     #[test]
     fn lower_is_better_scores_drop_when_errors_grow() {
         let values = [0.0, 1.0];
-        let scores = Array2::from_shape_fn((50, 2), |(i, l)| (i % 5) as f64 * 0.01 + l as f64 * 0.5);
+        let scores =
+            Array2::from_shape_fn((50, 2), |(i, l)| (i % 5) as f64 * 0.01 + l as f64 * 0.5);
         let reference = Array1::from_shape_fn(50, |i| (i % 5) as f64 * 0.01);
-        let input = PairedScores { values: &values, scores: scores.view(), correct: None, reference: reference.view() };
-        let stats = paired(&input, Direction::LowerIsBetter, &Settings { scale: 2.0, ..settings() }).unwrap();
+        let input = PairedScores {
+            values: &values,
+            scores: scores.view(),
+            correct: None,
+            reference: reference.view(),
+        };
+        let stats = paired(
+            &input,
+            Direction::LowerIsBetter,
+            &Settings {
+                scale: 2.0,
+                ..settings()
+            },
+        )
+        .unwrap();
         assert!((stats.effect.largest_drop.unwrap().value - 0.5).abs() < 1e-12);
         // 0.5 error units over a scale of 2: an effect of 0.25, high.
         assert!((stats.effect.size - 0.25).abs() < 1e-12 && stats.verdict == Verdict::High);
@@ -554,15 +695,37 @@ mod tests {
         };
         let flat: Vec<Vec<f64>> = (0..5).map(|g| draw(g, 0.0)).collect();
         fn groups(samples: &[Vec<f64>]) -> Vec<Group<'_>> {
-            samples.iter().enumerate().map(|(j, s)| Group { value: j as f64, label: None, range: None, scores: s, correct: None }).collect()
+            samples
+                .iter()
+                .enumerate()
+                .map(|(j, s)| Group {
+                    value: j as f64,
+                    label: None,
+                    range: None,
+                    scores: s,
+                    correct: None,
+                })
+                .collect()
         }
         let stats = grouped(&groups(&flat), Direction::HigherIsBetter, &settings(), true).unwrap();
         assert_eq!(stats.verdict, Verdict::Low);
         assert!(stats.effect.spread.unwrap().ci95[0] == 0.0);
-        let shifted: Vec<Vec<f64>> = (0..5).map(|g| draw(g, if g == 2 { -0.5 } else { 0.0 })).collect();
-        let stats = grouped(&groups(&shifted), Direction::HigherIsBetter, &settings(), false).unwrap();
+        let shifted: Vec<Vec<f64>> = (0..5)
+            .map(|g| draw(g, if g == 2 { -0.5 } else { 0.0 }))
+            .collect();
+        let stats = grouped(
+            &groups(&shifted),
+            Direction::HigherIsBetter,
+            &settings(),
+            false,
+        )
+        .unwrap();
         assert_eq!(stats.verdict, Verdict::High);
-        assert!(stats.slope.is_none() && stats.threshold.is_none() && stats.effect.range_change.is_none());
+        assert!(
+            stats.slope.is_none()
+                && stats.threshold.is_none()
+                && stats.effect.range_change.is_none()
+        );
     }
 
     #[test]
@@ -571,22 +734,50 @@ mod tests {
         // four points has slope -1 whatever the weights of the means.
         let (a, b) = ([1.0, 1.0, 1.0], [0.0, 0.0]);
         let groups = [
-            Group { value: 0.0, label: None, range: Some((-0.5, 0.5)), scores: &a, correct: Some(&[true, true, false]) },
-            Group { value: 1.0, label: None, range: Some((0.5, 1.5)), scores: &b, correct: Some(&[false, false]) },
+            Group {
+                value: 0.0,
+                label: None,
+                range: Some((-0.5, 0.5)),
+                scores: &a,
+                correct: Some(&[true, true, false]),
+            },
+            Group {
+                value: 1.0,
+                label: None,
+                range: Some((0.5, 1.5)),
+                scores: &b,
+                correct: Some(&[false, false]),
+            },
         ];
         let stats = grouped(&groups, Direction::HigherIsBetter, &settings(), true).unwrap();
         assert_eq!(stats.slope.unwrap().value, -1.0);
         assert!((stats.levels[0].accuracy.unwrap() - 2.0 / 3.0).abs() < 1e-12);
-        assert_eq!((stats.levels[1].lo, stats.levels[1].hi), (Some(0.5), Some(1.5)));
+        assert_eq!(
+            (stats.levels[1].lo, stats.levels[1].hi),
+            (Some(0.5), Some(1.5))
+        );
     }
 
     #[test]
     fn bad_inputs_are_refused() {
         let scores = Array2::from_elem((3, 2), f64::NAN);
         let reference = Array1::zeros(3);
-        let input = PairedScores { values: &[0.0, 1.0], scores: scores.view(), correct: None, reference: reference.view() };
-        assert!(paired(&input, Direction::HigherIsBetter, &settings()).unwrap_err().to_string().contains("NaN"));
-        let input = PairedScores { values: &[0.0], ..input };
+        let input = PairedScores {
+            values: &[0.0, 1.0],
+            scores: scores.view(),
+            correct: None,
+            reference: reference.view(),
+        };
+        assert!(
+            paired(&input, Direction::HigherIsBetter, &settings())
+                .unwrap_err()
+                .to_string()
+                .contains("NaN")
+        );
+        let input = PairedScores {
+            values: &[0.0],
+            ..input
+        };
         assert!(paired(&input, Direction::HigherIsBetter, &settings()).is_err());
         assert!(grouped(&[], Direction::HigherIsBetter, &settings(), false).is_err());
     }

@@ -15,8 +15,17 @@ pub(super) fn slope(x: &[f64], means: &[f64], weights: &[f64]) -> Option<f64> {
     let total: f64 = weights.iter().sum();
     let x_bar = x.iter().zip(weights).map(|(x, w)| x * w).sum::<f64>() / total;
     let y_bar = means.iter().zip(weights).map(|(y, w)| y * w).sum::<f64>() / total;
-    let sxx: f64 = x.iter().zip(weights).map(|(x, w)| w * (x - x_bar).powi(2)).sum();
-    let sxy: f64 = x.iter().zip(means).zip(weights).map(|((x, y), w)| w * (x - x_bar) * (y - y_bar)).sum();
+    let sxx: f64 = x
+        .iter()
+        .zip(weights)
+        .map(|(x, w)| w * (x - x_bar).powi(2))
+        .sum();
+    let sxy: f64 = x
+        .iter()
+        .zip(means)
+        .zip(weights)
+        .map(|((x, y), w)| w * (x - x_bar) * (y - y_bar))
+        .sum();
     (sxx > 0.0).then(|| sxy / sxx)
 }
 
@@ -27,7 +36,9 @@ const Z75: f64 = 0.674_489_750_196_081_7;
 
 /// The textbook OLS slope intervals [50%, 95%] over individual points
 /// `(x, y)`, treating them as independent.
-pub(super) fn naive_intervals<I: Iterator<Item = (f64, f64)>>(points: impl Fn() -> I) -> Option<([f64; 2], [f64; 2])> {
+pub(super) fn naive_intervals<I: Iterator<Item = (f64, f64)>>(
+    points: impl Fn() -> I,
+) -> Option<([f64; 2], [f64; 2])> {
     let n = points().count() as f64;
     if n < 3.0 {
         return None;
@@ -39,7 +50,9 @@ pub(super) fn naive_intervals<I: Iterator<Item = (f64, f64)>>(points: impl Fn() 
         return None;
     }
     let b = points().map(|p| (p.0 - x_bar) * (p.1 - y_bar)).sum::<f64>() / sxx;
-    let residual: f64 = points().map(|p| (p.1 - y_bar - b * (p.0 - x_bar)).powi(2)).sum();
+    let residual: f64 = points()
+        .map(|p| (p.1 - y_bar - b * (p.0 - x_bar)).powi(2))
+        .sum();
     let se = (residual / (n - 2.0) / sxx).sqrt();
     Some(([b - Z75 * se, b + Z75 * se], [b - Z95 * se, b + Z95 * se]))
 }
@@ -51,7 +64,10 @@ mod tests {
     #[test]
     fn the_slope_is_the_closed_form_and_weights_act_as_repeated_points() {
         // y = 2 + 3x exactly.
-        assert_eq!(slope(&[0.0, 1.0, 2.0], &[2.0, 5.0, 8.0], &[1.0, 1.0, 1.0]), Some(3.0));
+        assert_eq!(
+            slope(&[0.0, 1.0, 2.0], &[2.0, 5.0, 8.0], &[1.0, 1.0, 1.0]),
+            Some(3.0)
+        );
         // Points (0, 0) twice and (1, 1), (2, 1): closed form with x_bar = 0.75,
         // y_bar = 0.5: sxy = 2(0.375) + 0.125 + 0.625 = 1.5, sxx = 2(0.5625) + 0.0625 + 1.5625 = 2.75.
         let b = slope(&[0.0, 1.0, 2.0], &[0.0, 1.0, 1.0], &[2.0, 1.0, 1.0]).unwrap();

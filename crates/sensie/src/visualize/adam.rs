@@ -19,7 +19,12 @@ const EPSILON: f32 = 1e-8;
 impl Adam {
     pub fn new(rate: f32, shape: &[usize]) -> Adam {
         let shape = [shape[0], shape[1], shape[2], shape[3]];
-        Adam { rate, step: 0, m: Array4::zeros(shape), v: Array4::zeros(shape) }
+        Adam {
+            rate,
+            step: 0,
+            m: Array4::zeros(shape),
+            v: Array4::zeros(shape),
+        }
     }
 
     /// One step up the gradient (ascent: the objective is maximised).
@@ -27,11 +32,15 @@ impl Adam {
         self.step += 1;
         let (c1, c2) = (1.0 - BETA1.powi(self.step), 1.0 - BETA2.powi(self.step));
         let rate = self.rate;
-        Zip::from(params).and(&mut self.m).and(&mut self.v).and(grad).for_each(|p, m, v, &g| {
-            *m = BETA1 * *m + (1.0 - BETA1) * g;
-            *v = BETA2 * *v + (1.0 - BETA2) * g * g;
-            *p += rate * (*m / c1) / ((*v / c2).sqrt() + EPSILON);
-        });
+        Zip::from(params)
+            .and(&mut self.m)
+            .and(&mut self.v)
+            .and(grad)
+            .for_each(|p, m, v, &g| {
+                *m = BETA1 * *m + (1.0 - BETA1) * g;
+                *v = BETA2 * *v + (1.0 - BETA2) * g * g;
+                *p += rate * (*m / c1) / ((*v / c2).sqrt() + EPSILON);
+            });
     }
 }
 
@@ -48,6 +57,9 @@ mod tests {
         let mut adam = Adam::new(0.1, p.shape());
         adam.ascend(&mut p, g.view());
         let got = p.iter().copied().collect::<Vec<f32>>();
-        assert!((got[0] - 0.1).abs() < 1e-6 && (got[1] + 0.1).abs() < 1e-4 && got[2] == 0.0, "{got:?}");
+        assert!(
+            (got[0] - 0.1).abs() < 1e-6 && (got[1] + 0.1).abs() < 1e-4 && got[2] == 0.0,
+            "{got:?}"
+        );
     }
 }

@@ -44,7 +44,15 @@ pub struct DreamOptions {
 impl Default for DreamOptions {
     /// The original's 4 octaves 1.4 apart, 10 steps each of 1.5 / 255 of the range.
     fn default() -> Self {
-        DreamOptions { octaves: 4, octave_scale: 1.4, steps: 10, step_size: 1.5 / 255.0, jitter: 1, range: ValueRange::default(), seed: 0 }
+        DreamOptions {
+            octaves: 4,
+            octave_scale: 1.4,
+            steps: 10,
+            step_size: 1.5 / 255.0,
+            jitter: 1,
+            range: ValueRange::default(),
+            seed: 0,
+        }
     }
 }
 
@@ -66,10 +74,23 @@ pub struct Dreamed {
 }
 
 /// Deep Dream on images `x` (in the model's layout) at `layer`.
-pub fn dream(engine: &mut Engine, x: ArrayViewD<f32>, layer: &str, options: &DreamOptions) -> Result<Dreamed> {
-    if options.octaves == 0 || options.octave_scale.is_nan() || options.octave_scale < 1.0 || options.step_size.is_nan() || options.step_size <= 0.0 {
+pub fn dream(
+    engine: &mut Engine,
+    x: ArrayViewD<f32>,
+    layer: &str,
+    options: &DreamOptions,
+) -> Result<Dreamed> {
+    if options.octaves == 0
+        || options.octave_scale.is_nan()
+        || options.octave_scale < 1.0
+        || options.step_size.is_nan()
+        || options.step_size <= 0.0
+    {
         return Err(Error::invalid(
-            format!("Deep Dream with {} octaves {} apart and step {}", options.octaves, options.octave_scale, options.step_size),
+            format!(
+                "Deep Dream with {} octaves {} apart and step {}",
+                options.octaves, options.octave_scale, options.step_size
+            ),
             "it needs at least 1 octave, an octave scale of at least 1 and a positive step",
         ));
     }
@@ -78,19 +99,37 @@ pub fn dream(engine: &mut Engine, x: ArrayViewD<f32>, layer: &str, options: &Dre
     let (_, h, w) = input.chw();
     let originals = input.to_nchw(x)?;
     let mut images = originals.clone();
-    let norm_before = norms(&activations(engine, &layer, &input.to_stored(images.view()))?);
-    let request = GradientRequest { score: Score::Tensor(layer.tensor.clone()), rules: &Standard, wrt: vec![input.tensor.clone()] };
+    let norm_before = norms(&activations(
+        engine,
+        &layer,
+        &input.to_stored(images.view()),
+    )?);
+    let request = GradientRequest {
+        score: Score::Tensor(layer.tensor.clone()),
+        rules: &Standard,
+        wrt: vec![input.tensor.clone()],
+    };
     let mut rng = Pcg64Mcg::seed_from_u64(options.seed);
     for octave in 0..options.octaves {
-        let shrink = options.octave_scale.powi((options.octaves - 1 - octave) as i32);
-        let small = (((h as f32 / shrink).round() as usize).max(1), ((w as f32 / shrink).round() as usize).max(1));
+        let shrink = options
+            .octave_scale
+            .powi((options.octaves - 1 - octave) as i32);
+        let small = (
+            ((h as f32 / shrink).round() as usize).max(1),
+            ((w as f32 / shrink).round() as usize).max(1),
+        );
         let (rows, cols) = (interpolation(h, small.0), interpolation(w, small.1));
         for _ in 0..options.steps {
-            let warps: Vec<Warp> = (0..images.shape()[0]).map(|_| Warp::random(&mut rng, (h, w), options.jitter, 0.0, 0.0)).collect();
+            let warps: Vec<Warp> = (0..images.shape()[0])
+                .map(|_| Warp::random(&mut rng, (h, w), options.jitter, 0.0, 0.0))
+                .collect();
             let fed = input.to_stored(per_image(&images, |i, image| warps[i].apply(image)).view());
             // d(|A|^2 / 2) / dx is the gradient of the layer seeded with itself.
-            let seed = engine.tensors(fed.view(), std::slice::from_ref(&layer.tensor))?.remove(0);
-            let grad = input.to_nchw(engine.gradients(fed.view(), seed.view(), &request)?.grads[0].view())?;
+            let seed = engine
+                .tensors(fed.view(), std::slice::from_ref(&layer.tensor))?
+                .remove(0);
+            let grad = input
+                .to_nchw(engine.gradients(fed.view(), seed.view(), &request)?.grads[0].view())?;
             let grad = per_image(&grad, |i, g| warps[i].adjoint(g));
             let step = per_image(&grad, |_, g| {
                 let coarse = resize(g, rows.t(), cols.t());
@@ -104,7 +143,14 @@ pub fn dream(engine: &mut Engine, x: ArrayViewD<f32>, layer: &str, options: &Dre
     }
     let inputs = input.to_stored(images.view());
     let norm_after = norms(&activations(engine, &layer, &inputs)?);
-    Ok(Dreamed { layer: layer.tensor, inputs, originals, images, norm_before, norm_after })
+    Ok(Dreamed {
+        layer: layer.tensor,
+        inputs,
+        originals,
+        images,
+        norm_before,
+        norm_after,
+    })
 }
 
 impl Dreamed {
@@ -117,12 +163,28 @@ impl Dreamed {
             tiles.push(image_picture(dreamed)?);
         }
         let (image, grid) = tiled(&tiles, 2)?;
-        let caption = format!("Each image (left) and its dream at {} (right), each stretched between its own extremes.", self.layer);
-        let picture = Picture { file: "dream.png".into(), image, grid, scale: None, caption };
+        let caption = format!(
+            "Each image (left) and its dream at {} (right), each stretched between its own extremes.",
+            self.layer
+        );
+        let picture = Picture {
+            file: "dream.png".into(),
+            image,
+            grid,
+            scale: None,
+            caption,
+        };
         let rows = labels
             .iter()
             .zip(self.norm_before.iter().zip(&self.norm_after))
-            .map(|(label, (before, after))| vec![label.clone(), format!("{before:.4}"), format!("{after:.4}"), format!("{:.3}", after / before)])
+            .map(|(label, (before, after))| {
+                vec![
+                    label.clone(),
+                    format!("{before:.4}"),
+                    format!("{after:.4}"),
+                    format!("{:.3}", after / before),
+                ]
+            })
             .collect();
         Ok(Report {
             name: "dream",
@@ -133,7 +195,11 @@ impl Dreamed {
             ),
             pictures: vec![picture],
             charts: Vec::new(),
-            table: Some(Table { header: vec!["example", "norm before", "norm after", "ratio"], rows, caption: format!("L2 norm of {} per example.", self.layer) }),
+            table: Some(Table {
+                header: vec!["example", "norm before", "norm after", "ratio"],
+                rows,
+                caption: format!("L2 norm of {} per example.", self.layer),
+            }),
             summary: serde_json::json!({ "examples": labels, "result": self }),
             inputs: Some(self.inputs.clone()),
         })
@@ -146,5 +212,7 @@ fn activations(engine: &mut Engine, layer: &Layer, x: &ArrayD<f32>) -> Result<Ar
 
 /// Per example, the L2 norm of its activations.
 fn norms(a: &Array4<f32>) -> Vec<f32> {
-    a.axis_iter(Axis(0)).map(|x| x.iter().map(|v| v * v).sum::<f32>().sqrt()).collect()
+    a.axis_iter(Axis(0))
+        .map(|x| x.iter().map(|v| v * v).sum::<f32>().sqrt())
+        .collect()
 }

@@ -29,9 +29,14 @@ pub struct FeatureMaps {
 /// The feature maps of `layer` for inputs `x` (in the model's layout).
 pub fn feature_maps(engine: &mut Engine, x: ArrayViewD<f32>, layer: &str) -> Result<FeatureMaps> {
     let layer = Layer::feature_map(engine, layer)?;
-    let values = engine.tensors(x, std::slice::from_ref(&layer.tensor))?.remove(0);
+    let values = engine
+        .tensors(x, std::slice::from_ref(&layer.tensor))?
+        .remove(0);
     let maps = layer.to_nchw(values.view())?;
-    let mean = maps.map_axis(Axis(3), |row| row.sum()).map_axis(Axis(2), |col| col.sum()) / (maps.shape()[2] * maps.shape()[3]) as f32;
+    let mean = maps
+        .map_axis(Axis(3), |row| row.sum())
+        .map_axis(Axis(2), |col| col.sum())
+        / (maps.shape()[2] * maps.shape()[3]) as f32;
     let order = mean
         .rows()
         .into_iter()
@@ -41,7 +46,12 @@ pub fn feature_maps(engine: &mut Engine, x: ArrayViewD<f32>, layer: &str) -> Res
             channels
         })
         .collect();
-    Ok(FeatureMaps { layer: layer.tensor, maps, mean, order })
+    Ok(FeatureMaps {
+        layer: layer.tensor,
+        maps,
+        mean,
+        order,
+    })
 }
 
 impl FeatureMaps {
@@ -52,9 +62,18 @@ impl FeatureMaps {
     pub fn picture(&self, n: usize, label: &str) -> Result<Picture> {
         let count = self.maps.shape()[0];
         if n >= count {
-            return Err(Error::invalid(format!("example {n}"), format!("there are {count} examples (0 to {})", count.saturating_sub(1))));
+            return Err(Error::invalid(
+                format!("example {n}"),
+                format!(
+                    "there are {count} examples (0 to {})",
+                    count.saturating_sub(1)
+                ),
+            ));
         }
-        let ordered = self.maps.index_axis(Axis(0), n).select(Axis(0), &self.order[n]);
+        let ordered = self
+            .maps
+            .index_axis(Axis(0), n)
+            .select(Axis(0), &self.order[n]);
         let drawn = render::heatmaps(ordered.view(), true, 100.0)?;
         let scale = drawn.first().map(|(_, s)| *s);
         let tiles: Vec<_> = drawn.into_iter().map(|(tile, _)| tile).collect();
@@ -67,29 +86,50 @@ impl FeatureMaps {
             leaders.join(", "),
             scale.as_ref().map(scale_text).unwrap_or_default()
         );
-        Ok(Picture { file: format!("features_{label}.png").replace(' ', "_"), image, grid, scale, caption })
+        Ok(Picture {
+            file: format!("features_{label}.png").replace(' ', "_"),
+            image,
+            grid,
+            scale,
+            caption,
+        })
     }
 
     /// A picture per example (`labels` name them, e.g. by their index in the
     /// data) with a page and a summary.
     pub fn report(&self, labels: &[String]) -> Result<Report> {
-        let pictures = labels.iter().enumerate().map(|(n, label)| self.picture(n, label)).collect::<Result<Vec<_>>>()?;
+        let pictures = labels
+            .iter()
+            .enumerate()
+            .map(|(n, label)| self.picture(n, label))
+            .collect::<Result<Vec<_>>>()?;
         let rows = labels
             .iter()
             .zip(&self.order)
             .enumerate()
             .map(|(n, (label, order))| {
-                let top: Vec<String> = order.iter().take(5).map(|&c| format!("{c} ({:.3})", self.mean[[n, c]])).collect();
+                let top: Vec<String> = order
+                    .iter()
+                    .take(5)
+                    .map(|&c| format!("{c} ({:.3})", self.mean[[n, c]]))
+                    .collect();
                 vec![label.clone(), top.join(", ")]
             })
             .collect();
         Ok(Report {
             name: "features",
             title: format!("Feature maps of {}", self.layer),
-            text: format!("Every channel's activation map at {} for each example, ranked by the map's mean activation.", self.layer),
+            text: format!(
+                "Every channel's activation map at {} for each example, ranked by the map's mean activation.",
+                self.layer
+            ),
             pictures,
             charts: Vec::new(),
-            table: Some(Table { header: vec!["example", "most active channels (mean activation)"], rows, caption: String::new() }),
+            table: Some(Table {
+                header: vec!["example", "most active channels (mean activation)"],
+                rows,
+                caption: String::new(),
+            }),
             summary: serde_json::json!({ "layer": self.layer, "examples": labels, "order": self.order, "mean": self.mean.outer_iter().map(|r| r.to_vec()).collect::<Vec<_>>() }),
             inputs: None,
         })

@@ -93,21 +93,38 @@ impl Images {
             Parameterisation::Pixel => 0.0,
         };
         let scale = freq.mapv(|f| SPECTRUM_SCALE / f.max(floor).powf(decay));
-        let mut normal = || INIT_SD * <StandardNormal as Distribution<f32>>::sample(&StandardNormal, rng);
+        let mut normal =
+            || INIT_SD * <StandardNormal as Distribution<f32>>::sample(&StandardNormal, rng);
         let params = match kind {
-            Parameterisation::Pixel => Array4::from_shape_fn((n, c, h, w), |(_, band, _, _)| start[band] + normal()),
+            Parameterisation::Pixel => {
+                Array4::from_shape_fn((n, c, h, w), |(_, band, _, _)| start[band] + normal())
+            }
             Parameterisation::Fourier { .. } => Array4::from_shape_simple_fn((n, c, h, w), normal),
         };
         let colour = colour.unwrap_or_else(|| Array2::eye(c));
         let bias = start.iter().map(|&u| (u / (1.0 - u)).ln()).collect();
-        Images { kind, range, params, basis_h, basis_w, freq, scale, colour, bias }
+        Images {
+            kind,
+            range,
+            params,
+            basis_h,
+            basis_w,
+            freq,
+            scale,
+            colour,
+            bias,
+        }
     }
 
     /// The images, in the model's value units.
     pub fn render(&self) -> Array4<f32> {
         match self.kind {
-            Parameterisation::Pixel => self.params.mapv(|p| self.range.low + self.range.width() * p),
-            Parameterisation::Fourier { .. } => self.logits().mapv(|t| self.range.low + self.range.width() * sigmoid(t)),
+            Parameterisation::Pixel => self
+                .params
+                .mapv(|p| self.range.low + self.range.width() * p),
+            Parameterisation::Fourier { .. } => self
+                .logits()
+                .mapv(|t| self.range.low + self.range.width() * sigmoid(t)),
         }
     }
 
@@ -127,7 +144,9 @@ impl Images {
                 let mut out = Array4::zeros(g.raw_dim());
                 for (src, mut dst) in g.outer_iter().zip(out.outer_iter_mut()) {
                     for (band, mut coef) in src.outer_iter().zip(dst.outer_iter_mut()) {
-                        coef.assign(&(&self.basis_h.dot(&band).dot(&self.basis_w.t()) * &self.scale));
+                        coef.assign(
+                            &(&self.basis_h.dot(&band).dot(&self.basis_w.t()) * &self.scale),
+                        );
                     }
                 }
                 out
@@ -149,7 +168,9 @@ impl Images {
         match self.kind {
             Parameterisation::Pixel => gaussian_blur(&mut self.params, sigma),
             Parameterisation::Fourier { .. } => {
-                let transfer = self.freq.mapv(|f| (-2.0 * PI * PI * sigma * sigma * f * f).exp());
+                let transfer = self
+                    .freq
+                    .mapv(|f| (-2.0 * PI * PI * sigma * sigma * f * f).exp());
                 for mut image in self.params.outer_iter_mut() {
                     for mut band in image.outer_iter_mut() {
                         band *= &transfer;
@@ -164,7 +185,13 @@ impl Images {
         let mut t = Array4::zeros(self.params.raw_dim());
         for (src, mut dst) in self.params.outer_iter().zip(t.outer_iter_mut()) {
             for (coef, mut band) in src.outer_iter().zip(dst.outer_iter_mut()) {
-                band.assign(&self.basis_h.t().dot(&(&coef * &self.scale)).dot(&self.basis_w));
+                band.assign(
+                    &self
+                        .basis_h
+                        .t()
+                        .dot(&(&coef * &self.scale))
+                        .dot(&self.basis_w),
+                );
             }
         }
         let mut t = mix(t.view(), &self.colour.view());
@@ -232,14 +259,26 @@ pub fn colour_decorrelation(x: ArrayView4<f32>, range: ValueRange) -> Array2<f32
     let c = x.shape()[1];
     let bands: Vec<Vec<f64>> = x
         .axis_iter(Axis(1))
-        .map(|band| band.iter().map(|&v| f64::from((v - range.low) / range.width())).collect())
+        .map(|band| {
+            band.iter()
+                .map(|&v| f64::from((v - range.low) / range.width()))
+                .collect()
+        })
         .collect();
     let count = bands.first().map_or(1, Vec::len).max(1) as f64;
-    let means: Vec<f64> = bands.iter().map(|b| b.iter().sum::<f64>() / count).collect();
+    let means: Vec<f64> = bands
+        .iter()
+        .map(|b| b.iter().sum::<f64>() / count)
+        .collect();
     let mut cov = Array2::<f64>::zeros((c, c));
     for i in 0..c {
         for j in 0..=i {
-            let v = bands[i].iter().zip(&bands[j]).map(|(a, b)| (a - means[i]) * (b - means[j])).sum::<f64>() / count;
+            let v = bands[i]
+                .iter()
+                .zip(&bands[j])
+                .map(|(a, b)| (a - means[i]) * (b - means[j]))
+                .sum::<f64>()
+                / count;
             cov[[i, j]] = v;
             cov[[j, i]] = v;
         }
@@ -247,8 +286,15 @@ pub fn colour_decorrelation(x: ArrayView4<f32>, range: ValueRange) -> Array2<f32
     let (values, vectors) = symmetric_eigen(cov);
     let root = Array2::from_diag(&values.mapv(|v| v.max(0.0).sqrt()));
     let sqrt = vectors.dot(&root).dot(&vectors.t());
-    let max_norm = sqrt.axis_iter(Axis(1)).map(|col| col.dot(&col).sqrt()).fold(0.0, f64::max);
-    if max_norm > 0.0 { sqrt.mapv(|v| (v / max_norm) as f32) } else { Array2::eye(c) }
+    let max_norm = sqrt
+        .axis_iter(Axis(1))
+        .map(|col| col.dot(&col).sqrt())
+        .fold(0.0, f64::max);
+    if max_norm > 0.0 {
+        sqrt.mapv(|v| (v / max_norm) as f32)
+    } else {
+        Array2::eye(c)
+    }
 }
 
 /// Eigenvalues and eigenvectors (columns) of a small symmetric matrix, by
@@ -257,7 +303,10 @@ fn symmetric_eigen(mut a: Array2<f64>) -> (ndarray::Array1<f64>, Array2<f64>) {
     let n = a.nrows();
     let mut v = Array2::<f64>::eye(n);
     for _sweep in 0..100 {
-        let off: f64 = (0..n).flat_map(|i| (0..n).filter(move |&j| j != i).map(move |j| (i, j))).map(|(i, j)| a[[i, j]].powi(2)).sum();
+        let off: f64 = (0..n)
+            .flat_map(|i| (0..n).filter(move |&j| j != i).map(move |j| (i, j)))
+            .map(|(i, j)| a[[i, j]].powi(2))
+            .sum();
         if off < 1e-30 {
             break;
         }
@@ -302,7 +351,10 @@ mod tests {
             let (b, freq) = real_fourier_basis(n);
             let gram = b.dot(&b.t());
             for ((i, j), v) in gram.indexed_iter() {
-                assert!((v - if i == j { 1.0 } else { 0.0 }).abs() < 1e-5, "n={n} ({i},{j}) {v}");
+                assert!(
+                    (v - if i == j { 1.0 } else { 0.0 }).abs() < 1e-5,
+                    "n={n} ({i},{j}) {v}"
+                );
             }
             assert!(freq.iter().all(|&f| (0.0..=0.5).contains(&f)));
         }
@@ -313,11 +365,27 @@ mod tests {
     #[test]
     fn fourier_backward_matches_finite_differences() {
         let mut rng = Pcg64Mcg::seed_from_u64(1);
-        let colour = colour_decorrelation(Array4::from_shape_fn((2, 3, 4, 4), |(n, c, y, x)| ((n + c * 3 + y * 5 + x * 7) % 11) as f32 / 10.0).view(), ValueRange::default());
+        let colour = colour_decorrelation(
+            Array4::from_shape_fn((2, 3, 4, 4), |(n, c, y, x)| {
+                ((n + c * 3 + y * 5 + x * 7) % 11) as f32 / 10.0
+            })
+            .view(),
+            ValueRange::default(),
+        );
         let range = ValueRange::new(-1.0, 2.0).unwrap();
-        let mut images = Images::new(Parameterisation::default(), 2, (3, 6, 5), range, Some(colour), &[0.2, 0.5, 0.9], &mut rng);
+        let mut images = Images::new(
+            Parameterisation::default(),
+            2,
+            (3, 6, 5),
+            range,
+            Some(colour),
+            &[0.2, 0.5, 0.9],
+            &mut rng,
+        );
         images.params.mapv_inplace(|p| p * 30.0);
-        let weights = Array4::from_shape_fn((2, 3, 6, 5), |(n, c, y, x)| ((n * 7 + c * 5 + y * 3 + x) % 5) as f32 - 2.0);
+        let weights = Array4::from_shape_fn((2, 3, 6, 5), |(n, c, y, x)| {
+            ((n * 7 + c * 5 + y * 3 + x) % 5) as f32 - 2.0
+        });
         let analytic = images.backward(weights.view());
         for idx in [(0, 0, 0, 0), (1, 2, 3, 4), (0, 1, 5, 2), (1, 0, 2, 1)] {
             let h = 1e-2;
@@ -328,14 +396,20 @@ mod tests {
             let down: f32 = (&images.render() * &weights).sum();
             images.params[idx] = base;
             let numeric = (up - down) / (2.0 * h);
-            assert!((numeric - analytic[idx]).abs() < 2e-2 * numeric.abs().max(0.1), "{idx:?}: {numeric} vs {}", analytic[idx]);
+            assert!(
+                (numeric - analytic[idx]).abs() < 2e-2 * numeric.abs().max(0.1),
+                "{idx:?}: {numeric} vs {}",
+                analytic[idx]
+            );
         }
     }
 
     #[test]
     fn colour_decorrelation_is_the_normalised_square_root_of_the_covariance() {
         // Band 1 = 2 x band 0 + noise-free offset: covariance [[v, 2v], [2v, 4v]].
-        let x = Array4::from_shape_fn((1, 2, 4, 4), |(_, c, y, x)| ((y * 4 + x) as f32 / 16.0) * if c == 0 { 1.0 } else { 2.0 });
+        let x = Array4::from_shape_fn((1, 2, 4, 4), |(_, c, y, x)| {
+            ((y * 4 + x) as f32 / 16.0) * if c == 0 { 1.0 } else { 2.0 }
+        });
         let m = colour_decorrelation(x.view(), ValueRange::default());
         let cov = ndarray::arr2(&[[1.0f32, 2.0], [2.0, 4.0]]);
         // m . m is proportional to the covariance.
@@ -344,7 +418,10 @@ mod tests {
         for (a, b) in mm.iter().zip(cov.iter()) {
             assert!((a - k * b).abs() < 1e-4, "{mm:?}");
         }
-        let max_norm = m.axis_iter(Axis(1)).map(|c| c.dot(&c).sqrt()).fold(0.0, f32::max);
+        let max_norm = m
+            .axis_iter(Axis(1))
+            .map(|c| c.dot(&c).sqrt())
+            .fold(0.0, f32::max);
         assert!((max_norm - 1.0).abs() < 1e-5);
     }
 }

@@ -8,9 +8,9 @@ use serde::Serialize;
 
 use super::{Picture, Report, image_picture, scale_text, square_columns, tiled};
 use crate::graph::{Constants, NodeExt};
-use crate::render;
 use crate::model::Model;
 use crate::onnx::NodeProto;
+use crate::render;
 use crate::{Error, Result};
 
 /// One convolutional layer's kernels.
@@ -34,19 +34,51 @@ pub struct Kernels {
 /// The kernels of `layer` (a convolution's node name or output tensor), or
 /// of the model's first convolution.
 pub fn kernels(model: &Model, layer: Option<&str>) -> Result<Kernels> {
-    let convs: Vec<&NodeProto> = model.nodes().iter().filter(|n| matches!(n.op(), "Conv" | "ConvTranspose")).collect();
-    let listed = || convs.iter().map(|n| n.output[0].as_str()).collect::<Vec<_>>().join(", ");
+    let convs: Vec<&NodeProto> = model
+        .nodes()
+        .iter()
+        .filter(|n| matches!(n.op(), "Conv" | "ConvTranspose"))
+        .collect();
+    let listed = || {
+        convs
+            .iter()
+            .map(|n| n.output[0].as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
     let Some(first) = convs.first() else {
-        return Err(Error::invalid(format!("model {}", model.path().display()), "it has no convolutional layer (Conv or ConvTranspose) whose kernels could be shown"));
+        return Err(Error::invalid(
+            format!("model {}", model.path().display()),
+            "it has no convolutional layer (Conv or ConvTranspose) whose kernels could be shown",
+        ));
     };
     let node = match layer {
         None => *first,
         Some(name) => {
-            let named = |n: &NodeProto| n.name.as_deref() == Some(name) || n.output.iter().any(|o| o == name);
+            let named = |n: &NodeProto| {
+                n.name.as_deref() == Some(name) || n.output.iter().any(|o| o == name)
+            };
             match model.nodes().iter().find(|n| named(n)) {
                 Some(n) if matches!(n.op(), "Conv" | "ConvTranspose") => n,
-                Some(n) => return Err(Error::invalid(format!("layer '{name}'"), format!("it is a {} node, not a convolution; convolutional layers: {}", n.op(), listed()))),
-                None => return Err(Error::invalid(format!("layer '{name}'"), format!("no node has that name or output; convolutional layers: {}", listed()))),
+                Some(n) => {
+                    return Err(Error::invalid(
+                        format!("layer '{name}'"),
+                        format!(
+                            "it is a {} node, not a convolution; convolutional layers: {}",
+                            n.op(),
+                            listed()
+                        ),
+                    ));
+                }
+                None => {
+                    return Err(Error::invalid(
+                        format!("layer '{name}'"),
+                        format!(
+                            "no node has that name or output; convolutional layers: {}",
+                            listed()
+                        ),
+                    ));
+                }
             }
         }
     };
@@ -57,18 +89,33 @@ pub fn kernels(model: &Model, layer: Option<&str>) -> Result<Kernels> {
     })?;
     let groups = node.attr_i("group").unwrap_or(1).max(1) as usize;
     let stored = stored.into_dimensionality::<ndarray::Ix4>().map_err(|_| {
-        Error::invalid(format!("layer '{}'", node.label()), "only 2-D convolutions (4-D weights) can be shown as pictures")
+        Error::invalid(
+            format!("layer '{}'", node.label()),
+            "only 2-D convolutions (4-D weights) can be shown as pictures",
+        )
     })?;
     let weights = match node.op() {
         "ConvTranspose" if groups > 1 => {
-            return Err(Error::invalid(format!("layer '{}'", node.label()), "the kernels of a grouped ConvTranspose cannot be shown"));
+            return Err(Error::invalid(
+                format!("layer '{}'", node.label()),
+                "the kernels of a grouped ConvTranspose cannot be shown",
+            ));
         }
-        "ConvTranspose" => stored.permuted_axes([1, 0, 2, 3]).as_standard_layout().into_owned(),
+        "ConvTranspose" => stored
+            .permuted_axes([1, 0, 2, 3])
+            .as_standard_layout()
+            .into_owned(),
         _ => stored,
     };
     let bands = model.info().image_size().map(|(c, _, _)| c);
     let colour = std::ptr::eq(node, *first) && bands == Some(3) && weights.shape()[1] == 3;
-    Ok(Kernels { layer: node.label(), output: node.output[0].clone(), weights, groups, colour })
+    Ok(Kernels {
+        layer: node.label(),
+        output: node.output[0].clone(),
+        weights,
+        groups,
+        colour,
+    })
 }
 
 impl Kernels {
@@ -83,12 +130,28 @@ impl Kernels {
         let (o, i, kh, kw) = self.weights.dim();
         let file = "kernels.png".to_string();
         if self.colour {
-            let tiles = self.weights.outer_iter().map(image_picture).collect::<Result<Vec<_>>>()?;
+            let tiles = self
+                .weights
+                .outer_iter()
+                .map(image_picture)
+                .collect::<Result<Vec<_>>>()?;
             let (image, grid) = tiled(&tiles, square_columns(o))?;
-            let caption = format!("{o} kernels of {} ({kh} x {kw}), input bands as red, green, blue; each stretched to its own extremes.", self.layer);
-            return Ok(Picture { file, image, grid, scale: None, caption });
+            let caption = format!(
+                "{o} kernels of {} ({kh} x {kw}), input bands as red, green, blue; each stretched to its own extremes.",
+                self.layer
+            );
+            return Ok(Picture {
+                file,
+                image,
+                grid,
+                scale: None,
+                caption,
+            });
         }
-        let maps = self.weights.to_shape((o * i, kh, kw)).expect("contiguous weights");
+        let maps = self
+            .weights
+            .to_shape((o * i, kh, kw))
+            .expect("contiguous weights");
         let drawn = render::heatmaps(maps.view(), true, 100.0)?;
         let scale = drawn.first().map(|(_, s)| *s);
         let tiles: Vec<_> = drawn.into_iter().map(|(tile, _)| tile).collect();
@@ -96,16 +159,30 @@ impl Kernels {
         let caption = format!(
             "Kernels of {} ({kh} x {kw}): a row per output channel ({o}), a column per input channel ({i}{}); {}.",
             self.layer,
-            if self.groups > 1 { format!(" of each of {} groups", self.groups) } else { String::new() },
+            if self.groups > 1 {
+                format!(" of each of {} groups", self.groups)
+            } else {
+                String::new()
+            },
             scale.as_ref().map(scale_text).unwrap_or_default()
         );
-        Ok(Picture { file, image, grid, scale, caption })
+        Ok(Picture {
+            file,
+            image,
+            grid,
+            scale,
+            caption,
+        })
     }
 
     /// The picture with a page and a summary.
     pub fn report(&self) -> Result<Report> {
         let (o, i, kh, kw) = self.weights.dim();
-        let norms: Vec<f32> = self.weights.axis_iter(Axis(0)).map(|k| k.iter().map(|v| v * v).sum::<f32>().sqrt()).collect();
+        let norms: Vec<f32> = self
+            .weights
+            .axis_iter(Axis(0))
+            .map(|k| k.iter().map(|v| v * v).sum::<f32>().sqrt())
+            .collect();
         Ok(Report {
             name: "kernels",
             title: format!("Kernels of {}", self.layer),

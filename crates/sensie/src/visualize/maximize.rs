@@ -42,7 +42,12 @@ pub enum Target {
     /// units, one unit).
     Channel { layer: String, channel: usize },
     /// One neuron: a channel of a layer at one position of its maps.
-    Neuron { layer: String, channel: usize, y: usize, x: usize },
+    Neuron {
+        layer: String,
+        channel: usize,
+        y: usize,
+        x: usize,
+    },
 }
 
 impl std::fmt::Display for Target {
@@ -51,7 +56,12 @@ impl std::fmt::Display for Target {
             Target::Class(k) => write!(f, "class {k}"),
             Target::Layer { layer } => write!(f, "layer {layer}"),
             Target::Channel { layer, channel } => write!(f, "channel {channel} of {layer}"),
-            Target::Neuron { layer, channel, y, x } => write!(f, "neuron ({channel}, {y}, {x}) of {layer}"),
+            Target::Neuron {
+                layer,
+                channel,
+                y,
+                x,
+            } => write!(f, "neuron ({channel}, {y}, {x}) of {layer}"),
         }
     }
 }
@@ -111,7 +121,10 @@ impl MaximizeOptions {
     /// where images start (each band's mean) and the Fourier colour
     /// decorrelation.
     pub fn fit_to_data(&mut self, images: ArrayView4<f32>) {
-        let means = images.axis_iter(Axis(1)).map(|band| band.mean().unwrap_or(0.0)).collect();
+        let means = images
+            .axis_iter(Axis(1))
+            .map(|band| band.mean().unwrap_or(0.0))
+            .collect();
         self.start = Some(means);
         self.colour = Some(super::colour_decorrelation(images, self.range));
     }
@@ -137,7 +150,11 @@ pub struct Maximized {
 }
 
 /// Optimises `options.restarts` inputs to maximise `target`.
-pub fn maximize(engine: &mut Engine, target: &Target, options: &MaximizeOptions) -> Result<Maximized> {
+pub fn maximize(
+    engine: &mut Engine,
+    target: &Target,
+    options: &MaximizeOptions,
+) -> Result<Maximized> {
     let input = Layer::input(engine)?;
     let (c, h, w) = input.chw();
     check(options, c)?;
@@ -146,18 +163,32 @@ pub fn maximize(engine: &mut Engine, target: &Target, options: &MaximizeOptions)
     let diversity = diversity_layer(engine, target, options)?;
     let mut wrt = vec![input.tensor.clone()];
     wrt.extend(diversity.iter().map(|l| l.tensor.clone()));
-    let request = GradientRequest { score, rules: &Standard, wrt };
+    let request = GradientRequest {
+        score,
+        rules: &Standard,
+        wrt,
+    };
 
     let mut rng = Pcg64Mcg::seed_from_u64(options.seed);
     let centre = start(options, c)?;
-    let mut images = Images::new(options.parameterisation, n, (c, h, w), options.range, options.colour.clone(), &centre, &mut rng);
+    let mut images = Images::new(
+        options.parameterisation,
+        n,
+        (c, h, w),
+        options.range,
+        options.colour.clone(),
+        &centre,
+        &mut rng,
+    );
     let mut adam = Adam::new(options.learning_rate, images.params.shape());
     let reg = &options.regularisers;
     let mut history = Vec::with_capacity(options.steps);
     let mut similarity = None;
     for step in 0..options.steps {
         let x = images.render();
-        let warps: Vec<Warp> = (0..n).map(|_| Warp::random(&mut rng, (h, w), reg.jitter, reg.scale, reg.rotate)).collect();
+        let warps: Vec<Warp> = (0..n)
+            .map(|_| Warp::random(&mut rng, (h, w), reg.jitter, reg.scale, reg.rotate))
+            .collect();
         let warped = per_image(&x, |i, image| warps[i].apply(image));
         let fed = input.to_stored(warped.view());
         let out = engine.gradients(fed.view(), seed.view(), &request)?;
@@ -168,8 +199,17 @@ pub fn maximize(engine: &mut Engine, target: &Target, options: &MaximizeOptions)
             let (sim, d_sim) = diversity::similarity(activations.view());
             similarity = Some(sim);
             let div_seed = layer.to_stored((d_sim * -options.diversity).view());
-            let div_request = GradientRequest { score: Score::Tensor(layer.tensor.clone()), rules: &Standard, wrt: vec![input.tensor.clone()] };
-            grad += &input.to_nchw(engine.gradients(fed.view(), div_seed.view(), &div_request)?.grads[0].view())?;
+            let div_request = GradientRequest {
+                score: Score::Tensor(layer.tensor.clone()),
+                rules: &Standard,
+                wrt: vec![input.tensor.clone()],
+            };
+            grad += &input.to_nchw(
+                engine
+                    .gradients(fed.view(), div_seed.view(), &div_request)?
+                    .grads[0]
+                    .view(),
+            )?;
         }
         let mut grad = per_image(&grad, |i, g| warps[i].adjoint(g));
         let unit = (&x - options.range.low) / options.range.width();
@@ -188,33 +228,75 @@ pub fn maximize(engine: &mut Engine, target: &Target, options: &MaximizeOptions)
     let out = engine.gradients(inputs.view(), seed.view(), &request)?;
     let objective = objective_values(&out.scores, &seed);
     let probabilities = class_probabilities(engine, &inputs, &input.tensor)?;
-    Ok(Maximized { inputs, images, objective, history, probabilities, similarity })
+    Ok(Maximized {
+        inputs,
+        images,
+        objective,
+        history,
+        probabilities,
+        similarity,
+    })
 }
 
 impl Maximized {
     /// The objective against the step, a line per restart.
     fn history_chart(&self, target: &Target) -> String {
         let series = (0..self.objective.len())
-            .map(|r| Series::new(format!("restart {r}"), self.history.iter().enumerate().map(|(step, o)| (step as f64, f64::from(o[r]))).collect()))
+            .map(|r| {
+                Series::new(
+                    format!("restart {r}"),
+                    self.history
+                        .iter()
+                        .enumerate()
+                        .map(|(step, o)| (step as f64, f64::from(o[r])))
+                        .collect(),
+                )
+            })
             .collect();
-        let chart = LineChart { title: format!("Maximising {target}"), x: PlotAxis::new("step"), y: PlotAxis::new("objective"), series, ..LineChart::default() };
+        let chart = LineChart {
+            title: format!("Maximising {target}"),
+            x: PlotAxis::new("step"),
+            y: PlotAxis::new("objective"),
+            series,
+            ..LineChart::default()
+        };
         chart.svg()
     }
 
     /// The restarts side by side, and a page with their numbers.
     pub fn report(&self, target: &Target) -> Result<Report> {
-        let tiles = self.images.outer_iter().map(image_picture).collect::<Result<Vec<_>>>()?;
+        let tiles = self
+            .images
+            .outer_iter()
+            .map(image_picture)
+            .collect::<Result<Vec<_>>>()?;
         let (image, grid) = tiled(&tiles, tiles.len())?;
-        let caption = format!("{} restarts maximising {target}, each stretched between its own extremes.", tiles.len());
-        let picture = Picture { file: "maximize.png".into(), image, grid, scale: None, caption };
+        let caption = format!(
+            "{} restarts maximising {target}, each stretched between its own extremes.",
+            tiles.len()
+        );
+        let picture = Picture {
+            file: "maximize.png".into(),
+            image,
+            grid,
+            scale: None,
+            caption,
+        };
         let rows = self
             .objective
             .iter()
             .zip(&self.probabilities)
             .enumerate()
             .map(|(r, (objective, p))| {
-                let (best, pb) = p.iter().enumerate().fold((0, f32::MIN), |a, (k, &v)| if v > a.1 { (k, v) } else { a });
-                let mut row = vec![r.to_string(), format!("{objective:.4}"), format!("{best} ({pb:.4})")];
+                let (best, pb) = p
+                    .iter()
+                    .enumerate()
+                    .fold((0, f32::MIN), |a, (k, &v)| if v > a.1 { (k, v) } else { a });
+                let mut row = vec![
+                    r.to_string(),
+                    format!("{objective:.4}"),
+                    format!("{best} ({pb:.4})"),
+                ];
                 if let Target::Class(k) = target {
                     row.push(format!("{:.4}", p.get(*k).copied().unwrap_or(f32::NAN)));
                 }
@@ -240,8 +322,15 @@ impl Maximized {
                 self.objective.len()
             ),
             pictures: vec![picture],
-            charts: vec![(self.history_chart(target), "The objective at each step's randomly transformed input, per restart.".to_string())],
-            table: Some(Table { header, rows, caption: String::new() }),
+            charts: vec![(
+                self.history_chart(target),
+                "The objective at each step's randomly transformed input, per restart.".to_string(),
+            )],
+            table: Some(Table {
+                header,
+                rows,
+                caption: String::new(),
+            }),
             summary: serde_json::json!({ "target": target.to_string(), "result": self }),
             inputs: Some(self.inputs.clone()),
         })
@@ -252,7 +341,10 @@ fn check(options: &MaximizeOptions, bands: usize) -> Result<()> {
     if let Some(colour) = &options.colour
         && colour.dim() != (bands, bands)
     {
-        return Err(Error::invalid(format!("a {:?} colour matrix", colour.dim()), format!("the model's input has {bands} bands")));
+        return Err(Error::invalid(
+            format!("a {:?} colour matrix", colour.dim()),
+            format!("the model's input has {bands} bands"),
+        ));
     }
     let reg = &options.regularisers;
     if !((0.0..1.0).contains(&reg.scale) && reg.rotate >= 0.0 && reg.rotate.is_finite()) {
@@ -262,16 +354,28 @@ fn check(options: &MaximizeOptions, bands: usize) -> Result<()> {
         ));
     }
     if options.restarts == 0 {
-        return Err(Error::invalid("0 restarts", "at least one restart is needed"));
+        return Err(Error::invalid(
+            "0 restarts",
+            "at least one restart is needed",
+        ));
     }
     if !(options.learning_rate > 0.0 && options.learning_rate.is_finite()) {
-        return Err(Error::invalid(format!("learning rate {}", options.learning_rate), "it must be positive"));
+        return Err(Error::invalid(
+            format!("learning rate {}", options.learning_rate),
+            "it must be positive",
+        ));
     }
     if !matches!(options.class_score, Score::Logit | Score::Probability) {
-        return Err(Error::invalid(format!("class score {:?}", options.class_score), "maximise a class's logit or its probability"));
+        return Err(Error::invalid(
+            format!("class score {:?}", options.class_score),
+            "maximise a class's logit or its probability",
+        ));
     }
     if options.diversity != 0.0 && options.restarts < 2 {
-        return Err(Error::invalid("diversity with 1 restart", "diversity compares restarts; use at least 2"));
+        return Err(Error::invalid(
+            "diversity with 1 restart",
+            "diversity compares restarts; use at least 2",
+        ));
     }
     Ok(())
 }
@@ -282,19 +386,40 @@ fn start(options: &MaximizeOptions, bands: usize) -> Result<Vec<f32>> {
     let range = options.range;
     match &options.start {
         None => Ok(vec![0.5; bands]),
-        Some(values) if values.len() == bands => Ok(values.iter().map(|v| ((v - range.low) / range.width()).clamp(0.02, 0.98)).collect()),
-        Some(values) => Err(Error::invalid(format!("{} start values", values.len()), format!("the model's input has {bands} bands"))),
+        Some(values) if values.len() == bands => Ok(values
+            .iter()
+            .map(|v| ((v - range.low) / range.width()).clamp(0.02, 0.98))
+            .collect()),
+        Some(values) => Err(Error::invalid(
+            format!("{} start values", values.len()),
+            format!("the model's input has {bands} bands"),
+        )),
     }
 }
 
 /// The score tensor and the seed (one row per restart) whose weighted sum
 /// is the objective.
-fn objective_seed(engine: &mut Engine, target: &Target, n: usize, options: &MaximizeOptions) -> Result<(Score, ArrayD<f32>)> {
+fn objective_seed(
+    engine: &mut Engine,
+    target: &Target,
+    n: usize,
+    options: &MaximizeOptions,
+) -> Result<(Score, ArrayD<f32>)> {
     let (layer, channel, position) = match target {
-        Target::Class(k) => return Ok((options.class_score.clone(), engine.class_seed(&vec![*k; n])?.into_dyn())),
+        Target::Class(k) => {
+            return Ok((
+                options.class_score.clone(),
+                engine.class_seed(&vec![*k; n])?.into_dyn(),
+            ));
+        }
         Target::Layer { layer } => (layer, None, None),
         Target::Channel { layer, channel } => (layer, Some(*channel), None),
-        Target::Neuron { layer, channel, y, x } => (layer, Some(*channel), Some((*y, *x))),
+        Target::Neuron {
+            layer,
+            channel,
+            y,
+            x,
+        } => (layer, Some(*channel), Some((*y, *x))),
     };
     let layer = Layer::find(engine, layer)?;
     let (c, h, w) = layer.chw();
@@ -303,18 +428,26 @@ fn objective_seed(engine: &mut Engine, target: &Target, n: usize, options: &Maxi
         (None, _) => seed.fill(1.0 / (c * h * w) as f32),
         (Some(channel), None) => {
             layer.check(channel, None)?;
-            seed.slice_mut(ndarray::s![.., channel, .., ..]).fill(1.0 / (h * w) as f32);
+            seed.slice_mut(ndarray::s![.., channel, .., ..])
+                .fill(1.0 / (h * w) as f32);
         }
         (Some(channel), Some((y, x))) => {
             layer.check(channel, Some((y, x)))?;
             seed.slice_mut(ndarray::s![.., channel, y, x]).fill(1.0);
         }
     }
-    Ok((Score::Tensor(layer.tensor.clone()), layer.to_stored(seed.view())))
+    Ok((
+        Score::Tensor(layer.tensor.clone()),
+        layer.to_stored(seed.view()),
+    ))
 }
 
 /// The layer compared for diversity, when diversity is asked for.
-fn diversity_layer(engine: &mut Engine, target: &Target, options: &MaximizeOptions) -> Result<Option<Layer>> {
+fn diversity_layer(
+    engine: &mut Engine,
+    target: &Target,
+    options: &MaximizeOptions,
+) -> Result<Option<Layer>> {
     if options.diversity == 0.0 {
         return Ok(None);
     }
@@ -330,21 +463,37 @@ fn diversity_layer(engine: &mut Engine, target: &Target, options: &MaximizeOptio
 
 /// Per row, `sum(seed * scores)`.
 fn objective_values(scores: &Array2<f32>, seed: &ArrayD<f32>) -> Vec<f32> {
-    let seed = seed.to_shape(scores.raw_dim()).expect("the seed has the score's size");
-    Zip::from(scores.rows()).and(seed.rows()).map_collect(|s, k| s.dot(&k)).to_vec()
+    let seed = seed
+        .to_shape(scores.raw_dim())
+        .expect("the seed has the score's size");
+    Zip::from(scores.rows())
+        .and(seed.rows())
+        .map_collect(|s, k| s.dot(&k))
+        .to_vec()
 }
 
 /// The model's class probabilities for some inputs.
-fn class_probabilities(engine: &mut Engine, inputs: &ArrayD<f32>, input: &str) -> Result<Vec<Vec<f32>>> {
+fn class_probabilities(
+    engine: &mut Engine,
+    inputs: &ArrayD<f32>,
+    input: &str,
+) -> Result<Vec<Vec<f32>>> {
     let k = engine.score_width()?;
     let zeros = Array2::<f32>::zeros((inputs.shape()[0], k));
-    let request = GradientRequest { score: Score::Probability, rules: &Standard, wrt: vec![input.to_string()] };
+    let request = GradientRequest {
+        score: Score::Probability,
+        rules: &Standard,
+        wrt: vec![input.to_string()],
+    };
     let out = engine.gradients(inputs.view(), zeros.view(), &request)?;
     Ok(out.scores.rows().into_iter().map(|r| r.to_vec()).collect())
 }
 
 /// `f(i, image)` for every image of a batch.
-pub(crate) fn per_image(x: &Array4<f32>, mut f: impl FnMut(usize, ndarray::ArrayView3<f32>) -> Array3<f32>) -> Array4<f32> {
+pub(crate) fn per_image(
+    x: &Array4<f32>,
+    mut f: impl FnMut(usize, ndarray::ArrayView3<f32>) -> Array3<f32>,
+) -> Array4<f32> {
     let mut out = Array4::zeros(x.raw_dim());
     for (i, (image, mut dst)) in x.outer_iter().zip(out.outer_iter_mut()).enumerate() {
         dst.assign(&f(i, image));

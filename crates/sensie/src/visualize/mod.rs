@@ -64,23 +64,38 @@ pub struct ValueRange {
 impl Default for ValueRange {
     /// [0, 1], the range of most image models' inputs (MNIST's among them).
     fn default() -> Self {
-        ValueRange { low: 0.0, high: 1.0 }
+        ValueRange {
+            low: 0.0,
+            high: 1.0,
+        }
     }
 }
 
 impl ValueRange {
     pub fn new(low: f32, high: f32) -> Result<ValueRange> {
         if !(low.is_finite() && high.is_finite() && low < high) {
-            return Err(Error::invalid(format!("value range [{low}, {high}]"), "it needs finite low < high"));
+            return Err(Error::invalid(
+                format!("value range [{low}, {high}]"),
+                "it needs finite low < high",
+            ));
         }
         Ok(ValueRange { low, high })
     }
 
     /// The smallest and largest finite value of some data.
     pub fn of_data(x: ArrayViewD<f32>) -> Result<ValueRange> {
-        let (low, high) = x.iter().filter(|v| v.is_finite()).fold((f32::INFINITY, f32::NEG_INFINITY), |(l, h), &v| (l.min(v), h.max(v)));
-        ValueRange::new(low, high)
-            .map_err(|_| Error::invalid("the data's value range", format!("[{low}, {high}] is empty; give the range explicitly")))
+        let (low, high) = x
+            .iter()
+            .filter(|v| v.is_finite())
+            .fold((f32::INFINITY, f32::NEG_INFINITY), |(l, h), &v| {
+                (l.min(v), h.max(v))
+            });
+        ValueRange::new(low, high).map_err(|_| {
+            Error::invalid(
+                "the data's value range",
+                format!("[{low}, {high}] is empty; give the range explicitly"),
+            )
+        })
     }
 
     pub fn width(&self) -> f32 {
@@ -106,7 +121,12 @@ impl Layer {
     /// The layer named `name` (a tensor, or a node whose first output is
     /// taken); an unknown name is an error listing the closest names.
     pub fn find(engine: &mut Engine, name: &str) -> Result<Layer> {
-        let node_output = engine.model().nodes().iter().find(|n| n.name.as_deref() == Some(name)).and_then(|n| n.output.first().cloned());
+        let node_output = engine
+            .model()
+            .nodes()
+            .iter()
+            .find(|n| n.name.as_deref() == Some(name))
+            .and_then(|n| n.output.first().cloned());
         let tensor = match node_output {
             Some(output) if engine.shapes()?.get(name).is_none() => output,
             _ => name.to_string(),
@@ -114,22 +134,39 @@ impl Layer {
         let Some(shape) = engine.shapes()?.get(&tensor).cloned() else {
             let mut names: Vec<String> = engine.shapes()?.names().map(str::to_string).collect();
             names.extend(engine.model().nodes().iter().filter_map(|n| n.name.clone()));
-            return Err(Error::UnknownTensor { name: name.to_string(), closest: graph::closest_names(name, names.iter().map(String::as_str)) });
+            return Err(Error::UnknownTensor {
+                name: name.to_string(),
+                closest: graph::closest_names(name, names.iter().map(String::as_str)),
+            });
         };
-        let dims: Vec<usize> = shape.dims.iter().skip(1).map(|&d| d.max(1) as usize).collect();
+        let dims: Vec<usize> = shape
+            .dims
+            .iter()
+            .skip(1)
+            .map(|&d| d.max(1) as usize)
+            .collect();
         let model = engine.model();
         let channels_last = if tensor == model.info().input.name {
             model.info().layout == Some(Layout::Nhwc)
         } else {
             model.nodes().iter().any(|n| {
-                n.op() == "Transpose" && n.output.first() == Some(&tensor) && n.attr_ints("perm").as_deref() == Some(&[0, 2, 3, 1])
+                n.op() == "Transpose"
+                    && n.output.first() == Some(&tensor)
+                    && n.attr_ints("perm").as_deref() == Some(&[0, 2, 3, 1])
             })
         };
-        let layer = Layer { tensor, dims, channels_last };
+        let layer = Layer {
+            tensor,
+            dims,
+            channels_last,
+        };
         if !matches!(layer.dims.len(), 1 | 3) {
             return Err(Error::invalid(
                 format!("layer '{name}' of shape [N, {}]", join(&layer.dims)),
-                format!("sensie visualises layers of feature maps (N x C x H x W) or of units (N x C); such layers: {}", layer_names(engine)?),
+                format!(
+                    "sensie visualises layers of feature maps (N x C x H x W) or of units (N x C); such layers: {}",
+                    layer_names(engine)?
+                ),
             ));
         }
         Ok(layer)
@@ -142,7 +179,10 @@ impl Layer {
         if layer.dims.len() != 3 {
             return Err(Error::invalid(
                 format!("layer '{name}' of shape [N, {}]", join(&layer.dims)),
-                format!("it has no feature maps (N x C x H x W); convolutional layers: {}", conv_outputs(engine.model()).join(", ")),
+                format!(
+                    "it has no feature maps (N x C x H x W); convolutional layers: {}",
+                    conv_outputs(engine.model()).join(", ")
+                ),
             ));
         }
         Ok(layer)
@@ -182,15 +222,24 @@ impl Layer {
         if a.ndim() != self.dims.len() + 1 || a.shape()[1..] != self.dims[..] {
             return Err(Error::invalid(
                 format!("an array of shape {:?}", a.shape()),
-                format!("'{}' holds [N, {}] (N examples first)", self.tensor, join(&self.dims)),
+                format!(
+                    "'{}' holds [N, {}] (N examples first)",
+                    self.tensor,
+                    join(&self.dims)
+                ),
             ));
         }
         let n = a.shape()[0];
         Ok(if self.channels_last {
             let a = a.into_dimensionality::<Ix4>().expect("shape checked");
-            a.permuted_axes([0, 3, 1, 2]).as_standard_layout().into_owned()
+            a.permuted_axes([0, 3, 1, 2])
+                .as_standard_layout()
+                .into_owned()
         } else {
-            a.as_standard_layout().into_owned().into_shape_with_order((n, c, h, w)).expect("shape checked")
+            a.as_standard_layout()
+                .into_owned()
+                .into_shape_with_order((n, c, h, w))
+                .expect("shape checked")
         })
     }
 
@@ -199,8 +248,15 @@ impl Layer {
         let n = a.shape()[0];
         let mut dims = vec![n];
         dims.extend(&self.dims);
-        let a = if self.channels_last { a.permuted_axes([0, 2, 3, 1]) } else { a };
-        a.as_standard_layout().into_owned().into_shape_with_order(dims).expect("the layer's size")
+        let a = if self.channels_last {
+            a.permuted_axes([0, 2, 3, 1])
+        } else {
+            a
+        };
+        a.as_standard_layout()
+            .into_owned()
+            .into_shape_with_order(dims)
+            .expect("the layer's size")
     }
 
     /// Checks that `channel` (and a position, for one neuron) lies in the
@@ -208,12 +264,19 @@ impl Layer {
     pub fn check(&self, channel: usize, position: Option<(usize, usize)>) -> Result<()> {
         let (c, h, w) = self.chw();
         if channel >= c {
-            return Err(Error::invalid(format!("channel {channel} of layer '{}'", self.tensor), format!("it has {c} channels (0 to {})", c - 1)));
+            return Err(Error::invalid(
+                format!("channel {channel} of layer '{}'", self.tensor),
+                format!("it has {c} channels (0 to {})", c - 1),
+            ));
         }
         match position {
             Some((y, x)) if y >= h || x >= w => Err(Error::invalid(
                 format!("position ({y}, {x}) in layer '{}'", self.tensor),
-                format!("its maps are {h} x {w} (rows 0 to {}, columns 0 to {})", h - 1, w - 1),
+                format!(
+                    "its maps are {h} x {w} (rows 0 to {}, columns 0 to {})",
+                    h - 1,
+                    w - 1
+                ),
             )),
             _ => Ok(()),
         }
@@ -222,19 +285,35 @@ impl Layer {
 
 /// The output tensors of the model's convolutional nodes, in graph order.
 pub fn conv_outputs(model: &Model) -> Vec<String> {
-    model.nodes().iter().filter(|n| matches!(n.op(), "Conv" | "ConvTranspose")).filter_map(|n| n.output.first().cloned()).collect()
+    model
+        .nodes()
+        .iter()
+        .filter(|n| matches!(n.op(), "Conv" | "ConvTranspose"))
+        .filter_map(|n| n.output.first().cloned())
+        .collect()
 }
 
 /// The model's tensors that [`Layer::find`] admits, for error messages.
 fn layer_names(engine: &mut Engine) -> Result<String> {
-    let outputs: Vec<String> = engine.model().nodes().iter().filter_map(|n| n.output.first().cloned()).collect();
+    let outputs: Vec<String> = engine
+        .model()
+        .nodes()
+        .iter()
+        .filter_map(|n| n.output.first().cloned())
+        .collect();
     let shapes = engine.shapes()?;
-    let admitted: Vec<String> = outputs.into_iter().filter(|o| shapes.get(o).is_some_and(|s| matches!(s.rank(), 2 | 4))).collect();
+    let admitted: Vec<String> = outputs
+        .into_iter()
+        .filter(|o| shapes.get(o).is_some_and(|s| matches!(s.rank(), 2 | 4)))
+        .collect();
     Ok(admitted.join(", "))
 }
 
 fn join(dims: &[usize]) -> String {
-    dims.iter().map(usize::to_string).collect::<Vec<_>>().join(", ")
+    dims.iter()
+        .map(usize::to_string)
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// A picture a visualisation made, with how it was laid out and coloured.
@@ -290,7 +369,11 @@ impl Report {
         for picture in &self.pictures {
             let path = dir.join(&picture.file);
             render::write_png(&picture.image, &path)?;
-            section.figure(Figure::picture(&picture.image, &picture.file, &picture.caption)?);
+            section.figure(Figure::picture(
+                &picture.image,
+                &picture.file,
+                &picture.caption,
+            )?);
             written.push(path);
         }
         for (svg, caption) in &self.charts {
@@ -302,7 +385,8 @@ impl Report {
             written.push(path);
         }
         let json = dir.join(format!("{}.json", self.name));
-        let text = serde_json::to_string_pretty(&self.summary).map_err(|e| Error::invalid("the summary", e.to_string()))?;
+        let text = serde_json::to_string_pretty(&self.summary)
+            .map_err(|e| Error::invalid("the summary", e.to_string()))?;
         std::fs::write(&json, text + "\n").map_err(|e| Error::io(&json, e))?;
         let html = dir.join(format!("{}.html", self.name));
         page.write(&html)?;
@@ -317,15 +401,23 @@ impl Report {
 /// neither white (0 on the diverging scale) nor black (an empty sky).
 fn tiled(tiles: &[RgbImage], columns: usize) -> Result<(RgbImage, Grid)> {
     let columns = columns.clamp(1, tiles.len().max(1));
-    let (w, h) = tiles.iter().fold((1, 1), |(w, h), t| (w.max(t.width()), h.max(t.height())));
+    let (w, h) = tiles
+        .iter()
+        .fold((1, 1), |(w, h), t| (w.max(t.width()), h.max(t.height())));
     let rows = tiles.len().div_ceil(columns) as u32;
     let padding = 2;
-    let side = |up: u32| (columns as u32 * (w * up + padding)).max(rows * (h * up + padding)) + padding;
+    let side =
+        |up: u32| (columns as u32 * (w * up + padding)).max(rows * (h * up + padding)) + padding;
     let mut upscale = 48u32.div_ceil(w.max(h));
     while upscale > 1 && side(upscale) > MAX_SIDE {
         upscale -= 1;
     }
-    let grid = Grid { columns, padding, upscale, background: [96, 96, 96] };
+    let grid = Grid {
+        columns,
+        padding,
+        upscale,
+        background: [96, 96, 96],
+    };
     Ok((render::grid(tiles, &grid)?, grid))
 }
 
@@ -340,7 +432,13 @@ fn square_columns(n: usize) -> usize {
 /// An image (C x H x W) as a picture: one band in grey, three or more as a
 /// colour composite, each stretched linearly between the image's extremes.
 fn image_picture(image: ArrayView3<f32>) -> Result<RgbImage> {
-    render::composite(image, &Composite { bands: None, colouring: Colouring::Stretch(Stretch::Linear) })
+    render::composite(
+        image,
+        &Composite {
+            bands: None,
+            colouring: Colouring::Stretch(Stretch::Linear),
+        },
+    )
 }
 
 /// The `(low, high)` of a colour scale as caption text.
@@ -363,6 +461,10 @@ mod tests {
         assert_eq!((grid.upscale, image.width()), (16, 3 * (48 + 2) + 2));
         // A 512 x 512 layer of 3 x 3 kernels: one row per output channel.
         let (image, grid) = tiled(&vec![tile; 512 * 16], 512).unwrap();
-        assert!(image.width() <= MAX_SIDE && image.height() <= MAX_SIDE && grid.upscale >= 1, "{:?}", image.dimensions());
+        assert!(
+            image.width() <= MAX_SIDE && image.height() <= MAX_SIDE && grid.upscale >= 1,
+            "{:?}",
+            image.dimensions()
+        );
     }
 }

@@ -64,7 +64,10 @@ impl Regularisers {
                 for axis in [1, 2] {
                     let n = image.len_of(Axis(axis));
                     for i in 0..n.saturating_sub(1) {
-                        let (a, b) = (image.index_axis(Axis(axis), i), image.index_axis(Axis(axis), i + 1));
+                        let (a, b) = (
+                            image.index_axis(Axis(axis), i),
+                            image.index_axis(Axis(axis), i + 1),
+                        );
                         let d = &b - &a;
                         *total += self.tv * d.iter().map(|v| v.abs()).sum::<f32>();
                         let sign = d.mapv(|v| self.tv * v.signum() * f32::from(v != 0.0));
@@ -87,7 +90,9 @@ pub(crate) fn gaussian_blur(x: &mut Array4<f32>, sigma: f32) {
         return;
     }
     let radius = (3.0 * sigma).ceil() as i64;
-    let mut kernel: Vec<f32> = (-radius..=radius).map(|i| (-(i * i) as f32 / (2.0 * sigma * sigma)).exp()).collect();
+    let mut kernel: Vec<f32> = (-radius..=radius)
+        .map(|i| (-(i * i) as f32 / (2.0 * sigma * sigma)).exp())
+        .collect();
     let total: f32 = kernel.iter().sum();
     kernel.iter_mut().for_each(|k| *k /= total);
     for axis in [2, 3] {
@@ -95,7 +100,11 @@ pub(crate) fn gaussian_blur(x: &mut Array4<f32>, sigma: f32) {
             let src = lane.to_vec();
             let n = src.len() as i64;
             for (i, out) in lane.iter_mut().enumerate() {
-                *out = kernel.iter().enumerate().map(|(k, w)| w * src[(i as i64 + k as i64 - radius).clamp(0, n - 1) as usize]).sum();
+                *out = kernel
+                    .iter()
+                    .enumerate()
+                    .map(|(k, w)| w * src[(i as i64 + k as i64 - radius).clamp(0, n - 1) as usize])
+                    .sum();
             }
         }
     }
@@ -106,17 +115,26 @@ mod tests {
     use super::*;
 
     fn regs(l2: f32, tv: f32) -> Regularisers {
-        Regularisers { l2, tv, ..Regularisers::for_size(8, 8) }
+        Regularisers {
+            l2,
+            tv,
+            ..Regularisers::for_size(8, 8)
+        }
     }
 
     #[test]
     fn penalties_match_their_definitions_and_finite_differences() {
-        let u = Array4::from_shape_fn((2, 2, 3, 4), |(n, c, y, x)| ((n * 13 + c * 7 + y * 5 + x * 3) % 9) as f32 / 8.0 + 0.01 * x as f32);
+        let u = Array4::from_shape_fn((2, 2, 3, 4), |(n, c, y, x)| {
+            ((n * 13 + c * 7 + y * 5 + x * 3) % 9) as f32 / 8.0 + 0.01 * x as f32
+        });
         let r = regs(0.3, 0.2);
         let centre = [0.5, 0.1];
         let (totals, grad) = r.penalty(u.view(), &centre);
         let image = u.index_axis(Axis(0), 1);
-        let l2: f32 = image.indexed_iter().map(|((c, _, _), v)| (v - centre[c]).powi(2)).sum();
+        let l2: f32 = image
+            .indexed_iter()
+            .map(|((c, _, _), v)| (v - centre[c]).powi(2))
+            .sum();
         let mut tv = 0.0;
         for c in 0..2 {
             for y in 0..3 {
@@ -137,8 +155,14 @@ mod tests {
             up[idx] += h;
             let mut down = u.clone();
             down[idx] -= h;
-            let numeric = (r.penalty(up.view(), &centre).0[idx.0] - r.penalty(down.view(), &centre).0[idx.0]) / (2.0 * h);
-            assert!((numeric - grad[idx]).abs() < 1e-2, "{idx:?}: {numeric} vs {}", grad[idx]);
+            let numeric = (r.penalty(up.view(), &centre).0[idx.0]
+                - r.penalty(down.view(), &centre).0[idx.0])
+                / (2.0 * h);
+            assert!(
+                (numeric - grad[idx]).abs() < 1e-2,
+                "{idx:?}: {numeric} vs {}",
+                grad[idx]
+            );
         }
     }
 

@@ -24,11 +24,31 @@ impl Warp {
     /// A random warp for an `h` x `w` image: a shift of up to `jitter` whole
     /// pixels along each axis, a scale factor in [1 - `scale`, 1 + `scale`]
     /// and a rotation of up to `rotate` degrees either way.
-    pub fn random(rng: &mut Pcg64Mcg, (h, w): (usize, usize), jitter: usize, scale: f32, rotate: f32) -> Warp {
-        let mut shift = || if jitter == 0 { 0.0 } else { rng.random_range(-(jitter as i64)..=jitter as i64) as f32 };
+    pub fn random(
+        rng: &mut Pcg64Mcg,
+        (h, w): (usize, usize),
+        jitter: usize,
+        scale: f32,
+        rotate: f32,
+    ) -> Warp {
+        let mut shift = || {
+            if jitter == 0 {
+                0.0
+            } else {
+                rng.random_range(-(jitter as i64)..=jitter as i64) as f32
+            }
+        };
         let (dy, dx) = (shift(), shift());
-        let s = if scale > 0.0 { rng.random_range(1.0 - scale..=1.0 + scale) } else { 1.0 };
-        let angle = if rotate > 0.0 { rng.random_range(-rotate..=rotate).to_radians() } else { 0.0 };
+        let s = if scale > 0.0 {
+            rng.random_range(1.0 - scale..=1.0 + scale)
+        } else {
+            1.0
+        };
+        let angle = if rotate > 0.0 {
+            rng.random_range(-rotate..=rotate).to_radians()
+        } else {
+            0.0
+        };
         // Enlarging the content by `s` and turning it by `angle` samples the
         // input at the inverse: turned back and shrunk.
         let (sin, cos) = angle.sin_cos();
@@ -107,7 +127,11 @@ pub(crate) fn interpolation(m: usize, n: usize) -> Array2<f32> {
 /// Every channel of a C x h x w image resized by `rows` (H x h) and `cols`
 /// (W x w) interpolation matrices: `rows . image . cols^T`. Passing the
 /// matrices transposed applies the adjoint.
-pub(crate) fn resize(image: ArrayView3<f32>, rows: ArrayView2<f32>, cols: ArrayView2<f32>) -> Array3<f32> {
+pub(crate) fn resize(
+    image: ArrayView3<f32>,
+    rows: ArrayView2<f32>,
+    cols: ArrayView2<f32>,
+) -> Array3<f32> {
     let mut out = Array3::zeros((image.shape()[0], rows.nrows(), cols.nrows()));
     for (src, mut dst) in image.axis_iter(Axis(0)).zip(out.axis_iter_mut(Axis(0))) {
         dst.assign(&rows.dot(&src).dot(&cols.t()));
@@ -122,7 +146,9 @@ mod tests {
     use rand::SeedableRng;
 
     fn ramp(c: usize, h: usize, w: usize) -> Array3<f32> {
-        Array::from_shape_fn((c, h, w), |(k, y, x)| (k * 100 + y * 10 + x) as f32 * 0.37 % 5.0)
+        Array::from_shape_fn((c, h, w), |(k, y, x)| {
+            (k * 100 + y * 10 + x) as f32 * 0.37 % 5.0
+        })
     }
 
     /// <W x, g> = <x, W^T g> for random x and g: the adjoint is the transpose.
@@ -135,7 +161,10 @@ mod tests {
             let g = ramp(2, 9, 7).mapv(|v| (v * 1.7).sin());
             let lhs: f32 = (&warp.apply(x.view()) * &g).sum();
             let rhs: f32 = (&x * &warp.adjoint(g.view())).sum();
-            assert!((lhs - rhs).abs() < 1e-3 * lhs.abs().max(1.0), "{lhs} vs {rhs}");
+            assert!(
+                (lhs - rhs).abs() < 1e-3 * lhs.abs().max(1.0),
+                "{lhs} vs {rhs}"
+            );
         }
     }
 

@@ -8,7 +8,10 @@ use sensie::runtime::Runtime;
 
 /// `crates/sensie/tests/data/<rel>`.
 pub fn data(rel: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests").join("data").join(rel)
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests")
+        .join("data")
+        .join(rel)
 }
 
 pub fn runtime() -> Runtime {
@@ -19,17 +22,28 @@ pub fn runtime() -> Runtime {
 pub fn npz_f32(path: &std::path::Path, key: &str) -> Option<ArrayD<f32>> {
     let mut npz = ndarray_npy::NpzReader::new(std::fs::File::open(path).ok()?).ok()?;
     let names = npz.names().ok()?;
-    let name = names.iter().find(|n| n.as_str() == key || n.as_str() == format!("{key}.npy"))?.clone();
+    let name = names
+        .iter()
+        .find(|n| n.as_str() == key || n.as_str() == format!("{key}.npy"))?
+        .clone();
     npz.by_name::<ndarray::OwnedRepr<f32>, ndarray::IxDyn>(&name)
         .ok()
-        .or_else(|| npz.by_name::<ndarray::OwnedRepr<f64>, ndarray::IxDyn>(&name).ok().map(|a| a.mapv(|v| v as f32)))
+        .or_else(|| {
+            npz.by_name::<ndarray::OwnedRepr<f64>, ndarray::IxDyn>(&name)
+                .ok()
+                .map(|a| a.mapv(|v| v as f32))
+        })
 }
 
 pub fn npz_i64(path: &std::path::Path, key: &str) -> Option<ArrayD<i64>> {
     let mut npz = ndarray_npy::NpzReader::new(std::fs::File::open(path).ok()?).ok()?;
     let names = npz.names().ok()?;
-    let name = names.iter().find(|n| n.as_str() == key || n.as_str() == format!("{key}.npy"))?.clone();
-    npz.by_name::<ndarray::OwnedRepr<i64>, ndarray::IxDyn>(&name).ok()
+    let name = names
+        .iter()
+        .find(|n| n.as_str() == key || n.as_str() == format!("{key}.npy"))?
+        .clone();
+    npz.by_name::<ndarray::OwnedRepr<i64>, ndarray::IxDyn>(&name)
+        .ok()
 }
 
 /// Per example (axis 0): `||a - b|| / ||b||` (the absolute norm when `b` is 0).
@@ -38,7 +52,12 @@ pub fn relative_errors(a: &ArrayD<f32>, b: &ArrayD<f32>) -> Vec<f64> {
     a.axis_iter(Axis(0))
         .zip(b.axis_iter(Axis(0)))
         .map(|(x, y)| {
-            let diff: f64 = x.iter().zip(y.iter()).map(|(p, q)| ((p - q) as f64).powi(2)).sum::<f64>().sqrt();
+            let diff: f64 = x
+                .iter()
+                .zip(y.iter())
+                .map(|(p, q)| ((p - q) as f64).powi(2))
+                .sum::<f64>()
+                .sqrt();
             let norm: f64 = y.iter().map(|q| (*q as f64).powi(2)).sum::<f64>().sqrt();
             if norm > 0.0 { diff / norm } else { diff }
         })
@@ -48,8 +67,14 @@ pub fn relative_errors(a: &ArrayD<f32>, b: &ArrayD<f32>) -> Vec<f64> {
 /// Asserts every example's relative error is below `tol`, naming `what`.
 pub fn assert_close(what: &str, got: &ArrayD<f32>, want: &ArrayD<f32>, tol: f64) {
     let errs = relative_errors(got, want);
-    eprintln!("{what}: max rel err {:.2e}", errs.iter().cloned().fold(0.0, f64::max));
+    eprintln!(
+        "{what}: max rel err {:.2e}",
+        errs.iter().cloned().fold(0.0, f64::max)
+    );
     for (i, e) in errs.iter().enumerate() {
-        assert!(*e < tol, "{what}: example {i} relative error {e:.3e} exceeds {tol:.0e}");
+        assert!(
+            *e < tol,
+            "{what}: example {i} relative error {e:.3e} exceeds {tol:.0e}"
+        );
     }
 }

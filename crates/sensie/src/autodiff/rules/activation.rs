@@ -81,7 +81,12 @@ pub fn clip(ctx: &mut Ctx, g: &[Option<String>]) -> Grads {
             None => ctx.node.attr_f(attr),
         }
     };
-    let inputs_constant = (1..3).all(|i| ctx.node.input.get(i).is_none_or(|s| s.is_empty() || ctx.consts.contains(s)));
+    let inputs_constant = (1..3).all(|i| {
+        ctx.node
+            .input
+            .get(i)
+            .is_none_or(|s| s.is_empty() || ctx.consts.contains(s))
+    });
     if !inputs_constant {
         return Err(ctx.fail("Clip bounds must be constants"));
     }

@@ -24,7 +24,10 @@ pub fn unbroadcast_from(ctx: &mut Ctx, g: &str, from: &[i64], i: usize) -> Resul
         if d == 1 && o != 1 {
             axes.push((lead + j) as i64);
         } else if d != o && !(d == BATCH || o == BATCH) {
-            return Err(ctx.fail(format!("cannot undo broadcasting from {from:?} to {:?}", ins.dims)));
+            return Err(ctx.fail(format!(
+                "cannot undo broadcasting from {from:?} to {:?}",
+                ins.dims
+            )));
         }
     }
     if axes.is_empty() {
@@ -49,7 +52,13 @@ pub fn add_sub(ctx: &mut Ctx, g: &[Option<String>]) -> Grads {
             continue;
         }
         let gi = unbroadcast(ctx, &g, i)?;
-        out.push(Some(if ctx.node.op_type.as_deref() == Some("Sub") && i == 1 { ctx.b.node("Neg", &[&gi], vec![]) } else { gi }));
+        out.push(Some(
+            if ctx.node.op_type.as_deref() == Some("Sub") && i == 1 {
+                ctx.b.node("Neg", &[&gi], vec![])
+            } else {
+                gi
+            },
+        ));
     }
     Ok(out)
 }
@@ -91,7 +100,11 @@ pub fn pow(ctx: &mut Ctx, g: &[Option<String>]) -> Grads {
     let g = ctx.g0(g);
     let (a, y) = (ctx.input(0), ctx.output(0));
     let exponent = ctx.input(1);
-    let b = if ctx.shape(&exponent)?.is_float { exponent } else { ctx.b.to_float(&exponent) };
+    let b = if ctx.shape(&exponent)?.is_float {
+        exponent
+    } else {
+        ctx.b.to_float(&exponent)
+    };
     let mut out = vec![None, None];
     if ctx.wants(0) {
         let one = ctx.b.scalar(1.0);

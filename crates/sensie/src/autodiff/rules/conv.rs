@@ -35,9 +35,20 @@ impl Window {
     /// resolving `auto_pad` into explicit pads.
     pub fn of(ctx: &Ctx, kernel: Vec<i64>, input: &[i64]) -> Result<Window> {
         let n = kernel.len();
-        let strides = ctx.node.attr_ints("strides").filter(|v| !v.is_empty()).unwrap_or(vec![1; n]);
-        let dilations = ctx.node.attr_ints("dilations").filter(|v| !v.is_empty()).unwrap_or(vec![1; n]);
-        let auto_pad = ctx.node.attr_s("auto_pad").unwrap_or_else(|| "NOTSET".into());
+        let strides = ctx
+            .node
+            .attr_ints("strides")
+            .filter(|v| !v.is_empty())
+            .unwrap_or(vec![1; n]);
+        let dilations = ctx
+            .node
+            .attr_ints("dilations")
+            .filter(|v| !v.is_empty())
+            .unwrap_or(vec![1; n]);
+        let auto_pad = ctx
+            .node
+            .attr_s("auto_pad")
+            .unwrap_or_else(|| "NOTSET".into());
         let (mut pads_begin, mut pads_end) = (vec![0; n], vec![0; n]);
         match auto_pad.as_str() {
             "NOTSET" | "" => {
@@ -50,14 +61,26 @@ impl Window {
             "SAME_UPPER" | "SAME_LOWER" => {
                 for i in 0..n {
                     let out = (input[i] + strides[i] - 1) / strides[i];
-                    let total = ((out - 1) * strides[i] + (kernel[i] - 1) * dilations[i] + 1 - input[i]).max(0);
+                    let total = ((out - 1) * strides[i] + (kernel[i] - 1) * dilations[i] + 1
+                        - input[i])
+                        .max(0);
                     let small = total / 2;
-                    (pads_begin[i], pads_end[i]) = if auto_pad == "SAME_UPPER" { (small, total - small) } else { (total - small, small) };
+                    (pads_begin[i], pads_end[i]) = if auto_pad == "SAME_UPPER" {
+                        (small, total - small)
+                    } else {
+                        (total - small, small)
+                    };
                 }
             }
             other => return Err(ctx.fail(format!("unknown auto_pad '{other}'"))),
         }
-        Ok(Window { kernel, strides, dilations, pads_begin, pads_end })
+        Ok(Window {
+            kernel,
+            strides,
+            dilations,
+            pads_begin,
+            pads_end,
+        })
     }
 
     pub fn pads(&self) -> Vec<i64> {
@@ -74,14 +97,19 @@ impl Window {
 pub fn spatial(ctx: &Ctx, name: &str) -> Result<Vec<i64>> {
     let s = ctx.shape(name)?;
     if s.rank() < 3 || s.dims[2..].iter().any(|&d| d < 0) {
-        return Err(ctx.fail(format!("tensor '{name}' needs static spatial sizes, has {:?}", s.dims)));
+        return Err(ctx.fail(format!(
+            "tensor '{name}' needs static spatial sizes, has {:?}",
+            s.dims
+        )));
     }
     Ok(s.dims[2..].to_vec())
 }
 
 fn weight_dims(ctx: &Ctx) -> Result<Vec<i64>> {
     if ctx.wants(1) || ctx.wants(2) {
-        return Err(ctx.fail("gradients with respect to weights or bias computed from the input are not supported"));
+        return Err(ctx.fail(
+            "gradients with respect to weights or bias computed from the input are not supported",
+        ));
     }
     let dims = ctx.shape(&ctx.input(1))?.dims;
     if dims.iter().any(|&d| d < 0) {
@@ -109,11 +137,18 @@ pub fn conv(ctx: &mut Ctx, g: &[Option<String>]) -> Grads {
         ctx.b.node(
             "Conv",
             &[&g, &w_flipped],
-            vec![attr_ints("pads", &flipped_pads), attr_ints("dilations", &win.dilations), attr_int("group", group)],
+            vec![
+                attr_ints("pads", &flipped_pads),
+                attr_ints("dilations", &win.dilations),
+                attr_int("group", group),
+            ],
         )
     } else {
         let output_padding: Vec<i64> = (0..n)
-            .map(|i| (input[i] + win.pads_begin[i] + win.pads_end[i] - win.span(i)).rem_euclid(win.strides[i]))
+            .map(|i| {
+                (input[i] + win.pads_begin[i] + win.pads_end[i] - win.span(i))
+                    .rem_euclid(win.strides[i])
+            })
             .collect();
         ctx.b.node(
             "ConvTranspose",
@@ -158,18 +193,40 @@ pub fn conv_transpose(ctx: &mut Ctx, g: &[Option<String>]) -> Grads {
     let g = ctx.g0(g);
     let w = ctx.input(1);
     let wd = weight_dims(ctx)?;
-    if ctx.node.attr("output_shape").is_some() || ctx.node.attr_s("auto_pad").is_some_and(|p| p != "NOTSET" && p != "VALID") {
+    if ctx.node.attr("output_shape").is_some()
+        || ctx
+            .node
+            .attr_s("auto_pad")
+            .is_some_and(|p| p != "NOTSET" && p != "VALID")
+    {
         return Err(ctx.fail("ConvTranspose with output_shape or SAME auto_pad is not supported; export it with explicit pads"));
     }
     let n = wd.len() - 2;
-    let pads = ctx.node.attr_ints("pads").filter(|p| p.len() == 2 * n).unwrap_or(vec![0; 2 * n]);
-    let strides = ctx.node.attr_ints("strides").filter(|v| !v.is_empty()).unwrap_or(vec![1; n]);
-    let dilations = ctx.node.attr_ints("dilations").filter(|v| !v.is_empty()).unwrap_or(vec![1; n]);
+    let pads = ctx
+        .node
+        .attr_ints("pads")
+        .filter(|p| p.len() == 2 * n)
+        .unwrap_or(vec![0; 2 * n]);
+    let strides = ctx
+        .node
+        .attr_ints("strides")
+        .filter(|v| !v.is_empty())
+        .unwrap_or(vec![1; n]);
+    let dilations = ctx
+        .node
+        .attr_ints("dilations")
+        .filter(|v| !v.is_empty())
+        .unwrap_or(vec![1; n]);
     let group = ctx.node.attr_i("group").unwrap_or(1);
     let dx = ctx.b.node(
         "Conv",
         &[&g, &w],
-        vec![attr_ints("pads", &pads), attr_ints("strides", &strides), attr_ints("dilations", &dilations), attr_int("group", group)],
+        vec![
+            attr_ints("pads", &pads),
+            attr_ints("strides", &strides),
+            attr_ints("dilations", &dilations),
+            attr_int("group", group),
+        ],
     );
     Ok(vec![Some(dx)])
 }

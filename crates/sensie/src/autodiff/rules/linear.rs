@@ -18,13 +18,29 @@ pub fn gemm(ctx: &mut Ctx, g: &[Option<String>]) -> Grads {
     let mut out = vec![None, None, None];
     if ctx.wants(0) {
         // dA' = alpha g B'^T
-        let da = ctx.b.node("Gemm", &[&g, &bm], vec![attr_float("alpha", alpha), attr_int("transB", (!tb) as i64)]);
-        out[0] = Some(if ta { ctx.b.transpose(&da, &[1, 0]) } else { da });
+        let da = ctx.b.node(
+            "Gemm",
+            &[&g, &bm],
+            vec![attr_float("alpha", alpha), attr_int("transB", (!tb) as i64)],
+        );
+        out[0] = Some(if ta {
+            ctx.b.transpose(&da, &[1, 0])
+        } else {
+            da
+        });
     }
     if ctx.wants(1) {
         // dB' = alpha A'^T g
-        let db = ctx.b.node("Gemm", &[&a, &g], vec![attr_float("alpha", alpha), attr_int("transA", (!ta) as i64)]);
-        out[1] = Some(if tb { ctx.b.transpose(&db, &[1, 0]) } else { db });
+        let db = ctx.b.node(
+            "Gemm",
+            &[&a, &g],
+            vec![attr_float("alpha", alpha), attr_int("transA", (!ta) as i64)],
+        );
+        out[1] = Some(if tb {
+            ctx.b.transpose(&db, &[1, 0])
+        } else {
+            db
+        });
     }
     if ctx.wants(2) {
         let scaled = ctx.b.scale(&g, beta);
@@ -37,7 +53,11 @@ pub fn gemm(ctx: &mut Ctx, g: &[Option<String>]) -> Grads {
 pub fn matmul(ctx: &mut Ctx, g: &[Option<String>]) -> Grads {
     let g = ctx.g0(g);
     let (a, bm) = (ctx.input(0), ctx.input(1));
-    let (ad, bd, yd) = (ctx.shape(&a)?.dims, ctx.shape(&bm)?.dims, ctx.shape(&ctx.output(0))?.dims);
+    let (ad, bd, yd) = (
+        ctx.shape(&a)?.dims,
+        ctx.shape(&bm)?.dims,
+        ctx.shape(&ctx.output(0))?.dims,
+    );
     let (ra, rb) = (ad.len(), bd.len());
     if ra < 2 || rb < 2 {
         return Err(ctx.fail("MatMul with a 1-D operand is not supported"));
@@ -51,13 +71,21 @@ pub fn matmul(ctx: &mut Ctx, g: &[Option<String>]) -> Grads {
     if ctx.wants(0) {
         let bt = ctx.b.transpose(&bm, &swap_last(rb));
         let da = ctx.b.node("MatMul", &[&g, &bt], vec![]);
-        let from: Vec<i64> = yd[..yd.len() - 2].iter().chain(&ad[ra - 2..]).copied().collect();
+        let from: Vec<i64> = yd[..yd.len() - 2]
+            .iter()
+            .chain(&ad[ra - 2..])
+            .copied()
+            .collect();
         out[0] = Some(unbroadcast_from(ctx, &da, &from, 0)?);
     }
     if ctx.wants(1) {
         let at = ctx.b.transpose(&a, &swap_last(ra));
         let db = ctx.b.node("MatMul", &[&at, &g], vec![]);
-        let from: Vec<i64> = yd[..yd.len() - 2].iter().chain(&bd[rb - 2..]).copied().collect();
+        let from: Vec<i64> = yd[..yd.len() - 2]
+            .iter()
+            .chain(&bd[rb - 2..])
+            .copied()
+            .collect();
         out[1] = Some(unbroadcast_from(ctx, &db, &from, 1)?);
     }
     Ok(out)

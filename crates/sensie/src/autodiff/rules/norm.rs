@@ -4,18 +4,22 @@
 
 use crate::Result;
 use crate::autodiff::Ctx;
-use crate::graph::{Builder, NodeExt};
 use crate::graph::shapes::normalize_axis;
+use crate::graph::{Builder, NodeExt};
 
 type Grads = Result<Vec<Option<String>>>;
 
 /// `g * scale / sqrt(var + eps)` per channel.
 pub fn batch_norm(ctx: &mut Ctx, g: &[Option<String>]) -> Grads {
     if ctx.node.attr_i("training_mode").unwrap_or(0) != 0 {
-        return Err(ctx.fail("BatchNormalization in training mode is not supported; export the model in eval mode"));
+        return Err(ctx.fail(
+            "BatchNormalization in training mode is not supported; export the model in eval mode",
+        ));
     }
     if (1..5).any(|i| ctx.wants(i)) {
-        return Err(ctx.fail("gradients with respect to BatchNormalization's parameters are not supported"));
+        return Err(
+            ctx.fail("gradients with respect to BatchNormalization's parameters are not supported")
+        );
     }
     let g = ctx.g0(g);
     let eps = ctx.node.attr_f("epsilon").unwrap_or(1e-5);
@@ -35,7 +39,14 @@ pub fn batch_norm(ctx: &mut Ctx, g: &[Option<String>]) -> Grads {
 
 /// `(gs - mean(gs) - xhat mean(gs xhat)) / sigma` over `axes`, where
 /// `gs = g * scale` and `xhat = (x - mean(x)) / sigma`, `sigma = sqrt(var(x) + eps)`.
-fn normalized_grad(b: &mut Builder, x: &str, gs: &str, axes: &[i64], count: f32, eps: f32) -> String {
+fn normalized_grad(
+    b: &mut Builder,
+    x: &str,
+    gs: &str,
+    axes: &[i64],
+    count: f32,
+    eps: f32,
+) -> String {
     let mean = |b: &mut Builder, t: &str| {
         let s = b.reduce_sum(t, axes, true);
         b.scale(&s, 1.0 / count)
@@ -60,13 +71,19 @@ fn normalized_grad(b: &mut Builder, x: &str, gs: &str, axes: &[i64], count: f32,
 fn static_count(ctx: &Ctx, dims: &[i64], axes: &[i64]) -> Result<f32> {
     axes.iter().try_fold(1.0f32, |acc, &a| {
         let d = dims[a as usize];
-        if d < 0 { Err(ctx.fail("normalised axes must have static sizes")) } else { Ok(acc * d as f32) }
+        if d < 0 {
+            Err(ctx.fail("normalised axes must have static sizes"))
+        } else {
+            Ok(acc * d as f32)
+        }
     })
 }
 
 pub fn instance_norm(ctx: &mut Ctx, g: &[Option<String>]) -> Grads {
     if ctx.wants(1) || ctx.wants(2) {
-        return Err(ctx.fail("gradients with respect to InstanceNormalization's parameters are not supported"));
+        return Err(ctx.fail(
+            "gradients with respect to InstanceNormalization's parameters are not supported",
+        ));
     }
     let g = ctx.g0(g);
     let (x, scale) = (ctx.input(0), ctx.input(1));
@@ -83,7 +100,9 @@ pub fn instance_norm(ctx: &mut Ctx, g: &[Option<String>]) -> Grads {
 
 pub fn layer_norm(ctx: &mut Ctx, g: &[Option<String>]) -> Grads {
     if ctx.wants(1) || ctx.wants(2) {
-        return Err(ctx.fail("gradients with respect to LayerNormalization's parameters are not supported"));
+        return Err(
+            ctx.fail("gradients with respect to LayerNormalization's parameters are not supported")
+        );
     }
     if ctx.node.output.iter().skip(1).any(|o| !o.is_empty()) {
         return Err(ctx.fail("LayerNormalization's Mean and InvStdDev outputs are not supported"));

@@ -2,8 +2,8 @@
 
 use crate::Result;
 use crate::autodiff::Ctx;
-use crate::graph::shapes::{BATCH, normalize_axis};
 use crate::graph::NodeExt;
+use crate::graph::shapes::{BATCH, normalize_axis};
 
 type Grads = Result<Vec<Option<String>>>;
 
@@ -21,7 +21,10 @@ fn reduced_axes(ctx: &Ctx, rank: usize) -> Result<Vec<i64>> {
         }
         return Ok((0..rank as i64).collect());
     }
-    let mut axes: Vec<i64> = axes.iter().map(|&a| normalize_axis(a, rank) as i64).collect();
+    let mut axes: Vec<i64> = axes
+        .iter()
+        .map(|&a| normalize_axis(a, rank) as i64)
+        .collect();
     axes.sort_unstable();
     Ok(axes)
 }
@@ -99,4 +102,3 @@ pub fn log_softmax(ctx: &mut Ctx, g: &[Option<String>]) -> Grads {
     let ps = b.node("Mul", &[&p, &s], vec![]);
     Ok(vec![Some(b.node("Sub", &[&g, &ps], vec![]))])
 }
-

@@ -15,13 +15,21 @@ pub fn resize(ctx: &mut Ctx, g: &[Option<String>]) -> Grads {
     let (xd, yd) = (ctx.shape(&x)?.dims, ctx.shape(&ctx.output(0))?.dims);
     let mode = ctx.node.attr_s("mode").unwrap_or_else(|| "nearest".into());
     if mode != "nearest" && mode != "linear" {
-        return Err(ctx.fail(format!("Resize mode '{mode}' is not supported (nearest and linear are)")));
+        return Err(ctx.fail(format!(
+            "Resize mode '{mode}' is not supported (nearest and linear are)"
+        )));
     }
     if ctx.node.attr_i("antialias").unwrap_or(0) != 0 || ctx.node.attr("axes").is_some() {
         return Err(ctx.fail("Resize with antialias or axes is not supported"));
     }
-    let transform = ctx.node.attr_s("coordinate_transformation_mode").unwrap_or_else(|| "half_pixel".into());
-    let nearest_mode = ctx.node.attr_s("nearest_mode").unwrap_or_else(|| "round_prefer_floor".into());
+    let transform = ctx
+        .node
+        .attr_s("coordinate_transformation_mode")
+        .unwrap_or_else(|| "half_pixel".into());
+    let nearest_mode = ctx
+        .node
+        .attr_s("nearest_mode")
+        .unwrap_or_else(|| "round_prefer_floor".into());
     let scales: Option<Vec<f32>> = ctx
         .node
         .input_name(2)
@@ -38,15 +46,22 @@ pub fn resize(ctx: &mut Ctx, g: &[Option<String>]) -> Grads {
             return Err(ctx.fail("only the last two axes may be resized"));
         }
         let (n_in, n_out) = (xd[axis] as usize, yd[axis] as usize);
-        let scale = scales.as_ref().map(|s| s[axis]).unwrap_or(n_out as f32 / n_in as f32);
-        let a = matrix(n_in, n_out, scale, &transform, &mode, &nearest_mode).map_err(|e| ctx.fail(e))?;
+        let scale = scales
+            .as_ref()
+            .map(|s| s[axis])
+            .unwrap_or(n_out as f32 / n_in as f32);
+        let a = matrix(n_in, n_out, scale, &transform, &mode, &nearest_mode)
+            .map_err(|e| ctx.fail(e))?;
         dx = if axis == rank - 1 {
             // y = x A^T along the last axis, so dx = g A  (A: out x in).
             let m = ctx.b.const_f32(&[n_out, n_in], &a);
             ctx.b.node("MatMul", &[&dx, &m], vec![])
         } else {
             // y = A x along the second-last axis, so dx = A^T g.
-            let at: Vec<f32> = (0..n_in).flat_map(|i| (0..n_out).map(move |o| (o, i))).map(|(o, i)| a[o * n_in + i]).collect();
+            let at: Vec<f32> = (0..n_in)
+                .flat_map(|i| (0..n_out).map(move |o| (o, i)))
+                .map(|(o, i)| a[o * n_in + i])
+                .collect();
             let m = ctx.b.const_f32(&[n_in, n_out], &at);
             ctx.b.node("MatMul", &[&m, &dx], vec![])
         };
@@ -55,22 +70,51 @@ pub fn resize(ctx: &mut Ctx, g: &[Option<String>]) -> Grads {
 }
 
 /// The `n_out x n_in` interpolation matrix of one axis, row-major.
-fn matrix(n_in: usize, n_out: usize, scale: f32, transform: &str, mode: &str, nearest_mode: &str) -> Result<Vec<f32>, String> {
+fn matrix(
+    n_in: usize,
+    n_out: usize,
+    scale: f32,
+    transform: &str,
+    mode: &str,
+    nearest_mode: &str,
+) -> Result<Vec<f32>, String> {
     let mut a = vec![0.0f32; n_out * n_in];
     for o in 0..n_out {
         let xo = o as f32;
         let src = match transform {
             "half_pixel" => (xo + 0.5) / scale - 0.5,
-            "pytorch_half_pixel" => if n_out > 1 { (xo + 0.5) / scale - 0.5 } else { 0.0 },
-            "align_corners" => if n_out > 1 { xo * (n_in as f32 - 1.0) / (n_out as f32 - 1.0) } else { 0.0 },
+            "pytorch_half_pixel" => {
+                if n_out > 1 {
+                    (xo + 0.5) / scale - 0.5
+                } else {
+                    0.0
+                }
+            }
+            "align_corners" => {
+                if n_out > 1 {
+                    xo * (n_in as f32 - 1.0) / (n_out as f32 - 1.0)
+                } else {
+                    0.0
+                }
+            }
             "asymmetric" => xo / scale,
             "tf_half_pixel_for_nn" => (xo + 0.5) / scale,
-            other => return Err(format!("Resize coordinate_transformation_mode '{other}' is not supported")),
+            other => {
+                return Err(format!(
+                    "Resize coordinate_transformation_mode '{other}' is not supported"
+                ));
+            }
         };
         let last = n_in as f32 - 1.0;
         if mode == "nearest" {
             let i = match nearest_mode {
-                "round_prefer_floor" => if src.fract() == 0.5 { src.floor() } else { src.round() },
+                "round_prefer_floor" => {
+                    if src.fract() == 0.5 {
+                        src.floor()
+                    } else {
+                        src.round()
+                    }
+                }
                 "round_prefer_ceil" => src.round(),
                 "floor" => src.floor(),
                 "ceil" => src.ceil(),

@@ -30,7 +30,11 @@ pub fn expand(ctx: &mut Ctx, g: &[Option<String>]) -> Grads {
 pub fn transpose(ctx: &mut Ctx, g: &[Option<String>]) -> Grads {
     let g = ctx.g0(g);
     let rank = ctx.shape(&ctx.input(0))?.rank();
-    let perm = ctx.node.attr_ints("perm").filter(|p| !p.is_empty()).unwrap_or_else(|| (0..rank as i64).rev().collect());
+    let perm = ctx
+        .node
+        .attr_ints("perm")
+        .filter(|p| !p.is_empty())
+        .unwrap_or_else(|| (0..rank as i64).rev().collect());
     let mut inverse = vec![0i64; perm.len()];
     for (i, &p) in perm.iter().enumerate() {
         inverse[p as usize] = i as i64;
@@ -41,7 +45,11 @@ pub fn transpose(ctx: &mut Ctx, g: &[Option<String>]) -> Grads {
 /// The static size of `name` along `axis`, refusing the batch axis.
 fn static_dim(ctx: &Ctx, name: &str, axis: usize) -> Result<i64> {
     let d = ctx.shape(name)?.dims[axis];
-    if d == BATCH { Err(ctx.fail("splitting or slicing along the batch axis is not supported")) } else { Ok(d) }
+    if d == BATCH {
+        Err(ctx.fail("splitting or slicing along the batch axis is not supported"))
+    } else {
+        Ok(d)
+    }
 }
 
 /// Concat: split the gradient into the inputs' sizes.
@@ -49,9 +57,16 @@ pub fn concat(ctx: &mut Ctx, g: &[Option<String>]) -> Grads {
     let g = ctx.g0(g);
     let rank = ctx.shape(&ctx.output(0))?.rank();
     let axis = normalize_axis(ctx.node.attr_i("axis").unwrap_or(0), rank);
-    let sizes = (0..ctx.node.input.len()).map(|i| static_dim(ctx, &ctx.input(i), axis)).collect::<Result<Vec<_>>>()?;
+    let sizes = (0..ctx.node.input.len())
+        .map(|i| static_dim(ctx, &ctx.input(i), axis))
+        .collect::<Result<Vec<_>>>()?;
     let split = ctx.b.const_i64(&sizes);
-    let parts = ctx.b.node_n("Split", &[&g, &split], sizes.len(), vec![attr_int("axis", axis as i64)]);
+    let parts = ctx.b.node_n(
+        "Split",
+        &[&g, &split],
+        sizes.len(),
+        vec![attr_int("axis", axis as i64)],
+    );
     Ok(parts.into_iter().map(Some).collect())
 }
 
@@ -70,7 +85,11 @@ pub fn split(ctx: &mut Ctx, g: &[Option<String>]) -> Grads {
         });
     }
     let refs: Vec<&str> = parts.iter().map(String::as_str).collect();
-    let dx = ctx.b.node("Concat", &refs, vec![attr_int("axis", normalize_axis(axis, rank) as i64)]);
+    let dx = ctx.b.node(
+        "Concat",
+        &refs,
+        vec![attr_int("axis", normalize_axis(axis, rank) as i64)],
+    );
     Ok(vec![Some(dx)])
 }
 
@@ -81,8 +100,16 @@ pub fn slice(ctx: &mut Ctx, g: &[Option<String>]) -> Grads {
     let dims = ctx.shape(&x)?.dims;
     let rank = dims.len();
     let (starts, ends) = (ctx.const_ints(1)?, ctx.const_ints(2)?);
-    let axes = if ctx.node.input_name(3).is_some() { ctx.const_ints(3)? } else { (0..starts.len() as i64).collect() };
-    let steps = if ctx.node.input_name(4).is_some() { ctx.const_ints(4)? } else { vec![1; starts.len()] };
+    let axes = if ctx.node.input_name(3).is_some() {
+        ctx.const_ints(3)?
+    } else {
+        (0..starts.len() as i64).collect()
+    };
+    let steps = if ctx.node.input_name(4).is_some() {
+        ctx.const_ints(4)?
+    } else {
+        vec![1; starts.len()]
+    };
     if steps.iter().any(|&s| s != 1) {
         return Err(ctx.fail("Slice with steps other than 1 is not supported"));
     }
@@ -113,14 +140,19 @@ pub fn pad(ctx: &mut Ctx, g: &[Option<String>]) -> Grads {
     let rank = dims.len();
     let mode = ctx.node.attr_s("mode").unwrap_or_else(|| "constant".into());
     if mode != "constant" {
-        return Err(ctx.fail(format!("Pad mode '{mode}' is not supported (only constant)")));
+        return Err(ctx.fail(format!(
+            "Pad mode '{mode}' is not supported (only constant)"
+        )));
     }
     let raw = match ctx.node.attr_ints("pads") {
         Some(p) if !p.is_empty() => p,
         _ => ctx.const_ints(1)?,
     };
     let axes: Vec<usize> = if ctx.node.input_name(3).is_some() {
-        ctx.const_ints(3)?.iter().map(|&a| normalize_axis(a, rank)).collect()
+        ctx.const_ints(3)?
+            .iter()
+            .map(|&a| normalize_axis(a, rank))
+            .collect()
     } else {
         (0..rank).collect()
     };
@@ -141,10 +173,13 @@ pub fn pad(ctx: &mut Ctx, g: &[Option<String>]) -> Grads {
     if which.is_empty() {
         return Ok(vec![Some(g)]);
     }
-    let (s, e, a) = (ctx.b.const_i64(&starts), ctx.b.const_i64(&ends), ctx.b.const_i64(&which));
+    let (s, e, a) = (
+        ctx.b.const_i64(&starts),
+        ctx.b.const_i64(&ends),
+        ctx.b.const_i64(&which),
+    );
     Ok(vec![Some(ctx.b.node("Slice", &[&g, &s, &e, &a], vec![]))])
 }
-
 
 /// Gather with constant indices: scatter-add the gradient back into zeros,
 /// with the gathered axis moved to the front so ScatterND can address it.
@@ -154,19 +189,32 @@ pub fn gather(ctx: &mut Ctx, g: &[Option<String>]) -> Grads {
     let dims = ctx.shape(&x)?.dims;
     let rank = dims.len();
     let axis = normalize_axis(ctx.node.attr_i("axis").unwrap_or(0), rank);
-    let indices = ctx.consts.i64(&ctx.input(1)).ok_or_else(|| ctx.fail("Gather's indices must be constant"))?;
+    let indices = ctx
+        .consts
+        .i64(&ctx.input(1))
+        .ok_or_else(|| ctx.fail("Gather's indices must be constant"))?;
     let size = dims[axis];
     if size == BATCH {
         return Err(ctx.fail("gathering along the batch axis is not supported"));
     }
     let q = indices.ndim();
-    let flat: Vec<i64> = indices.iter().map(|&i| if i < 0 { i + size } else { i }).collect();
+    let flat: Vec<i64> = indices
+        .iter()
+        .map(|&i| if i < 0 { i + size } else { i })
+        .collect();
     let b = &mut *ctx.b;
     // data' = data with `axis` first; g' = g with the index axes first, flattened to one.
-    let perm: Vec<i64> = std::iter::once(axis).chain((0..rank).filter(|&a| a != axis)).map(|a| a as i64).collect();
+    let perm: Vec<i64> = std::iter::once(axis)
+        .chain((0..rank).filter(|&a| a != axis))
+        .map(|a| a as i64)
+        .collect();
     let zeros = b.zeros_like(&x);
     let zeros = b.transpose(&zeros, &perm);
-    let g_perm: Vec<i64> = (axis..axis + q).chain(0..axis).chain(axis + q..rank + q - 1).map(|a| a as i64).collect();
+    let g_perm: Vec<i64> = (axis..axis + q)
+        .chain(0..axis)
+        .chain(axis + q..rank + q - 1)
+        .map(|a| a as i64)
+        .collect();
     let gt = if q > 0 {
         b.transpose(&g, &g_perm)
     } else {
@@ -183,7 +231,11 @@ pub fn gather(ctx: &mut Ctx, g: &[Option<String>]) -> Grads {
     let upd_shape = b.node("Concat", &[&m, &rest], vec![attr_int("axis", 0)]);
     let updates = b.node("Reshape", &[&gt, &upd_shape], vec![]);
     let idx = b.const_i64_shaped(&[flat.len(), 1], &flat);
-    let scattered = b.node("ScatterND", &[&zeros, &idx, &updates], vec![crate::graph::attr_string("reduction", "add")]);
+    let scattered = b.node(
+        "ScatterND",
+        &[&zeros, &idx, &updates],
+        vec![crate::graph::attr_string("reduction", "add")],
+    );
     let mut inverse = vec![0i64; rank];
     for (i, &p) in perm.iter().enumerate() {
         inverse[p as usize] = i as i64;

@@ -1,9 +1,9 @@
 //! Deconvnet (Zeiler and Fergus 2014): a ReLU passes the positive part of the
 //! gradient, whatever the forward input was: `Relu(g)`.
 
+use crate::Result;
 use crate::autodiff::rulesets::RuleSet;
 use crate::autodiff::{Ctx, Rule};
-use crate::Result;
 
 pub struct Deconvnet;
 

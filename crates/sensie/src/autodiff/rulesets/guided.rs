@@ -2,9 +2,9 @@
 //! positive gradients pass, and only where the forward input was positive:
 //! `Relu(g) * (y > 0)`.
 
+use crate::Result;
 use crate::autodiff::rulesets::RuleSet;
 use crate::autodiff::{Ctx, Rule, rules};
-use crate::Result;
 
 pub struct GuidedBackprop;
 
