@@ -1,10 +1,12 @@
 //! The probe: several sensitivity tests over one model and one data set.
 //!
 //! A run streams batches through a two-stage pipeline. A producer thread
-//! perturbs (in parallel, with rayon) and preprocesses the next batch while
-//! the calling thread runs the model on the current one; a channel of two
-//! batches joins them, so memory holds a few batches of images, never
-//! examples x levels of them. What is kept per example and level is its
+//! perturbs (in parallel, on a rayon pool of its own) and preprocesses the
+//! next batch while the calling thread runs the model on the current one; a
+//! channel of two batches joins them, and each batch goes back to the
+//! producer to be filled again, so memory holds a few batches of images,
+//! never examples x levels of them, and none is allocated per job. How the
+//! cores are shared between the two is [`ThreadBudget`]'s choice. What is kept per example and level is its
 //! score (a few bytes), which the paired statistics need.
 //!
 //! The unperturbed pass runs once and is shared: it is the reference of every
