@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Benchmarks sensie against its peers on this machine, in one sitting, and
 # writes BENCHMARKS.md whole. The peers' Python packages go into bench/.venv.
-#   bench/run.sh [--sensie-original PATH]   the full run (about 12 minutes on 2 cores)
+#   bench/run.sh [--sensie-original PATH]   the full run (about 20 minutes on 2 cores)
 #   bench/run.sh --smoke                    a short run of the sensie side only (CI)
 # PATH (or $SENSIE_ORIGINAL) is a checkout of github.com/coljac/sensie, the
 # original Sensie, which is not on PyPI; without one its row is skipped.
