@@ -35,7 +35,7 @@ mod zoom;
 
 use std::collections::BTreeMap;
 
-use ndarray::{Array3, Array4, ArrayView3, ArrayView4, Axis};
+use ndarray::{Array3, Array4, ArrayView3, ArrayView4, ArrayViewMut4, Axis};
 use rayon::prelude::*;
 
 pub use options::{OptionSpec, Options};
@@ -215,8 +215,31 @@ pub fn perturb_batch(
     seed: u64,
     first_example: usize,
 ) -> Result<Array4<f32>> {
-    let stream = name_hash(perturbation.name());
     let mut out = Array4::zeros(images.raw_dim());
+    perturb_batch_into(
+        perturbation,
+        images,
+        value,
+        seed,
+        first_example,
+        out.view_mut(),
+    )?;
+    Ok(out)
+}
+
+/// [`perturb_batch`] written into `out` (the batch's shape), so that a
+/// sweep reuses a few batch buffers instead of allocating one per batch;
+/// runs on the current rayon pool.
+pub fn perturb_batch_into(
+    perturbation: &dyn Perturbation,
+    images: ArrayView4<f32>,
+    value: f64,
+    seed: u64,
+    first_example: usize,
+    mut out: ArrayViewMut4<f32>,
+) -> Result<()> {
+    debug_assert_eq!(out.dim(), images.dim());
+    let stream = name_hash(perturbation.name());
     out.axis_iter_mut(Axis(0)).into_par_iter().zip(images.axis_iter(Axis(0))).enumerate().try_for_each(|(i, (mut slot, image))| {
         let mut rng = SeededRng::new(seed, &[stream, (first_example + i) as u64, value.to_bits()]);
         let perturbed = perturbation.apply(image, value, &mut rng)?;
@@ -228,8 +251,7 @@ pub fn perturb_batch(
         }
         slot.assign(&perturbed);
         Ok(())
-    })?;
-    Ok(out)
+    })
 }
 
 /// The default [`Perturbation::check`]: the value must be a finite number.
