@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Benchmarks sensie against its peers on this machine, in one sitting, and
 # writes BENCHMARKS.md whole. The peers' Python packages go into bench/.venv.
-#   bench/run.sh [--sensie-original PATH]   the full run (about 6 minutes on 2 cores)
+#   bench/run.sh [--sensie-original PATH]   the full run (about 20 minutes on 2 cores)
 #   bench/run.sh --smoke                    a short run of the sensie side only (CI)
 # PATH (or $SENSIE_ORIGINAL) is a checkout of github.com/coljac/sensie, the
 # original Sensie, which is not on PyPI; without one its row is skipped.
@@ -46,6 +46,7 @@ bench() {
 engine="$(bench engine)"
 explain="$(bench explain)"
 probe="$(bench probe)"
+perturbed="$(bench perturbed)"
 sensie="$(build -p sensie-cli --bin sensie)"
 mnist="$root/examples/mnist"
 
@@ -56,15 +57,16 @@ json_result() {
 }
 
 if $smoke; then
+    out="$(mktemp -d)"
+    trap 'rm -rf "$out"' EXIT
     # Every bench binary at a tiny size, the probe one at two sizes as the
     # scale table runs it, and the CLI's sweep as the sweep table runs it.
     json_result "$engine" "$mnist/mnist_cnn.onnx" 32 0.2
     json_result "$explain" "$mnist/mnist_cnn.onnx" "$mnist/data/test_x.npy" 8 0.1 all
+    json_result "$perturbed" "$mnist/data/test_x.npy" rotate=0:180:3 0 "$out/perturbed.npy"
     for n in 64 256; do
         json_result "$probe" "$mnist/mnist_cnn.onnx" "$mnist/data/test_x.npy" "$mnist/data/test_y.npy" $n rotate=0:180:3 32 1
     done
-    out="$(mktemp -d)"
-    trap 'rm -rf "$out"' EXIT
     "$sensie" probe --model "$mnist/mnist_cnn.onnx" --data "$mnist/data/test_x.npy" --labels "$mnist/data/test_y.npy" \
         --perturb rotate=0:180:3 --replicates 100 --quiet --out "$out/probe" >/dev/null
     echo "bench/run.sh: smoke run passed" >&2
@@ -85,9 +87,11 @@ load_before="$(cut -d' ' -f1-3 /proc/loadavg)"
 $py bench/engine.py --sensie-bench "$engine" --out bench/work/engine.md
 $py bench/sweep.py --sensie "$sensie" --probe-bench "$probe" ${original:+--sensie-original "$original"} \
     --out bench/work/sweep.md
+$py bench/perturbations.py --sensie "$sensie" --perturbed-bench "$perturbed" --probe-bench "$probe" \
+    --out bench/work/perturbations.md
 $py bench/explain.py --sensie-bench "$explain" --out bench/work/explain.md
 $py bench/python_api.py --sensie "$sensie" ${original:+--sensie-original "$original"} --out bench/work/python.md
 load_after="$(cut -d' ' -f1-3 /proc/loadavg)"
-$py bench/report.py --sections bench/work/{engine,sweep,explain,python}.md --load-before "$load_before" \
+$py bench/report.py --sections bench/work/{engine,sweep,perturbations,explain,python}.md --load-before "$load_before" \
     --load-after "$load_after" --command "$command_line" ${original:+--sensie-original "$original"} --out BENCHMARKS.md
 echo "bench/run.sh: wrote BENCHMARKS.md" >&2

@@ -40,7 +40,7 @@ pub struct Args {
     output_kind: Option<String>,
     #[arg(long)]
     batch_size: Option<usize>,
-    /// ONNX Runtime threads per operator (0: its choice).
+    /// ONNX Runtime threads per operator (0: every core, and a quarter of them perturbing beside it).
     #[arg(long)]
     threads: Option<usize>,
     #[arg(long)]

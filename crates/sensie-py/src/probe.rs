@@ -5,13 +5,13 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
-use ndarray::{Array3, Array4, ArrayView3, ArrayView4, Axis};
+use ndarray::{Array3, Array4, ArrayView3, ArrayView4, ArrayViewMut4, Axis};
 use numpy::{IntoPyArray, PyReadonlyArray1, PyReadonlyArray4};
 use pyo3::prelude::*;
 use sensie::data::{self, Dataset, Metadata, Task};
 use sensie::engine::{Engine, EngineOptions};
 use sensie::model::OutputKind;
-use sensie::perturb::{Parameter, Perturbation, builtins};
+use sensie::perturb::{Parameter, Perturbation, builtins, changed_shape};
 use sensie::probe::{self, Plan, ProbeConfig, Report, RunOptions, Sweep};
 use sensie::rng::SeededRng;
 
@@ -58,19 +58,21 @@ impl Perturbation for PythonPerturbation {
         value: f64,
         _rng: &mut SeededRng,
     ) -> sensie::Result<Array3<f32>> {
-        Ok(self
-            .apply_batch(image.insert_axis(Axis(0)), value, 0, 0)?
-            .index_axis_move(Axis(0), 0))
+        let batch = image.insert_axis(Axis(0));
+        let mut out = Array4::zeros(batch.raw_dim());
+        self.apply_batch_into(batch, value, 0, 0, out.view_mut())?;
+        Ok(out.index_axis_move(Axis(0), 0))
     }
 
-    fn apply_batch(
+    fn apply_batch_into(
         &self,
         images: ArrayView4<f32>,
         value: f64,
         _seed: u64,
         _first_example: usize,
-    ) -> sensie::Result<Array4<f32>> {
-        Python::attach(|py| {
+        mut out: ArrayViewMut4<f32>,
+    ) -> sensie::Result<()> {
+        let result = Python::attach(|py| {
             let called = self
                 .function
                 .bind(py)
@@ -89,7 +91,12 @@ impl Perturbation for PythonPerturbation {
                     reason,
                 }
             })
-        })
+        })?;
+        if result.dim() != images.dim() {
+            return Err(changed_shape(&self.name, result.shape(), images.shape()));
+        }
+        out.assign(&result);
+        Ok(())
     }
 }
 
@@ -256,9 +263,12 @@ fn run_plan(
         threshold: config.threshold,
         stop: Some(stop.clone()),
     };
+    // The sweep's thread budget, as `sensie probe` chooses it: ONNX Runtime's
+    // threads sleep while the producer perturbs the next batch.
+    let budget = probe::ThreadBudget::new(config.threads);
     let engine_options = EngineOptions {
         batch_size: config.batch_size,
-        threads: config.threads,
+        threads: budget.model,
     };
     let mut hook = |done: usize, total: usize| {
         Python::attach(|py| {
@@ -272,7 +282,7 @@ fn run_plan(
         })
     };
     let outcome = py.detach(|| -> sensie::Result<Report> {
-        let mut engine = Engine::new(runtime, model, engine_options)?;
+        let mut engine = Engine::with_spinning(runtime, model, engine_options, budget.spinning)?;
         let tests = probe::run(
             &mut engine,
             data,

@@ -22,11 +22,9 @@ use std::time::Instant;
 use ndarray::{Array1, Array4, Axis};
 use ndarray_npy::ReadNpyExt;
 use sensie::data::{Dataset, Labels};
-use sensie::engine::{Engine, EngineOptions};
 use sensie::model::Model;
 use sensie::preprocess::Preprocess;
 use sensie::probe::{self, ProbeConfig, RunOptions, SweepSpec};
-use sensie::runtime::Runtime;
 
 use common::{parse, status_mib};
 
@@ -70,15 +68,7 @@ fn main() {
         tiled(&x, &y, n)
     };
     let model = Model::load(&model).unwrap_or_else(|e| panic!("{e}"));
-    let mut engine = Engine::new(
-        Runtime::new().unwrap(),
-        model,
-        EngineOptions {
-            batch_size: batch,
-            threads: 0,
-        },
-    )
-    .unwrap();
+    let mut engine = probe::sweep_engine(model, batch, 0).unwrap();
     let options = RunOptions {
         batch_size: batch,
         ..RunOptions::default()

@@ -90,6 +90,7 @@ pub struct Engine {
     runtime: Runtime,
     model: Model,
     options: EngineOptions,
+    sessions: SessionOptions,
     /// The model, plus a Softmax node when it outputs logits (the probability score).
     prepared: ModelProto,
     probabilities: String,
@@ -99,6 +100,19 @@ pub struct Engine {
 
 impl Engine {
     pub fn new(runtime: Runtime, model: Model, options: EngineOptions) -> Result<Engine> {
+        Engine::with_spinning(runtime, model, options, true)
+    }
+
+    /// An engine whose ONNX Runtime threads spin while they wait for work
+    /// (`spinning`, ONNX Runtime's default and [`Engine::new`]'s) or sleep:
+    /// for a caller whose own threads need the same cores between the
+    /// forward passes, as the probe's producer does.
+    pub fn with_spinning(
+        runtime: Runtime,
+        model: Model,
+        options: EngineOptions,
+        spinning: bool,
+    ) -> Result<Engine> {
         if options.batch_size == 0 {
             return Err(Error::invalid(
                 "batch size 0",
@@ -106,10 +120,15 @@ impl Engine {
             ));
         }
         let (prepared, probabilities) = prepare(&model);
+        let sessions = SessionOptions {
+            threads: options.threads,
+            spinning,
+        };
         let mut engine = Engine {
             runtime,
             model,
             options,
+            sessions,
             prepared,
             probabilities,
             shapes: None,
@@ -363,13 +382,9 @@ impl Engine {
 
     fn compile(&mut self, key: &str, proto: &ModelProto, outputs: Vec<String>) -> Result<()> {
         let what = format!("model {} ({key})", self.model.path().display());
-        let session = self.runtime.session(
-            &onnx::encode_model(proto),
-            &what,
-            SessionOptions {
-                threads: self.options.threads,
-            },
-        )?;
+        let session = self
+            .runtime
+            .session(&onnx::encode_model(proto), &what, self.sessions)?;
         self.compiled
             .insert(key.to_string(), Compiled { session, outputs });
         Ok(())

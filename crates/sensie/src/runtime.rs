@@ -32,10 +32,23 @@ pub struct Runtime {
 }
 
 /// How sessions run.
-#[derive(Clone, Copy, Debug, Default)]
+#[derive(Clone, Copy, Debug)]
 pub struct SessionOptions {
     /// Threads inside one operator; 0 lets ONNX Runtime choose (one per core).
     pub threads: usize,
+    /// Whether those threads spin while they wait for work (ONNX Runtime's
+    /// default): the fastest when the model has the cores to itself, and a
+    /// thief of them when another thread of the process has work too.
+    pub spinning: bool,
+}
+
+impl Default for SessionOptions {
+    fn default() -> Self {
+        SessionOptions {
+            threads: 0,
+            spinning: true,
+        }
+    }
 }
 
 static ENVIRONMENT: OnceLock<std::result::Result<ort::environment::Environment, String>> =
@@ -97,6 +110,11 @@ impl Runtime {
         if options.threads > 0 {
             builder = builder
                 .with_intra_threads(options.threads)
+                .map_err(|e| fail(e.into()))?;
+        }
+        if !options.spinning {
+            builder = builder
+                .with_intra_op_spinning(false)
                 .map_err(|e| fail(e.into()))?;
         }
         builder.commit_from_memory(model_bytes).map_err(fail)

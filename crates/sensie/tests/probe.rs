@@ -573,16 +573,18 @@ impl sensie::perturb::Perturbation for BatchBrightness {
         Ok(image.mapv(|v| (f64::from(v) * value) as f32))
     }
 
-    fn apply_batch(
+    fn apply_batch_into(
         &self,
         images: ndarray::ArrayView4<f32>,
         value: f64,
         _seed: u64,
         _first: usize,
-    ) -> sensie::Result<ndarray::Array4<f32>> {
+        mut out: ndarray::ArrayViewMut4<f32>,
+    ) -> sensie::Result<()> {
         self.calls
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        Ok(images.mapv(|v| (f64::from(v) * value) as f32))
+        out.zip_mut_with(&images, |o, &v| *o = (f64::from(v) * value) as f32);
+        Ok(())
     }
 }
 

@@ -36,7 +36,7 @@ mod zoom;
 
 use std::collections::BTreeMap;
 
-use ndarray::{Array3, Array4, ArrayView3, ArrayView4, Axis};
+use ndarray::{Array3, Array4, ArrayView3, ArrayView4, ArrayViewMut4, Axis};
 use rayon::prelude::*;
 
 pub use options::{OptionSpec, Options};
@@ -78,20 +78,22 @@ pub trait Perturbation: Send + Sync {
     fn apply(&self, image: ArrayView3<f32>, value: f64, rng: &mut SeededRng)
     -> Result<Array3<f32>>;
 
-    /// The perturbed copy of a batch (N x C x H x W) whose first image is
-    /// example `first_example` of the data set. The default applies
-    /// [`Perturbation::apply`] to every image in parallel, each with its own
-    /// random stream (see [`perturb_batch`]); a perturbation that works on
-    /// whole batches (a user's Python function `f(x_batch, p)`) overrides it.
-    fn apply_batch(
+    /// Writes the perturbed batch (N x C x H x W, whose first image is
+    /// example `first_example` of the data set) into `out`, which has the
+    /// batch's shape, so that a sweep reuses a few batch buffers instead of
+    /// allocating one per batch. The default applies [`Perturbation::apply`]
+    /// to every image in parallel on the current rayon pool, each with its
+    /// own random stream (see [`perturb_batch`]); a perturbation that works
+    /// on whole batches (a user's Python function `f(x_batch, p)`) overrides it.
+    fn apply_batch_into(
         &self,
         images: ArrayView4<f32>,
         value: f64,
         seed: u64,
         first_example: usize,
-    ) -> Result<Array4<f32>> {
+        mut out: ArrayViewMut4<f32>,
+    ) -> Result<()> {
         let stream = name_hash(self.name());
-        let mut out = Array4::zeros(images.raw_dim());
         out.axis_iter_mut(Axis(0))
             .into_par_iter()
             .zip(images.axis_iter(Axis(0)))
@@ -105,8 +107,7 @@ pub trait Perturbation: Send + Sync {
                 }
                 slot.assign(&perturbed);
                 Ok(())
-            })?;
-        Ok(out)
+            })
     }
 }
 
@@ -252,19 +253,45 @@ pub fn perturb_batch(
     seed: u64,
     first_example: usize,
 ) -> Result<Array4<f32>> {
-    let out = perturbation.apply_batch(images, value, seed, first_example)?;
-    if out.dim() != images.dim() {
-        return Err(changed_shape(
-            perturbation.name(),
-            out.shape(),
-            images.shape(),
-        ));
-    }
+    let mut out = Array4::zeros(images.raw_dim());
+    perturb_batch_into(
+        perturbation,
+        images,
+        value,
+        seed,
+        first_example,
+        out.view_mut(),
+    )?;
     Ok(out)
 }
 
-/// The error for a perturbation that changed the shape of what it was given.
-fn changed_shape(name: &str, got: &[usize], given: &[usize]) -> Error {
+/// [`perturb_batch`] written into `out` (the batch's shape): what a sweep
+/// calls, reusing its batch buffers; runs on the current rayon pool.
+pub fn perturb_batch_into(
+    perturbation: &dyn Perturbation,
+    images: ArrayView4<f32>,
+    value: f64,
+    seed: u64,
+    first_example: usize,
+    out: ArrayViewMut4<f32>,
+) -> Result<()> {
+    if out.dim() != images.dim() {
+        return Err(Error::invalid(
+            "perturbed batch",
+            format!(
+                "the buffer has shape {:?} but the batch {:?}; give a buffer of the batch's shape",
+                out.shape(),
+                images.shape()
+            ),
+        ));
+    }
+    perturbation.apply_batch_into(images, value, seed, first_example, out)
+}
+
+/// The error for a perturbation that changed the shape of what it was given
+/// (public for perturbations implemented outside the crate, such as the
+/// Python package's).
+pub fn changed_shape(name: &str, got: &[usize], given: &[usize]) -> Error {
     Error::invalid(
         format!("perturbation '{name}'"),
         format!(

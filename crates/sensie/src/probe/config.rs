@@ -48,7 +48,7 @@ pub struct ProbeConfig {
     /// probabilities, log-probabilities or sigmoid.
     pub output_kind: Option<String>,
     pub batch_size: usize,
-    /// ONNX Runtime threads per operator; 0 lets it choose.
+    /// ONNX Runtime threads per operator; 0 lets sensie choose ([`super::ThreadBudget`]).
     pub threads: usize,
     pub seed: u64,
     /// Bootstrap replicates for every interval.

@@ -1,10 +1,12 @@
 //! The probe: several sensitivity tests over one model and one data set.
 //!
 //! A run streams batches through a two-stage pipeline. A producer thread
-//! perturbs (in parallel, with rayon) and preprocesses the next batch while
-//! the calling thread runs the model on the current one; a channel of two
-//! batches joins them, so memory holds a few batches of images, never
-//! examples x levels of them. What is kept per example and level is its
+//! perturbs (in parallel, on a rayon pool of its own) and preprocesses the
+//! next batch while the calling thread runs the model on the current one; a
+//! channel of two batches joins them, and each batch goes back to the
+//! producer to be filled again, so memory holds a few batches of images,
+//! never examples x levels of them, and none is allocated per job. How the
+//! cores are shared between the two is [`ThreadBudget`]'s choice. What is kept per example and level is its
 //! score (a few bytes), which the paired statistics need.
 //!
 //! The unperturbed pass runs once and is shared: it is the reference of every
@@ -15,13 +17,14 @@ mod config;
 mod report;
 mod results;
 mod score;
+mod threads;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::mpsc::sync_channel;
+use std::sync::mpsc::{channel, sync_channel};
 
-use ndarray::{Array4, Axis, s};
+use ndarray::{Array4, ArrayView4, Axis, s};
 use serde::Serialize;
 
 pub use config::{OptionValue, ProbeConfig, PropertySpec, SweepSpec, Values};
@@ -32,14 +35,14 @@ pub use report::{
 pub use results::{Report, check_out, word, write_results};
 use score::ScoreGrid;
 pub use score::{Metric, Scored};
+pub use threads::{ThreadBudget, sweep_engine};
 
 use crate::data::name::Name;
 use crate::data::{Dataset, Labels};
-use crate::engine::{Engine, EngineOptions};
+use crate::engine::Engine;
 use crate::model::{Layout, Model, OutputKind};
-use crate::perturb::{self, Perturbation, perturb_batch};
+use crate::perturb::{self, Perturbation, perturb_batch_into};
 use crate::preprocess::Preprocess;
-use crate::runtime::Runtime;
 use crate::stats::{self, Binning, Group, PairedScores, Settings, TestStats};
 use crate::{Error, Result};
 
@@ -204,11 +207,7 @@ pub fn execute(config: &ProbeConfig, progress: &mut dyn FnMut(usize, usize)) -> 
         model.set_output_kind(kind.parse::<OutputKind>()?);
     }
     let data = crate::data::load(&config.data)?;
-    let options = EngineOptions {
-        batch_size: config.batch_size,
-        threads: config.threads,
-    };
-    let mut engine = Engine::new(Runtime::new()?, model, options)?;
+    let mut engine = sweep_engine(model, config.batch_size, config.threads)?;
     let run_options = RunOptions {
         batch_size: config.batch_size,
         seed: config.seed,
@@ -229,10 +228,18 @@ pub fn execute(config: &ProbeConfig, progress: &mut dyn FnMut(usize, usize)) -> 
     Ok(report)
 }
 
+/// A batch on its way to the model: the data set's own images, when the
+/// preprocessing leaves them as they are (the unperturbed pass), or a buffer
+/// the producer filled, which goes back to it for a later batch.
+enum Input<'a> {
+    Borrowed(ArrayView4<'a, f32>),
+    Owned(Array4<f32>),
+}
+
 /// What the producer hands the model: a prepared batch and where it belongs.
-struct Prepared {
+struct Prepared<'a> {
     job: usize,
-    input: Array4<f32>,
+    input: Input<'a>,
 }
 
 /// One batch of work: the unperturbed pass (`sweep` none) or one level of a sweep.
@@ -312,7 +319,8 @@ pub fn run(
         target: size.map(|s| s.1),
         stop: options.stop.as_deref(),
     };
-    let (scores, metric) = stream(engine, &pass, &jobs, progress)?;
+    let budget = ThreadBudget::new(engine.options().threads);
+    let (scores, metric) = stream(engine, &pass, &jobs, budget.producer, progress)?;
 
     let scale = match &data.labels {
         Labels::Targets(t) => target_scale(t),
@@ -383,33 +391,65 @@ struct Pass<'a> {
     stop: Option<&'a AtomicBool>,
 }
 
-impl Pass<'_> {
-    /// One batch perturbed (for a sweep level) and preprocessed.
-    fn prepare(&self, job: &Job) -> Result<Array4<f32>> {
-        let raw = self.data.images.slice(s![job.start..job.end, .., .., ..]);
-        match job.sweep {
-            None => self.preprocess.apply(raw, self.target, self.layout),
-            Some((sweep, level)) => {
-                let sweep = &self.plan.sweeps[sweep];
-                let perturbed = perturb_batch(
-                    sweep.perturbation.as_ref(),
-                    raw,
-                    sweep.values[level],
-                    self.seed,
-                    job.start,
-                )?;
-                self.preprocess
-                    .apply(perturbed.view(), self.target, self.layout)
-            }
+impl<'a> Pass<'a> {
+    /// Whether the preprocessing leaves raw images of this height and width
+    /// exactly as they are (scale 1, no mean or std, the model's size and
+    /// channels-first layout): then batches go to the model without a copy.
+    fn as_is(&self, (_, _, h, w): (usize, usize, usize, usize)) -> bool {
+        let p = self.preprocess;
+        p.scale == 1.0
+            && p.mean.iter().all(|&m| m == 0.0)
+            && p.std.iter().all(|&s| s == 1.0)
+            && self.layout == Layout::Nchw
+            && self.target.is_none_or(|t| t == (h, w))
+    }
+
+    /// One batch perturbed (for a sweep level) and preprocessed. A sweep
+    /// level is perturbed into a buffer from `spare` when one of the right
+    /// shape is there.
+    fn prepare(&self, job: &Job, spare: &mut Vec<Array4<f32>>) -> Result<Input<'a>> {
+        let data: &'a Dataset = self.data;
+        let raw = data.images.slice(s![job.start..job.end, .., .., ..]);
+        let Some((sweep, level)) = job.sweep else {
+            return Ok(if self.as_is(raw.dim()) {
+                Input::Borrowed(raw)
+            } else {
+                Input::Owned(self.preprocess.apply(raw, self.target, self.layout)?)
+            });
+        };
+        let sweep = &self.plan.sweeps[sweep];
+        let mut buffer = match spare.pop() {
+            Some(buffer) if buffer.dim() == raw.dim() => buffer,
+            _ => Array4::zeros(raw.dim()),
+        };
+        perturb_batch_into(
+            sweep.perturbation.as_ref(),
+            raw,
+            sweep.values[level],
+            self.seed,
+            job.start,
+            buffer.view_mut(),
+        )?;
+        if self.as_is(raw.dim()) {
+            return Ok(Input::Owned(buffer));
         }
+        let prepared = self
+            .preprocess
+            .apply(buffer.view(), self.target, self.layout)?;
+        spare.push(buffer);
+        Ok(Input::Owned(prepared))
     }
 }
 
-/// Runs the jobs through the producer/consumer pipeline and scores every example.
+/// Runs the jobs through the producer/consumer pipeline and scores every
+/// example. The producer perturbs on `producer_threads` threads of its own
+/// pool; the batches it has filled come back to it once the model has run
+/// them, so a sweep allocates a few batches, not one per job.
 fn stream(
     engine: &mut Engine,
     pass: &Pass,
     jobs: &[Job],
+    producer_threads: usize,
     progress: &mut dyn FnMut(usize, usize),
 ) -> Result<(Scores, Metric)> {
     let (data, plan) = (pass.data, pass.plan);
@@ -424,23 +464,40 @@ fn stream(
     };
     let mut metric: Option<Metric> = None;
     let kind = engine.model().info().output_kind;
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(producer_threads)
+        .thread_name(|i| format!("sensie-producer-{i}"))
+        .build()
+        .map_err(|e| Error::runtime("starting the perturbation threads", e))?;
     std::thread::scope(|scope| -> Result<()> {
         let (tx, rx) = sync_channel::<Result<Prepared>>(2);
+        let (spare_tx, spare_rx) = channel::<Array4<f32>>();
         scope.spawn(move || {
-            for (index, job) in jobs.iter().enumerate() {
-                let prepared = pass
-                    .prepare(job)
-                    .map(|input| Prepared { job: index, input });
-                let failed = prepared.is_err();
-                if tx.send(prepared).is_err() || failed {
-                    break;
+            pool.install(move || {
+                let mut spare = Vec::new();
+                for (index, job) in jobs.iter().enumerate() {
+                    spare.extend(spare_rx.try_iter());
+                    let prepared = pass
+                        .prepare(job, &mut spare)
+                        .map(|input| Prepared { job: index, input });
+                    let failed = prepared.is_err();
+                    if tx.send(prepared).is_err() || failed {
+                        break;
+                    }
                 }
-            }
+            })
         });
         for (done, message) in rx.into_iter().enumerate() {
             let Prepared { job, input } = message?;
             let job = jobs[job];
-            let outputs = engine.predict(input.view().into_dyn())?;
+            let outputs = match &input {
+                Input::Borrowed(view) => engine.predict(view.view().into_dyn())?,
+                Input::Owned(batch) => engine.predict(batch.view().into_dyn())?,
+            };
+            if let Input::Owned(batch) = input {
+                // The producer may have finished: then the buffer is just dropped.
+                let _ = spare_tx.send(batch);
+            }
             let metric = match metric {
                 Some(m) => m,
                 None => {
