@@ -89,6 +89,18 @@ impl DataArgs {
     }
 }
 
+/// A clap parser for a count flag: a whole number (`1000` or `1e3`) from
+/// `min` to `limit` (one of [`sensie::limits`]), refused with the bound named.
+pub fn count(what: &'static str, min: usize, limit: usize) -> impl Fn(&str) -> Result<usize> + Clone + Send + Sync + 'static {
+    move |text| {
+        let value = sensie::limits::parse_count(text, what, limit)?;
+        if value < min {
+            return Err(Error::InvalidInput { what: format!("{what} {value}"), reason: format!("must be at least {min}") });
+        }
+        Ok(value)
+    }
+}
+
 fn parse_fit(text: &str) -> Result<Fit> {
     match text {
         "resize" => Ok(Fit::Resize),

@@ -18,7 +18,10 @@ use sensie::render::Stretch;
 use sensie::runtime::Runtime;
 use sensie::{Error, Result};
 
-use crate::data_args::DataArgs;
+use sensie::limits::{MAX_STEPS, MAX_THREADS};
+use sensie::output;
+
+use crate::data_args::{DataArgs, count};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -52,7 +55,7 @@ pub struct Args {
     #[arg(long)]
     layer: Option<String>,
     /// Integrated Gradients: steps.
-    #[arg(long, default_value_t = 50)]
+    #[arg(long, default_value_t = 50, value_parser = count("steps", 1, MAX_STEPS))]
     steps: usize,
     /// Integrated Gradients: gauss-legendre or riemann-trapezoid.
     #[arg(long, default_value = "gauss-legendre")]
@@ -62,7 +65,7 @@ pub struct Args {
     #[arg(long, default_value = "zeros")]
     baseline: String,
     /// SmoothGrad: noisy samples per example.
-    #[arg(long, default_value_t = 50)]
+    #[arg(long, default_value_t = 50, value_parser = count("samples", 1, MAX_STEPS))]
     samples: usize,
     /// SmoothGrad: noise sigma as a fraction of each example's value range.
     #[arg(long, default_value_t = 0.15)]
@@ -86,7 +89,7 @@ pub struct Args {
     #[arg(long)]
     faithfulness: bool,
     /// Points of the deletion and insertion curves after the first.
-    #[arg(long, default_value_t = 20)]
+    #[arg(long, default_value_t = 20, value_parser = count("curve steps", 1, MAX_STEPS))]
     curve_steps: usize,
     /// How inputs are drawn: linear, percentile:LOW,HIGH, asinh, asinh:SOFTENING,
     /// log, log:A or zscale (multi-band inputs are shown as colour composites).
@@ -99,28 +102,38 @@ pub struct Args {
     #[arg(long, default_value_t = 32)]
     batch_size: usize,
     /// Threads per operator (0: one per core).
-    #[arg(long, default_value_t = 0)]
+    #[arg(long, default_value_t = 0, value_parser = count("threads", 0, MAX_THREADS))]
     threads: usize,
     /// The output directory.
     #[arg(long)]
     out: PathBuf,
+    /// Replace the earlier run in a non-empty --out.
+    #[arg(long)]
+    force: bool,
 }
 
 pub fn run(args: Args) -> Result<()> {
-    let model = Model::load(&args.model)?;
-    let geometry = Geometry::of(&model, "sensie explain")?;
     let (mut data_spec, mut preprocess) = (DataSpec::default(), Preprocess::default());
     args.input.merge(&mut data_spec, &mut preprocess);
-    let (images, labels) = data::load_images(&data_spec)?;
-    let total = images.len_of(Axis(0));
-    let indices = select(total, args.indices.as_deref(), args.limit, &data_spec.path)?;
-    let raw = images.select(Axis(0), &indices);
+    let mut inputs = vec![args.model.as_path(), data_spec.path.as_path(), Path::new(&args.baseline)];
+    inputs.extend(data_spec.labels.as_deref().into_iter().chain(data_spec.metadata.as_deref()));
+    let out = output::prepare(&args.out, args.force, &inputs)?;
+    let model = Model::load(&args.model)?;
+    let geometry = Geometry::of(&model, "sensie explain")?;
+    let data::Images { images, labels, positions, skipped, total } = data::load_images(&data_spec)?;
+    // `rows` index the examples kept; `indices` are the same examples' positions in the data file.
+    let rows = select(&positions, total, args.indices.as_deref(), args.limit, &data_spec.path)?;
+    let indices: Vec<usize> = rows.iter().map(|&r| positions[r]).collect();
+    if !skipped.is_empty() {
+        eprintln!("note: {} example(s) with NaN or infinite pixels were left out", skipped.len());
+    }
+    let raw = images.select(Axis(0), &rows);
     let size = Some((geometry.height, geometry.width));
     let inputs = preprocess.apply(raw.view(), size, geometry.layout)?.into_dyn();
     // The raw images at the model's size, for the pictures.
     let display = Preprocess { fit: preprocess.fit, ..Preprocess::default() }.apply(raw.view(), size, Layout::Nchw)?;
     let labels: Option<Vec<usize>> = match labels {
-        Some(Labels::Classes(classes)) => Some(indices.iter().map(|&i| classes[i]).collect()),
+        Some(Labels::Classes(classes)) => Some(rows.iter().map(|&r| classes[r]).collect()),
         Some(Labels::Targets(_)) => {
             let reason = "its labels are continuous; explanations need class labels (or --target predicted)".into();
             return Err(Error::Data { path: data_spec.path.clone(), reason });
@@ -149,7 +162,6 @@ pub fn run(args: Args) -> Result<()> {
     };
     let methods = args.method.iter().map(|m| explain::build(m, &options)).collect::<Result<Vec<_>>>()?;
 
-    std::fs::create_dir_all(&args.out).map_err(|e| Error::Io { path: args.out.clone(), source: e })?;
     let results = report::run_methods(&mut engine, inputs.view(), &targets, &methods, &args.out)?;
     for (_, s) in &results {
         eprintln!("{:<22} {:>8.3} s  {}{}", s.method, s.seconds, args.out.join(&s.file).display(), gap_note(s));
@@ -198,20 +210,32 @@ pub fn run(args: Args) -> Result<()> {
     for note in notes {
         eprintln!("note: {note}");
     }
+    out.finish()?;
     eprintln!("wrote {}", args.out.join("explain.html").display());
     Ok(())
 }
 
-/// The examples to explain: `indices` (checked), the first `limit`, or all.
-fn select(total: usize, indices: Option<&[usize]>, limit: Option<usize>, data: &Path) -> Result<Vec<usize>> {
+/// The rows of the kept examples to explain: those at `indices` (positions
+/// in the data file, checked against the examples kept), the first `limit`
+/// kept, or all.
+fn select(positions: &[usize], total: usize, indices: Option<&[usize]>, limit: Option<usize>, data: &Path) -> Result<Vec<usize>> {
     let chosen: Vec<usize> = match (indices, limit) {
-        (Some(list), _) => list.to_vec(),
-        (None, Some(n)) => (0..n.min(total)).collect(),
-        (None, None) => (0..total).collect(),
+        (Some(list), _) => list
+            .iter()
+            .map(|&i| {
+                positions.binary_search(&i).map_err(|_| {
+                    let reason = if i < total {
+                        format!("example {i} of {} was left out (--only or --skip-bad); choose another", data.display())
+                    } else {
+                        format!("{} has {total} examples (indices 0 to {})", data.display(), total.saturating_sub(1))
+                    };
+                    invalid(format!("example index {i}"), reason)
+                })
+            })
+            .collect::<Result<_>>()?,
+        (None, Some(n)) => (0..n.min(positions.len())).collect(),
+        (None, None) => (0..positions.len()).collect(),
     };
-    if let Some(bad) = chosen.iter().find(|&&i| i >= total) {
-        return Err(invalid(format!("example index {bad}"), format!("{} has {total} examples (indices 0 to {})", data.display(), total.saturating_sub(1))));
-    }
     if chosen.is_empty() {
         return Err(invalid("the examples to explain", "none were chosen"));
     }

@@ -7,10 +7,13 @@ use std::path::PathBuf;
 
 use indicatif::{ProgressBar, ProgressStyle};
 use sensie::data::Task;
+use sensie::output;
 use sensie::probe::{self, ProbeConfig, PropertySpec, SweepSpec};
 use sensie::{Error, Result};
 
-use crate::data_args::DataArgs;
+use sensie::limits::{MAX_REPLICATES, MAX_THREADS};
+
+use crate::data_args::{DataArgs, count};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -41,12 +44,12 @@ pub struct Args {
     #[arg(long)]
     batch_size: Option<usize>,
     /// ONNX Runtime threads per operator (0: its choice).
-    #[arg(long)]
+    #[arg(long, value_parser = count("threads", 0, MAX_THREADS))]
     threads: Option<usize>,
     #[arg(long)]
     seed: Option<u64>,
     /// Bootstrap replicates for every interval.
-    #[arg(long)]
+    #[arg(long, value_parser = count("replicates", 1, MAX_REPLICATES))]
     replicates: Option<usize>,
     /// The score whose crossing each test reports (default: halfway between best and worst level).
     #[arg(long)]
@@ -109,7 +112,12 @@ fn merge(args: Args) -> Result<(ProbeConfig, bool)> {
 }
 
 pub fn run(args: Args) -> Result<()> {
+    let config_file = args.config.clone();
     let (config, quiet) = merge(args)?;
+    let d = &config.data;
+    let mut inputs = vec![config.model.as_path(), d.path.as_path()];
+    inputs.extend(d.labels.as_deref().into_iter().chain(d.metadata.as_deref()).chain(config_file.as_deref()));
+    let out = output::prepare(&config.out, config.force, &inputs)?;
     let bar = if quiet || !std::io::stderr().is_terminal() { ProgressBar::hidden() } else { ProgressBar::new(0) };
     bar.set_style(ProgressStyle::with_template("{bar:40} {pos}/{len} batches, {eta} left").expect("a valid template"));
     let report = probe::execute(&config, &mut |done, total| {
@@ -119,6 +127,7 @@ pub fn run(args: Args) -> Result<()> {
     bar.finish_and_clear();
     let report = report?;
     let notes = probe::write_report(&config.out, &report, &config, &command_line())?;
+    out.finish()?;
     println!("{:<24} {:<8} {:>8}  levels", "test", "verdict", "effect");
     for t in &report.tests {
         println!("{:<24} {:<8} {:>8.3}  {}", t.name, probe::word(t.stats.verdict), t.stats.effect.size, t.stats.levels.len());

@@ -39,6 +39,7 @@ fn tiled(x: &Array4<f32>, y: &Array1<i64>, n: usize) -> Dataset {
         images: x.select(Axis(0), &pick),
         labels: Labels::Classes(pick.iter().map(|&i| y[i] as usize).collect()),
         ids: (0..n).map(|i| i.to_string()).collect(),
+        positions: (0..n).collect(),
         class_names: None,
         metadata: None,
         skipped: Vec::new(),

@@ -99,6 +99,7 @@ impl Engine {
         if options.batch_size == 0 {
             return Err(Error::invalid("batch size 0", "the batch size must be at least 1"));
         }
+        crate::limits::at_most("threads", options.threads, crate::limits::MAX_THREADS)?;
         let (prepared, probabilities) = prepare(&model);
         let mut engine = Engine { runtime, model, options, prepared, probabilities, shapes: None, compiled: HashMap::new() };
         let forward = engine.model.proto().clone();

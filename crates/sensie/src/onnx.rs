@@ -44,6 +44,12 @@ pub fn read_model(path: &Path) -> Result<ModelProto> {
     if graph.node.is_empty() {
         return Err(Error::NotOnnx { path: path.to_path_buf(), reason: "the graph has no nodes".into() });
     }
+    if model.opset_import.is_empty() {
+        return Err(Error::NotOnnx {
+            path: path.to_path_buf(),
+            reason: "it imports no operator set (the file may be cut short); export the model again".into(),
+        });
+    }
     let dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
     for tensor in graph.initializer.iter_mut() {
         load_external(tensor, &dir, path)?;
@@ -75,7 +81,16 @@ fn load_external(tensor: &mut TensorProto, dir: &Path, model_path: &Path) -> Res
     let name = tensor.name.clone().unwrap_or_default();
     let location = entry("location").ok_or_else(|| bad(format!("initializer '{name}' is external but names no location")))?;
     let offset: u64 = entry("offset").map(|s| s.parse()).transpose().map_err(|_| bad(format!("initializer '{name}': bad external offset")))?.unwrap_or(0);
-    let data_path: PathBuf = dir.join(&location);
+    // As the onnx package and ONNX Runtime do: a model names its data files
+    // relative to its own folder, so a model from elsewhere cannot read any
+    // local file as its weights.
+    let relative = Path::new(&location);
+    if relative.as_os_str().is_empty() || !relative.components().all(|c| matches!(c, std::path::Component::Normal(_))) {
+        return Err(bad(format!(
+            "initializer '{name}' names external data at '{location}', outside the model's folder; external data must be a relative path inside it (no '..', no absolute path)"
+        )));
+    }
+    let data_path: PathBuf = dir.join(relative);
     let bytes = std::fs::read(&data_path).map_err(|e| Error::io(&data_path, e))?;
     let length: u64 = match entry("length") {
         Some(s) => s.parse().map_err(|_| bad(format!("initializer '{name}': bad external length")))?,
@@ -83,7 +98,7 @@ fn load_external(tensor: &mut TensorProto, dir: &Path, model_path: &Path) -> Res
     };
     let end = offset.checked_add(length).filter(|&end| end <= bytes.len() as u64).ok_or_else(|| Error::Data {
         path: data_path.clone(),
-        reason: format!("initializer '{name}' needs bytes {offset}..{} but the file has {} (truncated?)", offset + length, bytes.len()),
+        reason: format!("initializer '{name}' needs bytes {offset}..{} but the file has {} (truncated?)", offset.saturating_add(length), bytes.len()),
     })?;
     tensor.raw_data = Some(bytes[offset as usize..end as usize].to_vec());
     tensor.data_location = None;

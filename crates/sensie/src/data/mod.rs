@@ -96,6 +96,9 @@ pub struct Dataset {
     pub labels: Labels,
     /// Per-example ids: the path under the data folder, or the index in the array file.
     pub ids: Vec<String>,
+    /// Each example's position in the data as read, before `only` and
+    /// `skip_bad` left examples out: what `--indices` and every output count.
+    pub positions: Vec<usize>,
     pub class_names: Option<Vec<String>>,
     /// Metadata rows, already joined to the examples.
     pub metadata: Option<Metadata>,
@@ -135,6 +138,7 @@ impl Dataset {
             images: self.images.select(Axis(0), keep),
             labels: self.labels.select(keep),
             ids: keep.iter().map(|&i| self.ids[i].clone()).collect(),
+            positions: keep.iter().map(|&i| self.positions[i]).collect(),
             class_names: self.class_names,
             metadata: self.metadata.map(|m| m.select(keep)),
             skipped,
@@ -146,6 +150,11 @@ impl Dataset {
 /// Reads the data `spec` describes, joins its metadata and checks that every
 /// count agrees and every pixel is finite.
 pub fn load(spec: &DataSpec) -> Result<Dataset> {
+    filter(read_all(spec)?, spec)
+}
+
+/// Every example of the data, before `only` and `skip_bad` leave any out.
+fn read_all(spec: &DataSpec) -> Result<Dataset> {
     let path = &spec.path;
     if path.as_os_str().is_empty() {
         return Err(Error::invalid("data", "no data path given (--data, or path in [data])"));
@@ -198,6 +207,7 @@ pub fn load(spec: &DataSpec) -> Result<Dataset> {
     let dataset = Dataset {
         images,
         labels,
+        positions: (0..ids.len()).collect(),
         ids,
         class_names: spec.class_names.clone().or(class_names),
         metadata,
@@ -207,6 +217,11 @@ pub fn load(spec: &DataSpec) -> Result<Dataset> {
     if let Some(names) = &dataset.class_names {
         dataset.check_classes(names.len())?;
     }
+    Ok(dataset)
+}
+
+/// The examples `only` and `skip_bad` keep.
+fn filter(dataset: Dataset, spec: &DataSpec) -> Result<Dataset> {
     let dataset = match &spec.only {
         Some(only) => only_where(dataset, only)?,
         None => dataset,
@@ -237,23 +252,42 @@ fn only_where(dataset: Dataset, only: &str) -> Result<Dataset> {
     Ok(dataset.select(&keep, skipped))
 }
 
-/// Images and, when the data has them, their labels: [`load`] for work that
-/// can do without right answers (explaining the class a model predicts). An
-/// `.npy` or FITS source given without labels or a label column is read
-/// without labels; every other source goes through [`load`]. Unlabelled
-/// images with NaN or infinite pixels are refused (no ids are kept to say
-/// which were left out).
-pub fn load_images(spec: &DataSpec) -> Result<(Array4<f32>, Option<Labels>)> {
+/// Images read for work that can do without right answers (explaining the
+/// class a model predicts, predicting).
+pub struct Images {
+    pub images: Array4<f32>,
+    pub labels: Option<Labels>,
+    /// Each image's position in the data as read ([`Dataset::positions`]).
+    pub positions: Vec<usize>,
+    /// Ids of images left out for NaN or infinite pixels.
+    pub skipped: Vec<String>,
+    /// How many examples the data holds, kept or not.
+    pub total: usize,
+}
+
+/// Images and, when the data has them, their labels: [`load`] without the
+/// need for labels. An `.npy` or FITS source given without labels or a
+/// label column is read without labels; every other source goes through
+/// [`load`]. Images with NaN or infinite pixels are refused, or left out
+/// with `skip_bad`.
+pub fn load_images(spec: &DataSpec) -> Result<Images> {
     let path = &spec.path;
-    if spec.labels.is_some() || spec.label_column.is_some() || spec.only.is_some() || path.is_dir() || is_npz(path) {
-        let data = load(spec)?;
-        return Ok((data.images, Some(data.labels)));
-    }
-    let images = read_images(path, &spec.bands, spec.layout)?;
-    if let Some(i) = images.outer_iter().position(|image| image.iter().any(|v| !v.is_finite())) {
-        return Err(Error::data(path, format!("example {i} has NaN or infinite pixels")));
-    }
-    Ok((images, None))
+    let (data, total) = if spec.labels.is_some() || spec.label_column.is_some() || spec.only.is_some() || path.is_dir() || is_npz(path) {
+        let all = read_all(spec)?;
+        let total = all.len();
+        (filter(all, spec)?, total)
+    } else {
+        let images = read_images(path, &spec.bands, spec.layout)?;
+        let bad = non_finite(&images);
+        if !bad.is_empty() && !spec.skip_bad {
+            return Err(refuse_non_finite(path, &bad, images.len_of(Axis(0)), &bad[0].to_string()));
+        }
+        let keep: Vec<usize> = (0..images.len_of(Axis(0))).filter(|i| bad.binary_search(i).is_err()).collect();
+        let skipped = bad.iter().map(usize::to_string).collect();
+        let total = images.len_of(Axis(0));
+        return Ok(Images { images: images.select(Axis(0), &keep), labels: None, positions: keep, skipped, total });
+    };
+    Ok(Images { images: data.images, labels: Some(data.labels), positions: data.positions, skipped: data.skipped, total })
 }
 
 fn is_npz(path: &Path) -> bool {
@@ -307,29 +341,30 @@ fn labels_from_column(metadata: &Metadata, column: &str, task: Task) -> Result<(
 /// Refuses images holding NaN or infinite pixels, or leaves them out when
 /// `skip` is set (their ids are kept in [`Dataset::skipped`]).
 fn finite_only(dataset: Dataset, skip: bool) -> Result<Dataset> {
-    let bad: Vec<usize> = dataset
-        .images
-        .axis_iter(Axis(0))
-        .into_par_iter()
-        .enumerate()
-        .filter(|(_, image)| image.iter().any(|v| !v.is_finite()))
-        .map(|(i, _)| i)
-        .collect();
+    let bad = non_finite(&dataset.images);
     let Some(&first) = bad.first() else { return Ok(dataset) };
     if !skip {
-        return Err(Error::data(
-            &dataset.path,
-            format!(
-                "{} of {} images hold NaN or infinite pixels (first: example {first}, '{}'); fix them, or leave them out with --skip-bad",
-                bad.len(),
-                dataset.len(),
-                dataset.ids[first]
-            ),
-        ));
+        return Err(refuse_non_finite(&dataset.path, &bad, dataset.len(), &dataset.ids[first]));
     }
     let skipped = bad.iter().map(|&i| dataset.ids[i].clone()).collect();
     let keep: Vec<usize> = (0..dataset.len()).filter(|i| bad.binary_search(i).is_err()).collect();
     Ok(dataset.select(&keep, skipped))
+}
+
+/// The indices of the images holding NaN or infinite pixels, in order.
+fn non_finite(images: &Array4<f32>) -> Vec<usize> {
+    images.axis_iter(Axis(0)).into_par_iter().enumerate().filter(|(_, image)| image.iter().any(|v| !v.is_finite())).map(|(i, _)| i).collect()
+}
+
+fn refuse_non_finite(path: &Path, bad: &[usize], n: usize, first_id: &str) -> Error {
+    Error::data(
+        path,
+        format!(
+            "{} of {n} images hold NaN or infinite pixels (first: example {}, '{first_id}'); fix them, or leave them out with --skip-bad",
+            bad.len(),
+            bad[0]
+        ),
+    )
 }
 
 #[cfg(test)]

@@ -28,7 +28,7 @@ impl Effect for Blur {
     }
 
     fn apply(&self, image: ArrayView3<f32>, sigma: f64, _: &mut SeededRng) -> Result<Array3<f32>> {
-        Ok(convolve_separable(image, &gaussian_1d(sigma)))
+        Ok(convolve_separable(image, &gaussian_1d(sigma, image.dim().1.max(image.dim().2))))
     }
 }
 

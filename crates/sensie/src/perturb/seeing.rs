@@ -59,7 +59,7 @@ impl Effect for Seeing {
 
     fn apply(&self, image: ArrayView3<f32>, target: f64, _: &mut SeededRng) -> Result<Array3<f32>> {
         let fwhm = self.unit.to_pixels((target * target - self.current * self.current).sqrt());
-        Ok(convolve_separable(image, &gaussian_1d(fwhm / fwhm_per_sigma())))
+        Ok(convolve_separable(image, &gaussian_1d(fwhm / fwhm_per_sigma(), image.dim().1.max(image.dim().2))))
     }
 }
 

@@ -204,6 +204,7 @@ pub fn run(
     if options.batch_size == 0 {
         return Err(Error::invalid("batch size 0", "the batch size must be at least 1"));
     }
+    crate::limits::at_most("replicates", options.replicates, crate::limits::MAX_REPLICATES)?;
     let info = engine.model().info().clone();
     let layout = info.layout.ok_or_else(|| {
         Error::UnsupportedModel { path: engine.model().path().to_path_buf(), reason: "its input is not a 4-D image (N x C x H x W or N x H x W x C)".into() }
