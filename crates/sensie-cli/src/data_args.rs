@@ -37,6 +37,11 @@ pub struct DataArgs {
     /// Band names for per-band FITS files, e.g. g,r,i.
     #[arg(long, value_delimiter = ',')]
     pub bands: Vec<String>,
+    /// Class names in the model's index order, e.g. nonlens,lens: text labels
+    /// (a word column, class folders) are numbered by them (default: the
+    /// model's own names from its metadata, else sorted order).
+    #[arg(long, value_delimiter = ',')]
+    pub class_names: Vec<String>,
     /// Keep only the examples whose metadata column has this value, COLUMN=VALUE (e.g. class=lens).
     #[arg(long)]
     pub only: Option<String>,
@@ -81,6 +86,9 @@ impl DataArgs {
         spec.only = self.only.or(spec.only.take());
         spec.layout = self.data_layout.or(spec.layout);
         replace(&mut spec.bands, self.bands);
+        if !self.class_names.is_empty() {
+            spec.class_names = Some(self.class_names);
+        }
         spec.skip_bad |= self.skip_bad;
         set(&mut preprocess.scale, self.scale);
         set(&mut preprocess.fit, self.fit);

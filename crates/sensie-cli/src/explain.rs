@@ -11,7 +11,7 @@ use sensie::explain::faithfulness::{self, CurveOptions};
 use sensie::explain::figures::Drawing;
 use sensie::explain::report::{self, Checks, MethodSummary, Summary};
 use sensie::explain::{self, Baseline, Geometry, Options, Quadrature, TargetSpec, Targets, sanity};
-use sensie::data::{self, DataSpec, Labels};
+use sensie::data::{self, ClassMapping, DataSpec, Labels};
 use sensie::model::{Layout, Model};
 use sensie::preprocess::Preprocess;
 use sensie::render::Stretch;
@@ -120,7 +120,11 @@ pub fn run(args: Args) -> Result<()> {
     let out = output::prepare(&args.out, args.force, &inputs)?;
     let model = Model::load(&args.model)?;
     let geometry = Geometry::of(&model, "sensie explain")?;
-    let data::Images { images, labels, positions, skipped, total } = data::load_images(&data_spec)?;
+    let model_names = model.class_names();
+    let data::Images { images, labels, positions, skipped, total, class_names } = data::load_images(&ClassMapping::names_for(&data_spec, model_names.clone()))?;
+    if let Some(mapping) = ClassMapping::of(class_names.as_ref(), &data_spec, model_names.as_ref()) {
+        eprintln!("note: {mapping}");
+    }
     // `rows` index the examples kept; `indices` are the same examples' positions in the data file.
     let rows = select(&positions, total, args.indices.as_deref(), args.limit, &data_spec.path)?;
     let indices: Vec<usize> = rows.iter().map(|&r| positions[r]).collect();

@@ -135,6 +135,19 @@ pub fn run(args: Args) -> Result<()> {
     for note in notes {
         eprintln!("note: {note}");
     }
+    if let Some(classes) = &report.data.classes {
+        eprintln!("note: {classes}");
+    }
+    let n_classes = report.model.outputs.first().and_then(|o| o.shape.last().copied().flatten()).filter(|&k| k > 1);
+    if let (Some(accuracy), Some(k)) = (report.data.unperturbed_accuracy, n_classes)
+        && accuracy < 1.0 / k as f64
+    {
+        eprintln!(
+            "WARNING: accuracy on the unperturbed images is {accuracy:.3}, below chance (1/{k} = {:.3}): the labels probably do not match \
+             the model's classes (check --class-names) or the preprocessing (--scale, --mean, --std); every score below is suspect",
+            1.0 / k as f64
+        );
+    }
     if !report.data.skipped.is_empty() {
         eprintln!("note: {} example(s) with NaN or infinite pixels were left out", report.data.skipped.len());
     }

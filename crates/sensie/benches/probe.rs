@@ -71,7 +71,7 @@ fn main() {
     let mut tests = Vec::new();
     for _ in 0..repeats {
         let t = Instant::now();
-        tests = probe::run(&mut engine, &data, &Preprocess::default(), &plan, &options, &mut |_, _| {}).unwrap();
+        tests = probe::run(&mut engine, &data, &Preprocess::default(), &plan, &options, &mut |_, _| {}).unwrap().0;
         times.push(t.elapsed().as_secs_f64());
     }
     times.sort_by(f64::total_cmp);

@@ -200,6 +200,11 @@ fn read_all(spec: &DataSpec) -> Result<Dataset> {
             return Err(Error::data(path, "no labels: give a labels .npy file (--labels) or a metadata column (--label-column)"));
         }
     };
+    // Text labels (folder names, a word column) follow the given class names.
+    let labels = match (&spec.class_names, &class_names, labels) {
+        (Some(given), Some(found), Labels::Classes(classes)) => Labels::Classes(renumber(&classes, found, given, path)?),
+        (_, _, labels) => labels,
+    };
     if labels.len() != n {
         let source = spec.labels.as_deref().unwrap_or(path);
         return Err(Error::data(path, format!("{n} images but {} labels in {}; every image needs one label", labels.len(), source.display())));
@@ -218,6 +223,65 @@ fn read_all(spec: &DataSpec) -> Result<Dataset> {
         dataset.check_classes(names.len())?;
     }
     Ok(dataset)
+}
+
+/// Class numbers from the data's sorted text labels (`found`) renumbered
+/// to the positions of the same names in `given`.
+fn renumber(classes: &[usize], found: &[String], given: &[String], path: &Path) -> Result<Vec<usize>> {
+    let index: Vec<usize> = found
+        .iter()
+        .map(|name| {
+            given.iter().position(|g| g.trim() == name.trim()).ok_or_else(|| {
+                Error::data(path, format!("class '{name}' of the data is not among the class names given ({}); add it or fix the label", given.join(", ")))
+            })
+        })
+        .collect::<Result<_>>()?;
+    Ok(classes.iter().map(|&c| index[c]).collect())
+}
+
+/// Which class index each class name stands for, and where the names came
+/// from: said on stderr and in results.json, because a wrong mapping makes
+/// every score wrong without any other sign.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct ClassMapping {
+    /// Class names in index order: name i is class i.
+    pub names: Vec<String>,
+    /// `given` (--class-names or class_names), `model` (the model's
+    /// metadata) or `sorted` (the data's text labels in sorted order, as no
+    /// names were given).
+    pub source: &'static str,
+}
+
+impl ClassMapping {
+    /// The names to read `spec`'s data with: the given ones, else the model's.
+    pub fn names_for(spec: &DataSpec, model_names: Option<Vec<String>>) -> DataSpec {
+        DataSpec { class_names: spec.class_names.clone().or(model_names), ..spec.clone() }
+    }
+
+    /// The mapping the data was read with, when it has class names.
+    pub fn of(data_names: Option<&Vec<String>>, spec: &DataSpec, model_names: Option<&Vec<String>>) -> Option<ClassMapping> {
+        let names = data_names?.clone();
+        let source = if spec.class_names.is_some() {
+            "given"
+        } else if model_names.is_some() {
+            "model"
+        } else {
+            "sorted"
+        };
+        Some(ClassMapping { names, source })
+    }
+}
+
+impl std::fmt::Display for ClassMapping {
+    fn fmt(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        let pairs: Vec<String> = self.names.iter().enumerate().map(|(i, n)| format!("{i}={n}")).collect();
+        let from = match self.source {
+            "given" => "as given (--class-names or class_names)",
+            "model" => "from the model's metadata",
+            _ => "in sorted order of the data's text labels, as no class names were given: pass --class-names if the model numbers them otherwise",
+        };
+        write!(f, "classes {} {from}", pairs.join(", "))
+    }
 }
 
 /// The examples `only` and `skip_bad` keep.
@@ -263,6 +327,8 @@ pub struct Images {
     pub skipped: Vec<String>,
     /// How many examples the data holds, kept or not.
     pub total: usize,
+    /// Class names in index order, when the data or the spec has them.
+    pub class_names: Option<Vec<String>>,
 }
 
 /// Images and, when the data has them, their labels: [`load`] without the
@@ -285,9 +351,11 @@ pub fn load_images(spec: &DataSpec) -> Result<Images> {
         let keep: Vec<usize> = (0..images.len_of(Axis(0))).filter(|i| bad.binary_search(i).is_err()).collect();
         let skipped = bad.iter().map(usize::to_string).collect();
         let total = images.len_of(Axis(0));
-        return Ok(Images { images: images.select(Axis(0), &keep), labels: None, positions: keep, skipped, total });
+        let class_names = spec.class_names.clone();
+        return Ok(Images { images: images.select(Axis(0), &keep), labels: None, positions: keep, skipped, total, class_names });
     };
-    Ok(Images { images: data.images, labels: Some(data.labels), positions: data.positions, skipped: data.skipped, total })
+    let class_names = data.class_names;
+    Ok(Images { images: data.images, labels: Some(data.labels), positions: data.positions, skipped: data.skipped, total, class_names })
 }
 
 fn is_npz(path: &Path) -> bool {

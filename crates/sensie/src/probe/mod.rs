@@ -28,7 +28,7 @@ pub use results::{Report, word, write_results};
 pub use score::{Metric, Scored};
 use score::ScoreGrid;
 
-use crate::data::{Dataset, Labels};
+use crate::data::{ClassMapping, Dataset, Labels};
 use crate::engine::{Engine, EngineOptions};
 use crate::model::{Layout, Model, OutputKind};
 use crate::perturb::{self, Perturbation, perturb_batch};
@@ -157,13 +157,17 @@ pub fn execute(config: &ProbeConfig, progress: &mut dyn FnMut(usize, usize)) -> 
     if let Some(kind) = &config.output_kind {
         model.set_output_kind(kind.parse::<OutputKind>()?);
     }
-    let data = crate::data::load(&config.data)?;
+    let model_names = model.class_names();
+    let data = crate::data::load(&ClassMapping::names_for(&config.data, model_names.clone()))?;
+    let classes = ClassMapping::of(data.class_names.as_ref(), &config.data, model_names.as_ref());
     let options = EngineOptions { batch_size: config.batch_size, threads: config.threads };
     let mut engine = Engine::new(Runtime::new()?, model, options)?;
     let run_options =
         RunOptions { batch_size: config.batch_size, seed: config.seed, replicates: config.replicates, threshold: config.threshold };
-    let tests = run(&mut engine, &data, &config.preprocess, &plan, &run_options, progress)?;
-    let report = Report::new(engine.model(), &data, &run_options, tests);
+    let (tests, accuracy) = run(&mut engine, &data, &config.preprocess, &plan, &run_options, progress)?;
+    let mut report = Report::new(engine.model(), &data, &run_options, tests);
+    report.data.classes = classes;
+    report.data.unperturbed_accuracy = accuracy;
     write_results(&config.out, &report)?;
     Ok(report)
 }
@@ -189,7 +193,9 @@ struct Scores {
     sweeps: Vec<ScoreGrid>,
 }
 
-/// Runs every test of `plan` on `data`. `progress` hears (batches done, batches in all).
+/// Runs every test of `plan` on `data`, returning the tests' results and,
+/// for a classifier, the accuracy on the unperturbed images. `progress`
+/// hears (batches done, batches in all).
 pub fn run(
     engine: &mut Engine,
     data: &Dataset,
@@ -197,7 +203,7 @@ pub fn run(
     plan: &Plan,
     options: &RunOptions,
     progress: &mut dyn FnMut(usize, usize),
-) -> Result<Vec<TestResult>> {
+) -> Result<(Vec<TestResult>, Option<f64>)> {
     if data.is_empty() {
         return Err(Error::data(&data.path, "no examples to probe"));
     }
@@ -246,7 +252,9 @@ pub fn run(
     if plan.classes {
         results.push(class_result(data, &scores.reference, metric, &settings)?);
     }
-    Ok(results)
+    let accuracy = matches!(data.labels, Labels::Classes(_))
+        .then(|| scores.reference.iter().filter(|s| s.correct).count() as f64 / scores.reference.len() as f64);
+    Ok((results, accuracy))
 }
 
 /// The batches to run: the unperturbed pass, then every sweep level whose

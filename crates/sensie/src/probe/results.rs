@@ -11,7 +11,7 @@ use ndarray::{Array4, s};
 use serde::Serialize;
 
 use super::{RunOptions, TestResult};
-use crate::data::Dataset;
+use crate::data::{ClassMapping, Dataset};
 use crate::model::{Model, TensorInfo};
 use crate::{Error, Result};
 
@@ -44,6 +44,12 @@ pub struct DataSummary {
     pub n: usize,
     /// Ids of examples left out for NaN or infinite pixels.
     pub skipped: Vec<String>,
+    /// Which class index each class name got, and where that mapping came from.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub classes: Option<ClassMapping>,
+    /// A classifier's accuracy on the unperturbed images.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub unperturbed_accuracy: Option<f64>,
 }
 
 impl Report {
@@ -57,7 +63,7 @@ impl Report {
                 outputs: info.outputs.clone(),
                 output_kind: info.output_kind,
             },
-            data: DataSummary { path: data.path.clone(), n: data.len(), skipped: data.skipped.clone() },
+            data: DataSummary { path: data.path.clone(), n: data.len(), skipped: data.skipped.clone(), classes: None, unperturbed_accuracy: None },
             seed: options.seed,
             replicates: options.replicates,
             tests,
