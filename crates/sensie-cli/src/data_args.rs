@@ -60,6 +60,9 @@ pub struct DataArgs {
     /// How images reach the model's input size: resize or crop.
     #[arg(long, value_parser = parse_fit)]
     pub fit: Option<Fit>,
+    /// Let --fit resize change the images' aspect ratio.
+    #[arg(long)]
+    pub allow_aspect_change: bool,
 }
 
 impl DataArgs {
@@ -92,6 +95,7 @@ impl DataArgs {
         spec.skip_bad |= self.skip_bad;
         set(&mut preprocess.scale, self.scale);
         set(&mut preprocess.fit, self.fit);
+        preprocess.allow_aspect_change |= self.allow_aspect_change;
         replace(&mut preprocess.mean, self.mean);
         replace(&mut preprocess.std, self.std);
     }
@@ -107,6 +111,22 @@ pub fn count(what: &'static str, min: usize, limit: usize) -> impl Fn(&str) -> R
         }
         Ok(value)
     }
+}
+
+/// A clap parser for a number that must be finite (NaN would silently drop
+/// a threshold or fill a map with NaN).
+pub fn finite<T: std::str::FromStr + Into<f64> + Copy>(text: &str) -> std::result::Result<T, String> {
+    match text.trim().parse::<T>() {
+        Ok(v) if v.into().is_finite() => Ok(v),
+        Ok(_) => Err(format!("'{text}' is not finite; give a number")),
+        Err(_) => Err(format!("'{text}' is not a number")),
+    }
+}
+
+/// A clap parser for an example index (0-based), so that `-1` gets a clear
+/// answer instead of being taken for a flag.
+pub fn index(text: &str) -> std::result::Result<usize, String> {
+    text.trim().parse::<usize>().map_err(|_| format!("'{text}' is not an example index; indices count from 0 (the first example of the data file)"))
 }
 
 fn parse_fit(text: &str) -> Result<Fit> {

@@ -21,7 +21,7 @@ use sensie::{Error, Result};
 use sensie::limits::{MAX_STEPS, MAX_THREADS};
 use sensie::output;
 
-use crate::data_args::{DataArgs, count};
+use crate::data_args::{DataArgs, count, finite, index};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -32,7 +32,7 @@ pub struct Args {
     #[command(flatten)]
     input: DataArgs,
     /// Which examples to explain (0-based, comma-separated).
-    #[arg(long, value_delimiter = ',', conflicts_with = "limit")]
+    #[arg(long, value_delimiter = ',', conflicts_with = "limit", value_parser = index, allow_hyphen_values = true)]
     indices: Option<Vec<usize>>,
     /// Explain the first N examples (default: all).
     #[arg(long)]
@@ -77,7 +77,7 @@ pub struct Args {
     #[arg(long, default_value_t = 2)]
     stride: usize,
     /// Occlusion and deletion curves: the value occluded pixels get.
-    #[arg(long, default_value_t = 0.0)]
+    #[arg(long, default_value_t = 0.0, value_parser = finite::<f32>, allow_hyphen_values = true)]
     fill: f32,
     /// Seed of the random draws (SmoothGrad noise, noise baseline, sanity weights).
     #[arg(long, default_value_t = 0)]
@@ -130,6 +130,9 @@ pub fn run(args: Args) -> Result<()> {
     let indices: Vec<usize> = rows.iter().map(|&r| positions[r]).collect();
     if !skipped.is_empty() {
         eprintln!("note: {} example(s) with NaN or infinite pixels were left out", skipped.len());
+    }
+    if let Some(warning) = preprocess.check_fit((images.dim().2, images.dim().3), (geometry.height, geometry.width))? {
+        eprintln!("WARNING: {warning}");
     }
     let raw = images.select(Axis(0), &rows);
     let size = Some((geometry.height, geometry.width));

@@ -46,6 +46,9 @@ pub fn run(args: Args) -> sensie::Result<()> {
     let (x, rows, total) = match Geometry::of(&model, "predict") {
         Ok(geometry) => {
             let images = data::load_images(&spec)?;
+            if let Some(warning) = preprocess.check_fit((images.images.dim().2, images.images.dim().3), (geometry.height, geometry.width))? {
+                eprintln!("WARNING: {warning}");
+            }
             let x = preprocess.apply(images.images.view(), Some((geometry.height, geometry.width)), geometry.layout)?.into_dyn();
             (x, images.positions, images.total)
         }

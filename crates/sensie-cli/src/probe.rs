@@ -13,7 +13,7 @@ use sensie::{Error, Result};
 
 use sensie::limits::{MAX_REPLICATES, MAX_THREADS};
 
-use crate::data_args::{DataArgs, count};
+use crate::data_args::{DataArgs, count, finite};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -52,7 +52,7 @@ pub struct Args {
     #[arg(long, value_parser = count("replicates", 1, MAX_REPLICATES))]
     replicates: Option<usize>,
     /// The score whose crossing each test reports (default: halfway between best and worst level).
-    #[arg(long)]
+    #[arg(long, value_parser = finite::<f64>, allow_hyphen_values = true)]
     threshold: Option<f64>,
     /// No progress bar.
     #[arg(long)]
@@ -135,18 +135,11 @@ pub fn run(args: Args) -> Result<()> {
     for note in notes {
         eprintln!("note: {note}");
     }
-    if let Some(classes) = &report.data.classes {
+    if let Some(classes) = report.data.classes.as_ref().filter(|c| c.source != "sorted") {
         eprintln!("note: {classes}");
     }
-    let n_classes = report.model.outputs.first().and_then(|o| o.shape.last().copied().flatten()).filter(|&k| k > 1);
-    if let (Some(accuracy), Some(k)) = (report.data.unperturbed_accuracy, n_classes)
-        && accuracy < 1.0 / k as f64
-    {
-        eprintln!(
-            "WARNING: accuracy on the unperturbed images is {accuracy:.3}, below chance (1/{k} = {:.3}): the labels probably do not match \
-             the model's classes (check --class-names) or the preprocessing (--scale, --mean, --std); every score below is suspect",
-            1.0 / k as f64
-        );
+    for warning in &report.warnings {
+        eprintln!("WARNING: {warning}");
     }
     if !report.data.skipped.is_empty() {
         eprintln!("note: {} example(s) with NaN or infinite pixels were left out", report.data.skipped.len());

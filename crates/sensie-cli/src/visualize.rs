@@ -14,7 +14,7 @@ use sensie::limits::{MAX_STEPS, MAX_THREADS};
 use sensie::output::OutputDir;
 use sensie::{Error, Result};
 
-use crate::data_args::count;
+use crate::data_args::{count, index};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -70,7 +70,7 @@ struct Examples {
     #[arg(long)]
     data: PathBuf,
     /// Which examples (0-based, comma-separated); the first four (or fewer) by default.
-    #[arg(long, value_delimiter = ',')]
+    #[arg(long, value_delimiter = ',', value_parser = index, allow_hyphen_values = true)]
     indices: Vec<usize>,
 }
 

@@ -47,7 +47,7 @@ pub fn prepare(out: &Path, force: bool, inputs: &[&Path]) -> Result<OutputDir> {
     }
     std::fs::create_dir_all(out).map_err(|e| Error::io(out, e))?;
     let entries = listing(out)?;
-    if let Some(first) = entries.iter().next() {
+    if let Some(first) = entries.iter().find(|e| *e != MANIFEST).or(entries.iter().next()) {
         if !force {
             return Err(Error::invalid(
                 what(),

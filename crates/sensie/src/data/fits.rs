@@ -23,7 +23,7 @@ pub(crate) fn read(path: &Path) -> Result<ArrayD<f32>> {
         e => Error::data(path, format!("not a readable FITS file ({e})")),
     };
     if !path.exists() {
-        return Err(Error::io(path, std::io::Error::from(std::io::ErrorKind::NotFound)));
+        return Err(Error::data(path, "no such file; check the path"));
     }
     if std::fs::metadata(path).is_ok_and(|m| m.len() == 0) {
         return Err(Error::data(path, "the file is empty; expected a FITS image"));

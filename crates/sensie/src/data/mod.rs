@@ -371,6 +371,9 @@ fn read_images(path: &Path, bands: &[String], layout: Option<Layout>) -> Result<
     if bands.is_empty() {
         return Err(Error::data(path, "the path holds {band} but no bands are given (--bands g,r,i)"));
     }
+    if let Some(i) = bands.iter().position(|b| b.trim().is_empty()) {
+        return Err(Error::invalid(format!("bands '{}'", bands.join(",")), format!("band {} has no name; list the band names, e.g. --bands g,r,i", i + 1)));
+    }
     let planes: Vec<(PathBuf, ArrayD<f32>)> = bands
         .iter()
         .map(|band| {

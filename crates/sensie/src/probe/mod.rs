@@ -160,12 +160,30 @@ pub fn execute(config: &ProbeConfig, progress: &mut dyn FnMut(usize, usize)) -> 
     let model_names = model.class_names();
     let data = crate::data::load(&ClassMapping::names_for(&config.data, model_names.clone()))?;
     let classes = ClassMapping::of(data.class_names.as_ref(), &config.data, model_names.as_ref());
+    let resize_warning = match model.info().image_size() {
+        Some((_, h, w)) => config.preprocess.check_fit((data.images.dim().2, data.images.dim().3), (h, w))?,
+        None => None,
+    };
     let options = EngineOptions { batch_size: config.batch_size, threads: config.threads };
     let mut engine = Engine::new(Runtime::new()?, model, options)?;
     let run_options =
         RunOptions { batch_size: config.batch_size, seed: config.seed, replicates: config.replicates, threshold: config.threshold };
     let (tests, accuracy) = run(&mut engine, &data, &config.preprocess, &plan, &run_options, progress)?;
     let mut report = Report::new(engine.model(), &data, &run_options, tests);
+    report.warnings.extend(resize_warning);
+    if let Some(classes) = classes.as_ref().filter(|c| c.source == "sorted") {
+        report.warnings.push(classes.to_string());
+    }
+    let n_classes = report.model.outputs.first().and_then(|o| o.shape.last().copied().flatten()).filter(|&k| k > 1);
+    if let (Some(accuracy), Some(k)) = (accuracy, n_classes)
+        && accuracy < 1.0 / k as f64
+    {
+        report.warnings.push(format!(
+            "accuracy on the unperturbed images is {accuracy:.3}, below chance (1/{k} = {:.3}): the labels probably do not match the model's \
+             classes (check --class-names) or its preprocessing (--scale, --mean, --std); every score is suspect",
+            1.0 / k as f64
+        ));
+    }
     report.data.classes = classes;
     report.data.unperturbed_accuracy = accuracy;
     write_results(&config.out, &report)?;
@@ -211,6 +229,9 @@ pub fn run(
         return Err(Error::invalid("batch size 0", "the batch size must be at least 1"));
     }
     crate::limits::at_most("replicates", options.replicates, crate::limits::MAX_REPLICATES)?;
+    if let Some(t) = options.threshold.filter(|t| !t.is_finite()) {
+        return Err(Error::invalid(format!("threshold {t}"), "give a finite score (or leave it out for halfway between the best and worst level)"));
+    }
     let info = engine.model().info().clone();
     let layout = info.layout.ok_or_else(|| {
         Error::UnsupportedModel { path: engine.model().path().to_path_buf(), reason: "its input is not a 4-D image (N x C x H x W or N x H x W x C)".into() }
@@ -335,6 +356,7 @@ fn stream(engine: &mut Engine, pass: &Pass, jobs: &[Job], progress: &mut dyn FnM
                     *metric.insert(m)
                 }
             };
+            metric.check(outputs.view(), job.start)?;
             for (row, example) in outputs.axis_iter(Axis(0)).zip(job.start..job.end) {
                 let scored = metric.score(row, &data.labels, example);
                 match job.sweep {

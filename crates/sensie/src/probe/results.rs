@@ -24,6 +24,9 @@ pub struct Report {
     pub seed: u64,
     pub replicates: usize,
     pub tests: Vec<TestResult>,
+    /// What the user should know before trusting the results (a large resize,
+    /// accuracy below chance, text labels numbered without given names).
+    pub warnings: Vec<String>,
     /// The first few raw images (N x C x H x W), kept for the report's
     /// example grids so that drawing them needs no second pass over the data.
     #[serde(skip)]
@@ -67,6 +70,7 @@ impl Report {
             seed: options.seed,
             replicates: options.replicates,
             tests,
+            warnings: Vec::new(),
             examples: data.images.slice(s![..data.len().min(super::report::EXAMPLES), .., .., ..]).to_owned(),
         }
     }
