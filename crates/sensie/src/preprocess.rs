@@ -199,7 +199,7 @@ mod tests {
     #[test]
     fn scale_mean_std_per_channel_then_layout() {
         let raw = Array4::from_shape_fn((2, 3, 2, 2), |(n, c, y, x)| (n + c * 10 + y + x) as f32 * 255.0);
-        let prep = Preprocess { scale: 1.0 / 255.0, mean: vec![0.0, 10.0, 20.0], std: vec![1.0, 2.0, 4.0], fit: Fit::Resize };
+        let prep = Preprocess { scale: 1.0 / 255.0, mean: vec![0.0, 10.0, 20.0], std: vec![1.0, 2.0, 4.0], ..Preprocess::default() };
         let out = prep.apply(raw.view(), None, Layout::Nhwc).unwrap();
         assert_eq!(out.dim(), (2, 2, 2, 3));
         // Example 1, channel 2, pixel (1, 1): raw (1 + 20 + 2) * 255 -> 23 -> (23 - 20) / 4.

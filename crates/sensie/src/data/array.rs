@@ -273,6 +273,31 @@ mod tests {
     }
 
     #[test]
+    fn npy_headers_are_checked_against_the_bytes_that_follow() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("x.npy");
+        let header = |shape: &str| {
+            let mut h = format!("{{'descr': '<f4', 'fortran_order': False, 'shape': {shape}, }}");
+            h.push_str(&" ".repeat(117 - h.len()));
+            h.push('\n');
+            let mut bytes = b"\x93NUMPY\x01\x00".to_vec();
+            bytes.extend((h.len() as u16).to_le_bytes());
+            bytes.extend(h.as_bytes());
+            bytes.extend([0u8; 64]);
+            bytes
+        };
+        std::fs::write(&path, header("(16,)")).unwrap();
+        assert_eq!(read_npy(&path).unwrap().shape(), &[16]);
+        std::fs::write(&path, header("(17,)")).unwrap();
+        let err = read_npy(&path).err().unwrap().to_string();
+        assert!(err.contains("truncated: its header declares shape [17] (68 bytes) but only 64 bytes follow it"), "{err}");
+        std::fs::write(&path, header("(100000000000, 100000000000)")).unwrap();
+        assert!(read_npy(&path).err().unwrap().to_string().contains("more than the 16 GiB"));
+        std::fs::write(&path, b"").unwrap();
+        assert!(read_npy(&path).err().unwrap().to_string().contains("the file is empty"));
+    }
+
+    #[test]
     fn npz_members_are_found_by_name_and_missing_ones_listed() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("d.npz");

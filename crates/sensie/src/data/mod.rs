@@ -494,15 +494,33 @@ mod tests {
     fn images_without_labels_when_none_are_given() {
         let dir = tempfile::tempdir().unwrap();
         let x = npy(&dir.path().join("x.npy"), &Array4::<f32>::from_elem((2, 1, 4, 4), 1.0));
-        let (images, labels) = load_images(&spec(x.clone())).unwrap();
-        assert_eq!((images.dim(), labels), ((2, 1, 4, 4), None));
+        let read = load_images(&spec(x.clone())).unwrap();
+        assert_eq!((read.images.dim(), read.labels), ((2, 1, 4, 4), None));
         let y = npy(&dir.path().join("y.npy"), &Array1::from(vec![1i64, 0]));
-        let (_, labels) = load_images(&DataSpec { labels: Some(y), ..spec(x) }).unwrap();
-        assert_eq!(labels, Some(Labels::Classes(vec![1, 0])));
-        let mut bad = Array4::<f32>::zeros((2, 1, 4, 4));
+        let read = load_images(&DataSpec { labels: Some(y), ..spec(x) }).unwrap();
+        assert_eq!(read.labels, Some(Labels::Classes(vec![1, 0])));
+        let mut bad = Array4::<f32>::from_elem((3, 1, 4, 4), 1.0);
         bad[[1, 0, 2, 2]] = f32::NAN;
-        let err = load_images(&spec(npy(&dir.path().join("bad.npy"), &bad))).unwrap_err().to_string();
-        assert!(err.contains("example 1 has NaN"), "{err}");
+        let bad = npy(&dir.path().join("bad.npy"), &bad);
+        let err = load_images(&spec(bad.clone())).err().unwrap().to_string();
+        assert!(err.contains("1 of 3 images hold NaN or infinite pixels (first: example 1"), "{err}");
+        // Left out, the others keep their positions in the file.
+        let read = load_images(&DataSpec { skip_bad: true, ..spec(bad) }).unwrap();
+        assert_eq!((read.positions, read.skipped, read.total), (vec![0, 2], vec!["1".to_string()], 3));
+    }
+
+    #[test]
+    fn text_labels_follow_the_given_class_names() {
+        let dir = tempfile::tempdir().unwrap();
+        let x = npy(&dir.path().join("x.npy"), &Array4::<f32>::zeros((3, 1, 2, 2)));
+        std::fs::write(dir.path().join("m.csv"), "class\nlens\nnonlens\nlens\n").unwrap();
+        let base = DataSpec { metadata: Some(dir.path().join("m.csv")), label_column: Some("class".into()), ..spec(x) };
+        assert_eq!(load(&base).unwrap().labels, Labels::Classes(vec![0, 1, 0]));
+        let named = DataSpec { class_names: Some(vec!["nonlens".into(), "lens".into()]), ..base.clone() };
+        let data = load(&named).unwrap();
+        assert_eq!((data.labels, data.class_names.unwrap()), (Labels::Classes(vec![1, 0, 1]), vec!["nonlens".to_string(), "lens".into()]));
+        let err = load(&DataSpec { class_names: Some(vec!["lens".into()]), ..base }).unwrap_err().to_string();
+        assert!(err.contains("class 'nonlens' of the data is not among the class names given (lens)"), "{err}");
     }
 
     #[test]

@@ -62,4 +62,18 @@ mod tests {
         }
         assert!(built("blur", &[]).check(-1.0).is_err());
     }
+
+    #[test]
+    fn a_blur_wider_than_the_image_gives_each_bands_mean_without_a_huge_kernel() {
+        // The reflected image repeats every two sides; a Gaussian far wider
+        // is flat over that period, so every pixel becomes the band's mean.
+        let image = ramp(2, 9, 6);
+        for sigma in [1e3, 1e30] {
+            let out = apply(built("blur", &[]).as_ref(), image.view(), sigma);
+            for (a, b) in image.axis_iter(Axis(0)).zip(out.axis_iter(Axis(0))) {
+                let mean = a.mean().unwrap();
+                assert!(b.iter().all(|v| (v - mean).abs() < 1e-4 * mean.abs().max(1.0)), "{sigma}: {b:?} vs {mean}");
+            }
+        }
+    }
 }

@@ -31,6 +31,10 @@ pub struct Report {
     /// example grids so that drawing them needs no second pass over the data.
     #[serde(skip)]
     pub examples: Array4<f32>,
+    /// Those examples' ids in the data (an array file's index, a folder's
+    /// path), which differ from their rows when --only or --skip-bad left any out.
+    #[serde(skip)]
+    pub example_ids: Vec<String>,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -72,6 +76,7 @@ impl Report {
             tests,
             warnings: Vec::new(),
             examples: data.images.slice(s![..data.len().min(super::report::EXAMPLES), .., .., ..]).to_owned(),
+            example_ids: data.ids.iter().take(super::report::EXAMPLES).cloned().collect(),
         }
     }
 }
