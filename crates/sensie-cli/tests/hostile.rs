@@ -136,7 +136,8 @@ fn absurd_amounts_of_work_are_refused_with_the_limit() {
     refused_flag(&["visualize", "maximize", "--model", &model, "--class", "1", "--steps", "1e8", "--out", &out], "steps 100000000: sensie accepts at most 100000");
     refused_flag(&["visualize", "maximize", "--model", &model, "--class", "1", "--steps", "0", "--out", &out], "steps 0: must be at least 1");
     // Kernels wider than the image are bounded by it: a huge blur is the band's mean, at once.
-    let result = run(&probe(&["--perturb", "blur=1e30", "--perturb", "psf=1e30", "--replicates", "100"]).iter().map(String::as_str).collect::<Vec<_>>());
+    // Found by fuzzing: a shift of 1.6e45 pixels overflowed an index.
+    let result = run(&probe(&["--perturb", "blur=1e30", "--perturb", "psf=1e30", "--perturb", "translate=1.6e45", "--replicates", "100"]).iter().map(String::as_str).collect::<Vec<_>>());
     assert!(result.status.success(), "{}", stderr(&result));
 }
 
