@@ -105,6 +105,7 @@ impl Engine {
                 "the batch size must be at least 1",
             ));
         }
+        crate::limits::at_most("threads", options.threads, crate::limits::MAX_THREADS)?;
         let (prepared, probabilities) = prepare(&model);
         let mut engine = Engine {
             runtime,

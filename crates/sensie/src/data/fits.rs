@@ -13,16 +13,28 @@ use fitsio::FitsFile;
 use fitsio::hdu::HduInfo;
 use ndarray::{ArrayD, IxDyn};
 
+use crate::limits::MAX_ARRAY_BYTES;
 use crate::{Error, Result};
 
 /// The first image in the FITS file at `path`, as float32 in C axis order.
 pub(crate) fn read(path: &Path) -> Result<ArrayD<f32>> {
-    let fail =
-        |e: fitsio::errors::Error| Error::data(path, format!("not a readable FITS file ({e})"));
-    if !path.exists() {
-        return Err(Error::io(
+    let fail = |e: fitsio::errors::Error| match e {
+        fitsio::errors::Error::Fits(e) => Error::data(
             path,
-            std::io::Error::from(std::io::ErrorKind::NotFound),
+            format!(
+                "not a readable FITS file: {} (cfitsio status {}); is it complete?",
+                e.message, e.status
+            ),
+        ),
+        e => Error::data(path, format!("not a readable FITS file ({e})")),
+    };
+    if !path.exists() {
+        return Err(Error::data(path, "no such file; check the path"));
+    }
+    if std::fs::metadata(path).is_ok_and(|m| m.len() == 0) {
+        return Err(Error::data(
+            path,
+            "the file is empty; expected a FITS image",
         ));
     }
     let mut file = FitsFile::open(path).map_err(fail)?;
@@ -34,6 +46,7 @@ pub(crate) fn read(path: &Path) -> Result<ArrayD<f32>> {
             && shape.iter().all(|&d| d > 0)
         {
             let shape = shape.clone();
+            check_size(path, &mut file, &hdu, &shape)?;
             let values: Vec<f32> = hdu.read_image(&mut file).map_err(fail)?;
             return ArrayD::from_shape_vec(IxDyn(&shape), values).map_err(|_| {
                 Error::data(
@@ -47,6 +60,41 @@ pub(crate) fn read(path: &Path) -> Result<ArrayD<f32>> {
         path,
         format!("none of its {hdus} HDUs holds an image"),
     ))
+}
+
+/// Checks an image's declared size before it is allocated: an uncompressed
+/// image must fit in the file, a tile-compressed one (whose header declares
+/// the inflated size) under [`MAX_ARRAY_BYTES`].
+fn check_size(
+    path: &Path,
+    file: &mut FitsFile,
+    hdu: &fitsio::hdu::FitsHdu,
+    shape: &[usize],
+) -> Result<()> {
+    let declared = shape
+        .iter()
+        .try_fold(4u64, |acc, &d| acc.checked_mul(d as u64));
+    let compressed = hdu.read_key::<bool>(file, "ZIMAGE").unwrap_or(false);
+    let length = std::fs::metadata(path)
+        .map_err(|e| Error::io(path, e))?
+        .len();
+    // The smallest pixels (8-bit) take a quarter of the float32 size counted above.
+    match declared {
+        Some(n) if n <= MAX_ARRAY_BYTES && (compressed || n / 4 <= length) => Ok(()),
+        Some(n) if n <= MAX_ARRAY_BYTES => Err(Error::data(
+            path,
+            format!(
+                "the file is truncated: its header declares an image of {shape:?} pixels but the file holds only {length} bytes"
+            ),
+        )),
+        _ => Err(Error::data(
+            path,
+            format!(
+                "its header declares an image of {shape:?} pixels, more than the {} GiB an array may hold; the file is corrupt",
+                MAX_ARRAY_BYTES >> 30
+            ),
+        )),
+    }
 }
 
 #[cfg(test)]

@@ -152,11 +152,15 @@ pub(super) fn moffat_kernel(fwhm: f64, beta: f64, max_radius: usize) -> Array2<f
 }
 
 /// The user kernel with its size scaled by `scale`: sampled bilinearly at
-/// offset / scale from its centre, then normalised again.
-fn scaled_kernel(kernel: &Array2<f64>, scale: f64) -> Result<Array2<f64>> {
+/// offset / scale from its centre, then normalised again; its radius is
+/// capped at `max_radius` (beyond twice the image it adds nothing new).
+fn scaled_kernel(kernel: &Array2<f64>, scale: f64, max_radius: usize) -> Result<Array2<f64>> {
     let (h, w) = kernel.dim();
     let (ry, rx) = ((h / 2) as f64, (w / 2) as f64);
-    let (ny, nx) = ((ry * scale).ceil() as usize, (rx * scale).ceil() as usize);
+    let (ny, nx) = (
+        ((ry * scale).ceil() as usize).min(max_radius),
+        ((rx * scale).ceil() as usize).min(max_radius),
+    );
     let at = |y: f64, x: f64| -> f64 {
         let (y0, x0) = (y.floor(), x.floor());
         let (fy, fx) = (y - y0, x - x0);
@@ -213,13 +217,15 @@ impl Effect for Psf {
         Ok(match &self.profile {
             Profile::Gaussian => convolve_separable(
                 image,
-                &gaussian_1d(self.unit.to_pixels(value) / fwhm_per_sigma()),
+                &gaussian_1d(self.unit.to_pixels(value) / fwhm_per_sigma(), h.max(w)),
             ),
             Profile::Moffat { beta } => convolve_2d(
                 image,
                 moffat_kernel(self.unit.to_pixels(value), *beta, h.max(w)).view(),
             ),
-            Profile::Kernel(kernel) => convolve_2d(image, scaled_kernel(kernel, value)?.view()),
+            Profile::Kernel(kernel) => {
+                convolve_2d(image, scaled_kernel(kernel, value, 2 * h.max(w))?.view())
+            }
         })
     }
 }

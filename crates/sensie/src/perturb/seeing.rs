@@ -82,7 +82,7 @@ impl Effect for Seeing {
             .to_pixels((target * target - self.current * self.current).sqrt());
         Ok(convolve_separable(
             image,
-            &gaussian_1d(fwhm / fwhm_per_sigma()),
+            &gaussian_1d(fwhm / fwhm_per_sigma(), image.dim().1.max(image.dim().2)),
         ))
     }
 }

@@ -324,9 +324,10 @@ fn grid_caption(sweep: &Sweep, report: &Report) -> String {
         _ => " Bands 0, 1 and 2 are shown as red, green and blue.",
     };
     format!(
-        "The first {} examples (rows) at {} = {} (columns), perturbed with the run's seed ({}), as the model saw them before \
+        "The first {} examples (rows; ids {}) at {} = {} (columns), perturbed with the run's seed ({}), as the model saw them before \
          preprocessing. Each row has one stretch (percentiles 1 to 99.5 over all its levels), so dimming shows.{colours}",
         report.examples.len_of(ArrayAxis(0)),
+        report.example_ids.join(", "),
         sweep.perturbation.parameter().name,
         values.join(", "),
         report.seed,

@@ -11,7 +11,7 @@ use ndarray::{Array4, s};
 use serde::Serialize;
 
 use super::{RunOptions, TestResult};
-use crate::data::Dataset;
+use crate::data::{ClassMapping, Dataset};
 use crate::model::{Model, TensorInfo};
 use crate::{Error, Result};
 
@@ -24,10 +24,17 @@ pub struct Report {
     pub seed: u64,
     pub replicates: usize,
     pub tests: Vec<TestResult>,
+    /// What the user should know before trusting the results (a large resize,
+    /// accuracy below chance, text labels numbered without given names).
+    pub warnings: Vec<String>,
     /// The first few raw images (N x C x H x W), kept for the report's
     /// example grids so that drawing them needs no second pass over the data.
     #[serde(skip)]
     pub examples: Array4<f32>,
+    /// Those examples' ids in the data (an array file's index, a folder's
+    /// path), which differ from their rows when --only or --skip-bad left any out.
+    #[serde(skip)]
+    pub example_ids: Vec<String>,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -44,6 +51,12 @@ pub struct DataSummary {
     pub n: usize,
     /// Ids of examples left out for NaN or infinite pixels.
     pub skipped: Vec<String>,
+    /// Which class index each class name got, and where that mapping came from.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub classes: Option<ClassMapping>,
+    /// A classifier's accuracy on the unperturbed images.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub unperturbed_accuracy: Option<f64>,
 }
 
 impl Report {
@@ -66,14 +79,23 @@ impl Report {
                 path: data.path.clone(),
                 n: data.len(),
                 skipped: data.skipped.clone(),
+                classes: None,
+                unperturbed_accuracy: None,
             },
             seed: options.seed,
             replicates: options.replicates,
             tests,
+            warnings: Vec::new(),
             examples: data
                 .images
                 .slice(s![..data.len().min(super::report::EXAMPLES), .., .., ..])
                 .to_owned(),
+            example_ids: data
+                .ids
+                .iter()
+                .take(super::report::EXAMPLES)
+                .cloned()
+                .collect(),
         }
     }
 }
