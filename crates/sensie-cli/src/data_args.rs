@@ -47,6 +47,11 @@ pub struct DataArgs {
     /// A FITS weight HDU (EXTNAME or index): pixels of zero weight are bad, treated as NaN pixels.
     #[arg(long, value_parser = parse_hdu)]
     pub weight_hdu: Option<Hdu>,
+    /// Class names in the model's index order, e.g. nonlens,lens: text labels
+    /// (a word column, class folders) are numbered by them (default: the
+    /// model's own names from its metadata, else sorted order).
+    #[arg(long, value_delimiter = ',')]
+    pub class_names: Vec<String>,
     /// Keep only the examples whose metadata column has this value, COLUMN=VALUE (e.g. class=lens).
     #[arg(long)]
     pub only: Option<String>,
@@ -65,6 +70,9 @@ pub struct DataArgs {
     /// How images reach the model's input size: resize or crop.
     #[arg(long, value_parser = parse_fit)]
     pub fit: Option<Fit>,
+    /// Let --fit resize change the images' aspect ratio.
+    #[arg(long)]
+    pub allow_aspect_change: bool,
 }
 
 impl DataArgs {
@@ -94,9 +102,13 @@ impl DataArgs {
         spec.hdu = self.hdu.or(spec.hdu.take());
         spec.mask_hdu = self.mask_hdu.or(spec.mask_hdu.take());
         spec.weight_hdu = self.weight_hdu.or(spec.weight_hdu.take());
+        if !self.class_names.is_empty() {
+            spec.class_names = Some(self.class_names);
+        }
         spec.skip_bad |= self.skip_bad;
         set(&mut preprocess.scale, self.scale);
         set(&mut preprocess.fit, self.fit);
+        preprocess.allow_aspect_change |= self.allow_aspect_change;
         replace(&mut preprocess.mean, self.mean);
         replace(&mut preprocess.std, self.std);
     }
@@ -104,6 +116,43 @@ impl DataArgs {
 
 fn parse_hdu(text: &str) -> Result<Hdu> {
     text.parse()
+}
+
+/// A clap parser for a count flag: a whole number (`1000` or `1e3`) from
+/// `min` to `limit` (one of [`sensie::limits`]), refused with the bound named.
+pub fn count(
+    what: &'static str,
+    min: usize,
+    limit: usize,
+) -> impl Fn(&str) -> Result<usize> + Clone + Send + Sync + 'static {
+    move |text| {
+        let value = sensie::limits::parse_count(text, what, limit)?;
+        if value < min {
+            return Err(Error::InvalidInput {
+                what: format!("{what} {value}"),
+                reason: format!("must be at least {min}"),
+            });
+        }
+        Ok(value)
+    }
+}
+
+/// A clap parser for a number that must be finite (NaN would silently drop
+/// a threshold or fill a map with NaN).
+pub fn finite<T: std::str::FromStr + Into<f64> + Copy>(
+    text: &str,
+) -> std::result::Result<T, String> {
+    match text.trim().parse::<T>() {
+        Ok(v) if v.into().is_finite() => Ok(v),
+        Ok(_) => Err(format!("'{text}' is not finite; give a number")),
+        Err(_) => Err(format!("'{text}' is not a number")),
+    }
+}
+
+/// A clap parser for an example index (0-based), so that `-1` gets a clear
+/// answer instead of being taken for a flag.
+pub fn index(text: &str) -> std::result::Result<usize, String> {
+    text.trim().parse::<usize>().map_err(|_| format!("'{text}' is not an example index; indices count from 0 (the first example of the data file)"))
 }
 
 fn parse_fit(text: &str) -> Result<Fit> {

@@ -11,7 +11,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use ndarray::{ArrayD, ArrayViewD, Axis};
 use sensie::autodiff::Composite;
 use sensie::data::name::Name;
-use sensie::data::{self, DataSpec, Labels};
+use sensie::data::{self, ClassMapping, DataSpec, Labels};
 use sensie::engine::{Engine, EngineOptions, Score};
 use sensie::explain::blur_saliency::Compared;
 use sensie::explain::faithfulness::{self, CurveOptions};
@@ -25,7 +25,10 @@ use sensie::render::Stretch;
 use sensie::runtime::Runtime;
 use sensie::{Error, Result};
 
-use crate::data_args::DataArgs;
+use sensie::limits::{MAX_STEPS, MAX_THREADS};
+use sensie::output;
+
+use crate::data_args::{DataArgs, count, finite, index};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -36,7 +39,7 @@ pub struct Args {
     #[command(flatten)]
     input: DataArgs,
     /// Which examples to explain (0-based, comma-separated).
-    #[arg(long, value_delimiter = ',', conflicts_with = "limit")]
+    #[arg(long, value_delimiter = ',', conflicts_with = "limit", value_parser = index, allow_hyphen_values = true)]
     indices: Option<Vec<usize>>,
     /// Explain the first N examples (default: all).
     #[arg(long)]
@@ -62,7 +65,7 @@ pub struct Args {
     #[arg(long)]
     layer: Option<String>,
     /// Integrated Gradients: steps.
-    #[arg(long, default_value_t = 50)]
+    #[arg(long, default_value_t = 50, value_parser = count("steps", 1, MAX_STEPS))]
     steps: usize,
     /// Integrated Gradients: gauss-legendre or riemann-trapezoid.
     #[arg(long, default_value = "gauss-legendre")]
@@ -72,7 +75,7 @@ pub struct Args {
     #[arg(long, default_value = "zeros")]
     baseline: String,
     /// SmoothGrad: noisy samples per example.
-    #[arg(long, default_value_t = 50)]
+    #[arg(long, default_value_t = 50, value_parser = count("samples", 1, MAX_STEPS))]
     samples: usize,
     /// SmoothGrad: noise sigma as a fraction of each example's value range.
     #[arg(long, default_value_t = 0.15)]
@@ -84,7 +87,7 @@ pub struct Args {
     #[arg(long, default_value_t = 2)]
     stride: usize,
     /// Occlusion and deletion curves: the value occluded pixels get.
-    #[arg(long, default_value_t = 0.0)]
+    #[arg(long, default_value_t = 0.0, value_parser = finite::<f32>, allow_hyphen_values = true)]
     fill: f32,
     /// LRP: the composite, epsilon, epsilon-plus-flat, epsilon-gamma-box or alpha1-beta0.
     #[arg(long, default_value = "epsilon")]
@@ -114,7 +117,7 @@ pub struct Args {
     #[arg(long)]
     faithfulness: bool,
     /// Points of the deletion and insertion curves after the first.
-    #[arg(long, default_value_t = 20)]
+    #[arg(long, default_value_t = 20, value_parser = count("curve steps", 1, MAX_STEPS))]
     curve_steps: usize,
     /// How inputs are drawn: linear, percentile:LOW,HIGH, asinh, asinh:SOFTENING,
     /// log, log:A or zscale (multi-band inputs are shown as colour composites).
@@ -127,26 +130,70 @@ pub struct Args {
     #[arg(long, default_value_t = 32)]
     batch_size: usize,
     /// Threads per operator (0: one per core).
-    #[arg(long, default_value_t = 0)]
+    #[arg(long, default_value_t = 0, value_parser = count("threads", 0, MAX_THREADS))]
     threads: usize,
     /// The output directory.
     #[arg(long)]
     out: PathBuf,
+    /// Replace the earlier run in a non-empty --out.
+    #[arg(long)]
+    force: bool,
 }
 
 pub fn run(args: Args) -> Result<()> {
-    let model = Model::load(&args.model)?;
-    let geometry = Geometry::of(&model, "sensie explain")?;
     let (mut data_spec, mut preprocess) = (DataSpec::default(), Preprocess::default());
     args.input.merge(&mut data_spec, &mut preprocess);
+    let mut inputs = vec![
+        args.model.as_path(),
+        data_spec.path.as_path(),
+        Path::new(&args.baseline),
+    ];
+    inputs.extend(
+        data_spec
+            .labels
+            .as_deref()
+            .into_iter()
+            .chain(data_spec.metadata.as_deref()),
+    );
+    let out = output::prepare(&args.out, args.force, &inputs)?;
+    let model = Model::load(&args.model)?;
+    let geometry = Geometry::of(&model, "sensie explain")?;
+    let model_names = model.class_names();
     let data::Images {
         images,
         labels,
         ids,
-    } = data::load_images(&data_spec)?;
-    let total = images.len_of(Axis(0));
-    let indices = select(total, args.indices.as_deref(), args.limit, &data_spec.path)?;
-    let raw = images.select(Axis(0), &indices);
+        positions,
+        skipped,
+        total,
+        class_names,
+    } = data::load_images(&ClassMapping::names_for(&data_spec, model_names.clone()))?;
+    if let Some(mapping) = ClassMapping::of(class_names.as_ref(), &data_spec, model_names.as_ref())
+    {
+        eprintln!("note: {mapping}");
+    }
+    // `rows` index the examples kept; `indices` are the same examples' positions in the data file.
+    let rows = select(
+        &positions,
+        total,
+        args.indices.as_deref(),
+        args.limit,
+        &data_spec.path,
+    )?;
+    let indices: Vec<usize> = rows.iter().map(|&r| positions[r]).collect();
+    if !skipped.is_empty() {
+        eprintln!(
+            "note: {} example(s) with NaN or infinite pixels were left out",
+            skipped.len()
+        );
+    }
+    if let Some(warning) = preprocess.check_fit(
+        (images.dim().2, images.dim().3),
+        (geometry.height, geometry.width),
+    )? {
+        eprintln!("WARNING: {warning}");
+    }
+    let raw = images.select(Axis(0), &rows);
     let size = Some((geometry.height, geometry.width));
     let inputs = preprocess
         .apply(raw.view(), size, geometry.layout)?
@@ -158,7 +205,7 @@ pub fn run(args: Args) -> Result<()> {
     }
     .apply(raw.view(), size, Layout::Nchw)?;
     let labels: Option<Vec<usize>> = match labels {
-        Some(Labels::Classes(classes)) => Some(indices.iter().map(|&i| classes[i]).collect()),
+        Some(Labels::Classes(classes)) => Some(rows.iter().map(|&r| classes[r]).collect()),
         Some(Labels::Targets(_)) => {
             let reason =
                 "its labels are continuous; explanations need class labels (or --target predicted)"
@@ -236,10 +283,6 @@ pub fn run(args: Args) -> Result<()> {
         .map(|m| explain::build(m, &options))
         .collect::<Result<Vec<_>>>()?;
 
-    std::fs::create_dir_all(&args.out).map_err(|e| Error::Io {
-        path: args.out.clone(),
-        source: e,
-    })?;
     // A bar over the methods and checks, each named as it starts.
     let steps = methods.len() + usize::from(args.sanity) + usize::from(args.faithfulness);
     let bar = if std::io::stderr().is_terminal() {
@@ -280,7 +323,7 @@ pub fn run(args: Args) -> Result<()> {
     let summary = Summary {
         model: args.model.clone(),
         data: data_spec.path.clone(),
-        names: indices.iter().map(|&i| Name::of(&ids[i])).collect(),
+        names: rows.iter().map(|&r| Name::of(&ids[r])).collect(),
         examples: indices,
         labels,
         predicted: Targets::resolve(
@@ -376,32 +419,45 @@ pub fn run(args: Args) -> Result<()> {
     for note in notes {
         eprintln!("note: {note}");
     }
+    out.finish()?;
     eprintln!("wrote {}", args.out.join("explain.html").display());
     Ok(())
 }
 
-/// The examples to explain: `indices` (checked), the first `limit`, or all.
+/// The rows of the kept examples to explain: those at `indices` (positions
+/// in the data file, checked against the examples kept), the first `limit`
+/// kept, or all.
 fn select(
+    positions: &[usize],
     total: usize,
     indices: Option<&[usize]>,
     limit: Option<usize>,
     data: &Path,
 ) -> Result<Vec<usize>> {
     let chosen: Vec<usize> = match (indices, limit) {
-        (Some(list), _) => list.to_vec(),
-        (None, Some(n)) => (0..n.min(total)).collect(),
-        (None, None) => (0..total).collect(),
+        (Some(list), _) => list
+            .iter()
+            .map(|&i| {
+                positions.binary_search(&i).map_err(|_| {
+                    let reason = if i < total {
+                        format!(
+                            "example {i} of {} was left out (--only or --skip-bad); choose another",
+                            data.display()
+                        )
+                    } else {
+                        format!(
+                            "{} has {total} examples (indices 0 to {})",
+                            data.display(),
+                            total.saturating_sub(1)
+                        )
+                    };
+                    invalid(format!("example index {i}"), reason)
+                })
+            })
+            .collect::<Result<_>>()?,
+        (None, Some(n)) => (0..n.min(positions.len())).collect(),
+        (None, None) => (0..positions.len()).collect(),
     };
-    if let Some(bad) = chosen.iter().find(|&&i| i >= total) {
-        return Err(invalid(
-            format!("example index {bad}"),
-            format!(
-                "{} has {total} examples (indices 0 to {})",
-                data.display(),
-                total.saturating_sub(1)
-            ),
-        ));
-    }
     if chosen.is_empty() {
         return Err(invalid("the examples to explain", "none were chosen"));
     }

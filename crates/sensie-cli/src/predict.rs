@@ -2,7 +2,9 @@
 //! and prepared as `probe` reads them (the same data flags); a model whose
 //! input is not an image takes a `.npy` in its own shape as it is.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+
+use ndarray::Array2;
 
 use sensie::Error;
 use sensie::data::{self, DataSpec};
@@ -12,7 +14,7 @@ use sensie::model::Model;
 use sensie::preprocess::Preprocess;
 use sensie::runtime::Runtime;
 
-use crate::data_args::DataArgs;
+use crate::data_args::{DataArgs, count};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -21,31 +23,52 @@ pub struct Args {
     model: PathBuf,
     #[command(flatten)]
     input: DataArgs,
-    /// Where to write the outputs (.npy, float32, N x outputs).
+    /// Where to write the outputs (.npy, float32, one row per example of the data file).
     #[arg(long)]
     out: PathBuf,
+    /// Replace an existing --out file.
+    #[arg(long)]
+    force: bool,
     /// Examples per ONNX Runtime call.
     #[arg(long, default_value_t = 32)]
     batch_size: usize,
     /// Threads per operator (0: one per core).
-    #[arg(long, default_value_t = 0)]
+    #[arg(long, default_value_t = 0, value_parser = count("threads", 0, sensie::limits::MAX_THREADS))]
     threads: usize,
 }
 
 pub fn run(args: Args) -> sensie::Result<()> {
-    let model = Model::load(&args.model)?;
     let (mut spec, mut preprocess) = (DataSpec::default(), Preprocess::default());
     args.input.merge(&mut spec, &mut preprocess);
-    let x = match Geometry::of(&model, "predict") {
+    check_out(
+        &args.out,
+        args.force,
+        &[
+            &args.model,
+            &spec.path,
+            spec.labels.as_deref().unwrap_or(&spec.path),
+            spec.metadata.as_deref().unwrap_or(&spec.path),
+        ],
+    )?;
+    let model = Model::load(&args.model)?;
+    // Each example's row in the output: its position in the data file.
+    let (x, rows, total) = match Geometry::of(&model, "predict") {
         Ok(geometry) => {
-            let images = data::load_images(&spec)?.images;
-            preprocess
+            let images = data::load_images(&spec)?;
+            if let Some(warning) = preprocess.check_fit(
+                (images.images.dim().2, images.images.dim().3),
+                (geometry.height, geometry.width),
+            )? {
+                eprintln!("WARNING: {warning}");
+            }
+            let x = preprocess
                 .apply(
-                    images.view(),
+                    images.images.view(),
                     Some((geometry.height, geometry.width)),
                     geometry.layout,
                 )?
-                .into_dyn()
+                .into_dyn();
+            (x, images.positions, images.total)
         }
         Err(_) if spec.path.as_os_str().is_empty() => {
             return Err(Error::InvalidInput {
@@ -53,7 +76,11 @@ pub fn run(args: Args) -> sensie::Result<()> {
                 reason: "no data path given (--data)".into(),
             });
         }
-        Err(_) => sensie::data::read_array(&spec.path)?,
+        Err(_) => {
+            let x = sensie::data::read_array(&spec.path)?;
+            let n = x.shape().first().copied().unwrap_or(0);
+            (x, (0..n).collect(), n)
+        }
     };
     let mut engine = Engine::new(
         Runtime::new()?,
@@ -70,12 +97,53 @@ pub fn run(args: Args) -> sensie::Result<()> {
         },
         other => other,
     })?;
-    sensie::npy::write(&args.out, &y)?;
+    // Row i is example i of the data file; examples left out (--only, --skip-bad) get NaN rows.
+    let mut all = Array2::from_elem((total, y.ncols()), f32::NAN);
+    for (row, &at) in y.rows().into_iter().zip(&rows) {
+        all.row_mut(at).assign(&row);
+    }
+    sensie::npy::write(&args.out, &all)?;
+    let left_out = total - rows.len();
+    let note = if left_out > 0 {
+        format!("; {left_out} left out by --only or --skip-bad have NaN rows")
+    } else {
+        String::new()
+    };
     eprintln!(
-        "wrote {} ({} examples x {} outputs)",
+        "wrote {} ({total} examples x {} outputs{note})",
         args.out.display(),
-        y.nrows(),
         y.ncols()
     );
+    Ok(())
+}
+
+/// Refuses an output that is one of the inputs, a directory, or an existing
+/// file without `force`.
+fn check_out(out: &Path, force: bool, inputs: &[&Path]) -> sensie::Result<()> {
+    let what = || format!("--out {}", out.display());
+    let same = |a: &Path, b: &Path| {
+        a == b || matches!((a.canonicalize(), b.canonicalize()), (Ok(x), Ok(y)) if x == y)
+    };
+    if let Some(input) = inputs.iter().find(|i| same(out, i)) {
+        return Err(Error::InvalidInput {
+            what: what(),
+            reason: format!(
+                "it is the input {}; choose another output file",
+                input.display()
+            ),
+        });
+    }
+    if out.is_dir() {
+        return Err(Error::InvalidInput {
+            what: what(),
+            reason: "it is a directory; give a .npy file name".into(),
+        });
+    }
+    if out.exists() && !force {
+        return Err(Error::InvalidInput {
+            what: what(),
+            reason: "the file exists; choose another name or pass --force to replace it".into(),
+        });
+    }
     Ok(())
 }

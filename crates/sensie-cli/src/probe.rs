@@ -7,10 +7,13 @@ use std::path::PathBuf;
 
 use indicatif::{ProgressBar, ProgressStyle};
 use sensie::data::Task;
+use sensie::output;
 use sensie::probe::{self, ProbeConfig, PropertySpec, SweepSpec};
 use sensie::{Error, Result};
 
-use crate::data_args::DataArgs;
+use sensie::limits::{MAX_REPLICATES, MAX_THREADS};
+
+use crate::data_args::{DataArgs, count, finite};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -41,15 +44,15 @@ pub struct Args {
     #[arg(long)]
     batch_size: Option<usize>,
     /// ONNX Runtime threads per operator (0: every core, and a quarter of them perturbing beside it).
-    #[arg(long)]
+    #[arg(long, value_parser = count("threads", 0, MAX_THREADS))]
     threads: Option<usize>,
     #[arg(long)]
     seed: Option<u64>,
     /// Bootstrap replicates for every interval.
-    #[arg(long)]
+    #[arg(long, value_parser = count("replicates", 1, MAX_REPLICATES))]
     replicates: Option<usize>,
     /// The score whose crossing each test reports (default: halfway between best and worst level).
-    #[arg(long)]
+    #[arg(long, value_parser = finite::<f64>, allow_hyphen_values = true)]
     threshold: Option<f64>,
     /// No progress bar.
     #[arg(long)]
@@ -108,7 +111,18 @@ fn merge(args: Args) -> Result<(ProbeConfig, bool)> {
 }
 
 pub fn run(args: Args) -> Result<()> {
+    let config_file = args.config.clone();
     let (config, quiet) = merge(args)?;
+    let d = &config.data;
+    let mut inputs = vec![config.model.as_path(), d.path.as_path()];
+    inputs.extend(
+        d.labels
+            .as_deref()
+            .into_iter()
+            .chain(d.metadata.as_deref())
+            .chain(config_file.as_deref()),
+    );
+    let out = output::prepare(&config.out, config.force, &inputs)?;
     let bar = if quiet || !std::io::stderr().is_terminal() {
         ProgressBar::hidden()
     } else {
@@ -125,6 +139,7 @@ pub fn run(args: Args) -> Result<()> {
     bar.finish_and_clear();
     let report = report?;
     let notes = probe::write_report(&config.out, &report, &config, &command_line())?;
+    out.finish()?;
     println!("{:<24} {:<8} {:>8}  levels", "test", "verdict", "effect");
     for t in &report.tests {
         println!(
@@ -137,6 +152,17 @@ pub fn run(args: Args) -> Result<()> {
     }
     for note in notes {
         eprintln!("note: {note}");
+    }
+    if let Some(classes) = report
+        .data
+        .classes
+        .as_ref()
+        .filter(|c| c.source != "sorted")
+    {
+        eprintln!("note: {classes}");
+    }
+    for warning in &report.warnings {
+        eprintln!("WARNING: {warning}");
     }
     if !report.data.skipped.is_empty() {
         eprintln!(

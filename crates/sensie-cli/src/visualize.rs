@@ -7,12 +7,16 @@ use std::path::{Path, PathBuf};
 
 use ndarray::{ArrayD, Axis};
 use sensie::engine::{Engine, EngineOptions, Score};
+use sensie::limits::{MAX_STEPS, MAX_THREADS};
 use sensie::model::Model;
+use sensie::output::OutputDir;
 use sensie::runtime::Runtime;
 use sensie::visualize::{
     self, DreamOptions, Layer, MaximizeOptions, Parameterisation, Report, Target, ValueRange,
 };
 use sensie::{Error, Result};
+
+use crate::data_args::{count, index};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -41,12 +45,21 @@ struct Common {
     /// The folder to write pictures, the HTML page and the results into.
     #[arg(long)]
     out: PathBuf,
+    /// Replace the earlier run in a non-empty --out.
+    #[arg(long)]
+    force: bool,
     /// Threads per operator (0: one per core).
-    #[arg(long, default_value_t = 0)]
+    #[arg(long, default_value_t = 0, value_parser = count("threads", 0, MAX_THREADS))]
     threads: usize,
 }
 
 impl Common {
+    /// The output directory made ready, before any work (see [`sensie::output`]).
+    fn output(&self, data: Option<&Path>) -> Result<OutputDir> {
+        let inputs: Vec<&Path> = std::iter::once(self.model.as_path()).chain(data).collect();
+        sensie::output::prepare(&self.out, self.force, &inputs)
+    }
+
     fn engine(&self, batch_size: usize) -> Result<Engine> {
         Engine::new(
             Runtime::new()?,
@@ -65,31 +78,58 @@ struct Examples {
     /// A .npy of inputs in the model's own layout and value range, examples first.
     #[arg(long)]
     data: PathBuf,
-    /// Which examples (0-based, comma-separated); the first four by default.
-    #[arg(long, value_delimiter = ',', default_values_t = [0usize, 1, 2, 3])]
+    /// Which examples (0-based, comma-separated); the first four (or fewer) by default.
+    #[arg(long, value_delimiter = ',', value_parser = index, allow_hyphen_values = true)]
     indices: Vec<usize>,
 }
 
+/// Examples chosen from a data file, labelled by their index in it.
+struct Chosen {
+    /// The whole data set.
+    data: ArrayD<f32>,
+    /// The chosen examples.
+    x: ArrayD<f32>,
+    labels: Vec<String>,
+}
+
 impl Examples {
-    /// The whole data set and the chosen examples.
-    fn load(&self) -> Result<(ArrayD<f32>, ArrayD<f32>)> {
+    /// The whole data set and the chosen examples; images holding NaN or
+    /// infinite values are refused (their maps would be NaN).
+    fn load(&self) -> Result<Chosen> {
         let data = sensie::data::read_array(&self.data)?;
         let n = data.shape().first().copied().unwrap_or(0);
-        if let Some(&bad) = self.indices.iter().find(|&&i| i >= n) {
+        let indices = if self.indices.is_empty() {
+            (0..n.min(4)).collect()
+        } else {
+            self.indices.clone()
+        };
+        if indices.is_empty() {
+            return Err(Error::Data {
+                path: self.data.clone(),
+                reason: "holds no examples".into(),
+            });
+        }
+        if let Some(&bad) = indices.iter().find(|&&i| i >= n) {
             return Err(Error::InvalidInput {
                 what: format!("{}: example {bad}", self.data.display()),
                 reason: format!("the data has {n} examples (0 to {})", n.saturating_sub(1)),
             });
         }
-        let chosen = data.select(Axis(0), &self.indices);
-        Ok((data, chosen))
-    }
-
-    fn labels(&self) -> Vec<String> {
-        self.indices
+        let x = data.select(Axis(0), &indices);
+        if let Some((i, _)) = indices
             .iter()
-            .map(|i| format!("example {i}"))
-            .collect()
+            .zip(x.outer_iter())
+            .find(|(_, image)| image.iter().any(|v| !v.is_finite()))
+        {
+            return Err(Error::Data {
+                path: self.data.clone(),
+                reason: format!(
+                    "example {i} has NaN or infinite values; choose other examples (--indices)"
+                ),
+            });
+        }
+        let labels = indices.iter().map(|i| format!("example {i}")).collect();
+        Ok(Chosen { data, x, labels })
     }
 }
 
@@ -135,10 +175,10 @@ struct MaximizeArgs {
     #[arg(long, value_enum, default_value_t = ClassScore::Logit)]
     score: ClassScore,
     /// Adam steps.
-    #[arg(long, default_value_t = 256)]
+    #[arg(long, default_value_t = 256, value_parser = count("steps", 1, MAX_STEPS))]
     steps: usize,
     /// Independent starts, optimised together as one batch.
-    #[arg(long, default_value_t = 4)]
+    #[arg(long, default_value_t = 4, value_parser = count("restarts", 1, MAX_STEPS))]
     restarts: usize,
     /// Adam's learning rate.
     #[arg(long, default_value_t = 0.05)]
@@ -207,13 +247,13 @@ struct DreamArgs {
     #[command(flatten)]
     at: AtLayer,
     /// Scales worked at, coarse to fine.
-    #[arg(long, default_value_t = 4)]
+    #[arg(long, default_value_t = 4, value_parser = count("octaves", 1, MAX_STEPS))]
     octaves: usize,
     /// Size ratio between octaves.
     #[arg(long, default_value_t = 1.4)]
     octave_scale: f32,
     /// Gradient steps per octave.
-    #[arg(long, default_value_t = 10)]
+    #[arg(long, default_value_t = 10, value_parser = count("steps", 1, MAX_STEPS))]
     steps: usize,
     /// Mean change of a pixel per step, as a fraction of the value range.
     #[arg(long, default_value_t = 1.5 / 255.0)]
@@ -239,6 +279,7 @@ pub fn run(args: Args) -> Result<()> {
 }
 
 fn kernels(args: KernelsArgs) -> Result<()> {
+    let out = args.common.output(None)?;
     let model = Model::load(&args.common.model)?;
     let kernels = visualize::kernels(&model, args.layer.as_deref())?;
     eprintln!(
@@ -247,19 +288,21 @@ fn kernels(args: KernelsArgs) -> Result<()> {
         kernels.weights.shape(),
         if kernels.colour { " in colour" } else { "" }
     );
-    finish(&kernels.report()?, &args.common.out)
+    finish(&kernels.report()?, out)
 }
 
 fn features(args: AtLayer) -> Result<()> {
-    let (_, x) = args.examples.load()?;
-    let mut engine = args.common.engine(x.shape()[0])?;
-    let maps = visualize::feature_maps(&mut engine, x.view(), &args.layer)
+    let out = args.common.output(Some(&args.examples.data))?;
+    let chosen = args.examples.load()?;
+    let mut engine = args.common.engine(chosen.x.shape()[0])?;
+    let maps = visualize::feature_maps(&mut engine, chosen.x.view(), &args.layer)
         .map_err(|e| in_data(e, &args.examples.data))?;
     eprintln!("{}: maps {:?}", maps.layer, maps.maps.shape());
-    finish(&maps.report(&args.examples.labels())?, &args.common.out)
+    finish(&maps.report(&chosen.labels)?, out)
 }
 
 fn maximize(args: MaximizeArgs) -> Result<()> {
+    let out = args.common.output(args.data.as_deref())?;
     let mut engine = args.common.engine(args.restarts)?;
     let target = match (args.class, &args.layer, args.channel, args.neuron) {
         (Some(k), _, _, _) => Target::Class(k),
@@ -322,12 +365,13 @@ fn maximize(args: MaximizeArgs) -> Result<()> {
         };
         eprintln!("restart {r}: objective {objective:.4}{probability}");
     }
-    finish(&result.report(&target)?, &args.common.out)
+    finish(&result.report(&target)?, out)
 }
 
 fn dream(args: DreamArgs) -> Result<()> {
     let at = &args.at;
-    let (data, x) = at.examples.load()?;
+    let out = at.common.output(Some(&at.examples.data))?;
+    let Chosen { data, x, labels } = at.examples.load()?;
     let mut engine = at.common.engine(x.shape()[0])?;
     let options = DreamOptions {
         octaves: args.octaves,
@@ -351,15 +395,13 @@ fn dream(args: DreamArgs) -> Result<()> {
     );
     bar.finish_and_clear();
     let dreamed = dreamed.map_err(|e| in_data(e, &at.examples.data))?;
-    for (label, (before, after)) in at
-        .examples
-        .labels()
+    for (label, (before, after)) in labels
         .iter()
         .zip(dreamed.norm_before.iter().zip(&dreamed.norm_after))
     {
         eprintln!("{label}: |{}| {before:.4} -> {after:.4}", dreamed.layer);
     }
-    finish(&dreamed.report(&at.examples.labels())?, &at.common.out)
+    finish(&dreamed.report(&labels)?, out)
 }
 
 /// Two comma-separated values, as in `--range 0,255` or `--neuron 7,7`.
@@ -397,11 +439,11 @@ fn in_data(e: Error, path: &Path) -> Error {
     }
 }
 
-fn finish(report: &Report, out: &Path) -> Result<()> {
-    for path in report.write(out)? {
+fn finish(report: &Report, out: OutputDir) -> Result<()> {
+    for path in report.write(out.path())? {
         eprintln!("wrote {}", path.display());
     }
-    Ok(())
+    out.finish()
 }
 
 /// A bar of optimisation steps on a terminal (maximize and dream run for

@@ -231,7 +231,8 @@ fn dream_writes_dreamed_inputs_with_a_higher_norm() {
 #[test]
 fn bad_choices_fail_with_the_valid_ones() {
     let dir = tempfile::tempdir().unwrap();
-    let out = dir.path().to_str().unwrap();
+    let out_dir = dir.path().join("out");
+    let out = out_dir.to_str().unwrap();
     let model = repo(MODEL);
     let data = repo(DATA);
     let wrong = dir.path().join("wrong.npy");

@@ -33,11 +33,12 @@ fn main() {
         ..ProbeConfig::default()
     })
     .unwrap_or_else(|e| common::fail(USAGE, &e.to_string()));
-    let (images, _) = sensie::data::load_images(&DataSpec {
+    let images = sensie::data::load_images(&DataSpec {
         path: data.into(),
         ..DataSpec::default()
     })
-    .unwrap_or_else(|e| common::fail(USAGE, &e.to_string()));
+    .unwrap_or_else(|e| common::fail(USAGE, &e.to_string()))
+    .images;
     let sweep = &plan.sweeps[0];
     let identity = sweep.perturbation.parameter().identity;
     let written: Vec<f64> = sweep

@@ -38,6 +38,7 @@ fn tiled(x: &Array4<f32>, y: &Array1<i64>, n: usize) -> Dataset {
         images: x.select(Axis(0), &pick),
         labels: Labels::Classes(pick.iter().map(|&i| y[i] as usize).collect()),
         ids: (0..n).map(|i| i.to_string()).collect(),
+        positions: (0..n).collect(),
         class_names: None,
         metadata: None,
         skipped: Vec::new(),
@@ -87,7 +88,8 @@ fn main() {
             &options,
             &mut |_, _| {},
         )
-        .unwrap();
+        .unwrap()
+        .0;
         times.push(t.elapsed().as_secs_f64());
     }
     times.sort_by(f64::total_cmp);

@@ -119,6 +119,7 @@ impl Engine {
                 "the batch size must be at least 1",
             ));
         }
+        crate::limits::at_most("threads", options.threads, crate::limits::MAX_THREADS)?;
         let (prepared, probabilities) = prepare(&model);
         let sessions = SessionOptions {
             threads: options.threads,

@@ -22,6 +22,7 @@
 //! - [`preprocess`]: the declared step from raw images to the model's input.
 //! - [`stats`]: per-level statistics, effect sizes, slopes, thresholds and
 //!   verdicts that respect the paired design of a sweep.
+//! - [`limits`]: the most work sensie accepts from flags, configs and file headers.
 //! - [`rng`]: seeded random numbers independent of batching and threads.
 //! - [`probe`]: the runner: several tests in one streamed pass over the
 //!   data, the results.json / results.csv it writes, and its plots, example
@@ -42,9 +43,11 @@ pub mod explain;
 pub mod graph;
 pub mod html;
 pub mod inspect;
+pub mod limits;
 pub mod model;
 pub mod npy;
 pub mod onnx;
+pub mod output;
 pub mod perturb;
 pub mod plot;
 pub mod preprocess;

@@ -142,6 +142,21 @@ impl Model {
         })
     }
 
+    /// The class names in the model's metadata (`metadata_props` key
+    /// `class_names` or `classes`: a JSON list or comma-separated names, in
+    /// class index order), when it has them.
+    pub fn class_names(&self) -> Option<Vec<String>> {
+        let prop = self
+            .proto()
+            .metadata_props
+            .iter()
+            .find(|p| matches!(p.key.as_deref(), Some("class_names" | "classes")))?;
+        let text = prop.value.as_deref()?.trim();
+        let names: Vec<String> = serde_json::from_str(text)
+            .unwrap_or_else(|_| text.split(',').map(|n| n.trim().to_string()).collect());
+        (!names.is_empty() && names.iter().all(|n| !n.is_empty())).then_some(names)
+    }
+
     pub fn path(&self) -> &Path {
         &self.path
     }

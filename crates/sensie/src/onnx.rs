@@ -57,6 +57,14 @@ pub fn decode_model(bytes: &[u8], path: &Path) -> Result<ModelProto> {
             reason: "the graph has no nodes".into(),
         });
     }
+    if model.opset_import.is_empty() {
+        return Err(Error::NotOnnx {
+            path: path.to_path_buf(),
+            reason:
+                "it imports no operator set (the file may be cut short); export the model again"
+                    .into(),
+        });
+    }
     let dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
     for tensor in graph.initializer.iter_mut() {
         load_external(tensor, &dir, path)?;
@@ -105,7 +113,20 @@ fn load_external(tensor: &mut TensorProto, dir: &Path, model_path: &Path) -> Res
         .transpose()
         .map_err(|_| bad(format!("initializer '{name}': bad external offset")))?
         .unwrap_or(0);
-    let data_path: PathBuf = dir.join(&location);
+    // As the onnx package and ONNX Runtime do: a model names its data files
+    // relative to its own folder, so a model from elsewhere cannot read any
+    // local file as its weights.
+    let relative = Path::new(&location);
+    if relative.as_os_str().is_empty()
+        || !relative
+            .components()
+            .all(|c| matches!(c, std::path::Component::Normal(_)))
+    {
+        return Err(bad(format!(
+            "initializer '{name}' names external data at '{location}', outside the model's folder; external data must be a relative path inside it (no '..', no absolute path)"
+        )));
+    }
+    let data_path: PathBuf = dir.join(relative);
     let bytes = std::fs::read(&data_path).map_err(|e| Error::io(&data_path, e))?;
     let length: u64 = match entry("length") {
         Some(s) => s
@@ -120,7 +141,7 @@ fn load_external(tensor: &mut TensorProto, dir: &Path, model_path: &Path) -> Res
             path: data_path.clone(),
             reason: format!(
                 "initializer '{name}' needs bytes {offset}..{} but the file has {} (truncated?)",
-                offset + length,
+                offset.saturating_add(length),
                 bytes.len()
             ),
         })?;

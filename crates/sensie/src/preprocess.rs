@@ -40,6 +40,9 @@ pub struct Preprocess {
     /// Divided per channel after the mean; empty for none.
     pub std: Vec<f32>,
     pub fit: Fit,
+    /// Let `fit = resize` change the images' aspect ratio (refused otherwise:
+    /// a stretched image is rarely what the model was trained on).
+    pub allow_aspect_change: bool,
 }
 
 impl Default for Preprocess {
@@ -49,9 +52,13 @@ impl Default for Preprocess {
             mean: Vec::new(),
             std: Vec::new(),
             fit: Fit::Resize,
+            allow_aspect_change: false,
         }
     }
 }
+
+/// Resizing by more than this factor either way is warned about.
+const LARGE_RESIZE: f64 = 2.0;
 
 impl Preprocess {
     /// Refuses settings that cannot apply to images with `channels` channels.
@@ -86,6 +93,30 @@ impl Preprocess {
             ));
         }
         Ok(())
+    }
+
+    /// Checks how images of `from` (height, width) reach the model's `to`:
+    /// refuses a resize that changes the aspect ratio unless allowed, and
+    /// returns a warning when it resizes by more than a factor of 2 (a 2 x 2
+    /// image upsampled to 28 x 28 is no longer the data the model knows).
+    pub fn check_fit(&self, from: (usize, usize), to: (usize, usize)) -> Result<Option<String>> {
+        if from == to || self.fit == Fit::Crop {
+            return Ok(None);
+        }
+        let (fy, fx) = (to.0 as f64 / from.0 as f64, to.1 as f64 / from.1 as f64);
+        if (fy / fx - 1.0).abs() > 0.01 && !self.allow_aspect_change {
+            return Err(Error::invalid(
+                "resizing the images",
+                format!(
+                    "they are {} x {} but the model takes {} x {}, a different aspect ratio; crop them (--fit crop), or allow the stretch with --allow-aspect-change",
+                    from.0, from.1, to.0, to.1
+                ),
+            ));
+        }
+        let factor = fy.max(fx).max(1.0 / fy.min(fx));
+        Ok((factor > LARGE_RESIZE).then(|| {
+            format!("the images are {} x {} and are resized to the model's {} x {} (a factor of {factor:.1}); check that this is the data the model expects", from.0, from.1, to.0, to.1)
+        }))
     }
 
     /// A batch of raw images prepared for a model taking `size` (height,
@@ -209,7 +240,7 @@ mod tests {
             scale: 1.0 / 255.0,
             mean: vec![0.0, 10.0, 20.0],
             std: vec![1.0, 2.0, 4.0],
-            fit: Fit::Resize,
+            ..Preprocess::default()
         };
         let out = prep.apply(raw.view(), None, Layout::Nhwc).unwrap();
         assert_eq!(out.dim(), (2, 2, 2, 3));

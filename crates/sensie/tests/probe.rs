@@ -650,7 +650,7 @@ fn a_batch_perturbation_runs_once_per_batch_and_a_stop_flag_ends_the_run() {
     // 4 batches at each of the 2 levels that are not the identity.
     assert_eq!(calls.load(Ordering::Relaxed), 8);
     let levels = |t: &probe::TestResult| serde_json::to_value(&t.stats.levels).unwrap();
-    assert_eq!(levels(&mine[0]), levels(&expected[0]));
+    assert_eq!(levels(&mine.0[0]), levels(&expected.0[0]));
 
     let stop = Arc::new(AtomicBool::new(false));
     let options = RunOptions {

@@ -6,14 +6,15 @@
 //! labels are read, and images become float32.
 
 use std::fs::File;
-use std::io::{BufReader, Read, Seek};
+use std::io::{BufReader, Read};
 use std::path::Path;
 
 use ndarray::{Array4, ArrayD, Axis, Ix4};
-use ndarray_npy::{NpzReader, ReadNpyError, ReadNpyExt, ReadNpzError, ReadableElement};
+use ndarray_npy::{ReadNpyError, ReadNpyExt, ReadableElement};
 
 use super::fits::{self, Extensions};
 use super::name::is_fits;
+use crate::limits::MAX_ARRAY_BYTES;
 use crate::model::Layout;
 use crate::{Error, Result};
 
@@ -42,37 +43,17 @@ impl Numeric {
     }
 }
 
-/// A place an `.npy` array can be read from, once per element type tried.
-trait NpySource {
-    fn read<T: ReadableElement>(&mut self) -> std::result::Result<ArrayD<T>, ReadNpyError>;
-}
-
-/// The bytes of an `.npy` file, read once and decoded per type tried.
+/// The bytes of an `.npy` array, decoded once per element type tried.
 struct NpyBytes(Vec<u8>);
 
-impl NpySource for NpyBytes {
-    fn read<T: ReadableElement>(&mut self) -> std::result::Result<ArrayD<T>, ReadNpyError> {
+impl NpyBytes {
+    fn read<T: ReadableElement>(&self) -> std::result::Result<ArrayD<T>, ReadNpyError> {
         ArrayD::<T>::read_npy(self.0.as_slice())
     }
 }
 
-/// One member of an `.npz` archive.
-struct NpzMember<'a, R: Read + Seek> {
-    archive: &'a mut NpzReader<R>,
-    name: &'a str,
-}
-
-impl<R: Read + Seek> NpySource for NpzMember<'_, R> {
-    fn read<T: ReadableElement>(&mut self) -> std::result::Result<ArrayD<T>, ReadNpyError> {
-        self.archive.by_name(self.name).map_err(|e| match e {
-            ReadNpzError::Npy(e) => e,
-            ReadNpzError::Zip(e) => ReadNpyError::Io(std::io::Error::other(e.to_string())),
-        })
-    }
-}
-
 /// Tries the element types sensie reads, in order, until the file's dtype matches.
-fn decode(path: &Path, source: &mut impl NpySource) -> Result<Numeric> {
+fn decode(path: &Path, source: &NpyBytes) -> Result<Numeric> {
     let fail = |e: ReadNpyError| {
         let reason = match e {
             ReadNpyError::MissingData => {
@@ -124,37 +105,126 @@ fn open(path: &Path) -> Result<File> {
     File::open(path).map_err(|e| Error::io(path, e))
 }
 
+/// Checks an `.npy` header against the bytes that follow it, before the
+/// reader allocates the array its header declares: a 4 KB file declaring
+/// 10^11 images is refused instead of aborting on a failed allocation.
+fn check_npy_header(path: &Path, bytes: &[u8]) -> Result<()> {
+    let not_npy = |why: &str| {
+        Error::data(
+            path,
+            format!("{why}; expected a NumPy .npy array (save it with numpy.save)"),
+        )
+    };
+    if bytes.is_empty() {
+        return Err(not_npy("the file is empty"));
+    }
+    if bytes.len() < 10 || !bytes.starts_with(b"\x93NUMPY") {
+        return Err(not_npy("the file does not start with the .npy magic bytes"));
+    }
+    let (header_start, header_len) = match bytes[6] {
+        1 => (10usize, u16::from_le_bytes([bytes[8], bytes[9]]) as usize),
+        2 | 3 if bytes.len() >= 12 => (
+            12,
+            u32::from_le_bytes([bytes[8], bytes[9], bytes[10], bytes[11]]) as usize,
+        ),
+        v => return Err(not_npy(&format!("unknown .npy format version {v}"))),
+    };
+    let Some(header) = bytes.get(header_start..header_start.saturating_add(header_len)) else {
+        return Err(Error::data(
+            path,
+            "the file is truncated inside its .npy header",
+        ));
+    };
+    let header = String::from_utf8_lossy(header);
+    let field = |key: &str| header.find(key).map(|at| &header[at + key.len()..]);
+    let Some(shape) = field("'shape':")
+        .and_then(|rest| rest.trim_start().strip_prefix('('))
+        .and_then(|rest| rest.split_once(')'))
+    else {
+        return Err(not_npy("its header declares no shape"));
+    };
+    let mut dims = Vec::new();
+    for d in shape.0.split(',').map(str::trim).filter(|d| !d.is_empty()) {
+        dims.push(d.trim_end_matches('L').parse::<u64>().map_err(|_| {
+            not_npy(&format!(
+                "its header's shape ({}) is not a list of sizes",
+                shape.0
+            ))
+        })?);
+    }
+    // The item size is the number closing the dtype, e.g. '<f4' or '|u1'.
+    let item = field("'descr':")
+        .and_then(|rest| rest.trim_start().strip_prefix('\'')?.split_once('\''))
+        .and_then(|(descr, _)| {
+            descr
+                .trim_start_matches(|c: char| !c.is_ascii_digit())
+                .parse::<u64>()
+                .ok()
+        })
+        .unwrap_or(1);
+    let declared = dims.iter().try_fold(item, |acc, &d| acc.checked_mul(d));
+    let held = (bytes.len() - header_start - header_len) as u64;
+    match declared {
+        Some(n) if n <= MAX_ARRAY_BYTES && n <= held => Ok(()),
+        Some(n) if n <= MAX_ARRAY_BYTES => Err(Error::data(
+            path,
+            format!(
+                "the file is truncated: its header declares shape {dims:?} ({n} bytes) but only {held} bytes follow it"
+            ),
+        )),
+        _ => Err(Error::data(
+            path,
+            format!(
+                "its header declares shape {dims:?}, more than the {} GiB an array may hold; the file is corrupt or not meant for sensie",
+                MAX_ARRAY_BYTES >> 30
+            ),
+        )),
+    }
+}
+
 /// An `.npy` file's array, whatever its float or integer dtype.
 pub(crate) fn read_npy(path: &Path) -> Result<Numeric> {
     let mut bytes = Vec::new();
     BufReader::new(open(path)?)
         .read_to_end(&mut bytes)
         .map_err(|e| Error::io(path, e))?;
-    decode(path, &mut NpyBytes(bytes))
+    check_npy_header(path, &bytes)?;
+    decode(path, &NpyBytes(bytes))
 }
 
 /// The array `name` of an `.npz` archive; a missing name is refused with the
-/// names the archive holds.
+/// names the archive holds. The member is inflated up to the size limit and
+/// its header checked against what it holds, as for an `.npy` file.
 pub(crate) fn read_npz(path: &Path, name: &str) -> Result<Numeric> {
-    let mut archive = NpzReader::new(BufReader::new(open(path)?))
-        .map_err(|e| Error::data(path, format!("not a readable .npz archive ({e})")))?;
-    let names = archive
-        .names()
-        .map_err(|e| Error::data(path, format!("not a readable .npz archive ({e})")))?;
-    if !names.iter().any(|n| n == name) {
+    let unreadable = |e: zip::result::ZipError| {
+        Error::data(
+            path,
+            format!("not a readable .npz archive ({e}); save it with numpy.savez"),
+        )
+    };
+    let mut archive = zip::ZipArchive::new(BufReader::new(open(path)?)).map_err(unreadable)?;
+    let names: Vec<String> = archive
+        .file_names()
+        .map(|n| n.strip_suffix(".npy").unwrap_or(n).to_string())
+        .collect();
+    let Some(index) = [format!("{name}.npy"), name.to_string()]
+        .iter()
+        .find_map(|n| archive.index_for_name(n))
+    else {
         return Err(Error::unknown(
             format!("array in {}", path.display()),
             name,
             names,
         ));
-    }
-    decode(
-        path,
-        &mut NpzMember {
-            archive: &mut archive,
-            name,
-        },
-    )
+    };
+    let member = archive.by_index(index).map_err(unreadable)?;
+    let mut bytes = Vec::new();
+    member
+        .take(MAX_ARRAY_BYTES + (1 << 20))
+        .read_to_end(&mut bytes)
+        .map_err(|e| Error::data(path, format!("array '{name}' cannot be inflated ({e})")))?;
+    check_npy_header(&path.join(name), &bytes)?;
+    decode(path, &NpyBytes(bytes))
 }
 
 /// A float32 array from an `.npy` or FITS file (chosen by extension), as
@@ -293,6 +363,48 @@ mod tests {
         std::fs::write(&floats, &bytes[..bytes.len() - 8]).unwrap();
         let err = read_npy(&floats).err().unwrap().to_string();
         assert!(err.contains("x.npy") && err.contains("truncated"), "{err}");
+    }
+
+    #[test]
+    fn npy_headers_are_checked_against_the_bytes_that_follow() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("x.npy");
+        let header = |shape: &str| {
+            let mut h = format!("{{'descr': '<f4', 'fortran_order': False, 'shape': {shape}, }}");
+            h.push_str(&" ".repeat(117 - h.len()));
+            h.push('\n');
+            let mut bytes = b"\x93NUMPY\x01\x00".to_vec();
+            bytes.extend((h.len() as u16).to_le_bytes());
+            bytes.extend(h.as_bytes());
+            bytes.extend([0u8; 64]);
+            bytes
+        };
+        std::fs::write(&path, header("(16,)")).unwrap();
+        assert_eq!(read_npy(&path).unwrap().shape(), &[16]);
+        std::fs::write(&path, header("(17,)")).unwrap();
+        let err = read_npy(&path).err().unwrap().to_string();
+        assert!(
+            err.contains(
+                "truncated: its header declares shape [17] (68 bytes) but only 64 bytes follow it"
+            ),
+            "{err}"
+        );
+        std::fs::write(&path, header("(100000000000, 100000000000)")).unwrap();
+        assert!(
+            read_npy(&path)
+                .err()
+                .unwrap()
+                .to_string()
+                .contains("more than the 16 GiB")
+        );
+        std::fs::write(&path, b"").unwrap();
+        assert!(
+            read_npy(&path)
+                .err()
+                .unwrap()
+                .to_string()
+                .contains("the file is empty")
+        );
     }
 
     #[test]

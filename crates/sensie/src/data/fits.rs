@@ -26,6 +26,7 @@ use fitsio::hdu::{FitsHdu, HduInfo};
 use ndarray::{ArrayD, Axis, IxDyn, Zip};
 use serde::Deserialize;
 
+use crate::limits::MAX_ARRAY_BYTES;
 use crate::{Error, Result};
 
 /// One HDU of a FITS file: its EXTNAME (e.g. `SCI`) or its index (0 is the
@@ -95,6 +96,12 @@ impl Reader {
             return Err(Error::io(
                 path,
                 std::io::Error::from(std::io::ErrorKind::NotFound),
+            ));
+        }
+        if std::fs::metadata(path).is_ok_and(|m| m.len() == 0) {
+            return Err(Error::data(
+                path,
+                "the file is empty; expected a FITS image",
             ));
         }
         let file = FitsFile::open(path).map_err(|e| unreadable(path, e))?;
@@ -183,6 +190,7 @@ impl Reader {
         Vec<T>: fitsio::images::ReadImage,
     {
         let shape = shape(hdu).expect("an image HDU");
+        check_size(&self.path, &mut self.file, hdu, &shape)?;
         let values: Vec<T> = hdu.read_image(&mut self.file).map_err(|e| self.fail(e))?;
         ArrayD::from_shape_vec(IxDyn(&shape), values).map_err(|_| {
             Error::data(
@@ -271,8 +279,18 @@ impl Reader {
     }
 }
 
+/// The one wording of cfitsio's errors: its message and status, and what to check.
 fn unreadable(path: &Path, e: fitsio::errors::Error) -> Error {
-    Error::data(path, format!("not a readable FITS file ({e})"))
+    match e {
+        fitsio::errors::Error::Fits(e) => Error::data(
+            path,
+            format!(
+                "not a readable FITS file: {} (cfitsio status {}); is it complete?",
+                e.message, e.status
+            ),
+        ),
+        e => Error::data(path, format!("not a readable FITS file ({e})")),
+    }
 }
 
 /// An HDU's image shape in C order, when it holds image data.
@@ -374,6 +392,41 @@ fn pick(wanted: &[String], names: &[String], path: &Path, source: &str) -> Resul
                 })
         })
         .collect()
+}
+
+/// Checks an image's declared size before it is allocated: an uncompressed
+/// image must fit in the file, a tile-compressed one (whose header declares
+/// the inflated size) under [`MAX_ARRAY_BYTES`].
+fn check_size(
+    path: &Path,
+    file: &mut FitsFile,
+    hdu: &fitsio::hdu::FitsHdu,
+    shape: &[usize],
+) -> Result<()> {
+    let declared = shape
+        .iter()
+        .try_fold(4u64, |acc, &d| acc.checked_mul(d as u64));
+    let compressed = hdu.read_key::<bool>(file, "ZIMAGE").unwrap_or(false);
+    let length = std::fs::metadata(path)
+        .map_err(|e| Error::io(path, e))?
+        .len();
+    // The smallest pixels (8-bit) take a quarter of the float32 size counted above.
+    match declared {
+        Some(n) if n <= MAX_ARRAY_BYTES && (compressed || n / 4 <= length) => Ok(()),
+        Some(n) if n <= MAX_ARRAY_BYTES => Err(Error::data(
+            path,
+            format!(
+                "the file is truncated: its header declares an image of {shape:?} pixels but the file holds only {length} bytes"
+            ),
+        )),
+        _ => Err(Error::data(
+            path,
+            format!(
+                "its header declares an image of {shape:?} pixels, more than the {} GiB an array may hold; the file is corrupt",
+                MAX_ARRAY_BYTES >> 30
+            ),
+        )),
+    }
 }
 
 #[cfg(test)]

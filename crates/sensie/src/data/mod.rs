@@ -116,6 +116,9 @@ pub struct Dataset {
     /// Per-example ids: the path under the data folder, or the index in the
     /// array file (see [`name`] for the stem derived from it).
     pub ids: Vec<String>,
+    /// Each example's position in the data as read, before `only` and
+    /// `skip_bad` left examples out: what `--indices` and every output count.
+    pub positions: Vec<usize>,
     pub class_names: Option<Vec<String>>,
     /// Metadata rows, already joined to the examples.
     pub metadata: Option<Metadata>,
@@ -170,6 +173,7 @@ impl Dataset {
             images: self.images.select(Axis(0), keep),
             labels: self.labels.select(keep),
             ids: keep.iter().map(|&i| self.ids[i].clone()).collect(),
+            positions: keep.iter().map(|&i| self.positions[i]).collect(),
             class_names: self.class_names,
             metadata: self.metadata.map(|m| m.select(keep)),
             skipped,
@@ -214,6 +218,7 @@ pub fn from_memory(
         images,
         labels,
         ids: (0..n).map(|i| i.to_string()).collect(),
+        positions: (0..n).collect(),
         class_names: None,
         metadata,
         skipped: Vec::new(),
@@ -225,6 +230,11 @@ pub fn from_memory(
 /// Reads the data `spec` describes, joins its metadata and checks that every
 /// count agrees and every pixel is finite.
 pub fn load(spec: &DataSpec) -> Result<Dataset> {
+    filter(read_all(spec)?, spec)
+}
+
+/// Every example of the data, before `only` and `skip_bad` leave any out.
+fn read_all(spec: &DataSpec) -> Result<Dataset> {
     let path = &spec.path;
     if path.as_os_str().is_empty() {
         return Err(Error::invalid(
@@ -307,6 +317,13 @@ pub fn load(spec: &DataSpec) -> Result<Dataset> {
             ));
         }
     };
+    // Text labels (folder names, a word column) follow the given class names.
+    let labels = match (&spec.class_names, &class_names, labels) {
+        (Some(given), Some(found), Labels::Classes(classes)) => {
+            Labels::Classes(renumber(&classes, found, given, path)?)
+        }
+        (_, _, labels) => labels,
+    };
     if labels.len() != n {
         let source = spec.labels.as_deref().unwrap_or(path);
         return Err(Error::data(
@@ -321,6 +338,7 @@ pub fn load(spec: &DataSpec) -> Result<Dataset> {
     let dataset = Dataset {
         images,
         labels,
+        positions: (0..ids.len()).collect(),
         ids,
         class_names: spec.class_names.clone().or(class_names),
         metadata,
@@ -330,6 +348,89 @@ pub fn load(spec: &DataSpec) -> Result<Dataset> {
     if let Some(names) = &dataset.class_names {
         dataset.check_classes(names.len())?;
     }
+    Ok(dataset)
+}
+
+/// Class numbers from the data's sorted text labels (`found`) renumbered
+/// to the positions of the same names in `given`.
+fn renumber(
+    classes: &[usize],
+    found: &[String],
+    given: &[String],
+    path: &Path,
+) -> Result<Vec<usize>> {
+    let index: Vec<usize> = found
+        .iter()
+        .map(|name| {
+            given.iter().position(|g| g.trim() == name.trim()).ok_or_else(|| {
+                Error::data(path, format!("class '{name}' of the data is not among the class names given ({}); add it or fix the label", given.join(", ")))
+            })
+        })
+        .collect::<Result<_>>()?;
+    Ok(classes.iter().map(|&c| index[c]).collect())
+}
+
+/// Which class index each class name stands for, and where the names came
+/// from: said on stderr and in results.json, because a wrong mapping makes
+/// every score wrong without any other sign.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct ClassMapping {
+    /// Class names in index order: name i is class i.
+    pub names: Vec<String>,
+    /// `given` (--class-names or class_names), `model` (the model's
+    /// metadata) or `sorted` (the data's text labels in sorted order, as no
+    /// names were given).
+    pub source: &'static str,
+}
+
+impl ClassMapping {
+    /// The names to read `spec`'s data with: the given ones, else the model's.
+    pub fn names_for(spec: &DataSpec, model_names: Option<Vec<String>>) -> DataSpec {
+        DataSpec {
+            class_names: spec.class_names.clone().or(model_names),
+            ..spec.clone()
+        }
+    }
+
+    /// The mapping the data was read with, when it has class names.
+    pub fn of(
+        data_names: Option<&Vec<String>>,
+        spec: &DataSpec,
+        model_names: Option<&Vec<String>>,
+    ) -> Option<ClassMapping> {
+        let names = data_names?.clone();
+        let source = if spec.class_names.is_some() {
+            "given"
+        } else if model_names.is_some() {
+            "model"
+        } else {
+            "sorted"
+        };
+        Some(ClassMapping { names, source })
+    }
+}
+
+impl std::fmt::Display for ClassMapping {
+    fn fmt(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        let pairs: Vec<String> = self
+            .names
+            .iter()
+            .enumerate()
+            .map(|(i, n)| format!("{i}={n}"))
+            .collect();
+        let from = match self.source {
+            "given" => "as given (--class-names or class_names)",
+            "model" => "from the model's metadata",
+            _ => {
+                "in sorted order of the data's text labels, as no class names were given: pass --class-names if the model numbers them otherwise"
+            }
+        };
+        write!(f, "classes {} {from}", pairs.join(", "))
+    }
+}
+
+/// The examples `only` and `skip_bad` keep.
+fn filter(dataset: Dataset, spec: &DataSpec) -> Result<Dataset> {
     let dataset = match &spec.only {
         Some(only) => only_where(dataset, only)?,
         None => dataset,
@@ -371,7 +472,8 @@ fn only_where(dataset: Dataset, only: &str) -> Result<Dataset> {
     Ok(dataset.select(&keep, skipped))
 }
 
-/// What [`load_images`] reads.
+/// Images read for work that can do without right answers (explaining the
+/// class a model predicts, predicting).
 #[derive(Clone, Debug)]
 pub struct Images {
     /// Raw images, N x C x H x W, physical units.
@@ -379,50 +481,62 @@ pub struct Images {
     pub labels: Option<Labels>,
     /// Per-example ids, as [`Dataset::ids`].
     pub ids: Vec<String>,
+    /// Each image's position in the data as read ([`Dataset::positions`]).
+    pub positions: Vec<usize>,
+    /// Ids of images left out for NaN, infinite or bad pixels.
+    pub skipped: Vec<String>,
+    /// How many examples the data holds, kept or not.
+    pub total: usize,
+    /// Class names in index order, when the data or the spec has them.
+    pub class_names: Option<Vec<String>>,
 }
 
-/// Images, their ids and, when the data has them, their labels: [`load`] for
-/// work that can do without right answers (explaining the class a model
-/// predicts). An `.npy` or FITS source given without labels or a label
-/// column is read without labels; every other source goes through [`load`].
-/// Unlabelled images with NaN, infinite or bad pixels are refused, or left
-/// out with `skip_bad` (the ids say which remain).
+/// Images, their ids and, when the data has them, their labels: [`load`]
+/// without the need for labels. An `.npy` or FITS source given without
+/// labels or a label column is read without labels; every other source goes
+/// through [`load`]. Images with NaN, infinite or bad pixels are refused, or
+/// left out with `skip_bad` (the ids and positions say which remain).
 pub fn load_images(spec: &DataSpec) -> Result<Images> {
     let path = &spec.path;
-    if spec.labels.is_some()
+    let (data, total) = if spec.labels.is_some()
         || spec.label_column.is_some()
         || spec.only.is_some()
         || path.is_dir()
         || is_npz(path)
     {
-        let data = load(spec)?;
+        let all = read_all(spec)?;
+        let total = all.len();
+        (filter(all, spec)?, total)
+    } else {
+        let images = read_images(path, &spec.bands, spec.layout, &spec.extensions())?;
+        let n = images.len_of(Axis(0));
+        let ids: Vec<String> = (0..n).map(|i| i.to_string()).collect();
+        let bad = bad_images(&images);
+        if !bad.is_empty() && !spec.skip_bad {
+            return Err(Error::data(
+                path,
+                bad_message(&bad, &ids, "leave them out with --skip-bad"),
+            ));
+        }
+        let keep = good(n, &bad);
         return Ok(Images {
-            images: data.images,
-            labels: Some(data.labels),
-            ids: data.ids,
-        });
-    }
-    let images = read_images(path, &spec.bands, spec.layout, &spec.extensions())?;
-    let ids: Vec<String> = (0..images.len_of(Axis(0))).map(|i| i.to_string()).collect();
-    let bad = bad_images(&images);
-    if bad.is_empty() {
-        return Ok(Images {
-            images,
+            images: images.select(Axis(0), &keep),
             labels: None,
-            ids,
+            ids: keep.iter().map(|&i| ids[i].clone()).collect(),
+            positions: keep,
+            skipped: bad.iter().map(|&(i, _)| ids[i].clone()).collect(),
+            total: n,
+            class_names: spec.class_names.clone(),
         });
-    }
-    if !spec.skip_bad {
-        return Err(Error::data(
-            path,
-            bad_message(&bad, &ids, "leave them out with --skip-bad"),
-        ));
-    }
-    let keep = good(ids.len(), &bad);
+    };
     Ok(Images {
-        images: images.select(Axis(0), &keep),
-        labels: None,
-        ids: keep.iter().map(|&i| ids[i].clone()).collect(),
+        images: data.images,
+        labels: Some(data.labels),
+        ids: data.ids,
+        positions: data.positions,
+        skipped: data.skipped,
+        total,
+        class_names: data.class_names,
     })
 }
 
@@ -485,6 +599,15 @@ fn read_images(
         return Err(Error::data(
             path,
             "the path holds {band} but no bands are given (--bands g,r,i)",
+        ));
+    }
+    if let Some(i) = bands.iter().position(|b| b.trim().is_empty()) {
+        return Err(Error::invalid(
+            format!("bands '{}'", bands.join(",")),
+            format!(
+                "band {} has no name; list the band names, e.g. --bands g,r,i",
+                i + 1
+            ),
         ));
     }
     let planes: Vec<(PathBuf, ArrayD<f32>)> = bands
@@ -726,22 +849,67 @@ mod tests {
         })
         .unwrap();
         assert_eq!(read.labels, Some(Labels::Classes(vec![1, 0])));
-        let mut bad = Array4::<f32>::zeros((2, 1, 4, 4));
+        let mut bad = Array4::<f32>::from_elem((3, 1, 4, 4), 1.0);
         bad[[1, 0, 2, 2]] = f32::NAN;
         let bad = npy(&dir.path().join("bad.npy"), &bad);
         let err = load_images(&spec(bad.clone())).unwrap_err().to_string();
         assert!(
-            err.contains("1 of 2 images hold 1 bad pixel(s)") && err.contains("first: example 1"),
+            err.contains("1 of 3 images hold 1 bad pixel(s)") && err.contains("first: example 1"),
             "{err}"
         );
+        // Left out, the others keep their ids and positions in the file.
         let kept = load_images(&DataSpec {
             skip_bad: true,
             ..spec(bad)
         })
         .unwrap();
         assert_eq!(
-            (kept.images.dim(), kept.ids),
-            ((1, 1, 4, 4), vec!["0".to_string()])
+            (kept.images.dim(), kept.ids, kept.positions, kept.skipped, kept.total),
+            (
+                (2, 1, 4, 4),
+                vec!["0".to_string(), "2".to_string()],
+                vec![0, 2],
+                vec!["1".to_string()],
+                3
+            )
+        );
+    }
+
+    #[test]
+    fn text_labels_follow_the_given_class_names() {
+        let dir = tempfile::tempdir().unwrap();
+        let x = npy(
+            &dir.path().join("x.npy"),
+            &Array4::<f32>::zeros((3, 1, 2, 2)),
+        );
+        std::fs::write(dir.path().join("m.csv"), "class\nlens\nnonlens\nlens\n").unwrap();
+        let base = DataSpec {
+            metadata: Some(dir.path().join("m.csv")),
+            label_column: Some("class".into()),
+            ..spec(x)
+        };
+        assert_eq!(load(&base).unwrap().labels, Labels::Classes(vec![0, 1, 0]));
+        let named = DataSpec {
+            class_names: Some(vec!["nonlens".into(), "lens".into()]),
+            ..base.clone()
+        };
+        let data = load(&named).unwrap();
+        assert_eq!(
+            (data.labels, data.class_names.unwrap()),
+            (
+                Labels::Classes(vec![1, 0, 1]),
+                vec!["nonlens".to_string(), "lens".into()]
+            )
+        );
+        let err = load(&DataSpec {
+            class_names: Some(vec!["lens".into()]),
+            ..base
+        })
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.contains("class 'nonlens' of the data is not among the class names given (lens)"),
+            "{err}"
         );
     }
 

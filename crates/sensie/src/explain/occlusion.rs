@@ -25,6 +25,12 @@ pub struct Occlusion {
 
 impl Occlusion {
     pub fn new(window: usize, stride: usize, fill: f32) -> Result<Occlusion> {
+        if !fill.is_finite() {
+            return Err(Error::invalid(
+                format!("occlusion fill {fill}"),
+                "give a finite value for occluded pixels (e.g. 0, or the data's mean)",
+            ));
+        }
         if window == 0 || stride == 0 {
             return Err(Error::invalid(
                 format!("occlusion window {window}, stride {stride}"),

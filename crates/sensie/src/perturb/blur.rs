@@ -26,7 +26,10 @@ impl Effect for Blur {
     }
 
     fn apply(&self, image: ArrayView3<f32>, sigma: f64, _: &mut SeededRng) -> Result<Array3<f32>> {
-        Ok(convolve_separable(image, &gaussian_1d(sigma)))
+        Ok(convolve_separable(
+            image,
+            &gaussian_1d(sigma, image.dim().1.max(image.dim().2)),
+        ))
     }
 }
 
@@ -59,5 +62,23 @@ mod tests {
             assert!((a.sum() - b.sum()).abs() < 1e-5 * a.sum());
         }
         assert!(built("blur", &[]).check(-1.0).is_err());
+    }
+
+    #[test]
+    fn a_blur_wider_than_the_image_gives_each_bands_mean_without_a_huge_kernel() {
+        // The reflected image repeats every two sides; a Gaussian far wider
+        // is flat over that period, so every pixel becomes the band's mean.
+        let image = ramp(2, 9, 6);
+        for sigma in [1e3, 1e30] {
+            let out = apply(built("blur", &[]).as_ref(), image.view(), sigma);
+            for (a, b) in image.axis_iter(Axis(0)).zip(out.axis_iter(Axis(0))) {
+                let mean = a.mean().unwrap();
+                assert!(
+                    b.iter()
+                        .all(|v| (v - mean).abs() < 1e-4 * mean.abs().max(1.0)),
+                    "{sigma}: {b:?} vs {mean}"
+                );
+            }
+        }
     }
 }

@@ -23,10 +23,16 @@ pub(super) fn fwhm_per_sigma() -> f64 {
 /// A normalised 1-D Gaussian sampled at integer offsets -r..=r, r = ceil(4 sigma):
 /// the truncated tails hold less than 1e-4 of the flux before normalisation.
 /// `sigma = 0` gives the identity kernel `[1]`.
-pub(super) fn gaussian_1d(sigma: f64) -> Vec<f64> {
+///
+/// A sigma beyond twice the image's longer `side` is taken as twice it, so the
+/// kernel stays bounded by the image whatever sigma is asked for: the
+/// reflected image repeats every two sides, and a Gaussian that wide is flat
+/// over that period to 1e-8, so the result (the band's mean) is the same.
+pub(super) fn gaussian_1d(sigma: f64, side: usize) -> Vec<f64> {
     if sigma == 0.0 {
         return vec![1.0];
     }
+    let sigma = sigma.min(2.0 * side.max(1) as f64);
     let radius = (4.0 * sigma).ceil() as i64;
     normalised(
         (-radius..=radius)
@@ -281,7 +287,7 @@ mod tests {
             0.24197144,
             0.39894346,
         ];
-        let kernel = gaussian_1d(1.0);
+        let kernel = gaussian_1d(1.0, 100);
         assert_eq!(kernel.len(), 9);
         for (k, e) in expected.iter().enumerate() {
             assert!(
@@ -306,7 +312,7 @@ mod tests {
     #[test]
     fn separable_equals_the_2d_outer_product_and_conserves_flux() {
         let image = ramp(2, 7, 5);
-        let k = gaussian_1d(1.3); // radius 6: wider than the image
+        let k = gaussian_1d(1.3, 100); // radius 6: wider than the image
         let outer = Array2::from_shape_fn((k.len(), k.len()), |(i, j)| k[i] * k[j]);
         let a = convolve_separable(image.view(), &k);
         let b = convolve_2d(image.view(), outer.view());

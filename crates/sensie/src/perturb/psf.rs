@@ -242,8 +242,18 @@ fn variance_kernel(variance: f64) -> Vec<f64> {
 /// moments are the samples' own, then widened or narrowed along each axis by
 /// the small difference sampling leaves (second moments add under
 /// convolution), and normalised again.
-fn scaled_kernel(kernel: &Array2<f64>, scale: f64) -> Result<Array2<f64>> {
+fn scaled_kernel(kernel: &Array2<f64>, scale: f64, max_radius: usize) -> Result<Array2<f64>> {
     let (h, w) = kernel.dim();
+    let radius = ((h.max(w) / 2) as f64 + 2.0) * scale;
+    if radius > max_radius as f64 {
+        return Err(Error::invalid(
+            format!("psf strength {scale}"),
+            format!(
+                "it widens the kernel to a radius of {radius:.0} px, more than twice the image ({max_radius} px), \
+                 where every image is already a flat smear; use a smaller strength"
+            ),
+        ));
+    }
     let (want_y, want_x) = axis_variances(kernel);
     let sampled = resampling(h, scale)
         .dot(kernel)
@@ -305,7 +315,9 @@ impl Effect for Psf {
                 image,
                 &moffat_components(self.unit.to_pixels(value), *beta, h.max(w)),
             ),
-            Profile::Kernel(kernel) => convolve_2d(image, scaled_kernel(kernel, value)?.view()),
+            Profile::Kernel(kernel) => {
+                convolve_2d(image, scaled_kernel(kernel, value, 2 * h.max(w))?.view())
+            }
         })
     }
 }

@@ -72,7 +72,12 @@ impl Resampling {
         for y in 0..h {
             let (row_x, row_y) = (map.b * y as f64 + map.c, map.e * y as f64 + map.f);
             for x in 0..w {
-                let (sx, sy) = (map.a * x as f64 + row_x, map.d * x as f64 + row_y);
+                // Positions more than a pixel outside read only the fill;
+                // clamped there, a shift of 1e45 pixels cannot overflow an index.
+                let (sx, sy) = (
+                    (map.a * x as f64 + row_x).clamp(-2.0, w as f64 + 1.0),
+                    (map.d * x as f64 + row_y).clamp(-2.0, h as f64 + 1.0),
+                );
                 let at = y * w + x;
                 if self.interpolation == Interpolation::Nearest {
                     let (xi, yi) = (floor(sx + 0.5), floor(sy + 0.5));
@@ -165,6 +170,26 @@ mod tests {
         assert_eq!(out[[0, 0, 0]], 0.25 * 0.0);
         // Output (1, 1) samples (0.5, 0.5): the mean of all four pixels.
         assert_eq!(out[[0, 1, 1]], 5.5);
+    }
+
+    #[test]
+    fn positions_far_outside_read_the_fill() {
+        // Found by fuzzing: translate=1.6e45 overflowed the integer position.
+        let image = ramp(1, 2, 3);
+        for interpolation in [Interpolation::Bilinear, Interpolation::Nearest] {
+            for shift in [1.6e45, -1.6e45, f64::MAX] {
+                let map = Affine {
+                    a: 1.0,
+                    b: 0.0,
+                    c: shift,
+                    d: 0.0,
+                    e: 1.0,
+                    f: -shift,
+                };
+                let out = resampling(interpolation, 7.0).warp(image.view(), map);
+                assert!(out.iter().all(|&v| v == 7.0), "{shift}: {out:?}");
+            }
+        }
     }
 
     #[test]

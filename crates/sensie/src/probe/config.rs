@@ -33,7 +33,7 @@ use serde::Deserialize;
 
 use crate::data::DataSpec;
 use crate::preprocess::Preprocess;
-use crate::{Error, Result};
+use crate::{Error, Result, limits};
 
 /// A whole probe run.
 #[derive(Clone, Debug, Deserialize)]
@@ -264,9 +264,14 @@ impl SweepSpec {
                 match parts.as_slice() {
                     [a, b, n] => {
                         let (a, b) = (number(a)?, number(b)?);
-                        let n: usize =
-                            n.trim().parse().ok().filter(|&n| n >= 2).ok_or_else(|| {
-                                bad(format!("'{n}' must be a count of at least 2 in a:b:n"))
+                        let n = limits::parse_count(n, "level count", limits::MAX_LEVELS)
+                            .ok()
+                            .filter(|&n| n >= 2)
+                            .ok_or_else(|| {
+                                bad(format!(
+                                    "'{n}' must be a count from 2 to {} in a:b:n",
+                                    limits::MAX_LEVELS
+                                ))
                             })?;
                         (0..n)
                             .map(|i| a + (b - a) * i as f64 / (n - 1) as f64)
@@ -285,6 +290,13 @@ impl SweepSpec {
         // perturbation refuses the values it cannot take.
         if values.is_empty() || values.iter().any(|v| v.is_nan() || *v == f64::NEG_INFINITY) {
             return Err(bad("give at least one value, each a number or inf".into()));
+        }
+        if values.len() > limits::MAX_LEVELS {
+            return Err(bad(format!(
+                "{} levels; a sweep has at most {}",
+                values.len(),
+                limits::MAX_LEVELS
+            )));
         }
         Ok(values)
     }

@@ -38,7 +38,7 @@ pub use score::{Metric, Scored};
 pub use threads::{ThreadBudget, sweep_engine};
 
 use crate::data::name::Name;
-use crate::data::{Dataset, Labels};
+use crate::data::{ClassMapping, Dataset, Labels};
 use crate::engine::Engine;
 use crate::model::{Layout, Model, OutputKind};
 use crate::perturb::{self, Perturbation, perturb_batch_into};
@@ -206,7 +206,19 @@ pub fn execute(config: &ProbeConfig, progress: &mut dyn FnMut(usize, usize)) -> 
     if let Some(kind) = &config.output_kind {
         model.set_output_kind(kind.parse::<OutputKind>()?);
     }
-    let data = crate::data::load(&config.data)?;
+    let model_names = model.class_names();
+    let data = crate::data::load(&ClassMapping::names_for(&config.data, model_names.clone()))?;
+    let classes = ClassMapping::of(
+        data.class_names.as_ref(),
+        &config.data,
+        model_names.as_ref(),
+    );
+    let resize_warning = match model.info().image_size() {
+        Some((_, h, w)) => config
+            .preprocess
+            .check_fit((data.images.dim().2, data.images.dim().3), (h, w))?,
+        None => None,
+    };
     let mut engine = sweep_engine(model, config.batch_size, config.threads)?;
     let run_options = RunOptions {
         batch_size: config.batch_size,
@@ -215,7 +227,7 @@ pub fn execute(config: &ProbeConfig, progress: &mut dyn FnMut(usize, usize)) -> 
         threshold: config.threshold,
         stop: None,
     };
-    let tests = run(
+    let (tests, accuracy) = run(
         &mut engine,
         &data,
         &config.preprocess,
@@ -223,7 +235,28 @@ pub fn execute(config: &ProbeConfig, progress: &mut dyn FnMut(usize, usize)) -> 
         &run_options,
         progress,
     )?;
-    let report = Report::new(engine.model(), &data, &run_options, tests);
+    let mut report = Report::new(engine.model(), &data, &run_options, tests);
+    report.warnings.extend(resize_warning);
+    if let Some(classes) = classes.as_ref().filter(|c| c.source == "sorted") {
+        report.warnings.push(classes.to_string());
+    }
+    let n_classes = report
+        .model
+        .outputs
+        .first()
+        .and_then(|o| o.shape.last().copied().flatten())
+        .filter(|&k| k > 1);
+    if let (Some(accuracy), Some(k)) = (accuracy, n_classes)
+        && accuracy < 1.0 / k as f64
+    {
+        report.warnings.push(format!(
+            "accuracy on the unperturbed images is {accuracy:.3}, below chance (1/{k} = {:.3}): the labels probably do not match the model's \
+             classes (check --class-names) or its preprocessing (--scale, --mean, --std); every score is suspect",
+            1.0 / k as f64
+        ));
+    }
+    report.data.classes = classes;
+    report.data.unperturbed_accuracy = accuracy;
     write_results(&config.out, &report)?;
     Ok(report)
 }
@@ -257,7 +290,9 @@ struct Scores {
     sweeps: Vec<ScoreGrid>,
 }
 
-/// Runs every test of `plan` on `data`. `progress` hears (batches done, batches in all).
+/// Runs every test of `plan` on `data`, returning the tests' results and,
+/// for a classifier, the accuracy on the unperturbed images. `progress`
+/// hears (batches done, batches in all).
 pub fn run(
     engine: &mut Engine,
     data: &Dataset,
@@ -265,7 +300,7 @@ pub fn run(
     plan: &Plan,
     options: &RunOptions,
     progress: &mut dyn FnMut(usize, usize),
-) -> Result<Vec<TestResult>> {
+) -> Result<(Vec<TestResult>, Option<f64>)> {
     if data.is_empty() {
         return Err(Error::data(&data.path, "no examples to probe"));
     }
@@ -273,6 +308,17 @@ pub fn run(
         return Err(Error::invalid(
             "batch size 0",
             "the batch size must be at least 1",
+        ));
+    }
+    crate::limits::at_most(
+        "replicates",
+        options.replicates,
+        crate::limits::MAX_REPLICATES,
+    )?;
+    if let Some(t) = options.threshold.filter(|t| !t.is_finite()) {
+        return Err(Error::invalid(
+            format!("threshold {t}"),
+            "give a finite score (or leave it out for halfway between the best and worst level)",
         ));
     }
     let info = engine.model().info().clone();
@@ -354,7 +400,10 @@ pub fn run(
     if plan.classes {
         results.push(class_result(data, &scores.reference, metric, &settings)?);
     }
-    Ok(results)
+    let accuracy = matches!(data.labels, Labels::Classes(_)).then(|| {
+        scores.reference.iter().filter(|s| s.correct).count() as f64 / scores.reference.len() as f64
+    });
+    Ok((results, accuracy))
 }
 
 /// The batches to run: the unperturbed pass, then every sweep level whose
@@ -509,6 +558,7 @@ fn stream(
                     *metric.insert(m)
                 }
             };
+            metric.check(outputs.view(), job.start)?;
             for (row, example) in outputs.axis_iter(Axis(0)).zip(job.start..job.end) {
                 let scored = metric.score(row, &data.labels, example);
                 if !scored.score.is_finite() {

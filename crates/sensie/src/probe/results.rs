@@ -12,7 +12,7 @@ use serde::Serialize;
 
 use super::{RunOptions, TestResult};
 use crate::data::name::Name;
-use crate::data::{Dataset, Labels};
+use crate::data::{ClassMapping, Dataset, Labels};
 use crate::model::{Model, TensorInfo};
 use crate::{Error, Result};
 
@@ -25,6 +25,9 @@ pub struct Report {
     pub seed: u64,
     pub replicates: usize,
     pub tests: Vec<TestResult>,
+    /// What the user should know before trusting the results (a large resize,
+    /// accuracy below chance, text labels numbered without given names).
+    pub warnings: Vec<String>,
     /// The first few raw images (N x C x H x W), kept for the report's
     /// example grids so that drawing them needs no second pass over the data.
     #[serde(skip)]
@@ -51,6 +54,12 @@ pub struct DataSummary {
     pub skipped: Vec<String>,
     /// The examples the sweeps' example grids show (the first few), by name.
     pub shown: Vec<Name>,
+    /// Which class index each class name got, and where that mapping came from.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub classes: Option<ClassMapping>,
+    /// A classifier's accuracy on the unperturbed images.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub unperturbed_accuracy: Option<f64>,
 }
 
 impl Report {
@@ -79,10 +88,13 @@ impl Report {
                     .take(super::report::EXAMPLES)
                     .map(|id| Name::of(id))
                     .collect(),
+                classes: None,
+                unperturbed_accuracy: None,
             },
             seed: options.seed,
             replicates: options.replicates,
             tests,
+            warnings: Vec::new(),
             examples: data
                 .images
                 .slice(s![..data.len().min(super::report::EXAMPLES), .., .., ..])

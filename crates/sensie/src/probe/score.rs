@@ -7,7 +7,7 @@
 //! error (prediction - target); the score is its absolute value, and squared
 //! error and bias are reported beside it.
 
-use ndarray::{Array2, ArrayView1};
+use ndarray::{Array2, ArrayView1, ArrayView2};
 
 use crate::data::Labels;
 use crate::model::OutputKind;
@@ -97,6 +97,43 @@ impl Metric {
             Metric::Classifier(_) => Direction::HigherIsBetter,
             Metric::Regressor => Direction::LowerIsBetter,
         }
+    }
+
+    /// Refuses outputs that are not what the model's output kind says: a
+    /// "probability" of 14.6 means logits taken for probabilities, and every
+    /// score would be wrong. `first` is the first row's example index.
+    pub fn check(self, outputs: ArrayView2<f32>, first: usize) -> Result<()> {
+        let Metric::Classifier(kind) = self else {
+            return Ok(());
+        };
+        for (i, row) in outputs.rows().into_iter().enumerate() {
+            let sum: f64 = row.iter().map(|&v| f64::from(v)).sum();
+            let in_unit = row.iter().all(|&v| (-1e-4..=1.0001).contains(&v));
+            let fits = match kind {
+                OutputKind::Logits => true,
+                OutputKind::Sigmoid => in_unit,
+                OutputKind::Probabilities => {
+                    in_unit && (row.len() == 1 || (sum - 1.0).abs() < 1e-3)
+                }
+                OutputKind::LogProbabilities => {
+                    row.len() == 1
+                        || (row.iter().map(|&v| f64::from(v).exp()).sum::<f64>() - 1.0).abs() < 1e-3
+                }
+            };
+            if !fits {
+                let shown: Vec<String> = row.iter().take(6).map(|v| format!("{v:.4}")).collect();
+                return Err(Error::invalid(
+                    format!("the model's outputs for example {}", first + i),
+                    format!(
+                        "are [{}{}] (sum {sum:.4}), which are not {}; pass the right --output-kind (logits, probabilities, log-probabilities or sigmoid)",
+                        shown.join(", "),
+                        if row.len() > 6 { ", ..." } else { "" },
+                        crate::probe::word(kind)
+                    ),
+                ));
+            }
+        }
+        Ok(())
     }
 
     /// Scores example `index` from its output row.

@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 
 use super::bootstrap::quantile_sorted;
 use crate::data::Column;
-use crate::{Error, Result};
+use crate::{Error, Result, limits};
 
 /// How a metadata column becomes groups.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -28,7 +28,11 @@ pub enum Binning {
 impl Binning {
     /// `10` (equal width), `q10` (quantile), `discrete` or `auto`.
     pub fn parse(text: &str) -> Result<Self> {
-        let count = |digits: &str| digits.parse::<usize>().ok().filter(|&k| k > 0);
+        let count = |digits: &str| {
+            limits::parse_count(digits, "bins", limits::MAX_BINS)
+                .ok()
+                .filter(|&k| k > 0)
+        };
         match text {
             "auto" => Ok(Binning::Auto),
             "discrete" => Ok(Binning::Discrete),
@@ -38,7 +42,7 @@ impl Binning {
                     None => count(text).map(Binning::EqualWidth),
                 };
                 parsed.ok_or_else(|| {
-                    Error::invalid(format!("bins '{text}'"), "expected a number of equal-width bins (10), quantile bins (q10), discrete or auto")
+                    Error::invalid(format!("bins '{text}'"), format!("expected a number of equal-width bins (10), quantile bins (q10), from 1 to {}, discrete or auto", limits::MAX_BINS))
                 })
             }
         }

@@ -1,0 +1,51 @@
+//! The largest amounts of work sensie accepts from a command line, a config
+//! file or a file header. Each guards against a typo or a hostile input that
+//! would otherwise exhaust memory or run for days; a value past its limit is
+//! refused with the limit named, never clamped in silence.
+
+use crate::{Error, Result};
+
+/// Bytes one array read from a file may hold (16 GiB).
+pub const MAX_ARRAY_BYTES: u64 = 1 << 34;
+/// Levels in one perturbation sweep (each runs the model on every example).
+pub const MAX_LEVELS: usize = 1000;
+/// Bins of one property test.
+pub const MAX_BINS: usize = 1000;
+/// Bootstrap replicates behind every interval.
+pub const MAX_REPLICATES: usize = 100_000;
+/// ONNX Runtime threads per operator.
+pub const MAX_THREADS: usize = 1024;
+/// Iterative steps: Integrated Gradients' steps, SmoothGrad's samples,
+/// faithfulness curve steps, activation maximisation's and Deep Dream's
+/// steps, restarts and octaves.
+pub const MAX_STEPS: usize = 100_000;
+
+/// Refuses `value` above `limit`, naming both.
+pub fn at_most(what: &str, value: usize, limit: usize) -> Result<()> {
+    if value > limit {
+        return Err(Error::invalid(
+            format!("{what} {value}"),
+            format!("sensie accepts at most {limit}"),
+        ));
+    }
+    Ok(())
+}
+
+/// A count from the command line, written as digits (`1000`) or a whole
+/// number in exponent form (`1e3`), at most `limit`.
+pub fn parse_count(text: &str, what: &str, limit: usize) -> Result<usize> {
+    let value = text
+        .trim()
+        .parse::<usize>()
+        .ok()
+        .or_else(|| {
+            text.trim()
+                .parse::<f64>()
+                .ok()
+                .filter(|v| *v >= 0.0 && v.fract() == 0.0 && *v < 1e19)
+                .map(|v| v as usize)
+        })
+        .ok_or_else(|| Error::invalid(format!("{what} '{text}'"), "expected a whole number"))?;
+    at_most(what, value, limit)?;
+    Ok(value)
+}

@@ -1,0 +1,204 @@
+//! Output directories shared by every command that writes one (probe,
+//! explain, visualize): a directory that already holds files is refused
+//! unless the user forces it, a forced run first removes what the earlier
+//! run wrote (so no stale plot or map sits beside the new results), and no
+//! run writes into a folder holding one of its own inputs.
+//!
+//! Each run lists the entries it wrote in [`MANIFEST`]; that list, not a
+//! guess from file names, is what a forced run removes, so files the user
+//! keeps in the directory are never deleted.
+
+use std::collections::BTreeSet;
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+
+use crate::{Error, Result};
+
+/// The file, inside an output directory, listing the entries a run wrote.
+pub const MANIFEST: &str = ".sensie-outputs";
+
+/// An output directory made ready for a run; [`OutputDir::finish`] records
+/// what the run wrote into it.
+#[derive(Debug)]
+pub struct OutputDir {
+    path: PathBuf,
+    before: BTreeSet<OsString>,
+}
+
+/// Makes `out` ready for a run reading `inputs`: refuses a path that is a
+/// file, a directory holding any of the inputs, and a non-empty directory
+/// unless `force`; with `force`, removes the entries the earlier run listed
+/// in its manifest.
+pub fn prepare(out: &Path, force: bool, inputs: &[&Path]) -> Result<OutputDir> {
+    let what = || format!("output directory {}", out.display());
+    if out.as_os_str().is_empty() {
+        return Err(Error::invalid("output directory", "none given (--out DIR)"));
+    }
+    if out.exists() && !out.is_dir() {
+        return Err(Error::invalid(
+            what(),
+            "it is a file; give a directory (it is created if missing)",
+        ));
+    }
+    for input in inputs.iter().filter(|p| !p.as_os_str().is_empty()) {
+        if inside(input, out) {
+            return Err(Error::invalid(
+                what(),
+                format!(
+                    "it holds the input {}, which the run could overwrite; choose another --out",
+                    input.display()
+                ),
+            ));
+        }
+    }
+    std::fs::create_dir_all(out).map_err(|e| Error::io(out, e))?;
+    let entries = listing(out)?;
+    if let Some(first) = entries
+        .iter()
+        .find(|e| *e != MANIFEST)
+        .or(entries.iter().next())
+    {
+        if !force {
+            return Err(Error::invalid(
+                what(),
+                format!(
+                    "it is not empty (it holds {}); choose another directory or pass --force to replace the earlier run",
+                    Path::new(first).display()
+                ),
+            ));
+        }
+        for name in earlier_outputs(out)? {
+            let path = out.join(&name);
+            let removed = if path.is_dir() {
+                std::fs::remove_dir_all(&path)
+            } else {
+                std::fs::remove_file(&path)
+            };
+            removed
+                .or_else(|e| {
+                    if e.kind() == std::io::ErrorKind::NotFound {
+                        Ok(())
+                    } else {
+                        Err(e)
+                    }
+                })
+                .map_err(|e| Error::io(&path, e))?;
+        }
+        let _ = std::fs::remove_file(out.join(MANIFEST));
+    }
+    Ok(OutputDir {
+        path: out.to_path_buf(),
+        before: listing(out)?,
+    })
+}
+
+impl OutputDir {
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Lists in the manifest every entry the run added, for the next forced run to remove.
+    pub fn finish(self) -> Result<()> {
+        let written: Vec<String> = listing(&self.path)?
+            .difference(&self.before)
+            .map(|n| n.to_string_lossy().into_owned())
+            .filter(|n| n != MANIFEST)
+            .collect();
+        let path = self.path.join(MANIFEST);
+        std::fs::write(&path, written.join("\n") + "\n").map_err(|e| Error::io(&path, e))
+    }
+}
+
+/// The entries of a directory, by name.
+fn listing(dir: &Path) -> Result<BTreeSet<OsString>> {
+    let entries = std::fs::read_dir(dir).map_err(|e| Error::io(dir, e))?;
+    entries
+        .map(|e| e.map(|e| e.file_name()).map_err(|e| Error::io(dir, e)))
+        .collect()
+}
+
+/// The entries the earlier run listed: plain names only, so a tampered
+/// manifest cannot point outside the directory.
+fn earlier_outputs(out: &Path) -> Result<Vec<String>> {
+    let text = match std::fs::read_to_string(out.join(MANIFEST)) {
+        Ok(text) => text,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(Error::io(out.join(MANIFEST), e)),
+    };
+    Ok(text
+        .lines()
+        .filter(|l| {
+            let mut parts = Path::new(l).components();
+            matches!(
+                (parts.next(), parts.next()),
+                (Some(std::path::Component::Normal(_)), None)
+            )
+        })
+        .map(str::to_string)
+        .collect())
+}
+
+/// Whether `path` is `dir` or lies inside it (compared as absolute, resolved paths).
+fn inside(path: &Path, dir: &Path) -> bool {
+    let resolve = |p: &Path| {
+        let absolute = std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf());
+        // The deepest existing ancestor resolved, the rest appended as written.
+        let mut existing = absolute.as_path();
+        let mut rest = Vec::new();
+        while !existing.exists() {
+            match (existing.parent(), existing.file_name()) {
+                (Some(parent), Some(name)) => {
+                    rest.push(name.to_os_string());
+                    existing = parent;
+                }
+                _ => break,
+            }
+        }
+        let mut resolved = existing
+            .canonicalize()
+            .unwrap_or_else(|_| existing.to_path_buf());
+        resolved.extend(rest.iter().rev());
+        resolved
+    };
+    resolve(path).starts_with(resolve(dir))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_forced_run_removes_the_earlier_runs_outputs_and_keeps_the_users_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("out");
+        let run = prepare(&out, false, &[]).unwrap();
+        std::fs::create_dir(out.join("plots")).unwrap();
+        std::fs::write(out.join("plots/old.svg"), "x").unwrap();
+        std::fs::write(out.join("results.json"), "{}").unwrap();
+        run.finish().unwrap();
+        std::fs::write(out.join("notes.txt"), "mine").unwrap();
+        let err = prepare(&out, false, &[]).unwrap_err().to_string();
+        assert!(
+            err.contains("not empty") && err.contains("--force"),
+            "{err}"
+        );
+        prepare(&out, true, &[]).unwrap();
+        assert!(!out.join("plots").exists() && !out.join("results.json").exists());
+        assert!(out.join("notes.txt").exists());
+    }
+
+    #[test]
+    fn files_and_folders_holding_inputs_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("x.npy");
+        std::fs::write(&file, "x").unwrap();
+        let err = prepare(&file, true, &[]).unwrap_err().to_string();
+        assert!(err.contains("it is a file"), "{err}");
+        let err = prepare(dir.path(), true, &[&file]).unwrap_err().to_string();
+        assert!(
+            err.contains("holds the input") && err.contains("x.npy"),
+            "{err}"
+        );
+        assert!(file.exists());
+    }
+}
