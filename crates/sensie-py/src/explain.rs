@@ -3,6 +3,9 @@
 use numpy::{IntoPyArray, PyArrayDyn, PyReadonlyArrayDyn};
 use pyo3::prelude::*;
 use sensie::engine::{Engine, EngineOptions, Score};
+use sensie::autodiff::Composite;
+use sensie::explain::blur_saliency::Compared;
+use sensie::explain::lrp::Lrp;
 use sensie::explain::{Baseline, Geometry, Options, Quadrature, TargetSpec, Targets};
 
 use crate::model::PyModel;
@@ -20,7 +23,7 @@ type Explained<'py> = (
 /// Returns the map, the CAM layer's own map (name, array) for CAM methods,
 /// Integrated Gradients' completeness gap per example, and the classes explained.
 #[pyfunction]
-#[pyo3(signature = (model, x, method, target, labels, score, layer, steps, rule, baseline, baseline_array, samples, noise, window, stride, fill, seed, batch_size, threads))]
+#[pyo3(signature = (model, x, method, target, labels, score, layer, steps, rule, baseline, baseline_array, samples, noise, window, stride, fill, seed, batch_size, threads, lrp_composite, epsilon, gamma, lrp_box, blur_sigma, mask_sigma))]
 #[allow(clippy::too_many_arguments)]
 pub fn explain<'py>(
     py: Python<'py>,
@@ -43,18 +46,33 @@ pub fn explain<'py>(
     seed: u64,
     batch_size: usize,
     threads: usize,
+    lrp_composite: &str,
+    epsilon: f32,
+    gamma: f32,
+    lrp_box: Option<(f32, f32)>,
+    blur_sigma: f32,
+    mask_sigma: f32,
 ) -> PyResult<Explained<'py>> {
     let spec: TargetSpec = target.parse().map_err(error)?;
-    let score = match score {
-        "logit" => Score::Logit,
-        "probability" => Score::Probability,
+    // As on the command line: `all` and `target` choose which logits blur
+    // saliency compares; every other method explains the target's logit.
+    let (score, blur_score) = match score {
+        "logit" | "all" => (Score::Logit, Compared::All),
+        "target" => (Score::Logit, Compared::Target),
+        "probability" => (Score::Probability, Compared::All),
         other => {
             return Err(error(sensie::Error::Unknown {
                 what: "score".into(),
                 name: other.into(),
-                valid: vec!["logit".into(), "probability".into()],
+                valid: ["logit", "probability", "all", "target"].map(String::from).to_vec(),
             }));
         }
+    };
+    let lrp = Lrp {
+        composite: lrp_composite.parse::<Composite>().map_err(error)?,
+        epsilon,
+        gamma,
+        bounds: lrp_box,
     };
     let quadrature: Quadrature = rule.parse().map_err(error)?;
     let baseline = match (baseline_array, baseline) {
@@ -92,6 +110,10 @@ pub fn explain<'py>(
         stride,
         fill,
         seed,
+        lrp,
+        blur_sigma,
+        mask_sigma,
+        blur_score,
     };
     let (x, method) = (x.as_array().to_owned(), method.to_string());
     let (runtime, model) = (runtime()?, model.model.clone());

@@ -283,7 +283,7 @@ fn run_plan(
     };
     let outcome = py.detach(|| -> sensie::Result<Report> {
         let mut engine = Engine::with_spinning(runtime, model, engine_options, budget.spinning)?;
-        let tests = probe::run(
+        let (tests, accuracy) = probe::run(
             &mut engine,
             data,
             &config.preprocess,
@@ -291,7 +291,7 @@ fn run_plan(
             &options,
             &mut hook,
         )?;
-        Ok(Report::new(engine.model(), data, &options, tests))
+        probe::assemble(engine.model(), data, config, &options, tests, accuracy)
     });
     if let Some(e) = failure.lock().ok().and_then(|mut slot| slot.take()) {
         return Err(e);

@@ -68,3 +68,30 @@ def test_show_attribution_draws_three_panels(model, inputs):
     maps = sensie.explain(model, inputs[:1], method="saliency")
     axes = sensie.show_attribution(inputs[0], maps[0])
     assert len(axes) == 3
+
+
+LRP_FIXTURES = MNIST.parents[1] / "crates" / "sensie" / "tests" / "data" / "explain"
+
+
+@pytest.mark.parametrize("composite", ["epsilon", "epsilon-plus-flat", "epsilon-gamma-box", "alpha1-beta0"])
+def test_lrp_matches_zennit(model, composite):
+    # zennit 0.5.1's relevance (float64) on the MNIST CNN, written by
+    # python/make_lrp_fixtures.py; the bounds of z^B are the fixture's [0, 1].
+    ref = np.load(LRP_FIXTURES / "lrp.npz")
+    x, target = ref["mnist_x"], ref["mnist_target"]
+    got = sensie.explain(model, x, method="lrp", target="label", labels=target, lrp_composite=composite, box=(0.0, 1.0))
+    want = ref[f"mnist_{composite.replace('-', '_')}"]
+    for g, w in zip(got, want):
+        assert np.linalg.norm(g - w) / np.linalg.norm(w) < (1e-4 if composite == "epsilon" else 1e-3)
+
+
+def test_blur_saliency_matches_the_equations(model):
+    # Greydanus et al.'s saliency computed with numpy/scipy in the fixture script.
+    ref = np.load(LRP_FIXTURES / "lrp.npz")
+    x, target = ref["blur_x"], ref["blur_target"]
+    got = sensie.explain(
+        model, x, method="blur-saliency", target="label", labels=target, blur_sigma=3.0, mask_sigma=5.0, stride=4, score="all"
+    )
+    want = ref["blur_b3_s5_k4_all"]
+    assert got.shape == want.shape
+    np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-6 * np.abs(want).max())

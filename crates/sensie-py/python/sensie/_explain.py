@@ -28,6 +28,12 @@ def explain(
     seed=0,
     batch_size=32,
     threads=0,
+    lrp_composite="epsilon",
+    epsilon=1e-6,
+    gamma=0.25,
+    box=None,
+    blur_sigma=3.0,
+    mask_sigma=5.0,
 ):
     """Attributes each example's target score to its input pixels.
 
@@ -36,7 +42,12 @@ def explain(
     ``smoothgrad``, ``gradcam``, ``occlusion``, ...); ``target`` is
     ``"predicted"``, ``"label"`` (with ``labels``) or a class index; the
     options are the CLI's flags. ``baseline`` is ``"zeros"``, ``"noise"``,
-    ``"blur"``, ``"blur:SIGMA"`` or an array.
+    ``"blur"``, ``"blur:SIGMA"`` or an array. ``method="lrp"`` takes
+    ``lrp_composite`` (``epsilon``, ``epsilon-plus-flat``,
+    ``epsilon-gamma-box``, ``alpha1-beta0``), ``epsilon``, ``gamma`` and
+    ``box=(low, high)``; ``method="blur-saliency"`` takes ``blur_sigma``,
+    ``mask_sigma``, ``stride`` and ``score="all"`` or ``"target"`` and
+    returns N x ceil(H/stride) x ceil(W/stride).
 
     Returns the map (the shape of ``x``; N x H x W for CAM methods), and for
     ``gradcam`` and ``gradcam-negative`` a pair (map, layer map at the
@@ -52,6 +63,7 @@ def explain(
     attribution, layer_map, _, _ = _sensie.explain(
         model._model, _arrays.float32(x, "x"), method, str(target), labels, score, layer, steps, rule, baseline,
         baseline_array, samples, noise, window, stride, fill, seed, batch_size, threads,
+        lrp_composite, epsilon, gamma, None if box is None else (float(box[0]), float(box[1])), blur_sigma, mask_sigma,
     )
     if method in CAM_METHODS and layer_map is not None:
         return attribution, layer_map[1]

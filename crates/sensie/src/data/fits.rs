@@ -394,9 +394,19 @@ fn pick(wanted: &[String], names: &[String], path: &Path, source: &str) -> Resul
         .collect()
 }
 
+/// Whether the whole file is gzip'd (cfitsio inflates it in memory, so its
+/// length on disk says nothing of the images' sizes).
+fn gzipped(path: &Path) -> bool {
+    use std::io::Read;
+    let mut magic = [0u8; 2];
+    std::fs::File::open(path)
+        .and_then(|mut f| f.read_exact(&mut magic))
+        .is_ok_and(|()| magic == [0x1f, 0x8b])
+}
+
 /// Checks an image's declared size before it is allocated: an uncompressed
-/// image must fit in the file, a tile-compressed one (whose header declares
-/// the inflated size) under [`MAX_ARRAY_BYTES`].
+/// image must fit in the file, a compressed one (tile-compressed or a gzip'd
+/// file, whose header declares the inflated size) under [`MAX_ARRAY_BYTES`].
 fn check_size(
     path: &Path,
     file: &mut FitsFile,
@@ -406,7 +416,7 @@ fn check_size(
     let declared = shape
         .iter()
         .try_fold(4u64, |acc, &d| acc.checked_mul(d as u64));
-    let compressed = hdu.read_key::<bool>(file, "ZIMAGE").unwrap_or(false);
+    let compressed = hdu.read_key::<bool>(file, "ZIMAGE").unwrap_or(false) || gzipped(path);
     let length = std::fs::metadata(path)
         .map_err(|e| Error::io(path, e))?
         .len();

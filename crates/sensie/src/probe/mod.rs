@@ -207,18 +207,10 @@ pub fn execute(config: &ProbeConfig, progress: &mut dyn FnMut(usize, usize)) -> 
         model.set_output_kind(kind.parse::<OutputKind>()?);
     }
     let model_names = model.class_names();
-    let data = crate::data::load(&ClassMapping::names_for(&config.data, model_names.clone()))?;
-    let classes = ClassMapping::of(
-        data.class_names.as_ref(),
-        &config.data,
-        model_names.as_ref(),
-    );
-    let resize_warning = match model.info().image_size() {
-        Some((_, h, w)) => config
-            .preprocess
-            .check_fit((data.images.dim().2, data.images.dim().3), (h, w))?,
-        None => None,
-    };
+    let data = crate::data::load(&ClassMapping::names_for(&config.data, model_names))?;
+    // Refuses an aspect-ratio change before any model work; the warning of a
+    // large resize goes into the report.
+    resize_warning(&model, &data, config)?;
     let mut engine = sweep_engine(model, config.batch_size, config.threads)?;
     let run_options = RunOptions {
         batch_size: config.batch_size,
@@ -235,8 +227,31 @@ pub fn execute(config: &ProbeConfig, progress: &mut dyn FnMut(usize, usize)) -> 
         &run_options,
         progress,
     )?;
-    let mut report = Report::new(engine.model(), &data, &run_options, tests);
-    report.warnings.extend(resize_warning);
+    let report = assemble(engine.model(), &data, config, &run_options, tests, accuracy)?;
+    write_results(&config.out, &report)?;
+    Ok(report)
+}
+
+/// A run's report with what the model and data say about it: the class
+/// mapping used (and a warning when it was only the sorted order), a warning
+/// when preprocessing resizes by more than a factor of 2, and a loud one when
+/// the unperturbed accuracy is below chance. `sensie probe` and the Python
+/// package build their reports here, so both write the same results.json.
+pub fn assemble(
+    model: &Model,
+    data: &Dataset,
+    config: &ProbeConfig,
+    options: &RunOptions,
+    tests: Vec<TestResult>,
+    accuracy: Option<f64>,
+) -> Result<Report> {
+    let classes = ClassMapping::of(
+        data.class_names.as_ref(),
+        &config.data,
+        model.class_names().as_ref(),
+    );
+    let mut report = Report::new(model, data, options, tests);
+    report.warnings.extend(resize_warning(model, data, config)?);
     if let Some(classes) = classes.as_ref().filter(|c| c.source == "sorted") {
         report.warnings.push(classes.to_string());
     }
@@ -257,8 +272,19 @@ pub fn execute(config: &ProbeConfig, progress: &mut dyn FnMut(usize, usize)) -> 
     }
     report.data.classes = classes;
     report.data.unperturbed_accuracy = accuracy;
-    write_results(&config.out, &report)?;
     Ok(report)
+}
+
+/// The warning for a resize by more than a factor of 2 between the data's
+/// images and the model's input; an error for a change of aspect ratio
+/// that was not allowed.
+fn resize_warning(model: &Model, data: &Dataset, config: &ProbeConfig) -> Result<Option<String>> {
+    match model.info().image_size() {
+        Some((_, h, w)) => config
+            .preprocess
+            .check_fit((data.images.dim().2, data.images.dim().3), (h, w)),
+        None => Ok(None),
+    }
 }
 
 /// A batch on its way to the model: the data set's own images, when the
