@@ -2,8 +2,8 @@
 
 use numpy::{IntoPyArray, PyArrayDyn, PyReadonlyArrayDyn};
 use pyo3::prelude::*;
-use sensie::engine::{Engine, EngineOptions, Score};
 use sensie::autodiff::Composite;
+use sensie::engine::{Engine, EngineOptions, Score};
 use sensie::explain::blur_saliency::Compared;
 use sensie::explain::lrp::Lrp;
 use sensie::explain::{Baseline, Geometry, Options, Quadrature, TargetSpec, Targets};
@@ -64,7 +64,9 @@ pub fn explain<'py>(
             return Err(error(sensie::Error::Unknown {
                 what: "score".into(),
                 name: other.into(),
-                valid: ["logit", "probability", "all", "target"].map(String::from).to_vec(),
+                valid: ["logit", "probability", "all", "target"]
+                    .map(String::from)
+                    .to_vec(),
             }));
         }
     };

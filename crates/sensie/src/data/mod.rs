@@ -864,7 +864,13 @@ mod tests {
         })
         .unwrap();
         assert_eq!(
-            (kept.images.dim(), kept.ids, kept.positions, kept.skipped, kept.total),
+            (
+                kept.images.dim(),
+                kept.ids,
+                kept.positions,
+                kept.skipped,
+                kept.total
+            ),
             (
                 (2, 1, 4, 4),
                 vec!["0".to_string(), "2".to_string()],
