@@ -1,6 +1,7 @@
 """The Python API gives the command line's numbers."""
 
 import json
+import pathlib
 import subprocess
 
 import numpy as np
@@ -42,10 +43,17 @@ values = [0, 20, 60]
 
 
 def cli_results(cli, tmp_path, toml=TOML):
-    config = tmp_path / "probe.toml"
+    # A config's paths are relative to its own folder: written at the
+    # repository root (the tests' working directory) and named relatively,
+    # its paths read exactly as the Python config's, so results.json names
+    # the same files.
+    config = pathlib.Path(f"probe-{tmp_path.name}.toml")
     config.write_text(toml)
     out = tmp_path / "cli"
-    subprocess.run([str(cli), "probe", "--config", str(config), "--out", str(out), "--quiet"], check=True, capture_output=True)
+    try:
+        subprocess.run([str(cli), "probe", "--config", str(config), "--out", str(out), "--quiet"], check=True, capture_output=True)
+    finally:
+        config.unlink()
     return (out / "results.json").read_text()
 
 
