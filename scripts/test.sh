@@ -14,6 +14,12 @@ if ! command -v chromium >/dev/null && [ "$(id -u)" = 0 ]; then
     apt-get update -qq && apt-get install -y -qq chromium
 fi
 cd "$root"
+# One formatting (rustfmt.toml) and no lint warnings, in every Rust workspace
+# of the repository: the library and CLI, the Python package, the fuzz targets.
+cargo fmt --all --check
+cargo fmt --all --check --manifest-path crates/sensie-py/Cargo.toml
+cargo fmt --all --check --manifest-path fuzz/Cargo.toml
+cargo clippy --workspace --all-targets --quiet -- -D warnings
 cargo test --workspace --quiet 2>&1
 bench/run.sh --smoke
 scripts/setup-python.sh --test

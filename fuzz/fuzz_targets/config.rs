@@ -6,7 +6,9 @@ use libfuzzer_sys::fuzz_target;
 use sensie::probe::{ProbeConfig, plan};
 
 fuzz_target!(|data: &[u8]| {
-    let Ok(text) = std::str::from_utf8(data) else { return };
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
     if let Ok(config) = toml::from_str::<ProbeConfig>(text) {
         let _ = plan(&config);
     }

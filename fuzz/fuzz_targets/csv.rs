@@ -9,16 +9,25 @@ use sensie::data::{DataSpec, Metadata, load};
 
 fuzz_target!(|data: &[u8]| {
     let csv = common::file("m.csv", data);
-    let Ok(table) = Metadata::read(&csv) else { return };
+    let Ok(table) = Metadata::read(&csv) else {
+        return;
+    };
     for name in table.names() {
         let _ = table.column(name);
         let _ = table.text(name);
     }
     let images = common::file("x.npy", &[]);
-    sensie::npy::write(&images, &ndarray::Array4::<f32>::zeros((3, 1, 2, 2))).expect("scratch array");
+    sensie::npy::write(&images, &ndarray::Array4::<f32>::zeros((3, 1, 2, 2)))
+        .expect("scratch array");
     let first = table.names().first().cloned();
     for key in [None, first.clone()] {
-        let spec = DataSpec { path: images.clone(), metadata: Some(csv.clone()), metadata_key: key, label_column: first.clone(), ..DataSpec::default() };
+        let spec = DataSpec {
+            path: images.clone(),
+            metadata: Some(csv.clone()),
+            metadata_key: key,
+            label_column: first.clone(),
+            ..DataSpec::default()
+        };
         let _ = load(&spec);
     }
 });
