@@ -294,9 +294,14 @@ pub(crate) fn read(root: &Path, bands: &[String], extensions: &Extensions) -> Re
             format!("the class subfolders hold no {what}"),
         ));
     }
-    let (images, named): (Vec<Array3<f32>>, Vec<Option<Vec<String>>>) = all
+    // Read in parallel, but a failure is reported for the first bad file in
+    // the folder's order, so the same folder always gives the same message.
+    let read: Vec<Result<_>> = all
         .par_iter()
         .map(|e| read_example(e, bands, extensions))
+        .collect();
+    let (images, named): (Vec<Array3<f32>>, Vec<Option<Vec<String>>>) = read
+        .into_iter()
         .collect::<Result<Vec<_>>>()?
         .into_iter()
         .unzip();
