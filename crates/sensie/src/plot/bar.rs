@@ -170,16 +170,7 @@ mod tests {
             .skip(1)
             .collect();
         assert_eq!(rects.len(), 4, "one rect per bar after the background");
-        let texts: Vec<&str> = doc
-            .descendants()
-            .filter_map(|n| {
-                if n.has_tag_name("text") {
-                    n.text()
-                } else {
-                    None
-                }
-            })
-            .collect();
+        let texts = crate::plot::texts(&doc);
         let order: Vec<&str> = texts
             .iter()
             .copied()

@@ -122,16 +122,7 @@ mod tests {
             format!("#{r:02x}{g:02x}{b:02x}"),
             "the top step is the positive end"
         );
-        let texts: Vec<&str> = doc
-            .descendants()
-            .filter_map(|n| {
-                if n.has_tag_name("text") {
-                    n.text()
-                } else {
-                    None
-                }
-            })
-            .collect();
+        let texts = crate::plot::texts(&doc);
         assert!(
             texts.contains(&"\u{2212}2")
                 && texts.contains(&"0")

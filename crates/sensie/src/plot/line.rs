@@ -262,16 +262,7 @@ pub(crate) mod tests {
             5,
             "accuracy markers"
         );
-        let texts: Vec<&str> = doc
-            .descendants()
-            .filter_map(|n| {
-                if n.has_tag_name("text") {
-                    n.text()
-                } else {
-                    None
-                }
-            })
-            .collect();
+        let texts = crate::plot::texts(&doc);
         for expected in [
             "rotation (deg)",
             "score",

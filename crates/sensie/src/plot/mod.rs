@@ -31,3 +31,13 @@ pub use frame::Size;
 pub use line::{LineChart, RefLine, Series};
 pub use raster::Rasteriser;
 pub(crate) use svg::escape;
+
+/// The text of every `<text>` element of a parsed chart, in document order:
+/// what the charts' tests read their labels from.
+#[cfg(test)]
+fn texts<'a>(doc: &'a roxmltree::Document) -> Vec<&'a str> {
+    doc.descendants()
+        .filter(|n| n.has_tag_name("text"))
+        .filter_map(|n| n.text())
+        .collect()
+}
