@@ -7,6 +7,7 @@
 //! across and runs the library with the GIL released.
 
 mod explain;
+mod function;
 mod model;
 mod probe;
 mod visualize;
@@ -61,6 +62,7 @@ fn error(e: sensie::Error) -> PyErr {
 fn _sensie(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(load_runtime, m)?)?;
     m.add_class::<model::PyModel>()?;
+    m.add_class::<function::FunctionModel>()?;
     m.add_class::<probe::Run>()?;
     m.add_function(wrap_pyfunction!(probe::probe_arrays, m)?)?;
     m.add_function(wrap_pyfunction!(probe::probe_config, m)?)?;

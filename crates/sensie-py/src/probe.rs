@@ -12,17 +12,19 @@ use sensie::data::{self, Dataset, Metadata, Task};
 use sensie::engine::{Engine, EngineOptions};
 use sensie::model::OutputKind;
 use sensie::perturb::{Parameter, Perturbation, builtins, changed_shape};
+use sensie::predictor::Predictor;
 use sensie::probe::{self, Plan, ProbeConfig, Report, RunOptions, Sweep};
 use sensie::rng::SeededRng;
 
+use crate::function::FunctionModel;
 use crate::model::PyModel;
 use crate::{error, runtime};
 
 /// The first Python exception raised during a run (by the user's perturber,
 /// the progress callback, or Ctrl-C), re-raised when the run returns.
-type Failure = Arc<Mutex<Option<PyErr>>>;
+pub type Failure = Arc<Mutex<Option<PyErr>>>;
 
-fn remember(failure: &Failure, e: PyErr) {
+pub fn remember(failure: &Failure, e: PyErr) {
     if let Ok(mut slot) = failure.lock() {
         slot.get_or_insert(e);
     }
@@ -135,7 +137,7 @@ impl Run {
 #[allow(clippy::too_many_arguments)]
 pub fn probe_arrays(
     py: Python<'_>,
-    model: &PyModel,
+    model: &Bound<'_, PyAny>,
     images: PyReadonlyArray4<'_, f32>,
     labels: PyReadonlyArray1<'_, f64>,
     task: &str,
@@ -195,7 +197,7 @@ pub fn probe_arrays(
 #[pyo3(signature = (model, config, progress=None))]
 pub fn probe_config(
     py: Python<'_>,
-    model: &PyModel,
+    model: &Bound<'_, PyAny>,
     config: &str,
     progress: Option<Py<PyAny>>,
 ) -> PyResult<Run> {
@@ -238,23 +240,24 @@ fn parse_config(json: &str) -> PyResult<ProbeConfig> {
     })
 }
 
-/// Runs `plan` with the GIL released. Between batches the progress
+/// Runs `plan` on `model` (an ONNX model or a Python function) with the GIL released. Between batches the progress
 /// callback is called and Ctrl-C is checked; either's exception ends the
 /// run after the batch in hand and is raised here.
 fn run_plan(
     py: Python<'_>,
-    model: &PyModel,
+    model: &Bound<'_, PyAny>,
     data: &Dataset,
     config: &ProbeConfig,
     plan: Plan,
     progress: Option<Py<PyAny>>,
     failure: Failure,
 ) -> PyResult<Run> {
-    let runtime = runtime()?;
-    let mut model = model.model.clone();
-    if let Some(kind) = &config.output_kind {
-        model.set_output_kind(kind.parse::<OutputKind>().map_err(error)?);
-    }
+    let output_kind = config
+        .output_kind
+        .as_deref()
+        .map(str::parse::<OutputKind>)
+        .transpose()
+        .map_err(error)?;
     let stop = Arc::new(AtomicBool::new(false));
     let options = RunOptions {
         batch_size: config.batch_size,
@@ -281,18 +284,32 @@ fn run_plan(
             }
         })
     };
-    let outcome = py.detach(|| -> sensie::Result<Report> {
-        let mut engine = Engine::with_spinning(runtime, model, engine_options, budget.spinning)?;
+    let mut run = |predictor: &mut dyn Predictor| -> sensie::Result<Report> {
         let (tests, accuracy) = probe::run(
-            &mut engine,
+            predictor,
             data,
             &config.preprocess,
             &plan,
             &options,
             &mut hook,
         )?;
-        probe::assemble(engine.model(), data, config, &options, tests, accuracy)
-    });
+        probe::assemble(predictor, data, config, &options, tests, accuracy)
+    };
+    let outcome = if let Ok(function) = model.cast::<FunctionModel>() {
+        let mut predictor = function.get().predictor(py, failure.clone(), output_kind);
+        py.detach(|| run(&mut predictor))
+    } else {
+        let mut model = model.extract::<PyRef<PyModel>>()?.model.clone();
+        if let Some(kind) = output_kind {
+            model.set_output_kind(kind);
+        }
+        let runtime = runtime()?;
+        py.detach(|| {
+            let mut engine =
+                Engine::with_spinning(runtime, model, engine_options, budget.spinning)?;
+            run(&mut engine)
+        })
+    };
     if let Some(e) = failure.lock().ok().and_then(|mut slot| slot.take()) {
         return Err(e);
     }

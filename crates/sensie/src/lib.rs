@@ -50,6 +50,7 @@ pub mod onnx;
 pub mod output;
 pub mod perturb;
 pub mod plot;
+pub mod predictor;
 pub mod preprocess;
 pub mod probe;
 pub mod render;

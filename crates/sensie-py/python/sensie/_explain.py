@@ -61,7 +61,7 @@ def explain(
     if labels is not None:
         labels = [int(v) for v in np.asarray(labels).reshape(-1)]
     attribution, layer_map, _, _ = _sensie.explain(
-        model._model, _arrays.float32(x, "x"), method, str(target), labels, score, layer, steps, rule, baseline,
+        model._with_gradients("sensie.explain"), _arrays.float32(x, "x"), method, str(target), labels, score, layer, steps, rule, baseline,
         baseline_array, samples, noise, window, stride, fill, seed, batch_size, threads,
         lrp_composite, epsilon, gamma, None if box is None else (float(box[0]), float(box[1])), blur_sigma, mask_sigma,
     )

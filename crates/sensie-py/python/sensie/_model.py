@@ -6,29 +6,50 @@ import json
 import os
 import warnings
 
+import numpy as np
+
 from . import _arrays
-from ._sensie import _Model
+from ._sensie import _FunctionModel, _Model
 
 
 class Model:
-    """An ONNX model and what sensie read from it.
+    """An ONNX model and what sensie read from it, or a Python function.
 
     ``path_or_bytes`` is a path to an ``.onnx`` file or the serialised model.
     ``input`` names the image input (checked against the model), ``layout``
     ("nchw"/"nhwc") overrides the detected input layout, and ``output_kind``
     ("logits", "probabilities", "log-probabilities", "sigmoid") the detected
     kind of output.
+
+    It may also be a plain Python callable ``f(x) -> scores``: ``x`` a
+    float32 batch in ``layout`` (default "nchw") after the probe's
+    preprocessing, ``scores`` N x K of ``output_kind`` (default "logits").
+    Such a model runs forward only: :class:`sensie.Probe` takes it, while
+    :func:`sensie.explain` and :mod:`sensie.visualize`, which need gradients,
+    refuse it.
     """
 
     def __init__(self, path_or_bytes, input=None, layout=None, output_kind=None):
+        self._function = None
         if isinstance(path_or_bytes, (bytes, bytearray, memoryview)):
             self._model = _Model.from_bytes(bytes(path_or_bytes), "<bytes>", input, layout, output_kind)
         elif isinstance(path_or_bytes, (str, os.PathLike)):
             self._model = _Model.load(os.fspath(path_or_bytes), input, layout, output_kind)
+        elif _is_torch_module(path_or_bytes):
+            raise TypeError(
+                f"sensie.Model takes a torch.nn.Module ({type(path_or_bytes).__name__}) only through "
+                "sensie.Model.from_torch(module, example_input), which exports it to ONNX"
+            )
+        elif callable(path_or_bytes):
+            if input is not None:
+                raise ValueError("input names an ONNX model's input; a Python function model has none")
+            self._function = path_or_bytes
+            name = f"<function {getattr(path_or_bytes, '__qualname__', type(path_or_bytes).__name__)}>"
+            self._model = _FunctionModel(_scores_function(path_or_bytes, name), name, layout or "nchw", output_kind or "logits")
         else:
             raise TypeError(
-                f"sensie.Model takes a path to an .onnx file or the model's bytes, not {type(path_or_bytes).__name__}; "
-                "for a torch.nn.Module use sensie.Model.from_torch(module, example_input)"
+                f"sensie.Model takes a path to an .onnx file, the model's bytes or a function f(x) -> scores, "
+                f"not {type(path_or_bytes).__name__}; for a torch.nn.Module use sensie.Model.from_torch(module, example_input)"
             )
         self._settings = (input, layout, output_kind)
 
@@ -63,6 +84,7 @@ class Model:
             finally:
                 module.train(was_training)
         model = cls.__new__(cls)
+        model._function = None
         model._model = _Model.from_bytes(buffer.getvalue(), f"<torch {type(module).__name__}>", None, None, output_kind)
         model._settings = (None, None, output_kind)
         return model
@@ -77,19 +99,38 @@ class Model:
         """What sensie read from the model: input, layout, outputs, output kind."""
         return json.loads(self._model.info())
 
+    @property
+    def is_function(self):
+        """Whether the model is a Python function (forward passes only)."""
+        return self._function is not None
+
+    def _with_gradients(self, what):
+        """The ONNX model, for ``what``, which needs gradients; a function model is refused."""
+        if self.is_function:
+            raise TypeError(
+                f"{what} needs gradients, which the Python function model {self.path} cannot give; "
+                "load the model from ONNX (sensie.Model(path)) or export it with sensie.Model.from_torch"
+            )
+        return self._model
+
     def to_bytes(self):
         """The serialised ONNX model."""
-        return bytes(self._model.onnx_bytes())
+        return bytes(self._with_gradients("to_bytes (an ONNX model's bytes)").onnx_bytes())
 
     def predict(self, x, batch_size=256):
         """The model's first output for ``x`` (already in the model's input
         layout and scaling), N x (rest)."""
-        return self._model.predict(_arrays.float32(x, "x"), batch_size)
+        x = _arrays.float32(x, "x")
+        if self.is_function:
+            return _scores_function(self._function, self.path)(x)
+        return self._model.predict(x, batch_size)
 
     def __call__(self, x):
         return self.predict(x)
 
     def __reduce__(self):
+        if self.is_function:
+            return (Model, (self._function, None) + self._settings[1:])
         return (_from_bytes, (self.to_bytes(), self.path) + self._settings)
 
     def __repr__(self):
@@ -98,8 +139,29 @@ class Model:
         return f"sensie.Model({self.path!r}, input {info['input']['name']} {shape} {info['layout']}, output {info['output_kind']})"
 
 
+def _is_torch_module(value):
+    """Whether ``value`` is a torch.nn.Module, without importing torch."""
+    return any(c.__module__ == "torch.nn.modules.module" and c.__name__ == "Module" for c in type(value).__mro__)
+
+
+def _scores_function(f, name):
+    """The user's ``f(x)`` as the Rust core calls it: N x K float32 scores
+    (one score per example may come back as N values)."""
+
+    def call(batch):
+        scores = _arrays.float32(f(batch), f"model {name}")
+        if scores.ndim == 1:
+            scores = scores[:, None]
+        if scores.ndim != 2:
+            raise ValueError(f"model {name} returned scores of shape {scores.shape}; return N x K scores, one row per example")
+        return np.ascontiguousarray(scores)
+
+    return call
+
+
 def _from_bytes(data, name, input, layout, output_kind):
     model = Model.__new__(Model)
+    model._function = None
     model._model = _Model.from_bytes(data, name, input, layout, output_kind)
     model._settings = (input, layout, output_kind)
     return model

@@ -39,9 +39,9 @@ pub use threads::{ThreadBudget, sweep_engine};
 
 use crate::data::name::Name;
 use crate::data::{ClassMapping, Dataset, Labels};
-use crate::engine::Engine;
 use crate::model::{Layout, Model, OutputKind};
 use crate::perturb::{self, Perturbation, perturb_batch_into};
+use crate::predictor::{Described, Predictor};
 use crate::preprocess::Preprocess;
 use crate::stats::{self, Binning, Group, PairedScores, Settings, TestStats};
 use crate::{Error, Result};
@@ -238,7 +238,7 @@ pub fn execute(config: &ProbeConfig, progress: &mut dyn FnMut(usize, usize)) -> 
 /// the unperturbed accuracy is below chance. `sensie probe` and the Python
 /// package build their reports here, so both write the same results.json.
 pub fn assemble(
-    model: &Model,
+    model: &dyn Described,
     data: &Dataset,
     config: &ProbeConfig,
     options: &RunOptions,
@@ -278,7 +278,11 @@ pub fn assemble(
 /// The warning for a resize by more than a factor of 2 between the data's
 /// images and the model's input; an error for a change of aspect ratio
 /// that was not allowed.
-fn resize_warning(model: &Model, data: &Dataset, config: &ProbeConfig) -> Result<Option<String>> {
+fn resize_warning(
+    model: &dyn Described,
+    data: &Dataset,
+    config: &ProbeConfig,
+) -> Result<Option<String>> {
     match model.info().image_size() {
         Some((_, h, w)) => config
             .preprocess
@@ -317,10 +321,11 @@ struct Scores {
 }
 
 /// Runs every test of `plan` on `data`, returning the tests' results and,
-/// for a classifier, the accuracy on the unperturbed images. `progress`
-/// hears (batches done, batches in all).
+/// for a classifier, the accuracy on the unperturbed images. `engine` is
+/// the ONNX engine or any other [`Predictor`]; `progress` hears (batches
+/// done, batches in all).
 pub fn run(
-    engine: &mut Engine,
+    engine: &mut dyn Predictor,
     data: &Dataset,
     preprocess: &Preprocess,
     plan: &Plan,
@@ -347,9 +352,9 @@ pub fn run(
             "give a finite score (or leave it out for halfway between the best and worst level)",
         ));
     }
-    let info = engine.model().info().clone();
+    let info = engine.info().clone();
     let layout = info.layout.ok_or_else(|| Error::UnsupportedModel {
-        path: engine.model().path().to_path_buf(),
+        path: engine.path().to_path_buf(),
         reason: "its input is not a 4-D image (N x C x H x W or N x H x W x C)".into(),
     })?;
     let (_, channels, _, _) = data.images.dim();
@@ -391,7 +396,7 @@ pub fn run(
         target: size.map(|s| s.1),
         stop: options.stop.as_deref(),
     };
-    let budget = ThreadBudget::new(engine.options().threads);
+    let budget = ThreadBudget::new(engine.threads());
     let (scores, metric) = stream(engine, &pass, &jobs, budget.producer, progress)?;
 
     let scale = match &data.labels {
@@ -521,7 +526,7 @@ impl<'a> Pass<'a> {
 /// pool; the batches it has filled come back to it once the model has run
 /// them, so a sweep allocates a few batches, not one per job.
 fn stream(
-    engine: &mut Engine,
+    engine: &mut dyn Predictor,
     pass: &Pass,
     jobs: &[Job],
     producer_threads: usize,
@@ -538,7 +543,7 @@ fn stream(
             .collect(),
     };
     let mut metric: Option<Metric> = None;
-    let kind = engine.model().info().output_kind;
+    let kind = engine.info().output_kind;
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(producer_threads)
         .thread_name(|i| format!("sensie-producer-{i}"))

@@ -13,7 +13,8 @@ use serde::Serialize;
 use super::{RunOptions, TestResult};
 use crate::data::name::Name;
 use crate::data::{ClassMapping, Dataset, Labels};
-use crate::model::{Model, TensorInfo};
+use crate::model::TensorInfo;
+use crate::predictor::Described;
 use crate::{Error, Result};
 
 /// The whole of results.json.
@@ -64,7 +65,7 @@ pub struct DataSummary {
 
 impl Report {
     pub fn new(
-        model: &Model,
+        model: &dyn Described,
         data: &Dataset,
         options: &RunOptions,
         tests: Vec<TestResult>,
