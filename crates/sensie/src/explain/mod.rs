@@ -29,6 +29,7 @@ pub mod integrated_gradients;
 pub mod lrp;
 pub mod occlusion;
 pub mod report;
+pub mod run;
 pub mod saliency;
 pub mod sanity;
 pub mod smoothgrad;
@@ -43,6 +44,7 @@ use crate::{Error, Result};
 
 pub use image::Geometry;
 pub use integrated_gradients::{Baseline, Quadrature};
+pub use run::{ExplainConfig, ExplainRun, run};
 
 /// What a map covers.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -6,17 +6,16 @@
 //! `explain.html`, one self-contained page with all of it.
 
 use std::path::{Path, PathBuf};
-use std::time::Instant;
 
-use ndarray::{ArrayView4, ArrayViewD};
+use ndarray::ArrayView4;
 use serde::Serialize;
 
 use super::faithfulness::Faithfulness;
 use super::figures::{self, Drawing};
+use super::run::ExplainRun;
 use super::sanity::Sanity;
-use super::{Attribution, Geometry, MapKind, Method, Targets};
+use super::{Attribution, Geometry, MapKind};
 use crate::data::name::Name;
-use crate::engine::Engine;
 use crate::html::{Figure, Page};
 use crate::model::Layout;
 use crate::plot::{LineChart, Rasteriser};
@@ -74,81 +73,82 @@ pub struct MethodSummary {
     pub seconds: f64,
 }
 
-/// Writes `DIR/<method>.npy` (and `DIR/<method>-layer.npy`) and returns the
-/// method's summary.
-fn write_maps(
-    dir: &Path,
-    method: &str,
-    kind: MapKind,
-    attribution: &Attribution,
-    seconds: f64,
-) -> Result<MethodSummary> {
-    let file = format!("{method}.npy");
-    npy::write(&dir.join(&file), &attribution.map)?;
-    let mut summary = MethodSummary {
-        method: method.to_string(),
-        kind,
-        file,
-        shape: attribution.map.shape().to_vec(),
-        layer: None,
-        layer_file: None,
-        layer_shape: None,
-        completeness_gap: None,
-        relative_completeness_gap: None,
-        conservation_ratio: attribution.conservation.clone(),
-        cell: match kind {
-            MapKind::Grid { cell } => Some(cell),
-            _ => None,
-        },
-        seconds,
-    };
-    if let Some(layer) = &attribution.layer {
-        let file = format!("{method}-layer.npy");
-        npy::write(&dir.join(&file), &layer.map)?;
-        summary.layer = Some(layer.name.clone());
-        summary.layer_file = Some(file);
-        summary.layer_shape = Some(layer.map.shape().to_vec());
+impl MethodSummary {
+    /// The entry of a method of `kind` that gave `attribution` in `seconds`.
+    pub fn of(
+        method: &str,
+        kind: MapKind,
+        attribution: &Attribution,
+        seconds: f64,
+    ) -> MethodSummary {
+        let mut summary = MethodSummary {
+            method: method.to_string(),
+            kind,
+            file: format!("{method}.npy"),
+            shape: attribution.map.shape().to_vec(),
+            layer: None,
+            layer_file: None,
+            layer_shape: None,
+            completeness_gap: None,
+            relative_completeness_gap: None,
+            conservation_ratio: attribution.conservation.clone(),
+            cell: match kind {
+                MapKind::Grid { cell } => Some(cell),
+                _ => None,
+            },
+            seconds,
+        };
+        if let Some(layer) = &attribution.layer {
+            summary.layer = Some(layer.name.clone());
+            summary.layer_file = Some(format!("{method}-layer.npy"));
+            summary.layer_shape = Some(layer.map.shape().to_vec());
+        }
+        if let Some(c) = &attribution.completeness {
+            summary.relative_completeness_gap = Some(
+                c.gap
+                    .iter()
+                    .zip(&c.score_change)
+                    .map(|(g, d)| g / d.abs())
+                    .collect(),
+            );
+            summary.completeness_gap = Some(c.gap.clone());
+        }
+        summary
     }
-    if let Some(c) = &attribution.completeness {
-        summary.relative_completeness_gap = Some(
-            c.gap
-                .iter()
-                .zip(&c.score_change)
-                .map(|(g, d)| g / d.abs())
-                .collect(),
-        );
-        summary.completeness_gap = Some(c.gap.clone());
-    }
-    Ok(summary)
 }
 
-/// Runs each method on `inputs` and writes its maps into `dir`; returns each
-/// attribution with its summary, in the order of `methods`. `progress`
-/// hears each method's name as it starts.
-pub fn run_methods(
-    engine: &mut Engine,
-    inputs: ArrayViewD<f32>,
-    targets: &Targets,
-    methods: &[Box<dyn Method>],
-    dir: &Path,
-    progress: &mut dyn FnMut(&str),
-) -> Result<Vec<(Attribution, MethodSummary)>> {
-    methods
-        .iter()
-        .map(|method| {
-            progress(method.name());
-            let start = Instant::now();
-            let attribution = method.attribute(engine, inputs.view(), targets)?;
-            let summary = write_maps(
-                dir,
-                method.name(),
-                method.kind(),
-                &attribution,
-                start.elapsed().as_secs_f64(),
-            )?;
-            Ok((attribution, summary))
-        })
-        .collect()
+/// Writes a run into `dir` as `sensie explain` does: each method's maps
+/// (`<method>.npy`, and `<method>-layer.npy` for CAM methods),
+/// explain.json, sanity.json and faithfulness.json when the checks ran,
+/// and the pictures, charts and explain.html (see [`write_figures`]).
+/// Returns notes for the user (what was skipped and why).
+pub fn write_run(dir: &Path, run: &ExplainRun, drawing: &Drawing) -> Result<Vec<String>> {
+    for (summary, attribution) in run.summary.methods.iter().zip(&run.attributions) {
+        npy::write(&dir.join(&summary.file), &attribution.map)?;
+        if let (Some(file), Some(layer)) = (&summary.layer_file, &attribution.layer) {
+            npy::write(&dir.join(file), &layer.map)?;
+        }
+    }
+    write_json(&dir.join("explain.json"), &run.summary)?;
+    if let Some(sanity) = &run.sanity {
+        write_json(&dir.join("sanity.json"), sanity)?;
+    }
+    if let Some(curves) = &run.faithfulness {
+        write_json(&dir.join("faithfulness.json"), curves)?;
+    }
+    let checks = Checks {
+        sanity: run.sanity.as_ref(),
+        faithfulness: run.faithfulness.as_ref(),
+    };
+    write_figures(
+        dir,
+        &run.geometry,
+        run.display.view(),
+        &run.summary,
+        &run.attributions,
+        checks,
+        drawing,
+    )
 }
 
 /// The checks that were run, for the page.

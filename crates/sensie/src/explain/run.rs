@@ -1,0 +1,502 @@
+//! A whole `sensie explain` run as a value: the examples chosen and
+//! prepared, every method's maps, and the sanity and faithfulness checks
+//! when asked for. Nothing is written here; [`super::report::write_run`]
+//! writes a run as the command line does, and the Python package hands
+//! the same value to a notebook.
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use ndarray::{Array4, ArrayD, ArrayViewD, Axis};
+
+use super::blur_saliency::Compared;
+use super::faithfulness::{self, CurveOptions, Faithfulness};
+use super::lrp::Lrp;
+use super::report::{MethodSummary, Summary};
+use super::sanity::{self, Sanity};
+use super::{Attribution, Baseline, Geometry, Options, Quadrature, TargetSpec, Targets};
+use crate::data::name::Name;
+use crate::data::{self, ClassMapping, DataSpec, Labels};
+use crate::engine::{Engine, EngineOptions, Score};
+use crate::model::{Layout, Model};
+use crate::preprocess::Preprocess;
+use crate::runtime::Runtime;
+use crate::{Error, Result};
+
+/// `sensie explain`'s inputs: the model, the data and which examples of it,
+/// and how to explain them.
+#[derive(Clone, Debug)]
+pub struct ExplainConfig {
+    pub model: PathBuf,
+    pub data: DataSpec,
+    pub preprocess: Preprocess,
+    /// Positions in the data file of the examples to explain.
+    pub indices: Option<Vec<usize>>,
+    /// Or the first N examples kept (`None` and no indices: all).
+    pub limit: Option<usize>,
+    pub settings: Settings,
+}
+
+/// How examples are explained: the methods and their parameters, the
+/// target, the checks, and the engine's batch size and threads (the
+/// command line's flags of the same names).
+#[derive(Clone, Debug)]
+pub struct Settings {
+    pub methods: Vec<String>,
+    /// `None`: label when the data has labels, else predicted.
+    pub target: Option<TargetSpec>,
+    /// logit or probability; blur-saliency's all or target (the logit).
+    pub score: String,
+    pub layer: Option<String>,
+    pub steps: usize,
+    pub rule: Quadrature,
+    pub baseline: BaselineSpec,
+    pub samples: usize,
+    pub noise: f32,
+    pub window: usize,
+    pub stride: usize,
+    pub fill: f32,
+    pub lrp: Lrp,
+    pub blur_sigma: f32,
+    pub mask_sigma: f32,
+    pub seed: u64,
+    pub sanity: bool,
+    pub faithfulness: bool,
+    pub curve_steps: usize,
+    pub batch_size: usize,
+    pub threads: usize,
+}
+
+/// Integrated Gradients' baseline as the user gave it.
+#[derive(Clone, Debug)]
+pub enum BaselineSpec {
+    /// `zeros`, `noise`, `blur`, `blur:SIGMA`, or a `.npy` file.
+    Named(String),
+    /// Values: one example's shape, or one per example of the data.
+    Array(ArrayD<f32>),
+}
+
+/// The examples to explain, prepared for the model.
+#[derive(Clone, Debug)]
+pub struct Examples {
+    /// The model's inputs, in its layout and scaling.
+    pub inputs: ArrayD<f32>,
+    /// What the pictures show, N x C x H x W at the model's size.
+    pub display: Array4<f32>,
+    pub labels: Option<Vec<usize>>,
+    pub names: Vec<Name>,
+    /// The examples' positions in the data.
+    pub indices: Vec<usize>,
+    /// How many examples the data holds (a baseline may give one for each).
+    pub total: usize,
+    /// The data's file, or a name standing for it.
+    pub data: PathBuf,
+}
+
+/// A finished run: what `sensie explain` writes, as values.
+#[derive(Clone, Debug)]
+pub struct ExplainRun {
+    /// explain.json.
+    pub summary: Summary,
+    /// Each method's maps, in the order of `summary.methods`.
+    pub attributions: Vec<Attribution>,
+    /// sanity.json, when asked for.
+    pub sanity: Option<Sanity>,
+    /// faithfulness.json, when asked for.
+    pub faithfulness: Option<Faithfulness>,
+    pub geometry: Geometry,
+    /// What the pictures show, N x C x H x W.
+    pub display: Array4<f32>,
+    /// What the user should hear about the data (left-out examples, the
+    /// class mapping, a large resize), as the command line prints it.
+    pub notes: Vec<String>,
+}
+
+/// What the progress callback hears before the sanity check and the curves
+/// (each method is announced by its name).
+pub const SANITY_STEP: &str = "sanity check";
+pub const FAITHFULNESS_STEP: &str = "deletion and insertion curves";
+
+/// Runs `sensie explain`: loads the model and the data, chooses and
+/// prepares the examples, and explains them. `progress` hears each step's
+/// name as it starts.
+pub fn run(config: &ExplainConfig, progress: &mut dyn FnMut(&str)) -> Result<ExplainRun> {
+    let model = Model::load(&config.model)?;
+    let (examples, notes) = load_examples(config, &model)?;
+    let mut run = run_on(Runtime::new()?, model, examples, &config.settings, progress)?;
+    run.notes.splice(0..0, notes);
+    Ok(run)
+}
+
+/// Reads the chosen examples of `config.data` and prepares them for
+/// `model` as `sensie probe` does; returns them with notes for the user.
+pub fn load_examples(config: &ExplainConfig, model: &Model) -> Result<(Examples, Vec<String>)> {
+    let geometry = Geometry::of(model, "sensie explain")?;
+    let model_names = model.class_names();
+    let data::Images {
+        images,
+        labels,
+        ids,
+        positions,
+        skipped,
+        total,
+        class_names,
+    } = data::load_images(&ClassMapping::names_for(&config.data, model_names.clone()))?;
+    let mut notes = Vec::new();
+    if let Some(mapping) =
+        ClassMapping::of(class_names.as_ref(), &config.data, model_names.as_ref())
+    {
+        notes.push(format!("note: {mapping}"));
+    }
+    // `rows` index the examples kept; `indices` are the same examples' positions in the data file.
+    let rows = select(
+        &positions,
+        total,
+        config.indices.as_deref(),
+        config.limit,
+        &config.data.path,
+    )?;
+    if !skipped.is_empty() {
+        notes.push(format!(
+            "note: {} example(s) with NaN or infinite pixels were left out",
+            skipped.len()
+        ));
+    }
+    if let Some(warning) = config.preprocess.check_fit(
+        (images.dim().2, images.dim().3),
+        (geometry.height, geometry.width),
+    )? {
+        notes.push(format!("WARNING: {warning}"));
+    }
+    let raw = images.select(Axis(0), &rows);
+    let size = Some((geometry.height, geometry.width));
+    let inputs = config
+        .preprocess
+        .apply(raw.view(), size, geometry.layout)?
+        .into_dyn();
+    // The raw images at the model's size, for the pictures.
+    let display = Preprocess {
+        fit: config.preprocess.fit,
+        ..Preprocess::default()
+    }
+    .apply(raw.view(), size, Layout::Nchw)?;
+    let labels = match labels {
+        Some(Labels::Classes(classes)) => Some(rows.iter().map(|&r| classes[r]).collect()),
+        Some(Labels::Targets(_)) => {
+            return Err(Error::data(
+                &config.data.path,
+                "its labels are continuous; explanations need class labels (or --target predicted)",
+            ));
+        }
+        None => None,
+    };
+    let examples = Examples {
+        inputs,
+        display,
+        labels,
+        names: rows.iter().map(|&r| Name::of(&ids[r])).collect(),
+        indices: rows.iter().map(|&r| positions[r]).collect(),
+        total,
+        data: config.data.path.clone(),
+    };
+    Ok((examples, notes))
+}
+
+/// Explains `examples` (already prepared for `model`) as `settings` ask,
+/// on an engine of `runtime`.
+pub fn run_on(
+    runtime: Runtime,
+    model: Model,
+    examples: Examples,
+    settings: &Settings,
+    progress: &mut dyn FnMut(&str),
+) -> Result<ExplainRun> {
+    let geometry = Geometry::of(&model, "sensie explain")?;
+    let model_path = model.path().to_path_buf();
+    let mut engine = Engine::new(
+        runtime,
+        model,
+        EngineOptions {
+            batch_size: settings.batch_size,
+            threads: settings.threads,
+        },
+    )?;
+    let inputs = examples.inputs.view();
+    let score = if settings.score == "probability" {
+        Score::Probability
+    } else {
+        Score::Logit
+    };
+    let spec = settings.target.unwrap_or(if examples.labels.is_some() {
+        TargetSpec::Label
+    } else {
+        TargetSpec::Predicted
+    });
+    let targets = Targets::resolve(
+        &mut engine,
+        inputs.view(),
+        spec,
+        examples.labels.as_deref(),
+        score,
+    )
+    .map_err(|e| match e {
+        Error::InvalidInput { what, reason } => Error::InvalidInput {
+            what: format!("{}: {what}", examples.data.display()),
+            reason,
+        },
+        other => other,
+    })?;
+    let options = Options {
+        layer: settings.layer.clone(),
+        steps: settings.steps,
+        quadrature: settings.rule,
+        baseline: baseline(&settings.baseline, &engine, &examples, settings.seed)?,
+        samples: settings.samples,
+        noise: settings.noise,
+        window: settings.window,
+        stride: settings.stride,
+        fill: settings.fill,
+        seed: settings.seed,
+        lrp: settings.lrp.clone(),
+        blur_sigma: settings.blur_sigma,
+        mask_sigma: settings.mask_sigma,
+        blur_score: if settings.score == "target" {
+            Compared::Target
+        } else {
+            Compared::All
+        },
+    };
+    let methods = settings
+        .methods
+        .iter()
+        .map(|m| super::build(m, &options))
+        .collect::<Result<Vec<_>>>()?;
+
+    let mut attributions = Vec::new();
+    let mut summaries = Vec::new();
+    for method in &methods {
+        progress(method.name());
+        let start = Instant::now();
+        let attribution = method.attribute(&mut engine, inputs.view(), &targets)?;
+        summaries.push(MethodSummary::of(
+            method.name(),
+            method.kind(),
+            &attribution,
+            start.elapsed().as_secs_f64(),
+        ));
+        attributions.push(attribution);
+    }
+    let summary = Summary {
+        model: model_path,
+        data: examples.data.clone(),
+        names: examples.names.clone(),
+        examples: examples.indices.clone(),
+        labels: examples.labels.clone(),
+        predicted: Targets::resolve(
+            &mut engine,
+            inputs.view(),
+            TargetSpec::Predicted,
+            None,
+            Score::Logit,
+        )?
+        .classes,
+        targets: targets.classes.clone(),
+        target: spec.to_string(),
+        score: if settings.score == "probability" {
+            "probability"
+        } else {
+            "logit"
+        }
+        .to_string(),
+        layout: engine.model().info().layout,
+        methods: summaries,
+    };
+
+    let sanity = if settings.sanity {
+        progress(SANITY_STEP);
+        Some(sanity::cascading_randomisation(
+            &engine,
+            inputs.view(),
+            &targets,
+            &methods,
+            &attributions,
+            settings.seed,
+        )?)
+    } else {
+        None
+    };
+    let faithfulness = if settings.faithfulness {
+        progress(FAITHFULNESS_STEP);
+        let curve_options = CurveOptions {
+            steps: settings.curve_steps,
+            fill: settings.fill,
+            blur_sigma: geometry.default_blur(),
+            seed: settings.seed,
+        };
+        let maps: Vec<_> = methods
+            .iter()
+            .zip(&attributions)
+            .map(|(m, a)| (m.name(), a, m.kind()))
+            .collect();
+        Some(faithfulness::curves(
+            &mut engine,
+            inputs.view(),
+            &targets,
+            &maps,
+            curve_options,
+        )?)
+    } else {
+        None
+    };
+    Ok(ExplainRun {
+        summary,
+        attributions,
+        sanity,
+        faithfulness,
+        geometry,
+        display: examples.display,
+        notes: Vec::new(),
+    })
+}
+
+/// The rows of the kept examples to explain: those at `indices` (positions
+/// in the data file, checked against the examples kept), the first `limit`
+/// kept, or all.
+fn select(
+    positions: &[usize],
+    total: usize,
+    indices: Option<&[usize]>,
+    limit: Option<usize>,
+    data: &Path,
+) -> Result<Vec<usize>> {
+    let chosen: Vec<usize> = match (indices, limit) {
+        (Some(list), _) => list
+            .iter()
+            .map(|&i| {
+                positions.binary_search(&i).map_err(|_| {
+                    let reason = if i < total {
+                        format!(
+                            "example {i} of {} was left out (--only or --skip-bad); choose another",
+                            data.display()
+                        )
+                    } else {
+                        format!(
+                            "{} has {total} examples (indices 0 to {})",
+                            data.display(),
+                            total.saturating_sub(1)
+                        )
+                    };
+                    Error::invalid(format!("example index {i}"), reason)
+                })
+            })
+            .collect::<Result<_>>()?,
+        (None, Some(n)) => (0..n.min(positions.len())).collect(),
+        (None, None) => (0..positions.len()).collect(),
+    };
+    if chosen.is_empty() {
+        return Err(Error::invalid(
+            "the examples to explain",
+            "none were chosen",
+        ));
+    }
+    Ok(chosen)
+}
+
+/// The baseline `spec` names, for the examples explained.
+fn baseline(
+    spec: &BaselineSpec,
+    engine: &Engine,
+    examples: &Examples,
+    seed: u64,
+) -> Result<Baseline> {
+    let (values, source) = match spec {
+        BaselineSpec::Named(text) => match text.as_str() {
+            "zeros" => return Ok(Baseline::Zeros),
+            "noise" => return Ok(Baseline::Noise { seed }),
+            "blur" => {
+                let sigma = Geometry::of(engine.model(), "a blurred baseline")?.default_blur();
+                return Ok(Baseline::Blur { sigma });
+            }
+            _ if text.starts_with("blur:") => {
+                let sigma = text["blur:".len()..]
+                    .parse::<f32>()
+                    .ok()
+                    .filter(|v| *v >= 0.0);
+                let sigma = sigma.ok_or_else(|| {
+                    Error::invalid(
+                        format!("--baseline {text}"),
+                        "blur:SIGMA needs a sigma >= 0 in pixels",
+                    )
+                })?;
+                return Ok(Baseline::Blur { sigma });
+            }
+            file => (data::read_array(Path::new(file))?, Some(file)),
+        },
+        BaselineSpec::Array(values) => (values.clone(), None),
+    };
+    // One baseline per example of the data: keep the chosen ones.
+    let example_rank = engine.model().info().input.shape.len() - 1;
+    let total = examples.total;
+    let baseline = if values.ndim() == example_rank + 1 && values.shape()[0] == total && total > 1 {
+        Baseline::Array(values.select(Axis(0), &examples.indices))
+    } else {
+        Baseline::Array(values)
+    };
+    // Checked now, before any method runs, with the file named.
+    baseline
+        .for_inputs(engine, examples.inputs.view())
+        .map_err(|e| match (e, source) {
+            (Error::InvalidInput { what, reason }, Some(file)) => Error::Data {
+                path: file.into(),
+                reason: format!("{what}: {reason}"),
+            },
+            (other, _) => other,
+        })?;
+    Ok(baseline)
+}
+
+impl Examples {
+    /// Examples already in a model's input layout and scaling (a batch in
+    /// memory, named `data`): the pictures show them as they are.
+    pub fn from_inputs(
+        inputs: ArrayViewD<f32>,
+        layout: Layout,
+        labels: Option<Vec<usize>>,
+        data: &str,
+    ) -> Result<Examples> {
+        let batch = inputs
+            .view()
+            .into_dimensionality::<ndarray::Ix4>()
+            .map_err(|_| {
+                Error::invalid(
+                    format!("inputs of shape {:?}", inputs.shape()),
+                    "expected a batch of images, N x C x H x W or N x H x W x C",
+                )
+            })?;
+        let display = match layout {
+            Layout::Nchw => batch.to_owned(),
+            Layout::Nhwc => batch
+                .permuted_axes([0, 3, 1, 2])
+                .as_standard_layout()
+                .into_owned(),
+        };
+        let n = display.dim().0;
+        if let Some(labels) = &labels
+            && labels.len() != n
+        {
+            return Err(Error::invalid(
+                format!("{} labels", labels.len()),
+                format!("expected one per example ({n})"),
+            ));
+        }
+        Ok(Examples {
+            inputs: inputs.to_owned(),
+            display,
+            labels,
+            names: (0..n).map(|i| Name::of(&i.to_string())).collect(),
+            indices: (0..n).collect(),
+            total: n,
+            data: PathBuf::from(data),
+        })
+    }
+}
