@@ -16,7 +16,7 @@ use sensie::data::DataSpec;
 use sensie::explain::figures::Drawing;
 use sensie::explain::lrp::Lrp;
 use sensie::explain::report::{self, MethodSummary};
-use sensie::explain::run::{BaselineSpec, ExplainConfig, Settings};
+use sensie::explain::run::{BaselineSpec, ExplainConfig, SCORES, Settings};
 use sensie::explain::{self, Quadrature, TargetSpec};
 use sensie::limits::{MAX_STEPS, MAX_THREADS};
 use sensie::output;
@@ -53,7 +53,7 @@ pub struct Args {
     /// model) or probability. blur-saliency compares all logits (all, the
     /// default) or the target's (target); the other methods explain the
     /// target's logit with either.
-    #[arg(long, default_value = "logit", value_parser = ["logit", "probability", "all", "target"])]
+    #[arg(long, default_value = "logit", value_parser = SCORES)]
     score: String,
     /// The layer for Grad-CAM (default: the last convolutional layer; see
     /// `sensie inspect` for the tensor names).

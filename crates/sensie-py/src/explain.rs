@@ -1,35 +1,114 @@
-//! Attribution maps from Python: `sensie.explain`.
+//! Attribution maps from Python: `sensie.explain` runs the library's
+//! [`sensie::explain::run::run_on`], the function behind `sensie explain`,
+//! on a batch in memory, and can write the run as the command line does.
+
+use std::path::PathBuf;
 
 use numpy::{IntoPyArray, PyArrayDyn, PyReadonlyArrayDyn};
 use pyo3::prelude::*;
 use sensie::autodiff::Composite;
-use sensie::engine::{Engine, EngineOptions, Score};
-use sensie::explain::blur_saliency::Compared;
+use sensie::explain::figures::Drawing;
 use sensie::explain::lrp::Lrp;
-use sensie::explain::{Baseline, Geometry, Options, Quadrature, TargetSpec, Targets};
+use sensie::explain::report;
+use sensie::explain::run::{self, BaselineSpec, Examples, ExplainRun, Settings};
+use sensie::render::Stretch;
 
 use crate::model::PyModel;
 use crate::{error, runtime};
 
-/// A method's map for a batch already in the model's input layout.
-type Explained<'py> = (
+/// One method's results: its name, its map, the CAM layer's own map
+/// (name, array) for CAM methods, and Integrated Gradients' completeness
+/// gap per example.
+type Maps<'py> = (
+    String,
     Bound<'py, PyArrayDyn<f32>>,
     Option<(String, Bound<'py, PyArrayDyn<f32>>)>,
     Option<Vec<f32>>,
-    Vec<usize>,
 );
 
-/// Attributes the target score of every example of `x` with `method`.
-/// Returns the map, the CAM layer's own map (name, array) for CAM methods,
-/// Integrated Gradients' completeness gap per example, and the classes explained.
+/// A finished `sensie explain` run.
+#[pyclass(name = "_Explanation", frozen, module = "sensie._sensie")]
+pub struct Explanation {
+    run: ExplainRun,
+}
+
+#[pymethods]
+impl Explanation {
+    /// Every method's maps, in the order asked for.
+    fn maps<'py>(&self, py: Python<'py>) -> Vec<Maps<'py>> {
+        self.run
+            .summary
+            .methods
+            .iter()
+            .zip(&self.run.attributions)
+            .map(|(summary, a)| {
+                let layer = a
+                    .layer
+                    .as_ref()
+                    .map(|l| (l.name.clone(), l.map.clone().into_pyarray(py)));
+                let gap = a.completeness.as_ref().map(|c| c.gap.clone());
+                (
+                    summary.method.clone(),
+                    a.map.clone().into_pyarray(py),
+                    layer,
+                    gap,
+                )
+            })
+            .collect()
+    }
+
+    /// explain.json, sanity.json and faithfulness.json (the checks' `None`
+    /// when they did not run), as the command line writes them.
+    fn json(&self) -> PyResult<(String, Option<String>, Option<String>)> {
+        Ok((
+            pretty(&self.run.summary)?,
+            self.run.sanity.as_ref().map(pretty).transpose()?,
+            self.run.faithfulness.as_ref().map(pretty).transpose()?,
+        ))
+    }
+
+    /// Writes the run into `out` as `sensie explain --out` does; returns
+    /// notes about what could not be made.
+    fn save(
+        &self,
+        py: Python<'_>,
+        out: PathBuf,
+        force: bool,
+        stretch: &str,
+        shared_scale: bool,
+    ) -> PyResult<Vec<String>> {
+        let drawing = Drawing {
+            stretch: stretch.parse::<Stretch>().map_err(error)?,
+            shared_scale,
+        };
+        py.detach(|| {
+            let dir = sensie::output::prepare(&out, force, &[])?;
+            let notes = report::write_run(&out, &self.run, &drawing)?;
+            dir.finish()?;
+            Ok(notes)
+        })
+        .map_err(error)
+    }
+}
+
+/// A part of the run as the command line's JSON file holds it.
+fn pretty(value: &impl serde::Serialize) -> PyResult<String> {
+    serde_json::to_string_pretty(value)
+        .map(|text| text + "\n")
+        .map_err(|e| pyo3::exceptions::PyValueError::new_err(e.to_string()))
+}
+
+/// Explains every example of `x` (a batch in the model's input layout and
+/// scaling) with each of `methods`, and runs the sanity and faithfulness
+/// checks when asked; `progress` hears each step's name.
 #[pyfunction]
-#[pyo3(signature = (model, x, method, target, labels, score, layer, steps, rule, baseline, baseline_array, samples, noise, window, stride, fill, seed, batch_size, threads, lrp_composite, epsilon, gamma, lrp_box, blur_sigma, mask_sigma))]
+#[pyo3(signature = (model, x, methods, target, labels, score, layer, steps, rule, baseline, baseline_array, samples, noise, window, stride, fill, seed, batch_size, threads, lrp_composite, epsilon, gamma, lrp_box, blur_sigma, mask_sigma, sanity, faithfulness, curve_steps, progress=None))]
 #[allow(clippy::too_many_arguments)]
-pub fn explain<'py>(
-    py: Python<'py>,
+pub fn explain(
+    py: Python<'_>,
     model: &PyModel,
-    x: PyReadonlyArrayDyn<'py, f32>,
-    method: &str,
+    x: PyReadonlyArrayDyn<'_, f32>,
+    methods: Vec<String>,
     target: &str,
     labels: Option<Vec<usize>>,
     score: &str,
@@ -37,7 +116,7 @@ pub fn explain<'py>(
     steps: usize,
     rule: &str,
     baseline: &str,
-    baseline_array: Option<PyReadonlyArrayDyn<'py, f32>>,
+    baseline_array: Option<PyReadonlyArrayDyn<'_, f32>>,
     samples: usize,
     noise: f32,
     window: usize,
@@ -52,89 +131,65 @@ pub fn explain<'py>(
     lrp_box: Option<(f32, f32)>,
     blur_sigma: f32,
     mask_sigma: f32,
-) -> PyResult<Explained<'py>> {
-    let spec: TargetSpec = target.parse().map_err(error)?;
-    // As on the command line: `all` and `target` choose which logits blur
-    // saliency compares; every other method explains the target's logit.
-    let (score, blur_score) = match score {
-        "logit" | "all" => (Score::Logit, Compared::All),
-        "target" => (Score::Logit, Compared::Target),
-        "probability" => (Score::Probability, Compared::All),
-        other => {
-            return Err(error(sensie::Error::Unknown {
-                what: "score".into(),
-                name: other.into(),
-                valid: ["logit", "probability", "all", "target"]
-                    .map(String::from)
-                    .to_vec(),
-            }));
-        }
-    };
-    let lrp = Lrp {
-        composite: lrp_composite.parse::<Composite>().map_err(error)?,
-        epsilon,
-        gamma,
-        bounds: lrp_box,
-    };
-    let quadrature: Quadrature = rule.parse().map_err(error)?;
-    let baseline = match (baseline_array, baseline) {
-        (Some(array), _) => Baseline::Array(array.as_array().to_owned()),
-        (None, "zeros") => Baseline::Zeros,
-        (None, "noise") => Baseline::Noise { seed },
-        (None, "blur") => Baseline::Blur {
-            sigma: Geometry::of(&model.model, "a blurred baseline")
-                .map_err(error)?
-                .default_blur(),
-        },
-        (None, text) => match text
-            .strip_prefix("blur:")
-            .and_then(|s| s.parse::<f32>().ok())
-            .filter(|s| *s >= 0.0)
-        {
-            Some(sigma) => Baseline::Blur { sigma },
-            None => {
-                let reason = "expected zeros, noise, blur, blur:SIGMA (pixels, >= 0) or an array";
-                return Err(error(sensie::Error::InvalidInput {
-                    what: format!("baseline '{text}'"),
-                    reason: reason.into(),
-                }));
-            }
-        },
-    };
-    let options = Options {
+    sanity: bool,
+    faithfulness: bool,
+    curve_steps: usize,
+    progress: Option<Py<PyAny>>,
+) -> PyResult<Explanation> {
+    let settings = Settings {
+        methods,
+        target: Some(target.parse().map_err(error)?),
+        score: score.into(),
         layer,
         steps,
-        quadrature,
-        baseline,
+        rule: rule.parse().map_err(error)?,
+        baseline: match baseline_array {
+            Some(array) => BaselineSpec::Array(array.as_array().to_owned()),
+            None => BaselineSpec::Named(baseline.into()),
+        },
         samples,
         noise,
         window,
         stride,
         fill,
-        seed,
-        lrp,
+        lrp: Lrp {
+            composite: lrp_composite.parse::<Composite>().map_err(error)?,
+            epsilon,
+            gamma,
+            bounds: lrp_box,
+        },
         blur_sigma,
         mask_sigma,
-        blur_score,
+        seed,
+        sanity,
+        faithfulness,
+        curve_steps,
+        batch_size,
+        threads,
     };
-    let (x, method) = (x.as_array().to_owned(), method.to_string());
+    let layout = model.model.info().layout.ok_or_else(|| {
+        error(sensie::Error::UnsupportedModel {
+            path: model.model.path().to_path_buf(),
+            reason: "its input is not a 4-D image (N x C x H x W or N x H x W x C)".into(),
+        })
+    })?;
+    let examples = Examples::from_inputs(x.as_array(), layout, labels, "<array>").map_err(error)?;
     let (runtime, model) = (runtime()?, model.model.clone());
-    let outcome = py.detach(move || -> sensie::Result<_> {
-        let method = sensie::explain::build(&method, &options)?;
-        let mut engine = Engine::new(
-            runtime,
-            model,
-            EngineOptions {
-                batch_size,
-                threads,
-            },
-        )?;
-        let targets = Targets::resolve(&mut engine, x.view(), spec, labels.as_deref(), score)?;
-        let attribution = method.attribute(&mut engine, x.view(), &targets)?;
-        Ok((attribution, targets.classes))
-    });
-    let (attribution, classes) = outcome.map_err(error)?;
-    let layer = attribution.layer.map(|l| (l.name, l.map.into_pyarray(py)));
-    let gap = attribution.completeness.map(|c| c.gap);
-    Ok((attribution.map.into_pyarray(py), layer, gap, classes))
+    let mut failure = None;
+    let mut hear = |step: &str| {
+        if let Some(p) = &progress {
+            Python::attach(|py| {
+                if let Err(e) = p.bind(py).call1((step,)) {
+                    failure.get_or_insert(e);
+                }
+            });
+        }
+    };
+    let outcome = py.detach(|| run::run_on(runtime, model, examples, &settings, &mut hear));
+    if let Some(e) = failure {
+        return Err(e);
+    }
+    Ok(Explanation {
+        run: outcome.map_err(error)?,
+    })
 }

@@ -68,6 +68,7 @@ fn _sensie(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(probe::probe_config, m)?)?;
     m.add_function(wrap_pyfunction!(probe::perturbations, m)?)?;
     m.add_function(wrap_pyfunction!(explain::explain, m)?)?;
+    m.add_class::<explain::Explanation>()?;
     m.add_function(wrap_pyfunction!(visualize::kernels, m)?)?;
     m.add_function(wrap_pyfunction!(visualize::features, m)?)?;
     m.add_function(wrap_pyfunction!(visualize::maximize, m)?)?;

@@ -2,8 +2,10 @@
 
 use numpy::{IntoPyArray, PyArray4, PyArrayDyn, PyReadonlyArrayDyn};
 use pyo3::prelude::*;
-use sensie::engine::{Engine, EngineOptions};
-use sensie::visualize::{self, DreamOptions, Layer, MaximizeOptions, Target, ValueRange};
+use sensie::engine::{Engine, EngineOptions, Score};
+use sensie::visualize::{
+    self, DreamOptions, Layer, MaximizeOptions, Parameterisation, Target, ValueRange,
+};
 
 use crate::model::PyModel;
 use crate::{error, runtime};
@@ -47,10 +49,35 @@ pub fn features<'py>(
     Ok((maps.layer, maps.maps.into_pyarray(py)))
 }
 
-/// Activation maximisation: inputs (model layout) that maximise a class
-/// score, a layer, or one channel of it; one per restart, with each one's objective.
+/// The maximization's options as `sensie visualize maximize` takes them.
+#[derive(FromPyObject)]
+pub struct Settings {
+    steps: usize,
+    restarts: usize,
+    learning_rate: f32,
+    score: String,
+    param: String,
+    decay: f32,
+    jitter: Option<usize>,
+    scale: f32,
+    rotate: f32,
+    l2: f32,
+    tv: f32,
+    blur_every: usize,
+    blur_sigma: f32,
+    diversity: f32,
+    diversity_layer: Option<String>,
+    seed: u64,
+}
+
+/// Inputs that maximise a class's score, a layer's or a channel's mean
+/// activation, or one neuron; `settings` are the command line's flags (an
+/// object with those attributes), `range` the model's input range (default:
+/// from `data`, else 0 to 1) and `data` real inputs in the model's layout
+/// (the start and the Fourier colour decorrelation). Returns the inputs
+/// (restarts x the model's input) and each restart's objective.
 #[pyfunction]
-#[pyo3(signature = (model, class_index, layer, channel, steps, restarts, learning_rate, low, high, seed))]
+#[pyo3(signature = (model, class_index, layer, channel, neuron, settings, range, data=None, progress=None))]
 #[allow(clippy::too_many_arguments)]
 pub fn maximize<'py>(
     py: Python<'py>,
@@ -58,49 +85,102 @@ pub fn maximize<'py>(
     class_index: Option<usize>,
     layer: Option<String>,
     channel: Option<usize>,
-    steps: usize,
-    restarts: usize,
-    learning_rate: f32,
-    low: f32,
-    high: f32,
-    seed: u64,
+    neuron: Option<(usize, usize)>,
+    settings: Settings,
+    range: Option<(f32, f32)>,
+    data: Option<PyReadonlyArrayDyn<'py, f32>>,
+    progress: Option<Py<PyAny>>,
 ) -> PyResult<(Bound<'py, PyArrayDyn<f32>>, Vec<f32>)> {
-    let target = match (class_index, layer, channel) {
-        (Some(k), None, None) => Target::Class(k),
-        (None, Some(layer), None) => Target::Layer { layer },
-        (None, Some(layer), Some(channel)) => Target::Channel { layer, channel },
+    let target = match (class_index, layer, channel, neuron) {
+        (Some(k), None, None, None) => Target::Class(k),
+        (None, Some(layer), None, None) => Target::Layer { layer },
+        (None, Some(layer), Some(channel), None) => Target::Channel { layer, channel },
+        (None, Some(layer), Some(channel), Some((y, x))) => Target::Neuron {
+            layer,
+            channel,
+            y,
+            x,
+        },
         _ => {
-            let reason = "give a class, or a layer (and optionally a channel of it), not both";
+            let reason = "give a class, or a layer (and optionally a channel of it, and a neuron of that), not both";
             return Err(error(sensie::Error::InvalidInput {
                 what: "maximize".into(),
                 reason: reason.into(),
             }));
         }
     };
-    let range = ValueRange::new(low, high).map_err(error)?;
+    let class_score = match settings.score.as_str() {
+        "logit" => Score::Logit,
+        "probability" => Score::Probability,
+        other => return Err(unknown("score", other, &["logit", "probability"])),
+    };
+    let parameterisation = match settings.param.as_str() {
+        "fourier" => Parameterisation::Fourier {
+            decay: settings.decay,
+        },
+        "pixel" => Parameterisation::Pixel,
+        other => return Err(unknown("param", other, &["fourier", "pixel"])),
+    };
+    let data = data.map(|d| d.as_array().to_owned());
     let (runtime, model) = (runtime()?, model.model.clone());
-    let result = py.detach(move || -> sensie::Result<_> {
+    let mut failure = None;
+    let mut hear = |done: usize, total: usize| {
+        if let Some(p) = &progress {
+            Python::attach(|py| {
+                if let Err(e) = p.bind(py).call1((done, total)) {
+                    failure.get_or_insert(e);
+                }
+            });
+        }
+    };
+    let result = py.detach(|| -> sensie::Result<_> {
         let mut engine = Engine::new(
             runtime,
             model,
             EngineOptions {
-                batch_size: restarts.max(1),
+                batch_size: settings.restarts.max(1),
                 threads: 0,
             },
         )?;
         let (_, h, w) = Layer::input(&mut engine)?.chw();
         let mut options = MaximizeOptions::for_size(h, w);
-        (
-            options.steps,
-            options.restarts,
-            options.learning_rate,
-            options.range,
-            options.seed,
-        ) = (steps, restarts, learning_rate, range, seed);
-        visualize::maximize(&mut engine, &target, &options)
+        options.steps = settings.steps;
+        options.restarts = settings.restarts;
+        options.learning_rate = settings.learning_rate;
+        options.parameterisation = parameterisation;
+        options.class_score = class_score;
+        let reg = &mut options.regularisers;
+        reg.jitter = settings.jitter.unwrap_or(reg.jitter);
+        (reg.scale, reg.rotate, reg.l2, reg.tv) =
+            (settings.scale, settings.rotate, settings.l2, settings.tv);
+        (reg.blur_every, reg.blur_sigma) = (settings.blur_every, settings.blur_sigma);
+        options.diversity = settings.diversity;
+        options.diversity_layer = settings.diversity_layer.clone();
+        options.seed = settings.seed;
+        options.range = match (range, &data) {
+            (Some((low, high)), _) => ValueRange::new(low, high)?,
+            (None, Some(data)) => ValueRange::of_data(data.view())?,
+            (None, None) => ValueRange::default(),
+        };
+        if let Some(data) = &data {
+            let images = Layer::input(&mut engine)?.to_nchw(data.view())?;
+            options.fit_to_data(images.view());
+        }
+        visualize::maximize_with_progress(&mut engine, &target, &options, &mut hear)
     });
+    if let Some(e) = failure {
+        return Err(e);
+    }
     let result = result.map_err(error)?;
     Ok((result.inputs.into_pyarray(py), result.objective))
+}
+
+fn unknown(what: &str, name: &str, valid: &[&str]) -> PyErr {
+    error(sensie::Error::Unknown {
+        what: what.into(),
+        name: name.into(),
+        valid: valid.iter().map(|v| v.to_string()).collect(),
+    })
 }
 
 /// Deep Dream on `x` (the model's input layout) at `layer`: the dreamed

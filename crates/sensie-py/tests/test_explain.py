@@ -1,6 +1,10 @@
 """sensie.explain and sensie.visualize from Python: the library's maps as arrays."""
 
+import json
+import subprocess
+
 import numpy as np
+import onnxruntime
 import pytest
 
 import sensie
@@ -95,3 +99,76 @@ def test_blur_saliency_matches_the_equations(model):
     want = ref["blur_b3_s5_k4_all"]
     assert got.shape == want.shape
     np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-6 * np.abs(want).max())
+
+
+def run_cli(cli, *args):
+    subprocess.run([str(cli), *map(str, args)], check=True, capture_output=True)
+
+
+def test_explain_with_checks_writes_the_clis_files(cli, model, tmp_path):
+    """Methods, sanity and faithfulness from arrays: every file equal to
+    what `sensie explain` writes for the same examples, explain.json but
+    for where the examples came from and the seconds each method took."""
+    x = np.load(MNIST / "data" / "test_x.npy")[:3]
+    y = np.load(MNIST / "data" / "test_y.npy")[:3]
+    options = ["--method", "saliency,integrated-gradients,gradcam", "--steps", "16", "--sanity", "--faithfulness", "--curve-steps", "5"]
+    run_cli(
+        cli, "explain", "--model", model.path, "--data", MNIST / "data" / "test_x.npy", "--labels", MNIST / "data" / "test_y.npy",
+        "--limit", 3, "--target", "label", "--stretch", "linear", "--shared-scale", *options, "--out", tmp_path / "cli",
+    )
+    explanation = sensie.explain(
+        model, x, method=["saliency", "integrated-gradients", "gradcam"], target="label", labels=y, steps=16,
+        sanity=True, faithfulness=True, curve_steps=5, out=tmp_path / "py", stretch="linear", shared_scale=True, quiet=True,
+    )
+    cli_files = sorted(p.relative_to(tmp_path / "cli") for p in (tmp_path / "cli").rglob("*") if p.is_file())
+    assert cli_files == sorted(p.relative_to(tmp_path / "py") for p in (tmp_path / "py").rglob("*") if p.is_file())
+    for name in cli_files:
+        if name.name not in ("explain.json", "explain.html"):
+            assert (tmp_path / "cli" / name).read_bytes() == (tmp_path / "py" / name).read_bytes(), name
+    summary = json.loads((tmp_path / "cli" / "explain.json").read_text())
+    for entry in summary["methods"] + explanation.summary["methods"]:
+        entry.pop("seconds")
+    assert summary.pop("data").endswith("test_x.npy") and explanation.summary.pop("data") == "<array>"
+    assert summary == explanation.summary
+    # The files hold the arrays handed back.
+    assert np.array_equal(np.load(tmp_path / "py" / "gradcam-layer.npy"), explanation.layer_maps["gradcam"])
+    assert explanation.sanity == json.loads((tmp_path / "cli" / "sanity.json").read_text())
+    assert explanation.faithfulness == json.loads((tmp_path / "cli" / "faithfulness.json").read_text())
+    # Deletion starts from the unperturbed inputs: the mean of the targets'
+    # softmax probabilities, computed here from onnxruntime's logits.
+    session = onnxruntime.InferenceSession(model.path, providers=["CPUExecutionProvider"])
+    logits = session.run(None, {session.get_inputs()[0].name: x})[0].astype(np.float64)
+    probability = np.exp(logits - logits.max(axis=1, keepdims=True))
+    probability = (probability / probability.sum(axis=1, keepdims=True))[np.arange(3), y]
+    for method in explanation.faithfulness["methods"]:
+        np.testing.assert_allclose(method["deletion"]["mean"][0], probability.mean(), rtol=1e-5)
+
+
+def test_explain_returns_a_run_for_several_methods_and_refuses_a_bad_score(model, inputs):
+    explanation = sensie.explain(model, inputs[:2], method=["gradient", "integrated-gradients"], steps=8, quiet=True)
+    assert set(explanation.maps) == {"gradient", "integrated-gradients"}
+    assert explanation.sanity is None and explanation.faithfulness is None
+    assert explanation.completeness_gaps["integrated-gradients"].shape == (2,)
+    assert explanation.targets == list(model.predict(inputs[:2]).argmax(axis=1))
+    with pytest.raises(ValueError, match="score"):
+        sensie.explain(model, inputs[:2], method="saliency", score="odds")
+
+
+def test_maximize_takes_the_clis_target_and_options(cli, model, tmp_path):
+    """A neuron target, pixel parameterisation, regularisers and diversity:
+    the same inputs as `sensie visualize maximize` with those flags."""
+    layer = _first_relu(model)
+    flags = dict(steps=6, restarts=2, lr=0.1, jitter=2, scale=0.05, rotate=5, l2=0.01, tv=0.02, blur_every=3, blur_sigma=0.7, diversity=5, seed=4)
+    run_cli(
+        cli, "visualize", "maximize", "--model", model.path, "--layer", layer, "--channel", 2, "--neuron", "6,7", "--param", "pixel",
+        *[a for k, v in flags.items() for a in (f"--{k.replace('_', '-')}", v)], "--range", "0,1", "--out", tmp_path / "cli",
+    )
+    expected = np.load(tmp_path / "cli" / "inputs.npy")
+    flags["learning_rate"] = flags.pop("lr")
+    found = sensie.visualize.maximize(model, layer=layer, channel=2, neuron=(6, 7), param="pixel", value_range=(0, 1), **flags)
+    assert found.shape == (2, 1, 28, 28)
+    np.testing.assert_array_equal(found, expected)
+    fourier = sensie.visualize.maximize(model, class_index=1, score="probability", decay=0.5, steps=3, restarts=1, data=np.load(MNIST / "data" / "test_x.npy")[:20])
+    assert fourier.shape == (1, 1, 28, 28) and 0 <= fourier.min() and fourier.max() <= 1
+    with pytest.raises(ValueError, match="param"):
+        sensie.visualize.maximize(model, class_index=1, param="wavelet", steps=1)

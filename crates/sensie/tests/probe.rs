@@ -672,3 +672,97 @@ fn a_batch_perturbation_runs_once_per_batch_and_a_stop_flag_ends_the_run() {
     assert!(matches!(stopped, Err(sensie::Error::Cancelled)));
     assert_eq!(heard, 1);
 }
+
+/// A model that is no ONNX graph: it scores class 1 at probability 0.9 and
+/// spreads the rest over the other nine, whatever the image.
+struct AlwaysOne {
+    info: sensie::model::ModelInfo,
+    batches: usize,
+}
+
+impl sensie::predictor::Described for AlwaysOne {
+    fn info(&self) -> &sensie::model::ModelInfo {
+        &self.info
+    }
+    fn path(&self) -> &Path {
+        Path::new("<always one>")
+    }
+    fn class_names(&self) -> Option<Vec<String>> {
+        None
+    }
+}
+
+impl sensie::predictor::Predictor for AlwaysOne {
+    fn predict(&mut self, batch: ndarray::ArrayViewD<f32>) -> sensie::Result<ndarray::Array2<f32>> {
+        self.batches += 1;
+        Ok(ndarray::Array2::from_shape_fn(
+            (batch.shape()[0], 10),
+            |(_, k)| {
+                if k == 1 { 0.9 } else { 0.1 / 9.0 }
+            },
+        ))
+    }
+    fn threads(&self) -> usize {
+        0
+    }
+}
+
+#[test]
+fn any_predictor_can_be_probed() {
+    use sensie::model::{Layout, ModelInfo, OutputKind, TensorInfo};
+    use sensie::preprocess::Preprocess;
+    use sensie::probe::RunOptions;
+
+    let dir = tempfile::tempdir().unwrap();
+    let spec = subset(dir.path(), 60);
+    let data = sensie::data::load(&spec).unwrap();
+    let tensor = |name: &str, rank| TensorInfo {
+        name: name.into(),
+        shape: vec![None; rank],
+    };
+    let mut model = AlwaysOne {
+        info: ModelInfo {
+            input: tensor("x", 4),
+            layout: Some(Layout::Nchw),
+            outputs: vec![tensor("p", 2)],
+            output_kind: OutputKind::Probabilities,
+            output_kind_detected: false,
+            opset: 0,
+            producer: "a test".into(),
+        },
+        batches: 0,
+    };
+    let plan = probe::plan(&config(dir.path(), spec.clone(), &["rotate=0,90"])).unwrap();
+    let options = RunOptions {
+        batch_size: 32,
+        replicates: 100,
+        ..RunOptions::default()
+    };
+    let (tests, accuracy) = probe::run(
+        &mut model,
+        &data,
+        &Preprocess::default(),
+        &plan,
+        &options,
+        &mut |_, _| {},
+    )
+    .unwrap();
+    // Two batches of the unperturbed pass and two at 90 degrees (0 is the identity).
+    assert_eq!(model.batches, 4);
+    let y = Array1::<i64>::read_npy(std::fs::File::open(&spec.labels.unwrap()).unwrap()).unwrap();
+    let ones = y.iter().filter(|&&k| k == 1).count() as f64;
+    assert_eq!(accuracy, Some(ones / 60.0));
+    // Rotation changes nothing this model sees.
+    let stats = &tests[0].stats;
+    let accuracies: Vec<_> = stats.levels.iter().map(|l| l.accuracy).collect();
+    assert_eq!(accuracies, vec![Some(ones / 60.0); 2]);
+    // The score is the true class's probability: 0.9 for the ones, 0.1 / 9 for the rest.
+    let mean = (0.9 * ones + 0.1 / 9.0 * (60.0 - ones)) / 60.0;
+    assert!(
+        stats
+            .levels
+            .iter()
+            .all(|l| (l.mean_score - mean).abs() < 1e-6)
+    );
+    assert_eq!(stats.verdict, Verdict::Low);
+}

@@ -1,10 +1,16 @@
 """``sensie.explain``: attribution maps as NumPy arrays, and
 ``sensie.show_attribution`` to draw one (Captum's ``visualize_image_attr``)."""
 
+import json
+import os
+import pathlib
+import warnings
+
 import numpy as np
 
 from . import _arrays, _sensie
 from ._model import Model
+from ._progress import step_bar
 
 CAM_METHODS = ("gradcam", "gradcam-negative")
 
@@ -34,40 +40,106 @@ def explain(
     box=None,
     blur_sigma=3.0,
     mask_sigma=5.0,
+    sanity=False,
+    faithfulness=False,
+    curve_steps=20,
+    out=None,
+    force=False,
+    stretch="percentile:1,99.5",
+    shared_scale=False,
+    quiet=False,
 ):
-    """Attributes each example's target score to its input pixels.
+    """Attributes each example's target score to its input pixels: the
+    library's ``sensie explain`` on a batch in memory.
 
     ``x`` is a batch in the model's own input layout and scaling. ``method``
     is any of the CLI's (``saliency``, ``integrated-gradients``,
-    ``smoothgrad``, ``gradcam``, ``occlusion``, ...); ``target`` is
-    ``"predicted"``, ``"label"`` (with ``labels``) or a class index; the
-    options are the CLI's flags. ``baseline`` is ``"zeros"``, ``"noise"``,
-    ``"blur"``, ``"blur:SIGMA"`` or an array. ``method="lrp"`` takes
-    ``lrp_composite`` (``epsilon``, ``epsilon-plus-flat``,
-    ``epsilon-gamma-box``, ``alpha1-beta0``), ``epsilon``, ``gamma`` and
-    ``box=(low, high)``; ``method="blur-saliency"`` takes ``blur_sigma``,
-    ``mask_sigma``, ``stride`` and ``score="all"`` or ``"target"`` and
-    returns N x ceil(H/stride) x ceil(W/stride).
+    ``smoothgrad``, ``gradcam``, ``occlusion``, ...) or a list of them;
+    ``target`` is ``"predicted"``, ``"label"`` (with ``labels``) or a class
+    index; the options are the CLI's flags. ``baseline`` is ``"zeros"``,
+    ``"noise"``, ``"blur"``, ``"blur:SIGMA"``, a ``.npy`` file or an array.
+    ``method="lrp"`` takes ``lrp_composite`` (``epsilon``,
+    ``epsilon-plus-flat``, ``epsilon-gamma-box``, ``alpha1-beta0``),
+    ``epsilon``, ``gamma`` and ``box=(low, high)``;
+    ``method="blur-saliency"`` takes ``blur_sigma``, ``mask_sigma``,
+    ``stride`` and ``score="all"`` or ``"target"`` and returns N x
+    ceil(H/stride) x ceil(W/stride).
 
-    Returns the map (the shape of ``x``; N x H x W for CAM methods), and for
-    ``gradcam`` and ``gradcam-negative`` a pair (map, layer map at the
-    layer's own resolution).
+    With one method and no check, returns the map (the shape of ``x``; N x H
+    x W for CAM methods), and for ``gradcam`` and ``gradcam-negative`` a pair
+    (map, layer map at the layer's own resolution). With a list of methods,
+    ``sanity=True`` (model randomisation, Adebayo et al. 2018),
+    ``faithfulness=True`` (deletion and insertion curves of ``curve_steps``
+    points, Petsiuk et al. 2018) or ``out=DIR``, returns an
+    :class:`Explanation`; ``out`` writes the CLI's files there (explain.json,
+    the maps, the checks, the pictures drawn with ``stretch`` and
+    ``shared_scale``, explain.html). With several steps, a progress bar names
+    each as it starts (``quiet=True`` silences it).
     """
     if not isinstance(model, Model):
         raise TypeError(f"sensie.explain takes a sensie.Model (gradients need an ONNX graph), not {type(model).__name__}")
+    onnx = model._with_gradients("sensie.explain")
+    methods = [method] if isinstance(method, str) else list(method)
     baseline_array = None
     if not isinstance(baseline, str):
         baseline_array, baseline = _arrays.float32(baseline, "baseline"), "array"
+    elif baseline not in ("zeros", "noise", "blur") and not baseline.startswith("blur:"):
+        baseline = os.fspath(os.path.abspath(baseline))
     if labels is not None:
         labels = [int(v) for v in np.asarray(labels).reshape(-1)]
-    attribution, layer_map, _, _ = _sensie.explain(
-        model._with_gradients("sensie.explain"), _arrays.float32(x, "x"), method, str(target), labels, score, layer, steps, rule, baseline,
-        baseline_array, samples, noise, window, stride, fill, seed, batch_size, threads,
-        lrp_composite, epsilon, gamma, None if box is None else (float(box[0]), float(box[1])), blur_sigma, mask_sigma,
-    )
-    if method in CAM_METHODS and layer_map is not None:
-        return attribution, layer_map[1]
-    return attribution
+    with step_bar(quiet, len(methods) + bool(sanity) + bool(faithfulness)) as progress:
+        run = _sensie.explain(
+            onnx, _arrays.float32(x, "x"), methods, str(target), labels, score, layer, steps, rule, baseline,
+            baseline_array, samples, noise, window, stride, fill, seed, batch_size, threads,
+            lrp_composite, epsilon, gamma, None if box is None else (float(box[0]), float(box[1])), blur_sigma, mask_sigma,
+            sanity, faithfulness, curve_steps, progress,
+        )
+    explanation = Explanation(run)
+    if out is not None:
+        explanation.save(out, force=force, stretch=stretch, shared_scale=shared_scale)
+    if isinstance(method, str) and not (sanity or faithfulness or out is not None):
+        if method in CAM_METHODS and explanation.layer_maps.get(method) is not None:
+            return explanation.maps[method], explanation.layer_maps[method]
+        return explanation.maps[method]
+    return explanation
+
+
+class Explanation:
+    """A ``sensie explain`` run on arrays: ``maps`` (method -> map),
+    ``layer_maps`` (CAM methods: method -> the map at its layer's
+    resolution), ``completeness_gaps`` (Integrated Gradients), ``summary``
+    (explain.json as a dict), ``sanity`` and ``faithfulness`` (sanity.json
+    and faithfulness.json as dicts, or None when not asked for)."""
+
+    def __init__(self, run):
+        self._run = run
+        self.maps, self.layer_maps, self.completeness_gaps = {}, {}, {}
+        for name, attribution, layer, gap in run.maps():
+            self.maps[name] = attribution
+            if layer is not None:
+                self.layer_maps[name] = layer[1]
+            if gap is not None:
+                self.completeness_gaps[name] = np.asarray(gap)
+        summary, sanity, faithfulness = run.json()
+        self.summary = json.loads(summary)
+        self.sanity = None if sanity is None else json.loads(sanity)
+        self.faithfulness = None if faithfulness is None else json.loads(faithfulness)
+
+    @property
+    def targets(self):
+        """The class explained for each example."""
+        return list(self.summary["targets"])
+
+    def save(self, out, force=False, stretch="percentile:1,99.5", shared_scale=False):
+        """Writes what ``sensie explain --out`` writes into ``out``;
+        ``force`` replaces an earlier run there. Returns explain.html's path."""
+        for note in self._run.save(os.fspath(out), force, stretch, shared_scale):
+            warnings.warn(note)
+        return pathlib.Path(out) / "explain.html"
+
+    def __repr__(self):
+        checks = [c for c in ("sanity", "faithfulness") if getattr(self, c) is not None]
+        return f"sensie.Explanation({', '.join(self.maps)} on {len(self.summary['examples'])} example(s){'; ' if checks else ''}{', '.join(checks)})"
 
 
 def show_attribution(x, attribution, ax=None, cmap="RdBu_r", title=None, alpha=0.5, channel_axis=None):

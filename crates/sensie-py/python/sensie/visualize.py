@@ -1,8 +1,11 @@
 """Seeing inside the network: kernels, feature maps, activation
 maximisation and Deep Dream, as NumPy arrays (the CLI's ``sensie visualize``)."""
 
+import types
+
 from . import _arrays, _sensie
 from ._model import Model
+from ._progress import progress_bar
 
 
 def _model(model, what):
@@ -21,11 +24,59 @@ def features(model, x, layer, batch_size=32):
     return _sensie.features(_model(model, "sensie.visualize.features"), _arrays.float32(x, "x"), layer, batch_size)[1]
 
 
-def maximize(model, class_index=None, layer=None, channel=None, steps=256, restarts=4, learning_rate=0.05, value_range=(0.0, 1.0), seed=0):
-    """Inputs (the model's layout) that maximise a class's score, a layer's
-    activation, or one channel of a layer; one per restart."""
-    low, high = value_range
-    images, _ = _sensie.maximize(_model(model, "sensie.visualize.maximize"), class_index, layer, channel, steps, restarts, learning_rate, low, high, seed)
+def maximize(
+    model,
+    class_index=None,
+    layer=None,
+    channel=None,
+    neuron=None,
+    score="logit",
+    steps=256,
+    restarts=4,
+    learning_rate=0.05,
+    param="fourier",
+    decay=1.0,
+    jitter=None,
+    scale=0.1,
+    rotate=10.0,
+    l2=0.0,
+    tv=0.0,
+    blur_every=0,
+    blur_sigma=0.5,
+    diversity=0.0,
+    diversity_layer=None,
+    value_range=None,
+    data=None,
+    seed=0,
+    quiet=True,
+):
+    """Inputs (the model's layout) that maximise a class's ``score``
+    ("logit" or "probability"), a layer's mean activation, one ``channel``
+    of a layer, or one ``neuron=(y, x)`` of that channel; one per restart.
+
+    The options are ``sensie visualize maximize``'s flags: ``param``
+    ("fourier", Lucid's decorrelated Fourier space with 1/f^``decay``
+    scaling, or "pixel"); the transformation robustness ``jitter`` (pixels;
+    default the image size / 28), ``scale`` and ``rotate`` (degrees); the
+    penalties ``l2`` and ``tv``; a blur every ``blur_every`` steps of
+    ``blur_sigma`` pixels; ``diversity`` between restarts, on the Gram
+    matrices of ``diversity_layer``. ``value_range=(low, high)`` is the
+    model's input range (default: ``data``'s, else 0 to 1); ``data``, real
+    inputs in the model's layout, gives the start (each band's mean) and the
+    Fourier colour decorrelation.
+    """
+    settings = types.SimpleNamespace(
+        steps=steps, restarts=restarts, learning_rate=learning_rate, score=score, param=param, decay=decay, jitter=jitter,
+        scale=scale, rotate=rotate, l2=l2, tv=tv, blur_every=blur_every, blur_sigma=blur_sigma, diversity=diversity,
+        diversity_layer=diversity_layer, seed=seed,
+    )
+    value_range = None if value_range is None else (float(value_range[0]), float(value_range[1]))
+    neuron = None if neuron is None else (int(neuron[0]), int(neuron[1]))
+    data = None if data is None else _arrays.float32(data, "data")
+    with progress_bar(quiet, unit="step") as progress:
+        images, _ = _sensie.maximize(
+            _model(model, "sensie.visualize.maximize"), class_index, layer, channel, neuron, settings, value_range, data, progress
+        )
     return images
 
 

@@ -112,6 +112,9 @@ pub struct ExplainRun {
     pub notes: Vec<String>,
 }
 
+/// The scores a run may explain: [`Settings::score`].
+pub const SCORES: [&str; 4] = ["logit", "probability", "all", "target"];
+
 /// What the progress callback hears before the sanity check and the curves
 /// (each method is announced by its name).
 pub const SANITY_STEP: &str = "sanity check";
@@ -222,10 +225,16 @@ pub fn run_on(
         },
     )?;
     let inputs = examples.inputs.view();
-    let score = if settings.score == "probability" {
-        Score::Probability
-    } else {
-        Score::Logit
+    let score = match settings.score.as_str() {
+        "probability" => Score::Probability,
+        "logit" | "all" | "target" => Score::Logit,
+        other => {
+            return Err(Error::Unknown {
+                what: "score".into(),
+                name: other.into(),
+                valid: SCORES.map(String::from).to_vec(),
+            });
+        }
     };
     let spec = settings.target.unwrap_or(if examples.labels.is_some() {
         TargetSpec::Label
