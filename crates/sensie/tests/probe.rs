@@ -749,7 +749,7 @@ fn any_predictor_can_be_probed() {
     .unwrap();
     // Two batches of the unperturbed pass and two at 90 degrees (0 is the identity).
     assert_eq!(model.batches, 4);
-    let y = Array1::<i64>::read_npy(std::fs::File::open(&spec.labels.unwrap()).unwrap()).unwrap();
+    let y = Array1::<i64>::read_npy(std::fs::File::open(spec.labels.unwrap()).unwrap()).unwrap();
     let ones = y.iter().filter(|&&k| k == 1).count() as f64;
     assert_eq!(accuracy, Some(ones / 60.0));
     // Rotation changes nothing this model sees.
