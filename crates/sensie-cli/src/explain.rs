@@ -198,7 +198,7 @@ pub fn run(args: Args) -> Result<()> {
             .expect("a valid template"),
     );
     let mut started = 0;
-    let run = explain::run(&config, &mut |name| {
+    let run = explain::run_with_progress(&config, &mut |name| {
         bar.set_position(started);
         bar.set_message(name.to_string());
         started += 1;

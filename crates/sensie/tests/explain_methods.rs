@@ -517,3 +517,56 @@ fn pictures_of_multiband_inputs_with_shared_or_own_scales() {
             .any(|(_, _, p)| p[0] != p[1] || p[1] != p[2])
     );
 }
+
+/// `explain::run` is `sensie explain` as a value: the examples chosen from
+/// the data file, maps that keep Integrated Gradients' completeness
+/// (attributions sum to f(x) - f(0), Sundararajan et al. 2017), the checks
+/// asked for, and nothing written.
+#[test]
+fn an_explain_run_is_a_value_of_the_chosen_examples() {
+    use sensie::data::DataSpec;
+    use sensie::explain::run::{ExplainConfig, Settings};
+
+    let mnist = data("../../../../examples/mnist");
+    let config = ExplainConfig {
+        model: mnist.join("mnist_cnn.onnx"),
+        data: DataSpec {
+            path: mnist.join("data/test_x.npy"),
+            labels: Some(mnist.join("data/test_y.npy")),
+            ..DataSpec::default()
+        },
+        indices: Some(vec![7, 3]),
+        settings: Settings {
+            methods: vec!["integrated-gradients".into(), "saliency".into()],
+            steps: 64,
+            faithfulness: true,
+            curve_steps: 4,
+            ..Settings::default()
+        },
+        ..ExplainConfig::default()
+    };
+    let run = explain::run(&config).unwrap();
+    assert_eq!(run.summary.examples, [7, 3]);
+    assert_eq!(run.summary.target, "label");
+    assert_eq!(run.summary.methods.len(), 2);
+    assert!(run.sanity.is_none());
+    assert_eq!(run.faithfulness.as_ref().unwrap().fractions.len(), 5);
+    assert_eq!(run.display.dim(), (2, 1, 28, 28));
+
+    let x: ArrayD<f32> = sensie::data::read_array(&config.data.path).unwrap();
+    let chosen = x.select(Axis(0), &[7, 3]);
+    let mut engine = mnist_engine(8);
+    let logits = engine.predict(chosen.view()).unwrap();
+    let zeros = engine
+        .predict(ArrayD::zeros(chosen.raw_dim()).view())
+        .unwrap();
+    let ig = &run.attributions[0].map;
+    for (i, &k) in run.summary.targets.iter().enumerate() {
+        let sum: f32 = ig.index_axis(Axis(0), i).sum();
+        let change = logits[[i, k]] - zeros[[i, k]];
+        assert!(
+            (sum - change).abs() < 0.02 * change.abs(),
+            "example {i}: {sum} vs {change}"
+        );
+    }
+}

@@ -44,7 +44,7 @@ use crate::{Error, Result};
 
 pub use image::Geometry;
 pub use integrated_gradients::{Baseline, Quadrature};
-pub use run::{ExplainConfig, ExplainRun, run};
+pub use run::{ExplainConfig, ExplainRun, run, run_with_progress};
 
 /// What a map covers.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -25,7 +25,7 @@ use crate::{Error, Result};
 
 /// `sensie explain`'s inputs: the model, the data and which examples of it,
 /// and how to explain them.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Default)]
 pub struct ExplainConfig {
     pub model: PathBuf,
     pub data: DataSpec,
@@ -65,6 +65,38 @@ pub struct Settings {
     pub curve_steps: usize,
     pub batch_size: usize,
     pub threads: usize,
+}
+
+impl Default for Settings {
+    /// The command line's defaults: Integrated Gradients, the label (or the
+    /// prediction) explained by its logit, the methods' parameters of
+    /// [`Options::default`], 20-point curves, batches of 32.
+    fn default() -> Self {
+        let options = Options::default();
+        Settings {
+            methods: vec!["integrated-gradients".into()],
+            target: None,
+            score: "logit".into(),
+            layer: options.layer,
+            steps: options.steps,
+            rule: options.quadrature,
+            baseline: BaselineSpec::Named("zeros".into()),
+            samples: options.samples,
+            noise: options.noise,
+            window: options.window,
+            stride: options.stride,
+            fill: options.fill,
+            lrp: options.lrp,
+            blur_sigma: options.blur_sigma,
+            mask_sigma: options.mask_sigma,
+            seed: options.seed,
+            sanity: false,
+            faithfulness: false,
+            curve_steps: 20,
+            batch_size: 32,
+            threads: 0,
+        }
+    }
 }
 
 /// Integrated Gradients' baseline as the user gave it.
@@ -121,9 +153,16 @@ pub const SANITY_STEP: &str = "sanity check";
 pub const FAITHFULNESS_STEP: &str = "deletion and insertion curves";
 
 /// Runs `sensie explain`: loads the model and the data, chooses and
-/// prepares the examples, and explains them. `progress` hears each step's
-/// name as it starts.
-pub fn run(config: &ExplainConfig, progress: &mut dyn FnMut(&str)) -> Result<ExplainRun> {
+/// prepares the examples, and explains them.
+pub fn run(config: &ExplainConfig) -> Result<ExplainRun> {
+    run_with_progress(config, &mut |_| {})
+}
+
+/// [`run`], with `progress` hearing each step's name as it starts.
+pub fn run_with_progress(
+    config: &ExplainConfig,
+    progress: &mut dyn FnMut(&str),
+) -> Result<ExplainRun> {
     let model = Model::load(&config.model)?;
     let (examples, notes) = load_examples(config, &model)?;
     let mut run = run_on(Runtime::new()?, model, examples, &config.settings, progress)?;
