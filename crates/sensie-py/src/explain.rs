@@ -98,16 +98,17 @@ fn pretty(value: &impl serde::Serialize) -> PyResult<String> {
         .map_err(|e| pyo3::exceptions::PyValueError::new_err(e.to_string()))
 }
 
-/// Explains every example of `x` (a batch in the model's input layout and
-/// scaling) with each of `methods`, and runs the sanity and faithfulness
+/// Explains the examples of `x` (a batch in the model's input layout and
+/// scaling) at `indices`, or all, with each of `methods`, and runs the sanity and faithfulness
 /// checks when asked; `progress` hears each step's name.
 #[pyfunction]
-#[pyo3(signature = (model, x, methods, target, labels, score, layer, steps, rule, baseline, baseline_array, samples, noise, window, stride, fill, seed, batch_size, threads, lrp_composite, epsilon, gamma, lrp_box, blur_sigma, mask_sigma, sanity, faithfulness, curve_steps, progress=None))]
+#[pyo3(signature = (model, x, indices, methods, target, labels, score, layer, steps, rule, baseline, baseline_array, samples, noise, window, stride, fill, seed, batch_size, threads, lrp_composite, epsilon, gamma, lrp_box, blur_sigma, mask_sigma, sanity, faithfulness, curve_steps, progress=None))]
 #[allow(clippy::too_many_arguments)]
 pub fn explain(
     py: Python<'_>,
     model: &PyModel,
     x: PyReadonlyArrayDyn<'_, f32>,
+    indices: Option<Vec<usize>>,
     methods: Vec<String>,
     target: &str,
     labels: Option<Vec<usize>>,
@@ -173,7 +174,9 @@ pub fn explain(
             reason: "its input is not a 4-D image (N x C x H x W or N x H x W x C)".into(),
         })
     })?;
-    let examples = Examples::from_inputs(x.as_array(), layout, labels, "<array>").map_err(error)?;
+    let examples =
+        Examples::from_inputs(x.as_array(), layout, labels, indices.as_deref(), "<array>")
+            .map_err(error)?;
     let (runtime, model) = (runtime()?, model.model.clone());
     let mut failure = None;
     let mut hear = |step: &str| {

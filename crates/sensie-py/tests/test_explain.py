@@ -109,15 +109,16 @@ def test_explain_with_checks_writes_the_clis_files(cli, model, tmp_path):
     """Methods, sanity and faithfulness from arrays: every file equal to
     what `sensie explain` writes for the same examples, explain.json but
     for where the examples came from and the seconds each method took."""
-    x = np.load(MNIST / "data" / "test_x.npy")[:3]
-    y = np.load(MNIST / "data" / "test_y.npy")[:3]
+    x = np.load(MNIST / "data" / "test_x.npy")
+    y = np.load(MNIST / "data" / "test_y.npy")
+    chosen = [13, 19, 36]
     options = ["--method", "saliency,integrated-gradients,gradcam", "--steps", "16", "--sanity", "--faithfulness", "--curve-steps", "5"]
     run_cli(
         cli, "explain", "--model", model.path, "--data", MNIST / "data" / "test_x.npy", "--labels", MNIST / "data" / "test_y.npy",
-        "--limit", 3, "--target", "label", "--stretch", "linear", "--shared-scale", *options, "--out", tmp_path / "cli",
+        "--indices", "13,19,36", "--target", "label", "--stretch", "linear", "--shared-scale", *options, "--out", tmp_path / "cli",
     )
     explanation = sensie.explain(
-        model, x, method=["saliency", "integrated-gradients", "gradcam"], target="label", labels=y, steps=16,
+        model, x, method=["saliency", "integrated-gradients", "gradcam"], indices=chosen, target="label", labels=y, steps=16,
         sanity=True, faithfulness=True, curve_steps=5, out=tmp_path / "py", stretch="linear", shared_scale=True, quiet=True,
     )
     cli_files = sorted(p.relative_to(tmp_path / "cli") for p in (tmp_path / "cli").rglob("*") if p.is_file())
@@ -137,9 +138,9 @@ def test_explain_with_checks_writes_the_clis_files(cli, model, tmp_path):
     # Deletion starts from the unperturbed inputs: the mean of the targets'
     # softmax probabilities, computed here from onnxruntime's logits.
     session = onnxruntime.InferenceSession(model.path, providers=["CPUExecutionProvider"])
-    logits = session.run(None, {session.get_inputs()[0].name: x})[0].astype(np.float64)
+    logits = session.run(None, {session.get_inputs()[0].name: x[chosen]})[0].astype(np.float64)
     probability = np.exp(logits - logits.max(axis=1, keepdims=True))
-    probability = (probability / probability.sum(axis=1, keepdims=True))[np.arange(3), y]
+    probability = (probability / probability.sum(axis=1, keepdims=True))[np.arange(3), y[chosen]]
     for method in explanation.faithfulness["methods"]:
         np.testing.assert_allclose(method["deletion"]["mean"][0], probability.mean(), rtol=1e-5)
 
@@ -152,6 +153,8 @@ def test_explain_returns_a_run_for_several_methods_and_refuses_a_bad_score(model
     assert explanation.targets == list(model.predict(inputs[:2]).argmax(axis=1))
     with pytest.raises(ValueError, match="score"):
         sensie.explain(model, inputs[:2], method="saliency", score="odds")
+    with pytest.raises(ValueError, match="has 4 examples"):
+        sensie.explain(model, inputs, method="saliency", indices=[1, 4])
 
 
 def test_maximize_takes_the_clis_target_and_options(cli, model, tmp_path):

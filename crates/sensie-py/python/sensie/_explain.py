@@ -48,11 +48,15 @@ def explain(
     stretch="percentile:1,99.5",
     shared_scale=False,
     quiet=False,
+    indices=None,
 ):
     """Attributes each example's target score to its input pixels: the
     library's ``sensie explain`` on a batch in memory.
 
-    ``x`` is a batch in the model's own input layout and scaling. ``method``
+    ``x`` is a batch in the model's own input layout and scaling, of which
+    the examples at ``indices`` are explained (default: all; explain.json
+    names them by these positions, and ``labels`` and a per-example
+    ``baseline`` hold one for each example of ``x``). ``method``
     is any of the CLI's (``saliency``, ``integrated-gradients``,
     ``smoothgrad``, ``gradcam``, ``occlusion``, ...) or a list of them;
     ``target`` is ``"predicted"``, ``"label"`` (with ``labels``) or a class
@@ -89,7 +93,7 @@ def explain(
         labels = [int(v) for v in np.asarray(labels).reshape(-1)]
     with step_bar(quiet, len(methods) + bool(sanity) + bool(faithfulness)) as progress:
         run = _sensie.explain(
-            onnx, _arrays.float32(x, "x"), methods, str(target), labels, score, layer, steps, rule, baseline,
+            onnx, _arrays.float32(x, "x"), None if indices is None else [int(i) for i in indices], methods, str(target), labels, score, layer, steps, rule, baseline,
             baseline_array, samples, noise, window, stride, fill, seed, batch_size, threads,
             lrp_composite, epsilon, gamma, None if box is None else (float(box[0]), float(box[1])), blur_sigma, mask_sigma,
             sanity, faithfulness, curve_steps, progress,

@@ -505,11 +505,13 @@ fn baseline(
 
 impl Examples {
     /// Examples already in a model's input layout and scaling (a batch in
-    /// memory, named `data`): the pictures show them as they are.
+    /// memory, named `data`), with a label each when given: those at
+    /// `indices`, or all. The pictures show them as they are.
     pub fn from_inputs(
         inputs: ArrayViewD<f32>,
         layout: Layout,
         labels: Option<Vec<usize>>,
+        indices: Option<&[usize]>,
         data: &str,
     ) -> Result<Examples> {
         let batch = inputs
@@ -521,29 +523,33 @@ impl Examples {
                     "expected a batch of images, N x C x H x W or N x H x W x C",
                 )
             })?;
+        let total = batch.dim().0;
+        if let Some(labels) = &labels
+            && labels.len() != total
+        {
+            return Err(Error::invalid(
+                format!("{} labels", labels.len()),
+                format!("expected one per example ({total})"),
+            ));
+        }
+        let all: Vec<usize> = (0..total).collect();
+        let rows = select(&all, total, indices, None, Path::new(data))?;
+        let chosen = batch.select(Axis(0), &rows);
         let display = match layout {
-            Layout::Nchw => batch.to_owned(),
-            Layout::Nhwc => batch
+            Layout::Nchw => chosen.clone(),
+            Layout::Nhwc => chosen
+                .view()
                 .permuted_axes([0, 3, 1, 2])
                 .as_standard_layout()
                 .into_owned(),
         };
-        let n = display.dim().0;
-        if let Some(labels) = &labels
-            && labels.len() != n
-        {
-            return Err(Error::invalid(
-                format!("{} labels", labels.len()),
-                format!("expected one per example ({n})"),
-            ));
-        }
         Ok(Examples {
-            inputs: inputs.to_owned(),
+            inputs: chosen.into_dyn(),
             display,
-            labels,
-            names: (0..n).map(|i| Name::of(&i.to_string())).collect(),
-            indices: (0..n).collect(),
-            total: n,
+            labels: labels.map(|l| rows.iter().map(|&r| l[r]).collect()),
+            names: rows.iter().map(|r| Name::of(&r.to_string())).collect(),
+            indices: rows,
+            total,
             data: PathBuf::from(data),
         })
     }
