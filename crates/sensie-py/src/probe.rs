@@ -283,7 +283,7 @@ fn run_plan(
     };
     let outcome = py.detach(|| -> sensie::Result<Report> {
         let mut engine = Engine::with_spinning(runtime, model, engine_options, budget.spinning)?;
-        let (tests, accuracy) = probe::run(
+        let (tests, accuracy) = probe::run_plan(
             &mut engine,
             data,
             &config.preprocess,

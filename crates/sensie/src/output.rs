@@ -109,6 +109,25 @@ impl OutputDir {
     }
 }
 
+/// Writes through a temporary file in the same folder and a rename, so a
+/// reader never sees half a file. The result is readable by everyone (0644),
+/// like any other file the user makes, not private like a temporary file.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    use std::io::Write;
+    let mut file = tempfile::NamedTempFile::new_in(dir).map_err(|e| Error::io(dir, e))?;
+    file.write_all(bytes)
+        .map_err(|e| Error::io(file.path(), e))?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(file.path(), std::fs::Permissions::from_mode(0o644))
+            .map_err(|e| Error::io(file.path(), e))?;
+    }
+    file.persist(path).map_err(|e| Error::io(path, e.error))?;
+    Ok(())
+}
+
 /// The entries of a directory, by name.
 fn listing(dir: &Path) -> Result<BTreeSet<OsString>> {
     let entries = std::fs::read_dir(dir).map_err(|e| Error::io(dir, e))?;
