@@ -104,8 +104,8 @@ impl Perturbation for PythonPerturbation {
 /// command line writes them.
 #[pyclass(frozen, module = "sensie._sensie")]
 pub struct Run {
-    report: Report,
-    sweeps: Vec<Sweep>,
+    pub(crate) report: Report,
+    pub(crate) sweeps: Vec<Sweep>,
 }
 
 #[pymethods]
