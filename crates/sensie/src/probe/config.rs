@@ -69,7 +69,8 @@ pub struct ProbeConfig {
     /// Continue an interrupted run from the partial scores in `out`.
     pub resume: bool,
     /// Examples per saved chunk of partial scores (rounded up to whole
-    /// batches): what an interrupted run can lose at most, per test.
+    /// batches; 0: the whole slice is one chunk): what an interrupted run
+    /// can lose at most, per test.
     pub chunk: usize,
 }
 

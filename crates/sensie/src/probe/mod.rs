@@ -12,6 +12,13 @@
 //! The unperturbed pass runs once and is shared: it is the reference of every
 //! sweep, the level of any sweep at its perturbation's identity value, and
 //! the data of the property and class tests.
+//!
+//! Measuring and summarising are two steps with a value between them:
+//! [`run`] returns a [`ProbeRun`] (every example's scores, for the whole run
+//! or one [`Shard`] of it) and writes nothing; [`report`] computes the
+//! statistics from a whole run. `sensie probe` saves the run in `scores/`
+//! as it goes (`--resume` continues from it), and [`merge`] joins the shards'
+//! runs into the whole one.
 
 mod config;
 mod fingerprint;

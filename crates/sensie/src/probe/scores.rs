@@ -263,6 +263,7 @@ impl ProbeRun {
             }
         }
         let examples = first.examples;
+        let absent = absent_shards(&parts);
         parts.sort_by_key(|(_, p)| (p.start, p.end));
         let mut next = 0;
         for (i, (dir, part)) in parts.iter().enumerate() {
@@ -279,12 +280,12 @@ impl ProbeRun {
                 ));
             }
             if part.start > next {
-                return Err(missing(next, part.start, examples));
+                return Err(missing(next, part.start, examples, &absent));
             }
             next = part.end;
         }
         if next < examples {
-            return Err(missing(next, examples, examples));
+            return Err(missing(next, examples, examples, &absent));
         }
         let mut all: Vec<ProbeRun> = parts.into_iter().map(|(_, p)| p).collect();
         if all.len() == 1 {
@@ -318,12 +319,31 @@ impl ProbeRun {
     }
 }
 
-/// The error for examples no part holds.
-fn missing(from: usize, to: usize, examples: usize) -> Error {
+/// The shards (K/N) of the run that no part is, when the parts say which
+/// shard of how many each is.
+fn absent_shards(parts: &[(PathBuf, ProbeRun)]) -> Vec<String> {
+    let shards: Option<Vec<_>> = parts.iter().map(|(_, p)| p.config.shard).collect();
+    let Some(shards) = shards else {
+        return Vec::new();
+    };
+    let count = shards.first().map_or(0, |s| s.count);
+    (0..count)
+        .filter(|&index| !shards.iter().any(|s| s.index == index))
+        .map(|index| format!("{index}/{count}"))
+        .collect()
+}
+
+/// The error for examples no part holds, naming the shards not given.
+fn missing(from: usize, to: usize, examples: usize, absent: &[String]) -> Error {
+    let which = match absent {
+        [] => "a shard is missing".to_string(),
+        [one] => format!("shard {one} is missing"),
+        many => format!("shards {} are missing", many.join(", ")),
+    };
     Error::invalid(
         "merge",
         format!(
-            "no part holds examples {from}..{to} of {examples}: a shard is missing (give every part-K of the run)"
+            "no part holds examples {from}..{to} of {examples}: {which} (give the output directory of every shard)"
         ),
     )
 }
@@ -387,28 +407,17 @@ fn load_grid(dir: &Path, file: &str, n: usize, levels: usize, metric: Metric) ->
 impl ScoreGrid {
     /// Grids of consecutive slices of examples, one after the other.
     pub fn concatenate(parts: &[&ScoreGrid]) -> Result<ScoreGrid> {
-        let join = |arrays: Vec<ndarray::ArrayView2<f64>>| {
+        fn join<T: Clone>(arrays: Vec<ndarray::ArrayView2<T>>) -> Result<Array2<T>> {
             concatenate(Axis(0), &arrays).map_err(|e| Error::invalid("scores", e.to_string()))
-        };
-        let correct = concatenate(
-            Axis(0),
-            &parts.iter().map(|p| p.correct.view()).collect::<Vec<_>>(),
-        )
-        .map_err(|e| Error::invalid("scores", e.to_string()))?;
-        let error = match parts
-            .iter()
-            .map(|p| p.error.as_ref())
-            .collect::<Option<Vec<_>>>()
-        {
-            Some(errors) if !errors.is_empty() => {
-                Some(join(errors.iter().map(|e| e.view()).collect())?)
-            }
-            _ => None,
-        };
+        }
+        let errors: Option<Vec<_>> = parts.iter().map(|p| p.error.as_ref()).collect();
         Ok(ScoreGrid {
             score: join(parts.iter().map(|p| p.score.view()).collect())?,
-            correct,
-            error,
+            correct: join(parts.iter().map(|p| p.correct.view()).collect())?,
+            error: match errors {
+                Some(errors) => Some(join(errors.iter().map(|e| e.view()).collect())?),
+                None => None,
+            },
         })
     }
 }

@@ -93,7 +93,7 @@ mod tests {
             for index in 0..count {
                 let slice = Shard { index, count }.slice(examples, batch).unwrap();
                 assert_eq!(slice.start, next);
-                assert!(slice.start % batch == 0 && !slice.is_empty());
+                assert!(slice.start.is_multiple_of(batch) && !slice.is_empty());
                 next = slice.end;
             }
             assert_eq!(next, examples);
