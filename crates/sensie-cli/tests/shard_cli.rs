@@ -130,6 +130,16 @@ fn a_run_killed_at_several_points_and_resumed_gives_the_uninterrupted_results() 
         "{}",
         stderr(&refused)
     );
+    // So are another run's finished scores.
+    let mut reseeded = resume.clone();
+    reseeded.extend(["--seed".into(), "5".into()]);
+    let refs: Vec<&str> = reseeded.iter().map(String::as_str).collect();
+    let refused = sensie(&refs);
+    assert!(
+        !refused.status.success() && stderr(&refused).contains("finished scores of another run"),
+        "{}",
+        stderr(&refused)
+    );
 }
 
 #[test]

@@ -378,9 +378,24 @@ fn measure_into(
     let slice = setup.slice(config)?;
     if config.resume
         && let Ok(done) = ProbeRun::load(&config.out)
-        && done.fingerprint == setup.fingerprint
-        && (done.start, done.end) == (slice.start, slice.end)
     {
+        if done.fingerprint != setup.fingerprint
+            || (done.start, done.end) != (slice.start, slice.end)
+        {
+            return Err(Error::data(
+                &config.out,
+                format!(
+                    "holds the finished scores of another run or shard (fingerprint {}, examples {}..{}; this run is {} on {}..{}): \
+                     pass --force instead of --resume to replace them, or choose another --out",
+                    done.fingerprint,
+                    done.start,
+                    done.end,
+                    setup.fingerprint,
+                    slice.start,
+                    slice.end
+                ),
+            ));
+        }
         return Ok((done, setup));
     }
     let mut checkpoint = Checkpoint::open(&config.out, &setup.fingerprint, &slice, config.resume)?;
