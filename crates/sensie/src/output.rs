@@ -234,6 +234,22 @@ mod tests {
     }
 
     #[test]
+    fn a_resumed_run_keeps_the_directory_and_owns_what_the_interrupted_run_wrote() {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("out");
+        std::fs::create_dir_all(out.join("scores/partial")).unwrap();
+        std::fs::write(out.join("notes.txt"), "mine").unwrap();
+        let run = resume(&out, &[], &["scores"]).unwrap();
+        assert!(out.join("scores/partial").exists(), "nothing removed");
+        std::fs::write(out.join("results.json"), "{}").unwrap();
+        run.finish().unwrap();
+        let listed = std::fs::read_to_string(out.join(MANIFEST)).unwrap();
+        assert_eq!(listed.lines().collect::<Vec<_>>(), ["results.json", "scores"]);
+        prepare(&out, true, &[]).unwrap();
+        assert!(!out.join("scores").exists() && out.join("notes.txt").exists());
+    }
+
+    #[test]
     fn files_and_folders_holding_inputs_are_refused() {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("x.npy");
