@@ -244,7 +244,10 @@ mod tests {
         std::fs::write(out.join("results.json"), "{}").unwrap();
         run.finish().unwrap();
         let listed = std::fs::read_to_string(out.join(MANIFEST)).unwrap();
-        assert_eq!(listed.lines().collect::<Vec<_>>(), ["results.json", "scores"]);
+        assert_eq!(
+            listed.lines().collect::<Vec<_>>(),
+            ["results.json", "scores"]
+        );
         prepare(&out, true, &[]).unwrap();
         assert!(!out.join("scores").exists() && out.join("notes.txt").exists());
     }
