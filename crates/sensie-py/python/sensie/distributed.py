@@ -14,7 +14,7 @@ shared file system on a real cluster)::
     config = tomllib.load(open("probe.toml", "rb"))   # or a dict of the same keys
     results = probe_on_dask(config, client, shards=16, out="results/")
 
-A task that fails or is lost is retried by Dask; it continues from the
+A task whose worker dies is run again by Dask; it continues from the
 partial scores its earlier attempt saved in its part.
 """
 
