@@ -69,6 +69,13 @@ if $smoke; then
     done
     "$sensie" probe --model "$mnist/mnist_cnn.onnx" --data "$mnist/data/test_x.npy" --labels "$mnist/data/test_y.npy" \
         --perturb rotate=0:180:3 --replicates 100 --quiet --out "$out/probe" >/dev/null
+    # The same run as two shards and their merge (bench/shard.py's table at a tiny size).
+    for k in 0 1; do
+        "$sensie" probe --model "$mnist/mnist_cnn.onnx" --data "$mnist/data/test_x.npy" --labels "$mnist/data/test_y.npy" \
+            --perturb rotate=0:180:3 --replicates 100 --quiet --shard "$k/2" --out "$out/part-$k" >/dev/null
+    done
+    "$sensie" merge "$out/part-0" "$out/part-1" --out "$out/merged" >/dev/null
+    cmp "$out/probe/results.json" "$out/merged/results.json" || { echo "bench/run.sh: merged shards differ from one run" >&2; exit 1; }
     echo "bench/run.sh: smoke run passed" >&2
     exit 0
 fi
@@ -91,7 +98,8 @@ $py bench/perturbations.py --sensie "$sensie" --perturbed-bench "$perturbed" --p
     --out bench/work/perturbations.md
 $py bench/explain.py --sensie-bench "$explain" --out bench/work/explain.md
 $py bench/python_api.py --sensie "$sensie" ${original:+--sensie-original "$original"} --out bench/work/python.md
+$py bench/shard.py --sensie "$sensie" --probe-bench "$probe" --out bench/work/shard.md
 load_after="$(cut -d' ' -f1-3 /proc/loadavg)"
-$py bench/report.py --sections bench/work/{engine,sweep,perturbations,explain,python}.md --load-before "$load_before" \
+$py bench/report.py --sections bench/work/{engine,sweep,perturbations,explain,python,shard}.md --load-before "$load_before" \
     --load-after "$load_after" --command "$command_line" ${original:+--sensie-original "$original"} --out BENCHMARKS.md
 echo "bench/run.sh: wrote BENCHMARKS.md" >&2

@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use indicatif::{ProgressBar, ProgressStyle};
 use sensie::data::Task;
 use sensie::output;
-use sensie::probe::{self, ProbeConfig, PropertySpec, SweepSpec};
+use sensie::probe::{self, ProbeConfig, PropertySpec, Report, SCORES, Shard, SweepSpec};
 use sensie::{Error, Result};
 
 use sensie::limits::{MAX_REPLICATES, MAX_THREADS};
@@ -63,6 +63,16 @@ pub struct Args {
     /// Overwrite results already in --out.
     #[arg(long)]
     force: bool,
+    /// Score only the K-th of N contiguous slices of the examples (from 0) and
+    /// write its scores for `sensie merge`, e.g. --shard 0/4.
+    #[arg(long, value_parser = |s: &str| Shard::parse(s))]
+    shard: Option<Shard>,
+    /// Continue an interrupted run from the partial scores in --out.
+    #[arg(long, conflicts_with = "force")]
+    resume: bool,
+    /// Examples per saved chunk of partial scores (what an interrupted run can lose, per test).
+    #[arg(long, value_parser = count("chunk", 1, usize::MAX))]
+    chunk: Option<usize>,
 }
 
 /// Replaces the file's value with the command line's, when given.
@@ -96,6 +106,9 @@ fn merge(args: Args) -> Result<(ProbeConfig, bool)> {
     some(&mut c.threshold, args.threshold);
     c.classes |= args.classes;
     c.force |= args.force;
+    c.resume |= args.resume;
+    some(&mut c.shard, args.shard);
+    set(&mut c.chunk, args.chunk);
     for p in &args.perturb {
         c.perturb.push(SweepSpec::parse(p)?);
     }
@@ -122,7 +135,11 @@ pub fn run(args: Args) -> Result<()> {
             .chain(d.metadata.as_deref())
             .chain(config_file.as_deref()),
     );
-    let out = output::prepare(&config.out, config.force, &inputs)?;
+    let out = if config.resume {
+        output::resume(&config.out, &inputs, &[SCORES])?
+    } else {
+        output::prepare(&config.out, config.force, &inputs)?
+    };
     let bar = if quiet || !std::io::stderr().is_terminal() {
         ProgressBar::hidden()
     } else {
@@ -132,14 +149,35 @@ pub fn run(args: Args) -> Result<()> {
         ProgressStyle::with_template("{bar:40} {pos}/{len} batches, {eta} left")
             .expect("a valid template"),
     );
-    let report = probe::execute(&config, &mut |done, total| {
+    let mut progress = |done: usize, total: usize| {
         bar.set_length(total as u64);
         bar.set_position(done as u64);
-    });
+    };
+    if let Some(shard) = config.shard {
+        let run = probe::execute_part(&config, &mut progress);
+        bar.finish_and_clear();
+        let run = run?;
+        out.finish()?;
+        println!(
+            "wrote {} (shard {shard}: examples {}..{} of {}); join the parts with sensie merge PART... --out DIR",
+            config.out.join(SCORES).display(),
+            run.start,
+            run.end,
+            run.examples
+        );
+        return Ok(());
+    }
+    let report = probe::execute(&config, &mut progress);
     bar.finish_and_clear();
     let report = report?;
     let notes = probe::write_report(&config.out, &report, &config, &command_line())?;
     out.finish()?;
+    summarise(&report, &notes, &config.out);
+    Ok(())
+}
+
+/// Prints each test's verdict, the notes and warnings, and where the report is.
+pub fn summarise(report: &Report, notes: &[String], out: &std::path::Path) {
     println!("{:<24} {:<8} {:>8}  levels", "test", "verdict", "effect");
     for t in &report.tests {
         println!(
@@ -171,14 +209,13 @@ pub fn run(args: Args) -> Result<()> {
         );
     }
     println!(
-        "wrote {} (results.json, results.csv, plots/, examples/)",
-        config.out.join("report.html").display()
+        "wrote {} (results.json, results.csv, scores/, plots/, examples/)",
+        out.join("report.html").display()
     );
-    Ok(())
 }
 
 /// This run's command line, for the report, with arguments that hold spaces quoted.
-fn command_line() -> String {
+pub fn command_line() -> String {
     let quote = |a: String| {
         if a.contains(char::is_whitespace) {
             format!("'{a}'")

@@ -106,8 +106,8 @@ impl Perturbation for PythonPerturbation {
 /// command line writes them.
 #[pyclass(frozen, module = "sensie._sensie")]
 pub struct Run {
-    report: Report,
-    sweeps: Vec<Sweep>,
+    pub(crate) report: Report,
+    pub(crate) sweeps: Vec<Sweep>,
 }
 
 #[pymethods]
@@ -285,7 +285,7 @@ fn run_plan(
         })
     };
     let mut run = |predictor: &mut dyn Predictor| -> sensie::Result<Report> {
-        let (tests, accuracy) = probe::run(
+        let (tests, accuracy) = probe::run_plan(
             predictor,
             data,
             &config.preprocess,
