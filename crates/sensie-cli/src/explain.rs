@@ -142,7 +142,7 @@ pub struct Args {
 
 pub fn run(args: Args) -> Result<()> {
     let (mut data_spec, mut preprocess) = (DataSpec::default(), Preprocess::default());
-    args.input.merge(&mut data_spec, &mut preprocess);
+    args.input.merge(&mut data_spec, &mut preprocess)?;
     let mut inputs = vec![
         args.model.as_path(),
         data_spec.path.as_path(),
