@@ -21,6 +21,8 @@ cargo fmt --all --check --manifest-path crates/sensie-py/Cargo.toml
 cargo fmt --all --check --manifest-path fuzz/Cargo.toml
 cargo clippy --workspace --all-targets --quiet -- -D warnings
 cargo test --workspace --quiet 2>&1
+# examples/slurm/ on a one-node Slurm cluster started here (about 15 s).
+SENSIE="$root/target/debug/sensie" scripts/test-slurm.sh
 bench/run.sh --smoke
 scripts/setup-python.sh --test
 SENSIE_CLI="$root/target/debug/sensie" "${SENSIE_VENV:-$root/.sensie/venv}/bin/python" -m pytest -q crates/sensie-py/tests

@@ -5,6 +5,7 @@
 mod data_args;
 mod explain;
 mod inspect;
+mod merge;
 mod perturbations;
 mod predict;
 mod probe;
@@ -35,6 +36,8 @@ enum Command {
     Visualize(Box<visualize::Args>),
     /// Sensitivity tests: perturbation sweeps, properties of the data, classes.
     Probe(Box<probe::Args>),
+    /// Join the parts of a sharded probe run (--shard K/N) into its results.
+    Merge(merge::Args),
     /// Every perturbation, its parameter, unit and options.
     Perturbations(perturbations::Args),
     /// Attribution maps (saliency, Integrated Gradients, Grad-CAM, occlusion, ...)
@@ -55,6 +58,7 @@ fn main() -> ExitCode {
         Command::Predict(args) => predict::run(*args),
         Command::Visualize(args) => visualize::run(*args),
         Command::Probe(args) => probe::run(*args),
+        Command::Merge(args) => merge::run(args),
         Command::Perturbations(args) => perturbations::run(args),
         Command::Explain(args) => explain::run(*args),
     };

@@ -8,7 +8,9 @@ use std::path::PathBuf;
 use indicatif::{ProgressBar, ProgressStyle};
 use sensie::data::Task;
 use sensie::output;
-use sensie::probe::{self, GridSpec, NamedModel, ProbeConfig, PropertySpec, SweepSpec};
+use sensie::probe::{
+    self, GridSpec, NamedModel, ProbeConfig, PropertySpec, Report, SCORES, Shard, SweepSpec,
+};
 use sensie::{Error, Result};
 
 use sensie::limits::{MAX_REPLICATES, MAX_THREADS};
@@ -67,6 +69,16 @@ pub struct Args {
     /// Overwrite results already in --out.
     #[arg(long)]
     force: bool,
+    /// Score only the K-th of N contiguous slices of the examples (from 0) and
+    /// write its scores for `sensie merge`, e.g. --shard 0/4.
+    #[arg(long, value_parser = |s: &str| Shard::parse(s))]
+    shard: Option<Shard>,
+    /// Continue an interrupted run from the partial scores in --out.
+    #[arg(long, conflicts_with = "force")]
+    resume: bool,
+    /// Examples per saved chunk of partial scores (what an interrupted run can lose, per test).
+    #[arg(long, value_parser = count("chunk", 1, usize::MAX))]
+    chunk: Option<usize>,
 }
 
 /// Replaces the file's value with the command line's, when given.
@@ -132,6 +144,9 @@ fn merge(args: Args) -> Result<(ProbeConfig, bool)> {
     some(&mut c.threshold, args.threshold);
     c.classes |= args.classes;
     c.force |= args.force;
+    c.resume |= args.resume;
+    some(&mut c.shard, args.shard);
+    set(&mut c.chunk, args.chunk);
     for p in &args.perturb {
         c.perturb.push(SweepSpec::parse(p)?);
     }
@@ -153,6 +168,12 @@ pub fn run(args: Args) -> Result<()> {
     let config_file = args.config.clone();
     let (config, quiet) = merge(args)?;
     let arms = probe::arms(&config)?;
+    if arms.is_some() && (config.shard.is_some() || config.resume) {
+        return Err(invalid(
+            "--shard / --resume",
+            "a run comparing named data sets or models runs whole; shard or resume each one as a run of its own, then sensie compare their folders",
+        ));
+    }
     let configs: Vec<&ProbeConfig> = match &arms {
         Some((_, arms)) => arms.iter().map(|a| &a.config).collect(),
         None => vec![&config],
@@ -163,7 +184,11 @@ pub fn run(args: Args) -> Result<()> {
         inputs.extend([c.model.as_path(), d.path.as_path()]);
         inputs.extend(d.labels.as_deref().into_iter().chain(d.metadata.as_deref()));
     }
-    let out = output::prepare(&config.out, config.force, &inputs)?;
+    let out = if config.resume {
+        output::resume(&config.out, &inputs, &[SCORES])?
+    } else {
+        output::prepare(&config.out, config.force, &inputs)?
+    };
     let bar = if quiet || !std::io::stderr().is_terminal() {
         ProgressBar::hidden()
     } else {
@@ -208,11 +233,31 @@ pub fn run(args: Args) -> Result<()> {
         );
         return Ok(());
     }
+    if let Some(shard) = config.shard {
+        let run = probe::execute_part(&config, &mut progress);
+        bar.finish_and_clear();
+        let run = run?;
+        out.finish()?;
+        println!(
+            "wrote {} (shard {shard}: examples {}..{} of {}); join the parts with sensie merge PART... --out DIR",
+            config.out.join(SCORES).display(),
+            run.start,
+            run.end,
+            run.examples
+        );
+        return Ok(());
+    }
     let report = probe::execute(&config, &mut progress);
     bar.finish_and_clear();
     let report = report?;
     let notes = probe::write_report(&config.out, &report, &config, &command_line())?;
     out.finish()?;
+    summarise(&report, &notes, &config.out);
+    Ok(())
+}
+
+/// Prints each test's verdict, the notes and warnings, and where the report is.
+pub fn summarise(report: &Report, notes: &[String], out: &std::path::Path) {
     println!("{:<24} {:<8} {:>8}  levels", "test", "verdict", "effect");
     for t in &report.tests {
         println!(
@@ -244,10 +289,9 @@ pub fn run(args: Args) -> Result<()> {
         );
     }
     println!(
-        "wrote {} (results.json, results.csv, plots/, examples/)",
-        config.out.join("report.html").display()
+        "wrote {} (results.json, results.csv, scores/, plots/, examples/)",
+        out.join("report.html").display()
     );
-    Ok(())
 }
 
 /// The comparison's table on the terminal: each test's verdict per run and
@@ -281,7 +325,7 @@ fn print_comparison(comparison: &probe::Comparison) {
 }
 
 /// This run's command line, for the report, with arguments that hold spaces quoted.
-fn command_line() -> String {
+pub fn command_line() -> String {
     let quote = |a: String| {
         if a.contains(char::is_whitespace) {
             format!("'{a}'")

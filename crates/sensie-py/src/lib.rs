@@ -6,6 +6,7 @@
 //! bars) is in the package's Python modules; this module only moves arrays
 //! across and runs the library with the GIL released.
 
+mod distributed;
 mod explain;
 mod model;
 mod probe;
@@ -65,6 +66,8 @@ fn _sensie(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(probe::probe_arrays, m)?)?;
     m.add_function(wrap_pyfunction!(probe::probe_config, m)?)?;
     m.add_function(wrap_pyfunction!(probe::perturbations, m)?)?;
+    m.add_function(wrap_pyfunction!(distributed::probe_shard, m)?)?;
+    m.add_function(wrap_pyfunction!(distributed::probe_merge, m)?)?;
     m.add_function(wrap_pyfunction!(explain::explain, m)?)?;
     m.add_function(wrap_pyfunction!(visualize::kernels, m)?)?;
     m.add_function(wrap_pyfunction!(visualize::features, m)?)?;

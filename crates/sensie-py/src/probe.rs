@@ -104,8 +104,8 @@ impl Perturbation for PythonPerturbation {
 /// command line writes them.
 #[pyclass(frozen, module = "sensie._sensie")]
 pub struct Run {
-    report: Report,
-    sweeps: Vec<Sweep>,
+    pub(crate) report: Report,
+    pub(crate) sweeps: Vec<Sweep>,
 }
 
 #[pymethods]
@@ -283,7 +283,7 @@ fn run_plan(
     };
     let outcome = py.detach(|| -> sensie::Result<Report> {
         let mut engine = Engine::with_spinning(runtime, model, engine_options, budget.spinning)?;
-        let (tests, accuracy) = probe::run(
+        let (tests, accuracy) = probe::run_plan(
             &mut engine,
             data,
             &config.preprocess,

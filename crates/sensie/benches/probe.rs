@@ -1,4 +1,4 @@
-//! Times one perturbation sweep through the library (`probe::run`: the
+//! Times one perturbation sweep through the library (`probe::run_plan`: the
 //! unperturbed pass, every level perturbed in the producer thread and run by
 //! ONNX Runtime, and the statistics with 2000 bootstrap replicates), and
 //! reports its memory. `bench/sweep.py` runs it for the sweep-only time
@@ -80,7 +80,7 @@ fn main() {
     let mut tests = Vec::new();
     for _ in 0..repeats {
         let t = Instant::now();
-        tests = probe::run(
+        tests = probe::run_plan(
             &mut engine,
             &data,
             &Preprocess::default(),

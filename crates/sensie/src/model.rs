@@ -17,8 +17,10 @@ use crate::{Error, Result};
 #[serde(rename_all(serialize = "UPPERCASE", deserialize = "lowercase"))]
 pub enum Layout {
     /// Batch, channels, height, width (PyTorch).
+    #[serde(alias = "NCHW")]
     Nchw,
     /// Batch, height, width, channels (Keras / TensorFlow).
+    #[serde(alias = "NHWC")]
     Nhwc,
 }
 

@@ -31,27 +31,7 @@ pub struct OutputDir {
 /// in its manifest.
 pub fn prepare(out: &Path, force: bool, inputs: &[&Path]) -> Result<OutputDir> {
     let what = || format!("output directory {}", out.display());
-    if out.as_os_str().is_empty() {
-        return Err(Error::invalid("output directory", "none given (--out DIR)"));
-    }
-    if out.exists() && !out.is_dir() {
-        return Err(Error::invalid(
-            what(),
-            "it is a file; give a directory (it is created if missing)",
-        ));
-    }
-    for input in inputs.iter().filter(|p| !p.as_os_str().is_empty()) {
-        if inside(input, out) {
-            return Err(Error::invalid(
-                what(),
-                format!(
-                    "it holds the input {}, which the run could overwrite; choose another --out",
-                    input.display()
-                ),
-            ));
-        }
-    }
-    std::fs::create_dir_all(out).map_err(|e| Error::io(out, e))?;
+    check(out, inputs)?;
     let entries = listing(out)?;
     if let Some(first) = entries
         .iter()
@@ -92,6 +72,53 @@ pub fn prepare(out: &Path, force: bool, inputs: &[&Path]) -> Result<OutputDir> {
     })
 }
 
+/// Refuses a path that is a file or a directory holding one of the inputs,
+/// and creates the directory.
+fn check(out: &Path, inputs: &[&Path]) -> Result<()> {
+    let what = || format!("output directory {}", out.display());
+    if out.as_os_str().is_empty() {
+        return Err(Error::invalid("output directory", "none given (--out DIR)"));
+    }
+    if out.exists() && !out.is_dir() {
+        return Err(Error::invalid(
+            what(),
+            "it is a file; give a directory (it is created if missing)",
+        ));
+    }
+    for input in inputs.iter().filter(|p| !p.as_os_str().is_empty()) {
+        if inside(input, out) {
+            return Err(Error::invalid(
+                what(),
+                format!(
+                    "it holds the input {}, which the run could overwrite; choose another --out",
+                    input.display()
+                ),
+            ));
+        }
+    }
+    std::fs::create_dir_all(out).map_err(|e| Error::io(out, e))?;
+    Ok(())
+}
+
+/// Makes `out` ready to continue an interrupted run (`--resume`): nothing
+/// is removed. The entries `partial` names (what the interrupted run wrote
+/// before its manifest could be), and those an earlier run's manifest
+/// lists, count as this run's, so a later forced run removes them.
+pub fn resume(out: &Path, inputs: &[&Path], partial: &[&str]) -> Result<OutputDir> {
+    check(out, inputs)?;
+    let mut before = listing(out)?;
+    for name in earlier_outputs(out)? {
+        before.remove(&OsString::from(name));
+    }
+    for name in partial {
+        before.remove(&OsString::from(name));
+    }
+    Ok(OutputDir {
+        path: out.to_path_buf(),
+        before,
+    })
+}
+
 impl OutputDir {
     pub fn path(&self) -> &Path {
         &self.path
@@ -107,6 +134,25 @@ impl OutputDir {
         let path = self.path.join(MANIFEST);
         std::fs::write(&path, written.join("\n") + "\n").map_err(|e| Error::io(&path, e))
     }
+}
+
+/// Writes through a temporary file in the same folder and a rename, so a
+/// reader never sees half a file. The result is readable by everyone (0644),
+/// like any other file the user makes, not private like a temporary file.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    use std::io::Write;
+    let mut file = tempfile::NamedTempFile::new_in(dir).map_err(|e| Error::io(dir, e))?;
+    file.write_all(bytes)
+        .map_err(|e| Error::io(file.path(), e))?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(file.path(), std::fs::Permissions::from_mode(0o644))
+            .map_err(|e| Error::io(file.path(), e))?;
+    }
+    file.persist(path).map_err(|e| Error::io(path, e.error))?;
+    Ok(())
 }
 
 /// The entries of a directory, by name.

@@ -9,13 +9,13 @@
 //! it (bilinear weights sum to 1) and touches fewer pixels when shrinking.
 
 use ndarray::{Array4, ArrayView4, Axis, s};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use crate::model::Layout;
 use crate::{Error, Result};
 
 /// How images reach the model's input size when theirs differs.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Fit {
     /// Bilinear resampling with half-pixel centres (PyTorch's
@@ -29,7 +29,7 @@ pub enum Fit {
 
 /// Preprocessing, as the `[preprocess]` table of a probe config or the
 /// command line's preprocessing flags.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Preprocess {
     /// Raw values are multiplied by this first (e.g. 1/255 for 8-bit images).

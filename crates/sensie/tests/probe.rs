@@ -614,7 +614,7 @@ fn a_batch_perturbation_runs_once_per_batch_and_a_stop_flag_ends_the_run() {
         replicates: 200,
         ..RunOptions::default()
     };
-    let expected = probe::run(
+    let expected = probe::run_plan(
         &mut engine,
         &data,
         &Preprocess::default(),
@@ -638,7 +638,7 @@ fn a_batch_perturbation_runs_once_per_batch_and_a_stop_flag_ends_the_run() {
         sweeps: vec![sweep],
         ..Plan::default()
     };
-    let mine = probe::run(
+    let mine = probe::run_plan(
         &mut engine,
         &data,
         &Preprocess::default(),
@@ -658,7 +658,7 @@ fn a_batch_perturbation_runs_once_per_batch_and_a_stop_flag_ends_the_run() {
         ..options
     };
     let mut heard = 0;
-    let stopped = probe::run(
+    let stopped = probe::run_plan(
         &mut engine,
         &data,
         &Preprocess::default(),

@@ -9,18 +9,16 @@
 //! rewrite the files after a change that is meant to move numbers, run with
 //! `SENSIE_WRITE_UNCHANGED=1` and say why in the commit.
 
-use std::path::{Path, PathBuf};
+mod common;
+
+use std::path::Path;
 
 use ndarray::{Array1, Array4, s};
 use ndarray_npy::{NpzReader, ReadNpyExt, WriteNpyExt};
 use sensie::data::DataSpec;
 use sensie::probe::{self, ProbeConfig, SweepSpec};
 
-fn repo(rel: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../..")
-        .join(rel)
-}
+use common::repo;
 
 /// The first `n` images and labels as npy files in `dir`.
 fn subset(dir: &Path, x: Array4<f32>, y: Array1<i64>, n: usize) -> DataSpec {
@@ -68,37 +66,11 @@ fn unchanged(model: &str, data: DataSpec, perturb: &[&str], dir: &Path, expected
     }
     let want: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
-    if let Some(at) = difference(&json, &want, String::new()) {
+    if let Some(at) = common::json_difference(&json, &want, String::new()) {
         panic!(
             "{} differs from this run at {at}: the runner changed a number",
             path.display()
         );
-    }
-}
-
-/// Where `got` and `want` first differ, as a JSON path; numbers agree when
-/// they are within 1e-12 relative (ONNX Runtime's kernels may round the last
-/// bit differently on another CPU; a change in what is perturbed, with which
-/// seed, or how it is scored moves numbers far more).
-fn difference(got: &serde_json::Value, want: &serde_json::Value, at: String) -> Option<String> {
-    use serde_json::Value;
-    match (got, want) {
-        (Value::Number(a), Value::Number(b)) => {
-            let (a, b) = (a.as_f64().unwrap(), b.as_f64().unwrap());
-            ((a - b).abs() > 1e-12 * a.abs().max(b.abs())).then(|| format!("{at}: {a} vs {b}"))
-        }
-        (Value::Array(a), Value::Array(b)) if a.len() == b.len() => a
-            .iter()
-            .zip(b)
-            .enumerate()
-            .find_map(|(i, (a, b))| difference(a, b, format!("{at}[{i}]"))),
-        (Value::Object(a), Value::Object(b))
-            if a.keys().collect::<Vec<_>>() == b.keys().collect::<Vec<_>>() =>
-        {
-            a.iter()
-                .find_map(|(k, v)| difference(v, &b[k], format!("{at}.{k}")))
-        }
-        (a, b) => (a != b).then(|| format!("{at}: {a} vs {b}")),
     }
 }
 

@@ -24,14 +24,14 @@ use std::str::FromStr;
 use fitsio::FitsFile;
 use fitsio::hdu::{FitsHdu, HduInfo};
 use ndarray::{ArrayD, Axis, IxDyn, Zip};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use crate::limits::MAX_ARRAY_BYTES;
 use crate::{Error, Result};
 
 /// One HDU of a FITS file: its EXTNAME (e.g. `SCI`) or its index (0 is the
 /// primary HDU, 1 the first extension, as astropy counts).
-#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum Hdu {
     Index(usize),

@@ -9,13 +9,13 @@
 use std::path::Path;
 
 use ndarray::{ArrayD, Axis, Ix2};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use super::array::Numeric;
 use crate::{Error, Result};
 
 /// What the model predicts, and so how labels are read.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Task {
     #[default]

@@ -32,7 +32,7 @@ use std::path::{Path, PathBuf};
 
 use ndarray::{Array4, ArrayD, Axis, Ix3};
 use rayon::prelude::*;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 pub use array::{guess_layout, read_array};
 pub use fits::{Extensions, Hdu};
@@ -44,7 +44,7 @@ use crate::{Error, Result};
 
 /// Where the data is and how to read it: the `[data]` table of a probe
 /// config, or the command line's data flags.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct DataSpec {
     /// A class folder, `.npz`, `.npy` or FITS file, or a per-band path with `{band}`.

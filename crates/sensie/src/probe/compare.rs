@@ -14,9 +14,10 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 use serde::ser::{SerializeMap, Serializer};
 
-use super::results::{check_out, word, write_atomic};
+use super::results::{check_out, word};
 use super::{ProbeConfig, Report, TestKind, TestResult, chart, execute, file_stem};
 use crate::html::{Figure, Page};
+use crate::output::write_atomic;
 use crate::plot::{Axis, LineChart, Rasteriser, Series, Size};
 use crate::stats::{self, Difference, Direction, Effect, Level, Settings, Verdict};
 use crate::{Error, Result};

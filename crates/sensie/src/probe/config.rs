@@ -36,14 +36,15 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
+use super::shard::Shard;
 use crate::data::DataSpec;
 use crate::preprocess::Preprocess;
 use crate::{Error, Result, limits};
 
 /// A whole probe run.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct ProbeConfig {
     pub model: PathBuf,
@@ -77,6 +78,14 @@ pub struct ProbeConfig {
     /// Named models to compare (`[[model]]` tables); empty for one `model`.
     #[serde(skip)]
     pub models: Vec<NamedModel>,
+    /// Score only this slice of the examples and write a partial result for
+    /// `sensie merge` (`--shard K/N`).
+    pub shard: Option<Shard>,
+    /// Continue an interrupted run from the partial scores in `out`.
+    pub resume: bool,
+    /// Examples per saved chunk of partial scores (rounded up to whole
+    /// batches): what an interrupted run can lose at most, per test.
+    pub chunk: usize,
 }
 
 /// One data set of a run that compares data sets.
@@ -96,7 +105,7 @@ pub struct NamedModel {
 
 /// Two perturbations varied jointly over every pair of their values, the
 /// first applied first.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct GridSpec {
     pub perturb: Vec<SweepSpec>,
@@ -122,6 +131,9 @@ impl Default for ProbeConfig {
             grid: Vec::new(),
             sets: Vec::new(),
             models: Vec::new(),
+            shard: None,
+            resume: false,
+            chunk: 1024,
         }
     }
 }
@@ -189,7 +201,7 @@ impl ProbeConfig {
     }
 
     /// Joins every relative path of the config onto `folder`.
-    fn resolve_paths(&mut self, folder: &Path) {
+    pub(super) fn resolve_paths(&mut self, folder: &Path) {
         let resolve = |p: &mut PathBuf| {
             if !p.as_os_str().is_empty() && p.is_relative() {
                 *p = lexically_joined(folder, p);
@@ -240,7 +252,7 @@ fn lexically_joined(folder: &Path, relative: &Path) -> PathBuf {
 const KERNEL_OPTION: &str = "kernel";
 
 /// One perturbation sweep.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SweepSpec {
     pub name: String,
@@ -251,7 +263,7 @@ pub struct SweepSpec {
 
 /// The levels of a sweep: a list, or `a:b:n` (n evenly spaced values from a
 /// to b) or `a,b,c` as text.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum Values {
     List(Vec<f64>),
@@ -259,7 +271,7 @@ pub enum Values {
 }
 
 /// An option value as written in TOML.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum OptionValue {
     Number(f64),
@@ -278,7 +290,7 @@ impl OptionValue {
 }
 
 /// One property test: a metadata column and how to bin it.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PropertySpec {
     pub column: String,

@@ -15,13 +15,19 @@
 
 mod compare;
 mod config;
+mod fingerprint;
 mod grid;
 mod report;
 mod results;
+mod resume;
 mod score;
+mod scores;
+mod shard;
 mod threads;
 
 use std::collections::BTreeMap;
+use std::ops::Range;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{channel, sync_channel};
@@ -42,8 +48,11 @@ pub use report::{
     write_report_for,
 };
 pub use results::{Report, check_out, word, write_results};
-use score::ScoreGrid;
-pub use score::{Metric, Scored};
+use resume::Checkpoint;
+pub use score::{Metric, ScoreGrid, Scored};
+use scores::test_file;
+pub use scores::{ProbeRun, SCORES, SweepScores};
+pub use shard::Shard;
 pub use threads::{ThreadBudget, sweep_engine};
 
 use crate::data::name::Name;
@@ -82,7 +91,7 @@ pub struct Plan {
 
 impl Plan {
     /// The sweeps, then the grids' sweeps: what the runner streams, indexed
-    /// as its jobs and score grids are.
+    /// as its jobs, score grids and saved scores are.
     fn all_sweeps(&self) -> impl Iterator<Item = &Sweep> {
         self.sweeps
             .iter()
@@ -233,52 +242,240 @@ pub fn plan(config: &ProbeConfig) -> Result<Plan> {
     })
 }
 
-/// Everything `sensie probe` does: loads the model and data, runs the plan
-/// and writes results.json and results.csv into `config.out` (the report
-/// with its pictures follows from [`write_report`]).
-pub fn execute(config: &ProbeConfig, progress: &mut dyn FnMut(usize, usize)) -> Result<Report> {
+/// A probe made ready to run: its tests checked, the model and the data
+/// loaded, and the run's fingerprint.
+struct Setup {
+    plan: Plan,
+    model: Model,
+    data: Dataset,
+    fingerprint: String,
+}
+
+impl Setup {
+    /// Refuses unknown perturbations, options, impossible values and a
+    /// change of aspect ratio before any model work.
+    fn open(config: &ProbeConfig) -> Result<Setup> {
+        let plan = plan(config)?;
+        if plan.all_sweeps().next().is_none() && plan.properties.is_empty() && !plan.classes {
+            return Err(Error::invalid(
+                "probe",
+                "no test asked for: add --perturb, --grid, --property or --classes",
+            ));
+        }
+        let mut model = Model::load(&config.model)?;
+        if let Some(kind) = &config.output_kind {
+            model.set_output_kind(kind.parse::<OutputKind>()?);
+        }
+        let model_names = model.class_names();
+        let data = crate::data::load(&ClassMapping::names_for(&config.data, model_names))?;
+        // The warning of a large resize goes into the report.
+        resize_warning(&model, &data, config)?;
+        let fingerprint = fingerprint::fingerprint(config, &data)?;
+        Ok(Setup {
+            plan,
+            model,
+            data,
+            fingerprint,
+        })
+    }
+
+    /// The examples `config` asks for: its shard's slice, or every example.
+    fn slice(&self, config: &ProbeConfig) -> Result<Range<usize>> {
+        match config.shard {
+            Some(shard) => shard.slice(self.data.len(), config.batch_size),
+            None => Ok(0..self.data.len()),
+        }
+    }
+
+    /// Measures `config`'s examples (its shard, or all), saving partial
+    /// scores in `checkpoint`'s directory as it goes when given.
+    fn measure(
+        &self,
+        config: &ProbeConfig,
+        checkpoint: Option<&mut Checkpoint>,
+        progress: &mut dyn FnMut(usize, usize),
+    ) -> Result<ProbeRun> {
+        let slice = self.slice(config)?;
+        // A copy: the engine owns its model, and the report reads this one after.
+        let mut engine = sweep_engine(self.model.clone(), config.batch_size, config.threads)?;
+        let options = run_options(config);
+        let measured = measure(
+            &mut engine,
+            &self.data,
+            &config.preprocess,
+            &self.plan,
+            &options,
+            Span {
+                slice: slice.clone(),
+                chunk: config.chunk,
+            },
+            checkpoint,
+            progress,
+        )?;
+        let mut kept = config.clone();
+        kept.resolve_paths(&std::env::current_dir().map_err(|e| Error::io(".", e))?);
+        Ok(ProbeRun {
+            config: kept,
+            fingerprint: self.fingerprint.clone(),
+            examples: self.data.len(),
+            start: slice.start,
+            end: slice.end,
+            positions: self.data.positions[slice].to_vec(),
+            metric: measured.metric,
+            reference: measured.reference,
+            sweeps: self
+                .plan
+                .all_sweeps()
+                .zip(measured.sweeps)
+                .map(|(s, grid)| SweepScores {
+                    name: s.name.clone(),
+                    values: s.values.clone(),
+                    grid,
+                })
+                .collect(),
+        })
+    }
+}
+
+/// The settings of a run that the measurement and statistics read.
+fn run_options(config: &ProbeConfig) -> RunOptions {
+    RunOptions {
+        batch_size: config.batch_size,
+        seed: config.seed,
+        replicates: config.replicates,
+        threshold: config.threshold,
+        stop: None,
+    }
+}
+
+/// Runs `config` (its shard, or every example) and returns the scores it
+/// measured, writing nothing; [`report`] turns them into results.
+pub fn run(config: &ProbeConfig, progress: &mut dyn FnMut(usize, usize)) -> Result<ProbeRun> {
+    Setup::open(config)?.measure(config, None, progress)
+}
+
+/// The results of a whole run's scores: reads the model and data `run` was
+/// made from (refusing them if they changed since), computes every test's
+/// statistics and assembles the report, as `sensie probe` writes it.
+pub fn report(run: &ProbeRun) -> Result<Report> {
+    if !run.is_whole() {
+        return Err(Error::invalid(
+            "probe scores",
+            format!(
+                "they hold examples {}..{} of {}, one shard: merge every shard first (sensie merge)",
+                run.start, run.end, run.examples
+            ),
+        ));
+    }
+    let setup = Setup::open(&run.config)?;
+    if setup.fingerprint != run.fingerprint {
+        return Err(Error::data(
+            &run.config.data.path,
+            format!(
+                "the model, data or metadata differ from those the scores were measured on (fingerprint {} against {}): \
+                 rerun the probe, or restore the files",
+                setup.fingerprint, run.fingerprint
+            ),
+        ));
+    }
+    report_of(&setup.model, &setup.data, &setup.plan, run)
+}
+
+/// [`report`] with the model, data and plan at hand.
+fn report_of(model: &Model, data: &Dataset, plan: &Plan, run: &ProbeRun) -> Result<Report> {
+    let options = run_options(&run.config);
+    let grids: Vec<&ScoreGrid> = run.sweeps.iter().map(|s| &s.grid).collect();
+    let (tests, accuracy) = statistics(
+        data,
+        plan,
+        &run.reference_scores(),
+        &grids,
+        run.metric,
+        &options,
+    )?;
+    assemble(model, data, &run.config, &options, tests, accuracy)
+}
+
+/// Checks that `config` names an output directory.
+fn check_named_out(config: &ProbeConfig) -> Result<()> {
     if config.out.as_os_str().is_empty() {
         return Err(Error::invalid(
             "output directory",
             "none given (--out DIR, or out in the config)",
         ));
     }
-    results::check_out(&config.out, config.force)?;
-    let plan = plan(config)?;
-    if plan.all_sweeps().next().is_none() && plan.properties.is_empty() && !plan.classes {
+    Ok(())
+}
+
+/// Measures `config`'s examples into `config.out`: partial scores as the run
+/// goes (read back with `resume`), then `scores/` whole. A resumed run whose
+/// scores are already whole measures nothing again.
+fn measure_into(
+    config: &ProbeConfig,
+    progress: &mut dyn FnMut(usize, usize),
+) -> Result<(ProbeRun, Setup)> {
+    check_named_out(config)?;
+    let setup = Setup::open(config)?;
+    let slice = setup.slice(config)?;
+    if config.resume
+        && let Ok(done) = ProbeRun::load(&config.out)
+        && done.fingerprint == setup.fingerprint
+        && (done.start, done.end) == (slice.start, slice.end)
+    {
+        return Ok((done, setup));
+    }
+    let mut checkpoint = Checkpoint::open(&config.out, &setup.fingerprint, &slice, config.resume)?;
+    let run = setup.measure(config, Some(&mut checkpoint), progress)?;
+    run.save(&config.out)?;
+    checkpoint.finish()?;
+    Ok((run, setup))
+}
+
+/// Everything `sensie probe` does: loads the model and data, runs the plan
+/// and writes `scores/`, results.json and results.csv into `config.out`
+/// (the report with its pictures follows from [`write_report`]).
+pub fn execute(config: &ProbeConfig, progress: &mut dyn FnMut(usize, usize)) -> Result<Report> {
+    check_named_out(config)?;
+    if let Some(shard) = config.shard {
         return Err(Error::invalid(
-            "probe",
-            "no test asked for: add --perturb, --grid, --property or --classes",
+            format!("shard {shard}"),
+            "a shard has no results of its own: run it with execute_part, then merge the parts",
         ));
     }
-    let mut model = Model::load(&config.model)?;
-    if let Some(kind) = &config.output_kind {
-        model.set_output_kind(kind.parse::<OutputKind>()?);
+    if !config.resume {
+        results::check_out(&config.out, config.force)?;
     }
-    let model_names = model.class_names();
-    let data = crate::data::load(&ClassMapping::names_for(&config.data, model_names))?;
-    // Refuses an aspect-ratio change before any model work; the warning of a
-    // large resize goes into the report.
-    resize_warning(&model, &data, config)?;
-    let mut engine = sweep_engine(model, config.batch_size, config.threads)?;
-    let run_options = RunOptions {
-        batch_size: config.batch_size,
-        seed: config.seed,
-        replicates: config.replicates,
-        threshold: config.threshold,
-        stop: None,
-    };
-    let (tests, accuracy) = run(
-        &mut engine,
-        &data,
-        &config.preprocess,
-        &plan,
-        &run_options,
-        progress,
-    )?;
-    let report = assemble(engine.model(), &data, config, &run_options, tests, accuracy)?;
+    let (run, setup) = measure_into(config, progress)?;
+    let report = report_of(&setup.model, &setup.data, &setup.plan, &run)?;
     write_results(&config.out, &report)?;
     Ok(report)
+}
+
+/// `sensie probe --shard K/N`: measures the shard's examples and writes its
+/// scores into `config.out` (a part for [`merge`]).
+pub fn execute_part(
+    config: &ProbeConfig,
+    progress: &mut dyn FnMut(usize, usize),
+) -> Result<ProbeRun> {
+    Ok(measure_into(config, progress)?.0)
+}
+
+/// `sensie merge`: joins the scores of a run's parts (the output
+/// directories of its shards), checks they make one whole run, and writes
+/// its scores, results.json and results.csv into `out`. Returns the report
+/// and the run's settings (for [`write_report`]).
+pub fn merge(parts: &[PathBuf], out: &Path) -> Result<(Report, ProbeConfig)> {
+    let parts = parts
+        .iter()
+        .map(|dir| Ok((dir.clone(), ProbeRun::load(dir)?)))
+        .collect::<Result<Vec<_>>>()?;
+    let mut run = ProbeRun::join(parts)?;
+    run.config.out = out.to_path_buf();
+    run.config.shard = None;
+    let report = report(&run)?;
+    run.save(out)?;
+    write_results(out, &report)?;
+    Ok((report, run.config))
 }
 
 /// A run's report with what the model and data say about it: the class
@@ -356,19 +553,47 @@ struct Job {
     sweep: Option<(usize, usize)>,
     start: usize,
     end: usize,
+    /// The unit (an index into the units being run) this batch is the last of.
+    completes: Option<usize>,
 }
 
-/// Per-example results of the unperturbed pass and of every sweep level.
-struct Scores {
-    reference: Vec<Scored>,
+/// One test (the unperturbed pass, `None`, or a sweep) on one chunk of
+/// examples: the piece of work whose scores are saved as partial scores.
+struct Unit {
+    test: Option<usize>,
+    examples: Range<usize>,
+}
+
+/// The examples a measurement covers (a shard's, or all), and how many
+/// examples a unit holds (rounded up to whole batches; 0: all of them).
+struct Span {
+    slice: Range<usize>,
+    chunk: usize,
+}
+
+/// Per-example results of the unperturbed pass and of every sweep level,
+/// for the examples of a [`Span`] (row 0 is its first example).
+struct Measured {
+    /// Examples x 1.
+    reference: ScoreGrid,
     /// Per sweep: examples x levels.
     sweeps: Vec<ScoreGrid>,
+    metric: Metric,
+}
+
+impl Measured {
+    fn grid(&mut self, test: Option<usize>) -> &mut ScoreGrid {
+        match test {
+            None => &mut self.reference,
+            Some(i) => &mut self.sweeps[i],
+        }
+    }
 }
 
 /// Runs every test of `plan` on `data`, returning the tests' results and,
 /// for a classifier, the accuracy on the unperturbed images. `progress`
 /// hears (batches done, batches in all).
-pub fn run(
+pub fn run_plan(
     engine: &mut Engine,
     data: &Dataset,
     preprocess: &Preprocess,
@@ -376,6 +601,37 @@ pub fn run(
     options: &RunOptions,
     progress: &mut dyn FnMut(usize, usize),
 ) -> Result<(Vec<TestResult>, Option<f64>)> {
+    let span = Span {
+        slice: 0..data.len(),
+        chunk: 0,
+    };
+    let measured = measure(
+        engine, data, preprocess, plan, options, span, None, progress,
+    )?;
+    let grids: Vec<&ScoreGrid> = measured.sweeps.iter().collect();
+    statistics(
+        data,
+        plan,
+        &measured.reference.level(0),
+        &grids,
+        measured.metric,
+        options,
+    )
+}
+
+/// Scores the examples of `span` under every test of `plan`, restoring the
+/// units `checkpoint` saved earlier and saving each unit it completes.
+#[allow(clippy::too_many_arguments)]
+fn measure(
+    engine: &mut Engine,
+    data: &Dataset,
+    preprocess: &Preprocess,
+    plan: &Plan,
+    options: &RunOptions,
+    span: Span,
+    mut checkpoint: Option<&mut Checkpoint>,
+    progress: &mut dyn FnMut(usize, usize),
+) -> Result<Measured> {
     if data.is_empty() {
         return Err(Error::data(&data.path, "no examples to probe"));
     }
@@ -430,7 +686,32 @@ pub fn run(
         ));
     }
 
-    let jobs = jobs(data.len(), plan, options.batch_size);
+    let first = span.slice.start;
+    let regression = matches!(data.labels, Labels::Targets(_));
+    let n = span.slice.len();
+    let kind = info.output_kind;
+    let mut measured = Measured {
+        reference: ScoreGrid::new(n, 1, regression),
+        sweeps: plan
+            .all_sweeps()
+            .map(|s| ScoreGrid::new(n, s.values.len(), regression))
+            .collect(),
+        // Replaced by the first batch's metric, which also checks the
+        // model's output width; a run restored whole was checked before.
+        metric: Metric::new(&data.labels, kind, 1)?,
+    };
+    let mut todo = Vec::new();
+    for unit in units(plan, &span, options.batch_size) {
+        let rows = unit.examples.start - first..unit.examples.end - first;
+        let saved = checkpoint
+            .as_deref_mut()
+            .and_then(|c| c.take(&test_file(unit.test), unit.examples.start));
+        match saved {
+            Some(saved) => resume::restore(&saved, measured.grid(unit.test), rows)?,
+            None => todo.push(unit),
+        }
+    }
+    let jobs = jobs(&todo, plan, options.batch_size);
     let pass = Pass {
         data,
         preprocess,
@@ -441,8 +722,43 @@ pub fn run(
         stop: options.stop.as_deref(),
     };
     let budget = ThreadBudget::new(engine.options().threads);
-    let (scores, metric) = stream(engine, &pass, &jobs, budget.producer, progress)?;
+    let saving = checkpoint.map(|c| (&*c, todo.as_slice()));
+    stream(
+        engine,
+        &pass,
+        &jobs,
+        budget.producer,
+        &mut measured,
+        first,
+        saving,
+        progress,
+    )?;
+    let reference = measured.reference.level(0);
+    for (sweep, grid) in plan.all_sweeps().zip(measured.sweeps.iter_mut()) {
+        let identity = sweep.perturbation.parameter().identity;
+        for (l, _) in sweep
+            .values
+            .iter()
+            .enumerate()
+            .filter(|(_, v)| **v == identity)
+        {
+            grid.set_level(l, &reference);
+        }
+    }
+    Ok(measured)
+}
 
+/// Every test's statistics from the scores of every example: the sweeps'
+/// from their grids, the property and class tests' from the unperturbed
+/// pass; and a classifier's accuracy on the unperturbed images.
+fn statistics(
+    data: &Dataset,
+    plan: &Plan,
+    reference: &[Scored],
+    sweeps: &[&ScoreGrid],
+    metric: Metric,
+    options: &RunOptions,
+) -> Result<(Vec<TestResult>, Option<f64>)> {
     let scale = match &data.labels {
         Labels::Targets(t) => target_scale(t),
         Labels::Classes(_) => 1.0,
@@ -454,14 +770,13 @@ pub fn run(
         scale,
     };
     let mut results = Vec::new();
-    let mut score_grids = scores.sweeps.into_iter();
-    for (sweep, grid) in plan.sweeps.iter().zip(score_grids.by_ref()) {
-        let (result, _) = sweep_result(sweep, grid, &scores.reference, metric, &settings)?;
+    let mut grids = sweeps.iter();
+    for (sweep, grid) in plan.sweeps.iter().zip(grids.by_ref()) {
+        let (result, _) = sweep_result(sweep, grid, reference, metric, &settings)?;
         results.push(result);
     }
-    for (grid, cells) in plan.grids.iter().zip(score_grids) {
-        let (result, band) =
-            sweep_result(&grid.sweep, cells, &scores.reference, metric, &settings)?;
+    for (grid, cells) in plan.grids.iter().zip(grids) {
+        let (result, band) = sweep_result(&grid.sweep, cells, reference, metric, &settings)?;
         results.push(grid::grid_result(
             &grid.axes,
             result,
@@ -471,39 +786,73 @@ pub fn run(
     }
     for property in &plan.properties {
         results.push(property_result(
-            property,
-            data,
-            &scores.reference,
-            metric,
-            &settings,
+            property, data, reference, metric, &settings,
         )?);
     }
     if plan.classes {
-        results.push(class_result(data, &scores.reference, metric, &settings)?);
+        results.push(class_result(data, reference, metric, &settings)?);
     }
-    let accuracy = matches!(data.labels, Labels::Classes(_)).then(|| {
-        scores.reference.iter().filter(|s| s.correct).count() as f64 / scores.reference.len() as f64
-    });
+    let accuracy = matches!(data.labels, Labels::Classes(_))
+        .then(|| reference.iter().filter(|s| s.correct).count() as f64 / reference.len() as f64);
     Ok((results, accuracy))
 }
 
-/// The batches to run: the unperturbed pass, then every sweep level whose
-/// value is not its perturbation's identity (those reuse the unperturbed pass).
-fn jobs(n: usize, plan: &Plan, batch: usize) -> Vec<Job> {
-    let batches = |sweep: Option<(usize, usize)>| {
-        (0..n).step_by(batch).map(move |start| Job {
-            sweep,
-            start,
-            end: (start + batch).min(n),
-        })
+/// The units of work of `span`: the unperturbed pass on each chunk, then
+/// each sweep on each chunk.
+fn units(plan: &Plan, span: &Span, batch: usize) -> Vec<Unit> {
+    let chunk = match span.chunk {
+        0 => span.slice.len(),
+        c => c.div_ceil(batch) * batch,
     };
-    let mut jobs: Vec<Job> = batches(None).collect();
-    for (i, sweep) in plan.all_sweeps().enumerate() {
-        let identity = sweep.perturbation.parameter().identity;
-        for (l, &value) in sweep.values.iter().enumerate() {
-            if value != identity {
-                jobs.extend(batches(Some((i, l))));
+    let chunks: Vec<Range<usize>> = span
+        .slice
+        .clone()
+        .step_by(chunk)
+        .map(|start| start..(start + chunk).min(span.slice.end))
+        .collect();
+    std::iter::once(None)
+        .chain((0..plan.all_sweeps().count()).map(Some))
+        .flat_map(|test| {
+            chunks.iter().map(move |examples| Unit {
+                test,
+                examples: examples.clone(),
+            })
+        })
+        .collect()
+}
+
+/// The batches of `units`: the unperturbed pass, or every level of a sweep
+/// whose value is not its perturbation's identity (those reuse the
+/// unperturbed pass). A unit's last batch is marked as completing it.
+fn jobs(units: &[Unit], plan: &Plan, batch: usize) -> Vec<Job> {
+    let mut jobs: Vec<Job> = Vec::new();
+    for (index, unit) in units.iter().enumerate() {
+        let batches = |sweep: Option<(usize, usize)>| {
+            let end = unit.examples.end;
+            unit.examples.clone().step_by(batch).map(move |start| Job {
+                sweep,
+                start,
+                end: (start + batch).min(end),
+                completes: None,
+            })
+        };
+        let before = jobs.len();
+        match unit.test {
+            None => jobs.extend(batches(None)),
+            Some(i) => {
+                let sweep = plan.sweep(i);
+                let identity = sweep.perturbation.parameter().identity;
+                for (l, &value) in sweep.values.iter().enumerate() {
+                    if value != identity {
+                        jobs.extend(batches(Some((i, l))));
+                    }
+                }
             }
+        }
+        if jobs.len() > before
+            && let Some(last) = jobs.last_mut()
+        {
+            last.completes = Some(index);
         }
     }
     jobs
@@ -575,22 +924,18 @@ impl<'a> Pass<'a> {
 /// example. The producer perturbs on `producer_threads` threads of its own
 /// pool; the batches it has filled come back to it once the model has run
 /// them, so a sweep allocates a few batches, not one per job.
+#[allow(clippy::too_many_arguments)]
 fn stream(
     engine: &mut Engine,
     pass: &Pass,
     jobs: &[Job],
     producer_threads: usize,
+    measured: &mut Measured,
+    first: usize,
+    saving: Option<(&Checkpoint, &[Unit])>,
     progress: &mut dyn FnMut(usize, usize),
-) -> Result<(Scores, Metric)> {
-    let (data, plan) = (pass.data, pass.plan);
-    let n = data.len();
-    let mut scores = Scores {
-        reference: vec![Scored::default(); n],
-        sweeps: plan
-            .all_sweeps()
-            .map(|s| ScoreGrid::new(n, s.values.len(), matches!(data.labels, Labels::Targets(_))))
-            .collect(),
-    };
+) -> Result<()> {
+    let data = pass.data;
     let mut metric: Option<Metric> = None;
     let kind = engine.model().info().output_kind;
     let pool = rayon::ThreadPoolBuilder::new()
@@ -635,6 +980,7 @@ fn stream(
                         // One output scores two classes (0 and 1).
                         data.check_classes(outputs.ncols().max(2))?;
                     }
+                    measured.metric = m;
                     *metric.insert(m)
                 }
             };
@@ -644,10 +990,20 @@ fn stream(
                 if !scored.score.is_finite() {
                     return Err(non_finite_score(pass, &job, example, scored.score));
                 }
-                match job.sweep {
-                    None => scores.reference[example] = scored,
-                    Some((sweep, level)) => scores.sweeps[sweep].set(example, level, scored),
-                }
+                let (test, level) = match job.sweep {
+                    None => (None, 0),
+                    Some((sweep, level)) => (Some(sweep), level),
+                };
+                measured.grid(test).set(example - first, level, scored);
+            }
+            if let (Some(unit), Some((checkpoint, units))) = (job.completes, saving) {
+                let unit = &units[unit];
+                checkpoint.save(
+                    &test_file(unit.test),
+                    unit.examples.start,
+                    measured.grid(unit.test),
+                    unit.examples.start - first..unit.examples.end - first,
+                )?;
             }
             progress(done + 1, jobs.len());
             if pass.stop.is_some_and(|stop| stop.load(Ordering::Relaxed)) {
@@ -656,18 +1012,7 @@ fn stream(
         }
         Ok(())
     })?;
-    for (sweep, grid) in plan.all_sweeps().zip(scores.sweeps.iter_mut()) {
-        let identity = sweep.perturbation.parameter().identity;
-        for (l, _) in sweep
-            .values
-            .iter()
-            .enumerate()
-            .filter(|(_, v)| **v == identity)
-        {
-            grid.set_level(l, &scores.reference);
-        }
-    }
-    Ok((scores, metric.expect("at least one batch ran")))
+    Ok(())
 }
 
 /// A model score that is NaN or infinite, with the example's file (or index)
@@ -735,7 +1080,7 @@ fn regression_extras<L: IntoIterator<Item = f64>>(
 
 fn sweep_result(
     sweep: &Sweep,
-    grid: ScoreGrid,
+    grid: &ScoreGrid,
     reference: &[Scored],
     metric: Metric,
     settings: &Settings,
@@ -770,7 +1115,7 @@ fn sweep_result(
         group_examples: Vec::new(),
         shown: Vec::new(),
         scores: ExampleScores::Paired {
-            scores: grid.score,
+            scores: grid.score.clone(),
             reference: reference_scores,
         },
         grid: None,

@@ -15,7 +15,7 @@ use crate::stats::Direction;
 use crate::{Error, Result};
 
 /// How a test scores one example.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, PartialEq)]
 pub enum Metric {
     Classifier(OutputKind),
     Regressor,
@@ -36,6 +36,7 @@ pub struct Scored {
 /// so that the statistics read them in place: 9 bytes per example and level
 /// for a classifier, 17 for a regression model (an array of [`Scored`] took
 /// 24, and the statistics copied its scores out).
+#[derive(Clone, Debug, PartialEq)]
 pub struct ScoreGrid {
     /// Examples x levels.
     pub score: Array2<f64>,
@@ -59,6 +60,17 @@ impl ScoreGrid {
         if let Some(error) = &mut self.error {
             error[[example, level]] = scored.error;
         }
+    }
+
+    /// One level's results, example by example.
+    pub fn level(&self, level: usize) -> Vec<Scored> {
+        (0..self.score.nrows())
+            .map(|example| Scored {
+                score: self.score[[example, level]],
+                correct: self.correct[[example, level]],
+                error: self.error.as_ref().map_or(0.0, |e| e[[example, level]]),
+            })
+            .collect()
     }
 
     /// Fills a level with the unperturbed pass's results (a sweep's identity value).

@@ -78,3 +78,40 @@ pub fn assert_close(what: &str, got: &ArrayD<f32>, want: &ArrayD<f32>, tol: f64)
         );
     }
 }
+
+/// `<repository>/<rel>`.
+pub fn repo(rel: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .join(rel)
+}
+
+/// Where `got` and `want` first differ, as a JSON path; numbers agree when
+/// they are within 1e-12 relative (ONNX Runtime's kernels may round the last
+/// bit differently on another CPU; a change in what is perturbed, with which
+/// seed, or how it is scored moves numbers far more).
+pub fn json_difference(
+    got: &serde_json::Value,
+    want: &serde_json::Value,
+    at: String,
+) -> Option<String> {
+    use serde_json::Value;
+    match (got, want) {
+        (Value::Number(a), Value::Number(b)) => {
+            let (a, b) = (a.as_f64().unwrap(), b.as_f64().unwrap());
+            ((a - b).abs() > 1e-12 * a.abs().max(b.abs())).then(|| format!("{at}: {a} vs {b}"))
+        }
+        (Value::Array(a), Value::Array(b)) if a.len() == b.len() => a
+            .iter()
+            .zip(b)
+            .enumerate()
+            .find_map(|(i, (a, b))| json_difference(a, b, format!("{at}[{i}]"))),
+        (Value::Object(a), Value::Object(b))
+            if a.keys().collect::<Vec<_>>() == b.keys().collect::<Vec<_>>() =>
+        {
+            a.iter()
+                .find_map(|(k, v)| json_difference(v, &b[k], format!("{at}.{k}")))
+        }
+        (a, b) => (a != b).then(|| format!("{at}: {a} vs {b}")),
+    }
+}

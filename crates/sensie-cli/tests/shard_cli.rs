@@ -1,0 +1,181 @@
+//! `sensie probe --shard K/N`, `sensie merge` and `--resume` from the
+//! command line: merged parts and a run killed (SIGKILL) and resumed give
+//! results.json byte for byte as one uninterrupted run on this machine.
+
+mod common;
+
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::{repo, sensie, stderr};
+
+/// The probe's arguments for MNIST's 1000 test digits, rotated at 30 levels,
+/// partial scores saved every 50 digits: 40 units of work.
+fn probe_args(out: &Path) -> Vec<String> {
+    [
+        "probe",
+        "--model",
+        &repo("examples/mnist/mnist_cnn.onnx"),
+        "--data",
+        &repo("examples/mnist/data/test_x.npy"),
+        "--labels",
+        &repo("examples/mnist/data/test_y.npy"),
+        "--perturb",
+        "rotate=0:87:30",
+        "--classes",
+        "--batch-size",
+        "25",
+        "--chunk",
+        "50",
+        "--replicates",
+        "100",
+        "--quiet",
+        "--out",
+        &out.to_string_lossy(),
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect()
+}
+
+fn run(args: &[String]) {
+    let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+    let out = sensie(&refs);
+    assert!(out.status.success(), "{:?}: {}", args, stderr(&out));
+}
+
+/// Saved units of partial scores in `out`.
+fn saved(out: &Path) -> usize {
+    std::fs::read_dir(out.join("scores/partial"))
+        .map(|entries| {
+            entries
+                .filter_map(|e| e.ok())
+                .filter(|e| {
+                    let name = e.file_name().to_string_lossy().into_owned();
+                    name.ends_with(".npy") && !name.starts_with('.')
+                })
+                .count()
+        })
+        .unwrap_or(0)
+}
+
+/// Starts `args` and kills it (SIGKILL) once `out` holds `units` saved units.
+fn kill_after(args: &[String], out: &Path, units: usize) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_sensie"))
+        .args(args)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let start = Instant::now();
+    while saved(out) < units {
+        if let Some(status) = child.try_wait().unwrap() {
+            panic!("the run ended ({status}) before {units} units were saved");
+        }
+        assert!(start.elapsed() < Duration::from_secs(300), "no progress");
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    child.kill().unwrap();
+    let status = child.wait().unwrap();
+    assert!(!status.success(), "killed mid-run, not finished: {status}");
+}
+
+#[test]
+fn a_run_killed_at_several_points_and_resumed_gives_the_uninterrupted_results() {
+    let dir = tempfile::tempdir().unwrap();
+    let whole = dir.path().join("whole");
+    run(&probe_args(&whole));
+    let cut = dir.path().join("cut");
+    let args = probe_args(&cut);
+    kill_after(&args, &cut, 2);
+    let mut resume = args.clone();
+    resume.push("--resume".into());
+    kill_after(&resume, &cut, 12);
+    kill_after(&resume, &cut, 22);
+    assert!(!cut.join("results.json").exists());
+    run(&resume);
+    for file in [
+        "results.json",
+        "results.csv",
+        "scores/sweep-0.score.npy",
+        "scores/reference.correct.npy",
+    ] {
+        assert!(
+            std::fs::read(whole.join(file)).unwrap() == std::fs::read(cut.join(file)).unwrap(),
+            "{file} differs after resuming"
+        );
+    }
+    assert!(!cut.join("scores/partial").exists());
+    // What the interrupted runs wrote is this run's: a forced run removes it.
+    let listed = std::fs::read_to_string(cut.join(".sensie-outputs")).unwrap();
+    assert!(listed.lines().any(|l| l == "scores"), "{listed}");
+    // Resuming a finished run measures nothing again and writes the same results.
+    run(&resume);
+    assert_eq!(
+        std::fs::read(whole.join("results.json")).unwrap(),
+        std::fs::read(cut.join("results.json")).unwrap()
+    );
+    // Another run's partial scores are refused.
+    let other = dir.path().join("other");
+    let mut seeded = probe_args(&other);
+    seeded.extend(["--seed".into(), "5".into()]);
+    kill_after(&seeded, &other, 1);
+    let mut resumed = probe_args(&other);
+    resumed.push("--resume".into());
+    let refs: Vec<&str> = resumed.iter().map(String::as_str).collect();
+    let refused = sensie(&refs);
+    assert!(
+        !refused.status.success() && stderr(&refused).contains("another run"),
+        "{}",
+        stderr(&refused)
+    );
+}
+
+#[test]
+fn shards_merged_on_the_command_line_give_the_unsharded_results() {
+    let dir = tempfile::tempdir().unwrap();
+    let whole = dir.path().join("whole");
+    run(&probe_args(&whole));
+    let parts: Vec<String> = (0..3)
+        .map(|k| {
+            let part = dir.path().join(format!("part-{k}"));
+            let mut args = probe_args(&part);
+            args.extend(["--shard".into(), format!("{k}/3")]);
+            run(&args);
+            assert!(!part.join("results.json").exists());
+            part.to_string_lossy().into_owned()
+        })
+        .collect();
+    let merged = dir.path().join("merged");
+    let merged_arg = merged.to_string_lossy().into_owned();
+    let mut args: Vec<&str> = vec!["merge"];
+    args.extend(parts.iter().map(String::as_str));
+    args.extend(["--out", &merged_arg]);
+    let out = sensie(&args);
+    assert!(out.status.success(), "{}", stderr(&out));
+    for file in ["results.json", "results.csv", "scores/sweep-0.score.npy"] {
+        assert!(
+            std::fs::read(whole.join(file)).unwrap() == std::fs::read(merged.join(file)).unwrap(),
+            "{file} differs after merging"
+        );
+    }
+    assert!(merged.join("report.html").exists() && merged.join("plots").exists());
+    // A missing part is named by the examples no part holds.
+    let missing = sensie(&[
+        "merge",
+        &parts[0],
+        &parts[2],
+        "--out",
+        &dir.path().join("m2").to_string_lossy(),
+    ]);
+    let err = stderr(&missing);
+    assert!(
+        !missing.status.success()
+            && err.contains("no part holds examples")
+            && err.lines().count() == 1,
+        "{err}"
+    );
+    let bad = sensie(&["probe", "--model", "m.onnx", "--shard", "3/3", "--out", "x"]);
+    assert!(stderr(&bad).contains("below N"), "{}", stderr(&bad));
+}

@@ -1,0 +1,414 @@
+//! A run's per-example measurements: the value [`super::run`] returns, what
+//! the statistics read, what a shard hands to `sensie merge`, and what every
+//! probe keeps on disk beside results.json so that other tools (`sensie
+//! compare`, a notebook) can pair two runs example by example.
+//!
+//! # The `scores/` folder of an output directory
+//!
+//! ```text
+//! scores/run.json              what the arrays are (below); written last
+//! scores/positions.npy         uint64 [n]: each example's index in the data as read
+//!                              (before --only and --skip-bad left examples out)
+//! scores/<file>.score.npy      float64 [n, levels]: correct-class probability
+//!                              (classifiers) or absolute error (regression)
+//! scores/<file>.correct.npy    bool [n, levels]: top class = label (classifiers only)
+//! scores/<file>.error.npy      float64 [n, levels]: prediction - target (regression only)
+//! ```
+//!
+//! `<file>` is `reference` for the unperturbed pass (one level) and
+//! `sweep-<i>` for the i-th perturbation sweep; rows are examples in the
+//! run's order, columns the sweep's levels in the order of `values`.
+//! run.json holds `format` (1), `sensie_version`, `fingerprint`,
+//! `examples` (in the whole run), `start` and `end` (the slice these rows
+//! are, `0` and `examples` unless the run was one shard), `metric`,
+//! `output_kind` (classifiers), `tests` (`name`, `file`, `values` each) and
+//! the run's `config`. A classifier keeps 9 bytes per example and level, a
+//! regression model 17.
+//!
+//! The fingerprint identifies what the numbers depend on: the model's
+//! bytes, the examples as loaded (images, labels, positions, names), the
+//! metadata file, the seed and every setting except where results go and
+//! how the work is split. Parts with the same fingerprint can be merged.
+
+use std::path::{Path, PathBuf};
+
+use ndarray::{Array1, Array2, Axis, concatenate};
+use ndarray_npy::{ReadNpyExt, WritableElement, WriteNpyExt};
+use serde::{Deserialize, Serialize};
+
+use super::ProbeConfig;
+use super::score::{Metric, ScoreGrid, Scored};
+use crate::model::OutputKind;
+use crate::output::write_atomic;
+use crate::{Error, Result};
+
+/// The folder of an output directory that holds a run's scores.
+pub const SCORES: &str = "scores";
+
+/// The version of the `scores/` layout, raised when a reader would misread it.
+const FORMAT: u32 = 1;
+
+/// Every measured example's scores at every level of every sweep, and its
+/// unperturbed score, for one run or one shard of it.
+#[derive(Clone, Debug)]
+pub struct ProbeRun {
+    /// The run's settings (paths absolute), from which `sensie merge`
+    /// recomputes the statistics.
+    pub config: ProbeConfig,
+    /// See the module's documentation.
+    pub fingerprint: String,
+    /// Examples in the whole run.
+    pub examples: usize,
+    /// The first example measured here, and one past the last.
+    pub start: usize,
+    pub end: usize,
+    /// Each measured example's index in the data as read.
+    pub positions: Vec<usize>,
+    pub metric: Metric,
+    /// The unperturbed pass (examples x 1).
+    pub reference: ScoreGrid,
+    pub sweeps: Vec<SweepScores>,
+}
+
+/// One sweep's scores.
+#[derive(Clone, Debug)]
+pub struct SweepScores {
+    pub name: String,
+    pub values: Vec<f64>,
+    /// Examples x levels.
+    pub grid: ScoreGrid,
+}
+
+/// One test in run.json.
+#[derive(Serialize, Deserialize)]
+struct TestEntry {
+    name: String,
+    file: String,
+    values: Vec<f64>,
+}
+
+/// run.json.
+#[derive(Serialize, Deserialize)]
+struct Header {
+    format: u32,
+    sensie_version: String,
+    fingerprint: String,
+    examples: usize,
+    start: usize,
+    end: usize,
+    metric: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    output_kind: Option<String>,
+    tests: Vec<TestEntry>,
+    config: ProbeConfig,
+}
+
+const REFERENCE: &str = "reference";
+
+/// The file stem of a test's arrays: `reference` for the unperturbed pass
+/// (`None`), `sweep-<i>` for sweep i.
+pub(super) fn test_file(test: Option<usize>) -> String {
+    match test {
+        None => REFERENCE.into(),
+        Some(i) => format!("sweep-{i}"),
+    }
+}
+
+impl ProbeRun {
+    /// Whether this covers every example of the run (not one shard of it).
+    pub fn is_whole(&self) -> bool {
+        self.start == 0 && self.end == self.examples
+    }
+
+    /// The unperturbed pass, one [`Scored`] per example.
+    pub fn reference_scores(&self) -> Vec<Scored> {
+        self.reference.level(0)
+    }
+
+    /// Writes `scores/` into the output directory `out`, run.json last, so a
+    /// reader that finds run.json finds every array it names.
+    pub fn save(&self, out: &Path) -> Result<()> {
+        let dir = out.join(SCORES);
+        std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
+        let positions = Array1::from_iter(self.positions.iter().map(|&p| p as u64));
+        write_npy(&dir.join("positions.npy"), &positions)?;
+        let mut tests = vec![TestEntry {
+            name: REFERENCE.into(),
+            file: REFERENCE.into(),
+            values: Vec::new(),
+        }];
+        save_grid(&dir, REFERENCE, &self.reference)?;
+        for (i, sweep) in self.sweeps.iter().enumerate() {
+            let file = test_file(Some(i));
+            save_grid(&dir, &file, &sweep.grid)?;
+            tests.push(TestEntry {
+                name: sweep.name.clone(),
+                file,
+                values: sweep.values.clone(),
+            });
+        }
+        let header = Header {
+            format: FORMAT,
+            sensie_version: env!("CARGO_PKG_VERSION").into(),
+            fingerprint: self.fingerprint.clone(),
+            examples: self.examples,
+            start: self.start,
+            end: self.end,
+            metric: self.metric.name().into(),
+            output_kind: match self.metric {
+                Metric::Classifier(kind) => Some(super::word(kind)),
+                Metric::Regressor => None,
+            },
+            tests,
+            config: self.config.clone(),
+        };
+        let json = serde_json::to_vec_pretty(&header)
+            .map_err(|e| Error::invalid("scores", e.to_string()))?;
+        write_atomic(&dir.join("run.json"), &json)
+    }
+
+    /// Reads the scores a probe run (or shard) wrote into the output directory `out`.
+    pub fn load(out: &Path) -> Result<ProbeRun> {
+        let dir = out.join(SCORES);
+        let path = dir.join("run.json");
+        let text = match std::fs::read(&path) {
+            Ok(text) => text,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Err(Error::data(
+                    out,
+                    "holds no scores (scores/run.json): give the output directory of a finished `sensie probe` run or shard",
+                ));
+            }
+            Err(e) => return Err(Error::io(&path, e)),
+        };
+        let header: Header = serde_json::from_slice(&text)
+            .map_err(|e| Error::data(&path, format!("not a sensie scores file: {e}")))?;
+        if header.format != FORMAT {
+            return Err(Error::data(
+                &path,
+                format!(
+                    "scores format {} (sensie {}); this sensie reads format {FORMAT}: rerun the probe with this version",
+                    header.format, header.sensie_version
+                ),
+            ));
+        }
+        let metric = match &header.output_kind {
+            Some(kind) => Metric::Classifier(kind.parse::<OutputKind>()?),
+            None => Metric::Regressor,
+        };
+        if metric.name() != header.metric {
+            return Err(Error::data(
+                &path,
+                format!("unknown metric '{}'", header.metric),
+            ));
+        }
+        let n = header.end.saturating_sub(header.start);
+        if header.start > header.end || header.end > header.examples {
+            return Err(Error::data(
+                &path,
+                format!(
+                    "examples {}..{} do not lie in a run of {}",
+                    header.start, header.end, header.examples
+                ),
+            ));
+        }
+        let positions: Array1<u64> = read_npy(&dir.join("positions.npy"), &[n])?;
+        let mut tests = header.tests.into_iter();
+        let reference = match tests.next() {
+            Some(t) if t.file == REFERENCE => load_grid(&dir, REFERENCE, n, 1, metric)?,
+            _ => return Err(Error::data(&path, "the first test is not the reference")),
+        };
+        let sweeps = tests
+            .map(|t| {
+                let grid = load_grid(&dir, &t.file, n, t.values.len(), metric)?;
+                Ok(SweepScores {
+                    name: t.name,
+                    values: t.values,
+                    grid,
+                })
+            })
+            .collect::<Result<_>>()?;
+        Ok(ProbeRun {
+            config: header.config,
+            fingerprint: header.fingerprint,
+            examples: header.examples,
+            start: header.start,
+            end: header.end,
+            positions: positions.iter().map(|&p| p as usize).collect(),
+            metric,
+            reference,
+            sweeps,
+        })
+    }
+
+    /// Joins the parts of one run (shards, as their output directories and
+    /// scores) into the whole run. Refuses parts of another run (another
+    /// fingerprint), two parts holding the same examples, and examples that
+    /// no part holds, naming the part or the examples.
+    pub fn join(mut parts: Vec<(PathBuf, ProbeRun)>) -> Result<ProbeRun> {
+        let Some((first_dir, first)) = parts.first() else {
+            return Err(Error::invalid("merge", "no parts given"));
+        };
+        for (dir, part) in &parts[1..] {
+            if part.fingerprint != first.fingerprint || part.examples != first.examples {
+                return Err(Error::data(
+                    dir,
+                    format!(
+                        "is a part of another run than {} (fingerprint {} against {}): the model, data or settings differ",
+                        first_dir.display(),
+                        part.fingerprint,
+                        first.fingerprint
+                    ),
+                ));
+            }
+        }
+        let examples = first.examples;
+        parts.sort_by_key(|(_, p)| (p.start, p.end));
+        let mut next = 0;
+        for (i, (dir, part)) in parts.iter().enumerate() {
+            if part.start < next {
+                let (other, _) = &parts[i - 1];
+                return Err(Error::data(
+                    dir,
+                    format!(
+                        "holds examples {}..{}, which {} holds too: the same shard given twice?",
+                        part.start,
+                        part.end.min(next),
+                        other.display()
+                    ),
+                ));
+            }
+            if part.start > next {
+                return Err(missing(next, part.start, examples));
+            }
+            next = part.end;
+        }
+        if next < examples {
+            return Err(missing(next, examples, examples));
+        }
+        let mut all: Vec<ProbeRun> = parts.into_iter().map(|(_, p)| p).collect();
+        if all.len() == 1 {
+            return Ok(all.swap_remove(0));
+        }
+        let grids = |pick: &dyn Fn(&ProbeRun) -> &ScoreGrid| {
+            ScoreGrid::concatenate(&all.iter().map(pick).collect::<Vec<_>>())
+        };
+        let reference = grids(&|p| &p.reference)?;
+        let sweeps = (0..all[0].sweeps.len())
+            .map(|i| {
+                Ok(SweepScores {
+                    name: all[0].sweeps[i].name.clone(),
+                    values: all[0].sweeps[i].values.clone(),
+                    grid: grids(&|p| &p.sweeps[i].grid)?,
+                })
+            })
+            .collect::<Result<_>>()?;
+        let first = &all[0];
+        Ok(ProbeRun {
+            config: first.config.clone(),
+            fingerprint: first.fingerprint.clone(),
+            examples: first.examples,
+            start: 0,
+            end: first.examples,
+            positions: all.iter().flat_map(|p| p.positions.clone()).collect(),
+            metric: first.metric,
+            reference,
+            sweeps,
+        })
+    }
+}
+
+/// The error for examples no part holds.
+fn missing(from: usize, to: usize, examples: usize) -> Error {
+    Error::invalid(
+        "merge",
+        format!(
+            "no part holds examples {from}..{to} of {examples}: a shard is missing (give every part-K of the run)"
+        ),
+    )
+}
+
+/// `values` as an .npy file, written atomically.
+fn write_npy<A: WriteNpyExt>(path: &Path, values: &A) -> Result<()> {
+    let mut bytes = Vec::new();
+    values.write_npy(&mut bytes).map_err(|e| Error::Data {
+        path: path.to_path_buf(),
+        reason: format!("writing failed: {e}"),
+    })?;
+    write_atomic(path, &bytes)
+}
+
+/// An .npy array of the expected shape.
+fn read_npy<A, D>(path: &Path, shape: &[usize]) -> Result<ndarray::Array<A, D>>
+where
+    A: ndarray_npy::ReadableElement + WritableElement,
+    D: ndarray::Dimension,
+{
+    let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
+    let array = ndarray::Array::<A, D>::read_npy(std::io::BufReader::new(file))
+        .map_err(|e| Error::data(path, format!("not a valid scores array: {e}")))?;
+    if array.shape() != shape {
+        return Err(Error::data(
+            path,
+            format!(
+                "has shape {:?} where run.json says {shape:?}",
+                array.shape()
+            ),
+        ));
+    }
+    Ok(array)
+}
+
+fn save_grid(dir: &Path, file: &str, grid: &ScoreGrid) -> Result<()> {
+    write_npy(&dir.join(format!("{file}.score.npy")), &grid.score)?;
+    match &grid.error {
+        Some(error) => write_npy(&dir.join(format!("{file}.error.npy")), error),
+        None => write_npy(&dir.join(format!("{file}.correct.npy")), &grid.correct),
+    }
+}
+
+fn load_grid(dir: &Path, file: &str, n: usize, levels: usize, metric: Metric) -> Result<ScoreGrid> {
+    let shape = [n, levels];
+    let score: Array2<f64> = read_npy(&dir.join(format!("{file}.score.npy")), &shape)?;
+    Ok(match metric {
+        Metric::Classifier(_) => ScoreGrid {
+            score,
+            correct: read_npy(&dir.join(format!("{file}.correct.npy")), &shape)?,
+            error: None,
+        },
+        Metric::Regressor => ScoreGrid {
+            score,
+            correct: Array2::from_elem((n, levels), false),
+            error: Some(read_npy(&dir.join(format!("{file}.error.npy")), &shape)?),
+        },
+    })
+}
+
+impl ScoreGrid {
+    /// Grids of consecutive slices of examples, one after the other.
+    pub fn concatenate(parts: &[&ScoreGrid]) -> Result<ScoreGrid> {
+        let join = |arrays: Vec<ndarray::ArrayView2<f64>>| {
+            concatenate(Axis(0), &arrays).map_err(|e| Error::invalid("scores", e.to_string()))
+        };
+        let correct = concatenate(
+            Axis(0),
+            &parts.iter().map(|p| p.correct.view()).collect::<Vec<_>>(),
+        )
+        .map_err(|e| Error::invalid("scores", e.to_string()))?;
+        let error = match parts
+            .iter()
+            .map(|p| p.error.as_ref())
+            .collect::<Option<Vec<_>>>()
+        {
+            Some(errors) if !errors.is_empty() => {
+                Some(join(errors.iter().map(|e| e.view()).collect())?)
+            }
+            _ => None,
+        };
+        Ok(ScoreGrid {
+            score: join(parts.iter().map(|p| p.score.view()).collect())?,
+            correct,
+            error,
+        })
+    }
+}
