@@ -296,7 +296,7 @@ pub fn summarise(report: &Report, notes: &[String], out: &std::path::Path) {
 
 /// The comparison's table on the terminal: each test's verdict per run and
 /// the difference's largest value and verdict.
-fn print_comparison(comparison: &probe::Comparison) {
+pub fn print_comparison(comparison: &probe::Comparison) {
     println!(
         "{:<24} {:<36} {:>8}  difference verdict",
         "test", "verdicts", "largest"

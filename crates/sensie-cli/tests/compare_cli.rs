@@ -157,3 +157,50 @@ fn config_tables_name_models_and_bad_names_are_refused() {
         stderr(&unknown)
     );
 }
+
+#[test]
+fn compare_overlays_finished_runs_and_refuses_different_levels() {
+    let dir = tempfile::tempdir().unwrap();
+    digits(dir.path(), "a", 0, 50);
+    digits(dir.path(), "b", 50, 90);
+    let p = |f: &str| dir.path().join(f).to_str().unwrap().to_string();
+    let probe = |stem: &str, levels: &str| {
+        let out = sensie(&[
+            "probe",
+            "--model",
+            &repo("examples/mnist/mnist_cnn.onnx"),
+            "--data",
+            &p(&format!("{stem}_x.npy")),
+            "--labels",
+            &p(&format!("{stem}_y.npy")),
+            "--perturb",
+            levels,
+            "--replicates",
+            "200",
+            "--quiet",
+            "--out",
+            &p(&format!("run-{stem}-{}", levels.len())),
+        ]);
+        assert!(out.status.success(), "{}", stderr(&out));
+        p(&format!("run-{stem}-{}", levels.len()))
+    };
+    let (a, b) = (probe("a", "rotate=0,90"), probe("b", "rotate=0,90"));
+    let out = sensie(&["compare", &a, &b, "--out", &p("cmp")]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let results = json(&dir.path().join("cmp/results.json"));
+    assert_eq!(results["compared"], "sets");
+    assert!(results["tests"][0]["sets"][&a]["levels"].is_array());
+    assert!(
+        dir.path().join("cmp/plots/rotate.png").exists()
+            || dir.path().join("cmp/plots/rotate.svg").exists()
+    );
+
+    let other = probe("b", "rotate=0,45,90");
+    let refused = sensie(&["compare", &a, &other, "--out", &p("cmp2")]);
+    assert!(!refused.status.success());
+    let err = stderr(&refused);
+    assert!(
+        err.contains(&a) && err.contains(&other) && err.contains("45"),
+        "{err}"
+    );
+}

@@ -186,20 +186,19 @@ fn runs_of_different_tests_or_levels_are_refused() {
     let dir = tempfile::tempdir().unwrap();
     let mut a = config(dir.path(), &["rotate=0,90"]);
     a.data = digits(dir.path(), "a", 0, 40, 0);
-    let report_a = probe::execute(&a, &mut |_, _| {}).unwrap();
+    probe::execute(&a, &mut |_, _| {}).unwrap();
     let mut b = config(dir.path(), &["rotate=0,45"]);
     b.data = a.data.clone();
     b.out = dir.path().join("b");
-    let report_b = probe::execute(&b, &mut |_, _| {}).unwrap();
-    let names = ["sims".to_string(), "real".to_string()];
-    let err = probe::compare_reports(probe::Compared::Sets, &names, &[report_a, report_b])
+    probe::execute(&b, &mut |_, _| {}).unwrap();
+    // The same refusal from the result directories, naming them.
+    let dirs = [a.out.clone(), b.out.clone()];
+    let err = probe::compare_dirs(&dirs, &dir.path().join("cmp"))
         .unwrap_err()
         .to_string();
+    let (da, db) = (a.out.display().to_string(), b.out.display().to_string());
     assert!(
-        err.contains("'sims'")
-            && err.contains("'real'")
-            && err.contains("rotate")
-            && err.contains("45"),
+        err.contains(&da) && err.contains(&db) && err.contains("rotate") && err.contains("45"),
         "{err}"
     );
 
@@ -275,4 +274,65 @@ fn a_grid_runs_in_the_same_pass_and_agrees_with_its_sweeps() {
     for file in ["plots/grid_rotate_blur.svg", "plots/grid_rotate_blur.png"] {
         assert!(dir.path().join("out").join(file).exists(), "{file}");
     }
+}
+
+#[test]
+fn finished_runs_compare_from_their_folders_as_in_one_run() {
+    // Two sets in one run, then the same two runs compared from their
+    // folders: the same per-set levels and the same differences, unpaired.
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = config(dir.path(), &["rotate=0,90,180"]);
+    config.classes = true;
+    config.sets = vec![
+        NamedData {
+            name: "upright".into(),
+            spec: digits(dir.path(), "a", 0, 80, 0),
+        },
+        NamedData {
+            name: "turned".into(),
+            spec: digits(dir.path(), "b", 80, 150, 1),
+        },
+    ];
+    let (together, _) = run(&config);
+    let dirs = ["upright", "turned"].map(|n| config.out.join(n)).to_vec();
+    let (apart, reports) = probe::compare_dirs(&dirs, &dir.path().join("cmp")).unwrap();
+    probe::write_comparison_report(&dir.path().join("cmp"), &apart, &reports, "test").unwrap();
+    assert_eq!(apart.compared, probe::Compared::Sets);
+    for (a, b) in together.tests.iter().zip(&apart.tests) {
+        let (da, db) = (&a.difference.all()[0], &b.difference.all()[0]);
+        assert_eq!(da.largest, db.largest, "{}", a.name);
+        assert_eq!(da.verdict, db.verdict);
+        let levels = |t: &probe::TestComparison| {
+            serde_json::to_value(&t.sets.as_ref().unwrap()[1].1.levels).unwrap()
+        };
+        assert_eq!(levels(a), levels(b));
+    }
+    let out = json(&dir.path().join("cmp/results.json"));
+    assert_eq!(out["runs"][0]["name"], dirs[0].display().to_string());
+    assert!(dir.path().join("cmp/plots/rotate.svg").exists());
+
+    // The same data twice (one model, two runs) compares paired.
+    let mut again = config.clone();
+    again.sets.clear();
+    again.data = config.sets[0].spec.clone();
+    again.out = dir.path().join("again");
+    probe::execute(&again, &mut |_, _| {}).unwrap();
+    let (paired, _) = probe::compare_dirs(
+        &[dirs[0].clone(), again.out.clone()],
+        &dir.path().join("cmp2"),
+    )
+    .unwrap();
+    assert!(paired.paired);
+    assert_eq!(
+        paired.tests[0].difference.all()[0].levels[2].ci95,
+        [0.0, 0.0]
+    );
+
+    let err = probe::compare_dirs(
+        &[dirs[0].clone(), dir.path().to_path_buf()],
+        &dir.path().join("cmp3"),
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(err.contains("scores"), "{err}");
 }

@@ -15,7 +15,7 @@ use serde::Serialize;
 use serde::ser::{SerializeMap, Serializer};
 
 use super::results::{check_out, word};
-use super::{ProbeConfig, Report, TestKind, TestResult, chart, execute, file_stem};
+use super::{ProbeConfig, ProbeRun, Report, TestKind, TestResult, chart, execute, file_stem};
 use crate::html::{Figure, Page};
 use crate::output::write_atomic;
 use crate::plot::{Axis, LineChart, Rasteriser, Series, Size};
@@ -174,7 +174,8 @@ impl Differences {
 #[derive(Clone, Debug, Serialize)]
 pub struct RunSummary {
     pub name: String,
-    /// Its own results, relative to the comparison's folder.
+    /// Its own results: relative to the comparison's folder for the runs
+    /// of one `sensie probe`, as given for `sensie compare`.
     pub results: PathBuf,
     pub model: PathBuf,
     pub data: PathBuf,
@@ -229,17 +230,65 @@ pub fn execute_comparison(
         reports.push(report);
     }
     let names: Vec<String> = arms.iter().map(|a| a.name.clone()).collect();
-    let comparison = compare_reports(compared, &names, &reports)?;
+    let folders: Vec<PathBuf> = names.iter().map(PathBuf::from).collect();
+    let comparison = compare_reports(compared, &names, &folders, &reports)?;
     write_comparison(&config.out, &comparison)?;
+    Ok((comparison, reports))
+}
+
+/// `sensie compare`: the comparison of finished runs from their output
+/// directories, read back from the per-example scores each keeps in
+/// `scores/` ([`ProbeRun::load`]; the statistics are recomputed from them
+/// with the runs' own model and data, which must not have changed). Runs
+/// over the same examples (the same data file, the same examples kept) are
+/// compared paired, as models; others unpaired, as data sets. Each run is
+/// named by its directory as given. Writes results.json and results.csv
+/// into `out` (check it first with [`check_out`]).
+pub fn compare_dirs(dirs: &[PathBuf], out: &Path) -> Result<(Comparison, Vec<Report>)> {
+    if dirs.len() < 2 {
+        return Err(Error::invalid(
+            "sensie compare",
+            format!(
+                "{} result directory given; compare at least two",
+                dirs.len()
+            ),
+        ));
+    }
+    let runs = dirs
+        .iter()
+        .map(|dir| ProbeRun::load(dir))
+        .collect::<Result<Vec<_>>>()?;
+    let reports = runs
+        .iter()
+        .zip(dirs)
+        .map(|(run, dir)| {
+            super::report(run)
+                .map_err(|e| Error::invalid(format!("results in {}", dir.display()), e.to_string()))
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let first = &runs[0];
+    let same_examples = runs
+        .iter()
+        .all(|r| r.config.data.path == first.config.data.path && r.positions == first.positions);
+    let compared = if same_examples {
+        Compared::Models
+    } else {
+        Compared::Sets
+    };
+    let names: Vec<String> = dirs.iter().map(|d| d.display().to_string()).collect();
+    let comparison = compare_reports(compared, &names, dirs, &reports)?;
+    write_comparison(out, &comparison)?;
     Ok((comparison, reports))
 }
 
 /// Compares runs of the same tests, refusing runs whose tests or sweep
 /// levels differ (the error names the runs and the mismatch). Data sets
 /// may bin a property differently: a property's difference is of spreads.
+/// `folders` are where each run's own results are.
 pub fn compare_reports(
     compared: Compared,
     names: &[String],
+    folders: &[PathBuf],
     reports: &[Report],
 ) -> Result<Comparison> {
     let (first, first_name) = (&reports[0], &names[0]);
@@ -312,9 +361,10 @@ pub fn compare_reports(
         runs: reports
             .iter()
             .zip(names)
-            .map(|(r, name)| RunSummary {
+            .zip(folders)
+            .map(|((r, name), folder)| RunSummary {
                 name: name.clone(),
-                results: Path::new(name).join("results.json"),
+                results: folder.join("results.json"),
                 model: r.model.path.clone(),
                 data: r.data.path.clone(),
                 n: r.data.n,
@@ -595,7 +645,7 @@ pub fn write_comparison_report(
         let mut figures = Vec::new();
         for (k, svg) in comparison_charts(test, index, reports).iter().enumerate() {
             let file = if test.kind == TestKind::Grid {
-                format!("{stem}-{}", comparison.runs[k].name)
+                file_stem(&format!("{stem}-{}", comparison.runs[k].name))
             } else {
                 stem.clone()
             };

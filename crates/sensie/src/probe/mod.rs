@@ -37,7 +37,8 @@ use serde::Serialize;
 
 pub use compare::{
     Arm, Compared, Comparison, Differences, RunLevels, RunSummary, TestComparison, arms,
-    compare_reports, execute_comparison, overlay_chart, write_comparison, write_comparison_report,
+    compare_dirs, compare_reports, execute_comparison, overlay_chart, write_comparison,
+    write_comparison_report,
 };
 pub use config::{
     GridSpec, NamedData, NamedModel, OptionValue, ProbeConfig, PropertySpec, SweepSpec, Values,
