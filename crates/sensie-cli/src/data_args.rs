@@ -97,11 +97,11 @@ fn named(text: &str) -> Option<(&str, PathBuf)> {
     is_name.then(|| (name, PathBuf::from(path)))
 }
 
+/// A flag's plain value (at most one) and its `NAME=PATH` values.
+type Split<'a> = (Option<PathBuf>, Vec<(&'a str, PathBuf)>);
+
 /// The plain values of a flag (at most one) and its `NAME=PATH` ones.
-fn split<'a>(
-    flag: &str,
-    values: &'a [String],
-) -> Result<(Option<PathBuf>, Vec<(&'a str, PathBuf)>)> {
+fn split<'a>(flag: &str, values: &'a [String]) -> Result<Split<'a>> {
     let (with_name, plain): (Vec<&String>, Vec<&String>) =
         values.iter().partition(|v| named(v).is_some());
     if plain.len() > 1 {
