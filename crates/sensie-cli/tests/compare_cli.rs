@@ -39,6 +39,15 @@ fn named_data_sets_with_their_own_labels_are_compared() {
     digits(dir.path(), "a", 0, 60);
     digits(dir.path(), "b", 60, 100);
     let p = |f: &str| dir.path().join(f).to_str().unwrap().to_string();
+    // Per-set metadata of different lengths: each joins its own set by row order.
+    for (file, n) in [("a.csv", 60), ("b.csv", 40)] {
+        let rows: Vec<String> = (0..n).map(|i| format!("{}", i % 7)).collect();
+        std::fs::write(
+            dir.path().join(file),
+            format!("brightness\n{}\n", rows.join("\n")),
+        )
+        .unwrap();
+    }
     let out = sensie(&[
         "probe",
         "--model",
@@ -51,6 +60,18 @@ fn named_data_sets_with_their_own_labels_are_compared() {
         &format!("real-like={}", p("b_x.npy")),
         "--labels",
         &format!("real-like={}", p("b_y.npy")),
+        "--data",
+        &format!("third={}", p("b_x.npy")),
+        "--labels",
+        &format!("third={}", p("b_y.npy")),
+        "--metadata",
+        &format!("sims={}", p("a.csv")),
+        "--metadata",
+        &format!("real-like={}", p("b.csv")),
+        "--metadata",
+        &format!("third={}", p("b.csv")),
+        "--property",
+        "brightness=q2",
         "--perturb",
         "rotate=0,90",
         "--grid",
@@ -67,8 +88,31 @@ fn named_data_sets_with_their_own_labels_are_compared() {
     let rotate = &results["tests"][0];
     assert!(rotate["sets"]["sims"]["levels"].is_array());
     assert!(rotate["sets"]["real-like"]["levels"].is_array());
-    assert!(["low", "medium", "high"].contains(&rotate["difference"]["verdict"].as_str().unwrap()));
+    // Three sets: one difference per set after the first, each against it.
+    let differences = rotate["difference"].as_array().unwrap();
+    assert_eq!(differences.len(), 2);
+    assert_eq!(
+        differences[1]["between"],
+        serde_json::json!(["sims", "third"])
+    );
+    // "third" is "real-like" again: the same levels, the same difference.
+    assert_eq!(
+        rotate["sets"]["third"]["levels"],
+        rotate["sets"]["real-like"]["levels"]
+    );
+    assert_eq!(differences[0]["levels"], differences[1]["levels"]);
     assert_eq!(results["tests"][1]["kind"], "grid");
+    let property = &results["tests"][2];
+    assert_eq!(property["name"], "property:brightness");
+    assert_eq!(
+        property["sets"]["real-like"]["levels"][0]["n"]
+            .as_u64()
+            .unwrap()
+            + property["sets"]["real-like"]["levels"][1]["n"]
+                .as_u64()
+                .unwrap(),
+        40
+    );
     for file in [
         "report.html",
         "sims/report.html",
