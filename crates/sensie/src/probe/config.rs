@@ -104,11 +104,31 @@ pub struct NamedModel {
 }
 
 /// Two perturbations varied jointly over every pair of their values, the
-/// first applied first.
+/// first applied first. In a config, `perturb` is a list of two tables like
+/// `[[perturb]]`'s, or the command line's text (`"rotate=0:90:7,blur=0:2:5"`).
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct GridSpec {
+    #[serde(deserialize_with = "grid_parts")]
     pub perturb: Vec<SweepSpec>,
+}
+
+/// A grid's two perturbations, as tables or as `--grid`'s text.
+fn grid_parts<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> std::result::Result<Vec<SweepSpec>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Parts {
+        Tables(Vec<SweepSpec>),
+        Text(String),
+    }
+    match Parts::deserialize(deserializer)? {
+        Parts::Tables(parts) => Ok(parts),
+        Parts::Text(text) => GridSpec::parse(&text)
+            .map(|g| g.perturb)
+            .map_err(serde::de::Error::custom),
+    }
 }
 
 impl Default for ProbeConfig {
@@ -549,6 +569,11 @@ mod tests {
             column = "mag"
         "#;
         let config: ProbeConfig = toml::from_str(text).unwrap();
+        let grid: GridSpec =
+            toml::from_str("perturb = \"rotate=0,90,blur(mode=reflect)=0:2:3\"").unwrap();
+        assert_eq!(grid.perturb[1].levels().unwrap(), vec![0.0, 1.0, 2.0]);
+        assert_eq!(grid.perturb[1].option_text()["mode"], "reflect");
+        assert!(toml::from_str::<GridSpec>("perturb = \"rotate=0,90\"").is_err());
         assert_eq!(config.perturb[0].levels().unwrap(), vec![0.0, 90.0]);
         assert_eq!(config.perturb[0].option_text()["fill"], "1");
         assert_eq!(config.perturb[1].levels().unwrap(), vec![0.0, 1.0, 2.0]);
