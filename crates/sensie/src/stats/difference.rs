@@ -81,7 +81,8 @@ pub const DIFFERENCE_RULE: &str = "difference = run B's effect minus run A's: fo
 mean) - (A's), for a property or class test B's best-minus-worst group spread - A's. Bootstrap over examples, paired (the same resampled \
 examples for both runs) when two models see the same images, each run resampled on its own when the data sets differ. size = the largest \
 |difference| among levels whose simultaneous 95% interval (max-|t| over levels) excludes 0, or |spread difference| when its 95% basic \
-bootstrap interval (percentiles reflected about the estimate, which takes off the spread's upward bias) excludes 0; otherwise 0; divided by the scale. high: size >= 0.10; medium: size >= 0.02; low: otherwise.";
+bootstrap interval (percentiles reflected about the estimate) excludes 0 (approximate: 8 to 13% false alarms at 5% nominal in null \
+simulations, see docs/design.md); otherwise 0; divided by the scale. high: size >= 0.10; medium: size >= 0.02; low: otherwise.";
 
 /// The difference of a test's effect between runs `a` and `b` (named
 /// `names`), at the sweep levels `values` (ignored for groups).
@@ -220,10 +221,13 @@ pub fn difference(
             let replicates: Vec<f64> = xb.iter().zip(&xa).map(|(b, a)| b - a).collect();
             // The basic (reverse percentile) interval: a best-minus-worst
             // spread is biased upwards, the more so the fewer examples a
-            // group holds, and its replicates by as much again; reflecting
-            // the percentiles about the estimate takes that shift off once,
-            // where a plain percentile interval would add it to the smaller
-            // set's side and call noise a difference.
+            // group holds, and its replicates by about as much again;
+            // reflecting the percentiles about the estimate takes that
+            // shift off once instead of adding it. Near a spread of zero the
+            // max-minus-min is not smooth and neither interval holds its
+            // level: in null simulations (numpy, 150 and 200 trials, 4
+            // groups of 100 against 25 examples) 8% and 13% were flagged,
+            // 11.5% with percentiles, against 5% nominal.
             let value = pb - pa;
             let [lo, hi] = percentile_interval(&replicates, 0.95);
             let largest = Estimate {
@@ -436,8 +440,9 @@ mod tests {
     fn sets_of_the_same_population_rarely_differ_in_spread() {
         // Four groups of one population, 100 examples each in set A and 25
         // in set B: the spreads differ only by noise and by B's larger
-        // upward bias. The basic interval keeps false alarms near 5%; at
-        // most 4 of 40 (binomial tail of 5%: 0.14) may be flagged.
+        // upward bias. Numpy simulations of this design flag 8 to 13% (see
+        // the interval's comment); at most 10 of 40 may be (P = 0.96 at
+        // 13%), while intervals half as wide flag 36% (simulated).
         let settings = Settings {
             replicates: 1000,
             ..settings()
@@ -462,6 +467,6 @@ mod tests {
             .unwrap();
             flagged += usize::from(d.size > 0.0);
         }
-        assert!(flagged <= 4, "{flagged} of 40 flagged");
+        assert!(flagged <= 10, "{flagged} of 40 flagged");
     }
 }
