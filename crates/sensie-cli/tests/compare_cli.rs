@@ -145,6 +145,10 @@ fn config_tables_name_models_and_bad_names_are_refused() {
     assert_eq!(grid["difference"]["paired"], true);
     assert_eq!(grid["difference"]["size"], 0.0);
     assert!(grid["models"]["second"]["levels"][3]["values"].is_array());
+    assert_eq!(
+        grid["difference"]["levels"][3]["values"],
+        serde_json::json!([90.0, 1.0])
+    );
 
     let bad = sensie(&[
         "probe",

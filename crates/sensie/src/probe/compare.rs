@@ -305,7 +305,7 @@ pub fn compare_reports(
             scale: test.stats.effect.scale,
         };
         let values: Vec<f64> = test.stats.levels.iter().map(|l| l.value).collect();
-        let differences = reports
+        let mut differences = reports
             .iter()
             .zip(names)
             .skip(1)
@@ -320,6 +320,12 @@ pub fn compare_reports(
                 )
             })
             .collect::<Result<Vec<_>>>()?;
+        // A grid's cells are its levels: each difference carries both values.
+        for d in &mut differences {
+            for (level, cell) in d.levels.iter_mut().zip(&test.stats.levels) {
+                level.values = cell.values;
+            }
+        }
         let runs: Vec<(String, RunLevels)> = reports
             .iter()
             .zip(names)

@@ -42,6 +42,9 @@ pub enum ExampleScores {
 #[derive(Clone, Debug, Serialize)]
 pub struct LevelDifference {
     pub value: f64,
+    /// A grid's cell: its two values (the caller fills them in).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub values: Option<[f64; 2]>,
     /// Run B's change from its unperturbed mean minus run A's.
     pub difference: f64,
     /// Percentile 95% interval of this level alone.
@@ -159,6 +162,7 @@ pub fn difference(
             let levels: Vec<LevelDifference> = (0..count)
                 .map(|l| LevelDifference {
                     value: values[l],
+                    values: None,
                     difference: estimate[l],
                     ci95: percentile_interval(&replicates.column(l).to_vec(), 0.95),
                     simultaneous_ci95: band[l],
