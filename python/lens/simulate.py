@@ -44,7 +44,17 @@ Writes
   examples/lens/data/fits-bands/<id>_{g,r,i}.fits    one file per band, a handful
   examples/lens/data/fits-bands/metadata.csv
 
-Usage: python/.venv/bin/python python/lens/simulate.py [--workers N] [--n N]
+With --real-like N, only a second, "real-like" test set of N images (half lenses)
+from the same scenes but other observing conditions, to compare with the
+simulations (sensie probe with two [[data]] sets): worse and wider seeing (r-band
+FWHM uniform in 1.0-1.8 arcsec), every PSF a Moffat with heavier wings (beta
+uniform in 2.2-3.0) and a depth that varies from image to image (3 to 10 of the
+90 s exposures, so up to 1.8x the sky noise). Its images are k = 6000 + i, never
+in the training set. Writes
+  examples/lens/data/real-like.npz            x, y
+  examples/lens/data/real-like-metadata.csv   their metadata (exposures column added)
+
+Usage: python/.venv/bin/python python/lens/simulate.py [--workers N] [--n N] [--real-like N]
 """
 from __future__ import annotations
 
@@ -96,6 +106,10 @@ SEEING_R = (0.7, 1.5)           # arcsec FWHM in r, U
 SOURCE_MAG_R = (22.0, 25.0)     # unlensed source r magnitude, U
 COMPANION_RADIUS = (1.5, 6.0)   # arcsec from the deflector, U
 MOFFAT_BETA = (2.5, 4.5)        # U
+# The real-like set's observing conditions (--real-like).
+REAL_SEEING_R = (1.0, 1.8)      # arcsec FWHM in r, U
+REAL_MOFFAT_BETA = (2.2, 3.0)   # U, every PSF a Moffat
+REAL_EXPOSURES = (3, 10)        # 90 s exposures, uniform integer, inclusive
 
 ROW_FIELDS = [
     "id", "filename", "split", "label", "class", "scene",
@@ -120,21 +134,21 @@ def nmgy(mag: float) -> float:
     return 10.0 ** (-0.4 * (mag - NANOMAGGY_ZP))
 
 
-def electrons_per_nmgy(band: str) -> float:
+def electrons_per_nmgy(band: str, exposures: int = NUM_EXPOSURES) -> float:
     """Electrons collected over the whole coadd per nanomaggy of flux."""
-    return 10.0 ** (0.4 * (ZERO_POINT[band] - NANOMAGGY_ZP)) * EXPOSURE_TIME * NUM_EXPOSURES
+    return 10.0 ** (0.4 * (ZERO_POINT[band] - NANOMAGGY_ZP)) * EXPOSURE_TIME * exposures
 
 
-def sky_electrons(band: str) -> float:
+def sky_electrons(band: str, exposures: int = NUM_EXPOSURES) -> float:
     """Mean sky electrons per pixel over the whole coadd."""
     return 10.0 ** (-0.4 * (SKY_MAG[band] - ZERO_POINT[band])) * PIXEL_SCALE ** 2 \
-        * EXPOSURE_TIME * NUM_EXPOSURES
+        * EXPOSURE_TIME * exposures
 
 
-def sky_sigma_nmgy(band: str) -> float:
+def sky_sigma_nmgy(band: str, exposures: int = NUM_EXPOSURES) -> float:
     """Per-pixel noise sigma of the empty sky, in nanomaggies."""
-    var = sky_electrons(band) + NUM_EXPOSURES * READ_NOISE ** 2
-    return math.sqrt(var) / electrons_per_nmgy(band)
+    var = sky_electrons(band, exposures) + exposures * READ_NOISE ** 2
+    return math.sqrt(var) / electrons_per_nmgy(band, exposures)
 
 
 def psf_kernel(kind: str, fwhm: float, beta: float) -> np.ndarray:
@@ -217,13 +231,14 @@ class Renderer:
             if src is not None:
                 model = model + src
             model = np.clip(model, 0.0, None)
-            epn = electrons_per_nmgy(band)
-            sky = sky_electrons(band)
+            exposures = p.get("exposures", NUM_EXPOSURES)
+            epn = electrons_per_nmgy(band, exposures)
+            sky = sky_electrons(band, exposures)
             electrons = rng.poisson(model * epn + sky).astype(np.float64) - sky
-            electrons += rng.normal(0.0, READ_NOISE * math.sqrt(NUM_EXPOSURES), model.shape)
+            electrons += rng.normal(0.0, READ_NOISE * math.sqrt(exposures), model.shape)
             img[b] = np.round(electrons / epn / QUANT_STEP[band]) * QUANT_STEP[band]
             if src is not None:
-                var = (model * epn + sky + NUM_EXPOSURES * READ_NOISE ** 2)
+                var = (model * epn + sky + exposures * READ_NOISE ** 2)
                 snr2[band] = float(((src * epn) ** 2 / var).sum())
         if snr2:
             derived["source_snr_r"] = math.sqrt(snr2["r"])
@@ -231,8 +246,10 @@ class Renderer:
         return img, derived
 
 
-def sample(k: int, label: int) -> dict:
-    """All random parameters of image k (label decided by the caller)."""
+def sample(k: int, label: int, real_like: bool = False) -> dict:
+    """All random parameters of image k (label decided by the caller); with
+    `real_like`, the real-like set's seeing, PSF and depth instead (drawn
+    after everything else, so the scene is the one image k would have)."""
     rng = np.random.default_rng([SEED, k])
     u = rng.uniform
     p: dict = {"id": image_id(k), "label": label}
@@ -315,6 +332,13 @@ def sample(k: int, label: int) -> dict:
         p["source_mag"] = {"g": mag_r_s + gr_s, "r": mag_r_s, "i": mag_r_s - ri_s}
         p.update(source_reff=reff_s, source_n_sersic=n_s, source_q=q_s, source_phi=phi_s,
                  source_x=sx, source_y=sy, source_offset=offset, source_offset_rel=offset_rel)
+    if real_like:
+        seeing_r = u(*REAL_SEEING_R)
+        p["seeing"] = {b: seeing_r * (WAVELENGTH[b] / WAVELENGTH["r"]) ** -0.2 * (1 + j if b != "r" else 1.0)
+                       for b, j in zip(BANDS, jitter)}
+        p["psf_model"] = "moffat"
+        p["moffat_beta"] = u(*REAL_MOFFAT_BETA)
+        p["exposures"] = int(rng.integers(REAL_EXPOSURES[0], REAL_EXPOSURES[1] + 1))
     return p
 
 
@@ -363,10 +387,16 @@ def simulate_one(args: tuple[int, int, str]) -> tuple[int, np.ndarray, dict]:
     k, label, split = args
     if _RENDERER is None:
         _RENDERER = Renderer()
-    p = sample(k, label)
+    real_like = split == "real-like"
+    p = sample(k, label, real_like)
     noise_rng = np.random.default_rng([SEED, k, 1])
     img, derived = _RENDERER.render(p, noise_rng)
-    return k, img, metadata_row(p, derived, split)
+    row = metadata_row(p, derived, split)
+    if real_like:
+        row["exposures"] = p["exposures"]
+        for b in BANDS:
+            row[f"sky_sigma_{b}"] = sky_sigma_nmgy(b, p["exposures"])
+    return k, img, row
 
 
 def fmt(v) -> str:
@@ -375,14 +405,15 @@ def fmt(v) -> str:
     return str(v)
 
 
-def write_csv(path: Path, rows: list[dict], filename_prefix: str = "") -> None:
+def write_csv(path: Path, rows: list[dict], filename_prefix: str = "",
+              fields: list[str] = ROW_FIELDS) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "w", newline="") as f:
         w = csv.writer(f, lineterminator="\n")
-        w.writerow(ROW_FIELDS)
+        w.writerow(fields)
         for r in rows:
             r = dict(r, filename=filename_prefix + r["filename"]) if filename_prefix else r
-            w.writerow([fmt(r[k]) for k in ROW_FIELDS])
+            w.writerow([fmt(r[k]) for k in fields])
 
 
 def fits_header(row: dict):
@@ -441,7 +472,11 @@ def main() -> None:
     ap.add_argument("--workers", type=int, default=1)
     ap.add_argument("--n", type=int, default=N_TOTAL, help="simulate only the first N (testing)")
     ap.add_argument("--no-write", action="store_true", help="simulate but write nothing")
+    ap.add_argument("--real-like", type=int, metavar="N",
+                    help="simulate only the real-like test set of N images (see above)")
     args = ap.parse_args()
+    if args.real_like:
+        return write_real_like(args.real_like)
 
     y, split = labels_and_splits()
     n = min(args.n, N_TOTAL)
@@ -482,6 +517,19 @@ def main() -> None:
         write_csv(OUT / "metadata.csv", test_rows)
         write_fits(test_rows, xt)
     print(f"wrote {CACHE} and {OUT}")
+
+
+def write_real_like(n: int) -> None:
+    """The real-like set: images 6000 + i, labels alternating lens / non-lens."""
+    rows, x = [], np.empty((n, 3, NPIX, NPIX), dtype=np.float32)
+    for i in range(n):
+        _, x[i], row = simulate_one((N_TOTAL + i, (i + 1) % 2, "real-like"))
+        rows.append(row)
+    y = np.array([r["label"] for r in rows], dtype=np.int64)
+    OUT.mkdir(parents=True, exist_ok=True)
+    np.savez_compressed(OUT / "real-like.npz", x=x, y=y)
+    write_csv(OUT / "real-like-metadata.csv", rows, fields=ROW_FIELDS + ["exposures"])
+    print(f"wrote {n} real-like images to {OUT}")
 
 
 if __name__ == "__main__":

@@ -7,22 +7,24 @@ use std::path::PathBuf;
 use sensie::data::{DataSpec, Hdu};
 use sensie::model::Layout;
 use sensie::preprocess::{Fit, Preprocess};
+use sensie::probe::NamedData;
 use sensie::{Error, Result};
 
 #[derive(clap::Args, Debug)]
 pub struct DataArgs {
     /// Test data: a class folder, .npz, .npy or FITS file, or a per-band path with {band}.
+    /// probe: NAME=PATH, repeated, names data sets to compare (every test runs on each).
     #[arg(long)]
-    pub data: Option<PathBuf>,
-    /// Labels (.npy) for .npy and FITS images.
+    pub data: Vec<String>,
+    /// Labels (.npy) for .npy and FITS images; NAME=PATH for one named data set.
     #[arg(long)]
-    pub labels: Option<PathBuf>,
+    pub labels: Vec<String>,
     /// Take the labels from this metadata column.
     #[arg(long)]
     pub label_column: Option<String>,
-    /// A CSV of per-example properties.
+    /// A CSV of per-example properties; NAME=PATH for one named data set.
     #[arg(long)]
-    pub metadata: Option<PathBuf>,
+    pub metadata: Vec<String>,
     /// The metadata column naming each example (rows join by order without it).
     #[arg(long)]
     pub metadata_key: Option<String>,
@@ -75,42 +77,159 @@ pub struct DataArgs {
     pub allow_aspect_change: bool,
 }
 
+/// A refusal of a flag's value, `what` naming it.
+pub fn invalid(what: impl Into<String>, reason: impl Into<String>) -> Error {
+    Error::InvalidInput {
+        what: what.into(),
+        reason: reason.into(),
+    }
+}
+
+/// A flag's value split into a data set's name and a path, when it reads
+/// `NAME=PATH` with a name of letters, digits, '-', '_' and '.' (a path
+/// holding '=' is written `./a=b` to be read whole).
+fn named(text: &str) -> Option<(&str, PathBuf)> {
+    let (name, path) = text.split_once('=')?;
+    let is_name = !name.is_empty()
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c));
+    is_name.then(|| (name, PathBuf::from(path)))
+}
+
+/// A flag's plain value (at most one) and its `NAME=PATH` values.
+type Split<'a> = (Option<PathBuf>, Vec<(&'a str, PathBuf)>);
+
+/// The plain values of a flag (at most one) and its `NAME=PATH` ones.
+fn split<'a>(flag: &str, values: &'a [String]) -> Result<Split<'a>> {
+    let (with_name, plain): (Vec<&String>, Vec<&String>) =
+        values.iter().partition(|v| named(v).is_some());
+    if plain.len() > 1 {
+        return Err(invalid(
+            format!("--{flag} {}", plain[1]),
+            format!("--{flag} is given twice; to compare data sets, name each: --{flag} NAME=PATH"),
+        ));
+    }
+    Ok((
+        plain.first().map(PathBuf::from),
+        with_name.into_iter().filter_map(|v| named(v)).collect(),
+    ))
+}
+
 impl DataArgs {
     /// Puts the flags that were given over `spec` and `preprocess` (a config
     /// file's values, or the defaults); list flags replace, switches add.
-    pub fn merge(self, spec: &mut DataSpec, preprocess: &mut Preprocess) {
-        fn set<T>(slot: &mut T, value: Option<T>) {
+    /// Refuses named data sets (`--data NAME=PATH`), which only probe compares.
+    pub fn merge(&self, spec: &mut DataSpec, preprocess: &mut Preprocess) -> Result<()> {
+        let sets = self.merge_named(spec, &mut Vec::new(), preprocess)?;
+        if let Some(set) = sets.first() {
+            return Err(invalid(
+                format!("--data {}={}", set.name, set.spec.path.display()),
+                "only probe compares named data sets; give one --data PATH",
+            ));
+        }
+        Ok(())
+    }
+
+    /// [`DataArgs::merge`] for a run that may compare data sets: the shared
+    /// flags go over `spec` and over each of `sets` (a config's `[[data]]`
+    /// tables); each `--data NAME=PATH` adds a set (with `spec`'s settings)
+    /// or replaces a set's path, and `--labels NAME=PATH` and `--metadata
+    /// NAME=PATH` go to that set. Returns the sets.
+    pub fn merge_named(
+        &self,
+        spec: &mut DataSpec,
+        sets: &mut Vec<NamedData>,
+        preprocess: &mut Preprocess,
+    ) -> Result<Vec<NamedData>> {
+        let (data, named_data) = split("data", &self.data)?;
+        let (labels, named_labels) = split("labels", &self.labels)?;
+        let (metadata, named_metadata) = split("metadata", &self.metadata)?;
+        if let (Some(path), Some((name, _))) = (&data, named_data.first()) {
+            return Err(invalid(
+                format!("--data {}", path.display()),
+                format!("give every data set a name (NAME=PATH) when comparing, as '{name}' has"),
+            ));
+        }
+        let shared = |spec: &mut DataSpec| {
+            if let Some(path) = &data {
+                spec.path = path.clone();
+            }
+            self.apply(spec, labels.clone(), metadata.clone());
+        };
+        shared(spec);
+        sets.iter_mut().for_each(|s| shared(&mut s.spec));
+        for (name, path) in named_data {
+            match sets.iter_mut().find(|s| s.name == name) {
+                Some(set) => set.spec.path = path,
+                None => sets.push(NamedData {
+                    name: name.to_string(),
+                    spec: DataSpec {
+                        path,
+                        ..spec.clone()
+                    },
+                }),
+            }
+        }
+        for (flag, values) in [("labels", named_labels), ("metadata", named_metadata)] {
+            for (name, path) in values {
+                let set = sets.iter_mut().find(|s| s.name == name).ok_or_else(|| {
+                    invalid(
+                        format!("--{flag} {name}={}", path.display()),
+                        format!("no data set is named '{name}'; name it with --data {name}=PATH"),
+                    )
+                })?;
+                match flag {
+                    "labels" => set.spec.labels = Some(path),
+                    _ => set.spec.metadata = Some(path),
+                }
+            }
+        }
+        self.apply_preprocess(preprocess);
+        Ok(std::mem::take(sets))
+    }
+
+    /// The data flags other than the path over one data set's settings.
+    fn apply(&self, spec: &mut DataSpec, labels: Option<PathBuf>, metadata: Option<PathBuf>) {
+        fn set<T: Clone>(slot: &mut T, value: &Option<T>) {
             if let Some(v) = value {
-                *slot = v;
+                *slot = v.clone();
             }
         }
-        fn replace<T>(slot: &mut Vec<T>, values: Vec<T>) {
-            if !values.is_empty() {
-                *slot = values;
-            }
-        }
-        set(&mut spec.path, self.data);
-        set(&mut spec.x, self.npz_x);
-        set(&mut spec.y, self.npz_y);
-        spec.labels = self.labels.or(spec.labels.take());
-        spec.label_column = self.label_column.or(spec.label_column.take());
-        spec.metadata = self.metadata.or(spec.metadata.take());
-        spec.metadata_key = self.metadata_key.or(spec.metadata_key.take());
-        spec.only = self.only.or(spec.only.take());
+        set(&mut spec.x, &self.npz_x);
+        set(&mut spec.y, &self.npz_y);
+        spec.labels = labels.or(spec.labels.take());
+        spec.label_column = self.label_column.clone().or(spec.label_column.take());
+        spec.metadata = metadata.or(spec.metadata.take());
+        spec.metadata_key = self.metadata_key.clone().or(spec.metadata_key.take());
+        spec.only = self.only.clone().or(spec.only.take());
         spec.layout = self.data_layout.or(spec.layout);
-        replace(&mut spec.bands, self.bands);
-        spec.hdu = self.hdu.or(spec.hdu.take());
-        spec.mask_hdu = self.mask_hdu.or(spec.mask_hdu.take());
-        spec.weight_hdu = self.weight_hdu.or(spec.weight_hdu.take());
+        if !self.bands.is_empty() {
+            spec.bands = self.bands.clone();
+        }
+        spec.hdu = self.hdu.clone().or(spec.hdu.take());
+        spec.mask_hdu = self.mask_hdu.clone().or(spec.mask_hdu.take());
+        spec.weight_hdu = self.weight_hdu.clone().or(spec.weight_hdu.take());
         if !self.class_names.is_empty() {
-            spec.class_names = Some(self.class_names);
+            spec.class_names = Some(self.class_names.clone());
         }
         spec.skip_bad |= self.skip_bad;
-        set(&mut preprocess.scale, self.scale);
-        set(&mut preprocess.fit, self.fit);
+    }
+
+    fn apply_preprocess(&self, preprocess: &mut Preprocess) {
+        if let Some(scale) = self.scale {
+            preprocess.scale = scale;
+        }
+        if let Some(fit) = self.fit {
+            preprocess.fit = fit;
+        }
         preprocess.allow_aspect_change |= self.allow_aspect_change;
-        replace(&mut preprocess.mean, self.mean);
-        replace(&mut preprocess.std, self.std);
+        if !self.mean.is_empty() {
+            preprocess.mean = self.mean.clone();
+        }
+        if !self.std.is_empty() {
+            preprocess.std = self.std.clone();
+        }
     }
 }
 

@@ -137,7 +137,7 @@ pub struct Args {
 
 pub fn run(args: Args) -> Result<()> {
     let (mut data, mut preprocess) = (DataSpec::default(), Preprocess::default());
-    args.input.merge(&mut data, &mut preprocess);
+    args.input.merge(&mut data, &mut preprocess)?;
     let mut inputs = vec![
         args.model.as_path(),
         data.path.as_path(),

@@ -2,6 +2,7 @@
 //! layer over the `sensie` library: each subcommand parses its options, calls
 //! the library, and prints or writes what it returns.
 
+mod compare;
 mod data_args;
 mod explain;
 mod inspect;
@@ -38,6 +39,8 @@ enum Command {
     Probe(Box<probe::Args>),
     /// Join the parts of a sharded probe run (--shard K/N) into its results.
     Merge(merge::Args),
+    /// Overlay finished probe runs of the same tests and test how their effects differ.
+    Compare(compare::Args),
     /// Every perturbation, its parameter, unit and options.
     Perturbations(perturbations::Args),
     /// Attribution maps (saliency, Integrated Gradients, Grad-CAM, occlusion, ...)
@@ -59,6 +62,7 @@ fn main() -> ExitCode {
         Command::Visualize(args) => visualize::run(*args),
         Command::Probe(args) => probe::run(*args),
         Command::Merge(args) => merge::run(args),
+        Command::Compare(args) => compare::run(args),
         Command::Perturbations(args) => perturbations::run(args),
         Command::Explain(args) => explain::run(*args),
     };

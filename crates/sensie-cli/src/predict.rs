@@ -39,7 +39,7 @@ pub struct Args {
 
 pub fn run(args: Args) -> sensie::Result<()> {
     let (mut spec, mut preprocess) = (DataSpec::default(), Preprocess::default());
-    args.input.merge(&mut spec, &mut preprocess);
+    args.input.merge(&mut spec, &mut preprocess)?;
     check_out(
         &args.out,
         args.force,

@@ -8,21 +8,23 @@ use std::path::PathBuf;
 use indicatif::{ProgressBar, ProgressStyle};
 use sensie::data::Task;
 use sensie::output;
-use sensie::probe::{self, ProbeConfig, PropertySpec, Report, SCORES, Shard, SweepSpec};
+use sensie::probe::{
+    self, GridSpec, NamedModel, ProbeConfig, PropertySpec, Report, SCORES, Shard, SweepSpec,
+};
 use sensie::{Error, Result};
 
 use sensie::limits::{MAX_REPLICATES, MAX_THREADS};
 
-use crate::data_args::{DataArgs, count, finite};
+use crate::data_args::{DataArgs, count, finite, invalid};
 
 #[derive(clap::Args)]
 pub struct Args {
     /// A probe.toml holding any of these settings, plus per-perturbation options.
     #[arg(long)]
     config: Option<PathBuf>,
-    /// The ONNX model.
+    /// The ONNX model; NAME=PATH, repeated, names models to compare on the same data.
     #[arg(long)]
-    model: Option<PathBuf>,
+    model: Vec<String>,
     /// Data and preprocessing.
     #[command(flatten)]
     input: DataArgs,
@@ -32,6 +34,10 @@ pub struct Args {
     /// A perturbation sweep NAME=a:b:n or NAME=v1,v2,...; repeat for several.
     #[arg(long, allow_hyphen_values = true)]
     perturb: Vec<String>,
+    /// Two perturbations varied jointly over a grid, applied in this order:
+    /// NAME=SPEC,NAME=SPEC, e.g. rotate=0:90:7,blur=0:2:5; repeat for several.
+    #[arg(long, allow_hyphen_values = true)]
+    grid: Vec<String>,
     /// A property test on a metadata column: COLUMN or COLUMN=BINS (10, q10, discrete, auto).
     #[arg(long)]
     property: Vec<String>,
@@ -88,15 +94,47 @@ fn some<T>(slot: &mut Option<T>, value: Option<T>) {
     }
 }
 
+/// `--model PATH` replaces the config's model; `--model NAME=PATH`
+/// (repeated) adds a model to compare, or replaces the path of the config's
+/// `[[model]]` of that name.
+fn merge_models(c: &mut ProbeConfig, models: &[String]) -> Result<()> {
+    for text in models {
+        match text.split_once('=').filter(|(name, _)| {
+            !name.is_empty()
+                && name
+                    .chars()
+                    .all(|ch| ch.is_ascii_alphanumeric() || "-_.".contains(ch))
+        }) {
+            Some((name, path)) => match c.models.iter_mut().find(|m| m.name == name) {
+                Some(model) => model.path = PathBuf::from(path),
+                None => c.models.push(NamedModel {
+                    name: name.to_string(),
+                    path: PathBuf::from(path),
+                }),
+            },
+            None if models.len() > 1 => {
+                return Err(invalid(
+                    format!("--model {text}"),
+                    "to compare models, name each: --model NAME=PATH",
+                ));
+            }
+            None => c.model = PathBuf::from(text),
+        }
+    }
+    Ok(())
+}
+
 /// The config file's settings with the command line's on top.
 fn merge(args: Args) -> Result<(ProbeConfig, bool)> {
     let mut c = match &args.config {
         Some(path) => ProbeConfig::read(path)?,
         None => ProbeConfig::default(),
     };
-    set(&mut c.model, args.model);
+    merge_models(&mut c, &args.model)?;
     set(&mut c.out, args.out);
-    args.input.merge(&mut c.data, &mut c.preprocess);
+    c.sets = args
+        .input
+        .merge_named(&mut c.data, &mut c.sets, &mut c.preprocess)?;
     set(&mut c.data.task, args.task);
     set(&mut c.batch_size, args.batch_size);
     set(&mut c.threads, args.threads);
@@ -112,9 +150,12 @@ fn merge(args: Args) -> Result<(ProbeConfig, bool)> {
     for p in &args.perturb {
         c.perturb.push(SweepSpec::parse(p)?);
     }
+    for g in &args.grid {
+        c.grid.push(GridSpec::parse(g)?);
+    }
     c.property
         .extend(args.property.iter().map(|p| PropertySpec::parse(p)));
-    if c.model.as_os_str().is_empty() {
+    if c.model.as_os_str().is_empty() && c.models.is_empty() {
         return Err(Error::InvalidInput {
             what: "model".into(),
             reason: "none given (--model, or model in the config)".into(),
@@ -126,15 +167,23 @@ fn merge(args: Args) -> Result<(ProbeConfig, bool)> {
 pub fn run(args: Args) -> Result<()> {
     let config_file = args.config.clone();
     let (config, quiet) = merge(args)?;
-    let d = &config.data;
-    let mut inputs = vec![config.model.as_path(), d.path.as_path()];
-    inputs.extend(
-        d.labels
-            .as_deref()
-            .into_iter()
-            .chain(d.metadata.as_deref())
-            .chain(config_file.as_deref()),
-    );
+    let arms = probe::arms(&config)?;
+    if arms.is_some() && (config.shard.is_some() || config.resume) {
+        return Err(invalid(
+            "--shard / --resume",
+            "a run comparing named data sets or models runs whole; shard or resume each one as a run of its own, then sensie compare their folders",
+        ));
+    }
+    let configs: Vec<&ProbeConfig> = match &arms {
+        Some((_, arms)) => arms.iter().map(|a| &a.config).collect(),
+        None => vec![&config],
+    };
+    let mut inputs: Vec<&std::path::Path> = config_file.as_deref().into_iter().collect();
+    for c in &configs {
+        let d = &c.data;
+        inputs.extend([c.model.as_path(), d.path.as_path()]);
+        inputs.extend(d.labels.as_deref().into_iter().chain(d.metadata.as_deref()));
+    }
     let out = if config.resume {
         output::resume(&config.out, &inputs, &[SCORES])?
     } else {
@@ -153,6 +202,37 @@ pub fn run(args: Args) -> Result<()> {
         bar.set_length(total as u64);
         bar.set_position(done as u64);
     };
+    if let Some((compared, arms)) = &arms {
+        let result = probe::execute_comparison(&config, *compared, arms, &mut progress);
+        bar.finish_and_clear();
+        let (comparison, reports) = result?;
+        let mut notes = Vec::new();
+        for (arm, report) in arms.iter().zip(&reports) {
+            notes = probe::write_report(&arm.config.out, report, &arm.config, &command_line())?;
+        }
+        notes.extend(probe::write_comparison_report(
+            &config.out,
+            &comparison,
+            &reports,
+            &command_line(),
+        )?);
+        out.finish()?;
+        print_comparison(&comparison);
+        notes.dedup();
+        for note in notes {
+            eprintln!("note: {note}");
+        }
+        for (arm, report) in arms.iter().zip(&reports) {
+            for warning in &report.warnings {
+                eprintln!("WARNING: {}: {warning}", arm.name);
+            }
+        }
+        println!(
+            "wrote {} (results.json, results.csv, plots/, and each run's folder)",
+            config.out.join("report.html").display()
+        );
+        return Ok(());
+    }
     if let Some(shard) = config.shard {
         let run = probe::execute_part(&config, &mut progress);
         bar.finish_and_clear();
@@ -212,6 +292,36 @@ pub fn summarise(report: &Report, notes: &[String], out: &std::path::Path) {
         "wrote {} (results.json, results.csv, scores/, plots/, examples/)",
         out.join("report.html").display()
     );
+}
+
+/// The comparison's table on the terminal: each test's verdict per run and
+/// the difference's largest value and verdict.
+pub fn print_comparison(comparison: &probe::Comparison) {
+    println!(
+        "{:<24} {:<36} {:>8}  difference verdict",
+        "test", "verdicts", "largest"
+    );
+    for t in &comparison.tests {
+        let verdicts = t
+            .sets
+            .iter()
+            .chain(&t.models)
+            .flatten()
+            .map(|(name, r)| format!("{name}:{}", probe::word(r.verdict)))
+            .collect::<Vec<_>>()
+            .join(" ");
+        for d in t.difference.all() {
+            println!(
+                "{:<24} {:<36} {:>8.3}  {} ({} - {})",
+                t.name,
+                verdicts,
+                d.largest.value,
+                probe::word(d.verdict),
+                d.between[1],
+                d.between[0]
+            );
+        }
+    }
 }
 
 /// This run's command line, for the report, with arguments that hold spaces quoted.

@@ -9,7 +9,8 @@
 //!   series on the same axis, reference lines (unperturbed level, threshold);
 //! - [`BarChart`]: values sorted largest first, with error bars;
 //! - [`curves_chart`]: deletion and insertion curves with their [`auc`];
-//! - [`ColourBar`]: the key to a heat map.
+//! - [`ColourBar`]: the key to a heat map;
+//! - [`GridChart`]: a score over a grid of two parameters, with a contour.
 //!
 //! SVG is the primary output (scalable, editable, searchable text); PNG comes
 //! from [`Rasteriser`].
@@ -19,6 +20,7 @@ mod bar;
 mod colorbar;
 mod curves;
 mod frame;
+mod heatmap;
 mod line;
 mod raster;
 mod svg;
@@ -28,6 +30,7 @@ pub use bar::{Bar, BarChart};
 pub use colorbar::ColourBar;
 pub use curves::{auc, curves_chart};
 pub use frame::Size;
+pub use heatmap::{GridChart, contour_segments};
 pub use line::{LineChart, RefLine, Series};
 pub use raster::Rasteriser;
 pub(crate) use svg::escape;

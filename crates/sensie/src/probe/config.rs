@@ -24,7 +24,14 @@
 //! [[property]]
 //! column = "magnitude"
 //! bins = "q5"                    # 5 (equal width), q5 (quantile), discrete, auto
+//!
+//! [[grid]]                       # two perturbations varied jointly, in this order
+//! perturb = [{ name = "rotate", values = "0:90:7" }, { name = "blur", values = "0:2:5" }]
 //! ```
+//!
+//! Several data sets, each with its own files, replace `[data]` with
+//! `[[data]]` tables that carry a `name`; several models, `model` with
+//! `[[model]]` tables of `name` and `path`. Every test then runs on each.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -63,6 +70,14 @@ pub struct ProbeConfig {
     pub preprocess: Preprocess,
     pub perturb: Vec<SweepSpec>,
     pub property: Vec<PropertySpec>,
+    /// Two-perturbation grids.
+    pub grid: Vec<GridSpec>,
+    /// Named data sets to compare (`[[data]]` tables); empty for one `[data]`.
+    #[serde(skip)]
+    pub sets: Vec<NamedData>,
+    /// Named models to compare (`[[model]]` tables); empty for one `model`.
+    #[serde(skip)]
+    pub models: Vec<NamedModel>,
     /// Score only this slice of the examples and write a partial result for
     /// `sensie merge` (`--shard K/N`).
     pub shard: Option<Shard>,
@@ -72,6 +87,49 @@ pub struct ProbeConfig {
     /// batches; 0: the whole slice is one chunk): what an interrupted run
     /// can lose at most, per test.
     pub chunk: usize,
+}
+
+/// One data set of a run that compares data sets.
+#[derive(Clone, Debug)]
+pub struct NamedData {
+    pub name: String,
+    pub spec: DataSpec,
+}
+
+/// One model of a run that compares models.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NamedModel {
+    pub name: String,
+    pub path: PathBuf,
+}
+
+/// Two perturbations varied jointly over every pair of their values, the
+/// first applied first. In a config, `perturb` is a list of two tables like
+/// `[[perturb]]`'s, or the command line's text (`"rotate=0:90:7,blur=0:2:5"`).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GridSpec {
+    #[serde(deserialize_with = "grid_parts")]
+    pub perturb: Vec<SweepSpec>,
+}
+
+/// A grid's two perturbations, as tables or as `--grid`'s text.
+fn grid_parts<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> std::result::Result<Vec<SweepSpec>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Parts {
+        Tables(Vec<SweepSpec>),
+        Text(String),
+    }
+    match Parts::deserialize(deserializer)? {
+        Parts::Tables(parts) => Ok(parts),
+        Parts::Text(text) => GridSpec::parse(&text)
+            .map(|g| g.perturb)
+            .map_err(serde::de::Error::custom),
+    }
 }
 
 impl Default for ProbeConfig {
@@ -91,6 +149,9 @@ impl Default for ProbeConfig {
             preprocess: Preprocess::default(),
             perturb: Vec::new(),
             property: Vec::new(),
+            grid: Vec::new(),
+            sets: Vec::new(),
+            models: Vec::new(),
             shard: None,
             resume: false,
             chunk: 1024,
@@ -109,11 +170,54 @@ impl ProbeConfig {
             path: path.to_path_buf(),
             source: e,
         })?;
-        let mut config: ProbeConfig = toml::from_str(&text).map_err(|e| Error::Data {
+        let mut config = ProbeConfig::parse(&text).map_err(|reason| Error::Data {
             path: path.to_path_buf(),
-            reason: format!("not a valid probe config: {e}"),
+            reason: format!("not a valid probe config: {reason}"),
         })?;
         config.resolve_paths(path.parent().unwrap_or(Path::new("")));
+        Ok(config)
+    }
+
+    /// A config from TOML text: `[[data]]` tables become [`ProbeConfig::sets`]
+    /// and `[[model]]` tables [`ProbeConfig::models`], the rest as written.
+    pub fn parse(text: &str) -> std::result::Result<ProbeConfig, String> {
+        let mut table: toml::Table = toml::from_str(text).map_err(|e| e.to_string())?;
+        let sets = match table.remove("data") {
+            Some(toml::Value::Array(sets)) => sets
+                .into_iter()
+                .map(|set| {
+                    let toml::Value::Table(mut set) = set else {
+                        return Err("each [[data]] entry must be a table".to_string());
+                    };
+                    let name = match set.remove("name") {
+                        Some(toml::Value::String(name)) => name,
+                        _ => return Err("each [[data]] table needs a name = \"...\"".into()),
+                    };
+                    let spec = DataSpec::deserialize(set)
+                        .map_err(|e| format!("[[data]] '{name}': {e}"))?;
+                    Ok(NamedData { name, spec })
+                })
+                .collect::<std::result::Result<Vec<_>, String>>()?,
+            Some(single) => {
+                table.insert("data".into(), single);
+                Vec::new()
+            }
+            None => Vec::new(),
+        };
+        let models = match table.remove("model") {
+            Some(toml::Value::Array(models)) => models
+                .into_iter()
+                .map(|m| NamedModel::deserialize(m).map_err(|e| format!("[[model]]: {e}")))
+                .collect::<std::result::Result<Vec<_>, String>>()?,
+            Some(single) => {
+                table.insert("model".into(), single);
+                Vec::new()
+            }
+            None => Vec::new(),
+        };
+        let mut config = ProbeConfig::deserialize(table).map_err(|e| e.to_string())?;
+        config.sets = sets;
+        config.models = models;
         Ok(config)
     }
 
@@ -126,10 +230,16 @@ impl ProbeConfig {
         };
         resolve(&mut self.model);
         resolve(&mut self.out);
-        resolve(&mut self.data.path);
-        self.data.labels.iter_mut().for_each(resolve);
-        self.data.metadata.iter_mut().for_each(resolve);
-        for spec in &mut self.perturb {
+        let resolve_data = |d: &mut DataSpec| {
+            resolve(&mut d.path);
+            d.labels.iter_mut().for_each(resolve);
+            d.metadata.iter_mut().for_each(resolve);
+        };
+        resolve_data(&mut self.data);
+        self.sets.iter_mut().for_each(|s| resolve_data(&mut s.spec));
+        self.models.iter_mut().for_each(|m| resolve(&mut m.path));
+        let grids = self.grid.iter_mut().flat_map(|g| g.perturb.iter_mut());
+        for spec in self.perturb.iter_mut().chain(grids) {
             if let Some(OptionValue::Text(file)) = spec.options.get_mut(KERNEL_OPTION) {
                 let mut path = PathBuf::from(&*file);
                 resolve(&mut path);
@@ -315,6 +425,58 @@ impl SweepSpec {
     }
 }
 
+impl GridSpec {
+    /// Parses the command line's `NAME=SPEC,NAME=SPEC`, e.g.
+    /// `rotate=0:90:7,blur=0:2:5` or `psf(profile=moffat,beta=3)=0,1,2,magnitude=0,1`:
+    /// a comma outside parentheses followed by a text holding `=` starts the
+    /// second perturbation, any other continues the first's list of values.
+    pub fn parse(text: &str) -> Result<GridSpec> {
+        let mut parts: Vec<String> = Vec::new();
+        let (mut depth, mut piece) = (0i32, String::new());
+        for c in text.chars().chain([',']) {
+            match c {
+                '(' => depth += 1,
+                ')' => depth -= 1,
+                _ => {}
+            }
+            if c == ',' && depth == 0 {
+                match parts.last_mut() {
+                    Some(last) if !piece.contains('=') => {
+                        last.push(',');
+                        last.push_str(&piece);
+                    }
+                    _ => parts.push(piece.clone()),
+                }
+                piece.clear();
+            } else {
+                piece.push(c);
+            }
+        }
+        let perturb = parts
+            .iter()
+            .map(|p| SweepSpec::parse(p))
+            .collect::<Result<Vec<_>>>()?;
+        let spec = GridSpec { perturb };
+        spec.check()?;
+        Ok(spec)
+    }
+
+    /// Refuses a grid of other than two perturbations.
+    pub fn check(&self) -> Result<()> {
+        if self.perturb.len() != 2 {
+            let names: Vec<&str> = self.perturb.iter().map(|p| p.name.as_str()).collect();
+            return Err(Error::invalid(
+                format!("grid of [{}]", names.join(", ")),
+                format!(
+                    "a grid varies exactly two perturbations, {} given; e.g. --grid rotate=0:90:7,blur=0:2:5",
+                    self.perturb.len()
+                ),
+            ));
+        }
+        Ok(())
+    }
+}
+
 impl PropertySpec {
     /// Parses the command line's `COLUMN` or `COLUMN=BINS`.
     pub fn parse(text: &str) -> PropertySpec {
@@ -408,6 +570,11 @@ mod tests {
             column = "mag"
         "#;
         let config: ProbeConfig = toml::from_str(text).unwrap();
+        let grid: GridSpec =
+            toml::from_str("perturb = \"rotate=0,90,blur(mode=reflect)=0:2:3\"").unwrap();
+        assert_eq!(grid.perturb[1].levels().unwrap(), vec![0.0, 1.0, 2.0]);
+        assert_eq!(grid.perturb[1].option_text()["mode"], "reflect");
+        assert!(toml::from_str::<GridSpec>("perturb = \"rotate=0,90\"").is_err());
         assert_eq!(config.perturb[0].levels().unwrap(), vec![0.0, 90.0]);
         assert_eq!(config.perturb[0].option_text()["fill"], "1");
         assert_eq!(config.perturb[1].levels().unwrap(), vec![0.0, 1.0, 2.0]);

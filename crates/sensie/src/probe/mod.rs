@@ -20,8 +20,10 @@
 //! as it goes (`--resume` continues from it), and [`merge`] joins the shards'
 //! runs into the whole one.
 
+mod compare;
 mod config;
 mod fingerprint;
+mod grid;
 mod report;
 mod results;
 mod resume;
@@ -40,7 +42,15 @@ use std::sync::mpsc::{channel, sync_channel};
 use ndarray::{Array4, ArrayView4, Axis, s};
 use serde::Serialize;
 
-pub use config::{OptionValue, ProbeConfig, PropertySpec, SweepSpec, Values};
+pub use compare::{
+    Arm, Compared, Comparison, Differences, RunLevels, RunSummary, TestComparison, arms,
+    compare_dirs, compare_reports, execute_comparison, overlay_chart, write_comparison,
+    write_comparison_report,
+};
+pub use config::{
+    GridSpec, NamedData, NamedModel, OptionValue, ProbeConfig, PropertySpec, SweepSpec, Values,
+};
+pub use grid::{Grid, GridAxes, GridSummary};
 pub use report::{
     EXAMPLE_STRETCH, EXAMPLES, chart, example_grid, file_stem, group_grid, write_report,
     write_report_for,
@@ -59,7 +69,7 @@ use crate::model::{Layout, Model, OutputKind};
 use crate::perturb::{self, Perturbation, perturb_batch_into};
 use crate::predictor::{Described, Predictor};
 use crate::preprocess::Preprocess;
-use crate::stats::{self, Binning, Group, PairedScores, Settings, TestStats};
+use crate::stats::{self, Binning, ExampleScores, Group, PairedScores, Settings, TestStats};
 use crate::{Error, Result};
 
 /// One perturbation sweep, ready to run.
@@ -83,6 +93,22 @@ pub struct Plan {
     pub sweeps: Vec<Sweep>,
     pub properties: Vec<PropertyTest>,
     pub classes: bool,
+    /// Two-perturbation grids, each run as a sweep over its cells.
+    pub grids: Vec<Grid>,
+}
+
+impl Plan {
+    /// The sweeps, then the grids' sweeps: what the runner streams, indexed
+    /// as its jobs, score grids and saved scores are.
+    fn all_sweeps(&self) -> impl Iterator<Item = &Sweep> {
+        self.sweeps
+            .iter()
+            .chain(self.grids.iter().map(|g| &g.sweep))
+    }
+
+    fn sweep(&self, index: usize) -> &Sweep {
+        self.all_sweeps().nth(index).expect("a job's sweep")
+    }
 }
 
 /// How a run goes.
@@ -116,6 +142,7 @@ pub enum TestKind {
     Perturbation,
     Property,
     Class,
+    Grid,
 }
 
 /// The unperturbed pass, summarised.
@@ -154,6 +181,13 @@ pub struct TestResult {
     /// The names of those examples, group by group.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub shown: Vec<Vec<Name>>,
+    /// Every example's score behind the levels, for comparing this test
+    /// between data sets or models ([`stats::difference`]).
+    #[serde(skip)]
+    pub scores: ExampleScores,
+    /// Grid tests: the axes, and each cell's mean and significance.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub grid: Option<GridSummary>,
 }
 
 /// Turns specs into a runnable plan, refusing unknown perturbations,
@@ -193,10 +227,26 @@ pub fn plan(config: &ProbeConfig) -> Result<Plan> {
             })
         })
         .collect::<Result<_>>()?;
+    let mut grids: Vec<Grid> = Vec::new();
+    for spec in &config.grid {
+        spec.check()?;
+        let base = format!("grid:{},{}", spec.perturb[0].name, spec.perturb[1].name);
+        let repeats = grids
+            .iter()
+            .filter(|g| g.sweep.name.split('#').next() == Some(base.as_str()))
+            .count();
+        let name = if repeats == 0 {
+            base
+        } else {
+            format!("{base}#{}", repeats + 1)
+        };
+        grids.push(Grid::build(spec, name)?);
+    }
     Ok(Plan {
         sweeps,
         properties,
         classes: config.classes,
+        grids,
     })
 }
 
@@ -214,10 +264,10 @@ impl Setup {
     /// change of aspect ratio before any model work.
     fn open(config: &ProbeConfig) -> Result<Setup> {
         let plan = plan(config)?;
-        if plan.sweeps.is_empty() && plan.properties.is_empty() && !plan.classes {
+        if plan.all_sweeps().next().is_none() && plan.properties.is_empty() && !plan.classes {
             return Err(Error::invalid(
                 "probe",
-                "no test asked for: add --perturb, --property or --classes",
+                "no test asked for: add --perturb, --grid, --property or --classes",
             ));
         }
         let mut model = Model::load(&config.model)?;
@@ -283,8 +333,7 @@ impl Setup {
             reference: measured.reference,
             sweeps: self
                 .plan
-                .sweeps
-                .iter()
+                .all_sweeps()
                 .zip(measured.sweeps)
                 .map(|(s, grid)| SweepScores {
                     name: s.name.clone(),
@@ -672,8 +721,7 @@ fn measure(
     let mut measured = Measured {
         reference: ScoreGrid::new(n, 1, regression),
         sweeps: plan
-            .sweeps
-            .iter()
+            .all_sweeps()
             .map(|s| ScoreGrid::new(n, s.values.len(), regression))
             .collect(),
         // Replaced by the first batch's metric, which also checks the
@@ -714,7 +762,7 @@ fn measure(
         progress,
     )?;
     let reference = measured.reference.level(0);
-    for (sweep, grid) in plan.sweeps.iter().zip(measured.sweeps.iter_mut()) {
+    for (sweep, grid) in plan.all_sweeps().zip(measured.sweeps.iter_mut()) {
         let identity = sweep.perturbation.parameter().identity;
         for (l, _) in sweep
             .values
@@ -750,8 +798,19 @@ fn statistics(
         scale,
     };
     let mut results = Vec::new();
-    for (sweep, grid) in plan.sweeps.iter().zip(sweeps) {
-        results.push(sweep_result(sweep, grid, reference, metric, &settings)?);
+    let mut grids = sweeps.iter();
+    for (sweep, grid) in plan.sweeps.iter().zip(grids.by_ref()) {
+        let (result, _) = sweep_result(sweep, grid, reference, metric, &settings)?;
+        results.push(result);
+    }
+    for (grid, cells) in plan.grids.iter().zip(grids) {
+        let (result, band) = sweep_result(&grid.sweep, cells, reference, metric, &settings)?;
+        results.push(grid::grid_result(
+            &grid.axes,
+            result,
+            &band,
+            options.threshold,
+        ));
     }
     for property in &plan.properties {
         results.push(property_result(
@@ -780,7 +839,7 @@ fn units(plan: &Plan, span: &Span, batch: usize) -> Vec<Unit> {
         .map(|start| start..(start + chunk).min(span.slice.end))
         .collect();
     std::iter::once(None)
-        .chain((0..plan.sweeps.len()).map(Some))
+        .chain((0..plan.all_sweeps().count()).map(Some))
         .flat_map(|test| {
             chunks.iter().map(move |examples| Unit {
                 test,
@@ -809,7 +868,7 @@ fn jobs(units: &[Unit], plan: &Plan, batch: usize) -> Vec<Job> {
         match unit.test {
             None => jobs.extend(batches(None)),
             Some(i) => {
-                let sweep = &plan.sweeps[i];
+                let sweep = plan.sweep(i);
                 let identity = sweep.perturbation.parameter().identity;
                 for (l, &value) in sweep.values.iter().enumerate() {
                     if value != identity {
@@ -865,7 +924,7 @@ impl<'a> Pass<'a> {
                 Input::Owned(self.preprocess.apply(raw, self.target, self.layout)?)
             });
         };
-        let sweep = &self.plan.sweeps[sweep];
+        let sweep = self.plan.sweep(sweep);
         let mut buffer = match spare.pop() {
             Some(buffer) if buffer.dim() == raw.dim() => buffer,
             _ => Array4::zeros(raw.dim()),
@@ -996,7 +1055,7 @@ fn non_finite_score(pass: &Pass, job: &Job, example: usize, score: f64) -> Error
     let at = match job.sweep {
         None => "on the unperturbed image".to_string(),
         Some((sweep, level)) => {
-            let sweep = &pass.plan.sweeps[sweep];
+            let sweep = pass.plan.sweep(sweep);
             format!(
                 "at {} = {}",
                 sweep.perturbation.parameter().name,
@@ -1053,7 +1112,7 @@ fn sweep_result(
     reference: &[Scored],
     metric: Metric,
     settings: &Settings,
-) -> Result<TestResult> {
+) -> Result<(TestResult, Vec<[f64; 2]>)> {
     let reference_scores = ndarray::Array1::from_iter(reference.iter().map(|s| s.score));
     let input = PairedScores {
         values: &sweep.values,
@@ -1061,7 +1120,7 @@ fn sweep_result(
         correct: matches!(metric, Metric::Classifier(_)).then_some(grid.correct.view()),
         reference: reference_scores.view(),
     };
-    let stats = stats::paired(&input, metric.direction(), settings)?;
+    let (stats, band) = stats::paired_with_band(&input, metric.direction(), settings)?;
     let errors = grid
         .error
         .iter()
@@ -1069,7 +1128,7 @@ fn sweep_result(
         .map(|level| level.into_iter().copied());
     let (squared_error, bias) = regression_extras(metric, errors);
     let parameter = sweep.perturbation.parameter();
-    Ok(TestResult {
+    let result = TestResult {
         name: sweep.name.clone(),
         kind: TestKind::Perturbation,
         parameter: parameter.name.to_string(),
@@ -1083,14 +1142,21 @@ fn sweep_result(
         bias,
         group_examples: Vec::new(),
         shown: Vec::new(),
-    })
+        scores: ExampleScores::Paired {
+            scores: grid.score.clone(),
+            reference: reference_scores,
+        },
+        grid: None,
+    };
+    Ok((result, band))
 }
 
 /// A group of examples from the unperturbed pass: value, label, range, members.
 type Members = (f64, Option<String>, Option<(f64, f64)>, Vec<usize>);
 
-/// A test's statistics with its regression extras (squared error, bias) per level.
-type WithExtras = (TestStats, Option<Vec<f64>>, Option<Vec<f64>>);
+/// A test's statistics with its regression extras (squared error, bias) per
+/// level, and the scores of each group's examples.
+type WithExtras = (TestStats, Option<Vec<f64>>, Option<Vec<f64>>, ExampleScores);
 
 /// Statistics of groups of examples from the unperturbed pass, with the
 /// regression extras per group.
@@ -1126,7 +1192,7 @@ fn grouped_stats(
         .iter()
         .map(|g| g.3.iter().map(|&i| reference[i].error));
     let (squared_error, bias) = regression_extras(metric, errors);
-    Ok((stats, squared_error, bias))
+    Ok((stats, squared_error, bias, ExampleScores::Groups(scores)))
 }
 
 fn property_result(
@@ -1150,7 +1216,8 @@ fn property_result(
             )
         })
         .collect();
-    let (stats, squared_error, bias) = grouped_stats(&groups, true, reference, metric, settings)?;
+    let (stats, squared_error, bias, scores) =
+        grouped_stats(&groups, true, reference, metric, settings)?;
     Ok(TestResult {
         name: format!("property:{}", property.column),
         kind: TestKind::Property,
@@ -1165,6 +1232,8 @@ fn property_result(
         bias,
         group_examples: first_of_each(data, &groups),
         shown: names_of_each(data, &groups),
+        scores,
+        grid: None,
     })
 }
 
@@ -1194,7 +1263,8 @@ fn class_result(
             )
         })
         .collect();
-    let (stats, squared_error, bias) = grouped_stats(&groups, false, reference, metric, settings)?;
+    let (stats, squared_error, bias, scores) =
+        grouped_stats(&groups, false, reference, metric, settings)?;
     Ok(TestResult {
         name: "classes".into(),
         kind: TestKind::Class,
@@ -1209,6 +1279,8 @@ fn class_result(
         bias,
         group_examples: first_of_each(data, &groups),
         shown: names_of_each(data, &groups),
+        scores,
+        grid: None,
     })
 }
 

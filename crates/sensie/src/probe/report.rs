@@ -196,6 +196,9 @@ fn summary_section(page: &mut Page, report: &Report) {
 /// A test's chart as SVG: sweeps and binned properties as lines, classes
 /// and discrete properties as bars sorted by mean score.
 pub fn chart(test: &TestResult) -> String {
+    if let Some(grid) = &test.grid {
+        return grid_chart(test, grid);
+    }
     let levels = &test.stats.levels;
     let higher_better = matches!(test.stats.direction, Direction::HigherIsBetter);
     // Classifier scores are probabilities: show all of [0, 1], so charts compare.
@@ -284,6 +287,53 @@ pub fn chart(test: &TestResult) -> String {
     .svg()
 }
 
+/// A grid test's heat map: the first perturbation along x, the second along
+/// y, classifier scores coloured over all of [0, 1] as the line charts show them.
+fn grid_chart(test: &TestResult, grid: &super::GridSummary) -> String {
+    let axes = &grid.axes;
+    let values = transposed(&grid.mean_score);
+    let (low, high) = if test.stats.direction == Direction::HigherIsBetter {
+        (0.0, 1.0)
+    } else {
+        values
+            .iter()
+            .flatten()
+            .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), &v| {
+                (lo.min(v), hi.max(v))
+            })
+    };
+    let axis = |i: usize| {
+        format!(
+            "{} {} ({})",
+            axes.perturbations[i], axes.parameters[i], axes.units[i]
+        )
+    };
+    crate::plot::GridChart {
+        title: title(test),
+        x_label: axis(0),
+        x_values: axes.values[0].clone(),
+        y_label: axis(1),
+        y_values: axes.values[1].clone(),
+        values,
+        marked: transposed(&grid.significant),
+        marked_label: "change from unperturbed significant (simultaneous 95%)".into(),
+        low,
+        high,
+        contour: Some(grid.threshold),
+        colour_label: format!("mean {}", test.metric),
+        size: CHART_SIZE,
+    }
+    .svg()
+}
+
+/// Rows along the first axis to rows along the second.
+fn transposed<T: Copy>(cells: &[Vec<T>]) -> Vec<Vec<T>> {
+    let columns = cells.first().map_or(0, Vec::len);
+    (0..columns)
+        .map(|j| cells.iter().map(|row| row[j]).collect())
+        .collect()
+}
+
 /// The probe's charts: drawn at the page's width, on their own row, with
 /// the example grids below, so that ticks are legible on the page and in a paper.
 const CHART_SIZE: Size = Size {
@@ -304,6 +354,10 @@ fn chart_caption(test: &TestResult) -> String {
             .into(),
         TestKind::Property => "Mean score per bin of the property (at the bin centre, or one bar per value) with 95% intervals.".into(),
         TestKind::Class => "Mean score per class with 95% intervals, in the order of the example rows.".into(),
+        TestKind::Grid => match &test.grid {
+            Some(grid) => super::grid::caption(grid, test.stats.verdict),
+            None => String::new(),
+        },
     }
 }
 
@@ -319,6 +373,18 @@ fn finding(test: &TestResult) -> String {
         text += &format!(
             " Largest drop from the unperturbed images: {:.3} [{:.3}, {:.3}] at {} = {at} {}.",
             drop.value, drop.ci95[0], drop.ci95[1], test.parameter, test.unit
+        );
+    }
+    if let (Some(drop), Some(grid)) = (effect.largest_drop, &test.grid)
+        && let Some([a, b]) = grid.largest_drop_at
+    {
+        text += &format!(
+            " Largest drop from the unperturbed images: {:.3} [{:.3}, {:.3}] at {} = {a}, {} = {b}.",
+            drop.value,
+            drop.ci95[0],
+            drop.ci95[1],
+            grid.axes.perturbations[0],
+            grid.axes.perturbations[1]
         );
     }
     if let Some(spread) = effect.spread {

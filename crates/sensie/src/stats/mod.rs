@@ -24,6 +24,7 @@
 
 mod bins;
 mod bootstrap;
+mod difference;
 mod ols;
 mod threshold;
 
@@ -31,6 +32,7 @@ use ndarray::{Array2, ArrayView1, ArrayView2, Axis};
 use serde::Serialize;
 
 pub use bins::{Bin, Binning, bin};
+pub use difference::{DIFFERENCE_RULE, Difference, ExampleScores, LevelDifference, difference};
 
 use crate::{Error, Result};
 
@@ -77,6 +79,9 @@ pub struct Level {
     /// A class name or a discrete property's text value.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub label: Option<String>,
+    /// A grid's cell: the values of its two perturbations, in the order applied.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub values: Option<[f64; 2]>,
     /// A property bin's range.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub lo: Option<f64>,
@@ -258,6 +263,17 @@ pub fn paired(
     direction: Direction,
     settings: &Settings,
 ) -> Result<TestStats> {
+    paired_with_band(input, direction, settings).map(|(stats, _)| stats)
+}
+
+/// [`paired`] with each level's simultaneous 95% interval of the change
+/// from the unperturbed mean (the band the verdict reads): a grid marks the
+/// cells whose interval excludes zero.
+pub fn paired_with_band(
+    input: &PairedScores,
+    direction: Direction,
+    settings: &Settings,
+) -> Result<(TestStats, Vec<[f64; 2]>)> {
     check_settings(settings)?;
     let (n, levels) = input.scores.dim();
     if n == 0 || levels == 0 || input.values.len() != levels || input.reference.len() != n {
@@ -288,6 +304,7 @@ pub fn paired(
             Level {
                 value: input.values[l],
                 label: None,
+                values: None,
                 lo: None,
                 hi: None,
                 n,
@@ -342,7 +359,7 @@ pub fn paired(
     let (scores, values) = (input.scores, input.values);
     let points = || (0..levels).flat_map(move |l| (0..n).map(move |i| (values[l], scores[[i, l]])));
     let weights = vec![1.0; levels];
-    Ok(TestStats {
+    let stats = TestStats {
         direction,
         levels: summaries,
         effect: Effect {
@@ -364,7 +381,8 @@ pub fn paired(
         )),
         verdict: Verdict::from_effect(size),
         verdict_rule: VERDICT_RULE,
-    })
+    };
+    Ok((stats, band))
 }
 
 /// Statistics of a property test (`ordered`: groups along the property's
@@ -396,6 +414,7 @@ pub fn grouped(
         .map(|(j, g)| Level {
             value: g.value,
             label: g.label.clone(),
+            values: None,
             lo: g.range.map(|r| r.0),
             hi: g.range.map(|r| r.1),
             n: g.scores.len(),

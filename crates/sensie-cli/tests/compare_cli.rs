@@ -1,0 +1,254 @@
+//! `sensie probe` comparing named data sets and models, and grids, from the
+//! command line and from a config's `[[data]]`, `[[model]]` and `[[grid]]` tables.
+
+mod common;
+
+use std::path::Path;
+
+use common::{repo, sensie, stderr};
+use ndarray::{Array1, Array4, s};
+use ndarray_npy::{ReadNpyExt, WriteNpyExt};
+
+/// Digits `from..to` of the MNIST example as `stem_x.npy` and `stem_y.npy` in `dir`.
+fn digits(dir: &Path, stem: &str, from: usize, to: usize) {
+    let x = Array4::<f32>::read_npy(
+        std::fs::File::open(repo("examples/mnist/data/test_x.npy")).unwrap(),
+    )
+    .unwrap();
+    let y = Array1::<i64>::read_npy(
+        std::fs::File::open(repo("examples/mnist/data/test_y.npy")).unwrap(),
+    )
+    .unwrap();
+    x.slice(s![from..to, .., .., ..])
+        .to_owned()
+        .write_npy(std::fs::File::create(dir.join(format!("{stem}_x.npy"))).unwrap())
+        .unwrap();
+    y.slice(s![from..to])
+        .to_owned()
+        .write_npy(std::fs::File::create(dir.join(format!("{stem}_y.npy"))).unwrap())
+        .unwrap();
+}
+
+fn json(path: &Path) -> serde_json::Value {
+    serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap()
+}
+
+#[test]
+fn named_data_sets_with_their_own_labels_are_compared() {
+    let dir = tempfile::tempdir().unwrap();
+    digits(dir.path(), "a", 0, 60);
+    digits(dir.path(), "b", 60, 100);
+    let p = |f: &str| dir.path().join(f).to_str().unwrap().to_string();
+    // Per-set metadata of different lengths: each joins its own set by row order.
+    for (file, n) in [("a.csv", 60), ("b.csv", 40)] {
+        let rows: Vec<String> = (0..n).map(|i| format!("{}", i % 7)).collect();
+        std::fs::write(
+            dir.path().join(file),
+            format!("brightness\n{}\n", rows.join("\n")),
+        )
+        .unwrap();
+    }
+    let out = sensie(&[
+        "probe",
+        "--model",
+        &repo("examples/mnist/mnist_cnn.onnx"),
+        "--data",
+        &format!("sims={}", p("a_x.npy")),
+        "--labels",
+        &format!("sims={}", p("a_y.npy")),
+        "--data",
+        &format!("real-like={}", p("b_x.npy")),
+        "--labels",
+        &format!("real-like={}", p("b_y.npy")),
+        "--data",
+        &format!("third={}", p("b_x.npy")),
+        "--labels",
+        &format!("third={}", p("b_y.npy")),
+        "--metadata",
+        &format!("sims={}", p("a.csv")),
+        "--metadata",
+        &format!("real-like={}", p("b.csv")),
+        "--metadata",
+        &format!("third={}", p("b.csv")),
+        "--property",
+        "brightness=q2",
+        "--perturb",
+        "rotate=0,90",
+        "--grid",
+        "rotate=0,90,blur=0,1",
+        "--replicates",
+        "200",
+        "--quiet",
+        "--out",
+        &p("out"),
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let results = json(&dir.path().join("out/results.json"));
+    assert_eq!(results["runs"][1]["n"], 40);
+    let rotate = &results["tests"][0];
+    assert!(rotate["sets"]["sims"]["levels"].is_array());
+    assert!(rotate["sets"]["real-like"]["levels"].is_array());
+    // Three sets: one difference per set after the first, each against it.
+    let differences = rotate["difference"].as_array().unwrap();
+    assert_eq!(differences.len(), 2);
+    assert_eq!(
+        differences[1]["between"],
+        serde_json::json!(["sims", "third"])
+    );
+    // "third" is "real-like" again: the same levels, the same difference.
+    assert_eq!(
+        rotate["sets"]["third"]["levels"],
+        rotate["sets"]["real-like"]["levels"]
+    );
+    assert_eq!(differences[0]["levels"], differences[1]["levels"]);
+    assert_eq!(results["tests"][1]["kind"], "grid");
+    let property = &results["tests"][2];
+    assert_eq!(property["name"], "property:brightness");
+    assert_eq!(
+        property["sets"]["real-like"]["levels"][0]["n"]
+            .as_u64()
+            .unwrap()
+            + property["sets"]["real-like"]["levels"][1]["n"]
+                .as_u64()
+                .unwrap(),
+        40
+    );
+    for file in [
+        "report.html",
+        "sims/report.html",
+        "real-like/results.json",
+        "plots/rotate.svg",
+    ] {
+        assert!(dir.path().join("out").join(file).exists(), "{file}");
+    }
+}
+
+#[test]
+fn config_tables_name_models_and_bad_names_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    digits(dir.path(), "a", 0, 50);
+    let model = repo("examples/mnist/mnist_cnn.onnx");
+    std::fs::write(
+        dir.path().join("probe.toml"),
+        format!(
+            "out = \"out\"\nreplicates = 200\n[[model]]\nname = \"first\"\npath = {model:?}\n[[model]]\nname = \"second\"\npath = {model:?}\n\
+             [data]\npath = \"a_x.npy\"\nlabels = \"a_y.npy\"\n[[grid]]\nperturb = [{{ name = \"rotate\", values = [0, 90] }}, {{ name = \"blur\", values = \"0:1:2\" }}]\n"
+        ),
+    )
+    .unwrap();
+    let config = dir.path().join("probe.toml");
+    let out = sensie(&["probe", "--config", config.to_str().unwrap(), "--quiet"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let results = json(&dir.path().join("out/results.json"));
+    assert_eq!(results["compared"], "models");
+    let grid = &results["tests"][0];
+    assert_eq!(grid["difference"]["paired"], true);
+    assert_eq!(grid["difference"]["size"], 0.0);
+    assert!(grid["models"]["second"]["levels"][3]["values"].is_array());
+    assert_eq!(
+        grid["difference"]["levels"][3]["values"],
+        serde_json::json!([90.0, 1.0])
+    );
+
+    let bad = sensie(&[
+        "probe",
+        "--model",
+        "a b=x.onnx",
+        "--model",
+        "y.onnx",
+        "--data",
+        "x.npy",
+        "--perturb",
+        "rotate=0,90",
+        "--out",
+        dir.path().join("bad").to_str().unwrap(),
+    ]);
+    assert!(!bad.status.success());
+    assert!(stderr(&bad).contains("NAME=PATH"), "{}", stderr(&bad));
+    let mixed = sensie(&[
+        "probe",
+        "--model",
+        &model,
+        "--data",
+        "x.npy",
+        "--data",
+        "real=y.npy",
+        "--perturb",
+        "rotate=0,90",
+        "--out",
+        dir.path().join("bad").to_str().unwrap(),
+    ]);
+    assert!(!mixed.status.success());
+    assert!(
+        stderr(&mixed).contains("--data x.npy"),
+        "{}",
+        stderr(&mixed)
+    );
+    let unknown = sensie(&[
+        "probe",
+        "--model",
+        &model,
+        "--data",
+        "sims=x.npy",
+        "--data",
+        "real=y.npy",
+        "--labels",
+        "other=y.npy",
+        "--perturb",
+        "rotate=0,90",
+        "--out",
+        dir.path().join("bad").to_str().unwrap(),
+    ]);
+    assert!(
+        stderr(&unknown).contains("no data set is named 'other'"),
+        "{}",
+        stderr(&unknown)
+    );
+}
+
+#[test]
+fn compare_overlays_finished_runs_and_refuses_different_levels() {
+    let dir = tempfile::tempdir().unwrap();
+    digits(dir.path(), "a", 0, 50);
+    digits(dir.path(), "b", 50, 90);
+    let p = |f: &str| dir.path().join(f).to_str().unwrap().to_string();
+    let probe = |stem: &str, levels: &str| {
+        let out = sensie(&[
+            "probe",
+            "--model",
+            &repo("examples/mnist/mnist_cnn.onnx"),
+            "--data",
+            &p(&format!("{stem}_x.npy")),
+            "--labels",
+            &p(&format!("{stem}_y.npy")),
+            "--perturb",
+            levels,
+            "--replicates",
+            "200",
+            "--quiet",
+            "--out",
+            &p(&format!("run-{stem}-{}", levels.len())),
+        ]);
+        assert!(out.status.success(), "{}", stderr(&out));
+        p(&format!("run-{stem}-{}", levels.len()))
+    };
+    let (a, b) = (probe("a", "rotate=0,90"), probe("b", "rotate=0,90"));
+    let out = sensie(&["compare", &a, &b, "--out", &p("cmp")]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let results = json(&dir.path().join("cmp/results.json"));
+    assert_eq!(results["compared"], "sets");
+    assert!(results["tests"][0]["sets"][&a]["levels"].is_array());
+    assert!(
+        dir.path().join("cmp/plots/rotate.png").exists()
+            || dir.path().join("cmp/plots/rotate.svg").exists()
+    );
+
+    let other = probe("b", "rotate=0,45,90");
+    let refused = sensie(&["compare", &a, &other, "--out", &p("cmp2")]);
+    assert!(!refused.status.success());
+    let err = stderr(&refused);
+    assert!(
+        err.contains(&a) && err.contains(&other) && err.contains("45"),
+        "{err}"
+    );
+}
