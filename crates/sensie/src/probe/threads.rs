@@ -11,10 +11,14 @@
 //! the cores, at least one: perturbing a batch costs a small part of running
 //! the model on it (measured in docs/design.md, "Sweep speed").
 
-use crate::Result;
+use std::sync::{Arc, Mutex, OnceLock};
+
+use rayon::{ThreadPool, ThreadPoolBuilder};
+
 use crate::engine::{Engine, EngineOptions};
 use crate::model::Model;
 use crate::runtime::Runtime;
+use crate::{Error, Result};
 
 /// The threads of a sweep.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -31,10 +35,12 @@ impl ThreadBudget {
     /// The budget on this machine (the cores this process may use) for
     /// `--threads` = `threads` (0: choose).
     pub fn new(threads: usize) -> ThreadBudget {
-        ThreadBudget::for_cores(
-            std::thread::available_parallelism().map_or(1, |n| n.get()),
-            threads,
-        )
+        // Asking costs a few file reads (cgroup quotas) each time, a
+        // noticeable part of a single-image probe call: once per process.
+        static CORES: OnceLock<usize> = OnceLock::new();
+        let cores =
+            *CORES.get_or_init(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+        ThreadBudget::for_cores(cores, threads)
     }
 
     /// The budget on `cores` cores; `threads` > 0 sets ONNX Runtime's threads.
@@ -46,6 +52,28 @@ impl ThreadBudget {
             producer: cores.div_ceil(4),
         }
     }
+}
+
+/// The producer's rayon pool of `threads` threads: made on first use and
+/// kept for the process, as rayon keeps its global pool, because starting
+/// threads for every run was a large part of a single-image probe call.
+pub(super) fn producer_pool(threads: usize) -> Result<Arc<ThreadPool>> {
+    static POOLS: Mutex<Vec<Arc<ThreadPool>>> = Mutex::new(Vec::new());
+    let mut pools = POOLS
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    if let Some(pool) = pools.iter().find(|p| p.current_num_threads() == threads) {
+        return Ok(Arc::clone(pool));
+    }
+    let pool = Arc::new(
+        ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .thread_name(|i| format!("sensie-producer-{i}"))
+            .build()
+            .map_err(|e| Error::runtime("starting the perturbation threads", e))?,
+    );
+    pools.push(Arc::clone(&pool));
+    Ok(pool)
 }
 
 /// An engine for sweeps, its ONNX Runtime threads set by the
