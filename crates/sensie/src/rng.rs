@@ -68,8 +68,14 @@ impl SeededRng {
         StandardNormal.sample(&mut self.0)
     }
 
-    /// A draw from `mean`'s Poisson distribution.
-    pub fn poisson(&mut self, mean: &PoissonMean) -> f64 {
+    /// Poisson with mean `lambda` (0 for `lambda <= 0`).
+    pub fn poisson(&mut self, lambda: f64) -> f64 {
+        self.poisson_from(&PoissonMean::new(lambda))
+    }
+
+    /// A draw from `mean`'s Poisson distribution, set up beforehand: the
+    /// same draw as [`SeededRng::poisson`] of its mean.
+    pub fn poisson_from(&mut self, mean: &PoissonMean) -> f64 {
         match mean {
             PoissonMean::Zero => 0.0,
             PoissonMean::Exact(poisson) => poisson.sample(&mut self.0),
@@ -141,7 +147,7 @@ mod tests {
         ] {
             let xs: Vec<f64> = (0..n)
                 .map(|_| match lambda {
-                    Some(l) => rng.poisson(&PoissonMean::new(l)),
+                    Some(l) => rng.poisson(l),
                     None => rng.normal(),
                 })
                 .collect();

@@ -41,7 +41,7 @@ impl Effect for Gamma {
                 // One `powf` per distinct value, not per pixel.
                 let mut stretched = ValueMemo::for_pixels(band.len());
                 band.mapv_inplace(|v| {
-                    stretched.get(v, |v| {
+                    *stretched.get(v, |v| {
                         (lo + (hi - lo) * ((f64::from(v) - lo) / (hi - lo)).powf(gamma)) as f32
                     })
                 });

@@ -32,8 +32,10 @@ impl<T: Copy + Default> ValueMemo<T> {
         }
     }
 
-    /// `f(value)`, computed now or remembered from an equal value (same bits).
-    pub(super) fn get(&mut self, value: f32, f: impl FnOnce(f32) -> T) -> T {
+    /// `f(value)`, computed now or remembered from an equal value (same
+    /// bits); lent, not copied, as it may be large (a Poisson set-up).
+    #[inline]
+    pub(super) fn get(&mut self, value: f32, f: impl FnOnce(f32) -> T) -> &T {
         let bits = value.to_bits();
         // Fibonacci hashing: the product's top bits depend on every bit of
         // the value, so nearby values land in different slots.
@@ -43,7 +45,7 @@ impl<T: Copy + Default> ValueMemo<T> {
             self.keys[slot] = u64::from(bits);
             self.values[slot] = f(value);
         }
-        self.values[slot]
+        &self.values[slot]
     }
 }
 
@@ -56,7 +58,7 @@ mod tests {
         let mut memo = ValueMemo::for_pixels(4096);
         let mut calls = 0;
         let mut square = |v: f32| {
-            memo.get(v, |v| {
+            *memo.get(v, |v| {
                 calls += 1;
                 v * v
             })
@@ -71,7 +73,7 @@ mod tests {
         let mut memo = ValueMemo::for_pixels(4096);
         for i in 0..100_000 {
             let v = i as f32 * 0.37;
-            assert_eq!(memo.get(v, |v| v.sqrt()), v.sqrt());
+            assert_eq!(*memo.get(v, |v| v.sqrt()), v.sqrt());
         }
     }
 }

@@ -46,7 +46,7 @@ impl Effect for PoissonNoise {
                 let counts = f64::from(v) * gain;
                 (counts.signum(), PoissonMean::new(counts.abs()))
             });
-            (sign * rng.poisson(&mean) / gain) as f32
+            (sign * rng.poisson_from(mean) / gain) as f32
         }))
     }
 }

@@ -140,7 +140,7 @@ fn column_std(m: ArrayView2<f64>) -> Vec<f64> {
         let count = (i + 1) as f64;
         for ((&x, mean), sum_sq) in row.iter().zip(&mut mean).zip(&mut sum_sq) {
             let delta = x - *mean;
-            *mean = *mean + delta / count;
+            *mean += delta / count;
             *sum_sq = (x - *mean).mul_add(delta, *sum_sq);
         }
     }
