@@ -539,7 +539,7 @@ fn stream(
     };
     let mut metric: Option<Metric> = None;
     let kind = engine.model().info().output_kind;
-    let pool = threads::producer_pool(producer_threads)?;
+    let pool = threads::ProducerPool::take(producer_threads)?;
     // The producer runs on one of the pool's threads (perturbing on all of
     // them); the model runs here, on the calling thread.
     pool.in_place_scope(|scope| -> Result<()> {
