@@ -70,14 +70,44 @@ impl SeededRng {
 
     /// Poisson with mean `lambda` (0 for `lambda <= 0`).
     pub fn poisson(&mut self, lambda: f64) -> f64 {
+        self.poisson_from(&PoissonMean::new(lambda))
+    }
+
+    /// A draw from `mean`'s Poisson distribution, set up beforehand: the
+    /// same draw as [`SeededRng::poisson`] of its mean.
+    pub fn poisson_from(&mut self, mean: &PoissonMean) -> f64 {
+        match mean {
+            PoissonMean::Zero => 0.0,
+            PoissonMean::Exact(poisson) => poisson.sample(&mut self.0),
+            PoissonMean::Gaussian(lambda) => (lambda + lambda.sqrt() * self.normal()).round(),
+        }
+    }
+}
+
+/// A Poisson distribution, set up once for drawing from many times: the
+/// set-up (an `exp` below a mean of 12, square roots and divisions above)
+/// costs more than a draw, and Poisson noise needs one distribution per
+/// distinct pixel value, not per pixel.
+#[derive(Clone, Copy, Debug, Default)]
+pub enum PoissonMean {
+    /// A mean of 0 or less: every draw is 0.
+    #[default]
+    Zero,
+    Exact(Poisson<f64>),
+    /// Above [`POISSON_GAUSSIAN_ABOVE`]: a Gaussian of this mean and variance.
+    Gaussian(f64),
+}
+
+impl PoissonMean {
+    pub fn new(lambda: f64) -> PoissonMean {
         if lambda <= 0.0 {
-            0.0
+            PoissonMean::Zero
         } else if lambda > POISSON_GAUSSIAN_ABOVE {
-            (lambda + lambda.sqrt() * self.normal()).round()
+            PoissonMean::Gaussian(lambda)
         } else {
-            Poisson::new(lambda)
-                .expect("0 < lambda <= 1e12 is a valid Poisson mean")
-                .sample(&mut self.0)
+            PoissonMean::Exact(
+                Poisson::new(lambda).expect("0 < lambda <= 1e12 is a valid Poisson mean"),
+            )
         }
     }
 }

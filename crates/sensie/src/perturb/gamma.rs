@@ -9,6 +9,7 @@
 
 use ndarray::{Array3, ArrayView3, Axis};
 
+use super::memo::ValueMemo;
 use super::{Builtin, Effect, at_least, described};
 use crate::Result;
 use crate::rng::SeededRng;
@@ -37,8 +38,12 @@ impl Effect for Gamma {
             let lo = f64::from(band.iter().copied().fold(f32::INFINITY, f32::min));
             let hi = f64::from(band.iter().copied().fold(f32::NEG_INFINITY, f32::max));
             if hi > lo {
+                // One `powf` per distinct value, not per pixel.
+                let mut stretched = ValueMemo::for_pixels(band.len());
                 band.mapv_inplace(|v| {
-                    (lo + (hi - lo) * ((f64::from(v) - lo) / (hi - lo)).powf(gamma)) as f32
+                    *stretched.get(v, |v| {
+                        (lo + (hi - lo) * ((f64::from(v) - lo) / (hi - lo)).powf(gamma)) as f32
+                    })
                 });
             }
         }

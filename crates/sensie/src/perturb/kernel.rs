@@ -9,7 +9,9 @@
 //! spills out, and edge replication would add flux. Kernels are normalised to
 //! sum to 1, so a convolution changes where the light is, never how much.
 
+use std::cell::RefCell;
 use std::f64::consts::{LN_2, PI};
+use std::rc::Rc;
 
 use ndarray::{Array2, Array3, ArrayView2, ArrayView3, Axis};
 
@@ -232,25 +234,76 @@ pub(super) fn convolve_gaussian_mixture(
     components: &[(f64, f64)],
 ) -> Array3<f32> {
     let (_, h, w) = image.dim();
-    let (dct_y, dct_x) = (dct_matrix(h), dct_matrix(w));
-    let mut transfer = Array2::<f64>::zeros((h, w));
-    for &(weight, variance) in components {
-        let along_y: Vec<f64> = (0..h)
-            .map(|k| gaussian_transfer(variance, PI * k as f64 / h as f64))
-            .collect();
-        let along_x: Vec<f64> = (0..w)
-            .map(|l| gaussian_transfer(variance, PI * l as f64 / w as f64))
-            .collect();
-        transfer
-            .indexed_iter_mut()
-            .for_each(|((k, l), t)| *t += weight * along_y[k] * along_x[l]);
-    }
+    let basis = CosineBasis::for_psf(h, w, components);
     let mut out = Array3::zeros(image.raw_dim());
     for (band, mut target) in image.outer_iter().zip(out.outer_iter_mut()) {
-        let coefficients = dct_y.dot(&band.mapv(f64::from)).dot(&dct_x.t()) * &transfer;
-        target.assign(&dct_y.t().dot(&coefficients).dot(&dct_x).mapv(|v| v as f32));
+        let coefficients =
+            basis.dct_y.dot(&band.mapv(f64::from)).dot(&basis.dct_x.t()) * &basis.transfer;
+        target.assign(
+            &basis
+                .dct_y
+                .t()
+                .dot(&coefficients)
+                .dot(&basis.dct_x)
+                .mapv(|v| v as f32),
+        );
     }
     out
+}
+
+/// The cosine bases of an h x w image and a PSF's transfer function in
+/// them: the same for every image of a sweep level. Built afresh per image
+/// they cost 2 h w cosines, a quarter of a PSF sweep's time on 64 x 64
+/// images (`perf`, docs/design.md "Sweep speed"), so each thread keeps the
+/// last one it built and reuses it while the size and PSF stay the same.
+struct CosineBasis {
+    h: usize,
+    w: usize,
+    components: Vec<(f64, f64)>,
+    dct_y: Array2<f64>,
+    dct_x: Array2<f64>,
+    transfer: Array2<f64>,
+}
+
+thread_local! {
+    static LAST_BASIS: RefCell<Option<Rc<CosineBasis>>> = const { RefCell::new(None) };
+}
+
+impl CosineBasis {
+    /// The basis for `components` on h x w images: this thread's last one
+    /// when it matches, else a new one (which becomes the last).
+    fn for_psf(h: usize, w: usize, components: &[(f64, f64)]) -> Rc<CosineBasis> {
+        LAST_BASIS.with_borrow_mut(|last| {
+            match last {
+                Some(basis) if basis.h == h && basis.w == w && basis.components == components => {}
+                _ => *last = Some(Rc::new(CosineBasis::new(h, w, components))),
+            }
+            Rc::clone(last.as_ref().expect("just set"))
+        })
+    }
+
+    fn new(h: usize, w: usize, components: &[(f64, f64)]) -> CosineBasis {
+        let mut transfer = Array2::<f64>::zeros((h, w));
+        for &(weight, variance) in components {
+            let along_y: Vec<f64> = (0..h)
+                .map(|k| gaussian_transfer(variance, PI * k as f64 / h as f64))
+                .collect();
+            let along_x: Vec<f64> = (0..w)
+                .map(|l| gaussian_transfer(variance, PI * l as f64 / w as f64))
+                .collect();
+            transfer
+                .indexed_iter_mut()
+                .for_each(|((k, l), t)| *t += weight * along_y[k] * along_x[l]);
+        }
+        CosineBasis {
+            h,
+            w,
+            components: components.to_vec(),
+            dct_y: dct_matrix(h),
+            dct_x: dct_matrix(w),
+            transfer,
+        }
+    }
 }
 
 /// The variance of a 1-D kernel about its centroid, in px^2.

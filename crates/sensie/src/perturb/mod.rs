@@ -12,6 +12,7 @@
 //! their own by implementing the trait.
 
 pub(crate) mod kernel;
+mod memo;
 mod options;
 mod resample;
 mod special;

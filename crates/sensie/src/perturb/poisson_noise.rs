@@ -9,9 +9,10 @@
 
 use ndarray::{Array3, ArrayView3};
 
+use super::memo::ValueMemo;
 use super::{Builtin, Effect, at_least, described};
 use crate::Result;
-use crate::rng::SeededRng;
+use crate::rng::{PoissonMean, SeededRng};
 
 pub(super) static BUILTIN: Builtin = Builtin {
     name: "poisson-noise",
@@ -37,9 +38,15 @@ impl Effect for PoissonNoise {
         if gain == f64::INFINITY {
             return Ok(image.to_owned());
         }
+        // The distribution is set up once per distinct pixel value; the
+        // draws, in pixel order, are the same as without the memo.
+        let mut means = ValueMemo::for_pixels(image.len());
         Ok(image.mapv(|v| {
-            let counts = f64::from(v) * gain;
-            (counts.signum() * rng.poisson(counts.abs()) / gain) as f32
+            let (sign, mean) = means.get(v, |v| {
+                let counts = f64::from(v) * gain;
+                (counts.signum(), PoissonMean::new(counts.abs()))
+            });
+            (sign * rng.poisson_from(mean) / gain) as f32
         }))
     }
 }

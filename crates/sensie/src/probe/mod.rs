@@ -966,28 +966,24 @@ fn stream(
     let data = pass.data;
     let mut metric: Option<Metric> = None;
     let kind = engine.info().output_kind;
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(producer_threads)
-        .thread_name(|i| format!("sensie-producer-{i}"))
-        .build()
-        .map_err(|e| Error::runtime("starting the perturbation threads", e))?;
-    std::thread::scope(|scope| -> Result<()> {
+    let pool = threads::ProducerPool::take(producer_threads)?;
+    // The producer runs on one of the pool's threads (perturbing on all of
+    // them); the model runs here, on the calling thread.
+    pool.in_place_scope(|scope| -> Result<()> {
         let (tx, rx) = sync_channel::<Result<Prepared>>(2);
         let (spare_tx, spare_rx) = channel::<Array4<f32>>();
-        scope.spawn(move || {
-            pool.install(move || {
-                let mut spare = Vec::new();
-                for (index, job) in jobs.iter().enumerate() {
-                    spare.extend(spare_rx.try_iter());
-                    let prepared = pass
-                        .prepare(job, &mut spare)
-                        .map(|input| Prepared { job: index, input });
-                    let failed = prepared.is_err();
-                    if tx.send(prepared).is_err() || failed {
-                        break;
-                    }
+        scope.spawn(move |_| {
+            let mut spare = Vec::new();
+            for (index, job) in jobs.iter().enumerate() {
+                spare.extend(spare_rx.try_iter());
+                let prepared = pass
+                    .prepare(job, &mut spare)
+                    .map(|input| Prepared { job: index, input });
+                let failed = prepared.is_err();
+                if tx.send(prepared).is_err() || failed {
+                    break;
                 }
-            })
+            }
         });
         for (done, message) in rx.into_iter().enumerate() {
             let Prepared { job, input } = message?;

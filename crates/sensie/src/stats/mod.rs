@@ -521,17 +521,11 @@ fn fit_slope<I: Iterator<Item = (f64, f64)>>(
     replicates: ArrayView2<f64>,
     points: impl Fn() -> I,
 ) -> Option<Slope> {
-    let value = ols::slope(values, means, weights)?;
+    let fit = ols::Fit::new(values, weights)?;
+    let value = fit.slope(means);
     let slopes: Vec<f64> = replicates
         .axis_iter(Axis(0))
-        .map(|r| {
-            ols::slope(
-                values,
-                &r.as_slice().expect("standard layout")[..values.len()],
-                weights,
-            )
-            .expect("x varies")
-        })
+        .map(|r| fit.slope(&r.as_slice().expect("standard layout")[..values.len()]))
         .collect();
     let naive = ols::naive_intervals(points);
     Some(Slope {

@@ -9,24 +9,57 @@
 //! show how much too narrow that is when the same examples recur at every
 //! level.
 
-/// The weighted least-squares slope of `means` against `x`; `None` when the
-/// x values do not vary.
-pub(super) fn slope(x: &[f64], means: &[f64], weights: &[f64]) -> Option<f64> {
-    let total: f64 = weights.iter().sum();
-    let x_bar = x.iter().zip(weights).map(|(x, w)| x * w).sum::<f64>() / total;
-    let y_bar = means.iter().zip(weights).map(|(y, w)| y * w).sum::<f64>() / total;
-    let sxx: f64 = x
-        .iter()
-        .zip(weights)
-        .map(|(x, w)| w * (x - x_bar).powi(2))
-        .sum();
-    let sxy: f64 = x
-        .iter()
-        .zip(means)
-        .zip(weights)
-        .map(|((x, y), w)| w * (x - x_bar) * (y - y_bar))
-        .sum();
-    (sxx > 0.0).then(|| sxy / sxx)
+/// The weighted least-squares slope of level means against the parameter
+/// x, with what the fit shares between the level means and each bootstrap
+/// replicate's: the weighted x terms, worked out once instead of per
+/// replicate (the same operations, so the same slopes to the bit).
+pub(super) struct Fit {
+    total: f64,
+    weights: Vec<f64>,
+    /// w (x - x_bar) per level.
+    weighted_dx: Vec<f64>,
+    sxx: f64,
+}
+
+impl Fit {
+    /// The fit for levels at `x` with `weights` (examples per level);
+    /// `None` when the x values do not vary.
+    pub(super) fn new(x: &[f64], weights: &[f64]) -> Option<Fit> {
+        let total: f64 = weights.iter().sum();
+        let x_bar = x.iter().zip(weights).map(|(x, w)| x * w).sum::<f64>() / total;
+        let sxx: f64 = x
+            .iter()
+            .zip(weights)
+            .map(|(x, w)| w * (x - x_bar).powi(2))
+            .sum();
+        (sxx > 0.0).then(|| Fit {
+            total,
+            weights: weights.to_vec(),
+            weighted_dx: x
+                .iter()
+                .zip(weights)
+                .map(|(x, w)| w * (x - x_bar))
+                .collect(),
+            sxx,
+        })
+    }
+
+    /// The slope of `means` (one per level) against x.
+    pub(super) fn slope(&self, means: &[f64]) -> f64 {
+        let y_bar = means
+            .iter()
+            .zip(&self.weights)
+            .map(|(y, w)| y * w)
+            .sum::<f64>()
+            / self.total;
+        let sxy: f64 = self
+            .weighted_dx
+            .iter()
+            .zip(means)
+            .map(|(wdx, y)| wdx * (y - y_bar))
+            .sum();
+        sxy / self.sxx
+    }
 }
 
 /// Standard normal quantiles for the naive intervals: the naive fit has
@@ -60,6 +93,10 @@ pub(super) fn naive_intervals<I: Iterator<Item = (f64, f64)>>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn slope(x: &[f64], means: &[f64], weights: &[f64]) -> Option<f64> {
+        Fit::new(x, weights).map(|fit| fit.slope(means))
+    }
 
     #[test]
     fn the_slope_is_the_closed_form_and_weights_act_as_repeated_points() {
