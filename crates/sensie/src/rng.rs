@@ -78,6 +78,7 @@ impl SeededRng {
     pub fn poisson_from(&mut self, mean: &PoissonMean) -> f64 {
         match mean {
             PoissonMean::Zero => 0.0,
+            PoissonMean::Undefined => f64::NAN,
             PoissonMean::Exact(poisson) => poisson.sample(&mut self.0),
             PoissonMean::Gaussian(lambda) => (lambda + lambda.sqrt() * self.normal()).round(),
         }
@@ -96,11 +97,17 @@ pub enum PoissonMean {
     Exact(Poisson<f64>),
     /// Above [`POISSON_GAUSSIAN_ABOVE`]: a Gaussian of this mean and variance.
     Gaussian(f64),
+    /// A mean that is not a number (a pixel made NaN by an earlier
+    /// perturbation): every draw is NaN, so the example's score is not finite
+    /// and the run stops with an error naming it, instead of a panic here.
+    Undefined,
 }
 
 impl PoissonMean {
     pub fn new(lambda: f64) -> PoissonMean {
-        if lambda <= 0.0 {
+        if lambda.is_nan() {
+            PoissonMean::Undefined
+        } else if lambda <= 0.0 {
             PoissonMean::Zero
         } else if lambda > POISSON_GAUSSIAN_ABOVE {
             PoissonMean::Gaussian(lambda)
@@ -115,6 +122,13 @@ impl PoissonMean {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_mean_that_is_not_a_number_draws_nan_instead_of_panicking() {
+        let mut rng = SeededRng::new(7, &[1]);
+        assert!(rng.poisson(f64::NAN).is_nan());
+        assert_eq!(rng.poisson(-3.0), 0.0);
+    }
 
     #[test]
     fn streams_are_reproducible_and_distinct() {
