@@ -217,8 +217,14 @@ pub fn write_figures(
     for (m, attribution) in summary.methods.iter().zip(results) {
         let section = page.section(&m.method);
         section.paragraph(method_note(m));
-        let pictures =
-            figures::example_pictures(geometry, images.view(), attribution, m.kind, drawing)?;
+        let pictures = figures::example_pictures(
+            &m.method,
+            geometry,
+            images.view(),
+            attribution,
+            m.kind,
+            drawing,
+        )?;
         let folder = dir.join(&m.method);
         std::fs::create_dir_all(&folder).map_err(|e| Error::io(&folder, e))?;
         let mut row = Vec::new();

@@ -21,7 +21,7 @@ mod curves;
 mod frame;
 mod line;
 mod raster;
-mod svg;
+pub(crate) mod svg;
 
 pub use axis::Axis;
 pub use bar::{Bar, BarChart};

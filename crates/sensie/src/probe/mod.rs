@@ -29,8 +29,8 @@ use serde::Serialize;
 
 pub use config::{OptionValue, ProbeConfig, PropertySpec, SweepSpec, Values};
 pub use report::{
-    EXAMPLE_STRETCH, EXAMPLES, chart, example_grid, file_stem, group_grid, write_report,
-    write_report_for,
+    EXAMPLE_STRETCH, EXAMPLES, chart, example_grid, example_rows, file_stem, group_grid,
+    group_names, write_report, write_report_for,
 };
 pub use results::{Report, check_out, word, write_results};
 use score::ScoreGrid;

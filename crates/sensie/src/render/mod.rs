@@ -19,7 +19,7 @@ use std::path::Path;
 
 pub use colormap::{Colormap, Orientation};
 pub use composite::{Colouring, Composite, band_colours, composite, display_bands, mono};
-pub use grid::{Grid, grid, upscale};
+pub use grid::{Grid, LabelledGrid, Labels, MAX_SIDE, grid, labelled, upscale};
 pub use heatmap::{HeatScale, Overlay, Resample, heatmap, heatmaps, overlay, resize};
 pub use image::RgbImage;
 pub use stretch::{Scale, Stretch};
