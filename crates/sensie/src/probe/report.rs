@@ -18,10 +18,11 @@ use std::path::Path;
 
 use ndarray::{Array4, ArrayView4, Axis as ArrayAxis};
 
-use super::results::{word, write_atomic};
+use super::results::word;
 use super::{ProbeConfig, Sweep, TestKind, TestResult, plan};
 use crate::engine::describe_shape;
 use crate::html::{Figure, Page};
+use crate::output::write_atomic;
 use crate::perturb::perturb_batch;
 use crate::plot::{Axis, Bar, BarChart, LineChart, Rasteriser, RefLine, Series, Size};
 use crate::render::{self, Colouring, Composite, Grid, LabelledGrid, Labels, RgbImage, Stretch};
@@ -431,7 +432,7 @@ pub fn example_rows(report: &Report) -> Vec<String> {
         .example_labels
         .iter()
         .zip(&report.data.shown)
-        .map(|(label, name)| format!("{}, label {label}", name.id))
+        .map(|(label, name)| format!("example {}, label {label}", name.id))
         .collect()
 }
 

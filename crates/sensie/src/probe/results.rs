@@ -4,7 +4,6 @@
 //! to a temporary file in the output directory and renamed into place, so a
 //! reader never sees half a result, and a crash leaves the old one intact.
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use ndarray::{Array4, s};
@@ -14,6 +13,7 @@ use super::{RunOptions, TestResult};
 use crate::data::name::Name;
 use crate::data::{ClassMapping, Dataset, Labels};
 use crate::model::{Model, TensorInfo};
+use crate::output::write_atomic;
 use crate::{Error, Result};
 
 /// The whole of results.json.
@@ -138,24 +138,6 @@ pub fn write_results(out: &Path, report: &Report) -> Result<()> {
         serde_json::to_vec_pretty(report).map_err(|e| Error::invalid("results", e.to_string()))?;
     write_atomic(&out.join(FILES[0]), &json)?;
     write_atomic(&out.join(FILES[1]), csv_text(report).as_bytes())
-}
-
-/// Writes through a temporary file in the same folder and a rename, so a
-/// reader never sees half a file. The result is readable by everyone (0644),
-/// like any other file the user makes, not private like a temporary file.
-pub(super) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    let dir = path.parent().unwrap_or(Path::new("."));
-    let mut file = tempfile::NamedTempFile::new_in(dir).map_err(|e| Error::io(dir, e))?;
-    file.write_all(bytes)
-        .map_err(|e| Error::io(file.path(), e))?;
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(file.path(), std::fs::Permissions::from_mode(0o644))
-            .map_err(|e| Error::io(file.path(), e))?;
-    }
-    file.persist(path).map_err(|e| Error::io(path, e.error))?;
-    Ok(())
 }
 
 /// One row per test and level.

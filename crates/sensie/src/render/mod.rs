@@ -42,7 +42,7 @@ pub fn encode_png(image: &RgbImage) -> Result<Vec<u8>> {
 
 /// `image` written to `path` as PNG.
 pub fn write_png(image: &RgbImage, path: &Path) -> Result<()> {
-    std::fs::write(path, encode_png(image)?).map_err(|e| Error::io(path, e))
+    crate::output::write_atomic(path, &encode_png(image)?)
 }
 
 #[cfg(test)]

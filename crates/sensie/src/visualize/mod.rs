@@ -392,7 +392,7 @@ impl Report {
         let json = dir.join(format!("{}.json", self.name));
         let text = serde_json::to_string_pretty(&self.summary)
             .map_err(|e| Error::invalid("the summary", e.to_string()))?;
-        std::fs::write(&json, text + "\n").map_err(|e| Error::io(&json, e))?;
+        crate::output::write_atomic(&json, (text + "\n").as_bytes())?;
         let html = dir.join(format!("{}.html", self.name));
         page.write(&html)?;
         written.extend([json, html]);
