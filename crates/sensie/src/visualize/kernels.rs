@@ -88,7 +88,7 @@ pub fn kernels(model: &Model, layer: Option<&str>) -> Result<Kernels> {
     let stored = Constants::of(graph).f32(weight_name).ok_or_else(|| {
         Error::invalid(format!("layer '{}'", node.label()), format!("its weights ('{weight_name}') are computed in the graph, not stored, so they cannot be shown"))
     })?;
-    let groups = node.attr_i("group").unwrap_or(1).max(1) as usize;
+    let groups = node.attr_i("group")?.unwrap_or(1).max(1) as usize;
     let stored = stored.into_dimensionality::<ndarray::Ix4>().map_err(|_| {
         Error::invalid(
             format!("layer '{}'", node.label()),

@@ -154,7 +154,7 @@ impl Layer {
             model.nodes().iter().any(|n| {
                 n.op() == "Transpose"
                     && n.output.first() == Some(&tensor)
-                    && n.attr_ints("perm").as_deref() == Some(&[0, 2, 3, 1])
+                    && matches!(n.attr_ints("perm"), Ok(Some(p)) if p == [0, 2, 3, 1])
             })
         };
         let layer = Layer {
