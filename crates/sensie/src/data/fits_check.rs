@@ -57,7 +57,7 @@ pub(crate) fn check(path: &Path, gzipped: bool) -> Result<()> {
         let padded = data.div_ceil(BLOCK) * BLOCK;
         if header.logical("ZIMAGE") == Some(true)
             && header
-                .text("XTENSION")
+                .raw("XTENSION")
                 .is_some_and(|x| x.trim() == "BINTABLE")
         {
             if data > MAX_ARRAY_BYTES {
@@ -169,15 +169,12 @@ struct Header {
 }
 
 impl Header {
+    /// A keyword's value: a string's text, or a number or logical as written.
     fn raw(&self, key: &str) -> Option<&str> {
         self.cards
             .iter()
             .find(|(k, _)| k == key)
             .map(|(_, v)| v.as_str())
-    }
-
-    fn text(&self, key: &str) -> Option<&str> {
-        self.raw(key)
     }
 
     fn logical(&self, key: &str) -> Option<bool> {
@@ -320,7 +317,7 @@ fn columns(
     let mut found = None;
     for i in 1..=fields {
         let form = header
-            .text(&format!("TFORM{i}"))
+            .raw(&format!("TFORM{i}"))
             .ok_or_else(|| format!("it has no TFORM{i}"))?
             .trim()
             .to_ascii_uppercase();
@@ -347,7 +344,7 @@ fn columns(
             _ => return Err(format!("TFORM{i} = '{form}' is not a column format")),
         };
         if header
-            .text(&format!("TTYPE{i}"))
+            .raw(&format!("TTYPE{i}"))
             .is_some_and(|t| t.trim().eq_ignore_ascii_case(name))
         {
             let element = match kind.next() {
@@ -476,7 +473,7 @@ fn tiles(header: &Header, data: &[u8]) -> std::result::Result<(), String> {
 /// ZCMPTYPE and its parameters (ZVALn), as cfitsio reads them.
 fn compression(header: &Header) -> std::result::Result<Compression, String> {
     let name = header
-        .text("ZCMPTYPE")
+        .raw("ZCMPTYPE")
         .ok_or("it has no ZCMPTYPE")?
         .trim()
         .to_ascii_uppercase();
@@ -486,7 +483,7 @@ fn compression(header: &Header) -> std::result::Result<Compression, String> {
                 .int("ZVAL1")?
                 .ok_or("its Rice tiles have no block size (ZVAL1)")?;
             let old = header
-                .text("ZNAME2")
+                .raw("ZNAME2")
                 .is_some_and(|n| n.trim() == "NOISEBIT");
             let mut bytepix = if old {
                 4
