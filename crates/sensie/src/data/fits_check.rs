@@ -54,7 +54,7 @@ pub(crate) fn check(path: &Path, gzipped: bool) -> Result<()> {
     let mut index = 0;
     while let Some(header) = source.header(index) {
         let data = header.data_bytes(index).map_err(corrupt)?;
-        let padded = data.div_ceil(BLOCK) * BLOCK;
+        let padded = data.div_ceil(BLOCK).saturating_mul(BLOCK);
         if header.logical("ZIMAGE") == Some(true)
             && header
                 .raw("XTENSION")
@@ -333,16 +333,21 @@ fn columns(
         let code = kind
             .next()
             .ok_or_else(|| format!("TFORM{i} = '{form}' is not a column format"))?;
-        let size = match code {
-            'L' | 'B' | 'A' => repeat,
-            'X' => repeat.div_ceil(8),
-            'I' => 2 * repeat,
-            'J' | 'E' => 4 * repeat,
-            'K' | 'D' | 'C' => 8 * repeat,
-            'M' | 'Q' => 16 * repeat,
-            'P' => 8 * repeat,
+        let bytes: usize = match code {
+            'L' | 'B' | 'A' => 1,
+            'I' => 2,
+            'J' | 'E' => 4,
+            'K' | 'D' | 'C' | 'P' => 8,
+            'M' | 'Q' => 16,
+            'X' => 0,
             _ => return Err(format!("TFORM{i} = '{form}' is not a column format")),
         };
+        let size = if code == 'X' {
+            Some(repeat.div_ceil(8))
+        } else {
+            repeat.checked_mul(bytes)
+        }
+        .ok_or_else(|| format!("TFORM{i} = '{form}' is wider than any row"))?;
         if header
             .raw(&format!("TTYPE{i}"))
             .is_some_and(|t| t.trim().eq_ignore_ascii_case(name))
@@ -394,9 +399,9 @@ fn tiles(header: &Header, data: &[u8]) -> std::result::Result<(), String> {
         tile.push(t as u64);
     }
     let pixels = shape.iter().try_fold(1u64, |acc, &n| acc.checked_mul(n));
-    if !pixels
+    if pixels
         .and_then(|p| p.checked_mul(zbitpix.unsigned_abs() / 8))
-        .is_some_and(|bytes| bytes <= MAX_ARRAY_BYTES)
+        .is_none_or(|bytes| bytes > MAX_ARRAY_BYTES)
     {
         return Err(format!(
             "its header declares an image of {shape:?} pixels, more than the {} GiB an array may hold",
@@ -482,9 +487,7 @@ fn compression(header: &Header) -> std::result::Result<Compression, String> {
             let mut block = header
                 .int("ZVAL1")?
                 .ok_or("its Rice tiles have no block size (ZVAL1)")?;
-            let old = header
-                .raw("ZNAME2")
-                .is_some_and(|n| n.trim() == "NOISEBIT");
+            let old = header.raw("ZNAME2").is_some_and(|n| n.trim() == "NOISEBIT");
             let mut bytepix = if old {
                 4
             } else {
