@@ -325,7 +325,7 @@ fn the_report_draws_what_the_run_found() {
     assert_eq!(
         rows[0],
         format!(
-            "{}, label {}",
+            "example {}, label {}",
             report.data.shown[0].id, report.example_labels[0]
         )
     );

@@ -746,7 +746,9 @@ mod tests {
                     refused += 1;
                 }
             }
-            assert!(refused > 50, "{kind}: only {refused} of 200 refused");
+            // Every truncation (50) is refused; a PLIO list has no check of
+            // its own, so most changed words just decode to other pixels.
+            assert!(refused >= 50, "{kind}: only {refused} of 200 refused");
         }
     }
 
