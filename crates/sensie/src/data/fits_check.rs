@@ -126,14 +126,15 @@ impl Source {
             if block.len() < BLOCK as usize || (count == 0 && !block.starts_with(opening)) {
                 return None;
             }
+            // Cards are cut as bytes: a header may hold any byte (FITS
+            // allows only ASCII), and text would not split at column 8.
             for card in block.chunks(80) {
-                let card = String::from_utf8_lossy(card);
-                let key = card[..8].trim_end().to_string();
+                let key = String::from_utf8_lossy(&card[..8]).trim_end().to_string();
                 if key == "END" {
                     return Some(Header { cards });
                 }
-                if card[8..].starts_with("= ") {
-                    cards.push((key, value(&card[10..])));
+                if card[8..].starts_with(b"= ") {
+                    cards.push((key, value(&String::from_utf8_lossy(&card[10..]))));
                 }
             }
         }
@@ -750,6 +751,26 @@ mod tests {
             // its own, so most changed words just decode to other pixels.
             assert!(refused >= 50, "{kind}: only {refused} of 200 refused");
         }
+    }
+
+    #[test]
+    fn a_header_with_bytes_that_are_not_ascii_is_read_as_bytes() {
+        // Found by fuzzing: a byte above 127 in a card (here in a keyword
+        // and a value) panicked when the card was sliced as text.
+        let dir = tempfile::tempdir().unwrap();
+        let mut bytes = std::fs::read(fixture("rice.fits")).unwrap();
+        let card = (2880..bytes.len())
+            .step_by(80)
+            .find(|&at| bytes[at..at + 8].starts_with(b"ZTILE1"))
+            .unwrap();
+        // "ZTILE1" with its 1 replaced: as text the byte becomes a 3-byte
+        // character across column 8. The garbled card is not ZTILE1, whose
+        // default (the axis, 28) is what it said.
+        bytes[card + 6] = 227;
+        bytes[card + 40] = 227;
+        let path = dir.path().join("bytes.fits");
+        std::fs::write(&path, &bytes).unwrap();
+        super::check(&path, false).unwrap();
     }
 
     #[test]
