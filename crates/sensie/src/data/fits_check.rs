@@ -54,6 +54,15 @@ pub(crate) fn check(path: &Path, gzipped: bool) -> Result<()> {
     let mut index = 0;
     while let Some(header) = source.header(index) {
         let data = header.data_bytes(index).map_err(corrupt)?;
+        // cfitsio allocates a column structure per declared field (FITS allows 999).
+        if header
+            .raw("XTENSION")
+            .is_some_and(|x| matches!(x.trim(), "BINTABLE" | "TABLE"))
+        {
+            header
+                .required("TFIELDS", 0..=999)
+                .map_err(|e| corrupt(format!("table HDU {index}: {e}")))?;
+        }
         let padded = data.div_ceil(BLOCK).saturating_mul(BLOCK);
         if header.logical("ZIMAGE") == Some(true)
             && header
@@ -763,14 +772,28 @@ mod tests {
             .step_by(80)
             .find(|&at| bytes[at..at + 8].starts_with(b"ZTILE1"))
             .unwrap();
-        // "ZTILE1" with its 1 replaced: as text the byte becomes a 3-byte
-        // character across column 8. The garbled card is not ZTILE1, whose
+        // A byte after "ZTILE1": as text it becomes a 3-byte character
+        // across column 8. The garbled card is not ZTILE1, whose
         // default (the axis, 28) is what it said.
         bytes[card + 6] = 227;
         bytes[card + 40] = 227;
         let path = dir.path().join("bytes.fits");
         std::fs::write(&path, &bytes).unwrap();
         super::check(&path, false).unwrap();
+        // Found by fuzzing too: a table declaring 10^16 fields made cfitsio
+        // ask for petabytes of column structures.
+        let mut bytes = std::fs::read(fixture("rice.fits")).unwrap();
+        let card = (2880..bytes.len())
+            .step_by(80)
+            .find(|&at| bytes[at..at + 8].starts_with(b"TFIELDS"))
+            .unwrap();
+        bytes[card + 10..card + 30].copy_from_slice(format!("{:>20}", 10i64.pow(16)).as_bytes());
+        std::fs::write(&path, &bytes).unwrap();
+        let err = super::check(&path, false).unwrap_err().to_string();
+        assert!(
+            err.contains("table HDU 1: TFIELDS = 10000000000000000 is out of range"),
+            "{err}"
+        );
     }
 
     #[test]
