@@ -52,7 +52,7 @@ pub(crate) fn check(path: &Path, gzipped: bool) -> Result<()> {
         )
     };
     let mut index = 0;
-    while let Some(header) = source.header(index) {
+    while let Some(header) = source.header(index).map_err(corrupt)? {
         let data = header.data_bytes(index).map_err(corrupt)?;
         // cfitsio allocates a column structure per declared field (FITS allows 999).
         if header
@@ -123,31 +123,35 @@ impl Source {
         }
     }
 
-    /// The next HDU's header; `None` at the end of the file, or where what
-    /// follows is no complete header (cfitsio then reports it, or ignores
-    /// trailing bytes as it does).
-    fn header(&mut self, index: usize) -> Option<Header> {
+    /// The next HDU's header; `None` at the end of the file or where what
+    /// follows is not a header (trailing bytes, which cfitsio ignores too);
+    /// an error when a header begins but has no END card, which leaves
+    /// cfitsio to guess at its keywords.
+    fn header(&mut self, index: usize) -> std::result::Result<Option<Header>, String> {
         let mut cards = Vec::new();
         for count in 0..MAX_HEADER_BLOCKS {
             let mut block = Vec::with_capacity(BLOCK as usize);
             self.take(BLOCK, &mut block);
             let opening: &[u8] = if index == 0 { b"SIMPLE" } else { b"XTENSION" };
-            if block.len() < BLOCK as usize || (count == 0 && !block.starts_with(opening)) {
-                return None;
+            if count == 0 && (block.len() < BLOCK as usize || !block.starts_with(opening)) {
+                return Ok(None);
+            }
+            if block.len() < BLOCK as usize {
+                break;
             }
             // Cards are cut as bytes: a header may hold any byte (FITS
             // allows only ASCII), and text would not split at column 8.
             for card in block.chunks(80) {
                 let key = String::from_utf8_lossy(&card[..8]).trim_end().to_string();
                 if key == "END" {
-                    return Some(Header { cards });
+                    return Ok(Some(Header { cards }));
                 }
                 if card[8..].starts_with(b"= ") {
                     cards.push((key, value(&String::from_utf8_lossy(&card[10..]))));
                 }
             }
         }
-        None
+        Err(format!("the header of HDU {index} has no END card"))
     }
 }
 
