@@ -798,6 +798,16 @@ mod tests {
             err.contains("table HDU 1: TFIELDS = 10000000000000000 is out of range"),
             "{err}"
         );
+        // And through a table header with no END card, which cfitsio read on.
+        let mut bytes = std::fs::read(fixture("rice.fits")).unwrap();
+        let end = (2880..bytes.len())
+            .step_by(80)
+            .find(|&at| bytes[at..at + 8].starts_with(b"END     "))
+            .unwrap();
+        bytes[end..end + 3].fill(0xFF);
+        std::fs::write(&path, &bytes).unwrap();
+        let err = super::check(&path, false).unwrap_err().to_string();
+        assert!(err.contains("the header of HDU 1 has no END card"), "{err}");
     }
 
     #[test]
