@@ -12,6 +12,8 @@
 #   6. python/copy_onnx_backend_data.py    crates/sensie/tests/data/onnx-backend/
 #   7. python/make_survey_fixtures.py      crates/sensie/tests/data/survey/ (astropy-written
 #                                          survey cutouts and astropy's reading of them)
+#   8. python/make_compressed_fixtures.py  crates/sensie/tests/data/compressed/ (one image
+#                                          tile-compressed by each of cfitsio's coders)
 #
 # Usage: python/make-fixtures.sh [engine case ...]   (no arguments: every case)
 set -euo pipefail
@@ -30,3 +32,4 @@ fi
 "$py" "$here/make_lrp_fixtures.py"
 "$py" "$here/copy_onnx_backend_data.py"
 "$py" "$here/make_survey_fixtures.py"
+"$py" "$here/make_compressed_fixtures.py"

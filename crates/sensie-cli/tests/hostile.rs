@@ -784,6 +784,156 @@ fn library_errors_become_one_line_naming_the_file() {
     );
 }
 
+/// A tile-compressed FITS fixture (crates/sensie/tests/data/compressed, one
+/// 2 x 28 x 28 image per coder, written by astropy): its bytes, where its
+/// compressed HDU's data begins, and the byte range of tile 1's code.
+fn compressed(kind: &str) -> (Vec<u8>, usize, std::ops::Range<usize>) {
+    let bytes = std::fs::read(repo(&format!(
+        "crates/sensie/tests/data/compressed/{kind}.fits"
+    )))
+    .unwrap();
+    let card = |key: &str| -> usize {
+        let at = (2880..bytes.len())
+            .step_by(80)
+            .find(|&at| bytes[at..at + 8] == *format!("{key:<8}").as_bytes())
+            .unwrap();
+        String::from_utf8_lossy(&bytes[at + 10..at + 30])
+            .trim()
+            .parse()
+            .unwrap()
+    };
+    let end = (2880..bytes.len())
+        .step_by(80)
+        .find(|&at| bytes[at..at + 80].starts_with(b"END     "))
+        .unwrap();
+    let start = (end / 2880 + 1) * 2880;
+    let heap = start + card("NAXIS1") * card("NAXIS2");
+    // COMPRESSED_DATA is the first column: a 32-bit (count, offset) descriptor.
+    let word = |at: usize| i32::from_be_bytes(bytes[at..at + 4].try_into().unwrap()) as usize;
+    let element = if kind == "plio" { 2 } else { 1 };
+    let tile = heap + word(start + 4)..heap + word(start + 4) + word(start) * element;
+    (bytes, start, tile)
+}
+
+/// `bytes` with the header card `key` given the integer `value`.
+fn with_card(mut bytes: Vec<u8>, key: &str, value: i64) -> Vec<u8> {
+    let at = (0..bytes.len())
+        .step_by(80)
+        .find(|&at| bytes[at..at + 8] == *format!("{key:<8}").as_bytes())
+        .unwrap();
+    bytes[at..at + 80].copy_from_slice(format!("{key:<8}= {value:>20}{:50}", "").as_bytes());
+    bytes
+}
+
+#[test]
+fn corrupted_tile_compressed_fits_files_are_refused_before_cfitsio_reads_them() {
+    // Once: ZTILE1 = 0 or a Rice block size of 0 killed the process with
+    // SIGFPE as cfitsio opened the HDU, ZBITPIX = 12 panicked, an HCOMPRESS
+    // tile declaring more pixels than its tile overwrote the heap (SIGSEGV),
+    // and a Rice code running past its tile was read past its buffer.
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let model = repo(MODEL);
+    let out = s(&d.join("p.npy"));
+    let predict = |name: &str, bytes: &[u8], wants: &[&str]| {
+        let path = d.join(name);
+        std::fs::write(&path, bytes).unwrap();
+        refused(
+            &[
+                "predict",
+                "--model",
+                &model,
+                "--data",
+                &s(&path),
+                "--out",
+                &out,
+                "--force",
+            ],
+            wants,
+        )
+    };
+    let corrupt = "the file is corrupt (copy or download it again)";
+    for kind in ["rice", "gzip", "plio", "hcompress"] {
+        let (clean, start, tile) = compressed(kind);
+        let ok = run(&[
+            "predict",
+            "--model",
+            &model,
+            "--data",
+            &repo(&format!("crates/sensie/tests/data/compressed/{kind}.fits")),
+            "--out",
+            &out,
+            "--force",
+        ]);
+        assert!(ok.status.success(), "{kind}: {}", stderr(&ok));
+        predict(
+            &format!("{kind}_cut.fits"),
+            &clean[..tile.end - 10],
+            &[
+                &format!("{kind}_cut.fits: it is truncated: compressed image HDU 1 declares"),
+                corrupt,
+            ],
+        );
+        predict(
+            &format!("{kind}_zbitpix.fits"),
+            &with_card(clean.clone(), "ZBITPIX", 12),
+            &[
+                "compressed image HDU 1: ZBITPIX = 12 is no FITS pixel type",
+                corrupt,
+            ],
+        );
+        predict(
+            &format!("{kind}_ztile.fits"),
+            &with_card(clean.clone(), "ZTILE1", 0),
+            &["ZTILE1 = 0 is not a tile size of an axis of 28 pixels (1 to 28)"],
+        );
+        predict(
+            &format!("{kind}_rows.fits"),
+            &with_card(clean.clone(), "ZTILE2", 7),
+            &["it holds 2 tiles but an image of [28, 28, 2] pixels in tiles of [28, 7, 1] needs 8"],
+        );
+        let mut far = clean.clone();
+        far[start + 4..start + 8].copy_from_slice(&1_000_000i32.to_be_bytes());
+        predict(
+            &format!("{kind}_far.fits"),
+            &far,
+            &["tile 1 declares", "at heap offset 1000000, outside its"],
+        );
+        // The tile's own code, corrupted the way each coder cannot survive.
+        let mut code = clean.clone();
+        let wants: &[&str] = match kind {
+            "rice" => {
+                // FS = 0 (bits 00001), then zeros: a unary run with no end.
+                code[tile.start + 4] = 0x08;
+                code[tile.start + 5..tile.end].fill(0);
+                &["tile 1 has a Rice code that runs past its"]
+            }
+            "hcompress" => {
+                code[tile.start + 2..tile.start + 6].copy_from_slice(&5000i32.to_be_bytes());
+                &["tile 1 declares 5000 x 28 pixels in HCOMPRESS but the tile is 28 x 28"]
+            }
+            "plio" => {
+                // The line list's length (words 4 and 5 of its header).
+                code[tile.start + 6..tile.start + 8].copy_from_slice(&30000i16.to_be_bytes());
+                &["tile 1 has a PLIO line list of 30000 words"]
+            }
+            _ => {
+                // zlib finds its stream damaged; cfitsio's message, in one line.
+                code[tile.start + 20..tile.start + 40].fill(0xFF);
+                &["gzip_code.fits: not a readable FITS file", "cfitsio status"]
+            }
+        };
+        predict(&format!("{kind}_code.fits"), &code, wants);
+    }
+    // The Rice block size (ZVAL1) of 0 divided by zero inside cfitsio.
+    let (clean, _, _) = compressed("rice");
+    predict(
+        "rice_block.fits",
+        &with_card(clean, "ZVAL1", 0),
+        &["its Rice block size (ZVAL1) is 0; it must be positive"],
+    );
+}
+
 /// The same seed gives a byte-identical results.json.
 #[test]
 fn the_same_seed_gives_the_same_results_json() {

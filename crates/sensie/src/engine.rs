@@ -95,7 +95,38 @@ pub struct Engine {
     prepared: ModelProto,
     probabilities: String,
     shapes: Option<TensorShapes>,
-    compiled: HashMap<String, Compiled>,
+    compiled: HashMap<Graph, Compiled>,
+}
+
+/// A graph the engine compiles (once) into a session of its own.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+enum Graph {
+    /// The model as it is.
+    Forward,
+    /// The model with these tensors (feature maps) as its outputs.
+    Tensors(Vec<String>),
+    /// The model, with its probability node, with this score tensor as output.
+    Scores(String),
+    /// The forward and backward graph of a rule set's gradient of a score
+    /// tensor with respect to tensors.
+    Gradient {
+        rules: String,
+        score: String,
+        wrt: Vec<String>,
+    },
+}
+
+impl std::fmt::Display for Graph {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Graph::Forward => write!(f, "forward"),
+            Graph::Tensors(names) => write!(f, "tensors {}", names.join(", ")),
+            Graph::Scores(score) => write!(f, "scores {score}"),
+            Graph::Gradient { rules, score, wrt } => {
+                write!(f, "{rules} gradient of {score} for {}", wrt.join(", "))
+            }
+        }
+    }
 }
 
 impl Engine {
@@ -143,7 +174,7 @@ impl Engine {
             .iter()
             .map(|o| o.name.clone())
             .collect();
-        engine.compile("forward", &forward, outputs)?;
+        engine.compile(Graph::Forward, &forward, outputs)?;
         Ok(engine)
     }
 
@@ -159,7 +190,7 @@ impl Engine {
     /// in batches of the configured size.
     pub fn predict(&mut self, x: ArrayViewD<f32>) -> Result<Array2<f32>> {
         let out = self.batched(x, |engine, batch| {
-            Ok(vec![engine.run("forward", batch, None)?.remove(0)])
+            Ok(vec![engine.run(&Graph::Forward, batch, None)?.remove(0)])
         })?;
         Ok(flatten2(out.into_iter().next().expect("one output")))
     }
@@ -167,7 +198,7 @@ impl Engine {
     /// The values of named tensors (feature maps) for every example.
     pub fn tensors(&mut self, x: ArrayViewD<f32>, names: &[String]) -> Result<Vec<ArrayD<f32>>> {
         self.check_tensors(names)?;
-        let key = format!("tensors:{}", names.join("\u{1f}"));
+        let key = Graph::Tensors(names.to_vec());
         if !self.compiled.contains_key(&key) {
             let mut proto = self.model.proto().clone();
             let g = proto.graph.as_mut().expect("checked on load");
@@ -175,7 +206,7 @@ impl Engine {
             for n in names {
                 graph::expose(g, n);
             }
-            self.compile(&key, &proto, names.to_vec())?;
+            self.compile(key.clone(), &proto, names.to_vec())?;
         }
         self.batched(x, |engine, batch| engine.run(&key, batch, None))
     }
@@ -184,13 +215,13 @@ impl Engine {
     /// probabilities) for every example; a forward pass only.
     pub fn scores(&mut self, x: ArrayViewD<f32>, score: &Score) -> Result<Array2<f32>> {
         let name = self.score_tensor(score)?;
-        let key = format!("scores:{name}");
+        let key = Graph::Scores(name.clone());
         if !self.compiled.contains_key(&key) {
             let mut proto = self.prepared.clone();
             let g = proto.graph.as_mut().expect("checked on load");
             g.output.clear();
             graph::expose(g, &name);
-            self.compile(&key, &proto, vec![name])?;
+            self.compile(key.clone(), &proto, vec![name])?;
         }
         let out = self.batched(x, |engine, batch| engine.run(&key, batch, None))?;
         Ok(flatten2(out.into_iter().next().expect("one output")))
@@ -318,14 +349,14 @@ impl Engine {
 
     /// Builds (once) the forward+backward graph for a request; returns its
     /// key and the score tensor's name.
-    fn gradient_graph(&mut self, request: &GradientRequest) -> Result<(String, String)> {
+    fn gradient_graph(&mut self, request: &GradientRequest) -> Result<(Graph, String)> {
         self.check_tensors(&request.wrt)?;
         let score = self.score_tensor(&request.score)?;
-        let key = format!(
-            "grad:{}:{score}:{}",
-            request.rules.name(),
-            request.wrt.join("\u{1f}")
-        );
+        let key = Graph::Gradient {
+            rules: request.rules.name().to_string(),
+            score: score.clone(),
+            wrt: request.wrt.clone(),
+        };
         if !self.compiled.contains_key(&key) {
             let prepared = self.prepared.clone();
             let shapes = self.shapes()?.clone();
@@ -350,7 +381,7 @@ impl Engine {
                     n.starts_with("sensie/") || request.wrt.iter().any(|w| w == n) || n == score
                 })
             });
-            self.compile(&key, &proto, outputs)?;
+            self.compile(key.clone(), &proto, outputs)?;
         }
         Ok((key, score))
     }
@@ -381,20 +412,19 @@ impl Engine {
         Ok(())
     }
 
-    fn compile(&mut self, key: &str, proto: &ModelProto, outputs: Vec<String>) -> Result<()> {
+    fn compile(&mut self, key: Graph, proto: &ModelProto, outputs: Vec<String>) -> Result<()> {
         let what = format!("model {} ({key})", self.model.path().display());
         let session = self
             .runtime
             .session(&onnx::encode_model(proto), &what, self.sessions)?;
-        self.compiled
-            .insert(key.to_string(), Compiled { session, outputs });
+        self.compiled.insert(key, Compiled { session, outputs });
         Ok(())
     }
 
     /// Runs compiled graph `key` on one batch.
     fn run(
         &mut self,
-        key: &str,
+        key: &Graph,
         x: ArrayViewD<f32>,
         seed: Option<ArrayViewD<f32>>,
     ) -> Result<Vec<ArrayD<f32>>> {

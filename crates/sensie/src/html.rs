@@ -161,7 +161,7 @@ impl Page {
 
     /// The page written to `path`.
     pub fn write(&self, path: &Path) -> Result<()> {
-        std::fs::write(path, self.html()).map_err(|e| Error::io(path, e))
+        crate::output::write_atomic(path, self.html().as_bytes())
     }
 }
 

@@ -297,7 +297,7 @@ fn detect_layout(nodes: &[NodeProto], input: &TensorInfo) -> Layout {
     let to_nchw = nodes.iter().any(|n| {
         n.op() == "Transpose"
             && n.input_name(0) == Some(input.name.as_str())
-            && n.attr_ints("perm").as_deref() == Some(&[0, 3, 1, 2])
+            && matches!(n.attr_ints("perm"), Ok(Some(p)) if p == [0, 3, 1, 2])
     });
     if to_nchw {
         return Layout::Nhwc;

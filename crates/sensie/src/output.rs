@@ -7,9 +7,15 @@
 //! Each run lists the entries it wrote in [`MANIFEST`]; that list, not a
 //! guess from file names, is what a forced run removes, so files the user
 //! keeps in the directory are never deleted.
+//!
+//! Every file sensie writes (results, maps, arrays, pictures, charts, pages)
+//! goes through [`write_atomic`]: a temporary file in the same folder,
+//! renamed into place, so a reader, or a run killed halfway, never leaves
+//! half a file under the final name.
 
 use std::collections::BTreeSet;
 use std::ffi::OsString;
+use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use crate::{Error, Result};
@@ -131,20 +137,38 @@ impl OutputDir {
             .map(|n| n.to_string_lossy().into_owned())
             .filter(|n| n != MANIFEST)
             .collect();
-        let path = self.path.join(MANIFEST);
-        std::fs::write(&path, written.join("\n") + "\n").map_err(|e| Error::io(&path, e))
+        write_atomic(
+            &self.path.join(MANIFEST),
+            (written.join("\n") + "\n").as_bytes(),
+        )
     }
 }
 
-/// Writes through a temporary file in the same folder and a rename, so a
-/// reader never sees half a file. The result is readable by everyone (0644),
-/// like any other file the user makes, not private like a temporary file.
+/// Writes `bytes` to `path` atomically (see [`write_atomic_with`]).
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    let dir = path.parent().unwrap_or(Path::new("."));
-    use std::io::Write;
+    write_atomic_with(path, |out| {
+        out.write_all(bytes).map_err(|e| Error::io(path, e))
+    })
+}
+
+/// Writes `path` with `write` (which streams into it) through a temporary
+/// file in the same folder and a rename, so a reader never sees half a file.
+/// The result is readable by everyone (0644), like any other file the user
+/// makes, not private like a temporary file.
+pub fn write_atomic_with(
+    path: &Path,
+    write: impl FnOnce(&mut dyn Write) -> Result<()>,
+) -> Result<()> {
+    let dir = match path.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir,
+        _ => Path::new("."),
+    };
     let mut file = tempfile::NamedTempFile::new_in(dir).map_err(|e| Error::io(dir, e))?;
-    file.write_all(bytes)
-        .map_err(|e| Error::io(file.path(), e))?;
+    {
+        let mut buffered = std::io::BufWriter::new(file.as_file_mut());
+        write(&mut buffered)?;
+        buffered.flush().map_err(|e| Error::io(path, e))?;
+    }
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
@@ -212,6 +236,37 @@ fn inside(path: &Path, dir: &Path) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_atomic_write_leaves_the_whole_file_or_the_old_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("results.json");
+        write_atomic(&path, b"first").unwrap();
+        assert_eq!(std::fs::read(&path).unwrap(), b"first");
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+            assert_eq!(mode & 0o777, 0o644);
+        }
+        // A writer failing halfway leaves the earlier file and no temporary one.
+        let err = write_atomic_with(&path, |out| {
+            out.write_all(b"half").unwrap();
+            Err(Error::invalid("writing", "stopped"))
+        })
+        .unwrap_err();
+        assert!(err.to_string().contains("stopped"), "{err}");
+        assert_eq!(std::fs::read(&path).unwrap(), b"first");
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+        // A folder that does not exist is named.
+        let missing = dir.path().join("no/such/file.png");
+        assert!(
+            write_atomic(&missing, b"x")
+                .unwrap_err()
+                .to_string()
+                .contains("no/such")
+        );
+    }
 
     #[test]
     fn a_forced_run_removes_the_earlier_runs_outputs_and_keeps_the_users_files() {

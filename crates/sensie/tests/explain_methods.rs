@@ -482,16 +482,39 @@ fn pictures_of_multiband_inputs_with_shared_or_own_scales() {
         .into_dimensionality::<ndarray::Ix4>()
         .unwrap()
         .permuted_axes([0, 3, 1, 2]);
-    let shared = figures::example_pictures(&geometry, images, &ig, MapKind::Pixel, &asinh).unwrap();
+    let shared = figures::example_pictures(
+        "integrated-gradients",
+        &geometry,
+        images,
+        &ig,
+        MapKind::Pixel,
+        &asinh,
+    )
+    .unwrap();
     assert_eq!(shared.len(), 3);
     assert!(shared.iter().all(|(_, s)| *s == shared[0].1), "one scale");
     let (picture, _) = &shared[0];
-    // Three 32-pixel tiles enlarged 7 times (to at least 224), 2 pixels of padding
-    // around and between, then a gap of 4 and a colour bar 14 high.
+    // A band of 23 pixels with the panels' headings (where a font is
+    // installed, as for the PNG charts), three 32-pixel tiles enlarged 7
+    // times (to at least 224), 2 pixels of padding around and between, then
+    // a gap of 4 and a colour bar 14 high.
+    let band = if sensie::plot::Rasteriser::new().is_ok() {
+        23
+    } else {
+        0
+    };
     assert_eq!(
         picture.dimensions(),
-        (3 * 224 + 4 * 2, 224 + 2 * 2 + 4 + 14)
+        (3 * 224 + 4 * 2, band + 224 + 2 * 2 + 4 + 14)
     );
+    // The headings are drawn: dark text over each panel, on white.
+    for panel in 0..3u32 {
+        let dark = (panel * 226 + 2..panel * 226 + 226)
+            .flat_map(|x| (0..band).map(move |y| (x, y)))
+            .filter(|&(x, y)| picture.get_pixel(x, y).0[0] < 128)
+            .count();
+        assert!(band == 0 || dark > 20, "panel {panel}: {dark} dark pixels");
+    }
     // The colour bar runs from the scale's low end (blue, negative) to its high end (red).
     let bar_y = picture.height() - 7;
     let (left, right) = (
@@ -502,9 +525,15 @@ fn pictures_of_multiband_inputs_with_shared_or_own_scales() {
         left[2] > left[0] && right[0] > right[2],
         "{left:?} {right:?}"
     );
-    let own =
-        figures::example_pictures(&geometry, images, &ig, MapKind::Pixel, &Drawing::default())
-            .unwrap();
+    let own = figures::example_pictures(
+        "integrated-gradients",
+        &geometry,
+        images,
+        &ig,
+        MapKind::Pixel,
+        &Drawing::default(),
+    )
+    .unwrap();
     assert!(
         own.iter().any(|(_, s)| *s != own[0].1),
         "each map's own scale"

@@ -321,10 +321,36 @@ fn the_report_draws_what_the_run_found() {
         .unwrap()
         .to_rgb8();
     let plan = probe::plan(&config).unwrap();
+    let rows = probe::example_rows(&report);
     assert_eq!(
-        grid,
-        probe::example_grid(&plan.sweeps[0], report.examples.view(), report.seed).unwrap()
+        rows[0],
+        format!(
+            "example {}, label {}",
+            report.data.shown[0].id, report.example_labels[0]
+        )
     );
+    let drawn =
+        probe::example_grid(&plan.sweeps[0], report.examples.view(), report.seed, &rows).unwrap();
+    assert_eq!(grid, drawn.image);
+    // The tiles begin after the bands of headings (the levels) and row labels
+    // (where a font is installed), which hold text: dark pixels on white.
+    let (ox, oy) = drawn.origin;
+    if sensie::plot::Rasteriser::new().is_ok() {
+        let dark = |xs: std::ops::Range<u32>, ys: std::ops::Range<u32>| {
+            xs.flat_map(|x| ys.clone().map(move |y| (x, y)))
+                .filter(|&(x, y)| grid.get_pixel(x, y).0[0] < 128)
+                .count()
+        };
+        assert!(ox > 0 && oy > 0, "{:?}", drawn.origin);
+        for column in 0..5 {
+            let x = ox + 4 + column * 116;
+            assert!(dark(x..x + 112, 0..oy) > 10, "heading of level {column}");
+        }
+        for row in 0..4 {
+            let y = oy + 4 + row * 116;
+            assert!(dark(0..ox, y..y + 112) > 20, "label of example {row}");
+        }
+    }
     let first = report.examples.slice(s![0..1, .., .., ..]);
     let mut row: Vec<f32> = Vec::new();
     for &angle in &plan.sweeps[0].values {
@@ -347,11 +373,11 @@ fn the_report_draws_what_the_run_found() {
         sensie::render::composite(report.examples.slice(s![0, .., .., ..]), &how).unwrap();
     let expected = sensie::render::upscale(&unperturbed, 4).unwrap();
     let tile = |column: u32| {
-        image::imageops::crop_imm(&grid, 4 + column * (112 + 4), 4, 112, 112).to_image()
+        image::imageops::crop_imm(&grid, ox + 4 + column * (112 + 4), oy + 4, 112, 112).to_image()
     };
     assert_eq!(tile(0), expected);
     assert_ne!(tile(2), expected);
-    assert_eq!(grid.dimensions(), (5 * 116 + 4, 4 * 116 + 4));
+    assert_eq!(grid.dimensions(), (ox + 5 * 116 + 4, oy + 4 * 116 + 4));
 
     // The class test's grid: a row per class, the first 4 digits of that
     // class (in the data's order) in it, each with its own stretch.
@@ -359,10 +385,13 @@ fn the_report_draws_what_the_run_found() {
     let grid = image::open(out.join("examples/classes.png"))
         .unwrap()
         .to_rgb8();
-    assert_eq!(grid, probe::group_grid(&classes.group_examples).unwrap());
+    let drawn = probe::group_grid(&classes.group_examples, &probe::group_names(classes)).unwrap();
+    assert_eq!(grid, drawn.image);
+    let (ox, oy) = drawn.origin;
+    assert_eq!(oy, 0, "no column headings");
     assert_eq!(
         grid.dimensions(),
-        (4 * 116 + 4, 10 * 116 + 4),
+        (ox + 4 * 116 + 4, 10 * 116 + 4),
         "10 digit classes"
     );
     let digits =
@@ -381,7 +410,7 @@ fn the_report_draws_what_the_run_found() {
     let expected =
         sensie::render::upscale(&sensie::render::composite(image, &how).unwrap(), 4).unwrap();
     assert_eq!(
-        image::imageops::crop_imm(&grid, 4, 4 + 7 * 116, 112, 112).to_image(),
+        image::imageops::crop_imm(&grid, ox + 4, 4 + 7 * 116, 112, 112).to_image(),
         expected
     );
 
@@ -444,7 +473,14 @@ fn example_grids_show_at_most_twenty_groups() {
     let grid = image::open(out.join("examples/property_id.png"))
         .unwrap()
         .to_rgb8();
-    assert_eq!(grid.dimensions(), (4 * 116 + 4, 20 * 116 + 4));
+    // 20 rows, each labelled with its group (a band left of the tiles).
+    let drawn = probe::group_grid(&ids.group_examples, &probe::group_names(ids)).unwrap();
+    assert_eq!(grid, drawn.image);
+    assert_eq!(probe::group_names(ids).len(), 20);
+    assert_eq!(
+        grid.dimensions(),
+        (drawn.origin.0 + 4 * 116 + 4, 20 * 116 + 4)
+    );
     let html = std::fs::read_to_string(out.join("report.html")).unwrap();
     assert!(html.contains("Only the first 20 of 60 groups are shown."));
 }

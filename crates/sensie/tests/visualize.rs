@@ -56,8 +56,9 @@ fn tile_pixel(
     let g = &picture.grid;
     let (pad, up) = (g.padding as usize, g.upscale as usize);
     let (col, row) = (k % g.columns, k / g.columns);
-    let px = pad + col * (tile_w * up + pad) + x * up;
-    let py = pad + row * (tile_h * up + pad) + y * up;
+    let (ox, oy) = (picture.origin.0 as usize, picture.origin.1 as usize);
+    let px = ox + pad + col * (tile_w * up + pad) + x * up;
+    let py = oy + pad + row * (tile_h * up + pad) + y * up;
     picture.image.get_pixel(px as u32, py as u32).0
 }
 

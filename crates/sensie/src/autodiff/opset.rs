@@ -48,7 +48,7 @@ pub fn at_least_16(model: &ModelProto) -> Result<ModelProto> {
                 .attribute
                 .retain(|a| a.name.as_deref() != Some("ratio")),
             "Softmax" | "LogSoftmax" | "Hardmax" if opset < 13 => {
-                flatten_softmax(&mut b, node);
+                flatten_softmax(&mut b, node)?;
                 continue;
             }
             _ => {}
@@ -83,8 +83,8 @@ fn move_to_input(b: &mut Builder, node: &mut NodeProto, attr: &str, at: usize) {
 
 /// Old-style softmax over the 2-D flattening at `axis`, written as
 /// `Reshape(Softmax(Flatten(x, axis), axis=1), Shape(x))`.
-fn flatten_softmax(b: &mut Builder, mut node: NodeProto) {
-    let axis = node.attr_i("axis").unwrap_or(1);
+fn flatten_softmax(b: &mut Builder, mut node: NodeProto) -> Result<()> {
+    let axis = node.attr_i("axis")?.unwrap_or(1);
     let x = node.input[0].clone();
     let y = node.output[0].clone();
     let flat = b.node("Flatten", &[&x], vec![attr_int("axis", axis)]);
@@ -102,4 +102,5 @@ fn flatten_softmax(b: &mut Builder, mut node: NodeProto) {
         output: vec![y],
         ..Default::default()
     });
+    Ok(())
 }

@@ -104,6 +104,7 @@ impl Reader {
                 "the file is empty; expected a FITS image",
             ));
         }
+        super::fits_check::check(path, gzipped(path))?;
         let file = FitsFile::open(path).map_err(|e| unreadable(path, e))?;
         Ok(Reader {
             file,

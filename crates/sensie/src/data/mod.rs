@@ -22,6 +22,7 @@
 
 mod array;
 mod fits;
+mod fits_check;
 mod folder;
 mod labels;
 mod metadata;

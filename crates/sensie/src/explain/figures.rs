@@ -19,7 +19,7 @@ use super::sanity::Sanity;
 use super::{Attribution, Geometry, MapKind};
 use crate::Result;
 use crate::plot::{self, LineChart, Series};
-use crate::render::{self, Colouring, Composite, Grid, HeatScale, Overlay, Stretch};
+use crate::render::{self, Colouring, Composite, Grid, HeatScale, Labels, Overlay, Stretch};
 
 /// How example pictures are drawn.
 #[derive(Clone, Copy, Debug, PartialEq, Default)]
@@ -46,8 +46,11 @@ const BAR: u32 = 14;
 /// the left to its high end on the right), with the scale. Multi-band maps
 /// are summed over bands (see [`MapKind::per_pixel`]). `images` are what
 /// to show (N x C x H x W at the model's input size, e.g. the raw images
-/// before preprocessing); `geometry` says how the maps are laid out.
+/// before preprocessing); `geometry` says how the maps are laid out. Each
+/// panel has its heading drawn over it: "input", the method's name, and
+/// "`method` over input".
 pub fn example_pictures(
+    method: &str,
     geometry: &Geometry,
     images: ArrayView4<f32>,
     attribution: &Attribution,
@@ -69,6 +72,14 @@ pub fn example_pictures(
         upscale: TILE.div_ceil(geometry.height.min(geometry.width)).max(1) as u32,
         background: [255; 3],
     };
+    let headings = Labels {
+        columns: vec![
+            "input".to_string(),
+            method.to_string(),
+            format!("{method} over input"),
+        ],
+        rows: Vec::new(),
+    };
     images
         .outer_iter()
         .zip(&maps)
@@ -87,7 +98,10 @@ pub fn example_pictures(
             let heat = render::heatmap(map.view(), &scale)?;
             let over = render::overlay(&picture, map.view(), &scale, &Overlay::default())?;
             Ok((
-                with_colour_bar(render::grid(&[picture, heat, over], &layout)?, &scale),
+                with_colour_bar(
+                    render::labelled(&[picture, heat, over], &layout, &headings)?.image,
+                    &scale,
+                ),
                 scale,
             ))
         })

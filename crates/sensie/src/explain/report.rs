@@ -18,6 +18,7 @@ use super::{Attribution, Geometry, MapKind};
 use crate::data::name::Name;
 use crate::html::{Figure, Page};
 use crate::model::Layout;
+use crate::output::write_atomic;
 use crate::plot::{LineChart, Rasteriser};
 use crate::render::{self, HeatScale};
 use crate::{Error, Result, npy};
@@ -217,8 +218,14 @@ pub fn write_figures(
     for (m, attribution) in summary.methods.iter().zip(results) {
         let section = page.section(&m.method);
         section.paragraph(method_note(m));
-        let pictures =
-            figures::example_pictures(geometry, images.view(), attribution, m.kind, drawing)?;
+        let pictures = figures::example_pictures(
+            &m.method,
+            geometry,
+            images.view(),
+            attribution,
+            m.kind,
+            drawing,
+        )?;
         let folder = dir.join(&m.method);
         std::fs::create_dir_all(&folder).map_err(|e| Error::io(&folder, e))?;
         let mut row = Vec::new();
@@ -347,19 +354,16 @@ fn chart(
 ) -> Result<Figure> {
     let svg = chart.svg();
     let path = dir.join(format!("{name}.svg"));
-    std::fs::write(&path, &svg).map_err(|e| Error::io(&path, e))?;
+    write_atomic(&path, svg.as_bytes())?;
     if let Some(r) = rasteriser {
-        let path = dir.join(format!("{name}.png"));
-        std::fs::write(&path, r.png(&svg, 2.0)?).map_err(|e| Error::io(&path, e))?;
+        write_atomic(&dir.join(format!("{name}.png")), &r.png(&svg, 2.0)?)?;
     }
     Figure::svg(&svg, chart.title.clone())
 }
 
-/// Writes a value as pretty JSON through a temporary file and a rename.
+/// Writes a value as pretty JSON, atomically.
 pub fn write_json(path: &Path, value: &impl Serialize) -> Result<()> {
     let text = serde_json::to_string_pretty(value)
         .map_err(|e| Error::invalid(format!("{}", path.display()), e.to_string()))?;
-    let tmp = path.with_extension("json.partial");
-    std::fs::write(&tmp, text + "\n").map_err(|e| Error::io(&tmp, e))?;
-    std::fs::rename(&tmp, path).map_err(|e| Error::io(path, e))
+    write_atomic(path, (text + "\n").as_bytes())
 }

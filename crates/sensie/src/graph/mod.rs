@@ -9,6 +9,7 @@ use std::collections::{HashMap, HashSet};
 use ndarray::ArrayD;
 
 use crate::onnx::{self, AttributeProto, GraphProto, NodeProto, TensorProto, ValueInfoProto};
+use crate::{Error, Result};
 
 pub use shapes::{Shape, TensorShapes};
 
@@ -28,10 +29,12 @@ pub trait NodeExt {
     fn label(&self) -> String;
     fn op(&self) -> &str;
     fn attr(&self, name: &str) -> Option<&AttributeProto>;
-    fn attr_i(&self, name: &str) -> Option<i64>;
-    fn attr_f(&self, name: &str) -> Option<f32>;
-    fn attr_s(&self, name: &str) -> Option<String>;
-    fn attr_ints(&self, name: &str) -> Option<Vec<i64>>;
+    /// Typed reads: `None` when the attribute is absent, an error naming the
+    /// node when it holds another type (a default would be silently wrong).
+    fn attr_i(&self, name: &str) -> Result<Option<i64>>;
+    fn attr_f(&self, name: &str) -> Result<Option<f32>>;
+    fn attr_s(&self, name: &str) -> Result<Option<String>>;
+    fn attr_ints(&self, name: &str) -> Result<Option<Vec<i64>>>;
     /// The `i`th input, `None` when absent or empty (an omitted optional input).
     fn input_name(&self, i: usize) -> Option<&str>;
 }
@@ -55,19 +58,21 @@ impl NodeExt for NodeProto {
             .iter()
             .find(|a| a.name.as_deref() == Some(name))
     }
-    fn attr_i(&self, name: &str) -> Option<i64> {
-        self.attr(name).and_then(|a| a.i)
+    fn attr_i(&self, name: &str) -> Result<Option<i64>> {
+        Ok(typed(self, name, attr_type::INT, |a| a.i.is_some())?.map(|a| a.i.unwrap_or_default()))
     }
-    fn attr_f(&self, name: &str) -> Option<f32> {
-        self.attr(name).and_then(|a| a.f)
+    fn attr_f(&self, name: &str) -> Result<Option<f32>> {
+        Ok(
+            typed(self, name, attr_type::FLOAT, |a| a.f.is_some())?
+                .map(|a| a.f.unwrap_or_default()),
+        )
     }
-    fn attr_s(&self, name: &str) -> Option<String> {
-        self.attr(name)
-            .and_then(|a| a.s.as_ref())
-            .map(|s| String::from_utf8_lossy(s).into_owned())
+    fn attr_s(&self, name: &str) -> Result<Option<String>> {
+        Ok(typed(self, name, attr_type::STRING, |a| a.s.is_some())?
+            .map(|a| String::from_utf8_lossy(a.s.as_deref().unwrap_or_default()).into_owned()))
     }
-    fn attr_ints(&self, name: &str) -> Option<Vec<i64>> {
-        self.attr(name).map(|a| a.ints.clone())
+    fn attr_ints(&self, name: &str) -> Result<Option<Vec<i64>>> {
+        Ok(typed(self, name, attr_type::INTS, |a| !a.ints.is_empty())?.map(|a| a.ints.clone()))
     }
     fn input_name(&self, i: usize) -> Option<&str> {
         self.input
@@ -75,6 +80,44 @@ impl NodeExt for NodeProto {
             .map(String::as_str)
             .filter(|s| !s.is_empty())
     }
+}
+
+/// The attribute `name` of `node` when it is of type `want` (or, with no
+/// declared type, when `holds` finds a value of that type in it).
+fn typed<'a>(
+    node: &'a NodeProto,
+    name: &str,
+    want: i32,
+    holds: impl Fn(&AttributeProto) -> bool,
+) -> Result<Option<&'a AttributeProto>> {
+    let Some(a) = node.attr(name) else {
+        return Ok(None);
+    };
+    let declared = a.r#type.filter(|&t| t != 0);
+    if declared.map_or(holds(a), |t| t == want) {
+        return Ok(Some(a));
+    }
+    let kind = |t: i32| match t {
+        attr_type::FLOAT => "a float",
+        attr_type::INT => "an integer",
+        attr_type::STRING => "a string",
+        attr_type::TENSOR => "a tensor",
+        attr_type::FLOATS => "a list of floats",
+        attr_type::INTS => "a list of integers",
+        _ => "another type",
+    };
+    Err(Error::invalid(
+        format!(
+            "attribute '{name}' of {} node '{}'",
+            node.op(),
+            node.label()
+        ),
+        format!(
+            "it is {} where ONNX defines {}; the model is malformed (export it again)",
+            declared.map_or("of no declared type", kind),
+            kind(want)
+        ),
+    ))
 }
 
 pub fn attr_int(name: &str, v: i64) -> AttributeProto {
@@ -152,11 +195,11 @@ impl Constants {
             };
             let value = if let Some(t) = node.attr("value").and_then(|a| a.t.clone()) {
                 Some(t)
-            } else if let Some(v) = node.attr_f("value_float") {
+            } else if let Some(v) = node.attr_f("value_float").ok().flatten() {
                 Some(onnx::f32_tensor(out, &[], &[v]))
             } else if let Some(v) = node.attr("value_floats") {
                 Some(onnx::f32_tensor(out, &[v.floats.len()], &v.floats))
-            } else if let Some(v) = node.attr_i("value_int") {
+            } else if let Some(v) = node.attr_i("value_int").ok().flatten() {
                 Some(onnx::i64_tensor(out, &[], &[v]))
             } else {
                 node.attr("value_ints")

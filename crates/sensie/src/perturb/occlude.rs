@@ -82,7 +82,9 @@ impl Effect for Occlude {
     }
 
     fn apply(&self, image: ArrayView3<f32>, side: f64, rng: &mut SeededRng) -> Result<Array3<f32>> {
-        let side = side.round() as usize;
+        // A square of 2^50 pixels covers any image centred on it, and its
+        // corners stay far inside i64 (occlude=1e34 overflowed them).
+        let side = side.round().min(2f64.powi(50)) as usize;
         let (_, h, w) = image.dim();
         let mut out = image.to_owned();
         if side == 0 {
@@ -99,10 +101,12 @@ impl Effect for Occlude {
                 rng.below(h.saturating_sub(side) + 1) as i64,
             ),
         };
+        // Saturating: a centre given far outside the image must not overflow.
         let clip = |from: i64, n: usize| {
+            let end = from.saturating_add(i64::try_from(side).unwrap_or(i64::MAX));
             (
                 from.clamp(0, n as i64) as usize,
-                (from + side as i64).clamp(0, n as i64) as usize,
+                end.clamp(0, n as i64) as usize,
             )
         };
         let ((xa, xb), (ya, yb)) = (clip(x0, w), clip(y0, h));
@@ -142,6 +146,18 @@ mod tests {
                 && out[[0, 8, 9]] == 1.0
                 && out[[0, 19, 18]] == 1.0
         );
+    }
+
+    #[test]
+    fn a_square_far_larger_than_the_image_covers_it() {
+        // Found by fuzzing: occlude=1e34 overflowed the square's end.
+        let image = Array3::from_elem((1, 9, 7), 1.0f32);
+        for position in [None, Some("0,0")] {
+            let options: Vec<(&str, &str)> =
+                position.map(|p| ("position", p)).into_iter().collect();
+            let out = apply(built("occlude", &options).as_ref(), image.view(), 1e34);
+            assert_eq!(covered(&out, 0.0), 63, "{position:?}");
+        }
     }
 
     #[test]

@@ -23,7 +23,7 @@ mod frame;
 mod heatmap;
 mod line;
 mod raster;
-mod svg;
+pub(crate) mod svg;
 
 pub use axis::Axis;
 pub use bar::{Bar, BarChart};

@@ -110,6 +110,29 @@ impl Rasteriser {
         })
     }
 
+    /// Draws `svg` (of `image`'s size, e.g. text on no background) over `image`.
+    pub(crate) fn draw_on(&self, svg: &str, image: &mut RgbImage) -> Result<()> {
+        let tree = usvg::Tree::from_str(svg, &self.options)
+            .map_err(|e| Error::invalid("SVG to rasterise", e.to_string()))?;
+        let (w, h) = image.dimensions();
+        let mut pixmap = tiny_skia::Pixmap::new(w, h)
+            .ok_or_else(|| Error::invalid("SVG to rasterise", format!("no {w} x {h} picture")))?;
+        // Opaque pixels: premultiplied equals straight RGB, both ways.
+        for (to, from) in pixmap.data_mut().chunks_exact_mut(4).zip(image.pixels()) {
+            to[..3].copy_from_slice(&from.0);
+            to[3] = 255;
+        }
+        resvg::render(
+            &tree,
+            tiny_skia::Transform::identity(),
+            &mut pixmap.as_mut(),
+        );
+        for (from, to) in pixmap.data().chunks_exact(4).zip(image.pixels_mut()) {
+            to.0.copy_from_slice(&from[..3]);
+        }
+        Ok(())
+    }
+
     /// `svg` as PNG bytes at `scale` times its size.
     pub fn png(&self, svg: &str, scale: f32) -> Result<Vec<u8>> {
         crate::render::encode_png(&self.rgb(svg, scale)?)

@@ -92,6 +92,18 @@ impl Svg {
         svg
     }
 
+    /// A `width` x `height` px document with no background, its text in
+    /// `colour`: labels drawn over a picture (the tile grids).
+    pub fn transparent(width: f64, height: f64, colour: &str) -> Self {
+        let (w, h) = (num(width), num(height));
+        Svg {
+            out: format!(
+                "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{w}\" height=\"{h}\" viewBox=\"0 0 {w} {h}\" \
+                 font-family=\"{FONT}\" font-size=\"12\" fill=\"{colour}\">\n"
+            ),
+        }
+    }
+
     pub fn line(&mut self, from: (f64, f64), to: (f64, f64), stroke: Stroke) {
         self.out.push_str(&format!(
             "<line x1=\"{}\" y1=\"{}\" x2=\"{}\" y2=\"{}\" {}/>\n",

@@ -52,8 +52,8 @@ pub use config::{
 };
 pub use grid::{Grid, GridAxes, GridSummary};
 pub use report::{
-    EXAMPLE_STRETCH, EXAMPLES, chart, example_grid, file_stem, group_grid, write_report,
-    write_report_for,
+    EXAMPLE_STRETCH, EXAMPLES, chart, example_grid, example_rows, file_stem, group_grid,
+    group_names, write_report, write_report_for,
 };
 pub use results::{Report, check_out, word, write_results};
 use resume::Checkpoint;

@@ -25,7 +25,7 @@ use crate::html::{Figure, Page};
 use crate::output::write_atomic;
 use crate::perturb::perturb_batch;
 use crate::plot::{Axis, Bar, BarChart, LineChart, Rasteriser, RefLine, Series, Size};
-use crate::render::{self, Colouring, Composite, Grid, RgbImage, Stretch};
+use crate::render::{self, Colouring, Composite, Grid, LabelledGrid, Labels, RgbImage, Stretch};
 use crate::stats::{Direction, VERDICT_RULE, Verdict};
 use crate::{Error, Result};
 
@@ -92,8 +92,13 @@ pub fn write_report_for(
         }
         let mut figures = vec![Figure::svg(&svg, chart_caption(test))?];
         if let Some(sweep) = sweeps.iter().find(|s| s.name == test.name) {
-            let png =
-                render::encode_png(&example_grid(sweep, report.examples.view(), report.seed)?)?;
+            let grid = example_grid(
+                sweep,
+                report.examples.view(),
+                report.seed,
+                &example_rows(report),
+            )?;
+            let png = render::encode_png(&grid.image)?;
             write_atomic(&examples.join(format!("{stem}.png")), &png)?;
             figures.push(Figure::png(
                 &png,
@@ -101,7 +106,8 @@ pub fn write_report_for(
                 grid_caption(sweep, report),
             ));
         } else if !test.group_examples.is_empty() {
-            let png = render::encode_png(&group_grid(&test.group_examples)?)?;
+            let grid = group_grid(&test.group_examples, &group_names(test))?;
+            let png = render::encode_png(&grid.image)?;
             write_atomic(&examples.join(format!("{stem}.png")), &png)?;
             figures.push(Figure::png(
                 &png,
@@ -436,7 +442,14 @@ fn grid_caption(sweep: &Sweep, report: &Report) -> String {
 /// perturbed as the run did it: the same seed and example indices, and the
 /// raw image itself at the identity value (the run reuses the unperturbed
 /// pass there).
-pub fn example_grid(sweep: &Sweep, images: ArrayView4<f32>, seed: u64) -> Result<RgbImage> {
+/// `rows` label the examples (their ids and labels); each level's value
+/// heads its column.
+pub fn example_grid(
+    sweep: &Sweep,
+    images: ArrayView4<f32>,
+    seed: u64,
+    rows: &[String],
+) -> Result<LabelledGrid> {
     let (n, c, h, w) = images.dim();
     if n == 0 {
         return Err(Error::invalid(
@@ -472,28 +485,41 @@ pub fn example_grid(sweep: &Sweep, images: ArrayView4<f32>, seed: u64) -> Result
             tiles.push(render::composite(*image, &how)?);
         }
     }
-    tile_grid(&tiles, levels.len().max(1), (h, w))
+    let labels = Labels {
+        columns: sweep.values.iter().map(|v| v.to_string()).collect(),
+        rows: rows.to_vec(),
+    };
+    tile_grid(&tiles, levels.len().max(1), (h, w), &labels)
+}
+
+/// The example grids' row labels: each example's id and label.
+pub fn example_rows(report: &Report) -> Vec<String> {
+    report
+        .example_labels
+        .iter()
+        .zip(&report.data.shown)
+        .map(|(label, name)| format!("example {}, label {label}", name.id))
+        .collect()
 }
 
 /// The example grids' layout: tiles of `size` (height, width) enlarged to
-/// at least [`TILE_PIXELS`], on white.
-fn tile_grid(tiles: &[RgbImage], columns: usize, (h, w): (usize, usize)) -> Result<RgbImage> {
-    let upscale = (TILE_PIXELS.div_ceil(h.max(w).max(1))).max(1) as u32;
-    render::grid(
-        tiles,
-        &Grid {
-            columns,
-            padding: 4,
-            upscale,
-            background: [255, 255, 255],
-        },
-    )
+/// at least [`TILE_PIXELS`], on white, with `labels` drawn in.
+fn tile_grid(
+    tiles: &[RgbImage],
+    columns: usize,
+    (h, w): (usize, usize),
+    labels: &Labels,
+) -> Result<LabelledGrid> {
+    let size = (w as u32, h as u32);
+    let layout = Grid::sized(columns, tiles.len(), size, TILE_PIXELS as u32, 4, [255; 3]);
+    render::labelled(tiles, &layout, labels)
 }
 
 /// Groups x examples as one picture: row `j` holds the first examples of
 /// group `j` (a property's bin, a class) as the data set has them, each with
 /// its own stretch; a group with fewer examples leaves its cells blank.
-pub fn group_grid(groups: &[Array4<f32>]) -> Result<RgbImage> {
+/// `rows` name the groups.
+pub fn group_grid(groups: &[Array4<f32>], rows: &[String]) -> Result<LabelledGrid> {
     let Some(first) = groups.iter().find(|g| !g.is_empty()) else {
         return Err(Error::invalid(
             "example grid",
@@ -521,22 +547,33 @@ pub fn group_grid(groups: &[Array4<f32>]) -> Result<RgbImage> {
             )?);
         }
     }
-    tile_grid(&tiles, EXAMPLES, (h, w))
+    let labels = Labels {
+        columns: Vec::new(),
+        rows: rows.to_vec(),
+    };
+    tile_grid(&tiles, EXAMPLES, (h, w), &labels)
 }
 
-fn group_caption(test: &TestResult) -> String {
-    let groups: Vec<String> = test
-        .stats
+/// The groups of a property or class test shown in its grid: a class's
+/// name, a bin's range or a discrete value.
+pub fn group_names(test: &TestResult) -> Vec<String> {
+    test.stats
         .levels
         .iter()
         .take(test.group_examples.len())
+        .map(|l| match (&l.label, l.lo, l.hi) {
+            (Some(label), ..) => label.clone(),
+            (None, Some(lo), Some(hi)) => format!("{lo:.3} to {hi:.3}"),
+            _ => format!("{}", l.value),
+        })
+        .collect()
+}
+
+fn group_caption(test: &TestResult) -> String {
+    let groups: Vec<String> = group_names(test)
+        .into_iter()
         .zip(&test.shown)
-        .map(|(l, names)| {
-            let group = match (&l.label, l.lo, l.hi) {
-                (Some(label), ..) => label.clone(),
-                (None, Some(lo), Some(hi)) => format!("{lo:.3} to {hi:.3}"),
-                _ => format!("{}", l.value),
-            };
+        .map(|(group, names)| {
             format!(
                 "{group}: {}",
                 names

@@ -1,13 +1,23 @@
-//! Many small pictures tiled into one: examples x perturbation levels, or the
-//! channels of a feature map.
+//! Many small pictures tiled into one: sensie's one tile grid, used by the
+//! probe report's example grids (examples x perturbation levels, groups x
+//! examples), explain's pictures (input | map | map over input) and every
+//! visualisation (kernels, feature maps, optimised inputs).
 //!
 //! Tiles are enlarged by whole factors with nearest-neighbour sampling, so a
 //! 28 x 28 digit becomes legible without inventing detail, and every source
-//! pixel stays a crisp block. Labels are left to the page around the picture
-//! (the HTML report), which keeps fonts out of the pixels.
+//! pixel stays a crisp block. [`labelled`] draws a heading over each column
+//! and a label left of each row into the picture itself, so a PNG copied out
+//! of a report still says what its rows and columns are: the text is an SVG
+//! drawn over the pixels by the charts' [`Rasteriser`] (resvg and the
+//! system's DejaVu Sans), and where no font is installed the grid comes
+//! without its bands, as the PNG charts fall back to SVG.
+
+use std::sync::OnceLock;
 
 use image::{Rgb, RgbImage, imageops};
 
+use crate::plot::Rasteriser;
+use crate::plot::svg::{Anchor, Font, Svg, text_width};
 use crate::{Error, Result};
 
 /// How tiles are laid out.
@@ -85,6 +95,139 @@ pub fn grid(tiles: &[RgbImage], layout: &Grid) -> Result<RgbImage> {
     Ok(out)
 }
 
+impl Grid {
+    /// A layout of `columns` for tiles of at most `size` (width, height),
+    /// each enlarged by a whole factor to about `side` pixels across, less
+    /// where the picture would be wider or taller than [`MAX_SIDE`].
+    pub fn sized(
+        columns: usize,
+        count: usize,
+        (w, h): (u32, u32),
+        side: u32,
+        padding: u32,
+        background: [u8; 3],
+    ) -> Grid {
+        let columns = columns.clamp(1, count.max(1));
+        let (w, h) = (w.max(1), h.max(1));
+        let rows = count.div_ceil(columns) as u32;
+        let extent = |up: u32| {
+            (columns as u32 * (w * up + padding)).max(rows * (h * up + padding)) + padding
+        };
+        let mut upscale = side.div_ceil(w.max(h)).max(1);
+        while upscale > 1 && extent(upscale) > MAX_SIDE {
+            upscale -= 1;
+        }
+        Grid {
+            columns,
+            padding,
+            upscale,
+            background,
+        }
+    }
+}
+
+/// The longest side a grid's tiles are enlarged to fill.
+pub const MAX_SIDE: u32 = 4096;
+
+/// What a grid's columns and rows hold, drawn into the picture: a heading
+/// over each column, a label left of each row (either may be empty).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Labels {
+    pub columns: Vec<String>,
+    pub rows: Vec<String>,
+}
+
+/// A grid picture with its labels, and where its tiles begin: tile `k`'s
+/// cell starts `padding + (k % columns) * (cell + padding)` right of
+/// `origin.0`, and likewise down from `origin.1`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct LabelledGrid {
+    pub image: RgbImage,
+    pub origin: (u32, u32),
+    pub layout: Grid,
+}
+
+/// Text size of headings and row labels, in pixels.
+const LABEL_SIZE: f64 = 14.0;
+
+/// The tiles in `layout`, with `labels` drawn in bands above and left of them.
+pub fn labelled(tiles: &[RgbImage], layout: &Grid, labels: &Labels) -> Result<LabelledGrid> {
+    let body = grid(tiles, layout)?;
+    let unlabelled = labels.columns.is_empty() && labels.rows.is_empty();
+    let Some(rasteriser) = rasteriser().filter(|_| !unlabelled) else {
+        return Ok(LabelledGrid {
+            image: body,
+            origin: (0, 0),
+            layout: *layout,
+        });
+    };
+    let (svg, origin, size) = label_svg(tiles, layout, labels, body.dimensions());
+    let mut image = RgbImage::from_pixel(size.0, size.1, Rgb(layout.background));
+    imageops::replace(&mut image, &body, i64::from(origin.0), i64::from(origin.1));
+    rasteriser.draw_on(&svg, &mut image)?;
+    Ok(LabelledGrid {
+        image,
+        origin,
+        layout: *layout,
+    })
+}
+
+/// The SVG of a grid's labels (text only, on no background), where the
+/// tiles begin and the whole picture's size.
+fn label_svg(
+    tiles: &[RgbImage],
+    layout: &Grid,
+    labels: &Labels,
+    (body_w, body_h): (u32, u32),
+) -> (String, (u32, u32), (u32, u32)) {
+    let gap = 6.0;
+    let top = if labels.columns.is_empty() {
+        0.0
+    } else {
+        (LABEL_SIZE * 1.6).ceil()
+    };
+    let left = labels
+        .rows
+        .iter()
+        .map(|l| text_width(l, LABEL_SIZE))
+        .fold(0.0, f64::max);
+    let left = if left > 0.0 {
+        (left + 2.0 * gap).ceil()
+    } else {
+        0.0
+    };
+    let cell = |size: fn(&RgbImage) -> u32| {
+        f64::from(tiles.iter().map(size).max().unwrap_or(0) * layout.upscale)
+    };
+    let (cell_w, cell_h) = (cell(RgbImage::width), cell(RgbImage::height));
+    let pad = f64::from(layout.padding);
+    let size = (left as u32 + body_w, top as u32 + body_h);
+    let [r, g, b] = layout.background;
+    let light = 0.299 * f64::from(r) + 0.587 * f64::from(g) + 0.114 * f64::from(b) > 128.0;
+    let colour = if light { "#222222" } else { "#eeeeee" };
+    let mut svg = Svg::transparent(f64::from(size.0), f64::from(size.1), colour);
+    for (c, heading) in labels.columns.iter().enumerate().take(layout.columns) {
+        let x = left + pad + c as f64 * (cell_w + pad) + cell_w / 2.0;
+        svg.text(
+            (x, top - gap),
+            heading,
+            Font::new(LABEL_SIZE, Anchor::Middle),
+        );
+    }
+    for (r, label) in labels.rows.iter().enumerate() {
+        let y = top + pad + r as f64 * (cell_h + pad) + cell_h / 2.0 + LABEL_SIZE / 3.0;
+        svg.text((left - gap, y), label, Font::new(LABEL_SIZE, Anchor::End));
+    }
+    (svg.finish(), (left as u32, top as u32), size)
+}
+
+/// The charts' rasteriser, made once (loading the system's fonts takes a
+/// while); `None` where no font is installed.
+fn rasteriser() -> Option<&'static Rasteriser> {
+    static FONTS: OnceLock<Option<Rasteriser>> = OnceLock::new();
+    FONTS.get_or_init(|| Rasteriser::new().ok()).as_ref()
+}
+
 /// `image` enlarged `factor` times, each pixel becoming a square block.
 pub fn upscale(image: &RgbImage, factor: u32) -> Result<RgbImage> {
     let (w, h) = image.dimensions();
@@ -155,6 +298,64 @@ mod tests {
         assert_eq!(g.dimensions(), (8, 4));
         assert_eq!(g.get_pixel(5, 1).0, [2, 0, 0]);
         assert_eq!(g.get_pixel(4, 0).0, [255, 255, 255]);
+    }
+
+    #[test]
+    fn labels_are_drawn_in_bands_above_and_left_of_the_tiles() {
+        let tiles: Vec<RgbImage> = (0..6).map(|k| tile(k, 8, 8)).collect();
+        let layout = Grid {
+            columns: 3,
+            padding: 2,
+            upscale: 4,
+            background: [255; 3],
+        };
+        let labels = Labels {
+            columns: vec!["0".into(), "45".into(), "90 & more".into()],
+            rows: vec!["digit 7".into(), "digit 2".into()],
+        };
+        let body = grid(&tiles, &layout).unwrap();
+        let (svg, origin, size) = label_svg(&tiles, &layout, &labels, body.dimensions());
+        let doc = roxmltree::Document::parse(&svg).unwrap();
+        let texts: Vec<&str> = doc
+            .descendants()
+            .filter(|n| n.has_tag_name("text"))
+            .filter_map(|n| n.text())
+            .collect();
+        assert_eq!(texts, ["0", "45", "90 & more", "digit 7", "digit 2"]);
+        assert!(origin.0 > 0 && origin.1 > 0, "{origin:?}");
+        assert_eq!(size, (origin.0 + body.width(), origin.1 + body.height()));
+        let drawn = labelled(&tiles, &layout, &labels).unwrap();
+        if rasteriser().is_none() {
+            // No font: the grid alone, as the PNG charts fall back to SVG.
+            assert_eq!(drawn.image, body);
+            return;
+        }
+        assert_eq!(drawn.origin, origin);
+        // The tiles are where they were, moved by the bands.
+        let (ox, oy) = origin;
+        assert_eq!(
+            *drawn.image.get_pixel(ox + 2 + 5, oy + 2 + 9),
+            *body.get_pixel(2 + 5, 2 + 9)
+        );
+        // Each heading and each row label puts dark pixels in its band.
+        let dark = |xs: std::ops::Range<u32>, ys: std::ops::Range<u32>| {
+            xs.flat_map(|x| ys.clone().map(move |y| (x, y)))
+                .filter(|&(x, y)| drawn.image.get_pixel(x, y).0[1] < 128)
+                .count()
+        };
+        for column in 0..3 {
+            let x = ox + 2 + column * 34;
+            assert!(dark(x..x + 32, 0..oy) > 5, "heading {column}");
+        }
+        for row in 0..2 {
+            let y = oy + 2 + row * 34;
+            assert!(dark(0..ox, y..y + 32) > 20, "row label {row}");
+        }
+        // No labels: the plain grid.
+        assert_eq!(
+            labelled(&tiles, &layout, &Labels::default()).unwrap().image,
+            body
+        );
     }
 
     #[test]

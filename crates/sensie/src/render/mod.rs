@@ -19,7 +19,7 @@ use std::path::Path;
 
 pub use colormap::{Colormap, Orientation};
 pub use composite::{Colouring, Composite, band_colours, composite, display_bands, mono};
-pub use grid::{Grid, grid, upscale};
+pub use grid::{Grid, LabelledGrid, Labels, MAX_SIDE, grid, labelled, upscale};
 pub use heatmap::{HeatScale, Overlay, Resample, heatmap, heatmaps, overlay, resize};
 pub use image::RgbImage;
 pub use stretch::{Scale, Stretch};
@@ -42,7 +42,7 @@ pub fn encode_png(image: &RgbImage) -> Result<Vec<u8>> {
 
 /// `image` written to `path` as PNG.
 pub fn write_png(image: &RgbImage, path: &Path) -> Result<()> {
-    std::fs::write(path, encode_png(image)?).map_err(|e| Error::io(path, e))
+    crate::output::write_atomic(path, &encode_png(image)?)
 }
 
 #[cfg(test)]

@@ -22,6 +22,7 @@ use super::transform::{Warp, interpolation, resize};
 use super::{LARGE_TILE, Layer, Picture, Report, Table, ValueRange, image_picture, tiled};
 use crate::autodiff::Standard;
 use crate::engine::{Engine, GradientRequest, Score};
+use crate::render::{LabelledGrid, Labels};
 use crate::{Error, Result};
 
 /// How to dream.
@@ -178,7 +179,19 @@ impl Dreamed {
             tiles.push(image_picture(original)?);
             tiles.push(image_picture(dreamed)?);
         }
-        let (image, grid) = tiled(&tiles, 2, LARGE_TILE)?;
+        let LabelledGrid {
+            image,
+            origin,
+            layout: grid,
+        } = tiled(
+            &tiles,
+            2,
+            LARGE_TILE,
+            &Labels {
+                columns: vec!["image".into(), format!("dream at {}", self.layer)],
+                rows: labels.to_vec(),
+            },
+        )?;
         let caption = format!(
             "Each image (left) and its dream at {} (right), each stretched between its own extremes.",
             self.layer
@@ -187,6 +200,7 @@ impl Dreamed {
             file: "dream.png".into(),
             image,
             grid,
+            origin,
             scale: None,
             caption,
         };

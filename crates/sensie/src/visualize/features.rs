@@ -8,6 +8,7 @@ use serde::Serialize;
 use super::{Layer, Picture, Report, SMALL_TILE, Table, scale_text, square_columns, tiled};
 use crate::engine::Engine;
 use crate::render;
+use crate::render::{LabelledGrid, Labels};
 use crate::{Error, Result};
 
 /// A layer's feature maps for some examples.
@@ -77,7 +78,16 @@ impl FeatureMaps {
         let drawn = render::heatmaps(ordered.view(), true, 100.0)?;
         let scale = drawn.first().map(|(_, s)| *s);
         let tiles: Vec<_> = drawn.into_iter().map(|(tile, _)| tile).collect();
-        let (image, grid) = tiled(&tiles, square_columns(tiles.len()), SMALL_TILE)?;
+        let LabelledGrid {
+            image,
+            origin,
+            layout: grid,
+        } = tiled(
+            &tiles,
+            square_columns(tiles.len()),
+            SMALL_TILE,
+            &Labels::default(),
+        )?;
         let leaders: Vec<String> = self.order[n].iter().take(5).map(usize::to_string).collect();
         let caption = format!(
             "{label}: {} channels of {}, most active first (channels {}, ...); {}.",
@@ -90,6 +100,7 @@ impl FeatureMaps {
             file: format!("features_{label}.png").replace(' ', "_"),
             image,
             grid,
+            origin,
             scale,
             caption,
         })

@@ -11,6 +11,7 @@ use crate::graph::{Constants, NodeExt};
 use crate::model::Model;
 use crate::onnx::NodeProto;
 use crate::render;
+use crate::render::{LabelledGrid, Labels};
 use crate::{Error, Result};
 
 /// One convolutional layer's kernels.
@@ -87,7 +88,7 @@ pub fn kernels(model: &Model, layer: Option<&str>) -> Result<Kernels> {
     let stored = Constants::of(graph).f32(weight_name).ok_or_else(|| {
         Error::invalid(format!("layer '{}'", node.label()), format!("its weights ('{weight_name}') are computed in the graph, not stored, so they cannot be shown"))
     })?;
-    let groups = node.attr_i("group").unwrap_or(1).max(1) as usize;
+    let groups = node.attr_i("group")?.unwrap_or(1).max(1) as usize;
     let stored = stored.into_dimensionality::<ndarray::Ix4>().map_err(|_| {
         Error::invalid(
             format!("layer '{}'", node.label()),
@@ -135,7 +136,11 @@ impl Kernels {
                 .outer_iter()
                 .map(image_picture)
                 .collect::<Result<Vec<_>>>()?;
-            let (image, grid) = tiled(&tiles, square_columns(o), SMALL_TILE)?;
+            let LabelledGrid {
+                image,
+                origin,
+                layout: grid,
+            } = tiled(&tiles, square_columns(o), SMALL_TILE, &Labels::default())?;
             let caption = format!(
                 "{o} kernels of {} ({kh} x {kw}), input bands as red, green, blue; each stretched to its own extremes.",
                 self.layer
@@ -144,6 +149,7 @@ impl Kernels {
                 file,
                 image,
                 grid,
+                origin,
                 scale: None,
                 caption,
             });
@@ -155,10 +161,24 @@ impl Kernels {
         let drawn = render::heatmaps(maps.view(), true, 100.0)?;
         let scale = drawn.first().map(|(_, s)| *s);
         let tiles: Vec<_> = drawn.into_iter().map(|(tile, _)| tile).collect();
-        let (image, grid) = tiled(
+        // A row per output channel and a column per input channel are named.
+        let labels = if i > 1 {
+            Labels {
+                columns: (0..i).map(|c| format!("in {c}")).collect(),
+                rows: (0..o).map(|r| format!("out {r}")).collect(),
+            }
+        } else {
+            Labels::default()
+        };
+        let LabelledGrid {
+            image,
+            origin,
+            layout: grid,
+        } = tiled(
             &tiles,
             if i > 1 { i } else { square_columns(o) },
             SMALL_TILE,
+            &labels,
         )?;
         let caption = format!(
             "Kernels of {} ({kh} x {kw}): a row per output channel ({o}), a column per input channel ({i}{}); {}.",
@@ -174,6 +194,7 @@ impl Kernels {
             file,
             image,
             grid,
+            origin,
             scale,
             caption,
         })

@@ -29,6 +29,7 @@ use super::{LARGE_TILE, Layer, Picture, Report, Table, ValueRange, image_picture
 use crate::autodiff::Standard;
 use crate::engine::{Engine, GradientRequest, Score};
 use crate::plot::{Axis as PlotAxis, LineChart, Series};
+use crate::render::{LabelledGrid, Labels};
 use crate::{Error, Result};
 
 /// What to maximise.
@@ -281,7 +282,20 @@ impl Maximized {
             .outer_iter()
             .map(image_picture)
             .collect::<Result<Vec<_>>>()?;
-        let (image, grid) = tiled(&tiles, tiles.len(), LARGE_TILE)?;
+        let headings = (1..=tiles.len()).map(|k| format!("restart {k}")).collect();
+        let LabelledGrid {
+            image,
+            origin,
+            layout: grid,
+        } = tiled(
+            &tiles,
+            tiles.len(),
+            LARGE_TILE,
+            &Labels {
+                columns: headings,
+                rows: Vec::new(),
+            },
+        )?;
         let caption = format!(
             "{} restarts maximising {target}, each stretched between its own extremes.",
             tiles.len()
@@ -290,6 +304,7 @@ impl Maximized {
             file: "maximize.png".into(),
             image,
             grid,
+            origin,
             scale: None,
             caption,
         };

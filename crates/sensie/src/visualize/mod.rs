@@ -44,7 +44,9 @@ use crate::engine::Engine;
 use crate::graph::{self, NodeExt};
 use crate::html::{Figure, Page};
 use crate::model::{Layout, Model};
-use crate::render::{self, Colouring, Composite, Grid, HeatScale, RgbImage, Stretch};
+use crate::render::{
+    self, Colouring, Composite, Grid, HeatScale, LabelledGrid, Labels, RgbImage, Stretch,
+};
 use crate::{Error, Result};
 
 pub use dream::{DreamOptions, Dreamed, dream, dream_with_progress};
@@ -152,7 +154,7 @@ impl Layer {
             model.nodes().iter().any(|n| {
                 n.op() == "Transpose"
                     && n.output.first() == Some(&tensor)
-                    && n.attr_ints("perm").as_deref() == Some(&[0, 2, 3, 1])
+                    && matches!(n.attr_ints("perm"), Ok(Some(p)) if p == [0, 2, 3, 1])
             })
         };
         let layer = Layer {
@@ -322,8 +324,10 @@ pub struct Picture {
     pub file: String,
     pub image: RgbImage,
     /// The tiles' layout: tile `k` at column `k % columns`, row `k / columns`,
-    /// each source pixel a block of `upscale` x `upscale`.
+    /// each source pixel a block of `upscale` x `upscale`, the first cell
+    /// `origin` (after the label bands) plus the padding from the corner.
     pub grid: Grid,
+    pub origin: (u32, u32),
     /// The colour scale of the values, when one scale colours every tile.
     pub scale: Option<HeatScale>,
     pub caption: String,
@@ -388,7 +392,7 @@ impl Report {
         let json = dir.join(format!("{}.json", self.name));
         let text = serde_json::to_string_pretty(&self.summary)
             .map_err(|e| Error::invalid("the summary", e.to_string()))?;
-        std::fs::write(&json, text + "\n").map_err(|e| Error::io(&json, e))?;
+        crate::output::write_atomic(&json, (text + "\n").as_bytes())?;
         let html = dir.join(format!("{}.html", self.name));
         page.write(&html)?;
         written.extend([json, html]);
@@ -406,32 +410,16 @@ const LARGE_TILE: u32 = 192;
 
 /// Tiles laid out in `columns`, each enlarged to about `side` pixels across
 /// (whole factors only, so every value stays one crisp block) unless that
-/// would make the picture wider or taller than [`MAX_SIDE`], on dark grey:
-/// neither white (0 on the diverging scale) nor black (an empty sky).
-fn tiled(tiles: &[RgbImage], columns: usize, side: u32) -> Result<(RgbImage, Grid)> {
-    let columns = columns.clamp(1, tiles.len().max(1));
-    let (w, h) = tiles
+/// would make the picture wider or taller than [`render::MAX_SIDE`], on dark
+/// grey: neither white (0 on the diverging scale) nor black (an empty sky);
+/// `labels` are drawn above and left of the tiles.
+fn tiled(tiles: &[RgbImage], columns: usize, side: u32, labels: &Labels) -> Result<LabelledGrid> {
+    let size = tiles
         .iter()
         .fold((1, 1), |(w, h), t| (w.max(t.width()), h.max(t.height())));
-    let rows = tiles.len().div_ceil(columns) as u32;
-    let padding = 2;
-    let extent =
-        |up: u32| (columns as u32 * (w * up + padding)).max(rows * (h * up + padding)) + padding;
-    let mut upscale = side.div_ceil(w.max(h));
-    while upscale > 1 && extent(upscale) > MAX_SIDE {
-        upscale -= 1;
-    }
-    let grid = Grid {
-        columns,
-        padding,
-        upscale,
-        background: [96, 96, 96],
-    };
-    Ok((render::grid(tiles, &grid)?, grid))
+    let layout = Grid::sized(columns, tiles.len(), size, side, 2, [96, 96, 96]);
+    render::labelled(tiles, &layout, labels)
 }
-
-/// The longest side of a grid picture when its tiles are enlarged.
-const MAX_SIDE: u32 = 4096;
 
 /// Columns for a near-square grid of `n` tiles.
 fn square_columns(n: usize) -> usize {
@@ -466,12 +454,17 @@ mod tests {
     #[test]
     fn small_tiles_are_enlarged_but_big_grids_stay_within_the_largest_side() {
         let tile = RgbImage::new(3, 3);
-        let (image, grid) = tiled(&vec![tile.clone(); 8], 3, SMALL_TILE).unwrap();
-        assert_eq!((grid.upscale, image.width()), (16, 3 * (48 + 2) + 2));
+        let none = Labels::default();
+        let LabelledGrid { image, layout, .. } =
+            tiled(&vec![tile.clone(); 8], 3, SMALL_TILE, &none).unwrap();
+        assert_eq!((layout.upscale, image.width()), (16, 3 * (48 + 2) + 2));
         // A 512 x 512 layer of 3 x 3 kernels: one row per output channel.
-        let (image, grid) = tiled(&vec![tile; 512 * 16], 512, SMALL_TILE).unwrap();
+        let LabelledGrid { image, layout, .. } =
+            tiled(&vec![tile; 512 * 16], 512, SMALL_TILE, &none).unwrap();
         assert!(
-            image.width() <= MAX_SIDE && image.height() <= MAX_SIDE && grid.upscale >= 1,
+            image.width() <= render::MAX_SIDE
+                && image.height() <= render::MAX_SIDE
+                && layout.upscale >= 1,
             "{:?}",
             image.dimensions()
         );

@@ -49,7 +49,7 @@ pub fn relu(ctx: &mut Ctx, g: &[Option<String>]) -> Grads {
 
 /// `1` where `x > 0`, `alpha` elsewhere.
 pub fn leaky_relu(ctx: &mut Ctx, g: &[Option<String>]) -> Grads {
-    let alpha = ctx.node.attr_f("alpha").unwrap_or(0.01);
+    let alpha = ctx.node.attr_f("alpha")?.unwrap_or(0.01);
     let x = ctx.input(0);
     let mask = above(ctx.b, &x, 0.0);
     let scaled = ctx.b.scale(&mask, 1.0 - alpha);
@@ -75,11 +75,11 @@ pub fn prelu(ctx: &mut Ctx, g: &[Option<String>]) -> Grads {
 /// Passes where `min < x < max` (PyTorch's hardtanh rule).
 pub fn clip(ctx: &mut Ctx, g: &[Option<String>]) -> Grads {
     let x = ctx.input(0);
-    let bound = |ctx: &Ctx, i: usize, attr: &str| -> Option<f32> {
-        match ctx.node.input.get(i).filter(|s| !s.is_empty()) {
+    let bound = |ctx: &Ctx, i: usize, attr: &str| -> Result<Option<f32>> {
+        Ok(match ctx.node.input.get(i).filter(|s| !s.is_empty()) {
             Some(name) => ctx.consts.f32(name).and_then(|a| a.iter().next().copied()),
-            None => ctx.node.attr_f(attr),
-        }
+            None => ctx.node.attr_f(attr)?,
+        })
     };
     let inputs_constant = (1..3).all(|i| {
         ctx.node
@@ -91,10 +91,10 @@ pub fn clip(ctx: &mut Ctx, g: &[Option<String>]) -> Grads {
         return Err(ctx.fail("Clip bounds must be constants"));
     }
     let mut d: Option<String> = None;
-    if let Some(lo) = bound(ctx, 1, "min") {
+    if let Some(lo) = bound(ctx, 1, "min")? {
         d = Some(above(ctx.b, &x, lo));
     }
-    if let Some(hi) = bound(ctx, 2, "max") {
+    if let Some(hi) = bound(ctx, 2, "max")? {
         let m = below(ctx.b, &x, hi);
         d = Some(match d {
             Some(prev) => ctx.b.node("Mul", &[&prev, &m], vec![]),
@@ -127,8 +127,8 @@ pub fn tanh(ctx: &mut Ctx, g: &[Option<String>]) -> Grads {
 
 /// `alpha` where `0 < alpha x + beta < 1`.
 pub fn hard_sigmoid(ctx: &mut Ctx, g: &[Option<String>]) -> Grads {
-    let alpha = ctx.node.attr_f("alpha").unwrap_or(0.2);
-    let beta = ctx.node.attr_f("beta").unwrap_or(0.5);
+    let alpha = ctx.node.attr_f("alpha")?.unwrap_or(0.2);
+    let beta = ctx.node.attr_f("beta")?.unwrap_or(0.5);
     let x = ctx.input(0);
     // 0 < alpha x + beta < 1  <=>  lo < x < hi (alpha > 0)
     let (lo, hi) = (-beta / alpha, (1.0 - beta) / alpha);
@@ -159,7 +159,7 @@ pub fn hard_swish(ctx: &mut Ctx, g: &[Option<String>]) -> Grads {
 pub fn gelu(ctx: &mut Ctx, g: &[Option<String>]) -> Grads {
     let x = ctx.input(0);
     let b = &mut *ctx.b;
-    let d = if ctx.node.attr_s("approximate").as_deref() == Some("tanh") {
+    let d = if ctx.node.attr_s("approximate")?.as_deref() == Some("tanh") {
         // u = k (x + c x^3); y = x/2 (1 + tanh u); dy = (1 + t)/2 + x/2 (1 - t^2) k (1 + 3c x^2)
         let (k, c) = ((2.0f32 / std::f32::consts::PI).sqrt(), 0.044715f32);
         let x2 = b.node("Mul", &[&x, &x], vec![]);
@@ -207,7 +207,7 @@ pub fn erf(ctx: &mut Ctx, g: &[Option<String>]) -> Grads {
 
 /// 1 where `x > 0`, `y + alpha` elsewhere.
 pub fn elu(ctx: &mut Ctx, g: &[Option<String>]) -> Grads {
-    let alpha = ctx.node.attr_f("alpha").unwrap_or(1.0);
+    let alpha = ctx.node.attr_f("alpha")?.unwrap_or(1.0);
     let (x, y) = (ctx.input(0), ctx.output(0));
     let mask = above(ctx.b, &x, 0.0);
     let one = ctx.b.scalar(1.0);

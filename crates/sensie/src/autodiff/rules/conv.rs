@@ -37,22 +37,22 @@ impl Window {
         let n = kernel.len();
         let strides = ctx
             .node
-            .attr_ints("strides")
+            .attr_ints("strides")?
             .filter(|v| !v.is_empty())
             .unwrap_or(vec![1; n]);
         let dilations = ctx
             .node
-            .attr_ints("dilations")
+            .attr_ints("dilations")?
             .filter(|v| !v.is_empty())
             .unwrap_or(vec![1; n]);
         let auto_pad = ctx
             .node
-            .attr_s("auto_pad")
+            .attr_s("auto_pad")?
             .unwrap_or_else(|| "NOTSET".into());
         let (mut pads_begin, mut pads_end) = (vec![0; n], vec![0; n]);
         match auto_pad.as_str() {
             "NOTSET" | "" => {
-                if let Some(p) = ctx.node.attr_ints("pads").filter(|p| p.len() == 2 * n) {
+                if let Some(p) = ctx.node.attr_ints("pads")?.filter(|p| p.len() == 2 * n) {
                     pads_begin = p[..n].to_vec();
                     pads_end = p[n..].to_vec();
                 }
@@ -131,7 +131,7 @@ pub fn input_gradient(ctx: &mut Ctx, g: &str, w: &str) -> Result<String> {
     let wd = weight_dims(ctx)?;
     let input = spatial(ctx, &x)?;
     let win = Window::of(ctx, wd[2..].to_vec(), &input)?;
-    let group = ctx.node.attr_i("group").unwrap_or(1);
+    let group = ctx.node.attr_i("group")?.unwrap_or(1);
     let n = input.len();
     let stride1 = win.strides.iter().all(|&s| s == 1);
     let flipped_pads: Vec<i64> = (0..n)
@@ -203,7 +203,7 @@ pub fn conv_transpose(ctx: &mut Ctx, g: &[Option<String>]) -> Grads {
     if ctx.node.attr("output_shape").is_some()
         || ctx
             .node
-            .attr_s("auto_pad")
+            .attr_s("auto_pad")?
             .is_some_and(|p| p != "NOTSET" && p != "VALID")
     {
         return Err(ctx.fail("ConvTranspose with output_shape or SAME auto_pad is not supported; export it with explicit pads"));
@@ -211,20 +211,20 @@ pub fn conv_transpose(ctx: &mut Ctx, g: &[Option<String>]) -> Grads {
     let n = wd.len() - 2;
     let pads = ctx
         .node
-        .attr_ints("pads")
+        .attr_ints("pads")?
         .filter(|p| p.len() == 2 * n)
         .unwrap_or(vec![0; 2 * n]);
     let strides = ctx
         .node
-        .attr_ints("strides")
+        .attr_ints("strides")?
         .filter(|v| !v.is_empty())
         .unwrap_or(vec![1; n]);
     let dilations = ctx
         .node
-        .attr_ints("dilations")
+        .attr_ints("dilations")?
         .filter(|v| !v.is_empty())
         .unwrap_or(vec![1; n]);
-    let group = ctx.node.attr_i("group").unwrap_or(1);
+    let group = ctx.node.attr_i("group")?.unwrap_or(1);
     let dx = ctx.b.node(
         "Conv",
         &[&g, &w],

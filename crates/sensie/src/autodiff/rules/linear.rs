@@ -11,13 +11,13 @@ type Grads = Result<Vec<Option<String>>>;
 pub fn gemm(ctx: &mut Ctx, g: &[Option<String>]) -> Grads {
     let g = ctx.g0(g);
     let (a, bm) = (ctx.input(0), ctx.input(1));
-    let alpha = ctx.node.attr_f("alpha").unwrap_or(1.0);
-    let beta = ctx.node.attr_f("beta").unwrap_or(1.0);
-    let ta = ctx.node.attr_i("transA").unwrap_or(0) != 0;
-    let tb = ctx.node.attr_i("transB").unwrap_or(0) != 0;
+    let alpha = ctx.node.attr_f("alpha")?.unwrap_or(1.0);
+    let beta = ctx.node.attr_f("beta")?.unwrap_or(1.0);
+    let ta = ctx.node.attr_i("transA")?.unwrap_or(0) != 0;
+    let tb = ctx.node.attr_i("transB")?.unwrap_or(0) != 0;
     let mut out = vec![None, None, None];
     if ctx.wants(0) {
-        out[0] = Some(gemm_input_gradient(ctx, &g, &bm));
+        out[0] = Some(gemm_input_gradient(ctx, &g, &bm)?);
     }
     if ctx.wants(1) {
         // dB' = alpha A'^T g
@@ -41,20 +41,20 @@ pub fn gemm(ctx: &mut Ctx, g: &[Option<String>]) -> Grads {
 
 /// The gradient with respect to `A` of the node's Gemm run with `B`
 /// replaced by `bm` (shaped like its own): `dA' = alpha g B'^T`.
-pub fn gemm_input_gradient(ctx: &mut Ctx, g: &str, bm: &str) -> String {
-    let alpha = ctx.node.attr_f("alpha").unwrap_or(1.0);
-    let ta = ctx.node.attr_i("transA").unwrap_or(0) != 0;
-    let tb = ctx.node.attr_i("transB").unwrap_or(0) != 0;
+pub fn gemm_input_gradient(ctx: &mut Ctx, g: &str, bm: &str) -> Result<String> {
+    let alpha = ctx.node.attr_f("alpha")?.unwrap_or(1.0);
+    let ta = ctx.node.attr_i("transA")?.unwrap_or(0) != 0;
+    let tb = ctx.node.attr_i("transB")?.unwrap_or(0) != 0;
     let da = ctx.b.node(
         "Gemm",
         &[g, bm],
         vec![attr_float("alpha", alpha), attr_int("transB", (!tb) as i64)],
     );
-    if ta {
+    Ok(if ta {
         ctx.b.transpose(&da, &[1, 0])
     } else {
         da
-    }
+    })
 }
 
 fn swap_last(r: usize) -> Vec<i64> {

@@ -11,7 +11,7 @@ type Grads = Result<Vec<Option<String>>>;
 
 /// `g * scale / sqrt(var + eps)` per channel.
 pub fn batch_norm(ctx: &mut Ctx, g: &[Option<String>]) -> Grads {
-    if ctx.node.attr_i("training_mode").unwrap_or(0) != 0 {
+    if ctx.node.attr_i("training_mode")?.unwrap_or(0) != 0 {
         return Err(ctx.fail(
             "BatchNormalization in training mode is not supported; export the model in eval mode",
         ));
@@ -22,7 +22,7 @@ pub fn batch_norm(ctx: &mut Ctx, g: &[Option<String>]) -> Grads {
         );
     }
     let g = ctx.g0(g);
-    let eps = ctx.node.attr_f("epsilon").unwrap_or(1e-5);
+    let eps = ctx.node.attr_f("epsilon")?.unwrap_or(1e-5);
     let (scale, var) = (ctx.input(1), ctx.input(4));
     let rank = ctx.shape(&ctx.input(0))?.rank();
     let b = &mut *ctx.b;
@@ -87,7 +87,7 @@ pub fn instance_norm(ctx: &mut Ctx, g: &[Option<String>]) -> Grads {
     }
     let g = ctx.g0(g);
     let (x, scale) = (ctx.input(0), ctx.input(1));
-    let eps = ctx.node.attr_f("epsilon").unwrap_or(1e-5);
+    let eps = ctx.node.attr_f("epsilon")?.unwrap_or(1e-5);
     let dims = ctx.shape(&x)?.dims;
     let axes: Vec<i64> = (2..dims.len() as i64).collect();
     let count = static_count(ctx, &dims, &axes)?;
@@ -109,9 +109,9 @@ pub fn layer_norm(ctx: &mut Ctx, g: &[Option<String>]) -> Grads {
     }
     let g = ctx.g0(g);
     let (x, scale) = (ctx.input(0), ctx.input(1));
-    let eps = ctx.node.attr_f("epsilon").unwrap_or(1e-5);
+    let eps = ctx.node.attr_f("epsilon")?.unwrap_or(1e-5);
     let dims = ctx.shape(&x)?.dims;
-    let axis = normalize_axis(ctx.node.attr_i("axis").unwrap_or(-1), dims.len());
+    let axis = normalize_axis(ctx.node.attr_i("axis")?.unwrap_or(-1), dims.len());
     let axes: Vec<i64> = (axis as i64..dims.len() as i64).collect();
     let count = static_count(ctx, &dims, &axes)?;
     let b = &mut *ctx.b;

@@ -49,15 +49,15 @@ pub fn max_pool(ctx: &mut Ctx, g: &[Option<String>]) -> Grads {
 fn tiling_window(ctx: &Ctx, x: &str) -> Result<Option<Window>> {
     let kernel = ctx
         .node
-        .attr_ints("kernel_shape")
+        .attr_ints("kernel_shape")?
         .ok_or_else(|| ctx.fail("kernel_shape is missing"))?;
     let win = Window::of(ctx, kernel, &spatial(ctx, x)?)?;
-    let plain = |attr: &str| ctx.node.attr_i(attr).unwrap_or(0) == 0;
+    let plain = |attr: &str| -> Result<bool> { Ok(ctx.node.attr_i(attr)?.unwrap_or(0) == 0) };
     let tiles = win.strides == win.kernel
         && win.dilations.iter().all(|&d| d == 1)
         && win.pads().iter().all(|&p| p == 0)
-        && plain("ceil_mode")
-        && plain("storage_order");
+        && plain("ceil_mode")?
+        && plain("storage_order")?;
     Ok(tiles.then_some(win))
 }
 
@@ -95,10 +95,10 @@ pub fn average_pool(ctx: &mut Ctx, g: &[Option<String>]) -> Grads {
     }
     let kernel = ctx
         .node
-        .attr_ints("kernel_shape")
+        .attr_ints("kernel_shape")?
         .ok_or_else(|| ctx.fail("kernel_shape is missing"))?;
     let mut win = Window::of(ctx, kernel, &input)?;
-    let include_pad = ctx.node.attr_i("count_include_pad").unwrap_or(0) == 1;
+    let include_pad = ctx.node.attr_i("count_include_pad")?.unwrap_or(0) == 1;
     let n = input.len();
 
     // Per output position, how many input elements its window averaged.

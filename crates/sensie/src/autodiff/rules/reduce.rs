@@ -10,13 +10,13 @@ type Grads = Result<Vec<Option<String>>>;
 /// The reduced axes (attribute before opset 18, input after), made
 /// non-negative; all axes when none are given.
 fn reduced_axes(ctx: &Ctx, rank: usize) -> Result<Vec<i64>> {
-    let axes = match ctx.node.attr_ints("axes") {
+    let axes = match ctx.node.attr_ints("axes")? {
         Some(a) => a,
         None if ctx.node.input_name(1).is_some() => ctx.const_ints(1)?,
         None => vec![],
     };
     if axes.is_empty() {
-        if ctx.node.attr_i("noop_with_empty_axes").unwrap_or(0) == 1 {
+        if ctx.node.attr_i("noop_with_empty_axes")?.unwrap_or(0) == 1 {
             return Ok(vec![]);
         }
         return Ok((0..rank as i64).collect());
@@ -30,12 +30,14 @@ fn reduced_axes(ctx: &Ctx, rank: usize) -> Result<Vec<i64>> {
 }
 
 /// The output gradient with the reduced axes restored as size-1 axes.
-fn keep_dims(ctx: &mut Ctx, g: &str, axes: &[i64]) -> String {
-    if ctx.node.attr_i("keepdims").unwrap_or(1) == 1 || axes.is_empty() {
-        g.to_string()
-    } else {
-        ctx.b.unsqueeze(g, axes)
-    }
+fn keep_dims(ctx: &mut Ctx, g: &str, axes: &[i64]) -> Result<String> {
+    Ok(
+        if ctx.node.attr_i("keepdims")?.unwrap_or(1) == 1 || axes.is_empty() {
+            g.to_string()
+        } else {
+            ctx.b.unsqueeze(g, axes)
+        },
+    )
 }
 
 /// ReduceSum spreads the gradient; ReduceMean also divides by the count.
@@ -44,7 +46,7 @@ pub fn reduce_sum_mean(ctx: &mut Ctx, g: &[Option<String>]) -> Grads {
     let x = ctx.input(0);
     let dims = ctx.shape(&x)?.dims;
     let axes = reduced_axes(ctx, dims.len())?;
-    let kept = keep_dims(ctx, &g, &axes);
+    let kept = keep_dims(ctx, &g, &axes)?;
     let shape = ctx.b.node("Shape", &[&x], vec![]);
     let spread = ctx.b.node("Expand", &[&kept, &shape], vec![]);
     if ctx.node.op() == "ReduceSum" {
@@ -64,8 +66,8 @@ pub fn reduce_max_min(ctx: &mut Ctx, g: &[Option<String>]) -> Grads {
     let (x, y) = (ctx.input(0), ctx.output(0));
     let rank = ctx.shape(&x)?.rank();
     let axes = reduced_axes(ctx, rank)?;
-    let kept_y = keep_dims(ctx, &y, &axes);
-    let kept_g = keep_dims(ctx, &g, &axes);
+    let kept_y = keep_dims(ctx, &y, &axes)?;
+    let kept_g = keep_dims(ctx, &g, &axes)?;
     let b = &mut *ctx.b;
     let hit = b.node("Equal", &[&x, &kept_y], vec![]);
     let mask = b.to_float(&hit);
@@ -76,7 +78,7 @@ pub fn reduce_max_min(ctx: &mut Ctx, g: &[Option<String>]) -> Grads {
 
 fn softmax_axis(ctx: &Ctx) -> Result<i64> {
     let rank = ctx.shape(&ctx.input(0))?.rank();
-    Ok(normalize_axis(ctx.node.attr_i("axis").unwrap_or(-1), rank) as i64)
+    Ok(normalize_axis(ctx.node.attr_i("axis")?.unwrap_or(-1), rank) as i64)
 }
 
 /// `y (g - sum(g y))` along the axis.

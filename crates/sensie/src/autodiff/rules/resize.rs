@@ -13,22 +13,22 @@ pub fn resize(ctx: &mut Ctx, g: &[Option<String>]) -> Grads {
     let g = ctx.g0(g);
     let x = ctx.input(0);
     let (xd, yd) = (ctx.shape(&x)?.dims, ctx.shape(&ctx.output(0))?.dims);
-    let mode = ctx.node.attr_s("mode").unwrap_or_else(|| "nearest".into());
+    let mode = ctx.node.attr_s("mode")?.unwrap_or_else(|| "nearest".into());
     if mode != "nearest" && mode != "linear" {
         return Err(ctx.fail(format!(
             "Resize mode '{mode}' is not supported (nearest and linear are)"
         )));
     }
-    if ctx.node.attr_i("antialias").unwrap_or(0) != 0 || ctx.node.attr("axes").is_some() {
+    if ctx.node.attr_i("antialias")?.unwrap_or(0) != 0 || ctx.node.attr("axes").is_some() {
         return Err(ctx.fail("Resize with antialias or axes is not supported"));
     }
     let transform = ctx
         .node
-        .attr_s("coordinate_transformation_mode")
+        .attr_s("coordinate_transformation_mode")?
         .unwrap_or_else(|| "half_pixel".into());
     let nearest_mode = ctx
         .node
-        .attr_s("nearest_mode")
+        .attr_s("nearest_mode")?
         .unwrap_or_else(|| "round_prefer_floor".into());
     let scales: Option<Vec<f32>> = ctx
         .node

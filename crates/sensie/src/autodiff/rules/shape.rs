@@ -32,7 +32,7 @@ pub fn transpose(ctx: &mut Ctx, g: &[Option<String>]) -> Grads {
     let rank = ctx.shape(&ctx.input(0))?.rank();
     let perm = ctx
         .node
-        .attr_ints("perm")
+        .attr_ints("perm")?
         .filter(|p| !p.is_empty())
         .unwrap_or_else(|| (0..rank as i64).rev().collect());
     let mut inverse = vec![0i64; perm.len()];
@@ -56,7 +56,7 @@ fn static_dim(ctx: &Ctx, name: &str, axis: usize) -> Result<i64> {
 pub fn concat(ctx: &mut Ctx, g: &[Option<String>]) -> Grads {
     let g = ctx.g0(g);
     let rank = ctx.shape(&ctx.output(0))?.rank();
-    let axis = normalize_axis(ctx.node.attr_i("axis").unwrap_or(0), rank);
+    let axis = normalize_axis(ctx.node.attr_i("axis")?.unwrap_or(0), rank);
     let sizes = (0..ctx.node.input.len())
         .map(|i| static_dim(ctx, &ctx.input(i), axis))
         .collect::<Result<Vec<_>>>()?;
@@ -73,7 +73,7 @@ pub fn concat(ctx: &mut Ctx, g: &[Option<String>]) -> Grads {
 /// Split: concatenate the outputs' gradients, zeros for outputs without one.
 pub fn split(ctx: &mut Ctx, g: &[Option<String>]) -> Grads {
     let rank = ctx.shape(&ctx.input(0))?.rank();
-    let axis = ctx.node.attr_i("axis").unwrap_or(0);
+    let axis = ctx.node.attr_i("axis")?.unwrap_or(0);
     let mut parts = Vec::new();
     for (i, gi) in g.iter().enumerate() {
         parts.push(match gi {
@@ -138,13 +138,16 @@ pub fn pad(ctx: &mut Ctx, g: &[Option<String>]) -> Grads {
     let x = ctx.input(0);
     let dims = ctx.shape(&x)?.dims;
     let rank = dims.len();
-    let mode = ctx.node.attr_s("mode").unwrap_or_else(|| "constant".into());
+    let mode = ctx
+        .node
+        .attr_s("mode")?
+        .unwrap_or_else(|| "constant".into());
     if mode != "constant" {
         return Err(ctx.fail(format!(
             "Pad mode '{mode}' is not supported (only constant)"
         )));
     }
-    let raw = match ctx.node.attr_ints("pads") {
+    let raw = match ctx.node.attr_ints("pads")? {
         Some(p) if !p.is_empty() => p,
         _ => ctx.const_ints(1)?,
     };
@@ -188,7 +191,7 @@ pub fn gather(ctx: &mut Ctx, g: &[Option<String>]) -> Grads {
     let x = ctx.input(0);
     let dims = ctx.shape(&x)?.dims;
     let rank = dims.len();
-    let axis = normalize_axis(ctx.node.attr_i("axis").unwrap_or(0), rank);
+    let axis = normalize_axis(ctx.node.attr_i("axis")?.unwrap_or(0), rank);
     let indices = ctx
         .consts
         .i64(&ctx.input(1))

@@ -40,7 +40,7 @@ impl Layer {
         if let (Some(c), Some(beta)) = (
             &bias,
             ctx.node
-                .attr_f("beta")
+                .attr_f("beta")?
                 .filter(|&b| op == "Gemm" && b != 1.0),
         ) {
             bias = Some(ctx.b.scale(c, beta));
@@ -48,14 +48,14 @@ impl Layer {
         let mut z = ctx.output(0);
         if let Some(bn) = folded_batch_norm(ctx.forward, ctx.consts, ctx.node).cloned() {
             let wd = ctx.shape(&weight)?.dims;
-            let (scale, shift) = batch_norm_affine(ctx.forward, ctx.consts, &bn);
+            let (scale, shift) = batch_norm_affine(ctx.forward, ctx.consts, &bn)?;
             let m = scale.len();
             let scale_dims: Vec<usize> = match op.as_str() {
                 "Conv" => [m]
                     .into_iter()
                     .chain(std::iter::repeat_n(1, wd.len() - 1))
                     .collect(),
-                "Gemm" if ctx.node.attr_i("transB").unwrap_or(0) != 0 => vec![m, 1],
+                "Gemm" if ctx.node.attr_i("transB")?.unwrap_or(0) != 0 => vec![m, 1],
                 _ => vec![m],
             };
             let scale_w = ctx.b.const_f32(&scale_dims, &scale);
@@ -102,7 +102,7 @@ impl Layer {
     pub fn backward(&self, ctx: &mut Ctx, g: &str, w: &str) -> Result<String> {
         match ctx.node.op() {
             "Conv" => conv::input_gradient(ctx, g, w),
-            "Gemm" => Ok(linear::gemm_input_gradient(ctx, g, w)),
+            "Gemm" => linear::gemm_input_gradient(ctx, g, w),
             _ => linear::matmul_input_gradient(ctx, g, w),
         }
     }
@@ -181,7 +181,7 @@ fn batch_norm_affine(
     forward: &[NodeProto],
     consts: &Constants,
     bn: &NodeProto,
-) -> (Vec<f32>, Vec<f32>) {
+) -> Result<(Vec<f32>, Vec<f32>)> {
     let param = |i: usize| -> Vec<f64> {
         consts
             .f32(constant_source(forward, &bn.input[i]))
@@ -191,7 +191,7 @@ fn batch_norm_affine(
             .collect()
     };
     let (gamma, beta, mean, var) = (param(1), param(2), param(3), param(4));
-    let eps = f64::from(bn.attr_f("epsilon").unwrap_or(1e-5));
+    let eps = f64::from(bn.attr_f("epsilon")?.unwrap_or(1e-5));
     let scale: Vec<f64> = gamma
         .iter()
         .zip(&var)
@@ -203,7 +203,7 @@ fn batch_norm_affine(
         .zip(&scale)
         .map(|((b, m), s)| (b - m * s) as f32)
         .collect();
-    (scale.into_iter().map(|s| s as f32).collect(), shift)
+    Ok((scale.into_iter().map(|s| s as f32).collect(), shift))
 }
 
 /// Whether `ctx.node` is the first layer: the first Conv, Gemm or MatMul, in
