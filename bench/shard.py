@@ -137,12 +137,17 @@ def projection(last, shard) -> list[str]:
     return [
         f"Projection, computed from these measurements (not measured): {total:,} digits x {LEVELS} angles on {nodes} nodes",
         f"like this one. Each node's shard holds {per_node:,} digits: at {1e6 * per_cell:.2f} microseconds per digit-angle",
-        f"(the {last['images']}-digit row) its sweep takes about {node_seconds / 60:.0f} minutes, with {per_node * LEVELS * 9 / 2**20:.0f} MiB",
+        f"(the {last['images']}-digit row) its sweep takes about {duration(node_seconds)}, with {per_node * LEVELS * 9 / 2**20:.0f} MiB",
         f"of scores. Every shard and the merge read the whole data set ({data_gib:.0f} GiB of 28 x 28 digits as float32), which",
         f"sets each node's memory; the merged scores take {scores_gib:.1f} GiB. The merge, scaled linearly from the",
         f"{shard['digits']}-digit one ({shard['merge_seconds']:.2f} s: reading the parts, the data set and its fingerprint, the",
-        f"statistics), would take about {merge_seconds / 60:.0f} minutes.",
+        f"statistics), would take about {duration(merge_seconds)}.",
     ]
+
+
+def duration(seconds: float) -> str:
+    """Seconds below two minutes, whole minutes above (a sub-minute sweep is not "0 minutes")."""
+    return f"{seconds:.0f} seconds" if seconds < 120 else f"{seconds / 60:.0f} minutes"
 
 
 def main():
