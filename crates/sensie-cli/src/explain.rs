@@ -183,6 +183,7 @@ pub fn run(args: Args) -> Result<()> {
             curve_steps: args.curve_steps,
             batch_size: args.batch_size,
             threads: args.threads,
+            stop: None,
         },
     };
 

@@ -3,6 +3,10 @@
 //! on a batch in memory, and can write the run as the command line does.
 
 use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{RecvTimeoutError, channel};
+use std::time::Duration;
 
 use numpy::{IntoPyArray, PyArrayDyn, PyReadonlyArrayDyn};
 use pyo3::prelude::*;
@@ -137,6 +141,7 @@ pub fn explain(
     curve_steps: usize,
     progress: Option<Py<PyAny>>,
 ) -> PyResult<Explanation> {
+    let stop = Arc::new(AtomicBool::new(false));
     let settings = Settings {
         methods,
         target: Some(target.parse().map_err(error)?),
@@ -167,6 +172,7 @@ pub fn explain(
         curve_steps,
         batch_size,
         threads,
+        stop: Some(stop.clone()),
     };
     let layout = model.model.info().layout.ok_or_else(|| {
         error(sensie::Error::UnsupportedModel {
@@ -188,8 +194,32 @@ pub fn explain(
             });
         }
     };
-    let outcome = py.detach(|| run::run_on(runtime, model, examples, &settings, &mut hear));
-    if let Some(e) = failure {
+    let mut interrupted = None;
+    let outcome = py.detach(|| {
+        std::thread::scope(|scope| {
+            let (done, finished) = channel();
+            let (settings, hear) = (&settings, &mut hear);
+            scope.spawn(move || {
+                let _ = done.send(run::run_on(runtime, model, examples, settings, hear));
+            });
+            // Python runs signal handlers on the main thread only: this one
+            // listens for Ctrl-C while the run works, and stops the run after
+            // its current batch when it comes.
+            loop {
+                match finished.recv_timeout(Duration::from_millis(50)) {
+                    Ok(outcome) => break outcome,
+                    Err(RecvTimeoutError::Timeout) => {
+                        if let Err(e) = Python::attach(|py| py.check_signals()) {
+                            interrupted.get_or_insert(e);
+                            stop.store(true, Ordering::Relaxed);
+                        }
+                    }
+                    Err(RecvTimeoutError::Disconnected) => break Err(sensie::Error::Cancelled),
+                }
+            }
+        })
+    });
+    if let Some(e) = failure.or(interrupted) {
         return Err(e);
     }
     Ok(Explanation {

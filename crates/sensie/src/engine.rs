@@ -8,6 +8,8 @@
 //! run.
 
 use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use ndarray::{Array2, ArrayD, ArrayView, ArrayViewD, Axis, Dimension, IxDyn};
 use ort::session::Session;
@@ -96,6 +98,8 @@ pub struct Engine {
     probabilities: String,
     shapes: Option<TensorShapes>,
     compiled: HashMap<Graph, Compiled>,
+    /// Set by the caller to stop the work in hand after its current batch.
+    stop: Option<Arc<AtomicBool>>,
 }
 
 /// A graph the engine compiles (once) into a session of its own.
@@ -165,6 +169,7 @@ impl Engine {
             probabilities,
             shapes: None,
             compiled: HashMap::new(),
+            stop: None,
         };
         let forward = engine.model.proto().clone();
         let outputs = engine
@@ -180,6 +185,28 @@ impl Engine {
 
     pub fn model(&self) -> &Model {
         &self.model
+    }
+
+    /// Stops every later call once `flag` is set: the batch in hand finishes
+    /// and the call returns [`Error::Cancelled`]. Every forward and gradient
+    /// pass goes through the engine's batches, so this is how Ctrl-C in a
+    /// notebook reaches a long attribution between two batches.
+    pub fn stop_when(&mut self, flag: Arc<AtomicBool>) {
+        self.stop = Some(flag);
+    }
+
+    /// An engine for another model on the same runtime, with the same
+    /// options, thread spinning and stop flag (the sanity check's models
+    /// with randomised weights).
+    pub fn with_model(&self, model: Model) -> Result<Engine> {
+        let mut engine = Engine::with_spinning(
+            self.runtime.clone(),
+            model,
+            self.options,
+            self.sessions.spinning,
+        )?;
+        engine.stop = self.stop.clone();
+        Ok(engine)
     }
 
     pub fn options(&self) -> EngineOptions {
@@ -475,6 +502,13 @@ impl Engine {
         let mut parts: Vec<Vec<ArrayD<f32>>> = Vec::new();
         let mut start = 0;
         while start < n {
+            if self
+                .stop
+                .as_ref()
+                .is_some_and(|s| s.load(Ordering::Relaxed))
+            {
+                return Err(Error::Cancelled);
+            }
             let end = (start + step).min(n);
             let batch = x.slice_axis(Axis(0), (start..end).into());
             let out = match fixed {

@@ -295,3 +295,19 @@ fn data_of_the_wrong_dtype_is_refused() {
         "{err}"
     );
 }
+
+#[test]
+fn a_set_stop_flag_cancels_the_next_call_and_its_sibling_engines() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let model = Model::load(mnist()).unwrap();
+    let mut engine = Engine::new(runtime(), model.clone(), EngineOptions::default()).unwrap();
+    let stop = Arc::new(AtomicBool::new(false));
+    engine.stop_when(stop.clone());
+    let x = Array4::<f32>::zeros((3, 1, 28, 28)).into_dyn();
+    assert_eq!(engine.predict(x.view()).unwrap().nrows(), 3);
+    stop.store(true, Ordering::Relaxed);
+    assert!(matches!(engine.predict(x.view()), Err(Error::Cancelled)));
+    let mut sibling = engine.with_model(model).unwrap();
+    assert!(matches!(sibling.predict(x.view()), Err(Error::Cancelled)));
+}

@@ -5,6 +5,8 @@
 //! the same value to a notebook.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
 use std::time::Instant;
 
 use ndarray::{Array4, ArrayD, ArrayViewD, Axis};
@@ -65,6 +67,9 @@ pub struct Settings {
     pub curve_steps: usize,
     pub batch_size: usize,
     pub threads: usize,
+    /// When set, the run stops after the batch in hand with
+    /// [`Error::Cancelled`] (see [`Engine::stop_when`]).
+    pub stop: Option<Arc<AtomicBool>>,
 }
 
 impl Default for Settings {
@@ -95,6 +100,7 @@ impl Default for Settings {
             curve_steps: 20,
             batch_size: 32,
             threads: 0,
+            stop: None,
         }
     }
 }
@@ -263,6 +269,9 @@ pub fn run_on(
             threads: settings.threads,
         },
     )?;
+    if let Some(stop) = &settings.stop {
+        engine.stop_when(stop.clone());
+    }
     let inputs = examples.inputs.view();
     let score = match settings.score.as_str() {
         "probability" => Score::Probability,

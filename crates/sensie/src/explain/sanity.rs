@@ -25,7 +25,6 @@ use crate::graph::NodeExt;
 use crate::model::Model;
 use crate::onnx::{self, ModelProto};
 use crate::rng::{SeededRng, name_hash};
-use crate::runtime::Runtime;
 use crate::{Error, Result};
 
 /// The check's result.
@@ -68,8 +67,7 @@ pub fn cascading_randomisation(
             "need one map per method, one row per example",
         ));
     }
-    let (model, options) = (engine.model(), engine.options());
-    let runtime = Runtime::new()?;
+    let model = engine.model();
     let layers = weighted_nodes(model.proto());
     let mut proto = model.proto().clone();
     let mut methods_out: Vec<MethodSanity> = methods
@@ -85,7 +83,7 @@ pub fn cascading_randomisation(
     for (step, (_, weights)) in layers.iter().enumerate() {
         randomise(&mut proto, weights, seed, step as u64);
         let randomised = Model::from_proto(model.path(), proto.clone())?;
-        let mut engine = Engine::new(runtime.clone(), randomised, options)?;
+        let mut engine = engine.with_model(randomised)?;
         for ((method, original), out) in methods.iter().zip(originals).zip(methods_out.iter_mut()) {
             let map = method.attribute(&mut engine, inputs.view(), targets)?.map;
             let per_example = |abs: bool| -> Vec<Option<f64>> {
