@@ -30,21 +30,23 @@ pub struct Window {
     pub pads_end: Vec<i64>,
 }
 
+/// A per-axis attribute of `ctx.node` (strides, dilations): 1 on each of
+/// the `n` spatial axes when it is absent or empty, as ONNX defines them.
+fn per_axis(ctx: &Ctx, name: &str, n: usize) -> Result<Vec<i64>> {
+    Ok(ctx
+        .node
+        .attr_ints(name)?
+        .filter(|v| !v.is_empty())
+        .unwrap_or(vec![1; n]))
+}
+
 impl Window {
     /// Reads the window of `ctx.node` over spatial input sizes `input`,
     /// resolving `auto_pad` into explicit pads.
     pub fn of(ctx: &Ctx, kernel: Vec<i64>, input: &[i64]) -> Result<Window> {
         let n = kernel.len();
-        let strides = ctx
-            .node
-            .attr_ints("strides")?
-            .filter(|v| !v.is_empty())
-            .unwrap_or(vec![1; n]);
-        let dilations = ctx
-            .node
-            .attr_ints("dilations")?
-            .filter(|v| !v.is_empty())
-            .unwrap_or(vec![1; n]);
+        let strides = per_axis(ctx, "strides", n)?;
+        let dilations = per_axis(ctx, "dilations", n)?;
         let auto_pad = ctx
             .node
             .attr_s("auto_pad")?
@@ -214,16 +216,8 @@ pub fn conv_transpose(ctx: &mut Ctx, g: &[Option<String>]) -> Grads {
         .attr_ints("pads")?
         .filter(|p| p.len() == 2 * n)
         .unwrap_or(vec![0; 2 * n]);
-    let strides = ctx
-        .node
-        .attr_ints("strides")?
-        .filter(|v| !v.is_empty())
-        .unwrap_or(vec![1; n]);
-    let dilations = ctx
-        .node
-        .attr_ints("dilations")?
-        .filter(|v| !v.is_empty())
-        .unwrap_or(vec![1; n]);
+    let strides = per_axis(ctx, "strides", n)?;
+    let dilations = per_axis(ctx, "dilations", n)?;
     let group = ctx.node.attr_i("group")?.unwrap_or(1);
     let dx = ctx.b.node(
         "Conv",
