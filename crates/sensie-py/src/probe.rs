@@ -44,6 +44,12 @@ impl Perturbation for PythonPerturbation {
         &self.name
     }
 
+    /// The function holds the interpreter's lock for a whole batch: the
+    /// probe runs it beside the model instead of giving it every core.
+    fn parallel(&self) -> bool {
+        false
+    }
+
     /// The function's parameter has no name or unit sensie knows, and no
     /// value known to leave images unchanged, so every level is run.
     fn parameter(&self) -> Parameter {
@@ -266,9 +272,10 @@ fn run_plan(
         threshold: config.threshold,
         stop: Some(stop.clone()),
     };
-    // The sweep's thread budget, as `sensie probe` chooses it: ONNX Runtime's
-    // threads sleep while the producer perturbs the next batch.
-    let budget = probe::ThreadBudget::new(config.threads);
+    // The sweep's thread budget, as `sensie probe` chooses it: a Python
+    // perturbation perturbs the next batch while ONNX Runtime's threads run
+    // the current one, the built-ins take turns with them.
+    let budget = plan.thread_budget(config.threads);
     let engine_options = EngineOptions {
         batch_size: config.batch_size,
         threads: budget.model,

@@ -18,7 +18,7 @@ use crate::autodiff::{self, Request, RuleSet};
 use crate::graph::{self, Builder, TensorShapes, attr_int};
 use crate::model::{Model, OutputKind};
 use crate::onnx::{self, ModelProto};
-use crate::runtime::{Runtime, SessionOptions};
+use crate::runtime::{Runtime, SessionOptions, Spinning};
 use crate::{Error, Result};
 
 /// How an engine runs.
@@ -135,18 +135,19 @@ impl std::fmt::Display for Graph {
 
 impl Engine {
     pub fn new(runtime: Runtime, model: Model, options: EngineOptions) -> Result<Engine> {
-        Engine::with_spinning(runtime, model, options, true)
+        Engine::with_spinning(runtime, model, options, Spinning::Always)
     }
 
     /// An engine whose ONNX Runtime threads spin while they wait for work
-    /// (`spinning`, ONNX Runtime's default and [`Engine::new`]'s) or sleep:
-    /// for a caller whose own threads need the same cores between the
-    /// forward passes, as the probe's producer does.
+    /// as `spinning` says: [`Spinning::Always`] is ONNX Runtime's default and
+    /// [`Engine::new`]'s; [`Spinning::DuringRuns`] is for a caller whose own
+    /// threads need the same cores between the forward passes, as the
+    /// probe's perturbations do.
     pub fn with_spinning(
         runtime: Runtime,
         model: Model,
         options: EngineOptions,
-        spinning: bool,
+        spinning: Spinning,
     ) -> Result<Engine> {
         if options.batch_size == 0 {
             return Err(Error::invalid(

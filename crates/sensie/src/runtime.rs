@@ -36,19 +36,36 @@ pub struct Runtime {
 pub struct SessionOptions {
     /// Threads inside one operator; 0 lets ONNX Runtime choose (one per core).
     pub threads: usize,
-    /// Whether those threads spin while they wait for work (ONNX Runtime's
-    /// default): the fastest when the model has the cores to itself, and a
-    /// thief of them when another thread of the process has work too.
-    pub spinning: bool,
+    /// When those threads busy-wait for work instead of sleeping.
+    pub spinning: Spinning,
 }
 
 impl Default for SessionOptions {
     fn default() -> Self {
         SessionOptions {
             threads: 0,
-            spinning: true,
+            spinning: Spinning::Always,
         }
     }
+}
+
+/// When ONNX Runtime's intra-op threads spin (busy-wait) for their next
+/// piece of work. Spinning hands work from one operator to the next without
+/// waking a sleeping thread, which is most of a small model's forward pass;
+/// between two runs it only burns cores that the caller's own threads need.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Spinning {
+    /// Inside runs and between them (ONNX Runtime's default): the fastest
+    /// when the model has the cores to itself.
+    Always,
+    /// Inside a run only: the threads stop spinning when it returns
+    /// (`session.force_spinning_stop`), so the caller's threads get the
+    /// cores between runs, as the probe's perturbations do.
+    DuringRuns,
+    /// Never: a waiting thread sleeps and hands its core to another thread
+    /// of the process that works while the model runs (a Python function
+    /// perturbing the next batch).
+    Never,
 }
 
 static ENVIRONMENT: OnceLock<std::result::Result<ort::environment::Environment, String>> =
@@ -112,11 +129,15 @@ impl Runtime {
                 .with_intra_threads(options.threads)
                 .map_err(|e| fail(e.into()))?;
         }
-        if !options.spinning {
-            builder = builder
+        builder = match options.spinning {
+            Spinning::Always => builder,
+            Spinning::DuringRuns => builder
+                .with_config_entry("session.force_spinning_stop", "1")
+                .map_err(|e| fail(e.into()))?,
+            Spinning::Never => builder
                 .with_intra_op_spinning(false)
-                .map_err(|e| fail(e.into()))?;
-        }
+                .map_err(|e| fail(e.into()))?,
+        };
         builder.commit_from_memory(model_bytes).map_err(fail)
     }
 }

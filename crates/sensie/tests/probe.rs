@@ -582,14 +582,21 @@ fn one_fits_file_per_band_probes_as_the_same_images_in_one_array() {
 }
 
 /// Brightness done by a whole-batch perturbation (as the Python package's
-/// perturbers are), counting its calls.
+/// perturbers are), counting its calls, and saying whether it divides its
+/// work (`parallel`) and when it is at work (`busy`).
 struct BatchBrightness {
     calls: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+    parallel: bool,
+    busy: std::sync::Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl sensie::perturb::Perturbation for BatchBrightness {
     fn name(&self) -> &str {
         "batch-brightness"
+    }
+
+    fn parallel(&self) -> bool {
+        self.parallel
     }
 
     fn parameter(&self) -> sensie::perturb::Parameter {
@@ -617,9 +624,13 @@ impl sensie::perturb::Perturbation for BatchBrightness {
         _first: usize,
         mut out: ndarray::ArrayViewMut4<f32>,
     ) -> sensie::Result<()> {
-        self.calls
-            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        use std::sync::atomic::Ordering;
+        self.busy.store(true, Ordering::SeqCst);
+        self.calls.fetch_add(1, Ordering::Relaxed);
         out.zip_mut_with(&images, |o, &v| *o = (f64::from(v) * value) as f32);
+        // Long enough that a forward pass started beside it would be seen.
+        std::thread::sleep(std::time::Duration::from_millis(5));
+        self.busy.store(false, Ordering::SeqCst);
         Ok(())
     }
 }
@@ -663,6 +674,8 @@ fn a_batch_perturbation_runs_once_per_batch_and_a_stop_flag_ends_the_run() {
     let calls = Arc::new(AtomicUsize::new(0));
     let perturbation = Box::new(BatchBrightness {
         calls: calls.clone(),
+        parallel: false,
+        busy: Arc::new(AtomicBool::new(false)),
     });
     let sweep = Sweep {
         name: "mine".into(),
@@ -707,6 +720,108 @@ fn a_batch_perturbation_runs_once_per_batch_and_a_stop_flag_ends_the_run() {
     );
     assert!(matches!(stopped, Err(sensie::Error::Cancelled)));
     assert_eq!(heard, 1);
+}
+
+/// An engine that counts the forward passes run while a perturbation was
+/// at work.
+struct Watched {
+    engine: sensie::engine::Engine,
+    busy: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    beside: usize,
+}
+
+impl sensie::predictor::Described for Watched {
+    fn info(&self) -> &sensie::model::ModelInfo {
+        self.engine.model().info()
+    }
+    fn path(&self) -> &Path {
+        Path::new("<watched>")
+    }
+    fn class_names(&self) -> Option<Vec<String>> {
+        None
+    }
+}
+
+impl sensie::predictor::Predictor for Watched {
+    fn predict(&mut self, batch: ndarray::ArrayViewD<f32>) -> sensie::Result<ndarray::Array2<f32>> {
+        use std::sync::atomic::Ordering;
+        let before = self.busy.load(Ordering::SeqCst);
+        let out = self.engine.predict(batch);
+        if before || self.busy.load(Ordering::SeqCst) {
+            self.beside += 1;
+        }
+        out
+    }
+    fn threads(&self) -> usize {
+        self.engine.options().threads
+    }
+}
+
+#[test]
+fn perturbing_and_the_model_take_turns_unless_the_perturbation_cannot_divide_its_work() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, AtomicUsize};
+
+    use sensie::engine::{Engine, EngineOptions};
+    use sensie::model::Model;
+    use sensie::preprocess::Preprocess;
+    use sensie::probe::{Plan, RunOptions, Sweep};
+    use sensie::runtime::Runtime;
+
+    let dir = tempfile::tempdir().unwrap();
+    let data = sensie::data::load(&subset(dir.path(), 100)).unwrap();
+    let model = Model::load(example("mnist_cnn.onnx")).unwrap();
+    let options = RunOptions {
+        batch_size: 10,
+        replicates: 200,
+        ..RunOptions::default()
+    };
+    let run = |parallel: bool| {
+        let busy = Arc::new(AtomicBool::new(false));
+        let engine = Engine::new(
+            Runtime::new().unwrap(),
+            model.clone(),
+            EngineOptions::default(),
+        );
+        let mut watched = Watched {
+            engine: engine.unwrap(),
+            busy: busy.clone(),
+            beside: 0,
+        };
+        let plan = Plan {
+            sweeps: vec![Sweep {
+                name: "mine".into(),
+                perturbation: Box::new(BatchBrightness {
+                    calls: Arc::new(AtomicUsize::new(0)),
+                    parallel,
+                    busy,
+                }),
+                values: vec![0.5, 1.0, 1.5, 2.0],
+                options: Default::default(),
+            }],
+            ..Plan::default()
+        };
+        let (tests, _) = probe::run_plan(
+            &mut watched,
+            &data,
+            &Preprocess::default(),
+            &plan,
+            &options,
+            &mut |_, _| {},
+        )
+        .unwrap();
+        (
+            serde_json::to_value(&tests[0].stats.levels).unwrap(),
+            watched.beside,
+        )
+    };
+    // Taking turns, no forward pass of the 40 ran while a batch was perturbed.
+    let (turns, beside) = run(true);
+    assert_eq!(beside, 0);
+    // A perturbation that cannot divide its work runs beside the model, and
+    // the numbers are the same.
+    let (overlapped, _) = run(false);
+    assert_eq!(turns, overlapped);
 }
 
 /// A model that is no ONNX graph: it scores class 1 at probability 0.9 and

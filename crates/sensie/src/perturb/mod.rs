@@ -75,6 +75,15 @@ pub trait Perturbation: Send + Sync {
         finite(self.name(), value)
     }
 
+    /// Whether [`Perturbation::apply_batch_into`] divides a batch's work
+    /// over the rayon pool it is called on, as the default does. One that
+    /// cannot (a Python function, which holds the interpreter's lock) says
+    /// false, and the probe perturbs its next batch while the model runs
+    /// instead of giving it every core in turn ([`crate::probe::ThreadBudget`]).
+    fn parallel(&self) -> bool {
+        true
+    }
+
     /// The perturbed copy of one image (C x H x W) at strength `value`.
     fn apply(&self, image: ArrayView3<f32>, value: f64, rng: &mut SeededRng)
     -> Result<Array3<f32>>;

@@ -1,12 +1,14 @@
 //! The probe: several sensitivity tests over one model and one data set.
 //!
-//! A run streams batches through a two-stage pipeline. A producer thread
-//! perturbs (in parallel, on a rayon pool of its own) and preprocesses the
-//! next batch while the calling thread runs the model on the current one; a
-//! channel of two batches joins them, and each batch goes back to the
-//! producer to be filled again, so memory holds a few batches of images,
-//! never examples x levels of them, and none is allocated per job. How the
-//! cores are shared between the two is [`ThreadBudget`]'s choice. What is kept per example and level is its
+//! A run streams batches through two stages: a producer thread perturbs (in
+//! parallel, on a rayon pool of its own) and preprocesses a batch, the
+//! calling thread runs the model on it. With the built-in perturbations the
+//! two take turns, each with every core; a perturbation that cannot divide
+//! its work (a Python function) perturbs the next batch while the model runs
+//! the current one ([`ThreadBudget`] chooses). A channel of two batches joins
+//! the stages, and each batch goes back to the producer to be filled again,
+//! so memory holds a few batches of images, never examples x levels of
+//! them, and none is allocated per job. What is kept per example and level is its
 //! score (a few bytes), which the paired statistics need.
 //!
 //! The unperturbed pass runs once and is shared: it is the reference of every
@@ -108,6 +110,16 @@ impl Plan {
 
     fn sweep(&self, index: usize) -> &Sweep {
         self.all_sweeps().nth(index).expect("a job's sweep")
+    }
+
+    /// The threads of running this plan with `--threads` = `threads` (0:
+    /// choose): taking turns with every core unless a perturbation cannot
+    /// divide its work.
+    pub fn thread_budget(&self, threads: usize) -> ThreadBudget {
+        ThreadBudget::new(
+            threads,
+            self.all_sweeps().all(|s| s.perturbation.parallel()),
+        )
     }
 }
 
@@ -305,7 +317,8 @@ impl Setup {
     ) -> Result<ProbeRun> {
         let slice = self.slice(config)?;
         // A copy: the engine owns its model, and the report reads this one after.
-        let mut engine = sweep_engine(self.model.clone(), config.batch_size, config.threads)?;
+        let budget = self.plan.thread_budget(config.threads);
+        let mut engine = sweep_engine(self.model.clone(), config.batch_size, budget)?;
         let options = run_options(config);
         let measured = measure(
             &mut engine,
@@ -749,13 +762,13 @@ fn measure(
         target: size.map(|s| s.1),
         stop: options.stop.as_deref(),
     };
-    let budget = ThreadBudget::new(engine.threads());
+    let budget = plan.thread_budget(engine.threads());
     let saving = checkpoint.map(|c| (&*c, todo.as_slice()));
     stream(
         engine,
         &pass,
         &jobs,
-        budget.producer,
+        budget,
         &mut measured,
         first,
         saving,
@@ -948,16 +961,18 @@ impl<'a> Pass<'a> {
     }
 }
 
-/// Runs the jobs through the producer/consumer pipeline and scores every
-/// example. The producer perturbs on `producer_threads` threads of its own
-/// pool; the batches it has filled come back to it once the model has run
-/// them, so a sweep allocates a few batches, not one per job.
+/// Runs the jobs and scores every example. The producer perturbs on
+/// `budget.producer` threads of its own pool, one batch ahead of the model;
+/// when the budget takes turns it waits until the model has run the batch
+/// before it perturbs the next, so the two never share the cores. The
+/// batches it has filled come back to it once the model has run them, so a
+/// sweep allocates a few batches, not one per job.
 #[allow(clippy::too_many_arguments)]
 fn stream(
     engine: &mut dyn Predictor,
     pass: &Pass,
     jobs: &[Job],
-    producer_threads: usize,
+    budget: ThreadBudget,
     measured: &mut Measured,
     first: usize,
     saving: Option<(&Checkpoint, &[Unit])>,
@@ -966,15 +981,23 @@ fn stream(
     let data = pass.data;
     let mut metric: Option<Metric> = None;
     let kind = engine.info().output_kind;
-    let pool = threads::ProducerPool::take(producer_threads)?;
+    let pool = threads::ProducerPool::take(budget.producer)?;
     // The producer runs on one of the pool's threads (perturbing on all of
     // them); the model runs here, on the calling thread.
     pool.in_place_scope(|scope| -> Result<()> {
         let (tx, rx) = sync_channel::<Result<Prepared>>(2);
         let (spare_tx, spare_rx) = channel::<Array4<f32>>();
+        // Taking turns: a token per batch the producer may perturb.
+        let (turn_tx, turn_rx) = channel::<()>();
+        if budget.turns {
+            let _ = turn_tx.send(());
+        }
         scope.spawn(move |_| {
             let mut spare = Vec::new();
             for (index, job) in jobs.iter().enumerate() {
+                if budget.turns && turn_rx.recv().is_err() {
+                    break;
+                }
                 spare.extend(spare_rx.try_iter());
                 let prepared = pass
                     .prepare(job, &mut spare)
@@ -995,6 +1018,10 @@ fn stream(
             if let Input::Owned(batch) = input {
                 // The producer may have finished: then the buffer is just dropped.
                 let _ = spare_tx.send(batch);
+            }
+            if budget.turns {
+                // The model is done with its cores until the next batch.
+                let _ = turn_tx.send(());
             }
             let metric = match metric {
                 Some(m) => m,

@@ -1,15 +1,21 @@
 //! How a sweep shares the machine's cores between ONNX Runtime and the
-//! producer that perturbs the next batch.
+//! perturbations of the next batch.
 //!
-//! ONNX Runtime's intra-op threads spin between operators by default, which
-//! is the fastest when the model has the machine to itself; in a sweep the
-//! producer perturbs on the same cores at the same time, and spinning threads
-//! held the cores it needed (a 19-angle MNIST rotation took 0.71 s with every
-//! thread on both of two cores, 0.35 s with one ONNX Runtime thread). So a
-//! sweep gives ONNX Runtime every core without spinning (a waiting thread
-//! sleeps and hands its core to the producer) and the producer a quarter of
-//! the cores, at least one: perturbing a batch costs a small part of running
-//! the model on it (measured in docs/design.md, "Sweep speed").
+//! The two take turns, each with every core: the pool perturbs a batch on
+//! all of them, then ONNX Runtime runs it on all of them, its threads
+//! spinning inside the run (the fast hand-off from one operator to the next)
+//! and sleeping once it returns. Overlapping the two instead (a producer
+//! perturbing the next batch while the model runs) made them fight for the
+//! same cores: spinning model threads held the cores the producer needed,
+//! and sleeping ones made every small forward pass slower (measured in
+//! docs/design.md, "Sweep speed"). Both stages divide their work evenly over
+//! the cores, so taking turns loses nothing a pipeline would have won.
+//!
+//! A perturbation that cannot divide a batch's work (a Python function,
+//! which holds the interpreter's lock) would leave all cores but one idle in
+//! its turn; with one of those in the plan the producer perturbs the next
+//! batch on a thread of its own while the model runs, and ONNX Runtime's
+//! threads sleep instead of spinning so that thread gets a core.
 
 use std::ops::Deref;
 use std::sync::{Mutex, MutexGuard, OnceLock};
@@ -18,7 +24,7 @@ use rayon::{ThreadPool, ThreadPoolBuilder};
 
 use crate::engine::{Engine, EngineOptions};
 use crate::model::Model;
-use crate::runtime::Runtime;
+use crate::runtime::{Runtime, Spinning};
 use crate::{Error, Result};
 
 /// The threads of a sweep.
@@ -26,31 +32,47 @@ use crate::{Error, Result};
 pub struct ThreadBudget {
     /// ONNX Runtime's threads inside one operator.
     pub model: usize,
-    /// Whether they spin while they wait for work.
-    pub spinning: bool,
-    /// The producer's perturbation threads.
+    /// When they spin while they wait for work.
+    pub spinning: Spinning,
+    /// The threads that perturb a batch.
     pub producer: usize,
+    /// Whether perturbing and running the model take turns (true) or the
+    /// next batch is perturbed while the model runs the current one.
+    pub turns: bool,
 }
 
 impl ThreadBudget {
     /// The budget on this machine (the cores this process may use) for
-    /// `--threads` = `threads` (0: choose).
-    pub fn new(threads: usize) -> ThreadBudget {
+    /// `--threads` = `threads` (0: choose); `parallel`: whether every
+    /// perturbation of the run divides a batch's work over threads
+    /// ([`crate::perturb::Perturbation::parallel`]).
+    pub fn new(threads: usize, parallel: bool) -> ThreadBudget {
         // Asking costs a few file reads (cgroup quotas) each time, a
         // noticeable part of a single-image probe call: once per process.
         static CORES: OnceLock<usize> = OnceLock::new();
         let cores =
             *CORES.get_or_init(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
-        ThreadBudget::for_cores(cores, threads)
+        ThreadBudget::for_cores(cores, threads, parallel)
     }
 
-    /// The budget on `cores` cores; `threads` > 0 sets ONNX Runtime's threads.
-    pub fn for_cores(cores: usize, threads: usize) -> ThreadBudget {
-        let cores = cores.max(1);
-        ThreadBudget {
-            model: if threads > 0 { threads } else { cores },
-            spinning: false,
-            producer: cores.div_ceil(4),
+    /// The budget on `cores` cores; `threads` > 0 caps both stages at that
+    /// many threads instead.
+    pub fn for_cores(cores: usize, threads: usize, parallel: bool) -> ThreadBudget {
+        let threads = if threads > 0 { threads } else { cores.max(1) };
+        if parallel {
+            ThreadBudget {
+                model: threads,
+                spinning: Spinning::DuringRuns,
+                producer: threads,
+                turns: true,
+            }
+        } else {
+            ThreadBudget {
+                model: threads,
+                spinning: Spinning::Never,
+                producer: 1,
+                turns: false,
+            }
         }
     }
 }
@@ -108,10 +130,9 @@ impl Drop for ProducerPool {
     }
 }
 
-/// An engine for sweeps, its ONNX Runtime threads set by the
-/// [`ThreadBudget`] for `threads` (`--threads`, 0: choose).
-pub fn sweep_engine(model: Model, batch_size: usize, threads: usize) -> Result<Engine> {
-    let budget = ThreadBudget::new(threads);
+/// An engine for sweeps, its ONNX Runtime threads set by `budget`
+/// ([`super::Plan::thread_budget`]).
+pub fn sweep_engine(model: Model, batch_size: usize, budget: ThreadBudget) -> Result<Engine> {
     Engine::with_spinning(
         Runtime::new()?,
         model,
@@ -148,38 +169,29 @@ mod tests {
     }
 
     #[test]
-    fn onnx_runtime_gets_every_core_without_spinning_and_the_producer_a_quarter() {
+    fn both_stages_get_every_core_in_turns_and_threads_caps_them() {
+        let turns = |model, producer| ThreadBudget {
+            model,
+            spinning: Spinning::DuringRuns,
+            producer,
+            turns: true,
+        };
+        assert_eq!(ThreadBudget::for_cores(2, 0, true), turns(2, 2));
+        assert_eq!(ThreadBudget::for_cores(16, 0, true), turns(16, 16));
+        assert_eq!(ThreadBudget::for_cores(0, 0, true), turns(1, 1));
+        // --threads sets both: a run asked to use 3 threads uses 3.
+        assert_eq!(ThreadBudget::for_cores(8, 3, true), turns(3, 3));
+    }
+
+    #[test]
+    fn a_perturbation_that_cannot_divide_its_work_runs_beside_sleeping_model_threads() {
         assert_eq!(
-            ThreadBudget::for_cores(2, 0),
+            ThreadBudget::for_cores(4, 0, false),
             ThreadBudget {
-                model: 2,
-                spinning: false,
-                producer: 1
-            }
-        );
-        assert_eq!(
-            ThreadBudget::for_cores(16, 0),
-            ThreadBudget {
-                model: 16,
-                spinning: false,
-                producer: 4
-            }
-        );
-        assert_eq!(
-            ThreadBudget::for_cores(0, 0),
-            ThreadBudget {
-                model: 1,
-                spinning: false,
-                producer: 1
-            }
-        );
-        // --threads sets ONNX Runtime's threads and leaves the producer's.
-        assert_eq!(
-            ThreadBudget::for_cores(8, 3),
-            ThreadBudget {
-                model: 3,
-                spinning: false,
-                producer: 2
+                model: 4,
+                spinning: Spinning::Never,
+                producer: 1,
+                turns: false,
             }
         );
     }
