@@ -269,12 +269,16 @@ struct Setup {
     model: Model,
     data: Dataset,
     fingerprint: String,
+    /// The sweep's engine, made while the data was read, for a setup that
+    /// will measure.
+    engine: Option<threads::EngineStart>,
 }
 
 impl Setup {
     /// Refuses unknown perturbations, options, impossible values and a
-    /// change of aspect ratio before any model work.
-    fn open(config: &ProbeConfig) -> Result<Setup> {
+    /// change of aspect ratio before any model work. `measuring`: start
+    /// making the engine as soon as the model is loaded.
+    fn open(config: &ProbeConfig, measuring: bool) -> Result<Setup> {
         let plan = plan(config)?;
         if plan.all_sweeps().next().is_none() && plan.properties.is_empty() && !plan.classes {
             return Err(Error::invalid(
@@ -286,6 +290,10 @@ impl Setup {
         if let Some(kind) = &config.output_kind {
             model.set_output_kind(kind.parse::<OutputKind>()?);
         }
+        let engine = measuring.then(|| {
+            let budget = plan.thread_budget(config.threads);
+            threads::EngineStart::spawn(model.clone(), config.batch_size, budget)
+        });
         let model_names = model.class_names();
         let data = crate::data::load(&ClassMapping::names_for(&config.data, model_names))?;
         // The warning of a large resize goes into the report.
@@ -296,6 +304,7 @@ impl Setup {
             model,
             data,
             fingerprint,
+            engine,
         })
     }
 
@@ -310,15 +319,21 @@ impl Setup {
     /// Measures `config`'s examples (its shard, or all), saving partial
     /// scores in `checkpoint`'s directory as it goes when given.
     fn measure(
-        &self,
+        &mut self,
         config: &ProbeConfig,
         checkpoint: Option<&mut Checkpoint>,
         progress: &mut dyn FnMut(usize, usize),
     ) -> Result<ProbeRun> {
         let slice = self.slice(config)?;
-        // A copy: the engine owns its model, and the report reads this one after.
-        let budget = self.plan.thread_budget(config.threads);
-        let mut engine = sweep_engine(self.model.clone(), config.batch_size, budget)?;
+        let mut engine = match self.engine.take() {
+            Some(start) => start.engine()?,
+            // A copy: the engine owns its model, and the report reads this one after.
+            None => sweep_engine(
+                self.model.clone(),
+                config.batch_size,
+                self.plan.thread_budget(config.threads),
+            )?,
+        };
         let options = run_options(config);
         let measured = measure(
             &mut engine,
@@ -372,7 +387,7 @@ fn run_options(config: &ProbeConfig) -> RunOptions {
 /// Runs `config` (its shard, or every example) and returns the scores it
 /// measured, writing nothing; [`report`] turns them into results.
 pub fn run(config: &ProbeConfig, progress: &mut dyn FnMut(usize, usize)) -> Result<ProbeRun> {
-    Setup::open(config)?.measure(config, None, progress)
+    Setup::open(config, true)?.measure(config, None, progress)
 }
 
 /// The results of a whole run's scores: reads the model and data `run` was
@@ -388,7 +403,7 @@ pub fn report(run: &ProbeRun) -> Result<Report> {
             ),
         ));
     }
-    let setup = Setup::open(&run.config)?;
+    let setup = Setup::open(&run.config, false)?;
     if setup.fingerprint != run.fingerprint {
         return Err(Error::data(
             &run.config.data.path,
@@ -436,7 +451,7 @@ fn measure_into(
     progress: &mut dyn FnMut(usize, usize),
 ) -> Result<(ProbeRun, Setup)> {
     check_named_out(config)?;
-    let setup = Setup::open(config)?;
+    let mut setup = Setup::open(config, true)?;
     let slice = setup.slice(config)?;
     if config.resume
         && let Ok(done) = ProbeRun::load(&config.out)

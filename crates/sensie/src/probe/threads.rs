@@ -144,6 +144,32 @@ pub fn sweep_engine(model: Model, batch_size: usize, budget: ThreadBudget) -> Re
     )
 }
 
+/// A sweep engine being made on a thread of its own while the caller reads
+/// the data: loading ONNX Runtime and compiling the model took about a
+/// fifth of a short sweep's fixed cost, on one core while the others idled.
+/// (A first forward pass on zeros there as well, to warm ONNX Runtime's
+/// memory, made the start slower: it is a whole batch of work, and it took
+/// the cores the data's reading needed.)
+pub(super) struct EngineStart(std::thread::JoinHandle<Result<Engine>>);
+
+impl EngineStart {
+    pub(super) fn spawn(model: Model, batch_size: usize, budget: ThreadBudget) -> EngineStart {
+        EngineStart(std::thread::spawn(move || {
+            sweep_engine(model, batch_size, budget)
+        }))
+    }
+
+    /// The engine, once made.
+    pub(super) fn engine(self) -> Result<Engine> {
+        self.0.join().unwrap_or_else(|_| {
+            Err(Error::runtime(
+                "starting ONNX Runtime",
+                "the thread making the session stopped unexpectedly",
+            ))
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
