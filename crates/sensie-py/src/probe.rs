@@ -275,7 +275,7 @@ fn run_plan(
     // The sweep's thread budget, as `sensie probe` chooses it: a Python
     // perturbation perturbs the next batch while ONNX Runtime's threads run
     // the current one, the built-ins take turns with them.
-    let budget = plan.thread_budget(config.threads);
+    let budget = plan.thread_budget(config.threads, config.batch_size);
     let engine_options = EngineOptions {
         batch_size: config.batch_size,
         threads: budget.model,

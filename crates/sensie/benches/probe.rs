@@ -69,7 +69,7 @@ fn main() {
         tiled(&x, &y, n)
     };
     let model = Model::load(&model).unwrap_or_else(|e| panic!("{e}"));
-    let mut engine = probe::sweep_engine(model, batch, plan.thread_budget(0)).unwrap();
+    let mut engine = probe::sweep_engine(model, batch, plan.thread_budget(0, batch)).unwrap();
     let options = RunOptions {
         batch_size: batch,
         ..RunOptions::default()

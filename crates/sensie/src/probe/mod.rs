@@ -112,13 +112,15 @@ impl Plan {
         self.all_sweeps().nth(index).expect("a job's sweep")
     }
 
-    /// The threads of running this plan with `--threads` = `threads` (0:
-    /// choose): taking turns with every core unless a perturbation cannot
-    /// divide its work.
-    pub fn thread_budget(&self, threads: usize) -> ThreadBudget {
+    /// The threads of running this plan in batches of `batch_size` with
+    /// `--threads` = `threads` (0: choose): taking turns with every core
+    /// unless there is no batch work to divide, because a perturbation cannot
+    /// or a batch holds one image (a notebook probing one image, where
+    /// waiting for each turn cost more than the image's perturbation).
+    pub fn thread_budget(&self, threads: usize, batch_size: usize) -> ThreadBudget {
         ThreadBudget::new(
             threads,
-            self.all_sweeps().all(|s| s.perturbation.parallel()),
+            batch_size > 1 && self.all_sweeps().all(|s| s.perturbation.parallel()),
         )
     }
 }
@@ -291,7 +293,7 @@ impl Setup {
             model.set_output_kind(kind.parse::<OutputKind>()?);
         }
         let engine = measuring.then(|| {
-            let budget = plan.thread_budget(config.threads);
+            let budget = plan.thread_budget(config.threads, config.batch_size);
             threads::EngineStart::spawn(model.clone(), config.batch_size, budget)
         });
         let model_names = model.class_names();
@@ -331,7 +333,7 @@ impl Setup {
             None => sweep_engine(
                 self.model.clone(),
                 config.batch_size,
-                self.plan.thread_budget(config.threads),
+                self.plan.thread_budget(config.threads, config.batch_size),
             )?,
         };
         let options = run_options(config);
@@ -777,7 +779,7 @@ fn measure(
         target: size.map(|s| s.1),
         stop: options.stop.as_deref(),
     };
-    let budget = plan.thread_budget(engine.threads());
+    let budget = plan.thread_budget(engine.threads(), options.batch_size.min(n));
     let saving = checkpoint.map(|c| (&*c, todo.as_slice()));
     stream(
         engine,

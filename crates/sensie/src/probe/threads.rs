@@ -43,9 +43,9 @@ pub struct ThreadBudget {
 
 impl ThreadBudget {
     /// The budget on this machine (the cores this process may use) for
-    /// `--threads` = `threads` (0: choose); `parallel`: whether every
-    /// perturbation of the run divides a batch's work over threads
-    /// ([`crate::perturb::Perturbation::parallel`]).
+    /// `--threads` = `threads` (0: choose); `parallel`: whether the run's
+    /// batches are work to divide over threads (more than one image, and
+    /// every perturbation [`crate::perturb::Perturbation::parallel`]).
     pub fn new(threads: usize, parallel: bool) -> ThreadBudget {
         // Asking costs a few file reads (cgroup quotas) each time, a
         // noticeable part of a single-image probe call: once per process.
