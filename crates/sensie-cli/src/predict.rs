@@ -102,7 +102,7 @@ pub fn run(args: Args) -> sensie::Result<()> {
     for (row, &at) in y.rows().into_iter().zip(&rows) {
         all.row_mut(at).assign(&row);
     }
-    sensie::npy::write(&args.out, &all)?;
+    sensie::output::write_npy(&args.out, &all)?;
     let left_out = total - rows.len();
     let note = if left_out > 0 {
         format!("; {left_out} left out by --only or --skip-bad have NaN rows")

@@ -330,7 +330,7 @@ impl Engine {
     }
 
     /// The learned shapes of every tensor of the model (learned on first use).
-    pub fn shapes(&mut self) -> Result<&TensorShapes> {
+    pub(crate) fn shapes(&mut self) -> Result<&TensorShapes> {
         if self.shapes.is_none() {
             let sample = self.sample_input()?;
             let free = self.model.info().fixed_batch().is_none();

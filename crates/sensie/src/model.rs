@@ -125,10 +125,24 @@ impl Model {
         Model::from_proto(path, onnx::read_model(path)?)
     }
 
+    /// A model from the bytes of an `.onnx` file (a model exported in memory,
+    /// or one sent to another process); `path` names it in messages, and
+    /// external data is read relative to its folder.
+    pub fn from_bytes(bytes: &[u8], path: impl AsRef<Path>) -> Result<Model> {
+        let path = path.as_ref();
+        Model::from_proto(path, onnx::decode_model(bytes, path)?)
+    }
+
+    /// The model serialised as `.onnx` bytes, external data included: what
+    /// [`Model::from_bytes`] reads back.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        onnx::encode_model(&self.proto)
+    }
+
     /// A model from a graph already in memory, such as a loaded model whose
     /// weights were replaced (the model-randomisation sanity check). `path`
     /// names it in messages.
-    pub fn from_proto(path: impl AsRef<Path>, proto: ModelProto) -> Result<Model> {
+    pub(crate) fn from_proto(path: impl AsRef<Path>, proto: ModelProto) -> Result<Model> {
         let path = path.as_ref();
         if proto.graph.as_ref().is_none_or(|g| g.node.is_empty()) {
             return Err(Error::NotOnnx {
@@ -159,19 +173,24 @@ impl Model {
         (!names.is_empty() && names.iter().all(|n| !n.is_empty())).then_some(names)
     }
 
+    /// The file the model was read from (or the name it was given), as
+    /// messages and results.json name it.
     pub fn path(&self) -> &Path {
         &self.path
     }
 
-    pub fn proto(&self) -> &ModelProto {
+    /// The ONNX graph, with external data already read in.
+    pub(crate) fn proto(&self) -> &ModelProto {
         &self.proto
     }
 
+    /// What sensie read from the model: input, layout, outputs, output kind.
     pub fn info(&self) -> &ModelInfo {
         &self.info
     }
 
-    pub fn nodes(&self) -> &[NodeProto] {
+    /// The graph's nodes in order.
+    pub(crate) fn nodes(&self) -> &[NodeProto] {
         &self.proto.graph.as_ref().expect("checked on load").node
     }
 

@@ -144,6 +144,17 @@ impl OutputDir {
     }
 }
 
+/// Writes an array as NumPy `.npy` to `path`, atomically (see
+/// [`write_atomic_with`]); [`crate::data::read_array`] reads it back.
+pub fn write_npy<A: ndarray_npy::WriteNpyExt>(path: &Path, array: &A) -> Result<()> {
+    write_atomic_with(path, |out| {
+        array.write_npy(out).map_err(|e| Error::Data {
+            path: path.to_path_buf(),
+            reason: format!("writing failed: {e}"),
+        })
+    })
+}
+
 /// Writes `bytes` to `path` atomically (see [`write_atomic_with`]).
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     write_atomic_with(path, |out| {

@@ -95,7 +95,7 @@ pub enum PoissonMean {
     #[default]
     Zero,
     Exact(Poisson<f64>),
-    /// Above [`POISSON_GAUSSIAN_ABOVE`]: a Gaussian of this mean and variance.
+    /// Above `POISSON_GAUSSIAN_ABOVE`: a Gaussian of this mean and variance.
     Gaussian(f64),
     /// A mean that is not a number (a pixel made NaN by an earlier
     /// perturbation): every draw is NaN, so the example's score is not finite

@@ -7,7 +7,7 @@
 //! scaling is the separate, declared [`crate::preprocess`] step.
 //!
 //! Sources, chosen by what `path` names:
-//! - a folder of class subfolders holding PNG, JPEG or FITS images ([`folder`]);
+//! - a folder of class subfolders holding PNG, JPEG or FITS images;
 //! - an `.npz` archive with an image array and a label array (`x`, `y` by default);
 //! - an `.npy` or FITS file holding all images (N x H x W, N x C x H x W or
 //!   N x H x W x C), with labels from a second `.npy` file or a metadata column;
@@ -16,7 +16,7 @@
 //!
 //! FITS files may be gzip'd or tile-compressed; `bands` picks and orders the
 //! bands of cubes and multi-extension files by the names in their headers
-//! ([`fits`]), and mask or weight extensions mark bad pixels, which are
+//! (`fits.rs`), and mask or weight extensions mark bad pixels, which are
 //! treated as NaN pixels are. Every example has one name ([`name`]): its id
 //! and its stem, used by metadata joins and in every output.
 

@@ -1,5 +1,5 @@
 //! `lrp`: layer-wise relevance propagation (Bach et al. 2015; Montavon et
-//! al. 2019) under one of the composites of [`crate::autodiff::lrp`], with
+//! al. 2019) under one of the composites of [`crate::autodiff::Composite`], with
 //! zennit 0.5's conventions, so the maps match zennit's on the same weights.
 //!
 //! Relevance starts at the logits: the target's logit on the target class, 0

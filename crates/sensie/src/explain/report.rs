@@ -19,9 +19,10 @@ use crate::data::name::Name;
 use crate::html::{Figure, Page};
 use crate::model::Layout;
 use crate::output::write_atomic;
+use crate::output::write_npy;
 use crate::plot::{LineChart, Rasteriser};
 use crate::render::{self, HeatScale};
-use crate::{Error, Result, npy};
+use crate::{Error, Result};
 
 /// `explain.json`.
 #[derive(Clone, Debug, Serialize)]
@@ -125,9 +126,9 @@ impl MethodSummary {
 /// Returns notes for the user (what was skipped and why).
 pub fn write_run(dir: &Path, run: &ExplainRun, drawing: &Drawing) -> Result<Vec<String>> {
     for (summary, attribution) in run.summary.methods.iter().zip(&run.attributions) {
-        npy::write(&dir.join(&summary.file), &attribution.map)?;
+        write_npy(&dir.join(&summary.file), &attribution.map)?;
         if let (Some(file), Some(layer)) = (&summary.layer_file, &attribution.layer) {
-            npy::write(&dir.join(file), &layer.map)?;
+            write_npy(&dir.join(file), &layer.map)?;
         }
     }
     write_json(&dir.join("explain.json"), &run.summary)?;

@@ -504,7 +504,7 @@ const CHART_SIZE: Size = Size {
 
 /// The overlay chart of one test: each run's mean score per level with its
 /// 95% band, in the run's colour. Grids do not overlay; each run's heat map
-/// is drawn instead ([`comparison_charts`]).
+/// is drawn instead (`comparison_charts`).
 pub fn overlay_chart(test: &TestComparison) -> String {
     let runs = test.sets.as_ref().or(test.models.as_ref());
     let series = runs

@@ -55,7 +55,7 @@ pub use report::{
     EXAMPLE_STRETCH, EXAMPLES, chart, example_grid, example_rows, file_stem, group_grid,
     group_names, write_report, write_report_for,
 };
-pub use results::{Report, check_out, word, write_results};
+pub use results::{DataSummary, ModelSummary, Report, check_out, word, write_results};
 use resume::Checkpoint;
 pub use score::{Metric, ScoreGrid, Scored};
 use scores::test_file;

@@ -98,7 +98,7 @@ pub fn grid(tiles: &[RgbImage], layout: &Grid) -> Result<RgbImage> {
 impl Grid {
     /// A layout of `columns` for tiles of at most `size` (width, height),
     /// each enlarged by a whole factor to about `side` pixels across, less
-    /// where the picture would be wider or taller than [`MAX_SIDE`].
+    /// where the picture would be wider or taller than `MAX_SIDE`.
     pub fn sized(
         columns: usize,
         count: usize,

@@ -1,13 +1,13 @@
-//! Feature visualisation: what a trained network has learned, seen the ways
-//! the talk's first attempts saw it (the slides "Convolutional kernels",
-//! "Feature maps", "Input optimisation" and "Deep Dream").
+//! Feature visualisation: what a trained network has learned, seen four
+//! ways: its convolutional kernels, its feature maps, inputs optimised to
+//! excite it, and Deep Dream.
 //!
-//! - [`kernels`]: a convolutional layer's weights, read from the model.
-//! - [`features`]: a layer's activation maps for chosen examples, the most
-//!   active channels first.
-//! - [`maximize`]: an input optimised to maximise a class score, a channel or
+//! - [`kernels()`]: a convolutional layer's weights, read from the model.
+//! - [`feature_maps`]: a layer's activation maps for chosen examples, the
+//!   most active channels first.
+//! - [`maximize()`]: an input optimised to maximise a class score, a channel or
 //!   one neuron, with the regularisers that make the result readable.
-//! - [`dream`]: Deep Dream, a given image changed to amplify a layer.
+//! - [`dream()`]: Deep Dream, a given image changed to amplify a layer.
 //!
 //! Feature maps come from the engine exposing intermediate tensors, and the
 //! optimisations run in the model's own input space on the engine's gradient
@@ -348,7 +348,7 @@ pub struct Report {
     /// What the pictures show and how they were made, for the page.
     pub text: String,
     pub pictures: Vec<Picture>,
-    /// Charts (SVG from [`crate::plot`]) with their captions.
+    /// Charts (SVG) with their captions.
     pub charts: Vec<(String, String)>,
     pub table: Option<Table>,
     /// The numbers behind the page, written as JSON.
@@ -386,7 +386,7 @@ impl Report {
         }
         if let Some(inputs) = &self.inputs {
             let path = dir.join("inputs.npy");
-            crate::npy::write(&path, inputs)?;
+            crate::output::write_npy(&path, inputs)?;
             written.push(path);
         }
         let json = dir.join(format!("{}.json", self.name));
