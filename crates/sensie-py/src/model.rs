@@ -106,11 +106,11 @@ fn configured(
     if let Some(name) = input {
         let actual = &model.info().input.name;
         if name != actual {
-            return Err(error(sensie::Error::Unknown {
-                what: format!("input of model {}", model.path().display()),
-                name: name.into(),
-                valid: vec![actual.clone()],
-            }));
+            return Err(error(sensie::Error::unknown(
+                format!("input of model {}", model.path().display()),
+                name,
+                [actual.clone()],
+            )));
         }
     }
     if let Some(layout) = layout {

@@ -71,4 +71,4 @@ pub mod stats;
 pub mod testing;
 pub mod visualize;
 
-pub use error::{Error, Result};
+pub use error::{Error, Result, ResultExt};

@@ -23,7 +23,7 @@ use crate::engine::{Engine, EngineOptions, Score};
 use crate::model::{Layout, Model};
 use crate::preprocess::Preprocess;
 use crate::runtime::Runtime;
-use crate::{Error, Result};
+use crate::{Error, Result, ResultExt};
 
 /// `sensie explain`'s inputs: the model, the data and which examples of it,
 /// and how to explain them.
@@ -296,13 +296,7 @@ pub fn run_on(
         examples.labels.as_deref(),
         score,
     )
-    .map_err(|e| match e {
-        Error::InvalidInput { what, reason } => Error::InvalidInput {
-            what: format!("{}: {what}", examples.data.display()),
-            reason,
-        },
-        other => other,
-    })?;
+    .with_context(|| examples.data.display().to_string())?;
     let options = Options {
         layer: settings.layer.clone(),
         steps: settings.steps,
