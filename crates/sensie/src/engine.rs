@@ -62,7 +62,9 @@ pub enum Score {
 
 /// What to differentiate, and by which rules.
 pub struct GradientRequest<'a> {
+    /// The score whose gradient is taken.
     pub score: Score,
+    /// The rules of the backward pass (the true gradient, guided backprop, LRP, ...).
     pub rules: &'a dyn RuleSet,
     /// Tensors to differentiate with respect to: the model's input name
     /// and/or intermediate tensor names.
@@ -134,6 +136,8 @@ impl std::fmt::Display for Graph {
 }
 
 impl Engine {
+    /// An engine running `model` on `runtime`: the forward session is built
+    /// now, other graphs on first use.
     pub fn new(runtime: Runtime, model: Model, options: EngineOptions) -> Result<Engine> {
         Engine::with_spinning(runtime, model, options, true)
     }
@@ -183,6 +187,7 @@ impl Engine {
         Ok(engine)
     }
 
+    /// The model the engine runs.
     pub fn model(&self) -> &Model {
         &self.model
     }
@@ -209,6 +214,7 @@ impl Engine {
         Ok(engine)
     }
 
+    /// The batch size and threads the engine was made with.
     pub fn options(&self) -> EngineOptions {
         self.options
     }

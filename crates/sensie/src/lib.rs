@@ -1,3 +1,4 @@
+#![warn(missing_docs)]
 //! sensie: probe trained neural networks.
 //!
 //! Every computation on a model is an ONNX graph run by ONNX Runtime.

@@ -68,21 +68,28 @@ impl std::str::FromStr for OutputKind {
 /// A tensor's name and declared shape (`None` for a symbolic dimension).
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct TensorInfo {
+    /// The tensor's name.
     pub name: String,
+    /// Its dimensions, first the batch.
     pub shape: Vec<Option<usize>>,
 }
 
 /// What sensie reads from a model.
 #[derive(Clone, Debug, Serialize)]
 pub struct ModelInfo {
+    /// The model's image (or other) input.
     pub input: TensorInfo,
     /// The layout of a 4-D image input; `None` for other ranks.
     pub layout: Option<Layout>,
+    /// The model's outputs; sensie reads the first.
     pub outputs: Vec<TensorInfo>,
+    /// What the first output holds (logits, probabilities, ...).
     pub output_kind: OutputKind,
     /// Whether [`ModelInfo::output_kind`] was read from the graph (`false`: set by the user).
     pub output_kind_detected: bool,
+    /// The default operator set version the model imports.
     pub opset: i64,
+    /// The exporter that wrote the model, as the file says.
     pub producer: String,
 }
 

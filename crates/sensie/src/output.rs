@@ -126,6 +126,7 @@ pub fn resume(out: &Path, inputs: &[&Path], partial: &[&str]) -> Result<OutputDi
 }
 
 impl OutputDir {
+    /// The output folder.
     pub fn path(&self) -> &Path {
         &self.path
     }

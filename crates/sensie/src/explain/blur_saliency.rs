@@ -28,6 +28,8 @@ pub enum Compared {
     Target,
 }
 
+/// Blur-perturbation saliency (Greydanus et al. 2017): how much the score
+/// changes when a Gaussian patch of the image is blurred, per grid cell.
 pub struct BlurSaliency {
     blur_sigma: f32,
     mask_sigma: f32,
@@ -36,6 +38,9 @@ pub struct BlurSaliency {
 }
 
 impl BlurSaliency {
+    /// The method with its blur and mask sigmas (pixels), the grid's `stride`
+    /// and which scores it compares; refuses sigmas or a stride that are not
+    /// positive.
     pub fn new(
         blur_sigma: f32,
         mask_sigma: f32,

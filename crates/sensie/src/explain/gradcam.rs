@@ -32,9 +32,12 @@ use crate::onnx::NodeProto;
 use crate::render::{self, Resample};
 use crate::{Error, Result};
 
+/// Grad-CAM (Selvaraju et al. 2017): a layer's activations weighted by the
+/// mean gradient of each channel, then a ReLU, at the input's resolution.
 pub struct GradCam {
     /// `None`: the last convolutional layer.
     pub layer: Option<String>,
+    /// Negative Grad-CAM: what lowers the score instead of what raises it.
     pub negative: bool,
 }
 

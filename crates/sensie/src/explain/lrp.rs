@@ -17,6 +17,7 @@ use crate::{Error, Result};
 /// The `lrp` method: a composite and its parameters.
 #[derive(Clone, Debug)]
 pub struct Lrp {
+    /// Which rule each layer gets.
     pub composite: Composite,
     /// The epsilon rule's epsilon (zennit's default 1e-6).
     pub epsilon: f32,

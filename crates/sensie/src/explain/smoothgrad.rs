@@ -36,6 +36,8 @@ pub enum Variant {
     Variance,
 }
 
+/// SmoothGrad (Smilkov et al. 2017): gradients averaged over noisy copies
+/// of the input.
 pub struct SmoothGrad {
     samples: usize,
     noise: f32,
@@ -44,6 +46,8 @@ pub struct SmoothGrad {
 }
 
 impl SmoothGrad {
+    /// The method with its number of noisy `samples`, `noise` sigma (a fraction
+    /// of each example's value range), what it averages and its seed.
     pub fn new(samples: usize, noise: f32, variant: Variant, seed: u64) -> Result<SmoothGrad> {
         if samples == 0 {
             return Err(Error::invalid(

@@ -142,8 +142,11 @@ pub struct Labels {
 /// `origin.0`, and likewise down from `origin.1`.
 #[derive(Clone, Debug, PartialEq)]
 pub struct LabelledGrid {
+    /// The picture.
     pub image: RgbImage,
+    /// Where the first tile's row and column begin, past the labels.
     pub origin: (u32, u32),
+    /// The tiles' layout.
     pub layout: Grid,
 }
 
