@@ -8,7 +8,7 @@
 //! [`crate::autodiff`]), so there is no second engine and every ONNX model
 //! the engine can differentiate can be explained.
 //!
-//! Conventions that decide whether the numbers match Captum (DESIGN.md §7):
+//! Conventions that decide whether the numbers match Captum:
 //! the score explained is the target's logit unless the probability is asked
 //! for; maps are float32 in the model's own input layout (pixel methods) or
 //! N x H x W at the input's resolution (CAM methods); methods that evaluate
