@@ -184,7 +184,12 @@ impl Method for BlurSaliency {
 
 /// A grid map (N x rows x cols) at the input's resolution: each value
 /// repeated over its `cell` x `cell` block, cut at the image's edge.
-pub fn expand(grid: ArrayViewD<f32>, cell: usize, height: usize, width: usize) -> ArrayD<f32> {
+pub(crate) fn expand(
+    grid: ArrayViewD<f32>,
+    cell: usize,
+    height: usize,
+    width: usize,
+) -> ArrayD<f32> {
     let n = grid.shape()[0];
     ArrayD::from_shape_fn(IxDyn(&[n, height, width]), |ix| {
         grid[[ix[0], ix[1] / cell, ix[2] / cell]]

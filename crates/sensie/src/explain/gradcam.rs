@@ -143,7 +143,7 @@ fn four_d(a: ArrayD<f32>, layer: &str) -> Result<ndarray::Array4<f32>> {
 
 /// The tensor Grad-CAM reads: `layer`, checked to be a node's output, or the
 /// default (see the module documentation).
-pub fn resolve_layer(engine: &mut Engine, layer: Option<&str>) -> Result<String> {
+pub(crate) fn resolve_layer(engine: &mut Engine, layer: Option<&str>) -> Result<String> {
     let model = engine.model();
     let name = match layer {
         Some(name) => {
@@ -205,7 +205,7 @@ const FOLLOWED: &[&str] = &[
 
 /// The last convolutional layer's output, followed through a
 /// BatchNormalization and activations that are its only consumers.
-pub fn default_layer(model: &Model) -> Result<String> {
+pub(crate) fn default_layer(model: &Model) -> Result<String> {
     let nodes = model.nodes();
     let conv = nodes.iter().rev().find(|n| matches!(n.op(), "Conv" | "ConvTranspose")).ok_or_else(|| Error::UnsupportedModel {
         path: model.path().to_path_buf(),
