@@ -17,7 +17,7 @@ fuzz_target!(|data: &[u8]| {
         let _ = table.text(name);
     }
     let images = common::file("x.npy", &[]);
-    sensie::npy::write(&images, &ndarray::Array4::<f32>::zeros((3, 1, 2, 2)))
+    sensie::output::write_npy(&images, &ndarray::Array4::<f32>::zeros((3, 1, 2, 2)))
         .expect("scratch array");
     let first = table.names().first().cloned();
     for key in [None, first.clone()] {

@@ -77,14 +77,6 @@ pub struct DataArgs {
     pub allow_aspect_change: bool,
 }
 
-/// A refusal of a flag's value, `what` naming it.
-pub fn invalid(what: impl Into<String>, reason: impl Into<String>) -> Error {
-    Error::InvalidInput {
-        what: what.into(),
-        reason: reason.into(),
-    }
-}
-
 /// A flag's value split into a data set's name and a path, when it reads
 /// `NAME=PATH` with a name of letters, digits, '-', '_' and '.' (a path
 /// holding '=' is written `./a=b` to be read whole).
@@ -105,7 +97,7 @@ fn split<'a>(flag: &str, values: &'a [String]) -> Result<Split<'a>> {
     let (with_name, plain): (Vec<&String>, Vec<&String>) =
         values.iter().partition(|v| named(v).is_some());
     if plain.len() > 1 {
-        return Err(invalid(
+        return Err(Error::invalid(
             format!("--{flag} {}", plain[1]),
             format!("--{flag} is given twice; to compare data sets, name each: --{flag} NAME=PATH"),
         ));
@@ -123,7 +115,7 @@ impl DataArgs {
     pub fn merge(&self, spec: &mut DataSpec, preprocess: &mut Preprocess) -> Result<()> {
         let sets = self.merge_named(spec, &mut Vec::new(), preprocess)?;
         if let Some(set) = sets.first() {
-            return Err(invalid(
+            return Err(Error::invalid(
                 format!("--data {}={}", set.name, set.spec.path.display()),
                 "only probe compares named data sets; give one --data PATH",
             ));
@@ -146,7 +138,7 @@ impl DataArgs {
         let (labels, named_labels) = split("labels", &self.labels)?;
         let (metadata, named_metadata) = split("metadata", &self.metadata)?;
         if let (Some(path), Some((name, _))) = (&data, named_data.first()) {
-            return Err(invalid(
+            return Err(Error::invalid(
                 format!("--data {}", path.display()),
                 format!("give every data set a name (NAME=PATH) when comparing, as '{name}' has"),
             ));
@@ -174,7 +166,7 @@ impl DataArgs {
         for (flag, values) in [("labels", named_labels), ("metadata", named_metadata)] {
             for (name, path) in values {
                 let set = sets.iter_mut().find(|s| s.name == name).ok_or_else(|| {
-                    invalid(
+                    Error::invalid(
                         format!("--{flag} {name}={}", path.display()),
                         format!("no data set is named '{name}'; name it with --data {name}=PATH"),
                     )
@@ -247,10 +239,10 @@ pub fn count(
     move |text| {
         let value = sensie::limits::parse_count(text, what, limit)?;
         if value < min {
-            return Err(Error::InvalidInput {
-                what: format!("{what} {value}"),
-                reason: format!("must be at least {min}"),
-            });
+            return Err(Error::invalid(
+                format!("{what} {value}"),
+                format!("must be at least {min}"),
+            ));
         }
         Ok(value)
     }
@@ -278,10 +270,6 @@ fn parse_fit(text: &str) -> Result<Fit> {
     match text {
         "resize" => Ok(Fit::Resize),
         "crop" => Ok(Fit::Crop),
-        _ => Err(Error::Unknown {
-            what: "fit".into(),
-            name: text.into(),
-            valid: vec!["resize".into(), "crop".into()],
-        }),
+        _ => Err(Error::unknown("fit", text, ["resize", "crop"])),
     }
 }

@@ -6,13 +6,13 @@ use std::path::{Path, PathBuf};
 
 use ndarray::Array2;
 
-use sensie::Error;
 use sensie::data::{self, DataSpec};
 use sensie::engine::{Engine, EngineOptions};
 use sensie::explain::Geometry;
 use sensie::model::Model;
 use sensie::preprocess::Preprocess;
 use sensie::runtime::Runtime;
+use sensie::{Error, ResultExt};
 
 use crate::data_args::{DataArgs, count};
 
@@ -71,10 +71,7 @@ pub fn run(args: Args) -> sensie::Result<()> {
             (x, images.positions, images.total)
         }
         Err(_) if spec.path.as_os_str().is_empty() => {
-            return Err(Error::InvalidInput {
-                what: "data".into(),
-                reason: "no data path given (--data)".into(),
-            });
+            return Err(Error::invalid("data", "no data path given (--data)"));
         }
         Err(_) => {
             let x = sensie::data::read_array(&spec.path)?;
@@ -90,19 +87,15 @@ pub fn run(args: Args) -> sensie::Result<()> {
             threads: args.threads,
         },
     )?;
-    let y = engine.predict(x.view()).map_err(|e| match e {
-        Error::InvalidInput { what, reason } => Error::InvalidInput {
-            what: format!("{}: {what}", spec.path.display()),
-            reason,
-        },
-        other => other,
-    })?;
+    let y = engine
+        .predict(x.view())
+        .with_context(|| spec.path.display().to_string())?;
     // Row i is example i of the data file; examples left out (--only, --skip-bad) get NaN rows.
     let mut all = Array2::from_elem((total, y.ncols()), f32::NAN);
     for (row, &at) in y.rows().into_iter().zip(&rows) {
         all.row_mut(at).assign(&row);
     }
-    sensie::npy::write(&args.out, &all)?;
+    sensie::output::write_npy(&args.out, &all)?;
     let left_out = total - rows.len();
     let note = if left_out > 0 {
         format!("; {left_out} left out by --only or --skip-bad have NaN rows")
@@ -125,25 +118,25 @@ fn check_out(out: &Path, force: bool, inputs: &[&Path]) -> sensie::Result<()> {
         a == b || matches!((a.canonicalize(), b.canonicalize()), (Ok(x), Ok(y)) if x == y)
     };
     if let Some(input) = inputs.iter().find(|i| same(out, i)) {
-        return Err(Error::InvalidInput {
-            what: what(),
-            reason: format!(
+        return Err(Error::invalid(
+            what(),
+            format!(
                 "it is the input {}; choose another output file",
                 input.display()
             ),
-        });
+        ));
     }
     if out.is_dir() {
-        return Err(Error::InvalidInput {
-            what: what(),
-            reason: "it is a directory; give a .npy file name".into(),
-        });
+        return Err(Error::invalid(
+            what(),
+            "it is a directory; give a .npy file name",
+        ));
     }
     if out.exists() && !force {
-        return Err(Error::InvalidInput {
-            what: what(),
-            reason: "the file exists; choose another name or pass --force to replace it".into(),
-        });
+        return Err(Error::invalid(
+            what(),
+            "the file exists; choose another name or pass --force to replace it",
+        ));
     }
     Ok(())
 }

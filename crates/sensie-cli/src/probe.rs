@@ -15,7 +15,7 @@ use sensie::{Error, Result};
 
 use sensie::limits::{MAX_REPLICATES, MAX_THREADS};
 
-use crate::data_args::{DataArgs, count, finite, invalid};
+use crate::data_args::{DataArgs, count, finite};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -113,7 +113,7 @@ fn merge_models(c: &mut ProbeConfig, models: &[String]) -> Result<()> {
                 }),
             },
             None if models.len() > 1 => {
-                return Err(invalid(
+                return Err(Error::invalid(
                     format!("--model {text}"),
                     "to compare models, name each: --model NAME=PATH",
                 ));
@@ -156,10 +156,10 @@ fn merge(args: Args) -> Result<(ProbeConfig, bool)> {
     c.property
         .extend(args.property.iter().map(|p| PropertySpec::parse(p)));
     if c.model.as_os_str().is_empty() && c.models.is_empty() {
-        return Err(Error::InvalidInput {
-            what: "model".into(),
-            reason: "none given (--model, or model in the config)".into(),
-        });
+        return Err(Error::invalid(
+            "model",
+            "none given (--model, or model in the config)",
+        ));
     }
     Ok((c, args.quiet))
 }
@@ -169,7 +169,7 @@ pub fn run(args: Args) -> Result<()> {
     let (config, quiet) = merge(args)?;
     let arms = probe::arms(&config)?;
     if arms.is_some() && (config.shard.is_some() || config.resume) {
-        return Err(invalid(
+        return Err(Error::invalid(
             "--shard / --resume",
             "a run comparing named data sets or models runs whole; shard or resume each one as a run of its own, then sensie compare their folders",
         ));

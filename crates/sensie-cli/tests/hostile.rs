@@ -109,11 +109,11 @@ fn fits_declaring(path: &Path, axes: &[u64]) {
     std::fs::write(path, bytes).unwrap();
 }
 
-fn model_proto() -> sensie::onnx::ModelProto {
-    sensie::onnx::read_model(Path::new(&repo(MODEL))).unwrap()
+fn model_proto() -> sensie::testing::onnx::ModelProto {
+    sensie::testing::onnx::read_model(Path::new(&repo(MODEL))).unwrap()
 }
 
-fn write_model(path: &Path, model: &sensie::onnx::ModelProto) -> String {
+fn write_model(path: &Path, model: &sensie::testing::onnx::ModelProto) -> String {
     std::fs::write(path, model.encode_to_vec()).unwrap();
     s(path)
 }
@@ -593,7 +593,7 @@ fn external_data_outside_the_models_folder_is_refused() {
         let tensor = &mut model.graph.as_mut().unwrap().initializer[0];
         tensor.raw_data = None;
         tensor.data_location = Some(1);
-        tensor.external_data = vec![sensie::onnx::proto::StringStringEntryProto {
+        tensor.external_data = vec![sensie::testing::onnx::proto::StringStringEntryProto {
             key: Some("location".into()),
             value: Some(location.into()),
         }];

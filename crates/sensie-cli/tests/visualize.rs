@@ -58,9 +58,9 @@ fn kernels_png_holds_the_weights() {
     let png = image::open(dir.path().join("kernels.png"))
         .unwrap()
         .to_rgb8();
-    let model = sensie::onnx::read_model(Path::new(&repo(MODEL))).unwrap();
+    let model = sensie::testing::onnx::read_model(Path::new(&repo(MODEL))).unwrap();
     let graph = model.graph.unwrap();
-    let w = sensie::onnx::tensor_to_f32(
+    let w = sensie::testing::onnx::tensor_to_f32(
         graph
             .initializer
             .iter()

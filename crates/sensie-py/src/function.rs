@@ -131,20 +131,17 @@ impl Predictor for FunctionPredictor {
                 .map_err(|e| {
                     let reason = e.to_string();
                     remember(&self.failure, e);
-                    sensie::Error::InvalidInput {
-                        what: self.what(),
-                        reason,
-                    }
+                    sensie::Error::invalid(self.what(), reason)
                 })
         })?;
         if scores.nrows() != rows {
-            return Err(sensie::Error::InvalidInput {
-                what: self.what(),
-                reason: format!(
+            return Err(sensie::Error::invalid(
+                self.what(),
+                format!(
                     "it returned {} rows of scores for a batch of {rows} examples; return one row per example",
                     scores.nrows()
                 ),
-            });
+            ));
         }
         self.info.outputs[0].shape[1] = Some(scores.ncols());
         Ok(scores)

@@ -48,7 +48,7 @@ fn runtime() -> PyResult<Runtime> {
 fn error(e: sensie::Error) -> PyErr {
     use sensie::Error;
     let message = e.to_string();
-    match e {
+    match e.root() {
         Error::Io { source, .. } if source.kind() == std::io::ErrorKind::NotFound => {
             PyFileNotFoundError::new_err(message)
         }

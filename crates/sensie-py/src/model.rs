@@ -46,9 +46,8 @@ impl PyModel {
         output_kind: Option<&str>,
     ) -> PyResult<PyModel> {
         let path = Path::new(name);
-        let proto = sensie::onnx::decode_model(data, path).map_err(error)?;
         configured(
-            Model::from_proto(path, proto).map_err(error)?,
+            Model::from_bytes(data, path).map_err(error)?,
             input,
             layout,
             output_kind,
@@ -67,7 +66,7 @@ impl PyModel {
 
     /// The serialised model (for pickling).
     fn onnx_bytes(&self) -> Vec<u8> {
-        sensie::onnx::encode_model(self.model.proto())
+        self.model.to_bytes()
     }
 
     /// The model's first output for a batch in its own input layout, N x (rest).
@@ -107,11 +106,11 @@ fn configured(
     if let Some(name) = input {
         let actual = &model.info().input.name;
         if name != actual {
-            return Err(error(sensie::Error::Unknown {
-                what: format!("input of model {}", model.path().display()),
-                name: name.into(),
-                valid: vec![actual.clone()],
-            }));
+            return Err(error(sensie::Error::unknown(
+                format!("input of model {}", model.path().display()),
+                name,
+                [actual.clone()],
+            )));
         }
     }
     if let Some(layout) = layout {

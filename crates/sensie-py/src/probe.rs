@@ -94,10 +94,7 @@ impl Perturbation for PythonPerturbation {
             result.map_err(|e| {
                 let reason = e.to_string();
                 remember(&self.failure, e);
-                sensie::Error::InvalidInput {
-                    what: format!("perturbation '{}'", self.name),
-                    reason,
-                }
+                sensie::Error::invalid(format!("perturbation '{}'", self.name), reason)
             })
         })?;
         if result.dim() != images.dim() {
@@ -178,10 +175,10 @@ pub fn probe_arrays(
     for (name, function, values) in python_sweeps {
         if values.is_empty() || values.iter().any(|v| !v.is_finite()) {
             let reason = "give at least one finite value".to_string();
-            return Err(error(sensie::Error::InvalidInput {
-                what: format!("values of perturbation '{name}'"),
+            return Err(error(sensie::Error::invalid(
+                format!("values of perturbation '{name}'"),
                 reason,
-            }));
+            )));
         }
         let perturbation = Box::new(PythonPerturbation {
             name: name.clone(),

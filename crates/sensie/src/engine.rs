@@ -62,7 +62,9 @@ pub enum Score {
 
 /// What to differentiate, and by which rules.
 pub struct GradientRequest<'a> {
+    /// The score whose gradient is taken.
     pub score: Score,
+    /// The rules of the backward pass (the true gradient, guided backprop, LRP, ...).
     pub rules: &'a dyn RuleSet,
     /// Tensors to differentiate with respect to: the model's input name
     /// and/or intermediate tensor names.
@@ -134,6 +136,8 @@ impl std::fmt::Display for Graph {
 }
 
 impl Engine {
+    /// An engine running `model` on `runtime`: the forward session is built
+    /// now, other graphs on first use.
     pub fn new(runtime: Runtime, model: Model, options: EngineOptions) -> Result<Engine> {
         Engine::with_spinning(runtime, model, options, Spinning::Always)
     }
@@ -184,6 +188,7 @@ impl Engine {
         Ok(engine)
     }
 
+    /// The model the engine runs.
     pub fn model(&self) -> &Model {
         &self.model
     }
@@ -210,6 +215,7 @@ impl Engine {
         Ok(engine)
     }
 
+    /// The batch size and threads the engine was made with.
     pub fn options(&self) -> EngineOptions {
         self.options
     }
@@ -331,7 +337,7 @@ impl Engine {
     }
 
     /// The learned shapes of every tensor of the model (learned on first use).
-    pub fn shapes(&mut self) -> Result<&TensorShapes> {
+    pub(crate) fn shapes(&mut self) -> Result<&TensorShapes> {
         if self.shapes.is_none() {
             let sample = self.sample_input()?;
             let free = self.model.info().fixed_batch().is_none();

@@ -11,17 +11,24 @@ use crate::graph::shapes::BATCH;
 /// One tensor with its learned shape (`None` marks the batch dimension).
 #[derive(Clone, Debug, Serialize)]
 pub struct TensorSummary {
+    /// The tensor's name.
     pub name: String,
+    /// Its shape as sensie learned it; `None` when unknown.
     pub shape: Option<Vec<Option<i64>>>,
 }
 
 /// One node of the graph.
 #[derive(Clone, Debug, Serialize)]
 pub struct NodeSummary {
+    /// The node's position in the graph.
     pub index: usize,
+    /// The node's name, or `#index` when it has none.
     pub name: String,
+    /// Its op type.
     pub op: String,
+    /// Its input tensors.
     pub inputs: Vec<String>,
+    /// Its output tensors with their shapes.
     pub outputs: Vec<TensorSummary>,
     /// Conv or ConvTranspose: a layer whose kernels and feature maps can be shown.
     pub convolutional: bool,

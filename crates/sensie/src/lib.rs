@@ -1,55 +1,66 @@
+#![warn(missing_docs)]
 //! sensie: probe trained neural networks.
 //!
-//! Every computation on a model is an ONNX graph run by ONNX Runtime. Gradients
-//! come from rewriting the model's own graph into a forward+backward graph
-//! ([`autodiff`]), so one engine, the fastest available on CPU, serves
-//! prediction, sensitivity analysis, attribution and feature visualisation.
+//! Every computation on a model is an ONNX graph run by ONNX Runtime.
+//! Gradients come from rewriting the model's own graph into a
+//! forward+backward graph, so one engine, the fastest available on CPU,
+//! serves prediction, sensitivity analysis, attribution and feature
+//! visualisation.
 //!
-//! The layers, bottom up:
-//! - [`onnx`]: the ONNX protobuf types, reading and writing models.
-//! - [`graph`]: editing a graph (new nodes, constants, exposed tensors) and
-//!   learning the shape of every tensor in it.
-//! - [`autodiff`]: reverse-mode differentiation as an ONNX-to-ONNX rewrite.
+//! # Using the library
+//!
+//! Each analysis is one call that takes a config and returns a run value,
+//! which the output layer writes:
+//! - [`probe::run`]: sensitivity sweeps, group tests and grids
+//!   ([`probe::ProbeConfig`], read from a probe.toml, to [`probe::ProbeRun`];
+//!   [`probe::report`] turns that into results.json, results.csv and plots).
+//! - [`explain::run()`]: attribution maps and their checks
+//!   ([`explain::ExplainConfig`] to [`explain::ExplainRun`]).
+//! - [`visualize`]: kernels, feature maps, activation maximisation and Deep
+//!   Dream on an [`engine::Engine`].
+//!
+//! The pieces they are made of, for callers that need more control:
 //! - [`runtime`]: ONNX Runtime, found and loaded without global state.
 //! - [`model`]: a user's model with what sensie reads from it (input layout,
-//!   classes, whether it outputs logits).
-//! - [`engine`]: batched forward passes, feature maps and gradients.
-//!
-//! Sensitivity analysis, on top of the engine:
+//!   classes, whether it outputs logits); [`inspect`] lists its nodes.
+//! - [`engine`]: batched forward passes, feature maps and gradients, under a
+//!   rule set from [`autodiff`] (true gradient, guided backprop, deconvnet,
+//!   LRP).
+//! - [`predictor`]: what a probe needs of a model, so a plain function can
+//!   stand in for an ONNX model.
 //! - [`data`]: test data (npy/npz, FITS, image folders, CSV metadata) as raw
 //!   images in physical units, N x C x H x W.
-//! - [`perturb`]: one change to an image, varied by one strength parameter.
+//! - [`perturb`]: one change to an image, varied by one strength parameter:
+//!   the built-ins and the [`perturb::Perturbation`] trait users implement.
 //! - [`preprocess`]: the declared step from raw images to the model's input.
 //! - [`stats`]: per-level statistics, effect sizes, slopes, thresholds and
 //!   verdicts that respect the paired design of a sweep.
-//! - [`limits`]: the most work sensie accepts from flags, configs and file headers.
 //! - [`rng`]: seeded random numbers independent of batching and threads.
-//! - [`probe`]: the runner: several tests in one streamed pass over the
-//!   data, the results.json / results.csv it writes, and its plots, example
-//!   grids and report.html.
+//! - [`limits`]: the most work sensie accepts from flags, configs and file
+//!   headers.
+//! - [`output`]: output folders and atomic writes of every file sensie makes;
+//!   [`render`] draws arrays as pictures.
+//! - [`Error`] and [`Result`]: one error type, whose messages name the file,
+//!   node or value at fault.
 //!
-//! Seeing inside the network:
-//! - [`visualize`]: kernels, feature maps, activation maximisation and Deep Dream.
-//!
-//! Explaining decisions:
-//! - [`explain`]: attribution maps (saliency, Integrated Gradients, Grad-CAM,
-//!   occlusion, ...) and checks of whether they are any good.
+//! The ONNX protobuf types, graph editing, gradient rules, charts and HTML
+//! pages are internal: what they produce reaches users through the types
+//! above.
 
 pub mod autodiff;
 pub mod data;
 pub mod engine;
 pub mod error;
 pub mod explain;
-pub mod graph;
-pub mod html;
+pub(crate) mod graph;
+pub(crate) mod html;
 pub mod inspect;
 pub mod limits;
 pub mod model;
-pub mod npy;
-pub mod onnx;
+pub(crate) mod onnx;
 pub mod output;
 pub mod perturb;
-pub mod plot;
+pub(crate) mod plot;
 pub mod predictor;
 pub mod preprocess;
 pub mod probe;
@@ -57,8 +68,8 @@ pub mod render;
 pub mod rng;
 pub mod runtime;
 pub mod stats;
+#[doc(hidden)]
+pub mod testing;
 pub mod visualize;
 
-pub use error::{Error, Result};
-/// The ONNX Runtime bindings sensie runs on, for callers that need them directly.
-pub use ort;
+pub use error::{Error, Result, ResultExt};

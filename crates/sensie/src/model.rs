@@ -68,21 +68,28 @@ impl std::str::FromStr for OutputKind {
 /// A tensor's name and declared shape (`None` for a symbolic dimension).
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct TensorInfo {
+    /// The tensor's name.
     pub name: String,
+    /// Its dimensions, first the batch.
     pub shape: Vec<Option<usize>>,
 }
 
 /// What sensie reads from a model.
 #[derive(Clone, Debug, Serialize)]
 pub struct ModelInfo {
+    /// The model's image (or other) input.
     pub input: TensorInfo,
     /// The layout of a 4-D image input; `None` for other ranks.
     pub layout: Option<Layout>,
+    /// The model's outputs; sensie reads the first.
     pub outputs: Vec<TensorInfo>,
+    /// What the first output holds (logits, probabilities, ...).
     pub output_kind: OutputKind,
     /// Whether [`ModelInfo::output_kind`] was read from the graph (`false`: set by the user).
     pub output_kind_detected: bool,
+    /// The default operator set version the model imports.
     pub opset: i64,
+    /// The exporter that wrote the model, as the file says.
     pub producer: String,
 }
 
@@ -125,10 +132,24 @@ impl Model {
         Model::from_proto(path, onnx::read_model(path)?)
     }
 
+    /// A model from the bytes of an `.onnx` file (a model exported in memory,
+    /// or one sent to another process); `path` names it in messages, and
+    /// external data is read relative to its folder.
+    pub fn from_bytes(bytes: &[u8], path: impl AsRef<Path>) -> Result<Model> {
+        let path = path.as_ref();
+        Model::from_proto(path, onnx::decode_model(bytes, path)?)
+    }
+
+    /// The model serialised as `.onnx` bytes, external data included: what
+    /// [`Model::from_bytes`] reads back.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        onnx::encode_model(&self.proto)
+    }
+
     /// A model from a graph already in memory, such as a loaded model whose
     /// weights were replaced (the model-randomisation sanity check). `path`
     /// names it in messages.
-    pub fn from_proto(path: impl AsRef<Path>, proto: ModelProto) -> Result<Model> {
+    pub(crate) fn from_proto(path: impl AsRef<Path>, proto: ModelProto) -> Result<Model> {
         let path = path.as_ref();
         if proto.graph.as_ref().is_none_or(|g| g.node.is_empty()) {
             return Err(Error::NotOnnx {
@@ -159,19 +180,24 @@ impl Model {
         (!names.is_empty() && names.iter().all(|n| !n.is_empty())).then_some(names)
     }
 
+    /// The file the model was read from (or the name it was given), as
+    /// messages and results.json name it.
     pub fn path(&self) -> &Path {
         &self.path
     }
 
-    pub fn proto(&self) -> &ModelProto {
+    /// The ONNX graph, with external data already read in.
+    pub(crate) fn proto(&self) -> &ModelProto {
         &self.proto
     }
 
+    /// What sensie read from the model: input, layout, outputs, output kind.
     pub fn info(&self) -> &ModelInfo {
         &self.info
     }
 
-    pub fn nodes(&self) -> &[NodeProto] {
+    /// The graph's nodes in order.
+    pub(crate) fn nodes(&self) -> &[NodeProto] {
         &self.proto.graph.as_ref().expect("checked on load").node
     }
 

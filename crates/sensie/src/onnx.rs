@@ -21,13 +21,13 @@ pub use proto::{AttributeProto, GraphProto, ModelProto, NodeProto, TensorProto, 
 
 /// `TensorProto.DataType` codes used by sensie.
 pub mod dtype {
+    /// 32-bit float.
     pub const FLOAT: i32 = 1;
-    pub const UINT8: i32 = 2;
-    pub const INT8: i32 = 3;
+    /// 32-bit integer.
     pub const INT32: i32 = 6;
+    /// 64-bit integer.
     pub const INT64: i32 = 7;
-    pub const BOOL: i32 = 9;
-    pub const FLOAT16: i32 = 10;
+    /// 64-bit float.
     pub const DOUBLE: i32 = 11;
 }
 

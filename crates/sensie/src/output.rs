@@ -126,6 +126,7 @@ pub fn resume(out: &Path, inputs: &[&Path], partial: &[&str]) -> Result<OutputDi
 }
 
 impl OutputDir {
+    /// The output folder.
     pub fn path(&self) -> &Path {
         &self.path
     }
@@ -142,6 +143,17 @@ impl OutputDir {
             (written.join("\n") + "\n").as_bytes(),
         )
     }
+}
+
+/// Writes an array as NumPy `.npy` to `path`, atomically (see
+/// [`write_atomic_with`]); [`crate::data::read_array`] reads it back.
+pub fn write_npy<A: ndarray_npy::WriteNpyExt>(path: &Path, array: &A) -> Result<()> {
+    write_atomic_with(path, |out| {
+        array.write_npy(out).map_err(|e| Error::Data {
+            path: path.to_path_buf(),
+            reason: format!("writing failed: {e}"),
+        })
+    })
 }
 
 /// Writes `bytes` to `path` atomically (see [`write_atomic_with`]).

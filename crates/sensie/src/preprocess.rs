@@ -39,6 +39,7 @@ pub struct Preprocess {
     pub mean: Vec<f32>,
     /// Divided per channel after the mean; empty for none.
     pub std: Vec<f32>,
+    /// How images reach the model's input size: resize or crop.
     pub fit: Fit,
     /// Let `fit = resize` change the images' aspect ratio (refused otherwise:
     /// a stretched image is rarely what the model was trained on).

@@ -94,8 +94,9 @@ pub enum PoissonMean {
     /// A mean of 0 or less: every draw is 0.
     #[default]
     Zero,
+    /// A mean at or below `POISSON_GAUSSIAN_ABOVE`: exact Poisson draws.
     Exact(Poisson<f64>),
-    /// Above [`POISSON_GAUSSIAN_ABOVE`]: a Gaussian of this mean and variance.
+    /// Above `POISSON_GAUSSIAN_ABOVE`: a Gaussian of this mean and variance.
     Gaussian(f64),
     /// A mean that is not a number (a pixel made NaN by an earlier
     /// perturbation): every draw is NaN, so the example's score is not finite
@@ -104,6 +105,7 @@ pub enum PoissonMean {
 }
 
 impl PoissonMean {
+    /// The distribution of a Poisson draw of mean `lambda`.
     pub fn new(lambda: f64) -> PoissonMean {
         if lambda.is_nan() {
             PoissonMean::Undefined

@@ -9,7 +9,7 @@ use sensie::Error;
 use sensie::autodiff::Standard;
 use sensie::engine::{Engine, EngineOptions, GradientRequest, Score};
 use sensie::model::Model;
-use sensie::onnx::proto::{
+use sensie::testing::onnx::proto::{
     GraphProto, ModelProto, NodeProto, OperatorSetIdProto, TensorShapeProto, TypeProto,
     ValueInfoProto, tensor_shape_proto, type_proto,
 };
@@ -67,7 +67,7 @@ fn one_op_model(dir: &std::path::Path, op: &str) -> std::path::PathBuf {
         ..Default::default()
     };
     let path = dir.join(format!("{op}.onnx"));
-    std::fs::write(&path, sensie::onnx::encode_model(&model)).unwrap();
+    std::fs::write(&path, sensie::testing::onnx::encode_model(&model)).unwrap();
     path
 }
 
@@ -140,56 +140,6 @@ fn a_gradient_through_an_op_without_a_rule_names_the_node() {
     assert!(
         err.to_string().contains("my_Cos") && err.to_string().contains("Cos"),
         "{err}"
-    );
-}
-
-#[test]
-fn a_wrongly_typed_attribute_is_an_error_not_its_default() {
-    // The MNIST model's Gemm with transB = 1 given as the float 1.0: a read
-    // falling back to the default (transB = 0) would differentiate the
-    // wrong product; the gradient rule refuses, naming the node.
-    let mut engine = Engine::new(
-        runtime(),
-        Model::load(mnist()).unwrap(),
-        EngineOptions::default(),
-    )
-    .unwrap();
-    let shapes = engine.shapes().unwrap().clone();
-    let mut proto = engine.model().proto().clone();
-    let gemm = proto
-        .graph
-        .as_mut()
-        .unwrap()
-        .node
-        .iter_mut()
-        .find(|n| n.op_type.as_deref() == Some("Gemm"))
-        .expect("a Gemm");
-    let trans_b = gemm
-        .attribute
-        .iter_mut()
-        .find(|a| a.name.as_deref() == Some("transB"))
-        .expect("transB");
-    assert_eq!(trans_b.i, Some(1));
-    trans_b.r#type = Some(1);
-    trans_b.i = None;
-    trans_b.f = Some(1.0);
-    let wrt = [engine.model().info().input.name.clone()];
-    let err = sensie::autodiff::differentiate(
-        &proto,
-        &shapes,
-        &sensie::autodiff::Request {
-            score: &engine.model().logit_tensor(),
-            wrt: &wrt,
-            rules: &Standard,
-        },
-    )
-    .err()
-    .expect("refused");
-    let text = err.to_string();
-    assert!(
-        text.contains("attribute 'transB' of Gemm node")
-            && text.contains("it is a float where ONNX defines an integer"),
-        "{text}"
     );
 }
 

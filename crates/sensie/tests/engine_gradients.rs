@@ -191,7 +191,8 @@ fn fixtures_cover_every_op_with_a_rule() {
         Resize ReduceMean ReduceSum ReduceMax Softmax LogSoftmax Dropout Identity Constant Gather Shape";
     let mut seen = std::collections::HashSet::new();
     for entry in std::fs::read_dir(data("engine")).unwrap() {
-        let model = sensie::onnx::read_model(&entry.unwrap().path().join("model.onnx")).unwrap();
+        let model =
+            sensie::testing::onnx::read_model(&entry.unwrap().path().join("model.onnx")).unwrap();
         seen.extend(
             model
                 .graph

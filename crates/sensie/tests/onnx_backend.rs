@@ -13,11 +13,11 @@ mod common;
 use std::path::Path;
 
 use common::{data, runtime};
+use ort::value::{DynValue, Tensor};
 use prost::Message;
 use sensie::engine::{Engine, EngineOptions};
 use sensie::model::Model;
-use sensie::onnx::{self, TensorProto};
-use sensie::ort::value::{DynValue, Tensor};
+use sensie::testing::onnx::{self, TensorProto};
 
 fn read_tensor(path: &Path) -> TensorProto {
     TensorProto::decode(std::fs::read(path).unwrap().as_slice()).unwrap()
@@ -63,7 +63,7 @@ fn backend_models_match_their_stored_outputs() {
             .session(&onnx::encode_model(&model), name, Default::default())
             .unwrap_or_else(|e| panic!("{name}: {e}"));
         let set = dir.join("test_data_set_0");
-        let input_names: Vec<String> = sensie::graph::real_inputs(model.graph.as_ref().unwrap())
+        let input_names: Vec<String> = sensie::testing::real_inputs(model.graph.as_ref().unwrap())
             .iter()
             .map(|i| i.name.clone().unwrap())
             .collect();

@@ -335,7 +335,7 @@ fn the_report_draws_what_the_run_found() {
     // The tiles begin after the bands of headings (the levels) and row labels
     // (where a font is installed), which hold text: dark pixels on white.
     let (ox, oy) = drawn.origin;
-    if sensie::plot::Rasteriser::new().is_ok() {
+    if sensie::testing::fonts_available() {
         let dark = |xs: std::ops::Range<u32>, ys: std::ops::Range<u32>| {
             xs.flat_map(|x| ys.clone().map(move |y| (x, y)))
                 .filter(|&(x, y)| grid.get_pixel(x, y).0[0] < 128)

@@ -1,25 +1,28 @@
-//! Reverse-mode differentiation as an ONNX-to-ONNX rewrite.
+//! Reverse-mode differentiation as an ONNX-to-ONNX rewrite, and the rule
+//! sets that choose what flows back.
 //!
-//! [`differentiate`] appends to a model's graph the backward pass of a chosen
-//! score: the vector-Jacobian products of each op written as standard ONNX
-//! ops. The result is one ONNX graph computing forward and backward together,
-//! which ONNX Runtime optimises and runs as fast as any forward pass (see
-//! DESIGN.md: 4-7x faster than candle or tract, faster than PyTorch autograd).
+//! The engine appends to a model's graph the backward pass of a chosen score:
+//! the vector-Jacobian products of each op written as standard ONNX ops. The
+//! result is one ONNX graph computing forward and backward together, which
+//! ONNX Runtime optimises and runs like any forward pass.
 //!
 //! The score is `sum(seed * S)` for a score tensor `S` (the class logits, or
 //! their softmax) and a `seed` fed at run time: a one-hot seed selects one
 //! class per example, a negated one gives negative Grad-CAM's gradients.
 //!
-//! Which rule each op gets is decided by a [`RuleSet`]: [`rulesets::Standard`]
-//! is the true gradient; guided backprop and deconvnet change only ReLU's rule;
-//! LRP's composites ([`rulesets::lrp`]) choose a rule per layer, and what
-//! flows back is then relevance rather than a gradient.
-//! An op with no rule on the path from the score to a requested tensor is an
-//! error naming the node; the result is never silently wrong.
+//! What a caller chooses here is the [`RuleSet`], handed to
+//! [`crate::engine::GradientRequest`]: [`Standard`] is the true gradient;
+//! [`GuidedBackprop`] and [`Deconvnet`] change only ReLU's rule; [`Lrp`]
+//! under a [`Composite`] chooses a rule per layer, and what flows back is
+//! then relevance rather than a gradient. The rules themselves, and the
+//! graph rewriting, are internal. An op with no rule on the path from the
+//! score to a requested tensor is an error naming the node; the result is
+//! never silently wrong.
 
+mod ctx;
 mod opset;
-pub mod rules;
-pub mod rulesets;
+pub(crate) mod rules;
+mod rulesets;
 
 use std::collections::{HashMap, HashSet};
 
@@ -27,81 +30,13 @@ use crate::graph::{Builder, Constants, NodeExt, Shape, TensorShapes};
 use crate::onnx::{self, ModelProto, NodeProto, ValueInfoProto};
 use crate::{Error, Result};
 
-pub use opset::at_least_16;
+pub(crate) use ctx::{Ctx, Rule};
+pub(crate) use opset::at_least_16;
 pub use rulesets::lrp::{Composite, Lrp};
 pub use rulesets::{Deconvnet, GuidedBackprop, RuleSet, Standard};
 
-/// A gradient rule: from the gradients of a node's outputs (`None` where an
-/// output gets none) to those of its inputs (`None` where not wanted).
-pub type Rule = fn(&mut Ctx, &[Option<String>]) -> Result<Vec<Option<String>>>;
-
-/// What a rule sees of the node it differentiates and the graph being built.
-pub struct Ctx<'a, 'g> {
-    pub node: &'a NodeProto,
-    pub b: &'a mut Builder<'g>,
-    pub shapes: &'a TensorShapes,
-    pub consts: &'a Constants,
-    /// Per input: whether its gradient is wanted.
-    pub wants: Vec<bool>,
-    /// The forward graph's nodes, in order: for rules that look at a node's
-    /// neighbours (LRP folds a BatchNormalization into the Conv before it).
-    pub forward: &'a [NodeProto],
-}
-
-impl Ctx<'_, '_> {
-    /// The name of input `i` (empty when omitted).
-    pub fn input(&self, i: usize) -> String {
-        self.node.input.get(i).cloned().unwrap_or_default()
-    }
-
-    pub fn output(&self, i: usize) -> String {
-        self.node.output[i].clone()
-    }
-
-    pub fn wants(&self, i: usize) -> bool {
-        self.wants.get(i).copied().unwrap_or(false)
-    }
-
-    /// The learned shape of a tensor.
-    pub fn shape(&self, name: &str) -> Result<Shape> {
-        self.shapes
-            .get(name)
-            .cloned()
-            .ok_or_else(|| self.fail(format!("the shape of tensor '{name}' is unknown")))
-    }
-
-    /// An error for this node.
-    pub fn fail(&self, reason: impl Into<String>) -> Error {
-        Error::NoGradientRule {
-            node: self.node.label(),
-            op: self.node.op().to_string(),
-            reason: reason.into(),
-        }
-    }
-
-    /// A constant integer input, needed where the rule must know it statically.
-    pub fn const_ints(&self, i: usize) -> Result<Vec<i64>> {
-        let name = self.input(i);
-        self.consts
-            .i64(&name)
-            .map(|a| a.iter().copied().collect())
-            .or_else(|| self.shapes.int_value(&name).map(<[i64]>::to_vec))
-            .ok_or_else(|| {
-                self.fail(format!(
-                    "input {i} ('{name}') must be a constant or computed from shapes alone"
-                ))
-            })
-    }
-
-    /// The first output's gradient (every single-output rule starts here).
-    pub fn g0(&self, g: &[Option<String>]) -> String {
-        g[0].clone()
-            .expect("rules are called only for nodes whose outputs have gradients")
-    }
-}
-
 /// What to differentiate.
-pub struct Request<'a> {
+pub(crate) struct Request<'a> {
     /// The tensor whose seed-weighted sum is the score.
     pub score: &'a str,
     /// Tensors to differentiate the score with respect to: the model's input
@@ -111,10 +46,8 @@ pub struct Request<'a> {
 }
 
 /// A forward+backward model and the names of its extra inputs and outputs.
-pub struct GradientModel {
+pub(crate) struct GradientModel {
     pub model: ModelProto,
-    /// The seed input: same shape as the score tensor.
-    pub seed: String,
     /// The score tensor (an output of the model).
     pub score: String,
     /// Per requested tensor: the name of its gradient output.
@@ -122,10 +55,10 @@ pub struct GradientModel {
 }
 
 /// Name of the seed input.
-pub const SEED: &str = "sensie_seed";
+pub(crate) const SEED: &str = "sensie_seed";
 
 /// Builds the forward+backward graph for `request`.
-pub fn differentiate(
+pub(crate) fn differentiate(
     model: &ModelProto,
     shapes: &TensorShapes,
     request: &Request,
@@ -235,7 +168,6 @@ pub fn differentiate(
     b.expose(request.score);
     Ok(GradientModel {
         model,
-        seed: SEED.to_string(),
         score: request.score.to_string(),
         grads: names,
     })
@@ -277,5 +209,64 @@ fn seed_input(score: &Shape) -> ValueInfoProto {
             ..Default::default()
         }),
         ..Default::default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::{Engine, EngineOptions};
+    use crate::model::Model;
+    use crate::runtime::Runtime;
+
+    #[test]
+    fn a_wrongly_typed_attribute_is_an_error_not_its_default() {
+        // The MNIST model's Gemm with transB = 1 given as the float 1.0: a read
+        // falling back to the default (transB = 0) would differentiate the
+        // wrong product; the gradient rule refuses, naming the node.
+        let model = Model::load(
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("tests/data/engine/mnist_cnn/model.onnx"),
+        )
+        .unwrap();
+        let mut engine =
+            Engine::new(Runtime::new().unwrap(), model, EngineOptions::default()).unwrap();
+        let shapes = engine.shapes().unwrap().clone();
+        let mut proto = engine.model().proto().clone();
+        let gemm = proto
+            .graph
+            .as_mut()
+            .unwrap()
+            .node
+            .iter_mut()
+            .find(|n| n.op_type.as_deref() == Some("Gemm"))
+            .expect("a Gemm");
+        let trans_b = gemm
+            .attribute
+            .iter_mut()
+            .find(|a| a.name.as_deref() == Some("transB"))
+            .expect("transB");
+        assert_eq!(trans_b.i, Some(1));
+        trans_b.r#type = Some(1);
+        trans_b.i = None;
+        trans_b.f = Some(1.0);
+        let wrt = [engine.model().info().input.name.clone()];
+        let err = differentiate(
+            &proto,
+            &shapes,
+            &Request {
+                score: &engine.model().logit_tensor(),
+                wrt: &wrt,
+                rules: &Standard,
+            },
+        )
+        .err()
+        .expect("refused");
+        let text = err.to_string();
+        assert!(
+            text.contains("attribute 'transB' of Gemm node")
+                && text.contains("it is a float where ONNX defines an integer"),
+            "{text}"
+        );
     }
 }

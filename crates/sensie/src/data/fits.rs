@@ -34,7 +34,9 @@ use crate::{Error, Result};
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum Hdu {
+    /// The HDU at this index (0 is the primary HDU).
     Index(usize),
+    /// The HDU whose EXTNAME is this.
     Name(String),
 }
 
@@ -69,8 +71,11 @@ impl fmt::Display for Hdu {
 /// a mask or weight image marking its bad pixels.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Extensions {
+    /// The HDU holding the image; the first with image data when `None`.
     pub science: Option<Hdu>,
+    /// An HDU whose nonzero pixels are bad.
     pub mask: Option<Hdu>,
+    /// An HDU of weights; pixels of zero, negative or NaN weight are bad.
     pub weight: Option<Hdu>,
 }
 

@@ -18,13 +18,18 @@ use crate::{Error, Result};
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Task {
+    /// Classes when the labels are integers or text, targets when they are
+    /// fractional numbers.
     #[default]
     Auto,
+    /// Class labels, whatever their type.
     Classify,
+    /// Regression targets, whatever their type.
     Regress,
 }
 
 impl Task {
+    /// `auto`, `classify` or `regress`, as flags and configs spell them.
     pub fn parse(text: &str) -> Result<Self> {
         match text {
             "auto" => Ok(Task::Auto),
@@ -49,6 +54,7 @@ pub enum Labels {
 }
 
 impl Labels {
+    /// The number of examples labelled.
     pub fn len(&self) -> usize {
         match self {
             Labels::Classes(c) => c.len(),
@@ -56,6 +62,7 @@ impl Labels {
         }
     }
 
+    /// Whether no example is labelled.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }

@@ -82,18 +82,22 @@ impl Metadata {
         })
     }
 
+    /// The CSV file the table was read from.
     pub fn path(&self) -> &Path {
         &self.path
     }
 
+    /// The column names, in the file's order.
     pub fn names(&self) -> &[String] {
         &self.names
     }
 
+    /// The number of rows.
     pub fn len(&self) -> usize {
         self.columns.first().map_or(0, Vec::len)
     }
 
+    /// Whether the table has no rows.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }

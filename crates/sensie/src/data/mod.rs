@@ -7,7 +7,7 @@
 //! scaling is the separate, declared [`crate::preprocess`] step.
 //!
 //! Sources, chosen by what `path` names:
-//! - a folder of class subfolders holding PNG, JPEG or FITS images ([`folder`]);
+//! - a folder of class subfolders holding PNG, JPEG or FITS images;
 //! - an `.npz` archive with an image array and a label array (`x`, `y` by default);
 //! - an `.npy` or FITS file holding all images (N x H x W, N x C x H x W or
 //!   N x H x W x C), with labels from a second `.npy` file or a metadata column;
@@ -16,7 +16,7 @@
 //!
 //! FITS files may be gzip'd or tile-compressed; `bands` picks and orders the
 //! bands of cubes and multi-extension files by the names in their headers
-//! ([`fits`]), and mask or weight extensions mark bad pixels, which are
+//! (`fits.rs`), and mask or weight extensions mark bad pixels, which are
 //! treated as NaN pixels are. Every example has one name ([`name`]): its id
 //! and its stem, used by metadata joins and in every output.
 
@@ -59,6 +59,7 @@ pub struct DataSpec {
     pub layout: Option<Layout>,
     /// Names of the image and label arrays in an `.npz` archive.
     pub x: String,
+    /// The label array's name in an `.npz` archive.
     pub y: String,
     /// Band names: for per-band FITS files, or to pick and order the bands
     /// of cubes and multi-extension files by the names in their headers.
@@ -70,6 +71,7 @@ pub struct DataSpec {
     pub mask_hdu: Option<Hdu>,
     /// A FITS HDU of weights; pixels of zero (or negative, or NaN) weight are bad.
     pub weight_hdu: Option<Hdu>,
+    /// Whether the labels are classes or regression targets.
     pub task: Task,
     /// A CSV table of per-example properties.
     pub metadata: Option<PathBuf>,
@@ -113,6 +115,7 @@ impl Default for DataSpec {
 pub struct Dataset {
     /// Raw images, N x C x H x W, physical units.
     pub images: Array4<f32>,
+    /// Per-example classes or regression targets.
     pub labels: Labels,
     /// Per-example ids: the path under the data folder, or the index in the
     /// array file (see [`name`] for the stem derived from it).
@@ -120,19 +123,23 @@ pub struct Dataset {
     /// Each example's position in the data as read, before `only` and
     /// `skip_bad` left examples out: what `--indices` and every output count.
     pub positions: Vec<usize>,
+    /// The class names in class index order, when the data or the model gives them.
     pub class_names: Option<Vec<String>>,
     /// Metadata rows, already joined to the examples.
     pub metadata: Option<Metadata>,
     /// Ids of examples left out because their images held NaN, infinite or bad (masked, zero-weight) pixels.
     pub skipped: Vec<String>,
+    /// The data file or folder, as errors and results name it.
     pub path: PathBuf,
 }
 
 impl Dataset {
+    /// The number of examples.
     pub fn len(&self) -> usize {
         self.images.len_of(Axis(0))
     }
 
+    /// Whether the data set holds no example.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
@@ -479,6 +486,7 @@ fn only_where(dataset: Dataset, only: &str) -> Result<Dataset> {
 pub struct Images {
     /// Raw images, N x C x H x W, physical units.
     pub images: Array4<f32>,
+    /// Per-example labels, when the data has them.
     pub labels: Option<Labels>,
     /// Per-example ids, as [`Dataset::ids`].
     pub ids: Vec<String>,

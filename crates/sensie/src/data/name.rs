@@ -22,6 +22,7 @@ pub struct Name {
 }
 
 impl Name {
+    /// The name of the example with this id.
     pub fn of(id: &str) -> Name {
         Name {
             id: id.to_string(),

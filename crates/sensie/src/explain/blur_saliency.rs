@@ -28,6 +28,8 @@ pub enum Compared {
     Target,
 }
 
+/// Blur-perturbation saliency (Greydanus et al. 2017): how much the score
+/// changes when a Gaussian patch of the image is blurred, per grid cell.
 pub struct BlurSaliency {
     blur_sigma: f32,
     mask_sigma: f32,
@@ -36,6 +38,9 @@ pub struct BlurSaliency {
 }
 
 impl BlurSaliency {
+    /// The method with its blur and mask sigmas (pixels), the grid's `stride`
+    /// and which scores it compares; refuses sigmas or a stride that are not
+    /// positive.
     pub fn new(
         blur_sigma: f32,
         mask_sigma: f32,
@@ -179,7 +184,12 @@ impl Method for BlurSaliency {
 
 /// A grid map (N x rows x cols) at the input's resolution: each value
 /// repeated over its `cell` x `cell` block, cut at the image's edge.
-pub fn expand(grid: ArrayViewD<f32>, cell: usize, height: usize, width: usize) -> ArrayD<f32> {
+pub(crate) fn expand(
+    grid: ArrayViewD<f32>,
+    cell: usize,
+    height: usize,
+    width: usize,
+) -> ArrayD<f32> {
     let n = grid.shape()[0];
     ArrayD::from_shape_fn(IxDyn(&[n, height, width]), |ix| {
         grid[[ix[0], ix[1] / cell, ix[2] / cell]]

@@ -32,6 +32,7 @@ pub struct CurveOptions {
     pub fill: f32,
     /// The Gaussian blur (pixels) of insertion's starting image.
     pub blur_sigma: f32,
+    /// Seed of the random ranking every method is compared with.
     pub seed: u64,
 }
 
@@ -40,16 +41,23 @@ pub struct CurveOptions {
 pub struct Faithfulness {
     /// The fraction of pixels deleted or inserted at each point.
     pub fractions: Vec<f64>,
+    /// What deleted pixels were set to.
     pub fill: f32,
+    /// The Gaussian blur (pixels) of insertion's starting image.
     pub blur_sigma: f32,
     /// The methods', then `random`.
     pub methods: Vec<MethodCurves>,
 }
 
+/// One method's deletion and insertion curves.
 #[derive(Clone, Debug, Serialize)]
 pub struct MethodCurves {
+    /// The method's name (`random` for the random ranking).
     pub method: String,
+    /// Pixels deleted most important first: a faithful map drops the score fast.
     pub deletion: Curve,
+    /// Pixels inserted into the blurred image most important first: a faithful
+    /// map raises the score fast.
     pub insertion: Curve,
 }
 
@@ -60,6 +68,7 @@ pub struct Curve {
     pub mean: Vec<f64>,
     /// Per example, the area under its curve (trapezoid rule over [0, 1]).
     pub auc: Vec<f64>,
+    /// The mean of [`Curve::auc`] over the examples.
     pub mean_auc: f64,
 }
 

@@ -128,7 +128,7 @@ fn with_colour_bar(picture: RgbImage, scale: &HeatScale) -> RgbImage {
 /// The sanity check as a chart: each method's mean rank correlation (of
 /// absolute values) with its trained-model maps against the number of
 /// layers randomised, from 0 (the trained model, correlation 1).
-pub fn sanity_chart(sanity: &Sanity) -> LineChart {
+pub(crate) fn sanity_chart(sanity: &Sanity) -> LineChart {
     let series = sanity
         .methods
         .iter()
@@ -196,7 +196,7 @@ fn layers_label(layers: &[String]) -> String {
 
 /// Deletion and insertion charts: every method's mean curve, with its mean
 /// area in the legend.
-pub fn faithfulness_charts(curves: &Faithfulness) -> [LineChart; 2] {
+pub(crate) fn faithfulness_charts(curves: &Faithfulness) -> [LineChart; 2] {
     let chart =
         |title: &str,
          pick: fn(&super::faithfulness::MethodCurves) -> &super::faithfulness::Curve| {

@@ -32,9 +32,12 @@ use crate::onnx::NodeProto;
 use crate::render::{self, Resample};
 use crate::{Error, Result};
 
+/// Grad-CAM (Selvaraju et al. 2017): a layer's activations weighted by the
+/// mean gradient of each channel, then a ReLU, at the input's resolution.
 pub struct GradCam {
     /// `None`: the last convolutional layer.
     pub layer: Option<String>,
+    /// Negative Grad-CAM: what lowers the score instead of what raises it.
     pub negative: bool,
 }
 
@@ -140,7 +143,7 @@ fn four_d(a: ArrayD<f32>, layer: &str) -> Result<ndarray::Array4<f32>> {
 
 /// The tensor Grad-CAM reads: `layer`, checked to be a node's output, or the
 /// default (see the module documentation).
-pub fn resolve_layer(engine: &mut Engine, layer: Option<&str>) -> Result<String> {
+pub(crate) fn resolve_layer(engine: &mut Engine, layer: Option<&str>) -> Result<String> {
     let model = engine.model();
     let name = match layer {
         Some(name) => {
@@ -202,7 +205,7 @@ const FOLLOWED: &[&str] = &[
 
 /// The last convolutional layer's output, followed through a
 /// BatchNormalization and activations that are its only consumers.
-pub fn default_layer(model: &Model) -> Result<String> {
+pub(crate) fn default_layer(model: &Model) -> Result<String> {
     let nodes = model.nodes();
     let conv = nodes.iter().rev().find(|n| matches!(n.op(), "Conv" | "ConvTranspose")).ok_or_else(|| Error::UnsupportedModel {
         path: model.path().to_path_buf(),

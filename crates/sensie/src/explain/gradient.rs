@@ -25,6 +25,7 @@ pub struct Gradient {
 }
 
 impl Gradient {
+    /// The plain gradient of the score.
     pub fn plain() -> Gradient {
         Gradient {
             name: "gradient",
@@ -32,6 +33,7 @@ impl Gradient {
         }
     }
 
+    /// Guided backpropagation's gradient.
     pub fn guided_backprop() -> Gradient {
         Gradient {
             name: "guided-backprop",
@@ -39,6 +41,7 @@ impl Gradient {
         }
     }
 
+    /// Deconvnet's gradient.
     pub fn deconvnet() -> Gradient {
         Gradient {
             name: "deconvnet",

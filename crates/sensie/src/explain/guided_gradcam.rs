@@ -11,6 +11,7 @@ use crate::Result;
 use crate::autodiff::GuidedBackprop;
 use crate::engine::Engine;
 
+/// Guided Grad-CAM: guided backpropagation's map times the Grad-CAM map.
 pub struct GuidedGradCam {
     /// `None`: the last convolutional layer.
     pub layer: Option<String>,

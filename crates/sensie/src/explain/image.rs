@@ -18,9 +18,13 @@ use crate::{Error, Result};
 /// Where the channels, rows and columns of one example are.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Geometry {
+    /// Where the channels are in the model's input.
     pub layout: Layout,
+    /// Bands of one example.
     pub channels: usize,
+    /// Rows of one example.
     pub height: usize,
+    /// Columns of one example.
     pub width: usize,
 }
 

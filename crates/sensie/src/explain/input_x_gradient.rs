@@ -9,6 +9,7 @@ use crate::Result;
 use crate::autodiff::Standard;
 use crate::engine::Engine;
 
+/// Gradient x input: the gradient times the input, element by element.
 pub struct InputXGradient;
 
 impl Method for InputXGradient {

@@ -27,7 +27,11 @@ use crate::{Error, Result};
 /// The quadrature rule over the path.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Quadrature {
+    /// Gauss-Legendre nodes and weights: exact for polynomials of degree
+    /// 2 x steps - 1 along the path.
     GaussLegendre,
+    /// The trapezoid rule on equally spaced points (Captum's `riemann_trapezoid`
+    /// up to its factor (steps - 1) / steps).
     RiemannTrapezoid,
 }
 
@@ -101,10 +105,16 @@ pub enum Baseline {
     Zeros,
     /// The input blurred by a Gaussian of `sigma` pixels (Sturmfels et al.
     /// 2020): removes the fine detail a classifier uses, keeps the flux.
-    Blur { sigma: f32 },
+    Blur {
+        /// The blur's sigma, in pixels.
+        sigma: f32,
+    },
     /// Uniform noise over each example's value range, seeded (by the seed
     /// and the example's values).
-    Noise { seed: u64 },
+    Noise {
+        /// The noise's seed.
+        seed: u64,
+    },
     /// Given values: one example's shape (used for every example), or one
     /// baseline per example.
     Array(ArrayD<f32>),
@@ -169,6 +179,9 @@ impl Baseline {
     }
 }
 
+/// Integrated Gradients (Sundararajan et al. 2017): the gradient integrated
+/// along the straight path from a baseline to the input, times their
+/// difference.
 pub struct IntegratedGradients {
     steps: usize,
     quadrature: Quadrature,
@@ -176,6 +189,8 @@ pub struct IntegratedGradients {
 }
 
 impl IntegratedGradients {
+    /// The method with its number of `steps` (at least 1), quadrature rule and
+    /// baseline.
     pub fn new(
         steps: usize,
         quadrature: Quadrature,

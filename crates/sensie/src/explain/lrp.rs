@@ -1,5 +1,5 @@
 //! `lrp`: layer-wise relevance propagation (Bach et al. 2015; Montavon et
-//! al. 2019) under one of the composites of [`crate::autodiff::lrp`], with
+//! al. 2019) under one of the composites of [`crate::autodiff::Composite`], with
 //! zennit 0.5's conventions, so the maps match zennit's on the same weights.
 //!
 //! Relevance starts at the logits: the target's logit on the target class, 0
@@ -17,6 +17,7 @@ use crate::{Error, Result};
 /// The `lrp` method: a composite and its parameters.
 #[derive(Clone, Debug)]
 pub struct Lrp {
+    /// Which rule each layer gets.
     pub composite: Composite,
     /// The epsilon rule's epsilon (zennit's default 1e-6).
     pub epsilon: f32,

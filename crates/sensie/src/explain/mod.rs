@@ -8,7 +8,7 @@
 //! [`crate::autodiff`]), so there is no second engine and every ONNX model
 //! the engine can differentiate can be explained.
 //!
-//! Conventions that decide whether the numbers match Captum (DESIGN.md §7):
+//! Conventions that decide whether the numbers match Captum:
 //! the score explained is the target's logit unless the probability is asked
 //! for; maps are float32 in the model's own input layout (pixel methods) or
 //! N x H x W at the input's resolution (CAM methods); methods that evaluate
@@ -55,7 +55,10 @@ pub enum MapKind {
     /// map at the layer's own resolution.
     Cam,
     /// One value per cell of a grid: N x ceil(H/cell) x ceil(W/cell).
-    Grid { cell: usize },
+    Grid {
+        /// The cell's side, in pixels.
+        cell: usize,
+    },
 }
 
 impl MapKind {
@@ -162,7 +165,10 @@ pub struct Completeness {
 /// The class whose score is explained, per example, and which score.
 #[derive(Clone, Debug)]
 pub struct Targets {
+    /// Per example, the class explained.
     pub classes: Vec<usize>,
+    /// Which score of that class: logit (the default), probability or the
+    /// output as it is.
     pub score: Score,
 }
 
@@ -307,7 +313,9 @@ pub struct Options {
     pub layer: Option<String>,
     /// Integrated Gradients' steps.
     pub steps: usize,
+    /// Integrated Gradients' quadrature rule.
     pub quadrature: Quadrature,
+    /// Integrated Gradients' baseline.
     pub baseline: Baseline,
     /// SmoothGrad's samples.
     pub samples: usize,
@@ -315,7 +323,9 @@ pub struct Options {
     pub noise: f32,
     /// Occlusion's square window and stride, in pixels, and its fill value.
     pub window: usize,
+    /// Occlusion's stride (and blur saliency's grid cell), in pixels.
     pub stride: usize,
+    /// What occluded pixels are set to.
     pub fill: f32,
     /// Seed of every random draw (SmoothGrad's noise, a noise baseline).
     pub seed: u64,
@@ -324,7 +334,9 @@ pub struct Options {
     /// Blur-perturbation saliency's blur and mask sigmas (pixels) and which
     /// logits it compares (its grid is `stride`).
     pub blur_sigma: f32,
+    /// Blur saliency's mask sigma (pixels).
     pub mask_sigma: f32,
+    /// Which logits blur saliency compares.
     pub blur_score: blur_saliency::Compared,
 }
 

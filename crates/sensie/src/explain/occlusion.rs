@@ -17,6 +17,9 @@ use super::{Attribution, Geometry, Method, Targets, check, in_batches};
 use crate::engine::Engine;
 use crate::{Error, Result};
 
+/// Occlusion (Zeiler and Fergus 2014): the score's drop when a square
+/// window of the image is set to a fill value, averaged over the windows
+/// covering each pixel.
 pub struct Occlusion {
     window: usize,
     stride: usize,
@@ -24,6 +27,8 @@ pub struct Occlusion {
 }
 
 impl Occlusion {
+    /// The method with its square `window` and `stride` (pixels, at least 1)
+    /// and `fill` value.
     pub fn new(window: usize, stride: usize, fill: f32) -> Result<Occlusion> {
         if !fill.is_finite() {
             return Err(Error::invalid(

@@ -19,42 +19,56 @@ use crate::data::name::Name;
 use crate::html::{Figure, Page};
 use crate::model::Layout;
 use crate::output::write_atomic;
+use crate::output::write_npy;
 use crate::plot::{LineChart, Rasteriser};
 use crate::render::{self, HeatScale};
-use crate::{Error, Result, npy};
+use crate::{Error, Result};
 
 /// `explain.json`.
 #[derive(Clone, Debug, Serialize)]
 pub struct Summary {
+    /// The model explained.
     pub model: PathBuf,
+    /// The data the examples came from.
     pub data: PathBuf,
     /// The examples' indices in the data.
     pub examples: Vec<usize>,
     /// The examples' names: path under the data folder (or index) and stem.
     pub names: Vec<Name>,
+    /// The examples' labels, when the data has them.
     pub labels: Option<Vec<usize>>,
+    /// The class the model predicts for each example.
     pub predicted: Vec<usize>,
+    /// The class explained for each example.
     pub targets: Vec<usize>,
     /// How the targets were chosen: label, predicted or a class.
     pub target: String,
     /// The score explained: logit or probability.
     pub score: String,
+    /// The layout of the model's input, for reading the maps.
     pub layout: Option<Layout>,
+    /// Every method's entry.
     pub methods: Vec<MethodSummary>,
 }
 
 /// One method's entry in `explain.json`.
 #[derive(Clone, Debug, Serialize)]
 pub struct MethodSummary {
+    /// The method's name.
     pub method: String,
+    /// What the map holds: one value per pixel, a class activation map or a grid.
     pub kind: MapKind,
+    /// The map's `.npy` file in the output folder.
     pub file: String,
+    /// The map's shape.
     pub shape: Vec<usize>,
     /// CAM methods: the layer and the file of the map at its resolution.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub layer: Option<String>,
+    /// The map at the layer's own resolution (class activation maps), as `.npy`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub layer_file: Option<String>,
+    /// That map's shape.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub layer_shape: Option<Vec<usize>>,
     /// Integrated Gradients: per example, `sum(attributions) - (f(x) - f(baseline))`.
@@ -125,9 +139,9 @@ impl MethodSummary {
 /// Returns notes for the user (what was skipped and why).
 pub fn write_run(dir: &Path, run: &ExplainRun, drawing: &Drawing) -> Result<Vec<String>> {
     for (summary, attribution) in run.summary.methods.iter().zip(&run.attributions) {
-        npy::write(&dir.join(&summary.file), &attribution.map)?;
+        write_npy(&dir.join(&summary.file), &attribution.map)?;
         if let (Some(file), Some(layer)) = (&summary.layer_file, &attribution.layer) {
-            npy::write(&dir.join(file), &layer.map)?;
+            write_npy(&dir.join(file), &layer.map)?;
         }
     }
     write_json(&dir.join("explain.json"), &run.summary)?;
@@ -155,7 +169,9 @@ pub fn write_run(dir: &Path, run: &ExplainRun, drawing: &Drawing) -> Result<Vec<
 /// The checks that were run, for the page.
 #[derive(Clone, Copy, Default)]
 pub struct Checks<'a> {
+    /// The sanity check's result, when it ran.
     pub sanity: Option<&'a Sanity>,
+    /// The deletion and insertion curves, when they ran.
     pub faithfulness: Option<&'a Faithfulness>,
 }
 

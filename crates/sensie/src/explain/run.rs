@@ -23,19 +23,23 @@ use crate::engine::{Engine, EngineOptions, Score};
 use crate::model::{Layout, Model};
 use crate::preprocess::Preprocess;
 use crate::runtime::Runtime;
-use crate::{Error, Result};
+use crate::{Error, Result, ResultExt};
 
 /// `sensie explain`'s inputs: the model, the data and which examples of it,
 /// and how to explain them.
 #[derive(Clone, Debug, Default)]
 pub struct ExplainConfig {
+    /// The model to explain.
     pub model: PathBuf,
+    /// Where the examples come from.
     pub data: DataSpec,
+    /// How raw images become the model's input.
     pub preprocess: Preprocess,
     /// Positions in the data file of the examples to explain.
     pub indices: Option<Vec<usize>>,
     /// Or the first N examples kept (`None` and no indices: all).
     pub limit: Option<usize>,
+    /// The methods and their parameters.
     pub settings: Settings,
 }
 
@@ -44,28 +48,47 @@ pub struct ExplainConfig {
 /// command line's flags of the same names).
 #[derive(Clone, Debug)]
 pub struct Settings {
+    /// The methods, by name (`gradient`, `integrated-gradients`, `gradcam`, ...; [`super::METHODS`] lists them).
     pub methods: Vec<String>,
     /// `None`: label when the data has labels, else predicted.
     pub target: Option<TargetSpec>,
     /// logit or probability; blur-saliency's all or target (the logit).
     pub score: String,
+    /// Grad-CAM's layer; `None`: the last convolutional layer.
     pub layer: Option<String>,
+    /// Integrated Gradients' steps.
     pub steps: usize,
+    /// Integrated Gradients' quadrature rule.
     pub rule: Quadrature,
+    /// Integrated Gradients' baseline.
     pub baseline: BaselineSpec,
+    /// SmoothGrad's samples.
     pub samples: usize,
+    /// SmoothGrad's noise sigma as a fraction of each example's value range.
     pub noise: f32,
+    /// Occlusion's square window, in pixels.
     pub window: usize,
+    /// Occlusion's stride (and blur saliency's grid cell), in pixels.
     pub stride: usize,
+    /// What occluded and deleted pixels are set to.
     pub fill: f32,
+    /// LRP's composite and parameters.
     pub lrp: Lrp,
+    /// Blur saliency's blur sigma, in pixels.
     pub blur_sigma: f32,
+    /// Blur saliency's mask sigma, in pixels.
     pub mask_sigma: f32,
+    /// Seed of every random draw.
     pub seed: u64,
+    /// Run the sanity check (cascading model randomisation).
     pub sanity: bool,
+    /// Run the deletion and insertion curves.
     pub faithfulness: bool,
+    /// Points of each curve after the first.
     pub curve_steps: usize,
+    /// Examples per model pass.
     pub batch_size: usize,
+    /// ONNX Runtime threads; 0 lets sensie choose.
     pub threads: usize,
     /// When set, the run stops after the batch in hand with
     /// [`Error::Cancelled`] (see [`Engine::stop_when`]).
@@ -121,7 +144,9 @@ pub struct Examples {
     pub inputs: ArrayD<f32>,
     /// What the pictures show, N x C x H x W at the model's size.
     pub display: Array4<f32>,
+    /// The examples' labels, when known.
     pub labels: Option<Vec<usize>>,
+    /// The examples' names, as outputs write them.
     pub names: Vec<Name>,
     /// The examples' positions in the data.
     pub indices: Vec<usize>,
@@ -142,6 +167,7 @@ pub struct ExplainRun {
     pub sanity: Option<Sanity>,
     /// faithfulness.json, when asked for.
     pub faithfulness: Option<Faithfulness>,
+    /// Where the channels, rows and columns of an example are in the maps.
     pub geometry: Geometry,
     /// What the pictures show, N x C x H x W.
     pub display: Array4<f32>,
@@ -156,6 +182,7 @@ pub const SCORES: [&str; 4] = ["logit", "probability", "all", "target"];
 /// What the progress callback hears before the sanity check and the curves
 /// (each method is announced by its name).
 pub const SANITY_STEP: &str = "sanity check";
+/// What the progress callback hears before the deletion and insertion curves.
 pub const FAITHFULNESS_STEP: &str = "deletion and insertion curves";
 
 /// Runs `sensie explain`: loads the model and the data, chooses and
@@ -296,13 +323,7 @@ pub fn run_on(
         examples.labels.as_deref(),
         score,
     )
-    .map_err(|e| match e {
-        Error::InvalidInput { what, reason } => Error::InvalidInput {
-            what: format!("{}: {what}", examples.data.display()),
-            reason,
-        },
-        other => other,
-    })?;
+    .with_context(|| examples.data.display().to_string())?;
     let options = Options {
         layer: settings.layer.clone(),
         steps: settings.steps,

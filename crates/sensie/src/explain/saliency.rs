@@ -9,6 +9,8 @@ use crate::Result;
 use crate::autodiff::Standard;
 use crate::engine::Engine;
 
+/// Saliency (Simonyan et al. 2014): the absolute gradient, its largest
+/// value over the channels.
 pub struct Saliency;
 
 impl Method for Saliency {

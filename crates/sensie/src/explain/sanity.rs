@@ -32,18 +32,23 @@ use crate::{Error, Result};
 pub struct Sanity {
     /// The randomised layers, top first: step `i` has layers `0..=i` randomised.
     pub layers: Vec<String>,
+    /// Per method, its rank correlations.
     pub methods: Vec<MethodSanity>,
 }
 
 /// One method's rank correlations with its trained-model maps.
 #[derive(Clone, Debug, Serialize)]
 pub struct MethodSanity {
+    /// The method's name.
     pub method: String,
     /// Per step, per example.
     pub spearman: Vec<Vec<Option<f64>>>,
+    /// Per step, per example, of the maps' absolute values.
     pub spearman_abs: Vec<Vec<Option<f64>>>,
     /// Per step, the mean over the examples that have one.
     pub mean_spearman: Vec<Option<f64>>,
+    /// Per step, the mean of [`MethodSanity::spearman_abs`] over the examples
+    /// that have one.
     pub mean_spearman_abs: Vec<Option<f64>>,
 }
 

@@ -8,7 +8,7 @@
 //! Noise sigma is a fraction of each example's value range, as in the paper,
 //! so one setting suits images in [0, 1], [0, 255] or flux units. The paper's
 //! range is max - min; sensie takes the 99th minus the 1st percentile
-//! ([`value_range`]), because on survey cutouts a few bright pixels (a star's
+//! (`value_range`), because on survey cutouts a few bright pixels (a star's
 //! core, a cosmic ray) set max - min: on the lens example max - min is about
 //! five times the percentile range (median over its images), and noise of
 //! 0.15 x max - min buried the faint arcs the model looks at. Where an
@@ -36,6 +36,8 @@ pub enum Variant {
     Variance,
 }
 
+/// SmoothGrad (Smilkov et al. 2017): gradients averaged over noisy copies
+/// of the input.
 pub struct SmoothGrad {
     samples: usize,
     noise: f32,
@@ -44,6 +46,8 @@ pub struct SmoothGrad {
 }
 
 impl SmoothGrad {
+    /// The method with its number of noisy `samples`, `noise` sigma (a fraction
+    /// of each example's value range), what it averages and its seed.
     pub fn new(samples: usize, noise: f32, variant: Variant, seed: u64) -> Result<SmoothGrad> {
         if samples == 0 {
             return Err(Error::invalid(

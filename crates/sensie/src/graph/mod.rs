@@ -147,15 +147,6 @@ pub fn attr_float(name: &str, v: f32) -> AttributeProto {
     }
 }
 
-pub fn attr_floats(name: &str, v: &[f32]) -> AttributeProto {
-    AttributeProto {
-        name: Some(name.into()),
-        r#type: Some(attr_type::FLOATS),
-        floats: v.to_vec(),
-        ..Default::default()
-    }
-}
-
 pub fn attr_string(name: &str, v: &str) -> AttributeProto {
     AttributeProto {
         name: Some(name.into()),
@@ -319,7 +310,7 @@ impl<'g> Builder<'g> {
     }
 
     /// `Cast(to=FLOAT)`.
-    pub fn to_float(&mut self, a: &str) -> String {
+    pub fn cast_float(&mut self, a: &str) -> String {
         self.node(
             "Cast",
             &[a],

@@ -123,16 +123,20 @@ pub trait Perturbation: Send + Sync {
 
 /// A built-in perturbation as listed by `sensie perturbations`.
 pub struct Builtin {
+    /// The name configs and flags use.
     pub name: &'static str,
     /// One line: what it does.
     pub summary: &'static str,
+    /// The name of its strength parameter.
     pub parameter: &'static str,
+    /// The parameter's unit.
     pub unit: &'static str,
     /// The parameter value that means "unchanged", as text (it may depend on
     /// an option, as for `seeing`).
     pub identity: &'static str,
     /// The same as a number, when no option changes it.
     unchanged: f64,
+    /// The options it takes.
     pub options: &'static [OptionSpec],
     build: fn(&Options) -> Result<Box<dyn Perturbation>>,
 }

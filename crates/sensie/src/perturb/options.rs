@@ -9,9 +9,11 @@ use crate::{Error, Result};
 /// One option as listed by `sensie perturbations`.
 #[derive(Clone, Copy, Debug)]
 pub struct OptionSpec {
+    /// The option's name, as written in `name(option=value)`.
     pub name: &'static str,
     /// The default, as text (empty when the option is required or has none).
     pub default: &'static str,
+    /// One line: what it does.
     pub help: &'static str,
 }
 
@@ -22,6 +24,7 @@ pub struct Options<'a> {
 }
 
 impl<'a> Options<'a> {
+    /// The `values` given to perturbation `perturbation` (named in errors).
     pub fn new(perturbation: &'a str, values: &'a BTreeMap<String, String>) -> Self {
         Options {
             perturbation,

@@ -14,9 +14,12 @@ use ndarray::{Array3, ArrayView3};
 use super::{OptionSpec, Options};
 use crate::Result;
 
+/// How a geometric perturbation reads the image between pixel centres.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Interpolation {
+    /// Linear between the four nearest pixels.
     Bilinear,
+    /// The nearest pixel: no value is made that the image does not hold.
     Nearest,
 }
 

@@ -9,7 +9,6 @@
 //!   series on the same axis, reference lines (unperturbed level, threshold);
 //! - [`BarChart`]: values sorted largest first, with error bars;
 //! - [`curves_chart`]: deletion and insertion curves with their [`auc`];
-//! - [`ColourBar`]: the key to a heat map;
 //! - [`GridChart`]: a score over a grid of two parameters, with a contour.
 //!
 //! SVG is the primary output (scalable, editable, searchable text); PNG comes
@@ -17,7 +16,6 @@
 
 mod axis;
 mod bar;
-mod colorbar;
 mod curves;
 mod frame;
 mod heatmap;
@@ -27,10 +25,9 @@ pub(crate) mod svg;
 
 pub use axis::Axis;
 pub use bar::{Bar, BarChart};
-pub use colorbar::ColourBar;
 pub use curves::{auc, curves_chart};
 pub use frame::Size;
-pub use heatmap::{GridChart, contour_segments};
+pub use heatmap::GridChart;
 pub use line::{LineChart, RefLine, Series};
 pub use raster::Rasteriser;
 pub(crate) use svg::escape;

@@ -12,7 +12,6 @@
 //! and callers fall back to the SVG, which needs no font until a reader's
 //! browser draws it.
 
-use std::path::Path;
 use std::sync::Arc;
 
 use image::RgbImage;
@@ -33,12 +32,13 @@ impl Rasteriser {
         fonts.load_system_fonts();
         Self::with_fonts(
             fonts,
-            "no fonts were found on this system (install fonts-dejavu-core, or pass a font file)",
+            "no fonts were found on this system (install fonts-dejavu-core)",
         )
     }
 
     /// A rasteriser that draws all text with the font in `path` (TTF or OTF).
-    pub fn with_font_file(path: &Path) -> Result<Self> {
+    #[cfg(test)]
+    pub fn with_font_file(path: &std::path::Path) -> Result<Self> {
         let mut fonts = usvg::fontdb::Database::new();
         fonts.load_font_file(path).map_err(|e| Error::io(path, e))?;
         Self::with_fonts(fonts, &format!("{} holds no usable font", path.display()))

@@ -35,7 +35,9 @@ pub enum Compared {
 /// One run of a comparison: its name and the single-run config it runs.
 #[derive(Clone, Debug)]
 pub struct Arm {
+    /// The run's name, also its folder under the output.
     pub name: String,
+    /// The config of this run alone.
     pub config: ProbeConfig,
 }
 
@@ -128,19 +130,28 @@ pub fn arms(config: &ProbeConfig) -> Result<Option<(Compared, Vec<Arm>)>> {
 /// One run's results of one test, as the comparison shows them.
 #[derive(Clone, Debug, Serialize)]
 pub struct RunLevels {
+    /// Its levels.
     pub levels: Vec<Level>,
+    /// Its effect.
     pub effect: Effect,
+    /// Its verdict.
     pub verdict: Verdict,
 }
 
 /// One test across the runs.
 #[derive(Clone, Debug, Serialize)]
 pub struct TestComparison {
+    /// The test's name.
     pub name: String,
+    /// What kind of test it is.
     pub kind: TestKind,
+    /// The parameter varied.
     pub parameter: String,
+    /// The parameter's unit.
     pub unit: String,
+    /// What a score is (correct-class probability, absolute error).
     pub metric: &'static str,
+    /// Whether a good score is high or low.
     pub direction: Direction,
     /// Each data set's levels, by name (data set comparisons).
     #[serde(skip_serializing_if = "Option::is_none", serialize_with = "in_order")]
@@ -157,11 +168,14 @@ pub struct TestComparison {
 #[derive(Clone, Debug, Serialize)]
 #[serde(untagged)]
 pub enum Differences {
+    /// Two runs: one difference.
     One(Difference),
+    /// More runs: each one's difference from the first.
     Several(Vec<Difference>),
 }
 
 impl Differences {
+    /// Every difference, in run order.
     pub fn all(&self) -> &[Difference] {
         match self {
             Differences::One(d) => std::slice::from_ref(d),
@@ -173,13 +187,18 @@ impl Differences {
 /// A run of the comparison, as results.json lists it.
 #[derive(Clone, Debug, Serialize)]
 pub struct RunSummary {
+    /// The run's name.
     pub name: String,
     /// Its own results: relative to the comparison's folder for the runs
     /// of one `sensie probe`, as given for `sensie compare`.
     pub results: PathBuf,
+    /// The run's model.
     pub model: PathBuf,
+    /// The run's data.
     pub data: PathBuf,
+    /// Its number of examples.
     pub n: usize,
+    /// Its accuracy without perturbation (classifiers).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub unperturbed_accuracy: Option<f64>,
 }
@@ -187,14 +206,21 @@ pub struct RunSummary {
 /// The comparison's results.json.
 #[derive(Clone, Debug, Serialize)]
 pub struct Comparison {
+    /// The version of sensie that wrote the file.
     pub sensie_version: &'static str,
+    /// Whether data sets or models are compared.
     pub compared: Compared,
     /// Whether differences are paired over examples (models) or not (data sets).
     pub paired: bool,
+    /// The bootstrap's seed.
     pub seed: u64,
+    /// The bootstrap's replicates.
     pub replicates: usize,
+    /// The runs compared.
     pub runs: Vec<RunSummary>,
+    /// Each test across the runs.
     pub tests: Vec<TestComparison>,
+    /// How the verdict of a difference is decided, in words.
     pub difference_rule: &'static str,
 }
 
@@ -504,7 +530,7 @@ const CHART_SIZE: Size = Size {
 
 /// The overlay chart of one test: each run's mean score per level with its
 /// 95% band, in the run's colour. Grids do not overlay; each run's heat map
-/// is drawn instead ([`comparison_charts`]).
+/// is drawn instead (`comparison_charts`).
 pub fn overlay_chart(test: &TestComparison) -> String {
     let runs = test.sets.as_ref().or(test.models.as_ref());
     let series = runs

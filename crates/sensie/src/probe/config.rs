@@ -47,6 +47,7 @@ use crate::{Error, Result, limits};
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct ProbeConfig {
+    /// The model to probe.
     pub model: PathBuf,
     /// The output directory for results.json, results.csv and the report.
     pub out: PathBuf,
@@ -55,9 +56,11 @@ pub struct ProbeConfig {
     /// What the model outputs when sensie's detection is wrong: logits,
     /// probabilities, log-probabilities or sigmoid.
     pub output_kind: Option<String>,
+    /// Examples per model pass.
     pub batch_size: usize,
     /// ONNX Runtime threads per operator; 0 lets sensie choose ([`super::ThreadBudget`]).
     pub threads: usize,
+    /// Seed of the bootstrap and of random perturbations.
     pub seed: u64,
     /// Bootstrap replicates for every interval.
     pub replicates: usize,
@@ -66,9 +69,13 @@ pub struct ProbeConfig {
     pub threshold: Option<f64>,
     /// Run a class test.
     pub classes: bool,
+    /// Where the examples come from.
     pub data: DataSpec,
+    /// How raw images become the model's input.
     pub preprocess: Preprocess,
+    /// The perturbation sweeps (`[[perturb]]`).
     pub perturb: Vec<SweepSpec>,
+    /// The property tests (`[[property]]`).
     pub property: Vec<PropertySpec>,
     /// Two-perturbation grids.
     pub grid: Vec<GridSpec>,
@@ -92,7 +99,9 @@ pub struct ProbeConfig {
 /// One data set of a run that compares data sets.
 #[derive(Clone, Debug)]
 pub struct NamedData {
+    /// The data set's name, also its folder under the output.
     pub name: String,
+    /// Where its examples come from.
     pub spec: DataSpec,
 }
 
@@ -100,7 +109,9 @@ pub struct NamedData {
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct NamedModel {
+    /// The model's name, also its folder under the output.
     pub name: String,
+    /// The model file.
     pub path: PathBuf,
 }
 
@@ -110,6 +121,7 @@ pub struct NamedModel {
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct GridSpec {
+    /// The two perturbations with their values, first applied first.
     #[serde(deserialize_with = "grid_parts")]
     pub perturb: Vec<SweepSpec>,
 }
@@ -276,8 +288,11 @@ const KERNEL_OPTION: &str = "kernel";
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SweepSpec {
+    /// The perturbation's name (`sensie perturbations` lists them).
     pub name: String,
+    /// Its parameter's values.
     pub values: Values,
+    /// Its options.
     #[serde(default)]
     pub options: BTreeMap<String, OptionValue>,
 }
@@ -287,7 +302,9 @@ pub struct SweepSpec {
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum Values {
+    /// The values themselves.
     List(Vec<f64>),
+    /// A range `a:b:n` (n values from a to b) or `a,b,c` as text.
     Spec(String),
 }
 
@@ -295,8 +312,11 @@ pub enum Values {
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum OptionValue {
+    /// A number.
     Number(f64),
+    /// Text.
     Text(String),
+    /// A switch.
     Flag(bool),
 }
 
@@ -314,7 +334,10 @@ impl OptionValue {
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PropertySpec {
+    /// The metadata column.
     pub column: String,
+    /// How to bin it: `auto`, `N` equal-width bins, `qN` quantile bins or
+    /// `discrete` (one group per value).
     #[serde(default = "auto")]
     pub bins: String,
 }

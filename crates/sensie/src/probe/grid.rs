@@ -40,7 +40,9 @@ pub struct Joint {
 
 /// A grid ready to run: its sweep over the cells, and its axes described.
 pub struct Grid {
+    /// The sweep over the cells.
     pub sweep: Sweep,
+    /// The axes, as results.json describes them.
     pub axes: GridAxes,
 }
 
@@ -49,8 +51,11 @@ pub struct Grid {
 pub struct GridAxes {
     /// The two perturbations, in the order applied.
     pub perturbations: [String; 2],
+    /// The two perturbations' parameter names.
     pub parameters: [String; 2],
+    /// The two parameters' units.
     pub units: [String; 2],
+    /// The two perturbations' options.
     pub options: [BTreeMap<String, String>; 2],
     /// Each axis's values; cell (i, j) is level i x (second axis's length) + j.
     pub values: [Vec<f64>; 2],
@@ -60,6 +65,7 @@ pub struct GridAxes {
 /// each with both values).
 #[derive(Clone, Debug, Serialize)]
 pub struct GridSummary {
+    /// The grid's axes.
     #[serde(flatten)]
     pub axes: GridAxes,
     /// Mean score per cell, rows along the first axis.

@@ -57,7 +57,7 @@ pub use report::{
     EXAMPLE_STRETCH, EXAMPLES, chart, example_grid, example_rows, file_stem, group_grid,
     group_names, write_report, write_report_for,
 };
-pub use results::{Report, check_out, word, write_results};
+pub use results::{DataSummary, ModelSummary, Report, check_out, word, write_results};
 use resume::Checkpoint;
 pub use score::{Metric, ScoreGrid, Scored};
 use scores::test_file;
@@ -78,22 +78,30 @@ use crate::{Error, Result};
 pub struct Sweep {
     /// The test's name in results (the perturbation's, made unique).
     pub name: String,
+    /// The perturbation applied at each level.
     pub perturbation: Box<dyn Perturbation>,
+    /// The parameter's value at each level.
     pub values: Vec<f64>,
+    /// The perturbation's options, for results.json.
     pub options: BTreeMap<String, String>,
 }
 
 /// One property test.
 pub struct PropertyTest {
+    /// The metadata column.
     pub column: String,
+    /// How its values become groups.
     pub binning: Binning,
 }
 
 /// The tests of one run.
 #[derive(Default)]
 pub struct Plan {
+    /// The perturbation sweeps.
     pub sweeps: Vec<Sweep>,
+    /// The property tests.
     pub properties: Vec<PropertyTest>,
+    /// Whether to run a class test.
     pub classes: bool,
     /// Two-perturbation grids, each run as a sweep over its cells.
     pub grids: Vec<Grid>,
@@ -128,9 +136,13 @@ impl Plan {
 /// How a run goes.
 #[derive(Clone, Debug)]
 pub struct RunOptions {
+    /// Examples per model pass.
     pub batch_size: usize,
+    /// Seed of the bootstrap and of random perturbations.
     pub seed: u64,
+    /// Bootstrap replicates.
     pub replicates: usize,
+    /// The verdict's high threshold, in score units; the default when `None`.
     pub threshold: Option<f64>,
     /// Set (by the progress callback, or another thread) to end the run
     /// after the batch in hand with [`Error::Cancelled`]: how Ctrl-C in a
@@ -150,42 +162,58 @@ impl Default for RunOptions {
     }
 }
 
+/// The kinds of test a probe runs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum TestKind {
+    /// A perturbation swept over levels.
     Perturbation,
+    /// The examples grouped by a metadata column.
     Property,
+    /// The examples grouped by class.
     Class,
+    /// Two perturbations over a grid of levels.
     Grid,
 }
 
 /// The unperturbed pass, summarised.
 #[derive(Clone, Debug, Serialize)]
 pub struct Reference {
+    /// Examples scored.
     pub n: usize,
+    /// Their mean score.
     pub mean_score: f64,
+    /// Their accuracy (classifiers).
     pub accuracy: Option<f64>,
 }
 
 /// One test's result, as written to results.json.
 #[derive(Clone, Debug, Serialize)]
 pub struct TestResult {
+    /// The test's name.
     pub name: String,
+    /// What kind of test it is.
     pub kind: TestKind,
+    /// The parameter varied (the column, for property tests).
     pub parameter: String,
+    /// The parameter's unit.
     pub unit: String,
     /// The parameter value that leaves the data unchanged (sweeps; null when infinite).
     pub identity: Option<f64>,
+    /// The perturbation's options.
     pub options: BTreeMap<String, String>,
+    /// What a score is (correct-class probability, absolute error).
     pub metric: &'static str,
     /// Examples left out of a property test for having no value.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub missing: Option<usize>,
+    /// The statistics.
     #[serde(flatten)]
     pub stats: TestStats,
     /// Regression only: mean squared error and mean signed error per level.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub squared_error: Option<Vec<f64>>,
+    /// Regression only: the mean signed error per level.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub bias: Option<Vec<f64>>,
     /// Property and class tests: the first few raw images of each group (a

@@ -20,11 +20,17 @@ use crate::{Error, Result};
 /// The whole of results.json.
 #[derive(Clone, Debug, Serialize)]
 pub struct Report {
+    /// The version of sensie that wrote the file.
     pub sensie_version: &'static str,
+    /// The model probed.
     pub model: ModelSummary,
+    /// The data probed.
     pub data: DataSummary,
+    /// The bootstrap's seed.
     pub seed: u64,
+    /// The bootstrap's replicates.
     pub replicates: usize,
+    /// Every test's result.
     pub tests: Vec<TestResult>,
     /// What the user should know before trusting the results (a large resize,
     /// accuracy below chance, text labels numbered without given names).
@@ -39,17 +45,25 @@ pub struct Report {
     pub example_labels: Vec<String>,
 }
 
+/// The model as results.json describes it.
 #[derive(Clone, Debug, Serialize)]
 pub struct ModelSummary {
+    /// The model file.
     pub path: PathBuf,
+    /// Its input.
     pub inputs: Vec<TensorInfo>,
+    /// Its outputs.
     pub outputs: Vec<TensorInfo>,
+    /// What its first output holds.
     pub output_kind: crate::model::OutputKind,
 }
 
+/// The data as results.json describes it.
 #[derive(Clone, Debug, Serialize)]
 pub struct DataSummary {
+    /// The data file or folder.
     pub path: PathBuf,
+    /// Examples probed.
     pub n: usize,
     /// Ids of examples left out for NaN, infinite or bad (masked, zero-weight) pixels.
     pub skipped: Vec<String>,
@@ -64,6 +78,7 @@ pub struct DataSummary {
 }
 
 impl Report {
+    /// The report of a run of `model` on `data` with `options`.
     pub fn new(
         model: &dyn Described,
         data: &Dataset,

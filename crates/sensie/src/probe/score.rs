@@ -17,7 +17,9 @@ use crate::{Error, Result};
 /// How a test scores one example.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum Metric {
+    /// A classifier: the correct class's probability, from an output of this kind.
     Classifier(OutputKind),
+    /// A regressor: the absolute error of the prediction.
     Regressor,
 }
 
@@ -40,12 +42,15 @@ pub struct Scored {
 pub struct ScoreGrid {
     /// Examples x levels.
     pub score: Array2<f64>,
+    /// Examples x levels: whether the prediction was right.
     pub correct: Array2<bool>,
     /// Prediction minus target, regression only.
     pub error: Option<Array2<f64>>,
 }
 
 impl ScoreGrid {
+    /// A grid for `examples` x `levels` scores, with signed errors when
+    /// `regression`.
     pub fn new(examples: usize, levels: usize, regression: bool) -> ScoreGrid {
         ScoreGrid {
             score: Array2::zeros((examples, levels)),
@@ -54,6 +59,7 @@ impl ScoreGrid {
         }
     }
 
+    /// Records one example's score at one level.
     pub fn set(&mut self, example: usize, level: usize, scored: Scored) {
         self.score[[example, level]] = scored.score;
         self.correct[[example, level]] = scored.correct;
@@ -104,6 +110,7 @@ impl Metric {
         }
     }
 
+    /// Whether a good score is high (probability) or low (error).
     pub fn direction(self) -> Direction {
         match self {
             Metric::Classifier(_) => Direction::HigherIsBetter,

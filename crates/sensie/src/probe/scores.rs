@@ -61,19 +61,24 @@ pub struct ProbeRun {
     pub examples: usize,
     /// The first example measured here, and one past the last.
     pub start: usize,
+    /// One past the last example measured here.
     pub end: usize,
     /// Each measured example's index in the data as read.
     pub positions: Vec<usize>,
+    /// How every example is scored.
     pub metric: Metric,
     /// The unperturbed pass (examples x 1).
     pub reference: ScoreGrid,
+    /// The tests' scores, in the config's order.
     pub sweeps: Vec<SweepScores>,
 }
 
 /// One sweep's scores.
 #[derive(Clone, Debug)]
 pub struct SweepScores {
+    /// The test's name.
     pub name: String,
+    /// The parameter value of each level.
     pub values: Vec<f64>,
     /// Examples x levels.
     pub grid: ScoreGrid,

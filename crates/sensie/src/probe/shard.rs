@@ -20,7 +20,9 @@ use crate::{Error, Result};
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
 pub struct Shard {
+    /// Which shard, from 0.
     pub index: usize,
+    /// How many shards the run is cut into.
     pub count: usize,
 }
 

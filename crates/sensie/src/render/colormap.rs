@@ -39,9 +39,12 @@ const fn hex(r: u8, g: u8, b: u8) -> [f32; 3] {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Colormap {
+    /// Dark blue through green to yellow: unsigned values.
     Viridis,
+    /// Black to white.
     #[serde(alias = "gray")]
     Grey,
+    /// Blue through white to red, white at the middle: signed values.
     #[serde(alias = "rdbu")]
     Diverging,
 }

@@ -52,6 +52,7 @@ pub struct Composite {
     /// The bands shown as red, green and blue; `None` for the default of the
     /// band count (see the module docs).
     pub bands: Option<[usize; 3]>,
+    /// How band values become colours.
     pub colouring: Colouring,
 }
 

@@ -98,7 +98,7 @@ pub fn grid(tiles: &[RgbImage], layout: &Grid) -> Result<RgbImage> {
 impl Grid {
     /// A layout of `columns` for tiles of at most `size` (width, height),
     /// each enlarged by a whole factor to about `side` pixels across, less
-    /// where the picture would be wider or taller than [`MAX_SIDE`].
+    /// where the picture would be wider or taller than `MAX_SIDE`.
     pub fn sized(
         columns: usize,
         count: usize,
@@ -142,8 +142,11 @@ pub struct Labels {
 /// `origin.0`, and likewise down from `origin.1`.
 #[derive(Clone, Debug, PartialEq)]
 pub struct LabelledGrid {
+    /// The picture.
     pub image: RgbImage,
+    /// Where the first tile's row and column begin, past the labels.
     pub origin: (u32, u32),
+    /// The tiles' layout.
     pub layout: Grid,
 }
 

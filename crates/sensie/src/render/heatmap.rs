@@ -34,9 +34,15 @@ pub enum Resample {
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum HeatScale {
     /// `-limit` to `limit` on the diverging map, 0 neutral.
-    Signed { limit: f32 },
+    Signed {
+        /// The largest |value| shown; larger ones are clipped.
+        limit: f32,
+    },
     /// 0 to `high` on viridis.
-    Unsigned { high: f32 },
+    Unsigned {
+        /// The largest value shown; larger ones are clipped.
+        high: f32,
+    },
 }
 
 impl HeatScale {
@@ -146,6 +152,7 @@ pub fn heatmaps(
 pub struct Overlay {
     /// Opacity of the map, 0 (image only) to 1 (map only).
     pub alpha: f32,
+    /// How the map is brought to the image's size.
     pub resample: Resample,
 }
 

@@ -18,8 +18,12 @@ mod viridis;
 use std::path::Path;
 
 pub use colormap::{Colormap, Orientation};
-pub use composite::{Colouring, Composite, band_colours, composite, display_bands, mono};
-pub use grid::{Grid, LabelledGrid, Labels, MAX_SIDE, grid, labelled, upscale};
+pub use composite::{Colouring, Composite, composite, mono};
+pub(crate) use composite::{band_colours, display_bands};
+#[cfg(test)]
+pub(crate) use grid::MAX_SIDE;
+pub use grid::{Grid, LabelledGrid, upscale};
+pub(crate) use grid::{Labels, labelled};
 pub use heatmap::{HeatScale, Overlay, Resample, heatmap, heatmaps, overlay, resize};
 pub use image::RgbImage;
 pub use stretch::{Scale, Stretch};
@@ -27,7 +31,7 @@ pub use stretch::{Scale, Stretch};
 use crate::{Error, Result};
 
 /// `image` as PNG bytes.
-pub fn encode_png(image: &RgbImage) -> Result<Vec<u8>> {
+pub(crate) fn encode_png(image: &RgbImage) -> Result<Vec<u8>> {
     let mut bytes = std::io::Cursor::new(Vec::new());
     image
         .write_to(&mut bytes, image::ImageFormat::Png)
@@ -41,7 +45,7 @@ pub fn encode_png(image: &RgbImage) -> Result<Vec<u8>> {
 }
 
 /// `image` written to `path` as PNG.
-pub fn write_png(image: &RgbImage, path: &Path) -> Result<()> {
+pub(crate) fn write_png(image: &RgbImage, path: &Path) -> Result<()> {
     crate::output::write_atomic(path, &encode_png(image)?)
 }
 

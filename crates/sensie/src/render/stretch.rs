@@ -27,15 +27,26 @@ pub enum Stretch {
     /// Linear between two percentiles (in percent) of the data, clipping
     /// outside; percentiles interpolate linearly between ranks, as numpy's
     /// default does.
-    Percentile { low: f32, high: f32 },
+    Percentile {
+        /// The lower percentile, black.
+        low: f32,
+        /// The upper percentile, white.
+        high: f32,
+    },
     /// `asinh(x / a) / asinh(1 / a)` of the min-max normalised value `x`:
     /// linear for `x` well below the softening `a`, logarithmic above, so
     /// faint structure and bright cores show together (astropy's
     /// `AsinhStretch`; `a` is a fraction of the range, so it needs no units).
-    Asinh { softening: f32 },
+    Asinh {
+        /// The softening `a`, a fraction of the range.
+        softening: f32,
+    },
     /// `log(a x + 1) / log(a + 1)` of the min-max normalised value `x`
     /// (astropy's `LogStretch`).
-    Log { a: f32 },
+    Log {
+        /// The scale `a`.
+        a: f32,
+    },
     /// Linear between IRAF's zscale limits: a line fitted to the sorted pixel
     /// values with outliers rejected, so sky noise fills the grey range.
     ZScale,

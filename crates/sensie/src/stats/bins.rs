@@ -17,8 +17,11 @@ use crate::{Error, Result, limits};
 /// How a metadata column becomes groups.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Binning {
+    /// This many bins of equal width between the smallest and largest value.
     EqualWidth(usize),
+    /// This many bins holding about as many examples each.
     Quantile(usize),
+    /// One group per distinct value (text or numbers).
     Discrete,
     /// Discrete when the column has at most 10 distinct values, else 10
     /// quantile bins: equal-sized groups give every bin the same precision.
@@ -66,7 +69,9 @@ impl std::fmt::Display for Binning {
 pub struct Bin {
     /// The bin centre (midpoint of [lo, hi]); for text values, the group's index.
     pub value: f64,
+    /// The bin's lower edge.
     pub lo: f64,
+    /// The bin's upper edge.
     pub hi: f64,
     /// The text value of a discrete text group.
     pub label: Option<String>,

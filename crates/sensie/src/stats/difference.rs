@@ -28,7 +28,9 @@ use crate::{Error, Result};
 pub enum ExampleScores {
     /// A sweep: examples x levels, and each example's unperturbed score.
     Paired {
+        /// Examples x levels.
         scores: Array2<f64>,
+        /// Each example's unperturbed score.
         reference: Array1<f64>,
     },
     /// A property or class test: the scores of each group's examples.
@@ -41,6 +43,7 @@ pub enum ExampleScores {
 /// The difference at one level of a sweep.
 #[derive(Clone, Debug, Serialize)]
 pub struct LevelDifference {
+    /// The difference of the changes from the unperturbed mean.
     pub value: f64,
     /// A grid's cell: its two values (the caller fills them in).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -74,8 +77,11 @@ pub struct Difference {
     pub largest_at: Option<f64>,
     /// What the verdict reads, divided by `scale` (see [`DIFFERENCE_RULE`]).
     pub size: f64,
+    /// What the size is divided by.
     pub scale: f64,
+    /// The verdict.
     pub verdict: Verdict,
+    /// How the verdict is decided, in words.
     pub verdict_rule: &'static str,
 }
 

@@ -41,7 +41,9 @@ use crate::{Error, Result};
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Direction {
+    /// A good score is high (a probability).
     HigherIsBetter,
+    /// A good score is low (an error).
     LowerIsBetter,
 }
 
@@ -51,6 +53,7 @@ pub struct Settings {
     /// Bootstrap replicates (2000 by default: percentile 95% limits then move
     /// by about 0.1 standard errors between seeds).
     pub replicates: usize,
+    /// The bootstrap's seed.
     pub seed: u64,
     /// The score whose crossing is reported; halfway between the best and
     /// worst level means when `None`.
@@ -85,9 +88,12 @@ pub struct Level {
     /// A property bin's range.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub lo: Option<f64>,
+    /// A property bin's upper edge.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub hi: Option<f64>,
+    /// Examples at this level or in this group.
     pub n: usize,
+    /// Their mean score.
     pub mean_score: f64,
     /// Sample standard deviation (n - 1 in the denominator); NaN (null) for one example.
     pub std_score: f64,
@@ -100,7 +106,9 @@ pub struct Level {
 /// A number with its 95% interval.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize)]
 pub struct Estimate {
+    /// The number.
     pub value: f64,
+    /// Its 95% interval.
     pub ci95: [f64; 2],
 }
 
@@ -121,25 +129,31 @@ pub struct Effect {
     pub spread: Option<Estimate>,
     /// The effect the verdict reads, divided by `scale` (see [`VERDICT_RULE`]).
     pub size: f64,
+    /// What the size is divided by (the targets' standard deviation for
+    /// regression errors, else 1).
     pub scale: f64,
 }
 
 /// The least-squares slope of score against the parameter.
 #[derive(Clone, Debug, Serialize)]
 pub struct Slope {
+    /// The slope, in score units per parameter unit.
     pub value: f64,
     /// Bootstrap intervals over examples (paired for sweeps).
     pub ci50: [f64; 2],
+    /// Its bootstrap 95% interval.
     pub ci95: [f64; 2],
     /// Textbook OLS intervals treating every (example, level) as independent,
     /// as Sensie did: too narrow for sweeps; for comparison only.
     pub naive_ci50: Option<[f64; 2]>,
+    /// Its textbook OLS 95% interval.
     pub naive_ci95: Option<[f64; 2]>,
 }
 
 /// Where the mean score first crosses `score` (see the `threshold` module).
 #[derive(Clone, Debug, Serialize)]
 pub struct Threshold {
+    /// The score whose crossing is sought.
     pub score: f64,
     /// The parameter value at the crossing; none when the curve never crosses.
     pub value: Option<f64>,
@@ -149,11 +163,15 @@ pub struct Threshold {
     pub crossed_fraction: f64,
 }
 
+/// How sensitive the model is to a test.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Verdict {
+    /// The effect is significant and at least the high threshold.
     High,
+    /// The effect is significant and at least the medium threshold.
     Medium,
+    /// No significant effect as large as the medium threshold.
     Low,
 }
 
@@ -184,12 +202,19 @@ impl Verdict {
 /// Everything reported for one test.
 #[derive(Clone, Debug, Serialize)]
 pub struct TestStats {
+    /// Whether a good score is high or low.
     pub direction: Direction,
+    /// Per level or group.
     pub levels: Vec<Level>,
+    /// The effect the verdict reads.
     pub effect: Effect,
+    /// The slope along a sweep.
     pub slope: Option<Slope>,
+    /// Where the mean score crosses the threshold.
     pub threshold: Option<Threshold>,
+    /// The verdict.
     pub verdict: Verdict,
+    /// How the verdict is decided, in words.
     pub verdict_rule: &'static str,
 }
 
@@ -207,10 +232,15 @@ pub struct PairedScores<'a> {
 
 /// One group of a property or class test.
 pub struct Group<'a> {
+    /// The group's value (a bin's centre, a class index).
     pub value: f64,
+    /// Its label (a text value, a class name).
     pub label: Option<String>,
+    /// A bin's range.
     pub range: Option<(f64, f64)>,
+    /// Its examples' scores.
     pub scores: &'a [f64],
+    /// Whether each was right (classifiers).
     pub correct: Option<&'a [bool]>,
 }
 

@@ -28,6 +28,7 @@ use crate::{Error, Result};
 /// How to dream.
 #[derive(Clone, Copy, Debug)]
 pub struct DreamOptions {
+    /// Octaves: each a smaller step than the last.
     pub octaves: usize,
     /// Size ratio between successive octaves.
     pub octave_scale: f32,
@@ -39,6 +40,7 @@ pub struct DreamOptions {
     pub jitter: usize,
     /// The inputs the model expects; images never leave it.
     pub range: ValueRange,
+    /// Seed of the jitter.
     pub seed: u64,
 }
 
@@ -60,6 +62,7 @@ impl Default for DreamOptions {
 /// Dreamed images and how much the layer grew.
 #[derive(Clone, Debug, Serialize)]
 pub struct Dreamed {
+    /// The layer amplified.
     pub layer: String,
     /// The images, in the model's input layout and value range.
     #[serde(skip)]
@@ -67,10 +70,12 @@ pub struct Dreamed {
     /// The images given and the dreamed ones, N x C x H x W.
     #[serde(skip)]
     pub originals: Array4<f32>,
+    /// The dreamed images.
     #[serde(skip)]
     pub images: Array4<f32>,
     /// Per image, the layer's L2 norm before and after.
     pub norm_before: Vec<f32>,
+    /// Per image, the layer's L2 norm after.
     pub norm_after: Vec<f32>,
 }
 

@@ -35,7 +35,10 @@ pub enum Parameterisation {
     Pixel,
     /// Lucid's decorrelated Fourier space; `decay` is the power of 1 / f
     /// that scales the coefficients (1 in Lucid).
-    Fourier { decay: f32 },
+    Fourier {
+        /// The power of 1 / f that scales the coefficients.
+        decay: f32,
+    },
 }
 
 impl Default for Parameterisation {

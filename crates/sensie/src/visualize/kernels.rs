@@ -26,6 +26,7 @@ pub struct Kernels {
     /// into this order).
     #[serde(skip)]
     pub weights: Array4<f32>,
+    /// The layer's groups.
     pub groups: usize,
     /// Whether each kernel is a colour picture: the first convolution of a
     /// model with three input bands, seeing those bands.

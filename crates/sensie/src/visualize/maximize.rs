@@ -38,15 +38,27 @@ pub enum Target {
     /// A class's score ([`MaximizeOptions::class_score`]).
     Class(usize),
     /// The mean activation of a whole layer.
-    Layer { layer: String },
+    Layer {
+        /// The layer (tensor or node name).
+        layer: String,
+    },
     /// The mean activation of one channel of a layer (for a layer of
     /// units, one unit).
-    Channel { layer: String, channel: usize },
+    Channel {
+        /// The layer (tensor or node name).
+        layer: String,
+        /// The channel.
+        channel: usize,
+    },
     /// One neuron: a channel of a layer at one position of its maps.
     Neuron {
+        /// The layer (tensor or node name).
         layer: String,
+        /// The channel.
         channel: usize,
+        /// The row in the layer's map.
         y: usize,
+        /// The column in the layer's map.
         x: usize,
     },
 }
@@ -70,16 +82,19 @@ impl std::fmt::Display for Target {
 /// How to optimise.
 #[derive(Clone, Debug)]
 pub struct MaximizeOptions {
+    /// Optimisation steps.
     pub steps: usize,
     /// Independent starts, optimised together as one batch.
     pub restarts: usize,
     /// Adam's learning rate, in the units of the parameterisation (pixels in
     /// [0, 1] of the range, or Fourier coefficients).
     pub learning_rate: f32,
+    /// What is optimised: pixels or Fourier coefficients.
     pub parameterisation: Parameterisation,
     /// Band mixing of the Fourier parameterisation (see
     /// [`super::colour_decorrelation`]); the identity when `None`.
     pub colour: Option<Array2<f32>>,
+    /// The penalties and transforms that keep images readable.
     pub regularisers: Regularisers,
     /// Strength of the diversity term between restarts (0: none).
     pub diversity: f32,
@@ -94,6 +109,7 @@ pub struct MaximizeOptions {
     pub start: Option<Vec<f32>>,
     /// The score a class target maximises: [`Score::Logit`] or [`Score::Probability`].
     pub class_score: Score,
+    /// Seed of the starting images and transforms.
     pub seed: u64,
 }
 

@@ -1,13 +1,13 @@
-//! Feature visualisation: what a trained network has learned, seen the ways
-//! the talk's first attempts saw it (the slides "Convolutional kernels",
-//! "Feature maps", "Input optimisation" and "Deep Dream").
+//! Feature visualisation: what a trained network has learned, seen four
+//! ways: its convolutional kernels, its feature maps, inputs optimised to
+//! excite it, and Deep Dream.
 //!
-//! - [`kernels`]: a convolutional layer's weights, read from the model.
-//! - [`features`]: a layer's activation maps for chosen examples, the most
-//!   active channels first.
-//! - [`maximize`]: an input optimised to maximise a class score, a channel or
+//! - [`kernels()`]: a convolutional layer's weights, read from the model.
+//! - [`feature_maps`]: a layer's activation maps for chosen examples, the
+//!   most active channels first.
+//! - [`maximize()`]: an input optimised to maximise a class score, a channel or
 //!   one neuron, with the regularisers that make the result readable.
-//! - [`dream`]: Deep Dream, a given image changed to amplify a layer.
+//! - [`dream()`]: Deep Dream, a given image changed to amplify a layer.
 //!
 //! Feature maps come from the engine exposing intermediate tensors, and the
 //! optimisations run in the model's own input space on the engine's gradient
@@ -59,7 +59,9 @@ pub use regularise::Regularisers;
 /// The values a model's inputs take: optimised images are kept inside it.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize)]
 pub struct ValueRange {
+    /// The lowest value.
     pub low: f32,
+    /// The highest value.
     pub high: f32,
 }
 
@@ -74,6 +76,7 @@ impl Default for ValueRange {
 }
 
 impl ValueRange {
+    /// The range from `low` to `high`; refuses one that is empty or not finite.
     pub fn new(low: f32, high: f32) -> Result<ValueRange> {
         if !(low.is_finite() && high.is_finite() && low < high) {
             return Err(Error::invalid(
@@ -100,6 +103,7 @@ impl ValueRange {
         })
     }
 
+    /// `high - low`.
     pub fn width(&self) -> f32 {
         self.high - self.low
     }
@@ -322,21 +326,27 @@ fn join(dims: &[usize]) -> String {
 pub struct Picture {
     /// Its file name in the output folder.
     pub file: String,
+    /// The picture.
     pub image: RgbImage,
     /// The tiles' layout: tile `k` at column `k % columns`, row `k / columns`,
     /// each source pixel a block of `upscale` x `upscale`, the first cell
     /// `origin` (after the label bands) plus the padding from the corner.
     pub grid: Grid,
+    /// Where the first tile's row and column begin, past the labels.
     pub origin: (u32, u32),
     /// The colour scale of the values, when one scale colours every tile.
     pub scale: Option<HeatScale>,
+    /// What the picture shows, for the page.
     pub caption: String,
 }
 
 /// A table of numbers: header, rows and caption.
 pub struct Table {
+    /// The columns' names.
     pub header: Vec<&'static str>,
+    /// The rows, as text.
     pub rows: Vec<Vec<String>>,
+    /// What the table shows.
     pub caption: String,
 }
 
@@ -344,12 +354,15 @@ pub struct Table {
 pub struct Report {
     /// The stem of its page and summary (`kernels.html`, `kernels.json`).
     pub name: &'static str,
+    /// The page's title.
     pub title: String,
     /// What the pictures show and how they were made, for the page.
     pub text: String,
+    /// The pictures.
     pub pictures: Vec<Picture>,
-    /// Charts (SVG from [`crate::plot`]) with their captions.
+    /// Charts (SVG) with their captions.
     pub charts: Vec<(String, String)>,
+    /// A table of numbers, when the visualisation has one.
     pub table: Option<Table>,
     /// The numbers behind the page, written as JSON.
     pub summary: serde_json::Value,
@@ -386,7 +399,7 @@ impl Report {
         }
         if let Some(inputs) = &self.inputs {
             let path = dir.join("inputs.npy");
-            crate::npy::write(&path, inputs)?;
+            crate::output::write_npy(&path, inputs)?;
             written.push(path);
         }
         let json = dir.join(format!("{}.json", self.name));

@@ -12,7 +12,7 @@ pub fn mask_positive(ctx: &mut Ctx, g: &str) -> String {
     let y = ctx.output(0);
     let zero = ctx.b.scalar(0.0);
     let positive = ctx.b.node("Greater", &[&y, &zero], vec![]);
-    let mask = ctx.b.to_float(&positive);
+    let mask = ctx.b.cast_float(&positive);
     ctx.b.node("Mul", &[g, &mask], vec![])
 }
 
@@ -20,14 +20,14 @@ pub fn mask_positive(ctx: &mut Ctx, g: &str) -> String {
 fn above(b: &mut Builder, a: &str, s: f32) -> String {
     let s = b.scalar(s);
     let cmp = b.node("Greater", &[a, &s], vec![]);
-    b.to_float(&cmp)
+    b.cast_float(&cmp)
 }
 
 /// `Cast(a < s)` as float.
 fn below(b: &mut Builder, a: &str, s: f32) -> String {
     let s = b.scalar(s);
     let cmp = b.node("Less", &[a, &s], vec![]);
-    b.to_float(&cmp)
+    b.cast_float(&cmp)
 }
 
 /// `g * derivative`, the shape of every rule here.

@@ -103,7 +103,7 @@ pub fn pow(ctx: &mut Ctx, g: &[Option<String>]) -> Grads {
     let b = if ctx.shape(&exponent)?.is_float {
         exponent
     } else {
-        ctx.b.to_float(&exponent)
+        ctx.b.cast_float(&exponent)
     };
     let mut out = vec![None, None];
     if ctx.wants(0) {

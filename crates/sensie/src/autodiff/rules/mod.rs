@@ -2,7 +2,7 @@
 //! the one table from op type to rule: one match shows them all.
 //!
 //! Conventions every rule follows (they decide whether results match
-//! PyTorch's autograd, see DESIGN.md section 7): ReLU's gradient at exactly 0
+//! PyTorch's autograd, which tests/engine_gradients.rs checks): ReLU's gradient at exactly 0
 //! is 0; MaxPool sends the gradient to the first maximum of each window in
 //! row-major order (ONNX Runtime's `Indices` output does); masks are
 //! `g * Cast(mask)`, which ONNX Runtime runs about ten times faster than

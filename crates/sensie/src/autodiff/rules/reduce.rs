@@ -70,7 +70,7 @@ pub fn reduce_max_min(ctx: &mut Ctx, g: &[Option<String>]) -> Grads {
     let kept_g = keep_dims(ctx, &g, &axes)?;
     let b = &mut *ctx.b;
     let hit = b.node("Equal", &[&x, &kept_y], vec![]);
-    let mask = b.to_float(&hit);
+    let mask = b.cast_float(&hit);
     let count = b.reduce_sum(&mask, &axes, true);
     let share = b.node("Div", &[&kept_g, &count], vec![]);
     Ok(vec![Some(b.node("Mul", &[&mask, &share], vec![]))])

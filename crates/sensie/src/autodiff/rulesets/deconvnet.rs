@@ -5,6 +5,8 @@ use crate::Result;
 use crate::autodiff::rulesets::RuleSet;
 use crate::autodiff::{Ctx, Rule};
 
+/// Deconvnet (Zeiler and Fergus 2014): ReLU passes the gradient where the
+/// gradient itself is positive, whatever the forward input was.
 pub struct Deconvnet;
 
 impl RuleSet for Deconvnet {

@@ -6,6 +6,8 @@ use crate::Result;
 use crate::autodiff::rulesets::RuleSet;
 use crate::autodiff::{Ctx, Rule, rules};
 
+/// Guided backpropagation (Springenberg et al. 2015): ReLU passes the
+/// gradient only where both the forward input and the gradient are positive.
 pub struct GuidedBackprop;
 
 impl RuleSet for GuidedBackprop {

@@ -5,7 +5,7 @@
 
 mod deconvnet;
 mod guided;
-pub mod lrp;
+pub(crate) mod lrp;
 
 use crate::Result;
 use crate::autodiff::{Ctx, Rule};
@@ -14,15 +14,22 @@ pub use deconvnet::Deconvnet;
 pub use guided::GuidedBackprop;
 
 /// Chooses rules by op type; ops it leaves alone get the standard rule.
+///
+/// Implemented by sensie's own rule sets ([`Standard`], [`GuidedBackprop`],
+/// [`Deconvnet`], [`crate::autodiff::Lrp`]): a rule writes ONNX nodes with
+/// the crate's internal graph builder, so the methods that hand out rules
+/// are hidden and the trait cannot be implemented outside the crate.
 pub trait RuleSet: Send + Sync {
     /// A short name, used in cache keys and error messages: it names every
     /// parameter that changes the graph.
     fn name(&self) -> &str;
     /// The rule for `op`, or `None` for the standard one.
+    #[doc(hidden)]
     fn rule(&self, op: &str) -> Option<Rule>;
     /// The backward pass of one node, for rule sets whose rule depends on
     /// more than the op type (the layer's place, parameters); asked before
-    /// [`RuleSet::rule`]. `None` leaves the node to `rule`.
+    /// `rule`. `None` leaves the node to `rule`.
+    #[doc(hidden)]
     fn node_rule(
         &self,
         _ctx: &mut Ctx,
@@ -41,15 +48,5 @@ impl RuleSet for Standard {
     }
     fn rule(&self, _op: &str) -> Option<Rule> {
         None
-    }
-}
-
-/// The rule set with the given name.
-pub fn by_name(name: &str) -> Option<&'static dyn RuleSet> {
-    match name {
-        "standard" => Some(&Standard),
-        "guided-backprop" | "guided" => Some(&GuidedBackprop),
-        "deconvnet" => Some(&Deconvnet),
-        _ => None,
     }
 }

@@ -28,6 +28,7 @@ pub(super) enum LayerRule {
 }
 
 impl Composite {
+    /// The composites' names as the command line and configs spell them.
     pub const NAMES: &'static [&'static str] = &[
         "epsilon",
         "epsilon-plus-flat",

@@ -37,7 +37,7 @@ pub fn gamma(ctx: &mut Ctx, layer: &Layer, r: &str, gamma: f32) -> Result<String
     let zero = ctx.b.scalar(0.0);
     let above = ctx.b.node("Greater", &[&layer.z, &zero], vec![]);
     let below = ctx.b.node("Less", &[&layer.z, &zero], vec![]);
-    let (above, below) = (ctx.b.to_float(&above), ctx.b.to_float(&below));
+    let (above, below) = (ctx.b.cast_float(&above), ctx.b.cast_float(&below));
     let r_up = mul(ctx.b, r, &above);
     let r_down = mul(ctx.b, r, &below);
     let s_up = divide(ctx.b, &r_up, &up, STABILISER);

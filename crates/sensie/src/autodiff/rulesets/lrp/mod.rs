@@ -189,7 +189,7 @@ fn proportional(ctx: &mut Ctx, g: &[Option<String>]) -> Grads {
 fn divide(b: &mut Builder, r: &str, z: &str, eps: f32) -> String {
     let zero = b.scalar(0.0);
     let at_least_zero = b.node("GreaterOrEqual", &[z, &zero], vec![]);
-    let sign = b.to_float(&at_least_zero);
+    let sign = b.cast_float(&at_least_zero);
     let doubled = b.scale(&sign, 2.0 * eps);
     let minus = b.scalar(-eps);
     let shift = b.node("Add", &[&doubled, &minus], vec![]);
