@@ -4,13 +4,13 @@ same digits and the same batch, one sitting. Appends a section to BENCHMARKS.md.
 Per image, two ways: one digit explained on its own (batch 1, the interactive case) and 32
 digits explained together (batch 32, time / 32).
 
-Methods, as the explanations issue times them: saliency (Captum `Saliency`, abs=True; sensie
+Methods, timed as a user would run them: saliency (Captum `Saliency`, abs=True; sensie
 also takes the max over channels), Integrated Gradients (50 Gauss-Legendre steps, zero baseline;
 Captum's default internal batching: all steps at once), Grad-CAM at the ReLU after the last
 convolution, upsampled bilinearly to the input (`LayerGradCam` + `LayerAttribution.interpolate`),
 guided backprop (`GuidedBackprop`), occlusion with a 4 x 4 window, stride 2 (169 windows per digit; Captum's
 `perturbations_per_eval` set to 16, its fastest setting on this machine, see `--ppe`), and LRP against zennit
-0.5.1 instead of Captum (the layer-wise relevance issue): the EpsilonPlusFlat composite, relevance starting at the
+0.5.1 instead of Captum (Captum has no LRP composites): the EpsilonPlusFlat composite, relevance starting at the
 target's logit, zennit's `Gradient` attributor entered once (hooks registered outside the timing, on a model of its
 own).
 Targets are the predicted classes. Model: the bundled MNIST CNN.
@@ -165,7 +165,7 @@ def main():
         lines.append(f"| {r['method']} | {r['batch']} | {1e3 * r['sensie_s'] / r['batch']:.3f} | "
                      f"{1e3 * r['captum_s'] / r['batch']:.3f} | {r['ratio']:.2f} | {low:.2f} to {high:.2f} |")
     missed = [f"{r['method']} at batch {r['batch']} ({r['ratio']:.2f})" for r in rows if r["ratio"] > TARGET]
-    lines += ["", f"Target (explanations issue): sensie / Captum at most {TARGET} for each method. "
+    lines += ["", f"Target: sensie / Captum at most {TARGET} for each method. "
               + (f"Not met: {', '.join(missed)}." if missed else "Met by every method at both batch sizes."), ""]
     lines += [
         f"Memory, MiB, batch {MEMORY_BATCH}: each method in a fresh process of its own, on each side; what the method adds is the",

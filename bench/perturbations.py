@@ -201,7 +201,7 @@ def write(rows, single, rounds, load, load_after, out: Path):
         "unperturbed pass) and the same number of others, so each model's rows run the same forward passes. Speed is the",
         "loop's seconds over sensie's (1: sensie runs at the speed of its forward passes alone); its range is over the",
         f"rounds. Medians of {rounds} rounds, sensie and the loop run alternately. Load average before: {load}; after: {load_after}.",
-        "Target (sweep-speed issue): speed at least 0.9 for pointwise perturbations, at least 0.8 for resampling and",
+        "Target: speed at least 0.9 for pointwise perturbations, at least 0.8 for resampling and",
         "convolution.",
         "",
         "Sensie's fixed cost is the same process with every level at the identity (`brightness=1,1`: start-up, loading, the",

@@ -201,7 +201,7 @@ def lrp_references(prefix: str, model: nn.Module, x: np.ndarray, target: np.ndar
 
 def blur_saliency(session: ort.InferenceSession, x: np.ndarray, target: np.ndarray, blur_sigma: float,
                   mask_sigma: float, stride: int, score: str) -> np.ndarray:
-    """The issue's equations, directly: phi = I (1 - M) + A M per centre, 1/2 ||f(I) - f(phi)||^2."""
+    """Greydanus et al.'s equations, directly: phi = I (1 - M) + A M per centre, 1/2 ||f(I) - f(phi)||^2."""
     f = lambda batch: session.run(None, {"input": batch.astype(np.float32)})[0].astype(np.float64)  # noqa: E731
     n, c, h, w = x.shape
     rows, cols = -(-h // stride), -(-w // stride)

@@ -1,4 +1,4 @@
-//! A catalogue of hostile and careless input (issue 11): one input of every
+//! A catalogue of hostile and careless input: one input of every
 //! class that once crashed, hung, answered silently wrong or gave a vague
 //! message, each built here (no large files committed) and checked for the
 //! exact error or warning it gets now.

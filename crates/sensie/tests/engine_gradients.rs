@@ -3,8 +3,8 @@
 //! References: `tests/data/engine/<case>/reference.npz`, written by
 //! `python/make_engine_fixtures.py` with PyTorch 2.15 autograd in float32
 //! (model outputs checked there against onnxruntime). Tolerance: per-example
-//! relative error `||ours - ref|| / ||ref||` below 1e-4, as the engine issue
-//! asks; model outputs below 1e-5.
+//! relative error `||ours - ref|| / ||ref||` below 1e-4; model
+//! outputs below 1e-5.
 
 mod common;
 
@@ -181,7 +181,7 @@ cases!(
     ops_zoo_d,
 );
 
-/// Every op the engine issue names appears in a fixture model above, so its
+/// Every op with a gradient rule appears in a fixture model above, so its
 /// rule is exercised against PyTorch autograd.
 #[test]
 fn fixtures_cover_every_op_with_a_rule() {

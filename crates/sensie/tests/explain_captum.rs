@@ -6,7 +6,7 @@
 //! same weights), for five held-out digits and their labels (one digit is
 //! misclassified). `nhwc.npz`: Captum's Grad-CAM formula on the engine's NHWC
 //! fixture model. Tolerance: per-example relative error
-//! `||ours - ref|| / ||ref||` below 1e-4, as the explanations issue asks.
+//! `||ours - ref|| / ||ref||` below 1e-4.
 
 mod common;
 

@@ -5,7 +5,8 @@
 //! MNIST CNN (`examples/mnist/mnist_cnn.onnx`) and on a small residual
 //! network with BatchNormalization (`explain/resnet_bn.onnx`, BatchNorm nodes
 //! and residual Adds kept in the graph), every composite; and blur saliency
-//! computed from the equations with numpy, scipy.ndimage and
+//! computed from Greydanus et al.'s equations (phi = I (1 - M) + A M,
+//! 1/2 ||f(I) - f(phi)||^2) with numpy, scipy.ndimage and
 //! onnxruntime. Tolerances (per example, `||ours - ref|| / ||ref||`): 1e-4
 //! for the epsilon composite, 1e-3 for the others (float32 against float64);
 //! conservation ratios within 1e-3 of zennit's (relative, or absolute below

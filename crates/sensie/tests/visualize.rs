@@ -236,7 +236,7 @@ fn mnist_options(data: &ArrayD<f32>) -> MaximizeOptions {
     options
 }
 
-/// The criterion: every restart maximised for class k is classified
+/// The criterion of a working activation maximisation: every restart maximised for class k is classified
 /// as k with probability above 0.9, and its logit for k is higher than that of
 /// every held-out digit of class k. The inputs are checked by feeding them
 /// back to the model.
