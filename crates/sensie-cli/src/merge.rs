@@ -26,8 +26,8 @@ pub struct Args {
 pub fn run(args: Args) -> Result<()> {
     let inputs: Vec<&Path> = args.parts.iter().map(PathBuf::as_path).collect();
     let out = output::prepare(&args.out, args.force, &inputs)?;
-    let (report, config) = probe::merge(&args.parts, &args.out)?;
-    let notes = probe::write_report(&args.out, &report, &config, &command_line())?;
+    let report = probe::merge(&args.parts, &args.out)?;
+    let notes = probe::write_report(&args.out, &report, &command_line())?;
     out.finish()?;
     summarise(&report, &notes, &args.out);
     Ok(())

@@ -52,10 +52,10 @@ pub use config::{
 };
 pub use grid::{Grid, GridAxes, GridSummary};
 pub use report::{
-    EXAMPLE_STRETCH, EXAMPLES, chart, example_grid, example_rows, file_stem, group_grid,
-    group_names, write_report, write_report_for,
+    EXAMPLE_STRETCH, chart, example_grid, example_rows, file_stem, group_grid, group_names,
+    write_report,
 };
-pub use results::{Report, check_out, word, write_results};
+pub use results::{Report, check_out, write_results};
 use resume::Checkpoint;
 pub use score::{Metric, ScoreGrid, Scored};
 use scores::test_file;
@@ -71,6 +71,19 @@ use crate::predictor::{Described, Predictor};
 use crate::preprocess::Preprocess;
 use crate::stats::{self, Binning, ExampleScores, Group, PairedScores, Settings, TestStats};
 use crate::{Error, Result};
+
+/// How many examples the example grids show: the first ones of the data set,
+/// so the choice is deterministic and the same in every test.
+pub const EXAMPLES: usize = 4;
+
+/// A plain enum's name as results.json spells it ("perturbation", "high"):
+/// the report's page and results.csv write the same words.
+pub fn word(value: impl Serialize) -> String {
+    serde_json::to_value(value)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_string))
+        .unwrap_or_default()
+}
 
 /// One perturbation sweep, ready to run.
 pub struct Sweep {
@@ -178,6 +191,11 @@ pub struct TestResult {
     /// bin, a class; the first 20 groups), for the report's grids; empty for sweeps.
     #[serde(skip)]
     pub group_examples: Vec<Array4<f32>>,
+    /// Perturbation sweeps: per level, the first few examples (up to
+    /// [`EXAMPLES`]) as the run perturbed them, for the report's grid;
+    /// empty for other tests.
+    #[serde(skip)]
+    pub level_examples: Vec<Array4<f32>>,
     /// The names of those examples, group by group.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub shown: Vec<Vec<Name>>,
@@ -335,10 +353,12 @@ impl Setup {
                 .plan
                 .all_sweeps()
                 .zip(measured.sweeps)
-                .map(|(s, grid)| SweepScores {
+                .zip(measured.shown)
+                .map(|((s, grid), shown)| SweepScores {
                     name: s.name.clone(),
                     values: s.values.clone(),
                     grid,
+                    shown,
                 })
                 .collect(),
         })
@@ -392,12 +412,19 @@ pub fn report(run: &ProbeRun) -> Result<Report> {
 /// [`report`] with the model, data and plan at hand.
 fn report_of(model: &Model, data: &Dataset, plan: &Plan, run: &ProbeRun) -> Result<Report> {
     let options = run_options(&run.config);
-    let grids: Vec<&ScoreGrid> = run.sweeps.iter().map(|s| &s.grid).collect();
+    let sweeps: Vec<Measurements> = run
+        .sweeps
+        .iter()
+        .map(|s| Measurements {
+            grid: &s.grid,
+            shown: &s.shown,
+        })
+        .collect();
     let (tests, accuracy) = statistics(
         data,
         plan,
         &run.reference_scores(),
-        &grids,
+        &sweeps,
         run.metric,
         &options,
     )?;
@@ -485,9 +512,9 @@ pub fn execute_part(
 
 /// `sensie merge`: joins the scores of a run's parts (the output
 /// directories of its shards), checks they make one whole run, and writes
-/// its scores, results.json and results.csv into `out`. Returns the report
-/// and the run's settings (for [`write_report`]).
-pub fn merge(parts: &[PathBuf], out: &Path) -> Result<(Report, ProbeConfig)> {
+/// its scores, results.json and results.csv into `out`. Returns the report,
+/// which holds the example images [`write_report`] draws.
+pub fn merge(parts: &[PathBuf], out: &Path) -> Result<Report> {
     let parts = parts
         .iter()
         .map(|dir| Ok((dir.clone(), ProbeRun::load(dir)?)))
@@ -498,7 +525,7 @@ pub fn merge(parts: &[PathBuf], out: &Path) -> Result<(Report, ProbeConfig)> {
     let report = report(&run)?;
     run.save(out)?;
     write_results(out, &report)?;
-    Ok((report, run.config))
+    Ok(report)
 }
 
 /// A run's report with what the model and data say about it: the class
@@ -572,6 +599,9 @@ enum Input<'a> {
 struct Prepared<'a> {
     job: usize,
     input: Input<'a>,
+    /// A sweep's batch holding any of the first [`EXAMPLES`] examples:
+    /// those examples as perturbed, before preprocessing, for the report.
+    shown: Option<Array4<f32>>,
 }
 
 /// One batch of work: the unperturbed pass (`sweep` none) or one level of a sweep.
@@ -605,7 +635,16 @@ struct Measured {
     reference: ScoreGrid,
     /// Per sweep: examples x levels.
     sweeps: Vec<ScoreGrid>,
+    /// Per sweep: the example grid's images ([`shown_levels`]).
+    shown: Vec<Vec<Array4<f32>>>,
     metric: Metric,
+}
+
+/// What the statistics read of one sweep: its scores, and the images its
+/// example grid shows.
+struct Measurements<'a> {
+    grid: &'a ScoreGrid,
+    shown: &'a [Array4<f32>],
 }
 
 impl Measured {
@@ -636,12 +675,17 @@ pub fn run_plan(
     let measured = measure(
         engine, data, preprocess, plan, options, span, None, progress,
     )?;
-    let grids: Vec<&ScoreGrid> = measured.sweeps.iter().collect();
+    let sweeps: Vec<Measurements> = measured
+        .sweeps
+        .iter()
+        .zip(&measured.shown)
+        .map(|(grid, shown)| Measurements { grid, shown })
+        .collect();
     statistics(
         data,
         plan,
         &measured.reference.level(0),
-        &grids,
+        &sweeps,
         measured.metric,
         options,
     )
@@ -724,6 +768,7 @@ fn measure(
             .all_sweeps()
             .map(|s| ScoreGrid::new(n, s.values.len(), regression))
             .collect(),
+        shown: shown_room(data, plan, &span.slice),
         // Replaced by the first batch's metric, which also checks the
         // model's output width; a run restored whole was checked before.
         metric: Metric::new(&data.labels, kind, 1)?,
@@ -735,7 +780,10 @@ fn measure(
             .as_deref_mut()
             .and_then(|c| c.take(&test_file(unit.test), unit.examples.start));
         match saved {
-            Some(saved) => resume::restore(&saved, measured.grid(unit.test), rows)?,
+            Some(saved) => {
+                resume::restore(&saved, measured.grid(unit.test), rows)?;
+                reshow(&mut measured.shown, &unit, data, plan, options.seed, first)?;
+            }
             None => todo.push(unit),
         }
     }
@@ -776,6 +824,72 @@ fn measure(
     Ok(measured)
 }
 
+/// Room for the images of the report's example grids that the examples
+/// of `slice` hold: per sweep (the grids' cells have none) and level, those
+/// of the data set's first [`EXAMPLES`] examples that lie in `slice`. The
+/// identity value's are the raw images (the run reuses the unperturbed pass
+/// there); the producer copies the others out of the batches it perturbs
+/// for the model ([`Pass::prepare`]), so a report draws the images the
+/// model saw and perturbs nothing again. A shard after the first examples
+/// holds none.
+fn shown_room(data: &Dataset, plan: &Plan, slice: &Range<usize>) -> Vec<Vec<Array4<f32>>> {
+    let rows = slice.start.min(EXAMPLES)..slice.end.min(EXAMPLES);
+    let raw = data.images.slice(s![rows.clone(), .., .., ..]);
+    let levels = |sweep: &Sweep| -> Vec<Array4<f32>> {
+        if rows.is_empty() {
+            return Vec::new();
+        }
+        let identity = sweep.perturbation.parameter().identity;
+        sweep
+            .values
+            .iter()
+            .map(|&v| {
+                if v == identity {
+                    raw.to_owned()
+                } else {
+                    Array4::zeros(raw.dim())
+                }
+            })
+            .collect()
+    };
+    let mut shown: Vec<_> = plan.sweeps.iter().map(levels).collect();
+    shown.extend(plan.grids.iter().map(|_| Vec::new()));
+    shown
+}
+
+/// The example images of a unit that a resumed run restored from its
+/// partial scores instead of measuring: perturbed again, as the producer
+/// perturbs them (the run's seed, each example's own index).
+fn reshow(
+    shown: &mut [Vec<Array4<f32>>],
+    unit: &Unit,
+    data: &Dataset,
+    plan: &Plan,
+    seed: u64,
+    first: usize,
+) -> Result<()> {
+    let Some(i) = unit.test.filter(|&i| i < plan.sweeps.len()) else {
+        return Ok(());
+    };
+    let rows = unit.examples.start..unit.examples.end.min(EXAMPLES);
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let sweep = &plan.sweeps[i];
+    let identity = sweep.perturbation.parameter().identity;
+    let raw = data.images.slice(s![rows.clone(), .., .., ..]);
+    for (level, &v) in sweep.values.iter().enumerate() {
+        if v != identity {
+            let images =
+                perturb::perturb_batch(sweep.perturbation.as_ref(), raw, v, seed, rows.start)?;
+            shown[i][level]
+                .slice_mut(s![rows.start - first..rows.end - first, .., .., ..])
+                .assign(&images);
+        }
+    }
+    Ok(())
+}
+
 /// Every test's statistics from the scores of every example: the sweeps'
 /// from their grids, the property and class tests' from the unperturbed
 /// pass; and a classifier's accuracy on the unperturbed images.
@@ -783,7 +897,7 @@ fn statistics(
     data: &Dataset,
     plan: &Plan,
     reference: &[Scored],
-    sweeps: &[&ScoreGrid],
+    sweeps: &[Measurements],
     metric: Metric,
     options: &RunOptions,
 ) -> Result<(Vec<TestResult>, Option<f64>)> {
@@ -799,12 +913,13 @@ fn statistics(
     };
     let mut results = Vec::new();
     let mut grids = sweeps.iter();
-    for (sweep, grid) in plan.sweeps.iter().zip(grids.by_ref()) {
-        let (result, _) = sweep_result(sweep, grid, reference, metric, &settings)?;
+    for (sweep, measured) in plan.sweeps.iter().zip(grids.by_ref()) {
+        let (mut result, _) = sweep_result(sweep, measured.grid, reference, metric, &settings)?;
+        result.level_examples = measured.shown.to_vec();
         results.push(result);
     }
     for (grid, cells) in plan.grids.iter().zip(grids) {
-        let (result, band) = sweep_result(&grid.sweep, cells, reference, metric, &settings)?;
+        let (result, band) = sweep_result(&grid.sweep, cells.grid, reference, metric, &settings)?;
         results.push(grid::grid_result(
             &grid.axes,
             result,
@@ -914,17 +1029,26 @@ impl<'a> Pass<'a> {
     /// One batch perturbed (for a sweep level) and preprocessed. A sweep
     /// level is perturbed into a buffer from `spare` when one of the right
     /// shape is there.
-    fn prepare(&self, job: &Job, spare: &mut Vec<Array4<f32>>) -> Result<Input<'a>> {
+    /// Also returns the images of the report's example grid the batch
+    /// holds (see [`Prepared::shown`]).
+    fn prepare(
+        &self,
+        job: &Job,
+        spare: &mut Vec<Array4<f32>>,
+    ) -> Result<(Input<'a>, Option<Array4<f32>>)> {
         let data: &'a Dataset = self.data;
         let raw = data.images.slice(s![job.start..job.end, .., .., ..]);
-        let Some((sweep, level)) = job.sweep else {
-            return Ok(if self.as_is(raw.dim()) {
-                Input::Borrowed(raw)
-            } else {
-                Input::Owned(self.preprocess.apply(raw, self.target, self.layout)?)
-            });
+        let Some((index, level)) = job.sweep else {
+            return Ok((
+                if self.as_is(raw.dim()) {
+                    Input::Borrowed(raw)
+                } else {
+                    Input::Owned(self.preprocess.apply(raw, self.target, self.layout)?)
+                },
+                None,
+            ));
         };
-        let sweep = self.plan.sweep(sweep);
+        let sweep = self.plan.sweep(index);
         let mut buffer = match spare.pop() {
             Some(buffer) if buffer.dim() == raw.dim() => buffer,
             _ => Array4::zeros(raw.dim()),
@@ -937,14 +1061,19 @@ impl<'a> Pass<'a> {
             job.start,
             buffer.view_mut(),
         )?;
+        let shown = (index < self.plan.sweeps.len() && job.start < EXAMPLES).then(|| {
+            buffer
+                .slice(s![..job.end.min(EXAMPLES) - job.start, .., .., ..])
+                .to_owned()
+        });
         if self.as_is(raw.dim()) {
-            return Ok(Input::Owned(buffer));
+            return Ok((Input::Owned(buffer), shown));
         }
         let prepared = self
             .preprocess
             .apply(buffer.view(), self.target, self.layout)?;
         spare.push(buffer);
-        Ok(Input::Owned(prepared))
+        Ok((Input::Owned(prepared), shown))
     }
 }
 
@@ -978,7 +1107,11 @@ fn stream(
                 spare.extend(spare_rx.try_iter());
                 let prepared = pass
                     .prepare(job, &mut spare)
-                    .map(|input| Prepared { job: index, input });
+                    .map(|(input, shown)| Prepared {
+                        job: index,
+                        input,
+                        shown,
+                    });
                 let failed = prepared.is_err();
                 if tx.send(prepared).is_err() || failed {
                     break;
@@ -986,8 +1119,14 @@ fn stream(
             }
         });
         for (done, message) in rx.into_iter().enumerate() {
-            let Prepared { job, input } = message?;
+            let Prepared { job, input, shown } = message?;
             let job = jobs[job];
+            if let (Some(images), Some((sweep, level))) = (shown, job.sweep) {
+                let at = job.start - first;
+                measured.shown[sweep][level]
+                    .slice_mut(s![at..at + images.len_of(Axis(0)), .., .., ..])
+                    .assign(&images);
+            }
             let outputs = match &input {
                 Input::Borrowed(view) => engine.predict(view.view().into_dyn())?,
                 Input::Owned(batch) => engine.predict(batch.view().into_dyn())?,
@@ -1137,6 +1276,7 @@ fn sweep_result(
         squared_error,
         bias,
         group_examples: Vec::new(),
+        level_examples: Vec::new(),
         shown: Vec::new(),
         scores: ExampleScores::Paired {
             scores: grid.score.clone(),
@@ -1227,6 +1367,7 @@ fn property_result(
         squared_error,
         bias,
         group_examples: first_of_each(data, &groups),
+        level_examples: Vec::new(),
         shown: names_of_each(data, &groups),
         scores,
         grid: None,
@@ -1274,6 +1415,7 @@ fn class_result(
         squared_error,
         bias,
         group_examples: first_of_each(data, &groups),
+        level_examples: Vec::new(),
         shown: names_of_each(data, &groups),
         scores,
         grid: None,
