@@ -131,8 +131,10 @@ pub struct Examples {
     pub data: PathBuf,
 }
 
-/// A finished run: what `sensie explain` writes, as values.
-#[derive(Clone, Debug)]
+/// A finished run: what `sensie explain` writes, as values. It serialises
+/// as plain data (arrays as ndarray's `v`, `dim` and `data`), for the Python
+/// package and sharded runs to carry.
+#[derive(Clone, Debug, serde::Serialize)]
 pub struct ExplainRun {
     /// explain.json.
     pub summary: Summary,
