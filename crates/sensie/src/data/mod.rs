@@ -256,7 +256,10 @@ fn read_all(spec: &DataSpec) -> Result<Dataset> {
         let folder = folder::read(path, &spec.bands, &extensions)?;
         (
             folder.images,
-            Some((Labels::Classes(folder.classes), folder.ids)),
+            Some(StoredLabels {
+                labels: Labels::Classes(folder.classes),
+                ids: folder.ids,
+            }),
             Some(folder.class_names),
         )
     } else if is_npz(path) {
@@ -277,7 +280,7 @@ fn read_all(spec: &DataSpec) -> Result<Dataset> {
                 path,
             )?),
         };
-        (images, labels.map(|l| (l, Vec::new())), None)
+        (images, labels.map(StoredLabels::unnamed), None)
     } else {
         let images = read_images(path, &spec.bands, spec.layout, &extensions)?;
         let labels = spec
@@ -285,11 +288,11 @@ fn read_all(spec: &DataSpec) -> Result<Dataset> {
             .as_ref()
             .map(|l| labels::from_array(array::read_npy(l)?, spec.task, l))
             .transpose()?;
-        (images, labels.map(|l| (l, Vec::new())), None)
+        (images, labels.map(StoredLabels::unnamed), None)
     };
     let n = images.len_of(Axis(0));
     let ids = match &stored {
-        Some((_, ids)) if !ids.is_empty() => ids.clone(),
+        Some(stored) if !stored.ids.is_empty() => stored.ids.clone(),
         _ => (0..n).map(|i| i.to_string()).collect(),
     };
     let metadata = spec
@@ -299,10 +302,10 @@ fn read_all(spec: &DataSpec) -> Result<Dataset> {
         .transpose()?;
     let labels = match (&spec.label_column, stored, &metadata) {
         (Some(column), _, Some(metadata)) => {
-            let (labels, names) = labels_from_column(metadata, column, spec.task)?;
+            let read = labels_from_column(metadata, column, spec.task)?;
             // A folder's class names belong to its folder labels, not to these.
-            class_names = names;
-            labels
+            class_names = read.class_names;
+            read.labels
         }
         (Some(column), _, None) => {
             return Err(Error::invalid(
@@ -310,7 +313,7 @@ fn read_all(spec: &DataSpec) -> Result<Dataset> {
                 "needs a metadata table (--metadata)",
             ));
         }
-        (None, Some((labels, _)), _) => labels,
+        (None, Some(stored), _) => stored.labels,
         (None, None, _) => {
             return Err(Error::data(
                 path,
@@ -638,13 +641,37 @@ fn read_images(
     Ok(ndarray::stack(Axis(1), &views).expect("same shapes"))
 }
 
+/// Labels as a data source stores them: a folder's classes with its
+/// images' paths as ids, or an array's labels.
+struct StoredLabels {
+    /// The right answer per example.
+    labels: Labels,
+    /// Per example, its id in the source (a folder's path under the root);
+    /// empty when the source names examples by index.
+    ids: Vec<String>,
+}
+
+impl StoredLabels {
+    /// Labels of a source that names its examples by index (an array).
+    fn unnamed(labels: Labels) -> StoredLabels {
+        StoredLabels {
+            labels,
+            ids: Vec::new(),
+        }
+    }
+}
+
+/// Labels read from a metadata column.
+struct ColumnLabels {
+    /// The right answer per example.
+    labels: Labels,
+    /// For a text column, the class names in index order (sorted).
+    class_names: Option<Vec<String>>,
+}
+
 /// Labels from a metadata column: numbers as the task says, or text as class
 /// names (classes in sorted order, returned as the class names).
-fn labels_from_column(
-    metadata: &Metadata,
-    column: &str,
-    task: Task,
-) -> Result<(Labels, Option<Vec<String>>)> {
+fn labels_from_column(metadata: &Metadata, column: &str, task: Task) -> Result<ColumnLabels> {
     match metadata.column(column)? {
         Column::Numeric(values) => {
             if let Some(row) = values.iter().position(Option::is_none) {
@@ -653,14 +680,14 @@ fn labels_from_column(
                     format!("column '{column}' has no value for example {row}"),
                 ));
             }
-            Ok((
-                labels::from_values(
+            Ok(ColumnLabels {
+                labels: labels::from_values(
                     values.into_iter().flatten().collect(),
                     task,
                     metadata.path(),
                 )?,
-                None,
-            ))
+                class_names: None,
+            })
         }
         Column::Text(values) => {
             let names: Vec<String> = values
@@ -673,7 +700,10 @@ fn labels_from_column(
                 .iter()
                 .map(|v| names.binary_search(v).expect("every value is a name"))
                 .collect();
-            Ok((Labels::Classes(classes), Some(names)))
+            Ok(ColumnLabels {
+                labels: Labels::Classes(classes),
+                class_names: Some(names),
+            })
         }
     }
 }

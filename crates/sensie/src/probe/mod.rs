@@ -1225,9 +1225,12 @@ fn target_scale(targets: &[f32]) -> f64 {
 fn regression_extras<L: IntoIterator<Item = f64>>(
     metric: Metric,
     levels: impl Iterator<Item = L>,
-) -> (Option<Vec<f64>>, Option<Vec<f64>>) {
+) -> RegressionExtras {
     if !matches!(metric, Metric::Regressor) {
-        return (None, None);
+        return RegressionExtras {
+            squared_error: None,
+            bias: None,
+        };
     }
     let (squared, bias): (Vec<f64>, Vec<f64>) = levels
         .map(|errors| {
@@ -1238,7 +1241,10 @@ fn regression_extras<L: IntoIterator<Item = f64>>(
             (sum_sq / n as f64, sum / n as f64)
         })
         .unzip();
-    (Some(squared), Some(bias))
+    RegressionExtras {
+        squared_error: Some(squared),
+        bias: Some(bias),
+    }
 }
 
 fn sweep_result(
@@ -1261,7 +1267,10 @@ fn sweep_result(
         .iter()
         .flat_map(|e| e.axis_iter(Axis(1)))
         .map(|level| level.into_iter().copied());
-    let (squared_error, bias) = regression_extras(metric, errors);
+    let RegressionExtras {
+        squared_error,
+        bias,
+    } = regression_extras(metric, errors);
     let parameter = sweep.perturbation.parameter();
     let result = TestResult {
         name: sweep.name.clone(),
@@ -1287,12 +1296,32 @@ fn sweep_result(
     Ok((result, band))
 }
 
-/// A group of examples from the unperturbed pass: value, label, range, members.
-type Members = (f64, Option<String>, Option<(f64, f64)>, Vec<usize>);
+/// A group of examples from the unperturbed pass (a property's bin, a class).
+struct Members {
+    /// Its value: a bin's centre, a discrete value, a class index.
+    value: f64,
+    /// Its name, when it has one (a class name, a text value).
+    label: Option<String>,
+    /// A bin's range, (low, high).
+    range: Option<(f64, f64)>,
+    /// The examples in it, by index.
+    members: Vec<usize>,
+}
 
-/// A test's statistics with its regression extras (squared error, bias) per
-/// level, and the scores of each group's examples.
-type WithExtras = (TestStats, Option<Vec<f64>>, Option<Vec<f64>>, ExampleScores);
+/// A regression test's mean squared error and mean signed error (bias) per
+/// level or group; none for classifiers.
+struct RegressionExtras {
+    squared_error: Option<Vec<f64>>,
+    bias: Option<Vec<f64>>,
+}
+
+/// A group test's statistics, its regression extras, and the scores of each
+/// group's examples.
+struct GroupedStats {
+    stats: TestStats,
+    extras: RegressionExtras,
+    scores: ExampleScores,
+}
 
 /// Statistics of groups of examples from the unperturbed pass, with the
 /// regression extras per group.
@@ -1302,23 +1331,23 @@ fn grouped_stats(
     reference: &[Scored],
     metric: Metric,
     settings: &Settings,
-) -> Result<WithExtras> {
+) -> Result<GroupedStats> {
     let scores: Vec<Vec<f64>> = groups
         .iter()
-        .map(|g| g.3.iter().map(|&i| reference[i].score).collect())
+        .map(|g| g.members.iter().map(|&i| reference[i].score).collect())
         .collect();
     let correct: Vec<Vec<bool>> = groups
         .iter()
-        .map(|g| g.3.iter().map(|&i| reference[i].correct).collect())
+        .map(|g| g.members.iter().map(|&i| reference[i].correct).collect())
         .collect();
     let classifier = matches!(metric, Metric::Classifier(_));
     let input: Vec<Group> = groups
         .iter()
         .enumerate()
         .map(|(j, g)| Group {
-            value: g.0,
-            label: g.1.clone(),
-            range: g.2,
+            value: g.value,
+            label: g.label.clone(),
+            range: g.range,
             scores: &scores[j],
             correct: classifier.then_some(correct[j].as_slice()),
         })
@@ -1326,9 +1355,12 @@ fn grouped_stats(
     let stats = stats::grouped(&input, metric.direction(), settings, ordered)?;
     let errors = groups
         .iter()
-        .map(|g| g.3.iter().map(|&i| reference[i].error));
-    let (squared_error, bias) = regression_extras(metric, errors);
-    Ok((stats, squared_error, bias, ExampleScores::Groups(scores)))
+        .map(|g| g.members.iter().map(|&i| reference[i].error));
+    Ok(GroupedStats {
+        stats,
+        extras: regression_extras(metric, errors),
+        scores: ExampleScores::Groups(scores),
+    })
 }
 
 fn property_result(
@@ -1343,17 +1375,18 @@ fn property_result(
     let binned: usize = bins.iter().map(|b| b.members.len()).sum();
     let groups: Vec<Members> = bins
         .into_iter()
-        .map(|b| {
-            (
-                b.value,
-                b.label,
-                (b.lo != b.hi).then_some((b.lo, b.hi)),
-                b.members,
-            )
+        .map(|b| Members {
+            value: b.value,
+            label: b.label,
+            range: (b.lo != b.hi).then_some((b.lo, b.hi)),
+            members: b.members,
         })
         .collect();
-    let (stats, squared_error, bias, scores) =
-        grouped_stats(&groups, true, reference, metric, settings)?;
+    let GroupedStats {
+        stats,
+        extras,
+        scores,
+    } = grouped_stats(&groups, true, reference, metric, settings)?;
     Ok(TestResult {
         name: format!("property:{}", property.column),
         kind: TestKind::Property,
@@ -1364,8 +1397,8 @@ fn property_result(
         metric: metric.name(),
         missing: Some(data.len() - binned),
         stats,
-        squared_error,
-        bias,
+        squared_error: extras.squared_error,
+        bias: extras.bias,
         group_examples: first_of_each(data, &groups),
         level_examples: Vec::new(),
         shown: names_of_each(data, &groups),
@@ -1389,19 +1422,21 @@ fn class_result(
     }
     let groups: Vec<Members> = members
         .into_iter()
-        .map(|(c, m)| {
-            (
-                c as f64,
-                data.class_names
-                    .as_ref()
-                    .and_then(|names| names.get(c).cloned()),
-                None,
-                m,
-            )
+        .map(|(c, m)| Members {
+            value: c as f64,
+            label: data
+                .class_names
+                .as_ref()
+                .and_then(|names| names.get(c).cloned()),
+            range: None,
+            members: m,
         })
         .collect();
-    let (stats, squared_error, bias, scores) =
-        grouped_stats(&groups, false, reference, metric, settings)?;
+    let GroupedStats {
+        stats,
+        extras,
+        scores,
+    } = grouped_stats(&groups, false, reference, metric, settings)?;
     Ok(TestResult {
         name: "classes".into(),
         kind: TestKind::Class,
@@ -1412,8 +1447,8 @@ fn class_result(
         metric: metric.name(),
         missing: None,
         stats,
-        squared_error,
-        bias,
+        squared_error: extras.squared_error,
+        bias: extras.bias,
         group_examples: first_of_each(data, &groups),
         level_examples: Vec::new(),
         shown: names_of_each(data, &groups),
@@ -1433,7 +1468,7 @@ fn shown_of_each(groups: &[Members]) -> impl Iterator<Item = &[usize]> {
     groups
         .iter()
         .take(GROUP_ROWS)
-        .map(|g| &g.3[..g.3.len().min(EXAMPLES)])
+        .map(|g| &g.members[..g.members.len().min(EXAMPLES)])
 }
 
 /// The raw images of [`shown_of_each`].

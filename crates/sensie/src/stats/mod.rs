@@ -532,8 +532,8 @@ fn fit_slope<I: Iterator<Item = (f64, f64)>>(
         value,
         ci50: bootstrap::percentile_interval(&slopes, 0.50),
         ci95: bootstrap::percentile_interval(&slopes, 0.95),
-        naive_ci50: naive.map(|n| n.0),
-        naive_ci95: naive.map(|n| n.1),
+        naive_ci50: naive.map(|n| n.ci50),
+        naive_ci95: naive.map(|n| n.ci95),
     })
 }
 
