@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 
 use sensie::Result;
 use sensie::engine::Score;
-use sensie::limits::{MAX_STEPS, MAX_THREADS};
+use sensie::limits::MAX_STEPS;
 use sensie::output::OutputDir;
 use sensie::visualize::{
     self, DreamConfig, ExampleChoice, Kind, MaximizeConfig, Parameterisation, Target,
@@ -16,6 +16,7 @@ use sensie::visualize::{
 };
 
 use crate::data_args::{count, index};
+use crate::flags::{ModelArg, OutFlags, Threads};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -38,32 +39,29 @@ enum Command {
 /// Options every subcommand takes.
 #[derive(clap::Args)]
 struct Common {
-    /// The ONNX model.
-    #[arg(long)]
-    model: PathBuf,
-    /// The folder to write pictures, the HTML page and the results into.
-    #[arg(long)]
-    out: PathBuf,
-    /// Replace the earlier run in a non-empty --out.
-    #[arg(long)]
-    force: bool,
-    /// Threads per operator (0: one per core).
-    #[arg(long, default_value_t = 0, value_parser = count("threads", 0, MAX_THREADS))]
-    threads: usize,
+    #[command(flatten)]
+    model: ModelArg,
+    // --out: the folder for the pictures, the HTML page and the results.
+    #[command(flatten)]
+    output: OutFlags,
+    #[command(flatten)]
+    threads: Threads,
 }
 
 impl Common {
     /// The output directory made ready, before any work (see [`sensie::output`]).
     fn output(&self, data: Option<&Path>) -> Result<OutputDir> {
-        let inputs: Vec<&Path> = std::iter::once(self.model.as_path()).chain(data).collect();
-        sensie::output::prepare(&self.out, self.force, &inputs)
+        let inputs: Vec<&Path> = std::iter::once(self.model.path.as_path())
+            .chain(data)
+            .collect();
+        sensie::output::prepare(&self.output.out, self.output.force, &inputs)
     }
 
     /// The run of `kind` on this model.
     fn config(&self, kind: Kind) -> VisualizeConfig {
         VisualizeConfig {
-            model: self.model.clone(),
-            threads: self.threads,
+            model: self.model.path.clone(),
+            threads: self.threads.count,
             kind,
         }
     }

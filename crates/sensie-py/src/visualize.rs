@@ -24,7 +24,7 @@ pub fn kernels<'py>(
 
 /// A layer's feature maps for `x` (the model's input layout): (layer, N x C x h x w).
 #[pyfunction]
-#[pyo3(signature = (model, x, layer, batch_size=32))]
+#[pyo3(signature = (model, x, layer, batch_size=sensie::engine::DEFAULT_BATCH_SIZE))]
 pub fn features<'py>(
     py: Python<'py>,
     model: &PyModel,

@@ -22,6 +22,10 @@ use crate::runtime::{Runtime, SessionOptions};
 use crate::{Error, Result};
 
 /// How an engine runs.
+/// Examples per ONNX Runtime call unless asked otherwise: the default of
+/// every command, config and the Python package's explanations.
+pub const DEFAULT_BATCH_SIZE: usize = 32;
+
 #[derive(Clone, Copy, Debug)]
 pub struct EngineOptions {
     /// Examples per ONNX Runtime call.
@@ -33,7 +37,7 @@ pub struct EngineOptions {
 impl Default for EngineOptions {
     fn default() -> Self {
         EngineOptions {
-            batch_size: 32,
+            batch_size: DEFAULT_BATCH_SIZE,
             threads: 0,
         }
     }

@@ -98,7 +98,7 @@ impl Default for Settings {
             sanity: false,
             faithfulness: false,
             curve_steps: 20,
-            batch_size: 32,
+            batch_size: crate::engine::DEFAULT_BATCH_SIZE,
             threads: 0,
             stop: None,
         }

@@ -63,6 +63,9 @@ pub use scores::{ProbeRun, SCORES, SweepScores};
 pub use shard::Shard;
 pub use threads::{ThreadBudget, sweep_engine};
 
+/// The batch size of a probe unless its config says otherwise (the engine's).
+pub use crate::engine::DEFAULT_BATCH_SIZE;
+
 use crate::data::name::Name;
 use crate::data::{ClassMapping, Dataset, Labels};
 use crate::model::{Layout, Model, OutputKind};
@@ -140,9 +143,9 @@ pub struct RunOptions {
 impl Default for RunOptions {
     fn default() -> Self {
         RunOptions {
-            batch_size: 32,
+            batch_size: DEFAULT_BATCH_SIZE,
             seed: 0,
-            replicates: 2000,
+            replicates: stats::DEFAULT_REPLICATES,
             threshold: None,
             stop: None,
         }

@@ -60,10 +60,14 @@ pub struct Settings {
     pub scale: f64,
 }
 
+/// Bootstrap replicates of every interval unless asked otherwise: enough
+/// for 95% percentile intervals stable to about 0.01 of their width.
+pub const DEFAULT_REPLICATES: usize = 2000;
+
 impl Default for Settings {
     fn default() -> Self {
         Settings {
-            replicates: 2000,
+            replicates: DEFAULT_REPLICATES,
             seed: 0,
             threshold: None,
             scale: 1.0,
