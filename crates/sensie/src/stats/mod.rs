@@ -341,22 +341,32 @@ pub fn paired_with_band(
             c
         }
     };
-    let drops: Vec<(f64, f64, f64)> = changes
+    // Each level's drop with its simultaneous interval.
+    let drops: Vec<Estimate> = changes
         .iter()
         .zip(&band)
         .map(|(&c, &[lo, hi])| {
             let (a, b) = (worse(lo), worse(hi));
-            (worse(c), a.min(b), a.max(b))
+            Estimate {
+                value: worse(c),
+                ci95: [a.min(b), a.max(b)],
+            }
         })
         .collect();
     let worst = (0..levels)
-        .max_by(|&a, &b| drops[a].0.total_cmp(&drops[b].0))
+        .max_by(|&a, &b| drops[a].value.total_cmp(&drops[b].value))
         .expect("at least one level");
     let largest_drop = Estimate {
-        value: drops[worst].0,
+        value: drops[worst].value,
         ci95: [
-            drops.iter().map(|d| d.1).fold(f64::NEG_INFINITY, f64::max),
-            drops.iter().map(|d| d.2).fold(f64::NEG_INFINITY, f64::max),
+            drops
+                .iter()
+                .map(|d| d.ci95[0])
+                .fold(f64::NEG_INFINITY, f64::max),
+            drops
+                .iter()
+                .map(|d| d.ci95[1])
+                .fold(f64::NEG_INFINITY, f64::max),
         ],
     };
 
