@@ -528,7 +528,7 @@ pub fn load_images(spec: &DataSpec) -> Result<Images> {
             labels: None,
             ids: keep.iter().map(|&i| ids[i].clone()).collect(),
             positions: keep,
-            skipped: bad.iter().map(|&(i, _)| ids[i].clone()).collect(),
+            skipped: bad.iter().map(|b| ids[b.index].clone()).collect(),
             total: n,
             class_names: spec.class_names.clone(),
         });
@@ -708,23 +708,37 @@ fn labels_from_column(metadata: &Metadata, column: &str, task: Task) -> Result<C
     }
 }
 
+/// An image holding bad pixels.
+struct BadImage {
+    /// Its index in the data set.
+    index: usize,
+    /// How many of its pixels are NaN, infinite, masked or of zero weight.
+    pixels: usize,
+}
+
 /// The images holding NaN or infinite pixels (bad pixels of a FITS mask or
-/// weight extension are NaN by now): their indices and bad pixel counts.
-fn bad_images(images: &Array4<f32>) -> Vec<(usize, usize)> {
+/// weight extension are NaN by now), in index order.
+fn bad_images(images: &Array4<f32>) -> Vec<BadImage> {
     images
         .axis_iter(Axis(0))
         .into_par_iter()
         .enumerate()
-        .map(|(i, image)| (i, image.iter().filter(|v| !v.is_finite()).count()))
-        .filter(|&(_, count)| count > 0)
+        .map(|(index, image)| BadImage {
+            index,
+            pixels: image.iter().filter(|v| !v.is_finite()).count(),
+        })
+        .filter(|bad| bad.pixels > 0)
         .collect()
 }
 
 /// What a refusal of `bad` images says: how many, how many pixels, the
 /// first one by name, and `remedy`.
-fn bad_message(bad: &[(usize, usize)], ids: &[String], remedy: &str) -> String {
-    let pixels: usize = bad.iter().map(|&(_, count)| count).sum();
-    let (first, count) = bad[0];
+fn bad_message(bad: &[BadImage], ids: &[String], remedy: &str) -> String {
+    let pixels: usize = bad.iter().map(|b| b.pixels).sum();
+    let BadImage {
+        index: first,
+        pixels: count,
+    } = bad[0];
     format!(
         "{} of {} images hold {pixels} bad pixel(s): NaN, infinite, masked or of zero weight (first: example {first}, '{}', {count} pixel(s)); \
          check those pixels, or {remedy}",
@@ -747,15 +761,15 @@ fn finite_only(dataset: Dataset, skip: bool) -> Result<Dataset> {
             bad_message(&bad, &dataset.ids, "leave them out with --skip-bad"),
         ));
     }
-    let skipped = bad.iter().map(|&(i, _)| dataset.ids[i].clone()).collect();
+    let skipped = bad.iter().map(|b| dataset.ids[b.index].clone()).collect();
     let keep = good(dataset.len(), &bad);
     Ok(dataset.select(&keep, skipped))
 }
 
 /// The indices below `n` that are not among the `bad` images (sorted).
-fn good(n: usize, bad: &[(usize, usize)]) -> Vec<usize> {
+fn good(n: usize, bad: &[BadImage]) -> Vec<usize> {
     (0..n)
-        .filter(|i| bad.binary_search_by_key(i, |&(b, _)| b).is_err())
+        .filter(|i| bad.binary_search_by_key(i, |b| b.index).is_err())
         .collect()
 }
 
