@@ -5,7 +5,7 @@
 
 use std::path::{Path, PathBuf};
 
-use ndarray::{ArrayD, Axis};
+use ndarray::{ArrayD, ArrayViewD, Axis};
 use serde::Serialize;
 
 use super::{
@@ -130,6 +130,38 @@ impl MaximizeConfig {
             data: None,
             seed: options.seed,
         }
+    }
+
+    /// The optimisation's options for the model on `engine` (its image size
+    /// sets the default jitter) and, when given, real inputs `data` in the
+    /// model's layout (the default range, the start and the Fourier colour
+    /// decorrelation). `self.data` is not read here: [`run`] reads it, the
+    /// Python package passes arrays in memory.
+    pub fn options(
+        &self,
+        engine: &mut Engine,
+        data: Option<ArrayViewD<f32>>,
+    ) -> Result<MaximizeOptions> {
+        let (_, h, w) = Layer::input(engine)?.chw();
+        let mut options = MaximizeOptions::for_size(h, w);
+        options.steps = self.steps;
+        options.restarts = self.restarts;
+        options.learning_rate = self.learning_rate;
+        options.parameterisation = self.parameterisation;
+        options.class_score = self.class_score.clone();
+        let reg = &mut options.regularisers;
+        reg.jitter = self.jitter.unwrap_or(reg.jitter);
+        (reg.scale, reg.rotate, reg.l2, reg.tv) = (self.scale, self.rotate, self.l2, self.tv);
+        (reg.blur_every, reg.blur_sigma) = (self.blur_every, self.blur_sigma);
+        options.diversity = self.diversity;
+        options.diversity_layer = self.diversity_layer.clone();
+        options.seed = self.seed;
+        options.range = range(self.range, data.clone())?;
+        if let Some(data) = data {
+            let images = Layer::input(engine)?.to_nchw(data)?;
+            options.fit_to_data(images.view());
+        }
+        Ok(options)
     }
 }
 
@@ -257,30 +289,19 @@ fn maximize(
     progress: &mut dyn FnMut(usize, usize),
 ) -> Result<VisualizeRun> {
     let mut engine = engine(config, settings.restarts)?;
-    let (_, h, w) = Layer::input(&mut engine)?.chw();
-    let mut options = MaximizeOptions::for_size(h, w);
-    options.steps = settings.steps;
-    options.restarts = settings.restarts;
-    options.learning_rate = settings.learning_rate;
-    options.parameterisation = settings.parameterisation;
-    options.class_score = settings.class_score.clone();
-    let reg = &mut options.regularisers;
-    reg.jitter = settings.jitter.unwrap_or(reg.jitter);
-    (reg.scale, reg.rotate, reg.l2, reg.tv) =
-        (settings.scale, settings.rotate, settings.l2, settings.tv);
-    (reg.blur_every, reg.blur_sigma) = (settings.blur_every, settings.blur_sigma);
-    options.diversity = settings.diversity;
-    options.diversity_layer = settings.diversity_layer.clone();
-    options.seed = settings.seed;
-    options.range = range(settings.range, None)?;
-    if let Some(path) = &settings.data {
-        let data = crate::data::read_array(path)?;
-        let images = Layer::input(&mut engine)?
-            .to_nchw(data.view())
-            .map_err(|e| in_data(e, path))?;
-        options.range = range(settings.range, Some(&data))?;
-        options.fit_to_data(images.view());
-    }
+    // A given range is checked before the data is read.
+    range(settings.range, None)?;
+    let data = settings
+        .data
+        .as_ref()
+        .map(|path| crate::data::read_array(path))
+        .transpose()?;
+    let options = settings
+        .options(&mut engine, data.as_ref().map(|d| d.view()))
+        .map_err(|e| match &settings.data {
+            Some(path) => in_data(e, path),
+            None => e,
+        })?;
     let result = super::maximize_with_progress(&mut engine, &settings.target, &options, progress)?;
     Ok(VisualizeRun::Maximize {
         target: settings.target.clone(),
@@ -301,7 +322,7 @@ fn dream(
         steps: settings.steps,
         step_size: settings.step_size,
         jitter: settings.jitter,
-        range: range(settings.range, Some(&data))?,
+        range: range(settings.range, Some(data.view()))?,
         seed: settings.seed,
     };
     let dreamed =
@@ -364,10 +385,10 @@ impl ExampleChoice {
 }
 
 /// The value range: given, else the data's, else [0, 1].
-fn range(given: Option<(f32, f32)>, data: Option<&ArrayD<f32>>) -> Result<ValueRange> {
+fn range(given: Option<(f32, f32)>, data: Option<ArrayViewD<f32>>) -> Result<ValueRange> {
     match (given, data) {
         (Some((low, high)), _) => ValueRange::new(low, high),
-        (None, Some(data)) => ValueRange::of_data(data.view()),
+        (None, Some(data)) => ValueRange::of_data(data),
         (None, None) => Ok(ValueRange::default()),
     }
 }
