@@ -63,8 +63,8 @@ pub use kernels::{Kernels, kernels};
 pub use maximize::{MaximizeOptions, Maximized, Target, maximize, maximize_with_progress};
 pub use regularise::Regularisers;
 pub use run::{
-    DreamConfig, ExampleChoice, Kind, MaximizeConfig, VisualizeConfig, VisualizeRun, run,
-    run_with_progress, write_run,
+    DEFAULT_EXAMPLES, DreamConfig, ExampleChoice, Kind, MaximizeConfig, VisualizeConfig,
+    VisualizeRun, run, run_with_progress, write_run,
 };
 
 /// The values a model's inputs take: optimised images are kept inside it.
