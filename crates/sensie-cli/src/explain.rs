@@ -6,7 +6,7 @@
 //! [`report::write_run`] writes the run; this file only parses and prints.
 
 use std::io::IsTerminal;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use indicatif::{ProgressBar, ProgressStyle};
 
@@ -18,18 +18,18 @@ use sensie::explain::lrp::Lrp;
 use sensie::explain::report::{self, MethodSummary};
 use sensie::explain::run::{BaselineSpec, ExplainConfig, SCORES, Settings};
 use sensie::explain::{self, Quadrature, TargetSpec};
-use sensie::limits::{MAX_STEPS, MAX_THREADS};
+use sensie::limits::MAX_STEPS;
 use sensie::output;
 use sensie::preprocess::Preprocess;
 use sensie::render::Stretch;
 
 use crate::data_args::{DataArgs, count, finite, index};
+use crate::flags::{Compute, ModelArg, OutFlags};
 
 #[derive(clap::Args)]
 pub struct Args {
-    /// The ONNX model.
-    #[arg(long)]
-    model: PathBuf,
+    #[command(flatten)]
+    model: ModelArg,
     /// Data and preprocessing (labels are optional unless --target label).
     #[command(flatten)]
     input: DataArgs,
@@ -121,25 +121,17 @@ pub struct Args {
     /// Draw every example of a method on one colour scale, to compare strengths.
     #[arg(long)]
     shared_scale: bool,
-    /// Examples per ONNX Runtime call.
-    #[arg(long, default_value_t = 32)]
-    batch_size: usize,
-    /// Threads per operator (0: one per core).
-    #[arg(long, default_value_t = 0, value_parser = count("threads", 0, MAX_THREADS))]
-    threads: usize,
-    /// The output directory.
-    #[arg(long)]
-    out: PathBuf,
-    /// Replace the earlier run in a non-empty --out.
-    #[arg(long)]
-    force: bool,
+    #[command(flatten)]
+    compute: Compute,
+    #[command(flatten)]
+    output: OutFlags,
 }
 
 pub fn run(args: Args) -> Result<()> {
     let (mut data, mut preprocess) = (DataSpec::default(), Preprocess::default());
     args.input.merge(&mut data, &mut preprocess)?;
     let mut inputs = vec![
-        args.model.as_path(),
+        args.model.path.as_path(),
         data.path.as_path(),
         Path::new(&args.baseline),
     ];
@@ -149,9 +141,9 @@ pub fn run(args: Args) -> Result<()> {
             .into_iter()
             .chain(data.metadata.as_deref()),
     );
-    let out = output::prepare(&args.out, args.force, &inputs)?;
+    let out = output::prepare(&args.output.out, args.output.force, &inputs)?;
     let config = ExplainConfig {
-        model: args.model.clone(),
+        model: args.model.path.clone(),
         data,
         preprocess,
         indices: args.indices.clone(),
@@ -181,8 +173,8 @@ pub fn run(args: Args) -> Result<()> {
             sanity: args.sanity,
             faithfulness: args.faithfulness,
             curve_steps: args.curve_steps,
-            batch_size: args.batch_size,
-            threads: args.threads,
+            batch_size: args.compute.batch_size,
+            threads: args.compute.threads.count,
             stop: None,
         },
     };
@@ -214,7 +206,7 @@ pub fn run(args: Args) -> Result<()> {
             "{:<22} {:>8.3} s  {}{}",
             s.method,
             s.seconds,
-            args.out.join(&s.file).display(),
+            args.output.out.join(&s.file).display(),
             gap_note(s)
         );
     }
@@ -241,11 +233,11 @@ pub fn run(args: Args) -> Result<()> {
         stretch: args.stretch,
         shared_scale: args.shared_scale,
     };
-    for note in report::write_run(&args.out, &run, &drawing)? {
+    for note in report::write_run(&args.output.out, &run, &drawing)? {
         eprintln!("note: {note}");
     }
     out.finish()?;
-    eprintln!("wrote {}", args.out.join("explain.html").display());
+    eprintln!("wrote {}", args.output.out.join("explain.html").display());
     Ok(())
 }
 

@@ -5,6 +5,7 @@
 mod compare;
 mod data_args;
 mod explain;
+mod flags;
 mod inspect;
 mod merge;
 mod perturbations;

@@ -8,6 +8,7 @@ use sensie::Result;
 use sensie::output;
 use sensie::probe;
 
+use crate::flags::OutFlags;
 use crate::probe::{command_line, summarise};
 
 #[derive(clap::Args)]
@@ -15,20 +16,17 @@ pub struct Args {
     /// The output directories of every shard of one run, in any order.
     #[arg(required = true)]
     parts: Vec<PathBuf>,
-    /// Where results.json, results.csv, scores/, plots/, examples/ and report.html go.
-    #[arg(long)]
-    out: PathBuf,
-    /// Overwrite results already in --out.
-    #[arg(long)]
-    force: bool,
+    // --out: where results.json, results.csv, scores/, plots/, examples/ and report.html go.
+    #[command(flatten)]
+    output: OutFlags,
 }
 
 pub fn run(args: Args) -> Result<()> {
     let inputs: Vec<&Path> = args.parts.iter().map(PathBuf::as_path).collect();
-    let out = output::prepare(&args.out, args.force, &inputs)?;
-    let (report, config) = probe::merge(&args.parts, &args.out)?;
-    let notes = probe::write_report(&args.out, &report, &config, &command_line())?;
+    let out = output::prepare(&args.output.out, args.output.force, &inputs)?;
+    let report = probe::merge(&args.parts, &args.output.out)?;
+    let notes = probe::write_report(&args.output.out, &report, &command_line())?;
     out.finish()?;
-    summarise(&report, &notes, &args.out);
+    summarise(&report, &notes, &args.output.out);
     Ok(())
 }

@@ -14,13 +14,13 @@ use sensie::preprocess::Preprocess;
 use sensie::runtime::Runtime;
 use sensie::{Error, ResultExt};
 
-use crate::data_args::{DataArgs, count};
+use crate::data_args::DataArgs;
+use crate::flags::{Compute, ModelArg};
 
 #[derive(clap::Args)]
 pub struct Args {
-    /// The ONNX model.
-    #[arg(long)]
-    model: PathBuf,
+    #[command(flatten)]
+    model: ModelArg,
     #[command(flatten)]
     input: DataArgs,
     /// Where to write the outputs (.npy, float32, one row per example of the data file).
@@ -29,12 +29,8 @@ pub struct Args {
     /// Replace an existing --out file.
     #[arg(long)]
     force: bool,
-    /// Examples per ONNX Runtime call.
-    #[arg(long, default_value_t = 32)]
-    batch_size: usize,
-    /// Threads per operator (0: one per core).
-    #[arg(long, default_value_t = 0, value_parser = count("threads", 0, sensie::limits::MAX_THREADS))]
-    threads: usize,
+    #[command(flatten)]
+    compute: Compute,
 }
 
 pub fn run(args: Args) -> sensie::Result<()> {
@@ -44,13 +40,13 @@ pub fn run(args: Args) -> sensie::Result<()> {
         &args.out,
         args.force,
         &[
-            &args.model,
+            &args.model.path,
             &spec.path,
             spec.labels.as_deref().unwrap_or(&spec.path),
             spec.metadata.as_deref().unwrap_or(&spec.path),
         ],
     )?;
-    let model = Model::load(&args.model)?;
+    let model = Model::load(&args.model.path)?;
     // Each example's row in the output: its position in the data file.
     let (x, rows, total) = match Geometry::of(&model, "predict") {
         Ok(geometry) => {
@@ -83,8 +79,8 @@ pub fn run(args: Args) -> sensie::Result<()> {
         Runtime::new()?,
         model,
         EngineOptions {
-            batch_size: args.batch_size,
-            threads: args.threads,
+            batch_size: args.compute.batch_size,
+            threads: args.compute.threads.count,
         },
     )?;
     let y = engine

@@ -49,7 +49,7 @@ pub struct Args {
     output_kind: Option<String>,
     #[arg(long)]
     batch_size: Option<usize>,
-    /// ONNX Runtime threads per operator (0: every core, and a quarter of them perturbing beside it).
+    /// Threads for the model and for perturbing, which take turns (0: every core).
     #[arg(long, value_parser = count("threads", 0, MAX_THREADS))]
     threads: Option<usize>,
     #[arg(long)]
@@ -208,7 +208,7 @@ pub fn run(args: Args) -> Result<()> {
         let (comparison, reports) = result?;
         let mut notes = Vec::new();
         for (arm, report) in arms.iter().zip(&reports) {
-            notes = probe::write_report(&arm.config.out, report, &arm.config, &command_line())?;
+            notes = probe::write_report(&arm.config.out, report, &command_line())?;
         }
         notes.extend(probe::write_comparison_report(
             &config.out,
@@ -250,7 +250,7 @@ pub fn run(args: Args) -> Result<()> {
     let report = probe::execute(&config, &mut progress);
     bar.finish_and_clear();
     let report = report?;
-    let notes = probe::write_report(&config.out, &report, &config, &command_line())?;
+    let notes = probe::write_report(&config.out, &report, &command_line())?;
     out.finish()?;
     summarise(&report, &notes, &config.out);
     Ok(())

@@ -1,22 +1,22 @@
 //! `sensie visualize`: kernels, feature maps, activation maximisation and
-//! Deep Dream. Each subcommand reads its options, calls
-//! `sensie::visualize`, and writes the report (PNGs, an HTML page, a JSON
-//! summary and, for optimisation, `inputs.npy`) into `--out`.
+//! Deep Dream. Each subcommand parses its flags into a
+//! `sensie::visualize::VisualizeConfig`, calls `visualize::run`, prints what
+//! the run found and hands it to `visualize::write_run` (PNGs, an HTML page,
+//! a JSON summary and, for optimisation, `inputs.npy` in `--out`).
 
 use std::path::{Path, PathBuf};
 
-use ndarray::{ArrayD, Axis};
-use sensie::engine::{Engine, EngineOptions, Score};
-use sensie::limits::{MAX_STEPS, MAX_THREADS};
-use sensie::model::Model;
+use sensie::Result;
+use sensie::engine::Score;
+use sensie::limits::MAX_STEPS;
 use sensie::output::OutputDir;
-use sensie::runtime::Runtime;
 use sensie::visualize::{
-    self, DreamOptions, Layer, MaximizeOptions, Parameterisation, Report, Target, ValueRange,
+    self, DreamConfig, ExampleChoice, Kind, MaximizeConfig, Parameterisation, Target,
+    VisualizeConfig, VisualizeRun,
 };
-use sensie::{Error, Result};
 
 use crate::data_args::{count, index};
+use crate::flags::{ModelArg, OutFlags, Threads};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -39,36 +39,31 @@ enum Command {
 /// Options every subcommand takes.
 #[derive(clap::Args)]
 struct Common {
-    /// The ONNX model.
-    #[arg(long)]
-    model: PathBuf,
-    /// The folder to write pictures, the HTML page and the results into.
-    #[arg(long)]
-    out: PathBuf,
-    /// Replace the earlier run in a non-empty --out.
-    #[arg(long)]
-    force: bool,
-    /// Threads per operator (0: one per core).
-    #[arg(long, default_value_t = 0, value_parser = count("threads", 0, MAX_THREADS))]
-    threads: usize,
+    #[command(flatten)]
+    model: ModelArg,
+    // --out: the folder for the pictures, the HTML page and the results.
+    #[command(flatten)]
+    output: OutFlags,
+    #[command(flatten)]
+    threads: Threads,
 }
 
 impl Common {
     /// The output directory made ready, before any work (see [`sensie::output`]).
     fn output(&self, data: Option<&Path>) -> Result<OutputDir> {
-        let inputs: Vec<&Path> = std::iter::once(self.model.as_path()).chain(data).collect();
-        sensie::output::prepare(&self.out, self.force, &inputs)
+        let inputs: Vec<&Path> = std::iter::once(self.model.path.as_path())
+            .chain(data)
+            .collect();
+        sensie::output::prepare(&self.output.out, self.output.force, &inputs)
     }
 
-    fn engine(&self, batch_size: usize) -> Result<Engine> {
-        Engine::new(
-            Runtime::new()?,
-            Model::load(&self.model)?,
-            EngineOptions {
-                batch_size: batch_size.max(1),
-                threads: self.threads,
-            },
-        )
+    /// The run of `kind` on this model.
+    fn config(&self, kind: Kind) -> VisualizeConfig {
+        VisualizeConfig {
+            model: self.model.path.clone(),
+            threads: self.threads.count,
+            kind,
+        }
     }
 }
 
@@ -83,53 +78,12 @@ struct Examples {
     indices: Vec<usize>,
 }
 
-/// Examples chosen from a data file, labelled by their index in it.
-struct Chosen {
-    /// The whole data set.
-    data: ArrayD<f32>,
-    /// The chosen examples.
-    x: ArrayD<f32>,
-    labels: Vec<String>,
-}
-
 impl Examples {
-    /// The whole data set and the chosen examples; images holding NaN or
-    /// infinite values are refused (their maps would be NaN).
-    fn load(&self) -> Result<Chosen> {
-        let data = sensie::data::read_array(&self.data)?;
-        let n = data.shape().first().copied().unwrap_or(0);
-        let indices = if self.indices.is_empty() {
-            (0..n.min(4)).collect()
-        } else {
-            self.indices.clone()
-        };
-        if indices.is_empty() {
-            return Err(Error::Data {
-                path: self.data.clone(),
-                reason: "holds no examples".into(),
-            });
+    fn choice(&self) -> ExampleChoice {
+        ExampleChoice {
+            data: self.data.clone(),
+            indices: self.indices.clone(),
         }
-        if let Some(&bad) = indices.iter().find(|&&i| i >= n) {
-            return Err(Error::InvalidInput {
-                what: format!("{}: example {bad}", self.data.display()),
-                reason: format!("the data has {n} examples (0 to {})", n.saturating_sub(1)),
-            });
-        }
-        let x = data.select(Axis(0), &indices);
-        if let Some((i, _)) = indices
-            .iter()
-            .zip(x.outer_iter())
-            .find(|(_, image)| image.iter().any(|v| !v.is_finite()))
-        {
-            return Err(Error::Data {
-                path: self.data.clone(),
-                reason: format!(
-                    "example {i} has NaN or infinite values; choose other examples (--indices)"
-                ),
-            });
-        }
-        let labels = indices.iter().map(|i| format!("example {i}")).collect();
-        Ok(Chosen { data, x, labels })
     }
 }
 
@@ -280,30 +234,21 @@ pub fn run(args: Args) -> Result<()> {
 
 fn kernels(args: KernelsArgs) -> Result<()> {
     let out = args.common.output(None)?;
-    let model = Model::load(&args.common.model)?;
-    let kernels = visualize::kernels(&model, args.layer.as_deref())?;
-    eprintln!(
-        "{}: kernels {:?}{}",
-        kernels.layer,
-        kernels.weights.shape(),
-        if kernels.colour { " in colour" } else { "" }
-    );
-    finish(&kernels.report()?, out)
+    let config = args.common.config(Kind::Kernels { layer: args.layer });
+    finish(&visualize::run(&config)?, out)
 }
 
 fn features(args: AtLayer) -> Result<()> {
     let out = args.common.output(Some(&args.examples.data))?;
-    let chosen = args.examples.load()?;
-    let mut engine = args.common.engine(chosen.x.shape()[0])?;
-    let maps = visualize::feature_maps(&mut engine, chosen.x.view(), &args.layer)
-        .map_err(|e| in_data(e, &args.examples.data))?;
-    eprintln!("{}: maps {:?}", maps.layer, maps.maps.shape());
-    finish(&maps.report(&chosen.labels)?, out)
+    let config = args.common.config(Kind::Features {
+        examples: args.examples.choice(),
+        layer: args.layer,
+    });
+    finish(&visualize::run(&config)?, out)
 }
 
 fn maximize(args: MaximizeArgs) -> Result<()> {
     let out = args.common.output(args.data.as_deref())?;
-    let mut engine = args.common.engine(args.restarts)?;
     let target = match (args.class, &args.layer, args.channel, args.neuron) {
         (Some(k), _, _, _) => Target::Class(k),
         (None, Some(layer), None, _) => Target::Layer {
@@ -321,87 +266,62 @@ fn maximize(args: MaximizeArgs) -> Result<()> {
         },
         (None, None, _, _) => unreachable!("clap requires --class or --layer"),
     };
-    let (_, h, w) = Layer::input(&mut engine)?.chw();
-    let mut options = MaximizeOptions::for_size(h, w);
-    options.steps = args.steps;
-    options.restarts = args.restarts;
-    options.learning_rate = args.lr;
-    options.parameterisation = match args.param {
-        Param::Fourier => Parameterisation::Fourier { decay: args.decay },
-        Param::Pixel => Parameterisation::Pixel,
+    let settings = MaximizeConfig {
+        steps: args.steps,
+        restarts: args.restarts,
+        learning_rate: args.lr,
+        parameterisation: match args.param {
+            Param::Fourier => Parameterisation::Fourier { decay: args.decay },
+            Param::Pixel => Parameterisation::Pixel,
+        },
+        class_score: match args.score {
+            ClassScore::Logit => Score::Logit,
+            ClassScore::Probability => Score::Probability,
+        },
+        jitter: args.jitter,
+        scale: args.scale,
+        rotate: args.rotate,
+        l2: args.l2,
+        tv: args.tv,
+        blur_every: args.blur_every,
+        blur_sigma: args.blur_sigma,
+        diversity: args.diversity,
+        diversity_layer: args.diversity_layer,
+        range: args.range,
+        data: args.data,
+        seed: args.seed,
+        ..MaximizeConfig::new(target)
     };
-    options.class_score = match args.score {
-        ClassScore::Logit => Score::Logit,
-        ClassScore::Probability => Score::Probability,
-    };
-    let reg = &mut options.regularisers;
-    reg.jitter = args.jitter.unwrap_or(reg.jitter);
-    (reg.scale, reg.rotate, reg.l2, reg.tv) = (args.scale, args.rotate, args.l2, args.tv);
-    (reg.blur_every, reg.blur_sigma) = (args.blur_every, args.blur_sigma);
-    options.diversity = args.diversity;
-    options.diversity_layer = args.diversity_layer.clone();
-    options.seed = args.seed;
-    options.range = range(args.range, None)?;
-    if let Some(path) = &args.data {
-        let data = sensie::data::read_array(path)?;
-        let images = Layer::input(&mut engine)?
-            .to_nchw(data.view())
-            .map_err(|e| in_data(e, path))?;
-        options.range = range(args.range, Some(&data))?;
-        options.fit_to_data(images.view());
-    }
-    let bar = steps_bar();
-    let result =
-        visualize::maximize_with_progress(&mut engine, &target, &options, &mut |done, total| {
-            bar.set_length(total as u64);
-            bar.set_position(done as u64);
-        });
-    bar.finish_and_clear();
-    let result = result?;
-    for (r, objective) in result.objective.iter().enumerate() {
-        let probability = match target {
-            Target::Class(k) => format!(", probability {:.4}", result.probabilities[r][k]),
-            _ => String::new(),
-        };
-        eprintln!("restart {r}: objective {objective:.4}{probability}");
-    }
-    finish(&result.report(&target)?, out)
+    let config = args.common.config(Kind::Maximize(settings));
+    finish(&with_steps_bar(&config)?, out)
 }
 
 fn dream(args: DreamArgs) -> Result<()> {
-    let at = &args.at;
+    let at = args.at;
     let out = at.common.output(Some(&at.examples.data))?;
-    let Chosen { data, x, labels } = at.examples.load()?;
-    let mut engine = at.common.engine(x.shape()[0])?;
-    let options = DreamOptions {
+    let config = at.common.config(Kind::Dream(DreamConfig {
+        examples: at.examples.choice(),
+        layer: at.layer,
         octaves: args.octaves,
         octave_scale: args.octave_scale,
         steps: args.steps,
         step_size: args.step_size,
         jitter: args.jitter,
-        range: range(args.range, Some(&data))?,
+        range: args.range,
         seed: args.seed,
-    };
+    }));
+    finish(&with_steps_bar(&config)?, out)
+}
+
+/// Runs an optimisation (maximize, dream) with a bar of its steps.
+fn with_steps_bar(config: &VisualizeConfig) -> Result<VisualizeRun> {
     let bar = steps_bar();
-    let dreamed = visualize::dream_with_progress(
-        &mut engine,
-        x.view(),
-        &at.layer,
-        &options,
-        &mut |done, total| {
-            bar.set_length(total as u64);
-            bar.set_position(done as u64);
-        },
-    );
+    let run = visualize::run_with_progress(config, &mut |done, total| {
+        bar.set_length(total as u64);
+        bar.set_position(done as u64);
+    });
     bar.finish_and_clear();
-    let dreamed = dreamed.map_err(|e| in_data(e, &at.examples.data))?;
-    for (label, (before, after)) in labels
-        .iter()
-        .zip(dreamed.norm_before.iter().zip(&dreamed.norm_after))
-    {
-        eprintln!("{label}: |{}| {before:.4} -> {after:.4}", dreamed.layer);
-    }
-    finish(&dreamed.report(&labels)?, out)
+    run
 }
 
 /// Two comma-separated values, as in `--range 0,255` or `--neuron 7,7`.
@@ -419,28 +339,37 @@ fn pair<T: std::str::FromStr>(text: &str) -> std::result::Result<(T, T), String>
     }
 }
 
-/// The value range: given, else the data's, else [0, 1].
-fn range(given: Option<(f32, f32)>, data: Option<&ArrayD<f32>>) -> Result<ValueRange> {
-    match (given, data) {
-        (Some((low, high)), _) => ValueRange::new(low, high),
-        (None, Some(data)) => ValueRange::of_data(data.view()),
-        (None, None) => Ok(ValueRange::default()),
+/// Prints what the run found, as each command always has, and writes it.
+fn finish(run: &VisualizeRun, out: OutputDir) -> Result<()> {
+    match run {
+        VisualizeRun::Kernels(kernels) => eprintln!(
+            "{}: kernels {:?}{}",
+            kernels.layer,
+            kernels.weights.shape(),
+            if kernels.colour { " in colour" } else { "" }
+        ),
+        VisualizeRun::Features { maps, .. } => {
+            eprintln!("{}: maps {:?}", maps.layer, maps.maps.shape())
+        }
+        VisualizeRun::Maximize { target, result } => {
+            for (r, objective) in result.objective.iter().enumerate() {
+                let probability = match target {
+                    Target::Class(k) => format!(", probability {:.4}", result.probabilities[r][*k]),
+                    _ => String::new(),
+                };
+                eprintln!("restart {r}: objective {objective:.4}{probability}");
+            }
+        }
+        VisualizeRun::Dream { dreamed, examples } => {
+            for (label, (before, after)) in examples
+                .iter()
+                .zip(dreamed.norm_before.iter().zip(&dreamed.norm_after))
+            {
+                eprintln!("{label}: |{}| {before:.4} -> {after:.4}", dreamed.layer);
+            }
+        }
     }
-}
-
-/// Names the data file in an error about the data's shape.
-fn in_data(e: Error, path: &Path) -> Error {
-    match e {
-        Error::InvalidInput { what, reason } if what.contains("of shape") => Error::InvalidInput {
-            what: format!("{}: {what}", path.display()),
-            reason,
-        },
-        other => other,
-    }
-}
-
-fn finish(report: &Report, out: OutputDir) -> Result<()> {
-    for path in report.write(out.path())? {
+    for path in visualize::write_run(run, out.path())? {
         eprintln!("wrote {}", path.display());
     }
     out.finish()

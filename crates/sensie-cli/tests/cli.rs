@@ -392,3 +392,66 @@ fn a_regression_model_is_probed_on_the_lenses_of_a_mixed_set() {
     let seeing = tests.iter().find(|t| t["name"] == "seeing").unwrap();
     assert_eq!(seeing["squared_error"].as_array().unwrap().len(), 5);
 }
+
+/// The shared flags read the same in every command that takes them, with
+/// the library's defaults, and the configs' defaults are those constants.
+#[test]
+fn shared_flags_have_one_meaning_and_the_library_defaults() {
+    let batch = format!(
+        "Examples per ONNX Runtime call [default: {}]",
+        sensie::engine::DEFAULT_BATCH_SIZE
+    );
+    let commands: [&[&str]; 7] = [
+        &["explain"],
+        &["predict"],
+        &["visualize", "kernels"],
+        &["visualize", "features"],
+        &["visualize", "maximize"],
+        &["visualize", "dream"],
+        &["merge"],
+    ];
+    for command in commands {
+        let mut args = command.to_vec();
+        args.push("--help");
+        let out = sensie(&args);
+        assert!(out.status.success(), "{command:?}: {}", stderr(&out));
+        let help = String::from_utf8_lossy(&out.stdout);
+        // A flag's entry: its line, and those below it where clap puts
+        // long helps, up to the next flag.
+        let lines: Vec<&str> = help.lines().collect();
+        let line = |flag: &str| {
+            let at = lines
+                .iter()
+                .position(|l| l.trim_start().starts_with(flag))?;
+            let rest = lines[at + 1..]
+                .iter()
+                .take_while(|l| !l.trim_start().starts_with('-'));
+            let entry: Vec<&str> = std::iter::once(&lines[at])
+                .chain(rest)
+                .flat_map(|l| l.split_whitespace())
+                .collect();
+            Some(entry.join(" "))
+        };
+        if command[0] != "merge" {
+            let model = line("--model <MODEL>").unwrap_or_else(|| panic!("{command:?}: {help}"));
+            assert!(model.ends_with("The ONNX model"), "{command:?}: {model}");
+            let threads = line("--threads <THREADS>").unwrap();
+            assert!(
+                threads.ends_with("Threads per operator (0: one per core) [default: 0]"),
+                "{command:?}: {threads}"
+            );
+        }
+        if matches!(command[0], "explain" | "predict") {
+            let line = line("--batch-size").unwrap();
+            assert!(line.ends_with(&batch), "{command:?}: {line}");
+        }
+        assert!(line("--out <OUT>").is_some(), "{command:?}");
+        assert!(line("--force").is_some(), "{command:?}");
+    }
+    let probe = sensie::probe::ProbeConfig::default();
+    assert_eq!(probe.batch_size, sensie::probe::DEFAULT_BATCH_SIZE);
+    assert_eq!(probe.replicates, sensie::stats::DEFAULT_REPLICATES);
+    assert_eq!(sensie::probe::RunOptions::default().replicates, 2000);
+    assert_eq!(sensie::stats::Settings::default().replicates, 2000);
+    assert_eq!(sensie::explain::run::Settings::default().batch_size, 32);
+}

@@ -100,6 +100,9 @@ fn a_run_killed_at_several_points_and_resumed_gives_the_uninterrupted_results() 
         "results.csv",
         "scores/sweep-0.score.npy",
         "scores/reference.correct.npy",
+        // The example grid's images, of a sweep unit restored from partial scores.
+        "scores/sweep-0.shown.npy",
+        "examples/rotate.png",
     ] {
         assert!(
             std::fs::read(whole.join(file)).unwrap() == std::fs::read(cut.join(file)).unwrap(),
@@ -164,7 +167,13 @@ fn shards_merged_on_the_command_line_give_the_unsharded_results() {
     args.extend(["--out", &merged_arg]);
     let out = sensie(&args);
     assert!(out.status.success(), "{}", stderr(&out));
-    for file in ["results.json", "results.csv", "scores/sweep-0.score.npy"] {
+    for file in [
+        "results.json",
+        "results.csv",
+        "scores/sweep-0.score.npy",
+        "examples/rotate.png",
+        "examples/classes.png",
+    ] {
         assert!(
             std::fs::read(whole.join(file)).unwrap() == std::fs::read(merged.join(file)).unwrap(),
             "{file} differs after merging"

@@ -50,16 +50,15 @@ pub fn probe_merge(
     out: PathBuf,
     force: bool,
 ) -> PyResult<Run> {
-    let (report, config) = py
+    let report = py
         .detach(|| {
             let inputs: Vec<&Path> = parts.iter().map(PathBuf::as_path).collect();
             let dir = output::prepare(&out, force, &inputs)?;
-            let (report, config) = probe::merge(&parts, &out)?;
-            probe::write_report(&out, &report, &config, "sensie.distributed.probe_on_dask")?;
+            let report = probe::merge(&parts, &out)?;
+            probe::write_report(&out, &report, "sensie.distributed.probe_on_dask")?;
             dir.finish()?;
-            Ok((report, config))
+            Ok(report)
         })
         .map_err(error)?;
-    let sweeps = probe::plan(&config).map_err(error)?.sweeps;
-    Ok(Run { report, sweeps })
+    Ok(Run { report })
 }

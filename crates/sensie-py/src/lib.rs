@@ -62,6 +62,9 @@ fn error(e: sensie::Error) -> PyErr {
 #[pymodule]
 fn _sensie(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(load_runtime, m)?)?;
+    // The library's defaults, so the Python API's match the command line's.
+    m.add("DEFAULT_BATCH_SIZE", sensie::engine::DEFAULT_BATCH_SIZE)?;
+    m.add("DEFAULT_REPLICATES", sensie::stats::DEFAULT_REPLICATES)?;
     m.add_class::<model::PyModel>()?;
     m.add_class::<function::FunctionModel>()?;
     m.add_class::<probe::Run>()?;

@@ -110,7 +110,6 @@ impl Perturbation for PythonPerturbation {
 #[pyclass(frozen, module = "sensie._sensie")]
 pub struct Run {
     pub(crate) report: Report,
-    pub(crate) sweeps: Vec<Sweep>,
 }
 
 #[pymethods]
@@ -126,7 +125,7 @@ impl Run {
     fn save(&self, out: PathBuf, force: bool, command: &str) -> PyResult<Vec<String>> {
         probe::check_out(&out, force).map_err(error)?;
         probe::write_results(&out, &self.report).map_err(error)?;
-        probe::write_report_for(&out, &self.report, &self.sweeps, command).map_err(error)
+        probe::write_report(&out, &self.report, command).map_err(error)
     }
 }
 
@@ -319,6 +318,5 @@ fn run_plan(
     }
     Ok(Run {
         report: outcome.map_err(error)?,
-        sweeps: plan.sweeps,
     })
 }

@@ -3,9 +3,7 @@
 use numpy::{IntoPyArray, PyArray4, PyArrayDyn, PyReadonlyArrayDyn};
 use pyo3::prelude::*;
 use sensie::engine::{Engine, EngineOptions, Score};
-use sensie::visualize::{
-    self, DreamOptions, Layer, MaximizeOptions, Parameterisation, Target, ValueRange,
-};
+use sensie::visualize::{self, DreamOptions, MaximizeConfig, Parameterisation, Target, ValueRange};
 
 use crate::model::PyModel;
 use crate::{error, runtime};
@@ -24,7 +22,7 @@ pub fn kernels<'py>(
 
 /// A layer's feature maps for `x` (the model's input layout): (layer, N x C x h x w).
 #[pyfunction]
-#[pyo3(signature = (model, x, layer, batch_size=32))]
+#[pyo3(signature = (model, x, layer, batch_size=sensie::engine::DEFAULT_BATCH_SIZE))]
 pub fn features<'py>(
     py: Python<'py>,
     model: &PyModel,
@@ -121,6 +119,26 @@ pub fn maximize<'py>(
         "pixel" => Parameterisation::Pixel,
         other => return Err(unknown("param", other, &["fourier", "pixel"])),
     };
+    let config = MaximizeConfig {
+        steps: settings.steps,
+        restarts: settings.restarts,
+        learning_rate: settings.learning_rate,
+        parameterisation,
+        class_score,
+        jitter: settings.jitter,
+        scale: settings.scale,
+        rotate: settings.rotate,
+        l2: settings.l2,
+        tv: settings.tv,
+        blur_every: settings.blur_every,
+        blur_sigma: settings.blur_sigma,
+        diversity: settings.diversity,
+        diversity_layer: settings.diversity_layer,
+        range,
+        data: None,
+        seed: settings.seed,
+        ..MaximizeConfig::new(target)
+    };
     let data = data.map(|d| d.as_array().to_owned());
     let (runtime, model) = (runtime()?, model.model.clone());
     let mut failure = None;
@@ -138,35 +156,12 @@ pub fn maximize<'py>(
             runtime,
             model,
             EngineOptions {
-                batch_size: settings.restarts.max(1),
+                batch_size: config.restarts.max(1),
                 threads: 0,
             },
         )?;
-        let (_, h, w) = Layer::input(&mut engine)?.chw();
-        let mut options = MaximizeOptions::for_size(h, w);
-        options.steps = settings.steps;
-        options.restarts = settings.restarts;
-        options.learning_rate = settings.learning_rate;
-        options.parameterisation = parameterisation;
-        options.class_score = class_score;
-        let reg = &mut options.regularisers;
-        reg.jitter = settings.jitter.unwrap_or(reg.jitter);
-        (reg.scale, reg.rotate, reg.l2, reg.tv) =
-            (settings.scale, settings.rotate, settings.l2, settings.tv);
-        (reg.blur_every, reg.blur_sigma) = (settings.blur_every, settings.blur_sigma);
-        options.diversity = settings.diversity;
-        options.diversity_layer = settings.diversity_layer.clone();
-        options.seed = settings.seed;
-        options.range = match (range, &data) {
-            (Some((low, high)), _) => ValueRange::new(low, high)?,
-            (None, Some(data)) => ValueRange::of_data(data.view())?,
-            (None, None) => ValueRange::default(),
-        };
-        if let Some(data) = &data {
-            let images = Layer::input(&mut engine)?.to_nchw(data.view())?;
-            options.fit_to_data(images.view());
-        }
-        visualize::maximize_with_progress(&mut engine, &target, &options, &mut hear)
+        let options = config.options(&mut engine, data.as_ref().map(|d| d.view()))?;
+        visualize::maximize_with_progress(&mut engine, &config.target, &options, &mut hear)
     });
     if let Some(e) = failure {
         return Err(e);

@@ -21,6 +21,10 @@ use crate::onnx::{self, ModelProto};
 use crate::runtime::{Runtime, SessionOptions, Spinning};
 use crate::{Error, Result};
 
+/// Examples per ONNX Runtime call unless asked otherwise: the default of
+/// every command, config and the Python package's explanations.
+pub const DEFAULT_BATCH_SIZE: usize = 32;
+
 /// How an engine runs.
 #[derive(Clone, Copy, Debug)]
 pub struct EngineOptions {
@@ -33,7 +37,7 @@ pub struct EngineOptions {
 impl Default for EngineOptions {
     fn default() -> Self {
         EngineOptions {
-            batch_size: 32,
+            batch_size: DEFAULT_BATCH_SIZE,
             threads: 0,
         }
     }

@@ -224,7 +224,7 @@ fn a_grid_runs_in_the_same_pass_and_agrees_with_its_sweeps() {
     config.data = digits(dir.path(), "a", 0, 150, 0);
     config.grid = vec![GridSpec::parse("rotate=0,90,180,blur=0,1.5").unwrap()];
     let report = probe::execute(&config, &mut |_, _| {}).unwrap();
-    probe::write_report(&config.out, &report, &config, "test").unwrap();
+    probe::write_report(&config.out, &report, "test").unwrap();
     let test = |name: &str| report.tests.iter().find(|t| t.name == name).unwrap();
     let grid = test("grid:rotate,blur");
     assert_eq!(grid.kind, TestKind::Grid);

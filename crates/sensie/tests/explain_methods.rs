@@ -598,4 +598,34 @@ fn an_explain_run_is_a_value_of_the_chosen_examples() {
             "example {i}: {sum} vs {change}"
         );
     }
+
+    // The run serialises as plain data: explain.json's summary, each
+    // method's maps as shape and values, the checks, the geometry.
+    let json = serde_json::to_value(&run).unwrap();
+    assert_eq!(json["summary"]["examples"], serde_json::json!([7, 3]));
+    assert_eq!(json["summary"]["target"], "label");
+    let map = &json["attributions"][0]["map"];
+    assert_eq!(map["dim"], serde_json::json!([2, 1, 28, 28]));
+    let values = map["data"].as_array().unwrap();
+    assert_eq!(values.len(), 2 * 28 * 28);
+    for (value, &expected) in values.iter().zip(ig.iter()).step_by(97) {
+        assert_eq!(value.as_f64().unwrap() as f32, expected);
+    }
+    let gap = &json["attributions"][0]["completeness"]["gap"];
+    assert_eq!(gap.as_array().unwrap().len(), 2, "{gap}");
+    assert!(
+        json["attributions"][1]["completeness"].is_null(),
+        "saliency"
+    );
+    assert!(json["sanity"].is_null());
+    assert_eq!(
+        json["faithfulness"]["fractions"].as_array().unwrap().len(),
+        5
+    );
+    assert_eq!(json["display"]["dim"], serde_json::json!([2, 1, 28, 28]));
+    assert_eq!(
+        json["geometry"],
+        serde_json::json!({"layout": "NCHW", "channels": 1, "height": 28, "width": 28})
+    );
+    assert!(json["notes"].is_array());
 }

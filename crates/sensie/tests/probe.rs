@@ -236,13 +236,7 @@ fn the_report_draws_what_the_run_found() {
     config.replicates = 200;
     let report = probe::execute(&config, &mut |_, _| {}).unwrap();
     let out = dir.path().join("out");
-    probe::write_report(
-        &out,
-        &report,
-        &config,
-        "sensie probe --perturb rotate=0:180:5",
-    )
-    .unwrap();
+    probe::write_report(&out, &report, "sensie probe --perturb rotate=0:180:5").unwrap();
     let rotate = &report.tests[0];
     // Classes have no order: their section names no parameter value where
     // the score is crossed ("crosses 0.821 at 0.000 [0.000, 0.000]").
@@ -329,8 +323,7 @@ fn the_report_draws_what_the_run_found() {
             report.data.shown[0].id, report.example_labels[0]
         )
     );
-    let drawn =
-        probe::example_grid(&plan.sweeps[0], report.examples.view(), report.seed, &rows).unwrap();
+    let drawn = probe::example_grid(&report.tests[0], &rows).unwrap();
     assert_eq!(grid, drawn.image);
     // The tiles begin after the bands of headings (the levels) and row labels
     // (where a font is installed), which hold text: dark pixels on white.
@@ -351,18 +344,27 @@ fn the_report_draws_what_the_run_found() {
             assert!(dark(0..ox, y..y + 112) > 20, "label of example {row}");
         }
     }
-    let first = report.examples.slice(s![0..1, .., .., ..]);
+    // The run kept its first examples at every level as it perturbed them
+    // (the raw images at the identity), so the report perturbs nothing again.
     let mut row: Vec<f32> = Vec::new();
-    for &angle in &plan.sweeps[0].values {
+    assert_eq!(report.tests[0].level_examples.len(), 5);
+    for (level, &angle) in plan.sweeps[0].values.iter().enumerate() {
         let perturbed = sensie::perturb::perturb_batch(
             plan.sweeps[0].perturbation.as_ref(),
-            first,
+            report.examples.view(),
             angle,
             report.seed,
             0,
         )
         .unwrap();
-        row.extend(perturbed.iter());
+        let kept = &report.tests[0].level_examples[level];
+        assert_eq!(kept.dim(), report.examples.dim(), "level {level}");
+        if angle == 0.0 {
+            assert_eq!(kept, &report.examples, "the identity is the raw images");
+        } else {
+            assert_eq!(kept, &perturbed, "level {level}");
+        }
+        row.extend(perturbed.slice(s![0..1, .., .., ..]).iter());
     }
     let scale = probe::EXAMPLE_STRETCH.fit(row).unwrap();
     let how = sensie::render::Composite {
@@ -463,13 +465,7 @@ fn example_grids_show_at_most_twenty_groups() {
     assert_eq!(ids.group_examples.len(), 20);
     assert!(ids.group_examples.iter().all(|g| g.dim().0 == 1));
     let out = dir.path().join("out");
-    probe::write_report(
-        &out,
-        &report,
-        &config,
-        "sensie probe --property id=discrete",
-    )
-    .unwrap();
+    probe::write_report(&out, &report, "sensie probe --property id=discrete").unwrap();
     let grid = image::open(out.join("examples/property_id.png"))
         .unwrap()
         .to_rgb8();

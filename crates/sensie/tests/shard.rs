@@ -153,9 +153,50 @@ fn merged_shards_give_the_unsharded_results_in_every_number() {
         }
         let run = ProbeRun::load(&merged).unwrap();
         assert_eq!(run.reference, whole_run.reference, "{count} shards");
+        // The example grids' images come back from the parts' scores/.
+        for (merged, whole) in run.sweeps.iter().zip(&whole_run.sweeps) {
+            assert_eq!(merged.shown, whole.shown, "{count} shards: {}", merged.name);
+            assert_eq!(whole.shown.len(), whole.values.len());
+            assert_eq!(whole.shown[0].dim().0, probe::EXAMPLES);
+        }
         for index in 0..count {
             std::fs::remove_dir_all(dir.path().join(format!("part-{index}"))).unwrap();
         }
+    }
+}
+
+/// With batches of 3 the run's first four examples lie in two shards: each
+/// part keeps the ones it holds, and the merged report draws the same
+/// example grid as the unsharded run.
+#[test]
+fn example_grids_survive_a_shard_boundary_among_the_first_examples() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = config(digits(dir.path(), 12), dir.path().join("whole"));
+    config.batch_size = 3;
+    config.replicates = 100;
+    let whole = probe::execute(&config, &mut |_, _| {}).unwrap();
+    probe::write_report(&config.out, &whole, "test").unwrap();
+    let merged = sharded(&config, dir.path(), 4);
+    let first = ProbeRun::load(&dir.path().join("part-0")).unwrap();
+    assert_eq!(first.sweeps[0].shown[0].dim().0, 3, "shard 0 holds 0..3");
+    let second = ProbeRun::load(&dir.path().join("part-1")).unwrap();
+    assert_eq!(
+        second.sweeps[0].shown[0].dim().0,
+        1,
+        "shard 1 holds example 3"
+    );
+    let third = ProbeRun::load(&dir.path().join("part-2")).unwrap();
+    assert!(third.sweeps[0].shown.is_empty());
+    let report = ProbeRun::load(&merged)
+        .and_then(|r| probe::report(&r))
+        .unwrap();
+    probe::write_report(&merged, &report, "test").unwrap();
+    for grid in ["rotate.png", "gaussian-noise.png"] {
+        assert_eq!(
+            std::fs::read(merged.join("examples").join(grid)).unwrap(),
+            std::fs::read(config.out.join("examples").join(grid)).unwrap(),
+            "{grid}"
+        );
     }
 }
 

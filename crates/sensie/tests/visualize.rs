@@ -479,3 +479,89 @@ fn bad_choices_are_refused_with_the_valid_ones() {
     );
     assert!(e.contains("octave scale of at least 1"), "{e}");
 }
+
+/// A visualisation as the command line runs it: `visualize::run` returns
+/// plain data (serialisable, arrays included) and writes nothing;
+/// `write_run` writes what the report holds. The feature maps in the run
+/// are the engine's own (checked above against a direct convolution), for
+/// the chosen examples only.
+#[test]
+fn a_visualize_run_is_a_value_written_by_write_run() {
+    use sensie::visualize::{ExampleChoice, Kind, VisualizeConfig, VisualizeRun};
+
+    let dir = tempfile::tempdir().unwrap();
+    let data = repo("examples/mnist/data/test_x.npy");
+    let config = VisualizeConfig {
+        model: repo("examples/mnist/mnist_cnn.onnx"),
+        threads: 1,
+        kind: Kind::Features {
+            examples: ExampleChoice {
+                data: data.clone(),
+                indices: vec![5, 9],
+            },
+            layer: "/relu2/Relu_output_0".into(),
+        },
+    };
+    let run = visualize::run(&config).unwrap();
+    let VisualizeRun::Features { maps, examples } = &run else {
+        panic!("not features: {run:?}");
+    };
+    assert_eq!(examples, &["example 5", "example 9"]);
+    let (x, _) = digits();
+    let chosen = x.select(Axis(0), &[5, 9]);
+    let expected = visualize::feature_maps(&mut mnist(), chosen.view(), "/relu2/Relu_output_0")
+        .unwrap()
+        .maps;
+    assert_eq!(maps.maps, expected);
+
+    let json = serde_json::to_value(&run).unwrap();
+    let features = &json["features"];
+    assert_eq!(
+        features["maps"]["maps"]["dim"],
+        serde_json::json!([2, 16, 14, 14])
+    );
+    assert_eq!(
+        features["maps"]["maps"]["data"].as_array().unwrap().len(),
+        2 * 16 * 14 * 14
+    );
+    assert_eq!(
+        features["examples"],
+        serde_json::json!(["example 5", "example 9"])
+    );
+
+    let written = visualize::write_run(&run, dir.path()).unwrap();
+    let mut names: Vec<String> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    assert_eq!(
+        names,
+        [
+            "features.html",
+            "features.json",
+            "features_example_5.png",
+            "features_example_9.png"
+        ]
+    );
+    assert_eq!(written.len(), 4);
+    let summary: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.path().join("features.json")).unwrap()).unwrap();
+    assert_eq!(summary["order"], json["features"]["maps"]["order"]);
+
+    // A wrongly shaped data file is named in the error, by the library.
+    let flat = dir.path().join("flat.npy");
+    ndarray_npy::write_npy(&flat, &Array4::<f32>::zeros((2, 1, 1, 784))).unwrap();
+    let wrong = VisualizeConfig {
+        kind: Kind::Features {
+            examples: ExampleChoice {
+                data: flat.clone(),
+                indices: Vec::new(),
+            },
+            layer: "/relu2/Relu_output_0".into(),
+        },
+        ..config
+    };
+    let err = visualize::run(&wrong).unwrap_err().to_string();
+    assert!(err.contains(&flat.display().to_string()), "{err}");
+}

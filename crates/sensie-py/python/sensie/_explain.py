@@ -32,7 +32,7 @@ def explain(
     stride=2,
     fill=0.0,
     seed=0,
-    batch_size=32,
+    batch_size=_sensie.DEFAULT_BATCH_SIZE,
     threads=0,
     lrp_composite="epsilon",
     epsilon=1e-6,

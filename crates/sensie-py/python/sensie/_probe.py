@@ -31,7 +31,7 @@ class Probe:
     """
 
     def __init__(
-        self, model, batch_size=256, seed=0, preprocess=None, replicates=2000, threshold=None, threads=0, quiet=False, task="auto", skip_bad=False
+        self, model, batch_size=256, seed=0, preprocess=None, replicates=_sensie.DEFAULT_REPLICATES, threshold=None, threads=0, quiet=False, task="auto", skip_bad=False
     ):
         if not isinstance(model, Model):
             raise TypeError(f"sensie.Probe takes a sensie.Model, not {type(model).__name__}")

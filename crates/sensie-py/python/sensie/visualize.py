@@ -19,7 +19,7 @@ def kernels(model, layer=None):
     return _sensie.kernels(_model(model, "sensie.visualize.kernels"), layer)[1]
 
 
-def features(model, x, layer, batch_size=32):
+def features(model, x, layer, batch_size=_sensie.DEFAULT_BATCH_SIZE):
     """The feature maps of tensor ``layer`` for ``x`` (the model's input layout), N x C x h x w."""
     return _sensie.features(_model(model, "sensie.visualize.features"), _arrays.float32(x, "x"), layer, batch_size)[1]
 

@@ -263,7 +263,10 @@ fn read_all(spec: &DataSpec) -> Result<Dataset> {
         let folder = folder::read(path, &spec.bands, &extensions)?;
         (
             folder.images,
-            Some((Labels::Classes(folder.classes), folder.ids)),
+            Some(StoredLabels {
+                labels: Labels::Classes(folder.classes),
+                ids: folder.ids,
+            }),
             Some(folder.class_names),
         )
     } else if is_npz(path) {
@@ -284,7 +287,7 @@ fn read_all(spec: &DataSpec) -> Result<Dataset> {
                 path,
             )?),
         };
-        (images, labels.map(|l| (l, Vec::new())), None)
+        (images, labels.map(StoredLabels::unnamed), None)
     } else {
         let images = read_images(path, &spec.bands, spec.layout, &extensions)?;
         let labels = spec
@@ -292,11 +295,11 @@ fn read_all(spec: &DataSpec) -> Result<Dataset> {
             .as_ref()
             .map(|l| labels::from_array(array::read_npy(l)?, spec.task, l))
             .transpose()?;
-        (images, labels.map(|l| (l, Vec::new())), None)
+        (images, labels.map(StoredLabels::unnamed), None)
     };
     let n = images.len_of(Axis(0));
     let ids = match &stored {
-        Some((_, ids)) if !ids.is_empty() => ids.clone(),
+        Some(stored) if !stored.ids.is_empty() => stored.ids.clone(),
         _ => (0..n).map(|i| i.to_string()).collect(),
     };
     let metadata = spec
@@ -306,10 +309,10 @@ fn read_all(spec: &DataSpec) -> Result<Dataset> {
         .transpose()?;
     let labels = match (&spec.label_column, stored, &metadata) {
         (Some(column), _, Some(metadata)) => {
-            let (labels, names) = labels_from_column(metadata, column, spec.task)?;
+            let read = labels_from_column(metadata, column, spec.task)?;
             // A folder's class names belong to its folder labels, not to these.
-            class_names = names;
-            labels
+            class_names = read.class_names;
+            read.labels
         }
         (Some(column), _, None) => {
             return Err(Error::invalid(
@@ -317,7 +320,7 @@ fn read_all(spec: &DataSpec) -> Result<Dataset> {
                 "needs a metadata table (--metadata)",
             ));
         }
-        (None, Some((labels, _)), _) => labels,
+        (None, Some(stored), _) => stored.labels,
         (None, None, _) => {
             return Err(Error::data(
                 path,
@@ -533,7 +536,7 @@ pub fn load_images(spec: &DataSpec) -> Result<Images> {
             labels: None,
             ids: keep.iter().map(|&i| ids[i].clone()).collect(),
             positions: keep,
-            skipped: bad.iter().map(|&(i, _)| ids[i].clone()).collect(),
+            skipped: bad.iter().map(|b| ids[b.index].clone()).collect(),
             total: n,
             class_names: spec.class_names.clone(),
         });
@@ -646,13 +649,37 @@ fn read_images(
     Ok(ndarray::stack(Axis(1), &views).expect("same shapes"))
 }
 
+/// Labels as a data source stores them: a folder's classes with its
+/// images' paths as ids, or an array's labels.
+struct StoredLabels {
+    /// The right answer per example.
+    labels: Labels,
+    /// Per example, its id in the source (a folder's path under the root);
+    /// empty when the source names examples by index.
+    ids: Vec<String>,
+}
+
+impl StoredLabels {
+    /// Labels of a source that names its examples by index (an array).
+    fn unnamed(labels: Labels) -> StoredLabels {
+        StoredLabels {
+            labels,
+            ids: Vec::new(),
+        }
+    }
+}
+
+/// Labels read from a metadata column.
+struct ColumnLabels {
+    /// The right answer per example.
+    labels: Labels,
+    /// For a text column, the class names in index order (sorted).
+    class_names: Option<Vec<String>>,
+}
+
 /// Labels from a metadata column: numbers as the task says, or text as class
 /// names (classes in sorted order, returned as the class names).
-fn labels_from_column(
-    metadata: &Metadata,
-    column: &str,
-    task: Task,
-) -> Result<(Labels, Option<Vec<String>>)> {
+fn labels_from_column(metadata: &Metadata, column: &str, task: Task) -> Result<ColumnLabels> {
     match metadata.column(column)? {
         Column::Numeric(values) => {
             if let Some(row) = values.iter().position(Option::is_none) {
@@ -661,14 +688,14 @@ fn labels_from_column(
                     format!("column '{column}' has no value for example {row}"),
                 ));
             }
-            Ok((
-                labels::from_values(
+            Ok(ColumnLabels {
+                labels: labels::from_values(
                     values.into_iter().flatten().collect(),
                     task,
                     metadata.path(),
                 )?,
-                None,
-            ))
+                class_names: None,
+            })
         }
         Column::Text(values) => {
             let names: Vec<String> = values
@@ -681,28 +708,45 @@ fn labels_from_column(
                 .iter()
                 .map(|v| names.binary_search(v).expect("every value is a name"))
                 .collect();
-            Ok((Labels::Classes(classes), Some(names)))
+            Ok(ColumnLabels {
+                labels: Labels::Classes(classes),
+                class_names: Some(names),
+            })
         }
     }
 }
 
+/// An image holding bad pixels.
+struct BadImage {
+    /// Its index in the data set.
+    index: usize,
+    /// How many of its pixels are NaN, infinite, masked or of zero weight.
+    pixels: usize,
+}
+
 /// The images holding NaN or infinite pixels (bad pixels of a FITS mask or
-/// weight extension are NaN by now): their indices and bad pixel counts.
-fn bad_images(images: &Array4<f32>) -> Vec<(usize, usize)> {
+/// weight extension are NaN by now), in index order.
+fn bad_images(images: &Array4<f32>) -> Vec<BadImage> {
     images
         .axis_iter(Axis(0))
         .into_par_iter()
         .enumerate()
-        .map(|(i, image)| (i, image.iter().filter(|v| !v.is_finite()).count()))
-        .filter(|&(_, count)| count > 0)
+        .map(|(index, image)| BadImage {
+            index,
+            pixels: image.iter().filter(|v| !v.is_finite()).count(),
+        })
+        .filter(|bad| bad.pixels > 0)
         .collect()
 }
 
 /// What a refusal of `bad` images says: how many, how many pixels, the
 /// first one by name, and `remedy`.
-fn bad_message(bad: &[(usize, usize)], ids: &[String], remedy: &str) -> String {
-    let pixels: usize = bad.iter().map(|&(_, count)| count).sum();
-    let (first, count) = bad[0];
+fn bad_message(bad: &[BadImage], ids: &[String], remedy: &str) -> String {
+    let pixels: usize = bad.iter().map(|b| b.pixels).sum();
+    let BadImage {
+        index: first,
+        pixels: count,
+    } = bad[0];
     format!(
         "{} of {} images hold {pixels} bad pixel(s): NaN, infinite, masked or of zero weight (first: example {first}, '{}', {count} pixel(s)); \
          check those pixels, or {remedy}",
@@ -725,15 +769,15 @@ fn finite_only(dataset: Dataset, skip: bool) -> Result<Dataset> {
             bad_message(&bad, &dataset.ids, "leave them out with --skip-bad"),
         ));
     }
-    let skipped = bad.iter().map(|&(i, _)| dataset.ids[i].clone()).collect();
+    let skipped = bad.iter().map(|b| dataset.ids[b.index].clone()).collect();
     let keep = good(dataset.len(), &bad);
     Ok(dataset.select(&keep, skipped))
 }
 
 /// The indices below `n` that are not among the `bad` images (sorted).
-fn good(n: usize, bad: &[(usize, usize)]) -> Vec<usize> {
+fn good(n: usize, bad: &[BadImage]) -> Vec<usize> {
     (0..n)
-        .filter(|i| bad.binary_search_by_key(i, |&(b, _)| b).is_err())
+        .filter(|i| bad.binary_search_by_key(i, |b| b.index).is_err())
         .collect()
 }
 

@@ -16,7 +16,7 @@ use crate::rng::SeededRng;
 use crate::{Error, Result};
 
 /// Where the channels, rows and columns of one example are.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
 pub struct Geometry {
     /// Where the channels are in the model's input.
     pub layout: Layout,

@@ -120,7 +120,7 @@ impl serde::Serialize for MapKind {
 }
 
 /// The result of one method on a batch.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, serde::Serialize)]
 pub struct Attribution {
     /// Pixel methods: the input's shape and layout. CAM methods: N x H x W.
     pub map: ArrayD<f32>,
@@ -145,7 +145,7 @@ impl Attribution {
 }
 
 /// A class activation map at its layer's own resolution.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, serde::Serialize)]
 pub struct LayerMap {
     /// The tensor the map was computed from.
     pub name: String,

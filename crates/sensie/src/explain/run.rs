@@ -121,7 +121,7 @@ impl Default for Settings {
             sanity: false,
             faithfulness: false,
             curve_steps: 20,
-            batch_size: 32,
+            batch_size: crate::engine::DEFAULT_BATCH_SIZE,
             threads: 0,
             stop: None,
         }
@@ -156,8 +156,10 @@ pub struct Examples {
     pub data: PathBuf,
 }
 
-/// A finished run: what `sensie explain` writes, as values.
-#[derive(Clone, Debug)]
+/// A finished run: what `sensie explain` writes, as values. It serialises
+/// as plain data (arrays as ndarray's `v`, `dim` and `data`), for the Python
+/// package and sharded runs to carry.
+#[derive(Clone, Debug, serde::Serialize)]
 pub struct ExplainRun {
     /// explain.json.
     pub summary: Summary,

@@ -14,7 +14,8 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 use serde::ser::{SerializeMap, Serializer};
 
-use super::results::{check_out, word};
+use super::results::check_out;
+use super::word;
 use super::{ProbeConfig, ProbeRun, Report, TestKind, TestResult, chart, execute, file_stem};
 use crate::html::{Figure, Page};
 use crate::output::write_atomic;

@@ -58,7 +58,8 @@ pub struct ProbeConfig {
     pub output_kind: Option<String>,
     /// Examples per model pass.
     pub batch_size: usize,
-    /// ONNX Runtime threads per operator; 0 lets sensie choose ([`super::ThreadBudget`]).
+    /// Threads for the model's operators and for perturbing a batch; 0 lets
+    /// sensie choose ([`super::ThreadBudget`]).
     pub threads: usize,
     /// Seed of the bootstrap and of random perturbations.
     pub seed: u64,
@@ -151,10 +152,10 @@ impl Default for ProbeConfig {
             out: PathBuf::new(),
             force: false,
             output_kind: None,
-            batch_size: 32,
+            batch_size: super::DEFAULT_BATCH_SIZE,
             threads: 0,
             seed: 0,
-            replicates: 2000,
+            replicates: crate::stats::DEFAULT_REPLICATES,
             threshold: None,
             classes: false,
             data: DataSpec::default(),

@@ -81,8 +81,9 @@ pub struct GridSummary {
 }
 
 impl Joint {
-    /// The two values of cell `value`, refusing anything but a cell index.
-    fn cell(&self, value: f64) -> Result<(f64, f64)> {
+    /// The two values of cell `value` (along the first axis, then the
+    /// second), refusing anything but a cell index.
+    fn cell(&self, value: f64) -> Result<[f64; 2]> {
         let columns = self.axes[1].values.len();
         let cells = self.axes[0].values.len() * columns;
         if value.fract() != 0.0 || value < 0.0 || value >= cells as f64 {
@@ -92,10 +93,10 @@ impl Joint {
             ));
         }
         let cell = value as usize;
-        Ok((
+        Ok([
             self.axes[0].values[cell / columns],
             self.axes[1].values[cell % columns],
-        ))
+        ])
     }
 }
 
@@ -132,7 +133,7 @@ impl Perturbation for Joint {
         value: f64,
         rng: &mut SeededRng,
     ) -> Result<Array3<f32>> {
-        let (a, b) = self.cell(value)?;
+        let [a, b] = self.cell(value)?;
         let first = self.axes[0].perturbation.apply(image, a, rng)?;
         self.axes[1].perturbation.apply(first.view(), b, rng)
     }
@@ -147,7 +148,7 @@ impl Perturbation for Joint {
         first_example: usize,
         out: ArrayViewMut4<f32>,
     ) -> Result<()> {
-        let (a, b) = self.cell(value)?;
+        let [a, b] = self.cell(value)?;
         let mut between = Array4::zeros(images.dim());
         perturb::perturb_batch_into(
             self.axes[0].perturbation.as_ref(),

@@ -54,16 +54,19 @@ pub use config::{
 };
 pub use grid::{Grid, GridAxes, GridSummary};
 pub use report::{
-    EXAMPLE_STRETCH, EXAMPLES, chart, example_grid, example_rows, file_stem, group_grid,
-    group_names, write_report, write_report_for,
+    EXAMPLE_STRETCH, chart, example_grid, example_rows, file_stem, group_grid, group_names,
+    write_report,
 };
-pub use results::{DataSummary, ModelSummary, Report, check_out, word, write_results};
+pub use results::{DataSummary, ModelSummary, Report, check_out, write_results};
 use resume::Checkpoint;
 pub use score::{Metric, ScoreGrid, Scored};
 use scores::test_file;
 pub use scores::{ProbeRun, SCORES, SweepScores};
 pub use shard::Shard;
 pub use threads::{ThreadBudget, sweep_engine};
+
+/// The batch size of a probe unless its config says otherwise (the engine's).
+pub use crate::engine::DEFAULT_BATCH_SIZE;
 
 use crate::data::name::Name;
 use crate::data::{ClassMapping, Dataset, Labels};
@@ -73,6 +76,19 @@ use crate::predictor::{Described, Predictor};
 use crate::preprocess::Preprocess;
 use crate::stats::{self, Binning, ExampleScores, Group, PairedScores, Settings, TestStats};
 use crate::{Error, Result};
+
+/// How many examples the example grids show: the first ones of the data set,
+/// so the choice is deterministic and the same in every test.
+pub const EXAMPLES: usize = 4;
+
+/// A plain enum's name as results.json spells it ("perturbation", "high"):
+/// the report's page and results.csv write the same words.
+pub fn word(value: impl Serialize) -> String {
+    serde_json::to_value(value)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_string))
+        .unwrap_or_default()
+}
 
 /// One perturbation sweep, ready to run.
 pub struct Sweep {
@@ -153,9 +169,9 @@ pub struct RunOptions {
 impl Default for RunOptions {
     fn default() -> Self {
         RunOptions {
-            batch_size: 32,
+            batch_size: DEFAULT_BATCH_SIZE,
             seed: 0,
-            replicates: 2000,
+            replicates: stats::DEFAULT_REPLICATES,
             threshold: None,
             stop: None,
         }
@@ -220,6 +236,11 @@ pub struct TestResult {
     /// bin, a class; the first 20 groups), for the report's grids; empty for sweeps.
     #[serde(skip)]
     pub group_examples: Vec<Array4<f32>>,
+    /// Perturbation sweeps: per level, the first few examples (up to
+    /// [`EXAMPLES`]) as the run perturbed them, for the report's grid;
+    /// empty for other tests.
+    #[serde(skip)]
+    pub level_examples: Vec<Array4<f32>>,
     /// The names of those examples, group by group.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub shown: Vec<Vec<Name>>,
@@ -393,10 +414,12 @@ impl Setup {
                 .plan
                 .all_sweeps()
                 .zip(measured.sweeps)
-                .map(|(s, grid)| SweepScores {
+                .zip(measured.shown)
+                .map(|((s, grid), shown)| SweepScores {
                     name: s.name.clone(),
                     values: s.values.clone(),
                     grid,
+                    shown,
                 })
                 .collect(),
         })
@@ -450,12 +473,19 @@ pub fn report(run: &ProbeRun) -> Result<Report> {
 /// [`report`] with the model, data and plan at hand.
 fn report_of(model: &Model, data: &Dataset, plan: &Plan, run: &ProbeRun) -> Result<Report> {
     let options = run_options(&run.config);
-    let grids: Vec<&ScoreGrid> = run.sweeps.iter().map(|s| &s.grid).collect();
+    let sweeps: Vec<Measurements> = run
+        .sweeps
+        .iter()
+        .map(|s| Measurements {
+            grid: &s.grid,
+            shown: &s.shown,
+        })
+        .collect();
     let (tests, accuracy) = statistics(
         data,
         plan,
         &run.reference_scores(),
-        &grids,
+        &sweeps,
         run.metric,
         &options,
     )?;
@@ -543,9 +573,9 @@ pub fn execute_part(
 
 /// `sensie merge`: joins the scores of a run's parts (the output
 /// directories of its shards), checks they make one whole run, and writes
-/// its scores, results.json and results.csv into `out`. Returns the report
-/// and the run's settings (for [`write_report`]).
-pub fn merge(parts: &[PathBuf], out: &Path) -> Result<(Report, ProbeConfig)> {
+/// its scores, results.json and results.csv into `out`. Returns the report,
+/// which holds the example images [`write_report`] draws.
+pub fn merge(parts: &[PathBuf], out: &Path) -> Result<Report> {
     let parts = parts
         .iter()
         .map(|dir| Ok((dir.clone(), ProbeRun::load(dir)?)))
@@ -556,7 +586,7 @@ pub fn merge(parts: &[PathBuf], out: &Path) -> Result<(Report, ProbeConfig)> {
     let report = report(&run)?;
     run.save(out)?;
     write_results(out, &report)?;
-    Ok((report, run.config))
+    Ok(report)
 }
 
 /// A run's report with what the model and data say about it: the class
@@ -630,6 +660,9 @@ enum Input<'a> {
 struct Prepared<'a> {
     job: usize,
     input: Input<'a>,
+    /// A sweep's batch holding any of the first [`EXAMPLES`] examples:
+    /// those examples as perturbed, before preprocessing, for the report.
+    shown: Option<Array4<f32>>,
 }
 
 /// One batch of work: the unperturbed pass (`sweep` none) or one level of a sweep.
@@ -663,7 +696,16 @@ struct Measured {
     reference: ScoreGrid,
     /// Per sweep: examples x levels.
     sweeps: Vec<ScoreGrid>,
+    /// Per sweep: the example grid's images ([`shown_levels`]).
+    shown: Vec<Vec<Array4<f32>>>,
     metric: Metric,
+}
+
+/// What the statistics read of one sweep: its scores, and the images its
+/// example grid shows.
+struct Measurements<'a> {
+    grid: &'a ScoreGrid,
+    shown: &'a [Array4<f32>],
 }
 
 impl Measured {
@@ -694,12 +736,17 @@ pub fn run_plan(
     let measured = measure(
         engine, data, preprocess, plan, options, span, None, progress,
     )?;
-    let grids: Vec<&ScoreGrid> = measured.sweeps.iter().collect();
+    let sweeps: Vec<Measurements> = measured
+        .sweeps
+        .iter()
+        .zip(&measured.shown)
+        .map(|(grid, shown)| Measurements { grid, shown })
+        .collect();
     statistics(
         data,
         plan,
         &measured.reference.level(0),
-        &grids,
+        &sweeps,
         measured.metric,
         options,
     )
@@ -782,6 +829,7 @@ fn measure(
             .all_sweeps()
             .map(|s| ScoreGrid::new(n, s.values.len(), regression))
             .collect(),
+        shown: shown_room(data, plan, &span.slice),
         // Replaced by the first batch's metric, which also checks the
         // model's output width; a run restored whole was checked before.
         metric: Metric::new(&data.labels, kind, 1)?,
@@ -793,7 +841,10 @@ fn measure(
             .as_deref_mut()
             .and_then(|c| c.take(&test_file(unit.test), unit.examples.start));
         match saved {
-            Some(saved) => resume::restore(&saved, measured.grid(unit.test), rows)?,
+            Some(saved) => {
+                resume::restore(&saved, measured.grid(unit.test), rows)?;
+                reshow(&mut measured.shown, &unit, data, plan, options.seed, first)?;
+            }
             None => todo.push(unit),
         }
     }
@@ -834,6 +885,72 @@ fn measure(
     Ok(measured)
 }
 
+/// Room for the images of the report's example grids that the examples
+/// of `slice` hold: per sweep (the grids' cells have none) and level, those
+/// of the data set's first [`EXAMPLES`] examples that lie in `slice`. The
+/// identity value's are the raw images (the run reuses the unperturbed pass
+/// there); the producer copies the others out of the batches it perturbs
+/// for the model ([`Pass::prepare`]), so a report draws the images the
+/// model saw and perturbs nothing again. A shard after the first examples
+/// holds none.
+fn shown_room(data: &Dataset, plan: &Plan, slice: &Range<usize>) -> Vec<Vec<Array4<f32>>> {
+    let rows = slice.start.min(EXAMPLES)..slice.end.min(EXAMPLES);
+    let raw = data.images.slice(s![rows.clone(), .., .., ..]);
+    let levels = |sweep: &Sweep| -> Vec<Array4<f32>> {
+        if rows.is_empty() {
+            return Vec::new();
+        }
+        let identity = sweep.perturbation.parameter().identity;
+        sweep
+            .values
+            .iter()
+            .map(|&v| {
+                if v == identity {
+                    raw.to_owned()
+                } else {
+                    Array4::zeros(raw.dim())
+                }
+            })
+            .collect()
+    };
+    let mut shown: Vec<_> = plan.sweeps.iter().map(levels).collect();
+    shown.extend(plan.grids.iter().map(|_| Vec::new()));
+    shown
+}
+
+/// The example images of a unit that a resumed run restored from its
+/// partial scores instead of measuring: perturbed again, as the producer
+/// perturbs them (the run's seed, each example's own index).
+fn reshow(
+    shown: &mut [Vec<Array4<f32>>],
+    unit: &Unit,
+    data: &Dataset,
+    plan: &Plan,
+    seed: u64,
+    first: usize,
+) -> Result<()> {
+    let Some(i) = unit.test.filter(|&i| i < plan.sweeps.len()) else {
+        return Ok(());
+    };
+    let rows = unit.examples.start..unit.examples.end.min(EXAMPLES);
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let sweep = &plan.sweeps[i];
+    let identity = sweep.perturbation.parameter().identity;
+    let raw = data.images.slice(s![rows.clone(), .., .., ..]);
+    for (level, &v) in sweep.values.iter().enumerate() {
+        if v != identity {
+            let images =
+                perturb::perturb_batch(sweep.perturbation.as_ref(), raw, v, seed, rows.start)?;
+            shown[i][level]
+                .slice_mut(s![rows.start - first..rows.end - first, .., .., ..])
+                .assign(&images);
+        }
+    }
+    Ok(())
+}
+
 /// Every test's statistics from the scores of every example: the sweeps'
 /// from their grids, the property and class tests' from the unperturbed
 /// pass; and a classifier's accuracy on the unperturbed images.
@@ -841,7 +958,7 @@ fn statistics(
     data: &Dataset,
     plan: &Plan,
     reference: &[Scored],
-    sweeps: &[&ScoreGrid],
+    sweeps: &[Measurements],
     metric: Metric,
     options: &RunOptions,
 ) -> Result<(Vec<TestResult>, Option<f64>)> {
@@ -857,12 +974,13 @@ fn statistics(
     };
     let mut results = Vec::new();
     let mut grids = sweeps.iter();
-    for (sweep, grid) in plan.sweeps.iter().zip(grids.by_ref()) {
-        let (result, _) = sweep_result(sweep, grid, reference, metric, &settings)?;
+    for (sweep, measured) in plan.sweeps.iter().zip(grids.by_ref()) {
+        let (mut result, _) = sweep_result(sweep, measured.grid, reference, metric, &settings)?;
+        result.level_examples = measured.shown.to_vec();
         results.push(result);
     }
     for (grid, cells) in plan.grids.iter().zip(grids) {
-        let (result, band) = sweep_result(&grid.sweep, cells, reference, metric, &settings)?;
+        let (result, band) = sweep_result(&grid.sweep, cells.grid, reference, metric, &settings)?;
         results.push(grid::grid_result(
             &grid.axes,
             result,
@@ -972,17 +1090,26 @@ impl<'a> Pass<'a> {
     /// One batch perturbed (for a sweep level) and preprocessed. A sweep
     /// level is perturbed into a buffer from `spare` when one of the right
     /// shape is there.
-    fn prepare(&self, job: &Job, spare: &mut Vec<Array4<f32>>) -> Result<Input<'a>> {
+    /// Also returns the images of the report's example grid the batch
+    /// holds (see [`Prepared::shown`]).
+    fn prepare(
+        &self,
+        job: &Job,
+        spare: &mut Vec<Array4<f32>>,
+    ) -> Result<(Input<'a>, Option<Array4<f32>>)> {
         let data: &'a Dataset = self.data;
         let raw = data.images.slice(s![job.start..job.end, .., .., ..]);
-        let Some((sweep, level)) = job.sweep else {
-            return Ok(if self.as_is(raw.dim()) {
-                Input::Borrowed(raw)
-            } else {
-                Input::Owned(self.preprocess.apply(raw, self.target, self.layout)?)
-            });
+        let Some((index, level)) = job.sweep else {
+            return Ok((
+                if self.as_is(raw.dim()) {
+                    Input::Borrowed(raw)
+                } else {
+                    Input::Owned(self.preprocess.apply(raw, self.target, self.layout)?)
+                },
+                None,
+            ));
         };
-        let sweep = self.plan.sweep(sweep);
+        let sweep = self.plan.sweep(index);
         let mut buffer = match spare.pop() {
             Some(buffer) if buffer.dim() == raw.dim() => buffer,
             _ => Array4::zeros(raw.dim()),
@@ -995,14 +1122,19 @@ impl<'a> Pass<'a> {
             job.start,
             buffer.view_mut(),
         )?;
+        let shown = (index < self.plan.sweeps.len() && job.start < EXAMPLES).then(|| {
+            buffer
+                .slice(s![..job.end.min(EXAMPLES) - job.start, .., .., ..])
+                .to_owned()
+        });
         if self.as_is(raw.dim()) {
-            return Ok(Input::Owned(buffer));
+            return Ok((Input::Owned(buffer), shown));
         }
         let prepared = self
             .preprocess
             .apply(buffer.view(), self.target, self.layout)?;
         spare.push(buffer);
-        Ok(Input::Owned(prepared))
+        Ok((Input::Owned(prepared), shown))
     }
 }
 
@@ -1046,7 +1178,11 @@ fn stream(
                 spare.extend(spare_rx.try_iter());
                 let prepared = pass
                     .prepare(job, &mut spare)
-                    .map(|input| Prepared { job: index, input });
+                    .map(|(input, shown)| Prepared {
+                        job: index,
+                        input,
+                        shown,
+                    });
                 let failed = prepared.is_err();
                 if tx.send(prepared).is_err() || failed {
                     break;
@@ -1054,8 +1190,14 @@ fn stream(
             }
         });
         for (done, message) in rx.into_iter().enumerate() {
-            let Prepared { job, input } = message?;
+            let Prepared { job, input, shown } = message?;
             let job = jobs[job];
+            if let (Some(images), Some((sweep, level))) = (shown, job.sweep) {
+                let at = job.start - first;
+                measured.shown[sweep][level]
+                    .slice_mut(s![at..at + images.len_of(Axis(0)), .., .., ..])
+                    .assign(&images);
+            }
             let outputs = match &input {
                 Input::Borrowed(view) => engine.predict(view.view().into_dyn())?,
                 Input::Owned(batch) => engine.predict(batch.view().into_dyn())?,
@@ -1158,9 +1300,12 @@ fn target_scale(targets: &[f32]) -> f64 {
 fn regression_extras<L: IntoIterator<Item = f64>>(
     metric: Metric,
     levels: impl Iterator<Item = L>,
-) -> (Option<Vec<f64>>, Option<Vec<f64>>) {
+) -> RegressionExtras {
     if !matches!(metric, Metric::Regressor) {
-        return (None, None);
+        return RegressionExtras {
+            squared_error: None,
+            bias: None,
+        };
     }
     let (squared, bias): (Vec<f64>, Vec<f64>) = levels
         .map(|errors| {
@@ -1171,7 +1316,10 @@ fn regression_extras<L: IntoIterator<Item = f64>>(
             (sum_sq / n as f64, sum / n as f64)
         })
         .unzip();
-    (Some(squared), Some(bias))
+    RegressionExtras {
+        squared_error: Some(squared),
+        bias: Some(bias),
+    }
 }
 
 fn sweep_result(
@@ -1194,7 +1342,10 @@ fn sweep_result(
         .iter()
         .flat_map(|e| e.axis_iter(Axis(1)))
         .map(|level| level.into_iter().copied());
-    let (squared_error, bias) = regression_extras(metric, errors);
+    let RegressionExtras {
+        squared_error,
+        bias,
+    } = regression_extras(metric, errors);
     let parameter = sweep.perturbation.parameter();
     let result = TestResult {
         name: sweep.name.clone(),
@@ -1209,6 +1360,7 @@ fn sweep_result(
         squared_error,
         bias,
         group_examples: Vec::new(),
+        level_examples: Vec::new(),
         shown: Vec::new(),
         scores: ExampleScores::Paired {
             scores: grid.score.clone(),
@@ -1219,12 +1371,32 @@ fn sweep_result(
     Ok((result, band))
 }
 
-/// A group of examples from the unperturbed pass: value, label, range, members.
-type Members = (f64, Option<String>, Option<(f64, f64)>, Vec<usize>);
+/// A group of examples from the unperturbed pass (a property's bin, a class).
+struct Members {
+    /// Its value: a bin's centre, a discrete value, a class index.
+    value: f64,
+    /// Its name, when it has one (a class name, a text value).
+    label: Option<String>,
+    /// A bin's range, (low, high).
+    range: Option<(f64, f64)>,
+    /// The examples in it, by index.
+    members: Vec<usize>,
+}
 
-/// A test's statistics with its regression extras (squared error, bias) per
-/// level, and the scores of each group's examples.
-type WithExtras = (TestStats, Option<Vec<f64>>, Option<Vec<f64>>, ExampleScores);
+/// A regression test's mean squared error and mean signed error (bias) per
+/// level or group; none for classifiers.
+struct RegressionExtras {
+    squared_error: Option<Vec<f64>>,
+    bias: Option<Vec<f64>>,
+}
+
+/// A group test's statistics, its regression extras, and the scores of each
+/// group's examples.
+struct GroupedStats {
+    stats: TestStats,
+    extras: RegressionExtras,
+    scores: ExampleScores,
+}
 
 /// Statistics of groups of examples from the unperturbed pass, with the
 /// regression extras per group.
@@ -1234,23 +1406,23 @@ fn grouped_stats(
     reference: &[Scored],
     metric: Metric,
     settings: &Settings,
-) -> Result<WithExtras> {
+) -> Result<GroupedStats> {
     let scores: Vec<Vec<f64>> = groups
         .iter()
-        .map(|g| g.3.iter().map(|&i| reference[i].score).collect())
+        .map(|g| g.members.iter().map(|&i| reference[i].score).collect())
         .collect();
     let correct: Vec<Vec<bool>> = groups
         .iter()
-        .map(|g| g.3.iter().map(|&i| reference[i].correct).collect())
+        .map(|g| g.members.iter().map(|&i| reference[i].correct).collect())
         .collect();
     let classifier = matches!(metric, Metric::Classifier(_));
     let input: Vec<Group> = groups
         .iter()
         .enumerate()
         .map(|(j, g)| Group {
-            value: g.0,
-            label: g.1.clone(),
-            range: g.2,
+            value: g.value,
+            label: g.label.clone(),
+            range: g.range,
             scores: &scores[j],
             correct: classifier.then_some(correct[j].as_slice()),
         })
@@ -1258,9 +1430,12 @@ fn grouped_stats(
     let stats = stats::grouped(&input, metric.direction(), settings, ordered)?;
     let errors = groups
         .iter()
-        .map(|g| g.3.iter().map(|&i| reference[i].error));
-    let (squared_error, bias) = regression_extras(metric, errors);
-    Ok((stats, squared_error, bias, ExampleScores::Groups(scores)))
+        .map(|g| g.members.iter().map(|&i| reference[i].error));
+    Ok(GroupedStats {
+        stats,
+        extras: regression_extras(metric, errors),
+        scores: ExampleScores::Groups(scores),
+    })
 }
 
 fn property_result(
@@ -1275,17 +1450,18 @@ fn property_result(
     let binned: usize = bins.iter().map(|b| b.members.len()).sum();
     let groups: Vec<Members> = bins
         .into_iter()
-        .map(|b| {
-            (
-                b.value,
-                b.label,
-                (b.lo != b.hi).then_some((b.lo, b.hi)),
-                b.members,
-            )
+        .map(|b| Members {
+            value: b.value,
+            label: b.label,
+            range: (b.lo != b.hi).then_some((b.lo, b.hi)),
+            members: b.members,
         })
         .collect();
-    let (stats, squared_error, bias, scores) =
-        grouped_stats(&groups, true, reference, metric, settings)?;
+    let GroupedStats {
+        stats,
+        extras,
+        scores,
+    } = grouped_stats(&groups, true, reference, metric, settings)?;
     Ok(TestResult {
         name: format!("property:{}", property.column),
         kind: TestKind::Property,
@@ -1296,9 +1472,10 @@ fn property_result(
         metric: metric.name(),
         missing: Some(data.len() - binned),
         stats,
-        squared_error,
-        bias,
+        squared_error: extras.squared_error,
+        bias: extras.bias,
         group_examples: first_of_each(data, &groups),
+        level_examples: Vec::new(),
         shown: names_of_each(data, &groups),
         scores,
         grid: None,
@@ -1320,19 +1497,21 @@ fn class_result(
     }
     let groups: Vec<Members> = members
         .into_iter()
-        .map(|(c, m)| {
-            (
-                c as f64,
-                data.class_names
-                    .as_ref()
-                    .and_then(|names| names.get(c).cloned()),
-                None,
-                m,
-            )
+        .map(|(c, m)| Members {
+            value: c as f64,
+            label: data
+                .class_names
+                .as_ref()
+                .and_then(|names| names.get(c).cloned()),
+            range: None,
+            members: m,
         })
         .collect();
-    let (stats, squared_error, bias, scores) =
-        grouped_stats(&groups, false, reference, metric, settings)?;
+    let GroupedStats {
+        stats,
+        extras,
+        scores,
+    } = grouped_stats(&groups, false, reference, metric, settings)?;
     Ok(TestResult {
         name: "classes".into(),
         kind: TestKind::Class,
@@ -1343,9 +1522,10 @@ fn class_result(
         metric: metric.name(),
         missing: None,
         stats,
-        squared_error,
-        bias,
+        squared_error: extras.squared_error,
+        bias: extras.bias,
         group_examples: first_of_each(data, &groups),
+        level_examples: Vec::new(),
         shown: names_of_each(data, &groups),
         scores,
         grid: None,
@@ -1363,7 +1543,7 @@ fn shown_of_each(groups: &[Members]) -> impl Iterator<Item = &[usize]> {
     groups
         .iter()
         .take(GROUP_ROWS)
-        .map(|g| &g.3[..g.3.len().min(EXAMPLES)])
+        .map(|g| &g.members[..g.members.len().min(EXAMPLES)])
 }
 
 /// The raw images of [`shown_of_each`].

@@ -9,31 +9,26 @@
 //! - `report.html`: one self-contained page with the run, a summary table
 //!   and every test's plot and examples.
 //!
-//! Everything here is drawn from the [`Report`] and the raw images it keeps,
-//! after the run: a failure to draw cannot lose the results, which are
+//! Everything here is drawn from the [`Report`] and the images it keeps
+//! (each sweep's levels as the run perturbed them, each group's first
+//! examples), after the run; nothing is measured or perturbed again: a failure to draw cannot lose the results, which are
 //! already written. PNG charts need a font; without one the SVGs (which the
 //! page inlines) are still written, and the returned notes say so.
 
 use std::path::Path;
 
-use ndarray::{Array4, ArrayView4, Axis as ArrayAxis};
+use ndarray::{Array4, Axis as ArrayAxis};
 
-use super::results::word;
-use super::{ProbeConfig, Sweep, TestKind, TestResult, plan};
+use super::{EXAMPLES, TestKind, TestResult, word};
 use crate::engine::describe_shape;
 use crate::html::{Figure, Page};
 use crate::output::write_atomic;
-use crate::perturb::perturb_batch;
 use crate::plot::{Axis, Bar, BarChart, LineChart, Rasteriser, RefLine, Series, Size};
 use crate::render::{self, Colouring, Composite, Grid, LabelledGrid, Labels, RgbImage, Stretch};
 use crate::stats::{Direction, VERDICT_RULE, Verdict};
 use crate::{Error, Result};
 
 use super::Report;
-
-/// How many examples the example grids show: the first ones of the data set,
-/// so the choice is deterministic and the same in every test.
-pub const EXAMPLES: usize = 4;
 
 /// Tiles of the example grids are enlarged to at least this many pixels a side.
 const TILE_PIXELS: usize = 96;
@@ -49,27 +44,10 @@ pub const EXAMPLE_STRETCH: Stretch = Stretch::Percentile {
 };
 
 /// Writes plots/, examples/ and report.html into `out` for `report`, the
-/// results of running `config`; `command` is how the run was asked for.
-/// Returns notes for the user about what could not be made (PNG charts
-/// without a font).
-pub fn write_report(
-    out: &Path,
-    report: &Report,
-    config: &ProbeConfig,
-    command: &str,
-) -> Result<Vec<String>> {
-    write_report_for(out, report, &plan(config)?.sweeps, command)
-}
-
-/// [`write_report`] for sweeps already built, such as a Python package's
-/// sweeps whose perturbation is a user's Python function, which no config
-/// can name.
-pub fn write_report_for(
-    out: &Path,
-    report: &Report,
-    sweeps: &[Sweep],
-    command: &str,
-) -> Result<Vec<String>> {
+/// results of a run (from `sensie probe`, `sensie merge` or the Python
+/// package); `command` is how the run was asked for. Returns notes for the
+/// user about what could not be made (PNG charts without a font).
+pub fn write_report(out: &Path, report: &Report, command: &str) -> Result<Vec<String>> {
     let plots = out.join("plots");
     let examples = out.join("examples");
     for dir in [&plots, &examples] {
@@ -91,19 +69,14 @@ pub fn write_report_for(
             write_atomic(&plots.join(format!("{stem}.png")), &r.png(&svg, PNG_SCALE)?)?;
         }
         let mut figures = vec![Figure::svg(&svg, chart_caption(test))?];
-        if let Some(sweep) = sweeps.iter().find(|s| s.name == test.name) {
-            let grid = example_grid(
-                sweep,
-                report.examples.view(),
-                report.seed,
-                &example_rows(report),
-            )?;
+        if !test.level_examples.is_empty() {
+            let grid = example_grid(test, &example_rows(report))?;
             let png = render::encode_png(&grid.image)?;
             write_atomic(&examples.join(format!("{stem}.png")), &png)?;
             figures.push(Figure::png(
                 &png,
                 &format!("examples of {}", test.name),
-                grid_caption(sweep, report),
+                grid_caption(test, report),
             ));
         } else if !test.group_examples.is_empty() {
             let grid = group_grid(&test.group_examples, &group_names(test))?;
@@ -416,8 +389,8 @@ fn finding(test: &TestResult) -> String {
     text
 }
 
-fn grid_caption(sweep: &Sweep, report: &Report) -> String {
-    let values: Vec<String> = sweep.values.iter().map(|v| v.to_string()).collect();
+fn grid_caption(test: &TestResult, report: &Report) -> String {
+    let values = level_values(test);
     let colours = render::band_colours(report.examples.len_of(ArrayAxis(1)));
     let rows: Vec<String> = report
         .example_labels
@@ -431,44 +404,33 @@ fn grid_caption(sweep: &Sweep, report: &Report) -> String {
          dimming shows.{colours}",
         report.examples.len_of(ArrayAxis(0)),
         rows.join("; "),
-        sweep.perturbation.parameter().name,
+        test.parameter,
         values.join(", "),
         report.seed,
     )
 }
 
-/// Examples x levels as one picture: row `i` is example `i` of `images`
-/// (the data set's first examples) at every level of `sweep`. Each level is
-/// perturbed as the run did it: the same seed and example indices, and the
-/// raw image itself at the identity value (the run reuses the unperturbed
-/// pass there).
+/// A sweep's levels as the example grid's columns head them.
+fn level_values(test: &TestResult) -> Vec<String> {
+    test.stats
+        .levels
+        .iter()
+        .map(|l| l.value.to_string())
+        .collect()
+}
+
+/// Examples x levels as one picture: row `i` is example `i` of the sweep
+/// `test` at every level (its `level_examples`, as the run perturbed them).
 /// `rows` label the examples (their ids and labels); each level's value
 /// heads its column.
-pub fn example_grid(
-    sweep: &Sweep,
-    images: ArrayView4<f32>,
-    seed: u64,
-    rows: &[String],
-) -> Result<LabelledGrid> {
-    let (n, c, h, w) = images.dim();
-    if n == 0 {
+pub fn example_grid(test: &TestResult, rows: &[String]) -> Result<LabelledGrid> {
+    let levels = &test.level_examples;
+    let Some((n, c, h, w)) = levels.first().map(Array4::dim).filter(|d| d.0 > 0) else {
         return Err(Error::invalid(
             "example grid",
             "there are no examples to show",
         ));
-    }
-    let identity = sweep.perturbation.parameter().identity;
-    let levels = sweep
-        .values
-        .iter()
-        .map(|&v| {
-            if v == identity {
-                Ok(images.to_owned())
-            } else {
-                perturb_batch(sweep.perturbation.as_ref(), images, v, seed, 0)
-            }
-        })
-        .collect::<Result<Vec<Array4<f32>>>>()?;
+    };
     let bands = render::display_bands(c);
     let mut tiles = Vec::with_capacity(n * levels.len());
     for example in 0..n {
@@ -486,7 +448,7 @@ pub fn example_grid(
         }
     }
     let labels = Labels {
-        columns: sweep.values.iter().map(|v| v.to_string()).collect(),
+        columns: level_values(test),
         rows: rows.to_vec(),
     };
     tile_grid(&tiles, levels.len().max(1), (h, w), &labels)

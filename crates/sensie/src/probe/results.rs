@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use ndarray::{Array4, s};
 use serde::Serialize;
 
-use super::{RunOptions, TestResult};
+use super::{EXAMPLES, RunOptions, TestResult, word};
 use crate::data::name::Name;
 use crate::data::{ClassMapping, Dataset, Labels};
 use crate::model::TensorInfo;
@@ -101,7 +101,7 @@ impl Report {
                 shown: data
                     .ids
                     .iter()
-                    .take(super::report::EXAMPLES)
+                    .take(EXAMPLES)
                     .map(|id| Name::of(id))
                     .collect(),
                 classes: None,
@@ -113,9 +113,9 @@ impl Report {
             warnings: Vec::new(),
             examples: data
                 .images
-                .slice(s![..data.len().min(super::report::EXAMPLES), .., .., ..])
+                .slice(s![..data.len().min(EXAMPLES), .., .., ..])
                 .to_owned(),
-            example_labels: (0..data.len().min(super::report::EXAMPLES))
+            example_labels: (0..data.len().min(EXAMPLES))
                 .map(|i| match &data.labels {
                     Labels::Classes(c) => data
                         .class_names
@@ -207,12 +207,4 @@ fn csv_text(report: &Report) -> String {
         }
     }
     String::from_utf8(writer.into_inner().expect("writing to memory")).expect("CSV of UTF-8 fields")
-}
-
-/// A plain enum's name as results.json spells it ("perturbation", "high").
-pub fn word(value: impl Serialize) -> String {
-    serde_json::to_value(value)
-        .ok()
-        .and_then(|v| v.as_str().map(str::to_string))
-        .unwrap_or_default()
 }

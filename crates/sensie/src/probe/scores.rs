@@ -13,6 +13,9 @@
 //!                              (classifiers) or absolute error (regression)
 //! scores/<file>.correct.npy    bool [n, levels]: top class = label (classifiers only)
 //! scores/<file>.error.npy      float64 [n, levels]: prediction - target (regression only)
+//! scores/<file>.shown.npy      float32 [levels, k, c, h, w]: the report's example grid, the
+//!                              run's first k examples (at most 4) at each level, as perturbed
+//!                              (sweeps whose part holds any of the first examples only)
 //! ```
 //!
 //! `<file>` is `reference` for the unperturbed pass (one level) and
@@ -21,8 +24,9 @@
 //! run.json holds `format` (1), `sensie_version`, `fingerprint`,
 //! `examples` (in the whole run), `start` and `end` (the slice these rows
 //! are, `0` and `examples` unless the run was one shard), `metric`,
-//! `output_kind` (classifiers), `tests` (`name`, `file`, `values` each) and
-//! the run's `config`. A classifier keeps 9 bytes per example and level, a
+//! `output_kind` (classifiers), `tests` (`name`, `file`, `values` each, and
+//! `shown`, the k of its example images, when it has any) and the run's
+//! `config`. A classifier keeps 9 bytes per example and level, a
 //! regression model 17.
 //!
 //! The fingerprint identifies what the numbers depend on: the model's
@@ -32,7 +36,7 @@
 
 use std::path::{Path, PathBuf};
 
-use ndarray::{Array1, Array2, Axis, concatenate};
+use ndarray::{Array1, Array2, Array4, Array5, Axis, concatenate, stack};
 use ndarray_npy::{ReadNpyExt, WritableElement, WriteNpyExt};
 use serde::{Deserialize, Serialize};
 
@@ -82,6 +86,11 @@ pub struct SweepScores {
     pub values: Vec<f64>,
     /// Examples x levels.
     pub grid: ScoreGrid,
+    /// Per level, the images the report's example grid shows: those of the
+    /// run's first [`super::EXAMPLES`] examples that this part holds, as
+    /// the run perturbed them. Empty for a grid test's cells and for a part
+    /// holding none of the first examples.
+    pub shown: Vec<Array4<f32>>,
 }
 
 /// One test in run.json.
@@ -90,6 +99,13 @@ struct TestEntry {
     name: String,
     file: String,
     values: Vec<f64>,
+    /// How many examples `<file>.shown.npy` holds at each level (0: no file).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    shown: usize,
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
 }
 
 /// run.json.
@@ -141,15 +157,18 @@ impl ProbeRun {
             name: REFERENCE.into(),
             file: REFERENCE.into(),
             values: Vec::new(),
+            shown: 0,
         }];
         save_grid(&dir, REFERENCE, &self.reference)?;
         for (i, sweep) in self.sweeps.iter().enumerate() {
             let file = test_file(Some(i));
             save_grid(&dir, &file, &sweep.grid)?;
+            let shown = save_shown(&dir, &file, &sweep.shown)?;
             tests.push(TestEntry {
                 name: sweep.name.clone(),
                 file,
                 values: sweep.values.clone(),
+                shown,
             });
         }
         let header = Header {
@@ -226,10 +245,12 @@ impl ProbeRun {
         let sweeps = tests
             .map(|t| {
                 let grid = load_grid(&dir, &t.file, n, t.values.len(), metric)?;
+                let shown = load_shown(&dir, &t.file, t.values.len(), t.shown)?;
                 Ok(SweepScores {
                     name: t.name,
                     values: t.values,
                     grid,
+                    shown,
                 })
             })
             .collect::<Result<_>>()?;
@@ -306,6 +327,7 @@ impl ProbeRun {
                     name: all[0].sweeps[i].name.clone(),
                     values: all[0].sweeps[i].values.clone(),
                     grid: grids(&|p| &p.sweeps[i].grid)?,
+                    shown: join_shown(all.iter().map(|p| p.sweeps[i].shown.as_slice()))?,
                 })
             })
             .collect::<Result<_>>()?;
@@ -407,6 +429,54 @@ fn load_grid(dir: &Path, file: &str, n: usize, levels: usize, metric: Metric) ->
             error: Some(read_npy(&dir.join(format!("{file}.error.npy")), &shape)?),
         },
     })
+}
+
+/// Writes a sweep's example images as `<file>.shown.npy` (levels first),
+/// when it has any; returns how many examples each level holds.
+fn save_shown(dir: &Path, file: &str, shown: &[Array4<f32>]) -> Result<usize> {
+    let Some(first) = shown.first() else {
+        return Ok(0);
+    };
+    let views: Vec<_> = shown.iter().map(|l| l.view()).collect();
+    let stacked: Array5<f32> =
+        stack(Axis(0), &views).map_err(|e| Error::invalid("example images", e.to_string()))?;
+    write_npy(&dir.join(format!("{file}.shown.npy")), &stacked)?;
+    Ok(first.len_of(Axis(0)))
+}
+
+/// Reads back what [`save_shown`] wrote: `levels` arrays of `count` images each.
+fn load_shown(dir: &Path, file: &str, levels: usize, count: usize) -> Result<Vec<Array4<f32>>> {
+    if count == 0 {
+        return Ok(Vec::new());
+    }
+    let path = dir.join(format!("{file}.shown.npy"));
+    let file = std::fs::File::open(&path).map_err(|e| Error::io(&path, e))?;
+    let stacked = Array5::<f32>::read_npy(std::io::BufReader::new(file))
+        .map_err(|e| Error::data(&path, format!("not a valid array of images: {e}")))?;
+    if stacked.shape()[..2] != [levels, count] {
+        return Err(Error::data(
+            &path,
+            format!(
+                "has shape {:?} where run.json says {levels} levels of {count} images",
+                stacked.shape()
+            ),
+        ));
+    }
+    Ok(stacked.outer_iter().map(|level| level.to_owned()).collect())
+}
+
+/// The example images of consecutive parts, level by level (parts holding
+/// none of the first examples add nothing).
+fn join_shown<'a>(parts: impl Iterator<Item = &'a [Array4<f32>]>) -> Result<Vec<Array4<f32>>> {
+    let holding: Vec<&[Array4<f32>]> = parts.filter(|p| !p.is_empty()).collect();
+    let levels = holding.first().map_or(0, |p| p.len());
+    (0..levels)
+        .map(|l| {
+            let views: Vec<_> = holding.iter().map(|p| p[l].view()).collect();
+            concatenate(Axis(0), &views)
+                .map_err(|e| Error::invalid("example images", e.to_string()))
+        })
+        .collect()
 }
 
 impl ScoreGrid {

@@ -63,10 +63,14 @@ pub struct Settings {
     pub scale: f64,
 }
 
+/// Bootstrap replicates of every interval unless asked otherwise: enough
+/// for 95% percentile intervals stable to about 0.01 of their width.
+pub const DEFAULT_REPLICATES: usize = 2000;
+
 impl Default for Settings {
     fn default() -> Self {
         Settings {
-            replicates: 2000,
+            replicates: DEFAULT_REPLICATES,
             seed: 0,
             threshold: None,
             scale: 1.0,
@@ -367,22 +371,32 @@ pub fn paired_with_band(
             c
         }
     };
-    let drops: Vec<(f64, f64, f64)> = changes
+    // Each level's drop with its simultaneous interval.
+    let drops: Vec<Estimate> = changes
         .iter()
         .zip(&band)
         .map(|(&c, &[lo, hi])| {
             let (a, b) = (worse(lo), worse(hi));
-            (worse(c), a.min(b), a.max(b))
+            Estimate {
+                value: worse(c),
+                ci95: [a.min(b), a.max(b)],
+            }
         })
         .collect();
     let worst = (0..levels)
-        .max_by(|&a, &b| drops[a].0.total_cmp(&drops[b].0))
+        .max_by(|&a, &b| drops[a].value.total_cmp(&drops[b].value))
         .expect("at least one level");
     let largest_drop = Estimate {
-        value: drops[worst].0,
+        value: drops[worst].value,
         ci95: [
-            drops.iter().map(|d| d.1).fold(f64::NEG_INFINITY, f64::max),
-            drops.iter().map(|d| d.2).fold(f64::NEG_INFINITY, f64::max),
+            drops
+                .iter()
+                .map(|d| d.ci95[0])
+                .fold(f64::NEG_INFINITY, f64::max),
+            drops
+                .iter()
+                .map(|d| d.ci95[1])
+                .fold(f64::NEG_INFINITY, f64::max),
         ],
     };
 
@@ -562,8 +576,8 @@ fn fit_slope<I: Iterator<Item = (f64, f64)>>(
         value,
         ci50: bootstrap::percentile_interval(&slopes, 0.50),
         ci95: bootstrap::percentile_interval(&slopes, 0.95),
-        naive_ci50: naive.map(|n| n.0),
-        naive_ci95: naive.map(|n| n.1),
+        naive_ci50: naive.map(|n| n.ci50),
+        naive_ci95: naive.map(|n| n.ci95),
     })
 }
 

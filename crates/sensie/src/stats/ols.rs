@@ -67,11 +67,21 @@ impl Fit {
 const Z95: f64 = 1.959_963_984_540_054;
 const Z75: f64 = 0.674_489_750_196_081_7;
 
-/// The textbook OLS slope intervals [50%, 95%] over individual points
-/// `(x, y)`, treating them as independent.
+/// The textbook OLS intervals of a slope over individual points, treating
+/// them as independent.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(super) struct NaiveIntervals {
+    /// The 50% interval, [low, high].
+    pub ci50: [f64; 2],
+    /// The 95% interval, [low, high].
+    pub ci95: [f64; 2],
+}
+
+/// The textbook OLS slope intervals over individual points `(x, y)`,
+/// treating them as independent.
 pub(super) fn naive_intervals<I: Iterator<Item = (f64, f64)>>(
     points: impl Fn() -> I,
-) -> Option<([f64; 2], [f64; 2])> {
+) -> Option<NaiveIntervals> {
     let n = points().count() as f64;
     if n < 3.0 {
         return None;
@@ -87,7 +97,10 @@ pub(super) fn naive_intervals<I: Iterator<Item = (f64, f64)>>(
         .map(|p| (p.1 - y_bar - b * (p.0 - x_bar)).powi(2))
         .sum();
     let se = (residual / (n - 2.0) / sxx).sqrt();
-    Some(([b - Z75 * se, b + Z75 * se], [b - Z95 * se, b + Z95 * se]))
+    Some(NaiveIntervals {
+        ci50: [b - Z75 * se, b + Z75 * se],
+        ci95: [b - Z95 * se, b + Z95 * se],
+    })
 }
 
 #[cfg(test)]
@@ -119,7 +132,7 @@ mod tests {
         // (0.06, -0.12, 0, 0.12, -0.06) sum to squares 0.036; se = sqrt(0.036 / 3 / 10).
         let e = [0.1, -0.1, 0.0, 0.1, -0.1];
         let points: Vec<(f64, f64)> = (0..5).map(|i| (i as f64, i as f64 + e[i])).collect();
-        let (ci50, ci95) = naive_intervals(|| points.iter().copied()).unwrap();
+        let NaiveIntervals { ci50, ci95 } = naive_intervals(|| points.iter().copied()).unwrap();
         let se = (0.036f64 / 3.0 / 10.0).sqrt();
         assert!((ci95[1] - ci95[0] - 2.0 * 1.959_964 * se).abs() < 1e-6);
         assert!(((ci50[0] + ci50[1]) / 2.0 - 0.98).abs() < 1e-12);

@@ -22,7 +22,7 @@ use super::transform::{Warp, interpolation, resize};
 use super::{LARGE_TILE, Layer, Picture, Report, Table, ValueRange, image_picture, tiled};
 use crate::autodiff::Standard;
 use crate::engine::{Engine, GradientRequest, Score};
-use crate::render::{LabelledGrid, Labels};
+use crate::render::Labels;
 use crate::{Error, Result};
 
 /// How to dream.
@@ -65,13 +65,10 @@ pub struct Dreamed {
     /// The layer amplified.
     pub layer: String,
     /// The images, in the model's input layout and value range.
-    #[serde(skip)]
     pub inputs: ArrayD<f32>,
     /// The images given and the dreamed ones, N x C x H x W.
-    #[serde(skip)]
     pub originals: Array4<f32>,
     /// The dreamed images.
-    #[serde(skip)]
     pub images: Array4<f32>,
     /// Per image, the layer's L2 norm before and after.
     pub norm_before: Vec<f32>,
@@ -184,11 +181,7 @@ impl Dreamed {
             tiles.push(image_picture(original)?);
             tiles.push(image_picture(dreamed)?);
         }
-        let LabelledGrid {
-            image,
-            origin,
-            layout: grid,
-        } = tiled(
+        let laid_out = tiled(
             &tiles,
             2,
             LARGE_TILE,
@@ -201,14 +194,7 @@ impl Dreamed {
             "Each image (left) and its dream at {} (right), each stretched between its own extremes.",
             self.layer
         );
-        let picture = Picture {
-            file: "dream.png".into(),
-            image,
-            grid,
-            origin,
-            scale: None,
-            caption,
-        };
+        let picture = Picture::new("dream.png", laid_out, None, caption);
         let rows = labels
             .iter()
             .zip(self.norm_before.iter().zip(&self.norm_after))
@@ -235,7 +221,10 @@ impl Dreamed {
                 rows,
                 caption: format!("L2 norm of {} per example.", self.layer),
             }),
-            summary: serde_json::json!({ "examples": labels, "result": self }),
+            summary: serde_json::json!({
+                "examples": labels,
+                "result": { "layer": self.layer, "norm_before": self.norm_before, "norm_after": self.norm_after },
+            }),
             inputs: Some(self.inputs.clone()),
         })
     }

@@ -8,7 +8,7 @@ use serde::Serialize;
 use super::{Layer, Picture, Report, SMALL_TILE, Table, scale_text, square_columns, tiled};
 use crate::engine::Engine;
 use crate::render;
-use crate::render::{LabelledGrid, Labels};
+use crate::render::Labels;
 use crate::{Error, Result};
 
 /// A layer's feature maps for some examples.
@@ -17,10 +17,8 @@ pub struct FeatureMaps {
     /// The layer's tensor.
     pub layer: String,
     /// N x C x H x W, exactly as the model computes them.
-    #[serde(skip)]
     pub maps: Array4<f32>,
     /// N x C: each map's mean activation.
-    #[serde(skip)]
     pub mean: Array2<f32>,
     /// Per example, its channels from the highest mean activation to the
     /// lowest (ties in channel order).
@@ -78,11 +76,7 @@ impl FeatureMaps {
         let drawn = render::heatmaps(ordered.view(), true, 100.0)?;
         let scale = drawn.first().map(|(_, s)| *s);
         let tiles: Vec<_> = drawn.into_iter().map(|(tile, _)| tile).collect();
-        let LabelledGrid {
-            image,
-            origin,
-            layout: grid,
-        } = tiled(
+        let laid_out = tiled(
             &tiles,
             square_columns(tiles.len()),
             SMALL_TILE,
@@ -96,14 +90,12 @@ impl FeatureMaps {
             leaders.join(", "),
             scale.as_ref().map(scale_text).unwrap_or_default()
         );
-        Ok(Picture {
-            file: format!("features_{label}.png").replace(' ', "_"),
-            image,
-            grid,
-            origin,
+        Ok(Picture::new(
+            format!("features_{label}.png").replace(' ', "_"),
+            laid_out,
             scale,
             caption,
-        })
+        ))
     }
 
     /// A picture per example (`labels` name them, e.g. by their index in the

@@ -11,7 +11,7 @@ use crate::graph::{Constants, NodeExt};
 use crate::model::Model;
 use crate::onnx::NodeProto;
 use crate::render;
-use crate::render::{LabelledGrid, Labels};
+use crate::render::Labels;
 use crate::{Error, Result};
 
 /// One convolutional layer's kernels.
@@ -24,7 +24,6 @@ pub struct Kernels {
     /// Output channels x input channels (per group) x kernel height x width,
     /// exactly as stored (a ConvTranspose's input and output axes swapped
     /// into this order).
-    #[serde(skip)]
     pub weights: Array4<f32>,
     /// The layer's groups.
     pub groups: usize,
@@ -137,23 +136,12 @@ impl Kernels {
                 .outer_iter()
                 .map(image_picture)
                 .collect::<Result<Vec<_>>>()?;
-            let LabelledGrid {
-                image,
-                origin,
-                layout: grid,
-            } = tiled(&tiles, square_columns(o), SMALL_TILE, &Labels::default())?;
+            let laid_out = tiled(&tiles, square_columns(o), SMALL_TILE, &Labels::default())?;
             let caption = format!(
                 "{o} kernels of {} ({kh} x {kw}), input bands as red, green, blue; each stretched to its own extremes.",
                 self.layer
             );
-            return Ok(Picture {
-                file,
-                image,
-                grid,
-                origin,
-                scale: None,
-                caption,
-            });
+            return Ok(Picture::new(file, laid_out, None, caption));
         }
         let maps = self
             .weights
@@ -171,11 +159,7 @@ impl Kernels {
         } else {
             Labels::default()
         };
-        let LabelledGrid {
-            image,
-            origin,
-            layout: grid,
-        } = tiled(
+        let laid_out = tiled(
             &tiles,
             if i > 1 { i } else { square_columns(o) },
             SMALL_TILE,
@@ -191,14 +175,7 @@ impl Kernels {
             },
             scale.as_ref().map(scale_text).unwrap_or_default()
         );
-        Ok(Picture {
-            file,
-            image,
-            grid,
-            origin,
-            scale,
-            caption,
-        })
+        Ok(Picture::new(file, laid_out, scale, caption))
     }
 
     /// The picture with a page and a summary.
@@ -219,7 +196,11 @@ impl Kernels {
             pictures: vec![self.picture()?],
             charts: Vec::new(),
             table: None,
-            summary: serde_json::json!({ "kernels": self, "shape": [o, i, kh, kw], "norms": norms }),
+            summary: serde_json::json!({
+                "kernels": { "layer": self.layer, "output": self.output, "groups": self.groups, "colour": self.colour },
+                "shape": [o, i, kh, kw],
+                "norms": norms,
+            }),
             inputs: None,
         })
     }

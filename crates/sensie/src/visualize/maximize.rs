@@ -29,11 +29,12 @@ use super::{LARGE_TILE, Layer, Picture, Report, Table, ValueRange, image_picture
 use crate::autodiff::Standard;
 use crate::engine::{Engine, GradientRequest, Score};
 use crate::plot::{Axis as PlotAxis, LineChart, Series};
-use crate::render::{LabelledGrid, Labels};
+use crate::render::Labels;
 use crate::{Error, Result};
 
 /// What to maximise.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Target {
     /// A class's score ([`MaximizeOptions::class_score`]).
     Class(usize),
@@ -151,10 +152,8 @@ impl MaximizeOptions {
 #[derive(Clone, Debug, Serialize)]
 pub struct Maximized {
     /// The inputs, one per restart, in the model's input layout and value range.
-    #[serde(skip)]
     pub inputs: ArrayD<f32>,
     /// The same, N x C x H x W.
-    #[serde(skip)]
     pub images: Array4<f32>,
     /// Per restart, the objective at the optimised input (no transform).
     pub objective: Vec<f32>,
@@ -299,11 +298,7 @@ impl Maximized {
             .map(image_picture)
             .collect::<Result<Vec<_>>>()?;
         let headings = (1..=tiles.len()).map(|k| format!("restart {k}")).collect();
-        let LabelledGrid {
-            image,
-            origin,
-            layout: grid,
-        } = tiled(
+        let laid_out = tiled(
             &tiles,
             tiles.len(),
             LARGE_TILE,
@@ -316,14 +311,7 @@ impl Maximized {
             "{} restarts maximising {target}, each stretched between its own extremes.",
             tiles.len()
         );
-        let picture = Picture {
-            file: "maximize.png".into(),
-            image,
-            grid,
-            origin,
-            scale: None,
-            caption,
-        };
+        let picture = Picture::new("maximize.png", laid_out, None, caption);
         let rows = self
             .objective
             .iter()
@@ -373,7 +361,15 @@ impl Maximized {
                 rows,
                 caption: String::new(),
             }),
-            summary: serde_json::json!({ "target": target.to_string(), "result": self }),
+            summary: serde_json::json!({
+                "target": target.to_string(),
+                "result": {
+                    "objective": self.objective,
+                    "history": self.history,
+                    "probabilities": self.probabilities,
+                    "similarity": self.similarity,
+                },
+            }),
             inputs: Some(self.inputs.clone()),
         })
     }

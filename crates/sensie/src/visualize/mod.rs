@@ -24,6 +24,12 @@
 //!
 //! Every result has a `report`: its pictures (grids from [`crate::render`]),
 //! a table of its numbers and a self-contained HTML page ([`Report`]).
+//!
+//! A visualisation as the command line asks for it is one value in, one
+//! out: [`run`] takes a [`VisualizeConfig`] (the model, the kind and its
+//! settings, the data's file and the examples chosen), loads and computes,
+//! and returns a [`VisualizeRun`], plain data that writes nothing;
+//! [`write_run`] writes its pictures, page, JSON and inputs.
 
 mod adam;
 mod diversity;
@@ -33,6 +39,7 @@ mod fourier;
 pub mod kernels;
 pub mod maximize;
 mod regularise;
+mod run;
 mod transform;
 
 use std::path::{Path, PathBuf};
@@ -55,6 +62,10 @@ pub use fourier::{Parameterisation, colour_decorrelation};
 pub use kernels::{Kernels, kernels};
 pub use maximize::{MaximizeOptions, Maximized, Target, maximize, maximize_with_progress};
 pub use regularise::Regularisers;
+pub use run::{
+    DEFAULT_EXAMPLES, DreamConfig, ExampleChoice, Kind, MaximizeConfig, VisualizeConfig,
+    VisualizeRun, run, run_with_progress, write_run,
+};
 
 /// The values a model's inputs take: optimised images are kept inside it.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize)]
@@ -338,6 +349,31 @@ pub struct Picture {
     pub scale: Option<HeatScale>,
     /// What the picture shows, for the page.
     pub caption: String,
+}
+
+impl Picture {
+    /// The picture of tiles `laid_out` (by [`tiled`]), to be written as
+    /// `file`, with the colour scale of its values when one colours every tile.
+    fn new(
+        file: impl Into<String>,
+        laid_out: LabelledGrid,
+        scale: Option<HeatScale>,
+        caption: String,
+    ) -> Picture {
+        let LabelledGrid {
+            image,
+            origin,
+            layout,
+        } = laid_out;
+        Picture {
+            file: file.into(),
+            image,
+            grid: layout,
+            origin,
+            scale,
+            caption,
+        }
+    }
 }
 
 /// A table of numbers: header, rows and caption.
