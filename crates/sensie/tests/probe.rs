@@ -577,6 +577,18 @@ fn one_fits_file_per_band_probes_as_the_same_images_in_one_array() {
     assert_eq!(array, run(bands, "fits"));
 }
 
+/// Runs `plan` on `data` through `predictor`, unpreprocessed and unwatched:
+/// the tests' results and the accuracy.
+fn run_quietly(
+    predictor: &mut dyn sensie::predictor::Predictor,
+    data: &sensie::data::Dataset,
+    plan: &sensie::probe::Plan,
+    options: &sensie::probe::RunOptions,
+) -> (Vec<probe::TestResult>, Option<f64>) {
+    let preprocess = sensie::preprocess::Preprocess::default();
+    probe::run_plan(predictor, data, &preprocess, plan, options, &mut |_, _| {}).unwrap()
+}
+
 /// Brightness done by a whole-batch perturbation (as the Python package's
 /// perturbers are), counting its calls, and saying whether it divides its
 /// work (`parallel`) and when it is at work (`busy`).
@@ -657,15 +669,7 @@ fn a_batch_perturbation_runs_once_per_batch_and_a_stop_flag_ends_the_run() {
         replicates: 200,
         ..RunOptions::default()
     };
-    let expected = probe::run_plan(
-        &mut engine,
-        &data,
-        &Preprocess::default(),
-        &builtin,
-        &options,
-        &mut |_, _| {},
-    )
-    .unwrap();
+    let expected = run_quietly(&mut engine, &data, &builtin, &options);
 
     let calls = Arc::new(AtomicUsize::new(0));
     let perturbation = Box::new(BatchBrightness {
@@ -683,15 +687,7 @@ fn a_batch_perturbation_runs_once_per_batch_and_a_stop_flag_ends_the_run() {
         sweeps: vec![sweep],
         ..Plan::default()
     };
-    let mine = probe::run_plan(
-        &mut engine,
-        &data,
-        &Preprocess::default(),
-        &plan,
-        &options,
-        &mut |_, _| {},
-    )
-    .unwrap();
+    let mine = run_quietly(&mut engine, &data, &plan, &options);
     // 4 batches at each of the 2 levels that are not the identity.
     assert_eq!(calls.load(Ordering::Relaxed), 8);
     let levels = |t: &probe::TestResult| serde_json::to_value(&t.stats.levels).unwrap();
@@ -760,7 +756,6 @@ fn perturbing_and_the_model_take_turns_unless_the_perturbation_cannot_divide_its
 
     use sensie::engine::{Engine, EngineOptions};
     use sensie::model::Model;
-    use sensie::preprocess::Preprocess;
     use sensie::probe::{Plan, RunOptions, Sweep};
     use sensie::runtime::Runtime;
 
@@ -797,15 +792,7 @@ fn perturbing_and_the_model_take_turns_unless_the_perturbation_cannot_divide_its
             }],
             ..Plan::default()
         };
-        let (tests, _) = probe::run_plan(
-            &mut watched,
-            &data,
-            &Preprocess::default(),
-            &plan,
-            &options,
-            &mut |_, _| {},
-        )
-        .unwrap();
+        let (tests, _) = run_quietly(&mut watched, &data, &plan, &options);
         (
             serde_json::to_value(&tests[0].stats.levels).unwrap(),
             watched.beside,
@@ -857,7 +844,6 @@ impl sensie::predictor::Predictor for AlwaysOne {
 #[test]
 fn any_predictor_can_be_probed() {
     use sensie::model::{Layout, ModelInfo, OutputKind, TensorInfo};
-    use sensie::preprocess::Preprocess;
     use sensie::probe::RunOptions;
 
     let dir = tempfile::tempdir().unwrap();
@@ -885,15 +871,7 @@ fn any_predictor_can_be_probed() {
         replicates: 100,
         ..RunOptions::default()
     };
-    let (tests, accuracy) = probe::run_plan(
-        &mut model,
-        &data,
-        &Preprocess::default(),
-        &plan,
-        &options,
-        &mut |_, _| {},
-    )
-    .unwrap();
+    let (tests, accuracy) = run_quietly(&mut model, &data, &plan, &options);
     // Two batches of the unperturbed pass and two at 90 degrees (0 is the identity).
     assert_eq!(model.batches, 4);
     let y = Array1::<i64>::read_npy(std::fs::File::open(spec.labels.unwrap()).unwrap()).unwrap();
