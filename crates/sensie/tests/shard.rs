@@ -109,6 +109,14 @@ fn the_scores_on_disk_are_the_numbers_the_results_summarise() {
         !scores.join("partial").exists(),
         "partial scores removed once whole"
     );
+    // The run value serialises whole, as plain data, with the same numbers.
+    let value = serde_json::to_value(&run).unwrap();
+    assert_eq!(value["examples"], 40);
+    assert_eq!(value["fingerprint"], run.fingerprint.as_str());
+    let grid = &value["sweeps"][1]["grid"]["score"];
+    assert_eq!(grid["dim"], serde_json::json!([40, 3]));
+    assert_eq!(grid["data"][4].as_f64(), Some(noise[[1, 1]]));
+    assert_eq!(value["sweeps"][1]["values"].as_array().unwrap().len(), 3);
 }
 
 /// Runs `config` as `count` shards in `dir`, merges them, and returns the merged directory.

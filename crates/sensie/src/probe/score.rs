@@ -15,7 +15,7 @@ use crate::stats::Direction;
 use crate::{Error, Result};
 
 /// How a test scores one example.
-#[derive(Clone, Copy, Debug, PartialEq)]
+#[derive(Clone, Copy, Debug, PartialEq, serde::Serialize)]
 pub enum Metric {
     /// A classifier: the correct class's probability, from an output of this kind.
     Classifier(OutputKind),
@@ -38,7 +38,7 @@ pub struct Scored {
 /// so that the statistics read them in place: 9 bytes per example and level
 /// for a classifier, 17 for a regression model (an array of [`Scored`] took
 /// 24, and the statistics copied its scores out).
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
 pub struct ScoreGrid {
     /// Examples x levels.
     pub score: Array2<f64>,

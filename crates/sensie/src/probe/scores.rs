@@ -53,8 +53,10 @@ pub const SCORES: &str = "scores";
 const FORMAT: u32 = 1;
 
 /// Every measured example's scores at every level of every sweep, and its
-/// unperturbed score, for one run or one shard of it.
-#[derive(Clone, Debug)]
+/// unperturbed score, for one run or one shard of it. Plain data:
+/// [`ProbeRun::save`] writes it as `scores/` (numpy reads it), and it
+/// serialises whole (serde) for callers that carry it elsewhere.
+#[derive(Clone, Debug, Serialize)]
 pub struct ProbeRun {
     /// The run's settings (paths absolute), from which `sensie merge`
     /// recomputes the statistics.
@@ -78,7 +80,7 @@ pub struct ProbeRun {
 }
 
 /// One sweep's scores.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Serialize)]
 pub struct SweepScores {
     /// The test's name.
     pub name: String,
