@@ -150,23 +150,37 @@ pub fn sweep_engine(model: Model, batch_size: usize, budget: ThreadBudget) -> Re
 /// (A first forward pass on zeros there as well, to warm ONNX Runtime's
 /// memory, made the start slower: it is a whole batch of work, and it took
 /// the cores the data's reading needed.)
-pub(super) struct EngineStart(std::thread::JoinHandle<Result<Engine>>);
+///
+/// Dropped unused (the data could not be read), it waits for the thread: a
+/// process that exits while ONNX Runtime is still loading on another thread
+/// can crash in its teardown instead of reporting the error.
+pub(super) struct EngineStart(Option<std::thread::JoinHandle<Result<Engine>>>);
 
 impl EngineStart {
     pub(super) fn spawn(model: Model, batch_size: usize, budget: ThreadBudget) -> EngineStart {
-        EngineStart(std::thread::spawn(move || {
+        EngineStart(Some(std::thread::spawn(move || {
             sweep_engine(model, batch_size, budget)
-        }))
+        })))
     }
 
     /// The engine, once made.
-    pub(super) fn engine(self) -> Result<Engine> {
-        self.0.join().unwrap_or_else(|_| {
-            Err(Error::runtime(
+    pub(super) fn engine(mut self) -> Result<Engine> {
+        let made = self.0.take().map(|thread| thread.join());
+        match made {
+            Some(Ok(engine)) => engine,
+            _ => Err(Error::runtime(
                 "starting ONNX Runtime",
                 "the thread making the session stopped unexpectedly",
-            ))
-        })
+            )),
+        }
+    }
+}
+
+impl Drop for EngineStart {
+    fn drop(&mut self) {
+        if let Some(thread) = self.0.take() {
+            let _ = thread.join();
+        }
     }
 }
 
