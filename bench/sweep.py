@@ -17,10 +17,8 @@
 They run alternately for ROUNDS rounds and the medians are compared. The check that the same work
 is measured: sensie and the plain loop give the same mean correct-class probability at every
 angle (within TOLERANCE), and the original Sensie agrees at the exact quarter turns (0, 90 and
-180 degrees), where cubic and bilinear rotation move whole pixels alike.
-
-Then the scale table: the library sweep at 1x, 4x and 16x the digits (tiled), each in its own
-process, for time and memory.
+180 degrees), where cubic and bilinear rotation move whole pixels alike. (How time and memory grow
+with the digits is bench/shard.py's scale table.)
 """
 from __future__ import annotations
 
@@ -48,7 +46,6 @@ SWEEP = "rotate=0:180:19"
 ANGLES = np.linspace(0, 180, 19)
 BATCH = 256
 ROUNDS = 3
-SCALES = (1, 4, 16)
 TOLERANCE = 1e-4
 
 
@@ -164,15 +161,7 @@ class Timer:
         self.into.append(time.perf_counter() - self.start)
 
 
-def scale_rows(args, n):
-    rows = []
-    for k in SCALES:
-        r = run_json([args.probe_bench, MODEL, X, Y, k * n, SWEEP, BATCH, ROUNDS])
-        rows.append({"scale": k, **r})
-    return rows
-
-
-def write(args, n, times, checks, rows, load, load_after, out: Path):
+def write(args, n, times, checks, load, load_after, out: Path):
     images = n * len(ANGLES)
     tools = [
         ("sensie CLI", "cli", "`sensie probe --config`: load, sweep, statistics (2000 bootstrap replicates), results and report.html"),
@@ -202,8 +191,8 @@ def write(args, n, times, checks, rows, load, load_after, out: Path):
         "Same work: the mean correct-class probability per angle of sensie's CLI and library and of the plain loop "
         f"(which rotates with `scipy.ndimage.rotate(order=1, mode='grid-constant', reshape=False)`, sensie's bilinear rotation) "
         f"agree within {TOLERANCE} (largest difference: library {checks['library']:.1g}, plain loop {checks['plain']:.1g}).",
-        "Beyond the forward passes, sensie's sweep rotates every digit at every angle (bilinear, in its producer thread,",
-        "beside ONNX Runtime on the same cores), which the first plain loop does not time and the second does.",
+        "Beyond the forward passes, sensie's sweep rotates every digit at every angle (bilinear, on every core, taking",
+        "turns with ONNX Runtime), which the first plain loop does not time and the second does.",
     ]
     if "original" in checks:
         lines += [
@@ -211,33 +200,7 @@ def write(args, n, times, checks, rows, load, load_after, out: Path):
             "at the other angles its notebook's rotation (`scipy.ndimage.rotate`, cubic spline, the image enlarged and its middle",
             f"cut out) interpolates differently from sensie's bilinear one, and the means differ by up to {checks['original_elsewhere']:.2f}.",
         ]
-    lines += [
-        "",
-        "## Scale",
-        "",
-        f"The library sweep (as above) at {', '.join(f'{k}x' for k in SCALES)} the digits, tiled; each in its own process, median of "
-        f"{ROUNDS} runs. Memory in MiB: the data set (loaded whole), the resident size before the sweep (data, model, ONNX Runtime)",
-        "and its peak (VmHWM); the sweep's working memory is the peak minus the size before.",
-        "",
-        "| digits | seconds | microseconds per digit-angle | data | resident before | peak | sweep's working memory |",
-        "|---|---|---|---|---|---|---|",
-    ]
-    for r in rows:
-        per = 1e6 * r["seconds"] / (r["images"] * r["levels"])
-        lines.append(f"| {r['images']} | {r['seconds']:.2f} | {per:.1f} | {r['data_mib']:.1f} | {r['rss_before_mib']:.1f} | "
-                     f"{r['peak_rss_mib']:.1f} | {r['peak_rss_mib'] - r['rss_before_mib']:.1f} |")
-    first, last = rows[0], rows[-1]
-    cells = (last["images"] - first["images"]) * last["levels"]
-    grown = (last["peak_rss_mib"] - last["rss_before_mib"]) - (first["peak_rss_mib"] - first["rss_before_mib"])
-    lines += [
-        "",
-        "Images are never held per level: the producer thread perturbs a batch at a time and a channel of two batches",
-        "bounds them. What grows with the digits is what the paired statistics need: the score and whether it was correct",
-        "per digit and angle (9 bytes, read in place), and the bootstrap's blocks of draw counts (32 replicates x digits",
-        "x 8 bytes per thread, so at most 8 MiB a thread from 32768 digits up to a million): "
-        f"{grown:.1f} MiB more working memory for {cells} more digit-angles.",
-        "",
-    ]
+    lines.append("")
     out.write_text("\n".join(lines))
 
 
@@ -256,10 +219,9 @@ def main():
     x, y = np.load(X), np.load(Y)
     load = load_average()
     times, checks = sweep_rows(args, x, y)
-    rows = scale_rows(args, len(y))
     load_after = load_average()
-    print(json.dumps({"times": times, "checks": checks, "scale": rows}), flush=True)
-    write(args, len(y), times, checks, rows, load, load_after, Path(args.out))
+    print(json.dumps({"times": times, "checks": checks}), flush=True)
+    write(args, len(y), times, checks, load, load_after, Path(args.out))
 
 
 if __name__ == "__main__":
