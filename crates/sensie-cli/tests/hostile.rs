@@ -1004,3 +1004,34 @@ fn sigkill_never_leaves_half_a_results_json() {
         }
     }
 }
+
+/// The sweep's engine loads ONNX Runtime on a thread of its own while the
+/// data is read; a run whose data cannot be read must still end with its
+/// error, never crash in ONNX Runtime's teardown while that thread loads
+/// (it did about one run in twenty before the thread was waited for: 80
+/// runs miss that with a chance of about 2%).
+#[test]
+fn a_run_refused_for_its_data_ends_with_the_error_every_time() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = s(&dir.path().join("missing.npz"));
+    let out = s(&dir.path().join("out"));
+    let model = repo("examples/lens/lens_finder.onnx");
+    for _ in 0..80 {
+        refused(
+            &[
+                "probe",
+                "--model",
+                &model,
+                "--data",
+                &missing,
+                "--perturb",
+                "rotate=0,90",
+                "--out",
+                &out,
+                "--force",
+                "--quiet",
+            ],
+            &["missing.npz"],
+        );
+    }
+}
