@@ -268,9 +268,9 @@ fn run_plan(
         threshold: config.threshold,
         stop: Some(stop.clone()),
     };
-    // The sweep's thread budget, as `sensie probe` chooses it: a Python
-    // perturbation perturbs the next batch while ONNX Runtime's threads run
-    // the current one, the built-ins take turns with them.
+    // The sweep's thread budget, as `sensie probe` chooses it: an ONNX
+    // model runs on a worker per core, each perturbing its own batches; a
+    // Python model runs here while a producer perturbs the next batch.
     let budget = plan.thread_budget(config.threads, config.batch_size);
     let engine_options = EngineOptions {
         batch_size: config.batch_size,
@@ -309,7 +309,8 @@ fn run_plan(
         let runtime = runtime()?;
         py.detach(|| {
             let mut engine =
-                Engine::with_spinning(runtime, model, engine_options, budget.spinning)?;
+                Engine::with_spinning(runtime, model, engine_options, budget.spinning)?
+                    .with_workers(budget.workers)?;
             run(&mut engine)
         })
     };

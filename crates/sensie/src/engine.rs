@@ -104,6 +104,9 @@ pub struct Engine {
     probabilities: String,
     shapes: Option<TensorShapes>,
     compiled: HashMap<Graph, Compiled>,
+    /// More sessions of the forward graph, for forward passes on several
+    /// threads at once ([`Engine::with_workers`]).
+    workers: Vec<Compiled>,
     /// Set by the caller to stop the work in hand after its current batch.
     stop: Option<Arc<AtomicBool>>,
 }
@@ -178,6 +181,7 @@ impl Engine {
             probabilities,
             shapes: None,
             compiled: HashMap::new(),
+            workers: Vec::new(),
             stop: None,
         };
         let forward = engine.model.proto().clone();
@@ -227,10 +231,72 @@ impl Engine {
     /// The model's first output for every example, flattened to N x (rest),
     /// in batches of the configured size.
     pub fn predict(&mut self, x: ArrayViewD<f32>) -> Result<Array2<f32>> {
-        let out = self.batched(x, |engine, batch| {
-            Ok(vec![engine.run(&Graph::Forward, batch, None)?.remove(0)])
-        })?;
-        Ok(flatten2(out.into_iter().next().expect("one output")))
+        self.forwards().swap_remove(0).predict(x)
+    }
+
+    /// The engine with `n` sessions of the forward graph (at least its
+    /// own), each with the engine's threads and spinning, made side by side
+    /// now: the workers of a probe's sweep ([`Engine::forwards`]).
+    pub fn with_workers(mut self, n: usize) -> Result<Engine> {
+        let missing = n.saturating_sub(1 + self.workers.len());
+        if missing == 0 {
+            return Ok(self);
+        }
+        let bytes = onnx::encode_model(self.model.proto());
+        let what = format!("model {} ({})", self.model.path().display(), Graph::Forward);
+        let (runtime, options) = (&self.runtime, self.sessions);
+        let made: Vec<Result<Session>> = std::thread::scope(|scope| {
+            let making: Vec<_> = (0..missing)
+                .map(|_| scope.spawn(|| runtime.session(&bytes, &what, options)))
+                .collect();
+            making
+                .into_iter()
+                .map(|m| {
+                    m.join().unwrap_or_else(|_| {
+                        Err(Error::runtime(&what, "the thread making a session stopped"))
+                    })
+                })
+                .collect()
+        });
+        let outputs = &self.compiled[&Graph::Forward].outputs;
+        let made = made
+            .into_iter()
+            .map(|session| {
+                Ok(Compiled {
+                    session: session?,
+                    outputs: outputs.clone(),
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        self.workers.extend(made);
+        Ok(self)
+    }
+
+    /// A handle on each session of the forward graph (the engine's own, then
+    /// those [`Engine::with_workers`] made): each can run on a thread of its
+    /// own at the same time as the others, so a probe spreads its batches
+    /// over the cores instead of dividing every small operator among them.
+    pub fn forwards(&mut self) -> Vec<Forward<'_>> {
+        let Engine {
+            model,
+            options,
+            compiled,
+            workers,
+            stop,
+            ..
+        } = self;
+        let own = compiled
+            .get_mut(&Graph::Forward)
+            .expect("built with the engine");
+        std::iter::once(own)
+            .chain(workers.iter_mut())
+            .map(|compiled| Forward {
+                compiled,
+                model,
+                batch_size: options.batch_size,
+                stop: stop.as_deref(),
+            })
+            .collect()
     }
 
     /// The values of named tensors (feature maps) for every example.
@@ -246,7 +312,7 @@ impl Engine {
             }
             self.compile(key.clone(), &proto, names.to_vec())?;
         }
-        self.batched(x, |engine, batch| engine.run(&key, batch, None))
+        self.run_batched(&key, x, |_| None)
     }
 
     /// The score tensor (one row per example: N x classes for the logits or
@@ -261,7 +327,7 @@ impl Engine {
             graph::expose(g, &name);
             self.compile(key.clone(), &proto, vec![name])?;
         }
-        let out = self.batched(x, |engine, batch| engine.run(&key, batch, None))?;
+        let out = self.run_batched(&key, x, |_| None)?;
         Ok(flatten2(out.into_iter().next().expect("one output")))
     }
 
@@ -285,8 +351,7 @@ impl Engine {
         let (key, score) = self.gradient_graph(request)?;
         let seed = self.shape_seed(seed.into_dyn(), &score)?;
         let mut offset = 0;
-        let mut out = self.batched(x, |engine, batch| {
-            let n = batch.shape()[0];
+        let mut out = self.run_batched(&key, x, |n| {
             let end = (offset + n).min(seed.shape()[0]);
             let mut rows = seed
                 .slice_axis(Axis(0), (offset.min(end)..end).into())
@@ -300,7 +365,7 @@ impl Engine {
                 rows =
                     ndarray::concatenate(Axis(0), &[rows.view(), pad.view()]).expect("same shapes");
             }
-            engine.run(&key, batch, Some(rows.view()))
+            Some(rows)
         })?;
         let k = request.wrt.len();
         let grads = out.split_off(1 + k);
@@ -459,118 +524,31 @@ impl Engine {
         Ok(())
     }
 
-    /// Runs compiled graph `key` on one batch.
-    fn run(
+    /// Runs compiled graph `key` on `x` in the engine's batches, each with
+    /// the gradient seed `seed` gives for a batch of that many rows.
+    fn run_batched(
         &mut self,
         key: &Graph,
         x: ArrayViewD<f32>,
-        seed: Option<ArrayViewD<f32>>,
+        mut seed: impl FnMut(usize) -> Option<ArrayD<f32>>,
     ) -> Result<Vec<ArrayD<f32>>> {
-        let input = self.model.info().input.name.clone();
         let compiled = self.compiled.get_mut(key).expect("compiled before running");
-        let fail = |e: ort::Error| Error::runtime(format!("running {key}"), e);
-        // ONNX Runtime reads C-ordered memory; arrays stacked along a band
-        // axis (one FITS file per band) or sliced views are copied into it.
-        let x = x.as_standard_layout();
-        let x = ort::value::TensorRef::from_array_view(x.view()).map_err(fail)?;
-        let outputs = match seed {
-            Some(seed) => {
-                let seed = seed.as_standard_layout();
-                let seed = ort::value::TensorRef::from_array_view(seed.view()).map_err(fail)?;
-                compiled
-                    .session
-                    .run(ort::inputs![input.as_str() => x, autodiff::SEED => seed])
-            }
-            None => compiled.session.run(ort::inputs![input.as_str() => x]),
-        }
-        .map_err(fail)?;
-        compiled
-            .outputs
-            .iter()
-            .map(|name| {
-                let value = outputs.get(name).ok_or_else(|| {
-                    Error::runtime(format!("running {key}"), format!("no output '{name}'"))
-                })?;
-                let array = value
-                    .try_extract_array::<f32>()
-                    .map_err(|e| Error::runtime(format!("output '{name}'"), e))?;
-                Ok(array.to_owned())
-            })
-            .collect()
-    }
-
-    /// Splits `x` into batches, checks its shape, pads the last batch of a
-    /// fixed-batch model, runs `f` on each and concatenates the results.
-    fn batched(
-        &mut self,
-        x: ArrayViewD<f32>,
-        mut f: impl FnMut(&mut Engine, ArrayViewD<f32>) -> Result<Vec<ArrayD<f32>>>,
-    ) -> Result<Vec<ArrayD<f32>>> {
-        self.check_input(&x)?;
-        let n = x.shape()[0];
-        let fixed = self.model.info().fixed_batch();
-        let step = fixed.unwrap_or(self.options.batch_size);
-        let mut parts: Vec<Vec<ArrayD<f32>>> = Vec::new();
-        let mut start = 0;
-        while start < n {
-            if self
-                .stop
-                .as_ref()
-                .is_some_and(|s| s.load(Ordering::Relaxed))
-            {
-                return Err(Error::Cancelled);
-            }
-            let end = (start + step).min(n);
-            let batch = x.slice_axis(Axis(0), (start..end).into());
-            let out = match fixed {
-                Some(b) if end - start < b => {
-                    let last = batch
-                        .index_axis(Axis(0), end - start - 1)
-                        .insert_axis(Axis(0));
-                    let mut views = vec![batch.view()];
-                    views.extend(std::iter::repeat_n(last.view(), b - (end - start)));
-                    let padded = ndarray::concatenate(Axis(0), &views).expect("same shapes");
-                    f(self, padded.view())?
-                        .into_iter()
-                        .map(|a| a.slice_axis(Axis(0), (0..end - start).into()).to_owned())
-                        .collect()
-                }
-                _ => f(self, batch)?,
-            };
-            parts.push(out);
-            start = end;
-        }
-        let count = parts.first().map_or(0, Vec::len);
-        (0..count)
-            .map(|i| {
-                let views: Vec<_> = parts.iter().map(|p| p[i].view()).collect();
-                ndarray::concatenate(Axis(0), &views)
-                    .map_err(|e| Error::runtime("joining batches", e))
-            })
-            .collect()
+        let input = &self.model.info().input.name;
+        batched(
+            &self.model,
+            self.options.batch_size,
+            self.stop.as_deref(),
+            x,
+            |batch| {
+                let rows = seed(batch.shape()[0]);
+                compiled.run(key, input, batch, rows.as_ref().map(|r| r.view()))
+            },
+        )
     }
 
     /// Checks that `x` is a non-empty batch of the model's input shape.
     pub fn check_input(&self, x: &ArrayViewD<f32>) -> Result<()> {
-        let info = &self.model.info().input;
-        let ok = x.ndim() == info.shape.len()
-            && info
-                .shape
-                .iter()
-                .zip(x.shape())
-                .skip(1)
-                .all(|(d, &n)| d.is_none_or(|d| d == n));
-        if !ok || x.shape()[0] == 0 {
-            return Err(Error::invalid(
-                format!("data of shape {:?}", x.shape()),
-                format!(
-                    "model input '{}' expects {} (N examples first, in the model's own layout)",
-                    info.name,
-                    describe_shape(&info.shape)
-                ),
-            ));
-        }
-        Ok(())
+        check_input(&self.model, x)
     }
 
     /// A deterministic batch-1 input in [0, 1) with the model's input size.
@@ -597,6 +575,142 @@ impl Engine {
             (state >> 40) as f32 / (1u64 << 24) as f32
         }))
     }
+}
+
+/// One forward session of an [`Engine`] (see [`Engine::forwards`]), held by
+/// one thread at a time.
+pub struct Forward<'a> {
+    compiled: &'a mut Compiled,
+    model: &'a Model,
+    batch_size: usize,
+    stop: Option<&'a AtomicBool>,
+}
+
+impl Forward<'_> {
+    /// The model's first output for every example, flattened to N x (rest),
+    /// in batches of the engine's size: [`Engine::predict`] on this session.
+    pub fn predict(&mut self, x: ArrayViewD<f32>) -> Result<Array2<f32>> {
+        let compiled = &mut *self.compiled;
+        let input = &self.model.info().input.name;
+        let out = batched(self.model, self.batch_size, self.stop, x, |batch| {
+            Ok(vec![
+                compiled.run(&Graph::Forward, input, batch, None)?.remove(0),
+            ])
+        })?;
+        Ok(flatten2(out.into_iter().next().expect("one output")))
+    }
+}
+
+impl Compiled {
+    fn run(
+        &mut self,
+        key: &Graph,
+        input: &str,
+        x: ArrayViewD<f32>,
+        seed: Option<ArrayViewD<f32>>,
+    ) -> Result<Vec<ArrayD<f32>>> {
+        let compiled = self;
+        let fail = |e: ort::Error| Error::runtime(format!("running {key}"), e);
+        // ONNX Runtime reads C-ordered memory; arrays stacked along a band
+        // axis (one FITS file per band) or sliced views are copied into it.
+        let x = x.as_standard_layout();
+        let x = ort::value::TensorRef::from_array_view(x.view()).map_err(fail)?;
+        let outputs = match seed {
+            Some(seed) => {
+                let seed = seed.as_standard_layout();
+                let seed = ort::value::TensorRef::from_array_view(seed.view()).map_err(fail)?;
+                compiled
+                    .session
+                    .run(ort::inputs![input => x, autodiff::SEED => seed])
+            }
+            None => compiled.session.run(ort::inputs![input => x]),
+        }
+        .map_err(fail)?;
+        compiled
+            .outputs
+            .iter()
+            .map(|name| {
+                let value = outputs.get(name).ok_or_else(|| {
+                    Error::runtime(format!("running {key}"), format!("no output '{name}'"))
+                })?;
+                let array = value
+                    .try_extract_array::<f32>()
+                    .map_err(|e| Error::runtime(format!("output '{name}'"), e))?;
+                Ok(array.to_owned())
+            })
+            .collect()
+    }
+}
+
+/// Splits `x` into batches, checks its shape, pads the last batch of a
+/// fixed-batch model, runs `f` on each and concatenates the results.
+fn batched(
+    model: &Model,
+    batch_size: usize,
+    stop: Option<&AtomicBool>,
+    x: ArrayViewD<f32>,
+    mut f: impl FnMut(ArrayViewD<f32>) -> Result<Vec<ArrayD<f32>>>,
+) -> Result<Vec<ArrayD<f32>>> {
+    check_input(model, &x)?;
+    let n = x.shape()[0];
+    let fixed = model.info().fixed_batch();
+    let step = fixed.unwrap_or(batch_size);
+    let mut parts: Vec<Vec<ArrayD<f32>>> = Vec::new();
+    let mut start = 0;
+    while start < n {
+        if stop.is_some_and(|s| s.load(Ordering::Relaxed)) {
+            return Err(Error::Cancelled);
+        }
+        let end = (start + step).min(n);
+        let batch = x.slice_axis(Axis(0), (start..end).into());
+        let out = match fixed {
+            Some(b) if end - start < b => {
+                let last = batch
+                    .index_axis(Axis(0), end - start - 1)
+                    .insert_axis(Axis(0));
+                let mut views = vec![batch.view()];
+                views.extend(std::iter::repeat_n(last.view(), b - (end - start)));
+                let padded = ndarray::concatenate(Axis(0), &views).expect("same shapes");
+                f(padded.view())?
+                    .into_iter()
+                    .map(|a| a.slice_axis(Axis(0), (0..end - start).into()).to_owned())
+                    .collect()
+            }
+            _ => f(batch)?,
+        };
+        parts.push(out);
+        start = end;
+    }
+    let count = parts.first().map_or(0, Vec::len);
+    (0..count)
+        .map(|i| {
+            let views: Vec<_> = parts.iter().map(|p| p[i].view()).collect();
+            ndarray::concatenate(Axis(0), &views).map_err(|e| Error::runtime("joining batches", e))
+        })
+        .collect()
+}
+
+/// Checks that `x` is a non-empty batch of the model's input shape.
+fn check_input(model: &Model, x: &ArrayViewD<f32>) -> Result<()> {
+    let info = &model.info().input;
+    let ok = x.ndim() == info.shape.len()
+        && info
+            .shape
+            .iter()
+            .zip(x.shape())
+            .skip(1)
+            .all(|(d, &n)| d.is_none_or(|d| d == n));
+    if !ok || x.shape()[0] == 0 {
+        return Err(Error::invalid(
+            format!("data of shape {:?}", x.shape()),
+            format!(
+                "model input '{}' expects {} (N examples first, in the model's own layout)",
+                info.name,
+                describe_shape(&info.shape)
+            ),
+        ));
+    }
+    Ok(())
 }
 
 /// The model plus, when it outputs logits, a Softmax giving probabilities;

@@ -33,6 +33,27 @@ pub trait Predictor: Described {
     /// The threads the model's operators use (0: one per core), which the
     /// probe's producer shares the cores with.
     fn threads(&self) -> usize;
+    /// Forward passes that run at the same time, each on a thread of its
+    /// own: the probe's workers, each perturbing a batch and running it (an
+    /// engine's forward sessions, see [`Engine::with_workers`]). None (the
+    /// default) for a predictor that runs one batch at a time, such as a
+    /// Python function, which holds the interpreter's lock.
+    fn forwards(&mut self) -> Vec<Box<dyn Forward + '_>> {
+        Vec::new()
+    }
+}
+
+/// A forward pass that one thread holds at a time: N inputs in, N rows of
+/// the first output out, as [`Predictor::predict`].
+pub trait Forward: Send {
+    /// The model's first output for a batch, N x K.
+    fn predict(&mut self, batch: ArrayViewD<f32>) -> Result<Array2<f32>>;
+}
+
+impl Forward for crate::engine::Forward<'_> {
+    fn predict(&mut self, batch: ArrayViewD<f32>) -> Result<Array2<f32>> {
+        crate::engine::Forward::predict(self, batch)
+    }
 }
 
 impl Described for Model {
@@ -65,5 +86,11 @@ impl Predictor for Engine {
     }
     fn threads(&self) -> usize {
         self.options().threads
+    }
+    fn forwards(&mut self) -> Vec<Box<dyn Forward + '_>> {
+        Engine::forwards(self)
+            .into_iter()
+            .map(|f| Box::new(f) as Box<dyn Forward>)
+            .collect()
     }
 }

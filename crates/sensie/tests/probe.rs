@@ -590,21 +590,27 @@ fn run_quietly(
 }
 
 /// Brightness done by a whole-batch perturbation (as the Python package's
-/// perturbers are), counting its calls, and saying whether it divides its
-/// work (`parallel`) and when it is at work (`busy`).
+/// perturbers are), counting its calls and naming the threads it ran on;
+/// it fails at `fails_at` with that value in the message.
 struct BatchBrightness {
     calls: std::sync::Arc<std::sync::atomic::AtomicUsize>,
-    parallel: bool,
-    busy: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    threads: std::sync::Arc<std::sync::Mutex<std::collections::BTreeSet<String>>>,
+    fails_at: Vec<f64>,
+}
+
+impl BatchBrightness {
+    fn new(calls: std::sync::Arc<std::sync::atomic::AtomicUsize>) -> Self {
+        BatchBrightness {
+            calls,
+            threads: Default::default(),
+            fails_at: Vec::new(),
+        }
+    }
 }
 
 impl sensie::perturb::Perturbation for BatchBrightness {
     fn name(&self) -> &str {
         "batch-brightness"
-    }
-
-    fn parallel(&self) -> bool {
-        self.parallel
     }
 
     fn parameter(&self) -> sensie::perturb::Parameter {
@@ -632,13 +638,21 @@ impl sensie::perturb::Perturbation for BatchBrightness {
         _first: usize,
         mut out: ndarray::ArrayViewMut4<f32>,
     ) -> sensie::Result<()> {
-        use std::sync::atomic::Ordering;
-        self.busy.store(true, Ordering::SeqCst);
-        self.calls.fetch_add(1, Ordering::Relaxed);
+        self.calls
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        self.threads
+            .lock()
+            .unwrap()
+            .insert(format!("{:?}", std::thread::current().id()));
+        if self.fails_at.contains(&value) {
+            return Err(sensie::Error::invalid(
+                format!("factor {value}"),
+                "refused by the test",
+            ));
+        }
         out.zip_mut_with(&images, |o, &v| *o = (f64::from(v) * value) as f32);
-        // Long enough that a forward pass started beside it would be seen.
-        std::thread::sleep(std::time::Duration::from_millis(5));
-        self.busy.store(false, Ordering::SeqCst);
+        // Long enough that every worker takes a batch.
+        std::thread::sleep(std::time::Duration::from_millis(2));
         Ok(())
     }
 }
@@ -672,11 +686,7 @@ fn a_batch_perturbation_runs_once_per_batch_and_a_stop_flag_ends_the_run() {
     let expected = run_quietly(&mut engine, &data, &builtin, &options);
 
     let calls = Arc::new(AtomicUsize::new(0));
-    let perturbation = Box::new(BatchBrightness {
-        calls: calls.clone(),
-        parallel: false,
-        busy: Arc::new(AtomicBool::new(false)),
-    });
+    let perturbation = Box::new(BatchBrightness::new(calls.clone()));
     let sweep = Sweep {
         name: "mine".into(),
         perturbation,
@@ -714,49 +724,15 @@ fn a_batch_perturbation_runs_once_per_batch_and_a_stop_flag_ends_the_run() {
     assert_eq!(heard, 1);
 }
 
-/// An engine that counts the forward passes run while a perturbation was
-/// at work.
-struct Watched {
-    engine: sensie::engine::Engine,
-    busy: std::sync::Arc<std::sync::atomic::AtomicBool>,
-    beside: usize,
-}
-
-impl sensie::predictor::Described for Watched {
-    fn info(&self) -> &sensie::model::ModelInfo {
-        self.engine.model().info()
-    }
-    fn path(&self) -> &Path {
-        Path::new("<watched>")
-    }
-    fn class_names(&self) -> Option<Vec<String>> {
-        None
-    }
-}
-
-impl sensie::predictor::Predictor for Watched {
-    fn predict(&mut self, batch: ndarray::ArrayViewD<f32>) -> sensie::Result<ndarray::Array2<f32>> {
-        use std::sync::atomic::Ordering;
-        let before = self.busy.load(Ordering::SeqCst);
-        let out = self.engine.predict(batch);
-        if before || self.busy.load(Ordering::SeqCst) {
-            self.beside += 1;
-        }
-        out
-    }
-    fn threads(&self) -> usize {
-        self.engine.options().threads
-    }
-}
-
 #[test]
-fn perturbing_and_the_model_take_turns_unless_the_perturbation_cannot_divide_its_work() {
+fn a_sweep_engine_spreads_the_batches_over_its_workers_with_the_same_numbers_in_order() {
     use std::sync::Arc;
-    use std::sync::atomic::{AtomicBool, AtomicUsize};
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
     use sensie::engine::{Engine, EngineOptions};
     use sensie::model::Model;
-    use sensie::probe::{Plan, RunOptions, Sweep};
+    use sensie::preprocess::Preprocess;
+    use sensie::probe::{Plan, RunOptions, Sweep, ThreadBudget};
     use sensie::runtime::Runtime;
 
     let dir = tempfile::tempdir().unwrap();
@@ -767,44 +743,88 @@ fn perturbing_and_the_model_take_turns_unless_the_perturbation_cannot_divide_its
         replicates: 200,
         ..RunOptions::default()
     };
-    let run = |parallel: bool| {
-        let busy = Arc::new(AtomicBool::new(false));
-        let engine = Engine::new(
-            Runtime::new().unwrap(),
-            model.clone(),
-            EngineOptions::default(),
-        );
-        let mut watched = Watched {
-            engine: engine.unwrap(),
-            busy: busy.clone(),
-            beside: 0,
-        };
-        let plan = Plan {
-            sweeps: vec![Sweep {
-                name: "mine".into(),
-                perturbation: Box::new(BatchBrightness {
-                    calls: Arc::new(AtomicUsize::new(0)),
-                    parallel,
-                    busy,
-                }),
-                values: vec![0.5, 1.0, 1.5, 2.0],
-                options: Default::default(),
-            }],
-            ..Plan::default()
-        };
-        let (tests, _) = run_quietly(&mut watched, &data, &plan, &options);
+    let plan = |perturbation: BatchBrightness| Plan {
+        sweeps: vec![Sweep {
+            name: "mine".into(),
+            perturbation: Box::new(perturbation),
+            values: vec![0.5, 1.0, 1.5, 2.0],
+            options: Default::default(),
+        }],
+        ..Plan::default()
+    };
+    let run = |engine: &mut Engine| {
+        let perturbation = BatchBrightness::new(Arc::new(AtomicUsize::new(0)));
+        let threads = perturbation.threads.clone();
+        let (tests, _) = run_quietly(engine, &data, &plan(perturbation), &options);
+        let threads = threads.lock().unwrap().len();
         (
             serde_json::to_value(&tests[0].stats.levels).unwrap(),
-            watched.beside,
+            threads,
         )
     };
-    // Taking turns, no forward pass of the 40 ran while a batch was perturbed.
-    let (turns, beside) = run(true);
-    assert_eq!(beside, 0);
-    // A perturbation that cannot divide its work runs beside the model, and
-    // the numbers are the same.
-    let (overlapped, _) = run(false);
-    assert_eq!(turns, overlapped);
+    // One session: a producer thread perturbs ahead of the model.
+    let mut single = Engine::new(
+        Runtime::new().unwrap(),
+        model.clone(),
+        EngineOptions {
+            batch_size: 10,
+            threads: 1,
+        },
+    )
+    .unwrap();
+    assert_eq!(single.forwards().len(), 1);
+    let (expected, threads) = run(&mut single);
+    assert_eq!(threads, 1);
+    // Two workers, each perturbing on its own thread with a session of its
+    // own: the 30 perturbed batches go to both, and the scores are the same.
+    let budget = ThreadBudget::for_cores(2, 0, true);
+    assert_eq!((budget.workers, budget.model), (2, 1));
+    let mut engine = probe::sweep_engine(model, 10, budget).unwrap();
+    assert_eq!(engine.forwards().len(), 2);
+    let (spread, threads) = run(&mut engine);
+    assert_eq!(threads, 2);
+    assert_eq!(spread, expected);
+
+    // The first failure in the order of the batches is the run's error,
+    // whichever worker met it first.
+    for _ in 0..5 {
+        let mut failing = BatchBrightness::new(Arc::new(AtomicUsize::new(0)));
+        failing.fails_at = vec![1.5, 2.0];
+        let failed = probe::run_plan(
+            &mut engine,
+            &data,
+            &Preprocess::default(),
+            &plan(failing),
+            &options,
+            &mut |_, _| {},
+        );
+        let Err(error) = failed else {
+            panic!("the sweep should have failed")
+        };
+        let message = error.to_string();
+        assert!(message.contains("factor 1.5"), "{message}");
+    }
+
+    // A stop flag set after the first batch ends the run there.
+    let stop = Arc::new(AtomicBool::new(false));
+    let options = RunOptions {
+        stop: Some(stop.clone()),
+        ..options
+    };
+    let mut heard = 0;
+    let stopped = probe::run_plan(
+        &mut engine,
+        &data,
+        &Preprocess::default(),
+        &plan(BatchBrightness::new(Arc::new(AtomicUsize::new(0)))),
+        &options,
+        &mut |_, _| {
+            heard += 1;
+            stop.store(true, Ordering::Relaxed);
+        },
+    );
+    assert!(matches!(stopped, Err(sensie::Error::Cancelled)));
+    assert_eq!(heard, 1);
 }
 
 /// A model that is no ONNX graph: it scores class 1 at probability 0.9 and

@@ -101,24 +101,41 @@ pub trait Perturbation: Send + Sync {
         value: f64,
         seed: u64,
         first_example: usize,
-        mut out: ArrayViewMut4<f32>,
+        out: ArrayViewMut4<f32>,
     ) -> Result<()> {
-        let stream = name_hash(self.name());
-        out.axis_iter_mut(Axis(0))
-            .into_par_iter()
-            .zip(images.axis_iter(Axis(0)))
-            .enumerate()
-            .try_for_each(|(i, (mut slot, image))| {
-                let mut rng =
-                    SeededRng::new(seed, &[stream, (first_example + i) as u64, value.to_bits()]);
-                let perturbed = self.apply(image, value, &mut rng)?;
-                if perturbed.dim() != image.dim() {
-                    return Err(changed_shape(self.name(), perturbed.shape(), image.shape()));
-                }
-                slot.assign(&perturbed);
-                Ok(())
-            })
+        each_image(self, images, value, seed, first_example, out)
     }
+}
+
+/// [`Perturbation::apply_batch_into`]'s default: [`Perturbation::apply`] on
+/// every image in parallel, each with its own random stream.
+fn each_image<P: Perturbation + ?Sized>(
+    perturbation: &P,
+    images: ArrayView4<f32>,
+    value: f64,
+    seed: u64,
+    first_example: usize,
+    mut out: ArrayViewMut4<f32>,
+) -> Result<()> {
+    let stream = name_hash(perturbation.name());
+    out.axis_iter_mut(Axis(0))
+        .into_par_iter()
+        .zip(images.axis_iter(Axis(0)))
+        .enumerate()
+        .try_for_each(|(i, (mut slot, image))| {
+            let mut rng =
+                SeededRng::new(seed, &[stream, (first_example + i) as u64, value.to_bits()]);
+            let perturbed = perturbation.apply(image, value, &mut rng)?;
+            if perturbed.dim() != image.dim() {
+                return Err(changed_shape(
+                    perturbation.name(),
+                    perturbed.shape(),
+                    image.shape(),
+                ));
+            }
+            slot.assign(&perturbed);
+            Ok(())
+        })
 }
 
 /// A built-in perturbation as listed by `sensie perturbations`.
@@ -182,7 +199,25 @@ trait Effect: Send + Sync + 'static {
     fn parameter(&self) -> Option<Parameter> {
         None
     }
+
+    /// For an effect whose work the images of a batch share (a geometric
+    /// map's sample positions, the same for every image of one size): the
+    /// effect at `value` on a chunk of images at once. None (the default):
+    /// image by image through [`Effect::apply`], each with its own random
+    /// stream, which a chunk does not have.
+    fn chunked(&self, _value: f64) -> Option<ChunkFn<'_>> {
+        None
+    }
 }
+
+/// An effect at one value on a chunk of images (N x C x H x W), written into
+/// a buffer of the same shape.
+type ChunkFn<'a> = Box<dyn Fn(ArrayView4<f32>, ArrayViewMut4<f32>) + Sync + 'a>;
+
+/// Images per chunk of an effect that shares its work within a chunk
+/// ([`Effect::chunked`]): enough to spread the shared part thin, few enough
+/// that a batch still divides over the cores.
+const CHUNK: usize = 16;
 
 struct Described<E> {
     builtin: &'static Builtin,
@@ -224,6 +259,25 @@ impl<E: Effect> Perturbation for Described<E> {
     ) -> Result<Array3<f32>> {
         self.check(value)?;
         self.effect.apply(image, value, rng)
+    }
+
+    fn apply_batch_into(
+        &self,
+        images: ArrayView4<f32>,
+        value: f64,
+        seed: u64,
+        first_example: usize,
+        mut out: ArrayViewMut4<f32>,
+    ) -> Result<()> {
+        self.check(value)?;
+        let Some(chunk) = self.effect.chunked(value) else {
+            return each_image(self, images, value, seed, first_example, out);
+        };
+        out.axis_chunks_iter_mut(Axis(0), CHUNK)
+            .into_par_iter()
+            .zip(images.axis_chunks_iter(Axis(0), CHUNK))
+            .for_each(|(slots, images)| chunk(images, slots));
+        Ok(())
     }
 }
 

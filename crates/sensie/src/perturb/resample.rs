@@ -9,10 +9,11 @@
 //! pixel centres reproduce those pixels exactly, which makes quarter turns and
 //! whole-pixel shifts lossless.
 
-use ndarray::{Array3, ArrayView3};
+use ndarray::{Array3, Array4, ArrayView3, ArrayView4, ArrayViewMut4, Axis, s};
 
-use super::{OptionSpec, Options};
+use super::{ChunkFn, Effect, OptionSpec, Options};
 use crate::Result;
+use crate::rng::SeededRng;
 
 /// How a geometric perturbation reads the image between pixel centres.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -55,63 +56,108 @@ impl Resampling {
     }
 
     /// Every band of `image` resampled: output pixel (x, y) takes the source
-    /// value at `map` (x, y). The position and interpolation weights are
-    /// worked out once per pixel and shared by every band; blocks of four
-    /// neighbours wholly inside the image skip the edge checks.
+    /// value at `map` (x, y).
     pub(super) fn warp(&self, image: ArrayView3<f32>, map: Affine) -> Array3<f32> {
         let (c, h, w) = image.dim();
-        let source = image.as_standard_layout();
+        let mut out = Array4::zeros((1, c, h, w));
+        self.warp_into(image.insert_axis(Axis(0)), map, out.view_mut());
+        out.index_axis_move(Axis(0), 0)
+    }
+
+    /// Every band of every image of `images` (N x C x H x W) resampled into
+    /// `out` (the same shape). The source positions and interpolation
+    /// weights of a row are worked out once and shared by every image and
+    /// band: a batch's images are all turned (shifted, scaled) alike, so
+    /// the per-pixel arithmetic is paid once per row of the batch instead of
+    /// once per image.
+    pub(super) fn warp_into(
+        &self,
+        images: ArrayView4<f32>,
+        map: Affine,
+        mut out: ArrayViewMut4<f32>,
+    ) {
+        let (n, c, h, w) = images.dim();
+        let source = images.as_standard_layout();
         let source = source.as_slice().expect("standard layout");
         let plane = h * w;
-        let mut out = vec![0.0f32; c * plane];
-        // The value of band `band` at integer position (xi, yi), or the fill.
-        let pixel = |band: usize, xi: i64, yi: i64| -> f32 {
-            if xi >= 0 && yi >= 0 && (xi as usize) < w && (yi as usize) < h {
-                source[band * plane + yi as usize * w + xi as usize]
-            } else {
-                self.fill
-            }
-        };
+        let mut row = Vec::with_capacity(w);
         for y in 0..h {
             let (row_x, row_y) = (map.b * y as f64 + map.c, map.e * y as f64 + map.f);
-            for x in 0..w {
+            row.clear();
+            row.extend((0..w).map(|x| {
                 // Positions more than a pixel outside read only the fill;
                 // clamped there, a shift of 1e45 pixels cannot overflow an index.
                 let (sx, sy) = (
                     (map.a * x as f64 + row_x).clamp(-2.0, w as f64 + 1.0),
                     (map.d * x as f64 + row_y).clamp(-2.0, h as f64 + 1.0),
                 );
-                let at = y * w + x;
-                if self.interpolation == Interpolation::Nearest {
-                    let (xi, yi) = (floor(sx + 0.5), floor(sy + 0.5));
-                    for band in 0..c {
-                        out[band * plane + at] = pixel(band, xi, yi);
-                    }
-                    continue;
-                }
-                let (x0, y0) = (floor(sx), floor(sy));
-                let (fx, fy) = ((sx - x0 as f64) as f32, (sy - y0 as f64) as f32);
-                let inside =
-                    x0 >= 0 && y0 >= 0 && ((x0 + 1) as usize) < w && ((y0 + 1) as usize) < h;
+                self.sample(sx, sy, w, h)
+            }));
+            for i in 0..n {
                 for band in 0..c {
-                    let [v00, v01, v10, v11] = if inside {
-                        let i = band * plane + y0 as usize * w + x0 as usize;
-                        [source[i], source[i + 1], source[i + w], source[i + w + 1]]
-                    } else {
-                        [
-                            pixel(band, x0, y0),
-                            pixel(band, x0 + 1, y0),
-                            pixel(band, x0, y0 + 1),
-                            pixel(band, x0 + 1, y0 + 1),
-                        ]
-                    };
-                    out[band * plane + at] =
-                        weighted(weighted(v00, v01, fx), weighted(v10, v11, fx), fy);
+                    let start = (i * c + band) * plane;
+                    let values = &source[start..start + plane];
+                    let read = |at: usize| if at == OUTSIDE { self.fill } else { values[at] };
+                    let mut target = out.slice_mut(s![i, band, y, ..]);
+                    for (pixel, sample) in target.iter_mut().zip(&row) {
+                        let [a, b, c, d] = sample.at;
+                        *pixel = match self.interpolation {
+                            Interpolation::Nearest => read(a),
+                            Interpolation::Bilinear => weighted(
+                                weighted(read(a), read(b), sample.fx),
+                                weighted(read(c), read(d), sample.fx),
+                                sample.fy,
+                            ),
+                        };
+                    }
                 }
             }
         }
-        Array3::from_shape_vec((c, h, w), out).expect("c x h x w values")
     }
+
+    /// Where output pixels read the source at position (sx, sy) of a
+    /// w x h plane: the nearest pixel, or the four neighbours and weights.
+    fn sample(&self, sx: f64, sy: f64, w: usize, h: usize) -> Sample {
+        let offset = |xi: i64, yi: i64| {
+            if xi >= 0 && yi >= 0 && (xi as usize) < w && (yi as usize) < h {
+                yi as usize * w + xi as usize
+            } else {
+                OUTSIDE
+            }
+        };
+        if self.interpolation == Interpolation::Nearest {
+            let at = offset(floor(sx + 0.5), floor(sy + 0.5));
+            return Sample {
+                at: [at, OUTSIDE, OUTSIDE, OUTSIDE],
+                fx: 0.0,
+                fy: 0.0,
+            };
+        }
+        let (x0, y0) = (floor(sx), floor(sy));
+        Sample {
+            at: [
+                offset(x0, y0),
+                offset(x0 + 1, y0),
+                offset(x0, y0 + 1),
+                offset(x0 + 1, y0 + 1),
+            ],
+            fx: (sx - x0 as f64) as f32,
+            fy: (sy - y0 as f64) as f32,
+        }
+    }
+}
+
+/// The offset of a neighbour outside the image, which reads the fill.
+const OUTSIDE: usize = usize::MAX;
+
+/// Where one output pixel reads the source: the offsets in a band's plane
+/// of its four neighbours (the nearest pixel alone first, for nearest
+/// interpolation) and the bilinear weights between them.
+#[derive(Clone, Copy)]
+struct Sample {
+    at: [usize; 4],
+    fx: f32,
+    fy: f32,
 }
 
 /// An affine map from output pixel (x, y) to source position
@@ -138,11 +184,47 @@ fn weighted(a: f32, b: f32, t: f32) -> f32 {
     if t == 0.0 { a } else { (1.0 - t) * a + t * b }
 }
 
-/// The image's centre in pixel coordinates: the point geometric
-/// perturbations turn and scale about.
-pub(super) fn centre(image: ArrayView3<f32>) -> (f64, f64) {
-    let (_, h, w) = image.dim();
-    ((w as f64 - 1.0) / 2.0, (h as f64 - 1.0) / 2.0)
+/// A perturbation that resamples the image through an affine map: rotate,
+/// translate and zoom. Each says only how it samples and which map a value
+/// means for an image of a size; a batch's images (all of one size) then
+/// share the map's sample positions.
+pub(super) trait Geometric: Send + Sync + 'static {
+    /// How the image is sampled between pixel centres.
+    fn resampling(&self) -> &Resampling;
+
+    /// The map from output pixel to source position at strength `value`,
+    /// for an image of `height` x `width` pixels.
+    fn map(&self, value: f64, height: usize, width: usize) -> Affine;
+
+    /// Refuses finite values that make no sense here.
+    fn check(&self, _value: f64) -> Result<()> {
+        Ok(())
+    }
+}
+
+impl<G: Geometric> Effect for G {
+    fn check(&self, value: f64) -> Result<()> {
+        Geometric::check(self, value)
+    }
+
+    fn apply(&self, image: ArrayView3<f32>, value: f64, _: &mut SeededRng) -> Result<Array3<f32>> {
+        let (_, h, w) = image.dim();
+        Ok(self.resampling().warp(image, self.map(value, h, w)))
+    }
+
+    fn chunked(&self, value: f64) -> Option<ChunkFn<'_>> {
+        Some(Box::new(move |images, out| {
+            let (_, _, h, w) = images.dim();
+            self.resampling()
+                .warp_into(images, self.map(value, h, w), out);
+        }))
+    }
+}
+
+/// The centre of an image of `height` x `width` pixels, in pixel
+/// coordinates: the point geometric perturbations turn and scale about.
+pub(super) fn centre(height: usize, width: usize) -> (f64, f64) {
+    ((width as f64 - 1.0) / 2.0, (height as f64 - 1.0) / 2.0)
 }
 
 #[cfg(test)]

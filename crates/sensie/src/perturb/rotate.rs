@@ -1,11 +1,7 @@
 //! `rotate`: turn the image about its centre.
 
-use ndarray::{Array3, ArrayView3};
-
-use super::resample::{self, Affine, Resampling};
-use super::{Builtin, Effect, described};
-use crate::Result;
-use crate::rng::SeededRng;
+use super::resample::{self, Affine, Geometric, Resampling};
+use super::{Builtin, described};
 
 pub(super) static BUILTIN: Builtin = Builtin {
     name: "rotate",
@@ -41,28 +37,24 @@ fn sin_cos_degrees(degrees: f64) -> (f64, f64) {
     }
 }
 
-impl Effect for Rotate {
-    fn apply(
-        &self,
-        image: ArrayView3<f32>,
-        degrees: f64,
-        _: &mut SeededRng,
-    ) -> Result<Array3<f32>> {
+impl Geometric for Rotate {
+    fn resampling(&self) -> &Resampling {
+        &self.resampling
+    }
+
+    fn map(&self, degrees: f64, height: usize, width: usize) -> Affine {
         let (sin, cos) = sin_cos_degrees(degrees);
-        let (cx, cy) = resample::centre(image);
+        let (cx, cy) = resample::centre(height, width);
         // In a frame with v = cy - y pointing up the screen, output point
         // (u, v) comes from the source point (u cos + v sin, -u sin + v cos).
-        Ok(self.resampling.warp(
-            image,
-            Affine {
-                a: cos,
-                b: -sin,
-                c: cx - cx * cos + cy * sin,
-                d: sin,
-                e: cos,
-                f: cy - cx * sin - cy * cos,
-            },
-        ))
+        Affine {
+            a: cos,
+            b: -sin,
+            c: cx - cx * cos + cy * sin,
+            d: sin,
+            e: cos,
+            f: cy - cx * sin - cy * cos,
+        }
     }
 }
 

@@ -1,11 +1,7 @@
 //! `translate`: shift the image by a distance in pixels.
 
-use ndarray::{Array3, ArrayView3};
-
-use super::resample::{self, Affine, Resampling};
-use super::{Builtin, Effect, OptionSpec, described};
-use crate::Result;
-use crate::rng::SeededRng;
+use super::resample::{self, Affine, Geometric, Resampling};
+use super::{Builtin, OptionSpec, described};
 
 pub(super) static BUILTIN: Builtin = Builtin {
     name: "translate",
@@ -41,28 +37,24 @@ struct Translate {
     direction: f64,
 }
 
-impl Effect for Translate {
-    fn apply(
-        &self,
-        image: ArrayView3<f32>,
-        distance: f64,
-        _: &mut SeededRng,
-    ) -> Result<Array3<f32>> {
+impl Geometric for Translate {
+    fn resampling(&self) -> &Resampling {
+        &self.resampling
+    }
+
+    fn map(&self, distance: f64, _: usize, _: usize) -> Affine {
         // Round away the 6e-17 of cos(90 degrees) so axis-aligned shifts stay exact.
         let snap = |v: f64| if v.abs() < 1e-12 { 0.0 } else { v };
         let dx = snap(distance * self.direction.cos());
         let dy = snap(-distance * self.direction.sin());
-        Ok(self.resampling.warp(
-            image,
-            Affine {
-                a: 1.0,
-                b: 0.0,
-                c: -dx,
-                d: 0.0,
-                e: 1.0,
-                f: -dy,
-            },
-        ))
+        Affine {
+            a: 1.0,
+            b: 0.0,
+            c: -dx,
+            d: 0.0,
+            e: 1.0,
+            f: -dy,
+        }
     }
 }
 

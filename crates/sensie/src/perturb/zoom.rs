@@ -1,11 +1,8 @@
 //! `zoom`: magnify (factor > 1) or shrink (factor < 1) about the centre.
 
-use ndarray::{Array3, ArrayView3};
-
-use super::resample::{self, Affine, Resampling};
-use super::{Builtin, Effect, at_least, described};
+use super::resample::{self, Affine, Geometric, Resampling};
+use super::{Builtin, at_least, described};
 use crate::Result;
-use crate::rng::SeededRng;
 
 pub(super) static BUILTIN: Builtin = Builtin {
     name: "zoom",
@@ -29,25 +26,26 @@ struct Zoom {
     resampling: Resampling,
 }
 
-impl Effect for Zoom {
+impl Geometric for Zoom {
+    fn resampling(&self) -> &Resampling {
+        &self.resampling
+    }
+
     fn check(&self, factor: f64) -> Result<()> {
         at_least(BUILTIN.name, factor, 0.0, false)
     }
 
-    fn apply(&self, image: ArrayView3<f32>, factor: f64, _: &mut SeededRng) -> Result<Array3<f32>> {
-        let (cx, cy) = resample::centre(image);
+    fn map(&self, factor: f64, height: usize, width: usize) -> Affine {
+        let (cx, cy) = resample::centre(height, width);
         let scale = 1.0 / factor;
-        Ok(self.resampling.warp(
-            image,
-            Affine {
-                a: scale,
-                b: 0.0,
-                c: cx - cx * scale,
-                d: 0.0,
-                e: scale,
-                f: cy - cy * scale,
-            },
-        ))
+        Affine {
+            a: scale,
+            b: 0.0,
+            c: cx - cx * scale,
+            d: 0.0,
+            e: scale,
+            f: cy - cy * scale,
+        }
     }
 }
 

@@ -32,14 +32,14 @@ mod resume;
 mod score;
 mod scores;
 mod shard;
+mod stream;
 mod threads;
 
 use std::collections::BTreeMap;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::mpsc::{channel, sync_channel};
+use std::sync::atomic::AtomicBool;
 
 use ndarray::{Array4, ArrayView4, Axis, s};
 use serde::Serialize;
@@ -860,7 +860,7 @@ fn measure(
     };
     let budget = plan.thread_budget(engine.threads(), options.batch_size.min(n));
     let saving = checkpoint.map(|c| (&*c, todo.as_slice()));
-    stream(
+    stream::stream(
         engine,
         &pass,
         &jobs,
@@ -1136,121 +1136,6 @@ impl<'a> Pass<'a> {
         spare.push(buffer);
         Ok((Input::Owned(prepared), shown))
     }
-}
-
-/// Runs the jobs and scores every example. The producer perturbs on
-/// `budget.producer` threads of its own pool, one batch ahead of the model;
-/// when the budget takes turns it waits until the model has run the batch
-/// before it perturbs the next, so the two never share the cores. The
-/// batches it has filled come back to it once the model has run them, so a
-/// sweep allocates a few batches, not one per job.
-#[allow(clippy::too_many_arguments)]
-fn stream(
-    engine: &mut dyn Predictor,
-    pass: &Pass,
-    jobs: &[Job],
-    budget: ThreadBudget,
-    measured: &mut Measured,
-    first: usize,
-    saving: Option<(&Checkpoint, &[Unit])>,
-    progress: &mut dyn FnMut(usize, usize),
-) -> Result<()> {
-    let data = pass.data;
-    let mut metric: Option<Metric> = None;
-    let kind = engine.info().output_kind;
-    let pool = threads::ProducerPool::take(budget.producer)?;
-    // The producer runs on one of the pool's threads (perturbing on all of
-    // them); the model runs here, on the calling thread.
-    pool.in_place_scope(|scope| -> Result<()> {
-        let (tx, rx) = sync_channel::<Result<Prepared>>(2);
-        let (spare_tx, spare_rx) = channel::<Array4<f32>>();
-        // Taking turns: a token per batch the producer may perturb.
-        let (turn_tx, turn_rx) = channel::<()>();
-        if budget.turns {
-            let _ = turn_tx.send(());
-        }
-        scope.spawn(move |_| {
-            let mut spare = Vec::new();
-            for (index, job) in jobs.iter().enumerate() {
-                if budget.turns && turn_rx.recv().is_err() {
-                    break;
-                }
-                spare.extend(spare_rx.try_iter());
-                let prepared = pass
-                    .prepare(job, &mut spare)
-                    .map(|(input, shown)| Prepared {
-                        job: index,
-                        input,
-                        shown,
-                    });
-                let failed = prepared.is_err();
-                if tx.send(prepared).is_err() || failed {
-                    break;
-                }
-            }
-        });
-        for (done, message) in rx.into_iter().enumerate() {
-            let Prepared { job, input, shown } = message?;
-            let job = jobs[job];
-            if let (Some(images), Some((sweep, level))) = (shown, job.sweep) {
-                let at = job.start - first;
-                measured.shown[sweep][level]
-                    .slice_mut(s![at..at + images.len_of(Axis(0)), .., .., ..])
-                    .assign(&images);
-            }
-            let outputs = match &input {
-                Input::Borrowed(view) => engine.predict(view.view().into_dyn())?,
-                Input::Owned(batch) => engine.predict(batch.view().into_dyn())?,
-            };
-            if let Input::Owned(batch) = input {
-                // The producer may have finished: then the buffer is just dropped.
-                let _ = spare_tx.send(batch);
-            }
-            if budget.turns {
-                // The model is done with its cores until the next batch.
-                let _ = turn_tx.send(());
-            }
-            let metric = match metric {
-                Some(m) => m,
-                None => {
-                    let m = Metric::new(&data.labels, kind, outputs.ncols())?;
-                    if let Metric::Classifier(_) = m {
-                        // One output scores two classes (0 and 1).
-                        data.check_classes(outputs.ncols().max(2))?;
-                    }
-                    measured.metric = m;
-                    *metric.insert(m)
-                }
-            };
-            metric.check(outputs.view(), job.start)?;
-            for (row, example) in outputs.axis_iter(Axis(0)).zip(job.start..job.end) {
-                let scored = metric.score(row, &data.labels, example);
-                if !scored.score.is_finite() {
-                    return Err(non_finite_score(pass, &job, example, scored.score));
-                }
-                let (test, level) = match job.sweep {
-                    None => (None, 0),
-                    Some((sweep, level)) => (Some(sweep), level),
-                };
-                measured.grid(test).set(example - first, level, scored);
-            }
-            if let (Some(unit), Some((checkpoint, units))) = (job.completes, saving) {
-                let unit = &units[unit];
-                checkpoint.save(
-                    &test_file(unit.test),
-                    unit.examples.start,
-                    measured.grid(unit.test),
-                    unit.examples.start - first..unit.examples.end - first,
-                )?;
-            }
-            progress(done + 1, jobs.len());
-            if pass.stop.is_some_and(|stop| stop.load(Ordering::Relaxed)) {
-                return Err(Error::Cancelled);
-            }
-        }
-        Ok(())
-    })?;
-    Ok(())
 }
 
 /// A model score that is NaN or infinite, with the example's file (or index)

@@ -1,21 +1,21 @@
 //! How a sweep shares the machine's cores between ONNX Runtime and the
-//! perturbations of the next batch.
+//! perturbations.
 //!
-//! The two take turns, each with every core: the pool perturbs a batch on
-//! all of them, then ONNX Runtime runs it on all of them, its threads
-//! spinning inside the run (the fast hand-off from one operator to the next)
-//! and sleeping once it returns. Overlapping the two instead (a producer
-//! perturbing the next batch while the model runs) made them fight for the
-//! same cores: spinning model threads held the cores the producer needed,
-//! and sleeping ones made every small forward pass slower (measured in
-//! docs/design.md, "Sweep speed"). Both stages divide their work evenly over
-//! the cores, so taking turns loses nothing a pipeline would have won.
+//! Workers, one per core: each perturbs a batch on its own thread and runs
+//! it through an ONNX Runtime session of its own with one thread, so one
+//! worker's perturbing overlaps another's forward pass and nothing waits for
+//! a hand-off. Two earlier designs lost to this (measured in docs/design.md,
+//! "Sweep speed"): a producer perturbing the next batch while every core ran
+//! the model made the two fight for the cores (spinning model threads held
+//! the cores the producer needed, sleeping ones slowed every small forward
+//! pass), and taking turns, each stage with every core, paid a hand-off per
+//! batch and left cores idle while ONNX Runtime divided small operators.
 //!
-//! A perturbation that cannot divide a batch's work (a Python function,
-//! which holds the interpreter's lock) would leave all cores but one idle in
-//! its turn; with one of those in the plan the producer perturbs the next
-//! batch on a thread of its own while the model runs, and ONNX Runtime's
-//! threads sleep instead of spinning so that thread gets a core.
+//! More cores than [`MAX_WORKERS`] give each worker's session several
+//! threads, spinning only inside a run. A predictor that runs one batch at a
+//! time (a Python function) gets a producer instead, on `producer` threads
+//! (one for a perturbation that cannot divide its work, such as a Python
+//! function holding the interpreter's lock).
 
 use std::ops::Deref;
 use std::sync::{Mutex, MutexGuard, OnceLock};
@@ -27,25 +27,31 @@ use crate::model::Model;
 use crate::runtime::{Runtime, Spinning};
 use crate::{Error, Result};
 
+/// The most workers a sweep runs: each holds a session and a batch's
+/// memory, so past this many cores the workers' sessions get more threads
+/// instead of more workers.
+pub const MAX_WORKERS: usize = 8;
+
 /// The threads of a sweep.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ThreadBudget {
-    /// ONNX Runtime's threads inside one operator.
+    /// Batches perturbed and run at the same time, each by a worker thread
+    /// with an ONNX Runtime session of its own.
+    pub workers: usize,
+    /// ONNX Runtime's threads inside one operator, in each session.
     pub model: usize,
     /// When they spin while they wait for work.
     pub spinning: Spinning,
-    /// The threads that perturb a batch.
+    /// For a predictor that runs one batch at a time: the threads that
+    /// perturb the next batch while it runs the current one.
     pub producer: usize,
-    /// Whether perturbing and running the model take turns (true) or the
-    /// next batch is perturbed while the model runs the current one.
-    pub turns: bool,
 }
 
 impl ThreadBudget {
     /// The budget on this machine (the cores this process may use) for
     /// `--threads` = `threads` (0: choose); `parallel`: whether the run's
-    /// batches are work to divide over threads (more than one image, and
-    /// every perturbation [`crate::perturb::Perturbation::parallel`]).
+    /// perturbations divide a batch's work over threads
+    /// ([`crate::perturb::Perturbation::parallel`]).
     pub fn new(threads: usize, parallel: bool) -> ThreadBudget {
         // Asking costs a few file reads (cgroup quotas) each time, a
         // noticeable part of a single-image probe call: once per process.
@@ -55,24 +61,21 @@ impl ThreadBudget {
         ThreadBudget::for_cores(cores, threads, parallel)
     }
 
-    /// The budget on `cores` cores; `threads` > 0 caps both stages at that
-    /// many threads instead.
+    /// The budget on `cores` cores; `threads` > 0 uses that many threads in
+    /// all instead.
     pub fn for_cores(cores: usize, threads: usize, parallel: bool) -> ThreadBudget {
         let threads = if threads > 0 { threads } else { cores.max(1) };
-        if parallel {
-            ThreadBudget {
-                model: threads,
-                spinning: Spinning::DuringRuns,
-                producer: threads,
-                turns: true,
-            }
-        } else {
-            ThreadBudget {
-                model: threads,
-                spinning: Spinning::Never,
-                producer: 1,
-                turns: false,
-            }
+        let workers = threads.min(MAX_WORKERS);
+        let model = threads / workers;
+        ThreadBudget {
+            workers,
+            model,
+            spinning: if model > 1 {
+                Spinning::DuringRuns
+            } else {
+                Spinning::Never
+            },
+            producer: if parallel { threads } else { 1 },
         }
     }
 }
@@ -132,6 +135,7 @@ impl Drop for ProducerPool {
 
 /// An engine for sweeps, its ONNX Runtime threads set by `budget`
 /// ([`super::Plan::thread_budget`]).
+/// Its workers' sessions ([`ThreadBudget::workers`]) are made now, with it.
 pub fn sweep_engine(model: Model, batch_size: usize, budget: ThreadBudget) -> Result<Engine> {
     Engine::with_spinning(
         Runtime::new()?,
@@ -141,7 +145,8 @@ pub fn sweep_engine(model: Model, batch_size: usize, budget: ThreadBudget) -> Re
             threads: budget.model,
         },
         budget.spinning,
-    )
+    )?
+    .with_workers(budget.workers)
 }
 
 /// A sweep engine being made on a thread of its own while the caller reads
@@ -209,30 +214,40 @@ mod tests {
     }
 
     #[test]
-    fn both_stages_get_every_core_in_turns_and_threads_caps_them() {
-        let turns = |model, producer| ThreadBudget {
+    fn a_worker_per_core_each_with_one_model_thread_and_threads_caps_them() {
+        let budget = |workers, model, spinning, producer| ThreadBudget {
+            workers,
             model,
-            spinning: Spinning::DuringRuns,
+            spinning,
             producer,
-            turns: true,
         };
-        assert_eq!(ThreadBudget::for_cores(2, 0, true), turns(2, 2));
-        assert_eq!(ThreadBudget::for_cores(16, 0, true), turns(16, 16));
-        assert_eq!(ThreadBudget::for_cores(0, 0, true), turns(1, 1));
-        // --threads sets both: a run asked to use 3 threads uses 3.
-        assert_eq!(ThreadBudget::for_cores(8, 3, true), turns(3, 3));
-    }
-
-    #[test]
-    fn a_perturbation_that_cannot_divide_its_work_runs_beside_sleeping_model_threads() {
+        assert_eq!(
+            ThreadBudget::for_cores(2, 0, true),
+            budget(2, 1, Spinning::Never, 2)
+        );
+        assert_eq!(
+            ThreadBudget::for_cores(0, 0, true),
+            budget(1, 1, Spinning::Never, 1)
+        );
+        // Past MAX_WORKERS cores the sessions get more threads.
+        assert_eq!(
+            ThreadBudget::for_cores(32, 0, true),
+            budget(8, 4, Spinning::DuringRuns, 32)
+        );
+        assert_eq!(
+            ThreadBudget::for_cores(20, 0, true),
+            budget(8, 2, Spinning::DuringRuns, 20)
+        );
+        // --threads sets the total: a run asked to use 3 threads uses 3.
+        assert_eq!(
+            ThreadBudget::for_cores(8, 3, true),
+            budget(3, 1, Spinning::Never, 3)
+        );
+        // A perturbation that cannot divide its work gets one producer
+        // thread (used where the predictor runs one batch at a time).
         assert_eq!(
             ThreadBudget::for_cores(4, 0, false),
-            ThreadBudget {
-                model: 4,
-                spinning: Spinning::Never,
-                producer: 1,
-                turns: false,
-            }
+            budget(4, 1, Spinning::Never, 1)
         );
     }
 }
