@@ -56,6 +56,12 @@ fn main() -> ExitCode {
     unsafe {
         libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
+    // ONNX Runtime's telemetry off unless the user asked for it (see
+    // sensie::runtime): it cost start-up time and sends usage data.
+    if std::env::var_os(sensie::runtime::TELEMETRY_OFF).is_none() {
+        // SAFETY: no other thread exists yet to read the environment.
+        unsafe { std::env::set_var(sensie::runtime::TELEMETRY_OFF, "1") };
+    }
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Inspect(args) => inspect::run(args),

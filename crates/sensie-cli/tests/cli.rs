@@ -455,3 +455,36 @@ fn shared_flags_have_one_meaning_and_the_library_defaults() {
     assert_eq!(sensie::stats::Settings::default().replicates, 2000);
     assert_eq!(sensie::explain::run::Settings::default().batch_size, 32);
 }
+
+/// ONNX Runtime's telemetry keeps a device id and an event store under
+/// `~/.cache/Microsoft` unless it is turned off before it loads: sensie
+/// turns it off, and a user who sets the variable to 0 keeps it.
+#[test]
+fn onnx_runtimes_telemetry_is_off_unless_the_user_asks_for_it() {
+    let run = |home: &std::path::Path, telemetry: Option<&str>| {
+        let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_sensie"));
+        command.env("HOME", home).args([
+            "predict",
+            "--model",
+            &repo("examples/mnist/mnist_cnn.onnx"),
+            "--data",
+            &repo("examples/mnist/data/test_x.npy"),
+            "--out",
+            home.join("preds.npy").to_str().unwrap(),
+        ]);
+        command.env_remove("ORT_DISABLE_TELEMETRY");
+        if let Some(value) = telemetry {
+            command.env("ORT_DISABLE_TELEMETRY", value);
+        }
+        let out = command.output().unwrap();
+        assert!(out.status.success(), "{}", stderr(&out));
+        home.join(".cache/Microsoft").exists()
+    };
+    let home = tempfile::tempdir().unwrap();
+    assert!(!run(home.path(), None), "telemetry wrote under ~/.cache");
+    let home = tempfile::tempdir().unwrap();
+    assert!(
+        run(home.path(), Some("0")),
+        "ORT_DISABLE_TELEMETRY=0 should leave ONNX Runtime's telemetry on"
+    );
+}

@@ -179,3 +179,20 @@ def test_skip_bad_leaves_out_images_with_nan_pixels(digits):
     results = sensie.Probe(sensie.Model(MODEL), skip_bad=True, replicates=100, quiet=True).test_class_sensitivity(x, y)
     data = json.loads(results.to_json())["data"]
     assert data["skipped"] == ["0"] and data["n"] == 299
+
+
+def test_importing_sensie_turns_onnx_runtimes_telemetry_off(tmp_path):
+    # In a fresh interpreter with a fresh HOME: ONNX Runtime's telemetry keeps
+    # its device id and event store under ~/.cache/Microsoft unless turned off.
+    script = (
+        "import sensie, numpy as np\n"
+        f"m = sensie.Model({str(MNIST / 'mnist_cnn.onnx')!r})\n"
+        "m.predict(np.zeros((1, 1, 28, 28), np.float32))\n"
+    )
+    import os
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if k != "ORT_DISABLE_TELEMETRY"}
+    env["HOME"] = str(tmp_path)
+    subprocess.run([sys.executable, "-c", script], check=True, env=env, capture_output=True)
+    assert not (tmp_path / ".cache" / "Microsoft").exists()

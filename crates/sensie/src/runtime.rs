@@ -16,6 +16,15 @@
 //! ONNX Runtime allows one environment per process, so [`Runtime`] is a cheap
 //! handle onto that one environment; everything else (threads, sessions)
 //! belongs to the caller.
+//!
+//! ONNX Runtime 1.32's Linux build records usage telemetry (a device id and
+//! an offline event store under `~/.cache/Microsoft`, uploaded when it can)
+//! unless [`TELEMETRY_OFF`] is set in the environment before the library
+//! loads: about a tenth of a short probe's start-up here, and nothing a
+//! scientist's tool should send. The command line and the Python package
+//! set it when the user has not ([`TELEMETRY_OFF`] = 0 keeps telemetry on);
+//! a library user sets it in the process environment, which only the
+//! program's `main` can change safely.
 
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
@@ -24,6 +33,10 @@ use ort::session::Session;
 use ort::session::builder::GraphOptimizationLevel;
 
 use crate::{Error, Result};
+
+/// The environment variable that turns ONNX Runtime's telemetry off when it
+/// is 1 at the time the library loads.
+pub const TELEMETRY_OFF: &str = "ORT_DISABLE_TELEMETRY";
 
 /// A handle onto the process's ONNX Runtime environment.
 #[derive(Clone)]

@@ -12,8 +12,14 @@ and out::
     attribution = sensie.explain(model, x[:4], method="integrated-gradients")
 """
 
-from . import _runtime
-from ._sensie import __version__, load_runtime as _load_runtime
+import os
+
+# ONNX Runtime's telemetry off unless the user set this (0 keeps it on): it
+# must be in the environment before the library loads below.
+os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")
+
+from . import _runtime  # noqa: E402
+from ._sensie import __version__, load_runtime as _load_runtime  # noqa: E402
 
 _load_runtime(_runtime.library_path())
 
