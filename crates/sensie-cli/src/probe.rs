@@ -165,6 +165,9 @@ fn merge(args: Args) -> Result<(ProbeConfig, bool)> {
 }
 
 pub fn run(args: Args) -> Result<()> {
+    // The report's fonts load on a core the start-up leaves idle (the data
+    // and ONNX Runtime load on one each, then wait for each other).
+    std::thread::spawn(sensie::render::load_fonts);
     let config_file = args.config.clone();
     let (config, quiet) = merge(args)?;
     let arms = probe::arms(&config)?;

@@ -15,5 +15,5 @@ pub mod onnx {
 /// system font was found); without one sensie falls back to SVG charts and
 /// unlabelled grids, and tests of the drawn text are skipped.
 pub fn fonts_available() -> bool {
-    crate::plot::Rasteriser::new().is_ok()
+    crate::plot::Rasteriser::system().is_ok()
 }

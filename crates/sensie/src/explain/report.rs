@@ -224,7 +224,7 @@ pub fn write_figures(
         "The examples explained.",
     );
 
-    let rasteriser = match Rasteriser::new() {
+    let rasteriser = match Rasteriser::system() {
         Ok(r) => Some(r),
         Err(e) => {
             notes.push(format!("charts written as SVG only: {e}"));
@@ -258,12 +258,7 @@ pub fn write_figures(
         section.figures(row);
     }
     if let Some(sanity) = sanity {
-        let figure = chart(
-            dir,
-            "sanity",
-            &figures::sanity_chart(sanity),
-            rasteriser.as_ref(),
-        )?;
+        let figure = chart(dir, "sanity", &figures::sanity_chart(sanity), rasteriser)?;
         let section = page.section("Sanity: model randomisation");
         section.paragraph(format!(
             "Adebayo et al. (2018): the layers are randomised from the top down, cascading ({}), and each map is compared \
@@ -299,13 +294,8 @@ pub fn write_figures(
             "Mean areas under the curves.",
         );
         section.figures(vec![
-            chart(dir, "faithfulness-deletion", &deletion, rasteriser.as_ref())?,
-            chart(
-                dir,
-                "faithfulness-insertion",
-                &insertion,
-                rasteriser.as_ref(),
-            )?,
+            chart(dir, "faithfulness-deletion", &deletion, rasteriser)?,
+            chart(dir, "faithfulness-insertion", &insertion, rasteriser)?,
         ]);
     }
     page.write(&dir.join("explain.html"))?;

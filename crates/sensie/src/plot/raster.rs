@@ -6,13 +6,13 @@
 //! but its text needs fontconfig and freetype (or fonts registered in global
 //! state) and would have meant drawing every chart twice.
 //!
-//! Text still needs a font file. [`Rasteriser::new`] loads the system's fonts
-//! once (DejaVu Sans from Debian's `fonts-dejavu-core`, which
-//! `scripts/setup.sh` installs); with none it returns an error that says so,
-//! and callers fall back to the SVG, which needs no font until a reader's
-//! browser draws it.
+//! Text still needs a font file. [`Rasteriser::system`] loads the system's
+//! fonts once per process (DejaVu Sans from Debian's `fonts-dejavu-core`,
+//! which `scripts/setup.sh` installs) for every chart and labelled grid;
+//! with none it returns an error that says so, and callers fall back to the
+//! SVG, which needs no font until a reader's browser draws it.
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use image::RgbImage;
 use resvg::{tiny_skia, usvg};
@@ -26,14 +26,22 @@ pub struct Rasteriser {
 }
 
 impl Rasteriser {
-    /// A rasteriser with the system's fonts, preferring DejaVu Sans.
-    pub fn new() -> Result<Self> {
-        let mut fonts = usvg::fontdb::Database::new();
-        fonts.load_system_fonts();
-        Self::with_fonts(
-            fonts,
-            "no fonts were found on this system (install fonts-dejavu-core)",
-        )
+    /// The rasteriser with the system's fonts, made on first use and shared
+    /// by every chart and grid of the process: loading the fonts opens every
+    /// font file installed (2-3 ms, once per report and grid before).
+    pub fn system() -> Result<&'static Rasteriser> {
+        static SYSTEM: OnceLock<std::result::Result<Rasteriser, String>> = OnceLock::new();
+        SYSTEM
+            .get_or_init(|| {
+                let mut fonts = usvg::fontdb::Database::new();
+                fonts.load_system_fonts();
+                Rasteriser::with_fonts(
+                    fonts,
+                    "no fonts were found on this system (install fonts-dejavu-core)",
+                )
+            })
+            .as_ref()
+            .map_err(|why| Error::invalid("PNG charts", why.clone()))
     }
 
     /// A rasteriser that draws all text with the font in `path` (TTF or OTF).
@@ -42,9 +50,15 @@ impl Rasteriser {
         let mut fonts = usvg::fontdb::Database::new();
         fonts.load_font_file(path).map_err(|e| Error::io(path, e))?;
         Self::with_fonts(fonts, &format!("{} holds no usable font", path.display()))
+            .map_err(|why| Error::invalid("PNG charts", why))
     }
 
-    fn with_fonts(mut fonts: usvg::fontdb::Database, missing: &str) -> Result<Self> {
+    /// A rasteriser drawing text with `fonts` (DejaVu Sans when there);
+    /// with no font at all, why not.
+    fn with_fonts(
+        mut fonts: usvg::fontdb::Database,
+        missing: &str,
+    ) -> std::result::Result<Self, String> {
         let family = |name: &str| {
             fonts
                 .faces()
@@ -60,10 +74,7 @@ impl Rasteriser {
                 .map(|(n, _)| n.clone())
         };
         let Some(preferred) = preferred else {
-            return Err(Error::invalid(
-                "PNG charts",
-                format!("{missing}; SVG charts need no font"),
-            ));
+            return Err(format!("{missing}; SVG charts need no font"));
         };
         fonts.set_sans_serif_family(preferred.clone());
         let options = usvg::Options {
@@ -146,9 +157,9 @@ mod tests {
 
     #[test]
     fn a_chart_rasterises_at_its_size_times_the_scale_with_text_drawn() {
-        let Ok(raster) = Rasteriser::new() else {
+        let Ok(raster) = Rasteriser::system() else {
             // No system font: the error path is what can be checked here.
-            let e = Rasteriser::new().err().unwrap().to_string();
+            let e = Rasteriser::system().err().unwrap().to_string();
             assert!(e.contains("fonts-dejavu-core"), "{e}");
             return;
         };
@@ -183,7 +194,7 @@ mod tests {
             .unwrap()
             .to_string();
         assert!(e.contains("no usable font"), "{e}");
-        if let Ok(raster) = Rasteriser::new() {
+        if let Ok(raster) = Rasteriser::system() {
             assert!(raster.rgb("<svg", 1.0).is_err());
             assert!(raster.rgb(&probe_chart().svg(), 0.0).is_err());
         }

@@ -596,7 +596,7 @@ pub fn write_comparison_report(
     let plots = out.join("plots");
     std::fs::create_dir_all(&plots).map_err(|e| Error::io(&plots, e))?;
     let mut notes = Vec::new();
-    let rasteriser = Rasteriser::new()
+    let rasteriser = Rasteriser::system()
         .inspect_err(|e| notes.push(format!("PNG charts were not written, only SVG: {e}")))
         .ok();
     let what = match comparison.compared {

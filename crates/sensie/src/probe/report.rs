@@ -54,7 +54,7 @@ pub fn write_report(out: &Path, report: &Report, command: &str) -> Result<Vec<St
         std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
     }
     let mut notes = Vec::new();
-    let rasteriser = Rasteriser::new()
+    let rasteriser = Rasteriser::system()
         .inspect_err(|e| notes.push(format!("PNG charts were not written, only SVG: {e}")))
         .ok();
 

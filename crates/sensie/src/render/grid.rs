@@ -12,8 +12,6 @@
 //! system's DejaVu Sans), and where no font is installed the grid comes
 //! without its bands, as the PNG charts fall back to SVG.
 
-use std::sync::OnceLock;
-
 use image::{Rgb, RgbImage, imageops};
 
 use crate::plot::Rasteriser;
@@ -157,7 +155,7 @@ const LABEL_SIZE: f64 = 14.0;
 pub fn labelled(tiles: &[RgbImage], layout: &Grid, labels: &Labels) -> Result<LabelledGrid> {
     let body = grid(tiles, layout)?;
     let unlabelled = labels.columns.is_empty() && labels.rows.is_empty();
-    let Some(rasteriser) = rasteriser().filter(|_| !unlabelled) else {
+    let Some(rasteriser) = Rasteriser::system().ok().filter(|_| !unlabelled) else {
         return Ok(LabelledGrid {
             image: body,
             origin: (0, 0),
@@ -222,13 +220,6 @@ fn label_svg(
         svg.text((left - gap, y), label, Font::new(LABEL_SIZE, Anchor::End));
     }
     (svg.finish(), (left as u32, top as u32), size)
-}
-
-/// The charts' rasteriser, made once (loading the system's fonts takes a
-/// while); `None` where no font is installed.
-fn rasteriser() -> Option<&'static Rasteriser> {
-    static FONTS: OnceLock<Option<Rasteriser>> = OnceLock::new();
-    FONTS.get_or_init(|| Rasteriser::new().ok()).as_ref()
 }
 
 /// `image` enlarged `factor` times, each pixel becoming a square block.
@@ -328,7 +319,7 @@ mod tests {
         assert!(origin.0 > 0 && origin.1 > 0, "{origin:?}");
         assert_eq!(size, (origin.0 + body.width(), origin.1 + body.height()));
         let drawn = labelled(&tiles, &layout, &labels).unwrap();
-        if rasteriser().is_none() {
+        if Rasteriser::system().is_err() {
             // No font: the grid alone, as the PNG charts fall back to SVG.
             assert_eq!(drawn.image, body);
             return;

@@ -30,6 +30,15 @@ pub use stretch::{Scale, Stretch};
 
 use crate::{Error, Result};
 
+/// Loads the system's fonts for PNG charts and labelled grids now, once per
+/// process, so that a report drawn later does not wait for them: `sensie
+/// probe` calls it on a thread of its own while the run starts. Later calls
+/// return at once.
+pub fn load_fonts() {
+    // Without fonts the report falls back to SVG charts and says so then.
+    let _ = crate::plot::Rasteriser::system();
+}
+
 /// `image` as PNG bytes.
 pub(crate) fn encode_png(image: &RgbImage) -> Result<Vec<u8>> {
     let mut bytes = std::io::Cursor::new(Vec::new());
