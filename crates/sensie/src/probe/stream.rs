@@ -70,44 +70,41 @@ fn spread(
     jobs: &[Job],
     scorer: &mut Scorer,
 ) -> Result<()> {
-    // Each worker on a one-thread pool of its own: a perturbation that
-    // divides a batch over the current pool (the built-ins do) then stays
-    // on its worker's thread instead of spilling onto the core another
-    // worker's model holds.
-    let pools = (0..workers.len())
-        .map(|_| ProducerPool::take(1))
-        .collect::<Result<Vec<_>>>()?;
+    // The workers are the threads of one pool, kept between runs (starting
+    // threads was a visible part of a single-image probe). A perturbation
+    // that divides its batch over the pool (the built-ins do) runs on its
+    // worker's thread: the others are busy with batches of their own and
+    // take no share of it until they run out of jobs.
+    let pool = ProducerPool::take(workers.len())?;
     let next = AtomicUsize::new(0);
     let halt = AtomicBool::new(false);
-    std::thread::scope(|scope| -> Result<()> {
+    pool.in_place_scope(|scope| -> Result<()> {
         let (tx, rx) = channel::<(usize, Result<Ran>)>();
-        for (mut worker, pool) in workers.into_iter().zip(&pools) {
+        for mut worker in workers {
             let (tx, next, halt) = (tx.clone(), &next, &halt);
-            scope.spawn(move || {
-                pool.install(|| {
-                    let mut spare = Vec::new();
-                    // A job taken is always finished and sent, so every job
-                    // before a failed one reaches the scorer.
-                    while !halt.load(Ordering::Relaxed) {
-                        let index = next.fetch_add(1, Ordering::Relaxed);
-                        let Some(job) = jobs.get(index) else { break };
-                        let ran = pass.prepare(job, &mut spare).and_then(|(input, shown)| {
-                            let outputs = match &input {
-                                Input::Borrowed(view) => worker.predict(view.view().into_dyn()),
-                                Input::Owned(batch) => worker.predict(batch.view().into_dyn()),
-                            }?;
-                            if let Input::Owned(batch) = input {
-                                spare.push(batch);
-                            }
-                            Ok((outputs, shown))
-                        });
-                        let failed = ran.is_err();
-                        if tx.send((index, ran)).is_err() || failed {
-                            halt.store(true, Ordering::Relaxed);
-                            break;
+            scope.spawn(move |_| {
+                let mut spare = Vec::new();
+                // A job taken is always finished and sent, so every job
+                // before a failed one reaches the scorer.
+                while !halt.load(Ordering::Relaxed) {
+                    let index = next.fetch_add(1, Ordering::Relaxed);
+                    let Some(job) = jobs.get(index) else { break };
+                    let ran = pass.prepare(job, &mut spare).and_then(|(input, shown)| {
+                        let outputs = match &input {
+                            Input::Borrowed(view) => worker.predict(view.view().into_dyn()),
+                            Input::Owned(batch) => worker.predict(batch.view().into_dyn()),
+                        }?;
+                        if let Input::Owned(batch) = input {
+                            spare.push(batch);
                         }
+                        Ok((outputs, shown))
+                    });
+                    let failed = ran.is_err();
+                    if tx.send((index, ran)).is_err() || failed {
+                        halt.store(true, Ordering::Relaxed);
+                        break;
                     }
-                })
+                }
             });
         }
         drop(tx);
