@@ -78,8 +78,9 @@ pub trait Perturbation: Send + Sync {
     /// Whether [`Perturbation::apply_batch_into`] divides a batch's work
     /// over the rayon pool it is called on, as the default does. One that
     /// cannot (a Python function, which holds the interpreter's lock) says
-    /// false, and the probe perturbs its next batch while the model runs
-    /// instead of giving it every core in turn ([`crate::probe::ThreadBudget`]).
+    /// false, and a probe whose model runs one batch at a time gives its
+    /// producer one thread instead of every core
+    /// ([`crate::probe::ThreadBudget::producer`]).
     fn parallel(&self) -> bool {
         true
     }

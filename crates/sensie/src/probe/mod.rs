@@ -1,15 +1,15 @@
 //! The probe: several sensitivity tests over one model and one data set.
 //!
-//! A run streams batches through two stages: a producer thread perturbs (in
-//! parallel, on a rayon pool of its own) and preprocesses a batch, the
-//! calling thread runs the model on it. With the built-in perturbations the
-//! two take turns, each with every core; a perturbation that cannot divide
-//! its work (a Python function) perturbs the next batch while the model runs
-//! the current one ([`ThreadBudget`] chooses). A channel of two batches joins
-//! the stages, and each batch goes back to the producer to be filled again,
-//! so memory holds a few batches of images, never examples x levels of
-//! them, and none is allocated per job. What is kept per example and level is its
-//! score (a few bytes), which the paired statistics need.
+//! A run's batches go to workers, one per core ([`ThreadBudget`]): each
+//! perturbs and preprocesses a batch on its own thread and runs it through
+//! an ONNX Runtime session of its own, and the calling thread scores the
+//! results in order. A model that runs one batch at a time (a Python
+//! function) gets a producer thread instead, perturbing the next batch while
+//! the model runs the current one. Each batch buffer is filled again once
+//! the model has run it, so memory holds a few batches of images, never
+//! examples x levels of them, and none is allocated per job. What is kept
+//! per example and level is its score (a few bytes), which the paired
+//! statistics need.
 //!
 //! The unperturbed pass runs once and is shared: it is the reference of every
 //! sweep, the level of any sweep at its perturbation's identity value, and
@@ -137,10 +137,10 @@ impl Plan {
     }
 
     /// The threads of running this plan in batches of `batch_size` with
-    /// `--threads` = `threads` (0: choose): taking turns with every core
-    /// unless there is no batch work to divide, because a perturbation cannot
-    /// or a batch holds one image (a notebook probing one image, where
-    /// waiting for each turn cost more than the image's perturbation).
+    /// `--threads` = `threads` (0: choose): a worker per core, and for a
+    /// model that runs one batch at a time a producer of every core, or of
+    /// one when there is no batch work to divide (a perturbation that cannot
+    /// divide its work, or batches of one image).
     pub fn thread_budget(&self, threads: usize, batch_size: usize) -> ThreadBudget {
         ThreadBudget::new(
             threads,
