@@ -660,11 +660,10 @@ impl sensie::perturb::Perturbation for BatchBrightness {
 #[test]
 fn a_batch_perturbation_runs_once_per_batch_and_a_stop_flag_ends_the_run() {
     use std::sync::Arc;
-    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+    use std::sync::atomic::{AtomicUsize, Ordering};
 
     use sensie::engine::{Engine, EngineOptions};
     use sensie::model::Model;
-    use sensie::preprocess::Preprocess;
     use sensie::probe::{Plan, RunOptions, Sweep};
     use sensie::runtime::Runtime;
 
@@ -703,17 +702,31 @@ fn a_batch_perturbation_runs_once_per_batch_and_a_stop_flag_ends_the_run() {
     let levels = |t: &probe::TestResult| serde_json::to_value(&t.stats.levels).unwrap();
     assert_eq!(levels(&mine.0[0]), levels(&expected.0[0]));
 
+    stops_after_one_batch(&mut engine, &data, &plan, options);
+}
+
+/// A stop flag set after the first batch ends the run there, with
+/// [`sensie::Error::Cancelled`].
+fn stops_after_one_batch(
+    predictor: &mut dyn sensie::predictor::Predictor,
+    data: &sensie::data::Dataset,
+    plan: &sensie::probe::Plan,
+    options: sensie::probe::RunOptions,
+) {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+
     let stop = Arc::new(AtomicBool::new(false));
-    let options = RunOptions {
+    let options = sensie::probe::RunOptions {
         stop: Some(stop.clone()),
         ..options
     };
     let mut heard = 0;
     let stopped = probe::run_plan(
-        &mut engine,
-        &data,
-        &Preprocess::default(),
-        &plan,
+        predictor,
+        data,
+        &sensie::preprocess::Preprocess::default(),
+        plan,
         &options,
         &mut |_, _| {
             heard += 1;
@@ -727,7 +740,7 @@ fn a_batch_perturbation_runs_once_per_batch_and_a_stop_flag_ends_the_run() {
 #[test]
 fn a_sweep_engine_spreads_the_batches_over_its_workers_with_the_same_numbers_in_order() {
     use std::sync::Arc;
-    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+    use std::sync::atomic::AtomicUsize;
 
     use sensie::engine::{Engine, EngineOptions};
     use sensie::model::Model;
@@ -806,25 +819,8 @@ fn a_sweep_engine_spreads_the_batches_over_its_workers_with_the_same_numbers_in_
     }
 
     // A stop flag set after the first batch ends the run there.
-    let stop = Arc::new(AtomicBool::new(false));
-    let options = RunOptions {
-        stop: Some(stop.clone()),
-        ..options
-    };
-    let mut heard = 0;
-    let stopped = probe::run_plan(
-        &mut engine,
-        &data,
-        &Preprocess::default(),
-        &plan(BatchBrightness::new(Arc::new(AtomicUsize::new(0)))),
-        &options,
-        &mut |_, _| {
-            heard += 1;
-            stop.store(true, Ordering::Relaxed);
-        },
-    );
-    assert!(matches!(stopped, Err(sensie::Error::Cancelled)));
-    assert_eq!(heard, 1);
+    let counted = plan(BatchBrightness::new(Arc::new(AtomicUsize::new(0))));
+    stops_after_one_batch(&mut engine, &data, &counted, options);
 }
 
 /// A model that is no ONNX graph: it scores class 1 at probability 0.9 and
