@@ -65,18 +65,20 @@ fn reflect(p: i64, n: usize) -> usize {
     (if m < n { m } else { 2 * n - 1 - m }) as usize
 }
 
-/// Convolves every band with `kernel` along columns and then along rows: a
+/// Convolves every band with `kernel` along rows and then along columns: a
 /// separable 2-D convolution with the outer product of `kernel` with itself.
 /// `kernel` has odd length and is centred.
 pub(crate) fn convolve_separable(image: ArrayView3<f32>, kernel: &[f64]) -> Array3<f32> {
     if kernel.len() == 1 {
         return image.to_owned();
     }
-    let along_x = convolve_axis(image, kernel, Axis(2));
-    convolve_axis(along_x.view(), kernel, Axis(1))
+    let along_x = convolve_rows(image, kernel);
+    convolve_columns(along_x.view(), kernel)
 }
 
-fn convolve_axis(image: ArrayView3<f32>, kernel: &[f64], axis: Axis) -> Array3<f32> {
+/// Every row convolved with `kernel`, reflected at its ends.
+fn convolve_rows(image: ArrayView3<f32>, kernel: &[f64]) -> Array3<f32> {
+    let axis = Axis(2);
     let n = image.len_of(axis);
     let r = kernel.len() / 2;
     // Output i, tap k reads source reflect(i + r - k), which is
@@ -109,6 +111,37 @@ fn convolve_axis(image: ArrayView3<f32>, kernel: &[f64], axis: Axis) -> Array3<f
             .for_each(|(o, &sum)| *o = sum as f32);
     }
     out
+}
+
+/// Every column convolved with `kernel`, reflected at its ends: the sums
+/// [`convolve_rows`] makes along a row, in the same order from the same
+/// -0.0, but a whole output row at a time (each tap adds a source row), so
+/// the inner loop runs over contiguous pixels instead of gathering a column
+/// pixel by pixel (about twice as fast on 28 x 28 digits).
+fn convolve_columns(image: ArrayView3<f32>, kernel: &[f64]) -> Array3<f32> {
+    let (c, h, w) = image.dim();
+    let r = kernel.len() / 2;
+    let source = image.as_standard_layout();
+    let source = source.as_slice().expect("standard layout");
+    let mut out = vec![0.0f32; c * h * w];
+    let mut sums = vec![0.0f64; w];
+    for (plane, target) in source.chunks_exact(h * w).zip(out.chunks_exact_mut(h * w)) {
+        for (y, target) in target.chunks_exact_mut(w).enumerate() {
+            sums.fill(-0.0);
+            for (k, &weight) in kernel.iter().enumerate() {
+                // Output y, tap k reads source row reflect(y + r - k).
+                let row = reflect(y as i64 + r as i64 - k as i64, h);
+                sums.iter_mut()
+                    .zip(&plane[row * w..(row + 1) * w])
+                    .for_each(|(sum, &v)| *sum += weight * f64::from(v));
+            }
+            target
+                .iter_mut()
+                .zip(&sums)
+                .for_each(|(o, &sum)| *o = sum as f32);
+        }
+    }
+    Array3::from_shape_vec((c, h, w), out).expect("c x h x w values")
 }
 
 /// Convolves every band with a 2-D kernel of odd height and width, centred.
