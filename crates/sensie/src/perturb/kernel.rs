@@ -13,7 +13,7 @@ use std::cell::RefCell;
 use std::f64::consts::{LN_2, PI};
 use std::rc::Rc;
 
-use ndarray::{Array2, Array3, ArrayView2, ArrayView3, Axis};
+use ndarray::{Array2, Array3, Array4, ArrayView2, ArrayView3, ArrayView4, ArrayViewMut4, Axis};
 
 use crate::{Error, Result};
 
@@ -266,22 +266,59 @@ pub(super) fn convolve_gaussian_mixture(
     image: ArrayView3<f32>,
     components: &[(f64, f64)],
 ) -> Array3<f32> {
-    let (_, h, w) = image.dim();
+    let (c, h, w) = image.dim();
+    let mut out = Array4::zeros((1, c, h, w));
+    convolve_gaussian_mixture_into(image.insert_axis(Axis(0)), components, out.view_mut());
+    out.index_axis_move(Axis(0), 0)
+}
+
+/// [`convolve_gaussian_mixture`] on every band of a chunk of images (N x C
+/// x H x W) into `out`: the planes side by side (H x NCW) for the products
+/// from the left and stacked (NCH x W) for those from the right, so a chunk
+/// pays four large matrix products instead of four small ones, with their
+/// buffers, per band. Each value is the same sum in the same order.
+pub(super) fn convolve_gaussian_mixture_into(
+    images: ArrayView4<f32>,
+    components: &[(f64, f64)],
+    mut out: ArrayViewMut4<f32>,
+) {
+    let (n, c, h, w) = images.dim();
+    let planes = n * c;
     let basis = CosineBasis::for_psf(h, w, components);
-    let mut out = Array3::zeros(image.raw_dim());
-    for (band, mut target) in image.outer_iter().zip(out.outer_iter_mut()) {
-        let coefficients =
-            basis.dct_y.dot(&band.mapv(f64::from)).dot(&basis.dct_x.t()) * &basis.transfer;
-        target.assign(
-            &basis
-                .dct_y
-                .t()
-                .dot(&coefficients)
-                .dot(&basis.dct_x)
-                .mapv(|v| v as f32),
-        );
-    }
-    out
+    // (P x H x W) planes as H x PW, side by side, and back.
+    let side = |stacked: ArrayView3<f64>| {
+        stacked
+            .permuted_axes([1, 0, 2])
+            .as_standard_layout()
+            .into_owned()
+            .into_shape_with_order((h, planes * w))
+            .expect("h x pw values")
+    };
+    let stacked = |side: Array2<f64>| {
+        side.into_shape_with_order((h, planes, w))
+            .expect("h x p x w values")
+            .permuted_axes([1, 0, 2])
+            .as_standard_layout()
+            .into_owned()
+            .into_shape_with_order((planes * h, w))
+            .expect("ph x w values")
+    };
+    let values = images
+        .mapv(f64::from)
+        .into_shape_with_order((planes, h, w))
+        .expect("p x h x w values");
+    let mut coefficients = stacked(basis.dct_y.dot(&side(values.view())))
+        .dot(&basis.dct_x.t())
+        .into_shape_with_order((planes, h, w))
+        .expect("p x h x w values");
+    coefficients *= &basis.transfer;
+    let convolved = stacked(basis.dct_y.t().dot(&side(coefficients.view()))).dot(&basis.dct_x);
+    out.assign(
+        &convolved
+            .mapv(|v| v as f32)
+            .into_shape_with_order((n, c, h, w))
+            .expect("n x c x h x w values"),
+    );
 }
 
 /// The cosine bases of an h x w image and a PSF's transfer function in

@@ -547,6 +547,40 @@ mod tests {
     }
 
     #[test]
+    fn every_builtin_perturbs_a_batch_as_it_perturbs_each_image_to_the_bit() {
+        // 37 images: two whole chunks and a part one for the effects that
+        // share work within a chunk (the geometric ones, the PSF).
+        let images = Array4::from_shape_fn((37, 3, 9, 11), |(n, c, y, x)| {
+            ((n * 7 + c * 3 + y * x) % 17) as f32 * 0.37 + 0.5
+        });
+        for builtin in builtins() {
+            let name = builtin.name;
+            let options: &[(&str, &str)] = match name {
+                "seeing" => &[("current", "1")],
+                _ => &[],
+            };
+            let p = built(name, options);
+            let value = match name {
+                "flip" | "band-drop" => 1.0,
+                "poisson-noise" => 50.0,
+                "seeing" => 2.5,
+                "zoom" | "brightness" | "contrast" | "gamma" | "band-scale" => 1.3,
+                _ => 2.0,
+            };
+            let batch = perturb_batch(p.as_ref(), images.view(), value, 7, 100).unwrap();
+            let stream = name_hash(p.name());
+            for (i, image) in images.axis_iter(Axis(0)).enumerate() {
+                let mut rng = SeededRng::new(7, &[stream, 100 + i as u64, value.to_bits()]);
+                let alone = p.apply(image, value, &mut rng).unwrap();
+                assert!(
+                    batch.index_axis(Axis(0), i) == alone.view(),
+                    "{name}: image {i} differs in the batch"
+                );
+            }
+        }
+    }
+
+    #[test]
     fn every_builtin_documents_its_options() {
         for builtin in builtins() {
             assert!(

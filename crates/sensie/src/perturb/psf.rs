@@ -12,10 +12,13 @@ use std::path::Path;
 use ndarray::{Array2, Array3, ArrayView3, Axis, Ix2};
 
 use super::kernel::{
-    convolve_2d, convolve_gaussian_mixture, discrete_gaussian, fwhm_per_sigma, normalised,
+    convolve_2d, convolve_gaussian_mixture, convolve_gaussian_mixture_into, discrete_gaussian,
+    fwhm_per_sigma, normalised,
 };
 use super::special::{gamma_p, gamma_p_inverse};
-use super::{Builtin, Effect, OptionSpec, Options, Parameter, Perturbation, at_least, described};
+use super::{
+    Builtin, ChunkFn, Effect, OptionSpec, Options, Parameter, Perturbation, at_least, described,
+};
 use crate::rng::SeededRng;
 use crate::{Error, Result, data};
 
@@ -307,18 +310,39 @@ impl Effect for Psf {
         }
         let (_, h, w) = image.dim();
         Ok(match &self.profile {
-            Profile::Gaussian => convolve_gaussian_mixture(
-                image,
-                &[(1.0, (self.unit.to_pixels(value) / fwhm_per_sigma()).powi(2))],
-            ),
-            Profile::Moffat { beta } => convolve_gaussian_mixture(
-                image,
-                &moffat_components(self.unit.to_pixels(value), *beta, h.max(w)),
-            ),
             Profile::Kernel(kernel) => {
                 convolve_2d(image, scaled_kernel(kernel, value, 2 * h.max(w))?.view())
             }
+            _ => convolve_gaussian_mixture(image, &self.components(value, h, w)),
         })
+    }
+
+    /// Gaussian and Moffat PSFs, a mixture of Gaussians, on a whole chunk.
+    fn chunked(&self, value: f64) -> Option<ChunkFn<'_>> {
+        if value == 0.0 || matches!(self.profile, Profile::Kernel(_)) {
+            return None;
+        }
+        Some(Box::new(move |images, out| {
+            let (_, _, h, w) = images.dim();
+            convolve_gaussian_mixture_into(images, &self.components(value, h, w), out)
+        }))
+    }
+}
+
+impl Psf {
+    /// A Gaussian or Moffat PSF at `value` for h x w images as Gaussians
+    /// (weight, variance px^2 per axis); none for a user's kernel, which is
+    /// convolved directly.
+    fn components(&self, value: f64, h: usize, w: usize) -> Vec<(f64, f64)> {
+        match &self.profile {
+            Profile::Gaussian => {
+                vec![(1.0, (self.unit.to_pixels(value) / fwhm_per_sigma()).powi(2))]
+            }
+            Profile::Moffat { beta } => {
+                moffat_components(self.unit.to_pixels(value), *beta, h.max(w))
+            }
+            Profile::Kernel(_) => Vec::new(),
+        }
     }
 }
 

@@ -12,9 +12,9 @@
 
 use ndarray::{Array3, ArrayView3};
 
-use super::kernel::{convolve_gaussian_mixture, fwhm_per_sigma};
+use super::kernel::{convolve_gaussian_mixture, convolve_gaussian_mixture_into, fwhm_per_sigma};
 use super::psf::{FwhmUnit, PIXEL_SCALE};
-use super::{Builtin, Effect, OptionSpec, Options, Parameter, Perturbation, described};
+use super::{Builtin, ChunkFn, Effect, OptionSpec, Options, Parameter, Perturbation, described};
 use crate::rng::SeededRng;
 use crate::{Error, Result};
 
@@ -81,12 +81,29 @@ impl Effect for Seeing {
     }
 
     fn apply(&self, image: ArrayView3<f32>, target: f64, _: &mut SeededRng) -> Result<Array3<f32>> {
-        let variance = (self
+        Ok(convolve_gaussian_mixture(
+            image,
+            &[(1.0, self.variance(target))],
+        ))
+    }
+
+    fn chunked(&self, target: f64) -> Option<ChunkFn<'_>> {
+        let components = [(1.0, self.variance(target))];
+        Some(Box::new(move |images, out| {
+            convolve_gaussian_mixture_into(images, &components, out)
+        }))
+    }
+}
+
+impl Seeing {
+    /// The variance (px^2 per axis) of the Gaussian that takes the seeing
+    /// from its current FWHM to `target`.
+    fn variance(&self, target: f64) -> f64 {
+        (self
             .unit
             .to_pixels((target * target - self.current * self.current).sqrt())
             / fwhm_per_sigma())
-        .powi(2);
-        Ok(convolve_gaussian_mixture(image, &[(1.0, variance)]))
+        .powi(2)
     }
 }
 
