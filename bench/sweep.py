@@ -191,8 +191,8 @@ def write(args, n, times, checks, load, load_after, out: Path):
         "Same work: the mean correct-class probability per angle of sensie's CLI and library and of the plain loop "
         f"(which rotates with `scipy.ndimage.rotate(order=1, mode='grid-constant', reshape=False)`, sensie's bilinear rotation) "
         f"agree within {TOLERANCE} (largest difference: library {checks['library']:.1g}, plain loop {checks['plain']:.1g}).",
-        "Beyond the forward passes, sensie's sweep rotates every digit at every angle (bilinear, on every core, taking",
-        "turns with ONNX Runtime), which the first plain loop does not time and the second does.",
+        "Beyond the forward passes, sensie's sweep rotates every digit at every angle (bilinear, each worker rotating",
+        "the batches it runs), which the first plain loop does not time and the second does.",
     ]
     if "original" in checks:
         lines += [
