@@ -49,7 +49,7 @@ pub struct Args {
     output_kind: Option<String>,
     #[arg(long)]
     batch_size: Option<usize>,
-    /// Threads in all: a worker per thread (up to 8), each perturbing and running its own batches (0: every core).
+    /// At most this many threads: a worker per thread (up to 8), each perturbing and running its own batches (0: every core).
     #[arg(long, value_parser = count("threads", 0, MAX_THREADS))]
     threads: Option<usize>,
     #[arg(long)]

@@ -13,8 +13,9 @@
 //! many-thread state, which flips between fast and twice as slow from one
 //! process to the next; one-thread sessions side by side do not.
 //!
-//! More cores than [`MAX_WORKERS`] give each worker's session several
-//! threads, spinning only inside a run. A predictor that runs one batch at a
+//! With at least twice [`MAX_WORKERS`] cores each worker's session gets
+//! cores / [`MAX_WORKERS`] threads, rounded down (20 cores: 8 workers of 2
+//! threads), spinning only inside a run. A predictor that runs one batch at a
 //! time (a Python function) gets a producer instead, on `producer` threads
 //! (one for a perturbation that cannot divide its work, such as a Python
 //! function holding the interpreter's lock).
@@ -63,8 +64,8 @@ impl ThreadBudget {
         ThreadBudget::for_cores(cores, threads, parallel)
     }
 
-    /// The budget on `cores` cores; `threads` > 0 uses that many threads in
-    /// all instead.
+    /// The budget on `cores` cores; `threads` > 0 takes that many in their
+    /// place: workers of whole, equal thread counts, so at most that many.
     pub fn for_cores(cores: usize, threads: usize, parallel: bool) -> ThreadBudget {
         let threads = if threads > 0 { threads } else { cores.max(1) };
         let workers = threads.min(MAX_WORKERS);
