@@ -457,31 +457,37 @@ fn shared_flags_have_one_meaning_and_the_library_defaults() {
 }
 
 /// ONNX Runtime's telemetry keeps a device id and an event store under
-/// `~/.cache/Microsoft` unless it is turned off before it loads: sensie
-/// turns it off, and a user who sets the variable to 0 keeps it.
+/// `$XDG_CACHE_HOME/Microsoft` (`~/.cache` when that is unset) unless it is
+/// turned off before it loads: sensie turns it off, and a user who sets the
+/// variable to 0 keeps it. Both are pinned to a fresh folder, so the test
+/// sees the writes wherever the machine's own cache lives.
 #[test]
 fn onnx_runtimes_telemetry_is_off_unless_the_user_asks_for_it() {
     let run = |home: &std::path::Path, telemetry: Option<&str>| {
         let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_sensie"));
-        command.env("HOME", home).args([
-            "predict",
-            "--model",
-            &repo("examples/mnist/mnist_cnn.onnx"),
-            "--data",
-            &repo("examples/mnist/data/test_x.npy"),
-            "--out",
-            home.join("preds.npy").to_str().unwrap(),
-        ]);
+        let cache = home.join("cache");
+        command
+            .env("HOME", home)
+            .env("XDG_CACHE_HOME", &cache)
+            .args([
+                "predict",
+                "--model",
+                &repo("examples/mnist/mnist_cnn.onnx"),
+                "--data",
+                &repo("examples/mnist/data/test_x.npy"),
+                "--out",
+                home.join("preds.npy").to_str().unwrap(),
+            ]);
         command.env_remove("ORT_DISABLE_TELEMETRY");
         if let Some(value) = telemetry {
             command.env("ORT_DISABLE_TELEMETRY", value);
         }
         let out = command.output().unwrap();
         assert!(out.status.success(), "{}", stderr(&out));
-        home.join(".cache/Microsoft").exists()
+        cache.join("Microsoft").exists() || home.join(".cache/Microsoft").exists()
     };
     let home = tempfile::tempdir().unwrap();
-    assert!(!run(home.path(), None), "telemetry wrote under ~/.cache");
+    assert!(!run(home.path(), None), "telemetry wrote to the cache");
     let home = tempfile::tempdir().unwrap();
     assert!(
         run(home.path(), Some("0")),

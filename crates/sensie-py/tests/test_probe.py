@@ -182,8 +182,10 @@ def test_skip_bad_leaves_out_images_with_nan_pixels(digits):
 
 
 def test_importing_sensie_turns_onnx_runtimes_telemetry_off(tmp_path):
-    # In a fresh interpreter with a fresh HOME: ONNX Runtime's telemetry keeps
-    # its device id and event store under ~/.cache/Microsoft unless turned off.
+    # In a fresh interpreter with a fresh cache folder: ONNX Runtime's
+    # telemetry keeps its device id and event store under
+    # $XDG_CACHE_HOME/Microsoft unless turned off; ORT_DISABLE_TELEMETRY=0
+    # (the user's choice) keeps it on, which shows the check can see it.
     script = (
         "import sensie, numpy as np\n"
         f"m = sensie.Model({str(MNIST / 'mnist_cnn.onnx')!r})\n"
@@ -192,7 +194,16 @@ def test_importing_sensie_turns_onnx_runtimes_telemetry_off(tmp_path):
     import os
     import sys
 
-    env = {k: v for k, v in os.environ.items() if k != "ORT_DISABLE_TELEMETRY"}
-    env["HOME"] = str(tmp_path)
-    subprocess.run([sys.executable, "-c", script], check=True, env=env, capture_output=True)
-    assert not (tmp_path / ".cache" / "Microsoft").exists()
+    def telemetry_written(home, value):
+        env = {k: v for k, v in os.environ.items() if k != "ORT_DISABLE_TELEMETRY"}
+        if value is not None:
+            env["ORT_DISABLE_TELEMETRY"] = value
+        env["HOME"] = str(home)
+        env["XDG_CACHE_HOME"] = str(home / "cache")
+        subprocess.run([sys.executable, "-c", script], check=True, env=env, capture_output=True)
+        return (home / "cache" / "Microsoft").exists() or (home / ".cache" / "Microsoft").exists()
+
+    (tmp_path / "off").mkdir()
+    (tmp_path / "on").mkdir()
+    assert not telemetry_written(tmp_path / "off", None)
+    assert telemetry_written(tmp_path / "on", "0")
