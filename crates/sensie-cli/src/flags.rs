@@ -30,7 +30,7 @@ pub struct Threads {
 /// `--batch-size` and `--threads`: how the model's passes run.
 #[derive(clap::Args)]
 pub struct Compute {
-    /// Examples per ONNX Runtime call.
+    /// The most examples per ONNX Runtime call.
     #[arg(long, default_value_t = DEFAULT_BATCH_SIZE)]
     pub batch_size: usize,
     #[command(flatten)]

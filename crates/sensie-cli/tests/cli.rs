@@ -398,7 +398,7 @@ fn a_regression_model_is_probed_on_the_lenses_of_a_mixed_set() {
 #[test]
 fn shared_flags_have_one_meaning_and_the_library_defaults() {
     let batch = format!(
-        "Examples per ONNX Runtime call [default: {}]",
+        "The most examples per ONNX Runtime call [default: {}]",
         sensie::engine::DEFAULT_BATCH_SIZE
     );
     let commands: [&[&str]; 7] = [

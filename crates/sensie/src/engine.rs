@@ -21,14 +21,15 @@ use crate::onnx::{self, ModelProto};
 use crate::runtime::{Runtime, SessionOptions, Spinning};
 use crate::{Error, Result};
 
-/// Examples per ONNX Runtime call unless asked otherwise: the default of
-/// every command, config and the Python package's explanations.
+/// The most examples per ONNX Runtime call unless asked otherwise: the
+/// default of every command, config and the Python package's explanations.
 pub const DEFAULT_BATCH_SIZE: usize = 32;
 
 /// How an engine runs.
 #[derive(Clone, Copy, Debug)]
 pub struct EngineOptions {
-    /// Examples per ONNX Runtime call.
+    /// The most examples per ONNX Runtime call: forward passes run fewer at
+    /// a time where the batch's input would not fit the cache (`forward_run`).
     pub batch_size: usize,
     /// Threads inside one operator; 0 lets ONNX Runtime choose.
     pub threads: usize,
@@ -588,11 +589,13 @@ pub struct Forward<'a> {
 
 impl Forward<'_> {
     /// The model's first output for every example, flattened to N x (rest),
-    /// in batches of the engine's size: [`Engine::predict`] on this session.
+    /// in runs of at most the engine's batch size ([`forward_run`]):
+    /// [`Engine::predict`] on this session.
     pub fn predict(&mut self, x: ArrayViewD<f32>) -> Result<Array2<f32>> {
         let compiled = &mut *self.compiled;
         let input = &self.model.info().input.name;
-        let out = batched(self.model, self.batch_size, self.stop, x, |batch| {
+        let run = forward_run(x.shape(), self.batch_size);
+        let out = batched(self.model, run, self.stop, x, |batch| {
             Ok(vec![
                 compiled.run(&Graph::Forward, input, batch, None)?.remove(0),
             ])
@@ -640,6 +643,27 @@ impl Compiled {
             })
             .collect()
     }
+}
+
+/// The input bytes a forward run is sized to: a run's activations then stay
+/// in the core's caches. A whole batch of 256 lens images (48 KiB each) ran
+/// 15% slower per image than runs of 8 and faulted in 165 MiB of
+/// ONNX Runtime's arena on its first run (about 50 ms); MNIST digits ran
+/// fastest in runs of 32 to 128 (docs/design.md, "Sweep speed").
+const RUN_INPUT_BYTES: usize = 256 * 1024;
+
+/// The fewest examples a forward run takes when the batch has them: below
+/// this, large images (a ResNet at 224 pixels) pay each run's fixed cost.
+const MIN_RUN: usize = 8;
+
+/// How many examples of a batch of `shape` one forward pass takes, at most
+/// `batch_size`: the largest power of two whose input fits
+/// [`RUN_INPUT_BYTES`], at least [`MIN_RUN`]. Each example's outputs are the
+/// same whatever the run size; only the time and the memory change.
+fn forward_run(shape: &[usize], batch_size: usize) -> usize {
+    let example = shape.iter().skip(1).product::<usize>() * size_of::<f32>();
+    let fits = (RUN_INPUT_BYTES / example.max(1)).max(MIN_RUN);
+    (1usize << fits.ilog2()).min(batch_size).max(1)
 }
 
 /// Splits `x` into batches, checks its shape, pads the last batch of a
@@ -748,4 +772,22 @@ pub(crate) fn describe_shape(shape: &[Option<usize>]) -> String {
         .map(|d| d.map_or("N".into(), |d| d.to_string()))
         .collect();
     format!("[{}]", dims.join(", "))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_forward_run_holds_256_kib_of_input_and_at_least_8_examples() {
+        // MNIST digits (3 KiB): 83 fit, so 64.
+        assert_eq!(forward_run(&[256, 1, 28, 28], 256), 64);
+        // Lens cutouts (48 KiB): 5 fit, so the floor of 8.
+        assert_eq!(forward_run(&[256, 3, 64, 64], 256), 8);
+        assert_eq!(forward_run(&[32, 3, 224, 224], 32), 8);
+        // Never more than the batch size.
+        assert_eq!(forward_run(&[13, 1, 28, 28], 13), 13);
+        assert_eq!(forward_run(&[5, 3, 64, 64], 5), 5);
+        assert_eq!(forward_run(&[1, 1, 28, 28], 1), 1);
+    }
 }
