@@ -111,12 +111,16 @@ impl Rasteriser {
             tiny_skia::Transform::from_scale(scale, scale),
             &mut pixmap.as_mut(),
         );
-        // Opaque white under everything: premultiplied equals straight RGB.
-        let mut rgb = Vec::with_capacity(pixmap.data().len() / 4 * 3);
-        for pixel in pixmap.data().chunks_exact(4) {
-            rgb.extend_from_slice(&pixel[..3]);
+        // Opaque white under everything: premultiplied equals straight RGB,
+        // packed in place (pixel i moves from 4i to 3i, never ahead of where
+        // it is read) instead of into a second picture's worth of memory.
+        let (width, height) = (pixmap.width(), pixmap.height());
+        let mut rgb = pixmap.take();
+        for i in 0..rgb.len() / 4 {
+            rgb.copy_within(4 * i..4 * i + 3, 3 * i);
         }
-        RgbImage::from_raw(pixmap.width(), pixmap.height(), rgb).ok_or_else(|| {
+        rgb.truncate(rgb.len() / 4 * 3);
+        RgbImage::from_raw(width, height, rgb).ok_or_else(|| {
             Error::invalid("SVG to rasterise", "the rendered buffer has the wrong size")
         })
     }
@@ -150,16 +154,18 @@ impl Rasteriser {
     }
 }
 
-/// Reads the files of `family`'s faces into memory once. usvg asks for a
-/// face's data for every piece of text, and a face that stays a file is
-/// mapped and unmapped each time: on a chart's 15 labels that was about a
-/// third of turning its SVG into a picture. A file that cannot be read stays
-/// as it was (usvg then skips it as it would have).
+/// Reads the files of `family`'s upright faces of normal width (those the
+/// charts draw with) into memory once. usvg asks for a face's data for every
+/// piece of text, and a face that stays a file is mapped and unmapped each
+/// time: on a chart's 15 labels that was about a third of turning its SVG
+/// into a picture. A file that cannot be read stays as it was (usvg then
+/// skips it as it would have).
 fn hold_in_memory(fonts: &mut usvg::fontdb::Database, family: &str) {
-    use usvg::fontdb::Source;
+    use usvg::fontdb::{Source, Stretch, Style};
     let mut files: Vec<std::path::PathBuf> = fonts
         .faces()
         .filter(|f| f.families.iter().any(|(name, _)| name == family))
+        .filter(|f| f.style == Style::Normal && f.stretch == Stretch::Normal)
         .filter_map(|f| match &f.source {
             Source::File(path) => Some(path.clone()),
             _ => None,
