@@ -65,11 +65,12 @@ impl Resampling {
     }
 
     /// Every band of every image of `images` (N x C x H x W) resampled into
-    /// `out` (the same shape). The source positions and interpolation
-    /// weights of a row are worked out once and shared by every image and
-    /// band: a batch's images are all turned (shifted, scaled) alike, so
-    /// the per-pixel arithmetic is paid once per row of the batch instead of
-    /// once per image.
+    /// `out` (the same shape). Every output pixel's source positions and
+    /// interpolation weights are worked out once and shared by every image
+    /// and band: a batch's images are all turned (shifted, scaled) alike, so
+    /// the per-pixel arithmetic is paid once per batch instead of once per
+    /// image. Each band is then copied beside one fill value, which a
+    /// neighbour outside the image reads: the interpolation has no branch.
     pub(super) fn warp_into(
         &self,
         images: ArrayView4<f32>,
@@ -80,35 +81,43 @@ impl Resampling {
         let source = images.as_standard_layout();
         let source = source.as_slice().expect("standard layout");
         let plane = h * w;
-        let mut row = Vec::with_capacity(w);
-        for y in 0..h {
-            let (row_x, row_y) = (map.b * y as f64 + map.c, map.e * y as f64 + map.f);
-            row.clear();
-            row.extend((0..w).map(|x| {
-                // Positions more than a pixel outside read only the fill;
-                // clamped there, a shift of 1e45 pixels cannot overflow an index.
-                let (sx, sy) = (
-                    (map.a * x as f64 + row_x).clamp(-2.0, w as f64 + 1.0),
-                    (map.d * x as f64 + row_y).clamp(-2.0, h as f64 + 1.0),
-                );
-                self.sample(sx, sy, w, h)
-            }));
-            for i in 0..n {
-                for band in 0..c {
-                    let start = (i * c + band) * plane;
-                    let values = &source[start..start + plane];
-                    let read = |at: usize| if at == OUTSIDE { self.fill } else { values[at] };
-                    let mut target = out.slice_mut(s![i, band, y, ..]);
-                    for (pixel, sample) in target.iter_mut().zip(&row) {
-                        let [a, b, c, d] = sample.at;
-                        *pixel = match self.interpolation {
-                            Interpolation::Nearest => read(a),
-                            Interpolation::Bilinear => weighted(
-                                weighted(read(a), read(b), sample.fx),
-                                weighted(read(c), read(d), sample.fx),
+        let samples: Vec<Sample> = (0..h)
+            .flat_map(|y| {
+                let (row_x, row_y) = (map.b * y as f64 + map.c, map.e * y as f64 + map.f);
+                (0..w).map(move |x| {
+                    // Positions more than a pixel outside read only the fill;
+                    // clamped there, a shift of 1e45 pixels cannot overflow an index.
+                    let (sx, sy) = (
+                        (map.a * x as f64 + row_x).clamp(-2.0, w as f64 + 1.0),
+                        (map.d * x as f64 + row_y).clamp(-2.0, h as f64 + 1.0),
+                    );
+                    self.sample(sx, sy, w, h)
+                })
+            })
+            .collect();
+        let mut band_and_fill = vec![self.fill; plane + 1];
+        for i in 0..n {
+            for band in 0..c {
+                let start = (i * c + band) * plane;
+                band_and_fill[..plane].copy_from_slice(&source[start..start + plane]);
+                let values = band_and_fill.as_slice();
+                let target = out.slice_mut(s![i, band, .., ..]);
+                let pixels = target.into_iter().zip(&samples);
+                match self.interpolation {
+                    Interpolation::Nearest => {
+                        for (pixel, sample) in pixels {
+                            *pixel = values[sample.at[0]];
+                        }
+                    }
+                    Interpolation::Bilinear => {
+                        for (pixel, sample) in pixels {
+                            let [a, b, c, d] = sample.at;
+                            *pixel = weighted(
+                                weighted(values[a], values[b], sample.fx),
+                                weighted(values[c], values[d], sample.fx),
                                 sample.fy,
-                            ),
-                        };
+                            );
+                        }
                     }
                 }
             }
@@ -117,18 +126,21 @@ impl Resampling {
 
     /// Where output pixels read the source at position (sx, sy) of a
     /// w x h plane: the nearest pixel, or the four neighbours and weights.
+    /// A neighbour outside the image is offset w x h, the fill's place after
+    /// the plane.
     fn sample(&self, sx: f64, sy: f64, w: usize, h: usize) -> Sample {
+        let outside = w * h;
         let offset = |xi: i64, yi: i64| {
             if xi >= 0 && yi >= 0 && (xi as usize) < w && (yi as usize) < h {
                 yi as usize * w + xi as usize
             } else {
-                OUTSIDE
+                outside
             }
         };
         if self.interpolation == Interpolation::Nearest {
             let at = offset(floor(sx + 0.5), floor(sy + 0.5));
             return Sample {
-                at: [at, OUTSIDE, OUTSIDE, OUTSIDE],
+                at: [at, outside, outside, outside],
                 fx: 0.0,
                 fy: 0.0,
             };
@@ -147,12 +159,10 @@ impl Resampling {
     }
 }
 
-/// The offset of a neighbour outside the image, which reads the fill.
-const OUTSIDE: usize = usize::MAX;
-
 /// Where one output pixel reads the source: the offsets in a band's plane
 /// of its four neighbours (the nearest pixel alone first, for nearest
-/// interpolation) and the bilinear weights between them.
+/// interpolation; the plane's size for a neighbour outside it) and the
+/// bilinear weights between them.
 #[derive(Clone, Copy)]
 struct Sample {
     at: [usize; 4],
