@@ -12,7 +12,7 @@
 //! system's DejaVu Sans), and where no font is installed the grid comes
 //! without its bands, as the PNG charts fall back to SVG.
 
-use image::{Rgb, RgbImage, imageops};
+use image::{Rgb, RgbImage};
 
 use crate::plot::Rasteriser;
 use crate::plot::svg::{Anchor, Font, Svg, text_width};
@@ -83,14 +83,43 @@ pub fn grid(tiles: &[RgbImage], layout: &Grid) -> Result<RgbImage> {
         ));
     }
     let mut out = RgbImage::from_pixel(width as u32, height as u32, Rgb(layout.background));
+    let factor = u64::from(layout.upscale);
     for (k, tile) in tiles.iter().enumerate() {
-        let big = upscale(tile, layout.upscale)?;
         let (col, row) = ((k as u64) % columns, (k as u64) / columns);
-        let x = pad + col * (cell_w + pad) + (cell_w - u64::from(big.width())) / 2;
-        let y = pad + row * (cell_h + pad) + (cell_h - u64::from(big.height())) / 2;
-        imageops::replace(&mut out, &big, x as i64, y as i64);
+        let x = pad + col * (cell_w + pad) + (cell_w - u64::from(tile.width()) * factor) / 2;
+        let y = pad + row * (cell_h + pad) + (cell_h - u64::from(tile.height()) * factor) / 2;
+        paste_enlarged(&mut out, tile, layout.upscale, (x as u32, y as u32));
     }
     Ok(out)
+}
+
+/// Copies `tile` into `out` with its top-left corner at (x, y), each pixel
+/// enlarged to a `factor` x `factor` block: a row is enlarged once and
+/// copied `factor` times. (Enlarging pixel by pixel through `get_pixel` and
+/// pasting through `imageops::replace` took 7 ms of a 19-level MNIST
+/// report.) The enlarged tile must fit inside `out`.
+fn paste_enlarged(out: &mut RgbImage, tile: &RgbImage, factor: u32, (x, y): (u32, u32)) {
+    let (width, factor) = (out.width() as usize, factor as usize);
+    let (x, y) = (x as usize, y as usize);
+    let tile_row = tile.width() as usize * 3;
+    if tile_row == 0 {
+        return;
+    }
+    let row_bytes = tile_row * factor;
+    let mut row = Vec::with_capacity(row_bytes);
+    let buffer: &mut [u8] = out;
+    for (ty, source) in tile.as_raw().chunks_exact(tile_row).enumerate() {
+        row.clear();
+        for pixel in source.chunks_exact(3) {
+            for _ in 0..factor {
+                row.extend_from_slice(pixel);
+            }
+        }
+        for r in 0..factor {
+            let start = ((y + ty * factor + r) * width + x) * 3;
+            buffer[start..start + row_bytes].copy_from_slice(&row);
+        }
+    }
 }
 
 impl Grid {
@@ -164,7 +193,7 @@ pub fn labelled(tiles: &[RgbImage], layout: &Grid, labels: &Labels) -> Result<La
     };
     let (svg, origin, size) = label_svg(tiles, layout, labels, body.dimensions());
     let mut image = RgbImage::from_pixel(size.0, size.1, Rgb(layout.background));
-    imageops::replace(&mut image, &body, i64::from(origin.0), i64::from(origin.1));
+    paste_enlarged(&mut image, &body, 1, origin);
     rasteriser.draw_on(&svg, &mut image)?;
     Ok(LabelledGrid {
         image,
@@ -235,9 +264,9 @@ pub fn upscale(image: &RgbImage, factor: u32) -> Result<RgbImage> {
             "the factor must be at least 1 and the result at most 2^28 pixels",
         ));
     }
-    Ok(RgbImage::from_fn(big_w as u32, big_h as u32, |x, y| {
-        *image.get_pixel(x / factor, y / factor)
-    }))
+    let mut big = RgbImage::new(big_w as u32, big_h as u32);
+    paste_enlarged(&mut big, image, factor, (0, 0));
+    Ok(big)
 }
 
 #[cfg(test)]
