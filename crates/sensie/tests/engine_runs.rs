@@ -4,17 +4,11 @@
 
 mod common;
 
-use common::{npz_f32, runtime};
+use common::{npz_f32, repo, runtime};
 use ndarray::{Array2, Axis, s};
 use sensie::engine::{Engine, EngineOptions};
 use sensie::model::Model;
 use sensie::runtime::{SessionOptions, Spinning};
-
-fn repo(rel: &str) -> std::path::PathBuf {
-    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../..")
-        .join(rel)
-}
 
 /// 44 lens cutouts (48 KiB each: runs of 8, the last of 4) through the
 /// engine, against one call of a plain session on all 44.
