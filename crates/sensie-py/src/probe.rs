@@ -308,9 +308,13 @@ fn run_plan(
         }
         let runtime = runtime()?;
         py.detach(|| {
-            let mut engine =
-                Engine::with_spinning(runtime, model, engine_options, budget.spinning)?
-                    .with_workers(budget.workers)?;
+            let mut engine = Engine::with_workers(
+                runtime,
+                model,
+                engine_options,
+                budget.spinning,
+                budget.workers,
+            )?;
             run(&mut engine)
         })
     };

@@ -140,7 +140,7 @@ impl Drop for ProducerPool {
 /// ([`super::Plan::thread_budget`]).
 /// Its workers' sessions ([`ThreadBudget::workers`]) are made now, with it.
 pub fn sweep_engine(model: Model, batch_size: usize, budget: ThreadBudget) -> Result<Engine> {
-    Engine::with_spinning(
+    Engine::with_workers(
         Runtime::new()?,
         model,
         EngineOptions {
@@ -148,8 +148,8 @@ pub fn sweep_engine(model: Model, batch_size: usize, budget: ThreadBudget) -> Re
             threads: budget.model,
         },
         budget.spinning,
-    )?
-    .with_workers(budget.workers)
+        budget.workers,
+    )
 }
 
 /// A sweep engine being made on a thread of its own while the caller reads
