@@ -65,12 +65,13 @@ impl Resampling {
     }
 
     /// Every band of every image of `images` (N x C x H x W) resampled into
-    /// `out` (the same shape). Every output pixel's source positions and
-    /// interpolation weights are worked out once and shared by every image
-    /// and band: a batch's images are all turned (shifted, scaled) alike, so
-    /// the per-pixel arithmetic is paid once per batch instead of once per
-    /// image. Each band is then copied beside one fill value, which a
-    /// neighbour outside the image reads: the interpolation has no branch.
+    /// `out` (the same shape). The output pixels' source positions and
+    /// interpolation weights are worked out once for a block of rows and
+    /// shared by every image and band: a batch's images are all turned
+    /// (shifted, scaled) alike, so the per-pixel arithmetic is paid once per
+    /// batch instead of once per image. Each band is copied once, followed
+    /// by the fill value, which a neighbour outside the image reads: the
+    /// interpolation has no branch.
     pub(super) fn warp_into(
         &self,
         images: ArrayView4<f32>,
@@ -78,11 +79,29 @@ impl Resampling {
         mut out: ArrayViewMut4<f32>,
     ) {
         let (n, c, h, w) = images.dim();
+        let plane = h * w;
+        if plane == 0 {
+            return;
+        }
         let source = images.as_standard_layout();
         let source = source.as_slice().expect("standard layout");
-        let plane = h * w;
-        let samples: Vec<Sample> = (0..h)
-            .flat_map(|y| {
+        let stride = plane + 1;
+        let mut bands = vec![self.fill; n * c * stride];
+        for (band, values) in bands
+            .chunks_exact_mut(stride)
+            .zip(source.chunks_exact(plane))
+        {
+            band[..plane].copy_from_slice(values);
+        }
+        // Samples (40 bytes each) for at most 2^15 pixels at a time: a whole
+        // lens cutout, a few rows of a large image, never a table ten times
+        // the size of the image.
+        let rows_per_block = ((1 << 15) / w).clamp(1, h);
+        let mut samples = Vec::with_capacity(rows_per_block * w);
+        for first in (0..h).step_by(rows_per_block) {
+            let rows = first..(first + rows_per_block).min(h);
+            samples.clear();
+            samples.extend(rows.clone().flat_map(|y| {
                 let (row_x, row_y) = (map.b * y as f64 + map.c, map.e * y as f64 + map.f);
                 (0..w).map(move |x| {
                     // Positions more than a pixel outside read only the fill;
@@ -93,15 +112,9 @@ impl Resampling {
                     );
                     self.sample(sx, sy, w, h)
                 })
-            })
-            .collect();
-        let mut band_and_fill = vec![self.fill; plane + 1];
-        for i in 0..n {
-            for band in 0..c {
-                let start = (i * c + band) * plane;
-                band_and_fill[..plane].copy_from_slice(&source[start..start + plane]);
-                let values = band_and_fill.as_slice();
-                let target = out.slice_mut(s![i, band, .., ..]);
+            }));
+            for (k, values) in bands.chunks_exact(stride).enumerate() {
+                let target = out.slice_mut(s![k / c, k % c, rows.clone(), ..]);
                 let pixels = target.into_iter().zip(&samples);
                 match self.interpolation {
                     Interpolation::Nearest => {
@@ -246,6 +259,30 @@ mod tests {
         Resampling {
             interpolation,
             fill,
+        }
+    }
+
+    #[test]
+    fn an_image_wider_than_a_block_of_samples_turns_half_way_exactly() {
+        // 40,000 pixels a row: more than one block's samples, so every row is
+        // a block of its own. A half turn about the centre lands on pixel
+        // centres: output (x, y) is input (w - 1 - x, h - 1 - y), exactly.
+        let (h, w) = (3, 40_000);
+        let image = Array3::from_shape_fn((2, h, w), |(c, y, x)| (c * 7 + y * 3 + x % 11) as f32);
+        let half_turn = Affine {
+            a: -1.0,
+            b: 0.0,
+            c: (w - 1) as f64,
+            d: 0.0,
+            e: -1.0,
+            f: (h - 1) as f64,
+        };
+        for interpolation in [Interpolation::Bilinear, Interpolation::Nearest] {
+            let out = resampling(interpolation, 0.0).warp(image.view(), half_turn);
+            let mut expected = image.clone();
+            expected.invert_axis(Axis(1));
+            expected.invert_axis(Axis(2));
+            assert!(out == expected, "{interpolation:?}");
         }
     }
 
