@@ -34,16 +34,9 @@ const USAGE: &str =
 /// The first `n` images of `x`, repeated as often as needed, with their labels.
 fn tiled(x: &Array4<f32>, y: &Array1<i64>, n: usize) -> Dataset {
     let pick: Vec<usize> = (0..n).map(|i| i % x.len_of(Axis(0))).collect();
-    Dataset {
-        images: x.select(Axis(0), &pick),
-        labels: Labels::Classes(pick.iter().map(|&i| y[i] as usize).collect()),
-        ids: (0..n).map(|i| i.to_string()).collect(),
-        positions: (0..n).collect(),
-        class_names: None,
-        metadata: None,
-        skipped: Vec::new(),
-        path: "tiled".into(),
-    }
+    let labels = Labels::Classes(pick.iter().map(|&i| y[i] as usize).collect());
+    sensie::data::from_memory("tiled", x.select(Axis(0), &pick), labels, None, false)
+        .expect("finite MNIST digits")
 }
 
 fn main() {

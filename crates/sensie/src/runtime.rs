@@ -18,7 +18,8 @@
 //! belongs to the caller.
 //!
 //! ONNX Runtime 1.32's Linux build records usage telemetry (a device id and
-//! an offline event store under `~/.cache/Microsoft`, uploaded when it can)
+//! an offline event store under `$XDG_CACHE_HOME/Microsoft`, `~/.cache`
+//! when that is unset, uploaded when it can)
 //! unless [`TELEMETRY_OFF`] is set in the environment before the library
 //! loads: about a tenth of a short probe's start-up here, and nothing a
 //! scientist's tool should send. The command line and the Python package

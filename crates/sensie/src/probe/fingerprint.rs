@@ -117,16 +117,8 @@ mod tests {
 
     fn data(images: Array4<f32>) -> Dataset {
         let n = images.len_of(ndarray::Axis(0));
-        Dataset {
-            images,
-            labels: Labels::Classes(vec![1; n]),
-            ids: (0..n).map(|i| i.to_string()).collect(),
-            positions: (0..n).collect(),
-            class_names: None,
-            metadata: None,
-            skipped: Vec::new(),
-            path: "images".into(),
-        }
+        crate::data::from_memory("images", images, Labels::Classes(vec![1; n]), None, false)
+            .unwrap()
     }
 
     #[test]
