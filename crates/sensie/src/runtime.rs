@@ -25,7 +25,9 @@
 //! scientist's tool should send. The command line and the Python package
 //! set it when the user has not ([`TELEMETRY_OFF`] = 0 keeps telemetry on);
 //! a library user sets it in the process environment, which only the
-//! program's `main` can change safely.
+//! program's `main` can change safely. (ONNX Runtime also keeps quiet by
+//! itself where the environment looks like CI or opts out of tracking:
+//! `CI`, `BUILD_ID`, `DO_NOT_TRACK` and the like.)
 
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
