@@ -67,81 +67,89 @@ fn reflect(p: i64, n: usize) -> usize {
 
 /// Convolves every band with `kernel` along rows and then along columns: a
 /// separable 2-D convolution with the outer product of `kernel` with itself.
-/// `kernel` has odd length and is centred.
+/// `kernel` has odd length and is centred. Each output is its taps' sum in
+/// kernel order from -0.0, as `Iterator::sum` adds them, rounded to f32
+/// after each pass.
 pub(crate) fn convolve_separable(image: ArrayView3<f32>, kernel: &[f64]) -> Array3<f32> {
     if kernel.len() == 1 {
         return image.to_owned();
     }
-    let along_x = convolve_rows(image, kernel);
-    convolve_columns(along_x.view(), kernel)
-}
-
-/// Every row convolved with `kernel`, reflected at its ends.
-fn convolve_rows(image: ArrayView3<f32>, kernel: &[f64]) -> Array3<f32> {
-    let axis = Axis(2);
-    let n = image.len_of(axis);
-    let r = kernel.len() / 2;
-    // Output i, tap k reads source reflect(i + r - k), which is
-    // padded[i + 2r - k] of the lane extended by r reflected pixels a side.
-    let reflected: Vec<usize> = (0..n + 2 * r)
-        .map(|j| reflect(j as i64 - r as i64, n))
-        .collect();
-    let mut out = Array3::zeros(image.raw_dim());
-    let mut padded: Vec<f64> = vec![0.0; n + 2 * r];
-    let mut sums: Vec<f64> = vec![0.0; n];
-    for (lane_in, mut lane_out) in image.lanes(axis).into_iter().zip(out.lanes_mut(axis)) {
-        padded
-            .iter_mut()
-            .zip(&reflected)
-            .for_each(|(p, &j)| *p = f64::from(lane_in[j]));
-        // Each output is the sum of its taps in kernel order from -0.0, as
-        // `Iterator::sum` adds them; with the taps in the outer loop, a
-        // lane's outputs are summed side by side over contiguous slices
-        // (the same roundings, several times faster).
-        sums.fill(-0.0);
-        for (k, &w) in kernel.iter().enumerate() {
-            let window = &padded[2 * r - k..2 * r - k + n];
-            sums.iter_mut()
-                .zip(window)
-                .for_each(|(sum, &v)| *sum += w * v);
-        }
-        lane_out
-            .iter_mut()
-            .zip(&sums)
-            .for_each(|(o, &sum)| *o = sum as f32);
-    }
-    out
-}
-
-/// Every column convolved with `kernel`, reflected at its ends: the sums
-/// [`convolve_rows`] makes along a row, in the same order from the same
-/// -0.0, but a whole output row at a time (each tap adds a source row), so
-/// the inner loop runs over contiguous pixels instead of gathering a column
-/// pixel by pixel (about twice as fast on 28 x 28 digits).
-fn convolve_columns(image: ArrayView3<f32>, kernel: &[f64]) -> Array3<f32> {
     let (c, h, w) = image.dim();
     let r = kernel.len() / 2;
     let source = image.as_standard_layout();
     let source = source.as_slice().expect("standard layout");
+    // Along rows: output x, tap k reads source reflect(x + r - k), which is
+    // padded[x + 2r - k] of the row extended by r reflected pixels a side.
+    let reflected: Vec<usize> = (0..w + 2 * r)
+        .map(|j| reflect(j as i64 - r as i64, w))
+        .collect();
+    let mut padded = vec![0.0f64; w + 2 * r];
+    let mut along_x = vec![0.0f32; c * h * w];
+    for (row, out) in source.chunks_exact(w).zip(along_x.chunks_exact_mut(w)) {
+        padded
+            .iter_mut()
+            .zip(&reflected)
+            .for_each(|(p, &j)| *p = f64::from(row[j]));
+        weighted_sums(kernel, |k| &padded[2 * r - k..], out);
+    }
+    // Along columns, a whole output row at a time: output row y, tap k adds
+    // source row reflect(y + r - k), so the taps read contiguous pixels
+    // instead of gathering a column pixel by pixel.
     let mut out = vec![0.0f32; c * h * w];
-    let mut sums = vec![0.0f64; w];
-    for (plane, target) in source.chunks_exact(h * w).zip(out.chunks_exact_mut(h * w)) {
+    let mut plane_f64 = vec![0.0f64; h * w];
+    let mut starts = vec![0usize; kernel.len()];
+    for (plane, target) in along_x.chunks_exact(h * w).zip(out.chunks_exact_mut(h * w)) {
+        plane_f64
+            .iter_mut()
+            .zip(plane)
+            .for_each(|(d, &v)| *d = f64::from(v));
         for (y, target) in target.chunks_exact_mut(w).enumerate() {
-            sums.fill(-0.0);
-            for (k, &weight) in kernel.iter().enumerate() {
-                // Output y, tap k reads source row reflect(y + r - k).
-                let row = reflect(y as i64 + r as i64 - k as i64, h);
-                sums.iter_mut()
-                    .zip(&plane[row * w..(row + 1) * w])
-                    .for_each(|(sum, &v)| *sum += weight * f64::from(v));
+            for (k, start) in starts.iter_mut().enumerate() {
+                *start = reflect(y as i64 + r as i64 - k as i64, h) * w;
             }
-            target
-                .iter_mut()
-                .zip(&sums)
-                .for_each(|(o, &sum)| *o = sum as f32);
+            weighted_sums(kernel, |k| &plane_f64[starts[k]..], target);
         }
     }
     Array3::from_shape_vec((c, h, w), out).expect("c x h x w values")
+}
+
+/// `out[x] = sum over k of weights[k] * tap(k)[x]`, each sum taken in
+/// kernel order from -0.0 and rounded to f32 once. Outputs are summed 16
+/// (then 8, 4, 1) at a time in registers, every tap adding to all of them,
+/// so no sum is stored and reloaded between taps: the same roundings as a
+/// sum per output, in 0.55 of the time of summing a row of outputs side by
+/// side in memory (a blur sweep spent a quarter of its CPU there).
+fn weighted_sums<'a>(weights: &[f64], tap: impl Fn(usize) -> &'a [f64], out: &mut [f32]) {
+    let done = sums_in_blocks::<16>(weights, &tap, out, 0);
+    let done = sums_in_blocks::<8>(weights, &tap, out, done);
+    let done = sums_in_blocks::<4>(weights, &tap, out, done);
+    sums_in_blocks::<1>(weights, &tap, out, done);
+}
+
+/// [`weighted_sums`] for the outputs from `from` on, `B` at a time, as many
+/// whole blocks as fit; returns where it stopped.
+fn sums_in_blocks<'a, const B: usize>(
+    weights: &[f64],
+    tap: &impl Fn(usize) -> &'a [f64],
+    out: &mut [f32],
+    from: usize,
+) -> usize {
+    let mut x = from;
+    while x + B <= out.len() {
+        let mut sums = [-0.0f64; B];
+        for (k, &weight) in weights.iter().enumerate() {
+            let values: &[f64; B] = tap(k)[x..x + B].try_into().expect("B values");
+            sums.iter_mut()
+                .zip(values)
+                .for_each(|(sum, &v)| *sum += weight * v);
+        }
+        out[x..x + B]
+            .iter_mut()
+            .zip(sums)
+            .for_each(|(o, sum)| *o = sum as f32);
+        x += B;
+    }
+    x
 }
 
 /// Convolves every band with a 2-D kernel of odd height and width, centred.
@@ -430,6 +438,59 @@ mod tests {
     fn reflection_repeats_every_two_lengths() {
         let got: Vec<usize> = (-4..8).map(|p| reflect(p, 3)).collect();
         assert_eq!(got, vec![2, 2, 1, 0, 0, 1, 2, 2, 1, 0, 0, 1]);
+    }
+
+    #[test]
+    fn separable_sums_are_each_outputs_taps_in_kernel_order_to_the_bit() {
+        // The definition, one output at a time: rows, rounded to f32, then
+        // columns. Widths around the blocks of 8 and 4, a kernel wider than
+        // the image, and a transposed (non-standard) view.
+        let definition = |image: ArrayView3<f32>, kernel: &[f64]| {
+            let (c, h, w) = image.dim();
+            let r = kernel.len() as i64 / 2;
+            let taps = |at: &dyn Fn(usize) -> f64| -> f32 {
+                kernel
+                    .iter()
+                    .enumerate()
+                    .map(|(k, &weight)| weight * at(k))
+                    .sum::<f64>() as f32
+            };
+            let along_x = Array3::from_shape_fn((c, h, w), |(b, y, x)| {
+                taps(&|k| f64::from(image[[b, y, reflect(x as i64 + r - k as i64, w)]]))
+            });
+            Array3::from_shape_fn((c, h, w), |(b, y, x)| {
+                taps(&|k| f64::from(along_x[[b, reflect(y as i64 + r - k as i64, h), x]]))
+            })
+        };
+        // Values of very different sizes cancel, so a sum taken in another
+        // order comes out different even after rounding to f32.
+        let cancelling = |h, w| {
+            let sizes = [1e20f32, -1e20, 1.0, -3.0, 0.5, 2e20, 7.0];
+            Array3::from_shape_fn((2, h, w), |(b, y, x)| sizes[(b * 5 + y * 3 + x * 11) % 7])
+        };
+        let cases = [(5, 3, 2.0), (9, 13, 0.8), (8, 16, 3.0), (31, 29, 1.5)]
+            .map(|(h, w, sigma)| {
+                let smooth = ramp(2, h, w).mapv(|v| (v * 1.37).sin() * 5.0 - 1.0);
+                (smooth, gaussian_1d(sigma, 100))
+            })
+            .into_iter()
+            .chain([
+                (cancelling(7, 21), vec![0.5, 1.0, 2.0]),
+                (cancelling(12, 9), vec![1.0, -0.5, 2.0, 0.25, 1.0]),
+            ]);
+        for (image, kernel) in cases {
+            let (_, h, w) = image.dim();
+            for view in [image.view(), image.view().reversed_axes()] {
+                let got = convolve_separable(view, &kernel);
+                let expected = definition(view, &kernel);
+                assert!(
+                    got.iter()
+                        .zip(&expected)
+                        .all(|(a, b)| a.to_bits() == b.to_bits()),
+                    "{h} x {w}, kernel {kernel:?}"
+                );
+            }
+        }
     }
 
     #[test]
