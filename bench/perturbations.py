@@ -39,7 +39,7 @@ import onnxruntime as ort
 from common import ROOT, WORK, load_average, run, run_json
 
 BATCH = 256
-ROUNDS = 3
+ROUNDS = 5
 TOLERANCE = 1e-4
 POINTWISE = {"gaussian-noise", "poisson-noise", "brightness", "magnitude", "contrast", "gamma", "saturation",
              "band-scale", "band-drop"}
