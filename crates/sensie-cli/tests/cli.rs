@@ -461,8 +461,9 @@ fn shared_flags_have_one_meaning_and_the_library_defaults() {
 /// turned off before it loads: sensie turns it off, and a user who sets the
 /// variable to 0 keeps it. Both are pinned to a fresh folder, so the test
 /// sees the writes wherever the machine's own cache lives. ONNX Runtime also
-/// stays quiet by itself on a machine that looks like CI (`CI`, `BUILD_ID`,
-/// `DO_NOT_TRACK`, ...), so the child gets a cleared environment: otherwise
+/// stays quiet by itself on a machine that looks like CI (`CI`,
+/// `GITHUB_ACTIONS`, `JENKINS_URL`, `GITLAB_CI`, `TF_BUILD`, ...), so the
+/// child gets a cleared environment: otherwise
 /// the positive control (`=0` writes) fails on exactly the machines that run
 /// the tests.
 #[test]

@@ -187,8 +187,8 @@ def test_importing_sensie_turns_onnx_runtimes_telemetry_off(tmp_path):
     # $XDG_CACHE_HOME/Microsoft unless turned off; ORT_DISABLE_TELEMETRY=0
     # (the user's choice) keeps it on, which shows the check can see it.
     # ONNX Runtime also stays quiet by itself where the environment looks like
-    # CI (CI, BUILD_ID, DO_NOT_TRACK, ...), so the child gets only the
-    # variables it needs.
+    # CI (CI, GITHUB_ACTIONS, JENKINS_URL, GITLAB_CI, TF_BUILD, ...), so the
+    # child gets only the variables it needs.
     script = (
         "import sensie, numpy as np\n"
         f"m = sensie.Model({str(MNIST / 'mnist_cnn.onnx')!r})\n"

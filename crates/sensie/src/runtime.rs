@@ -26,8 +26,9 @@
 //! set it when the user has not ([`TELEMETRY_OFF`] = 0 keeps telemetry on);
 //! a library user sets it in the process environment, which only the
 //! program's `main` can change safely. (ONNX Runtime also keeps quiet by
-//! itself where the environment looks like CI or opts out of tracking:
-//! `CI`, `BUILD_ID`, `DO_NOT_TRACK` and the like.)
+//! itself where the environment looks like CI: `CI`, `GITHUB_ACTIONS`,
+//! `JENKINS_URL`, `GITLAB_CI`, `TF_BUILD` and the like; `DO_NOT_TRACK` and
+//! `BUILD_ID` do not stop it.)
 
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
