@@ -71,7 +71,7 @@ fn reflect(p: i64, n: usize) -> usize {
 /// kernel order from -0.0, as `Iterator::sum` adds them, rounded to f32
 /// after each pass.
 pub(crate) fn convolve_separable(image: ArrayView3<f32>, kernel: &[f64]) -> Array3<f32> {
-    if kernel.len() == 1 {
+    if kernel.len() == 1 || image.is_empty() {
         return image.to_owned();
     }
     let (c, h, w) = image.dim();
@@ -478,6 +478,8 @@ mod tests {
                 (cancelling(7, 21), vec![0.5, 1.0, 2.0]),
                 (cancelling(12, 9), vec![1.0, -0.5, 2.0, 0.25, 1.0]),
             ]);
+        let empty = Array3::<f32>::zeros((2, 0, 5));
+        assert_eq!(convolve_separable(empty.view(), &[0.25, 0.5, 0.25]), empty);
         for (image, kernel) in cases {
             let (_, h, w) = image.dim();
             for view in [image.view(), image.view().reversed_axes()] {
