@@ -472,7 +472,12 @@ fn onnx_runtimes_telemetry_is_off_unless_the_user_asks_for_it() {
         let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_sensie"));
         let cache = home.join("cache");
         command.env_clear();
-        for kept in ["PATH", "LD_LIBRARY_PATH", "ORT_DYLIB_PATH"] {
+        for kept in [
+            "PATH",
+            "LD_LIBRARY_PATH",
+            "SENSIE_ORT_LIB",
+            "ORT_DYLIB_PATH",
+        ] {
             if let Some(value) = std::env::var_os(kept) {
                 command.env(kept, value);
             }

@@ -198,7 +198,7 @@ def test_importing_sensie_turns_onnx_runtimes_telemetry_off(tmp_path):
     import sys
 
     def telemetry_written(home, value):
-        kept = ("PATH", "PYTHONPATH", "LD_LIBRARY_PATH", "ORT_DYLIB_PATH")
+        kept = ("PATH", "PYTHONPATH", "LD_LIBRARY_PATH", "SENSIE_ORT_LIB", "ORT_DYLIB_PATH")
         env = {k: os.environ[k] for k in kept if k in os.environ}
         if value is not None:
             env["ORT_DISABLE_TELEMETRY"] = value
