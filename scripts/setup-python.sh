@@ -15,7 +15,9 @@ if [ ! -x "$venv/bin/python" ]; then
         python3 -m venv "$venv"
     }
 fi
-pip=("$venv/bin/python" -m pip install --quiet --disable-pip-version-check)
+# No pip cache: what is installed stays in the venv, and a cached copy of
+# torch's wheels would take another 3 GB of disk.
+pip=("$venv/bin/python" -m pip install --quiet --disable-pip-version-check --no-cache-dir)
 extras=notebook
 if [ "${1:-}" = "--test" ]; then
     extras=test
