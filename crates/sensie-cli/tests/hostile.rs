@@ -673,6 +673,45 @@ fn values_that_would_silently_mislead_are_refused() {
             "--output-kind",
         ],
     );
+    // A range cannot step to or from infinity (its steps would be NaN), and
+    // a huge level is named as it was written, not in three hundred digits.
+    // The refused run scored nothing, so it leaves no partial scores behind
+    // to block the corrected run (only saved units stay, for --resume).
+    assert!(
+        !dir.path().join("o/scores").exists(),
+        "a run refused before its first unit left partial scores"
+    );
+    let probe = |perturb: &'static str| {
+        [
+            "probe",
+            "--model",
+            &model,
+            "--data",
+            &x,
+            "--labels",
+            &y,
+            "--perturb",
+            perturb,
+            "--quiet",
+            "--out",
+            &out,
+        ]
+        .map(String::from)
+    };
+    let args = probe("poisson-noise=10:inf:3");
+    refused(
+        &args.each_ref().map(String::as_str),
+        &[
+            "'poisson-noise'",
+            "must be finite numbers, not 10 and inf",
+            "10,100,inf",
+        ],
+    );
+    let args = probe("contrast=1e300");
+    refused(
+        &args.each_ref().map(String::as_str),
+        &["is NaN at factor = 1e300;", "--scale"],
+    );
     let tiny = dir.path().join("tiny.npy");
     Array4::<f32>::from_elem((2, 1, 2, 2), 0.5)
         .write_npy(std::fs::File::create(&tiny).unwrap())
@@ -747,6 +786,33 @@ fn library_errors_become_one_line_naming_the_file() {
             &out,
         ],
         &["empty.npy: the file is empty", "numpy.save"],
+    );
+    let npz = d.join("other.npz");
+    let mut zip = zip::ZipWriter::new(std::fs::File::create(&npz).unwrap());
+    for name in ["images.npy", "classes.npy"] {
+        zip.start_file(name, zip::write::SimpleFileOptions::default())
+            .unwrap();
+        std::io::Write::write_all(
+            &mut zip,
+            &std::fs::read(repo("examples/mnist/data/test_y.npy")).unwrap(),
+        )
+        .unwrap();
+    }
+    zip.finish().unwrap();
+    refused(
+        &[
+            "predict",
+            "--model",
+            &model,
+            "--data",
+            &s(&npz),
+            "--out",
+            &out,
+        ],
+        &[
+            "other.npz: it holds no array 'x' (its arrays: images, classes)",
+            "--npz-x",
+        ],
     );
     let mut m = model_proto();
     m.opset_import.clear();

@@ -57,7 +57,7 @@ def test_mismatched_labels_and_wrong_shapes_are_value_errors(probe, digits):
         probe.test_class_sensitivity(x[:2], np.array([0.5, 1]))
     with pytest.raises(ValueError, match="NaN, infinite"):
         probe.test_class_sensitivity(np.full((2, 28, 28), np.nan), y[:2])
-    with pytest.raises(ValueError, match="label 0 is 0.5, not a class index"):
+    with pytest.raises(ValueError, match="the label of example 0 is 0.5, not a class index"):
         sensie.Probe(probe.model, task="classify").test_class_sensitivity(x[:2], np.array([0.5, 1]))
     with pytest.raises(ValueError, match="unknown task 'sort'"):
         sensie.Probe(probe.model, task="sort").test_class_sensitivity(x[:2], y[:2])

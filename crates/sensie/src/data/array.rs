@@ -303,10 +303,13 @@ pub(crate) fn read_npz(path: &Path, name: &str) -> Result<Numeric> {
         .iter()
         .find_map(|n| archive.index_for_name(n))
     else {
-        return Err(Error::unknown(
-            format!("array in {}", path.display()),
-            name,
-            names,
+        return Err(Error::data(
+            path,
+            format!(
+                "it holds no array '{name}' (its arrays: {}); name the images' and the labels' arrays \
+                 (--npz-x, --npz-y)",
+                names.join(", ")
+            ),
         ));
     };
     let member = archive.by_index(index).map_err(unreadable)?;

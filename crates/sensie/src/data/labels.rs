@@ -169,7 +169,7 @@ pub fn from_values(values: Vec<f64>, task: Task, path: &Path) -> Result<Labels> 
         return Err(Error::data(
             path,
             format!(
-                "label {i} is {}, not a class index (0, 1, 2, ...)",
+                "the label of example {i} is {}, not a class index (0, 1, 2, ...)",
                 values[i]
             ),
         ));
@@ -235,7 +235,7 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(
-            err.contains("y.npy") && err.contains("label 1 is -1"),
+            err.contains("y.npy") && err.contains("the label of example 1 is -1"),
             "{err}"
         );
     }

@@ -172,6 +172,26 @@ impl Default for ProbeConfig {
     }
 }
 
+/// A TOML error on one line, as every sensie error is: the line it was
+/// found on where the parser knows it (the toml crate draws the line with a
+/// caret under it over several lines), else the key it belongs to.
+fn toml_problem(error: &toml::de::Error, text: &str) -> String {
+    let problem = match error.span() {
+        Some(span) => {
+            let before = &text.as_bytes()[..span.start.min(text.len())];
+            let line = before.iter().filter(|&&b| b == b'\n').count() + 1;
+            format!("line {line}: {}", error.message())
+        }
+        None => error.to_string(),
+    };
+    problem
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
 impl ProbeConfig {
     /// Reads a `probe.toml`. Relative paths inside it (model, out, data,
     /// labels, metadata, a PSF `kernel` file) are taken from the config
@@ -194,7 +214,7 @@ impl ProbeConfig {
     /// A config from TOML text: `[[data]]` tables become [`ProbeConfig::sets`]
     /// and `[[model]]` tables [`ProbeConfig::models`], the rest as written.
     pub fn parse(text: &str) -> std::result::Result<ProbeConfig, String> {
-        let mut table: toml::Table = toml::from_str(text).map_err(|e| e.to_string())?;
+        let mut table: toml::Table = toml::from_str(text).map_err(|e| toml_problem(&e, text))?;
         let sets = match table.remove("data") {
             Some(toml::Value::Array(sets)) => sets
                 .into_iter()
@@ -207,7 +227,7 @@ impl ProbeConfig {
                         _ => return Err("each [[data]] table needs a name = \"...\"".into()),
                     };
                     let spec = DataSpec::deserialize(set)
-                        .map_err(|e| format!("[[data]] '{name}': {e}"))?;
+                        .map_err(|e| format!("[[data]] '{name}': {}", toml_problem(&e, text)))?;
                     Ok(NamedData { name, spec })
                 })
                 .collect::<std::result::Result<Vec<_>, String>>()?,
@@ -220,7 +240,10 @@ impl ProbeConfig {
         let models = match table.remove("model") {
             Some(toml::Value::Array(models)) => models
                 .into_iter()
-                .map(|m| NamedModel::deserialize(m).map_err(|e| format!("[[model]]: {e}")))
+                .map(|m| {
+                    NamedModel::deserialize(m)
+                        .map_err(|e| format!("[[model]]: {}", toml_problem(&e, text)))
+                })
                 .collect::<std::result::Result<Vec<_>, String>>()?,
             Some(single) => {
                 table.insert("model".into(), single);
@@ -228,7 +251,7 @@ impl ProbeConfig {
             }
             None => Vec::new(),
         };
-        let mut config = ProbeConfig::deserialize(table).map_err(|e| e.to_string())?;
+        let mut config = ProbeConfig::deserialize(table).map_err(|e| toml_problem(&e, text))?;
         config.sets = sets;
         config.models = models;
         Ok(config)
@@ -411,6 +434,13 @@ impl SweepSpec {
                 match parts.as_slice() {
                     [a, b, n] => {
                         let (a, b) = (number(a)?, number(b)?);
+                        // Steps between infinite ends would be NaN.
+                        if !(a.is_finite() && b.is_finite()) {
+                            return Err(bad(format!(
+                                "the ends of a:b:n must be finite numbers, not {a} and {b}; \
+                                 list the values instead (e.g. 10,100,inf)"
+                            )));
+                        }
                         let n = limits::parse_count(n, "level count", limits::MAX_LEVELS)
                             .ok()
                             .filter(|&n| n >= 2)
@@ -538,6 +568,29 @@ mod tests {
             "psf(beta=3=1",
         ] {
             assert!(SweepSpec::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn config_errors_are_one_line_naming_the_line_or_the_key() {
+        let error = |text: &str| ProbeConfig::parse(text).err().unwrap();
+        for (text, wants) in [
+            (
+                "model = 3",
+                &["invalid type: integer `3`", "in `model`"][..],
+            ),
+            ("model = \"m.onnx\"\nseed = [", &["line 2: "][..]),
+            ("seed = \"é\"é", &["line 1: "][..]),
+            (
+                "[[data]]\nname = \"sims\"\npath = 7",
+                &["[[data]] 'sims': ", "in `path`"][..],
+            ),
+        ] {
+            let error = error(text);
+            assert!(!error.contains('\n'), "{text}: not one line: {error}");
+            for want in wants {
+                assert!(error.contains(want), "{text}: '{want}' not in: {error}");
+            }
         }
     }
 

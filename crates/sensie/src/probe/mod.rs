@@ -536,7 +536,13 @@ fn measure_into(
         return Ok((done, setup));
     }
     let mut checkpoint = Checkpoint::open(&config.out, &setup.fingerprint, &slice, config.resume)?;
-    let run = setup.measure(config, Some(&mut checkpoint), progress)?;
+    let run = match setup.measure(config, Some(&mut checkpoint), progress) {
+        Ok(run) => run,
+        Err(error) => {
+            checkpoint.abandon();
+            return Err(error);
+        }
+    };
     run.save(&config.out)?;
     checkpoint.finish()?;
     Ok((run, setup))
@@ -1138,6 +1144,17 @@ impl<'a> Pass<'a> {
     }
 }
 
+/// A level's value as people write it: `45`, `0.1`, but `1e300`, not three
+/// hundred digits, in messages, captions and the grid's column heads.
+pub(crate) fn value_text(value: f64) -> String {
+    let size = value.abs();
+    if size == 0.0 || !size.is_finite() || (1e-4..1e15).contains(&size) {
+        value.to_string()
+    } else {
+        format!("{value:e}")
+    }
+}
+
 /// A model score that is NaN or infinite, with the example's file (or index)
 /// named and what to check: such a score would poison every statistic.
 fn non_finite_score(pass: &Pass, job: &Job, example: usize, score: f64) -> Error {
@@ -1154,7 +1171,7 @@ fn non_finite_score(pass: &Pass, job: &Job, example: usize, score: f64) -> Error
             format!(
                 "at {} = {}",
                 sweep.perturbation.parameter().name,
-                sweep.values[level]
+                value_text(sweep.values[level])
             )
         }
     };

@@ -435,7 +435,7 @@ fn level_values(test: &TestResult) -> Vec<String> {
     test.stats
         .levels
         .iter()
-        .map(|l| l.value.to_string())
+        .map(|l| super::value_text(l.value))
         .collect()
 }
 

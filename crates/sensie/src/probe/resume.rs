@@ -126,6 +126,26 @@ impl Checkpoint {
     pub fn finish(self) -> Result<()> {
         std::fs::remove_dir_all(&self.dir).map_err(|e| Error::io(&self.dir, e))
     }
+
+    /// After a run that failed: removes the partial folder if it holds no
+    /// unit (the run failed before its first was scored, say on a setting
+    /// the model cannot take), and `scores/` if that leaves it empty, so
+    /// the run, corrected, can be started again in the same directory
+    /// without `--force`. Units, once saved, stay for `--resume`. Best
+    /// effort: the run's own error is what the user needs to see.
+    pub fn abandon(self) {
+        let units = std::fs::read_dir(&self.dir).map(|entries| {
+            entries
+                .flatten()
+                .any(|e| e.path().extension().is_some_and(|x| x == "npy"))
+        });
+        if let Ok(false) = units {
+            let _ = std::fs::remove_dir_all(&self.dir);
+            if let Some(scores) = self.dir.parent() {
+                let _ = std::fs::remove_dir(scores);
+            }
+        }
+    }
 }
 
 /// Puts a saved unit back into rows `rows` of `grid`.
