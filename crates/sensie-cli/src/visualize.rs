@@ -91,7 +91,7 @@ impl Examples {
 struct KernelsArgs {
     #[command(flatten)]
     common: Common,
-    /// A convolution's node name or output tensor; the first convolution by default.
+    /// A convolution's node name, output tensor or weight (e.g. conv1.weight); the first convolution by default.
     #[arg(long)]
     layer: Option<String>,
 }

@@ -111,6 +111,13 @@ fn kernels_are_the_models_weights() {
     // per output channel, a column per input channel.
     let k2 = visualize::kernels(engine.model(), Some("/conv2/Conv_output_0")).unwrap();
     assert_eq!((k2.weights.shape(), k2.colour), (&[16, 8, 3, 3][..], false));
+    // The weight's own name (as `sensie inspect` lists it) names the same
+    // convolution.
+    let by_weight = visualize::kernels(engine.model(), Some("conv2.weight")).unwrap();
+    assert_eq!(
+        (by_weight.output.as_str(), &by_weight.weights),
+        ("/conv2/Conv_output_0", &k2.weights)
+    );
     let picture = k2.picture().unwrap();
     let scale = picture.scale.unwrap();
     assert_eq!(picture.grid.columns, 8);
@@ -478,6 +485,28 @@ fn bad_choices_are_refused_with_the_valid_ones() {
         .unwrap_err(),
     );
     assert!(e.contains("octave scale of at least 1"), "{e}");
+
+    // A weight has a shape but no activations: feature maps, maximisation
+    // and Deep Dream of "conv1.weight" would show the weights or fail deep
+    // in ONNX Runtime.
+    let weight = "'conv1.weight': it is a weight of the model (8 x 1 x 3 x 3), not a layer's output; layers: /conv1/Conv_output_0";
+    let e = text(visualize::feature_maps(&mut engine, x.view(), "conv1.weight").unwrap_err());
+    assert!(e.contains(weight), "{e}");
+    let target = Target::Layer {
+        layer: "conv1.weight".into(),
+    };
+    let e = text(visualize::maximize(&mut engine, &target, &options).unwrap_err());
+    assert!(e.contains(weight), "{e}");
+    let e = text(
+        visualize::dream(
+            &mut engine,
+            x.view(),
+            "conv1.weight",
+            &DreamOptions::default(),
+        )
+        .unwrap_err(),
+    );
+    assert!(e.contains(weight), "{e}");
 }
 
 /// A visualisation as the command line runs it: `visualize::run` returns

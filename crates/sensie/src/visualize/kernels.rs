@@ -32,8 +32,8 @@ pub struct Kernels {
     pub colour: bool,
 }
 
-/// The kernels of `layer` (a convolution's node name or output tensor), or
-/// of the model's first convolution.
+/// The kernels of `layer` (a convolution's node name, output tensor or
+/// weight tensor), or of the model's first convolution.
 pub fn kernels(model: &Model, layer: Option<&str>) -> Result<Kernels> {
     let convs: Vec<&NodeProto> = model
         .nodes()
@@ -57,7 +57,9 @@ pub fn kernels(model: &Model, layer: Option<&str>) -> Result<Kernels> {
         None => *first,
         Some(name) => {
             let named = |n: &NodeProto| {
-                n.name.as_deref() == Some(name) || n.output.iter().any(|o| o == name)
+                n.name.as_deref() == Some(name)
+                    || n.output.iter().any(|o| o == name)
+                    || (matches!(n.op(), "Conv" | "ConvTranspose") && n.input_name(1) == Some(name))
             };
             match model.nodes().iter().find(|n| named(n)) {
                 Some(n) if matches!(n.op(), "Conv" | "ConvTranspose") => n,

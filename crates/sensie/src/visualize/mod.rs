@@ -148,6 +148,27 @@ impl Layer {
             Some(output) if engine.shapes()?.get(name).is_none() => output,
             _ => name.to_string(),
         };
+        let model = engine.model();
+        let made_by_a_node = model.nodes().iter().any(|n| n.output.contains(&tensor));
+        if !made_by_a_node && tensor != model.info().input.name {
+            // A weight (an initializer) has a shape too, but no example's
+            // activations: its "feature maps" would be the weights themselves.
+            if let Some(weight) = engine.shapes()?.get(&tensor) {
+                let dims = weight
+                    .dims
+                    .iter()
+                    .map(|d| d.to_string())
+                    .collect::<Vec<_>>();
+                return Err(Error::invalid(
+                    format!("layer '{name}'"),
+                    format!(
+                        "it is a weight of the model ({}), not a layer's output; layers: {}",
+                        dims.join(" x "),
+                        layer_names(engine)?
+                    ),
+                ));
+            }
+        }
         let Some(shape) = engine.shapes()?.get(&tensor).cloned() else {
             let mut names: Vec<String> = engine.shapes()?.names().map(str::to_string).collect();
             names.extend(engine.model().nodes().iter().filter_map(|n| n.name.clone()));
