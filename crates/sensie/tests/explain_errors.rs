@@ -57,6 +57,29 @@ fn an_unknown_layer_lists_the_closest_names() {
     );
 }
 
+/// The input and the weights are tensors of the model too, but no layer's
+/// output: saying there is no such tensor would be wrong.
+#[test]
+fn the_input_or_a_weight_as_the_layer_is_named_for_what_it_is() {
+    let (mut engine, x) = mnist();
+    for (layer, what) in [
+        ("input", "the model's input"),
+        ("conv2.weight", "a weight of the model"),
+    ] {
+        let options = Options {
+            layer: Some(layer.into()),
+            ..Options::default()
+        };
+        let text = attribute_err(&mut engine, &x, "gradcam", &options).to_string();
+        assert!(
+            text.contains(&format!(
+                "layer '{layer}': it is {what}, not a layer's output"
+            )) && text.contains("such as /"),
+            "{text}"
+        );
+    }
+}
+
 #[test]
 fn a_layer_without_rows_and_columns_is_refused() {
     let (mut engine, x) = mnist();

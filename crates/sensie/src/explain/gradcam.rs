@@ -155,10 +155,30 @@ pub(crate) fn resolve_layer(engine: &mut Engine, layer: Option<&str>) -> Result<
                     .filter(|o| !o.is_empty())
             };
             if !outputs().any(|o| o == name) {
-                return Err(Error::UnknownTensor {
-                    name: name.to_string(),
-                    closest: graph::closest_names(name, outputs()),
-                });
+                let closest = graph::closest_names(name, outputs());
+                let graph = model.proto().graph.as_ref().expect("checked on load");
+                let what = if name == model.info().input.name {
+                    "the model's input"
+                } else if graph
+                    .initializer
+                    .iter()
+                    .any(|t| t.name.as_deref() == Some(name))
+                {
+                    "a weight of the model"
+                } else {
+                    return Err(Error::UnknownTensor {
+                        name: name.to_string(),
+                        closest,
+                    });
+                };
+                return Err(Error::invalid(
+                    format!("layer '{name}'"),
+                    format!(
+                        "it is {what}, not a layer's output; Grad-CAM reads a layer's feature maps, \
+                         such as {}",
+                        closest.join(", ")
+                    ),
+                ));
             }
             name.to_string()
         }
