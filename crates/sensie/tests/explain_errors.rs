@@ -74,7 +74,7 @@ fn the_input_or_a_weight_as_the_layer_is_named_for_what_it_is() {
         assert!(
             text.contains(&format!(
                 "layer '{layer}': it is {what}, not a layer's output"
-            )) && text.contains("such as /"),
+            )) && text.contains("(without --layer, /relu2/Relu_output_0)"),
             "{text}"
         );
     }

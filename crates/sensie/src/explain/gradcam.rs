@@ -155,7 +155,6 @@ pub(crate) fn resolve_layer(engine: &mut Engine, layer: Option<&str>) -> Result<
                     .filter(|o| !o.is_empty())
             };
             if !outputs().any(|o| o == name) {
-                let closest = graph::closest_names(name, outputs());
                 let graph = model.proto().graph.as_ref().expect("checked on load");
                 let what = if name == model.info().input.name {
                     "the model's input"
@@ -168,15 +167,17 @@ pub(crate) fn resolve_layer(engine: &mut Engine, layer: Option<&str>) -> Result<
                 } else {
                     return Err(Error::UnknownTensor {
                         name: name.to_string(),
-                        closest,
+                        closest: graph::closest_names(name, outputs()),
                     });
                 };
+                let default = default_layer(model)
+                    .map(|d| format!(" (without --layer, {d})"))
+                    .unwrap_or_default();
                 return Err(Error::invalid(
                     format!("layer '{name}'"),
                     format!(
-                        "it is {what}, not a layer's output; Grad-CAM reads a layer's feature maps, \
-                         such as {}",
-                        closest.join(", ")
+                        "it is {what}, not a layer's output; Grad-CAM reads a convolutional layer's feature \
+                         maps{default}"
                     ),
                 ));
             }
