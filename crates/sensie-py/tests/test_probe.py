@@ -91,6 +91,25 @@ def test_array_methods_give_the_clis_statistics(cli, tmp_path):
     assert rotate.threshold == expected["tests"][0]["threshold"]["value"]
 
 
+def test_infinite_levels_reach_the_library_as_the_cli_gives_them(cli, tmp_path):
+    """Poisson noise's identity gain is inf, which JSON cannot carry: a
+    config's values and p_values with inf give the CLI's results, and a NaN
+    level the CLI's message, not a JSON parser's."""
+    toml = TOML.replace('"gaussian-noise"\nvalues = [0, 20, 60]', '"poisson-noise"\nvalues = [10, 1000, inf]')
+    assert "inf]" in toml
+    expected = cli_results(cli, tmp_path, toml)
+    config = dict(CONFIG, perturb=[CONFIG["perturb"][0], {"name": "poisson-noise", "values": [10, 1000, float("inf")]}])
+    probe = sensie.Probe(sensie.Model(MODEL), seed=3, replicates=300, quiet=True)
+    assert probe.run(config).to_json() == expected
+    x = np.load(MNIST / "data" / "test_x.npy")
+    y = np.load(MNIST / "data" / "test_y.npy")
+    noise = probe.predict_and_measure_perturbed(x, y, "poisson-noise", p_values=[10, 1000, np.inf])
+    assert json.loads(noise.to_json())["tests"][0] == json.loads(expected)["tests"][1]
+    assert noise.summary()["level"].tolist() == [10, 1000, np.inf]
+    with pytest.raises(ValueError, match="values of perturbation 'brightness': give at least one value, each a number or inf"):
+        probe.predict_and_measure_perturbed(x[:8], y[:8], "brightness", p_values=[1, float("nan")])
+
+
 def test_a_python_perturber_doing_what_a_builtin_does_gives_the_same_numbers(digits):
     """brightness multiplies every pixel by the factor in float64 and rounds to float32."""
     x, y = digits

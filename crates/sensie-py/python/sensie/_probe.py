@@ -187,6 +187,21 @@ def _cell(value):
 
 
 def _json(config):
+    """The config as the library reads it, in JSON. JSON has no inf (Poisson
+    noise's identity gain) and no NaN, so a sweep's values travel as the
+    text ``--perturb`` takes ("10,1000,inf"): ``repr`` gives each float's
+    exact digits, and the library checks them as it checks the command line."""
+
+    def sweep_values(v):
+        if isinstance(v, dict):
+            return {
+                k: _values_text(x) if k == "values" and isinstance(x, (list, tuple, np.ndarray)) else sweep_values(x)
+                for k, x in v.items()
+            }
+        if isinstance(v, (list, tuple)):
+            return [sweep_values(x) for x in v]
+        return v
+
     def plain(v):
         if isinstance(v, np.generic):
             return v.item()
@@ -196,4 +211,16 @@ def _json(config):
             return os.fspath(v)
         raise TypeError(f"probe config: cannot use a value of type {type(v).__name__}")
 
-    return json.dumps(config, default=plain)
+    try:
+        return json.dumps(sweep_values(config), default=plain, allow_nan=False)
+    except ValueError:
+        raise ValueError("probe config: a value is NaN or infinite, which only a sweep's values may be") from None
+
+
+def _values_text(values):
+    """A sweep's values as ``--perturb``'s comma-separated list, when they
+    are all numbers (anything else is passed on for the library to refuse)."""
+    values = list(np.asarray(values).ravel()) if isinstance(values, np.ndarray) else list(values)
+    if not values or not all(isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, bool) for v in values):
+        return values
+    return ",".join(repr(float(v)) for v in values)

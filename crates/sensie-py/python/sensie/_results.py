@@ -97,9 +97,14 @@ class TestResult:
     def _rows(self):
         for level in self.levels:
             lo, hi = level["score_ci95"]
+            value = level["value"]
+            if value is None and self.kind == "perturbation":
+                # results.json writes inf, the one non-finite level a sweep
+                # takes (Poisson noise's identity gain), as null.
+                value = float("inf")
             yield {
                 "test": self.name,
-                "level": level["label"] if level.get("label") is not None else level["value"],
+                "level": level["label"] if level.get("label") is not None else value,
                 "n": level["n"],
                 "mean_score": level["mean_score"],
                 "ci95_lo": lo,
