@@ -39,6 +39,19 @@ def test_wrong_types_are_type_errors(probe, digits):
         probe.test_class_sensitivity(np.array([["a"]]), y)
 
 
+def test_probe_settings_are_checked_where_they_are_given():
+    model = sensie.Model(MODEL)
+    with pytest.raises(ValueError, match="sensie.Probe: threads must be from 0 to"):
+        sensie.Probe(model, threads=-1)
+    with pytest.raises(ValueError, match=r"sensie.Probe: seed must be from 0 to 18446744073709551615, not -1"):
+        sensie.Probe(model, seed=-1)
+    with pytest.raises(ValueError, match="sensie.Probe: batch_size must be from 1 to"):
+        sensie.Probe(model, batch_size=0)
+    with pytest.raises(TypeError, match="sensie.Probe: batch_size must be a whole number, not 2.5"):
+        sensie.Probe(model, batch_size=2.5)
+    assert sensie.Probe(model, seed=np.uint64(2**64 - 1), batch_size=np.int32(8)).seed == 2**64 - 1
+
+
 def test_an_unknown_perturbation_names_the_valid_ones(probe, digits):
     x, y = digits
     with pytest.raises(ValueError, match=r"unknown perturbation 'rotat' \(did you mean 'rotate'\?\)"):
@@ -84,6 +97,23 @@ def test_explain_refuses_bad_methods_and_shapes():
         sensie.explain(model, np.zeros((1, 3, 28, 28)), method="saliency")
     with pytest.raises(TypeError, match="sensie.Model"):
         sensie.explain(lambda x: x, np.zeros((1, 1, 28, 28)))
+
+
+def test_explain_and_visualize_refuse_images_holding_nan(digits):
+    """As files are refused on loading: a NaN pixel would make the maps NaN
+    or, through ReLU's gradient, silently zero."""
+    model = sensie.Model(MODEL)
+    x = digits[0][:4].copy()
+    x[2, 0, 5, 5] = np.nan
+    with pytest.raises(ValueError, match="example 2 holds 1 NaN or infinite value"):
+        sensie.explain(model, x, method="saliency", target="predicted")
+    with pytest.raises(ValueError, match="example 2 holds 1 NaN or infinite value"):
+        sensie.explain(model, x, method=["saliency", "occlusion"], target="predicted")
+    assert sensie.explain(model, x, method="saliency", target="predicted", indices=[0, 1]).shape == (2, 1, 28, 28)
+    with pytest.raises(ValueError, match="example 2 of the images: it holds 1 NaN"):
+        sensie.visualize.features(model, x, "/relu1/Relu_output_0")
+    with pytest.raises(ValueError, match="example 2 of the images: it holds 1 NaN"):
+        sensie.visualize.dream(model, x, "/relu1/Relu_output_0")
 
 
 def test_unsupported_onnxruntime_versions_are_refused(monkeypatch):

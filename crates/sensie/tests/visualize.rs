@@ -486,6 +486,25 @@ fn bad_choices_are_refused_with_the_valid_ones() {
     );
     assert!(e.contains("octave scale of at least 1"), "{e}");
 
+    // One NaN pixel: its example's maps would be NaN.
+    let mut spoilt = x.clone();
+    spoilt[[1, 0, 3, 3]] = f32::NAN;
+    let nan = "example 1 of the images: it holds 1 NaN or infinite value(s)";
+    let e = text(
+        visualize::feature_maps(&mut engine, spoilt.view(), "/relu1/Relu_output_0").unwrap_err(),
+    );
+    assert!(e.contains(nan), "{e}");
+    let e = text(
+        visualize::dream(
+            &mut engine,
+            spoilt.view(),
+            "/relu1/Relu_output_0",
+            &DreamOptions::default(),
+        )
+        .unwrap_err(),
+    );
+    assert!(e.contains(nan), "{e}");
+
     // A weight has a shape but no activations: feature maps, maximisation
     // and Deep Dream of "conv1.weight" would show the weights or fail deep
     // in ONNX Runtime.

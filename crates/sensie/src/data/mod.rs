@@ -31,7 +31,7 @@ pub mod name;
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
-use ndarray::{Array4, ArrayD, Axis, Ix3};
+use ndarray::{Array4, ArrayD, ArrayViewD, Axis, Ix3};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
@@ -714,6 +714,18 @@ fn labels_from_column(metadata: &Metadata, column: &str, task: Task) -> Result<C
             })
         }
     }
+}
+
+/// The first example of `images` (examples first) holding a NaN or
+/// infinite value, and how many it holds. Arrays given in memory (explain's
+/// and visualize's inputs) are checked with it as files are on loading: such
+/// an example's activations and maps would be NaN, and its gradients,
+/// through ReLU's (NaN > 0 is false), silently zero.
+pub fn first_non_finite(images: ArrayViewD<f32>) -> Option<(usize, usize)> {
+    images.outer_iter().enumerate().find_map(|(i, image)| {
+        let count = image.iter().filter(|v| !v.is_finite()).count();
+        (count > 0).then_some((i, count))
+    })
 }
 
 /// An image holding bad pixels.

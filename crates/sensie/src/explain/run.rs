@@ -567,6 +567,16 @@ impl Examples {
         let all: Vec<usize> = (0..total).collect();
         let rows = select(&all, total, indices, None, Path::new(data))?;
         let chosen = batch.select(Axis(0), &rows);
+        if let Some((row, count)) = crate::data::first_non_finite(chosen.view().into_dyn()) {
+            return Err(Error::data(
+                data,
+                format!(
+                    "example {} holds {count} NaN or infinite value(s): its maps would be NaN or, where ReLU \
+                     passes no gradient through NaN, silently zero; fix or leave out that example",
+                    rows[row]
+                ),
+            ));
+        }
         let display = match layout {
             Layout::Nchw => chosen.clone(),
             Layout::Nhwc => chosen

@@ -109,6 +109,7 @@ pub fn dream_with_progress(
             "it needs at least 1 octave, an octave scale of at least 1 and a positive step",
         ));
     }
+    super::finite(x.view())?;
     let layer = Layer::find(engine, layer)?;
     let input = Layer::input(engine)?;
     let (_, h, w) = input.chw();

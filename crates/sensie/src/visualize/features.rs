@@ -27,6 +27,7 @@ pub struct FeatureMaps {
 
 /// The feature maps of `layer` for inputs `x` (in the model's layout).
 pub fn feature_maps(engine: &mut Engine, x: ArrayViewD<f32>, layer: &str) -> Result<FeatureMaps> {
+    super::finite(x.view())?;
     let layer = Layer::feature_map(engine, layer)?;
     let values = engine
         .tensors(x, std::slice::from_ref(&layer.tensor))?

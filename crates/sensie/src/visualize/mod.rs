@@ -120,6 +120,20 @@ impl ValueRange {
     }
 }
 
+/// Refuses images holding NaN or infinite values (their maps would be NaN),
+/// naming the first.
+fn finite(x: ArrayViewD<f32>) -> Result<()> {
+    match crate::data::first_non_finite(x) {
+        Some((i, count)) => Err(Error::invalid(
+            format!("example {i} of the images"),
+            format!(
+                "it holds {count} NaN or infinite value(s), so its maps would be NaN; fix or leave out that example"
+            ),
+        )),
+        None => Ok(()),
+    }
+}
+
 /// A tensor of the model, chosen by its name or by the name of the node
 /// that makes it, seen per example as C x H x W.
 #[derive(Clone, Debug)]

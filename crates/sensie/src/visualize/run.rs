@@ -367,15 +367,12 @@ impl ExampleChoice {
             });
         }
         let x = data.select(Axis(0), &indices);
-        if let Some((i, _)) = indices
-            .iter()
-            .zip(x.outer_iter())
-            .find(|(_, image)| image.iter().any(|v| !v.is_finite()))
-        {
+        if let Some((row, _)) = crate::data::first_non_finite(x.view()) {
             return Err(Error::Data {
                 path: self.data.clone(),
                 reason: format!(
-                    "example {i} has NaN or infinite values; choose other examples (--indices)"
+                    "example {} has NaN or infinite values; choose other examples (--indices)",
+                    indices[row]
                 ),
             });
         }
