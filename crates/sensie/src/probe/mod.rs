@@ -615,6 +615,8 @@ pub fn assemble(
     );
     let mut report = Report::new(model, data, options, tests);
     report.warnings.extend(resize_warning(model, data, config)?);
+    let small: Vec<String> = report.tests.iter().filter_map(small_groups).collect();
+    report.warnings.extend(small);
     if let Some(classes) = classes.as_ref().filter(|c| c.source == "sorted") {
         report.warnings.push(classes.to_string());
     }
@@ -636,6 +638,33 @@ pub fn assemble(
     report.data.classes = classes;
     report.data.unperturbed_accuracy = accuracy;
     Ok(report)
+}
+
+/// The warning for a property or class test with groups too small to
+/// resample ([`stats::MIN_GROUP`]): they are reported but take no part in
+/// its verdict.
+fn small_groups(test: &TestResult) -> Option<String> {
+    if !matches!(test.kind, TestKind::Property | TestKind::Class) {
+        return None;
+    }
+    let levels = &test.stats.levels;
+    let small = levels.iter().filter(|l| l.n < stats::MIN_GROUP).count();
+    let remedy = match test.kind {
+        TestKind::Property => format!(
+            "; fewer bins (--property {}=qK) make larger groups",
+            test.parameter
+        ),
+        _ => String::new(),
+    };
+    (small > 0).then(|| {
+        format!(
+            "{}: {small} of {} groups hold fewer than {} examples, too few to resample: they are reported but take no part \
+             in the verdict{remedy}",
+            test.name,
+            levels.len(),
+            stats::MIN_GROUP
+        )
+    })
 }
 
 /// The warning for a resize by more than a factor of 2 between the data's

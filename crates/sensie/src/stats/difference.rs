@@ -202,16 +202,17 @@ pub fn difference(
                 ));
             }
             let spreads = |groups: &[Vec<f64>], seed: u64| -> Result<Spreads> {
-                // Groups of one example have no spread to resample, as in the test itself.
+                // Groups too small to resample take no part, as in the test itself.
                 let eligible: Vec<&[f64]> = groups
                     .iter()
-                    .filter(|g| g.len() >= 2)
+                    .filter(|g| g.len() >= super::MIN_GROUP)
                     .map(Vec::as_slice)
                     .collect();
                 if eligible.is_empty() {
-                    return Err(mismatch(
-                        "a run has no group of two or more examples to compare".into(),
-                    ));
+                    return Err(mismatch(format!(
+                        "a run has no group of {} or more examples to compare",
+                        super::MIN_GROUP
+                    )));
                 }
                 let means: Vec<f64> = eligible
                     .iter()
