@@ -175,7 +175,14 @@ pub fn write_atomic_with(
         Some(dir) if !dir.as_os_str().is_empty() => dir,
         _ => Path::new("."),
     };
-    let mut file = tempfile::NamedTempFile::new_in(dir).map_err(|e| Error::io(dir, e))?;
+    // tempfile's error names its temporary file, no concern of the user's:
+    // the folder's own metadata gives the reason (it does not exist, say).
+    let mut file = tempfile::NamedTempFile::new_in(dir).map_err(|e| {
+        let reason = std::fs::metadata(dir)
+            .err()
+            .unwrap_or_else(|| std::io::Error::from(e.kind()));
+        Error::io(dir, reason)
+    })?;
     {
         let mut buffered = std::io::BufWriter::new(file.as_file_mut());
         write(&mut buffered)?;
@@ -270,13 +277,16 @@ mod tests {
         assert!(err.to_string().contains("stopped"), "{err}");
         assert_eq!(std::fs::read(&path).unwrap(), b"first");
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
-        // A folder that does not exist is named.
+        // A folder that does not exist is named, and no temporary file's name.
         let missing = dir.path().join("no/such/file.png");
-        assert!(
-            write_atomic(&missing, b"x")
-                .unwrap_err()
-                .to_string()
-                .contains("no/such")
+        let err = write_atomic(&missing, b"x").unwrap_err().to_string();
+        let folder = dir.path().join("no/such");
+        assert_eq!(
+            err,
+            format!(
+                "{}: No such file or directory (os error 2)",
+                folder.display()
+            )
         );
     }
 
