@@ -65,12 +65,39 @@ fn refused(args: &[&str], wants: &[&str]) {
     }
 }
 
+/// `sensie predict` of `data` refused as [`refused`] says.
+fn refused_predict(model: &str, data: &Path, out: &str, wants: &[&str]) {
+    refused(
+        &[
+            "predict",
+            "--model",
+            model,
+            "--data",
+            &s(data),
+            "--out",
+            out,
+        ],
+        wants,
+    );
+}
+
 /// A command-line value clap refuses (status 2), with `want` in the message.
 fn refused_flag(args: &[&str], want: &str) {
     let out = run(args);
     let err = stderr(&out);
     assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
     assert!(err.contains(want), "{args:?}: '{want}' not in: {err}");
+}
+
+/// An .npz archive of `members`, by name.
+fn write_npz(path: &Path, members: &[(&str, &[u8])]) {
+    let mut zip = zip::ZipWriter::new(std::fs::File::create(path).unwrap());
+    for (name, bytes) in members {
+        zip.start_file(*name, zip::write::SimpleFileOptions::default())
+            .unwrap();
+        std::io::Write::write_all(&mut zip, bytes).unwrap();
+    }
+    zip.finish().unwrap();
 }
 
 /// An .npy file whose header declares `shape` but holds only 4000 bytes.
@@ -125,29 +152,17 @@ fn declared_sizes_are_checked_before_anything_is_allocated() {
     let model = repo(MODEL);
     let out = s(&d.join("p.npy"));
     npy_declaring(&d.join("huge.npy"), "(100000000000, 28, 28)");
-    refused(
-        &[
-            "predict",
-            "--model",
-            &model,
-            "--data",
-            &s(&d.join("huge.npy")),
-            "--out",
-            &out,
-        ],
+    refused_predict(
+        &model,
+        &d.join("huge.npy"),
+        &out,
         &["huge.npy", "[100000000000, 28, 28]", "16 GiB"],
     );
     npy_declaring(&d.join("short.npy"), "(100, 28, 28)");
-    refused(
-        &[
-            "predict",
-            "--model",
-            &model,
-            "--data",
-            &s(&d.join("short.npy")),
-            "--out",
-            &out,
-        ],
+    refused_predict(
+        &model,
+        &d.join("short.npy"),
+        &out,
         &["short.npy", "truncated", "313600 bytes"],
     );
     // The same headers as .npz members: float32 members are read straight
@@ -157,49 +172,22 @@ fn declared_sizes_are_checked_before_anything_is_allocated() {
         ("short", &["short.npz", "truncated", "313600 bytes"][..]),
     ] {
         let npz = d.join(format!("{name}.npz"));
-        let mut zip = zip::ZipWriter::new(std::fs::File::create(&npz).unwrap());
-        zip.start_file("x.npy", zip::write::SimpleFileOptions::default())
-            .unwrap();
         let member = std::fs::read(d.join(format!("{name}.npy"))).unwrap();
-        std::io::Write::write_all(&mut zip, &member).unwrap();
-        zip.finish().unwrap();
-        refused(
-            &[
-                "predict",
-                "--model",
-                &model,
-                "--data",
-                &s(&npz),
-                "--out",
-                &out,
-            ],
-            expected,
-        );
+        write_npz(&npz, &[("x.npy", &member)]);
+        refused_predict(&model, &npz, &out, expected);
     }
     fits_declaring(&d.join("huge.fits"), &[100_000, 100_000, 100_000]);
-    refused(
-        &[
-            "predict",
-            "--model",
-            &model,
-            "--data",
-            &s(&d.join("huge.fits")),
-            "--out",
-            &out,
-        ],
+    refused_predict(
+        &model,
+        &d.join("huge.fits"),
+        &out,
         &["huge.fits", "[100000, 100000, 100000]", "16 GiB"],
     );
     fits_declaring(&d.join("short.fits"), &[50, 28, 28]);
-    refused(
-        &[
-            "predict",
-            "--model",
-            &model,
-            "--data",
-            &s(&d.join("short.fits")),
-            "--out",
-            &out,
-        ],
+    refused_predict(
+        &model,
+        &d.join("short.fits"),
+        &out,
         &["short.fits", "truncated"],
     );
 }
@@ -679,45 +667,32 @@ fn values_that_would_silently_mislead_are_refused() {
             "--output-kind",
         ],
     );
-    // A range cannot step to or from infinity (its steps would be NaN), and
-    // a huge level is named as it was written, not in three hundred digits.
     // The refused run scored nothing, so it leaves no partial scores behind
     // to block the corrected run (only saved units stay, for --resume).
     assert!(
         !dir.path().join("o/scores").exists(),
         "a run refused before its first unit left partial scores"
     );
-    let probe = |perturb: &'static str| {
-        [
-            "probe",
-            "--model",
-            &model,
-            "--data",
-            &x,
-            "--labels",
-            &y,
-            "--perturb",
-            perturb,
-            "--quiet",
-            "--out",
-            &out,
-        ]
-        .map(String::from)
+    // A range cannot step to or from infinity (its steps would be NaN), and
+    // a huge level is named as it was written, not in three hundred digits.
+    let refused_sweep = |perturb: &str, wants: &[&str]| {
+        let data = ["--data", &x, "--labels", &y];
+        let args = [
+            &["probe", "--model", &model][..],
+            &data,
+            &["--perturb", perturb, "--quiet", "--out", &out],
+        ];
+        refused(&args.concat(), wants);
     };
-    let args = probe("poisson-noise=10:inf:3");
-    refused(
-        &args.each_ref().map(String::as_str),
+    refused_sweep(
+        "poisson-noise=10:inf:3",
         &[
             "'poisson-noise'",
             "must be finite numbers, not 10 and inf",
             "10,100,inf",
         ],
     );
-    let args = probe("contrast=1e300");
-    refused(
-        &args.each_ref().map(String::as_str),
-        &["is NaN at factor = 1e300;", "--scale"],
-    );
+    refused_sweep("contrast=1e300", &["is NaN at factor = 1e300;", "--scale"]);
     let tiny = dir.path().join("tiny.npy");
     Array4::<f32>::from_elem((2, 1, 2, 2), 0.5)
         .write_npy(std::fs::File::create(&tiny).unwrap())
@@ -768,53 +743,26 @@ fn library_errors_become_one_line_naming_the_file() {
     let model = repo(MODEL);
     let out = s(&d.join("p.npy"));
     std::fs::write(d.join("empty.fits"), b"").unwrap();
-    refused(
-        &[
-            "predict",
-            "--model",
-            &model,
-            "--data",
-            &s(&d.join("empty.fits")),
-            "--out",
-            &out,
-        ],
+    refused_predict(
+        &model,
+        &d.join("empty.fits"),
+        &out,
         &["empty.fits: the file is empty"],
     );
     std::fs::write(d.join("empty.npy"), b"").unwrap();
-    refused(
-        &[
-            "predict",
-            "--model",
-            &model,
-            "--data",
-            &s(&d.join("empty.npy")),
-            "--out",
-            &out,
-        ],
+    refused_predict(
+        &model,
+        &d.join("empty.npy"),
+        &out,
         &["empty.npy: the file is empty", "numpy.save"],
     );
     let npz = d.join("other.npz");
-    let mut zip = zip::ZipWriter::new(std::fs::File::create(&npz).unwrap());
-    for name in ["images.npy", "classes.npy"] {
-        zip.start_file(name, zip::write::SimpleFileOptions::default())
-            .unwrap();
-        std::io::Write::write_all(
-            &mut zip,
-            &std::fs::read(repo("examples/mnist/data/test_y.npy")).unwrap(),
-        )
-        .unwrap();
-    }
-    zip.finish().unwrap();
-    refused(
-        &[
-            "predict",
-            "--model",
-            &model,
-            "--data",
-            &s(&npz),
-            "--out",
-            &out,
-        ],
+    let labels = std::fs::read(repo("examples/mnist/data/test_y.npy")).unwrap();
+    write_npz(&npz, &[("images.npy", &labels), ("classes.npy", &labels)]);
+    refused_predict(
+        &model,
+        &npz,
+        &out,
         &[
             "other.npz: it holds no array 'x' (its arrays: images, classes)",
             "--npz-x",

@@ -486,45 +486,27 @@ fn bad_choices_are_refused_with_the_valid_ones() {
     );
     assert!(e.contains("octave scale of at least 1"), "{e}");
 
-    // One NaN pixel: its example's maps would be NaN.
+    // One NaN pixel: its example's maps would be NaN. A weight has a shape
+    // but no activations: feature maps, maximisation and Deep Dream of
+    // "conv1.weight" would show the weights or fail deep in ONNX Runtime.
     let mut spoilt = x.clone();
     spoilt[[1, 0, 3, 3]] = f32::NAN;
     let nan = "example 1 of the images: it holds 1 NaN or infinite value(s)";
-    let e = text(
-        visualize::feature_maps(&mut engine, spoilt.view(), "/relu1/Relu_output_0").unwrap_err(),
-    );
-    assert!(e.contains(nan), "{e}");
-    let e = text(
-        visualize::dream(
-            &mut engine,
-            spoilt.view(),
-            "/relu1/Relu_output_0",
-            &DreamOptions::default(),
-        )
-        .unwrap_err(),
-    );
-    assert!(e.contains(nan), "{e}");
-
-    // A weight has a shape but no activations: feature maps, maximisation
-    // and Deep Dream of "conv1.weight" would show the weights or fail deep
-    // in ONNX Runtime.
     let weight = "'conv1.weight': it is a weight of the model (8 x 1 x 3 x 3), not a layer's output; layers: /conv1/Conv_output_0";
-    let e = text(visualize::feature_maps(&mut engine, x.view(), "conv1.weight").unwrap_err());
-    assert!(e.contains(weight), "{e}");
+    for (images, layer, want) in [
+        (&spoilt, "/relu1/Relu_output_0", nan),
+        (&x, "conv1.weight", weight),
+    ] {
+        let e = text(visualize::feature_maps(&mut engine, images.view(), layer).unwrap_err());
+        assert!(e.contains(want), "{e}");
+        let dreamt = visualize::dream(&mut engine, images.view(), layer, &DreamOptions::default());
+        let e = text(dreamt.unwrap_err());
+        assert!(e.contains(want), "{e}");
+    }
     let target = Target::Layer {
         layer: "conv1.weight".into(),
     };
     let e = text(visualize::maximize(&mut engine, &target, &options).unwrap_err());
-    assert!(e.contains(weight), "{e}");
-    let e = text(
-        visualize::dream(
-            &mut engine,
-            x.view(),
-            "conv1.weight",
-            &DreamOptions::default(),
-        )
-        .unwrap_err(),
-    );
     assert!(e.contains(weight), "{e}");
 }
 
