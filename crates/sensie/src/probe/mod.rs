@@ -642,24 +642,25 @@ pub fn assemble(
 
 /// The warning for a property or class test with groups too small to
 /// resample ([`stats::MIN_GROUP`]): they are reported but take no part in
-/// its verdict.
+/// its verdict (nor in a property's threshold and range change).
 fn small_groups(test: &TestResult) -> Option<String> {
-    if !matches!(test.kind, TestKind::Property | TestKind::Class) {
-        return None;
-    }
+    let (part, remedy) = match test.kind {
+        TestKind::Property => (
+            "the verdict, threshold or range change",
+            format!(
+                "; fewer bins (--property {}=qK) make larger groups",
+                test.parameter
+            ),
+        ),
+        TestKind::Class => ("the verdict", String::new()),
+        TestKind::Perturbation | TestKind::Grid => return None,
+    };
     let levels = &test.stats.levels;
     let small = levels.iter().filter(|l| l.n < stats::MIN_GROUP).count();
-    let remedy = match test.kind {
-        TestKind::Property => format!(
-            "; fewer bins (--property {}=qK) make larger groups",
-            test.parameter
-        ),
-        _ => String::new(),
-    };
     (small > 0).then(|| {
         format!(
             "{}: {small} of {} groups hold fewer than {} examples, too few to resample: they are reported but take no part \
-             in the verdict{remedy}",
+             in {part}{remedy}",
             test.name,
             levels.len(),
             stats::MIN_GROUP

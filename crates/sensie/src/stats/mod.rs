@@ -191,7 +191,8 @@ pub const MEDIUM: f64 = 0.02;
 /// Measured with a metadata column that is a random permutation (so no real
 /// effect) on the MNIST CNN, 10 equal bins, 30 permutations each: groups of
 /// 2 gave verdict high 30 times in 30, groups of 4 four times, of 5 once,
-/// of 10 never. Smaller groups are still reported, level by level.
+/// of 10 never. Smaller groups are still reported, level by level, but take
+/// no part in a property's threshold or range change either.
 pub const MIN_GROUP: usize = 5;
 
 /// The verdict rule, as written into every result.
@@ -518,16 +519,28 @@ pub fn grouped(
                 .iter()
                 .flat_map(|g| g.scores.iter().map(|&s| (g.value, s)))
         };
+        // The threshold and the range change read the groups large enough
+        // to resample, as the verdict does: a group of one has the same
+        // mean in every replicate, which would make their intervals points.
+        let kept = |of: &[f64]| -> Vec<f64> { eligible.iter().map(|&j| of[j]).collect() };
+        let kept_replicates = replicates
+            .select(Axis(1), &eligible)
+            .as_standard_layout()
+            .into_owned();
+        let (kept_values, kept_means) = (kept(&values), kept(&means));
+        let enough = eligible.len() >= 2;
         (
             fit_slope(&values, &means, &weights, replicates.view(), points),
-            Some(find_threshold(
-                &values,
-                &means,
-                replicates.view(),
-                direction,
-                settings,
-            )),
-            Some(range_change(&means, replicates.view())),
+            enough.then(|| {
+                find_threshold(
+                    &kept_values,
+                    &kept_means,
+                    kept_replicates.view(),
+                    direction,
+                    settings,
+                )
+            }),
+            enough.then(|| range_change(&kept_means, kept_replicates.view())),
         )
     } else {
         (None, None, None)
@@ -844,6 +857,40 @@ mod tests {
         )
         .unwrap();
         assert_eq!(stats.verdict, Verdict::High);
+
+        // Along a property's axis, a last group of one example is reported
+        // but the range change and the threshold are between the others.
+        let mut ordered = apart(MIN_GROUP);
+        ordered.push(vec![0.0]);
+        let along = |samples: &[Vec<f64>]| {
+            grouped(
+                &groups(samples),
+                Direction::HigherIsBetter,
+                &settings(),
+                true,
+            )
+            .unwrap()
+        };
+        let stats = along(&ordered);
+        let means = [
+            mean(ordered[0].iter().copied()),
+            mean(ordered[1].iter().copied()),
+        ];
+        let range = stats.effect.range_change.unwrap();
+        assert!(
+            (range.value - (means[1] - means[0])).abs() < 1e-12,
+            "{range:?}"
+        );
+        let threshold = stats.threshold.unwrap();
+        assert!((threshold.score - (means[0] + means[1]) / 2.0).abs() < 1e-12);
+        assert!(
+            threshold.value.is_some_and(|v| v > 0.0 && v < 1.0),
+            "{threshold:?}"
+        );
+        assert_eq!(stats.levels.len(), 3);
+        // One group large enough: nothing to cross or compare.
+        let stats = along(&ordered[1..]);
+        assert!(stats.threshold.is_none() && stats.effect.range_change.is_none());
     }
 
     #[test]
