@@ -195,6 +195,25 @@ fn shards_merged_on_the_command_line_give_the_unsharded_results() {
             && err.lines().count() == 1,
         "{err}"
     );
+    // A part whose scores were cut short is named, with what to do.
+    let cut = Path::new(&parts[1]).join("scores/positions.npy");
+    let bytes = std::fs::read(&cut).unwrap();
+    std::fs::write(&cut, &bytes[..bytes.len() - 8]).unwrap();
+    let truncated = sensie(&[
+        "merge",
+        &parts[0],
+        &parts[1],
+        &parts[2],
+        "--out",
+        &dir.path().join("m3").to_string_lossy(),
+    ]);
+    let err = stderr(&truncated);
+    assert!(
+        !truncated.status.success()
+            && err.contains("positions.npy: it is truncated; run that probe (or shard) again")
+            && err.lines().count() == 1,
+        "{err}"
+    );
     let bad = sensie(&["probe", "--model", "m.onnx", "--shard", "3/3", "--out", "x"]);
     assert!(stderr(&bad).contains("below N"), "{}", stderr(&bad));
 }

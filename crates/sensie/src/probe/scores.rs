@@ -394,8 +394,19 @@ where
     D: ndarray::Dimension,
 {
     let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
-    let array = ndarray::Array::<A, D>::read_npy(std::io::BufReader::new(file))
-        .map_err(|e| Error::data(path, format!("not a valid scores array: {e}")))?;
+    let array = ndarray::Array::<A, D>::read_npy(std::io::BufReader::new(file)).map_err(|e| {
+        let what = match e {
+            ndarray_npy::ReadNpyError::MissingData => "it is truncated".to_string(),
+            ndarray_npy::ReadNpyError::Io(io) if io.kind() == std::io::ErrorKind::UnexpectedEof => {
+                "it is truncated".to_string()
+            }
+            other => format!("it is not a valid scores array ({other})"),
+        };
+        Error::data(
+            path,
+            format!("{what}; run that probe (or shard) again to write its scores"),
+        )
+    })?;
     if array.shape() != shape {
         return Err(Error::data(
             path,
