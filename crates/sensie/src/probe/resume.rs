@@ -203,7 +203,10 @@ fn read_units(dir: &Path) -> Result<BTreeMap<(String, usize), Unit>> {
         let unit = Unit::read_npy(std::io::BufReader::new(file)).map_err(|e| {
             Error::data(
                 &path,
-                format!("not a partial scores file: {e}; pass --force to start over"),
+                format!(
+                    "{}; pass --force to start over",
+                    super::scores::unreadable(e, "partial scores")
+                ),
             )
         })?;
         units.insert(key, unit);

@@ -387,6 +387,18 @@ fn write_npy<A: WriteNpyExt>(path: &Path, values: &A) -> Result<()> {
     write_atomic(path, &bytes)
 }
 
+/// Why a scores array (`what`: whole or partial scores) cannot be read: cut
+/// short, or not such an array at all.
+pub(super) fn unreadable(error: ndarray_npy::ReadNpyError, what: &str) -> String {
+    match error {
+        ndarray_npy::ReadNpyError::MissingData => "it is truncated".into(),
+        ndarray_npy::ReadNpyError::Io(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => {
+            "it is truncated".into()
+        }
+        other => format!("it is not a valid {what} array ({other})"),
+    }
+}
+
 /// An .npy array of the expected shape.
 fn read_npy<A, D>(path: &Path, shape: &[usize]) -> Result<ndarray::Array<A, D>>
 where
@@ -395,16 +407,12 @@ where
 {
     let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
     let array = ndarray::Array::<A, D>::read_npy(std::io::BufReader::new(file)).map_err(|e| {
-        let what = match e {
-            ndarray_npy::ReadNpyError::MissingData => "it is truncated".to_string(),
-            ndarray_npy::ReadNpyError::Io(io) if io.kind() == std::io::ErrorKind::UnexpectedEof => {
-                "it is truncated".to_string()
-            }
-            other => format!("it is not a valid scores array ({other})"),
-        };
         Error::data(
             path,
-            format!("{what}; run that probe (or shard) again to write its scores"),
+            format!(
+                "{}; run that probe (or shard) again to write its scores",
+                unreadable(e, "scores")
+            ),
         )
     })?;
     if array.shape() != shape {
