@@ -793,6 +793,27 @@ fn library_errors_become_one_line_naming_the_file() {
         ],
         &["bands 'g,,i'", "band 2 has no name"],
     );
+    // A band twice would feed one band to two of the model's channels; a
+    // per-band file must hold every example (N x H x W), not one image.
+    let lens = repo("examples/lens/lens_finder.onnx");
+    let fits = repo("examples/lens/data/fits");
+    for (data, bands, want) in [
+        (
+            fits,
+            "g,g,r",
+            "bands 'g,g,r': band 'g' is given twice (band 2)",
+        ),
+        (
+            repo("examples/lens/data/fits-bands/sim05000_{band}.fits"),
+            "g,r,i",
+            "sim05000_g.fits: is [64, 64]; a per-band file holds every example's image in that band, N x H x W",
+        ),
+    ] {
+        let args = [
+            "predict", "--model", &lens, "--data", &data, "--bands", bands, "--out", &out,
+        ];
+        refused(&args, &[want]);
+    }
     refused_flag(
         &[
             "explain",

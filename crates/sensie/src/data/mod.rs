@@ -241,8 +241,32 @@ pub fn load(spec: &DataSpec) -> Result<Dataset> {
     filter(read_all(spec)?, spec)
 }
 
+/// Band names as given: each named, and none twice (`g,g,r` would feed
+/// the model one band in two of its channels, with nothing said).
+fn check_bands(bands: &[String]) -> Result<()> {
+    let bad = |why: String| Error::invalid(format!("bands '{}'", bands.join(",")), why);
+    if let Some(i) = bands.iter().position(|b| b.trim().is_empty()) {
+        return Err(bad(format!(
+            "band {} has no name; list the band names, e.g. --bands g,r,i",
+            i + 1
+        )));
+    }
+    if let Some((i, band)) = bands
+        .iter()
+        .enumerate()
+        .find(|(i, b)| bands[..*i].contains(b))
+    {
+        return Err(bad(format!(
+            "band '{band}' is given twice (band {}); each band once, in the model's order",
+            i + 1
+        )));
+    }
+    Ok(())
+}
+
 /// Every example of the data, before `only` and `skip_bad` leave any out.
 fn read_all(spec: &DataSpec) -> Result<Dataset> {
+    check_bands(&spec.bands)?;
     let path = &spec.path;
     if path.as_os_str().is_empty() {
         return Err(Error::invalid(
@@ -509,6 +533,7 @@ pub struct Images {
 /// through [`load`]. Images with NaN, infinite or bad pixels are refused, or
 /// left out with `skip_bad` (the ids and positions say which remain).
 pub fn load_images(spec: &DataSpec) -> Result<Images> {
+    check_bands(&spec.bands)?;
     let path = &spec.path;
     let (data, total) = if spec.labels.is_some()
         || spec.label_column.is_some()
@@ -613,15 +638,6 @@ fn read_images(
             "the path holds {band} but no bands are given (--bands g,r,i)",
         ));
     }
-    if let Some(i) = bands.iter().position(|b| b.trim().is_empty()) {
-        return Err(Error::invalid(
-            format!("bands '{}'", bands.join(",")),
-            format!(
-                "band {} has no name; list the band names, e.g. --bands g,r,i",
-                i + 1
-            ),
-        ));
-    }
     let planes: Vec<(PathBuf, ArrayD<f32>)> = bands
         .iter()
         .map(|band| {
@@ -634,11 +650,19 @@ fn read_images(
         if plane.ndim() != 3 || plane.shape() != shape.as_slice() {
             return Err(Error::data(
                 file,
-                format!(
-                    "is {:?}; each band file must be N x H x W and match {} ({shape:?})",
-                    plane.shape(),
-                    planes[0].0.display()
-                ),
+                if plane.ndim() != 3 {
+                    format!(
+                        "is {:?}; a per-band file holds every example's image in that band, N x H x W \
+                         (2-D files, one per example and band as STEM_g.fits, are read from class folders with --bands)",
+                        plane.shape()
+                    )
+                } else {
+                    format!(
+                        "is {:?} but {} is {shape:?}; every band's file must hold the same examples",
+                        plane.shape(),
+                        planes[0].0.display()
+                    )
+                },
             ));
         }
     }
