@@ -180,39 +180,28 @@ fn shards_merged_on_the_command_line_give_the_unsharded_results() {
         );
     }
     assert!(merged.join("report.html").exists() && merged.join("plots").exists());
+    // A merge that must fail says why in one line.
+    let refused = |parts: &[&String], want: &str| {
+        let out = dir.path().join("refused").to_string_lossy().into_owned();
+        let mut args = vec!["merge"];
+        args.extend(parts.iter().map(|p| p.as_str()));
+        args.extend(["--out", &out]);
+        let result = sensie(&args);
+        let err = stderr(&result);
+        assert!(
+            !result.status.success() && err.contains(want) && err.lines().count() == 1,
+            "{err}"
+        );
+    };
     // A missing part is named by the examples no part holds.
-    let missing = sensie(&[
-        "merge",
-        &parts[0],
-        &parts[2],
-        "--out",
-        &dir.path().join("m2").to_string_lossy(),
-    ]);
-    let err = stderr(&missing);
-    assert!(
-        !missing.status.success()
-            && err.contains("no part holds examples")
-            && err.lines().count() == 1,
-        "{err}"
-    );
+    refused(&[&parts[0], &parts[2]], "no part holds examples");
     // A part whose scores were cut short is named, with what to do.
     let cut = Path::new(&parts[1]).join("scores/positions.npy");
     let bytes = std::fs::read(&cut).unwrap();
     std::fs::write(&cut, &bytes[..bytes.len() - 8]).unwrap();
-    let truncated = sensie(&[
-        "merge",
-        &parts[0],
-        &parts[1],
-        &parts[2],
-        "--out",
-        &dir.path().join("m3").to_string_lossy(),
-    ]);
-    let err = stderr(&truncated);
-    assert!(
-        !truncated.status.success()
-            && err.contains("positions.npy: it is truncated; run that probe (or shard) again")
-            && err.lines().count() == 1,
-        "{err}"
+    refused(
+        &[&parts[0], &parts[1], &parts[2]],
+        "positions.npy: it is truncated; run that probe (or shard) again",
     );
     let bad = sensie(&["probe", "--model", "m.onnx", "--shard", "3/3", "--out", "x"]);
     assert!(stderr(&bad).contains("below N"), "{}", stderr(&bad));
