@@ -675,24 +675,48 @@ fn values_that_would_silently_mislead_are_refused() {
     );
     // A range cannot step to or from infinity (its steps would be NaN), and
     // a huge level is named as it was written, not in three hundred digits.
-    let refused_sweep = |perturb: &str, wants: &[&str]| {
-        let data = ["--data", &x, "--labels", &y];
+    let refused_sweep = |labels: &str, perturb: &str, out: &str, wants: &[&str]| {
+        let data = ["--data", &x, "--labels", labels];
         let args = [
             &["probe", "--model", &model][..],
             &data,
-            &["--perturb", perturb, "--quiet", "--out", &out],
+            &["--perturb", perturb, "--quiet", "--out", out],
         ];
         refused(&args.concat(), wants);
     };
     refused_sweep(
+        &y,
         "poisson-noise=10:inf:3",
+        &out,
         &[
             "'poisson-noise'",
             "must be finite numbers, not 10 and inf",
             "10,100,inf",
         ],
     );
-    refused_sweep("contrast=1e300", &["is NaN at factor = 1e300;", "--scale"]);
+    refused_sweep(
+        &y,
+        "contrast=1e300",
+        &out,
+        &["is NaN at factor = 1e300;", "--scale"],
+    );
+    // Labels with halves are read as regression targets, which a
+    // classifier cannot take: the message says why and what says otherwise.
+    // (The refusal above scored the unperturbed pass, kept for --resume, so
+    // this run writes elsewhere.)
+    let halves = dir.path().join("halves.npy");
+    Array1::<f64>::from_elem(20, 0.5)
+        .write_npy(std::fs::File::create(&halves).unwrap())
+        .unwrap();
+    refused_sweep(
+        &s(&halves),
+        "rotate=0,90",
+        &s(&dir.path().join("halves")),
+        &[
+            "read as regression targets (they are not all whole numbers from 0",
+            "--task classify",
+        ],
+    );
     let tiny = dir.path().join("tiny.npy");
     Array4::<f32>::from_elem((2, 1, 2, 2), 0.5)
         .write_npy(std::fs::File::create(&tiny).unwrap())

@@ -196,6 +196,17 @@ impl Model {
         &self.info
     }
 
+    /// Whether `name` is one of the graph's stored weights (initializers):
+    /// a tensor with a shape but no example's activations, refused where a
+    /// layer is asked for.
+    pub(crate) fn is_weight(&self, name: &str) -> bool {
+        self.proto.graph.as_ref().is_some_and(|g| {
+            g.initializer
+                .iter()
+                .any(|t| t.name.as_deref() == Some(name))
+        })
+    }
+
     /// The graph's nodes in order.
     pub(crate) fn nodes(&self) -> &[NodeProto] {
         &self.proto.graph.as_ref().expect("checked on load").node

@@ -31,7 +31,7 @@ pub mod name;
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
-use ndarray::{Array4, ArrayD, ArrayViewD, Axis, Ix3};
+use ndarray::{Array4, ArrayD, ArrayView, ArrayViewD, Axis, Ix3};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
@@ -548,7 +548,7 @@ pub fn load_images(spec: &DataSpec) -> Result<Images> {
         let images = read_images(path, &spec.bands, spec.layout, &spec.extensions())?;
         let n = images.len_of(Axis(0));
         let ids: Vec<String> = (0..n).map(|i| i.to_string()).collect();
-        let bad = bad_images(&images);
+        let bad = bad_images(images.view());
         if !bad.is_empty() && !spec.skip_bad {
             return Err(Error::data(
                 path,
@@ -746,10 +746,9 @@ fn labels_from_column(metadata: &Metadata, column: &str, task: Task) -> Result<C
 /// an example's activations and maps would be NaN, and its gradients,
 /// through ReLU's (NaN > 0 is false), silently zero.
 pub fn first_non_finite(images: ArrayViewD<f32>) -> Option<(usize, usize)> {
-    images.outer_iter().enumerate().find_map(|(i, image)| {
-        let count = image.iter().filter(|v| !v.is_finite()).count();
-        (count > 0).then_some((i, count))
-    })
+    bad_images(images)
+        .first()
+        .map(|bad| (bad.index, bad.pixels))
 }
 
 /// An image holding bad pixels.
@@ -762,7 +761,7 @@ struct BadImage {
 
 /// The images holding NaN or infinite pixels (bad pixels of a FITS mask or
 /// weight extension are NaN by now), in index order.
-fn bad_images(images: &Array4<f32>) -> Vec<BadImage> {
+fn bad_images<D: ndarray::RemoveAxis>(images: ArrayView<f32, D>) -> Vec<BadImage> {
     images
         .axis_iter(Axis(0))
         .into_par_iter()
@@ -795,7 +794,7 @@ fn bad_message(bad: &[BadImage], ids: &[String], remedy: &str) -> String {
 /// Refuses images holding NaN, infinite or bad pixels, or leaves them out
 /// when `skip` is set (their ids are kept in [`Dataset::skipped`]).
 fn finite_only(dataset: Dataset, skip: bool) -> Result<Dataset> {
-    let bad = bad_images(&dataset.images);
+    let bad = bad_images(dataset.images.view());
     if bad.is_empty() {
         return Ok(dataset);
     }

@@ -155,14 +155,9 @@ pub(crate) fn resolve_layer(engine: &mut Engine, layer: Option<&str>) -> Result<
                     .filter(|o| !o.is_empty())
             };
             if !outputs().any(|o| o == name) {
-                let graph = model.proto().graph.as_ref().expect("checked on load");
                 let what = if name == model.info().input.name {
                     "the model's input"
-                } else if graph
-                    .initializer
-                    .iter()
-                    .any(|t| t.name.as_deref() == Some(name))
-                {
+                } else if model.is_weight(name) {
                     "a weight of the model"
                 } else {
                     return Err(Error::UnknownTensor {

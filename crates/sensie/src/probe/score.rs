@@ -96,9 +96,9 @@ impl Metric {
             Labels::Targets(_) => Err(Error::invalid(
                 "regression targets",
                 format!(
-                    "the labels are not all whole numbers from 0, so they were read as regression targets, but the model \
-                     outputs {width} values per example and a regression test needs exactly one; a classifier needs class \
-                     labels 0, 1, 2, ... (--task classify says so)"
+                    "the labels were read as regression targets (they are not all whole numbers from 0, or --task regress \
+                     says so), but the model outputs {width} values per example and a regression test needs exactly one; \
+                     a classifier needs class labels 0, 1, 2, ... (--task classify says so)"
                 ),
             )),
         }

@@ -811,6 +811,8 @@ mod tests {
 
     #[test]
     fn groups_too_small_to_resample_take_no_part_in_the_verdict() {
+        // The rule written into every result names the same size.
+        assert!(VERDICT_RULE.contains(&format!("groups of at least {MIN_GROUP} examples")));
         // No real effect: ten groups of two scores from one distribution.
         // With groups of two in the band, such data was called high.
         for seed in 0..30 {

@@ -162,11 +162,9 @@ impl Layer {
             Some(output) if engine.shapes()?.get(name).is_none() => output,
             _ => name.to_string(),
         };
-        let model = engine.model();
-        let made_by_a_node = model.nodes().iter().any(|n| n.output.contains(&tensor));
-        if !made_by_a_node && tensor != model.info().input.name {
-            // A weight (an initializer) has a shape too, but no example's
-            // activations: its "feature maps" would be the weights themselves.
+        if engine.model().is_weight(&tensor) {
+            // A weight has a shape too, but no example's activations: its
+            // "feature maps" would be the weights themselves.
             if let Some(weight) = engine.shapes()?.get(&tensor) {
                 let dims = weight
                     .dims
