@@ -369,6 +369,62 @@ fn visualize_takes_the_first_examples_there_are_and_refuses_nan_images() {
     );
 }
 
+/// An example listed twice would be explained or shown twice, as if two.
+#[test]
+fn an_example_listed_twice_is_refused_by_explain_and_visualize() {
+    let dir = tempfile::tempdir().unwrap();
+    let (x, _) = digits(dir.path());
+    let explain = |indices: &str, out: &str| -> Vec<String> {
+        let out = s(&dir.path().join(out));
+        [
+            "explain",
+            "--model",
+            &repo(MODEL),
+            "--data",
+            &x,
+            "--indices",
+            indices,
+            "--method",
+            "saliency",
+            "--target",
+            "predicted",
+            "--out",
+            &out,
+        ]
+        .map(String::from)
+        .to_vec()
+    };
+    refused(
+        &explain("0,2,0", "e")
+            .iter()
+            .map(String::as_str)
+            .collect::<Vec<_>>(),
+        &["example index 0", "listed twice"],
+    );
+    let result = run(&explain("0,2", "f")
+        .iter()
+        .map(String::as_str)
+        .collect::<Vec<_>>());
+    assert!(result.status.success(), "{}", stderr(&result));
+    refused(
+        &[
+            "visualize",
+            "features",
+            "--model",
+            &repo(MODEL),
+            "--data",
+            &x,
+            "--indices",
+            "3,3",
+            "--layer",
+            "/relu1/Relu_output_0",
+            "--out",
+            &s(&dir.path().join("g")),
+        ],
+        &["example index 3", "listed twice"],
+    );
+}
+
 #[test]
 fn indices_mean_examples_of_the_data_file_after_skip_bad() {
     let dir = tempfile::tempdir().unwrap();

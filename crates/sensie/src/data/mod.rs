@@ -751,6 +751,20 @@ pub fn first_non_finite(images: ArrayViewD<f32>) -> Option<(usize, usize)> {
         .map(|bad| (bad.index, bad.pixels))
 }
 
+/// Refuses a list of chosen examples that names one twice (`--indices
+/// 0,0,1`): it would be explained or shown twice, as if it were two
+/// examples, with nothing said.
+pub fn distinct_indices(indices: &[usize]) -> Result<()> {
+    let mut seen = std::collections::HashSet::with_capacity(indices.len());
+    match indices.iter().find(|&&i| !seen.insert(i)) {
+        Some(i) => Err(Error::invalid(
+            format!("example index {i}"),
+            "it is listed twice in the indices; list each example once",
+        )),
+        None => Ok(()),
+    }
+}
+
 /// An image holding bad pixels.
 struct BadImage {
     /// Its index in the data set.

@@ -449,6 +449,9 @@ fn select(
     limit: Option<usize>,
     data: &Path,
 ) -> Result<Vec<usize>> {
+    if let Some(list) = indices {
+        crate::data::distinct_indices(list)?;
+    }
     let chosen: Vec<usize> = match (indices, limit) {
         (Some(list), _) => list
             .iter()

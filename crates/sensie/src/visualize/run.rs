@@ -360,6 +360,7 @@ impl ExampleChoice {
                 reason: "holds no examples".into(),
             });
         }
+        crate::data::distinct_indices(&indices)?;
         if let Some(&bad) = indices.iter().find(|&&i| i >= n) {
             return Err(Error::InvalidInput {
                 what: format!("{}: example {bad}", self.data.display()),
