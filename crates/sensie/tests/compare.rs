@@ -335,4 +335,14 @@ fn finished_runs_compare_from_their_folders_as_in_one_run() {
     .unwrap_err()
     .to_string();
     assert!(err.contains("scores"), "{err}");
+
+    // One folder twice, however spelled, is refused, naming it.
+    let err = probe::compare_dirs(
+        &[dirs[0].clone(), dirs[0].join(".")],
+        &dir.path().join("cmp4"),
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(err.contains("given twice"), "{err}");
+    assert!(err.contains(&dirs[0].display().to_string()), "{err}");
 }

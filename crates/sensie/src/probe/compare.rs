@@ -281,6 +281,18 @@ pub fn compare_dirs(dirs: &[PathBuf], out: &Path) -> Result<(Comparison, Vec<Rep
             ),
         ));
     }
+    // The same folder twice (`compare a a`, or `a` and `./a`) is a slip:
+    // its differences would be zero by construction, not a finding.
+    let canonical: Vec<PathBuf> = dirs
+        .iter()
+        .map(|d| std::fs::canonicalize(d).unwrap_or_else(|_| d.clone()))
+        .collect();
+    if let Some(j) = (1..dirs.len()).find(|&j| canonical[..j].contains(&canonical[j])) {
+        return Err(Error::invalid(
+            format!("sensie compare {}", dirs[j].display()),
+            "that run folder is given twice; compare the folders of different runs",
+        ));
+    }
     let runs = dirs
         .iter()
         .map(|dir| ProbeRun::load(dir))
