@@ -331,47 +331,51 @@ fn a_closed_pipe_ends_quietly() {
     }
 }
 
+/// `args` as the `&str`s [`run`] and [`refused`] take.
+fn strs(args: &[String]) -> Vec<&str> {
+    args.iter().map(String::as_str).collect()
+}
+
 #[test]
 fn visualize_takes_the_first_examples_there_are_and_refuses_nan_images() {
     let dir = tempfile::tempdir().unwrap();
     let mut x = Array4::<f32>::from_elem((2, 1, 28, 28), 0.5);
     let path = dir.path().join("two.npy");
     x.write_npy(std::fs::File::create(&path).unwrap()).unwrap();
-    let out = run(&[
-        "visualize",
-        "features",
-        "--model",
-        &repo(MODEL),
-        "--data",
-        &s(&path),
-        "--layer",
-        "/relu1/Relu_output_0",
-        "--out",
-        &s(&dir.path().join("f")),
-    ]);
-    assert!(out.status.success(), "{}", stderr(&out));
-    x[[1, 0, 3, 3]] = f32::NAN;
-    x.write_npy(std::fs::File::create(&path).unwrap()).unwrap();
-    refused(
-        &[
+    let features = |out: &str, extra: &[&str]| -> Vec<String> {
+        let (data, out) = (s(&path), s(&dir.path().join(out)));
+        let args = [
             "visualize",
             "features",
             "--model",
             &repo(MODEL),
             "--data",
-            &s(&path),
+            &data,
             "--layer",
             "/relu1/Relu_output_0",
             "--out",
-            &s(&dir.path().join("g")),
-        ],
+            &out,
+        ];
+        args.iter().chain(extra).map(|a| a.to_string()).collect()
+    };
+    let out = run(&strs(&features("f", &[])));
+    assert!(out.status.success(), "{}", stderr(&out));
+    // An example listed twice would be shown twice, as if two.
+    refused(
+        &strs(&features("d", &["--indices", "1,1"])),
+        &["example index 1", "listed twice"],
+    );
+    x[[1, 0, 3, 3]] = f32::NAN;
+    x.write_npy(std::fs::File::create(&path).unwrap()).unwrap();
+    refused(
+        &strs(&features("g", &[])),
         &["two.npy", "example 1 has NaN or infinite values"],
     );
 }
 
-/// An example listed twice would be explained or shown twice, as if two.
+/// An example listed twice would be explained twice, as if two.
 #[test]
-fn an_example_listed_twice_is_refused_by_explain_and_visualize() {
+fn an_example_listed_twice_is_refused_by_explain() {
     let dir = tempfile::tempdir().unwrap();
     let (x, _) = digits(dir.path());
     let explain = |indices: &str, out: &str| -> Vec<String> {
@@ -395,34 +399,11 @@ fn an_example_listed_twice_is_refused_by_explain_and_visualize() {
         .to_vec()
     };
     refused(
-        &explain("0,2,0", "e")
-            .iter()
-            .map(String::as_str)
-            .collect::<Vec<_>>(),
+        &strs(&explain("0,2,0", "e")),
         &["example index 0", "listed twice"],
     );
-    let result = run(&explain("0,2", "f")
-        .iter()
-        .map(String::as_str)
-        .collect::<Vec<_>>());
+    let result = run(&strs(&explain("0,2", "f")));
     assert!(result.status.success(), "{}", stderr(&result));
-    refused(
-        &[
-            "visualize",
-            "features",
-            "--model",
-            &repo(MODEL),
-            "--data",
-            &x,
-            "--indices",
-            "3,3",
-            "--layer",
-            "/relu1/Relu_output_0",
-            "--out",
-            &s(&dir.path().join("g")),
-        ],
-        &["example index 3", "listed twice"],
-    );
 }
 
 #[test]
