@@ -20,6 +20,7 @@
 //! name = "rotate"
 //! values = "0:180:10"            # or a list: [0, 45, 90]
 //! options = { interpolation = "nearest" }
+//! # or, as --perturb takes them: perturb = ["rotate=0:180:10", "blur=0:3:7"]
 //!
 //! [[property]]
 //! column = "magnitude"
@@ -74,7 +75,8 @@ pub struct ProbeConfig {
     pub data: DataSpec,
     /// How raw images become the model's input.
     pub preprocess: Preprocess,
-    /// The perturbation sweeps (`[[perturb]]`).
+    /// The perturbation sweeps (`[[perturb]]` tables, or `--perturb`'s text).
+    #[serde(deserialize_with = "sweeps")]
     pub perturb: Vec<SweepSpec>,
     /// The property tests (`[[property]]`).
     pub property: Vec<PropertySpec>,
@@ -125,6 +127,46 @@ pub struct GridSpec {
     /// The two perturbations with their values, first applied first.
     #[serde(deserialize_with = "grid_parts")]
     pub perturb: Vec<SweepSpec>,
+}
+
+/// A config's sweeps, each a `[[perturb]]` table or the command line's text
+/// (`perturb = ["rotate=0:180:10", "blur=0:3:7"]`), so that sweeps copied
+/// from a command line read as they did there. A table's mistakes keep
+/// their own messages (an unknown field, a value of the wrong type).
+fn sweeps<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> std::result::Result<Vec<SweepSpec>, D::Error> {
+    struct Sweep(SweepSpec);
+    struct TableOrText;
+    impl<'de> serde::de::Visitor<'de> for TableOrText {
+        type Value = Sweep;
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str(
+                "a [[perturb]] table (name, values, options) or a sweep as --perturb takes it, \
+                 e.g. \"rotate=0:180:10\"",
+            )
+        }
+        fn visit_str<E: serde::de::Error>(self, text: &str) -> std::result::Result<Sweep, E> {
+            SweepSpec::parse(text).map(Sweep).map_err(E::custom)
+        }
+        fn visit_map<A: serde::de::MapAccess<'de>>(
+            self,
+            map: A,
+        ) -> std::result::Result<Sweep, A::Error> {
+            SweepSpec::deserialize(serde::de::value::MapAccessDeserializer::new(map)).map(Sweep)
+        }
+    }
+    impl<'de> Deserialize<'de> for Sweep {
+        fn deserialize<D: serde::Deserializer<'de>>(
+            deserializer: D,
+        ) -> std::result::Result<Sweep, D::Error> {
+            deserializer.deserialize_any(TableOrText)
+        }
+    }
+    Ok(Vec::<Sweep>::deserialize(deserializer)?
+        .into_iter()
+        .map(|sweep| sweep.0)
+        .collect())
 }
 
 /// A grid's two perturbations, as tables or as `--grid`'s text.
@@ -588,6 +630,40 @@ mod tests {
         ] {
             let error = error(text);
             assert!(!error.contains('\n'), "{text}: not one line: {error}");
+            for want in wants {
+                assert!(error.contains(want), "{text}: '{want}' not in: {error}");
+            }
+        }
+    }
+
+    #[test]
+    fn sweeps_in_a_config_are_tables_or_the_command_lines_text() {
+        let config = ProbeConfig::parse(
+            r#"perturb = ["rotate(fill=1)=0:90:3", { name = "blur", values = [0, 1] }]"#,
+        )
+        .unwrap();
+        let text = SweepSpec::parse("rotate(fill=1)=0:90:3").unwrap();
+        assert_eq!(config.perturb[0].name, text.name);
+        assert_eq!(config.perturb[0].levels().unwrap(), text.levels().unwrap());
+        assert_eq!(config.perturb[0].option_text(), text.option_text());
+        assert_eq!(config.perturb[1].levels().unwrap(), vec![0.0, 1.0]);
+        let error = |text: &str| ProbeConfig::parse(text).err().unwrap();
+        for (text, wants) in [
+            // A table's mistake keeps its own message.
+            (
+                "[[perturb]]\nname = \"rotate\"\nvaluez = \"0:90:3\"",
+                &["unknown field `valuez`", "in `perturb`"][..],
+            ),
+            (
+                "perturb = [\"rotate=0:90\"]",
+                &["'0:90' is neither a:b:n", "in `perturb`"][..],
+            ),
+            (
+                "perturb = [3]",
+                &["a [[perturb]] table", "\"rotate=0:180:10\""][..],
+            ),
+        ] {
+            let error = error(text);
             for want in wants {
                 assert!(error.contains(want), "{text}: '{want}' not in: {error}");
             }
