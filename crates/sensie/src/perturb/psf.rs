@@ -97,7 +97,24 @@ struct Psf {
 }
 
 fn build(options: &Options) -> Result<Box<dyn Perturbation>> {
+    // An option the chosen PSF does not read would be ignored, the run
+    // made with another PSF than the one asked for.
+    let unused = |option: &str, why: &str| {
+        Error::invalid(
+            format!("option '{option}' of perturbation 'psf'"),
+            why.to_string(),
+        )
+    };
     let profile = if let Some(path) = options.text("kernel") {
+        if let Some(other) = ["profile", "beta", "pixel-scale"]
+            .into_iter()
+            .find(|o| options.text(o).is_some())
+        {
+            return Err(unused(
+                other,
+                "it does not apply with a kernel: the kernel file is the PSF, and the strength scales its size",
+            ));
+        }
         Profile::Kernel(read_kernel(Path::new(path))?)
     } else if options.choice("profile", &["gaussian", "moffat"], "gaussian")? == "moffat" {
         let beta = options.number("beta", 4.765)?;
@@ -110,6 +127,11 @@ fn build(options: &Options) -> Result<Box<dyn Perturbation>> {
             ));
         }
         Profile::Moffat { beta }
+    } else if options.text("beta").is_some() {
+        return Err(unused(
+            "beta",
+            "it shapes a Moffat profile, and the profile is gaussian: add profile=moffat",
+        ));
     } else {
         Profile::Gaussian
     };
@@ -437,6 +459,33 @@ mod tests {
             }
             assert!((flux - 1.0).abs() < 1e-6, "FWHM {fwhm}: flux ratio {flux}");
         }
+    }
+
+    #[test]
+    fn options_the_chosen_psf_would_ignore_are_refused() {
+        let refusal = |options: &[(&str, &str)]| {
+            let options = options
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect();
+            crate::perturb::build("psf", &options)
+                .err()
+                .unwrap()
+                .to_string()
+        };
+        let error = refusal(&[("beta", "3")]);
+        assert!(
+            error.contains("option 'beta'") && error.contains("profile=moffat"),
+            "{error}"
+        );
+        for option in ["profile", "beta", "pixel-scale"] {
+            let error = refusal(&[("kernel", "k.npy"), (option, "moffat")]);
+            assert!(error.contains(&format!("option '{option}'")), "{error}");
+            assert!(error.contains("with a kernel"), "{error}");
+        }
+        // What each PSF reads is still taken.
+        built("psf", &[("profile", "moffat"), ("beta", "3")]);
+        built("psf", &[("profile", "gaussian"), ("pixel-scale", "0.26")]);
     }
 
     #[test]
