@@ -95,7 +95,22 @@ impl Effect for Occlude {
                 start((w as f64 - 1.0) / 2.0, side),
                 start((h as f64 - 1.0) / 2.0, side),
             ),
-            Position::At { x, y } => (start(x, side), start(y, side)),
+            Position::At { x, y } => {
+                // A centre off the image would cover little or nothing of it,
+                // and the sweep would read as the model not caring.
+                let inside = |v: f64, n: usize| (0.0..=n as f64 - 1.0).contains(&v);
+                if !(inside(x, w) && inside(y, h)) {
+                    return Err(Error::invalid(
+                        "option 'position' of perturbation 'occlude'",
+                        format!(
+                            "{x},{y} is outside the {w} x {h} images: give a centre in columns 0 to {} and rows 0 to {}",
+                            w.saturating_sub(1),
+                            h.saturating_sub(1)
+                        ),
+                    ));
+                }
+                (start(x, side), start(y, side))
+            }
             Position::Random => (
                 rng.below(w.saturating_sub(side) + 1) as i64,
                 rng.below(h.saturating_sub(side) + 1) as i64,
@@ -158,6 +173,26 @@ mod tests {
             let out = apply(built("occlude", &options).as_ref(), image.view(), 1e34);
             assert_eq!(covered(&out, 0.0), 63, "{position:?}");
         }
+    }
+
+    #[test]
+    fn a_centre_off_the_image_is_refused() {
+        let image = Array3::from_elem((1, 28, 28), 1.0f32);
+        for position in ["100,100", "-1,3", "3,28"] {
+            let occlude = built("occlude", &[("position", position)]);
+            let error = occlude
+                .apply(image.view(), 4.0, &mut SeededRng::new(0, &[]))
+                .err()
+                .unwrap()
+                .to_string();
+            assert!(
+                error.contains("outside the 28 x 28 images"),
+                "{position}: {error}"
+            );
+        }
+        let corner = built("occlude", &[("position", "27,27")]);
+        // Side 4 centred on the last pixel: columns and rows 25 to 27.
+        assert_eq!(covered(&apply(corner.as_ref(), image.view(), 4.0), 0.0), 9);
     }
 
     #[test]

@@ -426,20 +426,20 @@ impl SweepSpec {
                 let inner = rest
                     .strip_suffix(')')
                     .ok_or_else(|| bad("options go in parentheses: NAME(key=value,...)=SPEC"))?;
-                let options = inner
-                    .split(',')
-                    .filter(|p| !p.trim().is_empty())
-                    .map(|pair| {
-                        pair.split_once('=')
-                            .map(|(k, v)| {
-                                (
-                                    k.trim().to_string(),
-                                    OptionValue::Text(v.trim().to_string()),
-                                )
-                            })
-                            .ok_or_else(|| bad("each option is key=value"))
-                    })
-                    .collect::<Result<_>>()?;
+                // A piece without '=' continues the value before it, so
+                // that a value may hold commas (occlude's `position=X,Y`).
+                let mut pairs: Vec<(String, String)> = Vec::new();
+                for piece in inner.split(',').filter(|p| !p.trim().is_empty()) {
+                    match (piece.split_once('='), pairs.last_mut()) {
+                        (Some((k, v)), _) => pairs.push((k.trim().into(), v.trim().into())),
+                        (None, Some((_, value))) => *value = format!("{value},{}", piece.trim()),
+                        (None, None) => return Err(bad("each option is key=value")),
+                    }
+                }
+                let options = pairs
+                    .into_iter()
+                    .map(|(k, v)| (k, OptionValue::Text(v)))
+                    .collect();
                 (name, options)
             }
         };
@@ -601,6 +601,11 @@ mod tests {
         assert_eq!(spec.name, "psf");
         assert_eq!(spec.levels().unwrap(), vec![0.0, 0.5, 2.0]);
         assert_eq!(spec.option_text()["beta"], "3");
+        // A value holding commas (occlude's X,Y) stays whole.
+        let spec = SweepSpec::parse("occlude(position=10,12, fill=0.5)=0,4").unwrap();
+        assert_eq!(spec.option_text()["position"], "10,12");
+        assert_eq!(spec.option_text()["fill"], "0.5");
+        assert_eq!(spec.levels().unwrap(), vec![0.0, 4.0]);
         for bad in [
             "rotate",
             "rotate=0:1",
