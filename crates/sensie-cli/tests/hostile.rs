@@ -192,21 +192,93 @@ fn declared_sizes_are_checked_before_anything_is_allocated() {
     );
 }
 
+/// `sensie probe` of `model` on `x` and `y` into `out`, quiet, with `extra`.
+fn probe_args(model: &str, x: &str, y: &str, out: &str, extra: &[&str]) -> Vec<String> {
+    let args = [
+        "probe", "--model", model, "--data", x, "--labels", y, "--quiet", "--out", out,
+    ];
+    args.iter().chain(extra).map(|a| a.to_string()).collect()
+}
+
+/// A group test of one group compares nothing: its "low" is no finding,
+/// and the run says so.
+#[test]
+fn group_tests_of_a_single_group_are_flagged() {
+    let dir = tempfile::tempdir().unwrap();
+    let (x, y) = digits(dir.path());
+    let (model, out) = (repo(MODEL), dir.path().join("out"));
+    let meta = dir.path().join("m.csv");
+    std::fs::write(
+        &meta,
+        (0..20).fold("plate,ink\n".to_string(), |t, i| t + &format!("p1,{i}\n")),
+    )
+    .unwrap();
+    let sevens = dir.path().join("sevens.npy");
+    ndarray::Array1::<i64>::from_elem(20, 7)
+        .write_npy(std::fs::File::create(&sevens).unwrap())
+        .unwrap();
+    let warnings = |labels: &Path, extra: &[&str]| {
+        let (meta, mut args) = (s(&meta), vec!["--force".to_string()]);
+        args.extend(
+            ["--metadata", &meta]
+                .iter()
+                .chain(extra)
+                .map(|a| a.to_string()),
+        );
+        let args = probe_args(&model, &x, &s(labels), &s(&out), &strs(&args));
+        let result = run(&strs(&args));
+        assert!(result.status.success(), "{}", stderr(&result));
+        let json: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(out.join("results.json")).unwrap()).unwrap();
+        let warnings = json["warnings"].as_array().unwrap().clone();
+        for w in &warnings {
+            assert!(stderr(&result).contains(w.as_str().unwrap()), "{w}");
+        }
+        warnings
+            .iter()
+            .map(|w| w.as_str().unwrap().to_string())
+            .collect::<Vec<_>>()
+    };
+    let one = |w: &[String], test: &str| {
+        w.iter()
+            .any(|w| w.starts_with(test) && w.contains("every example falls in one group"))
+    };
+    let w = warnings(
+        Path::new(&y),
+        &[
+            "--property",
+            "plate",
+            "--property",
+            "ink=1",
+            "--property",
+            "ink=2",
+        ],
+    );
+    assert!(
+        one(&w, "property:plate") && one(&w, "property:ink"),
+        "{w:?}"
+    );
+    assert_eq!(
+        w.iter().filter(|w| w.contains("one group")).count(),
+        2,
+        "{w:?}"
+    );
+    let w = warnings(&sevens, &["--classes"]);
+    assert!(
+        one(&w, "classes") && w.iter().any(|w| w.contains("one class")),
+        "{w:?}"
+    );
+    let w = warnings(Path::new(&y), &["--classes"]);
+    assert!(!w.iter().any(|w| w.contains("one group")), "{w:?}");
+}
+
 #[test]
 fn absurd_amounts_of_work_are_refused_with_the_limit() {
     let dir = tempfile::tempdir().unwrap();
     let (x, y) = digits(dir.path());
     let model = repo(MODEL);
     let out = s(&dir.path().join("out"));
-    let probe = |extra: &[&str]| -> Vec<String> {
-        let mut args: Vec<String> = [
-            "probe", "--model", &model, "--data", &x, "--labels", &y, "--quiet", "--out", &out,
-        ]
-        .map(String::from)
-        .to_vec();
-        args.extend(extra.iter().map(|a| a.to_string()));
-        args
-    };
+    let probe = |extra: &[&str]| probe_args(&model, &x, &y, &out, extra);
     let check = |extra: &[&str], wants: &[&str]| {
         refused(
             &probe(extra).iter().map(String::as_str).collect::<Vec<_>>(),

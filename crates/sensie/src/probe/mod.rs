@@ -617,6 +617,8 @@ pub fn assemble(
     report.warnings.extend(resize_warning(model, data, config)?);
     let small: Vec<String> = report.tests.iter().filter_map(small_groups).collect();
     report.warnings.extend(small);
+    let single: Vec<String> = report.tests.iter().filter_map(one_group).collect();
+    report.warnings.extend(single);
     if let Some(classes) = classes.as_ref().filter(|c| c.source == "sorted") {
         report.warnings.push(classes.to_string());
     }
@@ -664,6 +666,22 @@ fn small_groups(test: &TestResult) -> Option<String> {
             test.name,
             levels.len(),
             stats::MIN_GROUP
+        )
+    })
+}
+
+/// The warning for a property or class test whose examples all fall in one
+/// group: it compares nothing, and its verdict ("low") is no finding.
+fn one_group(test: &TestResult) -> Option<String> {
+    let remedy = match test.kind {
+        TestKind::Property => "choose a column whose values differ, or more bins",
+        TestKind::Class => "the labels hold one class",
+        TestKind::Perturbation | TestKind::Grid => return None,
+    };
+    (test.stats.levels.len() < 2).then(|| {
+        format!(
+            "{}: every example falls in one group, so it compares nothing and its verdict is no finding; {remedy}",
+            test.name
         )
     })
 }
