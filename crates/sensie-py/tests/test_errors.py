@@ -1,5 +1,7 @@
 """Bad input raises the Python exception a user expects, with the CLI's message."""
 
+import json
+
 import numpy as np
 import pytest
 
@@ -87,6 +89,20 @@ def test_a_config_with_an_unknown_key_is_refused(probe):
         probe.run({"colour": 1})
     with pytest.raises(FileNotFoundError):
         probe.run({"data": {"path": "no/such.npy", "labels": "no/such_y.npy"}, "classes": True})
+
+
+def test_a_configs_sweeps_may_be_the_command_lines_text(probe):
+    data = {"path": "examples/mnist/data/test_x.npy", "labels": "examples/mnist/data/test_y.npy"}
+    text = probe.run({"data": data, "perturb": ["rotate=0:90:3"]})
+    table = probe.run({"data": data, "perturb": [{"name": "rotate", "values": [0, 45, 90]}]})
+    assert json.loads(text.to_json())["tests"][0]["levels"] == json.loads(table.to_json())["tests"][0]["levels"]
+    with pytest.raises(ValueError, match="'0:90' is neither a:b:n"):
+        probe.run({"data": data, "perturb": ["rotate=0:90"]})
+
+
+def test_an_example_listed_twice_is_refused(digits):
+    with pytest.raises(ValueError, match="example index 1: it is listed twice"):
+        sensie.explain(sensie.Model(MODEL), digits[0][:4], method="saliency", target="predicted", indices=[1, 0, 1])
 
 
 def test_explain_refuses_bad_methods_and_shapes():
