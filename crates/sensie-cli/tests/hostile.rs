@@ -272,6 +272,47 @@ fn group_tests_of_a_single_group_are_flagged() {
     assert!(!w.iter().any(|w| w.contains("one group")), "{w:?}");
 }
 
+/// Options a perturbation would ignore or cannot apply, and a run compared
+/// with itself, are refused naming what to change: each ran before and
+/// gave a result that meant something else than asked.
+#[test]
+fn sweeps_that_would_not_do_what_they_say_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let (x, y) = digits(dir.path());
+    let (model, out) = (repo(MODEL), s(&dir.path().join("out")));
+    for (sweep, wants) in [
+        ("psf(beta=3)=0,1", ["option 'beta'", "add profile=moffat"]),
+        (
+            "occlude(position=100,100)=0,4",
+            ["option 'position'", "outside the 28 x 28 images"],
+        ),
+    ] {
+        refused(
+            &strs(&probe_args(
+                &model,
+                &x,
+                &y,
+                &out,
+                &["--perturb", sweep, "--force"],
+            )),
+            &wants,
+        );
+    }
+    let ok = probe_args(
+        &model,
+        &x,
+        &y,
+        &out,
+        &["--perturb", "occlude(position=3,20)=0,4", "--force"],
+    );
+    assert!(run(&strs(&ok)).status.success());
+    let twice = s(&dir.path().join("twice"));
+    refused(
+        &["compare", &out, &format!("{out}/."), "--out", &twice],
+        &["given twice"],
+    );
+}
+
 #[test]
 fn absurd_amounts_of_work_are_refused_with_the_limit() {
     let dir = tempfile::tempdir().unwrap();

@@ -754,7 +754,7 @@ pub fn first_non_finite(images: ArrayViewD<f32>) -> Option<(usize, usize)> {
 /// Refuses a list of chosen examples that names one twice (`--indices
 /// 0,0,1`): it would be explained or shown twice, as if it were two
 /// examples, with nothing said.
-pub fn distinct_indices(indices: &[usize]) -> Result<()> {
+pub(crate) fn distinct_indices(indices: &[usize]) -> Result<()> {
     let mut seen = std::collections::HashSet::with_capacity(indices.len());
     match indices.iter().find(|&&i| !seen.insert(i)) {
         Some(i) => Err(Error::invalid(
