@@ -277,8 +277,8 @@ fn dct_matrix(n: usize) -> Array2<f64> {
 /// (k, l) is multiplied by H(pi k / h, pi l / w). This is the whole,
 /// untruncated kernel, folded by the edges exactly, at a cost of four matrix
 /// products per band however wide the PSF (a Moffat's wings reach far beyond
-/// any kernel one would convolve directly); the (0, 0) coefficient, the
-/// band's flux, is multiplied by sum w_i = 1.
+/// any kernel one would convolve directly), two for one Gaussian; the (0, 0)
+/// coefficient, the band's flux, is multiplied by sum w_i = 1.
 pub(super) fn convolve_gaussian_mixture(
     image: ArrayView3<f32>,
     components: &[(f64, f64)],
@@ -292,8 +292,9 @@ pub(super) fn convolve_gaussian_mixture(
 /// [`convolve_gaussian_mixture`] on every band of a chunk of images (N x C
 /// x H x W) into `out`: the planes side by side (H x NCW) for the products
 /// from the left and stacked (NCH x W) for those from the right, so a chunk
-/// pays four large matrix products instead of four small ones, with their
-/// buffers, per band. Each value is the same sum in the same order.
+/// pays a few large matrix products instead of a few small ones, with their
+/// buffers, per band. Each value is the same sum in the same order however
+/// the images are chunked.
 pub(super) fn convolve_gaussian_mixture_into(
     images: ArrayView4<f32>,
     components: &[(f64, f64)],
@@ -301,7 +302,7 @@ pub(super) fn convolve_gaussian_mixture_into(
 ) {
     let (n, c, h, w) = images.dim();
     let planes = n * c;
-    let basis = CosineBasis::for_psf(h, w, components);
+    let operator = PsfOperator::for_psf(h, w, components);
     // (P x H x W) planes as H x PW, side by side, and back.
     let side = |stacked: ArrayView3<f64>| {
         stacked
@@ -324,12 +325,23 @@ pub(super) fn convolve_gaussian_mixture_into(
         .mapv(f64::from)
         .into_shape_with_order((planes, h, w))
         .expect("p x h x w values");
-    let mut coefficients = stacked(basis.dct_y.dot(&side(values.view())))
-        .dot(&basis.dct_x.t())
-        .into_shape_with_order((planes, h, w))
-        .expect("p x h x w values");
-    coefficients *= &basis.transfer;
-    let convolved = stacked(basis.dct_y.t().dot(&side(coefficients.view()))).dot(&basis.dct_x);
+    let convolved = match &operator.kind {
+        Operator::Folded { along_y, along_x } => {
+            stacked(along_y.dot(&side(values.view()))).dot(along_x)
+        }
+        Operator::Cosine {
+            dct_y,
+            dct_x,
+            transfer,
+        } => {
+            let mut coefficients = stacked(dct_y.dot(&side(values.view())))
+                .dot(&dct_x.t())
+                .into_shape_with_order((planes, h, w))
+                .expect("p x h x w values");
+            coefficients *= transfer;
+            stacked(dct_y.t().dot(&side(coefficients.view()))).dot(dct_x)
+        }
+    };
     out.assign(
         &convolved
             .mapv(|v| v as f32)
@@ -338,57 +350,94 @@ pub(super) fn convolve_gaussian_mixture_into(
     );
 }
 
-/// The cosine bases of an h x w image and a PSF's transfer function in
-/// them: the same for every image of a sweep level. Built afresh per image
-/// they cost 2 h w cosines, a quarter of a PSF sweep's time on 64 x 64
-/// images (`perf`, docs/design.md "Sweep speed"), so each thread keeps the
-/// last one it built and reuses it while the size and PSF stay the same.
-struct CosineBasis {
+/// A PSF made ready for h x w images: the same for every image of a sweep
+/// level. Built afresh per image its cosines cost 2 h w `cos` calls, a
+/// quarter of a PSF sweep's time on 64 x 64 images (`perf`, docs/design.md
+/// "Sweep speed"), so each thread keeps the last one it built and reuses it
+/// while the size and PSF stay the same.
+struct PsfOperator {
     h: usize,
     w: usize,
     components: Vec<(f64, f64)>,
-    dct_y: Array2<f64>,
-    dct_x: Array2<f64>,
-    transfer: Array2<f64>,
+    kind: Operator,
+}
+
+/// How a plane X (h x w) is convolved.
+enum Operator {
+    /// One Gaussian (`psf`'s default profile, `seeing`): its transfer
+    /// function is a product of one factor per axis, t_y(k) t_x(l), so the
+    /// whole operator is K_y X K_x with K = C' diag(t) C, the Gaussian folded
+    /// by the reflected edges as a matrix per axis. Two matrix products a
+    /// plane instead of four; the same convolution, rounded differently.
+    Folded {
+        along_y: Array2<f64>,
+        along_x: Array2<f64>,
+    },
+    /// A mixture (a Moffat's many Gaussians), whose transfer function is no
+    /// product: C_y' (H o (C_y X C_x')) C_x, with H the transfer function at
+    /// the cosine basis's frequencies.
+    Cosine {
+        dct_y: Array2<f64>,
+        dct_x: Array2<f64>,
+        transfer: Array2<f64>,
+    },
 }
 
 thread_local! {
-    static LAST_BASIS: RefCell<Option<Rc<CosineBasis>>> = const { RefCell::new(None) };
+    static LAST_OPERATOR: RefCell<Option<Rc<PsfOperator>>> = const { RefCell::new(None) };
 }
 
-impl CosineBasis {
-    /// The basis for `components` on h x w images: this thread's last one
+impl PsfOperator {
+    /// The operator of `components` on h x w images: this thread's last one
     /// when it matches, else a new one (which becomes the last).
-    fn for_psf(h: usize, w: usize, components: &[(f64, f64)]) -> Rc<CosineBasis> {
-        LAST_BASIS.with_borrow_mut(|last| {
+    fn for_psf(h: usize, w: usize, components: &[(f64, f64)]) -> Rc<PsfOperator> {
+        LAST_OPERATOR.with_borrow_mut(|last| {
             match last {
-                Some(basis) if basis.h == h && basis.w == w && basis.components == components => {}
-                _ => *last = Some(Rc::new(CosineBasis::new(h, w, components))),
+                Some(op) if op.h == h && op.w == w && op.components == components => {}
+                _ => *last = Some(Rc::new(PsfOperator::new(h, w, components))),
             }
             Rc::clone(last.as_ref().expect("just set"))
         })
     }
 
-    fn new(h: usize, w: usize, components: &[(f64, f64)]) -> CosineBasis {
-        let mut transfer = Array2::<f64>::zeros((h, w));
-        for &(weight, variance) in components {
-            let along_y: Vec<f64> = (0..h)
-                .map(|k| gaussian_transfer(variance, PI * k as f64 / h as f64))
-                .collect();
-            let along_x: Vec<f64> = (0..w)
-                .map(|l| gaussian_transfer(variance, PI * l as f64 / w as f64))
-                .collect();
-            transfer
-                .indexed_iter_mut()
-                .for_each(|((k, l), t)| *t += weight * along_y[k] * along_x[l]);
-        }
-        CosineBasis {
+    fn new(h: usize, w: usize, components: &[(f64, f64)]) -> PsfOperator {
+        // One Gaussian's transfer function along an axis of n samples.
+        let along = |variance: f64, n: usize| -> Vec<f64> {
+            (0..n)
+                .map(|k| gaussian_transfer(variance, PI * k as f64 / n as f64))
+                .collect()
+        };
+        let (dct_y, dct_x) = (dct_matrix(h), dct_matrix(w));
+        let kind = if let [(weight, variance)] = components {
+            // C' diag(weight t) C, per axis (the weight on one side only).
+            let fold = |dct: &Array2<f64>, weight: f64| {
+                let t = along(*variance, dct.nrows());
+                let scaled = Array2::from_shape_fn(dct.dim(), |(k, i)| weight * t[k] * dct[[k, i]]);
+                dct.t().dot(&scaled)
+            };
+            Operator::Folded {
+                along_y: fold(&dct_y, *weight),
+                along_x: fold(&dct_x, 1.0),
+            }
+        } else {
+            let mut transfer = Array2::<f64>::zeros((h, w));
+            for &(weight, variance) in components {
+                let (along_y, along_x) = (along(variance, h), along(variance, w));
+                transfer
+                    .indexed_iter_mut()
+                    .for_each(|((k, l), t)| *t += weight * along_y[k] * along_x[l]);
+            }
+            Operator::Cosine {
+                dct_y,
+                dct_x,
+                transfer,
+            }
+        };
+        PsfOperator {
             h,
             w,
             components: components.to_vec(),
-            dct_y: dct_matrix(h),
-            dct_x: dct_matrix(w),
-            transfer,
+            kind,
         }
     }
 }
@@ -658,6 +707,35 @@ mod tests {
                 .all(|(a, b)| (a - b).abs() < 1e-3),
             "{direct:?} vs {fourier:?}"
         );
+    }
+
+    #[test]
+    fn one_gaussian_folded_per_axis_is_the_transfer_function_in_the_cosine_basis() {
+        // The same Gaussian as two halves takes the cosine basis's four
+        // products; alone it takes the folded per-axis matrices' two. Both
+        // are the same operator: equal to f64 rounding (then f32's) on
+        // several images and bands of an image taller than wide, narrow and
+        // wide PSFs, and a PSF wider than the image.
+        let image = ramp(3, 13, 9);
+        let images =
+            ndarray::stack(Axis(0), &[image.view(), image.mapv(|v| 2.0 - v).view()]).unwrap();
+        for variance in [0.05, 1.7, 9.0, 400.0] {
+            let folded = |components: &[(f64, f64)]| {
+                let mut out = Array4::zeros(images.dim());
+                convolve_gaussian_mixture_into(images.view(), components, out.view_mut());
+                out
+            };
+            let one = folded(&[(1.0, variance)]);
+            let halves = folded(&[(0.5, variance), (0.5, variance)]);
+            let scale = images.iter().fold(0f32, |m, v| m.max(v.abs()));
+            for (a, b) in one.iter().zip(&halves) {
+                assert!(
+                    (a - b).abs() <= 1e-6 * scale,
+                    "variance {variance}: {a} vs {b}"
+                );
+            }
+            assert_ne!(one, images, "variance {variance}: the PSF changed nothing");
+        }
     }
 
     #[test]
