@@ -13,7 +13,11 @@ use std::cell::RefCell;
 use std::f64::consts::{LN_2, PI};
 use std::rc::Rc;
 
-use ndarray::{Array2, Array3, Array4, ArrayView2, ArrayView3, ArrayView4, ArrayViewMut4, Axis};
+use ndarray::linalg::general_mat_mul;
+use ndarray::{
+    Array2, Array3, Array4, ArrayView2, ArrayView3, ArrayView4, ArrayViewMut2, ArrayViewMut3,
+    ArrayViewMut4, Axis, Zip,
+};
 
 use crate::{Error, Result};
 
@@ -292,62 +296,118 @@ pub(super) fn convolve_gaussian_mixture(
 /// [`convolve_gaussian_mixture`] on every band of a chunk of images (N x C
 /// x H x W) into `out`: the planes side by side (H x NCW) for the products
 /// from the left and stacked (NCH x W) for those from the right, so a chunk
-/// pays a few large matrix products instead of a few small ones, with their
-/// buffers, per band. Each value is the same sum in the same order however
-/// the images are chunked.
+/// pays a few large matrix products instead of a few small ones per band.
+/// Each value is the same sum in the same order however the images are
+/// chunked.
 pub(super) fn convolve_gaussian_mixture_into(
     images: ArrayView4<f32>,
     components: &[(f64, f64)],
-    mut out: ArrayViewMut4<f32>,
+    out: ArrayViewMut4<f32>,
 ) {
-    let (n, c, h, w) = images.dim();
-    let planes = n * c;
-    let operator = PsfOperator::for_psf(h, w, components);
-    // (P x H x W) planes as H x PW, side by side, and back.
-    let side = |stacked: ArrayView3<f64>| {
-        stacked
-            .permuted_axes([1, 0, 2])
-            .as_standard_layout()
-            .into_owned()
-            .into_shape_with_order((h, planes * w))
-            .expect("h x pw values")
-    };
-    let stacked = |side: Array2<f64>| {
-        side.into_shape_with_order((h, planes, w))
-            .expect("h x p x w values")
-            .permuted_axes([1, 0, 2])
-            .as_standard_layout()
-            .into_owned()
-            .into_shape_with_order((planes * h, w))
-            .expect("ph x w values")
-    };
-    let values = images
-        .mapv(f64::from)
-        .into_shape_with_order((planes, h, w))
-        .expect("p x h x w values");
-    let convolved = match &operator.kind {
-        Operator::Folded { along_y, along_x } => {
-            stacked(along_y.dot(&side(values.view()))).dot(along_x)
+    let operator = PsfOperator::for_psf(images.dim().2, images.dim().3, components);
+    PLANES.with_borrow_mut(|planes| {
+        planes.load(images);
+        match &operator.kind {
+            Operator::Folded { along_y, along_x } => {
+                planes.left(along_y.view());
+                planes.right(along_x.view());
+            }
+            Operator::Cosine {
+                dct_y,
+                dct_x,
+                transfer,
+            } => {
+                planes.left(dct_y.view());
+                planes.right(dct_x.t());
+                planes.scale(transfer.view());
+                planes.left(dct_y.t());
+                planes.right(dct_x.view());
+            }
         }
-        Operator::Cosine {
-            dct_y,
-            dct_x,
-            transfer,
-        } => {
-            let mut coefficients = stacked(dct_y.dot(&side(values.view())))
-                .dot(&dct_x.t())
-                .into_shape_with_order((planes, h, w))
-                .expect("p x h x w values");
-            coefficients *= transfer;
-            stacked(dct_y.t().dot(&side(coefficients.view()))).dot(dct_x)
-        }
-    };
-    out.assign(
-        &convolved
-            .mapv(|v| v as f32)
-            .into_shape_with_order((n, c, h, w))
-            .expect("n x c x h x w values"),
-    );
+        planes.store(out);
+    });
+}
+
+thread_local! {
+    /// Each thread's working planes, kept from chunk to chunk: fresh
+    /// buffers of a chunk's size (1.5 MB for 16 lens cut-outs), mapped,
+    /// faulted in and handed back to the kernel at every chunk, were a
+    /// sixth of a PSF sweep's CPU (`perf`, docs/design.md "Sweep speed").
+    static PLANES: RefCell<Planes> = RefCell::new(Planes::default());
+}
+
+/// A chunk's P planes of h x w values in f64, between matrix products.
+/// `operand` holds the next product's operand, side by side (h x Pw) for a
+/// product from the left; `product` the last product, stacked (Ph x w) after
+/// one from the right, ready for the next from the right.
+#[derive(Default)]
+struct Planes {
+    dim: (usize, usize, usize),
+    operand: Vec<f64>,
+    product: Vec<f64>,
+}
+
+impl Planes {
+    /// The chunk's planes, side by side, as the first operand.
+    fn load(&mut self, images: ArrayView4<f32>) {
+        let (n, c, h, w) = images.dim();
+        self.dim = (n * c, h, w);
+        self.operand.resize(n * c * h * w, 0.0);
+        self.product.resize(n * c * h * w, 0.0);
+        let planes = images
+            .into_shape_with_order((n * c, h, w))
+            .expect("the chunk's planes")
+            .permuted_axes([1, 0, 2]);
+        Zip::from(side_by_side(&mut self.operand, self.dim))
+            .and(planes)
+            .for_each(|to, &from| *to = f64::from(from));
+    }
+
+    /// `matrix` (h x h) times the planes side by side, the product stacked
+    /// as the next operand (for a product from the right).
+    fn left(&mut self, matrix: ArrayView2<f64>) {
+        let (p, h, w) = self.dim;
+        let operand = ArrayView2::from_shape((h, p * w), &self.operand).expect("h x pw");
+        let mut product = ArrayViewMut2::from_shape((h, p * w), &mut self.product).expect("h x pw");
+        general_mat_mul(1.0, &matrix, &operand, 0.0, &mut product);
+        let product = ArrayView3::from_shape((h, p, w), &self.product).expect("h x p x w");
+        stacked(&mut self.operand, self.dim).assign(&product.permuted_axes([1, 0, 2]));
+    }
+
+    /// The planes stacked times `matrix` (w x w), into the product.
+    fn right(&mut self, matrix: ArrayView2<f64>) {
+        let (p, h, w) = self.dim;
+        let operand = ArrayView2::from_shape((p * h, w), &self.operand).expect("ph x w");
+        let mut product = ArrayViewMut2::from_shape((p * h, w), &mut self.product).expect("ph x w");
+        general_mat_mul(1.0, &operand, &matrix, 0.0, &mut product);
+    }
+
+    /// Every plane of the product times `factors` (h x w) value by value,
+    /// then side by side as the next operand (for a product from the left).
+    fn scale(&mut self, factors: ArrayView2<f64>) {
+        let mut product = stacked(&mut self.product, self.dim);
+        product *= &factors;
+        let product = product.permuted_axes([1, 0, 2]);
+        side_by_side(&mut self.operand, self.dim).assign(&product);
+    }
+
+    /// The product, rounded to f32, into the chunk's images.
+    fn store(&self, mut out: ArrayViewMut4<f32>) {
+        let product = ArrayView4::from_shape(out.dim(), &self.product).expect("n x c x h x w");
+        Zip::from(&mut out)
+            .and(product)
+            .for_each(|to, &from| *to = from as f32);
+    }
+}
+
+/// A buffer of P planes of h x w values, side by side: h x P x w.
+fn side_by_side(buffer: &mut [f64], (p, h, w): (usize, usize, usize)) -> ArrayViewMut3<'_, f64> {
+    ArrayViewMut3::from_shape((h, p, w), buffer).expect("h x p x w")
+}
+
+/// A buffer of P planes of h x w values, stacked: P x h x w.
+fn stacked(buffer: &mut [f64], (p, h, w): (usize, usize, usize)) -> ArrayViewMut3<'_, f64> {
+    ArrayViewMut3::from_shape((p, h, w), buffer).expect("p x h x w")
 }
 
 /// A PSF made ready for h x w images: the same for every image of a sweep
