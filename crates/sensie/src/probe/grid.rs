@@ -6,7 +6,9 @@
 //! second's fast): [`Joint`] maps a cell to its pair of values and applies
 //! both. Each part draws its random numbers from its own stream, as in a
 //! sweep of its own, so a cell whose other value is the identity scores
-//! exactly as that value's level of a one-perturbation sweep. The paired
+//! exactly as that value's level of a one-perturbation sweep (but in a grid
+//! of one perturbation with itself, whose second axis has streams of its
+//! own: `Joint::second_seed`). The paired
 //! statistics of a sweep then hold per cell; the result is relabelled as a
 //! `grid` test whose levels carry both values, with a map of the cells whose
 //! change from the unperturbed images is significant (the simultaneous band
@@ -19,7 +21,7 @@ use serde::Serialize;
 
 use super::{Sweep, TestKind, TestResult};
 use crate::perturb::{self, Parameter, Perturbation};
-use crate::rng::SeededRng;
+use crate::rng::{SeededRng, derive_seed, name_hash};
 use crate::stats::Verdict;
 use crate::{Error, Result};
 
@@ -162,10 +164,29 @@ impl Perturbation for Joint {
             self.axes[1].perturbation.as_ref(),
             between.view(),
             b,
-            seed,
+            self.second_seed(seed),
             first_example,
             out,
         )
+    }
+}
+
+impl Joint {
+    /// The seed of the second axis's random streams. A stream is named by
+    /// the perturbation, the example and the value, so a grid of one
+    /// perturbation with itself would draw the same numbers twice in every
+    /// cell whose two values are equal: gaussian-noise x gaussian-noise
+    /// would add one noise twice (twice its standard deviation, not sqrt 2
+    /// times), two random occluders would cover one spot. Such a grid's
+    /// second axis draws from streams of its own; any other grid's keeps the
+    /// run's seed, so that a cell whose first value is the identity scores
+    /// as that value's level of a sweep.
+    fn second_seed(&self, seed: u64) -> u64 {
+        if self.axes[0].perturbation.name() == self.axes[1].perturbation.name() {
+            derive_seed(seed, &[name_hash("second axis of a grid")])
+        } else {
+            seed
+        }
     }
 }
 
@@ -299,6 +320,26 @@ mod tests {
     use ndarray::Array3;
 
     use super::*;
+
+    #[test]
+    fn a_grid_of_one_noise_with_itself_draws_independent_noise_on_the_diagonal() {
+        // Cell (0.5, 0.5) of gaussian-noise x gaussian-noise on blank images:
+        // independent draws add to a standard deviation of 0.5 sqrt 2 = 0.707;
+        // the same draws twice would give 1.0. 8 x 32 x 32 pixels: the
+        // sample standard deviation's error is about 0.707 / sqrt(2 x 8192)
+        // = 0.0055, the tolerance 0.03.
+        let spec = GridSpec::parse("gaussian-noise=0.5,gaussian-noise=0.5").unwrap();
+        let grid = Grid::build(&spec, "g".into()).unwrap();
+        let images = Array4::<f32>::zeros((8, 1, 32, 32));
+        let mut out = Array4::<f32>::zeros(images.dim());
+        grid.sweep
+            .perturbation
+            .apply_batch_into(images.view(), 0.0, 7, 0, out.view_mut())
+            .unwrap();
+        let n = out.len() as f64;
+        let std = (out.iter().map(|&v| f64::from(v).powi(2)).sum::<f64>() / n).sqrt();
+        assert!((std - 0.5 * 2f64.sqrt()).abs() < 0.03, "{std}");
+    }
 
     #[test]
     fn a_cell_applies_the_first_perturbation_then_the_second() {
