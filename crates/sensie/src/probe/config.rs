@@ -131,59 +131,81 @@ pub struct GridSpec {
 
 /// A config's sweeps, each a `[[perturb]]` table or the command line's text
 /// (`perturb = ["rotate=0:180:10", "blur=0:3:7"]`), so that sweeps copied
-/// from a command line read as they did there. A table's mistakes keep
-/// their own messages (an unknown field, a value of the wrong type).
+/// from a command line read as they did there.
 fn sweeps<'de, D: serde::Deserializer<'de>>(
     deserializer: D,
 ) -> std::result::Result<Vec<SweepSpec>, D::Error> {
-    struct Sweep(SweepSpec);
-    struct TableOrText;
-    impl<'de> serde::de::Visitor<'de> for TableOrText {
-        type Value = Sweep;
-        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-            f.write_str(
-                "a [[perturb]] table (name, values, options) or a sweep as --perturb takes it, \
-                 e.g. \"rotate=0:180:10\"",
-            )
-        }
-        fn visit_str<E: serde::de::Error>(self, text: &str) -> std::result::Result<Sweep, E> {
-            SweepSpec::parse(text).map(Sweep).map_err(E::custom)
-        }
-        fn visit_map<A: serde::de::MapAccess<'de>>(
-            self,
-            map: A,
-        ) -> std::result::Result<Sweep, A::Error> {
-            SweepSpec::deserialize(serde::de::value::MapAccessDeserializer::new(map)).map(Sweep)
-        }
-    }
-    impl<'de> Deserialize<'de> for Sweep {
-        fn deserialize<D: serde::Deserializer<'de>>(
-            deserializer: D,
-        ) -> std::result::Result<Sweep, D::Error> {
-            deserializer.deserialize_any(TableOrText)
-        }
-    }
-    Ok(Vec::<Sweep>::deserialize(deserializer)?
+    Ok(Vec::<TableOrText>::deserialize(deserializer)?
         .into_iter()
         .map(|sweep| sweep.0)
         .collect())
 }
 
-/// A grid's two perturbations, as tables or as `--grid`'s text.
+/// A grid's two perturbations: a list of two, each a table or `--perturb`'s
+/// text, or `--grid`'s text (`"rotate=0:90:7,blur=0:2:5"`).
 fn grid_parts<'de, D: serde::Deserializer<'de>>(
     deserializer: D,
 ) -> std::result::Result<Vec<SweepSpec>, D::Error> {
-    #[derive(Deserialize)]
-    #[serde(untagged)]
-    enum Parts {
-        Tables(Vec<SweepSpec>),
-        Text(String),
+    struct ListOrText;
+    impl<'de> serde::de::Visitor<'de> for ListOrText {
+        type Value = Vec<SweepSpec>;
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str(
+                "a list of two perturbations (tables of name, values, options, or sweeps as --perturb \
+                 takes them) or the grid as --grid takes it, e.g. \"rotate=0:90:7,blur=0:2:5\"",
+            )
+        }
+        fn visit_str<E: serde::de::Error>(self, text: &str) -> std::result::Result<Self::Value, E> {
+            GridSpec::parse(text).map(|g| g.perturb).map_err(E::custom)
+        }
+        fn visit_seq<A: serde::de::SeqAccess<'de>>(
+            self,
+            mut parts: A,
+        ) -> std::result::Result<Self::Value, A::Error> {
+            let mut sweeps = Vec::new();
+            while let Some(TableOrText(sweep)) = parts.next_element()? {
+                sweeps.push(sweep);
+            }
+            Ok(sweeps)
+        }
     }
-    match Parts::deserialize(deserializer)? {
-        Parts::Tables(parts) => Ok(parts),
-        Parts::Text(text) => GridSpec::parse(&text)
-            .map(|g| g.perturb)
-            .map_err(serde::de::Error::custom),
+    deserializer.deserialize_any(ListOrText)
+}
+
+/// One sweep in a config: a `[[perturb]]` table or the command line's text.
+/// A table's mistakes keep their own messages (an unknown field, a value of
+/// the wrong type), which serde's untagged enums would replace by one that
+/// names neither.
+struct TableOrText(SweepSpec);
+
+impl<'de> Deserialize<'de> for TableOrText {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> std::result::Result<TableOrText, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = TableOrText;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str(
+                    "a [[perturb]] table (name, values, options) or a sweep as --perturb takes it, \
+                     e.g. \"rotate=0:180:10\"",
+                )
+            }
+            fn visit_str<E: serde::de::Error>(
+                self,
+                text: &str,
+            ) -> std::result::Result<TableOrText, E> {
+                SweepSpec::parse(text).map(TableOrText).map_err(E::custom)
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                map: A,
+            ) -> std::result::Result<TableOrText, A::Error> {
+                SweepSpec::deserialize(serde::de::value::MapAccessDeserializer::new(map))
+                    .map(TableOrText)
+            }
+        }
+        deserializer.deserialize_any(Visitor)
     }
 }
 
@@ -667,6 +689,18 @@ mod tests {
                 "perturb = [3]",
                 &["a [[perturb]] table", "\"rotate=0:180:10\""][..],
             ),
+            // A grid's tables too.
+            (
+                "[[grid]]\nperturb = [{ name = \"rotate\", values = [0, 90] }, { name = \"blur\", valuez = [0, 1] }]",
+                &["unknown field `valuez`", "in `grid.perturb`"][..],
+            ),
+            (
+                "[[grid]]\nperturb = 3",
+                &[
+                    "a list of two perturbations",
+                    "\"rotate=0:90:7,blur=0:2:5\"",
+                ][..],
+            ),
         ] {
             let error = error(text);
             for want in wants {
@@ -733,6 +767,12 @@ mod tests {
         assert_eq!(grid.perturb[1].levels().unwrap(), vec![0.0, 1.0, 2.0]);
         assert_eq!(grid.perturb[1].option_text()["mode"], "reflect");
         assert!(toml::from_str::<GridSpec>("perturb = \"rotate=0,90\"").is_err());
+        let mixed: GridSpec = toml::from_str(
+            "perturb = [\"blur(mode=reflect)=0:2:3\", { name = \"rotate\", values = [0, 90] }]",
+        )
+        .unwrap();
+        assert_eq!(mixed.perturb[0].option_text()["mode"], "reflect");
+        assert_eq!(mixed.perturb[1].levels().unwrap(), vec![0.0, 90.0]);
         assert_eq!(config.perturb[0].levels().unwrap(), vec![0.0, 90.0]);
         assert_eq!(config.perturb[0].option_text()["fill"], "1");
         assert_eq!(config.perturb[1].levels().unwrap(), vec![0.0, 1.0, 2.0]);
