@@ -2,7 +2,7 @@
 //! [`sensie::explain::run::run_on`], the function behind `sensie explain`,
 //! on a batch in memory, and can write the run as the command line does.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{RecvTimeoutError, channel};
@@ -11,6 +11,7 @@ use std::time::Duration;
 use numpy::{IntoPyArray, PyArrayDyn, PyReadonlyArrayDyn};
 use pyo3::prelude::*;
 use sensie::autodiff::Composite;
+use sensie::data::{self, Labels, Task};
 use sensie::explain::figures::Drawing;
 use sensie::explain::lrp::Lrp;
 use sensie::explain::report;
@@ -115,7 +116,7 @@ pub fn explain(
     indices: Option<Vec<usize>>,
     methods: Vec<String>,
     target: &str,
-    labels: Option<Vec<usize>>,
+    labels: Option<PyReadonlyArrayDyn<'_, f64>>,
     score: &str,
     layer: Option<String>,
     steps: usize,
@@ -180,6 +181,18 @@ pub fn explain(
             reason: "its input is not a 4-D image (N x C x H x W or N x H x W x C)".into(),
         })
     })?;
+    // Labels as a file's are read (N, N x 1 or one-hot N x K), class
+    // indices only: 2.5 is refused, not taken as class 2.
+    let labels = labels
+        .map(|labels| {
+            let read = Path::new("labels");
+            match data::labels_from_rows(labels.as_array().to_owned(), Task::Classify, read)? {
+                Labels::Classes(classes) => Ok(classes),
+                Labels::Targets(_) => Err(sensie::Error::data(read, "class indices expected")),
+            }
+        })
+        .transpose()
+        .map_err(error)?;
     let examples =
         Examples::from_inputs(x.as_array(), layout, labels, indices.as_deref(), "<array>")
             .map_err(error)?;

@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use ndarray::{Array3, Array4, ArrayView3, ArrayView4, ArrayViewMut4, Axis};
-use numpy::{IntoPyArray, PyReadonlyArray1, PyReadonlyArray4};
+use numpy::{IntoPyArray, PyReadonlyArray4, PyReadonlyArrayDyn};
 use pyo3::prelude::*;
 use sensie::data::{self, Dataset, Metadata, Task};
 use sensie::engine::{Engine, EngineOptions};
@@ -141,7 +141,7 @@ pub fn probe_arrays(
     py: Python<'_>,
     model: &Bound<'_, PyAny>,
     images: PyReadonlyArray4<'_, f32>,
-    labels: PyReadonlyArray1<'_, f64>,
+    labels: PyReadonlyArrayDyn<'_, f64>,
     task: &str,
     metadata: Option<Vec<(String, Vec<String>)>>,
     config: &str,
@@ -151,8 +151,8 @@ pub fn probe_arrays(
     progress: Option<Py<PyAny>>,
 ) -> PyResult<Run> {
     let config = parse_config(config)?;
-    let labels = data::labels_from_values(
-        labels.as_array().to_vec(),
+    let labels = data::labels_from_rows(
+        labels.as_array().to_owned(),
         Task::parse(task).map_err(error)?,
         Path::new(data_name),
     )

@@ -149,3 +149,23 @@ def test_the_extension_carries_no_path_of_the_checkout_it_was_built_in():
 
     extension = pathlib.Path(sensie._sensie.__file__).read_bytes()
     assert b".sensie/lib" not in extension
+
+
+def test_one_hot_labels_are_classes_as_in_a_labels_file(probe, digits):
+    """Keras's to_categorical rows: the same classes as the integer labels, in
+    a probe and in explain; a row that is not one-hot, and a class label that
+    is not a whole number, are refused instead of read some other way."""
+    x, y = digits[0][:40], digits[1][:40]
+    one_hot = np.eye(10)[y]
+    assert probe.test_class_sensitivity(x, one_hot).to_json() == probe.test_class_sensitivity(x, y).to_json()
+    model = sensie.Model(MODEL)
+    by_index = sensie.explain(model, x[:3], method=["saliency"], target="label", labels=y[:3], quiet=True)
+    by_row = sensie.explain(model, x[:3], method=["saliency"], target="label", labels=one_hot[:3], quiet=True)
+    assert by_row.targets == by_index.targets == [int(v) for v in y[:3]]
+    assert np.array_equal(by_row.maps["saliency"], by_index.maps["saliency"])
+    bad = one_hot.copy()
+    bad[2, 0] = 1.0 - bad[2, 0]
+    with pytest.raises(ValueError, match="row 2 of the labels is not one-hot"):
+        probe.test_class_sensitivity(x, bad)
+    with pytest.raises(ValueError, match="not a class index"):
+        sensie.explain(model, x[:2], method="saliency", target="label", labels=[2.5, 1], quiet=True)

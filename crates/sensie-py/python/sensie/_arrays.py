@@ -48,11 +48,10 @@ def images(x, layout=None):
 
 
 def labels(y):
-    """Labels as a 1-D float64 array (whole numbers are classes, as in the CLI)."""
+    """Labels as a float64 array for the Rust core, which reads them as it
+    reads a labels file: N or N x 1 (whole numbers are classes, as in the
+    CLI), or one-hot N x K (Keras's ``to_categorical``)."""
     array = np.asarray(y)
     if array.dtype.kind not in "biuf":
         raise TypeError(f"y: expected numeric labels, got an array of dtype {array.dtype}")
-    array = np.ascontiguousarray(array.reshape(-1) if array.ndim == 2 and 1 in array.shape else array, dtype=np.float64)
-    if array.ndim != 1:
-        raise ValueError(f"y: expected one label per image (a 1-D array), got shape {array.shape}")
-    return array
+    return np.ascontiguousarray(array, dtype=np.float64)

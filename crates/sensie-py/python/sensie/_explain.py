@@ -56,7 +56,8 @@ def explain(
     ``x`` is a batch in the model's own input layout and scaling, of which
     the examples at ``indices`` are explained (default: all; explain.json
     names them by these positions, and ``labels`` and a per-example
-    ``baseline`` hold one for each example of ``x``). ``method``
+    ``baseline`` hold one for each example of ``x``; labels are class
+    indices or one-hot rows). ``method``
     is any of the CLI's (``saliency``, ``integrated-gradients``,
     ``smoothgrad``, ``gradcam``, ``occlusion``, ...) or a list of them;
     ``target`` is ``"predicted"``, ``"label"`` (with ``labels``) or a class
@@ -90,7 +91,7 @@ def explain(
     elif baseline not in ("zeros", "noise", "blur") and not baseline.startswith("blur:"):
         baseline = os.fspath(os.path.abspath(baseline))
     if labels is not None:
-        labels = [int(v) for v in np.asarray(labels).reshape(-1)]
+        labels = _arrays.labels(labels)
     with step_bar(quiet, len(methods) + bool(sanity) + bool(faithfulness)) as progress:
         run = _sensie.explain(
             onnx, _arrays.float32(x, "x"), None if indices is None else [int(i) for i in indices], methods, str(target), labels, score, layer, steps, rule, baseline,

@@ -25,8 +25,8 @@ class Probe:
     ``{"scale": 1/255}``): the step from raw images, which perturbations
     see, to the model's input. ``batch_size`` does not change any result;
     ``seed`` seeds every random draw (noise perturbations, bootstrap).
-    ``task`` says what the labels are ("auto": whole numbers are classes,
-    "classify", "regress"); ``skip_bad`` leaves out images with NaN or
+    ``task`` says what the labels are ("auto": whole numbers and one-hot
+    rows are classes, "classify", "regress"); ``skip_bad`` leaves out images with NaN or
     infinite pixels instead of refusing them.
     """
 

@@ -121,6 +121,14 @@ pub(crate) fn from_array(array: Numeric, task: Task, path: &Path) -> Result<Labe
     }
 }
 
+/// Labels from an array in memory, as [`from_array`] reads a file's: N, N x
+/// 1, or one-hot N x K (each row's 1 is its class); `name` stands for the
+/// path in messages. The Python package hands its labels over here, so a
+/// Keras user's one-hot labels mean what they mean in a file.
+pub fn from_rows(values: ArrayD<f64>, task: Task, name: &Path) -> Result<Labels> {
+    from_array(Numeric::F64(values), task, name)
+}
+
 /// The class index of each one-hot row.
 fn one_hot(rows: ndarray::Array2<f64>, path: &Path) -> Result<Vec<f64>> {
     rows.axis_iter(Axis(0))

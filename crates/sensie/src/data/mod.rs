@@ -37,7 +37,7 @@ use serde::{Deserialize, Serialize};
 
 pub use array::{guess_layout, read_array};
 pub use fits::{Extensions, Hdu};
-pub use labels::{Labels, Task, from_values as labels_from_values};
+pub use labels::{Labels, Task, from_rows as labels_from_rows, from_values as labels_from_values};
 pub use metadata::{Column, Metadata};
 
 use crate::model::Layout;
