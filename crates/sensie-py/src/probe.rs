@@ -172,8 +172,12 @@ pub fn probe_arrays(
     let failure = Failure::default();
     let mut plan = probe::plan(&config).map_err(error)?;
     for (name, function, values) in python_sweeps {
-        if values.is_empty() || values.iter().any(|v| !v.is_finite()) {
-            let reason = "give at least one finite value".to_string();
+        let reason = match values.iter().find(|v| !v.is_finite()) {
+            _ if values.is_empty() => Some("none given; give at least one".to_string()),
+            Some(v) => Some(format!("{v} is not a finite number; every value must be")),
+            None => None,
+        };
+        if let Some(reason) = reason {
             return Err(error(sensie::Error::invalid(
                 format!("values of perturbation '{name}'"),
                 reason,

@@ -169,3 +169,11 @@ def test_one_hot_labels_are_classes_as_in_a_labels_file(probe, digits):
         probe.test_class_sensitivity(x, bad)
     with pytest.raises(ValueError, match="not a class index"):
         sensie.explain(model, x[:2], method="saliency", target="label", labels=[2.5, 1], quiet=True)
+
+
+def test_a_python_sweeps_values_must_be_finite(probe, digits):
+    x, y = digits
+    with pytest.raises(ValueError, match="NaN is not a finite number; every value must be"):
+        probe.predict_and_measure_perturbed(x[:10], y[:10], lambda b, p: b, p_values=[0, float("nan")])
+    with pytest.raises(ValueError, match="none given"):
+        probe.predict_and_measure_perturbed(x[:10], y[:10], lambda b, p: b, p_values=[])
