@@ -15,7 +15,9 @@ use ndarray::{Array4, ArrayD, Axis, s};
 use sensie::engine::{Engine, EngineOptions};
 use sensie::model::Model;
 use sensie::render::HeatScale;
-use sensie::visualize::{self, DreamOptions, MaximizeOptions, Picture, Target, ValueRange};
+use sensie::visualize::{
+    self, DreamOptions, MaximizeOptions, Parameterisation, Picture, Target, ValueRange,
+};
 
 fn repo(rel: &str) -> std::path::PathBuf {
     std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -472,6 +474,28 @@ fn bad_choices_are_refused_with_the_valid_ones() {
     wild.regularisers.scale = 1.5;
     let e = text(visualize::maximize(&mut engine, &Target::Class(1), &wild).unwrap_err());
     assert!(e.contains("scale must be in [0, 1)"), "{e}");
+    // A NaN strength spreads into every pixel, a negative penalty rewards
+    // what it should suppress: each refused, named.
+    for (what, spoil) in [
+        (
+            "L2 penalty NaN",
+            (|o: &mut MaximizeOptions| o.regularisers.l2 = f32::NAN) as fn(&mut MaximizeOptions),
+        ),
+        ("total-variation penalty -5", |o| o.regularisers.tv = -5.0),
+        ("blur sigma -1", |o| o.regularisers.blur_sigma = -1.0),
+        ("diversity -100", |o| o.diversity = -100.0),
+        ("Fourier decay NaN", |o| {
+            o.parameterisation = Parameterisation::Fourier { decay: f32::NAN }
+        }),
+    ] {
+        let mut wild = options.clone();
+        spoil(&mut wild);
+        let e = text(visualize::maximize(&mut engine, &Target::Class(1), &wild).unwrap_err());
+        assert!(
+            e.contains(what) && e.contains("finite number, 0 or more"),
+            "{e}"
+        );
+    }
     let e = text(
         visualize::dream(
             &mut engine,

@@ -391,6 +391,27 @@ fn check(options: &MaximizeOptions, bands: usize) -> Result<()> {
             "the scale must be in [0, 1) (a factor in [1 - s, 1 + s]) and the rotation a non-negative number of degrees",
         ));
     }
+    // A NaN or negative strength would not regularise: NaN spreads through
+    // the gradient into every pixel, a negative penalty rewards the noise it
+    // should suppress, a negative sigma or decay means nothing.
+    let decay = match options.parameterisation {
+        Parameterisation::Fourier { decay } => decay,
+        Parameterisation::Pixel => 0.0,
+    };
+    for (what, value) in [
+        ("L2 penalty", reg.l2),
+        ("total-variation penalty", reg.tv),
+        ("blur sigma", reg.blur_sigma),
+        ("diversity", options.diversity),
+        ("Fourier decay", decay),
+    ] {
+        if !(value >= 0.0 && value.is_finite()) {
+            return Err(Error::invalid(
+                format!("{what} {value}"),
+                "it must be a finite number, 0 or more",
+            ));
+        }
+    }
     if options.restarts == 0 {
         return Err(Error::invalid(
             "0 restarts",
