@@ -57,7 +57,7 @@ pub struct Args {
     /// Bootstrap replicates for every interval.
     #[arg(long, value_parser = count("replicates", 1, MAX_REPLICATES))]
     replicates: Option<usize>,
-    /// The score whose crossing each test reports (default: halfway between best and worst level).
+    /// The score whose crossing each test reports, in the score's range: a probability (0 to 1) for a classifier, an absolute error (0 or more) for a regressor (default: halfway between best and worst level).
     #[arg(long, value_parser = finite::<f64>, allow_hyphen_values = true)]
     threshold: Option<f64>,
     /// No progress bar.

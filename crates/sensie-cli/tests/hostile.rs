@@ -311,6 +311,30 @@ fn sweeps_that_would_not_do_what_they_say_are_refused() {
         &["compare", &out, &format!("{out}/."), "--out", &twice],
         &["given twice"],
     );
+    // A classifier's score is a probability: a threshold of 2 (for 0.2)
+    // would be crossed unperturbed, whatever the rotation does.
+    for threshold in ["2", "-0.5"] {
+        let args = probe_args(
+            &model,
+            &x,
+            &y,
+            &out,
+            &[
+                "--perturb",
+                "rotate=0,90",
+                "--threshold",
+                threshold,
+                "--force",
+            ],
+        );
+        refused(
+            &strs(&args),
+            &[
+                &format!("threshold {threshold}"),
+                "probability, from 0 to 1",
+            ],
+        );
+    }
 }
 
 #[test]

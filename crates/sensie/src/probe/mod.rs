@@ -839,6 +839,19 @@ fn measure(
             "give a finite score (or leave it out for halfway between the best and worst level)",
         ));
     }
+    // A threshold no score can reach is crossed at the first level or never,
+    // whatever the perturbation does: 2 for 0.2 would report a model that
+    // fails unperturbed.
+    let (highest, score) = match data.labels {
+        Labels::Classes(_) => (1.0, "the correct class's probability, from 0 to 1"),
+        Labels::Targets(_) => (f64::INFINITY, "an absolute error, 0 or more"),
+    };
+    if let Some(t) = options.threshold.filter(|t| !(0.0..=highest).contains(t)) {
+        return Err(Error::invalid(
+            format!("threshold {t}"),
+            format!("the score is {score}; give a threshold in that range"),
+        ));
+    }
     let info = engine.info().clone();
     let layout = info.layout.ok_or_else(|| Error::UnsupportedModel {
         path: engine.path().to_path_buf(),
