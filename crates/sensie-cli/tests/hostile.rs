@@ -338,6 +338,35 @@ fn sweeps_that_would_not_do_what_they_say_are_refused() {
 }
 
 #[test]
+fn a_sweep_listed_up_and_down_gives_the_results_of_its_values_in_order() {
+    // The threshold crossing and the range change read the levels in order:
+    // listed as 180, 0, 30, ... they said 180 degrees and -0.24 where the
+    // same values in order say 42 and -0.56.
+    let dir = tempfile::tempdir().unwrap();
+    let (x, y) = digits(dir.path());
+    let model = repo(MODEL);
+    let test = |sweep: &str, name: &str| {
+        let out = s(&dir.path().join(name));
+        let args = probe_args(&model, &x, &y, &out, &["--perturb", sweep]);
+        assert!(run(&strs(&args)).status.success(), "{sweep}");
+        let json: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(Path::new(&out).join("results.json")).unwrap())
+                .unwrap();
+        json["tests"][0].clone()
+    };
+    let shuffled = test("rotate=180,0,30,150,60,120,90", "shuffled");
+    let in_order = test("rotate=0:180:7", "in-order");
+    assert_eq!(shuffled, in_order);
+    let values: Vec<f64> = in_order["levels"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l["value"].as_f64().unwrap())
+        .collect();
+    assert_eq!(values, [0.0, 30.0, 60.0, 90.0, 120.0, 150.0, 180.0]);
+}
+
+#[test]
 fn absurd_amounts_of_work_are_refused_with_the_limit() {
     let dir = tempfile::tempdir().unwrap();
     let (x, y) = digits(dir.path());

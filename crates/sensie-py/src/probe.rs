@@ -183,6 +183,7 @@ pub fn probe_arrays(
                 reason,
             )));
         }
+        let values = probe::in_order(values);
         let perturbation = Box::new(PythonPerturbation {
             name: name.clone(),
             function,

@@ -177,3 +177,13 @@ def test_a_python_sweeps_values_must_be_finite(probe, digits):
         probe.predict_and_measure_perturbed(x[:10], y[:10], lambda b, p: b, p_values=[0, float("nan")])
     with pytest.raises(ValueError, match="none given"):
         probe.predict_and_measure_perturbed(x[:10], y[:10], lambda b, p: b, p_values=[])
+
+
+def test_a_python_sweep_listed_up_and_down_is_taken_in_increasing_order(probe, digits):
+    """As the CLI's: the threshold crossing and the range change read the levels in order."""
+    x, y = digits[0][:40], digits[1][:40]
+    rotate = lambda b, p: np.rot90(b, k=int(p // 90), axes=(-2, -1))  # noqa: E731
+    shuffled = probe.predict_and_measure_perturbed(x, y, rotate, p_values=[180, 0, 270, 90], label="r")
+    in_order = probe.predict_and_measure_perturbed(x, y, rotate, p_values=[0, 90, 180, 270], label="r")
+    assert shuffled.to_json() == in_order.to_json()
+    assert [level["value"] for level in json.loads(in_order.to_json())["tests"][0]["levels"]] == [0, 90, 180, 270]

@@ -539,8 +539,22 @@ impl SweepSpec {
                 limits::MAX_LEVELS
             )));
         }
-        Ok(values)
+        Ok(in_order(values))
     }
+}
+
+/// A sweep's values in an order its statistics can read: as given when they
+/// run one way (up, or down as in `saturation=1:0:5`, repeats allowed),
+/// else in increasing order. The threshold crossing and the range change
+/// read the levels in order, so a list that goes up and down
+/// (`rotate=180,0,30`) would make them depend on how it was written: the
+/// crossing 180 degrees instead of 42 for the same scores.
+pub fn in_order(mut values: Vec<f64>) -> Vec<f64> {
+    let runs = |keep: fn(&f64, &f64) -> bool| values.windows(2).all(|w| keep(&w[0], &w[1]));
+    if !(runs(|a, b| a <= b) || runs(|a, b| a >= b)) {
+        values.sort_by(f64::total_cmp);
+    }
+    values
 }
 
 impl GridSpec {
@@ -661,6 +675,22 @@ mod tests {
                 assert!(error.contains(want), "{text}: '{want}' not in: {error}");
             }
         }
+    }
+
+    #[test]
+    fn a_sweep_that_runs_one_way_keeps_its_order_and_one_that_does_not_is_sorted() {
+        let levels = |text: &str| SweepSpec::parse(text).unwrap().levels().unwrap();
+        assert_eq!(levels("saturation=1:0:3"), vec![1.0, 0.5, 0.0]);
+        assert_eq!(levels("flip=0,1,1"), vec![0.0, 1.0, 1.0]);
+        assert_eq!(
+            levels("poisson-noise=inf,100,10"),
+            vec![f64::INFINITY, 100.0, 10.0]
+        );
+        assert_eq!(
+            levels("rotate=180,0,30,150,90"),
+            vec![0.0, 30.0, 90.0, 150.0, 180.0]
+        );
+        assert_eq!(levels("brightness=1,0.5,1.5"), vec![0.5, 1.0, 1.5]);
     }
 
     #[test]

@@ -51,6 +51,7 @@ pub use compare::{
 };
 pub use config::{
     GridSpec, NamedData, NamedModel, OptionValue, ProbeConfig, PropertySpec, SweepSpec, Values,
+    in_order,
 };
 pub use grid::{Grid, GridAxes, GridSummary};
 pub use report::{
