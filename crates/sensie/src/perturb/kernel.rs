@@ -325,8 +325,17 @@ pub(super) fn convolve_gaussian_mixture_into(
             }
         }
         planes.store(out);
+        if planes.operand.capacity() > KEEP_AT_MOST {
+            *planes = Planes::default();
+        }
     });
 }
+
+/// Values (f64) a thread's planes keep after their chunk, per buffer (64
+/// MiB): a chunk of large images (16 survey frames of 3 x 1024 x 1024 are
+/// 400 MB a buffer) hands its buffers back rather than hold them on every
+/// thread after the sweep, where cut-outs' (1.5 MB) are worth keeping.
+const KEEP_AT_MOST: usize = 1 << 23;
 
 thread_local! {
     /// Each thread's working planes, kept from chunk to chunk: fresh
@@ -780,13 +789,13 @@ mod tests {
         let images =
             ndarray::stack(Axis(0), &[image.view(), image.mapv(|v| 2.0 - v).view()]).unwrap();
         for variance in [0.05, 1.7, 9.0, 400.0] {
-            let folded = |components: &[(f64, f64)]| {
+            let convolved = |components: &[(f64, f64)]| {
                 let mut out = Array4::zeros(images.dim());
                 convolve_gaussian_mixture_into(images.view(), components, out.view_mut());
                 out
             };
-            let one = folded(&[(1.0, variance)]);
-            let halves = folded(&[(0.5, variance), (0.5, variance)]);
+            let one = convolved(&[(1.0, variance)]);
+            let halves = convolved(&[(0.5, variance), (0.5, variance)]);
             let scale = images.iter().fold(0f32, |m, v| m.max(v.abs()));
             for (a, b) in one.iter().zip(&halves) {
                 assert!(
