@@ -101,8 +101,8 @@ fn write_npz(path: &Path, members: &[(&str, &[u8])]) {
 }
 
 /// An .npy file whose header declares `shape` but holds only 4000 bytes.
-fn npy_declaring(path: &Path, shape: &str) {
-    let mut header = format!("{{'descr': '<f4', 'fortran_order': False, 'shape': {shape}, }}");
+fn npy_declaring(path: &Path, descr: &str, shape: &str) {
+    let mut header = format!("{{'descr': '{descr}', 'fortran_order': False, 'shape': {shape}, }}");
     while (10 + header.len() + 1) % 64 != 0 {
         header.push(' ');
     }
@@ -151,14 +151,14 @@ fn declared_sizes_are_checked_before_anything_is_allocated() {
     let d = dir.path();
     let model = repo(MODEL);
     let out = s(&d.join("p.npy"));
-    npy_declaring(&d.join("huge.npy"), "(100000000000, 28, 28)");
+    npy_declaring(&d.join("huge.npy"), "<f4", "(100000000000, 28, 28)");
     refused_predict(
         &model,
         &d.join("huge.npy"),
         &out,
         &["huge.npy", "[100000000000, 28, 28]", "16 GiB"],
     );
-    npy_declaring(&d.join("short.npy"), "(100, 28, 28)");
+    npy_declaring(&d.join("short.npy"), "<f4", "(100, 28, 28)");
     refused_predict(
         &model,
         &d.join("short.npy"),
@@ -175,6 +175,14 @@ fn declared_sizes_are_checked_before_anything_is_allocated() {
         let member = std::fs::read(d.join(format!("{name}.npy"))).unwrap();
         write_npz(&npz, &[("x.npy", &member)]);
         refused_predict(&model, &npz, &out, expected);
+    }
+    // An empty array whose other sizes overflow an index holds no bytes to
+    // check against, so the sizes themselves are checked (float64 panicked
+    // in the decoder; float32 gave its bare "ShapeError/Overflow").
+    for descr in ["<f4", "<f8"] {
+        let path = d.join(format!("empty{}.npy", &descr[1..]));
+        npy_declaring(&path, descr, "(0, 1000000000000, 1000000000000)");
+        refused_predict(&model, &path, &out, &["overflows", "[0, 1000000000000"]);
     }
     fits_declaring(&d.join("huge.fits"), &[100_000, 100_000, 100_000]);
     refused_predict(

@@ -6,7 +6,10 @@
 //!
 //! Each run lists the entries it wrote in [`MANIFEST`]; that list, not a
 //! guess from file names, is what a forced run removes, so files the user
-//! keeps in the directory are never deleted.
+//! keeps in the directory are never deleted. A forced run first moves the
+//! earlier run's entries aside ([`REPLACED`]) and removes them only when it
+//! finishes: a forced rerun that fails (a typo in a column name, a model
+//! that does not fit) puts them back instead of leaving an empty folder.
 //!
 //! Every file sensie writes (results, maps, arrays, pictures, charts, pages)
 //! goes through [`write_atomic`]: a temporary file in the same folder,
@@ -23,18 +26,26 @@ use crate::{Error, Result};
 /// The file, inside an output directory, listing the entries a run wrote.
 pub const MANIFEST: &str = ".sensie-outputs";
 
+/// The folder, inside an output directory, holding the earlier run's
+/// entries while a forced run replacing them is under way.
+pub const REPLACED: &str = ".sensie-replaced";
+
 /// An output directory made ready for a run; [`OutputDir::finish`] records
-/// what the run wrote into it.
+/// what the run wrote into it. Dropped unfinished (the run failed), it puts
+/// back the earlier run's entries a forced run moved aside.
 #[derive(Debug)]
 pub struct OutputDir {
     path: PathBuf,
     before: BTreeSet<OsString>,
+    /// The earlier run's entries moved aside, by name, while this run replaces them.
+    replaced: Vec<OsString>,
 }
 
 /// Makes `out` ready for a run reading `inputs`: refuses a path that is a
-/// file, a directory holding any of the inputs, and a non-empty directory
-/// unless `force`; with `force`, removes the entries the earlier run listed
-/// in its manifest.
+/// file, a directory holding any of the inputs or inside a folder of them,
+/// and a non-empty directory unless `force`; with `force`, moves the entries
+/// the earlier run listed in its manifest aside, to be removed when the run
+/// finishes or put back if it fails.
 pub fn prepare(out: &Path, force: bool, inputs: &[&Path]) -> Result<OutputDir> {
     let what = || format!("output directory {}", out.display());
     check(out, inputs)?;
@@ -53,29 +64,48 @@ pub fn prepare(out: &Path, force: bool, inputs: &[&Path]) -> Result<OutputDir> {
                 ),
             ));
         }
-        for name in earlier_outputs(out)? {
-            let path = out.join(&name);
-            let removed = if path.is_dir() {
-                std::fs::remove_dir_all(&path)
-            } else {
-                std::fs::remove_file(&path)
-            };
-            removed
-                .or_else(|e| {
-                    if e.kind() == std::io::ErrorKind::NotFound {
-                        Ok(())
-                    } else {
-                        Err(e)
-                    }
-                })
-                .map_err(|e| Error::io(&path, e))?;
+        // What a run killed while replacing an earlier one left aside.
+        remove(&out.join(REPLACED))?;
+        let aside = out.join(REPLACED);
+        std::fs::create_dir(&aside).map_err(|e| Error::io(&aside, e))?;
+        let mut dir = OutputDir {
+            path: out.to_path_buf(),
+            before: BTreeSet::new(),
+            replaced: Vec::new(),
+        };
+        for name in earlier_outputs(out)?
+            .into_iter()
+            .chain([MANIFEST.to_string()])
+        {
+            let from = out.join(&name);
+            match std::fs::rename(&from, aside.join(&name)) {
+                Ok(()) => dir.replaced.push(name.into()),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                // Dropping `dir` puts back what was already moved.
+                Err(e) => return Err(Error::io(&from, e)),
+            }
         }
-        let _ = std::fs::remove_file(out.join(MANIFEST));
+        dir.before = listing(out)?;
+        return Ok(dir);
     }
     Ok(OutputDir {
         path: out.to_path_buf(),
         before: listing(out)?,
+        replaced: Vec::new(),
     })
+}
+
+/// Removes the file or folder at `path`, if there is one.
+fn remove(path: &Path) -> Result<()> {
+    let removed = if path.is_dir() {
+        std::fs::remove_dir_all(path)
+    } else {
+        std::fs::remove_file(path)
+    };
+    match removed {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(Error::io(path, e)),
+        _ => Ok(()),
+    }
 }
 
 /// Refuses a path that is a file or a directory holding one of the inputs,
@@ -101,6 +131,17 @@ fn check(out: &Path, inputs: &[&Path]) -> Result<()> {
                 ),
             ));
         }
+        // A folder made inside a folder data set would be read as data by
+        // the next run (a class subfolder), or by this one.
+        if input.is_dir() && inside(out, input) {
+            return Err(Error::invalid(
+                what(),
+                format!(
+                    "it is inside the input folder {}, where it would be read as data (a class folder); choose an --out outside it",
+                    input.display()
+                ),
+            ));
+        }
     }
     std::fs::create_dir_all(out).map_err(|e| Error::io(out, e))?;
     Ok(())
@@ -122,6 +163,7 @@ pub fn resume(out: &Path, inputs: &[&Path], partial: &[&str]) -> Result<OutputDi
     Ok(OutputDir {
         path: out.to_path_buf(),
         before,
+        replaced: Vec::new(),
     })
 }
 
@@ -131,8 +173,9 @@ impl OutputDir {
         &self.path
     }
 
-    /// Lists in the manifest every entry the run added, for the next forced run to remove.
-    pub fn finish(self) -> Result<()> {
+    /// Lists in the manifest every entry the run added, for the next forced
+    /// run to remove, and removes the earlier run's entries it replaced.
+    pub fn finish(mut self) -> Result<()> {
         let written: Vec<String> = listing(&self.path)?
             .difference(&self.before)
             .map(|n| n.to_string_lossy().into_owned())
@@ -141,7 +184,33 @@ impl OutputDir {
         write_atomic(
             &self.path.join(MANIFEST),
             (written.join("\n") + "\n").as_bytes(),
-        )
+        )?;
+        if !std::mem::take(&mut self.replaced).is_empty() {
+            remove(&self.path.join(REPLACED))?;
+        }
+        Ok(())
+    }
+}
+
+impl Drop for OutputDir {
+    /// A run that did not finish: what it wrote is removed and the earlier
+    /// run's entries it was replacing are put back, as far as the file
+    /// system allows (an error here has nowhere to go but the lost files
+    /// staying in [`REPLACED`], where the next forced run removes them).
+    fn drop(&mut self) {
+        if self.replaced.is_empty() {
+            return;
+        }
+        let aside = self.path.join(REPLACED);
+        if let Ok(now) = listing(&self.path) {
+            for name in now.difference(&self.before) {
+                let _ = remove(&self.path.join(name));
+            }
+        }
+        for name in &self.replaced {
+            let _ = std::fs::rename(aside.join(name), self.path.join(name));
+        }
+        let _ = std::fs::remove_dir(&aside);
     }
 }
 
@@ -305,9 +374,63 @@ mod tests {
             err.contains("not empty") && err.contains("--force"),
             "{err}"
         );
-        prepare(&out, true, &[]).unwrap();
+        let _rerun = prepare(&out, true, &[]).unwrap();
         assert!(!out.join("plots").exists() && !out.join("results.json").exists());
         assert!(out.join("notes.txt").exists());
+    }
+
+    #[test]
+    fn a_forced_run_that_fails_puts_the_earlier_runs_outputs_back() {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("out");
+        let run = prepare(&out, false, &[]).unwrap();
+        std::fs::create_dir(out.join("plots")).unwrap();
+        std::fs::write(out.join("plots/old.svg"), "old").unwrap();
+        std::fs::write(out.join("results.json"), "old").unwrap();
+        run.finish().unwrap();
+        std::fs::write(out.join("notes.txt"), "mine").unwrap();
+        let manifest = std::fs::read(out.join(MANIFEST)).unwrap();
+        // The rerun writes part of its outputs, then fails (dropped unfinished).
+        let rerun = prepare(&out, true, &[]).unwrap();
+        assert!(
+            !out.join("results.json").exists(),
+            "moved aside while it runs"
+        );
+        std::fs::write(out.join("results.json"), "half").unwrap();
+        std::fs::write(out.join("report.html"), "half").unwrap();
+        drop(rerun);
+        assert_eq!(std::fs::read(out.join("results.json")).unwrap(), b"old");
+        assert_eq!(std::fs::read(out.join("plots/old.svg")).unwrap(), b"old");
+        assert_eq!(std::fs::read(out.join(MANIFEST)).unwrap(), manifest);
+        assert!(!out.join("report.html").exists() && !out.join(REPLACED).exists());
+        assert!(out.join("notes.txt").exists());
+        // A rerun that finishes leaves only its own outputs and the user's.
+        let rerun = prepare(&out, true, &[]).unwrap();
+        std::fs::write(out.join("results.json"), "new").unwrap();
+        rerun.finish().unwrap();
+        let left: Vec<_> = listing(&out).unwrap().into_iter().collect();
+        assert_eq!(
+            left,
+            [MANIFEST, "notes.txt", "results.json"].map(OsString::from)
+        );
+        assert_eq!(std::fs::read(out.join("results.json")).unwrap(), b"new");
+    }
+
+    #[test]
+    fn an_output_inside_a_folder_the_run_reads_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let data = dir.path().join("digits");
+        std::fs::create_dir_all(data.join("0")).unwrap();
+        let err = prepare(&data.join("0_run"), false, &[&data])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("inside the input folder"), "{err}");
+        assert!(!data.join("0_run").exists(), "nothing created in the data");
+        // Beside the data folder, or beside a data file, is fine.
+        prepare(&dir.path().join("run"), false, &[&data]).unwrap();
+        let file = dir.path().join("x.npy");
+        std::fs::write(&file, "x").unwrap();
+        prepare(&dir.path().join("run2"), false, &[&file]).unwrap();
     }
 
     #[test]
@@ -325,7 +448,7 @@ mod tests {
             listed.lines().collect::<Vec<_>>(),
             ["results.json", "scores"]
         );
-        prepare(&out, true, &[]).unwrap();
+        let _rerun = prepare(&out, true, &[]).unwrap();
         assert!(!out.join("scores").exists() && out.join("notes.txt").exists());
     }
 

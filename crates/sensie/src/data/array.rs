@@ -184,6 +184,16 @@ fn read_npy_header(
         .parse::<u64>()
         .unwrap_or(1);
     let declared = dims.iter().try_fold(item, |acc, &d| acc.checked_mul(d));
+    // An empty array's other sizes must still multiply within what an array
+    // can index: (0, 1e12, 1e12) holds no bytes but overflows ndarray.
+    let extent = dims
+        .iter()
+        .try_fold(item, |acc, &d| acc.checked_mul(d.max(1)));
+    if extent.is_none_or(|e| e > isize::MAX as u64) {
+        return Err(not_npy(&format!(
+            "its header's shape {dims:?} has sizes whose product overflows an array's index"
+        )));
+    }
     let held = size.saturating_sub(len as u64);
     match declared {
         Some(n) if n <= MAX_ARRAY_BYTES && n <= held => Ok((

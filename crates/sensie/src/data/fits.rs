@@ -209,6 +209,32 @@ impl Reader {
         })
     }
 
+    /// An image HDU's pixels as float32, with the pixels an integer image
+    /// marks undefined (equal to its `BLANK` keyword) made NaN, as a mask's
+    /// bad pixels are: cfitsio would scale them like any other value (an
+    /// int16 BLANK of -32768 becoming -1.09 with BSCALE 1/30000). The values
+    /// are read as float64, whose blank value is exactly BLANK x BSCALE +
+    /// BZERO as cfitsio computes it, then rounded to float32 as cfitsio
+    /// would; floating-point images mark undefined pixels NaN themselves.
+    fn science_pixels(&mut self, hdu: &FitsHdu) -> Result<ArrayD<f32>> {
+        // BITPIX, not fitsio's image type: a scaled integer image's type is
+        // the float its BSCALE makes it.
+        let integer = hdu
+            .read_key::<i64>(&mut self.file, "BITPIX")
+            .is_ok_and(|bitpix| bitpix > 0);
+        let blank = integer
+            .then(|| hdu.read_key::<i64>(&mut self.file, "BLANK").ok())
+            .flatten();
+        let Some(blank) = blank else {
+            return self.pixels(hdu);
+        };
+        let scale = hdu.read_key::<f64>(&mut self.file, "BSCALE").unwrap_or(1.0);
+        let zero = hdu.read_key::<f64>(&mut self.file, "BZERO").unwrap_or(0.0);
+        let undefined = blank as f64 * scale + zero;
+        let values: ArrayD<f64> = self.pixels(hdu)?;
+        Ok(values.mapv(|v| if v == undefined { f32::NAN } else { v as f32 }))
+    }
+
     /// Bad pixels from the mask and weight HDUs, NaN in `pixels`.
     fn mark_bad(&mut self, pixels: &mut ArrayD<f32>, extensions: &Extensions) -> Result<()> {
         for (which, role) in [(&extensions.mask, "mask"), (&extensions.weight, "weight")] {
@@ -314,7 +340,7 @@ fn shape(hdu: &FitsHdu) -> Option<Vec<usize>> {
 pub(crate) fn read(path: &Path, extensions: &Extensions) -> Result<Image> {
     let mut reader = Reader::open(path)?;
     let science = reader.science(extensions)?;
-    let mut pixels = reader.pixels::<f32>(&science)?;
+    let mut pixels = reader.science_pixels(&science)?;
     reader.mark_bad(&mut pixels, extensions)?;
     let dims = pixels.ndim();
     let bands = if dims >= 3 {
@@ -349,7 +375,7 @@ pub(crate) fn read_bands(
             path,
             "its header (FILTERn or BANDn) names the bands",
         )?;
-        let mut pixels = reader.pixels::<f32>(&science)?;
+        let mut pixels = reader.science_pixels(&science)?;
         reader.mark_bad(&mut pixels, extensions)?;
         return Ok(pixels.select(Axis(dims.len() - 3), &picks));
     }
@@ -373,7 +399,7 @@ pub(crate) fn read_bands(
     )?;
     let planes: Vec<ArrayD<f32>> = picks
         .iter()
-        .map(|&k| reader.pixels::<f32>(&found[k].1))
+        .map(|&k| reader.science_pixels(&found[k].1))
         .collect::<Result<_>>()?;
     let views: Vec<_> = planes.iter().map(|p| p.view()).collect();
     let mut pixels = ndarray::stack(Axis(0), &views).expect("extensions of one shape");
@@ -494,6 +520,43 @@ pub(crate) mod tests {
             // Band 1, row 2, column 3 is the last value written.
             assert_eq!(cube[[1, 2, 3]], 23.0);
             assert_eq!(cube[[0, 1, 0]], 4.0);
+        }
+    }
+
+    #[test]
+    fn an_integer_images_blank_pixels_are_nan_and_the_rest_scaled() {
+        // The FITS standard (4.0, 4.4.2.5): a pixel whose stored integer
+        // equals BLANK is undefined; the others are BZERO + BSCALE x stored.
+        // int16 with BSCALE 1/30000: the blank -32768 would read -1.0923.
+        let dir = tempfile::tempdir().unwrap();
+        let stored: [i16; 6] = [-32768, -32767, 0, 1, 30000, 32767];
+        for (name, blank) in [("blank.fits", Some(-32768i64)), ("none.fits", None)] {
+            let path = dir.path().join(name);
+            let description = ImageDescription {
+                data_type: ImageType::Short,
+                dimensions: &[2, 3],
+            };
+            let mut file = FitsFile::create(&path)
+                .with_custom_primary(&description)
+                .open()
+                .unwrap();
+            let hdu = file.primary_hdu().unwrap();
+            hdu.write_image(&mut file, &stored).unwrap();
+            hdu.write_key(&mut file, "BSCALE", 1.0 / 30000.0).unwrap();
+            hdu.write_key(&mut file, "BZERO", 0.5).unwrap();
+            if let Some(blank) = blank {
+                hdu.write_key(&mut file, "BLANK", blank).unwrap();
+            }
+            drop(file);
+            let got = read_plain(&path).unwrap();
+            for (&s, &g) in stored.iter().zip(got.iter()) {
+                let defined = (f64::from(s) / 30000.0 + 0.5) as f32;
+                if blank == Some(i64::from(s)) {
+                    assert!(g.is_nan(), "{name}: stored {s} read {g}");
+                } else {
+                    assert_eq!(g, defined, "{name}: stored {s}");
+                }
+            }
         }
     }
 

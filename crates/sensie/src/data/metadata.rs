@@ -117,7 +117,11 @@ impl Metadata {
         Ok(&self.columns[self.index(name)?])
     }
 
-    /// Column `name`, numeric when every non-missing cell is a number.
+    /// Column `name`, numeric when every non-missing cell is a number. A
+    /// number that is not finite (`inf`, `1e999`: a catalogue's
+    /// non-detection, say) is refused, naming its row: it has no place on
+    /// the property's axis, and taking the column as text instead would
+    /// group 0.5 and 10.2 as strings. -0 is 0 (one group, not two).
     pub fn column(&self, name: &str) -> Result<Column> {
         let cells = self.text(name)?;
         let missing =
@@ -128,14 +132,29 @@ impl Metadata {
                 if missing(c) {
                     Some(None)
                 } else {
-                    c.parse::<f64>().ok().filter(|v| v.is_finite()).map(Some)
+                    c.parse::<f64>().ok().map(Some)
                 }
             })
             .collect();
-        Ok(match numbers {
-            Some(values) => Column::Numeric(values),
-            None => Column::Text(cells.to_vec()),
-        })
+        let Some(values) = numbers else {
+            return Ok(Column::Text(cells.to_vec()));
+        };
+        if let Some(row) = values
+            .iter()
+            .position(|v| v.is_some_and(|v| !v.is_finite()))
+        {
+            return Err(Error::data(
+                &self.path,
+                format!(
+                    "row {} of column '{name}' is {}, not a finite number; leave the cell empty (or NaN) to mark it missing",
+                    row + 1,
+                    cells[row]
+                ),
+            ));
+        }
+        Ok(Column::Numeric(
+            values.into_iter().map(|v| v.map(|v| v + 0.0)).collect(),
+        ))
     }
 
     /// The rows at `rows`, in that order.
@@ -183,10 +202,25 @@ impl Metadata {
         }
         let mut order = Vec::with_capacity(ids.len());
         let mut missing = Vec::new();
+        // A row matched by two examples' file names or stems (0/img0.png and
+        // 1/img0.png) would give both one catalogue entry.
+        let mut taken: HashMap<usize, &str> = HashMap::new();
         for id in ids {
             let candidates = [id.as_str(), name::file_name(id), name::stem(id)];
             match candidates.into_iter().find_map(|c| rows.get(c)) {
-                Some(&row) => order.push(row),
+                Some(&row) => {
+                    if let Some(other) = taken.insert(row, id) {
+                        return Err(Error::data(
+                            &self.path,
+                            format!(
+                                "row {} ('{key}' = '{}') matches two examples, '{other}' and '{id}'; key the rows by the examples' ids (their paths in the data folder)",
+                                row + 1,
+                                self.text(key)?[row]
+                            ),
+                        ));
+                    }
+                    order.push(row);
+                }
                 None => missing.push(id.as_str()),
             }
         }
@@ -238,6 +272,28 @@ mod tests {
     }
 
     #[test]
+    fn a_number_that_is_not_finite_is_refused_and_minus_zero_is_zero() {
+        let dir = tempfile::tempdir().unwrap();
+        let meta = table(
+            dir.path(),
+            "id,mag,kind,z\na,20.5,lens,-0\nb,inf,inf,0\nc,1e999,ring,0.5\n",
+        );
+        // One `inf` used to make the column text: 20.5 and 3.1 then grouped
+        // as strings, and the binning asked for ignored.
+        let err = meta.column("mag").unwrap_err().to_string();
+        assert!(
+            err.contains("meta.csv") && err.contains("row 2 of column 'mag' is inf"),
+            "{err}"
+        );
+        // A word column that holds "inf" among words stays text.
+        assert!(matches!(meta.column("kind").unwrap(), Column::Text(_)));
+        let Column::Numeric(z) = meta.column("z").unwrap() else {
+            panic!("z is numeric")
+        };
+        assert!(z[0].is_some_and(|v| v == 0.0 && v.is_sign_positive()));
+    }
+
+    #[test]
     fn joins_by_row_order_or_by_key() {
         let dir = tempfile::tempdir().unwrap();
         let meta = table(dir.path(), "file,z\nb.fits,0.2\nx.fits,0.9\na.fits,0.1\n");
@@ -249,6 +305,18 @@ mod tests {
         );
         let err = meta.clone().join(&ids, None).unwrap_err().to_string();
         assert!(err.contains("3 rows for 2 examples"), "{err}");
+        // Two examples of the same file name in different folders cannot
+        // share the row of that name.
+        let twins = vec!["lens/a.fits".to_string(), "other/a.fits".to_string()];
+        let err = meta
+            .clone()
+            .join(&twins, Some("file"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("row 3") && err.contains("'lens/a.fits' and 'other/a.fits'"),
+            "{err}"
+        );
         let err = meta
             .join(&["c.fits".to_string()], Some("file"))
             .unwrap_err()

@@ -332,6 +332,12 @@ fn read_all(spec: &DataSpec) -> Result<Dataset> {
         .map(|m| Metadata::read(m)?.join(&ids, spec.metadata_key.as_deref()))
         .transpose()?;
     let labels = match (&spec.label_column, stored, &metadata) {
+        (Some(column), _, _) if spec.labels.is_some() => {
+            return Err(Error::invalid(
+                format!("label column '{column}'"),
+                "given with a labels file (--labels): which labels to use would be a guess; give one of the two",
+            ));
+        }
         (Some(column), _, Some(metadata)) => {
             let read = labels_from_column(metadata, column, spec.task)?;
             // A folder's class names belong to its folder labels, not to these.
@@ -1011,12 +1017,24 @@ mod tests {
         );
         let err = load(&DataSpec {
             class_names: Some(vec!["lens".into()]),
-            ..base
+            ..base.clone()
         })
         .unwrap_err()
         .to_string();
         assert!(
             err.contains("class 'nonlens' of the data is not among the class names given (lens)"),
+            "{err}"
+        );
+        // A labels file as well: one of the two would be dropped unseen.
+        let y = npy(&dir.path().join("y.npy"), &ndarray::arr1(&[1i64, 1, 1]));
+        let err = load(&DataSpec {
+            labels: Some(y),
+            ..base
+        })
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.contains("label column 'class'") && err.contains("--labels"),
             "{err}"
         );
     }

@@ -84,7 +84,7 @@ const AUTO_DISCRETE_MAX: usize = 10;
 /// Groups the examples by a metadata column.
 pub fn bin(column: &Column, binning: Binning) -> Result<Vec<Bin>> {
     let values = match column {
-        Column::Text(text) => return Ok(text_groups(text)),
+        Column::Text(text) => return text_bins(text, binning),
         Column::Numeric(values) => values,
     };
     let present: Vec<(usize, f64)> = values
@@ -110,10 +110,15 @@ pub fn bin(column: &Column, binning: Binning) -> Result<Vec<Bin>> {
             let (lo, hi) = (sorted[0], sorted[sorted.len() - 1]);
             (0..=k)
                 .map(|j| {
+                    let t = j as f64 / k as f64;
                     if j == k {
                         hi
+                    } else if (hi - lo).is_finite() {
+                        lo + (hi - lo) * t
                     } else {
-                        lo + (hi - lo) * j as f64 / k as f64
+                        // A range wider than the largest float (-1e308 to
+                        // 1e308): weighted ends instead of an infinite width.
+                        lo * (1.0 - t) + hi * t
                     }
                 })
                 .collect()
@@ -184,6 +189,24 @@ fn discrete(present: &[(usize, f64)]) -> Vec<Bin> {
         .collect()
 }
 
+/// A text column's groups, one per value: bins that need numbers (`qK`,
+/// `K`) are refused, naming a value that is not one, rather than ignored.
+fn text_bins(text: &[String], binning: Binning) -> Result<Vec<Bin>> {
+    if matches!(binning, Binning::Quantile(_) | Binning::EqualWidth(_)) {
+        let word = text
+            .iter()
+            .find(|t| !t.is_empty() && t.parse::<f64>().is_err())
+            .map_or("", String::as_str);
+        return Err(Error::invalid(
+            "property",
+            format!(
+                "{binning} bins need numbers, but the column holds text ('{word}'); group it by its values (=discrete) or fix the column"
+            ),
+        ));
+    }
+    Ok(text_groups(text))
+}
+
 fn text_groups(text: &[String]) -> Vec<Bin> {
     let mut groups: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
     for (i, t) in text.iter().enumerate().filter(|(_, t)| !t.is_empty()) {
@@ -208,6 +231,28 @@ mod tests {
 
     fn numeric(values: &[f64]) -> Column {
         Column::Numeric(values.iter().map(|&v| Some(v)).collect())
+    }
+
+    #[test]
+    fn bins_that_need_numbers_refuse_text_and_span_the_whole_float_range() {
+        let text = Column::Text(vec!["lens".into(), "3.5".into(), "ring".into()]);
+        for binning in [Binning::Quantile(4), Binning::EqualWidth(5)] {
+            let err = bin(&text, binning).unwrap_err().to_string();
+            assert!(
+                err.contains("need numbers") && err.contains("'lens'"),
+                "{err}"
+            );
+        }
+        assert_eq!(bin(&text, Binning::Discrete).unwrap().len(), 3);
+        // -1e308 to 1e308 is wider than the largest float: two halves, not
+        // every example in one group.
+        let bins = bin(
+            &numeric(&[-1e308, -1e307, 1e307, 1e308]),
+            Binning::EqualWidth(2),
+        )
+        .unwrap();
+        assert_eq!(sizes(&bins), [2, 2]);
+        assert_eq!(bins[0].hi, 0.0);
     }
 
     fn sizes(bins: &[Bin]) -> Vec<usize> {
