@@ -212,7 +212,7 @@ fn compare_overlays_finished_runs_and_refuses_different_levels() {
     digits(dir.path(), "a", 0, 50);
     digits(dir.path(), "b", 50, 90);
     let p = |f: &str| dir.path().join(f).to_str().unwrap().to_string();
-    let probe = |stem: &str, levels: &str| {
+    let probe_with = |stem: &str, flag: &str, levels: &str| {
         let out = sensie(&[
             "probe",
             "--model",
@@ -221,7 +221,7 @@ fn compare_overlays_finished_runs_and_refuses_different_levels() {
             &p(&format!("{stem}_x.npy")),
             "--labels",
             &p(&format!("{stem}_y.npy")),
-            "--perturb",
+            flag,
             levels,
             "--replicates",
             "200",
@@ -232,6 +232,7 @@ fn compare_overlays_finished_runs_and_refuses_different_levels() {
         assert!(out.status.success(), "{}", stderr(&out));
         p(&format!("run-{stem}-{}", levels.len()))
     };
+    let probe = |stem: &str, levels: &str| probe_with(stem, "--perturb", levels);
     let (a, b) = (probe("a", "rotate=0,90"), probe("b", "rotate=0,90"));
     let out = sensie(&["compare", &a, &b, "--out", &p("cmp")]);
     assert!(out.status.success(), "{}", stderr(&out));
@@ -243,6 +244,33 @@ fn compare_overlays_finished_runs_and_refuses_different_levels() {
             || dir.path().join("cmp/plots/rotate.svg").exists()
     );
 
+    // The same digits through another spelling of their path: the same
+    // examples, so the runs pair (a path compared as written made them two
+    // data sets, with an interval about 14 times wider).
+    std::fs::create_dir(dir.path().join("sub")).unwrap();
+    let again = p("again");
+    let out = sensie(&[
+        "probe",
+        "--model",
+        &repo("examples/mnist/mnist_cnn.onnx"),
+        "--data",
+        &p("sub/../a_x.npy"),
+        "--labels",
+        &p("a_y.npy"),
+        "--perturb",
+        "rotate=0,90",
+        "--replicates",
+        "200",
+        "--quiet",
+        "--out",
+        &again,
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let out = sensie(&["compare", &a, &again, "--out", &p("cmp-paired")]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let results = json(&dir.path().join("cmp-paired/results.json"));
+    assert_eq!(results["compared"], "models");
+
     let other = probe("b", "rotate=0,45,90");
     let refused = sensie(&["compare", &a, &other, "--out", &p("cmp2")]);
     assert!(!refused.status.success());
@@ -251,4 +279,14 @@ fn compare_overlays_finished_runs_and_refuses_different_levels() {
         err.contains(&a) && err.contains(&other) && err.contains("45"),
         "{err}"
     );
+
+    // Grids of the same shape whose axes differ: their cells are numbered
+    // alike, so only the axes tell them apart (cell by cell, blur 1 was
+    // compared with blur 3).
+    let grid_a = probe_with("a", "--grid", "rotate=0,90,blur=0,1");
+    let grid_b = probe_with("b", "--grid", "rotate=0,45,blur=0,3");
+    let refused = sensie(&["compare", &grid_a, &grid_b, "--out", &p("cmp3")]);
+    assert!(!refused.status.success());
+    let err = stderr(&refused);
+    assert!(err.contains("grid") && err.contains("[0.0, 45.0]"), "{err}");
 }

@@ -502,6 +502,19 @@ fn poisson_noise_sweeps_may_start_at_infinite_gain() {
         serde_json::from_slice(&std::fs::read(dir.path().join("out/results.json")).unwrap())
             .unwrap();
     assert_eq!(json["tests"][0]["levels"].as_array().unwrap().len(), 3);
+    // A threshold between the noise-free level and gain 100: the crossing
+    // lies above 100 (interpolated in 1 / gain), not NaN from inf - inf.
+    let (m0, m1) = (stats.levels[0].mean_score, stats.levels[1].mean_score);
+    assert!(m1 < m0, "gain 100 lowers the score: {m0} {m1}");
+    let mut at = config.clone();
+    at.threshold = Some((m0 + m1) / 2.0);
+    at.out = dir.path().join("at");
+    let report = probe::execute(&at, &mut |_, _| {}).unwrap();
+    let crossing = report.tests[0].stats.threshold.clone().unwrap();
+    let value = crossing.value.unwrap();
+    assert!(value > 100.0 && value.is_finite(), "{value}");
+    let [lo, hi] = crossing.ci95.unwrap();
+    assert!(!lo.is_nan() && !hi.is_nan() && lo <= value, "{lo} {hi}");
 }
 
 #[test]
@@ -906,4 +919,35 @@ fn any_predictor_can_be_probed() {
             .all(|l| (l.mean_score - mean).abs() < 1e-6)
     );
     assert_eq!(stats.verdict, Verdict::Low);
+}
+
+#[test]
+fn a_column_tested_twice_is_two_tests_with_their_own_files() {
+    // The same column in quartiles and in halves: both were named
+    // property:noise, and the second chart was written over the first.
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = config(dir.path(), subset(dir.path(), 40), &[]);
+    config.property = vec![
+        PropertySpec::parse("noise=q4"),
+        PropertySpec::parse("noise=q2"),
+    ];
+    config.replicates = 100;
+    let report = probe::execute(&config, &mut |_, _| {}).unwrap();
+    let names: Vec<&str> = report.tests.iter().map(|t| t.name.as_str()).collect();
+    assert_eq!(names, ["property:noise", "property:noise#2"]);
+    assert_eq!(
+        report
+            .tests
+            .iter()
+            .map(|t| t.stats.levels.len())
+            .collect::<Vec<_>>(),
+        [4, 2]
+    );
+    let out = dir.path().join("out");
+    probe::write_report(&out, &report, "sensie probe").unwrap();
+    let charts = std::fs::read_dir(out.join("plots"))
+        .unwrap()
+        .filter(|e| e.as_ref().unwrap().path().extension() == Some("svg".as_ref()))
+        .count();
+    assert_eq!(charts, 2);
 }

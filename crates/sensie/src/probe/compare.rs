@@ -16,7 +16,9 @@ use serde::ser::{SerializeMap, Serializer};
 
 use super::results::check_out;
 use super::word;
-use super::{ProbeConfig, ProbeRun, Report, TestKind, TestResult, chart, execute, file_stem};
+use super::{
+    ProbeConfig, ProbeRun, Report, TestKind, TestResult, chart, execute, file_stem, file_stems,
+};
 use crate::html::{Figure, Page};
 use crate::output::write_atomic;
 use crate::plot::{Axis, LineChart, Rasteriser, Series, Size};
@@ -306,9 +308,12 @@ pub fn compare_dirs(dirs: &[PathBuf], out: &Path) -> Result<(Comparison, Vec<Rep
         })
         .collect::<Result<Vec<_>>>()?;
     let first = &runs[0];
-    let same_examples = runs
-        .iter()
-        .all(|r| r.config.data.path == first.config.data.path && r.positions == first.positions);
+    // The same file however its path was spelled (`data/x.npy`,
+    // `../mnist/data/x.npy`, a link): the runs are then paired.
+    let file = |p: &Path| std::fs::canonicalize(p).unwrap_or_else(|_| p.to_path_buf());
+    let same_examples = runs.iter().all(|r| {
+        file(&r.config.data.path) == file(&first.config.data.path) && r.positions == first.positions
+    });
     let compared = if same_examples {
         Compared::Models
     } else {
@@ -446,6 +451,23 @@ fn check_same_tests((a, a_name): (&Report, &str), (b, b_name): (&Report, &str)) 
     for (ta, tb) in a.tests.iter().zip(&b.tests) {
         let values = |t: &TestResult| t.stats.levels.iter().map(|l| l.value).collect::<Vec<_>>();
         let swept = matches!(ta.kind, TestKind::Perturbation | TestKind::Grid);
+        // A grid's level values are its cell numbers: its axes say what a
+        // cell is (rotate 90 x blur 1 against rotate 45 x blur 3).
+        let axes = |t: &TestResult| t.grid.as_ref().map(|g| g.axes.clone());
+        if axes(ta) != axes(tb) {
+            let show = |t: &TestResult| {
+                t.grid.as_ref().map_or(String::new(), |g| {
+                    let [a, b] = &g.axes.perturbations;
+                    format!("{a} {:?} x {b} {:?}", g.axes.values[0], g.axes.values[1])
+                })
+            };
+            return Err(refuse(format!(
+                "grid '{}' has cells {} against {}",
+                ta.name,
+                show(ta),
+                show(tb)
+            )));
+        }
         if ta.kind != tb.kind
             || ta.options != tb.options
             || ta.metric != tb.metric
@@ -685,8 +707,8 @@ pub fn write_comparison_report(
              (sweeps), or the difference of best-minus-worst group spreads with its 95% interval (property and class tests).",
         )
         .paragraph(format!("Difference rule: {}", stats::DIFFERENCE_RULE));
-    for (index, test) in comparison.tests.iter().enumerate() {
-        let stem = file_stem(&test.name);
+    let stems = file_stems(comparison.tests.iter().map(|t| t.name.as_str()));
+    for ((index, test), stem) in comparison.tests.iter().enumerate().zip(stems) {
         let mut figures = Vec::new();
         for (k, svg) in comparison_charts(test, index, reports).iter().enumerate() {
             let file = if test.kind == TestKind::Grid {

@@ -474,6 +474,13 @@ impl SweepSpec {
         Ok(spec)
     }
 
+    /// The file its options name (a PSF's `kernel`), if any: the run's
+    /// numbers depend on its bytes, not only on its path.
+    pub fn file(&self) -> Option<PathBuf> {
+        let path = self.options.get(KERNEL_OPTION)?.text();
+        (!path.is_empty()).then(|| PathBuf::from(path))
+    }
+
     /// The options as text, as perturbations read them.
     pub fn option_text(&self) -> BTreeMap<String, String> {
         self.options

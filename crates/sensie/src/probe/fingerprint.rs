@@ -2,7 +2,9 @@
 //! `sensie merge` and `--resume` refuse scores of another run instead of
 //! mixing them in. It covers the model file's bytes, the examples as loaded
 //! (images, labels, positions, names, class names), the metadata file's
-//! bytes, and every setting but where results go and how the work is split
+//! bytes, the bytes of files a perturbation reads (a PSF's kernel: the same
+//! path may hold another kernel by the time a part or a resumed run is
+//! made), and every setting but where results go and how the work is split
 //! (out, force, threads, shard, resume, chunk; the input paths, whose
 //! contents are hashed instead, so parts may name them differently).
 //!
@@ -85,6 +87,13 @@ pub fn fingerprint(config: &ProbeConfig, data: &Dataset) -> Result<String> {
     if let Some(path) = metadata {
         hash.file(&path)?;
     }
+    let sweeps = config
+        .perturb
+        .iter()
+        .chain(config.grid.iter().flat_map(|g| &g.perturb));
+    for path in sweeps.filter_map(|s| s.file()) {
+        hash.file(&path)?;
+    }
     hash.word(data.images.len() as u64);
     for &d in data.images.shape() {
         hash.word(d as u64);
@@ -147,8 +156,32 @@ mod tests {
             assert!(!seen.contains(&print), "pixel {i}");
             seen.push(print);
         }
-        let mut relabelled = data(images);
+        let mut relabelled = data(images.clone());
         relabelled.labels = Labels::Classes(vec![1, 2, 1]);
         assert_ne!(fingerprint(&config, &relabelled).unwrap(), original);
+    }
+
+    #[test]
+    fn a_kernel_files_bytes_are_part_of_the_fingerprint() {
+        let dir = tempfile::tempdir().unwrap();
+        let kernel = dir.path().join("psf.npy");
+        let sweep = format!("psf(kernel={})=0,1", kernel.display());
+        let config = ProbeConfig {
+            model: concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/../../examples/mnist/mnist_cnn.onnx"
+            )
+            .into(),
+            perturb: vec![super::super::SweepSpec::parse(&sweep).unwrap()],
+            ..ProbeConfig::default()
+        };
+        let images = Array4::from_elem((2, 1, 3, 3), 1.0f32);
+        let print = |bytes: &[u8]| {
+            std::fs::write(&kernel, bytes).unwrap();
+            fingerprint(&config, &data(images.clone())).unwrap()
+        };
+        // Another kernel saved under the same path is another run.
+        assert_ne!(print(b"kernel A"), print(b"kernel B"));
+        assert_eq!(print(b"kernel A"), print(b"kernel A"));
     }
 }

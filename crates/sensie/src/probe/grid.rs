@@ -49,7 +49,7 @@ pub struct Grid {
 }
 
 /// A grid's axes as results.json describes them.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct GridAxes {
     /// The two perturbations, in the order applied.
     pub perturbations: [String; 2],

@@ -55,8 +55,8 @@ pub use config::{
 };
 pub use grid::{Grid, GridAxes, GridSummary};
 pub use report::{
-    EXAMPLE_STRETCH, chart, example_grid, example_rows, file_stem, group_grid, group_names,
-    write_report,
+    EXAMPLE_STRETCH, chart, example_grid, example_rows, file_stem, file_stems, group_grid,
+    group_names, write_report,
 };
 pub use results::{DataSummary, ModelSummary, Report, check_out, write_results};
 use resume::Checkpoint;
@@ -105,6 +105,9 @@ pub struct Sweep {
 
 /// One property test.
 pub struct PropertyTest {
+    /// The test's name: `property:COLUMN`, with `#2`, `#3`, ... for the
+    /// same column tested again (binned otherwise, say), as sweeps are.
+    pub name: String,
     /// The metadata column.
     pub column: String,
     /// How its values become groups.
@@ -281,16 +284,18 @@ pub fn plan(config: &ProbeConfig) -> Result<Plan> {
             options,
         });
     }
-    let properties = config
-        .property
-        .iter()
-        .map(|p| {
-            Ok(PropertyTest {
-                column: p.column.clone(),
-                binning: Binning::parse(&p.bins)?,
-            })
-        })
-        .collect::<Result<_>>()?;
+    let mut properties: Vec<PropertyTest> = Vec::new();
+    for p in &config.property {
+        let repeats = properties.iter().filter(|q| q.column == p.column).count();
+        properties.push(PropertyTest {
+            name: match repeats {
+                0 => format!("property:{}", p.column),
+                _ => format!("property:{}#{}", p.column, repeats + 1),
+            },
+            column: p.column.clone(),
+            binning: Binning::parse(&p.bins)?,
+        });
+    }
     let mut grids: Vec<Grid> = Vec::new();
     for spec in &config.grid {
         spec.check()?;
@@ -645,7 +650,8 @@ pub fn assemble(
 
 /// The warning for a property or class test with groups too small to
 /// resample ([`stats::MIN_GROUP`]): they are reported but take no part in
-/// its verdict (nor in a property's threshold and range change).
+/// its verdict (nor in a property's threshold and range change); for a
+/// sweep on fewer examples than that, no level counts.
 fn small_groups(test: &TestResult) -> Option<String> {
     let (part, remedy) = match test.kind {
         TestKind::Property => (
@@ -656,7 +662,16 @@ fn small_groups(test: &TestResult) -> Option<String> {
             ),
         ),
         TestKind::Class => ("the verdict", String::new()),
-        TestKind::Perturbation | TestKind::Grid => return None,
+        TestKind::Perturbation | TestKind::Grid => {
+            let n = test.stats.levels.first().map_or(0, |l| l.n);
+            return (n < stats::MIN_GROUP).then(|| {
+                format!(
+                    "{}: {n} example(s), fewer than {}, too few to resample: the intervals are unbounded and no level counts as a change,                      so its verdict is no finding; probe more examples",
+                    test.name,
+                    stats::MIN_GROUP
+                )
+            });
+        }
     };
     let levels = &test.stats.levels;
     let small = levels.iter().filter(|l| l.n < stats::MIN_GROUP).count();
@@ -1421,13 +1436,17 @@ fn property_result(
             members: b.members,
         })
         .collect();
+    // Text values ('lens', 'ring') have no axis: their groups, like
+    // classes', get no slope, threshold crossing or range change along
+    // their alphabetical order.
+    let ordered = groups.iter().all(|g| g.label.is_none());
     let GroupedStats {
         stats,
         extras,
         scores,
-    } = grouped_stats(&groups, true, reference, metric, settings)?;
+    } = grouped_stats(&groups, ordered, reference, metric, settings)?;
     Ok(TestResult {
-        name: format!("property:{}", property.column),
+        name: property.name.clone(),
         kind: TestKind::Property,
         parameter: property.column.clone(),
         unit: "metadata value".into(),

@@ -61,8 +61,8 @@ pub fn write_report(out: &Path, report: &Report, command: &str) -> Result<Vec<St
     let mut page = Page::new(format!("sensie probe: {}", file_name(&report.model.path)));
     run_section(&mut page, report, command);
     summary_section(&mut page, report);
-    for test in &report.tests {
-        let stem = file_stem(&test.name);
+    let stems = file_stems(report.tests.iter().map(|t| t.name.as_str()));
+    for (test, stem) in report.tests.iter().zip(stems) {
         let svg = chart(test);
         // Rasterising the chart and drawing the example grid are most of the
         // report's time (about 15 ms each on the MNIST CNN): side by side.
@@ -580,6 +580,32 @@ fn group_caption(test: &TestResult) -> String {
     )
 }
 
+/// The file stems of a run's tests, in order ([`file_stem`] of each name),
+/// one apart from another: names that map to the same stem (`property:a b`,
+/// `property:a_b`, `property:a/b`) get `-2`, `-3`, ..., so no test's plot or
+/// example grid is written over another's.
+pub fn file_stems<'a>(names: impl IntoIterator<Item = &'a str>) -> Vec<String> {
+    let mut taken = std::collections::HashSet::new();
+    names
+        .into_iter()
+        .map(|name| {
+            let stem = file_stem(name);
+            let free = (1..)
+                .map(|k| {
+                    if k == 1 {
+                        stem.clone()
+                    } else {
+                        format!("{stem}-{k}")
+                    }
+                })
+                .find(|s| !taken.contains(s))
+                .expect("some suffix is free");
+            taken.insert(free.clone());
+            free
+        })
+        .collect()
+}
+
 /// A test name as a file name: letters, digits, `-` and `_` kept, anything
 /// else (the `:` of `property:x`, the `#` of a repeated sweep) made `_`.
 pub fn file_stem(name: &str) -> String {
@@ -598,4 +624,32 @@ fn file_name(path: &Path) -> String {
     path.file_name()
         .map(|f| f.to_string_lossy().into_owned())
         .unwrap_or_else(|| path.display().to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn file_stems_of_names_that_map_alike_stay_apart() {
+        // Three properties whose names all became property_a_b: one chart
+        // was written over the other two.
+        let names = [
+            "property:a b",
+            "property:a_b",
+            "property:a/b",
+            "rotate",
+            "property:a_b-2",
+        ];
+        assert_eq!(
+            file_stems(names),
+            [
+                "property_a_b",
+                "property_a_b-2",
+                "property_a_b-3",
+                "rotate",
+                "property_a_b-2-2"
+            ]
+        );
+    }
 }

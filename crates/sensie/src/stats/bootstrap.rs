@@ -80,7 +80,13 @@ pub(super) fn quantile_sorted(sorted: &[f64], q: f64) -> f64 {
     }
     let position = q * (sorted.len() - 1) as f64;
     let (lo, hi) = (position.floor() as usize, position.ceil() as usize);
-    sorted[lo] + (position - lo as f64) * (sorted[hi] - sorted[lo])
+    let (a, b, t) = (sorted[lo], sorted[hi], position - lo as f64);
+    // An infinite order statistic (replicates crossing a threshold at
+    // Poisson noise's infinite gain): inf - inf would make it NaN.
+    if (a.is_infinite() || b.is_infinite()) && (t == 0.0 || a == b) {
+        return a;
+    }
+    a + t * (b - a)
 }
 
 /// The central percentile interval holding `level` (e.g. 0.95) of `values`.
@@ -161,6 +167,16 @@ mod tests {
         for (q, expected) in [(0.25, 1.75), (0.5, 3.0), (0.9, 6.8), (0.0, 1.0), (1.0, 8.0)] {
             assert!((quantile(&values, q) - expected).abs() < 1e-12, "{q}");
         }
+    }
+
+    #[test]
+    fn quantiles_reach_infinite_values_without_nan() {
+        let crossings = [27.0, 150.0, f64::INFINITY, f64::INFINITY];
+        assert_eq!(quantile(&crossings, 1.0), f64::INFINITY);
+        assert_eq!(quantile(&crossings, 0.9), f64::INFINITY);
+        assert_eq!(quantile(&crossings, 0.5), f64::INFINITY);
+        assert_eq!(quantile(&crossings, 1.0 / 3.0), 150.0);
+        assert_eq!(quantile(&crossings, 0.0), 27.0);
     }
 
     #[test]

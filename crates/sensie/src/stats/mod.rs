@@ -366,7 +366,15 @@ pub fn paired_with_band(
     let change_replicates = Array2::from_shape_fn((settings.replicates, levels), |(b, l)| {
         replicates[[b, l]] - replicates[[b, levels]]
     });
-    let band = bootstrap::simultaneous_intervals(change_replicates.view(), &changes);
+    // Fewer examples than a group needs (MIN_GROUP) cannot be resampled:
+    // one digit's replicates are all that digit, an interval of zero width
+    // that made any change "significant" and the seed alone set the effect.
+    // Such a sweep's intervals are unbounded, so no level counts.
+    let band = if n < MIN_GROUP {
+        vec![[f64::NEG_INFINITY, f64::INFINITY]; levels]
+    } else {
+        bootstrap::simultaneous_intervals(change_replicates.view(), &changes)
+    };
     let size = changes
         .iter()
         .zip(&band)
@@ -674,6 +682,33 @@ mod tests {
         let slope = stats.slope.unwrap();
         assert!(
             slope.value.abs() < 1e-12 && slope.ci95[0].abs() < 1e-12 && slope.ci95[1].abs() < 1e-12
+        );
+    }
+
+    #[test]
+    fn a_sweep_on_too_few_examples_to_resample_finds_no_change() {
+        // One digit whose score falls from 0.52 to 0.17 under noise: every
+        // replicate draws that digit, so the interval had zero width and
+        // the verdict was high at any seed. Four examples are still too few;
+        // five are enough to count a large, consistent drop.
+        for n in 1..MIN_GROUP {
+            let reference = Array1::from_elem(n, 0.52);
+            let scores =
+                Array2::from_shape_fn((n, 2), |(i, l)| 0.52 - 0.35 * l as f64 + 0.001 * i as f64);
+            let stats = sweep(&[0.0, 0.1], &scores, &reference);
+            assert_eq!(
+                (stats.verdict, stats.effect.size),
+                (Verdict::Low, 0.0),
+                "{n} examples"
+            );
+        }
+        let n = MIN_GROUP;
+        let reference = Array1::from_elem(n, 0.52);
+        let scores =
+            Array2::from_shape_fn((n, 2), |(i, l)| 0.52 - 0.35 * l as f64 + 0.001 * i as f64);
+        assert_eq!(
+            sweep(&[0.0, 0.1], &scores, &reference).verdict,
+            Verdict::High
         );
     }
 

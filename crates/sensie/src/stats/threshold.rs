@@ -5,7 +5,10 @@
 //! threshold; for an error, where it first rises above. Between the last
 //! level on the good side and the first on the bad side the parameter is
 //! interpolated linearly; a curve that starts on the bad side crosses at the
-//! first level.
+//! first level. Next to an infinite level (Poisson noise's identity, an
+//! infinite gain) the interpolation is linear in the reciprocal, the noise's
+//! variance, so the crossing lies between the finite level and infinity
+//! instead of being NaN.
 
 use super::Direction;
 
@@ -30,7 +33,11 @@ pub(super) fn crossing(
         means[first - 1],
         means[first],
     );
-    Some(x0 + (x1 - x0) * (m0 - threshold) / (m0 - m1))
+    let along = (m0 - threshold) / (m0 - m1);
+    if x0.is_infinite() || x1.is_infinite() {
+        return Some(1.0 / (1.0 / x0 + (1.0 / x1 - 1.0 / x0) * along));
+    }
+    Some(x0 + (x1 - x0) * along)
 }
 
 #[cfg(test)]
@@ -54,6 +61,12 @@ mod tests {
             crossing(&values, &means, 0.95, Direction::HigherIsBetter),
             Some(0.0)
         );
+        // From an infinite gain (no noise) to 100: 0.7 lies a quarter of
+        // the way from 0.9 to 0.1, a variance (1 / gain) of 0.25 / 100.
+        let gains = [f64::INFINITY, 100.0, 10.0];
+        let means = [0.9, 0.1, 0.0];
+        let at = crossing(&gains, &means, 0.7, Direction::HigherIsBetter).unwrap();
+        assert!((at - 400.0).abs() < 1e-9, "{at}");
         let errors = [1.0, 2.0, 5.0, 9.0];
         assert_eq!(
             crossing(&values, &errors, 3.5, Direction::LowerIsBetter),
