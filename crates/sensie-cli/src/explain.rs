@@ -253,10 +253,10 @@ fn bounds(text: &str) -> std::result::Result<(f32, f32), String> {
 }
 
 fn gap_note(s: &MethodSummary) -> String {
-    match &s.relative_completeness_gap {
-        Some(g) => format!(
+    match s.worst_completeness_gap() {
+        Some(worst) => format!(
             "  (completeness gap up to {:.3}% of f(x) - f(baseline))",
-            100.0 * g.iter().fold(0.0f32, |m, v| m.max(v.abs()))
+            100.0 * worst
         ),
         None => String::new(),
     }

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 
 use sensie::Result;
 use sensie::engine::Score;
-use sensie::limits::MAX_STEPS;
+use sensie::limits::{MAX_RESTARTS, MAX_STEPS};
 use sensie::output::OutputDir;
 use sensie::visualize::{
     self, DreamConfig, ExampleChoice, Kind, MaximizeConfig, Parameterisation, Target,
@@ -114,7 +114,7 @@ struct MaximizeArgs {
     #[command(flatten)]
     common: Common,
     /// Maximise this class's score.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "layer")]
     class: Option<usize>,
     /// Maximise this layer's mean activation (or, with --channel, a channel's).
     #[arg(long)]
@@ -132,7 +132,7 @@ struct MaximizeArgs {
     #[arg(long, default_value_t = 256, value_parser = count("steps", 1, MAX_STEPS))]
     steps: usize,
     /// Independent starts, optimised together as one batch.
-    #[arg(long, default_value_t = 4, value_parser = count("restarts", 1, MAX_STEPS))]
+    #[arg(long, default_value_t = 4, value_parser = count("restarts", 1, MAX_RESTARTS))]
     restarts: usize,
     /// Adam's learning rate.
     #[arg(long, default_value_t = 0.05)]

@@ -306,4 +306,24 @@ fn bad_choices_fail_with_the_valid_ones() {
         "{}",
         stderr(&o)
     );
+    // Both: the layer's channel or neuron was silently dropped for the class.
+    let o = sensie(&[
+        "visualize",
+        "maximize",
+        "--model",
+        &model,
+        "--out",
+        out,
+        "--class",
+        "3",
+        "--layer",
+        "/conv2/Conv_output_0",
+        "--channel",
+        "2",
+    ]);
+    assert!(
+        !o.status.success() && stderr(&o).contains("cannot be used with"),
+        "{}",
+        stderr(&o)
+    );
 }

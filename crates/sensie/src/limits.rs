@@ -19,6 +19,13 @@ pub const MAX_THREADS: usize = 1024;
 /// faithfulness curve steps, activation maximisation's and Deep Dream's
 /// steps, restarts and octaves.
 pub const MAX_STEPS: usize = 100_000;
+/// Activation maximisation's restarts: they run as one batch, so each costs
+/// the model's activations for one image at once (100,000 restarts of a
+/// 28 x 28 digit asked for more than 12 GB).
+pub const MAX_RESTARTS: usize = 1024;
+/// A blur's sigma in pixels: its kernel has 8 sigma + 1 taps (a sigma of
+/// 1e9 asked for 64 GB), and a sigma past any image's size blurs it flat.
+pub const MAX_SIGMA: f32 = 10_000.0;
 
 /// Refuses `value` above `limit`, naming both.
 pub fn at_most(what: &str, value: usize, limit: usize) -> Result<()> {

@@ -128,6 +128,21 @@ fn a_baseline_of_the_wrong_shape_is_refused() {
         text.contains("[1, 28, 27]") && text.contains("[1, 28, 28]"),
         "{text}"
     );
+    // A NaN (or infinite) baseline value made the map NaN while the
+    // completeness gap read 0%.
+    for bad in [f32::NAN, f32::INFINITY] {
+        let mut values = ArrayD::zeros(IxDyn(&[1, 28, 28]));
+        values[[0, 3, 5]] = bad;
+        let options = Options {
+            baseline: Baseline::Array(values),
+            ..Options::default()
+        };
+        let text = attribute_err(&mut engine, &x, "integrated-gradients", &options).to_string();
+        assert!(
+            text.contains("baseline") && text.contains("not finite") && text.contains("89"),
+            "{text}"
+        );
+    }
 }
 
 #[test]
@@ -269,4 +284,104 @@ fn inputs_of_the_wrong_shape_are_refused_by_every_method() {
         .unwrap_err()
         .to_string();
     assert!(text.contains("[N, 1, 28, 28]"), "{text}");
+}
+
+#[test]
+fn amounts_of_work_past_the_limits_are_refused_by_the_library() {
+    // The CLI's argument parser capped these; the Python package passed any
+    // value on, and --blur-sigma 1e9 asked for a 64 GB kernel.
+    use sensie::limits::{MAX_SIGMA, MAX_STEPS};
+    let cases = [
+        (
+            "integrated-gradients",
+            Options {
+                steps: MAX_STEPS + 1,
+                ..Options::default()
+            },
+            "integration steps",
+        ),
+        (
+            "smoothgrad",
+            Options {
+                samples: MAX_STEPS + 1,
+                ..Options::default()
+            },
+            "SmoothGrad samples",
+        ),
+        (
+            "blur-saliency",
+            Options {
+                blur_sigma: 1e9,
+                ..Options::default()
+            },
+            "blur sigma",
+        ),
+    ];
+    for (method, options, what) in cases {
+        let err = explain::build(method, &options).err().unwrap().to_string();
+        assert!(
+            err.contains(what) && err.contains("at most"),
+            "{method}: {err}"
+        );
+    }
+    let at_limit = Options {
+        blur_sigma: MAX_SIGMA,
+        ..Options::default()
+    };
+    assert!(explain::build("blur-saliency", &at_limit).is_ok());
+}
+
+#[test]
+fn a_model_with_one_score_per_example_is_not_explained_through_a_softmax() {
+    // The Einstein-radius regressor: a softmax over its one output is
+    // always 1, so probability maps were all 0 and every deletion and
+    // insertion area (random's too) was 1.
+    let x = npz_f32(&data("../../../../examples/lens/data/test.npz"), "x").unwrap();
+    let x = x.slice_axis(ndarray::Axis(0), (0..3).into()).to_owned();
+    let mut engine = engine(data("../../../../examples/lens/einstein_radius.onnx"));
+    let err = Targets::resolve(
+        &mut engine,
+        x.view(),
+        TargetSpec::Class(0),
+        None,
+        Score::Probability,
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(err.contains("one score per example"), "{err}");
+    let targets = Targets::resolve(
+        &mut engine,
+        x.view(),
+        TargetSpec::Class(0),
+        None,
+        Score::Logit,
+    )
+    .unwrap();
+    let gradient = explain::build("gradient", &Options::default())
+        .unwrap()
+        .attribute(&mut engine, x.view(), &targets)
+        .unwrap();
+    let options = CurveOptions {
+        steps: 4,
+        fill: 0.0,
+        blur_sigma: 1.0,
+        seed: 0,
+    };
+    let curves = faithfulness::curves(
+        &mut engine,
+        x.view(),
+        &targets,
+        &[("gradient", &gradient, MapKind::Pixel)],
+        options,
+    )
+    .unwrap();
+    assert_eq!(curves.score, "logit");
+    // Nothing deleted yet: the curve starts at the model's mean output.
+    let outputs = engine.scores(x.view(), &Score::Logit).unwrap();
+    let mean = outputs.column(0).iter().map(|&v| f64::from(v)).sum::<f64>() / 3.0;
+    let start = curves.methods[0].deletion.mean[0];
+    assert!(
+        (start - mean).abs() < 1e-5 && (start - 1.0).abs() > 0.01,
+        "{start} {mean}"
+    );
 }

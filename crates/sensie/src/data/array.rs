@@ -189,7 +189,7 @@ fn read_npy_header(
     let extent = dims
         .iter()
         .try_fold(item, |acc, &d| acc.checked_mul(d.max(1)));
-    if extent.is_none_or(|e| e > isize::MAX as u64) {
+    if declared == Some(0) && extent.is_none_or(|e| e > isize::MAX as u64) {
         return Err(not_npy(&format!(
             "its header's shape {dims:?} has sizes whose product overflows an array's index"
         )));

@@ -53,6 +53,15 @@ impl BlurSaliency {
                 "must be a finite number of pixels >= 0",
             ));
         }
+        if blur_sigma > crate::limits::MAX_SIGMA {
+            return Err(Error::invalid(
+                format!("blur sigma {blur_sigma}"),
+                format!(
+                    "sensie accepts at most {} pixels (its kernel has 8 sigma + 1 taps)",
+                    crate::limits::MAX_SIGMA
+                ),
+            ));
+        }
         if !(mask_sigma > 0.0 && mask_sigma.is_finite()) {
             return Err(Error::invalid(
                 format!("mask sigma {mask_sigma}"),

@@ -9,8 +9,11 @@
 //! starts from the input blurred and puts the top-ranked pixels back: a
 //! faithful map makes it rise fast (high area). The probability, not the
 //! logit, is used so that the areas lie in [0, 1] and compare across
-//! examples. A random ranking (seeded) is reported beside the methods as
-//! the level a map must beat.
+//! examples. A model with one score per example (a regressor, a single
+//! sigmoid unit) is followed on the score its maps explain instead: a
+//! softmax over one value is always 1, which made every area 1. A random
+//! ranking (seeded) is reported beside the methods as the level a map must
+//! beat.
 
 use ndarray::{Array2, Array3, ArrayViewD, Axis};
 use serde::Serialize;
@@ -45,6 +48,9 @@ pub struct Faithfulness {
     pub fill: f32,
     /// The Gaussian blur (pixels) of insertion's starting image.
     pub blur_sigma: f32,
+    /// The score followed along the curves: `probability`, or for a model
+    /// with one score per example the one its maps explain (`logit`).
+    pub score: &'static str,
     /// The methods', then `random`.
     pub methods: Vec<MethodCurves>,
 }
@@ -84,6 +90,7 @@ pub fn curves(
     if options.steps == 0 {
         return Err(Error::invalid("0 curve steps", "at least 1 is needed"));
     }
+    crate::limits::at_most("curve steps", options.steps, crate::limits::MAX_STEPS)?;
     let geometry = Geometry::of(engine.model(), "deletion and insertion curves")?;
     let per_pixel: Vec<Vec<Array2<f32>>> = maps
         .iter()
@@ -128,9 +135,19 @@ pub fn curves(
         .collect();
     rankings.push(("random".into(), random));
 
-    let probability = Targets {
+    let (score, score_name) = if engine.score_width()? == 1 {
+        let name = match targets.score {
+            Score::Probability => "probability",
+            Score::Logit => "logit",
+            _ => "output",
+        };
+        (targets.score.clone(), name)
+    } else {
+        (Score::Probability, "probability")
+    };
+    let followed = Targets {
         classes: targets.classes.clone(),
-        score: Score::Probability,
+        score,
     };
     let points = options.steps + 1;
     let methods = rankings
@@ -160,8 +177,8 @@ pub fn curves(
                 2 * points,
                 fill,
                 |engine, batch, pairs| {
-                    let scores = engine.scores(batch, &Score::Probability)?;
-                    for (s, &(e, v)) in probability
+                    let scores = engine.scores(batch, &followed.score)?;
+                    for (s, &(e, v)) in followed
                         .pick(&scores, pairs.iter().map(|&(e, _)| e))
                         .into_iter()
                         .zip(pairs)
@@ -182,6 +199,7 @@ pub fn curves(
     Ok(Faithfulness {
         fractions,
         fill: options.fill,
+        score: score_name,
         blur_sigma: options.blur_sigma,
         methods,
     })

@@ -223,7 +223,11 @@ pub(crate) fn faithfulness_charts(curves: &Faithfulness) -> [LineChart; 2] {
             plot::curves_chart(
                 title,
                 plot::Axis::new("fraction of pixels"),
-                plot::Axis::new("target probability").with_range(0.0, 1.0),
+                if curves.score == "probability" {
+                    plot::Axis::new("target probability").with_range(0.0, 1.0)
+                } else {
+                    plot::Axis::new(format!("target {}", curves.score))
+                },
                 series,
             )
         };

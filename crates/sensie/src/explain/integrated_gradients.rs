@@ -152,6 +152,18 @@ impl Baseline {
                 out
             }
             Baseline::Array(values) => {
+                // A NaN or infinite value makes the path, and the whole map,
+                // NaN while the completeness check still read 0% (NaN
+                // dropped by its max).
+                if let Some(at) = values.iter().position(|v| !v.is_finite()) {
+                    return Err(Error::invalid(
+                        "the Integrated Gradients baseline",
+                        format!(
+                            "value {} (at flat index {at}) is not finite; give finite values (zeros, the data's mean, a blurred image)",
+                            values.iter().nth(at).expect("found")
+                        ),
+                    ));
+                }
                 if values.shape() == inputs.shape() {
                     values.clone()
                 } else if values.shape() == example
@@ -206,6 +218,7 @@ impl IntegratedGradients {
                 format!("{quadrature:?} needs at least {least}"),
             ));
         }
+        crate::limits::at_most("integration steps", steps, crate::limits::MAX_STEPS)?;
         Ok(IntegratedGradients {
             steps,
             quadrature,

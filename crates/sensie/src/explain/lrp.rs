@@ -23,7 +23,9 @@ pub struct Lrp {
     pub epsilon: f32,
     /// The gamma rule's gamma (zennit's default 0.25).
     pub gamma: f32,
-    /// The z^B rule's bounds; `None`: the range of the inputs explained.
+    /// The z^B rule's bounds; `None`: the range of the inputs explained
+    /// (`sensie explain` and the Python package give the whole data's
+    /// range, [`super::run::Examples::range`]).
     pub bounds: Option<(f32, f32)>,
 }
 

@@ -247,6 +247,13 @@ impl Targets {
                     .collect()
             }
         };
+        if score == Score::Probability && engine.score_width()? == 1 {
+            return Err(Error::invalid(
+                "score probability",
+                "the model gives one score per example (a regressor, or a single sigmoid unit): a softmax over one value is always 1, \
+                 so every map would be 0; explain its logit or its output instead",
+            ));
+        }
         let targets = Targets { classes, score };
         engine.class_seed(&targets.classes)?;
         Ok(targets)

@@ -42,6 +42,17 @@ impl Occlusion {
                 "both must be at least 1 pixel",
             ));
         }
+        // Windows further apart than their size leave pixels no window
+        // covers: no attribution there (it was NaN, or a window starting
+        // past the image's edge).
+        if stride > window {
+            return Err(Error::invalid(
+                format!("occlusion stride {stride}"),
+                format!(
+                    "larger than the window ({window}): pixels between windows would never be occluded; give a stride of at most {window}"
+                ),
+            ));
+        }
         Ok(Occlusion {
             window,
             stride,
@@ -127,5 +138,33 @@ impl Method for Occlusion {
             geometry.spread(example, (&drop / &coverage).view());
         }
         Ok(Attribution::pixels(map))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_stride_past_the_window_is_refused_and_windows_cover_every_pixel() {
+        // --window 4 --stride 5 left a pixel column in five uncovered (NaN
+        // maps); a stride past the image's edge panicked.
+        let err = Occlusion::new(4, 5, 0.0).err().unwrap().to_string();
+        assert!(
+            err.contains("stride 5") && err.contains("at most 4"),
+            "{err}"
+        );
+        for (window, stride) in [(4, 4), (4, 3), (3, 1), (28, 28)] {
+            let occlusion = Occlusion::new(window, stride, 0.0).unwrap();
+            let mut covered = [false; 28];
+            for span in occlusion.spans(28) {
+                assert!(span.end <= 28 && span.start < span.end);
+                covered[span].iter_mut().for_each(|c| *c = true);
+            }
+            assert!(
+                covered.iter().all(|&c| c),
+                "window {window} stride {stride}"
+            );
+        }
     }
 }

@@ -89,6 +89,19 @@ pub struct MethodSummary {
 }
 
 impl MethodSummary {
+    /// Integrated Gradients: the largest relative completeness gap over the
+    /// examples, NaN when any is (a NaN map must not read as a gap of 0%).
+    pub fn worst_completeness_gap(&self) -> Option<f32> {
+        let gaps = self.relative_completeness_gap.as_ref()?;
+        Some(gaps.iter().fold(0.0f32, |worst, g| {
+            if worst.is_nan() || g.is_nan() {
+                f32::NAN
+            } else {
+                worst.max(g.abs())
+            }
+        }))
+    }
+
     /// The entry of a method of `kind` that gave `attribution` in `seconds`.
     pub fn of(
         method: &str,
@@ -273,9 +286,9 @@ pub fn write_figures(
         let section = page.section("Faithfulness: deletion and insertion");
         section.paragraph(format!(
             "Petsiuk et al. (2018): the most attributed pixels are deleted (set to {}) or inserted into the input blurred by \
-             a Gaussian of {:.1} pixels, and the target's probability is recorded. A faithful map makes deletion fall fast \
+             a Gaussian of {:.1} pixels, and the target's {} is recorded. A faithful map makes deletion fall fast \
              and insertion rise fast; `random` ranks pixels at random. Numbers per example: faithfulness.json.",
-            curves.fill, curves.blur_sigma
+            curves.fill, curves.blur_sigma, curves.score
         ));
         let rows = curves
             .methods
@@ -309,8 +322,7 @@ fn method_note(m: &MethodSummary) -> String {
     if let (Some(layer), Some(file)) = (&m.layer, &m.layer_file) {
         text += &format!("; at layer {layer}: {file}");
     }
-    if let Some(gaps) = &m.relative_completeness_gap {
-        let worst = gaps.iter().fold(0.0f32, |w, g| w.max(g.abs()));
+    if let Some(worst) = m.worst_completeness_gap() {
         text += &format!(
             "; completeness gap at most {:.3}% of f(x) - f(baseline)",
             100.0 * worst
@@ -372,4 +384,21 @@ pub fn write_json(path: &Path, value: &impl Serialize) -> Result<()> {
     let text = serde_json::to_string_pretty(value)
         .map_err(|e| Error::invalid(format!("{}", path.display()), e.to_string()))?;
     write_atomic(path, (text + "\n").as_bytes())
+}
+
+#[cfg(test)]
+mod tests {
+    use ndarray::{ArrayD, IxDyn};
+
+    use super::*;
+
+    #[test]
+    fn a_nan_completeness_gap_is_not_read_as_zero() {
+        let map = Attribution::pixels(ArrayD::zeros(IxDyn(&[2, 1, 2, 2])));
+        let mut summary = MethodSummary::of("integrated-gradients", MapKind::Pixel, &map, 0.0);
+        summary.relative_completeness_gap = Some(vec![0.002, -0.004]);
+        assert_eq!(summary.worst_completeness_gap(), Some(0.004));
+        summary.relative_completeness_gap = Some(vec![0.002, f32::NAN, 0.001]);
+        assert!(summary.worst_completeness_gap().unwrap().is_nan());
+    }
 }

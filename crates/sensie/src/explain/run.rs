@@ -152,6 +152,11 @@ pub struct Examples {
     pub indices: Vec<usize>,
     /// How many examples the data holds (a baseline may give one for each).
     pub total: usize,
+    /// The lowest and highest value of every example the data holds, as
+    /// the model reads them: the z^B rule's box when none is given (the
+    /// data's range, not the chosen examples', so that an example's LRP map
+    /// does not change with the others explained beside it).
+    pub range: (f32, f32),
     /// The data's file, or a name standing for it.
     pub data: PathBuf,
 }
@@ -247,6 +252,11 @@ pub fn load_examples(config: &ExplainConfig, model: &Model) -> Result<(Examples,
     }
     let raw = images.select(Axis(0), &rows);
     let size = Some((geometry.height, geometry.width));
+    let mut range = (f32::INFINITY, f32::NEG_INFINITY);
+    for chunk in images.axis_chunks_iter(Axis(0), 256) {
+        let read = config.preprocess.apply(chunk, size, geometry.layout)?;
+        range = widen(range, read.view().into_dyn());
+    }
     let inputs = config
         .preprocess
         .apply(raw.view(), size, geometry.layout)?
@@ -274,9 +284,18 @@ pub fn load_examples(config: &ExplainConfig, model: &Model) -> Result<(Examples,
         names: rows.iter().map(|&r| Name::of(&ids[r])).collect(),
         indices: rows.iter().map(|&r| positions[r]).collect(),
         total,
+        range,
         data: config.data.path.clone(),
     };
     Ok((examples, notes))
+}
+
+/// `range` widened to hold the finite values of `values`.
+fn widen(range: (f32, f32), values: ArrayViewD<f32>) -> (f32, f32) {
+    values
+        .iter()
+        .filter(|v| v.is_finite())
+        .fold(range, |(lo, hi), &v| (lo.min(v), hi.max(v)))
 }
 
 /// Explains `examples` (already prepared for `model`) as `settings` ask,
@@ -337,7 +356,10 @@ pub fn run_on(
         stride: settings.stride,
         fill: settings.fill,
         seed: settings.seed,
-        lrp: settings.lrp.clone(),
+        lrp: Lrp {
+            bounds: settings.lrp.bounds.or(Some(examples.range)),
+            ..settings.lrp.clone()
+        },
         blur_sigma: settings.blur_sigma,
         mask_sigma: settings.mask_sigma,
         blur_score: if settings.score == "target" {
@@ -595,6 +617,7 @@ impl Examples {
             names: rows.iter().map(|r| Name::of(&r.to_string())).collect(),
             indices: rows,
             total,
+            range: widen((f32::INFINITY, f32::NEG_INFINITY), inputs.view()),
             data: PathBuf::from(data),
         })
     }

@@ -55,6 +55,7 @@ impl SmoothGrad {
                 "at least 1 is needed",
             ));
         }
+        crate::limits::at_most("SmoothGrad samples", samples, crate::limits::MAX_STEPS)?;
         if !(noise >= 0.0 && noise.is_finite()) {
             return Err(Error::invalid(
                 format!("SmoothGrad noise {noise}"),

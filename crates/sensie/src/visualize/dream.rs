@@ -109,6 +109,8 @@ pub fn dream_with_progress(
             "it needs at least 1 octave, an octave scale of at least 1 and a positive step",
         ));
     }
+    crate::limits::at_most("octaves", options.octaves, crate::limits::MAX_STEPS)?;
+    crate::limits::at_most("steps", options.steps, crate::limits::MAX_STEPS)?;
     super::finite(x.view())?;
     let layer = Layer::find(engine, layer)?;
     let input = Layer::input(engine)?;

@@ -418,6 +418,8 @@ fn check(options: &MaximizeOptions, bands: usize) -> Result<()> {
             "at least one restart is needed",
         ));
     }
+    crate::limits::at_most("restarts", options.restarts, crate::limits::MAX_RESTARTS)?;
+    crate::limits::at_most("steps", options.steps, crate::limits::MAX_STEPS)?;
     if !(options.learning_rate > 0.0 && options.learning_rate.is_finite()) {
         return Err(Error::invalid(
             format!("learning rate {}", options.learning_rate),
@@ -569,5 +571,27 @@ mod tests {
         let scores = ndarray::arr2(&[[1.0f32, 2.0, 3.0], [4.0, 5.0, 6.0]]);
         let seed = ndarray::arr2(&[[0.0f32, 1.0, 0.0], [0.5, 0.0, 0.5]]).into_dyn();
         assert_eq!(objective_values(&scores, &seed), vec![2.0, 5.0]);
+    }
+
+    #[test]
+    fn restarts_and_steps_past_their_limits_are_refused() {
+        // Restarts run as one batch: 100,000 of them asked for over 12 GB,
+        // and only the CLI's parser stopped it.
+        let options = MaximizeOptions::for_size(28, 28);
+        check(&options, 1).unwrap();
+        let many = MaximizeOptions {
+            restarts: crate::limits::MAX_RESTARTS + 1,
+            ..options.clone()
+        };
+        let err = check(&many, 1).unwrap_err().to_string();
+        assert!(
+            err.contains("restarts 1025") && err.contains("at most 1024"),
+            "{err}"
+        );
+        let long = MaximizeOptions {
+            steps: crate::limits::MAX_STEPS + 1,
+            ..options
+        };
+        assert!(check(&long, 1).unwrap_err().to_string().contains("at most"));
     }
 }
