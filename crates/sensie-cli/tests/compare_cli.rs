@@ -204,6 +204,26 @@ fn config_tables_name_models_and_bad_names_are_refused() {
         "{}",
         stderr(&unknown)
     );
+    // A name the comparison's own files take: both runs were made, then the
+    // run failed writing results.json ("Is a directory").
+    let clash = sensie(&[
+        "probe",
+        "--model",
+        &model,
+        "--data",
+        "results.json=x.npy",
+        "--data",
+        "real=y.npy",
+        "--perturb",
+        "rotate=0,90",
+        "--out",
+        dir.path().join("bad").to_str().unwrap(),
+    ]);
+    assert!(
+        !clash.status.success() && stderr(&clash).contains("name 'results.json'"),
+        "{}",
+        stderr(&clash)
+    );
 }
 
 #[test]

@@ -203,6 +203,18 @@ fn bad_requests_are_refused_before_any_model_work() {
         .err()
         .unwrap();
     assert!(err.to_string().contains("did you mean 'rotate'"), "{err}");
+    // A config file's threads are held to --threads' limit.
+    let err = probe::plan(&ProbeConfig {
+        threads: 4000,
+        ..config(dir.path(), data.clone(), &["rotate=0,90"])
+    })
+    .err()
+    .unwrap()
+    .to_string();
+    assert!(
+        err.contains("threads 4000") && err.contains("at most 1024"),
+        "{err}"
+    );
     let mut with_property = config(dir.path(), data, &[]);
     with_property.property = vec![PropertySpec::parse("nosie")];
     let err = probe::execute(&with_property, &mut |_, _| {})

@@ -26,13 +26,17 @@ struct Rotate {
 }
 
 /// sin and cos of an angle in degrees, exact at multiples of 90 so that
-/// quarter turns move pixels without interpolation.
+/// quarter turns move pixels without interpolation. A whole turn or more is
+/// reduced in degrees first, where it is exact: in radians 1e20 degrees kept
+/// none of its angle (it rotated as 136, not 280).
 fn sin_cos_degrees(degrees: f64) -> (f64, f64) {
-    match degrees.rem_euclid(360.0) {
+    let turn = degrees.rem_euclid(360.0);
+    match turn {
         0.0 => (0.0, 1.0),
         90.0 => (1.0, 0.0),
         180.0 => (0.0, -1.0),
         270.0 => (-1.0, 0.0),
+        _ if degrees.abs() >= 360.0 => turn.to_radians().sin_cos(),
         _ => degrees.to_radians().sin_cos(),
     }
 }
@@ -62,7 +66,18 @@ impl Geometric for Rotate {
 mod tests {
     use ndarray::{Array3, Axis, s};
 
+    use super::sin_cos_degrees;
     use crate::perturb::test_support::*;
+
+    #[test]
+    fn whole_turns_are_reduced_in_degrees() {
+        assert_eq!(sin_cos_degrees(1e20), sin_cos_degrees(1e20 % 360.0));
+        assert_eq!(1e20 % 360.0, 280.0);
+        assert_eq!(sin_cos_degrees(720.0 + 30.0), sin_cos_degrees(30.0));
+        assert_eq!(sin_cos_degrees(-360.0 - 45.0), sin_cos_degrees(315.0));
+        // Within a turn, the angle is used as given (results unchanged).
+        assert_eq!(sin_cos_degrees(-30.0), (-30.0f64).to_radians().sin_cos());
+    }
 
     #[test]
     fn a_quarter_turn_is_a_transpose_then_a_vertical_flip() {

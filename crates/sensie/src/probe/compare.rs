@@ -77,17 +77,29 @@ pub fn arms(config: &ProbeConfig) -> Result<Option<(Compared, Vec<Arm>)>> {
             ),
         ));
     }
+    // What the comparison itself writes beside the runs' folders.
+    let taken = [
+        "plots",
+        "examples",
+        "results.json",
+        "results.csv",
+        "report.html",
+        "scores",
+    ];
     for (i, name) in names.iter().enumerate() {
         let valid = !name.is_empty()
             && name
                 .chars()
                 .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
             && !name.starts_with('.')
-            && !["plots", "examples"].contains(name);
+            && !taken.contains(name);
         if !valid {
             return Err(Error::invalid(
                 format!("{what} name '{name}'"),
-                "names become folders of the output: use letters, digits, '-', '_' and '.' (not 'plots' or 'examples')",
+                format!(
+                    "names become folders of the output: use letters, digits, '-', '_' and '.' (not {})",
+                    taken.join(", ")
+                ),
             ));
         }
         if names[..i].contains(name) {

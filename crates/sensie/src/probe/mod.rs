@@ -260,6 +260,9 @@ pub struct TestResult {
 /// Turns specs into a runnable plan, refusing unknown perturbations,
 /// options and impossible values before any model work.
 pub fn plan(config: &ProbeConfig) -> Result<Plan> {
+    // As `--threads` is on the command line: a config's `threads = 4000`
+    // started 4000 threads for a 50-image run.
+    crate::limits::at_most("threads", config.threads, crate::limits::MAX_THREADS)?;
     let mut sweeps: Vec<Sweep> = Vec::new();
     for spec in &config.perturb {
         let options = spec.option_text();
