@@ -242,7 +242,7 @@ fn bad_choices_fail_with_the_valid_ones() {
     )
     .unwrap();
     let wrong = wrong.to_str().unwrap();
-    let cases: [(&[&str], &str); 8] = [
+    let cases: [(&[&str], &str); 10] = [
         (
             &["kernels", "--layer", "/fc1/Gemm_output_0"],
             "/conv1/Conv_output_0, /conv2/Conv_output_0",
@@ -275,6 +275,25 @@ fn bad_choices_fail_with_the_valid_ones() {
             "16 channels (0 to 15)",
         ),
         (&["dream", "--data", &data, "--layer", "/relu9"], "closest"),
+        // A shift of half the digit or more: the dream came back unchanged.
+        (
+            &[
+                "dream",
+                "--data",
+                &data,
+                "--indices",
+                "0",
+                "--layer",
+                "/relu2/Relu_output_0",
+                "--jitter",
+                "14",
+            ],
+            "jitter 14",
+        ),
+        (
+            &["maximize", "--class", "1", "--jitter", "10000"],
+            "less than 14",
+        ),
         (
             &["maximize", "--class", "1", "--data", wrong],
             "wrong.npy: an array of shape [2, 28, 28, 1]: 'input' holds [N, 1, 28, 28]",

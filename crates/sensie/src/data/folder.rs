@@ -281,7 +281,27 @@ pub(crate) fn read(root: &Path, bands: &[String], extensions: &Extensions) -> Re
         .collect();
     let mut all = Vec::new();
     for (class, (dir, name)) in class_dirs.iter().zip(&class_names).enumerate() {
-        all.extend(examples(dir, class, name, bands)?);
+        let found = examples(dir, class, name, bands)?;
+        // A class whose files sensie cannot read (TIFFs, images kept a
+        // folder deeper) would silently add no examples; an empty folder
+        // (a class the test set lacks) is fine.
+        if found.is_empty()
+            && let Some(other) = entries(dir)?.first()
+        {
+            return Err(Error::data(
+                dir,
+                format!(
+                    "class folder '{name}' holds no image sensie reads (PNG, JPEG or FITS{}, directly inside it) but holds {};                      convert or move its images, or remove the folder",
+                    if bands.is_empty() {
+                        ""
+                    } else {
+                        ", one file per band"
+                    },
+                    file_name(other)
+                ),
+            ));
+        }
+        all.extend(found);
     }
     if all.is_empty() {
         let what = if bands.is_empty() {
@@ -374,6 +394,42 @@ mod tests {
         assert_eq!(folder.images.dim(), (2, 1, 2, 3));
         assert_eq!(folder.images[[0, 0, 1, 2]], 12.0);
         assert_eq!(folder.images[[1, 0, 0, 0]], 200.0);
+    }
+
+    #[test]
+    fn a_class_folder_of_files_sensie_cannot_read_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        for class in ["cat", "dog", "empty"] {
+            std::fs::create_dir(dir.path().join(class)).unwrap();
+        }
+        image::GrayImage::new(2, 2)
+            .save(dir.path().join("cat/a.png"))
+            .unwrap();
+        // An empty class folder adds no examples, and no error.
+        assert_eq!(
+            read(dir.path(), &[], &Extensions::default()).unwrap().ids,
+            ["cat/a.png"]
+        );
+        // TIFFs, or PNGs a folder deeper, used to add none without a word.
+        std::fs::write(dir.path().join("dog/b.tif"), "tiff").unwrap();
+        let err = read(dir.path(), &[], &Extensions::default())
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(
+            err.contains("class folder 'dog'") && err.contains("b.tif"),
+            "{err}"
+        );
+        std::fs::remove_file(dir.path().join("dog/b.tif")).unwrap();
+        std::fs::create_dir(dir.path().join("dog/batch1")).unwrap();
+        image::GrayImage::new(2, 2)
+            .save(dir.path().join("dog/batch1/b.png"))
+            .unwrap();
+        let err = read(dir.path(), &[], &Extensions::default())
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(err.contains("'dog'") && err.contains("batch1"), "{err}");
     }
 
     #[test]

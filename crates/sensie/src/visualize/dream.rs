@@ -115,6 +115,7 @@ pub fn dream_with_progress(
     let layer = Layer::find(engine, layer)?;
     let input = Layer::input(engine)?;
     let (_, h, w) = input.chw();
+    super::regularise::check_jitter(options.jitter, h, w)?;
     let originals = input.to_nchw(x)?;
     let mut images = originals.clone();
     let norm_before = norms(&activations(

@@ -184,6 +184,7 @@ pub fn maximize_with_progress(
     let input = Layer::input(engine)?;
     let (c, h, w) = input.chw();
     check(options, c)?;
+    super::regularise::check_jitter(options.regularisers.jitter, h, w)?;
     let n = options.restarts;
     let (score, seed) = objective_seed(engine, target, n, options)?;
     let diversity = diversity_layer(engine, target, options)?;
