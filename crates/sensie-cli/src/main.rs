@@ -31,10 +31,12 @@ enum Command {
     /// Show a model's inputs, outputs and every node with its output shape.
     Inspect(inspect::Args),
     /// Run a model on a data set and write its outputs.
+    #[command(allow_negative_numbers = true)]
     Predict(Box<predict::Args>),
     /// See what a model has learned: kernels, feature maps, activation maximisation, Deep Dream.
     Visualize(Box<visualize::Args>),
     /// Sensitivity tests: perturbation sweeps, properties of the data, classes.
+    #[command(allow_negative_numbers = true)]
     Probe(Box<probe::Args>),
     /// Join the parts of a sharded probe run (--shard K/N) into its results.
     Merge(merge::Args),
@@ -44,6 +46,7 @@ enum Command {
     Perturbations(perturbations::Args),
     /// Attribution maps (saliency, Integrated Gradients, Grad-CAM, occlusion, ...)
     /// for chosen examples, with optional sanity and faithfulness checks.
+    #[command(allow_negative_numbers = true)]
     Explain(Box<explain::Args>),
 }
 

@@ -31,8 +31,10 @@ enum Command {
     /// Every channel's activation map of a layer for chosen examples, most active first.
     Features(AtLayer),
     /// Optimise inputs to maximise a class score, or a layer, channel or neuron.
+    #[command(allow_negative_numbers = true)]
     Maximize(MaximizeArgs),
     /// Deep Dream: amplify a layer's activations on given images, over octaves.
+    #[command(allow_negative_numbers = true)]
     Dream(DreamArgs),
 }
 

@@ -465,6 +465,30 @@ fn absurd_amounts_of_work_are_refused_with_the_limit() {
         ],
         "steps 0: must be at least 1",
     );
+    // A negative number is a value, named with its flag (it was "unexpected
+    // argument '-1' found").
+    refused_flag(
+        &[
+            "explain", "--model", &model, "--data", &x, "--method", "saliency", "--seed", "-1",
+            "--out", &out,
+        ],
+        "invalid value '-1' for '--seed <SEED>'",
+    );
+    refused_flag(
+        &[
+            "visualize",
+            "maximize",
+            "--model",
+            &model,
+            "--class",
+            "1",
+            "--steps",
+            "-5",
+            "--out",
+            &out,
+        ],
+        "invalid value '-5' for '--steps <STEPS>'",
+    );
     // Kernels wider than the image are bounded by it: a huge blur is the band's mean, at once.
     // Found by fuzzing: a shift of 1.6e45 pixels overflowed an index.
     let result = run(&probe(&[
