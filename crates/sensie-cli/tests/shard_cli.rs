@@ -143,6 +143,30 @@ fn a_run_killed_at_several_points_and_resumed_gives_the_uninterrupted_results() 
         "{}",
         stderr(&refused)
     );
+    // Resumed with another --chunk: the message says which flag to give
+    // back instead of only offering to throw the saved work away.
+    let chunked = dir.path().join("chunked");
+    let args = probe_args(&chunked);
+    kill_after(&args, &chunked, 2);
+    let mut other_chunk: Vec<String> = args
+        .iter()
+        .map(|a| {
+            if a == "50" {
+                "150".to_string()
+            } else {
+                a.clone()
+            }
+        })
+        .collect();
+    other_chunk.push("--resume".into());
+    let refs: Vec<&str> = other_chunk.iter().map(String::as_str).collect();
+    let refused = sensie(&refs);
+    assert!(
+        !refused.status.success()
+            && stderr(&refused).contains("resume with the --chunk it was started with"),
+        "{}",
+        stderr(&refused)
+    );
 }
 
 #[test]

@@ -729,7 +729,13 @@ fn check_input(model: &Model, x: &ArrayViewD<f32>) -> Result<()> {
             .zip(x.shape())
             .skip(1)
             .all(|(d, &n)| d.is_none_or(|d| d == n));
-    if !ok || x.shape()[0] == 0 {
+    if ok && x.shape()[0] == 0 {
+        return Err(Error::invalid(
+            format!("data of shape {:?}", x.shape()),
+            "it holds no examples (an empty array, or every example left out by --skip-bad or --only)",
+        ));
+    }
+    if !ok {
         return Err(Error::invalid(
             format!("data of shape {:?}", x.shape()),
             format!(

@@ -210,6 +210,10 @@ fn data_of_the_wrong_shape_is_refused_with_the_expected_shape() {
         err.to_string().contains("[2, 28, 28, 1]") && err.to_string().contains("[N, 1, 28, 28]"),
         "{err}"
     );
+    // No examples at all: said so, not "[0, 1, 28, 28] expects [N, 1, 28, 28]".
+    let empty = Array4::<f32>::zeros((0, 1, 28, 28)).into_dyn();
+    let err = engine.predict(empty.view()).unwrap_err().to_string();
+    assert!(err.contains("holds no examples"), "{err}");
 }
 
 #[test]

@@ -293,6 +293,20 @@ pub(crate) fn read_npy(path: &Path) -> Result<Numeric> {
     read_npy_from(path, file, size, |e| Error::io(path, e))
 }
 
+/// Whether the `.npz` archive at `path` holds an array `name` (an archive
+/// that cannot be opened is refused as [`read_npz`] would).
+pub(crate) fn npz_holds(path: &Path, name: &str) -> Result<bool> {
+    let archive = zip::ZipArchive::new(BufReader::new(open(path)?)).map_err(|e| {
+        Error::data(
+            path,
+            format!("not a readable .npz archive ({e}); save it with numpy.savez"),
+        )
+    })?;
+    Ok([format!("{name}.npy"), name.to_string()]
+        .iter()
+        .any(|n| archive.index_for_name(n).is_some()))
+}
+
 /// The array `name` of an `.npz` archive; a missing name is refused with the
 /// names the archive holds. The member's header is checked against the size
 /// the archive's directory gives it, as for an `.npy` file, and it is

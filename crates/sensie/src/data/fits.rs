@@ -97,13 +97,10 @@ struct Reader {
 
 impl Reader {
     fn open(path: &Path) -> Result<Reader> {
-        if !path.exists() {
-            return Err(Error::io(
-                path,
-                std::io::Error::from(std::io::ErrorKind::NotFound),
-            ));
-        }
-        if std::fs::metadata(path).is_ok_and(|m| m.len() == 0) {
+        // The system's own words ("No such file or directory"), not the
+        // bare kind's ("entity not found").
+        let meta = std::fs::metadata(path).map_err(|e| Error::io(path, e))?;
+        if meta.len() == 0 {
             return Err(Error::data(
                 path,
                 "the file is empty; expected a FITS image",
@@ -521,6 +518,17 @@ pub(crate) mod tests {
             assert_eq!(cube[[1, 2, 3]], 23.0);
             assert_eq!(cube[[0, 1, 0]], 4.0);
         }
+    }
+
+    #[test]
+    fn a_missing_file_is_named_in_the_systems_words() {
+        let dir = tempfile::tempdir().unwrap();
+        let missing = dir.path().join("pb_z.fits");
+        let err = read_plain(&missing).unwrap_err().to_string();
+        assert!(
+            err.contains("pb_z.fits") && err.contains("No such file or directory"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -535,8 +535,8 @@ pub struct Images {
 
 /// Images, their ids and, when the data has them, their labels: [`load`]
 /// without the need for labels. An `.npy` or FITS source given without
-/// labels or a label column is read without labels; every other source goes
-/// through [`load`]. Images with NaN, infinite or bad pixels are refused, or
+/// labels or a label column, or an `.npz` archive without its label array,
+/// is read without labels; every other source goes through [`load`]. Images with NaN, infinite or bad pixels are refused, or
 /// left out with `skip_bad` (the ids and positions say which remain).
 pub fn load_images(spec: &DataSpec) -> Result<Images> {
     check_bands(&spec.bands)?;
@@ -545,13 +545,24 @@ pub fn load_images(spec: &DataSpec) -> Result<Images> {
         || spec.label_column.is_some()
         || spec.only.is_some()
         || path.is_dir()
-        || is_npz(path)
+        || (is_npz(path) && array::npz_holds(path, &spec.y)?)
     {
         let all = read_all(spec)?;
         let total = all.len();
         (filter(all, spec)?, total)
     } else {
-        let images = read_images(path, &spec.bands, spec.layout, &spec.extensions())?;
+        let images = if is_npz(path) {
+            if let Some(band) = spec.bands.first() {
+                return Err(no_bands(path, band));
+            }
+            array::images_from_array(
+                array::read_npz(path, &spec.x)?.into_f32(),
+                spec.layout,
+                path,
+            )?
+        } else {
+            read_images(path, &spec.bands, spec.layout, &spec.extensions())?
+        };
         let n = images.len_of(Axis(0));
         let ids: Vec<String> = (0..n).map(|i| i.to_string()).collect();
         let bad = bad_images(images.view());
@@ -1092,6 +1103,17 @@ mod tests {
         .unwrap();
         assert_eq!(data.images.dim(), (2, 3, 6, 6));
         assert_eq!(data.labels, Labels::Classes(vec![1, 2]));
+        // Without labels: explain and predict need none (they refused the
+        // archive for its missing 'y'); a probe still does.
+        let only_x = dir.path().join("x.npz");
+        let mut npz = NpzWriter::new(File::create(&only_x).unwrap());
+        npz.add_array("x", &Array4::<f32>::ones((3, 1, 4, 4)))
+            .unwrap();
+        npz.finish().unwrap();
+        let images = load_images(&spec(only_x.clone())).unwrap();
+        assert_eq!((images.images.dim(), images.labels), ((3, 1, 4, 4), None));
+        let err = load(&spec(only_x)).err().unwrap().to_string();
+        assert!(err.contains("no array 'y'"), "{err}");
     }
 
     #[test]

@@ -155,7 +155,8 @@ pub(super) fn restore(unit: &Unit, grid: &mut ScoreGrid, rows: Range<usize>) -> 
         return Err(Error::invalid(
             "partial scores",
             format!(
-                "a saved chunk has shape {:?}, not (3, {n}, {levels}); pass --force to start over",
+                "a saved chunk has shape {:?}, not (3, {n}, {levels}): the interrupted run cut its examples into chunks of \
+                 another size; resume with the --chunk it was started with, or pass --force to start over",
                 unit.shape()
             ),
         ));
