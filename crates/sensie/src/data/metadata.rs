@@ -103,13 +103,25 @@ impl Metadata {
     }
 
     fn index(&self, name: &str) -> Result<usize> {
-        self.names.iter().position(|n| n == name).ok_or_else(|| {
+        let found = self.names.iter().position(|n| n == name).ok_or_else(|| {
             Error::unknown(
                 format!("column of {}", self.path.display()),
                 name,
                 self.names.iter().cloned(),
             )
-        })
+        })?;
+        // Two columns of one name: which one is meant would be a guess.
+        if let Some(again) = self.names.iter().skip(found + 1).position(|n| n == name) {
+            return Err(Error::data(
+                &self.path,
+                format!(
+                    "columns {} and {} are both named '{name}'; rename one",
+                    found + 1,
+                    found + 2 + again
+                ),
+            ));
+        }
+        Ok(found)
     }
 
     /// The cells of column `name` as text.
@@ -171,6 +183,46 @@ impl Metadata {
         }
     }
 
+    /// For examples with names (a folder's files), a join by row order
+    /// refuses a column that names every example but in another order: the
+    /// folder is read sorted byte by byte (img1, img10, img2), a catalogue
+    /// is often written otherwise, and the rows would silently belong to
+    /// other images. Examples numbered by position (an array file) have no
+    /// names to check.
+    fn check_row_order(&self, ids: &[String]) -> Result<()> {
+        if ids.iter().all(|id| id.parse::<usize>().is_ok()) {
+            return Ok(());
+        }
+        let names: Vec<[&str; 3]> = ids
+            .iter()
+            .map(|id| [id.as_str(), name::file_name(id), name::stem(id)])
+            .collect();
+        let known: std::collections::HashSet<&str> = names.iter().flatten().copied().collect();
+        for (column, cells) in self.names.iter().zip(&self.columns) {
+            if !cells.iter().all(|c| known.contains(c.as_str())) {
+                continue;
+            }
+            let stray = cells
+                .iter()
+                .zip(&names)
+                .position(|(c, names)| !names.contains(&c.as_str()));
+            if let Some(row) = stray {
+                return Err(Error::data(
+                    &self.path,
+                    format!(
+                        "joined by row order, but column '{column}' names the examples in another order (row {} is '{}', example {} is '{}'); \
+                         join by it: --metadata-key {column}",
+                        row + 1,
+                        cells[row],
+                        row + 1,
+                        ids[row]
+                    ),
+                ));
+            }
+        }
+        Ok(())
+    }
+
     /// The table reordered to match examples with these `ids`: by row order
     /// when `key` is `None`, else by the key column.
     pub(crate) fn join(self, ids: &[String], key: Option<&str>) -> Result<Metadata> {
@@ -185,6 +237,7 @@ impl Metadata {
                     ),
                 ));
             }
+            self.check_row_order(ids)?;
             return Ok(self);
         };
         let mut rows: HashMap<&str, usize> = HashMap::new();
@@ -272,6 +325,18 @@ mod tests {
     }
 
     #[test]
+    fn a_column_name_used_twice_is_refused_when_asked_for() {
+        let dir = tempfile::tempdir().unwrap();
+        let meta = table(dir.path(), "label,z,label\n1,0.5,2\n");
+        let err = meta.column("label").unwrap_err().to_string();
+        assert!(
+            err.contains("columns 1 and 3 are both named 'label'"),
+            "{err}"
+        );
+        assert!(meta.column("z").is_ok());
+    }
+
+    #[test]
     fn a_number_that_is_not_finite_is_refused_and_minus_zero_is_zero() {
         let dir = tempfile::tempdir().unwrap();
         let meta = table(
@@ -305,6 +370,35 @@ mod tests {
         );
         let err = meta.clone().join(&ids, None).unwrap_err().to_string();
         assert!(err.contains("3 rows for 2 examples"), "{err}");
+        // A row-order join on named examples (a folder's files) whose
+        // catalogue names them in another order: refused, naming the column
+        // to join by. In the folder's order, or with no such column, it joins.
+        let folder = vec![
+            "0/img1.png".to_string(),
+            "0/img10.png".into(),
+            "0/img2.png".into(),
+        ];
+        let natural = table(
+            dir.path(),
+            "file,z\nimg1.png,0.1\nimg2.png,0.2\nimg10.png,1.0\n",
+        );
+        let err = natural.clone().join(&folder, None).unwrap_err().to_string();
+        assert!(
+            err.contains("column 'file'")
+                && err.contains("row 2 is 'img2.png', example 2 is '0/img10.png'")
+                && err.contains("--metadata-key file"),
+            "{err}"
+        );
+        let sorted = table(dir.path(), "file,z\nimg1,0.1\nimg10,1.0\nimg2,0.2\n");
+        sorted.join(&folder, None).unwrap();
+        table(dir.path(), "z\n0.1\n0.2\n1.0\n")
+            .join(&folder, None)
+            .unwrap();
+        // Numbered examples (an array file) have no names to check.
+        let numbered: Vec<String> = ["0", "1", "2"].map(String::from).to_vec();
+        table(dir.path(), "id,z\n2,0\n0,1\n1,2\n")
+            .join(&numbered, None)
+            .unwrap();
         // Two examples of the same file name in different folders cannot
         // share the row of that name.
         let twins = vec!["lens/a.fits".to_string(), "other/a.fits".to_string()];
