@@ -933,7 +933,11 @@ fn values_that_would_silently_mislead_are_refused() {
         &y,
         "contrast=1e300",
         &out,
-        &["is NaN at factor = 1e300;", "--scale"],
+        &[
+            "is NaN at factor = 1e300;",
+            "--scale",
+            "whether contrast at factor = 1e300 pushes",
+        ],
     );
     // Labels with halves are read as regression targets, which a
     // classifier cannot take: the message says why and what says otherwise.

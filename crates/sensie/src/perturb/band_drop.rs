@@ -25,7 +25,7 @@ pub(super) static BUILTIN: Builtin = Builtin {
         Ok(described(
             &BUILTIN,
             BandDrop {
-                fill: options.number("fill", 0.0)? as f32,
+                fill: options.pixel("fill", 0.0)?,
             },
         ))
     },

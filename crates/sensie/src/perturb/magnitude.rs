@@ -25,6 +25,18 @@ pub(super) static BUILTIN: Builtin = Builtin {
 struct Magnitude;
 
 impl Effect for Magnitude {
+    /// A shift whose flux factor float32 cannot hold (dm below about -96:
+    /// 10^38.4) would make every pixel infinite.
+    fn check(&self, dm: f64) -> Result<()> {
+        if (10f64.powf(-0.4 * dm) as f32).is_infinite() {
+            return Err(crate::Error::invalid(
+                format!("magnitude {dm}"),
+                "its flux factor 10^(-0.4 dm) is beyond float32's range, which images hold; give dm above -96",
+            ));
+        }
+        Ok(())
+    }
+
     fn apply(&self, image: ArrayView3<f32>, dm: f64, _: &mut SeededRng) -> Result<Array3<f32>> {
         Ok(scaled(image, 10f64.powf(-0.4 * dm)))
     }
@@ -33,6 +45,18 @@ impl Effect for Magnitude {
 #[cfg(test)]
 mod tests {
     use crate::perturb::test_support::*;
+
+    #[test]
+    fn a_brightening_past_float32_is_refused() {
+        let magnitude = built("magnitude", &[]);
+        let err = magnitude.check(-1e6).unwrap_err().to_string();
+        assert!(
+            err.contains("magnitude -1000000") && err.contains("float32"),
+            "{err}"
+        );
+        magnitude.check(-90.0).unwrap();
+        magnitude.check(1e6).unwrap();
+    }
 
     #[test]
     fn two_and_a_half_magnitudes_is_ten_times_fainter() {

@@ -66,7 +66,7 @@ fn build(options: &Options) -> Result<Box<dyn Perturbation>> {
         &BUILTIN,
         Occlude {
             position,
-            fill: options.number("fill", 0.0)? as f32,
+            fill: options.pixel("fill", 0.0)?,
         },
     ))
 }

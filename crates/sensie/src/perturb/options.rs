@@ -59,6 +59,20 @@ impl<'a> Options<'a> {
         Ok(self.optional_number(key)?.unwrap_or(default))
     }
 
+    /// A pixel value (a fill), or `default`: a number float32 holds, as the
+    /// images do (1e39 became infinity, and the model's NaN scores were
+    /// blamed on the data).
+    pub fn pixel(&self, key: &str, default: f32) -> Result<f32> {
+        let value = self.number(key, f64::from(default))?;
+        if (value as f32).is_infinite() {
+            return Err(Error::invalid(
+                self.what(key),
+                format!("{value} is beyond float32's range (about 3.4e38), which images hold"),
+            ));
+        }
+        Ok(value as f32)
+    }
+
     /// A number the perturbation cannot work without.
     pub fn required_number(&self, key: &str) -> Result<f64> {
         self.optional_number(key)?.ok_or_else(|| {
@@ -141,6 +155,18 @@ mod tests {
             "nearest"
         );
         assert_eq!(options.number("absent", 2.5).unwrap(), 2.5);
+        // A fill float32 cannot hold is refused; one it can is taken.
+        let fills = BTreeMap::from([("fill".to_string(), "1e39".to_string())]);
+        let err = Options::new("rotate", &fills)
+            .pixel("fill", 0.0)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("'fill'") && err.contains("float32"), "{err}");
+        let fills = BTreeMap::from([("fill".to_string(), "-3e38".to_string())]);
+        assert_eq!(
+            Options::new("rotate", &fills).pixel("fill", 0.0).unwrap(),
+            -3e38
+        );
         assert!(
             options
                 .required_number("absent")

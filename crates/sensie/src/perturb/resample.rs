@@ -51,7 +51,7 @@ impl Resampling {
             };
         Ok(Resampling {
             interpolation,
-            fill: options.number(FILL.name, 0.0)? as f32,
+            fill: options.pixel(FILL.name, 0.0)?,
         })
     }
 

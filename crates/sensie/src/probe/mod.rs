@@ -1244,22 +1244,29 @@ fn non_finite_score(pass: &Pass, job: &Job, example: usize, score: f64) -> Error
     } else {
         format!("example {example} ('{id}')")
     };
-    let at = match job.sweep {
-        None => "on the unperturbed image".to_string(),
+    let (at, strength) = match job.sweep {
+        None => ("on the unperturbed image".to_string(), String::new()),
         Some((sweep, level)) => {
             let sweep = pass.plan.sweep(sweep);
-            format!(
+            let at = format!(
                 "at {} = {}",
                 sweep.perturbation.parameter().name,
                 value_text(sweep.values[level])
-            )
+            );
+            // A strength (or fill) that pushes pixels past what float32 or
+            // the model holds is as likely as the data.
+            let strength = format!(
+                ", and whether {} {at} pushes its pixels past what the model takes (a sweep or option value too extreme)",
+                sweep.perturbation.name()
+            );
+            (at, strength)
         }
     };
     Error::data(
         &pass.data.path,
         format!(
             "the model's score for {named} is {score} {at}; check that example's pixels (extreme or saturated values) \
-             and its scaling (--scale, --mean, --std: the model may expect other units)"
+             and its scaling (--scale, --mean, --std: the model may expect other units){strength}"
         ),
     )
 }
