@@ -143,6 +143,17 @@ impl Predictor for FunctionPredictor {
                 ),
             ));
         }
+        // The same scores (classes) for every batch: a function whose width
+        // changed from batch to batch shifted the results without a word.
+        if let Some(k) = self.info.outputs[0].shape[1].filter(|&k| k != scores.ncols()) {
+            return Err(sensie::Error::invalid(
+                self.what(),
+                format!(
+                    "it returned {} scores per example for this batch and {k} before; return the same scores (classes) for every batch",
+                    scores.ncols()
+                ),
+            ));
+        }
         self.info.outputs[0].shape[1] = Some(scores.ncols());
         Ok(scores)
     }

@@ -99,6 +99,16 @@ def test_bad_function_models_raise_clear_errors(digits):
     with pytest.raises(ValueError, match="returned 1 rows of scores for a batch of 256 examples"):
         wrong_rows.test_class_sensitivity(x, y)
 
+    # Ten classes for the first batch, nine for the next.
+    calls = []
+
+    def shrinking(b):
+        calls.append(len(b))
+        return np.zeros((len(b), 10 if len(calls) == 1 else 9))
+
+    with pytest.raises(ValueError, match="returned 9 scores per example for this batch and 10 before"):
+        sensie.Probe(sensie.Model(shrinking), quiet=True).test_class_sensitivity(x, y)
+
     def broken(b):
         raise ZeroDivisionError("inside the model")
 

@@ -66,3 +66,21 @@ def test_a_from_torch_model_pickles(net_and_inputs):
 def test_from_torch_refuses_what_is_not_a_module():
     with pytest.raises(TypeError, match="torch.nn.Module"):
         sensie.Model.from_torch(lambda x: x, np.zeros((1, 1, 28, 28)))
+
+
+def test_from_torch_refuses_a_module_with_several_outputs(net_and_inputs):
+    # (features, logits): the first output was explained and probed as if
+    # it were the class scores.
+    net, x = net_and_inputs
+
+    class Both(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.net = net
+
+        def forward(self, batch):
+            logits = self.net(batch)
+            return logits.relu(), logits
+
+    with pytest.raises(TypeError, match="returns 2 outputs, not one tensor"):
+        sensie.Model.from_torch(Both(), x[:1])

@@ -66,6 +66,17 @@ class Model:
         buffer = io.BytesIO()
         was_training = module.training
         module.eval()
+        # sensie scores one output: a module returning several (features and
+        # logits) would be explained and probed through its first.
+        with torch.no_grad():
+            output = module(example_input)
+        if not isinstance(output, torch.Tensor):
+            module.train(was_training)
+            count = f"{len(output)} outputs" if isinstance(output, (tuple, list, dict)) else type(output).__name__
+            raise TypeError(
+                f"Model.from_torch: the module returns {count}, not one tensor; sensie scores one output per example "
+                "(the class scores, or the regression value): wrap the module so that forward returns that tensor"
+            )
         # The TorchScript exporter needs nothing beyond torch (the newer one
         # needs onnxscript); torch warns that it is the older one.
         with warnings.catch_warnings():

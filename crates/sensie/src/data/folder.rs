@@ -369,6 +369,22 @@ fn same_band_order(all: &[Example], named: &[Option<Vec<String>>]) -> Result<()>
             Some(_) => {}
         }
     }
+    // A FITS cube that names no bands beside ones that do: its planes may
+    // be in any order, and would be mixed with theirs unchecked.
+    if let Some((j, bands)) = first
+        && let Some(i) =
+            (0..all.len()).find(|&i| named[i].is_none() && is_fits(all[i].source.file()))
+    {
+        return Err(Error::data(
+            all[i].source.file(),
+            format!(
+                "its header names no bands, but '{}' names {}: the order of its planes is unknown; \
+                 name them in its header (FILTER1..n) as the others do",
+                all[j].id,
+                bands.join(", ")
+            ),
+        ));
+    }
     Ok(())
 }
 
@@ -492,5 +508,26 @@ mod tests {
         let folder = read(cubes.path(), &[], &Extensions::default()).unwrap();
         assert_eq!(folder.images.dim(), (1, 3, 2, 2));
         assert_eq!(folder.images[[0, 2, 1, 1]], 11.0);
+        // Beside a cube whose header names its bands (i, r, g), the unnamed
+        // one's planes were taken in whatever order they were in.
+        let named = cubes.path().join("a/b.fits");
+        write_fits(&named, &[3, 2, 2], &[0.0; 12], false);
+        let mut file = fitsio::FitsFile::edit(&named).unwrap();
+        let hdu = file.primary_hdu().unwrap();
+        for (k, band) in ["i", "r", "g"].iter().enumerate() {
+            hdu.write_key(&mut file, &format!("FILTER{}", k + 1), *band)
+                .unwrap();
+        }
+        drop(file);
+        let err = read(cubes.path(), &[], &Extensions::default())
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(
+            err.contains("c.fits")
+                && err.contains("names no bands")
+                && err.contains("'a/b.fits' names i, r, g"),
+            "{err}"
+        );
     }
 }
