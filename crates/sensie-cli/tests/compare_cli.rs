@@ -150,79 +150,64 @@ fn config_tables_name_models_and_bad_names_are_refused() {
         serde_json::json!([90.0, 1.0])
     );
 
-    let bad = sensie(&[
-        "probe",
-        "--model",
-        "a b=x.onnx",
-        "--model",
-        "y.onnx",
-        "--data",
-        "x.npy",
-        "--perturb",
-        "rotate=0,90",
-        "--out",
-        dir.path().join("bad").to_str().unwrap(),
-    ]);
-    assert!(!bad.status.success());
-    assert!(stderr(&bad).contains("NAME=PATH"), "{}", stderr(&bad));
-    let mixed = sensie(&[
-        "probe",
-        "--model",
-        &model,
-        "--data",
-        "x.npy",
-        "--data",
-        "real=y.npy",
-        "--perturb",
-        "rotate=0,90",
-        "--out",
-        dir.path().join("bad").to_str().unwrap(),
-    ]);
-    assert!(!mixed.status.success());
-    assert!(
-        stderr(&mixed).contains("--data x.npy"),
-        "{}",
-        stderr(&mixed)
+    // Each refused before any run, its message naming what is wrong.
+    let bad_out = dir.path().join("bad");
+    let refused = |args: &[&str], want: &str| {
+        let mut full = vec!["probe"];
+        full.extend_from_slice(args);
+        full.extend([
+            "--perturb",
+            "rotate=0,90",
+            "--out",
+            bad_out.to_str().unwrap(),
+        ]);
+        let out = sensie(&full);
+        assert!(
+            !out.status.success() && stderr(&out).contains(want),
+            "{args:?}: {}",
+            stderr(&out)
+        );
+    };
+    refused(
+        &[
+            "--model",
+            "a b=x.onnx",
+            "--model",
+            "y.onnx",
+            "--data",
+            "x.npy",
+        ],
+        "NAME=PATH",
     );
-    let unknown = sensie(&[
-        "probe",
-        "--model",
-        &model,
-        "--data",
-        "sims=x.npy",
-        "--data",
-        "real=y.npy",
-        "--labels",
-        "other=y.npy",
-        "--perturb",
-        "rotate=0,90",
-        "--out",
-        dir.path().join("bad").to_str().unwrap(),
-    ]);
-    assert!(
-        stderr(&unknown).contains("no data set is named 'other'"),
-        "{}",
-        stderr(&unknown)
+    refused(
+        &["--model", &model, "--data", "x.npy", "--data", "real=y.npy"],
+        "--data x.npy",
+    );
+    refused(
+        &[
+            "--model",
+            &model,
+            "--data",
+            "sims=x.npy",
+            "--data",
+            "real=y.npy",
+            "--labels",
+            "other=y.npy",
+        ],
+        "no data set is named 'other'",
     );
     // A name the comparison's own files take: both runs were made, then the
     // run failed writing results.json ("Is a directory").
-    let clash = sensie(&[
-        "probe",
-        "--model",
-        &model,
-        "--data",
-        "results.json=x.npy",
-        "--data",
-        "real=y.npy",
-        "--perturb",
-        "rotate=0,90",
-        "--out",
-        dir.path().join("bad").to_str().unwrap(),
-    ]);
-    assert!(
-        !clash.status.success() && stderr(&clash).contains("name 'results.json'"),
-        "{}",
-        stderr(&clash)
+    refused(
+        &[
+            "--model",
+            &model,
+            "--data",
+            "results.json=x.npy",
+            "--data",
+            "real=y.npy",
+        ],
+        "name 'results.json'",
     );
 }
 

@@ -435,59 +435,35 @@ fn absurd_amounts_of_work_are_refused_with_the_limit() {
         ],
         "steps 100000000: sensie accepts at most 100000",
     );
-    refused_flag(
-        &[
-            "visualize",
-            "maximize",
-            "--model",
-            &model,
-            "--class",
-            "1",
-            "--steps",
-            "1e8",
-            "--out",
-            &out,
-        ],
-        "steps 100000000: sensie accepts at most 100000",
-    );
-    refused_flag(
-        &[
-            "visualize",
-            "maximize",
-            "--model",
-            &model,
-            "--class",
-            "1",
-            "--steps",
-            "0",
-            "--out",
-            &out,
-        ],
-        "steps 0: must be at least 1",
-    );
-    // A negative number is a value, named with its flag (it was "unexpected
-    // argument '-1' found").
+    // Maximize's steps: too many, none, and a negative number, which is a
+    // value named with its flag (it was "unexpected argument '-5' found").
+    for (steps, want) in [
+        ("1e8", "steps 100000000: sensie accepts at most 100000"),
+        ("0", "steps 0: must be at least 1"),
+        ("-5", "invalid value '-5' for '--steps <STEPS>'"),
+    ] {
+        refused_flag(
+            &[
+                "visualize",
+                "maximize",
+                "--model",
+                &model,
+                "--class",
+                "1",
+                "--steps",
+                steps,
+                "--out",
+                &out,
+            ],
+            want,
+        );
+    }
     refused_flag(
         &[
             "explain", "--model", &model, "--data", &x, "--method", "saliency", "--seed", "-1",
             "--out", &out,
         ],
         "invalid value '-1' for '--seed <SEED>'",
-    );
-    refused_flag(
-        &[
-            "visualize",
-            "maximize",
-            "--model",
-            &model,
-            "--class",
-            "1",
-            "--steps",
-            "-5",
-            "--out",
-            &out,
-        ],
-        "invalid value '-5' for '--steps <STEPS>'",
     );
     // Kernels wider than the image are bounded by it: a huge blur is the band's mean, at once.
     // Found by fuzzing: a shift of 1.6e45 pixels overflowed an index.

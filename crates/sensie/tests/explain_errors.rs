@@ -28,6 +28,28 @@ fn mnist() -> (Engine, ArrayD<f32>) {
     (engine(data("../../../../examples/mnist/mnist_cnn.onnx")), x)
 }
 
+/// Deletion and insertion curves, in 4 steps, of `gradient`'s maps of `x`.
+fn gradient_curves(
+    engine: &mut Engine,
+    x: ndarray::ArrayViewD<f32>,
+    targets: &Targets,
+    gradient: &explain::Attribution,
+) -> sensie::Result<faithfulness::Faithfulness> {
+    let options = CurveOptions {
+        steps: 4,
+        fill: 0.0,
+        blur_sigma: 1.0,
+        seed: 0,
+    };
+    faithfulness::curves(
+        engine,
+        x,
+        targets,
+        &[("gradient", gradient, MapKind::Pixel)],
+        options,
+    )
+}
+
 fn attribute_err(engine: &mut Engine, x: &ArrayD<f32>, method: &str, options: &Options) -> Error {
     let targets = Targets {
         classes: vec![0; x.shape()[0]],
@@ -265,19 +287,7 @@ fn inputs_of_the_wrong_shape_are_refused_by_every_method() {
             },
         )
         .unwrap();
-    let options = CurveOptions {
-        steps: 4,
-        fill: 0.0,
-        blur_sigma: 1.0,
-        seed: 0,
-    };
-    let curves = faithfulness::curves(
-        &mut engine,
-        wrong.view(),
-        &targets,
-        &[("gradient", &gradient, MapKind::Pixel)],
-        options,
-    );
+    let curves = gradient_curves(&mut engine, wrong.view(), &targets, &gradient);
     assert!(curves.unwrap_err().to_string().contains("[N, 1, 28, 28]"));
     let text = Baseline::Blur { sigma: 1.0 }
         .for_inputs(&engine, wrong.view())
@@ -361,20 +371,7 @@ fn a_model_with_one_score_per_example_is_not_explained_through_a_softmax() {
         .unwrap()
         .attribute(&mut engine, x.view(), &targets)
         .unwrap();
-    let options = CurveOptions {
-        steps: 4,
-        fill: 0.0,
-        blur_sigma: 1.0,
-        seed: 0,
-    };
-    let curves = faithfulness::curves(
-        &mut engine,
-        x.view(),
-        &targets,
-        &[("gradient", &gradient, MapKind::Pixel)],
-        options,
-    )
-    .unwrap();
+    let curves = gradient_curves(&mut engine, x.view(), &targets, &gradient).unwrap();
     assert_eq!(curves.score, "logit");
     // Nothing deleted yet: the curve starts at the model's mean output.
     let outputs = engine.scores(x.view(), &Score::Logit).unwrap();
