@@ -291,7 +291,8 @@ pub(crate) fn read(root: &Path, bands: &[String], extensions: &Extensions) -> Re
             return Err(Error::data(
                 dir,
                 format!(
-                    "class folder '{name}' holds no image sensie reads (PNG, JPEG or FITS{}, directly inside it) but holds {};                      convert or move its images, or remove the folder",
+                    "class folder '{name}' holds no image sensie reads (PNG, JPEG or FITS{}, directly inside it) but holds {}; \
+                     convert or move its images, or remove the folder",
                     if bands.is_empty() {
                         ""
                     } else {

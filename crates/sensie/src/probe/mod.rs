@@ -669,7 +669,8 @@ fn small_groups(test: &TestResult) -> Option<String> {
             let n = test.stats.levels.first().map_or(0, |l| l.n);
             return (n < stats::MIN_GROUP).then(|| {
                 format!(
-                    "{}: {n} example(s), fewer than {}, too few to resample: the intervals are unbounded and no level counts as a change,                      so its verdict is no finding; probe more examples",
+                    "{}: {n} example(s), fewer than {}, too few to resample: the intervals are unbounded and no level counts as a change, \
+                     so its verdict is no finding; probe more examples",
                     test.name,
                     stats::MIN_GROUP
                 )
