@@ -219,6 +219,14 @@ fn shards_merged_on_the_command_line_give_the_unsharded_results() {
     };
     // A missing part is named by the examples no part holds.
     refused(&[&parts[0], &parts[2]], "no part holds examples");
+    // A part of the same run cut in halves, beside thirds: named as such
+    // (the message named a shard 2/3 as missing, or "the same shard twice").
+    let half = dir.path().join("half-1");
+    let mut args = probe_args(&half);
+    args.extend(["--shard".into(), "1/2".into()]);
+    run(&args);
+    let half = half.to_string_lossy().into_owned();
+    refused(&[&parts[0], &half], "is shard 1/2 but");
     // A part whose scores were cut short is named, with what to do.
     let cut = Path::new(&parts[1]).join("scores/positions.npy");
     let bytes = std::fs::read(&cut).unwrap();

@@ -388,7 +388,10 @@ pub struct SweepSpec {
 /// The levels of a sweep: a list, or `a:b:n` (n evenly spaced values from a
 /// to b) or `a,b,c` as text.
 #[derive(Clone, Debug, Serialize, Deserialize)]
-#[serde(untagged)]
+#[serde(
+    untagged,
+    expecting = "a list of numbers (values = [0, 90, 180]) or text (values = \"0:180:19\")"
+)]
 pub enum Values {
     /// The values themselves.
     List(Vec<f64>),
@@ -725,6 +728,15 @@ mod tests {
             (
                 "perturb = [3]",
                 &["a [[perturb]] table", "\"rotate=0:180:10\""][..],
+            ),
+            // Values of mixed kinds: what values may be, not serde's
+            // "did not match any variant of untagged enum Values".
+            (
+                "[[perturb]]\nname = \"rotate\"\nvalues = [\"0\", 90]",
+                &[
+                    "a list of numbers (values = [0, 90, 180])",
+                    "in `perturb.values`",
+                ][..],
             ),
             // A grid's tables too.
             (

@@ -290,6 +290,26 @@ impl ProbeRun {
                 ));
             }
         }
+        // Parts of one run cut into different numbers of shards overlap or
+        // leave gaps that no shard name describes.
+        if let Some(a) = first.config.shard
+            && let Some((dir, b)) = parts[1..].iter().find_map(|(dir, p)| {
+                let other = p.config.shard.filter(|s| s.count != a.count)?;
+                Some((dir, other))
+            })
+        {
+            return Err(Error::data(
+                dir,
+                format!(
+                    "is shard {}/{} but {} is shard {}/{}: give the parts of one sharded run, all cut into the same number of shards",
+                    b.index,
+                    b.count,
+                    first_dir.display(),
+                    a.index,
+                    a.count
+                ),
+            ));
+        }
         let examples = first.examples;
         let absent = absent_shards(&parts);
         parts.sort_by_key(|(_, p)| (p.start, p.end));
