@@ -162,11 +162,36 @@ fn bands_first(array: ArrayD<f32>, path: &Path) -> Result<Array3<f32>> {
     }
 }
 
-/// One image as C x H x W, with the band names of a FITS cube's header.
-fn read_image(path: &Path, extensions: &Extensions) -> Result<(Array3<f32>, Option<Vec<String>>)> {
+/// One example as read.
+struct Read {
+    /// Its pixels, C x H x W.
+    pixels: Array3<f32>,
+    /// A FITS cube's band names, from its header.
+    bands: Option<Vec<String>>,
+    /// A picture's bits per sample (8 or 16), which set its value range.
+    bits: Option<u8>,
+}
+
+impl Read {
+    fn pixels(pixels: Array3<f32>) -> Read {
+        Read {
+            pixels,
+            bands: None,
+            bits: None,
+        }
+    }
+}
+
+/// One image as C x H x W, with the band names of a FITS cube's header or
+/// a picture's bits per sample.
+fn read_image(path: &Path, extensions: &Extensions) -> Result<Read> {
     if is_fits(path) {
         let image = fits::read(path, extensions)?;
-        return Ok((bands_first(image.pixels, path)?, image.bands));
+        return Ok(Read {
+            pixels: bands_first(image.pixels, path)?,
+            bands: image.bands,
+            bits: None,
+        });
     }
     let picture = image::open(path)
         .map_err(|e| Error::data(path, format!("cannot decode the image ({e})")))?;
@@ -215,12 +240,14 @@ fn read_image(path: &Path, extensions: &Extensions) -> Result<(Array3<f32>, Opti
     };
     let hwc = ndarray::Array3::from_shape_vec((h, w, bands), values)
         .expect("the decoder's buffer is h x w x bands");
-    Ok((
-        hwc.permuted_axes([2, 0, 1])
+    Ok(Read {
+        pixels: hwc
+            .permuted_axes([2, 0, 1])
             .as_standard_layout()
             .into_owned(),
-        None,
-    ))
+        bands: None,
+        bits: Some(if sixteen_bit { 16 } else { 8 }),
+    })
 }
 
 /// The bands of one example, each a 2-D FITS image, stacked.
@@ -250,18 +277,14 @@ fn read_bands(files: &[PathBuf], extensions: &Extensions) -> Result<Array3<f32>>
 }
 
 /// One example's image (C x H x W) and the band names its header gave.
-fn read_example(
-    example: &Example,
-    bands: &[String],
-    extensions: &Extensions,
-) -> Result<(Array3<f32>, Option<Vec<String>>)> {
+fn read_example(example: &Example, bands: &[String], extensions: &Extensions) -> Result<Read> {
     match &example.source {
         Source::Whole(file) => read_image(file, extensions),
-        Source::PerBand(files) => Ok((read_bands(files, extensions)?, None)),
-        Source::HeaderBands(file) => Ok((
-            bands_first(fits::read_bands(file, extensions, bands)?, file)?,
-            None,
-        )),
+        Source::PerBand(files) => Ok(Read::pixels(read_bands(files, extensions)?)),
+        Source::HeaderBands(file) => Ok(Read::pixels(bands_first(
+            fits::read_bands(file, extensions, bands)?,
+            file,
+        )?)),
     }
 }
 
@@ -321,12 +344,11 @@ pub(crate) fn read(root: &Path, bands: &[String], extensions: &Extensions) -> Re
         .par_iter()
         .map(|e| read_example(e, bands, extensions))
         .collect();
-    let (images, named): (Vec<Array3<f32>>, Vec<Option<Vec<String>>>) = read
-        .into_iter()
-        .collect::<Result<Vec<_>>>()?
-        .into_iter()
-        .unzip();
+    let read = read.into_iter().collect::<Result<Vec<_>>>()?;
+    let named: Vec<Option<Vec<String>>> = read.iter().map(|r| r.bands.clone()).collect();
     same_band_order(&all, &named)?;
+    same_bit_depth(&all, &read)?;
+    let images: Vec<Array3<f32>> = read.into_iter().map(|r| r.pixels).collect();
     let shape = images[0].dim();
     if let Some(i) = images.iter().position(|im| im.dim() != shape) {
         return Err(Error::data(
@@ -345,6 +367,31 @@ pub(crate) fn read(root: &Path, bands: &[String], extensions: &Extensions) -> Re
         classes: all.iter().map(|e| e.class).collect(),
         class_names,
     })
+}
+
+/// Refuses 8-bit and 16-bit pictures side by side: their values are read
+/// as stored (0 to 255, 0 to 65535), so one `--scale` cannot suit both.
+fn same_bit_depth(all: &[Example], read: &[Read]) -> Result<()> {
+    let mut depths = read
+        .iter()
+        .enumerate()
+        .filter_map(|(i, r)| Some((i, r.bits?)));
+    let Some((first, bits)) = depths.next() else {
+        return Ok(());
+    };
+    if let Some((i, other)) = depths.find(|&(_, b)| b != bits) {
+        return Err(Error::data(
+            all[i].source.file(),
+            format!(
+                "its samples have {other} bits but '{}' has {bits}: their values (0 to {} against 0 to {}) cannot share one --scale; \
+                 save every image at one bit depth",
+                all[first].id,
+                (1u32 << other) - 1,
+                (1u32 << bits) - 1
+            ),
+        ));
+    }
+    Ok(())
 }
 
 /// Refuses cubes whose headers name their bands in different orders, read
@@ -411,6 +458,29 @@ mod tests {
         assert_eq!(folder.images.dim(), (2, 1, 2, 3));
         assert_eq!(folder.images[[0, 0, 1, 2]], 12.0);
         assert_eq!(folder.images[[1, 0, 0, 0]], 200.0);
+    }
+
+    #[test]
+    fn pictures_of_two_bit_depths_are_refused() {
+        // 8-bit values up to 255 beside 16-bit ones up to 65535: one
+        // --scale cannot bring both to the model's range.
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("a")).unwrap();
+        image::GrayImage::from_pixel(2, 2, image::Luma([200]))
+            .save(dir.path().join("a/eight.png"))
+            .unwrap();
+        read(dir.path(), &[], &Extensions::default()).unwrap();
+        image::ImageBuffer::<image::Luma<u16>, Vec<u16>>::from_pixel(2, 2, image::Luma([60000]))
+            .save(dir.path().join("a/sixteen.png"))
+            .unwrap();
+        let err = read(dir.path(), &[], &Extensions::default())
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(
+            err.contains("sixteen.png") && err.contains("16 bits but 'a/eight.png' has 8"),
+            "{err}"
+        );
     }
 
     #[test]
