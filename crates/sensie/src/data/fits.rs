@@ -265,12 +265,30 @@ impl Reader {
     }
 
     /// The band names of a cube HDU with `planes` planes on its band axis.
-    fn cube_bands(&mut self, hdu: &FitsHdu, planes: usize) -> Option<Vec<String>> {
-        BAND_KEYS.iter().find_map(|key| {
-            (1..=planes)
-                .map(|k| self.key(hdu, &format!("{key}{k}")))
-                .collect()
-        })
+    /// `FILTER1..n` and `BAND1..n` that both name every plane must agree:
+    /// taking one over the other would be a guess at the planes' order.
+    fn cube_bands(&mut self, hdu: &FitsHdu, planes: usize) -> Result<Option<Vec<String>>> {
+        let named: Vec<Option<Vec<String>>> = BAND_KEYS
+            .iter()
+            .map(|key| {
+                (1..=planes)
+                    .map(|k| self.key(hdu, &format!("{key}{k}")))
+                    .collect()
+            })
+            .collect();
+        if let [Some(filters), Some(bands)] = &named[..]
+            && filters != bands
+        {
+            return Err(Error::data(
+                &self.path,
+                format!(
+                    "its header's FILTER1..{planes} name the bands {} but its BAND1..{planes} name {}; make them agree",
+                    filters.join(", "),
+                    bands.join(", ")
+                ),
+            ));
+        }
+        Ok(named.into_iter().flatten().next())
     }
 
     /// The single-band image HDUs with a `FILTER` (or `BAND`) keyword and the
@@ -341,7 +359,7 @@ pub(crate) fn read(path: &Path, extensions: &Extensions) -> Result<Image> {
     reader.mark_bad(&mut pixels, extensions)?;
     let dims = pixels.ndim();
     let bands = if dims >= 3 {
-        reader.cube_bands(&science, pixels.shape()[dims - 3])
+        reader.cube_bands(&science, pixels.shape()[dims - 3])?
     } else {
         None
     };
@@ -362,7 +380,7 @@ pub(crate) fn read_bands(
     let science = reader.science(extensions)?;
     let dims = shape(&science).expect("an image HDU");
     let cube = match dims.len() {
-        3.. => reader.cube_bands(&science, dims[dims.len() - 3]),
+        3.. => reader.cube_bands(&science, dims[dims.len() - 3])?,
         _ => None,
     };
     if let Some(names) = cube {
@@ -518,6 +536,42 @@ pub(crate) mod tests {
             assert_eq!(cube[[1, 2, 3]], 23.0);
             assert_eq!(cube[[0, 1, 0]], 4.0);
         }
+    }
+
+    #[test]
+    fn filter_and_band_keywords_that_disagree_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let cube = |name: &str, bands: [&str; 3]| {
+            let path = dir.path().join(name);
+            write(&path, &[3, 2, 2], &[0.0; 12], false);
+            let mut file = FitsFile::edit(&path).unwrap();
+            let hdu = file.primary_hdu().unwrap();
+            for (key, names) in [("FILTER", ["g", "r", "i"]), ("BAND", bands)] {
+                for (k, band) in names.iter().enumerate() {
+                    hdu.write_key(&mut file, &format!("{key}{}", k + 1), *band)
+                        .unwrap();
+                }
+            }
+            path
+        };
+        let agreeing = cube("same.fits", ["g", "r", "i"]);
+        assert_eq!(
+            read_plain_bands(&agreeing),
+            Some(vec!["g".into(), "r".into(), "i".into()])
+        );
+        // FILTER was taken whatever BAND said.
+        let err = read(&cube("other.fits", ["i", "r", "g"]), &Extensions::default())
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(
+            err.contains("FILTER1..3 name the bands g, r, i but its BAND1..3 name i, r, g"),
+            "{err}"
+        );
+    }
+
+    fn read_plain_bands(path: &Path) -> Option<Vec<String>> {
+        read(path, &Extensions::default()).unwrap().bands
     }
 
     #[test]
