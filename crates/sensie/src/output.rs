@@ -85,6 +85,10 @@ pub fn prepare(out: &Path, force: bool, inputs: &[&Path]) -> Result<OutputDir> {
                 Err(e) => return Err(Error::io(&from, e)),
             }
         }
+        if dir.replaced.is_empty() {
+            // No earlier run's outputs (the user's own files only).
+            std::fs::remove_dir(&aside).map_err(|e| Error::io(&aside, e))?;
+        }
         dir.before = listing(out)?;
         return Ok(dir);
     }
@@ -377,6 +381,13 @@ mod tests {
         let _rerun = prepare(&out, true, &[]).unwrap();
         assert!(!out.join("plots").exists() && !out.join("results.json").exists());
         assert!(out.join("notes.txt").exists());
+        // A folder of the user's files only, forced: nothing is set aside,
+        // and no empty folder is left for it.
+        let theirs = dir.path().join("theirs");
+        std::fs::create_dir(&theirs).unwrap();
+        std::fs::write(theirs.join("notes.txt"), "mine").unwrap();
+        prepare(&theirs, true, &[]).unwrap().finish().unwrap();
+        assert!(!theirs.join(REPLACED).exists() && theirs.join("notes.txt").exists());
     }
 
     #[test]
