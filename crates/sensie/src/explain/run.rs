@@ -17,6 +17,7 @@ use super::lrp::Lrp;
 use super::report::{MethodSummary, Summary};
 use super::sanity::{self, Sanity};
 use super::{Attribution, Baseline, Geometry, Options, Quadrature, TargetSpec, Targets};
+use crate::autodiff::Composite;
 use crate::data::name::Name;
 use crate::data::{self, ClassMapping, DataSpec, Labels};
 use crate::engine::{Engine, EngineOptions, Score};
@@ -155,7 +156,9 @@ pub struct Examples {
     /// The lowest and highest value of every example the data holds, as
     /// the model reads them: the z^B rule's box when none is given (the
     /// data's range, not the chosen examples', so that an example's LRP map
-    /// does not change with the others explained beside it).
+    /// does not change with the others explained beside it). Read from a
+    /// file, only a run with that rule pays for it; otherwise the chosen
+    /// examples' range.
     pub range: (f32, f32),
     /// The data's file, or a name standing for it.
     pub data: PathBuf,
@@ -252,15 +255,23 @@ pub fn load_examples(config: &ExplainConfig, model: &Model) -> Result<(Examples,
     }
     let raw = images.select(Axis(0), &rows);
     let size = Some((geometry.height, geometry.width));
-    let mut range = (f32::INFINITY, f32::NEG_INFINITY);
-    for chunk in images.axis_chunks_iter(Axis(0), 256) {
-        let read = config.preprocess.apply(chunk, size, geometry.layout)?;
-        range = widen(range, read.view().into_dyn());
-    }
     let inputs = config
         .preprocess
         .apply(raw.view(), size, geometry.layout)?
         .into_dyn();
+    // The whole data's range costs a pass over every image: only when the
+    // z^B rule will use it as its box.
+    let lrp = &config.settings.lrp;
+    let mut range = widen((f32::INFINITY, f32::NEG_INFINITY), inputs.view());
+    if config.settings.methods.iter().any(|m| m == "lrp")
+        && lrp.bounds.is_none()
+        && matches!(lrp.composite, Composite::EpsilonGammaBox)
+    {
+        for chunk in images.axis_chunks_iter(Axis(0), 256) {
+            let read = config.preprocess.apply(chunk, size, geometry.layout)?;
+            range = widen(range, read.view().into_dyn());
+        }
+    }
     // The raw images at the model's size, for the pictures.
     let display = Preprocess {
         fit: config.preprocess.fit,
