@@ -264,9 +264,11 @@ impl Reader {
         Ok(())
     }
 
-    /// The band names of a cube HDU with `planes` planes on its band axis.
-    /// `FILTER1..n` and `BAND1..n` that both name every plane must agree:
-    /// taking one over the other would be a guess at the planes' order.
+    /// The band names of a cube HDU with `planes` planes on its band axis:
+    /// `FILTER1..n`, else `BAND1..n`. When both name the same bands in
+    /// different orders, taking one would be a guess at the planes' order;
+    /// different names for them (`HSC-G` and `g`) are two vocabularies, and
+    /// `FILTER` is taken.
     fn cube_bands(&mut self, hdu: &FitsHdu, planes: usize) -> Result<Option<Vec<String>>> {
         let named: Vec<Option<Vec<String>>> = BAND_KEYS
             .iter()
@@ -276,8 +278,14 @@ impl Reader {
                     .collect()
             })
             .collect();
+        let sorted = |names: &[String]| {
+            let mut names = names.to_vec();
+            names.sort();
+            names
+        };
         if let [Some(filters), Some(bands)] = &named[..]
             && filters != bands
+            && sorted(filters) == sorted(bands)
         {
             return Err(Error::data(
                 &self.path,
@@ -555,6 +563,11 @@ pub(crate) mod tests {
             path
         };
         let agreeing = cube("same.fits", ["g", "r", "i"]);
+        // Other names for the same planes: FILTER's are taken.
+        assert_eq!(
+            read_plain_bands(&cube("survey.fits", ["HSC-G", "HSC-R", "HSC-I"])),
+            Some(vec!["g".into(), "r".into(), "i".into()])
+        );
         assert_eq!(
             read_plain_bands(&agreeing),
             Some(vec!["g".into(), "r".into(), "i".into()])
