@@ -1322,3 +1322,113 @@ fn a_run_refused_for_its_data_ends_with_the_error_every_time() {
         );
     }
 }
+
+/// Careless input the twelfth session's review found answered silently or
+/// by a panic, refused at the command line with the value named (each also
+/// has a library test beside its fix).
+#[test]
+fn careless_values_found_in_review_are_refused_by_name() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let (x, y) = digits(d);
+    let model = repo(MODEL);
+    let out = s(&d.join("o"));
+    let probe = |extra: &[&str]| probe_args(&model, &x, &y, &out, extra);
+    let refused_probe = |extra: &[&str], wants: &[&str]| {
+        let args = probe(extra);
+        refused(&args.iter().map(String::as_str).collect::<Vec<_>>(), wants);
+    };
+    // Values float32 cannot hold: the NaN scores were blamed on the data.
+    refused_probe(
+        &["--perturb", "magnitude=-1e6,0"],
+        &["magnitude -1000000", "float32"],
+    );
+    refused_probe(
+        &["--perturb", "rotate(fill=1e39)=0,90"],
+        &["'fill'", "float32"],
+    );
+    // One inf made a numeric column text, its bins ignored.
+    let rows: Vec<String> = (0..20)
+        .map(|i| {
+            if i == 3 {
+                "inf".into()
+            } else {
+                format!("{i}.5")
+            }
+        })
+        .collect();
+    std::fs::write(
+        d.join("m.csv"),
+        format!(
+            "z,label\n{}\n",
+            rows.iter()
+                .map(|z| format!("{z},1"))
+                .collect::<Vec<_>>()
+                .join("\n")
+        ),
+    )
+    .unwrap();
+    let meta = s(&d.join("m.csv"));
+    refused_probe(
+        &["--metadata", &meta, "--property", "z=q4"],
+        &["row 4 of column 'z' is inf"],
+    );
+    // Two label sources: one was dropped unseen.
+    refused_probe(
+        &["--metadata", &meta, "--label-column", "label", "--classes"],
+        &["label column 'label'", "--labels"],
+    );
+    // An output inside a folder data set became one of its classes.
+    let folder = d.join("digits");
+    std::fs::create_dir_all(folder.join("0")).unwrap();
+    image::GrayImage::new(28, 28)
+        .save(folder.join("0/a.png"))
+        .unwrap();
+    refused(
+        &[
+            "probe",
+            "--model",
+            &model,
+            "--data",
+            &s(&folder),
+            "--classes",
+            "--quiet",
+            "--out",
+            &s(&folder.join("0_run")),
+        ],
+        &["inside the input folder"],
+    );
+    assert!(!folder.join("0_run").exists());
+    // Occlusion windows further apart than their size: NaN maps or a panic.
+    refused(
+        &[
+            "explain",
+            "--model",
+            &model,
+            "--data",
+            &x,
+            "--indices",
+            "0",
+            "--method",
+            "occlusion",
+            "--window",
+            "3",
+            "--stride",
+            "6",
+            "--out",
+            &out,
+        ],
+        &["occlusion stride 6", "at most 3"],
+    );
+    // A config's threads, unchecked where --threads was.
+    let config = d.join("c.toml");
+    std::fs::write(
+        &config,
+        format!("model = {model:?}\nout = {out:?}\nthreads = 4000\nclasses = true\n[data]\npath = {x:?}\nlabels = {y:?}\n"),
+    )
+    .unwrap();
+    refused(
+        &["probe", "--config", &s(&config), "--quiet"],
+        &["threads 4000", "at most 1024"],
+    );
+}

@@ -6,7 +6,7 @@
 //! labels are read, and images become float32.
 
 use std::fs::File;
-use std::io::{BufReader, Read};
+use std::io::{BufReader, Read, Seek};
 use std::path::Path;
 
 use ndarray::{Array4, ArrayD, Axis, Ix4};
@@ -293,18 +293,29 @@ pub(crate) fn read_npy(path: &Path) -> Result<Numeric> {
     read_npy_from(path, file, size, |e| Error::io(path, e))
 }
 
-/// Whether the `.npz` archive at `path` holds an array `name` (an archive
-/// that cannot be opened is refused as [`read_npz`] would).
-pub(crate) fn npz_holds(path: &Path, name: &str) -> Result<bool> {
-    let archive = zip::ZipArchive::new(BufReader::new(open(path)?)).map_err(|e| {
-        Error::data(
-            path,
-            format!("not a readable .npz archive ({e}); save it with numpy.savez"),
-        )
-    })?;
-    Ok([format!("{name}.npy"), name.to_string()]
+/// The `.npz` archive at `path`, opened; one that cannot be is refused.
+fn open_npz(path: &Path) -> Result<zip::ZipArchive<BufReader<std::fs::File>>> {
+    zip::ZipArchive::new(BufReader::new(open(path)?)).map_err(|e| unreadable_npz(path, e))
+}
+
+/// An archive's error, named as the user's file that is not an `.npz`.
+fn unreadable_npz(path: &Path, e: zip::result::ZipError) -> Error {
+    Error::data(
+        path,
+        format!("not a readable .npz archive ({e}); save it with numpy.savez"),
+    )
+}
+
+/// The index of array `name` (as `name.npy` or `name`) in an archive.
+fn npz_member<R: Read + Seek>(archive: &zip::ZipArchive<R>, name: &str) -> Option<usize> {
+    [format!("{name}.npy"), name.to_string()]
         .iter()
-        .any(|n| archive.index_for_name(n).is_some()))
+        .find_map(|n| archive.index_for_name(n))
+}
+
+/// Whether the `.npz` archive at `path` holds an array `name`.
+pub(crate) fn npz_holds(path: &Path, name: &str) -> Result<bool> {
+    Ok(npz_member(&open_npz(path)?, name).is_some())
 }
 
 /// The array `name` of an `.npz` archive; a missing name is refused with the
@@ -312,21 +323,12 @@ pub(crate) fn npz_holds(path: &Path, name: &str) -> Result<bool> {
 /// the archive's directory gives it, as for an `.npy` file, and it is
 /// inflated up to the size limit.
 pub(crate) fn read_npz(path: &Path, name: &str) -> Result<Numeric> {
-    let unreadable = |e: zip::result::ZipError| {
-        Error::data(
-            path,
-            format!("not a readable .npz archive ({e}); save it with numpy.savez"),
-        )
-    };
-    let mut archive = zip::ZipArchive::new(BufReader::new(open(path)?)).map_err(unreadable)?;
+    let mut archive = open_npz(path)?;
     let names: Vec<String> = archive
         .file_names()
         .map(|n| n.strip_suffix(".npy").unwrap_or(n).to_string())
         .collect();
-    let Some(index) = [format!("{name}.npy"), name.to_string()]
-        .iter()
-        .find_map(|n| archive.index_for_name(n))
-    else {
+    let Some(index) = npz_member(&archive, name) else {
         return Err(Error::data(
             path,
             format!(
@@ -336,7 +338,9 @@ pub(crate) fn read_npz(path: &Path, name: &str) -> Result<Numeric> {
             ),
         ));
     };
-    let member = archive.by_index(index).map_err(unreadable)?;
+    let member = archive
+        .by_index(index)
+        .map_err(|e| unreadable_npz(path, e))?;
     let size = member.size();
     read_npy_from(&path.join(name), member, size, |e| {
         Error::data(path, format!("array '{name}' cannot be inflated ({e})"))

@@ -295,14 +295,7 @@ fn read_all(spec: &DataSpec) -> Result<Dataset> {
         )
     } else if is_npz(path) {
         refuse_labels_file("an .npz archive holds its labels as an array (y)")?;
-        if let Some(band) = spec.bands.first() {
-            return Err(no_bands(path, band));
-        }
-        let images = array::images_from_array(
-            array::read_npz(path, &spec.x)?.into_f32(),
-            spec.layout,
-            path,
-        )?;
+        let images = npz_images(spec)?;
         let labels = match spec.label_column {
             Some(_) => None,
             None => Some(labels::from_array(
@@ -536,7 +529,8 @@ pub struct Images {
 /// Images, their ids and, when the data has them, their labels: [`load`]
 /// without the need for labels. An `.npy` or FITS source given without
 /// labels or a label column, or an `.npz` archive without its label array,
-/// is read without labels; every other source goes through [`load`]. Images with NaN, infinite or bad pixels are refused, or
+/// is read without labels; every other source goes through [`load`].
+/// Images with NaN, infinite or bad pixels are refused, or
 /// left out with `skip_bad` (the ids and positions say which remain).
 pub fn load_images(spec: &DataSpec) -> Result<Images> {
     check_bands(&spec.bands)?;
@@ -552,14 +546,7 @@ pub fn load_images(spec: &DataSpec) -> Result<Images> {
         (filter(all, spec)?, total)
     } else {
         let images = if is_npz(path) {
-            if let Some(band) = spec.bands.first() {
-                return Err(no_bands(path, band));
-            }
-            array::images_from_array(
-                array::read_npz(path, &spec.x)?.into_f32(),
-                spec.layout,
-                path,
-            )?
+            npz_images(spec)?
         } else {
             read_images(path, &spec.bands, spec.layout, &spec.extensions())?
         };
@@ -612,6 +599,19 @@ fn no_bands(path: &Path, band: &str) -> Error {
         format!(
             "has no band '{band}': bands are picked from FITS headers, per-band files ({{band}} in the path) or class folders; leave out --bands"
         ),
+    )
+}
+
+/// The images of an `.npz` archive: its array named `spec.x`. An archive
+/// holds no band names to pick by.
+fn npz_images(spec: &DataSpec) -> Result<Array4<f32>> {
+    if let Some(band) = spec.bands.first() {
+        return Err(no_bands(&spec.path, band));
+    }
+    array::images_from_array(
+        array::read_npz(&spec.path, &spec.x)?.into_f32(),
+        spec.layout,
+        &spec.path,
     )
 }
 

@@ -275,13 +275,8 @@ pub fn plan(config: &ProbeConfig) -> Result<Plan> {
             .iter()
             .filter(|s| s.perturbation.name() == spec.name)
             .count();
-        let name = if repeats == 0 {
-            spec.name.clone()
-        } else {
-            format!("{}#{}", spec.name, repeats + 1)
-        };
         sweeps.push(Sweep {
-            name,
+            name: numbered(spec.name.clone(), repeats),
             perturbation,
             values,
             options,
@@ -291,10 +286,7 @@ pub fn plan(config: &ProbeConfig) -> Result<Plan> {
     for p in &config.property {
         let repeats = properties.iter().filter(|q| q.column == p.column).count();
         properties.push(PropertyTest {
-            name: match repeats {
-                0 => format!("property:{}", p.column),
-                _ => format!("property:{}#{}", p.column, repeats + 1),
-            },
+            name: numbered(format!("property:{}", p.column), repeats),
             column: p.column.clone(),
             binning: Binning::parse(&p.bins)?,
         });
@@ -307,12 +299,7 @@ pub fn plan(config: &ProbeConfig) -> Result<Plan> {
             .iter()
             .filter(|g| g.sweep.name.split('#').next() == Some(base.as_str()))
             .count();
-        let name = if repeats == 0 {
-            base
-        } else {
-            format!("{base}#{}", repeats + 1)
-        };
-        grids.push(Grid::build(spec, name)?);
+        grids.push(Grid::build(spec, numbered(base, repeats))?);
     }
     Ok(Plan {
         sweeps,
@@ -320,6 +307,16 @@ pub fn plan(config: &ProbeConfig) -> Result<Plan> {
         classes: config.classes,
         grids,
     })
+}
+
+/// A test's name: `base`, or `base#k` when `repeats` tests of the same
+/// thing come before it, so that every test of a run is named apart.
+fn numbered(base: String, repeats: usize) -> String {
+    if repeats == 0 {
+        base
+    } else {
+        format!("{base}#{}", repeats + 1)
+    }
 }
 
 /// A probe made ready to run: its tests checked, the model and the data
