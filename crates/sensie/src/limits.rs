@@ -17,7 +17,7 @@ pub const MAX_REPLICATES: usize = 100_000;
 pub const MAX_THREADS: usize = 1024;
 /// Iterative steps: Integrated Gradients' steps, SmoothGrad's samples,
 /// faithfulness curve steps, activation maximisation's and Deep Dream's
-/// steps, restarts and octaves.
+/// steps, and Deep Dream's octaves.
 pub const MAX_STEPS: usize = 100_000;
 /// Activation maximisation's restarts: they run as one batch, so each costs
 /// the model's activations for one image at once (100,000 restarts of a
