@@ -204,6 +204,26 @@ fn shards_merged_on_the_command_line_give_the_unsharded_results() {
         );
     }
     assert!(merged.join("report.html").exists() && merged.join("plots").exists());
+    // A relative --out is stored whole, as a probe stores its own, so the
+    // merged run's scores name where they are from anywhere.
+    let relative = Command::new(env!("CARGO_BIN_EXE_sensie"))
+        .current_dir(dir.path())
+        .args([
+            "merge", &parts[0], &parts[1], &parts[2], "--out", "relative",
+        ])
+        .output()
+        .unwrap();
+    assert!(relative.status.success(), "{}", stderr(&relative));
+    let stored: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(dir.path().join("relative/scores/run.json")).unwrap(),
+    )
+    .unwrap();
+    let stored = Path::new(stored["config"]["out"].as_str().unwrap());
+    assert!(stored.is_absolute(), "{stored:?}");
+    assert_eq!(
+        stored.canonicalize().unwrap(),
+        dir.path().join("relative").canonicalize().unwrap()
+    );
     // A merge that must fail says why in one line.
     let refused = |parts: &[&String], want: &str| {
         let out = dir.path().join("refused").to_string_lossy().into_owned();

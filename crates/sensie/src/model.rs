@@ -10,6 +10,31 @@ use crate::graph::{self, NodeExt};
 use crate::onnx::{self, ModelProto, NodeProto, ValueInfoProto};
 use crate::{Error, Result};
 
+/// Ops that apply one function to each value of their first input, so that
+/// their output has its layout (N x H x W x C in, N x H x W x C out).
+/// BatchNormalization is not one: its channels are always axis 1.
+const ELEMENTWISE: &[&str] = &[
+    "Identity",
+    "Dropout",
+    "Relu",
+    "LeakyRelu",
+    "PRelu",
+    "Elu",
+    "Selu",
+    "Celu",
+    "Sigmoid",
+    "Tanh",
+    "HardSigmoid",
+    "HardSwish",
+    "Softplus",
+    "Softsign",
+    "Clip",
+    "Gelu",
+    "Mish",
+    "Abs",
+    "Neg",
+];
+
 /// How a batch of images is laid out: a model's image input, an image array
 /// in a data file, or a batch prepared for a model. Raw images inside sensie
 /// are always NCHW.
@@ -212,6 +237,37 @@ impl Model {
         &self.proto.graph.as_ref().expect("checked on load").node
     }
 
+    /// Whether the 4-D tensor `name` is stored N x H x W x C: the input of an
+    /// NHWC model, or a tensor transposed to NHWC (`Transpose` with perm
+    /// [0, 2, 3, 1], as tf2onnx writes before a Keras Flatten), followed
+    /// through elementwise activations, which keep their input's layout.
+    /// Every other 4-D tensor is channels-first: ONNX's Conv, pooling and
+    /// BatchNormalization read and write N x C x H x W whatever the model's
+    /// input, so layers read as N x C x h x w without this would mix rows
+    /// and channels in silence.
+    pub(crate) fn channels_last(&self, name: &str) -> bool {
+        let mut name = name;
+        loop {
+            if name == self.info.input.name {
+                return self.info.layout == Some(Layout::Nhwc);
+            }
+            let made_by = |n: &&NodeProto| n.output.first().is_some_and(|o| o == name);
+            let Some(node) = self.nodes().iter().find(made_by) else {
+                return false;
+            };
+            match node.op() {
+                "Transpose" => {
+                    return matches!(node.attr_ints("perm"), Ok(Some(p)) if p == [0, 2, 3, 1]);
+                }
+                op if ELEMENTWISE.contains(&op) => match node.input_name(0) {
+                    Some(input) => name = input,
+                    None => return false,
+                },
+                _ => return false,
+            }
+        }
+    }
+
     /// Overrides the detected layout of a 4-D image input (the user knows best).
     pub fn set_layout(&mut self, layout: Layout) -> Result<()> {
         if self.info.layout.is_none() {
@@ -372,5 +428,42 @@ mod tests {
         assert_eq!(Layout::parse("nchw").unwrap(), Layout::Nchw);
         let message = Layout::parse("nwhc").unwrap_err().to_string();
         assert!(message.contains("nchw, nhwc"), "{message}");
+    }
+
+    /// tf2onnx's layout: the NHWC input transposed to NCHW for the Convs,
+    /// then back to NHWC before the Flatten; a Relu added after that keeps
+    /// it channels-last.
+    #[test]
+    fn layers_are_channels_last_where_transposed_to_nhwc_and_their_activations() {
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/data/engine/nhwc_tf2onnx/model.onnx"
+        );
+        let model = Model::load(path).unwrap();
+        let mut proto = model.proto().clone();
+        let back = "StatefulPartitionedCall/sequential/max_pooling2d/MaxPool__20:0";
+        proto.graph.as_mut().unwrap().node.push(NodeProto {
+            op_type: Some("Relu".into()),
+            input: vec![back.into()],
+            output: vec!["after".into()],
+            ..Default::default()
+        });
+        let model = Model::from_proto(path, proto).unwrap();
+        for (tensor, last) in [
+            ("input_1", true),
+            (
+                "StatefulPartitionedCall/sequential/conv2d/Conv2D__6:0",
+                false,
+            ),
+            ("StatefulPartitionedCall/sequential/conv2d_1/Relu:0", false),
+            (
+                "StatefulPartitionedCall/sequential/max_pooling2d/MaxPool:0",
+                false,
+            ),
+            (back, true),
+            ("after", true),
+        ] {
+            assert_eq!(model.channels_last(tensor), last, "{tensor}");
+        }
     }
 }

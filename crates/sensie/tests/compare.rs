@@ -274,6 +274,20 @@ fn a_grid_runs_in_the_same_pass_and_agrees_with_its_sweeps() {
     for file in ["plots/grid_rotate_blur.svg", "plots/grid_rotate_blur.png"] {
         assert!(dir.path().join("out").join(file).exists(), "{file}");
     }
+    // results.csv: a row per cell, its value the cell's index and its label
+    // the two values, as the parameter column names them.
+    let mut csv = csv::Reader::from_path(dir.path().join("out/results.csv")).unwrap();
+    let header = csv.headers().unwrap().clone();
+    let column = |name: &str| header.iter().position(|h| h == name).unwrap();
+    let cells: Vec<[String; 3]> = csv
+        .records()
+        .map(|r| r.unwrap())
+        .filter(|r| &r[0] == "grid:rotate,blur")
+        .map(|r| ["parameter", "value", "label"].map(|c| r[column(c)].to_string()))
+        .collect();
+    assert_eq!(cells.len(), 6);
+    assert_eq!(cells[3], ["angle x sigma", "3", "90 x 1.5"]);
+    assert_eq!(cells[0][2], "0 x 0");
 }
 
 #[test]

@@ -253,10 +253,9 @@ fn occlusion_matches_captum() {
     }
 }
 
-/// An NHWC model (tf2onnx style): the default layer is the last Relu inside
-/// its NCHW part, and the map comes back at the input's 32 x 32.
-#[test]
-fn gradcam_on_an_nhwc_model_matches_captums_formula() {
+/// The NHWC fixture model (tf2onnx style) on its inputs and targets:
+/// Grad-CAM at `layer` (`None`: the default layer).
+fn nhwc_gradcam(layer: Option<&str>) -> Attribution {
     let dir = data("engine/nhwc_tf2onnx");
     let model = Model::load(dir.join("model.onnx")).unwrap();
     let mut engine = Engine::new(
@@ -278,10 +277,21 @@ fn gradcam_on_an_nhwc_model_matches_captums_formula() {
         classes,
         score: Score::Logit,
     };
-    let cam = explain::build("gradcam", &Options::default())
+    let options = Options {
+        layer: layer.map(str::to_string),
+        ..Options::default()
+    };
+    explain::build("gradcam", &options)
         .unwrap()
         .attribute(&mut engine, x.view(), &targets)
-        .unwrap();
+        .unwrap()
+}
+
+/// An NHWC model (tf2onnx style): the default layer is the last Relu inside
+/// its NCHW part, and the map comes back at the input's 32 x 32.
+#[test]
+fn gradcam_on_an_nhwc_model_matches_captums_formula() {
+    let cam = nhwc_gradcam(None);
     let layer = cam.layer.unwrap();
     assert_eq!(
         layer.name,
@@ -301,4 +311,56 @@ fn gradcam_on_an_nhwc_model_matches_captums_formula() {
         &squeeze(npz_f32(&want, "gradcam").unwrap()),
         TOL,
     );
+}
+
+/// Grad-CAM at the 2 x 2 max pool after that Relu, by Captum's formula
+/// from PyTorch's values: the pool's activations are each window's maximum
+/// of the Relu's, and its gradient is the sum of the Relu's gradient over
+/// the window (the pool routes it to one position and the Relu feeds only
+/// the pool). The model holds the pool twice: as ONNX's MaxPool writes it
+/// (N x C x h x w) and transposed back to N x h x w x C before its Flatten;
+/// a layer stored channels-last must be read so, not as N x C x h x w.
+#[test]
+fn gradcam_reads_a_layer_transposed_to_nhwc_in_its_own_layout() {
+    let reference = data("engine/nhwc_tf2onnx/reference.npz");
+    let act = npz_f32(&reference, "layer_value").unwrap();
+    let grad = npz_f32(&reference, "grad_layer").unwrap();
+    let (n, c, h, w) = (
+        act.shape()[0],
+        act.shape()[1],
+        act.shape()[2] / 2,
+        act.shape()[3] / 2,
+    );
+    let window = |a: &ArrayD<f32>, e: usize, k: usize, i: usize, j: usize| {
+        [(0, 0), (0, 1), (1, 0), (1, 1)].map(|(di, dj)| a[[e, k, 2 * i + di, 2 * j + dj]])
+    };
+    let mut want = ndarray::Array3::<f32>::zeros((n, h, w));
+    for e in 0..n {
+        for k in 0..c {
+            let mut mean_grad = 0.0;
+            for i in 0..h {
+                for j in 0..w {
+                    mean_grad += window(&grad, e, k, i, j).iter().sum::<f32>();
+                }
+            }
+            mean_grad /= (h * w) as f32;
+            for i in 0..h {
+                for j in 0..w {
+                    let pooled = window(&act, e, k, i, j)
+                        .into_iter()
+                        .fold(f32::MIN, f32::max);
+                    want[[e, i, j]] += mean_grad * pooled;
+                }
+            }
+        }
+    }
+    want.mapv_inplace(|v| v.max(0.0));
+    for layer in [
+        "StatefulPartitionedCall/sequential/max_pooling2d/MaxPool:0",
+        "StatefulPartitionedCall/sequential/max_pooling2d/MaxPool__20:0",
+    ] {
+        let cam = nhwc_gradcam(Some(layer)).layer.unwrap();
+        assert_eq!(cam.name, layer);
+        assert_close(layer, &cam.map, &want.clone().into_dyn(), TOL);
+    }
 }

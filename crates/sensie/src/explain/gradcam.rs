@@ -7,8 +7,10 @@
 //! positive one negated, so the ReLU is always applied (Captum's
 //! `LayerGradCam(..., relu_attributions=True)`).
 //!
-//! The layer: a named tensor (any 4-D N x C x h x w tensor of the graph;
-//! ONNX convolutions are channels-first even in NHWC models), or by default
+//! The layer: a named tensor (any 4-D tensor of the graph, read as N x C x
+//! h x w as ONNX's convolutions write it even in NHWC models, or as N x h x
+//! w x C where it is stored so: an NHWC model's input, a tensor transposed
+//! to NHWC and its activations), or by default
 //! the last convolutional layer. For a Conv whose output feeds only a
 //! BatchNormalization and/or an elementwise activation, that is the
 //! activation's output: the rectified feature maps that the paper uses
@@ -21,7 +23,7 @@
 //! the input's (Captum's `LayerAttribution.interpolate(..., "bilinear")`).
 //! Only the backward pass from the score down to the layer is run.
 
-use ndarray::{Array3, ArrayD, ArrayViewD, Axis, Ix4};
+use ndarray::{Array3, Array4, ArrayD, ArrayViewD, Axis, Ix4};
 
 use super::{Attribution, Geometry, LayerMap, MapKind, Method, Targets, check, gradients};
 use crate::autodiff::Standard;
@@ -101,8 +103,9 @@ pub(super) fn cam(
         &Standard,
         vec![layer.clone()],
     )?;
-    let activations = four_d(out.values.remove(0), &layer)?;
-    let grads = four_d(out.grads.remove(0), &layer)?;
+    let stored_last = engine.model().channels_last(&layer);
+    let activations = channels_first(four_d(out.values.remove(0), &layer)?, stored_last);
+    let grads = channels_first(four_d(out.grads.remove(0), &layer)?, stored_last);
     let weights = grads
         .mean_axis(Axis(3))
         .and_then(|g| g.mean_axis(Axis(2)))
@@ -131,7 +134,18 @@ pub(super) fn cam(
     Ok((layer, small, large))
 }
 
-fn four_d(a: ArrayD<f32>, layer: &str) -> Result<ndarray::Array4<f32>> {
+/// `a` as N x C x h x w: permuted when it is stored N x h x w x C.
+fn channels_first(a: Array4<f32>, stored_last: bool) -> Array4<f32> {
+    if stored_last {
+        a.permuted_axes([0, 3, 1, 2])
+            .as_standard_layout()
+            .into_owned()
+    } else {
+        a
+    }
+}
+
+fn four_d(a: ArrayD<f32>, layer: &str) -> Result<Array4<f32>> {
     let shape = a.shape().to_vec();
     a.into_dimensionality::<Ix4>().map_err(|_| {
         Error::invalid(

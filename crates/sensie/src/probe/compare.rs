@@ -530,7 +530,7 @@ fn csv_text(comparison: &Comparison) -> String {
                         test.name.clone(),
                         run.clone(),
                         level.value.to_string(),
-                        level.label.clone().unwrap_or_default(),
+                        super::results::level_label(level),
                         level.n.to_string(),
                         level.mean_score.to_string(),
                         level.score_ci95[0].to_string(),

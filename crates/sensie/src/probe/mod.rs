@@ -593,7 +593,10 @@ pub fn merge(parts: &[PathBuf], out: &Path) -> Result<Report> {
         .map(|dir| Ok((dir.clone(), ProbeRun::load(dir)?)))
         .collect::<Result<Vec<_>>>()?;
     let mut run = ProbeRun::join(parts)?;
+    // Stored whole, as a measured run stores its own (its parts' are).
     run.config.out = out.to_path_buf();
+    run.config
+        .resolve_paths(&std::env::current_dir().map_err(|e| Error::io(".", e))?);
     run.config.shard = None;
     let report = report(&run)?;
     run.save(out)?;

@@ -156,7 +156,18 @@ pub fn write_results(out: &Path, report: &Report) -> Result<()> {
     write_atomic(&out.join(FILES[1]), csv_text(report).as_bytes())
 }
 
-/// One row per test and level.
+/// A level's label in results.csv: its own, or for a grid's cell (whose
+/// value is the cell's index) the two values, as the parameter column
+/// names them (`angle x sigma`: `10 x 0.5`).
+pub(super) fn level_label(level: &crate::stats::Level) -> String {
+    match (&level.label, level.values) {
+        (Some(label), _) => label.clone(),
+        (None, Some([first, second])) => format!("{first} x {second}"),
+        (None, None) => String::new(),
+    }
+}
+
+/// One row per test and level; a grid has a row per cell.
 fn csv_text(report: &Report) -> String {
     let mut writer = csv::Writer::from_writer(Vec::new());
     let header = [
@@ -192,7 +203,7 @@ fn csv_text(report: &Report) -> String {
                     test.parameter.clone(),
                     test.unit.clone(),
                     number(Some(level.value)),
-                    level.label.clone().unwrap_or_default(),
+                    level_label(level),
                     number(level.lo),
                     number(level.hi),
                     level.n.to_string(),

@@ -50,7 +50,7 @@ use serde::Serialize;
 use crate::engine::Engine;
 use crate::graph::{self, NodeExt};
 use crate::html::{Figure, Page};
-use crate::model::{Layout, Model};
+use crate::model::Model;
 use crate::render::{
     self, Colouring, Composite, Grid, HeatScale, LabelledGrid, Labels, RgbImage, Stretch,
 };
@@ -143,8 +143,9 @@ pub struct Layer {
     /// Its shape after the batch dimension, as stored in the graph.
     dims: Vec<usize>,
     /// Whether the stored shape is H x W x C: the input of an NHWC model, or
-    /// a tensor transposed back to NHWC (tf2onnx does this before Flatten).
-    /// Every other 3-D shape is ONNX's C x H x W.
+    /// a tensor transposed back to NHWC (tf2onnx does this before Flatten),
+    /// and activations of either (`Model::channels_last`). Every other 3-D
+    /// shape is ONNX's C x H x W.
     channels_last: bool,
 }
 
@@ -195,16 +196,7 @@ impl Layer {
             .skip(1)
             .map(|&d| d.max(1) as usize)
             .collect();
-        let model = engine.model();
-        let channels_last = if tensor == model.info().input.name {
-            model.info().layout == Some(Layout::Nhwc)
-        } else {
-            model.nodes().iter().any(|n| {
-                n.op() == "Transpose"
-                    && n.output.first() == Some(&tensor)
-                    && matches!(n.attr_ints("perm"), Ok(Some(p)) if p == [0, 2, 3, 1])
-            })
-        };
+        let channels_last = engine.model().channels_last(&tensor);
         let layer = Layer {
             tensor,
             dims,
