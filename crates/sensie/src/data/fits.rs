@@ -84,6 +84,8 @@ pub(crate) struct Image {
     pub pixels: ArrayD<f32>,
     /// `FILTER1..n` or `BAND1..n` of a cube, one per plane of its band axis.
     pub bands: Option<Vec<String>>,
+    /// The science HDU's own `FILTER` (or `BAND`): a single band's name.
+    pub filter: Option<String>,
 }
 
 /// Header keywords that name a band, tried in order.
@@ -371,7 +373,48 @@ pub(crate) fn read(path: &Path, extensions: &Extensions) -> Result<Image> {
     } else {
         None
     };
-    Ok(Image { pixels, bands })
+    let filter = BAND_KEYS.iter().find_map(|key| reader.key(&science, key));
+    Ok(Image {
+        pixels,
+        bands,
+        filter,
+    })
+}
+
+/// The pixels of a FITS file read as band `band` of `bands` (one file per
+/// band), refused when its header's `FILTER` (or `BAND`) names another of
+/// `bands` instead: two bands' files swapped, or named for the wrong band,
+/// would mix the model's colours in silence. A header name is this band's
+/// when it is the name ignoring case or one of its words (`HSC-G` and
+/// `g DECam SDSS c0001` are g); a name that is no band asked for is left
+/// alone, surveys naming their filters in their own ways.
+pub(crate) fn read_band(
+    path: &Path,
+    extensions: &Extensions,
+    band: &str,
+    bands: &[String],
+) -> Result<ArrayD<f32>> {
+    let image = read(path, extensions)?;
+    if let Some(filter) = &image.filter {
+        let names = |band: &str| {
+            filter.eq_ignore_ascii_case(band)
+                || filter
+                    .split(|c: char| !c.is_ascii_alphanumeric())
+                    .any(|word| word.eq_ignore_ascii_case(band))
+        };
+        if !names(band)
+            && let Some(other) = bands.iter().find(|b| names(b))
+        {
+            return Err(Error::data(
+                path,
+                format!(
+                    "is read as band '{band}' but its header says FILTER = '{filter}', band '{other}'; \
+                     check that the bands' files are not swapped or misnamed"
+                ),
+            ));
+        }
+    }
+    Ok(image.pixels)
 }
 
 /// The bands named `bands`, in that order, of the FITS file at `path`: the

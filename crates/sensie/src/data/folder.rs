@@ -250,11 +250,13 @@ fn read_image(path: &Path, extensions: &Extensions) -> Result<Read> {
     })
 }
 
-/// The bands of one example, each a 2-D FITS image, stacked.
-fn read_bands(files: &[PathBuf], extensions: &Extensions) -> Result<Array3<f32>> {
+/// The bands of one example, each a 2-D FITS image (`files` in the order of
+/// `bands`), stacked.
+fn read_bands(files: &[PathBuf], bands: &[String], extensions: &Extensions) -> Result<Array3<f32>> {
     let planes: Vec<ArrayD<f32>> = files
         .iter()
-        .map(|f| fits::read(f, extensions).map(|image| image.pixels))
+        .zip(bands)
+        .map(|(f, band)| fits::read_band(f, extensions, band, bands))
         .collect::<Result<_>>()?;
     for (plane, file) in planes.iter().zip(files) {
         if plane.ndim() != 2 || plane.shape() != planes[0].shape() {
@@ -280,7 +282,7 @@ fn read_bands(files: &[PathBuf], extensions: &Extensions) -> Result<Array3<f32>>
 fn read_example(example: &Example, bands: &[String], extensions: &Extensions) -> Result<Read> {
     match &example.source {
         Source::Whole(file) => read_image(file, extensions),
-        Source::PerBand(files) => Ok(Read::pixels(read_bands(files, extensions)?)),
+        Source::PerBand(files) => Ok(Read::pixels(read_bands(files, bands, extensions)?)),
         Source::HeaderBands(file) => Ok(Read::pixels(bands_first(
             fits::read_bands(file, extensions, bands)?,
             file,
@@ -561,6 +563,19 @@ mod tests {
         assert_eq!(
             (folder.images[[0, 0, 0, 0]], folder.images[[0, 2, 1, 2]]),
             (1.0, 3.0)
+        );
+        // A band's file whose header names another band is refused by name.
+        let mut file = fitsio::FitsFile::edit(lens.join("obj1_i.fits")).unwrap();
+        let hdu = file.primary_hdu().unwrap();
+        hdu.write_key(&mut file, "FILTER", "g").unwrap();
+        drop(file);
+        let err = read(dir.path(), &bands, &Extensions::default())
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(
+            err.contains("obj1_i.fits") && err.contains("FILTER = 'g', band 'g'"),
+            "{err}"
         );
         std::fs::remove_file(lens.join("obj1_r.fits")).unwrap();
         let err = read(dir.path(), &bands, &Extensions::default())

@@ -12,7 +12,8 @@
 //! - an `.npy` or FITS file holding all images (N x H x W, N x C x H x W or
 //!   N x H x W x C), with labels from a second `.npy` file or a metadata column;
 //! - one such file per band: a path containing `{band}`, filled in with each
-//!   of `bands` (e.g. `cutouts_{band}.fits` with g, r, i), each N x H x W.
+//!   of `bands` (e.g. `cutouts_{band}.fits` with g, r, i), each N x H x W; a
+//!   FITS file whose FILTER names another of `bands` is refused as swapped.
 //!
 //! FITS files may be gzip'd or tile-compressed; `bands` picks and orders the
 //! bands of cubes and multi-extension files by the names in their headers
@@ -659,7 +660,12 @@ fn read_images(
         .iter()
         .map(|band| {
             let file = PathBuf::from(template.replace("{band}", band));
-            array::read_array_from(&file, extensions).map(|a| (file, a))
+            let plane = if name::is_fits(&file) {
+                fits::read_band(&file, extensions, band, bands)
+            } else {
+                array::read_array_from(&file, extensions)
+            };
+            plane.map(|a| (file, a))
         })
         .collect::<Result<_>>()?;
     let shape = planes[0].1.shape().to_vec();
@@ -1221,5 +1227,50 @@ mod tests {
         .unwrap_err()
         .to_string();
         assert!(err.contains("cut_z.fits"), "{err}");
+    }
+
+    /// The g file's header says r and the r file's g: the bands would come
+    /// out swapped. Surveys' own filter names (HSC-G) are the band's, and a
+    /// name of no band asked for is left alone.
+    #[test]
+    fn per_band_files_whose_headers_name_another_band_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let template = dir.path().join("cut_{band}.fits");
+        let y = npy(&dir.path().join("y.npy"), &Array1::from(vec![1.5f64, 0.25]));
+        let load_with = |filters: [&str; 2]| {
+            for (band, filter) in ["g", "r"].into_iter().zip(filters) {
+                let path = dir.path().join(format!("cut_{band}.fits"));
+                let _ = std::fs::remove_file(&path);
+                fits::tests::write(&path, &[2, 3, 3], &[0.5; 18], false);
+                let mut file = fitsio::FitsFile::edit(&path).unwrap();
+                let hdu = file.primary_hdu().unwrap();
+                hdu.write_key(&mut file, "FILTER", filter).unwrap();
+            }
+            load(&DataSpec {
+                labels: Some(y.clone()),
+                bands: vec!["g".into(), "r".into()],
+                ..spec(template.clone())
+            })
+        };
+        let err = load_with(["r", "g"]).unwrap_err().to_string();
+        assert!(
+            err.contains("cut_g.fits")
+                && err.contains("read as band 'g' but its header says FILTER = 'r'"),
+            "{err}"
+        );
+        let err = load_with(["HSC-G", "HSC-G"]).unwrap_err().to_string();
+        assert!(
+            err.contains("cut_r.fits") && err.contains("band 'g'"),
+            "{err}"
+        );
+        for fine in [
+            ["HSC-G", "HSC-R"],
+            ["g DECam SDSS c0001", "R"],
+            ["wide", "wide"],
+        ] {
+            if let Err(e) = load_with(fine) {
+                panic!("{fine:?}: {e}");
+            }
+        }
     }
 }
