@@ -194,9 +194,48 @@ impl Reader {
     where
         Vec<T>: fitsio::images::ReadImage,
     {
+        self.shaped(hdu, |file, _| hdu.read_image(file))
+    }
+
+    /// An image HDU's pixels as float32, the pixels cfitsio knows to be
+    /// undefined NaN. A floating-point image tile-compressed by quantising
+    /// it to integers (fpack's default) stores its NaN pixels as ZBLANK,
+    /// which cfitsio otherwise returns scaled like any other value
+    /// (ZBLANK x ZSCALE + ZZERO: a NaN read as -317335.66), past the checks
+    /// for bad pixels.
+    fn float_pixels(&mut self, hdu: &FitsHdu) -> Result<ArrayD<f32>> {
+        self.shaped(hdu, |file, n| {
+            file.hdu(hdu.number)?;
+            let mut values = vec![0.0f32; n];
+            let (mut undefined, mut any, mut status) = (f32::NAN, 0, 0);
+            // SAFETY: `values` holds the n float32s asked for, the file is
+            // open with `hdu` current, and cfitsio only reads `undefined`.
+            unsafe {
+                fitsio::sys::ffgpv(
+                    file.as_raw(),
+                    fitsio::sys::TFLOAT as i32,
+                    1,
+                    n as i64,
+                    (&raw mut undefined).cast(),
+                    values.as_mut_ptr().cast(),
+                    &mut any,
+                    &mut status,
+                );
+            }
+            fitsio::errors::check_status(status).map(|()| values)
+        })
+    }
+
+    /// An image HDU's pixels read by `read` (given the number of values),
+    /// after checking the size its header declares, in its shape.
+    fn shaped<T>(
+        &mut self,
+        hdu: &FitsHdu,
+        read: impl FnOnce(&mut FitsFile, usize) -> fitsio::errors::Result<Vec<T>>,
+    ) -> Result<ArrayD<T>> {
         let shape = shape(hdu).expect("an image HDU");
         check_size(&self.path, &mut self.file, hdu, &shape)?;
-        let values: Vec<T> = hdu.read_image(&mut self.file).map_err(|e| self.fail(e))?;
+        let values = read(&mut self.file, shape.iter().product()).map_err(|e| self.fail(e))?;
         ArrayD::from_shape_vec(IxDyn(&shape), values).map_err(|_| {
             Error::data(
                 &self.path,
@@ -225,7 +264,7 @@ impl Reader {
             .then(|| hdu.read_key::<i64>(&mut self.file, "BLANK").ok())
             .flatten();
         let Some(blank) = blank else {
-            return self.pixels(hdu);
+            return self.float_pixels(hdu);
         };
         let scale = hdu.read_key::<f64>(&mut self.file, "BSCALE").unwrap_or(1.0);
         let zero = hdu.read_key::<f64>(&mut self.file, "BZERO").unwrap_or(0.0);
@@ -568,6 +607,61 @@ pub(crate) mod tests {
             file.primary_hdu().unwrap()
         };
         hdu.write_image(&mut file, values).unwrap();
+    }
+
+    /// fpack's default: a float image tile-compressed by quantising it to
+    /// integers, whose NaN (undefined) pixel is stored as ZBLANK: it comes
+    /// back NaN (it came back a finite number, past the bad-pixel checks).
+    #[test]
+    fn an_undefined_pixel_of_a_quantised_compressed_image_comes_back_nan() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("q.fits");
+        // Noise, so that cfitsio quantises the tile instead of storing it
+        // losslessly.
+        let mut rng = crate::rng::SeededRng::new(3, &[]);
+        let mut values: Vec<f32> = (0..1024)
+            .map(|_| 100.0 + 5.0 * rng.normal() as f32)
+            .collect();
+        values[10] = -999.0;
+        let description = ImageDescription {
+            data_type: ImageType::Float,
+            dimensions: &[32, 32],
+        };
+        let mut file = FitsFile::create(format!("{}[compress R]", path.display()))
+            .open()
+            .unwrap();
+        file.create_image("SCI", &description).unwrap();
+        // Pixel 10 flagged undefined (cfitsio's write with a null value), as
+        // fpack and astropy flag NaN pixels: stored as ZBLANK.
+        let (mut undefined, mut status) = (-999.0f32, 0);
+        // SAFETY: `values` holds the 1024 float32s written; the new image is current.
+        unsafe {
+            fitsio::sys::ffppn(
+                file.as_raw(),
+                fitsio::sys::TFLOAT as i32,
+                1,
+                values.len() as i64,
+                values.as_mut_ptr().cast(),
+                (&raw mut undefined).cast(),
+                &mut status,
+            );
+        }
+        assert_eq!(status, 0);
+        drop(file);
+        let read = read_plain(&path).unwrap();
+        let mut file = FitsFile::open(&path).unwrap();
+        let table = file.hdu(1).unwrap();
+        assert!(
+            table.read_key::<i64>(&mut file, "ZBLANK").is_ok(),
+            "the NaN is stored as ZBLANK"
+        );
+        for (got, want) in read.iter().zip(&values) {
+            if *want == -999.0 {
+                assert!(got.is_nan(), "the NaN pixel came back {got}");
+            } else {
+                assert!((got - want).abs() < 1.0, "{got} for {want}");
+            }
+        }
     }
 
     fn read_plain(path: &Path) -> Result<ArrayD<f32>> {
