@@ -181,7 +181,7 @@ fn unknown(what: &str, name: &str, valid: &[&str]) -> PyErr {
 /// Deep Dream on `x` (the model's input layout) at `layer`: the dreamed
 /// inputs, in the same layout and value range.
 #[pyfunction]
-#[pyo3(signature = (model, x, layer, octaves, octave_scale, steps, step_size, jitter, low, high, seed))]
+#[pyo3(signature = (model, x, layer, octaves, octave_scale, steps, step_size, jitter, range, seed))]
 #[allow(clippy::too_many_arguments)]
 pub fn dream<'py>(
     py: Python<'py>,
@@ -193,11 +193,15 @@ pub fn dream<'py>(
     steps: usize,
     step_size: f32,
     jitter: usize,
-    low: f32,
-    high: f32,
+    range: Option<(f32, f32)>,
     seed: u64,
 ) -> PyResult<Bound<'py, PyArrayDyn<f32>>> {
-    let range = ValueRange::new(low, high).map_err(error)?;
+    // Without a range, the images' own, as the command line takes --data's.
+    let range = match range {
+        Some((low, high)) => ValueRange::new(low, high),
+        None => ValueRange::of_data(x.as_array()),
+    }
+    .map_err(error)?;
     let options = DreamOptions {
         octaves,
         octave_scale,

@@ -201,3 +201,47 @@ def test_keyboard_interrupt_stops_a_long_explanation(model):
     assert time.monotonic() - start < 20
     # The model still works after the interrupted run.
     assert sensie.explain(model, x[:2], method="saliency").shape == x[:2].shape
+
+
+def test_explain_with_labels_explains_the_label_as_the_cli_does(cli, model, tmp_path):
+    """With labels and no target, the CLI explains each example's label (a
+    misclassified digit's true class), not the predicted class."""
+    x = np.load(MNIST / "data" / "test_x.npy")
+    y = np.load(MNIST / "data" / "test_y.npy")
+    wrong = np.flatnonzero(model.predict(x).argmax(axis=1) != y)[:2]
+    assert len(wrong) == 2
+    np.save(tmp_path / "x.npy", x[wrong])
+    np.save(tmp_path / "y.npy", y[wrong])
+    run_cli(cli, "explain", "--model", model.path, "--data", tmp_path / "x.npy", "--labels", tmp_path / "y.npy", "--method", "saliency", "--out", tmp_path / "cli")
+    expected = np.load(tmp_path / "cli" / "saliency.npy")
+    found = sensie.explain(model, x[wrong], method="saliency", labels=y[wrong])
+    np.testing.assert_array_equal(found, expected)
+    predicted = sensie.explain(model, x[wrong], method="saliency", target="predicted")
+    assert not np.array_equal(found, predicted)
+    with pytest.raises(ValueError, match="empty list"):
+        sensie.explain(model, x[:2], method=[])
+    with pytest.raises(ValueError, match=r"indices \[-1\]"):
+        sensie.explain(model, x[:2], method="saliency", indices=[-1])
+
+
+def test_dream_keeps_the_datas_range_as_the_cli_does(cli, model, tmp_path):
+    """Images beyond [0, 1] (here 0 to 255): dream's default range is theirs,
+    as `sensie visualize dream --data` takes it, not [0, 1]."""
+    x = np.load(MNIST / "data" / "test_x.npy")[:2] * 255
+    np.save(tmp_path / "x.npy", x)
+    layer = _first_relu(model)
+    run_cli(cli, "visualize", "dream", "--model", model.path, "--data", tmp_path / "x.npy", "--layer", layer, "--steps", 2, "--octaves", 1, "--out", tmp_path / "cli")
+    expected = np.load(tmp_path / "cli" / "inputs.npy")
+    found = sensie.visualize.dream(model, x, layer, steps=2, octaves=1)
+    np.testing.assert_array_equal(found, expected)
+    assert found.max() > 1
+
+
+def test_maximize_refuses_data_with_a_nan_pixel(model):
+    """The data's mean starts the image and its range bounds it: a NaN pixel
+    made the whole result NaN, an infinite one the range."""
+    x = np.load(MNIST / "data" / "test_x.npy")[:4].copy()
+    for bad in (np.nan, np.inf):
+        x[1, 0, 3, 3] = bad
+        with pytest.raises(ValueError, match="example 1"):
+            sensie.visualize.maximize(model, class_index=3, steps=2, restarts=1, data=x)

@@ -230,3 +230,34 @@ def test_importing_sensie_turns_onnx_runtimes_telemetry_off(tmp_path):
     (tmp_path / "on").mkdir()
     assert not telemetry_written(tmp_path / "off", None)
     assert telemetry_written(tmp_path / "on", "0")
+
+
+def test_a_config_run_takes_the_probes_threshold_and_skip_bad(cli, tmp_path):
+    """Probe(threshold=...) fills in a config without one, as --threshold does
+    on the command line; Probe(skip_bad=True) leaves out the images the data's
+    own skip_bad would; a comparison config is refused by name."""
+    expected = json.loads(cli_results(cli, tmp_path, TOML.replace("classes = true", "classes = true\nthreshold = 0.9")))
+    found = json.loads(sensie.Probe(sensie.Model(MODEL), quiet=True).run(dict(CONFIG, threshold=0.9)).to_json())
+    carried = json.loads(sensie.Probe(sensie.Model(MODEL), threshold=0.9, quiet=True).run(CONFIG).to_json())
+    assert carried == found == expected
+    assert carried["tests"][0]["threshold"]["score"] == 0.9
+    x = np.load(MNIST / "data" / "test_x.npy")[:60].copy()
+    x[5, 0, 3, 3] = np.nan
+    np.save(tmp_path / "x.npy", x)
+    np.save(tmp_path / "y.npy", np.load(MNIST / "data" / "test_y.npy")[:60])
+    config = {"data": {"path": str(tmp_path / "x.npy"), "labels": str(tmp_path / "y.npy")}, "perturb": [{"name": "rotate", "values": [0, 90]}], "replicates": 100}
+    with pytest.raises(ValueError, match="skip-bad"):
+        sensie.Probe(sensie.Model(MODEL), quiet=True).run(config)
+    results = sensie.Probe(sensie.Model(MODEL), skip_bad=True, quiet=True).run(config)
+    assert results.tests[0].levels[0]["n"] == 59
+    with pytest.raises(ValueError, match=r"\[\[data\]\]"):
+        sensie.Probe(sensie.Model(MODEL), quiet=True).run(dict(CONFIG, data=[CONFIG["data"], CONFIG["data"]]))
+
+
+def test_a_grids_summary_names_each_cell_by_its_two_values(cli, tmp_path):
+    """A grid's level value is the cell's index: the summary shows the two
+    values instead, as the command line's results.csv labels them."""
+    config = dict(CONFIG, perturb=[], classes=False, grid=[{"perturb": [{"name": "rotate", "values": [0, 45]}, {"name": "blur", "values": [0, 1, 2]}]}])
+    grid = sensie.Probe(sensie.Model(MODEL), quiet=True).run(config).tests[0]
+    rows = list(grid._rows())
+    assert [r["level"] for r in rows] == ["0 x 0", "0 x 1", "0 x 2", "45 x 0", "45 x 1", "45 x 2"]

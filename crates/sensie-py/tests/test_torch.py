@@ -84,3 +84,15 @@ def test_from_torch_refuses_a_module_with_several_outputs(net_and_inputs):
 
     with pytest.raises(TypeError, match="returns 2 outputs, not one tensor"):
         sensie.Model.from_torch(Both(), x[:1])
+
+
+def test_from_torch_leaves_each_submodules_mode_as_it_was(net_and_inputs):
+    """A module training with a frozen layer (net.train(); net.conv.eval()):
+    exporting it puts back each submodule's own mode, not the module's."""
+    net, x = net_and_inputs
+    net.train()
+    net.conv.eval()
+    before = [m.training for m in net.modules()]
+    sensie.Model.from_torch(net, x[:1])
+    assert [m.training for m in net.modules()] == before == [True, False, True, True]
+    net.eval()

@@ -19,7 +19,7 @@ def explain(
     model,
     x,
     method="integrated-gradients",
-    target="predicted",
+    target=None,
     labels=None,
     score="logit",
     layer=None,
@@ -61,7 +61,9 @@ def explain(
     is any of the CLI's (``saliency``, ``integrated-gradients``,
     ``smoothgrad``, ``gradcam``, ``occlusion``, ...) or a list of them;
     ``target`` is ``"predicted"``, ``"label"`` (with ``labels``) or a class
-    index; the options are the CLI's flags. ``baseline`` is ``"zeros"``,
+    index; by default the label when ``labels`` are given, else the
+    predicted class, as ``sensie explain`` does; the options are the CLI's
+    flags. ``baseline`` is ``"zeros"``,
     ``"noise"``, ``"blur"``, ``"blur:SIGMA"``, a ``.npy`` file or an array.
     ``method="lrp"`` takes ``lrp_composite`` (``epsilon``,
     ``epsilon-plus-flat``, ``epsilon-gamma-box``, ``alpha1-beta0``),
@@ -85,6 +87,15 @@ def explain(
         raise TypeError(f"sensie.explain takes a sensie.Model (gradients need an ONNX graph), not {type(model).__name__}")
     onnx = model._with_gradients("sensie.explain")
     methods = [method] if isinstance(method, str) else list(method)
+    if not methods:
+        raise ValueError("sensie.explain: method is an empty list; name at least one method (e.g. \"saliency\")")
+    if target is None:
+        target = "predicted" if labels is None else "label"
+    if indices is not None:
+        indices = list(indices)
+        negative = [i for i in indices if int(i) < 0]
+        if negative:
+            raise ValueError(f"sensie.explain: indices {negative} are negative; give positions 0 to len(x) - 1")
     baseline_array = None
     if not isinstance(baseline, str):
         baseline_array, baseline = _arrays.float32(baseline, "baseline"), "array"

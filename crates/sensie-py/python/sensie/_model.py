@@ -64,14 +64,16 @@ class Model:
         if not isinstance(example_input, torch.Tensor):
             example_input = torch.as_tensor(_arrays.float32(example_input, "example_input"))
         buffer = io.BytesIO()
-        was_training = module.training
+        # Each submodule's own mode, put back after: module.train(mode) would
+        # set every submodule's, unfreezing a BatchNorm the user froze.
+        modes = {m: m.training for m in module.modules()}
         module.eval()
         # sensie scores one output: a module returning several (features and
         # logits) would be explained and probed through its first.
         with torch.no_grad():
             output = module(example_input)
         if not isinstance(output, torch.Tensor):
-            module.train(was_training)
+            _restore(modes)
             count = f"{len(output)} outputs" if isinstance(output, (tuple, list, dict)) else type(output).__name__
             raise TypeError(
                 f"Model.from_torch: the module returns {count}, not one tensor; sensie scores one output per example "
@@ -93,7 +95,7 @@ class Model:
                     dynamo=False,
                 )
             finally:
-                module.train(was_training)
+                _restore(modes)
         model = cls.__new__(cls)
         model._function = None
         model._model = _Model.from_bytes(buffer.getvalue(), f"<torch {type(module).__name__}>", None, None, output_kind)
@@ -176,3 +178,9 @@ def _from_bytes(data, name, input, layout, output_kind):
     model._model = _Model.from_bytes(data, name, input, layout, output_kind)
     model._settings = (input, layout, output_kind)
     return model
+
+
+def _restore(modes):
+    """Puts each torch module back in the training mode it had."""
+    for module, training in modes.items():
+        module.training = training

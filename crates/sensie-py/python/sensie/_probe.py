@@ -122,12 +122,20 @@ class Probe:
 
     def run(self, config):
         """Runs a whole probe config: the CLI's TOML keys as a dict (e.g.
-        ``tomllib.load`` of a probe.toml). The probe's model is used; a
-        ``model`` key must name the same file. ``out`` saves the results
-        there, as ``sensie probe`` would. Returns :class:`sensie.Results`."""
+        ``tomllib.load`` of a probe.toml), its paths taken from the current
+        directory. The probe's model is used; a ``model`` key must name the
+        same file. The probe's settings (batch size, seed, preprocessing,
+        threshold, ``skip_bad``, ``task``) fill in what the config leaves
+        out. ``out`` saves the results there, as ``sensie probe`` would.
+        Returns :class:`sensie.Results`."""
         if not isinstance(config, dict):
             raise TypeError(f"Probe.run takes a dict of the probe config's keys, not {type(config).__name__}")
         config = dict(config)
+        if isinstance(config.get("data"), list) or isinstance(config.get("model"), list):
+            raise ValueError(
+                "Probe.run runs one data set on the probe's model; a config comparing several ([[data]] or "
+                "[[model]] tables) runs with `sensie probe --config FILE`, or run each here and compare their folders"
+            )
         named = config.get("model")
         if named is not None and os.path.abspath(named) != os.path.abspath(self.model.path):
             raise ValueError(f"the config's model {named} is not the probe's model {self.model.path}")
@@ -137,6 +145,16 @@ class Probe:
         config.setdefault("seed", self.seed)
         if self.preprocess:
             config.setdefault("preprocess", self.preprocess)
+        if self.threshold is not None:
+            config.setdefault("threshold", self.threshold)
+        data = config.get("data")
+        if isinstance(data, dict) and (self.skip_bad or self.task != "auto"):
+            data = dict(data)
+            if self.skip_bad:
+                data.setdefault("skip_bad", True)
+            if self.task != "auto":
+                data.setdefault("task", self.task)
+            config["data"] = data
         with progress_bar(self.quiet) as progress:
             run = _sensie.probe_config(self.model._model, _json(config), progress)
         results = Results(run, "sensie.Probe.run")

@@ -102,9 +102,14 @@ class TestResult:
                 # results.json writes inf, the one non-finite level a sweep
                 # takes (Poisson noise's identity gain), as null.
                 value = float("inf")
+            if level.get("label") is not None:
+                value = level["label"]
+            elif level.get("values") is not None:
+                # A grid's cell: its value is the cell's index.
+                value = " x ".join(f"{v:g}" for v in level["values"])
             yield {
                 "test": self.name,
-                "level": level["label"] if level.get("label") is not None else value,
+                "level": value,
                 "n": level["n"],
                 "mean_score": level["mean_score"],
                 "ci95_lo": lo,

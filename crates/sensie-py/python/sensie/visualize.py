@@ -80,7 +80,8 @@ def maximize(
     return images
 
 
-def dream(model, x, layer, octaves=4, octave_scale=1.4, steps=10, step_size=1.5 / 255, jitter=1, value_range=(0.0, 1.0), seed=0):
-    """Deep Dream: ``x`` (the model's layout) changed to excite ``layer``."""
-    low, high = value_range
-    return _sensie.dream(_model(model, "sensie.visualize.dream"), _arrays.float32(x, "x"), layer, octaves, octave_scale, steps, step_size, jitter, low, high, seed)
+def dream(model, x, layer, octaves=4, octave_scale=1.4, steps=10, step_size=1.5 / 255, jitter=1, value_range=None, seed=0):
+    """Deep Dream: ``x`` (the model's layout) changed to excite ``layer``,
+    kept within ``value_range`` (low, high; default: ``x``'s, as ``sensie
+    visualize dream --data`` takes it), ``step_size`` a fraction of it."""
+    return _sensie.dream(_model(model, "sensie.visualize.dream"), _arrays.float32(x, "x"), layer, octaves, octave_scale, steps, step_size, jitter, None if value_range is None else (float(value_range[0]), float(value_range[1])), seed)

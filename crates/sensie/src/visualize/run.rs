@@ -156,6 +156,11 @@ impl MaximizeConfig {
         options.diversity = self.diversity;
         options.diversity_layer = self.diversity_layer.clone();
         options.seed = self.seed;
+        // A NaN pixel would make the start and the colour statistics NaN,
+        // an infinite one the range: refused, as features and dream refuse.
+        if let Some(data) = &data {
+            super::finite(data.view())?;
+        }
         options.range = range(self.range, data.clone())?;
         if let Some(data) = data {
             let images = Layer::input(engine)?.to_nchw(data)?;
