@@ -11,9 +11,10 @@ use crate::onnx::{self, ModelProto, NodeProto, ValueInfoProto};
 use crate::{Error, Result};
 
 /// Ops that apply one function to each value of their first input, so that
-/// their output has its layout (N x H x W x C in, N x H x W x C out).
-/// BatchNormalization is not one: its channels are always axis 1.
-const ELEMENTWISE: &[&str] = &[
+/// their output keeps its layout (N x H x W x C in, N x H x W x C out) and
+/// a feature map its channels and positions. BatchNormalization is not one:
+/// its channels are always axis 1.
+pub(crate) const ELEMENTWISE: &[&str] = &[
     "Identity",
     "Dropout",
     "Relu",
@@ -31,8 +32,6 @@ const ELEMENTWISE: &[&str] = &[
     "Clip",
     "Gelu",
     "Mish",
-    "Abs",
-    "Neg",
 ];
 
 /// How a batch of images is laid out: a model's image input, an image array

@@ -29,7 +29,7 @@ use super::{Attribution, Geometry, LayerMap, MapKind, Method, Targets, check, gr
 use crate::autodiff::Standard;
 use crate::engine::Engine;
 use crate::graph::{self, NodeExt};
-use crate::model::Model;
+use crate::model::{ELEMENTWISE, Model};
 use crate::onnx::NodeProto;
 use crate::render::{self, Resample};
 use crate::{Error, Result};
@@ -213,26 +213,6 @@ fn consumers<'m>(model: &'m Model, tensor: &str) -> Vec<&'m NodeProto> {
         .collect()
 }
 
-/// Ops that keep a feature map's channels and positions, followed from the
-/// last Conv to its block's output.
-const FOLLOWED: &[&str] = &[
-    "BatchNormalization",
-    "Relu",
-    "LeakyRelu",
-    "PRelu",
-    "Elu",
-    "Selu",
-    "Celu",
-    "Sigmoid",
-    "Tanh",
-    "HardSigmoid",
-    "HardSwish",
-    "Softplus",
-    "Clip",
-    "Gelu",
-    "Mish",
-];
-
 /// The last convolutional layer's output, followed through a
 /// BatchNormalization and activations that are its only consumers.
 pub(crate) fn default_layer(model: &Model) -> Result<String> {
@@ -251,7 +231,7 @@ pub(crate) fn default_layer(model: &Model) -> Result<String> {
     loop {
         match consumers(model, &name).as_slice() {
             [next]
-                if FOLLOWED.contains(&next.op())
+                if (next.op() == "BatchNormalization" || ELEMENTWISE.contains(&next.op()))
                     && next.input_name(0) == Some(name.as_str())
                     && !outputs.contains(&name.as_str()) =>
             {
