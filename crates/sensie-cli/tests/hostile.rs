@@ -1431,4 +1431,31 @@ fn careless_values_found_in_review_are_refused_by_name() {
         &["probe", "--config", &s(&config), "--quiet"],
         &["threads 4000", "at most 1024"],
     );
+    // Data with a NaN pixel for activation maximisation: its mean started
+    // every image, which came out all NaN.
+    let mut images = ndarray::Array4::<f32>::read_npy(std::fs::File::open(&x).unwrap()).unwrap();
+    images[[1, 0, 3, 3]] = f32::NAN;
+    let nan = d.join("nan.npy");
+    images
+        .write_npy(std::fs::File::create(&nan).unwrap())
+        .unwrap();
+    refused(
+        &[
+            "visualize",
+            "maximize",
+            "--model",
+            &model,
+            "--class",
+            "3",
+            "--data",
+            &s(&nan),
+            "--steps",
+            "2",
+            "--restarts",
+            "1",
+            "--out",
+            &s(&d.join("max")),
+        ],
+        &["example 1", "NaN or infinite"],
+    );
 }
