@@ -5,8 +5,6 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::mpsc::{RecvTimeoutError, channel};
-use std::time::Duration;
 
 use numpy::{IntoPyArray, PyArrayDyn, PyReadonlyArrayDyn};
 use pyo3::prelude::*;
@@ -18,6 +16,7 @@ use sensie::explain::report;
 use sensie::explain::run::{self, BaselineSpec, Examples, ExplainRun, Settings};
 use sensie::render::Stretch;
 
+use crate::interrupt::interruptible;
 use crate::model::PyModel;
 use crate::{error, runtime};
 
@@ -105,7 +104,9 @@ fn pretty(value: &impl serde::Serialize) -> PyResult<String> {
 
 /// Explains the examples of `x` (a batch in the model's input layout and
 /// scaling) at `indices`, or all, with each of `methods`, and runs the sanity and faithfulness
-/// checks when asked; `progress` hears each step's name.
+/// checks when asked; `progress` hears each step's name. Ctrl-C, or an
+/// exception from `progress`, stops the run after the batch in hand and is
+/// raised here ([`interruptible`]).
 #[pyfunction]
 #[pyo3(signature = (model, x, indices, methods, target, labels, score, layer, steps, rule, baseline, baseline_array, samples, noise, window, stride, fill, seed, batch_size, threads, lrp_composite, epsilon, gamma, lrp_box, blur_sigma, mask_sigma, sanity, faithfulness, curve_steps, progress=None))]
 #[allow(clippy::too_many_arguments)]
@@ -198,44 +199,25 @@ pub fn explain(
             .map_err(error)?;
     let (runtime, model) = (runtime()?, model.model.clone());
     let mut failure = None;
+    // A progress callback's exception ends the run as Ctrl-C does, after
+    // the step in hand, and is raised in place of the interrupt.
     let mut hear = |step: &str| {
         if let Some(p) = &progress {
             Python::attach(|py| {
                 if let Err(e) = p.bind(py).call1((step,)) {
                     failure.get_or_insert(e);
+                    stop.store(true, Ordering::Relaxed);
                 }
             });
         }
     };
-    let mut interrupted = None;
-    let outcome = py.detach(|| {
-        std::thread::scope(|scope| {
-            let (done, finished) = channel();
-            let (settings, hear) = (&settings, &mut hear);
-            scope.spawn(move || {
-                let _ = done.send(run::run_on(runtime, model, examples, settings, hear));
-            });
-            // Python runs signal handlers on the main thread only: this one
-            // listens for Ctrl-C while the run works, and stops the run after
-            // its current batch when it comes.
-            loop {
-                match finished.recv_timeout(Duration::from_millis(50)) {
-                    Ok(outcome) => break outcome,
-                    Err(RecvTimeoutError::Timeout) => {
-                        if let Err(e) = Python::attach(|py| py.check_signals()) {
-                            interrupted.get_or_insert(e);
-                            stop.store(true, Ordering::Relaxed);
-                        }
-                    }
-                    Err(RecvTimeoutError::Disconnected) => break Err(sensie::Error::Cancelled),
-                }
-            }
-        })
+    let outcome = interruptible(py, &stop, || {
+        run::run_on(runtime, model, examples, &settings, &mut hear)
     });
-    if let Some(e) = failure.or(interrupted) {
+    if let Some(e) = failure {
         return Err(e);
     }
     Ok(Explanation {
-        run: outcome.map_err(error)?,
+        run: outcome?.map_err(error)?,
     })
 }

@@ -9,6 +9,7 @@
 mod distributed;
 mod explain;
 mod function;
+mod interrupt;
 mod model;
 mod probe;
 mod visualize;
@@ -61,6 +62,12 @@ fn error(e: sensie::Error) -> PyErr {
 
 #[pymodule]
 fn _sensie(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    // NumPy's C API, reached now: rust-numpy reaches it on the first array
+    // and panics on any error, and reaching it runs Python code, which
+    // raises a pending Ctrl-C. After a run, that turned the interrupt into
+    // a PanicException; here it is an error that fails the import.
+    numpy::get_array_module(m.py())?;
+    let _ = numpy::PyArray1::<f32>::zeros(m.py(), 0, false);
     m.add_function(wrap_pyfunction!(load_runtime, m)?)?;
     // The library's defaults, so the Python API's match the command line's.
     m.add("DEFAULT_BATCH_SIZE", sensie::engine::DEFAULT_BATCH_SIZE)?;

@@ -1,10 +1,14 @@
 //! Seeing inside the network from Python: `sensie.visualize`.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
 use numpy::{IntoPyArray, PyArray4, PyArrayDyn, PyReadonlyArrayDyn};
 use pyo3::prelude::*;
 use sensie::engine::{Engine, EngineOptions, Score};
 use sensie::visualize::{self, DreamOptions, MaximizeConfig, Parameterisation, Target, ValueRange};
 
+use crate::interrupt::interruptible;
 use crate::model::PyModel;
 use crate::{error, runtime};
 
@@ -74,6 +78,8 @@ pub struct Settings {
 /// from `data`, else 0 to 1) and `data` real inputs in the model's layout
 /// (the start and the Fourier colour decorrelation). Returns the inputs
 /// (restarts x the model's input) and each restart's objective.
+/// Ctrl-C, or an exception from `progress`, stops it after the step in
+/// hand and is raised here ([`interruptible`]).
 #[pyfunction]
 #[pyo3(signature = (model, class_index, layer, channel, neuron, settings, range, data=None, progress=None))]
 #[allow(clippy::too_many_arguments)]
@@ -141,17 +147,21 @@ pub fn maximize<'py>(
     };
     let data = data.map(|d| d.as_array().to_owned());
     let (runtime, model) = (runtime()?, model.model.clone());
+    let stop = Arc::new(AtomicBool::new(false));
     let mut failure = None;
+    // A progress callback's exception ends the run as Ctrl-C does, after
+    // the step in hand, and is raised in place of the interrupt.
     let mut hear = |done: usize, total: usize| {
         if let Some(p) = &progress {
             Python::attach(|py| {
                 if let Err(e) = p.bind(py).call1((done, total)) {
                     failure.get_or_insert(e);
+                    stop.store(true, Ordering::Relaxed);
                 }
             });
         }
     };
-    let result = py.detach(|| -> sensie::Result<_> {
+    let result = interruptible(py, &stop, || -> sensie::Result<_> {
         let mut engine = Engine::new(
             runtime,
             model,
@@ -160,13 +170,14 @@ pub fn maximize<'py>(
                 threads: 0,
             },
         )?;
+        engine.stop_when(stop.clone());
         let options = config.options(&mut engine, data.as_ref().map(|d| d.view()))?;
         visualize::maximize_with_progress(&mut engine, &config.target, &options, &mut hear)
     });
     if let Some(e) = failure {
         return Err(e);
     }
-    let result = result.map_err(error)?;
+    let result = result?.map_err(error)?;
     Ok((result.inputs.into_pyarray(py), result.objective))
 }
 
@@ -180,6 +191,8 @@ fn unknown(what: &str, name: &str, valid: &[&str]) -> PyErr {
 
 /// Deep Dream on `x` (the model's input layout) at `layer`: the dreamed
 /// inputs, in the same layout and value range.
+/// Ctrl-C stops it after the forward or gradient pass in hand and is
+/// raised here ([`interruptible`]).
 #[pyfunction]
 #[pyo3(signature = (model, x, layer, octaves, octave_scale, steps, step_size, jitter, range, seed))]
 #[allow(clippy::too_many_arguments)]
@@ -213,7 +226,8 @@ pub fn dream<'py>(
     };
     let x = x.as_array().to_owned();
     let (runtime, model) = (runtime()?, model.model.clone());
-    let dreamed = py.detach(move || -> sensie::Result<_> {
+    let stop = Arc::new(AtomicBool::new(false));
+    let dreamed = interruptible(py, &stop, || -> sensie::Result<_> {
         let mut engine = Engine::new(
             runtime,
             model,
@@ -222,7 +236,8 @@ pub fn dream<'py>(
                 threads: 0,
             },
         )?;
+        engine.stop_when(stop.clone());
         visualize::dream(&mut engine, x.view(), &layer, &options)
     });
-    Ok(dreamed.map_err(error)?.inputs.into_pyarray(py))
+    Ok(dreamed?.map_err(error)?.inputs.into_pyarray(py))
 }
