@@ -153,10 +153,9 @@ fn each_weighted_sum<'a, O>(
 /// width gives the same sums to the bit. Wider registers take a block of
 /// outputs in fewer instructions; a block fills enough of them that the
 /// core's two adders stay busy while each sum waits on its last addition.
-/// Measured on 2 cores with AVX-512 (a sweep's perturbing, per image and
-/// level, one thread): a 64 x 64 x 3 lens cut-out's blur 70 us before, 46
-/// with AVX and 41 with AVX-512; a 28 x 28 digit's 6.6 before, 5.6 with
-/// AVX-512 in blocks of 16, 8 and 4.
+/// Measured with AVX-512 (a sweep's perturbing, per image and level, one
+/// thread): a 64 x 64 x 3 lens cut-out's blur 69 us with the baseline's
+/// registers, 45 with these; a 28 x 28 digit's 6.3 and 4.0.
 #[derive(Clone, Copy, Debug, PartialEq, PartialOrd)]
 enum Vectors {
     /// The target's baseline (SSE2 on x86-64): blocks of 16, eight of its
