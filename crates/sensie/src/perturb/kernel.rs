@@ -245,9 +245,7 @@ fn sums_in_blocks<'a, const B: usize, O>(
     for x in (0..out.len()).step_by(B) {
         let mut sums = [-0.0f64; B];
         for (k, &weight) in weights.iter().enumerate() {
-            let values: &[f64; B] = tap(k)[x..x + B]
-                .try_into()
-                .expect("taps hold the overhang");
+            let values: &[f64; B] = tap(k)[x..x + B].try_into().expect("taps hold the overhang");
             sums.iter_mut()
                 .zip(values)
                 .for_each(|(sum, &v)| *sum += weight * v);
@@ -685,16 +683,22 @@ mod tests {
             let sizes = [1e20f32, -1e20, 1.0, -3.0, 0.5, 2e20, 7.0];
             Array3::from_shape_fn((2, h, w), |(b, y, x)| sizes[(b * 5 + y * 3 + x * 11) % 7])
         };
-        let cases = [(5, 3, 2.0), (9, 13, 0.8), (8, 16, 3.0), (31, 29, 1.5), (4, 67, 2.5)]
-            .map(|(h, w, sigma)| {
-                let smooth = ramp(2, h, w).mapv(|v| (v * 1.37).sin() * 5.0 - 1.0);
-                (smooth, gaussian_1d(sigma, 100))
-            })
-            .into_iter()
-            .chain([
-                (cancelling(7, 21), vec![0.5, 1.0, 2.0]),
-                (cancelling(12, 9), vec![1.0, -0.5, 2.0, 0.25, 1.0]),
-            ]);
+        let cases = [
+            (5, 3, 2.0),
+            (9, 13, 0.8),
+            (8, 16, 3.0),
+            (31, 29, 1.5),
+            (4, 67, 2.5),
+        ]
+        .map(|(h, w, sigma)| {
+            let smooth = ramp(2, h, w).mapv(|v| (v * 1.37).sin() * 5.0 - 1.0);
+            (smooth, gaussian_1d(sigma, 100))
+        })
+        .into_iter()
+        .chain([
+            (cancelling(7, 21), vec![0.5, 1.0, 2.0]),
+            (cancelling(12, 9), vec![1.0, -0.5, 2.0, 0.25, 1.0]),
+        ]);
         let empty = Array3::<f32>::zeros((2, 0, 5));
         assert_eq!(convolve_separable(empty.view(), &[0.25, 0.5, 0.25]), empty);
         for (image, kernel) in cases {
@@ -734,9 +738,8 @@ mod tests {
                     })
                     .collect();
                 let mut got = vec![f64::NAN; width];
-                vectors.each_weighted_sum(&weights, &|k| &taps[k][..], &mut got, &|o, sum| {
-                    *o = sum
-                });
+                vectors
+                    .each_weighted_sum(&weights, &|k| &taps[k][..], &mut got, &|o, sum| *o = sum);
                 let expected = (0..width).map(|x| {
                     weights
                         .iter()
