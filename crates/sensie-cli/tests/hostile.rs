@@ -1459,3 +1459,55 @@ fn careless_values_found_in_review_are_refused_by_name() {
         &["example 1", "NaN or infinite"],
     );
 }
+
+#[test]
+fn class_folders_named_by_numbers_are_those_classes() {
+    // MNIST digits as PNGs in folders named by their digit, 4 to 6 missing:
+    // numbered by sorted position, the 7s were scored as class 4 (accuracy
+    // about 0.6, with only a warning); each folder's number is its class.
+    let dir = tempfile::tempdir().unwrap();
+    let x: ArrayD<f32> =
+        ArrayD::read_npy(std::fs::File::open(repo("examples/mnist/data/test_x.npy")).unwrap())
+            .unwrap();
+    let y: Array1<i64> =
+        Array1::read_npy(std::fs::File::open(repo("examples/mnist/data/test_y.npy")).unwrap())
+            .unwrap();
+    let folder = dir.path().join("digits");
+    for i in 0..60 {
+        let digit = y[i];
+        if (4..=6).contains(&digit) {
+            continue;
+        }
+        let class = folder.join(digit.to_string());
+        std::fs::create_dir_all(&class).unwrap();
+        image::GrayImage::from_fn(28, 28, |c, r| {
+            image::Luma([(x[[i, 0, r as usize, c as usize]] * 255.0).round() as u8])
+        })
+        .save(class.join(format!("{i}.png")))
+        .unwrap();
+    }
+    let out = dir.path().join("out");
+    let result = run(&[
+        "probe",
+        "--model",
+        &repo(MODEL),
+        "--data",
+        &s(&folder),
+        "--scale",
+        "0.00392156862745098",
+        "--perturb",
+        "brightness=1,0.5",
+        "--replicates",
+        "100",
+        "--quiet",
+        "--out",
+        &s(&out),
+    ]);
+    assert!(result.status.success(), "{}", stderr(&result));
+    let json: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("results.json")).unwrap()).unwrap();
+    let accuracy = json["data"]["unperturbed_accuracy"].as_f64().unwrap();
+    assert!(accuracy > 0.9, "accuracy {accuracy}: {}", stderr(&result));
+    assert_eq!(json["data"]["classes"]["source"], "numbers");
+    assert!(!stderr(&result).contains("WARNING: classes"));
+}

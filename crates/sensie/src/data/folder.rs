@@ -1,5 +1,6 @@
 //! A folder of class subfolders holding PNG, JPEG or FITS images: the class
-//! of an image is its subfolder's name, classes numbered in sorted order.
+//! of an image is its subfolder's name, classes numbered in sorted order;
+//! subfolders named by numbers alone (`0`, `7`, `12`) are those classes.
 //!
 //! PNG and JPEG pixels keep their stored values (0-255 for 8-bit, 0-65535
 //! for 16-bit); grey images have one band, colour images three, and alpha is
@@ -304,8 +305,10 @@ pub(crate) fn read(root: &Path, bands: &[String], extensions: &Extensions) -> Re
         .iter()
         .map(|d| file_name(d).to_string())
         .collect();
+    let numbers = class_numbers(&class_names);
     let mut all = Vec::new();
-    for (class, (dir, name)) in class_dirs.iter().zip(&class_names).enumerate() {
+    for (position, (dir, name)) in class_dirs.iter().zip(&class_names).enumerate() {
+        let class = numbers.as_ref().map_or(position, |n| n[position]);
         let found = examples(dir, class, name, bands)?;
         // A class whose files sensie cannot read (TIFFs, images kept a
         // folder deeper) would silently add no examples; an empty folder
@@ -367,8 +370,35 @@ pub(crate) fn read(root: &Path, bands: &[String], extensions: &Extensions) -> Re
         images: ndarray::stack(Axis(0), &views).expect("same shapes"),
         ids: all.iter().map(|e| e.id.clone()).collect(),
         classes: all.iter().map(|e| e.class).collect(),
-        class_names,
+        class_names: match numbers {
+            Some(numbers) => (0..=numbers.into_iter().max().unwrap_or(0))
+                .map(|class| class.to_string())
+                .collect(),
+            None => class_names,
+        },
     })
+}
+
+/// The largest folder number taken as a class: beyond it the names are
+/// taken as text, so a folder named `20240101` does not make a table of 20
+/// million class names.
+const MAX_CLASS_NUMBER: usize = 65_535;
+
+/// Each class folder's number, when every name is a number in its plain
+/// form (`7`, not `07` or `+7`) no larger than [`MAX_CLASS_NUMBER`]: the
+/// folders then name the model's classes themselves. Numbered by sorted
+/// position instead, a test set lacking a class (folders 0 to 3 and 7 to 9)
+/// would score the 7s as class 4, and one of more than ten classes would put
+/// folder 10 before 2.
+fn class_numbers(names: &[String]) -> Option<Vec<usize>> {
+    names
+        .iter()
+        .map(|name| {
+            name.parse::<usize>()
+                .ok()
+                .filter(|&n| n <= MAX_CLASS_NUMBER && n.to_string() == *name)
+        })
+        .collect()
 }
 
 /// Refuses 8-bit and 16-bit pictures side by side: their values are read
@@ -460,6 +490,38 @@ mod tests {
         assert_eq!(folder.images.dim(), (2, 1, 2, 3));
         assert_eq!(folder.images[[0, 0, 1, 2]], 12.0);
         assert_eq!(folder.images[[1, 0, 0, 0]], 200.0);
+    }
+
+    #[test]
+    fn folders_named_by_numbers_are_those_classes() {
+        // Classes 4 to 6 absent, and 10 beside 2 (sorted as text, 10 would
+        // come first): each folder's number is its class.
+        let numbered = ["0", "1", "10", "2", "3", "7"];
+        let dir = tempfile::tempdir().unwrap();
+        for name in numbered {
+            std::fs::create_dir(dir.path().join(name)).unwrap();
+            image::GrayImage::from_pixel(2, 2, image::Luma([1u8]))
+                .save(dir.path().join(name).join("a.png"))
+                .unwrap();
+        }
+        let folder = read(dir.path(), &[], &Extensions::default()).unwrap();
+        let expected: Vec<usize> = folder
+            .ids
+            .iter()
+            .map(|id| id.split('/').next().unwrap().parse().unwrap())
+            .collect();
+        assert_eq!(folder.classes, expected);
+        assert_eq!(folder.classes.iter().max(), Some(&10));
+        let names: Vec<String> = (0..=10).map(|c| c.to_string()).collect();
+        assert_eq!(folder.class_names, names);
+        // A name that is not a plain number keeps the sorted numbering.
+        std::fs::create_dir(dir.path().join("07")).unwrap();
+        image::GrayImage::from_pixel(2, 2, image::Luma([1u8]))
+            .save(dir.path().join("07").join("a.png"))
+            .unwrap();
+        let folder = read(dir.path(), &[], &Extensions::default()).unwrap();
+        assert_eq!(folder.class_names[..3], ["0", "07", "1"]);
+        assert_eq!(folder.classes.iter().max(), Some(&6));
     }
 
     #[test]

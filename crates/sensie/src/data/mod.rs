@@ -413,7 +413,8 @@ pub struct ClassMapping {
     /// Class names in index order: name i is class i.
     pub names: Vec<String>,
     /// `given` (--class-names or class_names), `model` (the model's
-    /// metadata) or `sorted` (the data's text labels in sorted order, as no
+    /// metadata), `numbers` (class folders named by the class numbers
+    /// themselves) or `sorted` (the data's text labels in sorted order, as no
     /// names were given).
     pub source: &'static str,
 }
@@ -438,6 +439,8 @@ impl ClassMapping {
             "given"
         } else if model_names.is_some() {
             "model"
+        } else if names.iter().enumerate().all(|(i, n)| *n == i.to_string()) {
+            "numbers"
         } else {
             "sorted"
         };
@@ -456,6 +459,7 @@ impl std::fmt::Display for ClassMapping {
         let from = match self.source {
             "given" => "as given (--class-names or class_names)",
             "model" => "from the model's metadata",
+            "numbers" => "as the data's class folders number them",
             _ => {
                 "in sorted order of the data's text labels, as no class names were given: pass --class-names if the model numbers them otherwise"
             }
