@@ -7,9 +7,11 @@
 //! extremes stay put; gamma < 1 lifts faint structure, gamma > 1 suppresses
 //! it. A constant band is left as it is.
 
+use std::cell::RefCell;
+
 use ndarray::{Array3, ArrayView3, Axis};
 
-use super::memo::ValueMemo;
+use super::memo::KeptMemo;
 use super::{Builtin, Effect, at_least, described};
 use crate::Result;
 use crate::rng::SeededRng;
@@ -27,6 +29,12 @@ pub(super) static BUILTIN: Builtin = Builtin {
 
 struct Gamma;
 
+thread_local! {
+    /// Each thread's stretched values, kept from band to band while the
+    /// exponent and the band's extremes stay the same.
+    static STRETCHED: RefCell<KeptMemo<f32>> = RefCell::new(KeptMemo::new());
+}
+
 impl Effect for Gamma {
     fn check(&self, gamma: f64) -> Result<()> {
         at_least(BUILTIN.name, gamma, 0.0, false)
@@ -39,11 +47,13 @@ impl Effect for Gamma {
             let hi = f64::from(band.iter().copied().fold(f32::NEG_INFINITY, f32::max));
             if hi > lo {
                 // One `powf` per distinct value, not per pixel.
-                let mut stretched = ValueMemo::for_pixels(band.len());
-                band.mapv_inplace(|v| {
-                    *stretched.get(v, |v| {
-                        (lo + (hi - lo) * ((f64::from(v) - lo) / (hi - lo)).powf(gamma)) as f32
-                    })
+                STRETCHED.with_borrow_mut(|kept| {
+                    let stretched = kept.for_key([lo.to_bits(), hi.to_bits(), gamma.to_bits()]);
+                    band.mapv_inplace(|v| {
+                        *stretched.get(v, |v| {
+                            (lo + (hi - lo) * ((f64::from(v) - lo) / (hi - lo)).powf(gamma)) as f32
+                        })
+                    });
                 });
             }
         }

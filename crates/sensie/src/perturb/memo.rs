@@ -32,6 +32,11 @@ impl<T: Copy + Default> ValueMemo<T> {
         }
     }
 
+    /// Forgets every value, keeping the table.
+    fn clear(&mut self) {
+        self.keys.fill(EMPTY);
+    }
+
     /// `f(value)`, computed now or remembered from an equal value (same
     /// bits); lent, not copied, as it may be large (a Poisson set-up).
     #[inline]
@@ -46,6 +51,37 @@ impl<T: Copy + Default> ValueMemo<T> {
             self.values[slot] = f(value);
         }
         &self.values[slot]
+    }
+}
+
+/// A [`ValueMemo`] a thread keeps from image to image while the function
+/// it remembers stays the same: `key` holds the bits of what the function
+/// depends on beside the value (a gamma stretch's exponent and band
+/// extremes). Digits share their extremes (0 and 1), so a sweep level's
+/// `powf` is taken once per distinct value instead of once per value and
+/// image; a new key clears the table, as a new table would start empty.
+pub(super) struct KeptMemo<T> {
+    key: Option<[u64; 3]>,
+    memo: ValueMemo<T>,
+}
+
+impl<T: Copy + Default> KeptMemo<T> {
+    /// An empty table of the largest size.
+    pub(super) fn new() -> Self {
+        KeptMemo {
+            key: None,
+            memo: ValueMemo::for_pixels(4 * MAX_SLOTS),
+        }
+    }
+
+    /// The table for the function `key` names, cleared if it remembered
+    /// another.
+    pub(super) fn for_key(&mut self, key: [u64; 3]) -> &mut ValueMemo<T> {
+        if self.key != Some(key) {
+            self.memo.clear();
+            self.key = Some(key);
+        }
+        &mut self.memo
     }
 }
 
@@ -69,6 +105,11 @@ mod tests {
         assert_eq!(got, values.map(|v| v * v));
         assert!(got[2].is_sign_positive() && got[3].is_sign_positive());
         assert_eq!(calls, 5);
+        // A kept table forgets its values when its function changes.
+        let mut kept = KeptMemo::new();
+        assert_eq!(*kept.for_key([1, 0, 0]).get(2.0, |v| v * 10.0), 20.0);
+        assert_eq!(*kept.for_key([1, 0, 0]).get(2.0, |v| v * 99.0), 20.0);
+        assert_eq!(*kept.for_key([2, 0, 0]).get(2.0, |v| v * 99.0), 198.0);
         // Every one of many distinct values still gets its own result.
         let mut memo = ValueMemo::for_pixels(4096);
         for i in 0..100_000 {
