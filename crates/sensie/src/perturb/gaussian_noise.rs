@@ -30,7 +30,16 @@ impl Effect for GaussianNoise {
         sigma: f64,
         rng: &mut SeededRng,
     ) -> Result<Array3<f32>> {
-        Ok(image.mapv(|v| (f64::from(v) + sigma * rng.normal()) as f32))
+        let mut noise = vec![0.0; image.len()];
+        rng.normals(&mut noise);
+        let image = image.as_standard_layout();
+        let pixels = image.as_slice().expect("standard layout");
+        let noisy = pixels
+            .iter()
+            .zip(&noise)
+            .map(|(&v, &z)| (f64::from(v) + sigma * z) as f32)
+            .collect();
+        Ok(Array3::from_shape_vec(image.raw_dim(), noisy).expect("the image's shape"))
     }
 }
 
