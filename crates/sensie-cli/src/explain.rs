@@ -141,7 +141,10 @@ pub fn run(args: Args) -> Result<()> {
             .into_iter()
             .chain(data.metadata.as_deref()),
     );
-    let out = output::prepare(&args.output.out, args.output.force, &inputs)?;
+    let names = report::output_names(&args.method);
+    let names: Vec<&str> = names.iter().map(String::as_str).collect();
+    let out =
+        output::prepare(&args.output.out, args.output.force, &inputs)?.claim(&names, |_| false)?;
     let config = ExplainConfig {
         model: args.model.path.clone(),
         data,

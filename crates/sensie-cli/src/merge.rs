@@ -23,7 +23,8 @@ pub struct Args {
 
 pub fn run(args: Args) -> Result<()> {
     let inputs: Vec<&Path> = args.parts.iter().map(PathBuf::as_path).collect();
-    let out = output::prepare(&args.output.out, args.output.force, &inputs)?;
+    let out = output::prepare(&args.output.out, args.output.force, &inputs)?
+        .claim(&probe::OUTPUTS, probe::stamped_scores)?;
     let report = probe::merge(&args.parts, &args.output.out)?;
     let notes = probe::write_report(&args.output.out, &report, &command_line())?;
     out.finish()?;

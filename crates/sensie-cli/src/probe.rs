@@ -7,7 +7,6 @@ use std::path::PathBuf;
 
 use indicatif::{ProgressBar, ProgressStyle};
 use sensie::data::Task;
-use sensie::output;
 use sensie::probe::{
     self, GridSpec, NamedModel, ProbeConfig, PropertySpec, Report, SCORES, Shard, SweepSpec,
 };
@@ -187,11 +186,11 @@ pub fn run(args: Args) -> Result<()> {
         inputs.extend([c.model.as_path(), d.path.as_path()]);
         inputs.extend(d.labels.as_deref().into_iter().chain(d.metadata.as_deref()));
     }
-    let out = if config.resume {
-        output::resume(&config.out, &inputs, &[SCORES])?
-    } else {
-        output::prepare(&config.out, config.force, &inputs)?
+    let folders: Vec<&str> = match &arms {
+        Some((_, arms)) => arms.iter().map(|a| a.name.as_str()).collect(),
+        None => Vec::new(),
     };
+    let out = probe::prepare_out(&config, &inputs, &folders)?;
     let bar = if quiet || !std::io::stderr().is_terminal() {
         ProgressBar::hidden()
     } else {

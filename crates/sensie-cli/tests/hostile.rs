@@ -797,6 +797,217 @@ fn outputs_never_overwrite_inputs_and_forced_runs_replace_the_earlier_one() {
     );
 }
 
+/// `--resume` continues only a run that left scores: with none it is a
+/// fresh run and refuses a folder that is not empty, and scores it cannot
+/// read are an error naming the file, never "nothing to resume" (it wrote
+/// over the user's files, and another run's results, without --force).
+#[test]
+fn resume_continues_only_a_run_that_left_scores() {
+    let dir = tempfile::tempdir().unwrap();
+    let (x, y) = digits(dir.path());
+    let model = repo(MODEL);
+    let probe = |out: &Path, perturb: &str, extra: &[&str]| {
+        let mut extra = extra.to_vec();
+        extra.extend(["--perturb", perturb, "--replicates", "100"]);
+        probe_args(&model, &x, &y, &s(out), &extra)
+    };
+    // A folder of the user's own files.
+    let mine = dir.path().join("mine");
+    std::fs::create_dir_all(mine.join("plots")).unwrap();
+    std::fs::write(mine.join("results.csv"), "my notes").unwrap();
+    std::fs::write(mine.join("plots/rotate.svg"), "my figure").unwrap();
+    refused(
+        &strs(&probe(&mine, "rotate=0,90", &["--resume"])),
+        &["mine", "not empty", "--force"],
+    );
+    assert_eq!(
+        std::fs::read(mine.join("results.csv")).unwrap(),
+        b"my notes"
+    );
+    assert_eq!(
+        std::fs::read(mine.join("plots/rotate.svg")).unwrap(),
+        b"my figure"
+    );
+    // A finished run whose scores cannot be read: named, with what to do,
+    // and its results left as they were.
+    let run_a = dir.path().join("a");
+    assert!(
+        run(&strs(&probe(&run_a, "rotate=0,90", &[])))
+            .status
+            .success()
+    );
+    let results = std::fs::read(run_a.join("results.json")).unwrap();
+    let array = run_a.join("scores/sweep-0.score.npy");
+    let bytes = std::fs::read(&array).unwrap();
+    std::fs::write(&array, &bytes[..100]).unwrap();
+    refused(
+        &strs(&probe(&run_a, "blur=0,2", &["--resume"])),
+        &[
+            "sweep-0.score.npy: it is truncated",
+            "--force instead of --resume",
+        ],
+    );
+    std::fs::write(run_a.join("scores/run.json"), "{").unwrap();
+    refused(
+        &strs(&probe(&run_a, "blur=0,2", &["--resume"])),
+        &[
+            "scores/run.json: not a sensie scores file",
+            "--force instead of --resume",
+        ],
+    );
+    // Its scores gone: nothing to resume, so a fresh run, refused as one.
+    std::fs::remove_dir_all(run_a.join("scores")).unwrap();
+    refused(
+        &strs(&probe(&run_a, "blur=0,2", &["--resume"])),
+        &["not empty", "--force"],
+    );
+    assert_eq!(std::fs::read(run_a.join("results.json")).unwrap(), results);
+    assert!(!run_a.join("plots/blur.svg").exists());
+    // Into a new folder, --resume with nothing to resume simply runs.
+    let new = dir.path().join("new");
+    let result = run(&strs(&probe(&new, "rotate=0,90", &["--resume"])));
+    assert!(result.status.success(), "{}", stderr(&result));
+    assert!(new.join("results.json").exists());
+}
+
+/// `--force` replaces what an earlier sensie run wrote, and nothing of the
+/// user's: a `scores/` folder without sensie's stamp, or a file under a name
+/// the run writes, that no manifest lists, is refused by name (a forced
+/// probe deleted the user's scores/, even when it then failed, and a forced
+/// explain overwrote the user's gradient.npy).
+#[test]
+fn a_forced_run_replaces_only_what_sensie_wrote() {
+    let dir = tempfile::tempdir().unwrap();
+    let (x, y) = digits(dir.path());
+    let model = repo(MODEL);
+    let probe = |out: &Path, extra: &[&str]| {
+        let mut extra = extra.to_vec();
+        extra.extend(["--perturb", "rotate=0,10", "--force"]);
+        probe_args(&model, &x, &y, &s(out), &extra)
+    };
+    let out = dir.path().join("out");
+    std::fs::create_dir_all(out.join("scores")).unwrap();
+    std::fs::write(out.join("scores/grades.txt"), "grades").unwrap();
+    std::fs::write(out.join("notes.txt"), "keep").unwrap();
+    for replicates in ["100", "50"] {
+        refused(
+            &strs(&probe(&out, &["--replicates", replicates])),
+            &[
+                "out/scores",
+                "no earlier sensie run there wrote",
+                "move it away",
+            ],
+        );
+        assert_eq!(
+            std::fs::read(out.join("scores/grades.txt")).unwrap(),
+            b"grades"
+        );
+    }
+    // The stamped scores/ of a run killed before it wrote its manifest is
+    // sensie's: a forced run replaces it.
+    std::fs::remove_dir_all(out.join("scores")).unwrap();
+    std::fs::create_dir_all(out.join("scores/partial")).unwrap();
+    std::fs::write(
+        out.join("scores/partial/run.json"),
+        r#"{"fingerprint":"0123","start":0,"end":20}"#,
+    )
+    .unwrap();
+    let result = run(&strs(&probe(&out, &["--replicates", "100"])));
+    assert!(result.status.success(), "{}", stderr(&result));
+    assert!(out.join("scores/run.json").exists() && !out.join("scores/partial").exists());
+    assert_eq!(std::fs::read(out.join("notes.txt")).unwrap(), b"keep");
+    // A user's file under a name explain writes.
+    let ex = dir.path().join("ex");
+    std::fs::create_dir_all(&ex).unwrap();
+    std::fs::write(ex.join("gradient.npy"), "mine").unwrap();
+    refused(
+        &[
+            "explain",
+            "--model",
+            &model,
+            "--data",
+            &x,
+            "--limit",
+            "1",
+            "--method",
+            "gradient",
+            "--force",
+            "--out",
+            &s(&ex),
+        ],
+        &["ex/gradient.npy", "no earlier sensie run there wrote"],
+    );
+    assert_eq!(std::fs::read(ex.join("gradient.npy")).unwrap(), b"mine");
+}
+
+/// Settings the statistics refuse are refused before the first batch, for
+/// a shard as for a whole run: every shard measured its part and only
+/// `sensie merge` refused them, and a whole run measured everything and
+/// left scores/ that blocked the corrected rerun.
+#[test]
+fn settings_the_statistics_refuse_are_refused_before_measuring() {
+    let dir = tempfile::tempdir().unwrap();
+    let (x, y) = digits(dir.path());
+    let model = repo(MODEL);
+    let meta = dir.path().join("m.csv");
+    std::fs::write(
+        &meta,
+        (0..20).fold("kind\n".to_string(), |t, i| {
+            t + if i % 2 == 0 { "lens\n" } else { "ring\n" }
+        }),
+    )
+    .unwrap();
+    let meta = s(&meta);
+    let part = dir.path().join("part");
+    for extra in [
+        &["--perturb", "rotate=0,90", "--replicates", "50"][..],
+        &[
+            "--metadata",
+            &meta,
+            "--property",
+            "kind=q5",
+            "--replicates",
+            "100",
+        ],
+    ] {
+        let mut args = extra.to_vec();
+        args.extend(["--shard", "0/2", "--batch-size", "4"]);
+        let args = probe_args(&model, &x, &y, &s(&part), &args);
+        let result = run(&strs(&args));
+        assert_eq!(
+            result.status.code(),
+            Some(1),
+            "{extra:?}: {}",
+            stderr(&result)
+        );
+        assert!(
+            !part.join("scores").exists(),
+            "{extra:?}: the shard measured"
+        );
+    }
+    let whole = dir.path().join("whole");
+    refused(
+        &strs(&probe_args(
+            &model,
+            &x,
+            &y,
+            &s(&whole),
+            &["--perturb", "rotate=0,90", "--replicates", "50"],
+        )),
+        &["bootstrap replicates", "50 is too few"],
+    );
+    assert!(!whole.join("scores").exists());
+    let corrected = probe_args(
+        &model,
+        &x,
+        &y,
+        &s(&whole),
+        &["--perturb", "rotate=0,90", "--replicates", "100"],
+    );
+    let result = run(&strs(&corrected));
+    assert!(result.status.success(), "{}", stderr(&result));
+}
+
 #[test]
 fn external_data_outside_the_models_folder_is_refused() {
     let dir = tempfile::tempdir().unwrap();

@@ -11,6 +11,16 @@
 //! finishes: a forced rerun that fails (a typo in a column name, a model
 //! that does not fit) puts them back instead of leaving an empty folder.
 //!
+//! `--force` replaces the earlier sensie run's outputs and nothing else. A
+//! file or folder the run is about to write under a fixed name (`scores`,
+//! `results.json`, `<method>.npy`...) that no earlier run listed is the
+//! user's, so the run is refused by that name ([`OutputDir::claim`]) rather
+//! than overwriting or deleting it. The one exception is an entry the
+//! command recognises as its own by its contents (a `scores/` folder
+//! holding sensie's stamp, left by a run killed before it could write its
+//! manifest): it is moved aside like a listed one, and put back if the
+//! forced run fails.
+//!
 //! Every file sensie writes (results, maps, arrays, pictures, charts, pages)
 //! goes through [`write_atomic`]: a temporary file in the same folder,
 //! renamed into place, so a reader, or a run killed halfway, never leaves
@@ -39,6 +49,10 @@ pub struct OutputDir {
     before: BTreeSet<OsString>,
     /// The earlier run's entries moved aside, by name, while this run replaces them.
     replaced: Vec<OsString>,
+    /// Made ready by a forced [`prepare`] of a non-empty directory: what
+    /// is left in it after the earlier run's entries moved aside is the
+    /// user's, and [`OutputDir::claim`] refuses to write over it.
+    forced: bool,
 }
 
 /// Makes `out` ready for a run reading `inputs`: refuses a path that is a
@@ -72,6 +86,7 @@ pub fn prepare(out: &Path, force: bool, inputs: &[&Path]) -> Result<OutputDir> {
             path: out.to_path_buf(),
             before: BTreeSet::new(),
             replaced: Vec::new(),
+            forced: true,
         };
         for name in earlier_outputs(out)?
             .into_iter()
@@ -96,6 +111,7 @@ pub fn prepare(out: &Path, force: bool, inputs: &[&Path]) -> Result<OutputDir> {
         path: out.to_path_buf(),
         before: listing(out)?,
         replaced: Vec::new(),
+        forced: false,
     })
 }
 
@@ -168,6 +184,7 @@ pub fn resume(out: &Path, inputs: &[&Path], partial: &[&str]) -> Result<OutputDi
         path: out.to_path_buf(),
         before,
         replaced: Vec::new(),
+        forced: false,
     })
 }
 
@@ -175,6 +192,47 @@ impl OutputDir {
     /// The output folder.
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// Declares the entries (plain names in the folder) the run writes
+    /// under fixed names. After a forced [`prepare`], one of them that
+    /// exists and that no earlier run listed in its manifest is refused by
+    /// name: it is the user's, and `--force` replaces only what sensie
+    /// wrote. `ours` may recognise such an entry as sensie's by its
+    /// contents (an interrupted run's stamped `scores/`, which it could not
+    /// list): that one is moved aside with the earlier run's entries, to be
+    /// removed when the run finishes or put back if it fails. Without
+    /// `--force` the folder was empty, and a resumed run's folder is its
+    /// own, so then nothing is checked.
+    pub fn claim(mut self, names: &[&str], ours: impl Fn(&Path) -> bool) -> Result<OutputDir> {
+        if !self.forced {
+            return Ok(self);
+        }
+        for name in names {
+            let name = OsString::from(name);
+            let path = self.path.join(&name);
+            if !self.before.contains(&name) {
+                continue;
+            }
+            if !ours(&path) {
+                return Err(Error::invalid(
+                    format!("output directory {}", self.path.display()),
+                    format!(
+                        "it holds {}, which this run would replace but no earlier sensie run there wrote \
+                         (it is not listed in {MANIFEST}); --force replaces only sensie's outputs: move it away or choose another --out",
+                        path.display()
+                    ),
+                ));
+            }
+            let aside = self.path.join(REPLACED);
+            if self.replaced.is_empty() {
+                std::fs::create_dir(&aside).map_err(|e| Error::io(&aside, e))?;
+            }
+            std::fs::rename(&path, aside.join(&name)).map_err(|e| Error::io(&path, e))?;
+            self.before.remove(&name);
+            self.replaced.push(name);
+        }
+        Ok(self)
     }
 
     /// Lists in the manifest every entry the run added, for the next forced
@@ -425,6 +483,44 @@ mod tests {
             [MANIFEST, "notes.txt", "results.json"].map(OsString::from)
         );
         assert_eq!(std::fs::read(out.join("results.json")).unwrap(), b"new");
+    }
+
+    #[test]
+    fn a_forced_run_refuses_to_write_over_what_no_earlier_run_wrote() {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("out");
+        let run = prepare(&out, false, &[]).unwrap();
+        std::fs::write(out.join("results.json"), "old").unwrap();
+        run.finish().unwrap();
+        std::fs::write(out.join("report.html"), "mine").unwrap();
+        std::fs::create_dir(out.join("scores")).unwrap();
+        // The earlier run's results.json is replaced; the user's report.html is refused by name.
+        let err = prepare(&out, true, &[])
+            .unwrap()
+            .claim(&["results.json", "report.html"], |_| false)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("report.html") && err.contains("no earlier sensie run"),
+            "{err}"
+        );
+        assert_eq!(std::fs::read(out.join("results.json")).unwrap(), b"old");
+        assert_eq!(std::fs::read(out.join("report.html")).unwrap(), b"mine");
+        // An entry recognised as sensie's is set aside, and put back if the run fails.
+        let rerun = prepare(&out, true, &[])
+            .unwrap()
+            .claim(&["results.json", "scores"], |p| p.ends_with("scores"))
+            .unwrap();
+        assert!(!out.join("scores").exists() && !out.join("results.json").exists());
+        drop(rerun);
+        assert!(out.join("scores").is_dir());
+        assert_eq!(std::fs::read(out.join("results.json")).unwrap(), b"old");
+        assert!(!out.join(REPLACED).exists());
+        // Without --force, or resumed, nothing is checked (the folder was empty, or is the run's).
+        resume(&out, &[], &[])
+            .unwrap()
+            .claim(&["report.html"], |_| false)
+            .unwrap();
     }
 
     #[test]

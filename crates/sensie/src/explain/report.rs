@@ -145,6 +145,33 @@ impl MethodSummary {
     }
 }
 
+/// The entries [`write_run`] writes into its folder for `methods`, by
+/// name: what a forced run may replace only when an earlier sensie run
+/// wrote them (see [`crate::output::OutputDir::claim`]).
+pub fn output_names(methods: &[String]) -> Vec<String> {
+    let fixed = [
+        "explain.json",
+        "sanity.json",
+        "faithfulness.json",
+        "explain.html",
+        "sanity.svg",
+        "sanity.png",
+        "faithfulness-deletion.svg",
+        "faithfulness-deletion.png",
+        "faithfulness-insertion.svg",
+        "faithfulness-insertion.png",
+    ];
+    let mut names: Vec<String> = fixed.iter().map(|n| n.to_string()).collect();
+    for method in methods {
+        names.extend([
+            format!("{method}.npy"),
+            format!("{method}-layer.npy"),
+            method.clone(),
+        ]);
+    }
+    names
+}
+
 /// Writes a run into `dir` as `sensie explain` does: each method's maps
 /// (`<method>.npy`, and `<method>-layer.npy` for CAM methods),
 /// explain.json, sanity.json and faithfulness.json when the checks ran,

@@ -72,6 +72,7 @@ pub use crate::engine::DEFAULT_BATCH_SIZE;
 use crate::data::name::Name;
 use crate::data::{ClassMapping, Dataset, Labels};
 use crate::model::{Layout, Model, OutputKind};
+use crate::output::OutputDir;
 use crate::perturb::{self, Perturbation, perturb_batch_into};
 use crate::predictor::{Described, Predictor};
 use crate::preprocess::Preprocess;
@@ -355,6 +356,17 @@ impl Setup {
         let data = crate::data::load(&ClassMapping::names_for(&config.data, model_names))?;
         // The warning of a large resize goes into the report.
         resize_warning(&model, &data, config)?;
+        // What the statistics would refuse (too few bootstrap replicates,
+        // a property column that cannot be binned) is refused here, before
+        // the first batch: found only after measuring, it cost a whole
+        // run, and every shard of a sharded one succeeded only for `sensie
+        // merge` to refuse them all.
+        stats::check_settings(&stats_settings(&data, &run_options(config)))?;
+        if let Some(metadata) = &data.metadata {
+            for property in &plan.properties {
+                stats::bin(&metadata.column(&property.column)?, property.binning)?;
+            }
+        }
         let fingerprint = fingerprint::fingerprint(config, &data)?;
         Ok(Setup {
             plan,
@@ -519,9 +531,11 @@ fn measure_into(
     check_named_out(config)?;
     let mut setup = Setup::open(config, true)?;
     let slice = setup.slice(config)?;
-    if config.resume
-        && let Ok(done) = ProbeRun::load(&config.out)
-    {
+    // Finished scores, when there are some, are this run's or refused: a
+    // scores/ that cannot be read is an error, never "nothing to resume",
+    // or another run's results would be replaced without --force.
+    if config.resume && config.out.join(SCORES).join("run.json").exists() {
+        let done = ProbeRun::load(&config.out).map_err(|e| unresumable(&config.out, e))?;
         if done.fingerprint != setup.fingerprint
             || (done.start, done.end) != (slice.start, slice.end)
         {
@@ -552,6 +566,79 @@ fn measure_into(
     run.save(&config.out)?;
     checkpoint.finish()?;
     Ok((run, setup))
+}
+
+/// Why the finished scores in `out` cannot be resumed: the file and what
+/// is wrong with it, and what to do instead.
+fn unresumable(out: &Path, error: Error) -> Error {
+    let cause = match &error {
+        // The cause only: what the reader suggests (run the probe again)
+        // is said below for a resumed run.
+        Error::Data { path, reason } => format!(
+            "{}: {}",
+            path.display(),
+            reason.split("; ").next().unwrap_or(reason)
+        ),
+        other => other.to_string(),
+    };
+    Error::data(
+        out,
+        format!(
+            "its scores cannot be resumed ({cause}): pass --force instead of --resume to replace them and start over, \
+             or choose another --out"
+        ),
+    )
+}
+
+/// The entries `sensie probe` (and `sensie merge`) writes into its output
+/// directory under fixed names: what a forced run may replace only when an
+/// earlier run wrote them (see [`crate::output`]).
+pub const OUTPUTS: [&str; 6] = [
+    SCORES,
+    "results.json",
+    "results.csv",
+    "report.html",
+    "plots",
+    "examples",
+];
+
+/// Whether `out` holds scores a `--resume` can continue from: an
+/// interrupted run's (`scores/partial/run.json`) or a finished one's
+/// (`scores/run.json`), readable or not (an unreadable one is refused when
+/// the run reads it, naming the file).
+pub fn resumable(out: &Path) -> bool {
+    let scores = out.join(SCORES);
+    scores.join("run.json").exists() || scores.join("partial").join("run.json").exists()
+}
+
+/// Makes `config.out` ready for `sensie probe` reading `inputs`, writing
+/// `folders` (a comparison run's per-arm folders) besides [`OUTPUTS`].
+/// `--resume` continues only a run that left scores there ([`resumable`]);
+/// with none there is nothing to continue, and the run is a fresh one, so
+/// a folder that is not empty is refused unless forced, as without
+/// `--resume`. A forced run replaces only what an earlier sensie run
+/// wrote: a same-named entry of the user's is refused by name, never
+/// overwritten, and a `scores/` folder is sensie's only when it holds
+/// sensie's stamp.
+pub fn prepare_out(config: &ProbeConfig, inputs: &[&Path], folders: &[&str]) -> Result<OutputDir> {
+    if config.resume && resumable(&config.out) {
+        return crate::output::resume(&config.out, inputs, &[SCORES]);
+    }
+    let names: Vec<&str> = OUTPUTS
+        .iter()
+        .copied()
+        .chain(folders.iter().copied())
+        .collect();
+    crate::output::prepare(&config.out, config.force, inputs)?.claim(&names, stamped_scores)
+}
+
+/// Whether the entry at `path` of an output directory, though no manifest
+/// lists it, is sensie's own: a `scores/` folder holding the stamp of a
+/// finished or interrupted run (a run killed before it could write its
+/// manifest leaves one). The `ours` of [`OutputDir::claim`] for probe and
+/// merge outputs.
+pub fn stamped_scores(path: &Path) -> bool {
+    path.file_name() == Some(SCORES.as_ref()) && resume::stamped(path)
 }
 
 /// Everything `sensie probe` does: loads the model and data, runs the plan
@@ -1049,16 +1136,7 @@ fn statistics(
     metric: Metric,
     options: &RunOptions,
 ) -> Result<(Vec<TestResult>, Option<f64>)> {
-    let scale = match &data.labels {
-        Labels::Targets(t) => target_scale(t),
-        Labels::Classes(_) => 1.0,
-    };
-    let settings = Settings {
-        replicates: options.replicates,
-        seed: options.seed,
-        threshold: options.threshold,
-        scale,
-    };
+    let settings = stats_settings(data, options);
     let mut results = Vec::new();
     let mut grids = sweeps.iter();
     for (sweep, measured) in plan.sweeps.iter().zip(grids.by_ref()) {
@@ -1086,6 +1164,21 @@ fn statistics(
     let accuracy = matches!(data.labels, Labels::Classes(_))
         .then(|| reference.iter().filter(|s| s.correct).count() as f64 / reference.len() as f64);
     Ok((results, accuracy))
+}
+
+/// The statistics' settings of a run on `data`: a regression's verdicts
+/// are on the scale of its targets.
+fn stats_settings(data: &Dataset, options: &RunOptions) -> Settings {
+    let scale = match &data.labels {
+        Labels::Targets(t) => target_scale(t),
+        Labels::Classes(_) => 1.0,
+    };
+    Settings {
+        replicates: options.replicates,
+        seed: options.seed,
+        threshold: options.threshold,
+        scale,
+    }
 }
 
 /// The units of work of `span`: the unperturbed pass on each chunk, then

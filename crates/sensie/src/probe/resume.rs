@@ -45,7 +45,9 @@ pub(super) struct Checkpoint {
 impl Checkpoint {
     /// Starts saving partial scores in `out`. Without `resume`, scores an
     /// earlier run left there are removed first; with it, the partial
-    /// scores of the same run and slice are read back.
+    /// scores of the same run and slice are read back. A `scores/` folder
+    /// without sensie's stamp ([`stamped`]) is the user's: it is refused by
+    /// name, never removed or written into.
     pub fn open(
         out: &Path,
         fingerprint: &str,
@@ -60,27 +62,35 @@ impl Checkpoint {
             end: slice.end,
         };
         let mut saved = BTreeMap::new();
-        if resume {
-            if let Some(found) = read_stamp(&dir)? {
-                if found != stamp {
+        let found = if resume { read_stamp(&dir)? } else { None };
+        match found {
+            Some(found) if found != stamp => {
+                return Err(Error::data(
+                    out,
+                    format!(
+                        "holds partial scores of another run or shard (fingerprint {}, examples {}..{}; this run is {} on {}..{}): \
+                         pass --force instead of --resume to start over, or choose another --out",
+                        found.fingerprint,
+                        found.start,
+                        found.end,
+                        fingerprint,
+                        slice.start,
+                        slice.end
+                    ),
+                ));
+            }
+            Some(_) => saved = read_units(&dir)?,
+            None if scores.exists() => {
+                if !stamped(&scores) {
                     return Err(Error::data(
-                        out,
-                        format!(
-                            "holds partial scores of another run or shard (fingerprint {}, examples {}..{}; this run is {} on {}..{}): \
-                             pass --force instead of --resume to start over, or choose another --out",
-                            found.fingerprint,
-                            found.start,
-                            found.end,
-                            fingerprint,
-                            slice.start,
-                            slice.end
-                        ),
+                        &scores,
+                        "this folder holds no sensie scores (no run.json or partial/run.json of sensie's), \
+                         and the run would write its scores into it: move it away or choose another --out",
                     ));
                 }
-                saved = read_units(&dir)?;
+                std::fs::remove_dir_all(&scores).map_err(|e| Error::io(&scores, e))?;
             }
-        } else if scores.exists() {
-            std::fs::remove_dir_all(&scores).map_err(|e| Error::io(&scores, e))?;
+            None => {}
         }
         std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
         let json =
@@ -148,6 +158,24 @@ impl Checkpoint {
     }
 }
 
+/// Whether the folder `scores` is sensie's: it holds the stamp of a
+/// finished run (`run.json`) or of an interrupted one (`partial/run.json`),
+/// each a JSON object with the run's fingerprint. A folder the user happens
+/// to call `scores` has neither, and a forced run must not delete it.
+pub(super) fn stamped(scores: &Path) -> bool {
+    [
+        scores.join("run.json"),
+        scores.join("partial").join("run.json"),
+    ]
+    .iter()
+    .any(|path| {
+        std::fs::read(path)
+            .ok()
+            .and_then(|bytes| serde_json::from_slice::<serde_json::Value>(&bytes).ok())
+            .is_some_and(|json| json.get("fingerprint").is_some_and(|f| f.is_string()))
+    })
+}
+
 /// Puts a saved unit back into rows `rows` of `grid`.
 pub(super) fn restore(unit: &Unit, grid: &mut ScoreGrid, rows: Range<usize>) -> Result<()> {
     let (n, levels) = (rows.len(), grid.score.ncols());
@@ -180,7 +208,15 @@ fn read_stamp(dir: &Path) -> Result<Option<Stamp>> {
     match std::fs::read(&path) {
         Ok(bytes) => serde_json::from_slice(&bytes)
             .map(Some)
-            .map_err(|e| Error::data(&path, format!("not sensie's partial scores: {e}"))),
+            .map_err(|e| {
+                Error::data(
+                    &path,
+                    format!(
+                        "not sensie's partial scores ({e}), so there is nothing to resume: pass --force instead of --resume \
+                         to start over, or choose another --out"
+                    ),
+                )
+            }),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
         Err(e) => Err(Error::io(&path, e)),
     }

@@ -273,7 +273,10 @@ fn accuracy(correct: impl Iterator<Item = bool>) -> f64 {
     mean(correct.map(|c| if c { 1.0 } else { 0.0 }))
 }
 
-fn check_settings(settings: &Settings) -> Result<()> {
+/// Refuses settings every test's statistics would refuse (too few
+/// bootstrap replicates, a scale that is not a positive number), so that a
+/// run can check them before it measures anything.
+pub fn check_settings(settings: &Settings) -> Result<()> {
     if settings.replicates < 100 {
         return Err(Error::invalid(
             "bootstrap replicates",
