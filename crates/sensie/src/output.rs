@@ -227,6 +227,9 @@ impl OutputDir {
             let aside = self.path.join(REPLACED);
             if self.replaced.is_empty() {
                 std::fs::create_dir(&aside).map_err(|e| Error::io(&aside, e))?;
+                // Not this run's output: neither listed in its manifest
+                // nor removed with what it wrote if it fails.
+                self.before.insert(REPLACED.into());
             }
             std::fs::rename(&path, aside.join(&name)).map_err(|e| Error::io(&path, e))?;
             self.before.remove(&name);
@@ -241,7 +244,7 @@ impl OutputDir {
         let written: Vec<String> = listing(&self.path)?
             .difference(&self.before)
             .map(|n| n.to_string_lossy().into_owned())
-            .filter(|n| n != MANIFEST)
+            .filter(|n| n != MANIFEST && n != REPLACED)
             .collect();
         write_atomic(
             &self.path.join(MANIFEST),
@@ -506,7 +509,33 @@ mod tests {
         );
         assert_eq!(std::fs::read(out.join("results.json")).unwrap(), b"old");
         assert_eq!(std::fs::read(out.join("report.html")).unwrap(), b"mine");
-        // An entry recognised as sensie's is set aside, and put back if the run fails.
+        // An entry recognised as sensie's is set aside, and put back if the
+        // run fails; with no manifest entry to set aside as well, the folder
+        // holding it is made by claim (and neither listed nor lost).
+        let bare = dir.path().join("bare");
+        std::fs::create_dir_all(bare.join("scores")).unwrap();
+        std::fs::write(bare.join("scores/run.json"), "stamp").unwrap();
+        let run = prepare(&bare, true, &[])
+            .unwrap()
+            .claim(&["scores"], |_| true)
+            .unwrap();
+        drop(run);
+        assert_eq!(
+            std::fs::read(bare.join("scores/run.json")).unwrap(),
+            b"stamp"
+        );
+        assert!(!bare.join(REPLACED).exists());
+        let run = prepare(&bare, true, &[])
+            .unwrap()
+            .claim(&["scores"], |_| true)
+            .unwrap();
+        std::fs::create_dir(bare.join("scores")).unwrap();
+        run.finish().unwrap();
+        assert_eq!(
+            std::fs::read_to_string(bare.join(MANIFEST)).unwrap(),
+            "scores\n"
+        );
+        assert!(!bare.join(REPLACED).exists());
         let rerun = prepare(&out, true, &[])
             .unwrap()
             .claim(&["results.json", "scores"], |p| p.ends_with("scores"))
