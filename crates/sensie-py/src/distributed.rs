@@ -31,7 +31,9 @@ pub fn probe_shard(
     let inputs = [config.model.as_path(), config.data.path.as_path()];
     let run = py
         .detach(|| {
-            let out = output::resume(&config.out, &inputs, &[probe::SCORES])?;
+            // As `sensie probe --resume`: continue the scores an earlier
+            // attempt left, else start afresh in an empty folder.
+            let out = probe::prepare_out(&config, &inputs, &[])?;
             let run = probe::execute_part(&config, &mut |_, _| {})?;
             out.finish()?;
             Ok(run)
@@ -53,7 +55,8 @@ pub fn probe_merge(
     let report = py
         .detach(|| {
             let inputs: Vec<&Path> = parts.iter().map(PathBuf::as_path).collect();
-            let dir = output::prepare(&out, force, &inputs)?;
+            let dir = output::prepare(&out, force, &inputs)?
+                .claim(&probe::OUTPUTS, probe::stamped_scores)?;
             let report = probe::merge(&parts, &out)?;
             probe::write_report(&out, &report, "sensie.distributed.probe_on_dask")?;
             dir.finish()?;
