@@ -715,6 +715,8 @@ pub fn assemble(
     report.warnings.extend(small);
     let single: Vec<String> = report.tests.iter().filter_map(one_group).collect();
     report.warnings.extend(single);
+    let missing: Vec<String> = report.tests.iter().filter_map(left_out).collect();
+    report.warnings.extend(missing);
     if let Some(classes) = classes.as_ref().filter(|c| c.source == "sorted") {
         report.warnings.push(classes.to_string());
     }
@@ -775,6 +777,20 @@ fn small_groups(test: &TestResult) -> Option<String> {
             stats::MIN_GROUP
         )
     })
+}
+
+/// The warning for a property test that left examples out for having no
+/// value in its column: a count only in results.json went unseen, and a
+/// column of missing-value markers tests fewer examples than the run holds.
+fn left_out(test: &TestResult) -> Option<String> {
+    let missing = test.missing.filter(|&m| m > 0)?;
+    let tested: usize = test.stats.levels.iter().map(|l| l.n).sum();
+    Some(format!(
+        "{}: {missing} of {} examples have no value in column '{}' (an empty cell, NaN, NA, N/A, null, None or --) and are left out of it",
+        test.name,
+        missing + tested,
+        test.parameter
+    ))
 }
 
 /// The warning for a property or class test whose examples all fall in one
@@ -984,7 +1000,7 @@ fn measure(
                     "needs a metadata table (--metadata)",
                 )
             })?
-            .column(&property.column)?;
+            .groups(&property.column, property.binning)?;
     }
     if plan.classes && !matches!(data.labels, Labels::Classes(_)) {
         return Err(Error::invalid(
@@ -1529,7 +1545,7 @@ fn property_result(
     settings: &Settings,
 ) -> Result<TestResult> {
     let metadata = data.metadata.as_ref().expect("checked before the run");
-    let bins = stats::bin(&metadata.column(&property.column)?, property.binning)?;
+    let bins = metadata.groups(&property.column, property.binning)?;
     let binned: usize = bins.iter().map(|b| b.members.len()).sum();
     let groups: Vec<Members> = bins
         .into_iter()
