@@ -151,17 +151,14 @@ pub fn probe_arrays(
     progress: Option<Py<PyAny>>,
 ) -> PyResult<Run> {
     let config = parse_config(config)?;
-    let labels = data::labels_from_rows(
-        labels.as_array().to_owned(),
-        Task::parse(task).map_err(error)?,
-        Path::new(data_name),
-    )
-    .map_err(error)?;
+    let task = Task::parse(task).map_err(error)?;
+    let labels = data::labels_from_rows(labels.as_array().to_owned(), task, Path::new(data_name))
+        .map_err(error)?;
     let metadata = metadata
         .map(|columns| Metadata::from_columns(data_name, columns))
         .transpose()
         .map_err(error)?;
-    let data = data::from_memory(
+    let mut data = data::from_memory(
         data_name,
         images.as_array().to_owned(),
         labels,
@@ -169,6 +166,7 @@ pub fn probe_arrays(
         skip_bad,
     )
     .map_err(error)?;
+    data.task = task;
     let failure = Failure::default();
     let mut plan = probe::plan(&config).map_err(error)?;
     for (name, function, values) in python_sweeps {

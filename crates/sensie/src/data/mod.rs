@@ -132,6 +132,10 @@ pub struct Dataset {
     pub skipped: Vec<String>,
     /// The data file or folder, as errors and results name it.
     pub path: PathBuf,
+    /// The task the labels were read for: `Auto` when sensie chose from the
+    /// labels alone, so that a classifier's model can refuse targets it
+    /// cannot be scored on while an explicit `regress` stays the user's word.
+    pub task: Task,
 }
 
 impl Dataset {
@@ -187,6 +191,7 @@ impl Dataset {
             metadata: self.metadata.map(|m| m.select(keep)),
             skipped,
             path: self.path,
+            task: self.task,
         }
     }
 }
@@ -195,6 +200,8 @@ impl Dataset {
 /// Python package), checked as [`load`] checks files: one label and one
 /// metadata row per image, every pixel finite (or, with `skip_bad`, the bad
 /// images left out). `name` stands for the path in messages and results.
+/// Its task is `Auto`; set [`Dataset::task`] when the labels were read for
+/// a task the caller asked for.
 pub fn from_memory(
     name: &str,
     images: Array4<f32>,
@@ -232,6 +239,7 @@ pub fn from_memory(
         metadata,
         skipped: Vec::new(),
         path,
+        task: Task::Auto,
     };
     finite_only(dataset, skip_bad)
 }
@@ -379,6 +387,7 @@ fn read_all(spec: &DataSpec) -> Result<Dataset> {
         metadata,
         skipped: Vec::new(),
         path: path.clone(),
+        task: spec.task,
     };
     if let Some(names) = &dataset.class_names {
         dataset.check_classes(names.len())?;

@@ -9,7 +9,7 @@
 
 use ndarray::{Array2, ArrayView1, ArrayView2};
 
-use crate::data::Labels;
+use crate::data::{Labels, Task};
 use crate::model::OutputKind;
 use crate::stats::Direction;
 use crate::{Error, Result};
@@ -88,10 +88,30 @@ impl ScoreGrid {
 }
 
 impl Metric {
-    /// The metric for these labels and a model whose output has `width` values per example.
-    pub fn new(labels: &Labels, kind: OutputKind, width: usize) -> Result<Metric> {
+    /// The metric for these labels, read for `task`, and a model whose
+    /// output has `width` values per example. Targets that sensie chose
+    /// (`task` auto: a label that is not a whole number from 0) for a model
+    /// whose output is a classifier's (sigmoid, softmax) are refused, naming
+    /// the label: a "-1 = unknown" among 0/1 labels would otherwise turn a
+    /// classifier's probe into a regression's without a word.
+    pub fn new(labels: &Labels, task: Task, kind: OutputKind, width: usize) -> Result<Metric> {
         match labels {
             Labels::Classes(_) => Ok(Metric::Classifier(kind)),
+            Labels::Targets(targets) if task == Task::Auto && kind != OutputKind::Logits => {
+                let (i, label) = targets
+                    .iter()
+                    .enumerate()
+                    .find(|(_, t)| t.fract() != 0.0 || **t < 0.0)
+                    .map_or((0, f32::NAN), |(i, &t)| (i, t));
+                Err(Error::invalid(
+                    format!("label {label} of example {i}"),
+                    format!(
+                        "not a class index (0, 1, 2, ...), but the model's output is {}, a classifier's; \
+                         leave out the examples that have no class, or pass --task regress if the model is a regressor",
+                        super::word(kind)
+                    ),
+                ))
+            }
             Labels::Targets(_) if width == 1 => Ok(Metric::Regressor),
             Labels::Targets(_) => Err(Error::invalid(
                 "regression targets",
@@ -226,7 +246,7 @@ mod tests {
     fn logits_become_the_softmax_probability_of_the_label() {
         // softmax([1, 2, 3])[0] = e^1 / (e^1 + e^2 + e^3) = 0.0900306
         let labels = Labels::Classes(vec![0, 2]);
-        let metric = Metric::new(&labels, OutputKind::Logits, 3).unwrap();
+        let metric = Metric::new(&labels, Task::Auto, OutputKind::Logits, 3).unwrap();
         let s = metric.score(arr1(&[1.0f32, 2.0, 3.0]).view(), &labels, 0);
         assert!((s.score - 0.090_030_57).abs() < 1e-7 && !s.correct);
         let s = metric.score(arr1(&[1000.0f32, 0.0, 1001.0]).view(), &labels, 1);
@@ -257,10 +277,41 @@ mod tests {
     #[test]
     fn regression_scores_the_absolute_error_and_keeps_its_sign() {
         let labels = Labels::Targets(vec![2.0, 1.0]);
-        let metric = Metric::new(&labels, OutputKind::Logits, 1).unwrap();
+        let metric = Metric::new(&labels, Task::Auto, OutputKind::Logits, 1).unwrap();
         let s = metric.score(arr1(&[1.5f32]).view(), &labels, 0);
         assert_eq!((s.score, s.error), (0.5, -0.5));
-        assert!(Metric::new(&labels, OutputKind::Logits, 3).is_err());
+        assert!(Metric::new(&labels, Task::Auto, OutputKind::Logits, 3).is_err());
         assert_eq!(metric.direction(), Direction::LowerIsBetter);
+    }
+
+    #[test]
+    fn targets_sensie_chose_are_refused_for_a_classifiers_output() {
+        // 0/1 labels with one -1 ("unknown") read as targets: a sigmoid
+        // classifier was silently probed as a regressor.
+        let labels = Labels::Targets(vec![1.0, 0.0, -1.0, 1.0]);
+        for kind in [
+            OutputKind::Sigmoid,
+            OutputKind::Probabilities,
+            OutputKind::LogProbabilities,
+        ] {
+            let err = Metric::new(&labels, Task::Auto, kind, 1)
+                .unwrap_err()
+                .to_string();
+            assert!(
+                err.contains("label -1 of example 2")
+                    && err.contains("not a class index")
+                    && err.contains("--task regress"),
+                "{err}"
+            );
+        }
+        // Asked for, or from a model that may be a regressor, they stay targets.
+        assert_eq!(
+            Metric::new(&labels, Task::Regress, OutputKind::Sigmoid, 1).unwrap(),
+            Metric::Regressor
+        );
+        assert_eq!(
+            Metric::new(&labels, Task::Auto, OutputKind::Logits, 1).unwrap(),
+            Metric::Regressor
+        );
     }
 }
