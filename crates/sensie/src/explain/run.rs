@@ -368,7 +368,13 @@ pub fn run_on(
         fill: settings.fill,
         seed: settings.seed,
         lrp: Lrp {
-            bounds: settings.lrp.bounds.or(Some(examples.range)),
+            // The whole data's range, unless it is one value (blank
+            // cut-outs): then none, and the rule falls back to a box around
+            // the inputs, as it does for inputs with no data behind them.
+            bounds: settings
+                .lrp
+                .bounds
+                .or(Some(examples.range).filter(|(low, high)| low < high)),
             ..settings.lrp.clone()
         },
         blur_sigma: settings.blur_sigma,

@@ -36,6 +36,12 @@ impl Composite {
         "alpha1-beta0",
     ];
 
+    /// Whether a layer gets the z^B rule, the only one that reads the box
+    /// of input bounds: the others take any box, a constant image's too.
+    pub fn uses_box(self) -> bool {
+        self == Composite::EpsilonGammaBox
+    }
+
     /// The rule for a layer: a Conv or not (Gemm, MatMul), the first or not.
     pub(super) fn rule(self, conv: bool, first: bool) -> LayerRule {
         match (self, conv, first) {

@@ -75,10 +75,10 @@ impl Lrp {
             ));
         }
         let (low, high) = bounds;
-        if !(low.is_finite() && high.is_finite() && low < high) {
+        if composite.uses_box() && !(low.is_finite() && high.is_finite() && low < high) {
             return Err(Error::invalid(
                 format!("LRP box {low},{high}"),
-                "needs finite bounds LOW < HIGH",
+                format!("{composite}'s z^B rule needs finite bounds LOW < HIGH (--box LOW,HIGH)"),
             ));
         }
         let name = format!("lrp:{composite}:epsilon={epsilon}:gamma={gamma}:box={low},{high}");
