@@ -67,7 +67,7 @@ pub struct DataArgs {
     #[arg(long, value_delimiter = ',', allow_hyphen_values = true)]
     pub mean: Vec<f32>,
     /// Per-channel standard deviation divided after the mean.
-    #[arg(long, value_delimiter = ',')]
+    #[arg(long, value_delimiter = ',', allow_hyphen_values = true, value_parser = positive)]
     pub std: Vec<f32>,
     /// How images reach the model's input size: resize or crop.
     #[arg(long, value_parser = parse_fit)]
@@ -257,6 +257,17 @@ pub fn finite<T: std::str::FromStr + Into<f64> + Copy>(
         Ok(v) if v.into().is_finite() => Ok(v),
         Ok(_) => Err(format!("'{text}' is not finite; give a number")),
         Err(_) => Err(format!("'{text}' is not a number")),
+    }
+}
+
+/// A clap parser for a standard deviation: a finite number above 0 (a
+/// negative one would flip every image's sign, 0 divide by zero).
+pub fn positive(text: &str) -> std::result::Result<f32, String> {
+    match finite::<f32>(text)? {
+        v if v > 0.0 => Ok(v),
+        _ => Err(format!(
+            "'{text}' is not above 0; a standard deviation must be positive"
+        )),
     }
 }
 

@@ -86,6 +86,21 @@ pub fn run(args: Args) -> sensie::Result<()> {
     let y = engine
         .predict(x.view())
         .with_context(|| spec.path.display().to_string())?;
+    // NaN rows are what examples left out get: a NaN the model gave (its
+    // arithmetic overflowed, as with --scale 1e38) would read as one.
+    if let Some(i) = y
+        .rows()
+        .into_iter()
+        .position(|r| r.iter().any(|v| v.is_nan()))
+    {
+        return Err(Error::data(
+            &spec.path,
+            format!(
+                "the model's output for example {} is NaN; check the preprocessing (--scale, --mean, --std): the model may expect other units",
+                rows.get(i).copied().unwrap_or(i)
+            ),
+        ));
+    }
     // Row i is example i of the data file; examples left out (--only, --skip-bad) get NaN rows.
     let mut all = Array2::from_elem((total, y.ncols()), f32::NAN);
     for (row, &at) in y.rows().into_iter().zip(&rows) {

@@ -1722,3 +1722,130 @@ fn class_folders_named_by_numbers_are_those_classes() {
     assert_eq!(json["data"]["classes"]["source"], "numbers");
     assert!(!stderr(&result).contains("WARNING: classes"));
 }
+
+/// Preprocessing that overflows, a NaN the model gives, a negative
+/// standard deviation, a word among a property's numbers and LRP on blank
+/// images: each once wrote NaN, flipped the images, grouped numbers as
+/// text or refused a box nobody gave, with exit 0 or a wrong reason.
+#[test]
+fn silent_nan_flips_and_text_numbers_are_refused_or_handled() {
+    let dir = tempfile::tempdir().unwrap();
+    let (x, y) = digits(dir.path());
+    let model = repo(MODEL);
+    let out = s(&dir.path().join("p.npy"));
+    let predict = |extra: &[&'static str]| -> Vec<String> {
+        ["predict", "--model", &model, "--data", &x, "--out", &out]
+            .iter()
+            .chain(extra)
+            .map(|a| a.to_string())
+            .collect()
+    };
+    refused(
+        &strs(&predict(&["--std", "1e-40"])),
+        &["preprocessing std", "into inf", "--std"],
+    );
+    // Pixels of 1e38 are finite; the model's arithmetic is not.
+    refused(
+        &strs(&predict(&["--scale", "1e38"])),
+        &["output for example 0 is NaN", "--scale"],
+    );
+    refused_flag(&strs(&predict(&["--std", "-1"])), "must be positive");
+    let ex = s(&dir.path().join("ex"));
+    refused(
+        &[
+            "explain",
+            "--model",
+            &model,
+            "--data",
+            &x,
+            "--indices",
+            "0,1",
+            "--scale",
+            "1e38",
+            "--method",
+            "gradient",
+            "--out",
+            &ex,
+        ],
+        &["target 'predicted'", "is NaN", "--target"],
+    );
+    // Blank cut-outs: the data's range is one value, and no --box was given.
+    let blank = dir.path().join("blank.npy");
+    Array4::<f32>::zeros((2, 1, 28, 28))
+        .write_npy(std::fs::File::create(&blank).unwrap())
+        .unwrap();
+    for composite in ["epsilon", "epsilon-gamma-box"] {
+        let lrp = s(&dir.path().join(composite));
+        let result = run(&[
+            "explain",
+            "--model",
+            &model,
+            "--data",
+            &s(&blank),
+            "--method",
+            "lrp",
+            "--lrp-composite",
+            composite,
+            "--out",
+            &lrp,
+        ]);
+        assert!(result.status.success(), "{composite}: {}", stderr(&result));
+    }
+    // One N/A among a property's numbers: left out, with a warning; a word:
+    // refused by row.
+    let meta = |cell: &str| {
+        let path = dir.path().join(format!("m{}.csv", cell.len()));
+        let rows: String = (0..20)
+            .map(|i| {
+                if i == 7 {
+                    format!("{cell}\n")
+                } else {
+                    format!("{i}.25\n")
+                }
+            })
+            .collect();
+        std::fs::write(&path, format!("quality\n{rows}")).unwrap();
+        s(&path)
+    };
+    let probe_out = s(&dir.path().join("probe"));
+    let na = meta("N/A");
+    let args = probe_args(
+        &model,
+        &x,
+        &y,
+        &probe_out,
+        &["--metadata", &na, "--property", "quality"],
+    );
+    let result = run(&strs(&args));
+    assert!(result.status.success(), "{}", stderr(&result));
+    let json: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.path().join("probe/results.json")).unwrap())
+            .unwrap();
+    assert_eq!(json["tests"][0]["missing"], 1);
+    // Numbers, in quantile bins: not 20 text groups of one.
+    let groups = json["tests"][0]["levels"].as_array().unwrap().len();
+    assert!((2..=10).contains(&groups), "{groups} groups");
+    assert!(
+        json["warnings"].as_array().unwrap().iter().any(|w| w
+            .as_str()
+            .unwrap()
+            .contains("1 of 20 examples have no value in column 'quality'")),
+        "{}",
+        json["warnings"]
+    );
+    let word = meta("unknown");
+    let args = probe_args(
+        &model,
+        &x,
+        &y,
+        &probe_out,
+        &["--metadata", &word, "--property", "quality", "--force"],
+    );
+    refused(
+        &strs(&args),
+        &[
+            "row 8 of column 'quality' is 'unknown', not a number",
+            "quality=discrete",
+        ],
+    );
+}

@@ -87,10 +87,11 @@ impl Preprocess {
                 ));
             }
         }
-        if self.std.contains(&0.0) {
+        // A negative one would flip every image's sign, 0 divide by zero.
+        if let Some(std) = self.std.iter().find(|&&s| s <= 0.0) {
             return Err(Error::invalid(
-                "preprocessing std",
-                "a standard deviation of 0 would divide by zero",
+                format!("preprocessing std {std:?}"),
+                "a standard deviation must be positive",
             ));
         }
         Ok(())
@@ -118,6 +119,37 @@ impl Preprocess {
         Ok((factor > LARGE_RESIZE).then(|| {
             format!("the images are {} x {} and are resized to the model's {} x {} (a factor of {factor:.1}); check that this is the data the model expects", from.0, from.1, to.0, to.1)
         }))
+    }
+
+    /// The error for pixel value `v` of channel `c` that `(v * scale -
+    /// mean) / std` made `prepared`, not finite: the model would see (and
+    /// predict, explain, probe would write) NaN. Names the setting at fault.
+    fn overflow(&self, c: usize, v: f32, prepared: f32, mean: f32, std: f32) -> Error {
+        let scaled = v * self.scale;
+        let (what, remedy) = if !scaled.is_finite() {
+            (
+                format!("preprocessing scale {:?}", self.scale),
+                "a smaller scale (--scale)",
+            )
+        } else if !(scaled - mean).is_finite() {
+            (
+                format!("preprocessing mean {mean:?}"),
+                "a smaller mean (--mean)",
+            )
+        } else {
+            (
+                format!("preprocessing std {std:?}"),
+                "a larger standard deviation (--std)",
+            )
+        };
+        Error::invalid(
+            what,
+            format!(
+                "it turns the pixel value {v:?} of channel {c} into {prepared} ((x * scale - mean) / std with scale {:?}, \
+                 mean {mean:?}, std {std:?}), and the model would see no number; give {remedy}",
+                self.scale
+            ),
+        )
     }
 
     /// A batch of raw images prepared for a model taking `size` (height,
@@ -161,7 +193,20 @@ impl Preprocess {
                 per_channel(&self.mean, c, 0.0),
                 per_channel(&self.std, c, 1.0),
             );
-            channel.mapv_inplace(|v| (v * self.scale - mean) / std);
+            // The first finite value the step makes infinite or NaN. A value
+            // already not finite came from a perturbation, whose own checks
+            // name it.
+            let mut overflow = None;
+            channel.mapv_inplace(|v| {
+                let prepared = (v * self.scale - mean) / std;
+                if !prepared.is_finite() && v.is_finite() && overflow.is_none() {
+                    overflow = Some((v, prepared));
+                }
+                prepared
+            });
+            if let Some((v, prepared)) = overflow {
+                return Err(self.overflow(c, v, prepared, mean, std));
+            }
         }
         Ok(match layout {
             Layout::Nchw => prepared,
@@ -204,6 +249,39 @@ mod tests {
     use ndarray::Array4;
 
     use super::*;
+
+    #[test]
+    fn settings_that_make_pixels_infinite_or_flip_them_are_refused_by_name() {
+        let raw = Array4::from_elem((2, 1, 2, 2), 0.5f32);
+        let apply = |p: Preprocess| {
+            p.apply(raw.view(), None, Layout::Nchw)
+                .unwrap_err()
+                .to_string()
+        };
+        let tiny = apply(Preprocess {
+            std: vec![1e-40],
+            ..Preprocess::default()
+        });
+        assert!(
+            tiny.contains("preprocessing std 1e-40")
+                && tiny.contains("pixel value 0.5 of channel 0 into inf"),
+            "{tiny}"
+        );
+        let huge = apply(Preprocess {
+            scale: 1e38,
+            mean: vec![-3e38],
+            ..Preprocess::default()
+        });
+        assert!(huge.contains("preprocessing mean -3e38"), "{huge}");
+        let flipped = apply(Preprocess {
+            std: vec![-1.0],
+            ..Preprocess::default()
+        });
+        assert!(
+            flipped.contains("std -1") && flipped.contains("must be positive"),
+            "{flipped}"
+        );
+    }
 
     #[test]
     fn bilinear_upsampling_matches_pytorch() {

@@ -240,6 +240,22 @@ impl Targets {
             }
             TargetSpec::Predicted => {
                 let scores = engine.scores(inputs, &score)?;
+                // The argmax of NaN scores is class 0 for every example: a
+                // "prediction" the model never made.
+                if let Some((example, value)) = scores
+                    .rows()
+                    .into_iter()
+                    .enumerate()
+                    .find_map(|(i, r)| r.iter().find(|v| !v.is_finite()).map(|&v| (i, v)))
+                {
+                    return Err(Error::invalid(
+                        "target 'predicted'",
+                        format!(
+                            "the model's score for example {example} (in the order explained) is {value}, so it predicts no class; \
+                             check the preprocessing (--scale, --mean, --std) or name the class to explain (--target K)"
+                        ),
+                    ));
+                }
                 scores
                     .rows()
                     .into_iter()
