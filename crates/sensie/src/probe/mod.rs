@@ -364,7 +364,7 @@ impl Setup {
         stats::check_settings(&stats_settings(&data, &run_options(config)))?;
         if let Some(metadata) = &data.metadata {
             for property in &plan.properties {
-                stats::bin(&metadata.column(&property.column)?, property.binning)?;
+                metadata.groups(&property.column, property.binning)?;
             }
         }
         let fingerprint = fingerprint::fingerprint(config, &data)?;
