@@ -260,13 +260,14 @@ pub fn finite<T: std::str::FromStr + Into<f64> + Copy>(
     }
 }
 
-/// A clap parser for a standard deviation: a finite number above 0 (a
-/// negative one would flip every image's sign, 0 divide by zero).
+/// A clap parser for a standard deviation (`--std`, a Gaussian's sigma): a
+/// finite number above 0 (a negative `--std` would flip every image's sign,
+/// 0 divide by zero; a blur of sigma 0 changes nothing, so its maps are 0).
 pub fn positive(text: &str) -> std::result::Result<f32, String> {
     match finite::<f32>(text)? {
         v if v > 0.0 => Ok(v),
         _ => Err(format!(
-            "'{text}' is not above 0; a standard deviation must be positive"
+            "'{text}' is not above 0; a standard deviation (sigma) must be positive"
         )),
     }
 }

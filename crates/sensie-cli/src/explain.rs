@@ -23,7 +23,7 @@ use sensie::output;
 use sensie::preprocess::Preprocess;
 use sensie::render::Stretch;
 
-use crate::data_args::{DataArgs, count, finite, index};
+use crate::data_args::{DataArgs, count, finite, index, positive};
 use crate::flags::{Compute, ModelArg, OutFlags};
 
 #[derive(clap::Args)]
@@ -97,10 +97,10 @@ pub struct Args {
     #[arg(long = "box", value_name = "LOW,HIGH", value_parser = bounds)]
     lrp_box: Option<(f32, f32)>,
     /// blur-saliency: the blur's Gaussian sigma, in pixels.
-    #[arg(long, default_value_t = 3.0)]
+    #[arg(long, default_value_t = 3.0, value_parser = positive)]
     blur_sigma: f32,
     /// blur-saliency: the mask's Gaussian sigma, in pixels (its grid is --stride).
-    #[arg(long, default_value_t = 5.0)]
+    #[arg(long, default_value_t = 5.0, value_parser = positive)]
     mask_sigma: f32,
     /// Seed of the random draws (SmoothGrad noise, noise baseline, sanity weights).
     #[arg(long, default_value_t = 0)]
@@ -256,11 +256,6 @@ fn bounds(text: &str) -> std::result::Result<(f32, f32), String> {
 }
 
 fn gap_note(s: &MethodSummary) -> String {
-    match s.worst_completeness_gap() {
-        Some(worst) => format!(
-            "  (completeness gap up to {:.3}% of f(x) - f(baseline))",
-            100.0 * worst
-        ),
-        None => String::new(),
-    }
+    s.completeness_note()
+        .map_or(String::new(), |note| format!("  ({note})"))
 }

@@ -580,6 +580,83 @@ fn an_example_listed_twice_is_refused_by_explain() {
     assert!(result.status.success(), "{}", stderr(&result));
 }
 
+/// Settings of `sensie explain` that ran and wrote something meaningless:
+/// a method listed twice (run twice, listed twice in explain.json), a blur
+/// of sigma 0 (the input itself: all-zero maps and a completeness gap of
+/// NaN%), and a uint64 label of 2^64 - 1 (named as 2^63).
+#[test]
+fn explain_refuses_a_repeated_method_a_blur_of_nothing_and_names_huge_labels() {
+    let dir = tempfile::tempdir().unwrap();
+    let (x, _) = digits(dir.path());
+    let model = repo(MODEL);
+    let out = s(&dir.path().join("e"));
+    let explain = |extra: &[&str]| -> Vec<String> {
+        [
+            "explain",
+            "--model",
+            &model,
+            "--data",
+            &x,
+            "--indices",
+            "0",
+            "--out",
+            &out,
+        ]
+        .iter()
+        .chain(extra)
+        .map(|a| a.to_string())
+        .collect()
+    };
+    refused(
+        &strs(&explain(&["--method", "gradient,saliency,gradient"])),
+        &["method 'gradient'", "given twice", "list each method once"],
+    );
+    assert!(!dir.path().join("e/explain.json").exists());
+    refused(
+        &strs(&explain(&[
+            "--method",
+            "integrated-gradients",
+            "--baseline",
+            "blur:0",
+        ])),
+        &[
+            "--baseline blur:0",
+            "positive sigma",
+            "every map would be 0",
+        ],
+    );
+    refused_flag(
+        &strs(&explain(&[
+            "--method",
+            "blur-saliency",
+            "--blur-sigma",
+            "0",
+        ])),
+        "invalid value '0' for '--blur-sigma",
+    );
+    // uint64 labels: 2^64 - 1 is named as it is, not as 2^63.
+    let labels = dir.path().join("u64.npy");
+    ndarray::arr1(&[u64::MAX, 0])
+        .write_npy(std::fs::File::create(&labels).unwrap())
+        .unwrap();
+    let two = dir.path().join("two.npy");
+    let x2: ArrayD<f32> = ArrayD::read_npy(std::fs::File::open(&x).unwrap()).unwrap();
+    x2.slice_axis(ndarray::Axis(0), (0..2).into())
+        .to_owned()
+        .write_npy(std::fs::File::create(&two).unwrap())
+        .unwrap();
+    refused(
+        &strs(&probe_args(
+            &model,
+            &s(&two),
+            &s(&labels),
+            &s(&dir.path().join("p")),
+            &["--perturb", "blur=0,1"],
+        )),
+        &["label 18446744073709551615 of example 0"],
+    );
+}
+
 #[test]
 fn indices_mean_examples_of_the_data_file_after_skip_bad() {
     let dir = tempfile::tempdir().unwrap();

@@ -23,6 +23,9 @@ pub(crate) enum Numeric {
     F32(ArrayD<f32>),
     F64(ArrayD<f64>),
     Int(ArrayD<i64>),
+    /// uint64, kept apart: its values above `i64::MAX` would not survive
+    /// `Int` (a label of 2^64 - 1 was reported as 2^63).
+    UInt(ArrayD<u64>),
 }
 
 impl Numeric {
@@ -31,6 +34,7 @@ impl Numeric {
             Numeric::F32(a) => a.shape(),
             Numeric::F64(a) => a.shape(),
             Numeric::Int(a) => a.shape(),
+            Numeric::UInt(a) => a.shape(),
         }
     }
 
@@ -39,6 +43,7 @@ impl Numeric {
             Numeric::F32(a) => a,
             Numeric::F64(a) => a.mapv(|v| v as f32),
             Numeric::Int(a) => a.mapv(|v| v as f32),
+            Numeric::UInt(a) => a.mapv(|v| v as f32),
         }
     }
 }
@@ -90,7 +95,7 @@ fn decode(path: &Path, source: &NpyBytes) -> Result<Numeric> {
     attempt!(u32, int);
     attempt!(bool, int);
     match source.read::<u64>() {
-        Ok(a) => Ok(Numeric::Int(a.mapv(|v| v.min(i64::MAX as u64) as i64))),
+        Ok(a) => Ok(Numeric::UInt(a)),
         Err(ReadNpyError::WrongDescriptor(dtype)) => Err(Error::data(
             path,
             format!(

@@ -90,16 +90,18 @@ pub(crate) fn from_array(array: Numeric, task: Task, path: &Path) -> Result<Labe
         }
     };
     let is_one_hot = matches!(shape.as_slice(), [_, k] if *k > 1);
+    let is_column = matches!(shape.as_slice(), [_] | [_, 1]);
+    let integer_task = if task == Task::Auto {
+        Task::Classify
+    } else {
+        task
+    };
     match array {
-        Numeric::Int(a) => from_values(
-            squeeze(a.mapv(|v| v as f64))?,
-            if task == Task::Auto {
-                Task::Classify
-            } else {
-                task
-            },
-            path,
-        ),
+        Numeric::Int(a) if is_column => from_integers(a.mapv(i128::from), integer_task, path),
+        Numeric::UInt(a) if is_column => from_integers(a.mapv(i128::from), integer_task, path),
+        // One-hot rows (0 and 1, exact as floats), or a shape refused.
+        Numeric::Int(a) => from_values(squeeze(a.mapv(|v| v as f64))?, integer_task, path),
+        Numeric::UInt(a) => from_values(squeeze(a.mapv(|v| v as f64))?, integer_task, path),
         Numeric::F32(a) => from_values(
             squeeze(a.mapv(f64::from))?,
             if is_one_hot && task == Task::Auto {
@@ -174,17 +176,33 @@ pub fn from_values(values: Vec<f64>, task: Task, path: &Path) -> Result<Labels> 
         ));
     }
     if let Some(i) = values.iter().position(|v| !whole(v)) {
-        return Err(Error::data(
-            path,
-            format!(
-                "the label of example {i} is {}, not a class index (0, 1, 2, ...)",
-                values[i]
-            ),
-        ));
+        return Err(not_a_class(path, i, values[i]));
     }
     Ok(Labels::Classes(
         values.into_iter().map(|v| v as usize).collect(),
     ))
+}
+
+/// Labels from an integer array (N or N x 1), read as the task says. Kept
+/// as integers, not floats: a label above 2^53 (a uint64 sentinel, 2^64 -
+/// 1) is named in messages as the file holds it, not rounded.
+fn from_integers(values: ArrayD<i128>, task: Task, path: &Path) -> Result<Labels> {
+    if task == Task::Regress {
+        return Ok(Labels::Targets(values.iter().map(|&v| v as f32).collect()));
+    }
+    values
+        .iter()
+        .enumerate()
+        .map(|(i, &v)| usize::try_from(v).map_err(|_| not_a_class(path, i, v)))
+        .collect::<Result<_>>()
+        .map(Labels::Classes)
+}
+
+fn not_a_class(path: &Path, example: usize, value: impl std::fmt::Display) -> Error {
+    Error::data(
+        path,
+        format!("the label of example {example} is {value}, not a class index (0, 1, 2, ...)"),
+    )
 }
 
 #[cfg(test)]
@@ -244,6 +262,24 @@ mod tests {
             .to_string();
         assert!(
             err.contains("y.npy") && err.contains("the label of example 1 is -1"),
+            "{err}"
+        );
+    }
+
+    /// uint64 labels keep their value: 2^64 - 1 went through i64 (clamped
+    /// to 2^63 - 1) and f64 (rounded to 2^63) and was reported as 2^63.
+    #[test]
+    fn uint64_labels_keep_their_value() {
+        let max = Numeric::UInt(ArrayD::from_shape_vec(IxDyn(&[2]), vec![1, u64::MAX]).unwrap());
+        assert_eq!(
+            from_array(max, Task::Auto, path()).unwrap(),
+            Labels::Classes(vec![1, 18_446_744_073_709_551_615])
+        );
+        // Integers beyond f64's 2^53 are named exactly when refused.
+        let big = Numeric::Int(ArrayD::from_shape_vec(IxDyn(&[1]), vec![-(1 << 60) - 1]).unwrap());
+        let err = from_array(big, Task::Auto, path()).unwrap_err().to_string();
+        assert!(
+            err.contains("is -1152921504606846977, not a class"),
             "{err}"
         );
     }

@@ -47,10 +47,11 @@ impl BlurSaliency {
         stride: usize,
         compared: Compared,
     ) -> Result<BlurSaliency> {
-        if !(blur_sigma >= 0.0 && blur_sigma.is_finite()) {
+        if !(blur_sigma > 0.0 && blur_sigma.is_finite()) {
             return Err(Error::invalid(
                 format!("blur sigma {blur_sigma}"),
-                "must be a finite number of pixels >= 0",
+                "must be a positive number of pixels; a blur of sigma 0 leaves the image as it is, \
+                 so no blend changes the score and every map would be 0",
             ));
         }
         if blur_sigma > crate::limits::MAX_SIGMA {
@@ -94,9 +95,6 @@ impl BlurSaliency {
 
 /// scipy.ndimage's Gaussian kernel: radius `int(4 sigma + 0.5)`, normalised.
 fn scipy_gaussian(sigma: f32) -> Vec<f64> {
-    if sigma == 0.0 {
-        return vec![1.0];
-    }
     let sigma = f64::from(sigma);
     let radius = (4.0 * sigma + 0.5) as i64;
     normalised(

@@ -74,9 +74,10 @@ pub struct MethodSummary {
     /// Integrated Gradients: per example, `sum(attributions) - (f(x) - f(baseline))`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub completeness_gap: Option<Vec<f32>>,
-    /// The same divided by `|f(x) - f(baseline)|`.
+    /// The same divided by `|f(x) - f(baseline)|`; `None` (null) for an
+    /// example whose baseline scores as it does (no change to divide by).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub relative_completeness_gap: Option<Vec<f32>>,
+    pub relative_completeness_gap: Option<Vec<Option<f32>>>,
     /// LRP: per example, the input relevance's sum over the target's logit
     /// (1 when relevance is conserved; biases and stabilisers absorb some).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -90,16 +91,59 @@ pub struct MethodSummary {
 
 impl MethodSummary {
     /// Integrated Gradients: the largest relative completeness gap over the
-    /// examples, NaN when any is (a NaN map must not read as a gap of 0%).
+    /// examples whose score changed from the baseline (`None` when none
+    /// did), NaN when any is (a NaN map must not read as a gap of 0%).
     pub fn worst_completeness_gap(&self) -> Option<f32> {
         let gaps = self.relative_completeness_gap.as_ref()?;
-        Some(gaps.iter().fold(0.0f32, |worst, g| {
-            if worst.is_nan() || g.is_nan() {
-                f32::NAN
-            } else {
-                worst.max(g.abs())
-            }
-        }))
+        gaps.iter().flatten().fold(None, |worst: Option<f32>, g| {
+            Some(match worst {
+                Some(w) if w.is_nan() || g.is_nan() => f32::NAN,
+                Some(w) => w.max(g.abs()),
+                None if g.is_nan() => f32::NAN,
+                None => g.abs(),
+            })
+        })
+    }
+
+    /// Integrated Gradients' completeness in words, as the command line
+    /// prints it and explain.html writes it. Never "NaN%": a NaN map is
+    /// said to be one, and examples whose baseline scores as they do
+    /// (f(x) = f(baseline), as for a baseline equal to the input) are
+    /// counted apart, having no change to compare the gap with.
+    pub fn completeness_note(&self) -> Option<String> {
+        let gaps = self.completeness_gap.as_ref()?;
+        if gaps.iter().any(|g| !g.is_finite()) {
+            return Some(
+                "completeness gap not finite: a map or score is NaN or infinite, so the maps cannot be trusted"
+                    .into(),
+            );
+        }
+        let mut parts = Vec::new();
+        if let Some(worst) = self.worst_completeness_gap() {
+            parts.push(format!(
+                "completeness gap at most {:.3}% of f(x) - f(baseline)",
+                100.0 * worst
+            ));
+        }
+        let unchanged: Vec<f32> = match &self.relative_completeness_gap {
+            Some(relative) => gaps
+                .iter()
+                .zip(relative)
+                .filter(|(_, r)| r.is_none())
+                .map(|(g, _)| g.abs())
+                .collect(),
+            None => Vec::new(),
+        };
+        if !unchanged.is_empty() {
+            parts.push(format!(
+                "f(x) - f(baseline) is 0 for {} of {} example(s): the baseline scores as the input does, so there is \
+                 nothing to attribute (their maps sum to at most {:.3e} in absolute value)",
+                unchanged.len(),
+                gaps.len(),
+                unchanged.iter().fold(0.0f32, |a, &b| a.max(b))
+            ));
+        }
+        Some(parts.join("; "))
     }
 
     /// The entry of a method of `kind` that gave `attribution` in `seconds`.
@@ -136,7 +180,7 @@ impl MethodSummary {
                 c.gap
                     .iter()
                     .zip(&c.score_change)
-                    .map(|(g, d)| g / d.abs())
+                    .map(|(g, d)| (*d != 0.0).then(|| g / d.abs()))
                     .collect(),
             );
             summary.completeness_gap = Some(c.gap.clone());
@@ -349,11 +393,8 @@ fn method_note(m: &MethodSummary) -> String {
     if let (Some(layer), Some(file)) = (&m.layer, &m.layer_file) {
         text += &format!("; at layer {layer}: {file}");
     }
-    if let Some(worst) = m.worst_completeness_gap() {
-        text += &format!(
-            "; completeness gap at most {:.3}% of f(x) - f(baseline)",
-            100.0 * worst
-        );
+    if let Some(note) = m.completeness_note() {
+        text += &format!("; {note}");
     }
     if let Some(ratios) = &m.conservation_ratio {
         let (low, high) = ratios
@@ -418,14 +459,65 @@ mod tests {
     use ndarray::{ArrayD, IxDyn};
 
     use super::*;
+    use crate::explain::Completeness;
 
     #[test]
     fn a_nan_completeness_gap_is_not_read_as_zero() {
         let map = Attribution::pixels(ArrayD::zeros(IxDyn(&[2, 1, 2, 2])));
         let mut summary = MethodSummary::of("integrated-gradients", MapKind::Pixel, &map, 0.0);
-        summary.relative_completeness_gap = Some(vec![0.002, -0.004]);
+        summary.relative_completeness_gap = Some(vec![Some(0.002), Some(-0.004)]);
         assert_eq!(summary.worst_completeness_gap(), Some(0.004));
-        summary.relative_completeness_gap = Some(vec![0.002, f32::NAN, 0.001]);
+        summary.relative_completeness_gap = Some(vec![Some(0.002), Some(f32::NAN), Some(0.001)]);
         assert!(summary.worst_completeness_gap().unwrap().is_nan());
+    }
+
+    /// A baseline that scores as the input does (blur:0 was one) made every
+    /// relative gap 0/0 and the note "NaN%"; those examples are now counted
+    /// apart, and a NaN map is said to be one in words.
+    #[test]
+    fn no_score_change_is_said_in_words_not_nan() {
+        let mut map = Attribution::pixels(ArrayD::zeros(IxDyn(&[3, 1, 2, 2])));
+        map.completeness = Some(Completeness {
+            gap: vec![0.0, 0.001, 0.0],
+            score_change: vec![0.0, 2.0, 0.0],
+        });
+        let summary = MethodSummary::of("integrated-gradients", MapKind::Pixel, &map, 0.0);
+        assert_eq!(
+            summary.relative_completeness_gap,
+            Some(vec![None, Some(0.0005), None])
+        );
+        let note = summary.completeness_note().unwrap();
+        assert!(!note.contains("NaN"), "{note}");
+        assert!(
+            note.contains("at most 0.050% of f(x) - f(baseline)")
+                && note.contains("f(x) - f(baseline) is 0 for 2 of 3 example(s)"),
+            "{note}"
+        );
+        let json = serde_json::to_value(&summary).unwrap();
+        assert_eq!(
+            json["relative_completeness_gap"],
+            serde_json::json!([null, 0.0005f32, null])
+        );
+        map.completeness = Some(Completeness {
+            gap: vec![0.0],
+            score_change: vec![0.0],
+        });
+        let all_unchanged = MethodSummary::of("integrated-gradients", MapKind::Pixel, &map, 0.0);
+        assert_eq!(all_unchanged.worst_completeness_gap(), None);
+        let note = all_unchanged.completeness_note().unwrap();
+        assert!(
+            note.starts_with("f(x) - f(baseline) is 0 for 1 of 1"),
+            "{note}"
+        );
+        map.completeness = Some(Completeness {
+            gap: vec![f32::NAN],
+            score_change: vec![1.0],
+        });
+        let nan = MethodSummary::of("integrated-gradients", MapKind::Pixel, &map, 0.0);
+        let note = nan.completeness_note().unwrap();
+        assert!(
+            note.contains("not finite") && !note.contains("NaN%"),
+            "{note}"
+        );
     }
 }

@@ -318,6 +318,7 @@ pub fn run_on(
     settings: &Settings,
     progress: &mut dyn FnMut(&str),
 ) -> Result<ExplainRun> {
+    distinct_methods(&settings.methods)?;
     let geometry = Geometry::of(&model, "sensie explain")?;
     let model_path = model.path().to_path_buf();
     let mut engine = Engine::new(
@@ -524,6 +525,27 @@ fn select(
     Ok(chosen)
 }
 
+/// Refuses a method listed twice (`gradient,gradient`): it would be run
+/// twice, listed twice in explain.json and written to one file, as if it
+/// were two methods, with nothing said.
+fn distinct_methods(methods: &[String]) -> Result<()> {
+    match methods
+        .iter()
+        .enumerate()
+        .find(|(i, m)| methods[..*i].contains(m))
+    {
+        Some((i, method)) => Err(Error::invalid(
+            format!("method '{method}'"),
+            format!(
+                "it is given twice (method {} of {}); list each method once",
+                i + 1,
+                methods.len()
+            ),
+        )),
+        None => Ok(()),
+    }
+}
+
 /// The baseline `spec` names, for the examples explained.
 fn baseline(
     spec: &BaselineSpec,
@@ -540,14 +562,17 @@ fn baseline(
                 return Ok(Baseline::Blur { sigma });
             }
             _ if text.starts_with("blur:") => {
+                // A blur of sigma 0 is the input itself: a path of no
+                // length, every map 0.
                 let sigma = text["blur:".len()..]
                     .parse::<f32>()
                     .ok()
-                    .filter(|v| *v >= 0.0);
+                    .filter(|v| *v > 0.0 && v.is_finite());
                 let sigma = sigma.ok_or_else(|| {
                     Error::invalid(
                         format!("--baseline {text}"),
-                        "blur:SIGMA needs a sigma >= 0 in pixels",
+                        "blur:SIGMA needs a positive sigma in pixels (e.g. blur:2, or blur for the model's default); \
+                         a blur of sigma 0 leaves the input as it is, so there is no path to integrate and every map would be 0",
                     )
                 })?;
                 return Ok(Baseline::Blur { sigma });
