@@ -8,6 +8,7 @@ use sensie::Result;
 use sensie::output;
 use sensie::probe;
 
+use crate::flags::OutFlags;
 use crate::probe::{command_line, print_comparison};
 
 #[derive(clap::Args)]
@@ -15,19 +16,20 @@ pub struct Args {
     /// The output directories of two or more finished `sensie probe` runs of the same tests.
     #[arg(required = true)]
     runs: Vec<PathBuf>,
-    /// Where results.json, results.csv, plots/ and report.html go.
-    #[arg(long)]
-    out: PathBuf,
-    /// Overwrite results already in --out.
-    #[arg(long)]
-    force: bool,
+    // --out: where results.json, results.csv, plots/ and report.html go.
+    #[command(flatten)]
+    output: OutFlags,
 }
 
 pub fn run(args: Args) -> Result<()> {
     let inputs: Vec<&Path> = args.runs.iter().map(PathBuf::as_path).collect();
-    let out = output::prepare(&args.out, args.force, &inputs)?;
-    let (comparison, reports) = probe::compare_dirs(&args.runs, &args.out)?;
-    let notes = probe::write_comparison_report(&args.out, &comparison, &reports, &command_line())?;
+    // --force replaces an earlier run's outputs, never a file of the user's
+    // that has one of their names.
+    let out = output::prepare(&args.output.out, args.output.force, &inputs)?
+        .claim(&probe::COMPARISON_OUTPUTS, |_| false)?;
+    let dir = &args.output.out;
+    let (comparison, reports) = probe::compare_dirs(&args.runs, dir)?;
+    let notes = probe::write_comparison_report(dir, &comparison, &reports, &command_line())?;
     out.finish()?;
     print_comparison(&comparison);
     for note in notes {
@@ -35,7 +37,7 @@ pub fn run(args: Args) -> Result<()> {
     }
     println!(
         "wrote {} (results.json, results.csv, plots/)",
-        args.out.join("report.html").display()
+        dir.join("report.html").display()
     );
     Ok(())
 }

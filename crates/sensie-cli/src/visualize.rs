@@ -1,8 +1,8 @@
 //! `sensie visualize`: kernels, feature maps, activation maximisation and
 //! Deep Dream. Each subcommand parses its flags into a
 //! `sensie::visualize::VisualizeConfig`, calls `visualize::run`, prints what
-//! the run found and hands it to `visualize::write_run` (PNGs, an HTML page,
-//! a JSON summary and, for optimisation, `inputs.npy` in `--out`).
+//! the run found and writes its report (PNGs, an HTML page, a JSON summary
+//! and, for optimisation, `inputs.npy` in `--out`).
 
 use std::path::{Path, PathBuf};
 
@@ -343,6 +343,15 @@ fn pair<T: std::str::FromStr>(text: &str) -> std::result::Result<(T, T), String>
 
 /// Prints what the run found, as each command always has, and writes it.
 fn finish(run: &VisualizeRun, out: OutputDir) -> Result<()> {
+    // The files' names are known once the run is (feature maps are named
+    // by example): --force replaces an earlier run's, never a file of the
+    // user's that has one of their names.
+    let report = run.report()?;
+    let files = report.files();
+    let out = out.claim(
+        &files.iter().map(String::as_str).collect::<Vec<_>>(),
+        |_| false,
+    )?;
     match run {
         VisualizeRun::Kernels(kernels) => eprintln!(
             "{}: kernels {:?}{}",
@@ -371,7 +380,7 @@ fn finish(run: &VisualizeRun, out: OutputDir) -> Result<()> {
             }
         }
     }
-    for path in visualize::write_run(run, out.path())? {
+    for path in report.write(out.path())? {
         eprintln!("wrote {}", path.display());
     }
     out.finish()

@@ -498,6 +498,12 @@ fn check_same_tests((a, a_name): (&Report, &str), (b, b_name): (&Report, &str)) 
     Ok(())
 }
 
+/// The entries `sensie compare` writes into its folder
+/// ([`write_comparison`] and [`write_comparison_report`]), by name: what a
+/// forced run may replace only when an earlier sensie run wrote them (see
+/// [`crate::output::OutputDir::claim`]).
+pub const COMPARISON_OUTPUTS: [&str; 4] = ["results.json", "results.csv", "plots", "report.html"];
+
 /// Writes the comparison's results.json and results.csv into `out`.
 pub fn write_comparison(out: &Path, comparison: &Comparison) -> Result<()> {
     std::fs::create_dir_all(out).map_err(|e| Error::io(out, e))?;

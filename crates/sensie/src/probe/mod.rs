@@ -45,9 +45,9 @@ use ndarray::{Array4, ArrayView4, Axis, s};
 use serde::Serialize;
 
 pub use compare::{
-    Arm, Compared, Comparison, Differences, RunLevels, RunSummary, TestComparison, arms,
-    compare_dirs, compare_reports, execute_comparison, overlay_chart, write_comparison,
-    write_comparison_report,
+    Arm, COMPARISON_OUTPUTS, Compared, Comparison, Differences, RunLevels, RunSummary,
+    TestComparison, arms, compare_dirs, compare_reports, execute_comparison, overlay_chart,
+    write_comparison, write_comparison_report,
 };
 pub use config::{
     GridSpec, NamedData, NamedModel, OptionValue, ProbeConfig, PropertySpec, SweepSpec, Values,

@@ -431,7 +431,27 @@ pub struct Report {
     pub inputs: Option<ArrayD<f32>>,
 }
 
+/// The file of a visualisation's optimised inputs.
+const INPUTS: &str = "inputs.npy";
+
 impl Report {
+    /// The entries [`Report::write`] writes into its folder, by name: what
+    /// a forced run may replace only when an earlier sensie run wrote them
+    /// (see [`crate::output::OutputDir::claim`]).
+    pub fn files(&self) -> Vec<String> {
+        let mut files: Vec<String> = self.pictures.iter().map(|p| p.file.clone()).collect();
+        if self.inputs.is_some() {
+            files.push(INPUTS.into());
+        }
+        files.extend([self.file("json"), self.file("html")]);
+        files
+    }
+
+    /// The page's or the summary's file, NAME.`extension`.
+    fn file(&self, extension: &str) -> String {
+        format!("{}.{extension}", self.name)
+    }
+
     /// Writes the pictures (PNG), NAME.html (a self-contained page of the
     /// pictures, charts and table), NAME.json and, for optimised inputs,
     /// `inputs.npy`, creating `dir` if needed; returns the paths written.
@@ -459,15 +479,15 @@ impl Report {
             section.figure(Figure::svg(svg, caption)?);
         }
         if let Some(inputs) = &self.inputs {
-            let path = dir.join("inputs.npy");
+            let path = dir.join(INPUTS);
             crate::output::write_npy(&path, inputs)?;
             written.push(path);
         }
-        let json = dir.join(format!("{}.json", self.name));
+        let json = dir.join(self.file("json"));
         let text = serde_json::to_string_pretty(&self.summary)
             .map_err(|e| Error::invalid("the summary", e.to_string()))?;
         crate::output::write_atomic(&json, (text + "\n").as_bytes())?;
-        let html = dir.join(format!("{}.html", self.name));
+        let html = dir.join(self.file("html"));
         page.write(&html)?;
         written.extend([json, html]);
         Ok(written)
