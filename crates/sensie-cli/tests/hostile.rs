@@ -1973,3 +1973,72 @@ fn silent_nan_flips_and_text_numbers_are_refused_or_handled() {
         ],
     );
 }
+
+/// A -1 ("no class") among the class labels of a metadata column, in a
+/// catalogue joined by key in another order: the refusal was in a
+/// regression's terms and named no row, and other metadata messages named
+/// the example's place in the join ("row 3") for the file's row.
+#[test]
+fn metadata_messages_name_the_files_row() {
+    let dir = tempfile::tempdir().unwrap();
+    let (x, y) = digits(dir.path());
+    let model = repo(MODEL);
+    // Rows in reverse order of the examples: example i is on row 20 - i.
+    let catalogue = |cell: &dyn Fn(usize) -> String| {
+        let path = dir.path().join("m.csv");
+        let rows: String = (0..20)
+            .rev()
+            .map(|i| format!("{i},{}\n", cell(i)))
+            .collect();
+        std::fs::write(&path, format!("id,value\n{rows}")).unwrap();
+        s(&path)
+    };
+    let probe = |meta: &str, extra: &[&str]| {
+        let mut args = vec![
+            "probe",
+            "--model",
+            &model,
+            "--data",
+            &x,
+            "--metadata",
+            meta,
+            "--metadata-key",
+            "id",
+            "--quiet",
+            "--perturb",
+            "blur=0,1",
+            "--force",
+            "--out",
+        ];
+        let out = s(&dir.path().join("out"));
+        args.push(&out);
+        args.extend(extra);
+        run(&args)
+    };
+    let labels: Vec<i64> = ArrayD::<i64>::read_npy(std::fs::File::open(&y).unwrap())
+        .unwrap()
+        .iter()
+        .copied()
+        .collect();
+    let meta = catalogue(&|i| {
+        if i == 4 {
+            "-1".into()
+        } else {
+            labels[i].to_string()
+        }
+    });
+    let result = probe(&meta, &["--label-column", "value"]);
+    let err = stderr(&result);
+    assert_eq!(result.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("label -1 of example 4 ('4'), row 16 of column 'value' of")
+            && err.contains("not a class index")
+            && err.contains("leave out the examples that have no class"),
+        "{err}"
+    );
+    let meta = catalogue(&|i| if i == 2 { "inf".into() } else { "1.5".into() });
+    let result = probe(&meta, &["--labels", &y, "--property", "value"]);
+    let err = stderr(&result);
+    assert_eq!(result.status.code(), Some(1), "{err}");
+    assert!(err.contains("row 18 of column 'value' is inf"), "{err}");
+}

@@ -8,6 +8,10 @@
 //! `hl000.fits.gz` is `hl000`; see [`super::name`]) equals the key; every example must find exactly one row,
 //! and rows that match no example are ignored, so a larger catalogue can serve
 //! a subset of it.
+//!
+//! Messages name a row as the file numbers it, the first under the header
+//! being row 1, whatever order a join or `--only` left the rows in: the row
+//! an example's cell came from is kept beside it ([`Metadata::row_number`]).
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -32,6 +36,9 @@ pub struct Metadata {
     names: Vec<String>,
     /// Cells by column, then row.
     columns: Vec<Vec<String>>,
+    /// Each row's place in the file (0: the first under the header), kept
+    /// through joins and selections so that messages name the file's row.
+    rows: Vec<usize>,
 }
 
 impl Metadata {
@@ -56,6 +63,7 @@ impl Metadata {
         Ok(Metadata {
             path: path.to_path_buf(),
             names,
+            rows: (0..columns.first().map_or(0, Vec::len)).collect(),
             columns,
         })
     }
@@ -79,6 +87,7 @@ impl Metadata {
         Ok(Metadata {
             path,
             names,
+            rows: (0..rows).collect(),
             columns,
         })
     }
@@ -86,6 +95,13 @@ impl Metadata {
     /// The CSV file the table was read from.
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// The number, in the file, of the row now at `row` (the first under
+    /// the header is 1): what messages name, so that the user finds the
+    /// cell whatever order a join by key put the rows in.
+    pub fn row_number(&self, row: usize) -> usize {
+        self.rows[row] + 1
     }
 
     /// The column names, in the file's order.
@@ -158,7 +174,7 @@ impl Metadata {
                 &self.path,
                 format!(
                     "row {} of column '{name}' is {}, not a finite number; leave the cell empty (or NaN) to mark it missing",
-                    row + 1,
+                    self.row_number(row),
                     cells[row]
                 ),
             ));
@@ -190,9 +206,9 @@ impl Metadata {
                     format!(
                         "row {} of column '{name}' is '{}', not a number, though the column holds numbers (row {} is {}); \
                          leave the cell empty (or NaN, NA) to mark it missing, or group the column by its text values ({name}=discrete)",
-                        word + 1,
+                        self.row_number(word),
                         cells[word],
-                        number + 1,
+                        self.row_number(number),
                         cells[number]
                     ),
                 ));
@@ -213,6 +229,7 @@ impl Metadata {
             path: self.path.clone(),
             names: self.names.clone(),
             columns,
+            rows: rows.iter().map(|&r| self.rows[r]).collect(),
         }
     }
 
@@ -245,7 +262,7 @@ impl Metadata {
                     format!(
                         "joined by row order, but column '{column}' names the examples in another order (row {} is '{}', example {} is '{}'); \
                          join by it: --metadata-key {column}",
-                        row + 1,
+                        self.row_number(row),
                         cells[row],
                         row + 1,
                         ids[row]
@@ -280,8 +297,8 @@ impl Metadata {
                     &self.path,
                     format!(
                         "key '{value}' in column '{key}' appears in rows {} and {}",
-                        first + 1,
-                        row + 1
+                        self.row_number(first),
+                        self.row_number(row)
                     ),
                 ));
             }
@@ -300,7 +317,7 @@ impl Metadata {
                             &self.path,
                             format!(
                                 "row {} ('{key}' = '{}') matches two examples, '{other}' and '{id}'; key the rows by the examples' ids (their paths in the data folder)",
-                                row + 1,
+                                self.row_number(row),
                                 self.text(key)?[row]
                             ),
                         ));
@@ -435,6 +452,38 @@ mod tests {
             panic!("z is numeric")
         };
         assert!(z[0].is_some_and(|v| v == 0.0 && v.is_sign_positive()));
+    }
+
+    /// After a join by key, "row N" named the example's place in the join
+    /// (row 1 here), not the file's row the cell is in (row 3).
+    #[test]
+    fn messages_name_the_files_row_after_a_join_and_a_selection() {
+        let dir = tempfile::tempdir().unwrap();
+        let meta = table(
+            dir.path(),
+            "id,z,q
+2,0.1,9
+1,0.2,?
+0,inf,3
+",
+        );
+        let ids: Vec<String> = ["0", "1", "2"].map(String::from).to_vec();
+        let joined = meta.join(&ids, Some("id")).unwrap();
+        assert_eq!(
+            (0..3).map(|r| joined.row_number(r)).collect::<Vec<_>>(),
+            [3, 2, 1]
+        );
+        let err = joined.column("z").unwrap_err().to_string();
+        assert!(err.contains("row 3 of column 'z' is inf"), "{err}");
+        let err = joined
+            .select(&[1, 2])
+            .groups("q", Binning::Quantile(2))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("row 2 of column 'q' is '?'") && err.contains("(row 1 is 9)"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -128,6 +128,8 @@ pub struct Dataset {
     pub class_names: Option<Vec<String>>,
     /// Metadata rows, already joined to the examples.
     pub metadata: Option<Metadata>,
+    /// The metadata column the labels were read from, if they were.
+    pub label_column: Option<String>,
     /// Ids of examples left out because their images held NaN, infinite or bad (masked, zero-weight) pixels.
     pub skipped: Vec<String>,
     /// The data file or folder, as errors and results name it.
@@ -181,6 +183,21 @@ impl Dataset {
         Ok(())
     }
 
+    /// Example `i` as the user can find it: its position in the data and
+    /// its id and, when its label came from a metadata column, the file's
+    /// row holding that label (a join by key or `--only` reorders rows).
+    pub fn example(&self, i: usize) -> String {
+        let mut text = format!("example {} ('{}')", self.positions[i], self.ids[i]);
+        if let (Some(column), Some(metadata)) = (&self.label_column, &self.metadata) {
+            text += &format!(
+                ", row {} of column '{column}' of {}",
+                metadata.row_number(i),
+                metadata.path().display()
+            );
+        }
+        text
+    }
+
     fn select(self, keep: &[usize], skipped: Vec<String>) -> Dataset {
         Dataset {
             images: self.images.select(Axis(0), keep),
@@ -189,6 +206,7 @@ impl Dataset {
             positions: keep.iter().map(|&i| self.positions[i]).collect(),
             class_names: self.class_names,
             metadata: self.metadata.map(|m| m.select(keep)),
+            label_column: self.label_column,
             skipped,
             path: self.path,
             task: self.task,
@@ -237,6 +255,7 @@ pub fn from_memory(
         positions: (0..n).collect(),
         class_names: None,
         metadata,
+        label_column: None,
         skipped: Vec::new(),
         path,
         task: Task::Auto,
@@ -385,6 +404,7 @@ fn read_all(spec: &DataSpec) -> Result<Dataset> {
         ids,
         class_names: spec.class_names.clone().or(class_names),
         metadata,
+        label_column: spec.label_column.clone(),
         skipped: Vec::new(),
         path: path.clone(),
         task: spec.task,
@@ -745,7 +765,10 @@ fn labels_from_column(metadata: &Metadata, column: &str, task: Task) -> Result<C
             if let Some(row) = values.iter().position(Option::is_none) {
                 return Err(Error::data(
                     metadata.path(),
-                    format!("column '{column}' has no value for example {row}"),
+                    format!(
+                        "row {} of column '{column}' has no value; every example needs a label",
+                        metadata.row_number(row)
+                    ),
                 ));
             }
             Ok(ColumnLabels {

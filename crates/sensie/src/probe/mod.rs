@@ -1022,7 +1022,7 @@ fn measure(
         shown: shown_room(data, plan, &span.slice),
         // Replaced by the first batch's metric, which also checks the
         // model's output width; a run restored whole was checked before.
-        metric: Metric::new(&data.labels, data.task, kind, 1)?,
+        metric: Metric::new(&data.labels, data.task, kind, 1, &|i| data.example(i))?,
     };
     let mut todo = Vec::new();
     for unit in units(plan, &span, options.batch_size) {

@@ -91,34 +91,52 @@ impl Metric {
     /// The metric for these labels, read for `task`, and a model whose
     /// output has `width` values per example. Targets that sensie chose
     /// (`task` auto: a label that is not a whole number from 0) for a model
-    /// whose output is a classifier's (sigmoid, softmax) are refused, naming
-    /// the label: a "-1 = unknown" among 0/1 labels would otherwise turn a
-    /// classifier's probe into a regression's without a word.
-    pub fn new(labels: &Labels, task: Task, kind: OutputKind, width: usize) -> Result<Metric> {
-        match labels {
-            Labels::Classes(_) => Ok(Metric::Classifier(kind)),
-            Labels::Targets(targets) if task == Task::Auto && kind != OutputKind::Logits => {
-                let (i, label) = targets
-                    .iter()
-                    .enumerate()
-                    .find(|(_, t)| t.fract() != 0.0 || **t < 0.0)
-                    .map_or((0, f32::NAN), |(i, &t)| (i, t));
-                Err(Error::invalid(
-                    format!("label {label} of example {i}"),
-                    format!(
-                        "not a class index (0, 1, 2, ...), but the model's output is {}, a classifier's; \
-                         leave out the examples that have no class, or pass --task regress if the model is a regressor",
-                        super::word(kind)
-                    ),
-                ))
-            }
-            Labels::Targets(_) if width == 1 => Ok(Metric::Regressor),
-            Labels::Targets(_) => Err(Error::invalid(
+    /// whose output is a classifier's (sigmoid, softmax, or several logits)
+    /// are refused, naming the first such label and its example as
+    /// `example` names it (with its metadata row, for labels from a
+    /// column): a "-1 = unknown" among class labels would otherwise turn a
+    /// classifier's probe into a regression's without a word, or be refused
+    /// in a regression's terms with nothing to find it by.
+    pub fn new(
+        labels: &Labels,
+        task: Task,
+        kind: OutputKind,
+        width: usize,
+        example: &dyn Fn(usize) -> String,
+    ) -> Result<Metric> {
+        let Labels::Targets(targets) = labels else {
+            return Ok(Metric::Classifier(kind));
+        };
+        let chosen = (task == Task::Auto)
+            .then(|| targets.iter().position(|t| t.fract() != 0.0 || *t < 0.0))
+            .flatten()
+            .map(|i| format!("label {} of {}", targets[i], example(i)));
+        let leave_out = "leave out the examples that have no class";
+        match chosen {
+            Some(label) if kind != OutputKind::Logits => Err(Error::invalid(
+                label,
+                format!(
+                    "not a class index (0, 1, 2, ...), but the model's output is {}, a classifier's; \
+                     {leave_out}, or pass --task regress if the model is a regressor",
+                    super::word(kind)
+                ),
+            )),
+            _ if width == 1 => Ok(Metric::Regressor),
+            Some(label) => Err(Error::invalid(
+                label,
+                format!(
+                    "not a class index (0, 1, 2, ...), so the labels were read as regression targets (they are not all whole \
+                     numbers from 0), but the model outputs {width} values per example and a regression test needs exactly one; \
+                     a classifier needs class labels 0, 1, 2, ...: {leave_out}, or fix the label (--task classify reads whole \
+                     numbers as classes)"
+                ),
+            )),
+            None => Err(Error::invalid(
                 "regression targets",
                 format!(
-                    "the labels were read as regression targets (they are not all whole numbers from 0, or --task regress \
-                     says so), but the model outputs {width} values per example and a regression test needs exactly one; \
-                     a classifier needs class labels 0, 1, 2, ... (--task classify says so)"
+                    "the labels were read as regression targets (--task regress says so), but the model outputs \
+                     {width} values per example and a regression test needs exactly one; a classifier needs class \
+                     labels 0, 1, 2, ... (--task classify says so)"
                 ),
             )),
         }
@@ -242,11 +260,15 @@ mod tests {
 
     use super::*;
 
+    fn numbered(i: usize) -> String {
+        format!("example {i}")
+    }
+
     #[test]
     fn logits_become_the_softmax_probability_of_the_label() {
         // softmax([1, 2, 3])[0] = e^1 / (e^1 + e^2 + e^3) = 0.0900306
         let labels = Labels::Classes(vec![0, 2]);
-        let metric = Metric::new(&labels, Task::Auto, OutputKind::Logits, 3).unwrap();
+        let metric = Metric::new(&labels, Task::Auto, OutputKind::Logits, 3, &numbered).unwrap();
         let s = metric.score(arr1(&[1.0f32, 2.0, 3.0]).view(), &labels, 0);
         assert!((s.score - 0.090_030_57).abs() < 1e-7 && !s.correct);
         let s = metric.score(arr1(&[1000.0f32, 0.0, 1001.0]).view(), &labels, 1);
@@ -277,10 +299,10 @@ mod tests {
     #[test]
     fn regression_scores_the_absolute_error_and_keeps_its_sign() {
         let labels = Labels::Targets(vec![2.0, 1.0]);
-        let metric = Metric::new(&labels, Task::Auto, OutputKind::Logits, 1).unwrap();
+        let metric = Metric::new(&labels, Task::Auto, OutputKind::Logits, 1, &numbered).unwrap();
         let s = metric.score(arr1(&[1.5f32]).view(), &labels, 0);
         assert_eq!((s.score, s.error), (0.5, -0.5));
-        assert!(Metric::new(&labels, Task::Auto, OutputKind::Logits, 3).is_err());
+        assert!(Metric::new(&labels, Task::Auto, OutputKind::Logits, 3, &numbered).is_err());
         assert_eq!(metric.direction(), Direction::LowerIsBetter);
     }
 
@@ -294,7 +316,7 @@ mod tests {
             OutputKind::Probabilities,
             OutputKind::LogProbabilities,
         ] {
-            let err = Metric::new(&labels, Task::Auto, kind, 1)
+            let err = Metric::new(&labels, Task::Auto, kind, 1, &numbered)
                 .unwrap_err()
                 .to_string();
             assert!(
@@ -306,12 +328,25 @@ mod tests {
         }
         // Asked for, or from a model that may be a regressor, they stay targets.
         assert_eq!(
-            Metric::new(&labels, Task::Regress, OutputKind::Sigmoid, 1).unwrap(),
+            Metric::new(&labels, Task::Regress, OutputKind::Sigmoid, 1, &numbered).unwrap(),
             Metric::Regressor
         );
         assert_eq!(
-            Metric::new(&labels, Task::Auto, OutputKind::Logits, 1).unwrap(),
+            Metric::new(&labels, Task::Auto, OutputKind::Logits, 1, &numbered).unwrap(),
             Metric::Regressor
+        );
+        // Several logits: the label is named as the caller names its
+        // example, not in a regression's terms alone.
+        let err = Metric::new(&labels, Task::Auto, OutputKind::Logits, 10, &|i| {
+            format!("example {i}, row {} of m.csv", i + 1)
+        })
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.contains("label -1 of example 2, row 3 of m.csv")
+                && err.contains("not a class index")
+                && err.contains("outputs 10 values"),
+            "{err}"
         );
     }
 }

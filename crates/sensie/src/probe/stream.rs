@@ -215,7 +215,9 @@ impl Scorer<'_, '_> {
         let metric = match self.metric {
             Some(m) => m,
             None => {
-                let m = Metric::new(&data.labels, data.task, self.kind, outputs.ncols())?;
+                let m = Metric::new(&data.labels, data.task, self.kind, outputs.ncols(), &|i| {
+                    data.example(i)
+                })?;
                 if let Metric::Classifier(_) = m {
                     // One output scores two classes (0 and 1).
                     data.check_classes(outputs.ncols().max(2))?;
