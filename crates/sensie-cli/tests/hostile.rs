@@ -932,6 +932,19 @@ fn resume_continues_only_a_run_that_left_scores() {
             "--force instead of --resume",
         ],
     );
+    // The same unreadable scores that no run listed or stamped: --force
+    // would refuse them as the user's, so it is not offered.
+    let unlisted = dir.path().join("unlisted");
+    std::fs::create_dir_all(unlisted.join("scores")).unwrap();
+    std::fs::write(unlisted.join("scores/run.json"), "{").unwrap();
+    refused(
+        &strs(&probe(&unlisted, "blur=0,2", &["--resume"])),
+        &[
+            "scores/run.json: not a sensie scores file",
+            "--force would not replace them",
+            "move the folder scores away",
+        ],
+    );
     // Its scores gone: nothing to resume, so a fresh run, refused as one.
     std::fs::remove_dir_all(run_a.join("scores")).unwrap();
     refused(

@@ -340,6 +340,12 @@ fn listing(dir: &Path) -> Result<BTreeSet<OsString>> {
         .collect()
 }
 
+/// Whether the manifest in `out` lists entry `name`: an earlier sensie run
+/// wrote it (a manifest that cannot be read lists nothing).
+pub(crate) fn listed(out: &Path, name: &str) -> bool {
+    earlier_outputs(out).is_ok_and(|names| names.iter().any(|n| n == name))
+}
+
 /// The entries the earlier run listed: plain names only, so a tampered
 /// manifest cannot point outside the directory.
 fn earlier_outputs(out: &Path) -> Result<Vec<String>> {

@@ -581,12 +581,18 @@ fn unresumable(out: &Path, error: Error) -> Error {
         ),
         other => other.to_string(),
     };
+    // --force replaces a scores/ an earlier run listed or stamped; any
+    // other it refuses as the user's, so it is not the way out then.
+    let forcible = crate::output::listed(out, SCORES) || stamped_scores(&out.join(SCORES));
+    let instead = if forcible {
+        "pass --force instead of --resume to replace them and start over"
+    } else {
+        "no sensie run there listed or stamped them, so --force would not replace them either: move the folder \
+         scores away"
+    };
     Error::data(
         out,
-        format!(
-            "its scores cannot be resumed ({cause}): pass --force instead of --resume to replace them and start over, \
-             or choose another --out"
-        ),
+        format!("its scores cannot be resumed ({cause}): {instead}, or choose another --out"),
     )
 }
 
