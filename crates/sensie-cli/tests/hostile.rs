@@ -1985,6 +1985,29 @@ fn silent_nan_flips_and_text_numbers_are_refused_or_handled() {
             "quality=discrete",
         ],
     );
+    // A text column of names, one per example: twenty groups of one, none
+    // testable, so the verdict is no finding, and binning is no remedy for
+    // text (quantile bins refuse it).
+    let names = dir.path().join("names.csv");
+    let rows: String = (0..20).map(|i| format!("obj{i:02}\n")).collect();
+    std::fs::write(&names, format!("name\n{rows}")).unwrap();
+    let args = probe_args(
+        &model,
+        &x,
+        &y,
+        &probe_out,
+        &["--metadata", &s(&names), "--property", "name", "--force"],
+    );
+    let result = run(&strs(&args));
+    let err = stderr(&result);
+    assert!(result.status.success(), "{err}");
+    assert!(
+        err.contains("20 of 20 groups hold fewer than 5 examples")
+            && err.contains("so its verdict is no finding")
+            && err.contains("column 'name' is text, one group per distinct value")
+            && !err.contains("=qK"),
+        "{err}"
+    );
 }
 
 /// A -1 ("no class") among the class labels of a metadata column, in a

@@ -752,6 +752,14 @@ pub fn assemble(
 /// sweep on fewer examples than that, no level counts.
 fn small_groups(test: &TestResult) -> Option<String> {
     let (part, remedy) = match test.kind {
+        // A text column's groups are its values: no binning merges them.
+        TestKind::Property if test.stats.levels.iter().any(|l| l.label.is_some()) => (
+            "the verdict, threshold or range change",
+            format!(
+                "; column '{}' is text, one group per distinct value: test a column whose values several examples share",
+                test.parameter
+            ),
+        ),
         TestKind::Property => (
             "the verdict, threshold or range change",
             format!(
@@ -774,10 +782,17 @@ fn small_groups(test: &TestResult) -> Option<String> {
     };
     let levels = &test.stats.levels;
     let small = levels.iter().filter(|l| l.n < stats::MIN_GROUP).count();
+    // With every group too small the verdict rests on nothing: "low" would
+    // read as "no effect".
+    let nothing = if small == levels.len() {
+        ", so its verdict is no finding"
+    } else {
+        ""
+    };
     (small > 0).then(|| {
         format!(
             "{}: {small} of {} groups hold fewer than {} examples, too few to resample: they are reported but take no part \
-             in {part}{remedy}",
+             in {part}{nothing}{remedy}",
             test.name,
             levels.len(),
             stats::MIN_GROUP
