@@ -360,3 +360,168 @@ fn explain_refuses_bad_input_clearly() {
     assert_eq!(out.status.code(), Some(1));
     assert!(stderr(&out).contains("no Conv node"), "{}", stderr(&out));
 }
+
+/// A binary classifier with one sigmoid output, `p = sigmoid(w . x + b)` on
+/// 4 x 4 images ([`sensie::testing::sigmoid_unit`]), explained end to end
+/// for both classes: class 1 through its logit `z`, class 0 through `-z`.
+/// Before, `--target 1` was refused ("1 classes"), `--target predicted`
+/// was always 0, and class 0's maps were class 1's.
+#[test]
+fn explain_reads_a_single_sigmoid_output_as_two_classes() {
+    const SIDE: usize = 4;
+    const BIAS: f64 = 0.25;
+    let dir = tempfile::tempdir().unwrap();
+    let w: Vec<f32> = (0..SIDE * SIDE)
+        .map(|i| if i % SIDE < 2 { 1.0 } else { -1.0 } * (0.5 + 0.02 * i as f32))
+        .collect();
+    let model = dir.path().join("sigmoid.onnx");
+    let proto = sensie::testing::sigmoid_unit(SIDE, SIDE, &w, BIAS as f32, false);
+    std::fs::write(&model, sensie::testing::onnx::encode_model(&proto)).unwrap();
+    // Bright on the left (z > 0), bright on the right (z < 0), blank (z = b > 0).
+    let x = Array4::from_shape_fn((3, 1, SIDE, SIDE), |(e, _, _, c)| match e {
+        0 => {
+            if c < 2 {
+                1.0
+            } else {
+                0.1
+            }
+        }
+        1 => {
+            if c < 2 {
+                0.1
+            } else {
+                1.0
+            }
+        }
+        _ => 0.0,
+    });
+    let data = dir.path().join("x.npy");
+    x.write_npy(std::fs::File::create(&data).unwrap()).unwrap();
+    let xs = x.as_slice().unwrap();
+    let term = |e: usize, i: usize| f64::from(w[i]) * f64::from(xs[e * SIDE * SIDE + i]);
+    let z: Vec<f64> = (0..3)
+        .map(|e| (0..SIDE * SIDE).map(|i| term(e, i)).sum::<f64>() + BIAS)
+        .collect();
+    assert!(z[0] > 0.0 && z[1] < 0.0 && z[2] > 0.0, "{z:?}");
+
+    let run = |out: &Path, target: &[&str]| {
+        let args = [
+            "explain",
+            "--model",
+            model.to_str().unwrap(),
+            "--data",
+            data.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+            "--method",
+            "gradient,integrated-gradients,occlusion",
+            "--steps",
+            "8",
+            "--window",
+            "2",
+            "--stride",
+            "2",
+        ];
+        sensie(&[&args[..], target].concat())
+    };
+    // Every element of `got` within `tol` of `want(example, pixel)`.
+    let close = |got: &ArrayD<f32>, want: &dyn Fn(usize, usize) -> f64, tol: f64, what: &str| {
+        assert_eq!(got.shape(), &[3, 1, SIDE, SIDE], "{what}");
+        for (ix, &v) in got.indexed_iter() {
+            let want = want(ix[0], ix[2] * SIDE + ix[3]);
+            assert!(
+                (f64::from(v) - want).abs() < tol,
+                "{what} at {ix:?}: {v} vs {want}"
+            );
+        }
+    };
+    for class in [0, 1] {
+        let sign = if class == 1 { 1.0 } else { -1.0 };
+        let out = dir.path().join(format!("class{class}"));
+        let done = run(&out, &["--target", &class.to_string()]);
+        assert!(done.status.success(), "{}", stderr(&done));
+        let what = |m: &str| format!("{m}, class {class}");
+        // d(+-z)/dx = +-w.
+        close(
+            &read(&out.join("gradient.npy")),
+            &|_, i| sign * f64::from(w[i]),
+            1e-6,
+            &what("gradient"),
+        );
+        // A linear score from a zero baseline: +-w x, summing to
+        // score(x) - score(0) = +-(z - b).
+        let ig = read(&out.join("integrated-gradients.npy"));
+        close(&ig, &|e, i| sign * term(e, i), 1e-6, &what("IG"));
+        for (e, example) in ig.outer_iter().enumerate() {
+            let sum: f64 = example.iter().map(|&v| f64::from(v)).sum();
+            let change = sign * (z[e] - BIAS);
+            assert!(
+                (sum - change).abs() < 1e-5,
+                "IG completeness, class {class}, example {e}: {sum} vs {change}"
+            );
+        }
+        // 2 x 2 windows at stride 2, filled with 0: the drop of +-z is
+        // +-sum(w x) over the pixel's window.
+        let window = |e: usize, i: usize| {
+            let (r0, c0) = (i / SIDE / 2 * 2, i % SIDE / 2 * 2);
+            (r0..r0 + 2)
+                .flat_map(|r| (c0..c0 + 2).map(move |c| r * SIDE + c))
+                .map(|j| term(e, j))
+                .sum::<f64>()
+        };
+        close(
+            &read(&out.join("occlusion.npy")),
+            &|e, i| sign * window(e, i),
+            1e-5,
+            &what("occlusion"),
+        );
+        let summary: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(out.join("explain.json")).unwrap()).unwrap();
+        assert_eq!(summary["targets"], serde_json::json!([class, class, class]));
+        assert_eq!(summary["predicted"], serde_json::json!([1, 0, 1]));
+        let binary = summary["binary"].as_str().unwrap_or_default();
+        assert!(binary.contains("class 0 by -z"), "{summary}");
+        for gap in summary["methods"][1]["completeness_gap"]
+            .as_array()
+            .unwrap()
+        {
+            assert!(gap.as_f64().unwrap().abs() < 1e-5, "{summary}");
+        }
+    }
+
+    // The predicted class: 1 where p >= 0.5 (z >= 0), its gradient w; 0
+    // elsewhere, its gradient -w. Labels 0, 1, 1 are explained as given.
+    let labels = dir.path().join("y.npy");
+    ndarray::arr1(&[0i64, 1, 1])
+        .write_npy(std::fs::File::create(&labels).unwrap())
+        .unwrap();
+    let labels = ["--labels", labels.to_str().unwrap()];
+    for (name, target, classes) in [
+        (
+            "predicted",
+            &["--target", "predicted"][..],
+            [1.0, -1.0, 1.0],
+        ),
+        ("label", &labels[..], [-1.0, 1.0, 1.0]),
+    ] {
+        let out = dir.path().join(name);
+        let done = run(&out, target);
+        assert!(done.status.success(), "{}", stderr(&done));
+        close(
+            &read(&out.join("gradient.npy")),
+            &|e, i| classes[e] * f64::from(w[i]),
+            1e-6,
+            &format!("gradient, {target:?}"),
+        );
+    }
+
+    let refused = run(&dir.path().join("two"), &["--target", "2"]);
+    let err = stderr(&refused);
+    assert_eq!(refused.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("target class 2")
+            && err.contains("one sigmoid output")
+            && err.contains("class 0 or 1"),
+        "{err}"
+    );
+}

@@ -349,18 +349,7 @@ impl Engine {
     /// One-hot seeds selecting `classes[i]` for example `i`, checked against
     /// the number of classes.
     pub fn class_seed(&mut self, classes: &[usize]) -> Result<Array2<f32>> {
-        let k = self.score_width()?;
-        let mut seed = Array2::zeros((classes.len(), k));
-        for (i, &c) in classes.iter().enumerate() {
-            if c >= k {
-                return Err(Error::invalid(
-                    format!("target class {c} (example {i})"),
-                    format!("the model has {k} classes (0 to {})", k - 1),
-                ));
-            }
-            seed[[i, c]] = 1.0;
-        }
-        Ok(seed)
+        one_hot(classes, self.score_width()?)
     }
 
     /// The number of scores per example (classes).
@@ -767,6 +756,22 @@ fn prepare(model: &Model) -> (ModelProto, String) {
         }
     };
     (proto, probabilities)
+}
+
+/// One-hot rows selecting `classes[i]` of `width` scores for example `i`,
+/// checked against the number of classes.
+pub(crate) fn one_hot(classes: &[usize], width: usize) -> Result<Array2<f32>> {
+    let mut seed = Array2::zeros((classes.len(), width));
+    for (i, &c) in classes.iter().enumerate() {
+        if c >= width {
+            return Err(Error::invalid(
+                format!("target class {c} (example {i})"),
+                format!("the model has {width} classes (0 to {})", width - 1),
+            ));
+        }
+        seed[[i, c]] = 1.0;
+    }
+    Ok(seed)
 }
 
 fn flatten2(a: ArrayD<f32>) -> Array2<f32> {

@@ -279,6 +279,18 @@ impl Model {
         Ok(())
     }
 
+    /// This model with other weights (`proto` differs from this model's
+    /// graph in initializer values only), keeping what the user set (layout,
+    /// output kind): read afresh, a single sigmoid output set by hand would
+    /// become a regressor's and its class 1 be refused.
+    pub(crate) fn with_weights(&self, proto: ModelProto) -> Model {
+        Model {
+            path: self.path.clone(),
+            proto,
+            info: self.info.clone(),
+        }
+    }
+
     /// Overrides the detected output kind (the user knows best).
     pub fn set_output_kind(&mut self, kind: OutputKind) {
         self.info.output_kind = kind;

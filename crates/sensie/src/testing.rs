@@ -17,3 +17,88 @@ pub mod onnx {
 pub fn fonts_available() -> bool {
     crate::plot::Rasteriser::system().is_ok()
 }
+
+/// A binary classifier with one sigmoid output and an analytic gradient:
+/// `p = sigmoid(z)`, `z = sum(weights * x) + bias` over a 1 x `height` x
+/// `width` NCHW image (`weights` row-major). The image first passes a 1 x 1
+/// Conv of weight 1, so that Grad-CAM has a layer (its output is `x`
+/// itself). The output is N x 1, or N when `squeezed`.
+pub fn sigmoid_unit(
+    height: usize,
+    width: usize,
+    weights: &[f32],
+    bias: f32,
+    squeezed: bool,
+) -> onnx::ModelProto {
+    use crate::graph::attr_ints;
+    use crate::onnx::proto::{
+        OperatorSetIdProto, TensorShapeProto, TypeProto, tensor_shape_proto, type_proto,
+    };
+    use crate::onnx::{GraphProto, ModelProto, NodeProto, ValueInfoProto, f32_tensor, i64_tensor};
+    assert_eq!(weights.len(), height * width, "one weight per pixel");
+    let value = |name: &str, dims: &[Option<usize>]| {
+        use tensor_shape_proto::{Dimension, dimension::Value};
+        let dim = |d: &Option<usize>| Dimension {
+            value: Some(match d {
+                Some(d) => Value::DimValue(*d as i64),
+                None => Value::DimParam("N".into()),
+            }),
+            ..Default::default()
+        };
+        ValueInfoProto {
+            name: Some(name.into()),
+            r#type: Some(TypeProto {
+                value: Some(type_proto::Value::TensorType(type_proto::Tensor {
+                    elem_type: Some(crate::onnx::dtype::FLOAT),
+                    shape: Some(TensorShapeProto {
+                        dim: dims.iter().map(dim).collect(),
+                    }),
+                })),
+                ..Default::default()
+            }),
+            ..Default::default()
+        }
+    };
+    let node = |op: &str, inputs: &[&str], output: &str| NodeProto {
+        op_type: Some(op.into()),
+        name: Some(output.into()),
+        input: inputs.iter().map(|i| i.to_string()).collect(),
+        output: vec![output.into()],
+        ..Default::default()
+    };
+    let mut nodes = vec![
+        node("Conv", &["x", "one"], "features"),
+        node("Flatten", &["features"], "flat"),
+        node("Gemm", &["flat", "w", "b"], "z"),
+        node("Sigmoid", &["z"], "p"),
+    ];
+    let mut initializer = vec![
+        f32_tensor("one", &[1, 1, 1, 1], &[1.0]),
+        f32_tensor("w", &[height * width, 1], weights),
+        f32_tensor("b", &[1], &[bias]),
+    ];
+    let output = if squeezed {
+        nodes.push(node("Squeeze", &["p", "axis1"], "y"));
+        initializer.push(i64_tensor("axis1", &[1], &[1]));
+        value("y", &[None])
+    } else {
+        value("p", &[None, Some(1)])
+    };
+    nodes[0].attribute = vec![attr_ints("kernel_shape", &[1, 1])];
+    ModelProto {
+        ir_version: Some(8),
+        opset_import: vec![OperatorSetIdProto {
+            domain: Some(String::new()),
+            version: Some(17),
+        }],
+        graph: Some(GraphProto {
+            name: Some("sigmoid_unit".into()),
+            node: nodes,
+            initializer,
+            input: vec![value("x", &[None, Some(1), Some(height), Some(width)])],
+            output: vec![output],
+            ..Default::default()
+        }),
+        ..Default::default()
+    }
+}

@@ -143,6 +143,7 @@ impl Method for BlurSaliency {
             })
             .collect();
 
+        let layout = targets.layout(engine)?;
         let clean = engine.scores(inputs.view(), &targets.score)?;
         let n = inputs.shape()[0];
         let mut map = Array3::<f32>::zeros((n, rows, cols));
@@ -171,9 +172,12 @@ impl Method for BlurSaliency {
                             .zip(blended)
                             .map(|(a, b)| (f64::from(*a) - f64::from(*b)).powi(2))
                             .sum::<f64>(),
-                        Compared::Target => (f64::from(before[targets.classes[e]])
-                            - f64::from(blended[targets.classes[e]]))
-                        .powi(2),
+                        Compared::Target => {
+                            let class = targets.classes[e];
+                            (f64::from(layout.score(before, class))
+                                - f64::from(layout.score(blended, class)))
+                            .powi(2)
+                        }
                     };
                     map[[e, c / cols, c % cols]] = (0.5 * value) as f32;
                 }

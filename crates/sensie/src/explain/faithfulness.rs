@@ -9,9 +9,10 @@
 //! starts from the input blurred and puts the top-ranked pixels back: a
 //! faithful map makes it rise fast (high area). The probability, not the
 //! logit, is used so that the areas lie in [0, 1] and compare across
-//! examples. A model with one score per example (a regressor, a single
-//! sigmoid unit) is followed on the score its maps explain instead: a
-//! softmax over one value is always 1, which made every area 1. A random
+//! examples; a single sigmoid unit's probability is its output `p` for
+//! class 1 and `1 - p` for class 0. Any other model with one score per
+//! example (a regressor) is followed on the score its maps explain instead:
+//! a softmax over one value is always 1, which made every area 1. A random
 //! ranking (seeded) is reported beside the methods as the level a map must
 //! beat.
 
@@ -20,7 +21,7 @@ use serde::Serialize;
 
 use super::content_hash;
 use super::image::gaussian_blur;
-use super::{Attribution, Geometry, MapKind, Targets, check, in_batches};
+use super::{Attribution, ClassLayout, Geometry, MapKind, Targets, check, in_batches};
 use crate::engine::{Engine, Score};
 use crate::plot;
 use crate::rng::{SeededRng, name_hash};
@@ -49,7 +50,8 @@ pub struct Faithfulness {
     /// The Gaussian blur (pixels) of insertion's starting image.
     pub blur_sigma: f32,
     /// The score followed along the curves: `probability`, or for a model
-    /// with one score per example the one its maps explain (`logit`).
+    /// with one score per example that is not a sigmoid unit the one its
+    /// maps explain (`logit`).
     pub score: &'static str,
     /// The methods', then `random`.
     pub methods: Vec<MethodCurves>,
@@ -135,7 +137,9 @@ pub fn curves(
         .collect();
     rankings.push(("random".into(), random));
 
-    let (score, score_name) = if engine.score_width()? == 1 {
+    let one_score =
+        ClassLayout::of(engine, &Score::Probability)? == ClassLayout::PerClass { width: 1 };
+    let (score, score_name) = if one_score {
         let name = match targets.score {
             Score::Probability => "probability",
             Score::Logit => "logit",
@@ -149,6 +153,7 @@ pub fn curves(
         classes: targets.classes.clone(),
         score,
     };
+    let layout = followed.layout(engine)?;
     let points = options.steps + 1;
     let methods = rankings
         .iter()
@@ -179,7 +184,7 @@ pub fn curves(
                 |engine, batch, pairs| {
                     let scores = engine.scores(batch, &followed.score)?;
                     for (s, &(e, v)) in followed
-                        .pick(&scores, pairs.iter().map(|&(e, _)| e))
+                        .pick(layout, &scores, pairs.iter().map(|&(e, _)| e))
                         .into_iter()
                         .zip(pairs)
                     {

@@ -267,11 +267,19 @@ impl Method for IntegratedGradients {
             .and(&delta)
             .map_collect(|&s, &d| (s * d as f64) as f32);
 
-        let f_x = engine.scores(inputs, &targets.score)?;
-        let f_b = engine.scores(baselines.view(), &targets.score)?;
-        let score_change: Vec<f32> = (0..targets.classes.len())
-            .map(|e| f_x[[e, targets.classes[e]]] - f_b[[e, targets.classes[e]]])
-            .collect();
+        let layout = targets.layout(engine)?;
+        let examples = 0..targets.classes.len();
+        let f_x = targets.pick(
+            layout,
+            &engine.scores(inputs, &targets.score)?,
+            examples.clone(),
+        );
+        let f_b = targets.pick(
+            layout,
+            &engine.scores(baselines.view(), &targets.score)?,
+            examples,
+        );
+        let score_change: Vec<f32> = f_x.iter().zip(&f_b).map(|(x, b)| x - b).collect();
         let gap = map
             .axis_iter(Axis(0))
             .zip(&score_change)

@@ -5,7 +5,9 @@
 //! Relevance starts at the logits: the target's logit on the target class, 0
 //! elsewhere. Each example's conservation ratio, the input relevance's sum
 //! over that logit, says how much relevance the biases and stabilisers
-//! absorbed (1 would be perfect conservation).
+//! absorbed (1 would be perfect conservation). Class 0 of a single sigmoid
+//! unit starts from its logit `-z` on the unit (zennit on the model with a
+//! negation appended), so its map is class 1's negated.
 
 use ndarray::{ArrayD, ArrayViewD, Axis};
 
@@ -76,11 +78,19 @@ impl Method for Lrp {
             &rules,
             vec![input],
         )?;
-        let logits = targets.pick(&run.scores, 0..targets.classes.len());
+        let layout = targets.layout(engine)?;
+        let logits = targets.pick(layout, &run.scores, 0..targets.classes.len());
         let mut map: ArrayD<f32> = run.grads.into_iter().next().expect("one tensor asked for");
         let mut conservation = Vec::with_capacity(logits.len());
-        for (mut example, &logit) in map.axis_iter_mut(Axis(0)).zip(&logits) {
-            example *= logit;
+        for ((mut example, &logit), &class) in map
+            .axis_iter_mut(Axis(0))
+            .zip(&logits)
+            .zip(&targets.classes)
+        {
+            // The rules are linear in the seed: the run's seed carries the
+            // class's sign, so the relevance `logit` starting on the unit is
+            // the run's map times `logit * sign`.
+            example *= logit * layout.sign(class);
             conservation.push(example.sum() / logit);
         }
         Ok(Attribution {

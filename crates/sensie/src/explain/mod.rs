@@ -19,6 +19,7 @@
 //! [`sanity`] and [`faithfulness`] then ask whether a map is any good.
 
 pub mod blur_saliency;
+mod classes;
 pub mod faithfulness;
 pub mod figures;
 pub mod gradcam;
@@ -42,6 +43,7 @@ use crate::autodiff::{RuleSet, Standard};
 use crate::engine::{Engine, GradientRequest, Gradients, Score};
 use crate::{Error, Result};
 
+use classes::ClassLayout;
 pub use image::Geometry;
 pub use integrated_gradients::{Baseline, Quadrature};
 pub use run::{ExplainConfig, ExplainRun, run, run_with_progress};
@@ -211,7 +213,9 @@ impl std::fmt::Display for TargetSpec {
 
 impl Targets {
     /// Resolves `spec` for `inputs`: labels are checked against the number of
-    /// classes, the predicted class is the argmax of the explained score.
+    /// classes, the predicted class is the argmax of the explained score (for
+    /// a single sigmoid output, class 1 when its probability is at least
+    /// 0.5: see [`classes`]).
     pub fn resolve(
         engine: &mut Engine,
         inputs: ArrayViewD<f32>,
@@ -221,6 +225,7 @@ impl Targets {
     ) -> Result<Targets> {
         engine.check_input(&inputs)?;
         let n = inputs.shape()[0];
+        let layout = ClassLayout::of(engine, &score)?;
         let classes = match spec {
             TargetSpec::Class(k) => vec![k; n],
             TargetSpec::Label => {
@@ -259,37 +264,40 @@ impl Targets {
                 scores
                     .rows()
                     .into_iter()
-                    .map(|r| argmax(r.iter().copied()))
+                    .map(|r| layout.predicted(r))
                     .collect()
             }
         };
-        if score == Score::Probability && engine.score_width()? == 1 {
+        // A sigmoid unit's probability is the unit's own output; any other
+        // single score's "probability" is a softmax over one value.
+        if score == Score::Probability && layout == (ClassLayout::PerClass { width: 1 }) {
             return Err(Error::invalid(
                 "score probability",
-                "the model gives one score per example (a regressor, or a single sigmoid unit): a softmax over one value is always 1, \
-                 so every map would be 0; explain its logit or its output instead",
+                "the model gives one score per example and its output kind is not sigmoid (a regressor, or a single unit \
+                 read as a logit): a softmax over one value is always 1, so every map would be 0; explain its logit or its output instead",
             ));
         }
-        let targets = Targets { classes, score };
-        engine.class_seed(&targets.classes)?;
-        Ok(targets)
+        layout.check(&classes)?;
+        Ok(Targets { classes, score })
     }
 
-    /// The target's score of each example, from an N x classes score array.
-    fn pick(&self, scores: &Array2<f32>, rows: impl Iterator<Item = usize>) -> Vec<f32> {
-        rows.enumerate()
-            .map(|(i, example)| scores[[i, self.classes[example]]])
+    /// How the targets' classes are read from `engine`'s score tensor.
+    fn layout(&self, engine: &mut Engine) -> Result<ClassLayout> {
+        ClassLayout::of(engine, &self.score)
+    }
+
+    /// The target's score of each example, from a score array whose rows
+    /// are the examples `rows` (read as `layout` says).
+    fn pick(
+        &self,
+        layout: ClassLayout,
+        scores: &Array2<f32>,
+        rows: impl Iterator<Item = usize>,
+    ) -> Vec<f32> {
+        rows.zip(scores.rows())
+            .map(|(example, row)| layout.score(row, self.classes[example]))
             .collect()
     }
-}
-
-fn argmax(values: impl Iterator<Item = f32>) -> usize {
-    values
-        .enumerate()
-        .fold((0, f32::NEG_INFINITY), |best, (i, v)| {
-            if v > best.1 { (i, v) } else { best }
-        })
-        .0
 }
 
 /// An attribution method.
@@ -446,8 +454,9 @@ pub fn build(name: &str, options: &Options) -> Result<Box<dyn Method>> {
 }
 
 /// Checks that `inputs` fit the model and that there is one target per
-/// example, before any array arithmetic relies on either.
-fn check(engine: &Engine, inputs: &ArrayViewD<f32>, targets: &Targets) -> Result<()> {
+/// example, each a class the model scores, before any array arithmetic
+/// relies on them.
+fn check(engine: &mut Engine, inputs: &ArrayViewD<f32>, targets: &Targets) -> Result<()> {
     engine.check_input(inputs)?;
     let n = inputs.shape()[0];
     if targets.classes.len() != n {
@@ -459,11 +468,12 @@ fn check(engine: &Engine, inputs: &ArrayViewD<f32>, targets: &Targets) -> Result
             ),
         ));
     }
-    Ok(())
+    targets.layout(engine)?.check(&targets.classes)
 }
 
-/// Gradients of each example's target score (`sign` = -1 negates the seed)
-/// with respect to the tensors `wrt`, under `rules`.
+/// Gradients of each example's target score (`sign` = -1 negates the seed;
+/// a sigmoid unit's class 0 is seeded -1 already: see [`classes`]) with
+/// respect to the tensors `wrt`, under `rules`.
 fn gradients(
     engine: &mut Engine,
     inputs: ArrayViewD<f32>,
@@ -473,7 +483,7 @@ fn gradients(
     rules: &dyn RuleSet,
     wrt: Vec<String>,
 ) -> Result<Gradients> {
-    let seed = engine.class_seed(classes)? * sign;
+    let seed = ClassLayout::of(engine, score)?.seed(classes)? * sign;
     engine.gradients(
         inputs,
         seed.view(),

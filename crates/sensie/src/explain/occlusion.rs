@@ -107,8 +107,9 @@ impl Method for Occlusion {
                 .mapv_inplace(|c| c + 1.0);
         }
 
+        let layout = targets.layout(engine)?;
         let clean = engine.scores(inputs.view(), &targets.score)?;
-        let clean = targets.pick(&clean, 0..targets.classes.len());
+        let clean = targets.pick(layout, &clean, 0..targets.classes.len());
         let n = inputs.shape()[0];
         let mut drops = Array3::<f32>::zeros((n, geometry.height, geometry.width));
         let fill = |e: usize, w: usize, mut row: ndarray::ArrayViewMutD<f32>| {
@@ -123,7 +124,7 @@ impl Method for Occlusion {
             fill,
             |engine, batch, pairs| {
                 let scores = engine.scores(batch, &targets.score)?;
-                let occluded = targets.pick(&scores, pairs.iter().map(|&(e, _)| e));
+                let occluded = targets.pick(layout, &scores, pairs.iter().map(|&(e, _)| e));
                 for (&(e, w), s) in pairs.iter().zip(occluded) {
                     let (rows, cols) = windows[w].clone();
                     drops

@@ -45,6 +45,10 @@ pub struct Summary {
     pub target: String,
     /// The score explained: logit or probability.
     pub score: String,
+    /// A model with one sigmoid output: how its two classes' scores are
+    /// read (class 1 the output's, class 0 its complement).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub binary: Option<String>,
     /// The layout of the model's input, for reading the maps.
     pub layout: Option<Layout>,
     /// Every method's entry.
@@ -279,8 +283,13 @@ pub fn write_figures(
     let mut notes = Vec::new();
     let mut page = Page::new(format!("sensie explain: {}", summary.model.display()));
     let examples = page.section("Examples");
+    let binary = summary
+        .binary
+        .as_ref()
+        .map(|b| format!(" {b}."))
+        .unwrap_or_default();
     examples.paragraph(format!(
-        "Model {}, data {}; the score explained is the target's {}; targets: {}.{}",
+        "Model {}, data {}; the score explained is the target's {}; targets: {}.{binary}{}",
         summary.model.display(),
         summary.data.display(),
         summary.score,

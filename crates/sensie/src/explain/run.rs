@@ -16,7 +16,9 @@ use super::faithfulness::{self, CurveOptions, Faithfulness};
 use super::lrp::Lrp;
 use super::report::{MethodSummary, Summary};
 use super::sanity::{self, Sanity};
-use super::{Attribution, Baseline, Geometry, Options, Quadrature, TargetSpec, Targets};
+use super::{
+    Attribution, Baseline, ClassLayout, Geometry, Options, Quadrature, TargetSpec, Targets,
+};
 use crate::autodiff::Composite;
 use crate::data::name::Name;
 use crate::data::{self, ClassMapping, DataSpec, Labels};
@@ -428,6 +430,7 @@ pub fn run_on(
             "logit"
         }
         .to_string(),
+        binary: ClassLayout::of(&mut engine, &targets.score)?.describe(),
         layout: engine.model().info().layout,
         methods: summaries,
     };

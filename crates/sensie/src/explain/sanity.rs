@@ -22,7 +22,6 @@ use serde::Serialize;
 use super::{Attribution, Method, Targets};
 use crate::engine::Engine;
 use crate::graph::NodeExt;
-use crate::model::Model;
 use crate::onnx::{self, ModelProto};
 use crate::rng::{SeededRng, name_hash};
 use crate::{Error, Result};
@@ -87,8 +86,7 @@ pub fn cascading_randomisation(
         .collect();
     for (step, (_, weights)) in layers.iter().enumerate() {
         randomise(&mut proto, weights, seed, step as u64);
-        let randomised = Model::from_proto(model.path(), proto.clone())?;
-        let mut engine = engine.with_model(randomised)?;
+        let mut engine = engine.with_model(model.with_weights(proto.clone()))?;
         for ((method, original), out) in methods.iter().zip(originals).zip(methods_out.iter_mut()) {
             let map = method.attribute(&mut engine, inputs.view(), targets)?.map;
             let per_example = |abs: bool| -> Vec<Option<f64>> {
