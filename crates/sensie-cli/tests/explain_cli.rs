@@ -378,7 +378,7 @@ fn explain_reads_a_single_sigmoid_output_as_two_classes() {
     let proto = sensie::testing::sigmoid_unit(SIDE, SIDE, &w, BIAS as f32, false);
     std::fs::write(&model, sensie::testing::onnx::encode_model(&proto)).unwrap();
     // Bright on the left (z > 0), bright on the right (z < 0), blank (z = b > 0).
-    let x = Array4::from_shape_fn((3, 1, SIDE, SIDE), |(e, _, _, c)| match e {
+    let x = Array4::<f32>::from_shape_fn((3, 1, SIDE, SIDE), |(e, _, _, c)| match e {
         0 => {
             if c < 2 {
                 1.0

@@ -233,6 +233,7 @@ fn integrated_gradients_occlusion_gradcam_and_lrp_read_class_0_as_the_complement
     let mut engine = sigmoid_engine(dir.path(), BIAS, false);
     let x = inputs();
     let w = weights();
+    let xs = x.as_slice().unwrap();
     let z = logits(&x, BIAS);
     let options = Options {
         window: 2,
@@ -248,15 +249,15 @@ fn integrated_gradients_occlusion_gradcam_and_lrp_read_class_0_as_the_complement
         // +-w x, summing to score(x) - score(0) = +-(z - b).
         let ig = attribute(&mut engine, "integrated-gradients", &options, &targets);
         let want = per_pixel(&x, |e, i| {
-            s * f64::from(w[i]) * f64::from(x.as_slice().unwrap()[e * SIDE * SIDE + i])
+            s * f64::from(w[i]) * f64::from(xs[e * SIDE * SIDE + i])
         });
         assert!(
             largest_difference(&ig.map, &want) < 1e-6,
             "IG class {class}"
         );
         let completeness = ig.completeness.unwrap();
-        for e in 0..3 {
-            let change = s * (z[e] - f64::from(BIAS));
+        for (e, z) in z.iter().enumerate() {
+            let change = s * (z - f64::from(BIAS));
             assert!(
                 (f64::from(completeness.score_change[e]) - change).abs() < 1e-5
                     && f64::from(completeness.gap[e]).abs() < 1e-5,
@@ -267,7 +268,6 @@ fn integrated_gradients_occlusion_gradcam_and_lrp_read_class_0_as_the_complement
         // Occlusion, 2 x 2 windows at stride 2 filled with 0: each pixel is
         // in one window, whose removal drops the score by +-sum(w x) over it.
         let occlusion = attribute(&mut engine, "occlusion", &options, &targets).map;
-        let xs = x.as_slice().unwrap();
         let want = per_pixel(&x, |e, i| {
             let (r0, c0) = (i / SIDE / 2 * 2, i % SIDE / 2 * 2);
             let window: f64 = (r0..r0 + 2)
