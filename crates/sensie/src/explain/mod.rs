@@ -215,7 +215,7 @@ impl Targets {
     /// Resolves `spec` for `inputs`: labels are checked against the number of
     /// classes, the predicted class is the argmax of the explained score (for
     /// a single sigmoid output, class 1 when its probability is at least
-    /// 0.5: see [`classes`]).
+    /// 0.5: see `explain/classes.rs`).
     pub fn resolve(
         engine: &mut Engine,
         inputs: ArrayViewD<f32>,
@@ -472,7 +472,7 @@ fn check(engine: &mut Engine, inputs: &ArrayViewD<f32>, targets: &Targets) -> Re
 }
 
 /// Gradients of each example's target score (`sign` = -1 negates the seed;
-/// a sigmoid unit's class 0 is seeded -1 already: see [`classes`]) with
+/// a sigmoid unit's class 0 is seeded -1 already: see `explain/classes.rs`) with
 /// respect to the tensors `wrt`, under `rules`.
 fn gradients(
     engine: &mut Engine,
