@@ -114,24 +114,39 @@ impl Resampling {
                 })
             }));
             for (k, values) in bands.chunks_exact(stride).enumerate() {
-                let target = out.slice_mut(s![k / c, k % c, rows.clone(), ..]);
-                let pixels = target.into_iter().zip(&samples);
-                match self.interpolation {
-                    Interpolation::Nearest => {
-                        for (pixel, sample) in pixels {
-                            *pixel = values[sample.at[0]];
-                        }
-                    }
-                    Interpolation::Bilinear => {
-                        for (pixel, sample) in pixels {
-                            let [a, b, c, d] = sample.at;
-                            *pixel = weighted(
-                                weighted(values[a], values[b], sample.fx),
-                                weighted(values[c], values[d], sample.fx),
-                                sample.fy,
-                            );
-                        }
-                    }
+                let mut target = out.slice_mut(s![k / c, k % c, rows.clone(), ..]);
+                match target.as_slice_mut() {
+                    Some(pixels) => self.interpolate(values, &samples, pixels.iter_mut()),
+                    None => self.interpolate(values, &samples, target.iter_mut()),
+                }
+            }
+        }
+    }
+
+    /// Output pixels `pixels` from band `values` (its plane, then the fill)
+    /// at `samples`, one each: a generic loop, so that the rows of a
+    /// contiguous output (every batch the sweep makes) run as a slice's.
+    fn interpolate<'a>(
+        &self,
+        values: &[f32],
+        samples: &[Sample],
+        pixels: impl Iterator<Item = &'a mut f32>,
+    ) {
+        let pixels = pixels.zip(samples);
+        match self.interpolation {
+            Interpolation::Nearest => {
+                for (pixel, sample) in pixels {
+                    *pixel = values[sample.at[0]];
+                }
+            }
+            Interpolation::Bilinear => {
+                for (pixel, sample) in pixels {
+                    let [a, b, c, d] = sample.at;
+                    *pixel = weighted(
+                        weighted(values[a], values[b], sample.fx),
+                        weighted(values[c], values[d], sample.fx),
+                        sample.fy,
+                    );
                 }
             }
         }
