@@ -546,7 +546,7 @@ pub struct Forward<'a> {
 
 impl Forward<'_> {
     /// The model's first output for every example, flattened to N x (rest),
-    /// in runs of at most the engine's batch size ([`forward_run`]):
+    /// in runs of at most the engine's batch size (`forward_run`):
     /// [`Engine::predict`] on this session.
     pub fn predict(&mut self, x: ArrayViewD<f32>) -> Result<Array2<f32>> {
         let compiled = &mut *self.compiled;

@@ -123,7 +123,7 @@ pub(crate) fn from_array(array: Numeric, task: Task, path: &Path) -> Result<Labe
     }
 }
 
-/// Labels from an array in memory, as [`from_array`] reads a file's: N, N x
+/// Labels from an array in memory, as `from_array` reads a file's: N, N x
 /// 1, or one-hot N x K (each row's 1 is its class); `name` stands for the
 /// path in messages. The Python package hands its labels over here, so a
 /// Keras user's one-hot labels mean what they mean in a file.
