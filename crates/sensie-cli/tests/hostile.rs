@@ -1030,49 +1030,49 @@ fn a_forced_run_replaces_only_what_sensie_wrote() {
     assert_eq!(std::fs::read(ex.join("gradient.npy")).unwrap(), b"mine");
     // visualize and compare follow the same rule: they overwrote them.
     let vis = dir.path().join("vis");
-    std::fs::create_dir_all(&vis).unwrap();
-    std::fs::write(vis.join("kernels.png"), "mine").unwrap();
-    let kernels = [
-        "visualize",
-        "kernels",
-        "--model",
-        &model,
-        "--force",
-        "--out",
-        &s(&vis),
-    ];
-    refused(
-        &kernels,
-        &["vis/kernels.png", "no earlier sensie run there wrote"],
+    keeps_the_users_file(
+        &[
+            "visualize",
+            "kernels",
+            "--model",
+            &model,
+            "--force",
+            "--out",
+            &s(&vis),
+        ],
+        &vis,
+        "kernels.png",
     );
-    assert_eq!(std::fs::read(vis.join("kernels.png")).unwrap(), b"mine");
-    std::fs::remove_file(vis.join("kernels.png")).unwrap();
-    for _ in 0..2 {
-        let result = run(&kernels);
-        assert!(result.status.success(), "{}", stderr(&result));
-    }
     let other = dir.path().join("other");
     let result = run(&strs(&probe(&other, &["--replicates", "100"])));
     assert!(result.status.success(), "{}", stderr(&result));
     let cmp = dir.path().join("cmp");
-    std::fs::create_dir_all(&cmp).unwrap();
-    std::fs::write(cmp.join("report.html"), "mine").unwrap();
-    let compare = [
-        "compare",
-        &s(&out),
-        &s(&other),
-        "--force",
-        "--out",
-        &s(&cmp),
-    ];
-    refused(
-        &compare,
-        &["cmp/report.html", "no earlier sensie run there wrote"],
+    keeps_the_users_file(
+        &[
+            "compare",
+            &s(&out),
+            &s(&other),
+            "--force",
+            "--out",
+            &s(&cmp),
+        ],
+        &cmp,
+        "report.html",
     );
-    assert_eq!(std::fs::read(cmp.join("report.html")).unwrap(), b"mine");
-    std::fs::remove_file(cmp.join("report.html")).unwrap();
+}
+
+/// A forced run of `args` into `dir` refuses the user's `file` there by
+/// name and leaves it as it was; without it, the run and a forced rerun
+/// succeed.
+fn keeps_the_users_file(args: &[&str], dir: &Path, file: &str) {
+    std::fs::create_dir_all(dir).unwrap();
+    std::fs::write(dir.join(file), "mine").unwrap();
+    let name = format!("{}/{file}", dir.file_name().unwrap().to_str().unwrap());
+    refused(args, &[&name, "no earlier sensie run there wrote"]);
+    assert_eq!(std::fs::read(dir.join(file)).unwrap(), b"mine");
+    std::fs::remove_file(dir.join(file)).unwrap();
     for _ in 0..2 {
-        let result = run(&compare);
+        let result = run(args);
         assert!(result.status.success(), "{}", stderr(&result));
     }
 }
