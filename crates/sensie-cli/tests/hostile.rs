@@ -655,6 +655,36 @@ fn explain_refuses_a_repeated_method_a_blur_of_nothing_and_names_huge_labels() {
         )),
         &["label 18446744073709551615 of example 0"],
     );
+    // Continuous labels (a regressor's targets) have no class to explain,
+    // but the prediction or a named output needs none: the message offered
+    // --target predicted and then refused it.
+    let targets = dir.path().join("targets.npy");
+    ndarray::arr1(&[0.25f32, 1.5])
+        .write_npy(std::fs::File::create(&targets).unwrap())
+        .unwrap();
+    let with_targets = |extra: &[&str]| -> Vec<String> {
+        let mut args = explain(&["--method", "saliency"]);
+        args[4] = s(&two);
+        args.extend(["--labels".into(), s(&targets)]);
+        args.extend(extra.iter().map(|a| a.to_string()));
+        args
+    };
+    refused(
+        &strs(&with_targets(&[])),
+        &["continuous", "--target predicted"],
+    );
+    for target in ["predicted", "3"] {
+        let result = run(&strs(&with_targets(&["--target", target, "--force"])));
+        assert!(
+            result.status.success(),
+            "--target {target}: {}",
+            stderr(&result)
+        );
+        let json: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(dir.path().join("e/explain.json")).unwrap())
+                .unwrap();
+        assert_eq!(json["target"], target, "{json}");
+    }
 }
 
 #[test]

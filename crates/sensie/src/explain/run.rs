@@ -282,10 +282,21 @@ pub fn load_examples(config: &ExplainConfig, model: &Model) -> Result<(Examples,
     .apply(raw.view(), size, Layout::Nchw)?;
     let labels = match labels {
         Some(Labels::Classes(classes)) => Some(rows.iter().map(|&r| classes[r]).collect()),
+        // A chosen class or the prediction needs no labels: continuous ones
+        // (a regressor's targets) only stand in the way of the label target.
+        Some(Labels::Targets(_))
+            if matches!(
+                config.settings.target,
+                Some(TargetSpec::Predicted | TargetSpec::Class(_))
+            ) =>
+        {
+            None
+        }
         Some(Labels::Targets(_)) => {
             return Err(Error::data(
                 &config.data.path,
-                "its labels are continuous; explanations need class labels (or --target predicted)",
+                "its labels are continuous (regression targets), not classes, so no label can be explained: \
+                 pass --target predicted, or --target K for class or output K",
             ));
         }
         None => None,
