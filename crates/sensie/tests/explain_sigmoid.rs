@@ -14,6 +14,7 @@ use sensie::engine::{Engine, EngineOptions, Score};
 use sensie::explain::faithfulness::{self, CurveOptions};
 use sensie::explain::{self, MapKind, Options, TargetSpec, Targets};
 use sensie::model::{Model, OutputKind};
+use sensie::visualize::{self, MaximizeOptions, Target, ValueRange};
 
 const SIDE: usize = 4;
 const BIAS: f32 = 0.25;
@@ -349,4 +350,68 @@ fn the_curves_follow_class_0_on_one_minus_p() {
             "class {class}: {deletion:?} vs {end}"
         );
     }
+}
+
+/// Activation maximisation reads the two classes as explain does: class 1
+/// drives the image bright where `w > 0` and dark where `w < 0`, class 0 the
+/// other way (before, class 1 was refused and class 0 maximised `z`, i.e.
+/// class 1). Its probabilities are both classes', `1 - p` and `p`, and its
+/// objective is the class's score: `z` or `-z`, `p` or `1 - p`, checked
+/// against the model fed the result.
+#[test]
+fn maximising_either_class_drives_the_image_along_or_against_the_weights() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut engine = sigmoid_engine(dir.path(), BIAS, false);
+    let w = weights();
+    let mut options = MaximizeOptions::for_size(SIDE, SIDE);
+    options.restarts = 1;
+    options.steps = 64;
+    options.range = ValueRange::new(0.0, 1.0).unwrap();
+    for (class, sign) in [(1usize, 1.0f32), (0, -1.0)] {
+        for probability in [false, true] {
+            options.class_score = if probability {
+                Score::Probability
+            } else {
+                Score::Logit
+            };
+            let result = visualize::maximize(&mut engine, &Target::Class(class), &options).unwrap();
+            let pixels: Vec<f32> = result.images.iter().copied().collect();
+            let mean = |along: bool| {
+                let chosen: Vec<f32> = pixels
+                    .iter()
+                    .zip(&w)
+                    .filter(|(_, w)| (sign * **w > 0.0) == along)
+                    .map(|(x, _)| *x)
+                    .collect();
+                chosen.iter().sum::<f32>() / chosen.len() as f32
+            };
+            let (along, against) = (mean(true), mean(false));
+            assert!(
+                along > against + 0.1,
+                "class {class}, probability {probability}: {along} along w's sign, {against} against"
+            );
+            let p = &result.probabilities[0];
+            assert_eq!(p.len(), 2);
+            assert!((p[0] + p[1] - 1.0).abs() < 1e-6 && p[class] > 0.5, "{p:?}");
+            let z = logits(&result.inputs, BIAS)[0];
+            let expected = match (probability, class) {
+                (false, 1) => z,
+                (false, _) => -z,
+                (true, 1) => sigmoid(z),
+                (true, _) => 1.0 - sigmoid(z),
+            };
+            assert!(
+                (f64::from(result.objective[0]) - expected).abs() < 1e-4,
+                "class {class}, probability {probability}: objective {} against {expected}",
+                result.objective[0]
+            );
+        }
+    }
+    let err = visualize::maximize(&mut engine, &Target::Class(2), &options)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("target class 2") && err.contains("choose class 0 or 1"),
+        "{err}"
+    );
 }

@@ -79,13 +79,29 @@ impl ClassLayout {
                     return Err(Error::invalid(
                         format!("target class {c} (example {i})"),
                         "the model has one sigmoid output, which scores two classes: 1 (the output's \
-                         probability p) and 0 (1 - p); explain class 0 or 1",
+                         probability p) and 0 (1 - p); choose class 0 or 1",
                     ));
                 }
                 Ok(Array2::from_shape_fn((classes.len(), 1), |(i, _)| {
                     self.sign(classes[i])
                 }))
             }
+        }
+    }
+
+    /// The scores per example in the tensor read.
+    pub(crate) fn width(self) -> usize {
+        match self {
+            ClassLayout::PerClass { width } => width,
+            ClassLayout::Binary { .. } => 1,
+        }
+    }
+
+    /// The classes the scores stand for.
+    pub(crate) fn classes(self) -> usize {
+        match self {
+            ClassLayout::PerClass { width } => width,
+            ClassLayout::Binary { .. } => 2,
         }
     }
 

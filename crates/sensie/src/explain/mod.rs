@@ -19,7 +19,7 @@
 //! [`sanity`] and [`faithfulness`] then ask whether a map is any good.
 
 pub mod blur_saliency;
-mod classes;
+pub(crate) mod classes;
 pub mod faithfulness;
 pub mod figures;
 pub mod gradcam;

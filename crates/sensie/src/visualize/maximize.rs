@@ -15,7 +15,7 @@
 //! instead of building evidence for this one. The objective of a channel is
 //! its mean activation, of a neuron its value.
 
-use ndarray::{Array2, Array3, Array4, ArrayD, ArrayView4, Axis, Zip};
+use ndarray::{Array1, Array2, Array3, Array4, ArrayD, ArrayView4, Axis, Zip};
 use rand::SeedableRng;
 use rand_pcg::Pcg64Mcg;
 use serde::Serialize;
@@ -28,6 +28,7 @@ use super::transform::Warp;
 use super::{LARGE_TILE, Layer, Picture, Report, Table, ValueRange, image_picture, tiled};
 use crate::autodiff::Standard;
 use crate::engine::{Engine, GradientRequest, Score};
+use crate::explain::classes::ClassLayout;
 use crate::plot::{Axis as PlotAxis, LineChart, Series};
 use crate::render::Labels;
 use crate::{Error, Result};
@@ -186,7 +187,7 @@ pub fn maximize_with_progress(
     check(options, c)?;
     super::regularise::check_jitter(options.regularisers.jitter, h, w)?;
     let n = options.restarts;
-    let (score, seed) = objective_seed(engine, target, n, options)?;
+    let (score, seed, constant) = objective_seed(engine, target, n, options)?;
     let diversity = diversity_layer(engine, target, options)?;
     let mut wrt = vec![input.tensor.clone()];
     wrt.extend(diversity.iter().map(|l| l.tensor.clone()));
@@ -220,7 +221,7 @@ pub fn maximize_with_progress(
         let warped = per_image(&x, |i, image| warps[i].apply(image));
         let fed = input.to_stored(warped.view());
         let out = engine.gradients(fed.view(), seed.view(), &request)?;
-        history.push(objective_values(&out.scores, &seed));
+        history.push(objective_values(&out.scores, &seed, constant));
         let mut grad = input.to_nchw(out.grads[0].view())?;
         if let Some(layer) = &diversity {
             let activations = layer.to_nchw(out.values[1].view())?;
@@ -254,7 +255,7 @@ pub fn maximize_with_progress(
     let images = images.render();
     let inputs = input.to_stored(images.view());
     let out = engine.gradients(inputs.view(), seed.view(), &request)?;
-    let objective = objective_values(&out.scores, &seed);
+    let objective = objective_values(&out.scores, &seed, constant);
     let probabilities = class_probabilities(engine, &inputs, &input.tensor)?;
     Ok(Maximized {
         inputs,
@@ -459,20 +460,23 @@ fn start(options: &MaximizeOptions, bands: usize) -> Result<Vec<f32>> {
     }
 }
 
-/// The score tensor and the seed (one row per restart) whose weighted sum
-/// is the objective.
+/// The score tensor, the seed (one row per restart) and the constant
+/// whose sum with the seed's weighted sum of the scores is the objective
+/// (1 for class 0 of a sigmoid unit's probability, 1 - p; else 0).
 fn objective_seed(
     engine: &mut Engine,
     target: &Target,
     n: usize,
     options: &MaximizeOptions,
-) -> Result<(Score, ArrayD<f32>)> {
+) -> Result<(Score, ArrayD<f32>, f32)> {
     let (layer, channel, position) = match target {
+        // A single sigmoid output scores classes 1 (itself) and 0 (its
+        // complement), as explain and probe read it.
         Target::Class(k) => {
-            return Ok((
-                options.class_score.clone(),
-                engine.class_seed(&vec![*k; n])?.into_dyn(),
-            ));
+            let layout = ClassLayout::of(engine, &options.class_score)?;
+            let seed = layout.seed(&vec![*k; n])?.into_dyn();
+            let constant = layout.score(Array1::zeros(layout.width()).view(), *k);
+            return Ok((options.class_score.clone(), seed, constant));
         }
         Target::Layer { layer } => (layer, None, None),
         Target::Channel { layer, channel } => (layer, Some(*channel), None),
@@ -501,6 +505,7 @@ fn objective_seed(
     Ok((
         Score::Tensor(layer.tensor.clone()),
         layer.to_stored(seed.view()),
+        0.0,
     ))
 }
 
@@ -523,18 +528,19 @@ fn diversity_layer(
     Layer::find(engine, &name).map(Some)
 }
 
-/// Per row, `sum(seed * scores)`.
-fn objective_values(scores: &Array2<f32>, seed: &ArrayD<f32>) -> Vec<f32> {
+/// Per row, `sum(seed * scores) + constant`.
+fn objective_values(scores: &Array2<f32>, seed: &ArrayD<f32>, constant: f32) -> Vec<f32> {
     let seed = seed
         .to_shape(scores.raw_dim())
         .expect("the seed has the score's size");
     Zip::from(scores.rows())
         .and(seed.rows())
-        .map_collect(|s, k| s.dot(&k))
+        .map_collect(|s, k| s.dot(&k) + constant)
         .to_vec()
 }
 
-/// The model's class probabilities for some inputs.
+/// The model's class probabilities for some inputs: for a single sigmoid
+/// output, those of its two classes, 1 - p and p.
 fn class_probabilities(
     engine: &mut Engine,
     inputs: &ArrayD<f32>,
@@ -548,7 +554,14 @@ fn class_probabilities(
         wrt: vec![input.to_string()],
     };
     let out = engine.gradients(inputs.view(), zeros.view(), &request)?;
-    Ok(out.scores.rows().into_iter().map(|r| r.to_vec()).collect())
+    let layout = ClassLayout::of(engine, &Score::Probability)?;
+    let classes = layout.classes();
+    Ok(out
+        .scores
+        .rows()
+        .into_iter()
+        .map(|r| (0..classes).map(|c| layout.score(r, c)).collect())
+        .collect())
 }
 
 /// `f(i, image)` for every image of a batch.
@@ -571,7 +584,8 @@ mod tests {
     fn objective_is_the_seeded_sum_per_row() {
         let scores = ndarray::arr2(&[[1.0f32, 2.0, 3.0], [4.0, 5.0, 6.0]]);
         let seed = ndarray::arr2(&[[0.0f32, 1.0, 0.0], [0.5, 0.0, 0.5]]).into_dyn();
-        assert_eq!(objective_values(&scores, &seed), vec![2.0, 5.0]);
+        assert_eq!(objective_values(&scores, &seed, 0.0), vec![2.0, 5.0]);
+        assert_eq!(objective_values(&scores, &seed, 1.0), vec![3.0, 6.0]);
     }
 
     #[test]
