@@ -219,6 +219,34 @@ pub fn i64_tensor(name: &str, dims: &[usize], values: &[i64]) -> TensorProto {
     }
 }
 
+/// A FLOAT tensor's declaration (a graph input or output): `dims` as given,
+/// a negative one the symbolic dimension `batch`.
+pub fn f32_value(name: &str, dims: &[i64], batch: &str) -> ValueInfoProto {
+    use proto::tensor_shape_proto::{Dimension, dimension::Value};
+    use proto::{TensorShapeProto, TypeProto, type_proto};
+    let dim = |&d: &i64| Dimension {
+        value: Some(if d < 0 {
+            Value::DimParam(batch.into())
+        } else {
+            Value::DimValue(d)
+        }),
+        ..Default::default()
+    };
+    ValueInfoProto {
+        name: Some(name.into()),
+        r#type: Some(TypeProto {
+            value: Some(type_proto::Value::TensorType(type_proto::Tensor {
+                elem_type: Some(dtype::FLOAT),
+                shape: Some(TensorShapeProto {
+                    dim: dims.iter().map(dim).collect(),
+                }),
+            })),
+            ..Default::default()
+        }),
+        ..Default::default()
+    }
+}
+
 /// The opset version of the default ONNX domain that a model imports.
 pub fn default_opset(model: &ModelProto) -> i64 {
     model

@@ -31,34 +31,10 @@ pub fn sigmoid_unit(
     squeezed: bool,
 ) -> onnx::ModelProto {
     use crate::graph::attr_ints;
-    use crate::onnx::proto::{
-        OperatorSetIdProto, TensorShapeProto, TypeProto, tensor_shape_proto, type_proto,
-    };
-    use crate::onnx::{GraphProto, ModelProto, NodeProto, ValueInfoProto, f32_tensor, i64_tensor};
+    use crate::onnx::proto::OperatorSetIdProto;
+    use crate::onnx::{GraphProto, ModelProto, NodeProto, f32_tensor, i64_tensor};
     assert_eq!(weights.len(), height * width, "one weight per pixel");
-    let value = |name: &str, dims: &[Option<usize>]| {
-        use tensor_shape_proto::{Dimension, dimension::Value};
-        let dim = |d: &Option<usize>| Dimension {
-            value: Some(match d {
-                Some(d) => Value::DimValue(*d as i64),
-                None => Value::DimParam("N".into()),
-            }),
-            ..Default::default()
-        };
-        ValueInfoProto {
-            name: Some(name.into()),
-            r#type: Some(TypeProto {
-                value: Some(type_proto::Value::TensorType(type_proto::Tensor {
-                    elem_type: Some(crate::onnx::dtype::FLOAT),
-                    shape: Some(TensorShapeProto {
-                        dim: dims.iter().map(dim).collect(),
-                    }),
-                })),
-                ..Default::default()
-            }),
-            ..Default::default()
-        }
-    };
+    let value = |name: &str, dims: &[i64]| crate::onnx::f32_value(name, dims, "N");
     let node = |op: &str, inputs: &[&str], output: &str| NodeProto {
         op_type: Some(op.into()),
         name: Some(output.into()),
@@ -80,9 +56,9 @@ pub fn sigmoid_unit(
     let output = if squeezed {
         nodes.push(node("Squeeze", &["p", "axis1"], "y"));
         initializer.push(i64_tensor("axis1", &[1], &[1]));
-        value("y", &[None])
+        value("y", &[-1])
     } else {
-        value("p", &[None, Some(1)])
+        value("p", &[-1, 1])
     };
     nodes[0].attribute = vec![attr_ints("kernel_shape", &[1, 1])];
     ModelProto {
@@ -95,7 +71,7 @@ pub fn sigmoid_unit(
             name: Some("sigmoid_unit".into()),
             node: nodes,
             initializer,
-            input: vec![value("x", &[None, Some(1), Some(height), Some(width)])],
+            input: vec![value("x", &[-1, 1, height as i64, width as i64])],
             output: vec![output],
             ..Default::default()
         }),

@@ -10,8 +10,7 @@ use sensie::autodiff::Standard;
 use sensie::engine::{Engine, EngineOptions, GradientRequest, Score};
 use sensie::model::Model;
 use sensie::testing::onnx::proto::{
-    GraphProto, ModelProto, NodeProto, OperatorSetIdProto, TensorShapeProto, TypeProto,
-    ValueInfoProto, tensor_shape_proto, type_proto,
+    GraphProto, ModelProto, NodeProto, OperatorSetIdProto, ValueInfoProto,
 };
 
 fn mnist() -> std::path::PathBuf {
@@ -19,28 +18,7 @@ fn mnist() -> std::path::PathBuf {
 }
 
 fn value(name: &str, dims: &[i64]) -> ValueInfoProto {
-    use tensor_shape_proto::{Dimension, dimension::Value};
-    let dim = |d: i64| Dimension {
-        value: Some(if d < 0 {
-            Value::DimParam("N".into())
-        } else {
-            Value::DimValue(d)
-        }),
-        ..Default::default()
-    };
-    ValueInfoProto {
-        name: Some(name.into()),
-        r#type: Some(TypeProto {
-            value: Some(type_proto::Value::TensorType(type_proto::Tensor {
-                elem_type: Some(1),
-                shape: Some(TensorShapeProto {
-                    dim: dims.iter().map(|&d| dim(d)).collect(),
-                }),
-            })),
-            ..Default::default()
-        }),
-        ..Default::default()
-    }
+    sensie::testing::onnx::f32_value(name, dims, "N")
 }
 
 /// A one-node model `y = op(x)` with x and y of shape [N, 4], saved in `dir`.

@@ -187,29 +187,7 @@ fn sum(b: &mut Builder, mut gs: Vec<String>) -> String {
 }
 
 fn seed_input(score: &Shape) -> ValueInfoProto {
-    use onnx::proto::tensor_shape_proto::{Dimension, dimension::Value as Dim};
-    use onnx::proto::{TensorShapeProto, TypeProto, type_proto};
-    let dim = |d: i64| Dimension {
-        value: Some(if d < 0 {
-            Dim::DimParam("batch".into())
-        } else {
-            Dim::DimValue(d)
-        }),
-        ..Default::default()
-    };
-    ValueInfoProto {
-        name: Some(SEED.into()),
-        r#type: Some(TypeProto {
-            value: Some(type_proto::Value::TensorType(type_proto::Tensor {
-                elem_type: Some(onnx::dtype::FLOAT),
-                shape: Some(TensorShapeProto {
-                    dim: score.dims.iter().map(|&d| dim(d)).collect(),
-                }),
-            })),
-            ..Default::default()
-        }),
-        ..Default::default()
-    }
+    onnx::f32_value(SEED, &score.dims, "batch")
 }
 
 #[cfg(test)]
