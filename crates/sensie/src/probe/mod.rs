@@ -752,20 +752,20 @@ pub fn assemble(
 /// sweep on fewer examples than that, no level counts.
 fn small_groups(test: &TestResult) -> Option<String> {
     let (part, remedy) = match test.kind {
-        // A text column's groups are its values: no binning merges them.
-        TestKind::Property if test.stats.levels.iter().any(|l| l.label.is_some()) => (
-            "the verdict, threshold or range change",
-            format!(
-                "; column '{}' is text, one group per distinct value: test a column whose values several examples share",
-                test.parameter
-            ),
-        ),
         TestKind::Property => (
             "the verdict, threshold or range change",
-            format!(
-                "; fewer bins (--property {}=qK) make larger groups",
-                test.parameter
-            ),
+            // A text column's groups are its values: no binning merges them.
+            if test.stats.levels.iter().any(|l| l.label.is_some()) {
+                format!(
+                    "; column '{}' is text, one group per distinct value: test a column whose values several examples share",
+                    test.parameter
+                )
+            } else {
+                format!(
+                    "; fewer bins (--property {}=qK) make larger groups",
+                    test.parameter
+                )
+            },
         ),
         TestKind::Class => ("the verdict", String::new()),
         TestKind::Perturbation | TestKind::Grid => {
