@@ -54,6 +54,33 @@ def test_probe_settings_are_checked_where_they_are_given():
     assert sensie.Probe(model, seed=np.uint64(2**64 - 1), batch_size=np.int32(8)).seed == 2**64 - 1
 
 
+def test_whole_number_arguments_of_explain_and_visualize_are_checked_by_name(digits):
+    """A negative count or seed was an OverflowError ("can't convert negative
+    int to unsigned", or "failed to extract field Settings.steps") naming no
+    argument; a fractional one a TypeError naming none either."""
+    model, x = sensie.Model(MODEL), digits[0][:2]
+    for name in ["steps", "samples", "window", "stride", "batch_size", "threads", "curve_steps"]:
+        with pytest.raises(ValueError, match=f"sensie.explain: {name} must be from 0 to .*, not -1"):
+            sensie.explain(model, x, method="saliency", **{name: -1})
+    with pytest.raises(ValueError, match="sensie.explain: seed must be from 0 to 18446744073709551615, not -1"):
+        sensie.explain(model, x, seed=-1)
+    with pytest.raises(TypeError, match="sensie.explain: steps must be a whole number, not 2.5"):
+        sensie.explain(model, x, steps=2.5)
+    maximize = "sensie.visualize.maximize"
+    for arguments in [{"class_index": -1}, {"steps": -1}, {"restarts": -1}, {"seed": -1}, {"jitter": -1}, {"blur_every": -1}]:
+        name = next(iter(arguments))
+        with pytest.raises(ValueError, match=f"{maximize}: {name} must be from 0 to .*, not -1"):
+            sensie.visualize.maximize(model, **dict({"class_index": 1, "steps": 2, "restarts": 1}, **arguments))
+    with pytest.raises(ValueError, match=f"{maximize}: neuron must be from 0 to .*, not -1"):
+        sensie.visualize.maximize(model, layer="/relu1/Relu_output_0", channel=0, neuron=(3, -1), steps=2, restarts=1)
+    with pytest.raises(ValueError, match="sensie.visualize.dream: octaves must be from 0 to .*, not -1"):
+        sensie.visualize.dream(model, x, "/relu1/Relu_output_0", octaves=-1)
+    with pytest.raises(ValueError, match="sensie.visualize.features: batch_size must be from 0 to .*, not -1"):
+        sensie.visualize.features(model, x, "/relu1/Relu_output_0", batch_size=-1)
+    # NumPy integers are whole numbers.
+    assert sensie.explain(model, x, method="saliency", steps=np.int64(3), seed=np.uint64(2**64 - 1)).shape == x.shape
+
+
 def test_an_unknown_perturbation_names_the_valid_ones(probe, digits):
     x, y = digits
     with pytest.raises(ValueError, match=r"unknown perturbation 'rotat' \(did you mean 'rotate'\?\)"):

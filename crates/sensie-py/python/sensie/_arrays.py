@@ -47,6 +47,17 @@ def images(x, layout=None):
     raise ValueError(f"x: cannot tell the layout of images of shape {array.shape}; pass layout='nchw' or layout='nhwc'")
 
 
+def whole(where, name, value, low=0, high=2**63 - 1):
+    """``value`` checked to be a whole number from ``low`` to ``high`` in
+    Python, where the message can name the argument: the Rust core's
+    unsigned parameters turned -1 into an OverflowError naming nothing."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise TypeError(f"{where}: {name} must be a whole number, not {value!r}")
+    if not low <= value <= high:
+        raise ValueError(f"{where}: {name} must be from {low} to {high}, not {value}")
+    return int(value)
+
+
 def labels(y):
     """Labels as a float64 array for the Rust core, which reads them as it
     reads a labels file: N or N x 1 (whole numbers are classes, as in the

@@ -86,6 +86,14 @@ def explain(
     if not isinstance(model, Model):
         raise TypeError(f"sensie.explain takes a sensie.Model (gradients need an ONNX graph), not {type(model).__name__}")
     onnx = model._with_gradients("sensie.explain")
+    steps, samples, window, stride, batch_size, threads, curve_steps = (
+        _arrays.whole("sensie.explain", name, value)
+        for name, value in (
+            ("steps", steps), ("samples", samples), ("window", window), ("stride", stride),
+            ("batch_size", batch_size), ("threads", threads), ("curve_steps", curve_steps),
+        )
+    )
+    seed = _arrays.whole("sensie.explain", "seed", seed, high=2**64 - 1)
     methods = [method] if isinstance(method, str) else list(method)
     if not methods:
         raise ValueError("sensie.explain: method is an empty list; name at least one method (e.g. \"saliency\")")

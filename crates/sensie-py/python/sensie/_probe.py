@@ -36,12 +36,12 @@ class Probe:
         if not isinstance(model, Model):
             raise TypeError(f"sensie.Probe takes a sensie.Model, not {type(model).__name__}")
         self.model = model
-        self.batch_size = _whole("batch_size", batch_size, 1)
-        self.seed = _whole("seed", seed, 0, 2**64 - 1)
+        self.batch_size = _arrays.whole("sensie.Probe", "batch_size", batch_size, 1)
+        self.seed = _arrays.whole("sensie.Probe", "seed", seed, 0, 2**64 - 1)
         self.preprocess = dict(preprocess or {})
-        self.replicates = _whole("replicates", replicates, 0)
+        self.replicates = _arrays.whole("sensie.Probe", "replicates", replicates)
         self.threshold = threshold
-        self.threads = _whole("threads", threads, 0)
+        self.threads = _arrays.whole("sensie.Probe", "threads", threads)
         self.quiet = quiet
         self.task = task
         self.skip_bad = skip_bad
@@ -202,17 +202,6 @@ def _cell(value):
     if isinstance(value, (int, np.integer)):
         return str(int(value))
     return "" if value is None else str(value)
-
-
-def _whole(name, value, low, high=2**63 - 1):
-    """``value`` checked to be a whole number from ``low`` to ``high`` here,
-    where the message can name the argument, rather than in the config
-    the library is given."""
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise TypeError(f"sensie.Probe: {name} must be a whole number, not {value!r}")
-    if not low <= value <= high:
-        raise ValueError(f"sensie.Probe: {name} must be from {low} to {high}, not {value}")
-    return int(value)
 
 
 def _json(config):

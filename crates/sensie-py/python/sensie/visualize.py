@@ -21,7 +21,8 @@ def kernels(model, layer=None):
 
 def features(model, x, layer, batch_size=_sensie.DEFAULT_BATCH_SIZE):
     """The feature maps of tensor ``layer`` for ``x`` (the model's input layout), N x C x h x w."""
-    return _sensie.features(_model(model, "sensie.visualize.features"), _arrays.float32(x, "x"), layer, batch_size)[1]
+    what = "sensie.visualize.features"
+    return _sensie.features(_model(model, what), _arrays.float32(x, "x"), layer, _arrays.whole(what, "batch_size", batch_size))[1]
 
 
 def maximize(
@@ -65,17 +66,26 @@ def maximize(
     inputs in the model's layout, gives the start (each band's mean) and the
     Fourier colour decorrelation.
     """
+    what = "sensie.visualize.maximize"
+    steps, restarts, blur_every = (
+        _arrays.whole(what, name, value) for name, value in (("steps", steps), ("restarts", restarts), ("blur_every", blur_every))
+    )
+    seed = _arrays.whole(what, "seed", seed, high=2**64 - 1)
+    class_index, channel, jitter = (
+        None if value is None else _arrays.whole(what, name, value)
+        for name, value in (("class_index", class_index), ("channel", channel), ("jitter", jitter))
+    )
     settings = types.SimpleNamespace(
         steps=steps, restarts=restarts, learning_rate=learning_rate, score=score, param=param, decay=decay, jitter=jitter,
         scale=scale, rotate=rotate, l2=l2, tv=tv, blur_every=blur_every, blur_sigma=blur_sigma, diversity=diversity,
         diversity_layer=diversity_layer, seed=seed,
     )
     value_range = None if value_range is None else (float(value_range[0]), float(value_range[1]))
-    neuron = None if neuron is None else (int(neuron[0]), int(neuron[1]))
+    neuron = None if neuron is None else tuple(_arrays.whole(what, "neuron", n) for n in neuron)
     data = None if data is None else _arrays.float32(data, "data")
     with progress_bar(quiet, unit="step") as progress:
         images, _ = _sensie.maximize(
-            _model(model, "sensie.visualize.maximize"), class_index, layer, channel, neuron, settings, value_range, data, progress
+            _model(model, what), class_index, layer, channel, neuron, settings, value_range, data, progress
         )
     return images
 
@@ -84,4 +94,8 @@ def dream(model, x, layer, octaves=4, octave_scale=1.4, steps=10, step_size=1.5 
     """Deep Dream: ``x`` (the model's layout) changed to excite ``layer``,
     kept within ``value_range`` (low, high; default: ``x``'s, as ``sensie
     visualize dream --data`` takes it), ``step_size`` a fraction of it."""
-    return _sensie.dream(_model(model, "sensie.visualize.dream"), _arrays.float32(x, "x"), layer, octaves, octave_scale, steps, step_size, jitter, None if value_range is None else (float(value_range[0]), float(value_range[1])), seed)
+    what = "sensie.visualize.dream"
+    octaves, steps, jitter = (_arrays.whole(what, name, value) for name, value in (("octaves", octaves), ("steps", steps), ("jitter", jitter)))
+    seed = _arrays.whole(what, "seed", seed, high=2**64 - 1)
+    value_range = None if value_range is None else (float(value_range[0]), float(value_range[1]))
+    return _sensie.dream(_model(model, what), _arrays.float32(x, "x"), layer, octaves, octave_scale, steps, step_size, jitter, value_range, seed)
