@@ -261,3 +261,32 @@ def test_a_grids_summary_names_each_cell_by_its_two_values(cli, tmp_path):
     grid = sensie.Probe(sensie.Model(MODEL), quiet=True).run(config).tests[0]
     rows = list(grid._rows())
     assert [r["level"] for r in rows] == ["0 x 0", "0 x 1", "0 x 2", "45 x 0", "45 x 1", "45 x 2"]
+
+
+def test_results_pickle_with_their_numbers_and_their_files(digits, tmp_path):
+    """A result returned from a Dask worker or cached with pickle: the Rust
+    run did not pickle ("cannot pickle 'sensie._sensie.Run' object"). The
+    unpickled result has the same results.json and saves the same files."""
+    import filecmp
+    import pickle
+
+    x, y = digits
+    probe = sensie.Probe(sensie.Model(MODEL), replicates=100, quiet=True)
+    test = probe.predict_and_measure_perturbed(x, y, "rotate", p_values=[0, 45, 90], label="rotation")
+    back = pickle.loads(pickle.dumps(test))
+    assert back.to_json() == test.to_json()
+    assert (back.name, back.verdict, back.effect, back.threshold, back.label) == (test.name, test.verdict, test.effect, test.threshold, "rotation")
+    assert back.result == test.result
+    test.save(tmp_path / "live")
+    again = pickle.loads(pickle.dumps(back))
+    again.save(tmp_path / "unpickled")
+    live = sorted(p.relative_to(tmp_path / "live") for p in (tmp_path / "live").rglob("*") if p.is_file())
+    assert live == sorted(p.relative_to(tmp_path / "unpickled") for p in (tmp_path / "unpickled").rglob("*") if p.is_file())
+    assert {"results.json", "results.csv", "report.html"} <= {p.as_posix() for p in live}
+    for name in live:
+        assert filecmp.cmp(tmp_path / "live" / name, tmp_path / "unpickled" / name, shallow=False), name
+    with pytest.raises(ValueError, match="already holds"):
+        again.save(tmp_path / "unpickled")
+    again.save(tmp_path / "unpickled", force=True)
+    results = pickle.loads(pickle.dumps(probe.run(dict(CONFIG, perturb=CONFIG["perturb"][:1]))))
+    assert [t.name for t in results.tests] == ["rotate", "classes"]

@@ -5,6 +5,7 @@ import html
 import json
 import os
 import pathlib
+import tempfile
 
 
 class Results:
@@ -17,6 +18,11 @@ class Results:
         self._command = command
         self.result = json.loads(run.json())
         self.tests = [TestResult(t, self) for t in self.result["tests"]]
+
+    def __reduce__(self):
+        # The Rust run does not pickle; what it gives (results.json, the
+        # files save writes) does. Dask returns results from its workers so.
+        return (Results, (_SavedRun.of(self._run, self._command), self._command))
 
     def __getitem__(self, name):
         for test in self.tests:
@@ -158,6 +164,43 @@ class TestResult:
 
     def __repr__(self):
         return f"<sensie test {self.name} ({self.kind}): verdict {self.verdict}, effect {self.effect:.3f}, {len(self.levels)} levels>"
+
+
+class _SavedRun:
+    """A run as pickling carries it: results.json's text and every file
+    :meth:`Results.save` writes (report.html and its pictures included), in
+    memory, so that an unpickled result still saves what the run would."""
+
+    def __init__(self, text, files, notes):
+        self._text, self._files, self._notes = text, files, notes
+
+    @classmethod
+    def of(cls, run, command):
+        if isinstance(run, cls):
+            return run
+        with tempfile.TemporaryDirectory() as directory:
+            notes = run.save(directory, False, command)
+            root = pathlib.Path(directory)
+            files = {p.relative_to(root).as_posix(): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+        return cls(run.json(), files, notes)
+
+    def json(self):
+        return self._text
+
+    def save(self, directory, force, command):
+        """Writes the files as the run wrote them (``command`` is already in
+        report.html), refusing a directory with results, as the run does."""
+        root = pathlib.Path(directory)
+        existing = next((root / f for f in ("results.json", "results.csv") if (root / f).exists()), None)
+        if existing is not None and not force:
+            raise ValueError(
+                f"output directory {directory}: it already holds {existing}; choose another directory or pass --force to overwrite"
+            )
+        for name, data in self._files.items():
+            path = root / name
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(data)
+        return list(self._notes)
 
 
 def _table(rows):
