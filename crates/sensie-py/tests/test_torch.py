@@ -96,3 +96,34 @@ def test_from_torch_leaves_each_submodules_mode_as_it_was(net_and_inputs):
     sensie.Model.from_torch(net, x[:1])
     assert [m.training for m in net.modules()] == before == [True, False, True, True]
     net.eval()
+
+
+def test_from_torch_takes_the_layout_of_a_channels_last_module():
+    """A module that takes N x H x W x C batches of 4 x 4 x 4 images, whose
+    layout the input's shape cannot tell: ``layout`` was taken by
+    sensie.Model but refused by from_torch (a TypeError), so the user could
+    not say it where sensie's detection might guess wrong."""
+    import pickle
+
+    torch.manual_seed(0)
+
+    class ChannelsLast(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.conv = torch.nn.Conv2d(4, 3, 3, padding=1)
+            self.fc = torch.nn.Linear(3 * 4 * 4, 5)
+
+        def forward(self, x):
+            return self.fc(torch.relu(self.conv(x.permute(0, 3, 1, 2))).flatten(1))
+
+    net = ChannelsLast().eval()
+    x = np.random.default_rng(1).random((6, 4, 4, 4), dtype=np.float32)
+    model = sensie.Model.from_torch(net, x[:1], layout="nhwc")
+    assert model.info["layout"] == "NHWC"
+    assert pickle.loads(pickle.dumps(model)).info["layout"] == "NHWC"
+    with torch.no_grad():
+        np.testing.assert_allclose(model.predict(x), net(torch.from_numpy(x)).numpy(), rtol=1e-5, atol=1e-6)
+    inputs = torch.from_numpy(x).requires_grad_(True)
+    net(inputs)[:, 2].sum().backward()
+    ours = sensie.explain(model, x, method="gradient", target=2)
+    np.testing.assert_allclose(ours, inputs.grad.numpy(), rtol=1e-4, atol=1e-6)

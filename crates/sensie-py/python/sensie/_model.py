@@ -54,9 +54,10 @@ class Model:
         self._settings = (input, layout, output_kind)
 
     @classmethod
-    def from_torch(cls, module, example_input, output_kind=None, opset=17):
+    def from_torch(cls, module, example_input, output_kind=None, opset=17, layout=None):
         """Exports a ``torch.nn.Module`` to ONNX in memory (batch dimension
-        dynamic) and loads it. torch is imported only here."""
+        dynamic) and loads it. torch is imported only here. ``layout`` and
+        ``output_kind`` override what sensie detects, as for :class:`Model`."""
         import torch
 
         if not isinstance(module, torch.nn.Module):
@@ -98,8 +99,8 @@ class Model:
                 _restore(modes)
         model = cls.__new__(cls)
         model._function = None
-        model._model = _Model.from_bytes(buffer.getvalue(), f"<torch {type(module).__name__}>", None, None, output_kind)
-        model._settings = (None, None, output_kind)
+        model._model = _Model.from_bytes(buffer.getvalue(), f"<torch {type(module).__name__}>", None, layout, output_kind)
+        model._settings = (None, layout, output_kind)
         return model
 
     @property
