@@ -138,6 +138,9 @@ def test_property_tests_from_arrays_and_dataframes(digits):
     from_array = probe.predict_and_measure(x, y, ink, prop="ink", bins="q4")
     from_frame = probe.predict_and_measure(x, y, pd.DataFrame({"ink": ink, "other": 0}), prop="ink", bins="q4")
     assert from_array.result == from_frame.result
+    # The original Sensie's label= names the property in the plot.
+    labelled = probe.predict_and_measure(x, y, ink, prop="ink", bins="q4", label="ink per pixel")
+    assert labelled.label == "ink per pixel" and labelled.result == from_array.result
     assert [level["n"] for level in from_array.levels] == [75, 75, 75, 75]
     table = from_array.summary()
     assert list(table.columns) == ["test", "level", "n", "mean_score", "ci95_lo", "ci95_hi", "accuracy", "verdict"]

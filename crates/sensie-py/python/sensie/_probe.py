@@ -100,15 +100,17 @@ class Probe:
             test.plot()
         return test
 
-    def predict_and_measure(self, x, y, p_test, prop=None, bins="auto", plot=False, layout=None):
+    def predict_and_measure(self, x, y, p_test, prop=None, bins="auto", plot=False, label=None, layout=None):
         """Measures the model on groups of examples binned by a metadata
         property: ``p_test`` is a DataFrame (``prop`` names its column), a
         Series, or an array of one value per example. ``bins``: ``"auto"``,
-        ``N`` (equal width), ``"qN"`` (quantiles) or ``"discrete"``."""
+        ``N`` (equal width), ``"qN"`` (quantiles) or ``"discrete"``.
+        ``label`` names the property in the plot, as in the original Sensie."""
         name, column = _property_column(p_test, prop)
         metadata = [(name, [_cell(v) for v in column])]
         config = self._config(property=[{"column": name, "bins": str(bins)}])
         test = self._arrays(config, x, y, layout, metadata=metadata, command=f"predict_and_measure({name!r})").tests[0]
+        test.label = label
         if plot:
             test.plot()
         return test
