@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 use ndarray::{Array3, Array4, ArrayView3, ArrayView4, ArrayViewMut4, Axis};
 use numpy::{IntoPyArray, PyReadonlyArray4, PyReadonlyArrayDyn};
 use pyo3::prelude::*;
-use sensie::data::{self, Dataset, Metadata, Task};
+use sensie::data::{self, ClassMapping, Dataset, Metadata, Task};
 use sensie::engine::{Engine, EngineOptions};
 use sensie::model::OutputKind;
 use sensie::perturb::{Parameter, Perturbation, builtins, changed_shape};
@@ -167,6 +167,13 @@ pub fn probe_arrays(
     )
     .map_err(error)?;
     data.task = task;
+    // The model's class names name the classes, as `sensie probe` reads them
+    // for data from files: results.json's class mapping and the class
+    // test's levels were missing from an array run of a model that has them.
+    data.class_names = onnx_class_names(model);
+    if let Some(names) = &data.class_names {
+        data.check_classes(names.len()).map_err(error)?;
+    }
     let failure = Failure::default();
     let mut plan = probe::plan(&config).map_err(error)?;
     for (name, function, values) in python_sweeps {
@@ -208,7 +215,8 @@ pub fn probe_config(
 ) -> PyResult<Run> {
     let config = parse_config(config)?;
     let plan = probe::plan(&config).map_err(error)?;
-    let data = py.detach(|| data::load(&config.data)).map_err(error)?;
+    let spec = ClassMapping::names_for(&config.data, onnx_class_names(model));
+    let data = py.detach(|| data::load(&spec)).map_err(error)?;
     run_plan(
         py,
         model,
@@ -218,6 +226,14 @@ pub fn probe_config(
         progress,
         Failure::default(),
     )
+}
+
+/// The class names an ONNX model's metadata gives (none for a Python function).
+fn onnx_class_names(model: &Bound<'_, PyAny>) -> Option<Vec<String>> {
+    model
+        .extract::<PyRef<PyModel>>()
+        .ok()
+        .and_then(|m| m.model.class_names())
 }
 
 /// Every built-in perturbation: (name, summary, parameter, unit, identity, options).

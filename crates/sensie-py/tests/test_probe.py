@@ -293,3 +293,34 @@ def test_results_pickle_with_their_numbers_and_their_files(digits, tmp_path):
     again.save(tmp_path / "unpickled", force=True)
     results = pickle.loads(pickle.dumps(probe.run(dict(CONFIG, perturb=CONFIG["perturb"][:1]))))
     assert [t.name for t in results.tests] == ["rotate", "classes"]
+
+
+def test_a_model_naming_its_classes_names_them_in_array_and_config_runs(cli, digits, tmp_path):
+    """A model whose ONNX metadata holds class_names: `sensie probe` names
+    the classes by them (results.json's class mapping, the class test's
+    levels); the array methods and Probe.run named none."""
+    onnx = pytest.importorskip("onnx")
+    names = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"]
+    graph = onnx.load(MODEL)
+    graph.metadata_props.add(key="class_names", value=",".join(names))
+    model = tmp_path / "named.onnx"
+    onnx.save(graph, model)
+    x, y = digits
+    np.save(tmp_path / "x.npy", x)
+    np.save(tmp_path / "y.npy", y)
+    out = tmp_path / "cli"
+    subprocess.run(
+        [str(cli), "probe", "--model", str(model), "--data", str(tmp_path / "x.npy"), "--labels", str(tmp_path / "y.npy"),
+         "--classes", "--replicates", "100", "--out", str(out), "--quiet"],
+        check=True, capture_output=True,
+    )
+    expected = json.loads((out / "results.json").read_text())
+    assert expected["data"]["classes"] == {"names": names, "source": "model"}
+    probe = sensie.Probe(sensie.Model(model), replicates=100, quiet=True)
+    classes = probe.test_class_sensitivity(x, y)
+    ours = json.loads(classes.to_json())
+    assert ours["data"]["classes"] == expected["data"]["classes"]
+    assert ours["tests"] == expected["tests"]
+    assert [level["label"] for level in classes.levels] == names
+    config = {"model": str(model), "classes": True, "data": {"path": str(tmp_path / "x.npy"), "labels": str(tmp_path / "y.npy")}}
+    assert json.loads(probe.run(config).to_json()) == expected
