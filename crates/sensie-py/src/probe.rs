@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 use ndarray::{Array3, Array4, ArrayView3, ArrayView4, ArrayViewMut4, Axis};
 use numpy::{IntoPyArray, PyReadonlyArray4, PyReadonlyArrayDyn};
 use pyo3::prelude::*;
-use sensie::data::{self, ClassMapping, Dataset, Metadata, Task};
+use sensie::data::{self, ClassMapping, Dataset, Labels, Metadata, Task};
 use sensie::engine::{Engine, EngineOptions};
 use sensie::model::OutputKind;
 use sensie::perturb::{Parameter, Perturbation, builtins, changed_shape};
@@ -141,7 +141,7 @@ pub fn probe_arrays(
     py: Python<'_>,
     model: &Bound<'_, PyAny>,
     images: PyReadonlyArray4<'_, f32>,
-    labels: PyReadonlyArrayDyn<'_, f64>,
+    labels: LabelsIn<'_>,
     task: &str,
     metadata: Option<Vec<(String, Vec<String>)>>,
     config: &str,
@@ -152,8 +152,18 @@ pub fn probe_arrays(
 ) -> PyResult<Run> {
     let config = parse_config(config)?;
     let task = Task::parse(task).map_err(error)?;
-    let labels = data::labels_from_rows(labels.as_array().to_owned(), task, Path::new(data_name))
-        .map_err(error)?;
+    let path = Path::new(data_name);
+    let names = onnx_class_names(model);
+    let (labels, names) = match labels {
+        LabelsIn::Text(text) => {
+            let (classes, names) = text_classes(&text, names, path).map_err(error)?;
+            (Labels::Classes(classes), Some(names))
+        }
+        LabelsIn::Numbers(rows) => (
+            data::labels_from_rows(rows.as_array().to_owned(), task, path).map_err(error)?,
+            names,
+        ),
+    };
     let metadata = metadata
         .map(|columns| Metadata::from_columns(data_name, columns))
         .transpose()
@@ -170,7 +180,7 @@ pub fn probe_arrays(
     // The model's class names name the classes, as `sensie probe` reads them
     // for data from files: results.json's class mapping and the class
     // test's levels were missing from an array run of a model that has them.
-    data.class_names = onnx_class_names(model);
+    data.class_names = names;
     if let Some(names) = &data.class_names {
         data.check_classes(names.len()).map_err(error)?;
     }
@@ -226,6 +236,47 @@ pub fn probe_config(
         progress,
         Failure::default(),
     )
+}
+
+/// Labels as the Python package hands them over: numbers (N, N x 1 or
+/// one-hot N x K, read as a labels file is) or text, one class name each.
+#[derive(FromPyObject)]
+pub enum LabelsIn<'py> {
+    /// Class names, as a text label column holds them.
+    Text(Vec<String>),
+    /// Numbers, as a labels `.npy` file holds them.
+    Numbers(PyReadonlyArrayDyn<'py, f64>),
+}
+
+/// Text labels as classes, as `sensie probe` reads a text label column:
+/// numbered by the model's class names when it has them, else by the
+/// names' sorted order (which the report then warns about). Returns the
+/// classes and the names in class order.
+fn text_classes(
+    labels: &[String],
+    model_names: Option<Vec<String>>,
+    path: &Path,
+) -> sensie::Result<(Vec<usize>, Vec<String>)> {
+    let names = model_names.unwrap_or_else(|| {
+        let sorted: std::collections::BTreeSet<&String> = labels.iter().collect();
+        sorted.into_iter().cloned().collect()
+    });
+    let classes = labels
+        .iter()
+        .enumerate()
+        .map(|(i, label)| {
+            names.iter().position(|n| n.trim() == label.trim()).ok_or_else(|| {
+                sensie::Error::data(
+                    path,
+                    format!(
+                        "label '{label}' of example {i} is not among the model's class names ({}); fix the label or give class indices",
+                        names.join(", ")
+                    ),
+                )
+            })
+        })
+        .collect::<sensie::Result<_>>()?;
+    Ok((classes, names))
 }
 
 /// The class names an ONNX model's metadata gives (none for a Python function).

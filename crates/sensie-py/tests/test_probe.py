@@ -324,3 +324,38 @@ def test_a_model_naming_its_classes_names_them_in_array_and_config_runs(cli, dig
     assert [level["label"] for level in classes.levels] == names
     config = {"model": str(model), "classes": True, "data": {"path": str(tmp_path / "x.npy"), "labels": str(tmp_path / "y.npy")}}
     assert json.loads(probe.run(config).to_json()) == expected
+
+
+def test_text_labels_are_classes_as_a_text_label_column_gives_them(cli, digits, tmp_path):
+    """Labels as class names (a list or a pandas column of words) were a
+    TypeError; `sensie probe --label-column` reads a text column as classes,
+    by the model's class names when it has them, else in sorted order with a
+    warning. The array methods now give the CLI's tests, mapping and warnings."""
+    onnx = pytest.importorskip("onnx")
+    x, y = digits
+    names = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"]
+    words = [names[v] for v in y]
+    graph = onnx.load(MODEL)
+    graph.metadata_props.add(key="class_names", value=",".join(names))
+    onnx.save(graph, tmp_path / "named.onnx")
+    np.save(tmp_path / "x.npy", x)
+    (tmp_path / "meta.csv").write_text("name\n" + "".join(w + "\n" for w in words))
+    for model, source in [(MODEL, "sorted"), (str(tmp_path / "named.onnx"), "model")]:
+        out = tmp_path / source
+        subprocess.run(
+            [str(cli), "probe", "--model", model, "--data", str(tmp_path / "x.npy"), "--metadata", str(tmp_path / "meta.csv"),
+             "--label-column", "name", "--classes", "--replicates", "100", "--out", str(out), "--quiet"],
+            check=True, capture_output=True,
+        )
+        expected = json.loads((out / "results.json").read_text())
+        ours = json.loads(sensie.Probe(sensie.Model(model), replicates=100, quiet=True).test_class_sensitivity(x, words).to_json())
+        assert expected["data"]["classes"]["source"] == source
+        for key in ["tests", "warnings"]:
+            assert ours[key] == expected[key], key
+        assert ours["data"]["classes"] == expected["data"]["classes"]
+    named = sensie.Probe(sensie.Model(tmp_path / "named.onnx"), replicates=100, quiet=True)
+    with pytest.raises(ValueError, match="label 'ten' of example 3 is not among the model's class names"):
+        named.test_class_sensitivity(x[:8], words[:3] + ["ten"] + words[4:8])
+    # Numbers written as text are numbers, as in a CSV label column.
+    numbers = named.test_class_sensitivity(x, y)
+    assert named.test_class_sensitivity(x, [str(v) for v in y]).result == numbers.result

@@ -58,11 +58,18 @@ def whole(where, name, value, low=0, high=2**63 - 1):
     return int(value)
 
 
-def labels(y):
+def labels(y, text=False):
     """Labels as a float64 array for the Rust core, which reads them as it
     reads a labels file: N or N x 1 (whole numbers are classes, as in the
-    CLI), or one-hot N x K (Keras's ``to_categorical``)."""
+    CLI), or one-hot N x K (Keras's ``to_categorical``). With ``text``,
+    strings come back as a list of class names, unless every one is a
+    number ("3"), which is read as the number, as a CSV label column's is."""
     array = np.asarray(y)
+    if text and array.ndim == 1 and array.dtype.kind in "UO" and all(isinstance(v, str) for v in array):
+        try:
+            array = array.astype(np.float64)
+        except ValueError:
+            return [str(v) for v in array]
     if array.dtype.kind not in "biuf":
         raise TypeError(f"y: expected numeric labels, got an array of dtype {array.dtype}")
     return np.ascontiguousarray(array, dtype=np.float64)

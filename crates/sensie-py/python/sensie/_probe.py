@@ -62,7 +62,7 @@ class Probe:
 
     def _arrays(self, config, x, y, layout, python_sweeps=(), metadata=None, command="sensie.Probe"):
         images, to_user, from_user = _arrays.images(x, layout)
-        labels = _arrays.labels(y)
+        labels = _arrays.labels(y, text=True)
         sweeps = [(name, _batch_function(f, to_user, from_user, name), values) for name, f, values in python_sweeps]
         with progress_bar(self.quiet) as progress:
             run = _sensie.probe_arrays(
