@@ -162,6 +162,27 @@ def test_explain_returns_a_run_for_several_methods_and_refuses_a_bad_score(model
         sensie.explain(model, inputs, method="saliency", indices=[1, 4])
 
 
+def test_an_explanation_pickles_with_its_numbers(model, inputs, tmp_path):
+    """An Explanation coming back from a worker: the Rust run did not pickle
+    ("cannot pickle 'sensie._sensie._Explanation' object"). Its maps and
+    checks do; saving the pictures, which only the run can draw, is refused
+    with what to do instead."""
+    import pickle
+
+    explanation = sensie.explain(model, inputs[:3], method=["saliency", "gradcam", "integrated-gradients"], steps=8,
+                                 faithfulness=True, curve_steps=4, quiet=True)
+    back = pickle.loads(pickle.dumps(explanation))
+    # The unpickled maps are the arrays computed, bit for bit.
+    for name in explanation.maps:
+        np.testing.assert_array_equal(back.maps[name], explanation.maps[name])
+    np.testing.assert_array_equal(back.layer_maps["gradcam"], explanation.layer_maps["gradcam"])
+    np.testing.assert_array_equal(back.completeness_gaps["integrated-gradients"], explanation.completeness_gaps["integrated-gradients"])
+    assert (back.summary, back.sanity, back.faithfulness, back.targets) == (explanation.summary, None, explanation.faithfulness, explanation.targets)
+    with pytest.raises(ValueError, match="unpickled.*save it .* before pickling"):
+        back.save(tmp_path / "after")
+    assert explanation.save(tmp_path / "before").is_file()
+
+
 def test_maximize_takes_the_clis_target_and_options(cli, model, tmp_path):
     """A neuron target, pixel parameterisation, regularisers and diversity:
     the same inputs as `sensie visualize maximize` with those flags."""

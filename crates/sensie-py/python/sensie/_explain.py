@@ -137,6 +137,8 @@ class Explanation:
 
     def __init__(self, run):
         self._run = run
+        if run is None:  # unpickled: __setstate__ fills in the numbers
+            return
         self.maps, self.layer_maps, self.completeness_gaps = {}, {}, {}
         for name, attribution, layer, gap in run.maps():
             self.maps[name] = attribution
@@ -154,9 +156,20 @@ class Explanation:
         """The class explained for each example."""
         return list(self.summary["targets"])
 
+    def __reduce__(self):
+        # The Rust run, which draws the pictures, does not pickle; the
+        # numbers do, so an Explanation can come back from a worker.
+        state = {k: v for k, v in self.__dict__.items() if k != "_run"}
+        return (Explanation, (None,), state)
+
     def save(self, out, force=False, stretch="percentile:1,99.5", shared_scale=False):
         """Writes what ``sensie explain --out`` writes into ``out``;
         ``force`` replaces an earlier run there. Returns explain.html's path."""
+        if self._run is None:
+            raise ValueError(
+                "this Explanation was unpickled: it holds the maps and the checks' numbers but not the run that draws "
+                "the pictures; save it (sensie.explain(..., out=DIR) or .save(DIR)) before pickling"
+            )
         for note in self._run.save(os.fspath(out), force, stretch, shared_scale):
             warnings.warn(note)
         return pathlib.Path(out) / "explain.html"
