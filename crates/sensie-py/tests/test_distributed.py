@@ -55,8 +55,10 @@ def test_shards_on_dask_workers_merge_into_the_single_process_results(client, cl
 
 
 def test_bad_arguments_are_refused_before_any_work(client, tmp_path):
-    with pytest.raises(ValueError, match="shards"):
+    with pytest.raises(ValueError, match="probe_on_dask: shards must be from 1 to .*, not 0"):
         probe_on_dask(config(tmp_path / "x"), client, shards=0)
+    with pytest.raises(TypeError, match="probe_on_dask: shards must be a whole number, not 2.0"):
+        probe_on_dask(config(tmp_path / "x"), client, shards=2.0)
     with pytest.raises(TypeError, match="dict"):
         probe_on_dask("probe.toml", client, shards=2)
     with pytest.raises(ValueError, match="only 16 batch"):

@@ -79,6 +79,41 @@ def test_whole_number_arguments_of_explain_and_visualize_are_checked_by_name(dig
         sensie.visualize.features(model, x, "/relu1/Relu_output_0", batch_size=-1)
     # NumPy integers are whole numbers.
     assert sensie.explain(model, x, method="saliency", steps=np.int64(3), seed=np.uint64(2**64 - 1)).shape == x.shape
+    # A fractional index was truncated: indices=[1.7] explained example 1.
+    with pytest.raises(TypeError, match="sensie.explain: indices must be a whole number, not 1.7"):
+        sensie.explain(model, x, method="saliency", indices=[1.7])
+    with pytest.raises(ValueError, match=r"sensie.explain: indices \[-1\] are negative"):
+        sensie.explain(model, x, method="saliency", indices=[0, -1])
+    assert sensie.explain(model, x, method="saliency", indices=np.array([1])).shape == (1,) + x.shape[1:]
+
+
+def test_a_plot_without_matplotlib_is_refused_before_the_run(probe, digits, monkeypatch):
+    """plot=True without matplotlib raised ImportError after the sweep had
+    run, losing its result; now before any work."""
+    import builtins
+
+    real_import = builtins.__import__
+
+    def no_matplotlib(name, *args, **kwargs):
+        if name.startswith("matplotlib"):
+            raise ImportError("No module named 'matplotlib'")
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", no_matplotlib)
+    ran = []
+
+    def perturber(batch, p):
+        ran.append(p)
+        return batch
+
+    x, y = digits[0][:8], digits[1][:8]
+    with pytest.raises(ImportError, match="matplotlib"):
+        probe.predict_and_measure_perturbed(x, y, perturber, p_values=[0, 1], plot=True)
+    assert ran == []
+    with pytest.raises(ImportError, match="matplotlib"):
+        probe.test_class_sensitivity(x, y, plot=True)
+    # Without plot, matplotlib is not needed.
+    assert probe.predict_and_measure_perturbed(x, y, perturber, p_values=[0, 1]).levels
 
 
 def test_an_unknown_perturbation_names_the_valid_ones(probe, digits):

@@ -100,8 +100,9 @@ def explain(
     if target is None:
         target = "predicted" if labels is None else "label"
     if indices is not None:
-        indices = list(indices)
-        negative = [i for i in indices if int(i) < 0]
+        # Whole numbers only: int(1.7) would explain example 1 unasked.
+        indices = [_arrays.whole("sensie.explain", "indices", i, low=-(2**63)) for i in indices]
+        negative = [i for i in indices if i < 0]
         if negative:
             raise ValueError(f"sensie.explain: indices {negative} are negative; give positions 0 to len(x) - 1")
     baseline_array = None
@@ -113,7 +114,7 @@ def explain(
         labels = _arrays.labels(labels)
     with step_bar(quiet, len(methods) + bool(sanity) + bool(faithfulness)) as progress:
         run = _sensie.explain(
-            onnx, _arrays.float32(x, "x"), None if indices is None else [int(i) for i in indices], methods, str(target), labels, score, layer, steps, rule, baseline,
+            onnx, _arrays.float32(x, "x"), indices, methods, str(target), labels, score, layer, steps, rule, baseline,
             baseline_array, samples, noise, window, stride, fill, seed, batch_size, threads,
             lrp_composite, epsilon, gamma, None if box is None else (float(box[0]), float(box[1])), blur_sigma, mask_sigma,
             sanity, faithfulness, curve_steps, progress,

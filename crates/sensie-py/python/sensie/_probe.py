@@ -82,6 +82,7 @@ class Probe:
         ``steps`` values from ``p_min`` to ``p_max``. Returns a
         :class:`sensie.TestResult`.
         """
+        _can_plot(plot)
         values = [float(v) for v in (p_values if p_values is not None else np.linspace(p_min, p_max, steps))]
         if isinstance(perturber, str):
             spec = {"name": perturber, "values": values, "options": dict(options or {})}
@@ -106,6 +107,7 @@ class Probe:
         Series, or an array of one value per example. ``bins``: ``"auto"``,
         ``N`` (equal width), ``"qN"`` (quantiles) or ``"discrete"``.
         ``label`` names the property in the plot, as in the original Sensie."""
+        _can_plot(plot)
         name, column = _property_column(p_test, prop)
         metadata = [(name, [_cell(v) for v in column])]
         config = self._config(property=[{"column": name, "bins": str(bins)}])
@@ -117,6 +119,7 @@ class Probe:
 
     def test_class_sensitivity(self, x, y, plot=False, layout=None):
         """Measures how the model's score differs between classes."""
+        _can_plot(plot)
         test = self._arrays(self._config(classes=True), x, y, layout, command="test_class_sensitivity").tests[0]
         if plot:
             test.plot()
@@ -163,6 +166,13 @@ class Probe:
         if config.get("out"):
             results.save(config["out"], force=bool(config.get("force")))
         return results
+
+
+def _can_plot(plot):
+    """With ``plot``, matplotlib is imported before the run, so that a
+    missing matplotlib is said before the work, not after it, losing it."""
+    if plot:
+        import matplotlib.pyplot  # noqa: F401
 
 
 def _batch_function(f, to_user, from_user, name):

@@ -22,7 +22,7 @@ import copy
 import json
 import os
 
-from . import _sensie
+from . import _arrays, _sensie
 from ._results import Results
 
 __all__ = ["probe_on_dask"]
@@ -37,8 +37,7 @@ def probe_on_dask(config, client, shards, out=None, parts=None, force=False):
     :class:`sensie.Results`, already saved in ``out`` with its report."""
     if not isinstance(config, dict):
         raise TypeError(f"probe_on_dask takes a dict of the probe config's keys, not {type(config).__name__}")
-    if not isinstance(shards, int) or shards < 1:
-        raise ValueError(f"shards must be a whole number of at least 1, not {shards!r}")
+    shards = _arrays.whole("probe_on_dask", "shards", shards, low=1)
     config = _absolute(config)
     out = os.path.abspath(out if out is not None else config.get("out", ""))
     if not config.get("out") and out == os.path.abspath(""):
