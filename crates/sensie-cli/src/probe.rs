@@ -134,7 +134,12 @@ fn merge(args: Args) -> Result<(ProbeConfig, bool)> {
     c.sets = args
         .input
         .merge_named(&mut c.data, &mut c.sets, &mut c.preprocess)?;
-    set(&mut c.data.task, args.task);
+    // The task is one for the run: every named set is scored alike, so
+    // that their effects are differences of one score.
+    if let Some(task) = args.task {
+        c.data.task = task;
+        c.sets.iter_mut().for_each(|s| s.spec.task = task);
+    }
     set(&mut c.batch_size, args.batch_size);
     set(&mut c.threads, args.threads);
     set(&mut c.seed, args.seed);

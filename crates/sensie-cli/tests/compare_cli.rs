@@ -295,3 +295,83 @@ fn compare_overlays_finished_runs_and_refuses_different_levels() {
     let err = stderr(&refused);
     assert!(err.contains("grid") && err.contains("[0.0, 45.0]"), "{err}");
 }
+
+#[test]
+fn task_regress_scores_every_named_data_set_as_a_regressor() {
+    // A sigmoid unit p = sigmoid(k * flux) probed as a regressor with targets
+    // 0: every example's score is |p - 0| = p, so each set's change at dm is
+    // its mean of sigmoid(k flux 10^(-0.4 dm)) - sigmoid(k flux), computed
+    // here from the images. `--task` used to reach only a single data set:
+    // named sets were scored as classifiers (correct-class probabilities),
+    // and their difference was of another score than the one asked for.
+    const SIDE: usize = 4;
+    const K: f32 = 0.05;
+    let dir = tempfile::tempdir().unwrap();
+    let model = dir.path().join("unit.onnx");
+    let proto = sensie::testing::sigmoid_unit(SIDE, SIDE, &[K; SIDE * SIDE], 0.0, false);
+    std::fs::write(&model, sensie::testing::onnx::encode_model(&proto)).unwrap();
+    let sigmoid = |z: f64| 1.0 / (1.0 + (-z).exp());
+    let mut fluxes = Vec::new();
+    for (name, n, brightness) in [("sims", 12, 1.0f32), ("real", 9, 3.0)] {
+        let x = Array4::from_shape_fn((n, 1, SIDE, SIDE), |(i, _, y, c)| {
+            brightness * (1.0 + (i * 7 + y * 3 + c) as f32 % 5.0) / 4.0
+        });
+        fluxes.push(
+            x.outer_iter()
+                .map(|e| e.iter().map(|&v| f64::from(v)).sum::<f64>())
+                .collect::<Vec<f64>>(),
+        );
+        x.write_npy(std::fs::File::create(dir.path().join(format!("{name}_x.npy"))).unwrap())
+            .unwrap();
+        Array1::<f32>::zeros(n)
+            .write_npy(std::fs::File::create(dir.path().join(format!("{name}_y.npy"))).unwrap())
+            .unwrap();
+    }
+    let p = |f: &str| dir.path().join(f).to_str().unwrap().to_string();
+    let out = sensie(&[
+        "probe",
+        "--model",
+        model.to_str().unwrap(),
+        "--task",
+        "regress",
+        "--data",
+        &format!("sims={}", p("sims_x.npy")),
+        "--labels",
+        &format!("sims={}", p("sims_y.npy")),
+        "--data",
+        &format!("real={}", p("real_x.npy")),
+        "--labels",
+        &format!("real={}", p("real_y.npy")),
+        "--perturb",
+        "magnitude=0,1,2.5",
+        "--replicates",
+        "200",
+        "--out",
+        &p("out"),
+        "--quiet",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let results = json(&dir.path().join("out/results.json"));
+    let test = &results["tests"][0];
+    assert_eq!(test["metric"], "absolute error");
+    let change = |flux: &[f64], dm: f64| {
+        flux.iter()
+            .map(|f| sigmoid(f64::from(K) * f * 10f64.powf(-0.4 * dm)) - sigmoid(f64::from(K) * f))
+            .sum::<f64>()
+            / flux.len() as f64
+    };
+    for (level, dm) in [1.0, 2.5].into_iter().enumerate() {
+        let expected = change(&fluxes[1], dm) - change(&fluxes[0], dm);
+        let got = test["difference"]["levels"][level + 1]["difference"]
+            .as_f64()
+            .unwrap();
+        assert!(
+            (got - expected).abs() < 1e-5,
+            "dm {dm}: difference {got}, expected {expected}"
+        );
+    }
+    for set in ["sims", "real"] {
+        let run = json(&dir.path().join("out").join(set).join("results.json"));
+        assert_eq!(run["tests"][0]["metric"], "absolute error", "{set}");
+    }
+}
