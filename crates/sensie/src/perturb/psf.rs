@@ -9,7 +9,7 @@
 
 use std::path::Path;
 
-use ndarray::{Array2, Array3, ArrayView3, Axis, Ix2};
+use ndarray::{Array2, Array3, ArrayView3, Ix2};
 
 use super::kernel::{
     convolve_2d, convolve_gaussian_mixture, convolve_gaussian_mixture_into, discrete_gaussian,
@@ -229,44 +229,60 @@ fn resampling(n: usize, scale: f64) -> Array2<f64> {
     })
 }
 
-/// Per-axis variances (rows, columns) of a 2-D kernel about its centroid.
-fn axis_variances(kernel: &Array2<f64>) -> (f64, f64) {
-    let variance = |profile: Vec<f64>| {
-        let sum: f64 = profile.iter().sum();
-        let mean = profile
-            .iter()
-            .enumerate()
-            .map(|(i, w)| i as f64 * w)
-            .sum::<f64>()
-            / sum;
-        profile
-            .iter()
-            .enumerate()
-            .map(|(i, w)| (i as f64 - mean).powi(2) * w)
-            .sum::<f64>()
-            / sum
-    };
-    (
-        variance(kernel.sum_axis(Axis(1)).to_vec()),
-        variance(kernel.sum_axis(Axis(0)).to_vec()),
-    )
+/// The second moments of a 2-D kernel about its centroid: the variance
+/// down the rows, the variance along the columns, and their covariance
+/// (px^2), the three numbers that a PSF's size, ellipticity and
+/// orientation add to a source's.
+fn kernel_moments(kernel: &Array2<f64>) -> [f64; 3] {
+    let sum = kernel.sum();
+    let (mut my, mut mx) = (0.0, 0.0);
+    for ((y, x), w) in kernel.indexed_iter() {
+        my += y as f64 * w / sum;
+        mx += x as f64 * w / sum;
+    }
+    let mut moments = [0.0; 3];
+    for ((y, x), w) in kernel.indexed_iter() {
+        let (dy, dx) = (y as f64 - my, x as f64 - mx);
+        moments[0] += dy * dy * w / sum;
+        moments[1] += dx * dx * w / sum;
+        moments[2] += dy * dx * w / sum;
+    }
+    moments
 }
 
 /// A centred 1-D kernel whose variance is `variance` (of either sign): a
-/// discrete Gaussian to widen, the three taps (v/2, 1 - v, v/2) to narrow.
+/// discrete Gaussian to widen, the three taps (v/2, 1 - v, v/2) to narrow;
+/// at least three taps long.
 fn variance_kernel(variance: f64) -> Vec<f64> {
-    if variance >= 0.0 {
+    if variance > 0.0 {
         discrete_gaussian(variance)
     } else {
         vec![variance / 2.0, 1.0 - variance, variance / 2.0]
     }
 }
 
-/// The user kernel with its size scaled by `scale`, its second moment scaled
-/// by exactly scale^2: resampled through the cubic interpolant, whose
-/// moments are the samples' own, then widened or narrowed along each axis by
-/// the small difference sampling leaves (second moments add under
-/// convolution), and normalised again.
+/// A centred 2-D kernel of sum 1 whose second moments are `moments` (rows,
+/// columns, covariance; each of either sign): the outer product of two
+/// `variance_kernel`s, plus covariance / 4 on the diagonal neighbours of the
+/// centre (down-right and up-left) and minus it on the other two, taps that
+/// move no flux, no centroid and neither variance.
+fn moments_kernel([yy, xx, xy]: [f64; 3]) -> Array2<f64> {
+    let (ky, kx) = (variance_kernel(yy), variance_kernel(xx));
+    let mut kernel = Array2::from_shape_fn((ky.len(), kx.len()), |(y, x)| ky[y] * kx[x]);
+    let (cy, cx) = (ky.len() / 2, kx.len() / 2);
+    for (dy, dx, sign) in [(1, 1, 1.0), (0, 0, 1.0), (1, 0, -1.0), (0, 1, -1.0)] {
+        kernel[[cy + 2 * dy - 1, cx + 2 * dx - 1]] += sign * xy / 4.0;
+    }
+    kernel
+}
+
+/// The user kernel with its size scaled by `scale`, its second moments
+/// scaled by exactly scale^2: resampled through the cubic interpolant, whose
+/// moments are the samples' own, then convolved with a small kernel that
+/// adds or removes the difference sampling leaves in each variance and in
+/// the covariance (second moments add under convolution; separable
+/// resampling keeps an elliptical kernel's covariance only roughly, 1.8%
+/// short at half size), and normalised again.
 fn scaled_kernel(kernel: &Array2<f64>, scale: f64, max_radius: usize) -> Result<Array2<f64>> {
     let (h, w) = kernel.dim();
     let radius = ((h.max(w) / 2) as f64 + 2.0) * scale;
@@ -279,22 +295,18 @@ fn scaled_kernel(kernel: &Array2<f64>, scale: f64, max_radius: usize) -> Result<
             ),
         ));
     }
-    let (want_y, want_x) = axis_variances(kernel);
+    let want = kernel_moments(kernel);
     let sampled = resampling(h, scale)
         .dot(kernel)
         .dot(&resampling(w, scale).t());
-    let (got_y, got_x) = axis_variances(&sampled);
-    let (ky, kx) = (
-        variance_kernel(scale * scale * want_y - got_y),
-        variance_kernel(scale * scale * want_x - got_x),
-    );
+    let got = kernel_moments(&sampled);
+    let correction = moments_kernel([0, 1, 2].map(|i| scale * scale * want[i] - got[i]));
     let (sh, sw) = sampled.dim();
-    let mut out = Array2::zeros((sh + ky.len() - 1, sw + kx.len() - 1));
+    let (kh, kw) = correction.dim();
+    let mut out = Array2::zeros((sh + kh - 1, sw + kw - 1));
     for ((y, x), v) in sampled.indexed_iter() {
-        for (dy, a) in ky.iter().enumerate() {
-            for (dx, b) in kx.iter().enumerate() {
-                out[[y + dy, x + dx]] += v * a * b;
-            }
+        for ((dy, dx), c) in correction.indexed_iter() {
+            out[[y + dy, x + dx]] += v * c;
         }
     }
     let shape = out.raw_dim();
@@ -624,6 +636,64 @@ mod scaling_tests {
                     .abs()
                     < 1e-6
             );
+        }
+    }
+
+    #[test]
+    fn an_elliptical_tilted_kernel_keeps_its_covariance_at_every_strength() {
+        // A Gaussian kernel of covariance [[4, 1.2], [1.2, 1.5]] px^2 (rows,
+        // columns; tilted, as a real PSF's ellipticity often is), sampled:
+        // its sampled moments are these to 1e-7 (Poisson summation; the cut
+        // beyond 7 sigma holds less). At strength s a compact source's
+        // variances and covariance must each grow by s^2 times these;
+        // separable resampling alone left the covariance 1.8% short at
+        // s = 0.5 and 89% short at 0.25.
+        let covariance = [[4.0, 1.2], [1.2, 1.5]];
+        let det = covariance[0][0] * covariance[1][1] - covariance[0][1] * covariance[1][0];
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("tilted.npy");
+        Array2::from_shape_fn((31, 25), |(y, x)| {
+            let (dy, dx) = (y as f64 - 15.0, x as f64 - 12.0);
+            let q = (covariance[1][1] * dy * dy - 2.0 * covariance[0][1] * dy * dx
+                + covariance[0][0] * dx * dx)
+                / det;
+            (-0.5 * q).exp() as f32
+        })
+        .write_npy(std::fs::File::create(&path).unwrap())
+        .unwrap();
+        let moments = |image: &ndarray::Array3<f32>| {
+            let band = image.index_axis(ndarray::Axis(0), 0);
+            let total: f64 = band.iter().map(|&v| f64::from(v)).sum();
+            let mean = |f: &dyn Fn(f64, f64) -> f64| {
+                band.indexed_iter()
+                    .map(|((y, x), &v)| f(y as f64, x as f64) * f64::from(v))
+                    .sum::<f64>()
+                    / total
+            };
+            let (my, mx) = (mean(&|y, _| y), mean(&|_, x| x));
+            [
+                mean(&|y, _| (y - my).powi(2)),
+                mean(&|_, x| (x - mx).powi(2)),
+                mean(&|y, x| (y - my) * (x - mx)),
+            ]
+        };
+        let psf = built("psf", &[("kernel", path.to_str().unwrap())]);
+        for s in [0.25, 0.5, 0.8, 1.3, 2.0] {
+            let source = gaussian_blob(141, 70.3, 69.6, 0.7);
+            let (before, after) = (
+                moments(&source),
+                moments(&apply(psf.as_ref(), source.view(), s)),
+            );
+            let expected =
+                [covariance[0][0], covariance[1][1], covariance[0][1]].map(|c| c * s * s);
+            for i in 0..3 {
+                let grown = after[i] - before[i];
+                assert!(
+                    (grown / expected[i] - 1.0).abs() < 5e-3,
+                    "s = {s}, moment {i}: grew {grown}, expected {}",
+                    expected[i]
+                );
+            }
         }
     }
 }
