@@ -9,10 +9,12 @@
 #                                          reads the engine fixture nhwc_tf2onnx)
 #   5. python/make_lrp_fixtures.py         crates/sensie/tests/data/explain/lrp.npz, resnet_bn.onnx
 #                                          (zennit LRP, scipy blur-perturbation saliency)
-#   6. python/copy_onnx_backend_data.py    crates/sensie/tests/data/onnx-backend/
-#   7. python/make_survey_fixtures.py      crates/sensie/tests/data/survey/ (astropy-written
+#   6. python/make_nhwc_bias_fixture.py    crates/sensie/tests/data/explain/nhwc_bias.* (Grad-CAM
+#                                          at a channels-last Relu behind a bias Add, PyTorch)
+#   7. python/copy_onnx_backend_data.py    crates/sensie/tests/data/onnx-backend/
+#   8. python/make_survey_fixtures.py      crates/sensie/tests/data/survey/ (astropy-written
 #                                          survey cutouts and astropy's reading of them)
-#   8. python/make_compressed_fixtures.py  crates/sensie/tests/data/compressed/ (one image
+#   9. python/make_compressed_fixtures.py  crates/sensie/tests/data/compressed/ (one image
 #                                          tile-compressed by each of cfitsio's coders)
 #
 # Usage: python/make-fixtures.sh [engine case ...]   (no arguments: every case)
@@ -30,6 +32,7 @@ fi
 "$py" "$here/make_engine_fixtures.py" "$@"
 "$py" "$here/make_explain_fixtures.py"
 "$py" "$here/make_lrp_fixtures.py"
+"$py" "$here/make_nhwc_bias_fixture.py"
 "$py" "$here/copy_onnx_backend_data.py"
 "$py" "$here/make_survey_fixtures.py"
 "$py" "$here/make_compressed_fixtures.py"

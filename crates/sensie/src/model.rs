@@ -231,6 +231,16 @@ impl Model {
         })
     }
 
+    /// Whether `name` holds the same values for every example: a stored
+    /// weight or a `Constant` node's output.
+    fn is_constant(&self, name: &str) -> bool {
+        self.is_weight(name)
+            || self
+                .nodes()
+                .iter()
+                .any(|n| n.op() == "Constant" && n.output.iter().any(|o| o == name))
+    }
+
     /// The graph's nodes in order.
     pub(crate) fn nodes(&self) -> &[NodeProto] {
         &self.proto.graph.as_ref().expect("checked on load").node
@@ -239,7 +249,9 @@ impl Model {
     /// Whether the 4-D tensor `name` is stored N x H x W x C: the input of an
     /// NHWC model, or a tensor transposed to NHWC (`Transpose` with perm
     /// [0, 2, 3, 1], as tf2onnx writes before a Keras Flatten), followed
-    /// through elementwise activations, which keep their input's layout.
+    /// through elementwise activations and through arithmetic with weights
+    /// (tf2onnx's bias `Add` along the last axis, a Rescaling layer's `Mul`),
+    /// which keep their input's layout.
     /// Every other 4-D tensor is channels-first: ONNX's Conv, pooling and
     /// BatchNormalization read and write N x C x H x W whatever the model's
     /// input, so layers read as N x C x h x w without this would mix rows
@@ -262,6 +274,14 @@ impl Model {
                     Some(input) => name = input,
                     None => return false,
                 },
+                // Broadcasting a weight cannot change the layout, and two
+                // activations added or multiplied share theirs.
+                "Add" | "Sub" | "Mul" | "Div" => {
+                    match node.input.iter().find(|i| !self.is_constant(i)) {
+                        Some(input) => name = input,
+                        None => return false,
+                    }
+                }
                 _ => return false,
             }
         }

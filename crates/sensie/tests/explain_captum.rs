@@ -11,6 +11,8 @@
 mod common;
 
 use common::{assert_close, data, npz_f32, npz_i64, runtime};
+use std::path::Path;
+
 use ndarray::ArrayD;
 use sensie::engine::{Engine, EngineOptions, Score};
 use sensie::explain::{self, Attribution, Baseline, Options, Quadrature, Targets};
@@ -257,7 +259,12 @@ fn occlusion_matches_captum() {
 /// Grad-CAM at `layer` (`None`: the default layer).
 fn nhwc_gradcam(layer: Option<&str>) -> Attribution {
     let dir = data("engine/nhwc_tf2onnx");
-    let model = Model::load(dir.join("model.onnx")).unwrap();
+    gradcam_of(&dir.join("model.onnx"), &dir.join("reference.npz"), layer)
+}
+
+/// Grad-CAM at `layer` of `model` on the `x` and `target` arrays of `npz`.
+fn gradcam_of(model: &Path, npz: &Path, layer: Option<&str>) -> Attribution {
+    let model = Model::load(model).unwrap();
     let mut engine = Engine::new(
         runtime(),
         model,
@@ -267,8 +274,8 @@ fn nhwc_gradcam(layer: Option<&str>) -> Attribution {
         },
     )
     .unwrap();
-    let x = npz_f32(&dir.join("reference.npz"), "x").unwrap();
-    let classes = npz_i64(&dir.join("reference.npz"), "target")
+    let x = npz_f32(npz, "x").unwrap();
+    let classes = npz_i64(npz, "target")
         .unwrap()
         .iter()
         .map(|&t| t as usize)
@@ -363,4 +370,26 @@ fn gradcam_reads_a_layer_transposed_to_nhwc_in_its_own_layout() {
         assert_eq!(cam.name, layer);
         assert_close(layer, &cam.map, &want.clone().into_dyn(), TOL);
     }
+}
+
+/// A layer stored channels-last behind a bias Add, as tf2onnx writes a Keras
+/// Conv2D(activation="relu") without its transpose optimiser: Transpose to
+/// NCHW, Conv, Transpose back, Add of the bias along the last axis, Relu.
+/// The Relu's output is N x h x w x C; it was read as N x C x h x w (a
+/// 12 x 6 map of rows mixed with channels). Against PyTorch's autograd by
+/// Captum's formula (python/make_nhwc_bias_fixture.py).
+#[test]
+fn gradcam_reads_an_nhwc_activation_behind_a_bias_add_in_its_own_layout() {
+    let cam = gradcam_of(
+        &data("explain/nhwc_bias.onnx"),
+        &data("explain/nhwc_bias.npz"),
+        Some("act"),
+    );
+    let want = npz_f32(&data("explain/nhwc_bias.npz"), "gradcam_layer").unwrap();
+    assert_close(
+        "Grad-CAM at an NHWC Relu after a bias Add",
+        &cam.layer.unwrap().map,
+        &want,
+        TOL,
+    );
 }
