@@ -374,4 +374,37 @@ fn task_regress_scores_every_named_data_set_as_a_regressor() {
         let run = json(&dir.path().join("out").join(set).join("results.json"));
         assert_eq!(run["tests"][0]["metric"], "absolute error", "{set}");
     }
+    // The same images scored as a classifier's do not compare with these,
+    // and the refusal says why (it used to blame the levels, which match).
+    let classified = sensie(&[
+        "probe",
+        "--model",
+        model.to_str().unwrap(),
+        "--data",
+        &p("sims_x.npy"),
+        "--labels",
+        &p("sims_y.npy"),
+        "--perturb",
+        "magnitude=0,1,2.5",
+        "--replicates",
+        "200",
+        "--out",
+        &p("classified"),
+        "--quiet",
+    ]);
+    assert!(classified.status.success(), "{}", stderr(&classified));
+    let refused = sensie(&[
+        "compare",
+        &p("out/sims"),
+        &p("classified"),
+        "--out",
+        &p("cmp"),
+    ]);
+    let err = stderr(&refused);
+    assert!(
+        !refused.status.success()
+            && err.contains("absolute error against the correct-class probability")
+            && err.contains("--task"),
+        "{err}"
+    );
 }

@@ -438,7 +438,7 @@ pub fn compare_reports(
     })
 }
 
-/// Refuses two runs whose tests differ in name, kind or sweep levels.
+/// Refuses two runs whose tests differ in name, kind, score or sweep levels.
 fn check_same_tests((a, a_name): (&Report, &str), (b, b_name): (&Report, &str)) -> Result<()> {
     let refuse = |why: String| {
         Error::invalid(
@@ -480,11 +480,13 @@ fn check_same_tests((a, a_name): (&Report, &str), (b, b_name): (&Report, &str)) 
                 show(tb)
             )));
         }
-        if ta.kind != tb.kind
-            || ta.options != tb.options
-            || ta.metric != tb.metric
-            || (swept && values(ta) != values(tb))
-        {
+        if ta.metric != tb.metric {
+            return Err(refuse(format!(
+                "test '{}' scores the {} against the {}: give both runs the same --task",
+                ta.name, ta.metric, tb.metric
+            )));
+        }
+        if ta.kind != tb.kind || ta.options != tb.options || (swept && values(ta) != values(tb)) {
             return Err(refuse(format!(
                 "test '{}' has levels {:?} {:?} against {:?} {:?}",
                 ta.name,
