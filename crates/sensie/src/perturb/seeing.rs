@@ -114,7 +114,7 @@ mod tests {
     #[test]
     fn seeing_adds_the_quadrature_difference_to_the_second_moment() {
         // From 1.0" to 1.05" at 0.263"/px: sigma^2 = (1.05^2 - 1^2) / 0.263^2 /
-        // 2.3548^2 = 0.2119 px^2 per axis must be added to a compact source's
+        // 2.3548^2 = 0.2672 px^2 per axis must be added to a compact source's
         // second moment (within 0.5%; a sampled kernel adds 11% too little).
         // From 3 to 5 px: 16 / 2.3548^2 = 2.8853 px^2.
         for (current, target, scale) in [(1.0, 1.05, "0.263"), (3.0, 5.0, "1")] {
