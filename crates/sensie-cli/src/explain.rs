@@ -93,8 +93,9 @@ pub struct Args {
     /// LRP: the gamma rule's gamma.
     #[arg(long, default_value_t = 0.25)]
     gamma: f32,
-    /// LRP: the z^B rule's input bounds LOW,HIGH (default: the range of the examples explained).
-    #[arg(long = "box", value_name = "LOW,HIGH", value_parser = bounds)]
+    /// LRP: the z^B rule's input bounds LOW,HIGH, as the model sees its input (default: the
+    /// whole data set's range after preprocessing). A negative LOW needs no `=`: `--box -1,1`.
+    #[arg(long = "box", value_name = "LOW,HIGH", value_parser = bounds, allow_hyphen_values = true)]
     lrp_box: Option<(f32, f32)>,
     /// blur-saliency: the blur's Gaussian sigma, in pixels.
     #[arg(long, default_value_t = 3.0, value_parser = positive)]

@@ -225,6 +225,28 @@ fn explain_writes_lrp_and_blur_saliency_maps() {
         alone.index_axis(ndarray::Axis(0), 0),
         beside.index_axis(ndarray::Axis(0), 0)
     );
+    // A box with a negative lower bound, as normalised inputs have, is taken
+    // as written (it was refused as "unexpected argument '-1'"), the same
+    // box as with an `=`.
+    let boxed = |flag: &[&str], name: &str| {
+        let out = dir.path().join(name);
+        let mut args = vec![
+            "--indices",
+            "1",
+            "--method",
+            "lrp",
+            "--lrp-composite",
+            "epsilon-gamma-box",
+        ];
+        args.extend_from_slice(flag);
+        let run = explain(&out, &args);
+        assert!(run.status.success(), "{flag:?}: {}", stderr(&run));
+        read(&out.join("lrp.npy"))
+    };
+    assert_eq!(
+        boxed(&["--box", "-1,1"], "box-spaced"),
+        boxed(&["--box=-1,1"], "box-joined")
+    );
 }
 
 #[test]
