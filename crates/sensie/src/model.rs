@@ -233,7 +233,7 @@ impl Model {
 
     /// Whether `name` holds the same values for every example: a stored
     /// weight or a `Constant` node's output.
-    fn is_constant(&self, name: &str) -> bool {
+    pub(crate) fn is_constant(&self, name: &str) -> bool {
         self.is_weight(name)
             || self
                 .nodes()

@@ -376,20 +376,26 @@ fn gradcam_reads_a_layer_transposed_to_nhwc_in_its_own_layout() {
 /// Conv2D(activation="relu") without its transpose optimiser: Transpose to
 /// NCHW, Conv, Transpose back, Add of the bias along the last axis, Relu.
 /// The Relu's output is N x h x w x C; it was read as N x C x h x w (a
-/// 12 x 6 map of rows mixed with channels). Against PyTorch's autograd by
-/// Captum's formula (python/make_nhwc_bias_fixture.py).
+/// 12 x 6 map of rows mixed with channels). It is also the default layer,
+/// the activation of the last Conv, which the default used to miss (it
+/// stopped at the Conv's raw output, before the bias and the ReLU). Against
+/// PyTorch's autograd by Captum's formula (python/make_nhwc_bias_fixture.py).
 #[test]
 fn gradcam_reads_an_nhwc_activation_behind_a_bias_add_in_its_own_layout() {
-    let cam = gradcam_of(
-        &data("explain/nhwc_bias.onnx"),
-        &data("explain/nhwc_bias.npz"),
-        Some("act"),
-    );
     let want = npz_f32(&data("explain/nhwc_bias.npz"), "gradcam_layer").unwrap();
-    assert_close(
-        "Grad-CAM at an NHWC Relu after a bias Add",
-        &cam.layer.unwrap().map,
-        &want,
-        TOL,
-    );
+    for layer in [Some("act"), None] {
+        let cam = gradcam_of(
+            &data("explain/nhwc_bias.onnx"),
+            &data("explain/nhwc_bias.npz"),
+            layer,
+        );
+        let layer_map = cam.layer.unwrap();
+        assert_eq!(layer_map.name, "act");
+        assert_close(
+            &format!("Grad-CAM at an NHWC Relu after a bias Add ({layer:?})"),
+            &layer_map.map,
+            &want,
+            TOL,
+        );
+    }
 }

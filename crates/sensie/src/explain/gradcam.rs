@@ -16,8 +16,11 @@
 //! activation's output: the rectified feature maps that the paper uses
 //! (Caffe's in-place ReLU), that a Keras `Conv2D(activation="relu")` outputs,
 //! and what Captum's `LayerGradCam` gets when given the ReLU module after the
-//! last `nn.Conv2d`. Where the Conv's output goes elsewhere (a residual Add),
-//! the Conv's own output is used, as Captum given the `nn.Conv2d` itself.
+//! last `nn.Conv2d`. tf2onnx may write a Keras Conv2D as the Conv, a
+//! Transpose back to NHWC and the bias Add before the activation: these are
+//! followed to the activation too, read channels-last. Where the Conv's
+//! output goes elsewhere (a residual Add), the Conv's own output is used, as
+//! Captum given the `nn.Conv2d` itself.
 //!
 //! The map is returned at the layer's resolution and upsampled bilinearly to
 //! the input's (Captum's `LayerAttribution.interpolate(..., "bilinear")`).
@@ -214,30 +217,55 @@ fn consumers<'m>(model: &'m Model, tensor: &str) -> Vec<&'m NodeProto> {
 }
 
 /// The last convolutional layer's output, followed through a
-/// BatchNormalization and activations that are its only consumers.
+/// BatchNormalization and activations that are its only consumers, and
+/// through the steps tf2onnx writes between a Keras Conv2D and its
+/// activation when it leaves the layout as Keras has it (a Transpose back to
+/// NHWC, the bias Add), when an activation follows them.
 pub(crate) fn default_layer(model: &Model) -> Result<String> {
     let nodes = model.nodes();
     let conv = nodes.iter().rev().find(|n| matches!(n.op(), "Conv" | "ConvTranspose")).ok_or_else(|| Error::UnsupportedModel {
         path: model.path().to_path_buf(),
         reason: "Grad-CAM needs a convolutional layer and the model has none (no Conv node); name a 4-D layer with --layer".into(),
     })?;
-    let mut name = conv.output[0].clone();
     let outputs: Vec<&str> = model
         .info()
         .outputs
         .iter()
         .map(|o| o.name.as_str())
         .collect();
+    // The one node reading `tensor` as its first input, unless the model's
+    // caller reads it too.
+    let only_reader = |tensor: &str| match consumers(model, tensor).as_slice() {
+        [next] if next.input_name(0) == Some(tensor) && !outputs.contains(&tensor) => Some(*next),
+        _ => None,
+    };
+    let mut name = conv.output[0].clone();
     loop {
-        match consumers(model, &name).as_slice() {
-            [next]
-                if (next.op() == "BatchNormalization" || ELEMENTWISE.contains(&next.op()))
-                    && next.input_name(0) == Some(name.as_str())
-                    && !outputs.contains(&name.as_str()) =>
-            {
-                name = next.output[0].clone();
+        let Some(mut next) = only_reader(&name) else {
+            return Ok(name);
+        };
+        let mut between = 0;
+        while keeps_the_feature_maps(model, next) {
+            between += 1;
+            match only_reader(&next.output[0]) {
+                Some(after) => next = after,
+                None => return Ok(name),
             }
-            _ => return Ok(name),
         }
+        let activation = ELEMENTWISE.contains(&next.op());
+        if !(activation || (between == 0 && next.op() == "BatchNormalization")) {
+            return Ok(name);
+        }
+        name = next.output[0].clone();
+    }
+}
+
+/// A Transpose to NHWC, or arithmetic with a weight (a bias, a scale): the
+/// feature maps as they were, laid out or offset otherwise.
+fn keeps_the_feature_maps(model: &Model, node: &NodeProto) -> bool {
+    match node.op() {
+        "Transpose" => matches!(node.attr_ints("perm"), Ok(Some(p)) if p == [0, 2, 3, 1]),
+        "Add" | "Sub" | "Mul" | "Div" => node.input.iter().skip(1).all(|i| model.is_constant(i)),
+        _ => false,
     }
 }
