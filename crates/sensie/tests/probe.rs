@@ -239,6 +239,55 @@ fn plot_area(doc: &roxmltree::Document) -> (f64, f64) {
     (number(&axis, "y1"), number(&axis, "y2"))
 }
 
+/// A property whose first group is already below the threshold "crossed"
+/// it there with a point interval ("crosses 0.552 at 0 [0.000, 0.000]"),
+/// which reads as a measured crossing. The page now says where the curve
+/// starts instead.
+#[test]
+fn a_property_that_starts_below_its_threshold_is_said_so() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = subset(dir.path(), 60);
+    // The first 30 digits get a wrong label, so their correct-class
+    // probability is near 0; the column says which (0 = wrong), so the
+    // property's first group is its worst.
+    let y = Array1::<i64>::read_npy(std::fs::File::open(dir.path().join("y.npy")).unwrap())
+        .unwrap()
+        .iter()
+        .enumerate()
+        .map(|(i, &l)| if i < 30 { (l + 1) % 10 } else { l })
+        .collect::<Array1<i64>>();
+    y.write_npy(std::fs::File::create(dir.path().join("y.npy")).unwrap())
+        .unwrap();
+    let rows: Vec<String> = (0..60)
+        .map(|i| format!("{i},{}", u8::from(i >= 30)))
+        .collect();
+    std::fs::write(
+        dir.path().join("meta.csv"),
+        format!("id,right\n{}\n", rows.join("\n")),
+    )
+    .unwrap();
+    let mut config = config(dir.path(), data, &[]);
+    config.property = vec![PropertySpec::parse("right=discrete")];
+    config.replicates = 200;
+    let report = probe::execute(&config, &mut |_, _| {}).unwrap();
+    let test = &report.tests[0];
+    let threshold = test.stats.threshold.as_ref().unwrap();
+    let (wrong, right) = (&test.stats.levels[0], &test.stats.levels[1]);
+    assert!(wrong.mean_score < threshold.score && threshold.score < right.mean_score);
+    let out = dir.path().join("out");
+    probe::write_report(&out, &report, "sensie probe --property right=discrete").unwrap();
+    let html = std::fs::read_to_string(out.join("report.html")).unwrap();
+    assert!(!html.contains("crosses"), "a crossing is claimed");
+    assert!(
+        html.contains(&format!(
+            "The mean score is already below {:.3} at the first group, right = 0.",
+            threshold.score
+        )),
+        "{}",
+        &html[html.find("Verdict").unwrap()..][..400]
+    );
+}
+
 #[test]
 fn the_report_draws_what_the_run_found() {
     let dir = tempfile::tempdir().unwrap();

@@ -398,6 +398,24 @@ fn finding(test: &TestResult) -> String {
         test.kind != TestKind::Class && test.stats.levels.iter().all(|l| l.label.is_none());
     if let Some(t) = test.stats.threshold.as_ref().filter(|_| ordered) {
         text += &match (t.value, t.ci95) {
+            // A curve already on the bad side at its first level or group
+            // "crosses" there by definition, with a degenerate interval
+            // ("crosses 0.821 at 0.000 [0.000, 0.000]"), which reads as a
+            // measured crossing; a property's worst group is often first.
+            (Some(v), _) if starts_past(test, t.score) => format!(
+                " The mean score is already {} {:.3} at the first {}, {} = {v}.",
+                match test.stats.direction {
+                    Direction::HigherIsBetter => "below",
+                    Direction::LowerIsBetter => "above",
+                },
+                t.score,
+                if test.kind == TestKind::Property {
+                    "group"
+                } else {
+                    "level"
+                },
+                test.parameter
+            ),
             (Some(v), Some([lo, hi])) => format!(
                 " The mean score crosses {:.3} at {v:.3} [{lo:.3}, {hi:.3}].",
                 t.score
@@ -407,6 +425,20 @@ fn finding(test: &TestResult) -> String {
         };
     }
     text
+}
+
+/// Whether the first level's mean score is already on the bad side of
+/// `score`; a property's first group large enough to take part in its
+/// threshold, as the statistics choose them.
+fn starts_past(test: &TestResult, score: f64) -> bool {
+    let counts = |level: &&crate::stats::Level| {
+        test.kind != TestKind::Property || level.n >= crate::stats::MIN_GROUP
+    };
+    let first = test.stats.levels.iter().find(counts);
+    first.is_some_and(|first| match test.stats.direction {
+        Direction::HigherIsBetter => first.mean_score < score,
+        Direction::LowerIsBetter => first.mean_score > score,
+    })
 }
 
 fn grid_caption(test: &TestResult, report: &Report) -> String {
