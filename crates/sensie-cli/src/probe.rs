@@ -245,12 +245,17 @@ pub fn run(args: Args) -> Result<()> {
         bar.finish_and_clear();
         let run = run?;
         out.finish()?;
+        let held = if run.start == run.end {
+            format!(
+                "no examples: the run's {} examples make fewer batches of {} than shards",
+                run.examples, config.batch_size
+            )
+        } else {
+            format!("examples {}..{} of {}", run.start, run.end, run.examples)
+        };
         println!(
-            "wrote {} (shard {shard}: examples {}..{} of {}); join the parts with sensie merge PART... --out DIR",
+            "wrote {} (shard {shard}: {held}); join the parts with sensie merge PART... --out DIR",
             config.out.join(SCORES).display(),
-            run.start,
-            run.end,
-            run.examples
         );
         return Ok(());
     }

@@ -258,3 +258,73 @@ fn shards_merged_on_the_command_line_give_the_unsharded_results() {
     let bad = sensie(&["probe", "--model", "m.onnx", "--shard", "3/3", "--out", "x"]);
     assert!(stderr(&bad).contains("below N"), "{}", stderr(&bad));
 }
+
+/// A run of fewer batches than shards (1000 digits in 3 batches of 400, cut
+/// into 5 shards) leaves two shards empty: they were refused, so a job array
+/// had to be sized by the data. Now they write empty parts, the merge of all
+/// five equals the unsharded run byte for byte, and an empty part left out
+/// or given twice is refused by its name.
+#[test]
+fn shards_beyond_the_runs_batches_are_empty_parts_that_merge_requires() {
+    let dir = tempfile::tempdir().unwrap();
+    let args = |out: &Path| {
+        let mut args = probe_args(out);
+        let at = args.iter().position(|a| a == "--batch-size").unwrap();
+        args[at + 1] = "400".into();
+        args
+    };
+    let whole = dir.path().join("whole");
+    run(&args(&whole));
+    let parts: Vec<String> = (0..5)
+        .map(|k| {
+            let part = dir.path().join(format!("part-{k}"));
+            let mut args = args(&part);
+            args.extend(["--shard".into(), format!("{k}/5")]);
+            run(&args);
+            part.to_string_lossy().into_owned()
+        })
+        .collect();
+    let merge = |parts: &[&String], out: &str| {
+        let out = dir.path().join(out).to_string_lossy().into_owned();
+        let mut args = vec!["merge"];
+        args.extend(parts.iter().map(|p| p.as_str()));
+        args.extend(["--out", &out]);
+        sensie(&args)
+    };
+    let all: Vec<&String> = parts.iter().collect();
+    let merged = merge(&all, "merged");
+    assert!(merged.status.success(), "{}", stderr(&merged));
+    for file in ["results.json", "results.csv", "scores/sweep-0.score.npy"] {
+        assert!(
+            std::fs::read(whole.join(file)).unwrap()
+                == std::fs::read(dir.path().join("merged").join(file)).unwrap(),
+            "{file} differs after merging"
+        );
+    }
+    let empty: Vec<usize> = (0..5)
+        .filter(|k| {
+            let run: serde_json::Value = serde_json::from_slice(
+                &std::fs::read(Path::new(&parts[*k]).join("scores/run.json")).unwrap(),
+            )
+            .unwrap();
+            run["start"] == run["end"]
+        })
+        .collect();
+    assert_eq!(empty.len(), 2, "3 batches among 5 shards");
+    let left_out: Vec<&String> = (0..5)
+        .filter(|k| *k != empty[0])
+        .map(|k| &parts[k])
+        .collect();
+    let err = stderr(&merge(&left_out, "refused-1"));
+    assert!(
+        err.contains(&format!("shard {}/5 is missing", empty[0])),
+        "{err}"
+    );
+    let mut twice = all.clone();
+    twice.push(&parts[empty[1]]);
+    let err = stderr(&merge(&twice, "refused-2"));
+    assert!(
+        err.contains(&format!("is shard {}/5", empty[1])) && err.contains("twice"),
+        "{err}"
+    );
+}

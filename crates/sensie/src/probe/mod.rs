@@ -378,10 +378,10 @@ impl Setup {
     }
 
     /// The examples `config` asks for: its shard's slice, or every example.
-    fn slice(&self, config: &ProbeConfig) -> Result<Range<usize>> {
+    fn slice(&self, config: &ProbeConfig) -> Range<usize> {
         match config.shard {
             Some(shard) => shard.slice(self.data.len(), config.batch_size),
-            None => Ok(0..self.data.len()),
+            None => 0..self.data.len(),
         }
     }
 
@@ -393,7 +393,7 @@ impl Setup {
         checkpoint: Option<&mut Checkpoint>,
         progress: &mut dyn FnMut(usize, usize),
     ) -> Result<ProbeRun> {
-        let slice = self.slice(config)?;
+        let slice = self.slice(config);
         let mut engine = match self.engine.take() {
             Some(start) => start.engine()?,
             // A copy: the engine owns its model, and the report reads this one after.
@@ -530,7 +530,7 @@ fn measure_into(
 ) -> Result<(ProbeRun, Setup)> {
     check_named_out(config)?;
     let mut setup = Setup::open(config, true)?;
-    let slice = setup.slice(config)?;
+    let slice = setup.slice(config);
     // Finished scores, when there are some, are this run's or refused: a
     // scores/ that cannot be read is an error, never "nothing to resume",
     // or another run's results would be replaced without --force.

@@ -311,6 +311,7 @@ impl ProbeRun {
             ));
         }
         let examples = first.examples;
+        check_repeated_shards(&parts)?;
         let absent = absent_shards(&parts);
         parts.sort_by_key(|(_, p)| (p.start, p.end));
         let mut next = 0;
@@ -334,6 +335,16 @@ impl ProbeRun {
         }
         if next < examples {
             return Err(missing(next, examples, examples, &absent));
+        }
+        // Every example is held, so a shard not given is an empty one.
+        if !absent.is_empty() {
+            return Err(Error::invalid(
+                "merge",
+                format!(
+                    "{} (it holds no examples, but merge needs every shard, so that none is lost unnoticed); give the output directory of every shard",
+                    absent_text(&absent)
+                ),
+            ));
         }
         let mut all: Vec<ProbeRun> = parts.into_iter().map(|(_, p)| p).collect();
         if all.len() == 1 {
@@ -368,6 +379,30 @@ impl ProbeRun {
     }
 }
 
+/// Refuses a shard given twice by its name, as the examples it holds
+/// cannot tell an empty shard (a run of fewer batches than shards) given
+/// twice.
+fn check_repeated_shards(parts: &[(PathBuf, ProbeRun)]) -> Result<()> {
+    for (i, (dir, part)) in parts.iter().enumerate() {
+        let Some(shard) = part.config.shard else {
+            continue;
+        };
+        if let Some((other, _)) = parts[..i]
+            .iter()
+            .find(|(_, p)| p.config.shard == Some(shard))
+        {
+            return Err(Error::data(
+                dir,
+                format!(
+                    "is shard {shard}, which {} is too: the same shard given twice?",
+                    other.display()
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
 /// The shards (K/N) of the run that no part is, when the parts say which
 /// shard of how many each is.
 fn absent_shards(parts: &[(PathBuf, ProbeRun)]) -> Vec<String> {
@@ -384,17 +419,22 @@ fn absent_shards(parts: &[(PathBuf, ProbeRun)]) -> Vec<String> {
 
 /// The error for examples no part holds, naming the shards not given.
 fn missing(from: usize, to: usize, examples: usize, absent: &[String]) -> Error {
-    let which = match absent {
-        [] => "a shard is missing".to_string(),
-        [one] => format!("shard {one} is missing"),
-        many => format!("shards {} are missing", many.join(", ")),
-    };
     Error::invalid(
         "merge",
         format!(
-            "no part holds examples {from}..{to} of {examples}: {which} (give the output directory of every shard)"
+            "no part holds examples {from}..{to} of {examples}: {} (give the output directory of every shard)",
+            absent_text(absent)
         ),
     )
+}
+
+/// Which shards are missing, in words.
+fn absent_text(absent: &[String]) -> String {
+    match absent {
+        [] => "a shard is missing".to_string(),
+        [one] => format!("shard {one} is missing"),
+        many => format!("shards {} are missing", many.join(", ")),
+    }
 }
 
 /// `values` as an .npy file, written atomically.

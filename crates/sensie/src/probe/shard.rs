@@ -8,6 +8,12 @@
 //! then the very batch the unsharded run would have run (the same examples,
 //! the same padding of a fixed-size model's last batch), so the model's
 //! outputs, and every number after them, are the same bit for bit.
+//!
+//! A run of fewer batches than shards (a Slurm array sized for the
+//! cluster, a small test set at the default batch size) leaves some
+//! shards empty: they measure nothing and write a part that says so, which
+//! `sensie merge` requires like any other, so the job array's size never
+//! depends on the data's.
 
 use std::fmt;
 use std::ops::Range;
@@ -45,22 +51,14 @@ impl Shard {
         Ok(Shard { index, count })
     }
 
-    /// The examples of this shard among `examples`, run in batches of `batch`.
-    pub fn slice(self, examples: usize, batch: usize) -> Result<Range<usize>> {
-        let batches = examples.div_ceil(batch.max(1));
-        if self.count > batches {
-            return Err(Error::invalid(
-                format!("shard {self}"),
-                format!(
-                    "the run has only {batches} batch(es) of {batch} ({examples} examples), fewer than {} shards; \
-                     ask for at most {batches} shards or a smaller --batch-size",
-                    self.count
-                ),
-            ));
-        }
+    /// The examples of this shard among `examples`, run in batches of
+    /// `batch`; empty when the run has fewer batches than shards.
+    pub fn slice(self, examples: usize, batch: usize) -> Range<usize> {
+        let batch = batch.max(1);
+        let batches = examples.div_ceil(batch);
         let first = self.index * batches / self.count;
         let last = (self.index + 1) * batches / self.count;
-        Ok(first * batch..(last * batch).min(examples))
+        first * batch..(last * batch).min(examples)
     }
 }
 
@@ -93,7 +91,7 @@ mod tests {
         for (examples, batch, count) in [(100, 7, 3), (10, 3, 4), (64, 32, 2), (5, 1, 5)] {
             let mut next = 0;
             for index in 0..count {
-                let slice = Shard { index, count }.slice(examples, batch).unwrap();
+                let slice = Shard { index, count }.slice(examples, batch);
                 assert_eq!(slice.start, next);
                 assert!(slice.start.is_multiple_of(batch) && !slice.is_empty());
                 next = slice.end;
@@ -103,16 +101,26 @@ mod tests {
     }
 
     #[test]
+    fn shards_beyond_the_runs_batches_are_empty_and_the_rest_still_cover_it() {
+        // 10 examples in one batch of 32, cut into 3: two empty shards.
+        let slices: Vec<_> = (0..3)
+            .map(|index| Shard { index, count: 3 }.slice(10, 32))
+            .collect();
+        assert_eq!(slices, [0..0, 0..0, 0..10]);
+        // 5 batches of 2 among 7 shards: each batch in exactly one shard.
+        let slices: Vec<_> = (0..7)
+            .map(|index| Shard { index, count: 7 }.slice(9, 2))
+            .collect();
+        assert_eq!(slices.iter().filter(|s| s.is_empty()).count(), 2);
+        assert_eq!(slices.iter().map(|s| s.len()).sum::<usize>(), 9);
+        assert!(slices.windows(2).all(|w| w[0].end == w[1].start));
+    }
+
+    #[test]
     fn bad_shards_are_refused_with_the_reason() {
         for (text, why) in [("3", "K/N"), ("4/4", "below N"), ("a/2", "whole")] {
             let err = Shard::parse(text).unwrap_err().to_string();
             assert!(err.contains(why), "{text}: {err}");
         }
-        let err = Shard::parse("2/3")
-            .unwrap()
-            .slice(10, 5)
-            .unwrap_err()
-            .to_string();
-        assert!(err.contains("only 2 batch(es)"), "{err}");
     }
 }
