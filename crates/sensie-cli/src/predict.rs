@@ -47,8 +47,8 @@ pub fn run(args: Args) -> sensie::Result<()> {
         ],
     )?;
     let model = Model::load(&args.model.path)?;
-    // Each example's row in the output: its position in the data file.
-    let (x, rows, total) = match Geometry::of(&model, "predict") {
+    // Each example's row in the output (its position in the data file), and its id.
+    let (x, rows, ids, total) = match Geometry::of(&model, "predict") {
         Ok(geometry) => {
             let images = data::load_images(&spec)?;
             if let Some(warning) = preprocess.check_fit(
@@ -64,7 +64,7 @@ pub fn run(args: Args) -> sensie::Result<()> {
                     geometry.layout,
                 )?
                 .into_dyn();
-            (x, images.positions, images.total)
+            (x, images.positions, images.ids, images.total)
         }
         Err(_) if spec.path.as_os_str().is_empty() => {
             return Err(Error::invalid("data", "no data path given (--data)"));
@@ -72,7 +72,12 @@ pub fn run(args: Args) -> sensie::Result<()> {
         Err(_) => {
             let x = sensie::data::read_array(&spec.path)?;
             let n = x.shape().first().copied().unwrap_or(0);
-            (x, (0..n).collect(), n)
+            (
+                x,
+                (0..n).collect(),
+                (0..n).map(|i| i.to_string()).collect(),
+                n,
+            )
         }
     };
     let mut engine = Engine::new(
@@ -96,8 +101,9 @@ pub fn run(args: Args) -> sensie::Result<()> {
         return Err(Error::data(
             &spec.path,
             format!(
-                "the model's output for example {} is NaN; check the preprocessing (--scale, --mean, --std): the model may expect other units",
-                rows.get(i).copied().unwrap_or(i)
+                "the model's output for {} is NaN; check that example's pixels (extreme or saturated values) and the preprocessing \
+                 (--scale, --mean, --std): the model may expect other units",
+                sensie::data::name::describe(rows[i], &ids[i])
             ),
         ));
     }

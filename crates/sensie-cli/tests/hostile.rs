@@ -1890,6 +1890,91 @@ fn class_folders_named_by_numbers_are_those_classes() {
     assert!(!stderr(&result).contains("WARNING: classes"));
 }
 
+/// A score the model makes NaN is named by the example's position in the
+/// data file, as `--indices` counts, and by its file: probe named the
+/// position after `--skip-bad` ("example 1 ('2')" for example 2), predict
+/// named no file, and explain counted "in the order explained" and, with a
+/// target given, blamed 'predicted' and told the user to give a target.
+#[test]
+fn a_nan_score_names_the_examples_position_in_the_data_and_its_file() {
+    let dir = tempfile::tempdir().unwrap();
+    // Example 0 holds a NaN pixel (left out by --skip-bad), example 1 is
+    // blank (its scores stay finite at any scale), example 2 is a digit
+    // whose logits overflow at --scale 1e38.
+    let (x, _) = digits(dir.path());
+    let digits = ArrayD::<f32>::read_npy(std::fs::File::open(&x).unwrap()).unwrap();
+    let mut three = Array4::<f32>::zeros((3, 1, 28, 28));
+    three
+        .slice_mut(ndarray::s![2..3, .., .., ..])
+        .assign(&digits.slice(ndarray::s![0..1, .., .., ..]));
+    three[[0, 0, 5, 5]] = f32::NAN;
+    let data = dir.path().join("three.npy");
+    three
+        .write_npy(std::fs::File::create(&data).unwrap())
+        .unwrap();
+    let labels = dir.path().join("labels.npy");
+    Array1::from(vec![0i64, 0, 7])
+        .write_npy(std::fs::File::create(&labels).unwrap())
+        .unwrap();
+    let model = repo(MODEL);
+    let (data, labels) = (s(&data), s(&labels));
+    let out = s(&dir.path().join("out"));
+    let common = [
+        "--model",
+        &model,
+        "--data",
+        &data,
+        "--skip-bad",
+        "--scale",
+        "1e38",
+    ];
+    let with = |command: &str, extra: &[&str]| -> Vec<String> {
+        let mut args = vec![command.to_string()];
+        args.extend(common.iter().chain(extra).map(|a| a.to_string()));
+        args
+    };
+    let out_npy = format!("{out}.npy");
+    let wants = ["for example 2 is NaN", "pixels", "--scale"];
+    refused(
+        &strs(&with(
+            "probe",
+            &["--labels", &labels, "--classes", "--quiet", "--out", &out],
+        )),
+        &wants,
+    );
+    refused(&strs(&with("predict", &["--out", &out_npy])), &wants);
+    let explain = with(
+        "explain",
+        &["--method", "saliency", "--target", "3", "--out", &out],
+    );
+    refused(&strs(&explain), &wants);
+    let err = stderr(&run(&strs(&explain)));
+    assert!(
+        !err.contains("'predicted'") && !err.contains("--target K"),
+        "{err}"
+    );
+    // A folder names the file.
+    let seven = dir.path().join("folder/7");
+    std::fs::create_dir_all(&seven).unwrap();
+    image::GrayImage::from_fn(28, 28, |x, y| image::Luma([((x * y) % 256) as u8]))
+        .save(seven.join("a.png"))
+        .unwrap();
+    let folder = s(&dir.path().join("folder"));
+    refused(
+        &[
+            "predict", "--model", &model, "--data", &folder, "--scale", "1e36", "--out", &out_npy,
+        ],
+        &["for example 0 ('7/a.png') is NaN"],
+    );
+    refused(
+        &[
+            "explain", "--model", &model, "--data", &folder, "--scale", "1e36", "--method",
+            "saliency", "--out", &out,
+        ],
+        &["for example 0 ('7/a.png') is NaN"],
+    );
+}
+
 /// Preprocessing that overflows, a NaN the model gives, a negative
 /// standard deviation, a word among a property's numbers and LRP on blank
 /// images: each once wrote NaN, flipped the images, grouped numbers as
@@ -1934,7 +2019,7 @@ fn silent_nan_flips_and_text_numbers_are_refused_or_handled() {
             "--out",
             &ex,
         ],
-        &["target 'predicted'", "is NaN", "--target"],
+        &["for example 0 is NaN", "pixels", "--scale"],
     );
     // Blank cut-outs: the data's range is one value, and no --box was given.
     let blank = dir.path().join("blank.npy");

@@ -68,6 +68,17 @@ pub fn stem(id: &str) -> &str {
     }
 }
 
+/// An example as a message names it: its position in the data (what
+/// `--indices` counts), and its id when that says more (a file's path
+/// under the data folder): `example 2`, `example 1 ('lens/a.fits.gz')`.
+pub fn describe(position: usize, id: &str) -> String {
+    if id == position.to_string() {
+        format!("example {position}")
+    } else {
+        format!("example {position} ('{id}')")
+    }
+}
+
 /// The file name of an example's id (its last path component).
 pub fn file_name(id: &str) -> &str {
     id.rsplit(['/', '\\']).next().unwrap_or(id)
@@ -95,6 +106,8 @@ mod tests {
             assert_eq!(stem(id), expected, "{id}");
         }
         assert_eq!(file_name("lens/hl000.fits.gz"), "hl000.fits.gz");
+        assert_eq!(describe(4, "4"), "example 4");
+        assert_eq!(describe(4, "a/b.png"), "example 4 ('a/b.png')");
         assert_eq!(
             Name::of("lens/hl000.fits.gz"),
             Name {

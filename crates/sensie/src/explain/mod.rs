@@ -211,6 +211,26 @@ impl std::fmt::Display for TargetSpec {
     }
 }
 
+/// Why scores with a NaN or infinite value cannot be explained, naming the
+/// first such example by `name` (given its row) and what to check; `None`
+/// when every score is finite.
+pub fn non_finite_scores(
+    scores: ndarray::ArrayView2<f32>,
+    name: &dyn Fn(usize) -> String,
+) -> Option<String> {
+    let (example, value) = scores
+        .rows()
+        .into_iter()
+        .enumerate()
+        .find_map(|(i, r)| r.iter().find(|v| !v.is_finite()).map(|&v| (i, v)))?;
+    Some(format!(
+        "the model's score for {} is {value}, so it predicts no class and every map of it would be {value}; \
+         check that example's pixels (extreme or saturated values) and the preprocessing (--scale, --mean, --std): \
+         the model may expect other units",
+        name(example)
+    ))
+}
+
 impl Targets {
     /// Resolves `spec` for `inputs`: labels are checked against the number of
     /// classes, the predicted class is the argmax of the explained score (for
@@ -247,19 +267,10 @@ impl Targets {
                 let scores = engine.scores(inputs, &score)?;
                 // The argmax of NaN scores is class 0 for every example: a
                 // "prediction" the model never made.
-                if let Some((example, value)) = scores
-                    .rows()
-                    .into_iter()
-                    .enumerate()
-                    .find_map(|(i, r)| r.iter().find(|v| !v.is_finite()).map(|&v| (i, v)))
-                {
-                    return Err(Error::invalid(
-                        "target 'predicted'",
-                        format!(
-                            "the model's score for example {example} (in the order explained) is {value}, so it predicts no class; \
-                             check the preprocessing (--scale, --mean, --std) or name the class to explain (--target K)"
-                        ),
-                    ));
+                if let Some(why) = non_finite_scores(scores.view(), &|i| {
+                    format!("example {i} (in the order explained)")
+                }) {
+                    return Err(Error::invalid("target 'predicted'", why));
                 }
                 scores
                     .rows()

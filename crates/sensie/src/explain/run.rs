@@ -357,6 +357,15 @@ pub fn run_on(
             });
         }
     };
+    // A NaN or infinite score, whatever the target, makes every map of it
+    // NaN: refused here, naming the example in the data.
+    if let Some(why) =
+        super::non_finite_scores(engine.scores(inputs.view(), &Score::Logit)?.view(), &|i| {
+            crate::data::name::describe(examples.indices[i], &examples.names[i].id)
+        })
+    {
+        return Err(Error::data(&examples.data, why));
+    }
     let spec = settings.target.unwrap_or(if examples.labels.is_some() {
         TargetSpec::Label
     } else {

@@ -1369,12 +1369,7 @@ pub(crate) fn value_text(value: f64) -> String {
 /// A model score that is NaN or infinite, with the example's file (or index)
 /// named and what to check: such a score would poison every statistic.
 fn non_finite_score(pass: &Pass, job: &Job, example: usize, score: f64) -> Error {
-    let id = &pass.data.ids[example];
-    let named = if *id == example.to_string() {
-        format!("example {example}")
-    } else {
-        format!("example {example} ('{id}')")
-    };
+    let named = crate::data::name::describe(pass.data.positions[example], &pass.data.ids[example]);
     let (at, strength) = match job.sweep {
         None => ("on the unperturbed image".to_string(), String::new()),
         Some((sweep, level)) => {
