@@ -274,3 +274,52 @@ fn hdus_parse_as_index_or_extname_from_flags_and_toml() {
         }
     );
 }
+
+/// A FITS file given as the data, not in a class folder: a cube whose header
+/// names its planes' bands is one example of those bands (the README's
+/// "FITS cubes (bands x H x W)"), read as a class folder reads it; it was
+/// read as three one-band examples, which a one-band model took in silence.
+/// A 2-D image is one example (it was refused as not N x H x W), and a cube
+/// whose header names no bands is still a stack of N x H x W examples.
+#[test]
+fn a_fits_file_given_as_the_data_is_one_image_or_cube_when_its_header_says_so() {
+    for (id, bands) in [
+        ("lens/hl000.fits.gz", Vec::new()),
+        ("lens/hl001.fits.gz", gri()),
+        ("nonlens/nl000.fits", Vec::new()),
+        ("nonlens/nl001.fits.fz", Vec::new()),
+    ] {
+        let images = data::load_images(&DataSpec {
+            path: survey("cutouts").join(id),
+            bands,
+            ..DataSpec::default()
+        })
+        .unwrap();
+        assert_eq!(images.images.dim(), (1, 3, 8, 8), "{id}");
+        let want = reference(id);
+        for (g, w) in images.images.iter().zip(want.iter()) {
+            assert!(
+                (f64::from(*g) - w).abs() <= 1e-6 * w.abs().max(1.0),
+                "{id}: {g} against astropy's {w}"
+            );
+        }
+    }
+    // m001's first SCI extension is its r plane, 2-D.
+    let plane = data::load_images(&DataSpec {
+        path: survey("mef/lens/m001.fits.gz"),
+        hdu: Some(Hdu::Index(1)),
+        ..DataSpec::default()
+    })
+    .unwrap();
+    assert_eq!(plane.images.dim(), (1, 1, 8, 8));
+    let r = reference("lens/m001.fits.gz");
+    for (g, w) in plane.images.iter().zip(r.index_axis(Axis(0), 1).iter()) {
+        assert!((f64::from(*g) - w).abs() <= 1e-6 * w.abs().max(1.0));
+    }
+    let stack = data::load_images(&DataSpec {
+        path: PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/data/probe/fits/arange.fits"),
+        ..DataSpec::default()
+    })
+    .unwrap();
+    assert_eq!(stack.images.dim(), (7, 1, 10, 11));
+}

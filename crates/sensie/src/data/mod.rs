@@ -10,7 +10,8 @@
 //! - a folder of class subfolders holding PNG, JPEG or FITS images;
 //! - an `.npz` archive with an image array and a label array (`x`, `y` by default);
 //! - an `.npy` or FITS file holding all images (N x H x W, N x C x H x W or
-//!   N x H x W x C), with labels from a second `.npy` file or a metadata column;
+//!   N x H x W x C), with labels from a second `.npy` file or a metadata column
+//!   (a 2-D FITS image, or a cube whose header names its bands, is one example);
 //! - one such file per band: a path containing `{band}`, filled in with each
 //!   of `bands` (e.g. `cutouts_{band}.fits` with g, r, i), each N x H x W; a
 //!   FITS file whose FILTER names another of `bands` is refused as swapped.
@@ -665,6 +666,9 @@ fn read_images(
 ) -> Result<Array4<f32>> {
     let template = path.to_string_lossy();
     if !template.contains("{band}") {
+        if bands.is_empty() && name::is_fits(path) {
+            return fits_images(fits::read(path, extensions)?, layout, path);
+        }
         if bands.is_empty() {
             return array::images_from_array(
                 array::read_array_from(path, extensions)?,
@@ -727,6 +731,20 @@ fn read_images(
         .map(|(_, p)| p.view().into_dimensionality::<Ix3>().expect("3-D"))
         .collect();
     Ok(ndarray::stack(Axis(1), &views).expect("same shapes"))
+}
+
+/// The examples of one FITS file given as the data: a 2-D image is one
+/// example, and so is a cube whose header names its planes' bands
+/// (`FILTER1..n`, `BAND1..n`), as in a class folder; any other array is a
+/// stack of examples (N x H x W, N x C x H x W), as an `.npy` file is.
+fn fits_images(image: fits::Image, layout: Option<Layout>, path: &Path) -> Result<Array4<f32>> {
+    match image.pixels.ndim() {
+        2 => array::images_from_array(image.pixels.insert_axis(Axis(0)), layout, path),
+        3 if image.bands.is_some() => {
+            array::images_from_array(image.pixels.insert_axis(Axis(0)), Some(Layout::Nchw), path)
+        }
+        _ => array::images_from_array(image.pixels, layout, path),
+    }
 }
 
 /// Labels as a data source stores them: a folder's classes with its
