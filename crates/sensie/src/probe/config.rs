@@ -428,13 +428,39 @@ pub struct PropertySpec {
     /// The metadata column.
     pub column: String,
     /// How to bin it: `auto`, `N` equal-width bins, `qN` quantile bins or
-    /// `discrete` (one group per value).
-    #[serde(default = "auto")]
+    /// `discrete` (one group per value). A config may write N as a number
+    /// (`bins = 5`), as anyone writing TOML would.
+    #[serde(default = "auto", deserialize_with = "bins")]
     pub bins: String,
 }
 
 fn auto() -> String {
     "auto".into()
+}
+
+/// A property's bins: text, or a whole number of equal-width bins.
+fn bins<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> std::result::Result<String, D::Error> {
+    struct Visitor;
+    impl serde::de::Visitor<'_> for Visitor {
+        type Value = String;
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str(
+                "a number of bins (bins = 5) or text: \"auto\", \"5\", \"q4\" or \"discrete\"",
+            )
+        }
+        fn visit_str<E: serde::de::Error>(self, text: &str) -> std::result::Result<String, E> {
+            Ok(text.to_string())
+        }
+        fn visit_u64<E: serde::de::Error>(self, n: u64) -> std::result::Result<String, E> {
+            Ok(n.to_string())
+        }
+        fn visit_i64<E: serde::de::Error>(self, n: i64) -> std::result::Result<String, E> {
+            Ok(n.to_string())
+        }
+    }
+    deserializer.deserialize_any(Visitor)
 }
 
 impl SweepSpec {
@@ -786,6 +812,26 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("missing.toml"), "{err}");
+    }
+
+    /// `bins = 5` was refused ("invalid type: integer `5`, expected a
+    /// string"), though a number of bins is what TOML writes as a number.
+    #[test]
+    fn a_propertys_bins_may_be_a_number_or_text() {
+        let bins = |value: &str| {
+            ProbeConfig::parse(&format!("[[property]]\ncolumn = \"z\"\nbins = {value}"))
+                .unwrap()
+                .property[0]
+                .bins
+                .clone()
+        };
+        assert_eq!(bins("5"), "5");
+        assert_eq!(bins("\"5\""), "5");
+        assert_eq!(bins("\"q4\""), "q4");
+        let err = ProbeConfig::parse("[[property]]\ncolumn = \"z\"\nbins = 2.5")
+            .err()
+            .unwrap();
+        assert!(err.contains("number of bins"), "{err}");
     }
 
     #[test]
