@@ -328,3 +328,53 @@ fn shards_beyond_the_runs_batches_are_empty_parts_that_merge_requires() {
         "{err}"
     );
 }
+
+/// Shards run with relative paths, as a job script runs them from the
+/// project's folder, merge into the unsharded run's results.json byte for
+/// byte: the merge wrote the paths made absolute ("model": "/home/...")
+/// where the run wrote them as given, from any folder it is run in.
+#[test]
+fn a_merge_names_the_model_and_data_as_the_shards_were_given_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let relative = |out: &Path| {
+        let mut args = probe_args(out);
+        for (flag, rel) in [
+            ("--model", "examples/mnist/mnist_cnn.onnx"),
+            ("--data", "examples/mnist/data/test_x.npy"),
+            ("--labels", "examples/mnist/data/test_y.npy"),
+        ] {
+            let at = args.iter().position(|a| a == flag).unwrap();
+            args[at + 1] = rel.into();
+        }
+        args
+    };
+    let in_repo = |args: &[String]| {
+        let run = Command::new(env!("CARGO_BIN_EXE_sensie"))
+            .current_dir(repo(""))
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(run.status.success(), "{}", stderr(&run));
+    };
+    let whole = dir.path().join("whole");
+    in_repo(&relative(&whole));
+    for k in 0..2 {
+        let mut args = relative(&dir.path().join(format!("part-{k}")));
+        args.extend(["--shard".into(), format!("{k}/2")]);
+        in_repo(&args);
+    }
+    let merged = Command::new(env!("CARGO_BIN_EXE_sensie"))
+        .current_dir(dir.path())
+        .args(["merge", "part-0", "part-1", "--out", "merged"])
+        .output()
+        .unwrap();
+    assert!(merged.status.success(), "{}", stderr(&merged));
+    let read =
+        |run: &str| std::fs::read_to_string(dir.path().join(run).join("results.json")).unwrap();
+    assert!(
+        read("whole").contains("\"path\": \"examples/mnist/mnist_cnn.onnx\""),
+        "{}",
+        read("whole")
+    );
+    assert!(read("whole") == read("merged"), "{}", read("merged"));
+}

@@ -62,7 +62,7 @@ pub use results::{DataSummary, ModelSummary, Report, check_out, write_results};
 use resume::Checkpoint;
 pub use score::{Metric, ScoreGrid, Scored};
 use scores::test_file;
-pub use scores::{ProbeRun, SCORES, SweepScores};
+pub use scores::{GivenPaths, ProbeRun, SCORES, SweepScores};
 pub use shard::Shard;
 pub use threads::{ThreadBudget, sweep_engine};
 
@@ -420,6 +420,7 @@ impl Setup {
         let mut kept = config.clone();
         kept.resolve_paths(&std::env::current_dir().map_err(|e| Error::io(".", e))?);
         Ok(ProbeRun {
+            given: GivenPaths::of(config),
             config: kept,
             fingerprint: self.fingerprint.clone(),
             examples: self.data.len(),
@@ -507,7 +508,11 @@ fn report_of(model: &Model, data: &Dataset, plan: &Plan, run: &ProbeRun) -> Resu
         run.metric,
         &options,
     )?;
-    assemble(model, data, &run.config, &options, tests, accuracy)
+    let mut report = assemble(model, data, &run.config, &options, tests, accuracy)?;
+    // Named as the run was given them, not as a merge found them.
+    report.model.path = run.given.model.clone();
+    report.data.path = run.given.data.clone();
+    Ok(report)
 }
 
 /// Checks that `config` names an output directory.

@@ -25,8 +25,9 @@
 //! `examples` (in the whole run), `start` and `end` (the slice these rows
 //! are, `0` and `examples` unless the run was one shard), `metric`,
 //! `output_kind` (classifiers), `tests` (`name`, `file`, `values` each, and
-//! `shown`, the k of its example images, when it has any) and the run's
-//! `config`. A classifier keeps 9 bytes per example and level, a
+//! `shown`, the k of its example images, when it has any), the run's
+//! `config` (paths made absolute) and `given` (the model and data paths as
+//! given, which results.json names). A classifier keeps 9 bytes per example and level, a
 //! regression model 17.
 //!
 //! The fingerprint identifies what the numbers depend on: the model's
@@ -77,6 +78,30 @@ pub struct ProbeRun {
     pub reference: ScoreGrid,
     /// The tests' scores, in the config's order.
     pub sweeps: Vec<SweepScores>,
+    /// The model and data paths as the run was given them, before they were
+    /// made absolute: what results.json names, so that a merge of shards
+    /// writes the unsharded run's results.json byte for byte.
+    pub given: GivenPaths,
+}
+
+/// A run's model and data paths as the user gave them (on the command line,
+/// or in a config file relative to its folder).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct GivenPaths {
+    /// The model file.
+    pub model: PathBuf,
+    /// The data file or folder.
+    pub data: PathBuf,
+}
+
+impl GivenPaths {
+    /// The paths `config` names.
+    pub fn of(config: &ProbeConfig) -> GivenPaths {
+        GivenPaths {
+            model: config.model.clone(),
+            data: config.data.path.clone(),
+        }
+    }
 }
 
 /// One sweep's scores.
@@ -124,6 +149,9 @@ struct Header {
     output_kind: Option<String>,
     tests: Vec<TestEntry>,
     config: ProbeConfig,
+    /// Absent from the scores of sensie before it was kept: the absolute paths stand in.
+    #[serde(default)]
+    given: Option<GivenPaths>,
 }
 
 const REFERENCE: &str = "reference";
@@ -187,6 +215,7 @@ impl ProbeRun {
             },
             tests,
             config: self.config.clone(),
+            given: Some(self.given.clone()),
         };
         let json = serde_json::to_vec_pretty(&header)
             .map_err(|e| Error::invalid("scores", e.to_string()))?;
@@ -257,6 +286,9 @@ impl ProbeRun {
             })
             .collect::<Result<_>>()?;
         Ok(ProbeRun {
+            given: header
+                .given
+                .unwrap_or_else(|| GivenPaths::of(&header.config)),
             config: header.config,
             fingerprint: header.fingerprint,
             examples: header.examples,
@@ -375,6 +407,7 @@ impl ProbeRun {
             metric: first.metric,
             reference,
             sweeps,
+            given: first.given.clone(),
         })
     }
 }
