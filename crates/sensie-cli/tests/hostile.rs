@@ -2193,3 +2193,60 @@ fn metadata_messages_name_the_files_row() {
     assert_eq!(result.status.code(), Some(1), "{err}");
     assert!(err.contains("row 18 of column 'value' is inf"), "{err}");
 }
+
+/// A refused run writes nothing: it left its (empty) output folder behind,
+/// parents and all, for every command, so a typo in a flag made a folder
+/// the next run had to be pointed away from. A folder that was there
+/// before stays.
+#[test]
+fn a_refused_run_leaves_no_output_folder_behind() {
+    let dir = tempfile::tempdir().unwrap();
+    let (x, y) = digits(dir.path());
+    let model = repo(MODEL);
+    let out = dir.path().join("new/nested/out");
+    let o = s(&out);
+    let probe = ["probe", "--model", &model, "--data", &x, "--labels", &y];
+    let missing = s(&dir.path().join("missing.npy"));
+    for args in [
+        [&probe[..], &["--perturb", "nosuch=0:1:2", "--out", &o]].concat(),
+        vec![
+            "probe", "--model", &model, "--data", &missing, "--resume", "--out", &o,
+        ],
+        vec![
+            "explain",
+            "--model",
+            &model,
+            "--data",
+            &x,
+            "--method",
+            "saliency",
+            "--indices",
+            "99",
+            "--out",
+            &o,
+        ],
+        vec!["merge", &x, "--out", &o],
+    ] {
+        let result = run(&args);
+        assert_eq!(
+            result.status.code(),
+            Some(1),
+            "{args:?}: {}",
+            stderr(&result)
+        );
+        assert!(
+            !dir.path().join("new").exists(),
+            "{args:?} left {}",
+            out.display()
+        );
+    }
+    let before = dir.path().join("mine");
+    std::fs::create_dir(&before).unwrap();
+    let result = run(&[
+        &probe[..],
+        &["--perturb", "nosuch=0:1:2", "--out", &s(&before)],
+    ]
+    .concat());
+    assert_eq!(result.status.code(), Some(1));
+    assert!(before.is_dir(), "the user's own folder is kept");
+}

@@ -53,6 +53,9 @@ pub struct OutputDir {
     /// is left in it after the earlier run's entries moved aside is the
     /// user's, and [`OutputDir::claim`] refuses to write over it.
     forced: bool,
+    /// The folders made for this run, the output folder first: a run
+    /// refused before it wrote anything leaves none of them behind.
+    created: Vec<PathBuf>,
 }
 
 /// Makes `out` ready for a run reading `inputs`: refuses a path that is a
@@ -62,7 +65,7 @@ pub struct OutputDir {
 /// finishes or put back if it fails.
 pub fn prepare(out: &Path, force: bool, inputs: &[&Path]) -> Result<OutputDir> {
     let what = || format!("output directory {}", out.display());
-    check(out, inputs)?;
+    let created = check(out, inputs)?;
     let entries = listing(out)?;
     if let Some(first) = entries
         .iter()
@@ -87,6 +90,7 @@ pub fn prepare(out: &Path, force: bool, inputs: &[&Path]) -> Result<OutputDir> {
             before: BTreeSet::new(),
             replaced: Vec::new(),
             forced: true,
+            created: Vec::new(),
         };
         for name in earlier_outputs(out)?
             .into_iter()
@@ -112,6 +116,7 @@ pub fn prepare(out: &Path, force: bool, inputs: &[&Path]) -> Result<OutputDir> {
         before: listing(out)?,
         replaced: Vec::new(),
         forced: false,
+        created,
     })
 }
 
@@ -129,8 +134,8 @@ fn remove(path: &Path) -> Result<()> {
 }
 
 /// Refuses a path that is a file or a directory holding one of the inputs,
-/// and creates the directory.
-fn check(out: &Path, inputs: &[&Path]) -> Result<()> {
+/// and creates the directory; returns the folders it made, deepest first.
+fn check(out: &Path, inputs: &[&Path]) -> Result<Vec<PathBuf>> {
     let what = || format!("output directory {}", out.display());
     if out.as_os_str().is_empty() {
         return Err(Error::invalid("output directory", "none given (--out DIR)"));
@@ -163,8 +168,13 @@ fn check(out: &Path, inputs: &[&Path]) -> Result<()> {
             ));
         }
     }
+    let created: Vec<PathBuf> = out
+        .ancestors()
+        .take_while(|p| !p.as_os_str().is_empty() && !p.exists())
+        .map(Path::to_path_buf)
+        .collect();
     std::fs::create_dir_all(out).map_err(|e| Error::io(out, e))?;
-    Ok(())
+    Ok(created)
 }
 
 /// Makes `out` ready to continue an interrupted run (`--resume`): nothing
@@ -172,7 +182,7 @@ fn check(out: &Path, inputs: &[&Path]) -> Result<()> {
 /// before its manifest could be), and those an earlier run's manifest
 /// lists, count as this run's, so a later forced run removes them.
 pub fn resume(out: &Path, inputs: &[&Path], partial: &[&str]) -> Result<OutputDir> {
-    check(out, inputs)?;
+    let created = check(out, inputs)?;
     let mut before = listing(out)?;
     for name in earlier_outputs(out)? {
         before.remove(&OsString::from(name));
@@ -185,6 +195,7 @@ pub fn resume(out: &Path, inputs: &[&Path], partial: &[&str]) -> Result<OutputDi
         before,
         replaced: Vec::new(),
         forced: false,
+        created,
     })
 }
 
@@ -264,6 +275,14 @@ impl Drop for OutputDir {
     /// staying in [`REPLACED`], where the next forced run removes them).
     fn drop(&mut self) {
         if self.replaced.is_empty() {
+            // A folder made for a run that wrote nothing (refused input) is
+            // removed, so the next run does not meet it; one the run wrote
+            // into (its manifest, partial scores to resume from) stays.
+            for dir in &self.created {
+                if std::fs::remove_dir(dir).is_err() {
+                    break;
+                }
+            }
             return;
         }
         let aside = self.path.join(REPLACED);
