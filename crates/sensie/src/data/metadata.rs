@@ -42,9 +42,13 @@ pub struct Metadata {
 }
 
 impl Metadata {
-    /// Reads a CSV file whose first row names the columns.
+    /// Reads a CSV file whose first row names the columns. Fields are
+    /// separated by commas, or by tabs or semicolons when the header holds
+    /// no comma but those ([`delimiter`]).
     pub fn read(path: &Path) -> Result<Self> {
-        let mut reader = csv::Reader::from_path(path)
+        let mut reader = csv::ReaderBuilder::new()
+            .delimiter(delimiter(path)?)
+            .from_path(path)
             .map_err(|e| Error::data(path, format!("cannot read CSV: {e}")))?;
         let names: Vec<String> = reader
             .headers()
@@ -340,6 +344,30 @@ impl Metadata {
     }
 }
 
+/// The field separator of the table at `path`: a comma, unless its header
+/// line holds none and holds tabs or semicolons (a catalogue saved as TSV,
+/// or with `sep=';'` where the comma is the decimal mark), whose columns
+/// would otherwise read as one named `id;mag`.
+fn delimiter(path: &Path) -> Result<u8> {
+    use std::io::{BufRead, Read};
+    let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
+    let mut header = Vec::new();
+    std::io::BufReader::new(file)
+        .take(1 << 20)
+        .read_until(b'\n', &mut header)
+        .map_err(|e| Error::io(path, e))?;
+    let count = |c: u8| header.iter().filter(|&&b| b == c).count();
+    Ok(if count(b',') > 0 {
+        b','
+    } else if count(b'\t') > 0 {
+        b'\t'
+    } else if count(b';') > 0 {
+        b';'
+    } else {
+        b','
+    })
+}
+
 /// Whether a cell marks a missing value: empty, NaN, or one of the markers
 /// catalogues write for one (`NA`, `N/A`, `null`, `None`, and astropy's `--`
 /// for a masked cell). Such an example is left out of a property's test
@@ -361,6 +389,26 @@ mod tests {
         let path = dir.join("meta.csv");
         std::fs::write(&path, text).unwrap();
         Metadata::read(&path).unwrap()
+    }
+
+    /// A tab- or semicolon-separated catalogue was read as one column
+    /// named `id\tmag`, and every column asked for was unknown.
+    #[test]
+    fn tab_and_semicolon_separated_tables_are_read_by_their_header() {
+        let dir = tempfile::tempdir().unwrap();
+        for text in [
+            "id\tmag\tnote\r\na\t20.5\tx\r\nb\t21\t\"y;z\"\r\n",
+            "\u{feff}id;mag;note\na;20.5;x\nb;21;\"y;z\"\n",
+            "id,mag,note\na,20.5,x\nb,21,\"y;z\"\n",
+        ] {
+            let meta = table(dir.path(), text);
+            assert_eq!(meta.names(), ["id", "mag", "note"], "{text:?}");
+            assert_eq!(
+                meta.column("mag").unwrap(),
+                Column::Numeric(vec![Some(20.5), Some(21.0)])
+            );
+            assert_eq!(meta.text("note").unwrap(), ["x", "y;z"]);
+        }
     }
 
     #[test]
