@@ -52,6 +52,13 @@ def test_shards_on_dask_workers_merge_into_the_single_process_results(client, cl
     # The three parts hold every example once.
     spans = [json.loads((tmp_path / "dask.parts" / f"part-{k}" / "scores" / "run.json").read_text()) for k in range(3)]
     assert [(s["start"], s["end"]) for s in spans] == [(0, 320), (320, 640), (640, 1000)]
+    # More shards than the run's 16 batches of 64: one part is empty, and
+    # the merge is still the single process's results.json.
+    more = tmp_path / "more"
+    probe_on_dask(config(more), client, shards=17)
+    assert (more / "results.json").read_bytes() == (single / "results.json").read_bytes()
+    spans = [json.loads((tmp_path / "more.parts" / f"part-{k}" / "scores" / "run.json").read_text()) for k in range(17)]
+    assert sum(s["start"] == s["end"] for s in spans) == 1
 
 
 def test_bad_arguments_are_refused_before_any_work(client, tmp_path):
@@ -61,5 +68,3 @@ def test_bad_arguments_are_refused_before_any_work(client, tmp_path):
         probe_on_dask(config(tmp_path / "x"), client, shards=2.0)
     with pytest.raises(TypeError, match="dict"):
         probe_on_dask("probe.toml", client, shards=2)
-    with pytest.raises(ValueError, match="only 16 batch"):
-        probe_on_dask(config(tmp_path / "y"), client, shards=17)
