@@ -46,10 +46,17 @@ impl Metadata {
     /// separated by commas, or by tabs or semicolons when the header holds
     /// no comma but those ([`delimiter`]).
     pub fn read(path: &Path) -> Result<Self> {
+        use std::io::BufRead;
+        // Opened once, and the header peeked in the buffer, so that a pipe
+        // (`--metadata <(...)`) is read whole by the table's reader.
+        let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
+        let mut input = std::io::BufReader::with_capacity(MAX_LINE, LineCap::new(file));
+        let start = input
+            .fill_buf()
+            .map_err(|e| Error::data(path, e.to_string()))?;
         let mut reader = csv::ReaderBuilder::new()
-            .delimiter(delimiter(path)?)
-            .from_path(path)
-            .map_err(|e| Error::data(path, format!("cannot read CSV: {e}")))?;
+            .delimiter(delimiter(start))
+            .from_reader(input);
         let names: Vec<String> = reader
             .headers()
             .map_err(|e| Error::data(path, format!("cannot read the CSV header: {e}")))?
@@ -348,16 +355,10 @@ impl Metadata {
 /// line holds none and holds tabs or semicolons (a catalogue saved as TSV,
 /// or with `sep=';'` where the comma is the decimal mark), whose columns
 /// would otherwise read as one named `id;mag`.
-fn delimiter(path: &Path) -> Result<u8> {
-    use std::io::{BufRead, Read};
-    let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
-    let mut header = Vec::new();
-    std::io::BufReader::new(file)
-        .take(1 << 20)
-        .read_until(b'\n', &mut header)
-        .map_err(|e| Error::io(path, e))?;
+fn delimiter(start: &[u8]) -> u8 {
+    let header = start.split(|&b| b == b'\n').next().unwrap_or_default();
     let count = |c: u8| header.iter().filter(|&&b| b == c).count();
-    Ok(if count(b',') > 0 {
+    if count(b',') > 0 {
         b','
     } else if count(b'\t') > 0 {
         b'\t'
@@ -365,7 +366,46 @@ fn delimiter(path: &Path) -> Result<u8> {
         b';'
     } else {
         b','
-    })
+    }
+}
+
+/// The longest line a metadata table may have. A catalogue's lines are
+/// short; a file that runs on without a line break (a binary file given by
+/// mistake, `/dev/zero`) would otherwise grow one record until memory ran
+/// out and the process aborted.
+const MAX_LINE: usize = 1 << 20;
+
+/// A reader that fails once a line runs past [`MAX_LINE`] bytes.
+struct LineCap<R> {
+    inner: R,
+    line: usize,
+}
+
+impl<R> LineCap<R> {
+    fn new(inner: R) -> Self {
+        LineCap { inner, line: 0 }
+    }
+}
+
+impl<R: std::io::Read> std::io::Read for LineCap<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        let read = &buf[..n];
+        self.line = match read.iter().rposition(|&b| b == b'\n') {
+            Some(last) => n - last - 1,
+            None => self.line + n,
+        };
+        if self.line > MAX_LINE {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                format!(
+                    "a line longer than {} MiB: not a CSV table; give the catalogue's CSV file",
+                    MAX_LINE >> 20
+                ),
+            ));
+        }
+        Ok(n)
+    }
 }
 
 /// Whether a cell marks a missing value: empty, NaN, or one of the markers
@@ -409,6 +449,49 @@ mod tests {
             );
             assert_eq!(meta.text("note").unwrap(), ["x", "y;z"]);
         }
+    }
+
+    /// A file that runs on without a line break (`--metadata /dev/zero`, a
+    /// binary file given by mistake) grew one record until the allocator
+    /// aborted the process; it is refused once a line passes 1 MiB.
+    #[test]
+    fn a_file_without_line_breaks_is_refused_not_read_until_memory_runs_out() {
+        let err = Metadata::read(Path::new("/dev/zero"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("/dev/zero") && err.contains("longer than 1 MiB"),
+            "{err}"
+        );
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("blob.csv");
+        let mut text = String::from("id,mag\na,1\n");
+        text.push_str(&"x".repeat(3 << 20));
+        std::fs::write(&path, text).unwrap();
+        let err = Metadata::read(&path).unwrap_err().to_string();
+        assert!(err.contains("longer than 1 MiB"), "{err}");
+    }
+
+    /// A pipe (`--metadata <(zcat cat.csv.gz)`) is read once: the separator
+    /// was found by opening the file a first time, which drained the pipe's
+    /// header before the table's reader opened it again.
+    #[test]
+    fn a_catalogue_from_a_pipe_is_read_whole() {
+        let dir = tempfile::tempdir().unwrap();
+        let fifo = dir.path().join("cat.csv");
+        let made = std::process::Command::new("mkfifo").arg(&fifo).status();
+        assert!(made.is_ok_and(|s| s.success()), "mkfifo");
+        let writer = {
+            let fifo = fifo.clone();
+            std::thread::spawn(move || std::fs::write(fifo, "id;mag\na;20.5\nb;21\n").unwrap())
+        };
+        let meta = Metadata::read(&fifo).unwrap();
+        writer.join().unwrap();
+        assert_eq!(meta.names(), ["id", "mag"]);
+        assert_eq!(
+            meta.column("mag").unwrap(),
+            Column::Numeric(vec![Some(20.5), Some(21.0)])
+        );
     }
 
     #[test]
