@@ -2250,3 +2250,46 @@ fn a_refused_run_leaves_no_output_folder_behind() {
     assert_eq!(result.status.code(), Some(1));
     assert!(before.is_dir(), "the user's own folder is kept");
 }
+
+/// Files that never end (`/dev/zero`, whose size reads as 0) given as the
+/// model, the config or the metadata were read until memory ran out; a
+/// device is refused as one, and a config past 16 MiB as too large.
+#[test]
+fn files_that_never_end_are_refused_not_read_until_memory_runs_out() {
+    let dir = tempfile::tempdir().unwrap();
+    let (x, y) = digits(dir.path());
+    let out = s(&dir.path().join("out"));
+    refused(
+        &["inspect", "--model", "/dev/zero"],
+        &["/dev/zero", "a device, not a file"],
+    );
+    refused(
+        &["probe", "--config", "/dev/zero", "--out", &out],
+        &["/dev/zero", "a device, not a file"],
+    );
+    let model = repo(MODEL);
+    refused(
+        &[
+            "probe",
+            "--model",
+            &model,
+            "--data",
+            &x,
+            "--labels",
+            &y,
+            "--metadata",
+            "/dev/zero",
+            "--property",
+            "mag",
+            "--out",
+            &out,
+        ],
+        &["/dev/zero", "longer than 1 MiB"],
+    );
+    let big = dir.path().join("big.toml");
+    std::fs::write(&big, vec![b'#'; (16 << 20) + 1]).unwrap();
+    refused(
+        &["probe", "--config", &s(&big), "--out", &out],
+        &["big.toml", "larger than 16 MiB"],
+    );
+}

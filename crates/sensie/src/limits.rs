@@ -3,6 +3,9 @@
 //! would otherwise exhaust memory or run for days; a value past its limit is
 //! refused with the limit named, never clamped in silence.
 
+use std::io::Read;
+use std::path::Path;
+
 use crate::{Error, Result};
 
 /// Bytes one array read from a file may hold (16 GiB).
@@ -26,6 +29,44 @@ pub const MAX_RESTARTS: usize = 1024;
 /// A blur's sigma in pixels: its kernel has 8 sigma + 1 taps (a sigma of
 /// 1e9 asked for 64 GB), and a sigma past any image's size blurs it flat.
 pub const MAX_SIGMA: f32 = 10_000.0;
+
+/// Bytes of an ONNX model file, read whole: protobuf's own limit (2 GiB);
+/// larger weights live in external data files.
+pub const MAX_MODEL_BYTES: u64 = 1 << 31;
+/// Bytes of a probe config file.
+pub const MAX_CONFIG_BYTES: u64 = 1 << 24;
+
+/// A whole file of at most `limit` bytes. A longer one, a pipe that never
+/// ends, or a device (`/dev/zero`, whose size reads as 0) is refused naming
+/// the file, instead of being read until memory runs out.
+pub fn read_file(path: &Path, limit: u64) -> Result<Vec<u8>> {
+    let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::FileTypeExt;
+        let kind = file.metadata().map_err(|e| Error::io(path, e))?.file_type();
+        if kind.is_char_device() || kind.is_block_device() {
+            return Err(Error::data(
+                path,
+                "a device, not a file; give the file itself",
+            ));
+        }
+    }
+    let mut bytes = Vec::new();
+    file.take(limit + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| Error::io(path, e))?;
+    if bytes.len() as u64 > limit {
+        return Err(Error::data(
+            path,
+            format!(
+                "larger than {} MiB, the most sensie reads of such a file; is it the right file?",
+                limit >> 20
+            ),
+        ));
+    }
+    Ok(bytes)
+}
 
 /// Refuses `value` above `limit`, naming both.
 pub fn at_most(what: &str, value: usize, limit: usize) -> Result<()> {

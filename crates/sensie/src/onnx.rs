@@ -33,7 +33,7 @@ pub mod dtype {
 
 /// Reads an ONNX model, resolving external data relative to the file.
 pub fn read_model(path: &Path) -> Result<ModelProto> {
-    let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+    let bytes = crate::limits::read_file(path, crate::limits::MAX_MODEL_BYTES)?;
     decode_model(&bytes, path)
 }
 

@@ -263,10 +263,9 @@ impl ProbeConfig {
     /// any working directory; paths given on the command line stay relative
     /// to the working directory.
     pub fn read(path: &Path) -> Result<ProbeConfig> {
-        let text = std::fs::read_to_string(path).map_err(|e| Error::Io {
-            path: path.to_path_buf(),
-            source: e,
-        })?;
+        let bytes = crate::limits::read_file(path, crate::limits::MAX_CONFIG_BYTES)?;
+        let text = String::from_utf8(bytes)
+            .map_err(|_| Error::data(path, "not a probe config: it is not UTF-8 text"))?;
         let mut config = ProbeConfig::parse(&text).map_err(|reason| Error::Data {
             path: path.to_path_buf(),
             reason: format!("not a valid probe config: {reason}"),
