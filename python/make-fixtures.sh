@@ -5,6 +5,8 @@
 #   1. python/setup.sh                     the pinned Python environment
 #   2. python/train_mnist.py               only if examples/mnist/ outputs are missing
 #   3. python/make_engine_fixtures.py      crates/sensie/tests/data/engine/<case>/
+#      python/make_engine_op_fixtures.py   crates/sensie/tests/data/engine_ops/ (single ops:
+#                                          float64 Cast, strided Slice, reflect/edge/wrap Pad)
 #   4. python/make_explain_fixtures.py     crates/sensie/tests/data/explain/ (Captum references;
 #                                          reads the engine fixture nhwc_tf2onnx)
 #   5. python/make_lrp_fixtures.py         crates/sensie/tests/data/explain/lrp.npz, resnet_bn.onnx
@@ -30,6 +32,7 @@ if [ ! -f "$mnist/mnist_cnn.onnx" ] || [ ! -f "$mnist/data/test_x.npy" ] \
     "$py" "$here/train_mnist.py"
 fi
 "$py" "$here/make_engine_fixtures.py" "$@"
+"$py" "$here/make_engine_op_fixtures.py"
 "$py" "$here/make_explain_fixtures.py"
 "$py" "$here/make_lrp_fixtures.py"
 "$py" "$here/make_nhwc_bias_fixture.py"

@@ -27,8 +27,17 @@ pub mod dtype {
     pub const INT32: i32 = 6;
     /// 64-bit integer.
     pub const INT64: i32 = 7;
+    /// 16-bit float.
+    pub const FLOAT16: i32 = 10;
     /// 64-bit float.
     pub const DOUBLE: i32 = 11;
+    /// 16-bit brain float.
+    pub const BFLOAT16: i32 = 16;
+
+    /// Whether `dtype` is a floating-point type.
+    pub fn is_real(dtype: i32) -> bool {
+        matches!(dtype, FLOAT | FLOAT16 | DOUBLE | BFLOAT16)
+    }
 }
 
 /// Reads an ONNX model, resolving external data relative to the file.

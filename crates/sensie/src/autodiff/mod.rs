@@ -79,7 +79,7 @@ pub(crate) fn differentiate(
         .clone();
 
     // Tensors that depend on a requested one, and tensors the score depends on.
-    let is_float = |name: &str| shapes.get(name).is_some_and(|s| s.is_float);
+    let is_real = |name: &str| shapes.get(name).is_some_and(Shape::is_real);
     let mut depends: HashSet<&str> = request.wrt.iter().map(String::as_str).collect();
     for node in &forward {
         if node.input.iter().any(|i| depends.contains(i.as_str())) {
@@ -87,7 +87,7 @@ pub(crate) fn differentiate(
                 node.output
                     .iter()
                     .map(String::as_str)
-                    .filter(|o| is_float(o)),
+                    .filter(|o| is_real(o)),
             );
         }
     }

@@ -21,14 +21,27 @@ use crate::{Error, Result};
 #[derive(Clone, Debug, PartialEq)]
 pub struct Shape {
     pub dims: Vec<i64>,
-    /// Whether the elements are 32-bit floats (the only ones differentiated).
-    pub is_float: bool,
+    /// The ONNX element type ([`onnx::dtype`]); 0 where sensie does not
+    /// need to tell it apart.
+    pub dtype: i32,
 }
 
 /// Marks the batch dimension in [`Shape::dims`].
 pub const BATCH: i64 = -1;
 
 impl Shape {
+    /// Whether the elements are 32-bit floats, as the model's input is.
+    pub fn is_float(&self) -> bool {
+        self.dtype == onnx::dtype::FLOAT
+    }
+
+    /// Whether the elements are floats of any width: what gradients flow
+    /// through (a model may Cast to float64 and back; integers, such as shape
+    /// arithmetic, are never differentiated).
+    pub fn is_real(&self) -> bool {
+        onnx::dtype::is_real(self.dtype)
+    }
+
     pub fn rank(&self) -> usize {
         self.dims.len()
     }
@@ -65,7 +78,7 @@ pub struct TensorShapes {
 const MAX_VALUES: i64 = 64;
 
 /// A run's record of one tensor: dims, whether float, small int64 values.
-type Learned = (Vec<i64>, bool, Option<Vec<i64>>);
+type Learned = (Vec<i64>, i32, Option<Vec<i64>>);
 
 /// Tensors whose values depend on the input's values (not just its shape):
 /// everything downstream of the input, except through Shape and Size.
@@ -142,11 +155,7 @@ impl TensorShapes {
                     };
                     found.insert(
                         name.to_string(),
-                        (
-                            shape.iter().copied().collect(),
-                            *ty == TensorElementType::Float32,
-                            ints,
-                        ),
+                        (shape.iter().copied().collect(), element_dtype(*ty), ints),
                     );
                 }
             }
@@ -163,7 +172,7 @@ impl TensorShapes {
         let data_dependent = data_dependent(graph, input_name);
         let mut map = HashMap::new();
         let mut ints = HashMap::new();
-        for (name, (dims, is_float, values)) in one {
+        for (name, (dims, dtype, values)) in one {
             let other = two.as_ref().and_then(|t| t.get(&name));
             let dims = match other {
                 Some((dims2, _, _)) if dims2.len() == dims.len() => dims
@@ -179,7 +188,7 @@ impl TensorShapes {
             {
                 ints.insert(name.clone(), values);
             }
-            map.insert(name, Shape { dims, is_float });
+            map.insert(name, Shape { dims, dtype });
         }
         let mut in_dims: Vec<i64> = input.shape().iter().map(|&d| d as i64).collect();
         if batch_free {
@@ -189,15 +198,14 @@ impl TensorShapes {
             input_name.to_string(),
             Shape {
                 dims: in_dims,
-                is_float: true,
+                dtype: onnx::dtype::FLOAT,
             },
         );
         for init in &graph.initializer {
             let name = init.name.clone().unwrap_or_default();
-            let is_float = init.data_type == Some(onnx::dtype::FLOAT);
             map.entry(name).or_insert(Shape {
                 dims: init.dims.clone(),
-                is_float,
+                dtype: init.data_type.unwrap_or(0),
             });
         }
         for node in graph.node.iter().filter(|n| n.op() == "Constant") {
@@ -205,7 +213,7 @@ impl TensorShapes {
                 if let Some(t) = node.attr("value").and_then(|a| a.t.as_ref()) {
                     map.entry(out.clone()).or_insert(Shape {
                         dims: t.dims.clone(),
-                        is_float: t.data_type == Some(onnx::dtype::FLOAT),
+                        dtype: t.data_type.unwrap_or(0),
                     });
                 }
             }
@@ -226,5 +234,20 @@ impl TensorShapes {
 
     pub fn names(&self) -> impl Iterator<Item = &str> {
         self.map.keys().map(String::as_str)
+    }
+}
+
+/// The ONNX element type of a tensor ONNX Runtime returned: the float types
+/// (which gradients flow through) and the integers; 0 for the rest.
+fn element_dtype(ty: TensorElementType) -> i32 {
+    use onnx::dtype;
+    match ty {
+        TensorElementType::Float32 => dtype::FLOAT,
+        TensorElementType::Float64 => dtype::DOUBLE,
+        TensorElementType::Float16 => dtype::FLOAT16,
+        TensorElementType::Bfloat16 => dtype::BFLOAT16,
+        TensorElementType::Int64 => dtype::INT64,
+        TensorElementType::Int32 => dtype::INT32,
+        _ => 0,
     }
 }

@@ -100,7 +100,7 @@ pub fn pow(ctx: &mut Ctx, g: &[Option<String>]) -> Grads {
     let g = ctx.g0(g);
     let (a, y) = (ctx.input(0), ctx.output(0));
     let exponent = ctx.input(1);
-    let b = if ctx.shape(&exponent)?.is_float {
+    let b = if ctx.shape(&exponent)?.is_float() {
         exponent
     } else {
         ctx.b.cast_float(&exponent)

@@ -29,6 +29,18 @@ fn reduced_axes(ctx: &Ctx, rank: usize) -> Result<Vec<i64>> {
     Ok(axes)
 }
 
+/// Refuses a reduction over the batch axis: it mixes the examples, so one
+/// example's gradient would depend on which others share its batch.
+fn refuse_batch(ctx: &Ctx, dims: &[i64], axes: &[i64]) -> Result<()> {
+    if axes.iter().any(|&a| dims[a as usize] == BATCH) {
+        return Err(ctx.fail(format!(
+            "{} over the batch axis is not supported",
+            ctx.node.op()
+        )));
+    }
+    Ok(())
+}
+
 /// The output gradient with the reduced axes restored as size-1 axes.
 fn keep_dims(ctx: &mut Ctx, g: &str, axes: &[i64]) -> Result<String> {
     Ok(
@@ -46,14 +58,12 @@ pub fn reduce_sum_mean(ctx: &mut Ctx, g: &[Option<String>]) -> Grads {
     let x = ctx.input(0);
     let dims = ctx.shape(&x)?.dims;
     let axes = reduced_axes(ctx, dims.len())?;
+    refuse_batch(ctx, &dims, &axes)?;
     let kept = keep_dims(ctx, &g, &axes)?;
     let shape = ctx.b.node("Shape", &[&x], vec![]);
     let spread = ctx.b.node("Expand", &[&kept, &shape], vec![]);
     if ctx.node.op() == "ReduceSum" {
         return Ok(vec![Some(spread)]);
-    }
-    if axes.iter().any(|&a| dims[a as usize] == BATCH) {
-        return Err(ctx.fail("ReduceMean over the batch axis is not supported"));
     }
     let count: i64 = axes.iter().map(|&a| dims[a as usize]).product();
     Ok(vec![Some(ctx.b.scale(&spread, 1.0 / count as f32))])
@@ -64,8 +74,9 @@ pub fn reduce_sum_mean(ctx: &mut Ctx, g: &[Option<String>]) -> Grads {
 pub fn reduce_max_min(ctx: &mut Ctx, g: &[Option<String>]) -> Grads {
     let g = ctx.g0(g);
     let (x, y) = (ctx.input(0), ctx.output(0));
-    let rank = ctx.shape(&x)?.rank();
-    let axes = reduced_axes(ctx, rank)?;
+    let dims = ctx.shape(&x)?.dims;
+    let axes = reduced_axes(ctx, dims.len())?;
+    refuse_batch(ctx, &dims, &axes)?;
     let kept_y = keep_dims(ctx, &y, &axes)?;
     let kept_g = keep_dims(ctx, &g, &axes)?;
     let b = &mut *ctx.b;

@@ -17,9 +17,21 @@ pub fn reshape(ctx: &mut Ctx, g: &[Option<String>]) -> Grads {
     Ok(vec![Some(ctx.b.reshape_like(&g, &x))])
 }
 
-/// Identity, Dropout (inference) and float-to-float Cast pass the gradient.
+/// Identity and Dropout (inference) pass the gradient.
 pub fn identity(ctx: &mut Ctx, g: &[Option<String>]) -> Grads {
     Ok(vec![Some(ctx.g0(g))])
+}
+
+/// Cast between float types (a model may compute in float64 and cast
+/// back): the gradient is cast back to the input's type.
+pub fn cast(ctx: &mut Ctx, g: &[Option<String>]) -> Grads {
+    let g = ctx.g0(g);
+    let dtype = ctx.shape(&ctx.input(0))?.dtype;
+    Ok(vec![Some(ctx.b.node(
+        "Cast",
+        &[&g],
+        vec![attr_int("to", i64::from(dtype))],
+    ))])
 }
 
 pub fn expand(ctx: &mut Ctx, g: &[Option<String>]) -> Grads {
@@ -93,9 +105,10 @@ pub fn split(ctx: &mut Ctx, g: &[Option<String>]) -> Grads {
     Ok(vec![Some(dx)])
 }
 
-/// Slice (positive steps of 1): pad the gradient back with zeros.
+/// Slice: pad the gradient back with zeros along the axes sliced with step
+/// 1; scatter it back along the others (steps above 1 or negative).
 pub fn slice(ctx: &mut Ctx, g: &[Option<String>]) -> Grads {
-    let g = ctx.g0(g);
+    let mut g = ctx.g0(g);
     let x = ctx.input(0);
     let dims = ctx.shape(&x)?.dims;
     let rank = dims.len();
@@ -110,31 +123,59 @@ pub fn slice(ctx: &mut Ctx, g: &[Option<String>]) -> Grads {
     } else {
         vec![1; starts.len()]
     };
-    if steps.iter().any(|&s| s != 1) {
-        return Err(ctx.fail("Slice with steps other than 1 is not supported"));
-    }
     let mut pads = vec![0i64; 2 * rank];
+    let mut stepped = vec![];
     for (k, &axis) in axes.iter().enumerate() {
         let a = normalize_axis(axis, rank);
         if dims[a] == BATCH {
-            if starts[k] == 0 && ends[k] >= i32::MAX as i64 {
+            if starts[k] == 0 && ends[k] >= i32::MAX as i64 && steps[k] == 1 {
                 continue;
             }
             return Err(ctx.fail("slicing the batch axis is not supported"));
         }
         let d = dims[a];
-        let clamp = |v: i64| if v < 0 { (v + d).max(0) } else { v.min(d) };
-        let (s, e) = (clamp(starts[k]), clamp(ends[k]).max(clamp(starts[k])));
-        pads[a] = s;
-        pads[rank + a] = d - e;
+        if steps[k] == 1 {
+            let clamp = |v: i64| if v < 0 { (v + d).max(0) } else { v.min(d) };
+            let (s, e) = (clamp(starts[k]), clamp(ends[k]).max(clamp(starts[k])));
+            pads[a] = s;
+            pads[rank + a] = d - e;
+        } else {
+            stepped.push((a, slice_positions(d, starts[k], ends[k], steps[k])));
+        }
     }
-    let pads = ctx.b.const_i64(&pads);
-    Ok(vec![Some(ctx.b.node("Pad", &[&g, &pads], vec![]))])
+    if pads.iter().any(|&p| p != 0) {
+        let pads = ctx.b.const_i64(&pads);
+        g = ctx.b.node("Pad", &[&g, &pads], vec![]);
+    }
+    for (a, positions) in stepped {
+        g = gather_back(ctx, &g, a, rank, &positions, dims[a] as usize);
+    }
+    Ok(vec![Some(g)])
 }
 
-/// Constant-mode Pad: slice the gradient back out.
+/// The input positions a Slice reads along one axis of size `d`, in output
+/// order (ONNX's clamping rules; `step` is not 0, which ONNX forbids).
+fn slice_positions(d: i64, start: i64, end: i64, step: i64) -> Vec<i64> {
+    let wrap = |v: i64| if v < 0 { v + d } else { v };
+    let (start, end) = if step > 0 {
+        (wrap(start).clamp(0, d), wrap(end).clamp(0, d))
+    } else {
+        (wrap(start).clamp(0, d - 1), wrap(end).clamp(-1, d - 1))
+    };
+    let mut out = vec![];
+    let mut i = start;
+    while (step > 0 && i < end) || (step < 0 && i > end) {
+        out.push(i);
+        i += step;
+    }
+    out
+}
+
+/// Pad: slice the gradient back out (constant mode, no negative pads);
+/// otherwise (reflect, edge, wrap, cropping) scatter it back along each
+/// padded axis, summing where a mode reads an input position more than once.
 pub fn pad(ctx: &mut Ctx, g: &[Option<String>]) -> Grads {
-    let g = ctx.g0(g);
+    let mut g = ctx.g0(g);
     let x = ctx.input(0);
     let dims = ctx.shape(&x)?.dims;
     let rank = dims.len();
@@ -142,10 +183,8 @@ pub fn pad(ctx: &mut Ctx, g: &[Option<String>]) -> Grads {
         .node
         .attr_s("mode")?
         .unwrap_or_else(|| "constant".into());
-    if mode != "constant" {
-        return Err(ctx.fail(format!(
-            "Pad mode '{mode}' is not supported (only constant)"
-        )));
+    if !matches!(mode.as_str(), "constant" | "reflect" | "edge" | "wrap") {
+        return Err(ctx.fail(format!("Pad mode '{mode}' is not supported")));
     }
     let raw = match ctx.node.attr_ints("pads")? {
         Some(p) if !p.is_empty() => p,
@@ -160,28 +199,81 @@ pub fn pad(ctx: &mut Ctx, g: &[Option<String>]) -> Grads {
         (0..rank).collect()
     };
     let n = axes.len();
-    let (mut starts, mut ends, mut which) = (vec![], vec![], vec![]);
-    for (k, &a) in axes.iter().enumerate() {
-        let (pb, pe) = (raw[k], raw[n + k]);
-        if pb == 0 && pe == 0 {
-            continue;
-        }
-        if pb < 0 || pe < 0 || dims[a] == BATCH {
-            return Err(ctx.fail("Pad with negative pads or along the batch axis is not supported"));
-        }
-        starts.push(pb);
-        ends.push(pb + dims[a]);
-        which.push(a as i64);
+    let padded: Vec<(usize, i64, i64)> = axes
+        .iter()
+        .enumerate()
+        .map(|(k, &a)| (a, raw[k], raw[n + k]))
+        .filter(|&(_, pb, pe)| pb != 0 || pe != 0)
+        .collect();
+    if padded.iter().any(|&(a, _, _)| dims[a] == BATCH) {
+        return Err(ctx.fail("Pad along the batch axis is not supported"));
     }
-    if which.is_empty() {
-        return Ok(vec![Some(g)]);
+    if mode == "constant" && padded.iter().all(|&(_, pb, pe)| pb >= 0 && pe >= 0) {
+        if padded.is_empty() {
+            return Ok(vec![Some(g)]);
+        }
+        let starts: Vec<i64> = padded.iter().map(|&(_, pb, _)| pb).collect();
+        let ends: Vec<i64> = padded.iter().map(|&(a, pb, _)| pb + dims[a]).collect();
+        let which: Vec<i64> = padded.iter().map(|&(a, _, _)| a as i64).collect();
+        let (s, e, a) = (
+            ctx.b.const_i64(&starts),
+            ctx.b.const_i64(&ends),
+            ctx.b.const_i64(&which),
+        );
+        return Ok(vec![Some(ctx.b.node("Slice", &[&g, &s, &e, &a], vec![]))]);
     }
-    let (s, e, a) = (
-        ctx.b.const_i64(&starts),
-        ctx.b.const_i64(&ends),
-        ctx.b.const_i64(&which),
-    );
-    Ok(vec![Some(ctx.b.node("Slice", &[&g, &s, &e, &a], vec![]))])
+    for (a, pb, pe) in padded {
+        let d = dims[a];
+        let positions: Vec<i64> = (-pb..d + pe).map(|j| pad_source(&mode, j, d)).collect();
+        g = gather_back(ctx, &g, a, rank, &positions, d as usize);
+    }
+    Ok(vec![Some(g)])
+}
+
+/// The input position that output position `j` (counted from the first
+/// unpadded element) of a Pad copies along an axis of size `d`; -1 for the
+/// constant fill.
+fn pad_source(mode: &str, j: i64, d: i64) -> i64 {
+    match mode {
+        "reflect" if d > 1 => {
+            let m = j.rem_euclid(2 * (d - 1));
+            if m < d { m } else { 2 * (d - 1) - m }
+        }
+        "reflect" | "edge" => j.clamp(0, d - 1),
+        "wrap" => j.rem_euclid(d),
+        _ if (0..d).contains(&j) => j,
+        _ => -1,
+    }
+}
+
+/// The gradient of a copy along `axis` whose output position `j` reads
+/// input position `positions[j]` (-1: none) of an axis of `in_len`: `g`
+/// times the 0/1 matrix with ones at `(j, positions[j])`, which sums
+/// repeated reads; the axis is swapped to the end for the MatMul.
+fn gather_back(
+    ctx: &mut Ctx,
+    g: &str,
+    axis: usize,
+    rank: usize,
+    positions: &[i64],
+    in_len: usize,
+) -> String {
+    let mut matrix = vec![0f32; positions.len() * in_len];
+    for (j, &p) in positions.iter().enumerate() {
+        if p >= 0 {
+            matrix[j * in_len + p as usize] = 1.0;
+        }
+    }
+    let b = &mut *ctx.b;
+    let matrix = b.const_f32(&[positions.len(), in_len], &matrix);
+    if axis + 1 == rank {
+        return b.node("MatMul", &[g, &matrix], vec![]);
+    }
+    let mut swap: Vec<i64> = (0..rank as i64).collect();
+    swap.swap(axis, rank - 1);
+    let moved = b.transpose(g, &swap);
+    let product = b.node("MatMul", &[&moved, &matrix], vec![]);
+    b.transpose(&product, &swap)
 }
 
 /// Gather with constant indices: scatter-add the gradient back into zeros,

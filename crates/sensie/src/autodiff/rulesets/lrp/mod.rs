@@ -109,9 +109,9 @@ impl Lrp {
             "BatchNormalization" if layer::is_folded(ctx) => pass(ctx, g),
             "Relu" | "LeakyRelu" | "PRelu" | "Elu" | "Selu" | "Celu" | "Sigmoid"
             | "HardSigmoid" | "Tanh" | "Softplus" | "Softsign" | "Gelu" | "HardSwish" | "Clip"
-            | "Identity" | "Dropout" | "Cast" => pass(ctx, g),
+            | "Identity" | "Dropout" => pass(ctx, g),
             "MaxPool" | "GlobalMaxPool" | "Reshape" | "Flatten" | "Squeeze" | "Unsqueeze"
-            | "Transpose" | "Concat" | "Split" | "Slice" | "Pad" => standard(ctx, g),
+            | "Transpose" | "Concat" | "Split" | "Slice" | "Pad" | "Cast" => standard(ctx, g),
             "Add" | "Sub" | "Sum" | "AveragePool" | "GlobalAveragePool" | "ReduceMean"
             | "ReduceSum" | "BatchNormalization" => proportional(ctx, g),
             // Scaling by a constant is linear; a product of two tensors that both carry
