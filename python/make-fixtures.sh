@@ -6,7 +6,7 @@
 #   2. python/train_mnist.py               only if examples/mnist/ outputs are missing
 #   3. python/make_engine_fixtures.py      crates/sensie/tests/data/engine/<case>/
 #      python/make_engine_op_fixtures.py   crates/sensie/tests/data/engine_ops/ (single ops:
-#                                          float64 Cast, strided Slice, reflect/edge/wrap Pad)
+#                                          float64 Cast, Where, strided Slice, reflect/edge/wrap Pad)
 #   4. python/make_explain_fixtures.py     crates/sensie/tests/data/explain/ (Captum references;
 #                                          reads the engine fixture nhwc_tf2onnx)
 #   5. python/make_lrp_fixtures.py         crates/sensie/tests/data/explain/lrp.npz, resnet_bn.onnx

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Reference fixtures for single ops whose gradient rules need more than the engine cases
 of make_engine_fixtures.py exercise: float64 Casts, strided and reversed Slices, and Pad in
-reflect, edge and wrap modes and with negative (cropping) pads.
+reflect, edge and wrap modes and with negative (cropping) pads, Where.
 
 Each case is a hand-built graph (onnx.helper): x [2, 3, 7, 7] -> the op(s) -> Flatten ->
 MatMul by a fixed random matrix -> y [2, 4]. For every case writes
@@ -47,6 +47,15 @@ def cast_float64():
     return nodes, [], 13, lambda x: x * x
 
 
+def where_softplus():
+    """Softplus as the dynamo exporter writes it, Where(x > threshold, x, Softplus(x)), with
+    the threshold lowered from 20 to 0.3 so that both branches carry gradient."""
+    nodes = [N("Softplus", ["x"], ["sp"]), N("Greater", ["x", "threshold"], ["big"]),
+             N("Where", ["big", "x", "sp"], ["h"])]
+    threshold = numpy_helper.from_array(np.array(0.3, dtype=np.float32), "threshold")
+    return nodes, [threshold], 18, lambda x: torch.where(x > 0.3, x, F.softplus(x))
+
+
 def slice_steps():
     """x[:, ::-1, 1::2, ::3] with the axes given negative: steps 2, 3 and -1."""
     nodes = [N("Slice", ["x", "starts", "ends", "axes", "steps"], ["h"])]
@@ -75,7 +84,7 @@ def pad_wrap():
         lambda x: torch.cat([x[..., 5:], x, x, x[..., :2]], dim=-1)
 
 
-CASES = {f.__name__: f for f in (cast_float64, slice_steps, pad_reflect, pad_edge_cropping, pad_wrap)}
+CASES = {f.__name__: f for f in (cast_float64, where_softplus, slice_steps, pad_reflect, pad_edge_cropping, pad_wrap)}
 
 
 def build(nodes, inits, opset, width, rng):

@@ -1,6 +1,6 @@
 //! Gradient rules of single ops beyond the engine cases of engine_gradients.rs:
 //! float64 Casts, strided and reversed Slices, Pad in reflect, edge and wrap
-//! modes and with cropping pads, against PyTorch autograd (float64) on the
+//! modes and with cropping pads, Where (the dynamo exporter's Softplus), against PyTorch autograd (float64) on the
 //! same computation. Fixtures: `tests/data/engine_ops/`, written by
 //! `python/make_engine_op_fixtures.py` (model outputs checked there against
 //! onnxruntime). Tolerance: per-example relative error below 1e-4.
@@ -55,6 +55,11 @@ fn check(case: &str) {
 #[test]
 fn a_cast_to_float64_and_back_passes_the_gradient() {
     check("cast_float64");
+}
+
+#[test]
+fn where_sends_the_gradient_to_the_branch_taken_as_dynamo_softplus_needs() {
+    check("where_softplus");
 }
 
 #[test]

@@ -1,4 +1,4 @@
-//! Add, Sub, Sum, Mul, Div and Pow, with broadcasting undone by summing the
+//! Add, Sub, Sum, Mul, Div, Pow and Where, with broadcasting undone by summing the
 //! gradient over the broadcast axes.
 
 use crate::Result;
@@ -119,6 +119,25 @@ pub fn pow(ctx: &mut Ctx, g: &[Option<String>]) -> Grads {
         let d = ctx.b.node("Mul", &[&y, &ln], vec![]);
         let gd = ctx.b.node("Mul", &[&g, &d], vec![]);
         out[1] = Some(unbroadcast(ctx, &gd, 1)?);
+    }
+    Ok(out)
+}
+
+/// Where(cond, a, b): the gradient goes to `a` where `cond` holds and to
+/// `b` elsewhere. The dynamo exporter writes Softplus this way
+/// (`Where(x > 20, x, Softplus(x))`).
+pub fn where_(ctx: &mut Ctx, g: &[Option<String>]) -> Grads {
+    let g = ctx.g0(g);
+    let cond = ctx.input(0);
+    let mask = ctx.b.cast_float(&cond);
+    let to_a = ctx.b.node("Mul", &[&g, &mask], vec![]);
+    let mut out = vec![None, None, None];
+    if ctx.wants(1) {
+        out[1] = Some(unbroadcast(ctx, &to_a, 1)?);
+    }
+    if ctx.wants(2) {
+        let to_b = ctx.b.node("Sub", &[&g, &to_a], vec![]);
+        out[2] = Some(unbroadcast(ctx, &to_b, 2)?);
     }
     Ok(out)
 }

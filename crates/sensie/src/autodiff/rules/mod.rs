@@ -45,6 +45,7 @@ pub fn standard(op: &str) -> Option<Rule> {
         "Mul" => arithmetic::mul,
         "Div" => arithmetic::div,
         "Pow" => arithmetic::pow,
+        "Where" => arithmetic::where_,
         "Conv" => conv::conv,
         "ConvTranspose" => conv::conv_transpose,
         "MaxPool" => pool::max_pool,
