@@ -245,7 +245,10 @@ fn bad_method_names_and_parameters_are_refused() {
         ..Options::default()
     };
     let text = attribute_err(&mut engine, &x, "integrated-gradients", &trapezoid).to_string();
-    assert!(text.contains("at least 2"), "{text}");
+    assert!(
+        text.contains("the riemann-trapezoid rule needs at least 2"),
+        "{text}"
+    );
     let text = attribute_err(
         &mut engine,
         &x,

@@ -208,14 +208,14 @@ impl IntegratedGradients {
         quadrature: Quadrature,
         baseline: Baseline,
     ) -> Result<IntegratedGradients> {
-        let least = match quadrature {
-            Quadrature::GaussLegendre => 1,
-            Quadrature::RiemannTrapezoid => 2,
+        let (least, rule) = match quadrature {
+            Quadrature::GaussLegendre => (1, "gauss-legendre"),
+            Quadrature::RiemannTrapezoid => (2, "riemann-trapezoid"),
         };
         if steps < least {
             return Err(Error::invalid(
                 format!("{steps} integration steps"),
-                format!("{quadrature:?} needs at least {least}"),
+                format!("the {rule} rule needs at least {least}"),
             ));
         }
         crate::limits::at_most("integration steps", steps, crate::limits::MAX_STEPS)?;
