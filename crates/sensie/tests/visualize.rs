@@ -449,7 +449,10 @@ fn bad_choices_are_refused_with_the_valid_ones() {
 
     let options = mnist_options(&x);
     let e = text(visualize::maximize(&mut engine, &Target::Class(10), &options).unwrap_err());
-    assert!(e.contains("10 classes (0 to 9)"), "{e}");
+    assert!(
+        e.contains("class 10: the model scores 10 classes (0 to 9)") && !e.contains("example"),
+        "{e}"
+    );
     let target = Target::Channel {
         layer: "/conv2/Conv_output_0".into(),
         channel: 16,
