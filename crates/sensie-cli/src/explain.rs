@@ -55,8 +55,9 @@ pub struct Args {
     /// target's logit with either.
     #[arg(long, default_value = "logit", value_parser = SCORES)]
     score: String,
-    /// The layer for Grad-CAM (default: the last convolutional layer; see
-    /// `sensie inspect` for the tensor names).
+    /// The layer for Grad-CAM: a tensor, or a node standing for its output
+    /// (default: the last convolutional layer; see `sensie inspect` for the
+    /// tensor names).
     #[arg(long)]
     layer: Option<String>,
     /// Integrated Gradients: steps.

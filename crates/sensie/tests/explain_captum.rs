@@ -204,23 +204,28 @@ fn gradcam_default_layer_matches_captum_on_the_last_relu() {
         TOL,
     );
 
-    let conv = Options {
-        layer: Some("/conv2/Conv_output_0".into()),
-        ..Options::default()
-    };
-    let cam = attribute(&mut f, "gradcam", &conv);
-    assert_close(
-        "Grad-CAM at conv2 (pre-ReLU)",
-        &cam.layer.unwrap().map,
-        &squeeze(reference(&f, "gradcam_conv_layer")),
-        TOL,
-    );
-    assert_close(
-        "Grad-CAM at conv2 upsampled",
-        &cam.map,
-        &squeeze(reference(&f, "gradcam_conv")),
-        TOL,
-    );
+    // The Conv's output tensor, or the Conv node's name (Captum's module).
+    for layer in ["/conv2/Conv_output_0", "/conv2/Conv"] {
+        let conv = Options {
+            layer: Some(layer.into()),
+            ..Options::default()
+        };
+        let cam = attribute(&mut f, "gradcam", &conv);
+        let small = cam.layer.unwrap();
+        assert_eq!(small.name, "/conv2/Conv_output_0", "--layer {layer}");
+        assert_close(
+            "Grad-CAM at conv2 (pre-ReLU)",
+            &small.map,
+            &squeeze(reference(&f, "gradcam_conv_layer")),
+            TOL,
+        );
+        assert_close(
+            "Grad-CAM at conv2 upsampled",
+            &cam.map,
+            &squeeze(reference(&f, "gradcam_conv")),
+            TOL,
+        );
+    }
 }
 
 #[test]

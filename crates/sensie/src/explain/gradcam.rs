@@ -171,6 +171,14 @@ pub(crate) fn resolve_layer(engine: &mut Engine, layer: Option<&str>) -> Result<
                     .flat_map(|n| n.output.iter().map(String::as_str))
                     .filter(|o| !o.is_empty())
             };
+            // A node's name (`/conv2/Conv`, as `sensie visualize` takes it)
+            // stands for the node's output, as in Captum a module does.
+            let name = match model.nodes().iter().find(|n| n.name.as_deref() == Some(name)) {
+                Some(node) if !outputs().any(|o| o == name) => {
+                    node.output.first().map_or(name, String::as_str)
+                }
+                _ => name,
+            };
             if !outputs().any(|o| o == name) {
                 let what = if name == model.info().input.name {
                     "the model's input"
