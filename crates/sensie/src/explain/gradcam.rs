@@ -173,7 +173,11 @@ pub(crate) fn resolve_layer(engine: &mut Engine, layer: Option<&str>) -> Result<
             };
             // A node's name (`/conv2/Conv`, as `sensie visualize` takes it)
             // stands for the node's output, as in Captum a module does.
-            let name = match model.nodes().iter().find(|n| n.name.as_deref() == Some(name)) {
+            let name = match model
+                .nodes()
+                .iter()
+                .find(|n| n.name.as_deref() == Some(name))
+            {
                 Some(node) if !outputs().any(|o| o == name) => {
                     node.output.first().map_or(name, String::as_str)
                 }
