@@ -39,9 +39,8 @@ Writes crates/sensie/tests/data/explain/:
   meta.json    versions, indices, layer names, parameters
 
 Captum's riemann_trapezoid uses nodes linspace(0, 1, n) with weights 1/n, halved at both ends,
-which sum to 1 - 1/n; the trapezoid rule on those nodes has weights 1/(n - 1), halved at both
-ends. sensie uses the true rule, so its trapezoid attributions equal Captum's times n / (n - 1);
-meta.json records the factor and the test applies it.
+which sum to 1 - 1/n; sensie's riemann-trapezoid rule uses the same weights, so its maps equal
+Captum's.
 
 Deterministic. Usage: python/.venv/bin/python python/make_explain_fixtures.py
 """

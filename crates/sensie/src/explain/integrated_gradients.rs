@@ -4,10 +4,12 @@
 //!
 //! Gauss-Legendre is the default (Captum's too): exact for polynomials of
 //! degree 2n - 1, it reaches a given completeness gap with far fewer steps
-//! than a Riemann rule. The trapezoid rule here is the true one (weights
-//! 1/(n - 1), halved at both ends, summing to 1); Captum's
-//! `riemann_trapezoid` puts weights 1/n on the same nodes, which sum to
-//! 1 - 1/n, so its attributions are this rule's times (n - 1)/n.
+//! than a Riemann rule. The trapezoid rule is Captum's `riemann_trapezoid`
+//! exactly, so that its maps agree with Captum's per example: nodes
+//! equally spaced from 0 to 1, weights 1/n halved at both ends. Those
+//! weights sum to 1 - 1/n (the true rule's are 1/(n - 1)), so its
+//! attributions fall short of completeness by about 1/n of the score change,
+//! which the reported gap shows; Gauss-Legendre has no such shortfall.
 //!
 //! Completeness: the attributions of an example should sum to
 //! `f(x) - f(b)`; the difference is reported per example (Captum's
@@ -30,8 +32,8 @@ pub enum Quadrature {
     /// Gauss-Legendre nodes and weights: exact for polynomials of degree
     /// 2 x steps - 1 along the path.
     GaussLegendre,
-    /// The trapezoid rule on equally spaced points (Captum's `riemann_trapezoid`
-    /// up to its factor (steps - 1) / steps).
+    /// Captum's `riemann_trapezoid`: equally spaced points, weights 1/n
+    /// halved at both ends (summing to 1 - 1/n).
     RiemannTrapezoid,
 }
 
@@ -51,15 +53,22 @@ impl std::str::FromStr for Quadrature {
 }
 
 impl Quadrature {
-    /// The `n` nodes on [0, 1] and their weights (summing to 1).
+    /// The `n` nodes on [0, 1] and their weights (summing to 1 for
+    /// Gauss-Legendre, to 1 - 1/n for Captum's trapezoid).
     pub fn rule(self, n: usize) -> (Vec<f64>, Vec<f64>) {
         match self {
             Quadrature::GaussLegendre => gauss_legendre(n),
             Quadrature::RiemannTrapezoid => {
-                let h = 1.0 / (n - 1) as f64;
-                let nodes = (0..n).map(|i| i as f64 * h).collect();
+                let nodes = (0..n).map(|i| i as f64 / (n - 1) as f64).collect();
+                let step = 1.0 / n as f64;
                 let weights = (0..n)
-                    .map(|i| if i == 0 || i == n - 1 { h / 2.0 } else { h })
+                    .map(|i| {
+                        if i == 0 || i == n - 1 {
+                            step / 2.0
+                        } else {
+                            step
+                        }
+                    })
                     .collect();
                 (nodes, weights)
             }
@@ -338,9 +347,11 @@ mod tests {
     }
 
     #[test]
-    fn trapezoid_weights_sum_to_one() {
+    fn trapezoid_weights_are_captums() {
+        // captum.attr._utils.approximation_methods.riemann_builders:
+        // alphas linspace(0, 1, n), step sizes 1/n halved at both ends.
         let (x, w) = Quadrature::RiemannTrapezoid.rule(5);
         assert_eq!(x, vec![0.0, 0.25, 0.5, 0.75, 1.0]);
-        assert_eq!(w, vec![0.125, 0.25, 0.25, 0.25, 0.125]);
+        assert_eq!(w, vec![0.1, 0.2, 0.2, 0.2, 0.1]);
     }
 }
