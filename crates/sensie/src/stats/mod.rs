@@ -26,6 +26,7 @@ mod bins;
 mod bootstrap;
 mod difference;
 mod ols;
+mod student;
 mod threshold;
 
 use ndarray::{Array2, ArrayView1, ArrayView2, Axis};

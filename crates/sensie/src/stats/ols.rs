@@ -9,6 +9,8 @@
 //! show how much too narrow that is when the same examples recur at every
 //! level.
 
+use super::student;
+
 /// The weighted least-squares slope of level means against the parameter
 /// x, with what the fit shares between the level means and each bootstrap
 /// replicate's: the weighted x terms, worked out once instead of per
@@ -62,13 +64,13 @@ impl Fit {
     }
 }
 
-/// Standard normal quantiles for the naive intervals: the naive fit has
-/// thousands of points, where Student's t is the normal to three decimals.
+/// Standard normal quantiles for the 95% and 50% levels, where Student's t
+/// critical values start from.
 const Z95: f64 = 1.959_963_984_540_054;
 const Z75: f64 = 0.674_489_750_196_081_7;
 
 /// The textbook OLS intervals of a slope over individual points, treating
-/// them as independent.
+/// them as independent: b ± t se with Student's t of n - 2 degrees of freedom.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub(super) struct NaiveIntervals {
     /// The 50% interval, [low, high].
@@ -97,9 +99,14 @@ pub(super) fn naive_intervals<I: Iterator<Item = (f64, f64)>>(
         .map(|p| (p.1 - y_bar - b * (p.0 - x_bar)).powi(2))
         .sum();
     let se = (residual / (n - 2.0) / sxx).sqrt();
+    let df = n as u64 - 2;
+    let (t95, t50) = (
+        student::critical(0.95, Z95, df),
+        student::critical(0.5, Z75, df),
+    );
     Some(NaiveIntervals {
-        ci50: [b - Z75 * se, b + Z75 * se],
-        ci95: [b - Z95 * se, b + Z95 * se],
+        ci50: [b - t50 * se, b + t50 * se],
+        ci95: [b - t95 * se, b + t95 * se],
     })
 }
 
@@ -134,7 +141,9 @@ mod tests {
         let points: Vec<(f64, f64)> = (0..5).map(|i| (i as f64, i as f64 + e[i])).collect();
         let NaiveIntervals { ci50, ci95 } = naive_intervals(|| points.iter().copied()).unwrap();
         let se = (0.036f64 / 3.0 / 10.0).sqrt();
-        assert!((ci95[1] - ci95[0] - 2.0 * 1.959_964 * se).abs() < 1e-6);
+        // scipy.stats.t.ppf(0.975, 3) and t.ppf(0.75, 3): 5 points, 3 degrees of freedom.
+        assert!((ci95[1] - ci95[0] - 2.0 * 3.1824463052837078 * se).abs() < 1e-9);
+        assert!((ci50[1] - ci50[0] - 2.0 * 0.7648923284043444 * se).abs() < 1e-9);
         assert!(((ci50[0] + ci50[1]) / 2.0 - 0.98).abs() < 1e-12);
     }
 }
