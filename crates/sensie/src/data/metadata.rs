@@ -44,7 +44,7 @@ pub struct Metadata {
 impl Metadata {
     /// Reads a CSV file whose first row names the columns. Fields are
     /// separated by commas, or by tabs or semicolons when the header holds
-    /// no comma but those ([`delimiter`]).
+    /// no comma but those.
     pub fn read(path: &Path) -> Result<Self> {
         use std::io::BufRead;
         // Opened once, and the header peeked in the buffer, so that a pipe
