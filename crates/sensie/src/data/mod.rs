@@ -171,12 +171,19 @@ impl Dataset {
         if let Labels::Classes(classes) = &self.labels
             && let Some(i) = classes.iter().position(|&c| c >= n_classes)
         {
+            // Whole-number regression targets read as classes under `auto`
+            // (a one-output regressor of counts or radii in pixels) end here.
+            let targets = if self.task == Task::Auto {
+                "; if the labels are regression targets, pass --task regress"
+            } else {
+                ""
+            };
             return Err(Error::data(
                 &self.path,
                 format!(
-                    "label {} of example {i} ('{}') is out of range for a model with {n_classes} classes (0 to {})",
+                    "label {} of {} is out of range for a model with {n_classes} classes (0 to {}){targets}",
                     classes[i],
-                    self.ids[i],
+                    self.example(i),
                     n_classes - 1
                 ),
             ));
@@ -1247,6 +1254,15 @@ mod tests {
                 .to_string()
                 .contains("label 1 of example 0 ('0')")
         );
+        // Whole numbers read as classes may be a regressor's targets.
+        let auto = plain.check_classes(1).unwrap_err().to_string();
+        assert!(auto.ends_with("pass --task regress"), "{auto}");
+        let classify = Dataset {
+            task: Task::Classify,
+            ..plain
+        };
+        let err = classify.check_classes(1).unwrap_err().to_string();
+        assert!(!err.contains("--task"), "{err}");
     }
 
     #[test]
