@@ -411,7 +411,7 @@ fn maximising_either_class_drives_the_image_along_or_against_the_weights() {
         .unwrap_err()
         .to_string();
     assert!(
-        err.contains("target class 2") && err.contains("choose class 0 or 1"),
+        err.contains("class 2") && err.contains("choose class 0 or 1"),
         "{err}"
     );
 }

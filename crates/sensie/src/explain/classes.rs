@@ -35,6 +35,10 @@ pub(crate) enum ClassLayout {
     },
 }
 
+/// The classes of one sigmoid output, as refusals name them.
+const BINARY_CLASSES: &str = "the model has one sigmoid output, which scores two classes: 1 (the output's \
+                              probability p) and 0 (1 - p); choose class 0 or 1";
+
 impl ClassLayout {
     /// The layout of `score` on `engine`'s model: binary for a model whose
     /// output kind is sigmoid and that has one score per example.
@@ -52,6 +56,17 @@ impl ClassLayout {
             Score::Tensor(_) => return Ok(ClassLayout::PerClass { width }),
         };
         Ok(ClassLayout::Binary { probability })
+    }
+
+    /// Why a class past the last is refused, for a message without an
+    /// example (activation maximisation's).
+    pub(crate) fn out_of_range(self) -> String {
+        match self {
+            ClassLayout::Binary { .. } => BINARY_CLASSES.to_string(),
+            ClassLayout::PerClass { width } => {
+                format!("the model scores {width} classes (0 to {})", width - 1)
+            }
+        }
     }
 
     /// Refuses a class the model does not score, naming the example.
@@ -78,8 +93,7 @@ impl ClassLayout {
                 if let Some((i, &c)) = classes.iter().enumerate().find(|&(_, &c)| c > 1) {
                     return Err(Error::invalid(
                         format!("target class {c} (example {i})"),
-                        "the model has one sigmoid output, which scores two classes: 1 (the output's \
-                         probability p) and 0 (1 - p); choose class 0 or 1",
+                        BINARY_CLASSES,
                     ));
                 }
                 Ok(Array2::from_shape_fn((classes.len(), 1), |(i, _)| {

@@ -476,12 +476,8 @@ fn objective_seed(
             let layout = ClassLayout::of(engine, &options.class_score)?;
             // Checked here, not by the seed, whose message names an example
             // (there is none: every restart maximises the same class).
-            let classes = layout.classes();
-            if *k >= classes {
-                return Err(Error::invalid(
-                    format!("class {k}"),
-                    format!("the model scores {classes} classes (0 to {})", classes - 1),
-                ));
+            if *k >= layout.classes() {
+                return Err(Error::invalid(format!("class {k}"), layout.out_of_range()));
             }
             let seed = layout.seed(&vec![*k; n])?.into_dyn();
             let constant = layout.score(Array1::zeros(layout.width()).view(), *k);
